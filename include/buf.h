@@ -1,0 +1,37 @@
+/* buf.h - growable byte buffer born with a maximum (after curl's dynbuf).
+ * The contents are always NUL-terminated, so buf_str() is a C string. */
+#ifndef PG_BUF_H
+#define PG_BUF_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+struct buf {
+	char *data;
+	size_t len;
+	size_t cap;
+	size_t max;     /* the length buf_add refuses to grow past */
+};
+
+#define BUF_INIT(m) { NULL, 0, 0, (m) }
+
+void buf_init(struct buf *b, size_t max);
+/* 0, -ENOMEM, or -E2BIG when the result would exceed b->max; on error the
+ * buffer is left as it was. */
+int buf_add(struct buf *b, const void *p, size_t n);
+int buf_adds(struct buf *b, const char *s);
+int buf_addc(struct buf *b, char c);
+int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int buf_vprintf(struct buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+/* Appends @s as the inside of a JSON string (no quotes added). */
+int buf_add_json_escaped(struct buf *b, const char *s);
+/* Borrowed view; "" when empty. */
+const char *buf_str(const struct buf *b);
+void buf_truncate(struct buf *b, size_t len);
+void buf_reset(struct buf *b);
+/* Hands the (NUL-terminated) storage to the caller, who frees it with
+ * pg_free(); the buffer is left empty.  Returns NULL on allocation failure. */
+char *buf_steal(struct buf *b);
+void buf_free(struct buf *b);
+
+#endif

@@ -1,0 +1,81 @@
+/* engine.h - the policy engine: objects in, findings out.  Pure: no I/O,
+ * no logging, no clocks it does not get from the caller.  `check`, the
+ * webhook and the controller all call it, so they print the same words. */
+#ifndef PG_ENGINE_H
+#define PG_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "pod.h"
+#include "profile.h"
+
+/* SPEC §4: each is an Event reason and a metric label. */
+enum reason {
+	R_ADMISSION_DRIFT,
+	R_UNEXPECTED_EXECUTABLE,
+	R_UNEXPECTED_EGRESS,
+	R_UNEXPECTED_FILE_ACCESS,
+	R_UNEXPECTED_API_CALL,
+	R_API_RATE_EXCEEDED,
+	R_LEGACY_TOKEN,
+	R_TOKEN_TTL_EXCEEDED,
+	R_STALE_TOKEN,
+	R_SERVICE_ACCOUNT_MISSING,
+	R_TOKEN_REPLAY,
+	R__COUNT
+};
+
+const char *reason_name(enum reason r);
+
+struct finding {
+	enum reason reason;
+	enum pg_mode mode;              /* of the profile that found it */
+	const struct profile *profile;  /* borrowed from the caller's set */
+	const char *rule;               /* static: "images.allow" */
+	char *path;                     /* owned: "spec.containers[1].image" */
+	char *message;                  /* owned: the SPEC §3 sentence */
+};
+
+struct findings {
+	struct finding *v;
+	size_t n;
+	size_t cap;
+	size_t max;                     /* past this, findings are counted only */
+	size_t dropped;
+};
+
+#define FINDINGS_DEFAULT_MAX 256
+
+void findings_init(struct findings *f, size_t max);
+/* Counts by mode. */
+size_t findings_count(const struct findings *f, enum pg_mode mode);
+void findings_clear(struct findings *f);
+void findings_free(struct findings *f);
+
+/* What the engine needs to know beyond the pod and the profiles. */
+struct engine_ctx {
+	/* The API server's ServiceAccount admission plugin has already run
+	 * on this pod (a Pod at admission or read from the cluster), so the
+	 * absence of a token volume is the truth.  False for templates and
+	 * offline manifests: there, a pod that does not set
+	 * automountServiceAccountToken: false will get a token. */
+	bool sa_admission_done;
+	/* Answers whether @ns/@name is a Secret of type
+	 * kubernetes.io/service-account-token; NULL: none known. */
+	bool (*is_token_secret)(void *ud, const char *ns, const char *name);
+	void *ud;
+};
+
+/* Judges @pod against every profile of @set in its namespace whose
+ * selector matches; appends to @out, in a stable order (profiles by name,
+ * then pod-level rules, volumes, containers).  0 or -ENOMEM. */
+int engine_eval_pod(const struct profile_set *set, const struct pod *pod,
+		    const struct engine_ctx *ctx, struct findings *out);
+/* The same for one profile, selector not consulted. */
+int engine_eval_profile(const struct profile *prof, const struct pod *pod,
+			const struct engine_ctx *ctx, struct findings *out);
+/* Whether @prof selects @pod (namespace and selector). */
+bool engine_selects(const struct profile *prof, const struct pod *pod);
+
+#endif

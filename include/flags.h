@@ -1,0 +1,34 @@
+/* flags.h - command-line flags that also read PROFILEGUARD_<FLAG> from the
+ * environment (SPEC §1): the environment first, then the command line. */
+#ifndef PG_FLAGS_H
+#define PG_FLAGS_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+enum flag_type { FLAG_STRING, FLAG_STRINGS, FLAG_INT, FLAG_BOOL };
+
+/* A growable list of borrowed strings (argv or environ). */
+struct strlist {
+	const char **v;
+	size_t n;
+};
+
+struct flag {
+	const char *name;       /* long name, without "--" */
+	char shortname;         /* 0: none */
+	enum flag_type type;
+	void *dst;              /* const char **, struct strlist *, long *, bool * */
+	const char *metavar;
+	const char *help;
+};
+
+/* Parses @argv from index 1; on success *ret_optind is the first operand.
+ * Returns 0, 1 when -h/--help was given (usage printed to stdout), or
+ * -EINVAL with a message already written to stderr. */
+int flags_parse(const struct flag *flags, int argc, char **argv, const char *cmd,
+		const char *synopsis, int *ret_optind);
+void flags_usage(FILE *out, const char *cmd, const char *synopsis, const struct flag *flags);
+void strlist_free(struct strlist *l);
+
+#endif

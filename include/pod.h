@@ -1,0 +1,125 @@
+/* pod.h - the compact pod the engine judges: what a Pod, or the pod
+ * template of a Deployment, ReplicaSet, StatefulSet, DaemonSet, Job,
+ * CronJob or ReplicationController, says about identity and privilege.
+ * Everything lives in the pod's own arena; the controller caches these
+ * for every pod in the cluster, so only what the rules need is kept, and
+ * field paths are rebuilt from indexes when a finding needs one. */
+#ifndef PG_POD_H
+#define PG_POD_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "selector.h"
+
+struct arena;
+struct errlist;
+
+enum workload_kind {
+	WK_POD, WK_DEPLOYMENT, WK_REPLICASET, WK_STATEFULSET, WK_DAEMONSET,
+	WK_JOB, WK_CRONJOB, WK_REPLICATIONCONTROLLER,
+};
+
+enum container_kind { CK_INIT, CK_CONTAINER, CK_EPHEMERAL };
+
+/* Tri-state booleans from the API: unset differs from false. */
+enum opt_bool { OPT_UNSET = 0, OPT_FALSE, OPT_TRUE };
+
+struct container {
+	const char *name;
+	const char *image;
+	const char **caps_add;
+	uint16_t ncaps;
+	uint16_t index;                 /* within its kind's list */
+	uint8_t kind;                   /* enum container_kind */
+	uint8_t privileged;             /* enum opt_bool */
+	uint8_t allow_escalation;       /* enum opt_bool */
+	uint8_t run_as_non_root;        /* enum opt_bool, container level */
+	int64_t run_as_user;            /* -1: unset */
+};
+
+/* A projected serviceAccountToken source. */
+struct token_source {
+	uint16_t volume;
+	uint16_t source;
+	int64_t expiration;             /* -1: unset (the API server's default 3600) */
+};
+
+enum secret_use_kind { SU_VOLUME, SU_PROJECTED, SU_ENV, SU_ENV_FROM };
+
+/* A place a Secret is consumed by name. */
+struct secret_use {
+	const char *secret;
+	uint8_t kind;                   /* enum secret_use_kind */
+	uint8_t ckind;                  /* for SU_ENV*: enum container_kind */
+	uint16_t a;                     /* volume or container index */
+	uint16_t b;                     /* source, env or envFrom index */
+};
+
+struct host_path {
+	const char *path;
+	uint16_t volume;
+};
+
+struct pod {
+	struct arena *arena;            /* owns everything below */
+	uint8_t kind;                   /* enum workload_kind */
+	const char *spec_root;          /* "spec", "spec.template.spec", ... */
+	const char *namespace;
+	const char *name;
+	const char *uid;
+	struct labels labels;           /* the pod's (or template's) labels */
+
+	const char *service_account;    /* NULL: unset, which means "default" */
+	uint8_t automount;              /* enum opt_bool */
+	bool host_network, host_pid, host_ipc;
+	uint8_t run_as_non_root;        /* pod-level securityContext, enum opt_bool */
+	int64_t run_as_user;            /* pod-level, -1: unset */
+
+	struct container *containers;   /* init, then regular, then ephemeral */
+	uint16_t ncontainers;
+	struct token_source *tokens;
+	uint16_t ntokens;
+	struct secret_use *secrets;
+	uint16_t nsecrets;
+	struct host_path *host_paths;
+	uint16_t nhost_paths;
+	bool has_api_access_volume;     /* the injected kube-api-access-* volume */
+
+	/* Runtime facts (Pods read from the API server only). */
+	const char *node_name;
+	const char *owner_kind;         /* controller ownerReference */
+	const char *owner_name;
+	const char *owner_uid;
+	bool mirror;                    /* kubernetes.io/config.mirror annotation */
+	bool terminating;               /* deletionTimestamp set */
+	int64_t start_time;             /* status.startTime, epoch seconds; -1 */
+};
+
+/* Limits on what one pod may hold. */
+#define POD_MAX_CONTAINERS 1024
+#define POD_MAX_VOLUMES 4096
+#define POD_MAX_ENV 16384
+
+/* Names the kind of @obj: 0 and *ret set for a pod-bearing kind,
+ * -ENOENT for any other object (skip it), -EINVAL when it has no
+ * apiVersion/kind. */
+int pod_workload_kind(json_t *obj, enum workload_kind *ret);
+const char *workload_kind_name(enum workload_kind k);
+
+/* Builds the compact pod of @obj (borrowed).  @default_ns is used when
+ * metadata.namespace is absent.  Errors (a field of the wrong type, a
+ * limit exceeded) go to @errs with their field path: -EINVAL.
+ * -ENOENT when @obj carries no pod spec; -ENOMEM. */
+int pod_from_object(json_t *obj, const char *default_ns, struct errlist *errs,
+		    struct pod **ret_pod);
+struct pod *pod_free(struct pod *p);
+
+/* The effective service account: "default" when unset or empty. */
+const char *pod_service_account(const struct pod *p);
+/* The list name of a container kind: "initContainers", "containers",
+ * "ephemeralContainers". */
+const char *container_list_name(enum container_kind k);
+
+#endif

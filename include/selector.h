@@ -1,0 +1,47 @@
+/* selector.h - Kubernetes labels and metav1.LabelSelector. */
+#ifndef PG_SELECTOR_H
+#define PG_SELECTOR_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct arena;
+struct errlist;
+struct fpath;
+
+struct labels {
+	const char **keys;      /* parallel arrays, in the arena of their owner */
+	const char **values;
+	size_t n;
+};
+
+enum sel_op { SEL_IN, SEL_NOT_IN, SEL_EXISTS, SEL_DOES_NOT_EXIST };
+
+struct sel_req {
+	const char *key;
+	enum sel_op op;
+	const char **values;
+	size_t nvalues;
+};
+
+/* matchLabels entries become In requirements with one value. */
+struct selector {
+	struct sel_req *reqs;
+	size_t nreqs;
+};
+
+/* Borrowed result, NULL when absent. */
+const char *labels_get(const struct labels *l, const char *key);
+/* Copies a JSON object of strings into @a.  Errors go to @errs at @path;
+ * -EINVAL for a non-string value or bad key, -ENOMEM. */
+int labels_from_json(json_t *obj, struct arena *a, struct fpath *path,
+		     struct errlist *errs, struct labels *ret);
+
+/* Parses and validates a LabelSelector; an empty selector is an error
+ * (SPEC §2: it must select something). */
+int selector_parse(json_t *obj, struct arena *a, struct fpath *path,
+		   struct errlist *errs, struct selector *ret);
+bool selector_matches(const struct selector *s, const struct labels *l);
+
+#endif

@@ -1,0 +1,37 @@
+/* strutil.h - small string helpers shared by every layer. */
+#ifndef PG_STRUTIL_H
+#define PG_STRUTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Profile patterns: '*' matches any run of characters ('/' included), '?'
+ * one character, everything else itself.  Linear-time (no backtracking
+ * blow-up on hostile patterns). */
+bool glob_match(const char *pattern, const char *s);
+bool glob_has_wildcard(const char *pattern);
+
+bool str_eq(const char *a, const char *b);        /* NULL-safe */
+bool str_has_prefix(const char *s, const char *prefix);
+bool str_has_suffix(const char *s, const char *suffix);
+
+/* Strict decimal parse of the whole string: 0, -EINVAL or -ERANGE.
+ * No sign accepted for the unsigned form; no atoi. */
+int str_to_i64(const char *s, int64_t *ret);
+int str_to_u64(const char *s, uint64_t *ret);
+
+/* RFC 1123 label / DNS subdomain as Kubernetes validates names. */
+bool str_is_dns1123_label(const char *s);
+bool str_is_dns1123_subdomain(const char *s);
+/* Kubernetes label key ([prefix/]name) and value. */
+bool str_is_label_key(const char *s);
+bool str_is_label_value(const char *s);
+
+/* Cleans an absolute path lexically: collapses "//", ".", "..".  @out has
+ * room for strlen(in)+2.  Returns -EINVAL for a relative path. */
+int path_clean(const char *in, char *out, size_t outsz);
+/* True when @path equals @prefix or lies under it (component-wise). */
+bool path_has_prefix(const char *path, const char *prefix);
+
+#endif

@@ -1,0 +1,26 @@
+/* xalloc.h - the one allocator every profileguard module uses.
+ * A test hook makes the Nth allocation fail, so tests can prove that every
+ * allocation failure is handled (curl's "torture", jansson's test_chaos). */
+#ifndef PG_XALLOC_H
+#define PG_XALLOC_H
+
+#include <stddef.h>
+
+/* Same contracts as malloc/calloc/realloc/free/strdup; NULL on failure. */
+void *pg_malloc(size_t n);
+void *pg_calloc(size_t nmemb, size_t size);
+void *pg_realloc(void *p, size_t n);
+char *pg_strdup(const char *s);
+char *pg_strndup(const char *s, size_t n);
+void pg_free(void *p);
+
+/* Test hook: the allocation numbered @n (0-based, counted from now) and
+ * every later one fails.  n < 0 disables.  Not thread-safe: tests only. */
+void pg_alloc_fail_at(long n);
+/* Allocations made since the last pg_alloc_fail_at() call. */
+long pg_alloc_count(void);
+
+/* Routes jansson's allocations through pg_malloc/pg_free. */
+void pg_alloc_setup_jansson(void);
+
+#endif

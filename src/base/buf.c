@@ -1,0 +1,165 @@
+/* buf.c - bounded growable buffers: every buffer a peer can grow has a cap. */
+#include "buf.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "xalloc.h"
+
+void buf_init(struct buf *b, size_t max)
+{
+	b->data = NULL;
+	b->len = 0;
+	b->cap = 0;
+	b->max = max;
+}
+
+static int buf_reserve(struct buf *b, size_t extra)
+{
+	size_t need, ncap;
+	char *p;
+
+	if (extra > b->max || b->len > b->max - extra)
+		return -E2BIG;
+	need = b->len + extra + 1;
+	if (need <= b->cap)
+		return 0;
+	ncap = b->cap ? b->cap : 64;
+	while (ncap < need)
+		ncap = ncap > SIZE_MAX / 2 ? need : ncap * 2;
+	if (ncap > b->max + 1)
+		ncap = b->max + 1;
+	p = pg_realloc(b->data, ncap);
+	if (!p)
+		return -ENOMEM;
+	b->data = p;
+	b->cap = ncap;
+	return 0;
+}
+
+int buf_add(struct buf *b, const void *p, size_t n)
+{
+	int r = buf_reserve(b, n);
+
+	if (r < 0)
+		return r;
+	if (n)
+		memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+int buf_adds(struct buf *b, const char *s)
+{
+	return buf_add(b, s, strlen(s));
+}
+
+int buf_addc(struct buf *b, char c)
+{
+	return buf_add(b, &c, 1);
+}
+
+int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
+{
+	va_list ap2;
+	int n, r;
+
+	va_copy(ap2, ap);
+	n = vsnprintf(NULL, 0, fmt, ap2);
+	va_end(ap2);
+	if (n < 0)
+		return -EINVAL;
+	r = buf_reserve(b, (size_t)n);
+	if (r < 0)
+		return r;
+	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	b->len += (size_t)n;
+	return 0;
+}
+
+int buf_printf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = buf_vprintf(b, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+int buf_add_json_escaped(struct buf *b, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t start = b->len;
+
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		char esc[7];
+		const char *out = esc;
+		size_t n = 2;
+		int r;
+
+		switch (*p) {
+		case '"': out = "\\\""; break;
+		case '\\': out = "\\\\"; break;
+		case '\n': out = "\\n"; break;
+		case '\r': out = "\\r"; break;
+		case '\t': out = "\\t"; break;
+		default:
+			if (*p < 0x20 || *p == 0x7f) {
+				memcpy(esc, "\\u00", 4);
+				esc[4] = hex[*p >> 4];
+				esc[5] = hex[*p & 15];
+				n = 6;
+			} else {
+				esc[0] = (char)*p;
+				n = 1;
+			}
+		}
+		r = buf_add(b, out, n);
+		if (r < 0) {
+			buf_truncate(b, start);
+			return r;
+		}
+	}
+	return 0;
+}
+
+const char *buf_str(const struct buf *b)
+{
+	return b->data ? b->data : "";
+}
+
+void buf_truncate(struct buf *b, size_t len)
+{
+	if (len < b->len) {
+		b->len = len;
+		b->data[len] = '\0';
+	}
+}
+
+void buf_reset(struct buf *b)
+{
+	buf_truncate(b, 0);
+}
+
+char *buf_steal(struct buf *b)
+{
+	char *p = b->data;
+
+	if (!p)
+		p = pg_strdup("");
+	b->data = NULL;
+	b->len = b->cap = 0;
+	return p;
+}
+
+void buf_free(struct buf *b)
+{
+	pg_free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}

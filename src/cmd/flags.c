@@ -1,0 +1,195 @@
+/* flags.c - long/short flags with environment fallbacks. */
+#include "flags.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "strutil.h"
+#include "xalloc.h"
+
+static int strlist_push(struct strlist *l, const char *s)
+{
+	const char **v = pg_realloc(l->v, (l->n + 1) * sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	v[l->n++] = s;
+	l->v = v;
+	return 0;
+}
+
+void strlist_free(struct strlist *l)
+{
+	pg_free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+static int parse_bool(const char *s, bool *ret)
+{
+	if (!strcmp(s, "true") || !strcmp(s, "1") || !strcmp(s, "yes"))
+		*ret = true;
+	else if (!strcmp(s, "false") || !strcmp(s, "0") || !strcmp(s, "no"))
+		*ret = false;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static int set_value(const struct flag *f, const char *value, const char *cmd, const char *from)
+{
+	int64_t n;
+
+	switch (f->type) {
+	case FLAG_STRING:
+		*(const char **)f->dst = value;
+		return 0;
+	case FLAG_STRINGS:
+		return strlist_push(f->dst, value);
+	case FLAG_INT:
+		if (str_to_i64(value, &n) < 0) {
+			fprintf(stderr, "profileguard %s: %s: \"%s\" is not an integer\n", cmd, from, value);
+			return -EINVAL;
+		}
+		*(long *)f->dst = (long)n;
+		return 0;
+	case FLAG_BOOL:
+		if (parse_bool(value, f->dst) < 0) {
+			fprintf(stderr, "profileguard %s: %s: \"%s\" is not true or false\n", cmd, from, value);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/* PROFILEGUARD_MAX_ACTIONS_PER_MINUTE for --max-actions-per-minute. */
+static void env_name(const char *flag, char *out, size_t n)
+{
+	size_t len = (size_t)snprintf(out, n, "PROFILEGUARD_");
+
+	for (const char *p = flag; *p && len + 1 < n; p++)
+		out[len++] = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
+	out[len] = '\0';
+}
+
+static int apply_env(const struct flag *flags, const char *cmd)
+{
+	for (const struct flag *f = flags; f->name; f++) {
+		char name[128];
+		const char *v;
+
+		env_name(f->name, name, sizeof(name));
+		v = getenv(name);
+		if (!v)
+			continue;
+		if (f->type == FLAG_STRINGS) {
+			/* A list from the environment is comma-separated; the
+			 * pieces live in a copy the process keeps. */
+			char *copy = pg_strdup(v), *p;
+
+			if (!copy)
+				return -ENOMEM;
+			for (p = copy; p;) {
+				char *comma = strchr(p, ',');
+
+				if (comma)
+					*comma = '\0';
+				if (*p && strlist_push(f->dst, p) < 0)
+					return -ENOMEM;
+				p = comma ? comma + 1 : NULL;
+			}
+			continue;
+		}
+		if (set_value(f, v, cmd, name) < 0)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+void flags_usage(FILE *out, const char *cmd, const char *synopsis, const struct flag *flags)
+{
+	fprintf(out, "usage: profileguard %s %s\n\nflags:\n", cmd, synopsis);
+	for (const struct flag *f = flags; f->name; f++) {
+		char left[96], env[128];
+
+		snprintf(left, sizeof(left), "%s%c%s--%s%s%s", f->shortname ? "-" : "",
+			 f->shortname ? f->shortname : ' ', f->shortname ? ", " : "  ", f->name,
+			 f->metavar ? " " : "", f->metavar ? f->metavar : "");
+		env_name(f->name, env, sizeof(env));
+		fprintf(out, "  %-36s %s [$%s]\n", left + (f->shortname ? 0 : 1), f->help, env);
+	}
+	fprintf(out, "  %-36s %s\n", "-h, --help", "show this help");
+}
+
+static const struct flag *find_long(const struct flag *flags, const char *name, size_t n)
+{
+	for (const struct flag *f = flags; f->name; f++)
+		if (strlen(f->name) == n && strncmp(f->name, name, n) == 0)
+			return f;
+	return NULL;
+}
+
+static const struct flag *find_short(const struct flag *flags, char c)
+{
+	for (const struct flag *f = flags; f->name; f++)
+		if (f->shortname == c)
+			return f;
+	return NULL;
+}
+
+int flags_parse(const struct flag *flags, int argc, char **argv, const char *cmd,
+		const char *synopsis, int *ret_optind)
+{
+	int i, r;
+
+	r = apply_env(flags, cmd);
+	if (r < 0)
+		return r;
+	for (i = 1; i < argc; i++) {
+		const char *arg = argv[i], *value = NULL;
+		const struct flag *f;
+
+		if (strcmp(arg, "--") == 0) {
+			i++;
+			break;
+		}
+		if (arg[0] != '-' || strcmp(arg, "-") == 0)
+			break;
+		if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
+			flags_usage(stdout, cmd, synopsis, flags);
+			return 1;
+		}
+		if (arg[1] == '-') {
+			const char *eq = strchr(arg + 2, '=');
+
+			f = find_long(flags, arg + 2, eq ? (size_t)(eq - arg - 2) : strlen(arg + 2));
+			if (eq)
+				value = eq + 1;
+		} else {
+			f = arg[2] ? NULL : find_short(flags, arg[1]);
+		}
+		if (!f) {
+			fprintf(stderr, "profileguard %s: unknown flag %s (see profileguard %s --help)\n",
+				cmd, arg, cmd);
+			return -EINVAL;
+		}
+		if (f->type == FLAG_BOOL && !value) {
+			*(bool *)f->dst = true;
+			continue;
+		}
+		if (!value) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "profileguard %s: flag --%s needs a value\n", cmd, f->name);
+				return -EINVAL;
+			}
+			value = argv[++i];
+		}
+		if (set_value(f, value, cmd, arg) < 0)
+			return -EINVAL;
+	}
+	*ret_optind = i;
+	return 0;
+}

@@ -1,0 +1,95 @@
+/* main.c - profileguard's entry point: one binary, a command each. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "pg_config.h"
+#include "pglog.h"
+#include "xalloc.h"
+
+struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+};
+
+static const struct command commands[] = {
+	{ "check", cmd_check, "evaluate manifests against profiles offline (CI)" },
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+int common_setup(const char *cmd, const struct common_opts *o)
+{
+	enum pglog_format fmt = PGLOG_JSON;
+	enum pglog_level lvl = PGLOG_INFO;
+
+	if (o->log_format && pglog_format_parse(o->log_format, &fmt) < 0) {
+		fprintf(stderr, "profileguard %s: --log-format must be json or text\n", cmd);
+		return -1;
+	}
+	if (o->log_level && pglog_level_parse(o->log_level, &lvl) < 0) {
+		fprintf(stderr, "profileguard %s: --log-level must be error, warn, info or debug\n", cmd);
+		return -1;
+	}
+	pglog_setup(fmt, lvl, stderr);
+	return 0;
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"profileguard %s - pre-baked workload identity profiles for Kubernetes\n\n"
+		"usage: profileguard <command> [flags]\n\ncommands:\n", PG_VERSION);
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
+	fprintf(out, "\n  profileguard help <command>   flags of one command\n"
+		     "  profileguard --version\n");
+}
+
+static const struct command *find(const char *name)
+{
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	const struct command *c;
+
+	pg_alloc_setup_jansson();
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_BAD_INPUT;
+	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+		printf("profileguard %s\n", PG_VERSION);
+		return 0;
+	}
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "help")) {
+		char *hargv[] = { argv[2], (char *)"--help", NULL };
+
+		if (argc < 3) {
+			usage(stdout);
+			return 0;
+		}
+		c = find(argv[2]);
+		if (!c) {
+			fprintf(stderr, "profileguard: unknown command \"%s\"\n", argv[2]);
+			return EXIT_BAD_INPUT;
+		}
+		return c->run(2, hargv);
+	}
+	c = find(argv[1]);
+	if (!c) {
+		fprintf(stderr, "profileguard: unknown command \"%s\" (see profileguard --help)\n", argv[1]);
+		return EXIT_BAD_INPUT;
+	}
+	return c->run(argc - 1, argv + 1);
+}

@@ -1,0 +1,395 @@
+/* engine.c - the admission rules of SPEC §2 over a compact pod.
+ * Every message has the SPEC §3 form:
+ *   <field.path>: <what is wrong> <verb> by <ns>/<profile> <rule>
+ * e.g. spec.containers[1].image: "nginx:latest" not allowed by
+ *      payments/payments-api images.allow */
+#include "engine.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "buf.h"
+#include "image.h"
+#include "strutil.h"
+#include "xalloc.h"
+
+static const char *const reason_names[R__COUNT] = {
+	[R_ADMISSION_DRIFT] = "AdmissionDrift",
+	[R_UNEXPECTED_EXECUTABLE] = "UnexpectedExecutable",
+	[R_UNEXPECTED_EGRESS] = "UnexpectedEgress",
+	[R_UNEXPECTED_FILE_ACCESS] = "UnexpectedFileAccess",
+	[R_UNEXPECTED_API_CALL] = "UnexpectedAPICall",
+	[R_API_RATE_EXCEEDED] = "APIRateExceeded",
+	[R_LEGACY_TOKEN] = "LegacyToken",
+	[R_TOKEN_TTL_EXCEEDED] = "TokenTTLExceeded",
+	[R_STALE_TOKEN] = "StaleToken",
+	[R_SERVICE_ACCOUNT_MISSING] = "ServiceAccountMissing",
+	[R_TOKEN_REPLAY] = "TokenReplay",
+};
+
+const char *reason_name(enum reason r)
+{
+	return r < R__COUNT ? reason_names[r] : "Unknown";
+}
+
+void findings_init(struct findings *f, size_t max)
+{
+	memset(f, 0, sizeof(*f));
+	f->max = max ? max : FINDINGS_DEFAULT_MAX;
+}
+
+size_t findings_count(const struct findings *f, enum pg_mode mode)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < f->n; i++)
+		n += f->v[i].mode == mode;
+	return n;
+}
+
+void findings_clear(struct findings *f)
+{
+	for (size_t i = 0; i < f->n; i++) {
+		pg_free(f->v[i].path);
+		pg_free(f->v[i].message);
+	}
+	f->n = 0;
+	f->dropped = 0;
+}
+
+void findings_free(struct findings *f)
+{
+	findings_clear(f);
+	pg_free(f->v);
+	f->v = NULL;
+	f->cap = 0;
+}
+
+/* ---- judging ------------------------------------------------------------- */
+
+struct judge {
+	const struct profile *prof;
+	const struct pod *pod;
+	const struct engine_ctx *ctx;
+	struct findings *out;
+	int err;
+};
+
+/* Adds one finding: @path, then the "what is wrong" text, then
+ * "<verb> by ns/name rule". */
+static void add(struct judge *j, enum reason reason, const char *rule, const char *path,
+		const char *verb, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+static void add(struct judge *j, enum reason reason, const char *rule, const char *path,
+		const char *verb, const char *fmt, ...)
+{
+	struct findings *f = j->out;
+	struct buf b = BUF_INIT(8192);
+	struct finding *nf;
+	va_list ap;
+	int r;
+
+	if (j->err)
+		return;
+	if (f->n >= f->max) {
+		f->dropped++;
+		return;
+	}
+	if (f->n == f->cap) {
+		size_t ncap = f->cap ? f->cap * 2 : 8;
+		struct finding *v = pg_realloc(f->v, ncap * sizeof(*v));
+
+		if (!v)
+			goto oom;
+		f->v = v;
+		f->cap = ncap;
+	}
+	r = buf_printf(&b, "%s: ", path);
+	va_start(ap, fmt);
+	if (r == 0)
+		r = buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	if (r == 0)
+		r = buf_printf(&b, " %s by %s/%s %s", verb, j->prof->namespace, j->prof->name, rule);
+	if (r < 0)
+		goto oom_buf;
+	nf = &f->v[f->n];
+	nf->reason = reason;
+	nf->mode = j->prof->mode;
+	nf->profile = j->prof;
+	nf->rule = rule;
+	nf->path = pg_strdup(path);
+	if (!nf->path)
+		goto oom_buf;
+	nf->message = buf_steal(&b);
+	if (!nf->message) {
+		pg_free(nf->path);
+		goto oom;
+	}
+	f->n++;
+	return;
+oom_buf:
+	buf_free(&b);
+oom:
+	j->err = -ENOMEM;
+}
+
+/* Quoted, cut, with control characters shown escaped: user strings go
+ * into messages an admin reads in a terminal. */
+static const char *quote(const char *s, char *tmp, size_t n)
+{
+	struct buf b = BUF_INIT(n > 8 ? n - 8 : 0);
+	size_t len = strlen(s);
+
+	if (buf_add_json_escaped(&b, len > 256 ? "" : s) < 0 || len > 256) {
+		char cut[260];
+
+		snprintf(cut, sizeof(cut), "%.240s...", s);
+		buf_reset(&b);
+		buf_add_json_escaped(&b, cut);
+	}
+	snprintf(tmp, n, "\"%s\"", buf_str(&b));
+	buf_free(&b);
+	return tmp;
+}
+
+static void container_path(const struct pod *pod, const struct container *c, char *out,
+			   size_t n, const char *suffix)
+{
+	snprintf(out, n, "%s.%s[%u]%s%s", pod->spec_root, container_list_name(c->kind), c->index,
+		 suffix ? "." : "", suffix ? suffix : "");
+}
+
+static bool strv_has(const struct strv *v, const char *s)
+{
+	for (size_t i = 0; i < v->n; i++)
+		if (strcmp(v->v[i], s) == 0)
+			return true;
+	return false;
+}
+
+static void judge_identity(struct judge *j)
+{
+	const struct profile *pr = j->prof;
+	const struct pod *pod = j->pod;
+	char path[512], tmp[600];
+
+	if (pr->identity.service_accounts.set) {
+		const char *sa = pod_service_account(pod);
+
+		if (!strv_has(&pr->identity.service_accounts, sa)) {
+			snprintf(path, sizeof(path), "%s.serviceAccountName", pod->spec_root);
+			add(j, R_ADMISSION_DRIFT, "identity.serviceAccountNames", path, "not allowed",
+			    "%s%s", quote(sa, tmp, sizeof(tmp)),
+			    pod->service_account && *pod->service_account ? "" : " (unset)");
+		}
+	}
+	if (pr->identity.token_automount == KNOB_FORBID && pod->ntokens == 0 &&
+	    !j->ctx->sa_admission_done && pod->automount != OPT_FALSE) {
+		snprintf(path, sizeof(path), "%s.automountServiceAccountToken", pod->spec_root);
+		add(j, R_ADMISSION_DRIFT, "identity.tokenAutomount", path, "forbidden",
+		    "%s, so a service-account token would be mounted,",
+		    pod->automount == OPT_TRUE ? "true" : "not false");
+	}
+	for (size_t i = 0; i < pod->ntokens; i++) {
+		const struct token_source *t = &pod->tokens[i];
+		int64_t exp = t->expiration < 0 ? 3600 : t->expiration;
+
+		snprintf(path, sizeof(path), "%s.volumes[%u].projected.sources[%u].serviceAccountToken",
+			 pod->spec_root, t->volume, t->source);
+		if (pr->identity.token_automount == KNOB_FORBID)
+			add(j, R_ADMISSION_DRIFT, "identity.tokenAutomount", path, "forbidden",
+			    "service-account token projected into the pod");
+		snprintf(path + strlen(path), sizeof(path) - strlen(path), ".expirationSeconds");
+		if (pr->identity.max_token_expiration >= 0 && exp > pr->identity.max_token_expiration)
+			add(j, R_TOKEN_TTL_EXCEEDED, "identity.maxTokenExpirationSeconds", path,
+			    "not allowed", "%lld%s exceeds %lld,", (long long)exp,
+			    t->expiration < 0 ? " (the default)" : "",
+			    (long long)pr->identity.max_token_expiration);
+		if (pr->identity.extended_tokens == KNOB_FORBID && exp == 3607)
+			add(j, R_TOKEN_TTL_EXCEEDED, "identity.extendedTokens", path, "forbidden",
+			    "3607 is silently extended to one year by the API server,");
+	}
+	if (pr->identity.legacy_token_secrets == KNOB_FORBID && j->ctx->is_token_secret) {
+		for (size_t i = 0; i < pod->nsecrets; i++) {
+			const struct secret_use *u = &pod->secrets[i];
+
+			if (!j->ctx->is_token_secret(j->ctx->ud, pod->namespace, u->secret))
+				continue;
+			switch (u->kind) {
+			case SU_VOLUME:
+				snprintf(path, sizeof(path), "%s.volumes[%u].secret.secretName",
+					 pod->spec_root, u->a);
+				break;
+			case SU_PROJECTED:
+				snprintf(path, sizeof(path), "%s.volumes[%u].projected.sources[%u].secret.name",
+					 pod->spec_root, u->a, u->b);
+				break;
+			case SU_ENV:
+				snprintf(path, sizeof(path), "%s.%s[%u].env[%u].valueFrom.secretKeyRef.name",
+					 pod->spec_root, container_list_name(u->ckind), u->a, u->b);
+				break;
+			default:
+				snprintf(path, sizeof(path), "%s.%s[%u].envFrom[%u].secretRef.name",
+					 pod->spec_root, container_list_name(u->ckind), u->a, u->b);
+				break;
+			}
+			add(j, R_LEGACY_TOKEN, "identity.legacyTokenSecrets", path, "forbidden",
+			    "%s is a legacy service-account token Secret,",
+			    quote(u->secret, tmp, sizeof(tmp)));
+		}
+	}
+}
+
+static void judge_pod_privileges(struct judge *j)
+{
+	const struct profile *pr = j->prof;
+	const struct pod *pod = j->pod;
+	char path[512], tmp[600];
+
+	if (pr->privileges.host_namespaces == KNOB_FORBID) {
+		static const char *const names[] = { "hostNetwork", "hostPID", "hostIPC" };
+		const bool on[] = { pod->host_network, pod->host_pid, pod->host_ipc };
+
+		for (int i = 0; i < 3; i++) {
+			if (!on[i])
+				continue;
+			snprintf(path, sizeof(path), "%s.%s", pod->spec_root, names[i]);
+			add(j, R_ADMISSION_DRIFT, "privileges.hostNamespaces", path, "forbidden", "true");
+		}
+	}
+	if (pr->privileges.host_paths.set) {
+		for (size_t i = 0; i < pod->nhost_paths; i++) {
+			const struct host_path *h = &pod->host_paths[i];
+			char clean[4200];
+			bool ok = false;
+
+			if (path_clean(h->path, clean, sizeof(clean)) == 0)
+				for (size_t k = 0; k < pr->privileges.host_paths.n && !ok; k++)
+					ok = path_has_prefix(clean, pr->privileges.host_paths.v[k]);
+			if (ok)
+				continue;
+			snprintf(path, sizeof(path), "%s.volumes[%u].hostPath.path", pod->spec_root, h->volume);
+			add(j, R_ADMISSION_DRIFT, "privileges.allowedHostPaths", path, "not allowed", "%s",
+			    quote(h->path, tmp, sizeof(tmp)));
+		}
+	}
+}
+
+static void judge_image(struct judge *j, const struct container *c)
+{
+	const struct profile *pr = j->prof;
+	char path[512], tmp[600], norm[IMAGE_REF_MAX + 64];
+	const char *image = c->image ? c->image : "";
+	bool valid;
+
+	if (!pr->images.allow.set && !pr->images.require_digest)
+		return;
+	container_path(j->pod, c, path, sizeof(path), "image");
+	valid = image_normalize(image, norm, sizeof(norm)) == 0;
+	if (pr->images.allow.set) {
+		bool ok = false;
+
+		for (size_t i = 0; valid && i < pr->images.allow.n && !ok; i++)
+			ok = image_pattern_match(pr->images.allow.v[i], norm);
+		if (!ok)
+			add(j, R_ADMISSION_DRIFT, "images.allow", path, "not allowed", "%s%s",
+			    quote(image, tmp, sizeof(tmp)), valid ? "" : " (not an image reference)");
+	}
+	if (pr->images.require_digest && !image_has_digest(image))
+		add(j, R_ADMISSION_DRIFT, "images.requireDigest", path, "required",
+		    "%s has no @sha256 digest, one is", quote(image, tmp, sizeof(tmp)));
+}
+
+static void judge_container_privileges(struct judge *j, const struct container *c)
+{
+	const struct profile *pr = j->prof;
+	const struct pod *pod = j->pod;
+	char path[512], tmp[600];
+
+	if (pr->privileges.privileged == KNOB_FORBID && c->privileged == OPT_TRUE) {
+		container_path(pod, c, path, sizeof(path), "securityContext.privileged");
+		add(j, R_ADMISSION_DRIFT, "privileges.privileged", path, "forbidden", "true");
+	}
+	if (pr->privileges.privilege_escalation == KNOB_FORBID && c->allow_escalation != OPT_FALSE) {
+		container_path(pod, c, path, sizeof(path), "securityContext.allowPrivilegeEscalation");
+		add(j, R_ADMISSION_DRIFT, "privileges.privilegeEscalation", path, "forbidden",
+		    "%s", c->allow_escalation == OPT_TRUE ? "true" : "unset (defaults to true)");
+	}
+	if (pr->privileges.run_as_non_root == KNOB_FORBID) {
+		/* Kubernetes resolves container settings over the pod's. */
+		int64_t uid = c->run_as_user >= 0 ? c->run_as_user : pod->run_as_user;
+		uint8_t nonroot = c->run_as_non_root != OPT_UNSET ? c->run_as_non_root : pod->run_as_non_root;
+
+		if (uid == 0) {
+			container_path(pod, c, path, sizeof(path), "securityContext.runAsUser");
+			add(j, R_ADMISSION_DRIFT, "privileges.runAsNonRoot", path, "forbidden",
+			    "0 (root)%s", c->run_as_user >= 0 ? "" : ", from the pod securityContext,");
+		} else if (uid < 0 && nonroot != OPT_TRUE) {
+			container_path(pod, c, path, sizeof(path), "securityContext.runAsNonRoot");
+			add(j, R_ADMISSION_DRIFT, "privileges.runAsNonRoot", path, "required",
+			    "%s and no non-zero runAsUser: a non-root user is",
+			    nonroot == OPT_FALSE ? "false" : "unset");
+		}
+	}
+	if (pr->privileges.capabilities.set) {
+		for (size_t i = 0; i < c->ncaps; i++) {
+			const char *cap = c->caps_add[i];
+			char norm[80];
+			size_t n;
+
+			if (str_has_prefix(cap, "CAP_") || str_has_prefix(cap, "cap_"))
+				cap += 4;
+			for (n = 0; cap[n] && n < sizeof(norm) - 1; n++)
+				norm[n] = (cap[n] >= 'a' && cap[n] <= 'z') ? (char)(cap[n] - 32) : cap[n];
+			norm[n] = '\0';
+			if (strv_has(&pr->privileges.capabilities, norm))
+				continue;
+			container_path(pod, c, path, sizeof(path), "securityContext.capabilities.add");
+			snprintf(path + strlen(path), sizeof(path) - strlen(path), "[%zu]", i);
+			add(j, R_ADMISSION_DRIFT, "privileges.allowedCapabilities", path, "not allowed",
+			    "%s", quote(c->caps_add[i], tmp, sizeof(tmp)));
+		}
+	}
+}
+
+bool engine_selects(const struct profile *prof, const struct pod *pod)
+{
+	return strcmp(prof->namespace, pod->namespace) == 0 &&
+	       selector_matches(&prof->selector, &pod->labels);
+}
+
+int engine_eval_profile(const struct profile *prof, const struct pod *pod,
+			const struct engine_ctx *ctx, struct findings *out)
+{
+	static const struct engine_ctx no_ctx;
+	struct judge j = { .prof = prof, .pod = pod, .ctx = ctx ? ctx : &no_ctx, .out = out };
+
+	judge_identity(&j);
+	judge_pod_privileges(&j);
+	for (size_t i = 0; i < pod->ncontainers; i++) {
+		judge_image(&j, &pod->containers[i]);
+		judge_container_privileges(&j, &pod->containers[i]);
+	}
+	return j.err;
+}
+
+int engine_eval_pod(const struct profile_set *set, const struct pod *pod,
+		    const struct engine_ctx *ctx, struct findings *out)
+{
+	struct profile *const *first;
+	size_t n = profile_set_namespace(set, pod->namespace, &first);
+
+	for (size_t i = 0; i < n; i++) {
+		int r;
+
+		if (!selector_matches(&first[i]->selector, &pod->labels))
+			continue;
+		r = engine_eval_profile(first[i], pod, ctx, out);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}

@@ -1,0 +1,599 @@
+/* pod.c - from a Kubernetes object to the compact pod the engine judges.
+ * The reader is strict about types (a string where a bool belongs is bad
+ * input, as the API server would say) and lenient about absence. */
+#include "pod.h"
+
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include "arena.h"
+#include "errlist.h"
+#include "fpath.h"
+#include "strutil.h"
+#include "xalloc.h"
+
+struct pctx {
+	struct arena *a;
+	struct errlist *errs;
+	struct fpath path;
+	struct pod *pod;
+	bool failed;
+	bool oom;
+};
+
+static const struct {
+	const char *kind;
+	const char *api_version;        /* NULL: any version of the group */
+	enum workload_kind wk;
+	const char *spec_root;
+} kinds[] = {
+	{ "Pod", "v1", WK_POD, "spec" },
+	{ "Deployment", "apps/", WK_DEPLOYMENT, "spec.template.spec" },
+	{ "ReplicaSet", "apps/", WK_REPLICASET, "spec.template.spec" },
+	{ "StatefulSet", "apps/", WK_STATEFULSET, "spec.template.spec" },
+	{ "DaemonSet", "apps/", WK_DAEMONSET, "spec.template.spec" },
+	{ "Job", "batch/", WK_JOB, "spec.template.spec" },
+	{ "CronJob", "batch/", WK_CRONJOB, "spec.jobTemplate.spec.template.spec" },
+	{ "ReplicationController", "v1", WK_REPLICATIONCONTROLLER, "spec.template.spec" },
+};
+
+static void perr(struct pctx *c, const char *msg)
+{
+	if (errlist_add(c->errs, "%s: %s", fpath_str(&c->path), msg) < 0)
+		c->oom = true;
+	c->failed = true;
+}
+
+static const char *pdup(struct pctx *c, const char *s)
+{
+	char *r = arena_strdup(c->a, s);
+
+	if (!r)
+		c->oom = true;
+	return r;
+}
+
+int pod_workload_kind(json_t *obj, enum workload_kind *ret)
+{
+	const char *kind = json_string_value(json_object_get(obj, "kind"));
+	const char *av = json_string_value(json_object_get(obj, "apiVersion"));
+
+	if (!kind || !av)
+		return -EINVAL;
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		if (strcmp(kinds[i].kind, kind) != 0)
+			continue;
+		if (str_has_suffix(kinds[i].api_version, "/") ? !str_has_prefix(av, kinds[i].api_version)
+							      : strcmp(av, kinds[i].api_version) != 0)
+			continue;
+		*ret = kinds[i].wk;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+const char *workload_kind_name(enum workload_kind k)
+{
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (kinds[i].wk == k)
+			return kinds[i].kind;
+	return "?";
+}
+
+const char *container_list_name(enum container_kind k)
+{
+	switch (k) {
+	case CK_INIT: return "initContainers";
+	case CK_EPHEMERAL: return "ephemeralContainers";
+	default: return "containers";
+	}
+}
+
+const char *pod_service_account(const struct pod *p)
+{
+	return p->service_account && *p->service_account ? p->service_account : "default";
+}
+
+/* ---- typed readers: absent or null is "unset"; a wrong type is an error -- */
+
+static json_t *get_obj(struct pctx *c, json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+	size_t m;
+
+	if (!v || json_is_null(v))
+		return NULL;
+	if (json_is_object(v))
+		return v;
+	m = fpath_key(&c->path, key);
+	perr(c, "must be an object");
+	fpath_pop(&c->path, m);
+	return NULL;
+}
+
+static json_t *get_arr(struct pctx *c, json_t *o, const char *key, size_t max)
+{
+	json_t *v = json_object_get(o, key);
+	size_t m;
+
+	if (!v || json_is_null(v))
+		return NULL;
+	m = fpath_key(&c->path, key);
+	if (!json_is_array(v)) {
+		perr(c, "must be a list");
+		v = NULL;
+	} else if (json_array_size(v) > max) {
+		char msg[64];
+
+		snprintf(msg, sizeof(msg), "more than %zu items", max);
+		perr(c, msg);
+		v = NULL;
+	}
+	fpath_pop(&c->path, m);
+	return v;
+}
+
+static const char *get_str(struct pctx *c, json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+	size_t m;
+
+	if (!v || json_is_null(v))
+		return NULL;
+	if (json_is_string(v))
+		return pdup(c, json_string_value(v));
+	m = fpath_key(&c->path, key);
+	perr(c, "must be a string");
+	fpath_pop(&c->path, m);
+	return NULL;
+}
+
+static uint8_t get_bool(struct pctx *c, json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+	size_t m;
+
+	if (!v || json_is_null(v))
+		return OPT_UNSET;
+	if (json_is_boolean(v))
+		return json_is_true(v) ? OPT_TRUE : OPT_FALSE;
+	m = fpath_key(&c->path, key);
+	perr(c, "must be true or false");
+	fpath_pop(&c->path, m);
+	return OPT_UNSET;
+}
+
+static int64_t get_int(struct pctx *c, json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+	size_t m;
+
+	if (!v || json_is_null(v))
+		return -1;
+	if (json_is_integer(v) && json_integer_value(v) >= 0)
+		return json_integer_value(v);
+	m = fpath_key(&c->path, key);
+	perr(c, "must be a non-negative integer");
+	fpath_pop(&c->path, m);
+	return -1;
+}
+
+/* ---- pieces --------------------------------------------------------------- */
+
+static void add_secret_use(struct pctx *c, const char *secret, enum secret_use_kind kind,
+			   enum container_kind ck, size_t a, size_t b, size_t cap)
+{
+	struct pod *p = c->pod;
+	struct secret_use *u;
+
+	if (!secret || p->nsecrets >= cap)
+		return;
+	u = &p->secrets[p->nsecrets++];
+	u->secret = secret;
+	u->kind = (uint8_t)kind;
+	u->ckind = (uint8_t)ck;
+	u->a = (uint16_t)a;
+	u->b = (uint16_t)b;
+}
+
+static void read_security_context(struct pctx *c, json_t *sc, struct container *ct)
+{
+	json_t *caps, *add, *v;
+	size_t m, i;
+
+	ct->run_as_user = -1;
+	if (!sc)
+		return;
+	m = fpath_key(&c->path, "securityContext");
+	ct->privileged = get_bool(c, sc, "privileged");
+	ct->allow_escalation = get_bool(c, sc, "allowPrivilegeEscalation");
+	ct->run_as_non_root = get_bool(c, sc, "runAsNonRoot");
+	ct->run_as_user = get_int(c, sc, "runAsUser");
+	caps = get_obj(c, sc, "capabilities");
+	if (caps) {
+		size_t mc = fpath_key(&c->path, "capabilities");
+
+		add = get_arr(c, caps, "add", 256);
+		if (add) {
+			ct->caps_add = arena_alloc(c->a, (json_array_size(add) + 1) * sizeof(char *));
+			if (!ct->caps_add)
+				c->oom = true;
+			json_array_foreach(add, i, v) {
+				if (!json_is_string(v)) {
+					size_t mi = fpath_key(&c->path, "add");
+
+					fpath_index(&c->path, i);
+					perr(c, "must be a string");
+					fpath_pop(&c->path, mi);
+				} else if (ct->caps_add) {
+					ct->caps_add[ct->ncaps++] = pdup(c, json_string_value(v));
+				}
+			}
+		}
+		fpath_pop(&c->path, mc);
+	}
+	fpath_pop(&c->path, m);
+}
+
+static void read_container(struct pctx *c, json_t *j, enum container_kind kind, size_t index,
+			   size_t env_cap)
+{
+	struct pod *p = c->pod;
+	struct container *ct = &p->containers[p->ncontainers];
+	json_t *env, *env_from, *e;
+	size_t i;
+
+	if (!json_is_object(j)) {
+		perr(c, "must be an object");
+		return;
+	}
+	ct->kind = (uint8_t)kind;
+	ct->index = (uint16_t)index;
+	ct->name = get_str(c, j, "name");
+	ct->image = get_str(c, j, "image");
+	read_security_context(c, get_obj(c, j, "securityContext"), ct);
+
+	env = get_arr(c, j, "env", POD_MAX_ENV);
+	json_array_foreach(env, i, e) {
+		json_t *vf = json_object_get(e, "valueFrom");
+		json_t *skr = json_is_object(vf) ? json_object_get(vf, "secretKeyRef") : NULL;
+		const char *name = json_is_object(skr) ? json_string_value(json_object_get(skr, "name")) : NULL;
+
+		if (name)
+			add_secret_use(c, pdup(c, name), SU_ENV, kind, index, i, env_cap);
+	}
+	env_from = get_arr(c, j, "envFrom", POD_MAX_ENV);
+	json_array_foreach(env_from, i, e) {
+		json_t *sr = json_object_get(e, "secretRef");
+		const char *name = json_is_object(sr) ? json_string_value(json_object_get(sr, "name")) : NULL;
+
+		if (name)
+			add_secret_use(c, pdup(c, name), SU_ENV_FROM, kind, index, i, env_cap);
+	}
+	p->ncontainers++;
+}
+
+static void read_volume(struct pctx *c, json_t *vol, size_t vi, size_t cap)
+{
+	struct pod *p = c->pod;
+	const char *name;
+	json_t *hp, *secret, *projected, *sources, *src;
+	size_t i;
+
+	if (!json_is_object(vol)) {
+		perr(c, "must be an object");
+		return;
+	}
+	name = json_string_value(json_object_get(vol, "name"));
+	if (name && str_has_prefix(name, "kube-api-access-"))
+		p->has_api_access_volume = true;
+
+	hp = get_obj(c, vol, "hostPath");
+	if (hp) {
+		size_t m = fpath_key(&c->path, "hostPath");
+		const char *path = get_str(c, hp, "path");
+
+		if (path && p->nhost_paths < cap) {
+			p->host_paths[p->nhost_paths].path = path;
+			p->host_paths[p->nhost_paths].volume = (uint16_t)vi;
+			p->nhost_paths++;
+		}
+		fpath_pop(&c->path, m);
+	}
+	secret = get_obj(c, vol, "secret");
+	if (secret) {
+		const char *sn = json_string_value(json_object_get(secret, "secretName"));
+
+		if (sn)
+			add_secret_use(c, pdup(c, sn), SU_VOLUME, CK_CONTAINER, vi, 0, cap);
+	}
+	projected = get_obj(c, vol, "projected");
+	if (!projected)
+		return;
+	{
+		size_t m = fpath_key(&c->path, "projected");
+
+		sources = get_arr(c, projected, "sources", 1024);
+		json_array_foreach(sources, i, src) {
+			json_t *sat = json_is_object(src) ? json_object_get(src, "serviceAccountToken") : NULL;
+			json_t *sec = json_is_object(src) ? json_object_get(src, "secret") : NULL;
+
+			if (json_is_object(sat) && p->ntokens < cap) {
+				size_t ms = fpath_key(&c->path, "sources");
+				struct token_source *t = &p->tokens[p->ntokens++];
+
+				fpath_index(&c->path, i);
+				fpath_key(&c->path, "serviceAccountToken");
+				t->volume = (uint16_t)vi;
+				t->source = (uint16_t)i;
+				t->expiration = get_int(c, sat, "expirationSeconds");
+				fpath_pop(&c->path, ms);
+			}
+			if (json_is_object(sec)) {
+				const char *sn = json_string_value(json_object_get(sec, "name"));
+
+				if (sn)
+					add_secret_use(c, pdup(c, sn), SU_PROJECTED, CK_CONTAINER, vi, i, cap);
+			}
+		}
+		fpath_pop(&c->path, m);
+	}
+}
+
+static size_t count_items(json_t *spec, const char *key)
+{
+	json_t *v = json_object_get(spec, key);
+
+	return json_is_array(v) ? json_array_size(v) : 0;
+}
+
+/* Upper bound of secret references, so the arrays are sized once. */
+static size_t count_env(json_t *spec)
+{
+	static const char *const lists[] = { "initContainers", "containers", "ephemeralContainers" };
+	size_t n = 0;
+
+	for (size_t l = 0; l < 3; l++) {
+		json_t *arr = json_object_get(spec, lists[l]), *ct;
+		size_t i;
+
+		if (!json_is_array(arr))
+			continue;
+		json_array_foreach(arr, i, ct) {
+			n += count_items(ct, "env") + count_items(ct, "envFrom");
+			if (n > POD_MAX_ENV)
+				return POD_MAX_ENV;
+		}
+	}
+	return n;
+}
+
+static size_t count_sources(json_t *spec)
+{
+	json_t *vols = json_object_get(spec, "volumes"), *v;
+	size_t n = 0, i;
+
+	json_array_foreach(vols, i, v) {
+		json_t *pr = json_object_get(v, "projected");
+
+		n += 1 + (json_is_object(pr) ? count_items(pr, "sources") : 0);
+		if (n > POD_MAX_VOLUMES * 4)
+			return POD_MAX_VOLUMES * 4;
+	}
+	return n;
+}
+
+static void read_spec(struct pctx *c, json_t *spec)
+{
+	static const char *const lists[] = { "initContainers", "containers", "ephemeralContainers" };
+	static const enum container_kind lkinds[] = { CK_INIT, CK_CONTAINER, CK_EPHEMERAL };
+	struct pod *p = c->pod;
+	size_t ncont = 0, nsrc, nenv, i;
+	json_t *vols, *v, *sc;
+
+	if (!json_is_object(spec)) {
+		perr(c, spec ? "must be an object" : "required");
+		return;
+	}
+	p->service_account = get_str(c, spec, "serviceAccountName");
+	if (!p->service_account || !*p->service_account)
+		p->service_account = get_str(c, spec, "serviceAccount");
+	p->automount = get_bool(c, spec, "automountServiceAccountToken");
+	p->host_network = get_bool(c, spec, "hostNetwork") == OPT_TRUE;
+	p->host_pid = get_bool(c, spec, "hostPID") == OPT_TRUE;
+	p->host_ipc = get_bool(c, spec, "hostIPC") == OPT_TRUE;
+	p->run_as_user = -1;
+	sc = get_obj(c, spec, "securityContext");
+	if (sc) {
+		size_t m = fpath_key(&c->path, "securityContext");
+
+		p->run_as_non_root = get_bool(c, sc, "runAsNonRoot");
+		p->run_as_user = get_int(c, sc, "runAsUser");
+		fpath_pop(&c->path, m);
+	}
+
+	for (size_t l = 0; l < 3; l++)
+		ncont += count_items(spec, lists[l]);
+	if (ncont > POD_MAX_CONTAINERS) {
+		perr(c, "more containers than profileguard judges (1024)");
+		return;
+	}
+	nsrc = count_sources(spec);
+	nenv = count_env(spec);
+	p->containers = arena_alloc(c->a, (ncont + 1) * sizeof(*p->containers));
+	p->tokens = arena_alloc(c->a, (nsrc + 1) * sizeof(*p->tokens));
+	p->host_paths = arena_alloc(c->a, (nsrc + 1) * sizeof(*p->host_paths));
+	p->secrets = arena_alloc(c->a, (nsrc + nenv + 1) * sizeof(*p->secrets));
+	if (!p->containers || !p->tokens || !p->host_paths || !p->secrets) {
+		c->oom = true;
+		return;
+	}
+
+	vols = get_arr(c, spec, "volumes", POD_MAX_VOLUMES);
+	json_array_foreach(vols, i, v) {
+		size_t m = fpath_key(&c->path, "volumes");
+
+		fpath_index(&c->path, i);
+		read_volume(c, v, i, nsrc + nenv);
+		fpath_pop(&c->path, m);
+	}
+	for (size_t l = 0; l < 3; l++) {
+		json_t *arr = get_arr(c, spec, lists[l], POD_MAX_CONTAINERS), *ct;
+
+		json_array_foreach(arr, i, ct) {
+			size_t m = fpath_key(&c->path, lists[l]);
+
+			fpath_index(&c->path, i);
+			read_container(c, ct, lkinds[l], i, nsrc + nenv);
+			fpath_pop(&c->path, m);
+		}
+	}
+}
+
+static int64_t parse_time(const char *s)
+{
+	struct tm tm = { 0 };
+	const char *end;
+
+	if (!s)
+		return -1;
+	end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (!end)
+		return -1;
+	return (int64_t)timegm(&tm);
+}
+
+static void read_runtime_facts(struct pctx *c, json_t *obj)
+{
+	struct pod *p = c->pod;
+	json_t *meta = json_object_get(obj, "metadata");
+	json_t *spec = json_object_get(obj, "spec");
+	json_t *status = json_object_get(obj, "status");
+	json_t *owners = json_object_get(meta, "ownerReferences"), *o;
+	json_t *ann = json_object_get(meta, "annotations");
+	size_t i;
+
+	p->start_time = -1;
+	if (json_is_string(json_object_get(spec, "nodeName")))
+		p->node_name = pdup(c, json_string_value(json_object_get(spec, "nodeName")));
+	json_array_foreach(owners, i, o) {
+		if (!json_is_true(json_object_get(o, "controller")))
+			continue;
+		if (json_is_string(json_object_get(o, "kind")))
+			p->owner_kind = pdup(c, json_string_value(json_object_get(o, "kind")));
+		if (json_is_string(json_object_get(o, "name")))
+			p->owner_name = pdup(c, json_string_value(json_object_get(o, "name")));
+		if (json_is_string(json_object_get(o, "uid")))
+			p->owner_uid = pdup(c, json_string_value(json_object_get(o, "uid")));
+		break;
+	}
+	p->mirror = json_object_get(ann, "kubernetes.io/config.mirror") != NULL;
+	p->terminating = json_object_get(meta, "deletionTimestamp") != NULL &&
+			 !json_is_null(json_object_get(meta, "deletionTimestamp"));
+	p->start_time = parse_time(json_string_value(json_object_get(status, "startTime")));
+}
+
+int pod_from_object(json_t *obj, const char *default_ns, struct errlist *errs,
+		    struct pod **ret_pod)
+{
+	struct pctx c = { .errs = errs };
+	enum workload_kind wk;
+	json_t *meta, *tmpl_meta = NULL, *spec, *labels;
+	struct pod *p;
+	const char *ns;
+	size_t m;
+	int r;
+
+	r = pod_workload_kind(obj, &wk);
+	if (r < 0)
+		return r;
+	p = pg_calloc(1, sizeof(*p));
+	c.a = arena_new(512);
+	if (!p || !c.a) {
+		pg_free(p);
+		arena_free(c.a);
+		return -ENOMEM;
+	}
+	p->arena = c.a;
+	p->kind = (uint8_t)wk;
+	c.pod = p;
+	fpath_init(&c.path, NULL);
+
+	meta = json_object_get(obj, "metadata");
+	if (meta && !json_is_object(meta)) {
+		fpath_key(&c.path, "metadata");
+		perr(&c, "must be an object");
+		goto done;
+	}
+	ns = json_string_value(json_object_get(meta, "namespace"));
+	p->namespace = pdup(&c, ns && *ns ? ns : default_ns ? default_ns : "default");
+	p->name = json_string_value(json_object_get(meta, "name"));
+	if (!p->name)
+		p->name = json_string_value(json_object_get(meta, "generateName"));
+	p->name = pdup(&c, p->name ? p->name : "");
+	if (json_is_string(json_object_get(meta, "uid")))
+		p->uid = pdup(&c, json_string_value(json_object_get(meta, "uid")));
+
+	spec = json_object_get(obj, "spec");
+	switch (wk) {
+	case WK_POD:
+		p->spec_root = "spec";
+		break;
+	case WK_CRONJOB:
+		p->spec_root = "spec.jobTemplate.spec.template.spec";
+		spec = json_object_get(json_object_get(spec, "jobTemplate"), "spec");
+		spec = json_object_get(spec, "template");
+		tmpl_meta = json_object_get(spec, "metadata");
+		spec = json_object_get(spec, "spec");
+		break;
+	default:
+		p->spec_root = "spec.template.spec";
+		spec = json_object_get(json_object_get(obj, "spec"), "template");
+		tmpl_meta = json_object_get(spec, "metadata");
+		spec = json_object_get(spec, "spec");
+		break;
+	}
+
+	m = fpath_key(&c.path, wk == WK_POD ? "metadata" : "spec");
+	if (wk != WK_POD) {
+		fpath_pop(&c.path, m);
+		fpath_init(&c.path, p->spec_root);
+		fpath_pop(&c.path, strlen(p->spec_root) - strlen(".spec"));
+		m = fpath_key(&c.path, "metadata");
+	}
+	fpath_key(&c.path, "labels");
+	labels = json_object_get(wk == WK_POD ? meta : tmpl_meta, "labels");
+	r = labels_from_json(labels, c.a, &c.path, errs, &p->labels);
+	if (r == -ENOMEM)
+		c.oom = true;
+	else if (r < 0)
+		c.failed = true;
+	fpath_init(&c.path, p->spec_root);
+
+	read_spec(&c, spec);
+	if (wk == WK_POD)
+		read_runtime_facts(&c, obj);
+	else
+		p->start_time = -1;
+done:
+	if (c.oom || errs->oom) {
+		pod_free(p);
+		return -ENOMEM;
+	}
+	if (c.failed) {
+		pod_free(p);
+		return -EINVAL;
+	}
+	*ret_pod = p;
+	return 0;
+}
+
+struct pod *pod_free(struct pod *p)
+{
+	if (!p)
+		return NULL;
+	arena_free(p->arena);
+	pg_free(p);
+	return NULL;
+}

@@ -1,0 +1,817 @@
+/* profile.c - WorkloadProfile validation and the compact profile form.
+ * Validation collects every problem with its field path instead of
+ * stopping at the first, so a user fixes a profile in one round. */
+#include "profile.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arena.h"
+#include "errlist.h"
+#include "fpath.h"
+#include "strutil.h"
+#include "xalloc.h"
+
+#define PROFILE_API_VERSION "profileguard.io/v1alpha1"
+#define PROFILE_KIND "WorkloadProfile"
+
+struct vctx {
+	struct arena *a;
+	struct errlist *errs;
+	struct fpath path;
+	bool failed;
+	bool oom;
+};
+
+static void verr(struct vctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void verr(struct vctx *c, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (errlist_add(c->errs, "%s: %s", fpath_str(&c->path), msg) < 0)
+		c->oom = true;
+	c->failed = true;
+}
+
+/* Quotes a user string for a message, cut to keep messages bounded. */
+static const char *q(const char *s, char *tmp, size_t n)
+{
+	snprintf(tmp, n, "\"%.*s%s\"", 200, s, strlen(s) > 200 ? "..." : "");
+	return tmp;
+}
+
+static void check_keys(struct vctx *c, json_t *obj, const char *const *allowed)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach(obj, k, v) {
+		const char *const *a;
+
+		for (a = allowed; *a; a++)
+			if (strcmp(*a, k) == 0)
+				break;
+		if (!*a) {
+			size_t m = fpath_key(&c->path, k);
+
+			verr(c, "unknown field");
+			fpath_pop(&c->path, m);
+		}
+	}
+}
+
+/* Descends into @key of @obj; NULL (and nothing pushed) when absent or
+ * null; an error when present but not an object. */
+static json_t *enter_object(struct vctx *c, json_t *obj, const char *key, size_t *mark)
+{
+	json_t *v = json_object_get(obj, key);
+
+	if (!v || json_is_null(v))
+		return NULL;
+	*mark = fpath_key(&c->path, key);
+	if (!json_is_object(v)) {
+		verr(c, "must be an object");
+		fpath_pop(&c->path, *mark);
+		return NULL;
+	}
+	return v;
+}
+
+static void get_knob(struct vctx *c, json_t *obj, const char *key, const char *allow_word,
+		     const char *forbid_word, enum knob *ret)
+{
+	json_t *v = json_object_get(obj, key);
+	size_t m;
+	char tmp[256];
+
+	*ret = KNOB_UNSET;
+	if (!v || json_is_null(v))
+		return;
+	m = fpath_key(&c->path, key);
+	if (json_is_string(v) && strcmp(json_string_value(v), allow_word) == 0)
+		*ret = KNOB_ALLOW;
+	else if (json_is_string(v) && strcmp(json_string_value(v), forbid_word) == 0)
+		*ret = KNOB_FORBID;
+	else if (json_is_string(v))
+		verr(c, "%s must be %s or %s", q(json_string_value(v), tmp, sizeof(tmp)),
+		     forbid_word, allow_word);
+	else
+		verr(c, "must be %s or %s", forbid_word, allow_word);
+	fpath_pop(&c->path, m);
+}
+
+static void get_int(struct vctx *c, json_t *obj, const char *key, int64_t min, int64_t max,
+		    int64_t *ret)
+{
+	json_t *v = json_object_get(obj, key);
+	size_t m;
+
+	*ret = -1;
+	if (!v || json_is_null(v))
+		return;
+	m = fpath_key(&c->path, key);
+	if (!json_is_integer(v))
+		verr(c, "must be an integer");
+	else if (json_integer_value(v) < min || json_integer_value(v) > max)
+		verr(c, "%lld is out of range [%lld, %lld]", (long long)json_integer_value(v),
+		     (long long)min, (long long)max);
+	else
+		*ret = json_integer_value(v);
+	fpath_pop(&c->path, m);
+}
+
+typedef bool (*str_check)(struct vctx *c, const char *s, char *out, size_t outsz);
+
+/* Reads a list of strings; @check may rewrite an item into @out (e.g. to
+ * normalise it) and reports its own error.  Absent: set=false. */
+static void get_strv(struct vctx *c, json_t *obj, const char *key, str_check check,
+		     struct strv *ret)
+{
+	json_t *arr = json_object_get(obj, key);
+	size_t m, i;
+	json_t *v;
+
+	memset(ret, 0, sizeof(*ret));
+	if (!arr || json_is_null(arr))
+		return;
+	m = fpath_key(&c->path, key);
+	ret->set = true;
+	if (!json_is_array(arr)) {
+		verr(c, "must be a list of strings");
+		goto out;
+	}
+	if (json_array_size(arr) > PROFILE_MAX_LIST) {
+		verr(c, "more than %d items", PROFILE_MAX_LIST);
+		goto out;
+	}
+	ret->v = arena_alloc(c->a, (json_array_size(arr) + 1) * sizeof(char *));
+	if (!ret->v) {
+		c->oom = true;
+		goto out;
+	}
+	json_array_foreach(arr, i, v) {
+		size_t mi = fpath_index(&c->path, i);
+		char out[PROFILE_MAX_STRING + 2];
+		const char *s;
+
+		if (!json_is_string(v) || !*json_string_value(v)) {
+			verr(c, "must be a non-empty string");
+		} else if (strlen(json_string_value(v)) > PROFILE_MAX_STRING) {
+			verr(c, "longer than %d bytes", PROFILE_MAX_STRING);
+		} else {
+			s = json_string_value(v);
+			snprintf(out, sizeof(out), "%s", s);
+			if (!check || check(c, s, out, sizeof(out))) {
+				if (!(ret->v[ret->n++] = arena_strdup(c->a, out)))
+					c->oom = true;
+			}
+		}
+		fpath_pop(&c->path, mi);
+	}
+out:
+	fpath_pop(&c->path, m);
+}
+
+static bool check_sa_name(struct vctx *c, const char *s, char *out, size_t outsz)
+{
+	char tmp[256];
+
+	if (str_is_dns1123_subdomain(s))
+		return true;
+	verr(c, "%s is not a valid service account name", q(s, tmp, sizeof(tmp)));
+	return false;
+}
+
+static bool check_capability(struct vctx *c, const char *s, char *out, size_t outsz)
+{
+	char tmp[256];
+	size_t n;
+
+	if (str_has_prefix(s, "CAP_") || str_has_prefix(s, "cap_"))
+		s += 4;
+	n = strlen(s);
+	if (n == 0 || n > 64)
+		goto bad;
+	for (size_t i = 0; i < n; i++) {
+		char ch = s[i];
+
+		if (ch >= 'a' && ch <= 'z')
+			ch = (char)(ch - 'a' + 'A');
+		if (!((ch >= 'A' && ch <= 'Z') || ch == '_' || (ch >= '0' && ch <= '9')))
+			goto bad;
+		out[i] = ch;
+	}
+	out[n] = '\0';
+	return true;
+bad:
+	verr(c, "%s is not a capability name", q(s, tmp, sizeof(tmp)));
+	return false;
+}
+
+static bool check_host_path(struct vctx *c, const char *s, char *out, size_t outsz)
+{
+	char tmp[256];
+
+	if (path_clean(s, out, outsz) < 0) {
+		verr(c, "%s must be an absolute path", q(s, tmp, sizeof(tmp)));
+		return false;
+	}
+	return true;
+}
+
+static bool check_abs_pattern(struct vctx *c, const char *s, char *out, size_t outsz)
+{
+	char tmp[256];
+
+	if (s[0] == '/' || s[0] == '*')
+		return true;
+	verr(c, "%s must be an absolute path or start with *", q(s, tmp, sizeof(tmp)));
+	return false;
+}
+
+static bool check_image_pattern(struct vctx *c, const char *s, char *out, size_t outsz)
+{
+	char tmp[256];
+
+	for (const char *p = s; *p; p++)
+		if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f) {
+			verr(c, "%s contains a space or control character", q(s, tmp, sizeof(tmp)));
+			return false;
+		}
+	return true;
+}
+
+static bool check_verb(struct vctx *c, const char *s, char *out, size_t outsz)
+{
+	static const char *const verbs[] = { "get", "list", "watch", "create", "update",
+					     "patch", "delete", "deletecollection", "*", NULL };
+	char tmp[256];
+
+	for (const char *const *v = verbs; *v; v++)
+		if (strcmp(*v, s) == 0)
+			return true;
+	verr(c, "%s is not a Kubernetes verb (get, list, watch, create, update, patch, delete, deletecollection, *)",
+	     q(s, tmp, sizeof(tmp)));
+	return false;
+}
+
+static bool check_resource(struct vctx *c, const char *s, char *out, size_t outsz)
+{
+	char tmp[256];
+
+	/* "resource", "group/resource", "resource/sub", "group/resource/sub",
+	 * or "*": lower-case DNS-ish segments, at most three. */
+	int slashes = 0;
+
+	if (strcmp(s, "*") == 0)
+		return true;
+	for (const char *p = s; *p; p++) {
+		if (*p == '/')
+			slashes++;
+		else if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '.' ||
+			   *p == '-' || *p == '*'))
+			goto bad;
+	}
+	if (slashes <= 2 && s[0] != '/' && !str_has_suffix(s, "/") && !strstr(s, "//"))
+		return true;
+bad:
+	verr(c, "%s is not a resource (\"configmaps\", \"apps/deployments\", \"pods/log\")",
+	     q(s, tmp, sizeof(tmp)));
+	return false;
+}
+
+/* ---- sections ------------------------------------------------------------- */
+
+static void parse_identity(struct vctx *c, json_t *spec, struct profile *p)
+{
+	static const char *const keys[] = { "serviceAccountNames", "tokenAutomount",
+					     "maxTokenExpirationSeconds", "extendedTokens",
+					     "legacyTokenSecrets", "maxTokenAgeSeconds", NULL };
+	size_t m;
+	json_t *o = enter_object(c, spec, "identity", &m);
+
+	p->identity.max_token_expiration = -1;
+	p->identity.max_token_age = -1;
+	if (!o)
+		return;
+	check_keys(c, o, keys);
+	get_strv(c, o, "serviceAccountNames", check_sa_name, &p->identity.service_accounts);
+	get_knob(c, o, "tokenAutomount", "Allow", "Forbid", &p->identity.token_automount);
+	/* The API server accepts expirationSeconds from 600 s to 2^32 s. */
+	get_int(c, o, "maxTokenExpirationSeconds", 600, 4294967296LL, &p->identity.max_token_expiration);
+	get_knob(c, o, "extendedTokens", "Allow", "Forbid", &p->identity.extended_tokens);
+	get_knob(c, o, "legacyTokenSecrets", "Allow", "Forbid", &p->identity.legacy_token_secrets);
+	get_int(c, o, "maxTokenAgeSeconds", 1, 4294967296LL, &p->identity.max_token_age);
+	fpath_pop(&c->path, m);
+}
+
+static void parse_images(struct vctx *c, json_t *spec, struct profile *p)
+{
+	static const char *const keys[] = { "allow", "requireDigest", NULL };
+	size_t m, mm;
+	json_t *o = enter_object(c, spec, "images", &m), *rd;
+
+	if (!o)
+		return;
+	check_keys(c, o, keys);
+	get_strv(c, o, "allow", check_image_pattern, &p->images.allow);
+	rd = json_object_get(o, "requireDigest");
+	if (rd && !json_is_null(rd)) {
+		mm = fpath_key(&c->path, "requireDigest");
+		if (!json_is_boolean(rd))
+			verr(c, "must be true or false");
+		else
+			p->images.require_digest = json_is_true(rd);
+		fpath_pop(&c->path, mm);
+	}
+	fpath_pop(&c->path, m);
+}
+
+static void parse_privileges(struct vctx *c, json_t *spec, struct profile *p)
+{
+	static const char *const keys[] = { "privileged", "privilegeEscalation", "hostNamespaces",
+					     "runAsNonRoot", "allowedCapabilities",
+					     "allowedHostPaths", NULL };
+	size_t m;
+	json_t *o = enter_object(c, spec, "privileges", &m);
+
+	if (!o)
+		return;
+	check_keys(c, o, keys);
+	get_knob(c, o, "privileged", "Allow", "Forbid", &p->privileges.privileged);
+	get_knob(c, o, "privilegeEscalation", "Allow", "Forbid", &p->privileges.privilege_escalation);
+	get_knob(c, o, "hostNamespaces", "Allow", "Forbid", &p->privileges.host_namespaces);
+	get_knob(c, o, "runAsNonRoot", "Any", "Require", &p->privileges.run_as_non_root);
+	get_strv(c, o, "allowedCapabilities", check_capability, &p->privileges.capabilities);
+	get_strv(c, o, "allowedHostPaths", check_host_path, &p->privileges.host_paths);
+	fpath_pop(&c->path, m);
+}
+
+static void parse_egress(struct vctx *c, json_t *rt, struct profile *p)
+{
+	static const char *const keys[] = { "cidr", "ports", NULL };
+	json_t *arr = json_object_get(rt, "egress"), *e;
+	size_t m, i;
+	char tmp[256];
+
+	if (!arr || json_is_null(arr))
+		return;
+	p->runtime.egress_set = true;
+	m = fpath_key(&c->path, "egress");
+	if (!json_is_array(arr)) {
+		verr(c, "must be a list");
+		goto out;
+	}
+	if (json_array_size(arr) > PROFILE_MAX_LIST) {
+		verr(c, "more than %d rules", PROFILE_MAX_LIST);
+		goto out;
+	}
+	p->runtime.egress = arena_alloc(c->a, (json_array_size(arr) + 1) * sizeof(*p->runtime.egress));
+	if (!p->runtime.egress) {
+		c->oom = true;
+		goto out;
+	}
+	json_array_foreach(arr, i, e) {
+		struct egress_rule *r = &p->runtime.egress[p->runtime.negress];
+		size_t mi = fpath_index(&c->path, i), mk;
+		json_t *cidr, *ports;
+		bool ok = true;
+
+		if (!json_is_object(e)) {
+			verr(c, "must be an object with cidr and ports");
+			fpath_pop(&c->path, mi);
+			continue;
+		}
+		check_keys(c, e, keys);
+		cidr = json_object_get(e, "cidr");
+		mk = fpath_key(&c->path, "cidr");
+		if (!cidr) {
+			verr(c, "required");
+			ok = false;
+		} else if (!json_is_string(cidr)) {
+			verr(c, "must be a string");
+			ok = false;
+		} else if (cidr_parse(json_string_value(cidr), &r->net) < 0) {
+			verr(c, "%s is not a CIDR", q(json_string_value(cidr), tmp, sizeof(tmp)));
+			ok = false;
+		} else if (!(r->cidr_text = arena_strdup(c->a, json_string_value(cidr)))) {
+			c->oom = true;
+		}
+		fpath_pop(&c->path, mk);
+
+		ports = json_object_get(e, "ports");
+		if (ports && !json_is_null(ports)) {
+			size_t j;
+			json_t *pv;
+
+			mk = fpath_key(&c->path, "ports");
+			if (!json_is_array(ports) || json_array_size(ports) > 65535) {
+				verr(c, "must be a list of port numbers");
+				ok = false;
+			} else {
+				r->ports = arena_alloc(c->a, (json_array_size(ports) + 1) * sizeof(uint16_t));
+				if (!r->ports)
+					c->oom = true;
+				json_array_foreach(ports, j, pv) {
+					size_t mj = fpath_index(&c->path, j);
+
+					if (!json_is_integer(pv) || json_integer_value(pv) < 1 ||
+					    json_integer_value(pv) > 65535) {
+						if (json_is_integer(pv))
+							verr(c, "%lld is not a port (1-65535)",
+							     (long long)json_integer_value(pv));
+						else
+							verr(c, "must be a port number (1-65535)");
+						ok = false;
+					} else if (r->ports) {
+						r->ports[r->nports++] = (uint16_t)json_integer_value(pv);
+					}
+					fpath_pop(&c->path, mj);
+				}
+			}
+			fpath_pop(&c->path, mk);
+		}
+		if (ok)
+			p->runtime.negress++;
+		fpath_pop(&c->path, mi);
+	}
+out:
+	fpath_pop(&c->path, m);
+}
+
+static void parse_files(struct vctx *c, json_t *rt, struct profile *p)
+{
+	static const char *const keys[] = { "read", "write", NULL };
+	size_t m;
+	json_t *o = enter_object(c, rt, "files", &m);
+
+	if (!o)
+		return;
+	check_keys(c, o, keys);
+	get_strv(c, o, "read", check_abs_pattern, &p->runtime.files_read);
+	get_strv(c, o, "write", check_abs_pattern, &p->runtime.files_write);
+	fpath_pop(&c->path, m);
+}
+
+static void parse_api(struct vctx *c, json_t *rt, struct profile *p)
+{
+	static const char *const keys[] = { "verbs", "resources", "resourceNames", NULL };
+	json_t *arr = json_object_get(rt, "kubernetesAPI"), *e;
+	size_t m, i;
+
+	if (!arr || json_is_null(arr))
+		return;
+	p->runtime.api_set = true;
+	m = fpath_key(&c->path, "kubernetesAPI");
+	if (!json_is_array(arr)) {
+		verr(c, "must be a list");
+		goto out;
+	}
+	if (json_array_size(arr) > PROFILE_MAX_LIST) {
+		verr(c, "more than %d rules", PROFILE_MAX_LIST);
+		goto out;
+	}
+	p->runtime.api = arena_alloc(c->a, (json_array_size(arr) + 1) * sizeof(*p->runtime.api));
+	if (!p->runtime.api) {
+		c->oom = true;
+		goto out;
+	}
+	json_array_foreach(arr, i, e) {
+		struct api_rule *r = &p->runtime.api[p->runtime.napi];
+		size_t mi = fpath_index(&c->path, i);
+
+		if (!json_is_object(e)) {
+			verr(c, "must be an object with verbs and resources");
+		} else {
+			check_keys(c, e, keys);
+			get_strv(c, e, "verbs", check_verb, &r->verbs);
+			get_strv(c, e, "resources", check_resource, &r->resources);
+			get_strv(c, e, "resourceNames", NULL, &r->names);
+			if (!r->verbs.set || !r->resources.set) {
+				size_t mk = fpath_key(&c->path, r->verbs.set ? "resources" : "verbs");
+
+				verr(c, "required");
+				fpath_pop(&c->path, mk);
+			} else {
+				p->runtime.napi++;
+			}
+		}
+		fpath_pop(&c->path, mi);
+	}
+out:
+	fpath_pop(&c->path, m);
+}
+
+static void parse_runtime(struct vctx *c, json_t *spec, struct profile *p)
+{
+	static const char *const keys[] = { "executables", "egress", "files", "kubernetesAPI",
+					     "maxAPICallsPerMinute", NULL };
+	size_t m;
+	json_t *o = enter_object(c, spec, "runtime", &m);
+
+	p->runtime.max_api_calls_per_minute = -1;
+	if (!o)
+		return;
+	check_keys(c, o, keys);
+	get_strv(c, o, "executables", check_abs_pattern, &p->runtime.executables);
+	parse_egress(c, o, p);
+	parse_files(c, o, p);
+	parse_api(c, o, p);
+	get_int(c, o, "maxAPICallsPerMinute", 1, 100000000, &p->runtime.max_api_calls_per_minute);
+	fpath_pop(&c->path, m);
+}
+
+static void parse_response(struct vctx *c, json_t *spec, struct profile *p)
+{
+	static const char *const keys[] = { "action", "gracePeriodSeconds", NULL };
+	size_t m, mm;
+	json_t *o = enter_object(c, spec, "response", &m), *a;
+	char tmp[256];
+
+	p->response.action = ACTION_DELETE;
+	p->response.grace_period = -1;
+	if (!o)
+		return;
+	check_keys(c, o, keys);
+	a = json_object_get(o, "action");
+	if (a && !json_is_null(a)) {
+		const char *s = json_is_string(a) ? json_string_value(a) : "";
+
+		mm = fpath_key(&c->path, "action");
+		if (strcmp(s, "Delete") == 0)
+			p->response.action = ACTION_DELETE;
+		else if (strcmp(s, "Evict") == 0)
+			p->response.action = ACTION_EVICT;
+		else if (strcmp(s, "None") == 0)
+			p->response.action = ACTION_NONE;
+		else if (json_is_string(a))
+			verr(c, "%s must be Delete, Evict or None", q(s, tmp, sizeof(tmp)));
+		else
+			verr(c, "must be Delete, Evict or None");
+		fpath_pop(&c->path, mm);
+	}
+	get_int(c, o, "gracePeriodSeconds", 0, 86400 * 365, &p->response.grace_period);
+	fpath_pop(&c->path, m);
+}
+
+static void parse_metadata(struct vctx *c, json_t *obj, const char *default_ns, struct profile *p)
+{
+	/* ObjectMeta as the API server returns it: anything else is a typo. */
+	static const char *const keys[] = { "name", "namespace", "labels", "annotations", "uid",
+					     "resourceVersion", "generation", "creationTimestamp",
+					     "deletionTimestamp", "deletionGracePeriodSeconds",
+					     "finalizers", "ownerReferences", "managedFields",
+					     "generateName", "selfLink", NULL };
+	size_t m = fpath_key(&c->path, "metadata"), mm;
+	json_t *meta = json_object_get(obj, "metadata"), *v;
+	char tmp[256];
+
+	if (!json_is_object(meta)) {
+		verr(c, meta ? "must be an object" : "required");
+		goto out;
+	}
+	check_keys(c, meta, keys);
+	v = json_object_get(meta, "name");
+	mm = fpath_key(&c->path, "name");
+	if (!json_is_string(v))
+		verr(c, "required");
+	else if (!str_is_dns1123_subdomain(json_string_value(v)))
+		verr(c, "%s is not a valid name (RFC 1123 subdomain)",
+		     q(json_string_value(v), tmp, sizeof(tmp)));
+	else if (!(p->name = arena_strdup(c->a, json_string_value(v))))
+		c->oom = true;
+	fpath_pop(&c->path, mm);
+
+	v = json_object_get(meta, "namespace");
+	mm = fpath_key(&c->path, "namespace");
+	if (v && !json_is_null(v) && (!json_is_string(v) || !str_is_dns1123_label(json_string_value(v))))
+		verr(c, "must be a valid namespace name");
+	else if (!(p->namespace = arena_strdup(c->a, json_is_string(v) ? json_string_value(v)
+								    : default_ns)))
+		c->oom = true;
+	fpath_pop(&c->path, mm);
+
+	v = json_object_get(meta, "uid");
+	if (json_is_string(v) && !(p->uid = arena_strdup(c->a, json_string_value(v))))
+		c->oom = true;
+	v = json_object_get(meta, "resourceVersion");
+	if (json_is_string(v) && !(p->resource_version = arena_strdup(c->a, json_string_value(v))))
+		c->oom = true;
+	v = json_object_get(meta, "generation");
+	p->generation = json_is_integer(v) ? json_integer_value(v) : 0;
+out:
+	fpath_pop(&c->path, m);
+}
+
+int profile_parse(json_t *obj, const char *default_ns, struct errlist *errs,
+		  struct profile **ret_profile)
+{
+	static const char *const top_keys[] = { "apiVersion", "kind", "metadata", "spec", "status", NULL };
+	static const char *const spec_keys[] = { "selector", "mode", "identity", "images", "privileges",
+						  "runtime", "response", NULL };
+	struct vctx c = { .errs = errs };
+	struct profile *p;
+	json_t *v, *spec;
+	size_t m, mm;
+	char tmp[256];
+
+	fpath_init(&c.path, NULL);
+	p = pg_calloc(1, sizeof(*p));
+	c.a = arena_new(1024);
+	if (!p || !c.a) {
+		pg_free(p);
+		arena_free(c.a);
+		return -ENOMEM;
+	}
+	p->arena = c.a;
+	if (!json_is_object(obj)) {
+		verr(&c, "a WorkloadProfile must be an object");
+		goto done;
+	}
+	check_keys(&c, obj, top_keys);
+	v = json_object_get(obj, "apiVersion");
+	m = fpath_key(&c.path, "apiVersion");
+	if (!json_is_string(v) || strcmp(json_string_value(v), PROFILE_API_VERSION) != 0)
+		verr(&c, "must be %s", PROFILE_API_VERSION);
+	fpath_pop(&c.path, m);
+	v = json_object_get(obj, "kind");
+	m = fpath_key(&c.path, "kind");
+	if (!json_is_string(v) || strcmp(json_string_value(v), PROFILE_KIND) != 0)
+		verr(&c, "must be %s", PROFILE_KIND);
+	fpath_pop(&c.path, m);
+	parse_metadata(&c, obj, default_ns ? default_ns : "default", p);
+
+	spec = json_object_get(obj, "spec");
+	m = fpath_key(&c.path, "spec");
+	if (!json_is_object(spec)) {
+		verr(&c, spec ? "must be an object" : "required");
+		fpath_pop(&c.path, m);
+		goto done;
+	}
+	check_keys(&c, spec, spec_keys);
+
+	mm = fpath_key(&c.path, "selector");
+	v = json_object_get(spec, "selector");
+	if (!v || json_is_null(v)) {
+		verr(&c, "required: a profile must select its pods");
+	} else {
+		int r = selector_parse(v, c.a, &c.path, errs, &p->selector);
+
+		if (r == -ENOMEM)
+			c.oom = true;
+		else if (r < 0)
+			c.failed = true;
+	}
+	fpath_pop(&c.path, mm);
+
+	v = json_object_get(spec, "mode");
+	p->mode = MODE_ENFORCE;
+	if (v && !json_is_null(v)) {
+		mm = fpath_key(&c.path, "mode");
+		if (json_is_string(v) && strcmp(json_string_value(v), "Enforce") == 0)
+			p->mode = MODE_ENFORCE;
+		else if (json_is_string(v) && strcmp(json_string_value(v), "Audit") == 0)
+			p->mode = MODE_AUDIT;
+		else if (json_is_string(v))
+			verr(&c, "%s must be Enforce or Audit", q(json_string_value(v), tmp, sizeof(tmp)));
+		else
+			verr(&c, "must be Enforce or Audit");
+		fpath_pop(&c.path, mm);
+	}
+	parse_identity(&c, spec, p);
+	parse_images(&c, spec, p);
+	parse_privileges(&c, spec, p);
+	parse_runtime(&c, spec, p);
+	parse_response(&c, spec, p);
+	fpath_pop(&c.path, m);
+done:
+	if (c.oom || errs->oom) {
+		profile_free(p);
+		return -ENOMEM;
+	}
+	if (c.failed) {
+		profile_free(p);
+		return -EINVAL;
+	}
+	if (ret_profile)
+		*ret_profile = p;
+	else
+		profile_free(p);
+	return 0;
+}
+
+struct profile *profile_free(struct profile *p)
+{
+	if (!p)
+		return NULL;
+	arena_free(p->arena);
+	pg_free(p);
+	return NULL;
+}
+
+const char *mode_name(enum pg_mode m)
+{
+	return m == MODE_AUDIT ? "Audit" : "Enforce";
+}
+
+const char *action_name(enum action a)
+{
+	switch (a) {
+	case ACTION_EVICT: return "Evict";
+	case ACTION_NONE: return "None";
+	default: return "Delete";
+	}
+}
+
+/* ---- sets ---------------------------------------------------------------- */
+
+void profile_set_init(struct profile_set *s)
+{
+	memset(s, 0, sizeof(*s));
+}
+
+static int profile_cmp(const char *ns1, const char *n1, const char *ns2, const char *n2)
+{
+	int r = strcmp(ns1, ns2);
+
+	return r ? r : strcmp(n1, n2);
+}
+
+/* First index whose (ns, name) is >= the key. */
+static size_t lower_bound(const struct profile_set *s, const char *ns, const char *name)
+{
+	size_t lo = 0, hi = s->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (profile_cmp(s->v[mid]->namespace, s->v[mid]->name, ns, name) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+int profile_set_add(struct profile_set *s, struct profile *p)
+{
+	size_t i = lower_bound(s, p->namespace, p->name);
+
+	if (i < s->n && profile_cmp(s->v[i]->namespace, s->v[i]->name, p->namespace, p->name) == 0) {
+		profile_free(s->v[i]);
+		s->v[i] = p;
+		return 0;
+	}
+	if (s->n == s->cap) {
+		size_t ncap = s->cap ? s->cap * 2 : 16;
+		struct profile **v = pg_realloc(s->v, ncap * sizeof(*v));
+
+		if (!v) {
+			profile_free(p);
+			return -ENOMEM;
+		}
+		s->v = v;
+		s->cap = ncap;
+	}
+	memmove(s->v + i + 1, s->v + i, (s->n - i) * sizeof(*s->v));
+	s->v[i] = p;
+	s->n++;
+	return 0;
+}
+
+int profile_set_remove(struct profile_set *s, const char *ns, const char *name)
+{
+	size_t i = lower_bound(s, ns, name);
+
+	if (i >= s->n || profile_cmp(s->v[i]->namespace, s->v[i]->name, ns, name) != 0)
+		return -ENOENT;
+	profile_free(s->v[i]);
+	memmove(s->v + i, s->v + i + 1, (s->n - i - 1) * sizeof(*s->v));
+	s->n--;
+	return 0;
+}
+
+size_t profile_set_namespace(const struct profile_set *s, const char *ns,
+			     struct profile *const **ret_first)
+{
+	size_t i = lower_bound(s, ns, ""), j = i;
+
+	while (j < s->n && strcmp(s->v[j]->namespace, ns) == 0)
+		j++;
+	*ret_first = s->v + i;
+	return j - i;
+}
+
+void profile_set_free(struct profile_set *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		profile_free(s->v[i]);
+	pg_free(s->v);
+	profile_set_init(s);
+}
