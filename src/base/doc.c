@@ -629,6 +629,20 @@ static int json_stream(const char *data, size_t len, const struct doc_limits *li
 	}
 }
 
+struct counting {
+	doc_fn fn;
+	void *ud;
+	size_t *delivered;
+};
+
+static int counting_fn(void *ud, size_t index, json_t *doc)
+{
+	struct counting *c = ud;
+
+	(*c->delivered)++;
+	return c->fn(c->ud, index, doc);
+}
+
 int doc_parse(const char *data, size_t len, const struct doc_limits *lim,
 	      doc_fn fn, void *ud, struct doc_error *err)
 {
@@ -643,8 +657,25 @@ int doc_parse(const char *data, size_t len, const struct doc_limits *lim,
 		i = 3;
 	while (i < len && strchr(" \t\r\n", data[i]))
 		i++;
-	if (i < len && (data[i] == '{' || data[i] == '['))
-		return json_stream(data + i, len - i, lim, fn, ud, err);
+	if (i < len && (data[i] == '{' || data[i] == '[')) {
+		struct doc_error jerr = { 0 };
+		size_t delivered = 0;
+		struct counting cnt = { fn, ud, &delivered };
+		int r = json_stream(data + i, len - i, lim, counting_fn, &cnt, &jerr);
+
+		/* A YAML flow mapping ("{app: a}") also starts with '{': when
+		 * strict JSON fails before delivering anything, read it as
+		 * YAML, and keep the JSON error if that fails too. */
+		if (r != -EINVAL || delivered > 0) {
+			if (err)
+				*err = jerr;
+			return r;
+		}
+		r = yaml_stream(data, len, lim, fn, ud, err);
+		if (r == -EINVAL && err)
+			*err = jerr;
+		return r;
+	}
 	return yaml_stream(data, len, lim, fn, ud, err);
 }
 

@@ -46,6 +46,50 @@ static const char *q(const char *s, char *tmp, size_t n)
 	return tmp;
 }
 
+/* Levenshtein distance, capped: only short field names are compared. */
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), row[65];
+
+	if (la > 64 || lb > 64)
+		return 99;
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t diag = row[0];
+
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			diag = up;
+			row[j] = best;
+		}
+	}
+	return row[lb];
+}
+
+/* The allowed key a typo most likely meant, or NULL. */
+static const char *closest_key(const char *k, const char *const *allowed)
+{
+	const char *best = NULL;
+	size_t best_d = 3;
+
+	for (const char *const *a = allowed; *a; a++) {
+		size_t d = edit_distance(k, *a);
+
+		if (d < best_d) {
+			best_d = d;
+			best = *a;
+		}
+	}
+	return best;
+}
+
 static void check_keys(struct vctx *c, json_t *obj, const char *const *allowed)
 {
 	const char *k;
@@ -59,8 +103,12 @@ static void check_keys(struct vctx *c, json_t *obj, const char *const *allowed)
 				break;
 		if (!*a) {
 			size_t m = fpath_key(&c->path, k);
+			const char *near = closest_key(k, allowed);
 
-			verr(c, "unknown field");
+			if (near)
+				verr(c, "unknown field (did you mean \"%s\"?)", near);
+			else
+				verr(c, "unknown field");
 			fpath_pop(&c->path, m);
 		}
 	}

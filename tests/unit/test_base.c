@@ -1,0 +1,257 @@
+/* test_base.c - foundations: buffers, arenas, strings, patterns, paths,
+ * addresses.  One suite per module. */
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arena.h"
+#include "buf.h"
+#include "errlist.h"
+#include "fpath.h"
+#include "netaddr.h"
+#include "strutil.h"
+#include "xalloc.h"
+
+START_TEST(test_buf_limits)
+{
+	struct buf b = BUF_INIT(10);
+
+	ck_assert_int_eq(buf_adds(&b, "hello"), 0);
+	ck_assert_int_eq(buf_printf(&b, "%d", 12345), 0);
+	ck_assert_str_eq(buf_str(&b), "hello12345");
+	ck_assert_int_eq(buf_addc(&b, 'x'), -E2BIG);
+	ck_assert_str_eq(buf_str(&b), "hello12345");   /* unchanged on error */
+	ck_assert_int_eq(buf_printf(&b, "%s", ""), 0);
+	buf_free(&b);
+	buf_init(&b, 16);
+	ck_assert_int_eq(buf_add_json_escaped(&b, "a\"\n\x01"), 0);
+	ck_assert_str_eq(buf_str(&b), "a\\\"\\n\\u0001");
+	ck_assert_int_eq(buf_add_json_escaped(&b, "0123456789"), -E2BIG);
+	ck_assert_str_eq(buf_str(&b), "a\\\"\\n\\u0001");
+	buf_free(&b);
+	ck_assert_str_eq(buf_str(&b), "");
+}
+END_TEST
+
+START_TEST(test_buf_alloc_failure)
+{
+	struct buf b = BUF_INIT(1 << 20);
+	char *s;
+
+	pg_alloc_fail_at(0);
+	ck_assert_int_eq(buf_adds(&b, "x"), -ENOMEM);
+	pg_alloc_fail_at(-1);
+	ck_assert_int_eq(buf_adds(&b, "x"), 0);
+	s = buf_steal(&b);
+	ck_assert_str_eq(s, "x");
+	pg_free(s);
+}
+END_TEST
+
+START_TEST(test_arena)
+{
+	struct arena *a = arena_new(64);
+	char *big;
+
+	ck_assert_ptr_nonnull(a);
+	for (int i = 0; i < 100; i++) {
+		long *p = arena_alloc(a, sizeof(long));
+
+		ck_assert_ptr_nonnull(p);
+		ck_assert_int_eq(*p, 0);
+		ck_assert_uint_eq((uintptr_t)p % _Alignof(long), 0);
+	}
+	big = arena_alloc(a, 10000);
+	ck_assert_ptr_nonnull(big);
+	memset(big, 1, 10000);
+	ck_assert_str_eq(arena_strndup(a, "abcdef", 3), "abc");
+	ck_assert_uint_gt(arena_footprint(a), 10000);
+	ck_assert_ptr_null(arena_free(a));
+	ck_assert_ptr_null(arena_free(NULL));
+}
+END_TEST
+
+START_TEST(test_errlist_cap)
+{
+	struct errlist e;
+
+	errlist_init(&e, 2);
+	for (int i = 0; i < 5; i++)
+		ck_assert_int_eq(errlist_add(&e, "e%d", i), 0);
+	ck_assert_uint_eq(e.n, 2);
+	ck_assert_uint_eq(errlist_count(&e), 5);
+	ck_assert_str_eq(e.msgs[1], "e1");
+	errlist_free(&e);
+}
+END_TEST
+
+START_TEST(test_fpath)
+{
+	struct fpath p;
+	size_t m;
+
+	fpath_init(&p, "spec");
+	m = fpath_key(&p, "containers");
+	fpath_index(&p, 3);
+	fpath_key(&p, "image");
+	ck_assert_str_eq(fpath_str(&p), "spec.containers[3].image");
+	fpath_pop(&p, m);
+	ck_assert_str_eq(fpath_str(&p), "spec");
+	fpath_init(&p, NULL);
+	fpath_key(&p, "a");
+	ck_assert_str_eq(fpath_str(&p), "a");
+	for (int i = 0; i < 1000; i++)
+		fpath_key(&p, "long-component");
+	ck_assert_uint_lt(strlen(fpath_str(&p)), FPATH_MAX);
+}
+END_TEST
+
+START_TEST(test_glob)
+{
+	ck_assert(glob_match("*", ""));
+	ck_assert(glob_match("/app/*", "/app/bin/server"));
+	ck_assert(!glob_match("/app/*", "/apps"));
+	ck_assert(glob_match("/usr/bin/?url", "/usr/bin/curl"));
+	ck_assert(!glob_match("/usr/bin/?url", "/usr/bin/url"));
+	ck_assert(glob_match("*.so*", "/lib/libc.so.6"));
+	ck_assert(glob_match("a*b*c", "aXXbYYc"));
+	ck_assert(!glob_match("a*b*c", "aXXbYY"));
+	ck_assert(glob_match("exact", "exact"));
+	ck_assert(!glob_match("exact", "exactly"));
+	ck_assert(glob_match("**a", "bba"));
+	/* Hostile input stays linear: this returns at once. */
+	{
+		char s[20001], pat[60];
+
+		memset(s, 'a', 20000);
+		s[20000] = '\0';
+		snprintf(pat, sizeof(pat), "*a*a*a*a*a*a*a*a*a*a*a*a*b");
+		ck_assert(!glob_match(pat, s));
+	}
+	ck_assert(glob_has_wildcard("a?"));
+	ck_assert(!glob_has_wildcard("/app/server"));
+}
+END_TEST
+
+START_TEST(test_numbers)
+{
+	int64_t v;
+	uint64_t u;
+
+	ck_assert_int_eq(str_to_i64("-42", &v), 0);
+	ck_assert_int_eq(v, -42);
+	ck_assert_int_eq(str_to_i64("9223372036854775807", &v), 0);
+	ck_assert_int_eq(str_to_i64("9223372036854775808", &v), -ERANGE);
+	ck_assert_int_eq(str_to_i64("-9223372036854775808", &v), 0);
+	ck_assert_int_eq(v, INT64_MIN);
+	ck_assert_int_eq(str_to_i64("12x", &v), -EINVAL);
+	ck_assert_int_eq(str_to_i64("", &v), -EINVAL);
+	ck_assert_int_eq(str_to_u64("-1", &u), -EINVAL);
+	ck_assert_int_eq(str_to_u64("18446744073709551616", &u), -ERANGE);
+}
+END_TEST
+
+START_TEST(test_names)
+{
+	ck_assert(str_is_dns1123_label("payments-api"));
+	ck_assert(!str_is_dns1123_label("Payments"));
+	ck_assert(!str_is_dns1123_label("-a"));
+	ck_assert(!str_is_dns1123_label("a.b"));
+	ck_assert(str_is_dns1123_subdomain("a.b-c.d"));
+	ck_assert(!str_is_dns1123_subdomain("a..b"));
+	ck_assert(!str_is_dns1123_subdomain(""));
+	ck_assert(str_is_label_key("app.kubernetes.io/name"));
+	ck_assert(str_is_label_key("App_1"));
+	ck_assert(!str_is_label_key("/name"));
+	ck_assert(!str_is_label_key("a/b/c"));
+	ck_assert(str_is_label_value(""));
+	ck_assert(str_is_label_value("v1.2_x-y"));
+	ck_assert(!str_is_label_value("-v"));
+}
+END_TEST
+
+START_TEST(test_paths)
+{
+	char out[64];
+
+	ck_assert_int_eq(path_clean("/var//log/./pods/", out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "/var/log/pods");
+	ck_assert_int_eq(path_clean("/var/log/../../../etc", out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "/etc");
+	ck_assert_int_eq(path_clean("/", out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "/");
+	ck_assert_int_eq(path_clean("var", out, sizeof(out)), -EINVAL);
+	ck_assert(path_has_prefix("/var/log/x", "/var/log"));
+	ck_assert(path_has_prefix("/var/log", "/var/log/"));
+	ck_assert(!path_has_prefix("/var/logs", "/var/log"));
+	ck_assert(path_has_prefix("/anything", "/"));
+}
+END_TEST
+
+START_TEST(test_cidr)
+{
+	struct cidr c;
+	struct netaddr a;
+
+	ck_assert_int_eq(cidr_parse("10.0.0.0/8", &c), 0);
+	ck_assert_int_eq(netaddr_parse("10.200.1.1", &a), 0);
+	ck_assert(cidr_contains(&c, &a));
+	ck_assert_int_eq(netaddr_parse("11.0.0.1", &a), 0);
+	ck_assert(!cidr_contains(&c, &a));
+	ck_assert_int_eq(netaddr_parse("::ffff:10.1.2.3", &a), 0);   /* mapped form */
+	ck_assert(cidr_contains(&c, &a));
+	ck_assert_int_eq(cidr_parse("10.0.0.0/33", &c), -EINVAL);
+	ck_assert_int_eq(cidr_parse("10.0.0.0/", &c), -EINVAL);
+	ck_assert_int_eq(cidr_parse("10.0.0/8", &c), -EINVAL);
+	ck_assert_int_eq(cidr_parse("10.0.0.0/+8", &c), -EINVAL);
+	ck_assert_int_eq(cidr_parse("fd00::/8", &c), 0);
+	ck_assert_int_eq(netaddr_parse("fdab::1", &a), 0);
+	ck_assert(cidr_contains(&c, &a));
+	ck_assert_int_eq(netaddr_parse("fe80::1", &a), 0);
+	ck_assert(!cidr_contains(&c, &a));
+	ck_assert_int_eq(cidr_parse("10.9.8.7/12", &c), 0);
+	ck_assert_int_eq(netaddr_parse("10.15.255.255", &a), 0);
+	ck_assert(cidr_contains(&c, &a));
+	ck_assert_int_eq(cidr_parse("0.0.0.0/0", &c), 0);
+	ck_assert_int_eq(netaddr_parse("1.2.3.4", &a), 0);
+	ck_assert(cidr_contains(&c, &a));
+	ck_assert_int_eq(netaddr_parse("::1", &a), 0);
+	ck_assert(!cidr_contains(&c, &a));                          /* families differ */
+	ck_assert_int_eq(cidr_parse("192.168.1.7", &c), 0);
+	ck_assert_uint_eq(c.prefix, 32);
+	ck_assert_int_eq(netaddr_parse("1.2.3.4.5", &a), -EINVAL);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *suites[] = { suite_create("buf"), suite_create("arena"), suite_create("errlist"),
+			    suite_create("fpath"), suite_create("strutil"), suite_create("netaddr") };
+	TCase *tc[6];
+	SRunner *sr;
+	int failed;
+
+	for (int i = 0; i < 6; i++) {
+		tc[i] = tcase_create("main");
+		suite_add_tcase(suites[i], tc[i]);
+	}
+	tcase_add_test(tc[0], test_buf_limits);
+	tcase_add_test(tc[0], test_buf_alloc_failure);
+	tcase_add_test(tc[1], test_arena);
+	tcase_add_test(tc[2], test_errlist_cap);
+	tcase_add_test(tc[3], test_fpath);
+	tcase_add_test(tc[4], test_glob);
+	tcase_add_test(tc[4], test_numbers);
+	tcase_add_test(tc[4], test_names);
+	tcase_add_test(tc[4], test_paths);
+	tcase_add_test(tc[5], test_cidr);
+	sr = srunner_create(suites[0]);
+	for (int i = 1; i < 6; i++)
+		srunner_add_suite(sr, suites[i]);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

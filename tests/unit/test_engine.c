@@ -1,0 +1,367 @@
+/* test_engine.c - every admission rule, allowed and denied, table-driven:
+ * (profile spec, pod, context) -> the exact messages, in order. */
+#include <check.h>
+#include <stdlib.h>
+
+#include "testutil.h"
+
+#define POD_HEAD "apiVersion: v1\nkind: Pod\nmetadata: {name: x, namespace: ns, labels: {app: a}}\n"
+
+struct ecase {
+	const char *name;
+	const char *spec;          /* profile spec entries */
+	const char *pod;           /* whole object */
+	int sa_done;               /* engine_ctx.sa_admission_done */
+	const char *expect;        /* messages joined by "\n"; "" = allowed */
+	const char *reasons;       /* reason names joined by ","; NULL = don't check */
+};
+
+static const struct ecase cases[] = {
+	/* --- identity.serviceAccountNames --- */
+	{ "sa allowed", "identity: {serviceAccountNames: [api]}",
+	  POD_HEAD "spec: {serviceAccountName: api, containers: [{name: c, image: x}]}", 1, "", NULL },
+	{ "sa denied", "identity: {serviceAccountNames: [api]}",
+	  POD_HEAD "spec: {serviceAccountName: other, containers: [{name: c, image: x}]}", 1,
+	  "spec.serviceAccountName: \"other\" not allowed by ns/p identity.serviceAccountNames",
+	  "AdmissionDrift" },
+	{ "sa unset is default", "identity: {serviceAccountNames: [api]}",
+	  POD_HEAD "spec: {containers: [{name: c, image: x}]}", 1,
+	  "spec.serviceAccountName: \"default\" (unset) not allowed by ns/p identity.serviceAccountNames", NULL },
+	{ "sa empty string is default, default allowed", "identity: {serviceAccountNames: [default]}",
+	  POD_HEAD "spec: {serviceAccountName: '', containers: [{name: c, image: x}]}", 1, "", NULL },
+	{ "sa deprecated serviceAccount field", "identity: {serviceAccountNames: [api]}",
+	  POD_HEAD "spec: {serviceAccount: api, containers: [{name: c, image: x}]}", 1, "", NULL },
+	{ "sa empty list allows nothing", "identity: {serviceAccountNames: []}",
+	  POD_HEAD "spec: {serviceAccountName: api, containers: [{name: c, image: x}]}", 1,
+	  "spec.serviceAccountName: \"api\" not allowed by ns/p identity.serviceAccountNames", NULL },
+
+	/* --- identity.tokenAutomount --- */
+	{ "automount forbid: injected volume", "identity: {tokenAutomount: Forbid}",
+	  POD_HEAD "spec:\n  containers: [{name: c, image: x}]\n  volumes:\n"
+	  "  - name: kube-api-access-abcde\n    projected:\n      sources:\n"
+	  "      - serviceAccountToken: {expirationSeconds: 3607, path: token}\n"
+	  "      - configMap: {name: kube-root-ca.crt}\n", 1,
+	  "spec.volumes[0].projected.sources[0].serviceAccountToken: service-account token projected into the pod forbidden by ns/p identity.tokenAutomount",
+	  "AdmissionDrift" },
+	{ "automount forbid: admitted pod without token", "identity: {tokenAutomount: Forbid}",
+	  POD_HEAD "spec: {containers: [{name: c, image: x}]}", 1, "", NULL },
+	{ "automount forbid: template unset would get a token", "identity: {tokenAutomount: Forbid}",
+	  "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d, namespace: ns}\n"
+	  "spec: {template: {metadata: {labels: {app: a}}, spec: {containers: [{name: c, image: x}]}}}", 0,
+	  "spec.template.spec.automountServiceAccountToken: not false, so a service-account token would be mounted, forbidden by ns/p identity.tokenAutomount", NULL },
+	{ "automount forbid: template explicit true", "identity: {tokenAutomount: Forbid}",
+	  "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d, namespace: ns}\n"
+	  "spec: {template: {metadata: {labels: {app: a}}, spec: {automountServiceAccountToken: true, containers: [{name: c, image: x}]}}}", 0,
+	  "spec.template.spec.automountServiceAccountToken: true, so a service-account token would be mounted, forbidden by ns/p identity.tokenAutomount", NULL },
+	{ "automount forbid: template false ok", "identity: {tokenAutomount: Forbid}",
+	  "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d, namespace: ns}\n"
+	  "spec: {template: {metadata: {labels: {app: a}}, spec: {automountServiceAccountToken: false, containers: [{name: c, image: x}]}}}", 0,
+	  "", NULL },
+	{ "automount allow: token fine", "identity: {tokenAutomount: Allow}",
+	  POD_HEAD "spec:\n  containers: [{name: c, image: x}]\n  volumes:\n"
+	  "  - {name: t, projected: {sources: [{serviceAccountToken: {path: t}}]}}\n", 1, "", NULL },
+
+	/* --- identity.maxTokenExpirationSeconds / extendedTokens --- */
+	{ "ttl within", "identity: {maxTokenExpirationSeconds: 3600}",
+	  POD_HEAD "spec:\n  containers: [{name: c, image: x}]\n  volumes:\n"
+	  "  - {name: t, projected: {sources: [{serviceAccountToken: {path: t, expirationSeconds: 3600}}]}}\n", 1, "", NULL },
+	{ "ttl exceeded", "identity: {maxTokenExpirationSeconds: 3600}",
+	  POD_HEAD "spec:\n  containers: [{name: c, image: x}]\n  volumes:\n"
+	  "  - {name: cm, configMap: {name: x}}\n"
+	  "  - {name: t, projected: {sources: [{configMap: {name: y}}, {serviceAccountToken: {path: t, expirationSeconds: 7200}}]}}\n", 1,
+	  "spec.volumes[1].projected.sources[1].serviceAccountToken.expirationSeconds: 7200 exceeds 3600, not allowed by ns/p identity.maxTokenExpirationSeconds",
+	  "TokenTTLExceeded" },
+	{ "ttl default 3600 exceeds 1800", "identity: {maxTokenExpirationSeconds: 1800}",
+	  POD_HEAD "spec:\n  containers: [{name: c, image: x}]\n  volumes:\n"
+	  "  - {name: t, projected: {sources: [{serviceAccountToken: {path: t}}]}}\n", 1,
+	  "spec.volumes[0].projected.sources[0].serviceAccountToken.expirationSeconds: 3600 (the default) exceeds 1800, not allowed by ns/p identity.maxTokenExpirationSeconds", NULL },
+	{ "extended forbidden", "identity: {extendedTokens: Forbid}",
+	  POD_HEAD "spec:\n  containers: [{name: c, image: x}]\n  volumes:\n"
+	  "  - {name: t, projected: {sources: [{serviceAccountToken: {path: t, expirationSeconds: 3607}}]}}\n", 1,
+	  "spec.volumes[0].projected.sources[0].serviceAccountToken.expirationSeconds: 3607 is silently extended to one year by the API server, forbidden by ns/p identity.extendedTokens",
+	  "TokenTTLExceeded" },
+	{ "extended: 3608 is not the magic value", "identity: {extendedTokens: Forbid}",
+	  POD_HEAD "spec:\n  containers: [{name: c, image: x}]\n  volumes:\n"
+	  "  - {name: t, projected: {sources: [{serviceAccountToken: {path: t, expirationSeconds: 3608}}]}}\n", 1, "", NULL },
+	{ "extended allowed", "identity: {extendedTokens: Allow, maxTokenExpirationSeconds: 3607}",
+	  POD_HEAD "spec:\n  containers: [{name: c, image: x}]\n  volumes:\n"
+	  "  - {name: t, projected: {sources: [{serviceAccountToken: {path: t, expirationSeconds: 3607}}]}}\n", 1, "", NULL },
+
+	/* --- identity.legacyTokenSecrets (secrets named "tok*" are token Secrets here) --- */
+	{ "legacy: volume, projected, env, envFrom", "identity: {legacyTokenSecrets: Forbid}",
+	  POD_HEAD "spec:\n  volumes:\n  - {name: v, secret: {secretName: tok-a}}\n"
+	  "  - {name: w, secret: {secretName: plain}}\n"
+	  "  - {name: p, projected: {sources: [{secret: {name: tok-b}}]}}\n"
+	  "  containers:\n  - name: c\n    image: x\n    env:\n    - {name: A, value: b}\n"
+	  "    - {name: T, valueFrom: {secretKeyRef: {name: tok-c, key: token}}}\n"
+	  "    envFrom: [{configMapRef: {name: cm}}, {secretRef: {name: tok-d}}]\n"
+	  "  initContainers:\n  - {name: i, image: x, envFrom: [{secretRef: {name: tok-e}}]}\n", 1,
+	  "spec.volumes[0].secret.secretName: \"tok-a\" is a legacy service-account token Secret, forbidden by ns/p identity.legacyTokenSecrets\n"
+	  "spec.volumes[2].projected.sources[0].secret.name: \"tok-b\" is a legacy service-account token Secret, forbidden by ns/p identity.legacyTokenSecrets\n"
+	  "spec.initContainers[0].envFrom[0].secretRef.name: \"tok-e\" is a legacy service-account token Secret, forbidden by ns/p identity.legacyTokenSecrets\n"
+	  "spec.containers[0].env[1].valueFrom.secretKeyRef.name: \"tok-c\" is a legacy service-account token Secret, forbidden by ns/p identity.legacyTokenSecrets\n"
+	  "spec.containers[0].envFrom[1].secretRef.name: \"tok-d\" is a legacy service-account token Secret, forbidden by ns/p identity.legacyTokenSecrets",
+	  "LegacyToken,LegacyToken,LegacyToken,LegacyToken,LegacyToken" },
+	{ "legacy allowed", "identity: {legacyTokenSecrets: Allow}",
+	  POD_HEAD "spec:\n  volumes: [{name: v, secret: {secretName: tok-a}}]\n  containers: [{name: c, image: x}]\n", 1, "", NULL },
+
+	/* --- images --- */
+	{ "image allowed by wildcard", "images: {allow: [\"registry.example.com/payments/*\"]}",
+	  POD_HEAD "spec: {containers: [{name: c, image: registry.example.com/payments/api:1.2}]}", 1, "", NULL },
+	{ "image denied, original text in message", "images: {allow: [\"registry.example.com/payments/*\"]}",
+	  POD_HEAD "spec: {containers: [{name: c, image: registry.example.com/payments/api:1.2}, {name: d, image: \"nginx:latest\"}]}", 1,
+	  "spec.containers[1].image: \"nginx:latest\" not allowed by ns/p images.allow", "AdmissionDrift" },
+	{ "image exact pattern normalised", "images: {allow: [nginx]}",
+	  POD_HEAD "spec: {containers: [{name: c, image: docker.io/library/nginx:latest}, {name: d, image: nginx}]}", 1, "", NULL },
+	{ "image exact tag mismatch", "images: {allow: [\"nginx:1.25\"]}",
+	  POD_HEAD "spec: {containers: [{name: c, image: nginx}]}", 1,
+	  "spec.containers[0].image: \"nginx\" not allowed by ns/p images.allow", NULL },
+	{ "image pattern without digest allows digested image", "images: {allow: [\"r.io/app:1.2\"]}",
+	  POD_HEAD "spec: {containers: [{name: c, image: \"r.io/app:1.2@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\"}]}", 1, "", NULL },
+	{ "image empty allow list allows nothing", "images: {allow: []}",
+	  POD_HEAD "spec: {containers: [{name: c, image: x}]}", 1,
+	  "spec.containers[0].image: \"x\" not allowed by ns/p images.allow", NULL },
+	{ "image digest required", "images: {requireDigest: true}",
+	  POD_HEAD "spec: {containers: [{name: c, image: \"r.io/a@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\"}, {name: d, image: \"r.io/a@sha256:abc\"}]}", 1,
+	  "spec.containers[1].image: \"r.io/a@sha256:abc\" has no @sha256 digest, one is required by ns/p images.requireDigest", NULL },
+	{ "image checks init and ephemeral containers", "images: {allow: [\"r.io/*\"]}",
+	  POD_HEAD "spec:\n  initContainers: [{name: i, image: busybox}]\n  containers: [{name: c, image: r.io/x}]\n"
+	  "  ephemeralContainers: [{name: dbg, image: alpine}]\n", 1,
+	  "spec.initContainers[0].image: \"busybox\" not allowed by ns/p images.allow\n"
+	  "spec.ephemeralContainers[0].image: \"alpine\" not allowed by ns/p images.allow", NULL },
+	{ "image malformed", "images: {allow: [\"*\"]}",
+	  POD_HEAD "spec: {containers: [{name: c, image: \"bad image\"}]}", 1,
+	  "spec.containers[0].image: \"bad image\" (not an image reference) not allowed by ns/p images.allow", NULL },
+
+	/* --- privileges --- */
+	{ "privileged forbidden", "privileges: {privileged: Forbid}",
+	  POD_HEAD "spec: {containers: [{name: c, image: x, securityContext: {privileged: true}}, {name: d, image: x, securityContext: {privileged: false}}]}", 1,
+	  "spec.containers[0].securityContext.privileged: true forbidden by ns/p privileges.privileged", NULL },
+	{ "privileged allowed", "privileges: {privileged: Allow}",
+	  POD_HEAD "spec: {containers: [{name: c, image: x, securityContext: {privileged: true}}]}", 1, "", NULL },
+	{ "escalation must be explicitly false", "privileges: {privilegeEscalation: Forbid}",
+	  POD_HEAD "spec: {containers: [{name: c, image: x}, {name: d, image: x, securityContext: {allowPrivilegeEscalation: true}}, {name: e, image: x, securityContext: {allowPrivilegeEscalation: false}}]}", 1,
+	  "spec.containers[0].securityContext.allowPrivilegeEscalation: unset (defaults to true) forbidden by ns/p privileges.privilegeEscalation\n"
+	  "spec.containers[1].securityContext.allowPrivilegeEscalation: true forbidden by ns/p privileges.privilegeEscalation", NULL },
+	{ "host namespaces", "privileges: {hostNamespaces: Forbid}",
+	  POD_HEAD "spec: {hostNetwork: true, hostPID: true, hostIPC: false, containers: [{name: c, image: x}]}", 1,
+	  "spec.hostNetwork: true forbidden by ns/p privileges.hostNamespaces\n"
+	  "spec.hostPID: true forbidden by ns/p privileges.hostNamespaces", NULL },
+	{ "runAsNonRoot from pod level", "privileges: {runAsNonRoot: Require}",
+	  POD_HEAD "spec: {securityContext: {runAsNonRoot: true}, containers: [{name: c, image: x}]}", 1, "", NULL },
+	{ "runAsNonRoot container overrides pod", "privileges: {runAsNonRoot: Require}",
+	  POD_HEAD "spec: {securityContext: {runAsNonRoot: true}, containers: [{name: c, image: x, securityContext: {runAsNonRoot: false}}]}", 1,
+	  "spec.containers[0].securityContext.runAsNonRoot: false and no non-zero runAsUser: a non-root user is required by ns/p privileges.runAsNonRoot", NULL },
+	{ "runAsNonRoot satisfied by non-zero uid", "privileges: {runAsNonRoot: Require}",
+	  POD_HEAD "spec: {containers: [{name: c, image: x, securityContext: {runAsUser: 1000}}]}", 1, "", NULL },
+	{ "runAsNonRoot: uid 0 at pod level", "privileges: {runAsNonRoot: Require}",
+	  POD_HEAD "spec: {securityContext: {runAsUser: 0, runAsNonRoot: true}, containers: [{name: c, image: x}, {name: d, image: x, securityContext: {runAsUser: 10}}]}", 1,
+	  "spec.containers[0].securityContext.runAsUser: 0 (root), from the pod securityContext, forbidden by ns/p privileges.runAsNonRoot", NULL },
+	{ "runAsNonRoot unset", "privileges: {runAsNonRoot: Require}",
+	  POD_HEAD "spec: {containers: [{name: c, image: x}]}", 1,
+	  "spec.containers[0].securityContext.runAsNonRoot: unset and no non-zero runAsUser: a non-root user is required by ns/p privileges.runAsNonRoot", NULL },
+	{ "runAsNonRoot Any", "privileges: {runAsNonRoot: Any}",
+	  POD_HEAD "spec: {containers: [{name: c, image: x, securityContext: {runAsUser: 0}}]}", 1, "", NULL },
+	{ "capabilities", "privileges: {allowedCapabilities: [NET_BIND_SERVICE]}",
+	  POD_HEAD "spec: {containers: [{name: c, image: x, securityContext: {capabilities: {add: [NET_BIND_SERVICE, CAP_NET_BIND_SERVICE, SYS_ADMIN], drop: [ALL]}}}]}", 1,
+	  "spec.containers[0].securityContext.capabilities.add[2]: \"SYS_ADMIN\" not allowed by ns/p privileges.allowedCapabilities", NULL },
+	{ "capabilities empty list: none may be added", "privileges: {allowedCapabilities: []}",
+	  POD_HEAD "spec: {containers: [{name: c, image: x, securityContext: {capabilities: {add: [ALL]}}}]}", 1,
+	  "spec.containers[0].securityContext.capabilities.add[0]: \"ALL\" not allowed by ns/p privileges.allowedCapabilities", NULL },
+	{ "host paths by component prefix", "privileges: {allowedHostPaths: [/var/log]}",
+	  POD_HEAD "spec:\n  containers: [{name: c, image: x}]\n  volumes:\n"
+	  "  - {name: a, hostPath: {path: /var/log/pods}}\n  - {name: b, hostPath: {path: /var/logs}}\n"
+	  "  - {name: c, hostPath: {path: /var/log/../run/docker.sock}}\n  - {name: d, hostPath: {path: /var/log}}\n", 1,
+	  "spec.volumes[1].hostPath.path: \"/var/logs\" not allowed by ns/p privileges.allowedHostPaths\n"
+	  "spec.volumes[2].hostPath.path: \"/var/log/../run/docker.sock\" not allowed by ns/p privileges.allowedHostPaths", NULL },
+	{ "host paths empty list forbids all", "privileges: {allowedHostPaths: []}",
+	  POD_HEAD "spec:\n  containers: [{name: c, image: x}]\n  volumes: [{name: a, hostPath: {path: /}}]\n", 1,
+	  "spec.volumes[0].hostPath.path: \"/\" not allowed by ns/p privileges.allowedHostPaths", NULL },
+
+	/* --- absent constrains nothing --- */
+	{ "empty profile judges nothing", "",
+	  POD_HEAD "spec: {hostNetwork: true, containers: [{name: c, image: nginx, securityContext: {privileged: true, runAsUser: 0}}]}", 1, "", NULL },
+	{ "audit mode still finds", "mode: Audit, privileges: {privileged: Forbid}",
+	  POD_HEAD "spec: {containers: [{name: c, image: x, securityContext: {privileged: true}}]}", 1,
+	  "spec.containers[0].securityContext.privileged: true forbidden by ns/p privileges.privileged", NULL },
+
+	/* --- templates: every kind --- */
+	{ "cronjob path", "images: {allow: []}",
+	  "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: cj, namespace: ns}\n"
+	  "spec: {schedule: '* * * * *', jobTemplate: {spec: {template: {metadata: {labels: {app: a}}, spec: {containers: [{name: c, image: x}]}}}}}", 0,
+	  "spec.jobTemplate.spec.template.spec.containers[0].image: \"x\" not allowed by ns/p images.allow", NULL },
+	{ "statefulset path", "images: {allow: []}",
+	  "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: s, namespace: ns}\n"
+	  "spec: {template: {metadata: {labels: {app: a}}, spec: {containers: [{name: c, image: x}]}}}", 0,
+	  "spec.template.spec.containers[0].image: \"x\" not allowed by ns/p images.allow", NULL },
+	{ "daemonset path", "images: {allow: []}",
+	  "apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: s, namespace: ns}\n"
+	  "spec: {template: {metadata: {labels: {app: a}}, spec: {containers: [{name: c, image: x}]}}}", 0,
+	  "spec.template.spec.containers[0].image: \"x\" not allowed by ns/p images.allow", NULL },
+	{ "replicaset path", "images: {allow: []}",
+	  "apiVersion: apps/v1\nkind: ReplicaSet\nmetadata: {name: s, namespace: ns}\n"
+	  "spec: {template: {metadata: {labels: {app: a}}, spec: {containers: [{name: c, image: x}]}}}", 0,
+	  "spec.template.spec.containers[0].image: \"x\" not allowed by ns/p images.allow", NULL },
+	{ "job path", "images: {allow: []}",
+	  "apiVersion: batch/v1\nkind: Job\nmetadata: {name: s, namespace: ns}\n"
+	  "spec: {template: {metadata: {labels: {app: a}}, spec: {containers: [{name: c, image: x}]}}}", 0,
+	  "spec.template.spec.containers[0].image: \"x\" not allowed by ns/p images.allow", NULL },
+	{ "template labels, not the workload's, are matched", "images: {allow: []}",
+	  "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d, namespace: ns, labels: {app: a}}\n"
+	  "spec: {template: {metadata: {labels: {app: b}}, spec: {containers: [{name: c, image: x}]}}}", 0, "", NULL },
+	{ "other namespace not judged", "images: {allow: []}",
+	  "apiVersion: v1\nkind: Pod\nmetadata: {name: x, namespace: other, labels: {app: a}}\nspec: {containers: [{name: c, image: x}]}", 1, "", NULL },
+	{ "no namespace is default", "images: {allow: []}",
+	  "apiVersion: v1\nkind: Pod\nmetadata: {name: x, labels: {app: a}}\nspec: {containers: [{name: c, image: x}]}", 1, "", NULL },
+};
+
+static bool tok_secret(void *ud, const char *ns, const char *name)
+{
+	return strncmp(name, "tok", 3) == 0;
+}
+
+START_TEST(test_rule_table)
+{
+	const struct ecase *tc = &cases[_i];
+	struct engine_ctx ctx = { .sa_admission_done = tc->sa_done, .is_token_secret = tok_secret };
+	struct profile_set set;
+	struct findings f;
+	struct pod *pod = tu_pod(tc->pod);
+	char got[8192] = "", reasons[1024] = "";
+	size_t len = 0, rlen = 0;
+
+	profile_set_init(&set);
+	ck_assert_int_eq(profile_set_add(&set, tu_profile(tc->spec)), 0);
+	findings_init(&f, 0);
+	ck_assert_int_eq(engine_eval_pod(&set, pod, &ctx, &f), 0);
+	for (size_t i = 0; i < f.n; i++) {
+		len += (size_t)snprintf(got + len, sizeof(got) - len, "%s%s", i ? "\n" : "", f.v[i].message);
+		rlen += (size_t)snprintf(reasons + rlen, sizeof(reasons) - rlen, "%s%s", i ? "," : "",
+					 reason_name(f.v[i].reason));
+	}
+	ck_assert_msg(strcmp(got, tc->expect) == 0, "case \"%s\":\n got: %s\nwant: %s", tc->name, got, tc->expect);
+	if (tc->reasons)
+		ck_assert_msg(strcmp(reasons, tc->reasons) == 0, "case \"%s\": reasons %s, want %s",
+			      tc->name, reasons, tc->reasons);
+	if (strstr(tc->spec, "Audit"))
+		ck_assert_uint_eq(findings_count(&f, MODE_AUDIT), f.n);
+	findings_free(&f);
+	profile_set_free(&set);
+	pod_free(pod);
+}
+END_TEST
+
+/* A pod selected by two profiles must satisfy both; findings name each. */
+START_TEST(test_two_profiles)
+{
+	struct profile_set set;
+	struct findings f;
+	struct pod *pod;
+	struct profile *p2;
+	json_t *obj;
+	struct errlist errs;
+
+	profile_set_init(&set);
+	profile_set_add(&set, tu_profile("identity: {serviceAccountNames: [api]}"));
+	obj = tu_yaml("apiVersion: profileguard.io/v1alpha1\nkind: WorkloadProfile\n"
+		      "metadata: {name: a-images, namespace: ns}\n"
+		      "spec: {selector: {matchExpressions: [{key: tier, operator: Exists}]}, mode: Audit, images: {allow: []}}\n");
+	errlist_init(&errs, 0);
+	ck_assert_int_eq(profile_parse(obj, "default", &errs, &p2), 0);
+	json_decref(obj);
+	errlist_free(&errs);
+	profile_set_add(&set, p2);
+	pod = tu_pod(POD_HEAD "spec: {containers: [{name: c, image: x}]}");
+	findings_init(&f, 0);
+	ck_assert_int_eq(engine_eval_pod(&set, pod, NULL, &f), 0);
+	ck_assert_uint_eq(f.n, 1);      /* no tier label: a-images does not select */
+	pod_free(pod);
+	findings_clear(&f);
+
+	pod = tu_pod("apiVersion: v1\nkind: Pod\nmetadata: {name: x, namespace: ns, labels: {app: a, tier: web}}\n"
+		     "spec: {containers: [{name: c, image: x}]}");
+	ck_assert_int_eq(engine_eval_pod(&set, pod, NULL, &f), 0);
+	ck_assert_uint_eq(f.n, 2);
+	/* Profiles in name order: a-images (Audit) before p (Enforce). */
+	ck_assert_str_eq(f.v[0].message, "spec.containers[0].image: \"x\" not allowed by ns/a-images images.allow");
+	ck_assert_int_eq(f.v[0].mode, MODE_AUDIT);
+	ck_assert_int_eq(f.v[1].mode, MODE_ENFORCE);
+	ck_assert_uint_eq(findings_count(&f, MODE_ENFORCE), 1);
+	findings_free(&f);
+	pod_free(pod);
+	profile_set_free(&set);
+}
+END_TEST
+
+/* The findings cap counts what it drops instead of growing without end. */
+START_TEST(test_findings_cap)
+{
+	struct profile *p = tu_profile("images: {allow: []}");
+	struct findings f;
+	char yaml[16384];
+	size_t len;
+	struct pod *pod;
+
+	len = (size_t)snprintf(yaml, sizeof(yaml), POD_HEAD "spec:\n  containers:\n");
+	for (int i = 0; i < 50; i++)
+		len += (size_t)snprintf(yaml + len, sizeof(yaml) - len, "  - {name: c%d, image: x}\n", i);
+	pod = tu_pod(yaml);
+	findings_init(&f, 10);
+	ck_assert_int_eq(engine_eval_profile(p, pod, NULL, &f), 0);
+	ck_assert_uint_eq(f.n, 10);
+	ck_assert_uint_eq(f.dropped, 40);
+	findings_free(&f);
+	pod_free(pod);
+	profile_free(p);
+}
+END_TEST
+
+/* Hostile strings are escaped and cut in messages. */
+START_TEST(test_message_escaping)
+{
+	struct profile *p = tu_profile("identity: {serviceAccountNames: [a]}");
+	struct findings f;
+	struct pod *pod = tu_pod(POD_HEAD "spec: {serviceAccountName: \"x\\n\\u001b[31mred\", containers: [{name: c, image: x}]}");
+
+	findings_init(&f, 0);
+	ck_assert_int_eq(engine_eval_profile(p, pod, NULL, &f), 0);
+	ck_assert_uint_eq(f.n, 1);
+	ck_assert_ptr_null(strchr(f.v[0].message, '\n'));
+	ck_assert_ptr_null(strchr(f.v[0].message, '\x1b'));
+	ck_assert_ptr_nonnull(strstr(f.v[0].message, "\\u001b"));
+	findings_free(&f);
+	pod_free(pod);
+	profile_free(p);
+}
+END_TEST
+
+START_TEST(test_reason_names)
+{
+	ck_assert_str_eq(reason_name(R_ADMISSION_DRIFT), "AdmissionDrift");
+	ck_assert_str_eq(reason_name(R_TOKEN_REPLAY), "TokenReplay");
+	ck_assert_str_eq(reason_name(R_SERVICE_ACCOUNT_MISSING), "ServiceAccountMissing");
+	for (int r = 0; r < R__COUNT; r++)
+		ck_assert_ptr_nonnull(reason_name((enum reason)r));
+	ck_assert_str_eq(reason_name(R__COUNT), "Unknown");
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("engine");
+	TCase *tc = tcase_create("rules");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_loop_test(tc, test_rule_table, 0, (int)(sizeof(cases) / sizeof(cases[0])));
+	tcase_add_test(tc, test_two_profiles);
+	tcase_add_test(tc, test_findings_cap);
+	tcase_add_test(tc, test_message_escaping);
+	tcase_add_test(tc, test_reason_names);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

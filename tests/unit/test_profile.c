@@ -1,0 +1,235 @@
+/* test_profile.c - WorkloadProfile validation: every error, by field path,
+ * all reported at once; and the profile set. */
+#include <check.h>
+#include <errno.h>
+#include <stdlib.h>
+
+#include "testutil.h"
+#include "xalloc.h"
+
+#define HEAD "apiVersion: profileguard.io/v1alpha1\nkind: WorkloadProfile\nmetadata: {name: p, namespace: ns}\n"
+#define SEL "selector: {matchLabels: {app: a}}"
+
+struct vcase {
+	const char *yaml;
+	const char *expect;     /* "; "-joined errors, "" = valid */
+};
+
+static const struct vcase vcases[] = {
+	{ HEAD "spec: {" SEL "}", "" },
+	{ HEAD "spec: {" SEL ", mode: Audit, response: {action: None, gracePeriodSeconds: 0}}", "" },
+	/* the full SPEC §2 example is valid */
+	{ HEAD "spec:\n  selector: {matchLabels: {app: payments-api}}\n  mode: Enforce\n"
+	  "  identity: {serviceAccountNames: [payments-api], tokenAutomount: Allow, maxTokenExpirationSeconds: 3607,\n"
+	  "    extendedTokens: Allow, legacyTokenSecrets: Forbid, maxTokenAgeSeconds: 86400}\n"
+	  "  images: {allow: [\"registry.example.com/payments/*\"], requireDigest: true}\n"
+	  "  privileges: {privileged: Forbid, privilegeEscalation: Forbid, hostNamespaces: Forbid, runAsNonRoot: Require,\n"
+	  "    allowedCapabilities: [NET_BIND_SERVICE], allowedHostPaths: []}\n"
+	  "  runtime:\n    executables: [/app/server, /usr/bin/curl]\n"
+	  "    egress: [{cidr: 10.0.0.0/8, ports: [5432, 443]}, {cidr: 'fd00::/8'}]\n"
+	  "    files: {read: [\"/etc/ssl/*\", \"/app/*\"], write: [\"/tmp/*\"]}\n"
+	  "    kubernetesAPI: [{verbs: [get, list, watch], resources: [configmaps, apps/deployments, pods/log], resourceNames: []}]\n"
+	  "    maxAPICallsPerMinute: 600\n"
+	  "  response: {action: Delete, gracePeriodSeconds: 0}\n"
+	  "status: {matchedPods: 4, violations: 12}\n", "" },
+
+	{ HEAD "spec: {selector: {}}",
+	  "spec.selector: an empty selector is refused: select pods with matchLabels or matchExpressions" },
+	{ HEAD "spec: {selector: {matchLabels: {}, matchExpressions: []}}",
+	  "spec.selector: an empty selector is refused: select pods with matchLabels or matchExpressions" },
+	{ HEAD "spec: {mode: Audit}", "spec.selector: required: a profile must select its pods" },
+	{ HEAD "spec: {selector: {matchLabels: {'bad key!': a}}}",
+	  "spec.selector.matchLabels.bad key!: \"bad key!\" is not a valid label key" },
+	{ HEAD "spec: {selector: {matchLabels: {app: 7}}}", "spec.selector.matchLabels.app: must be a valid label value" },
+	{ HEAD "spec: {selector: {matchExpressions: [{key: a, operator: In}]}}",
+	  "spec.selector.matchExpressions[0].values: must be non-empty when operator is In or NotIn" },
+	{ HEAD "spec: {selector: {matchExpressions: [{key: a, operator: Exists, values: [x]}]}}",
+	  "spec.selector.matchExpressions[0].values: must be empty when operator is Exists or DoesNotExist" },
+	{ HEAD "spec: {selector: {matchExpressions: [{key: a, operator: Like, values: [x]}]}}",
+	  "spec.selector.matchExpressions[0].operator: must be one of In, NotIn, Exists, DoesNotExist" },
+	{ HEAD "spec: {selector: {matchExpressions: [{operator: Exists, extra: 1}]}}",
+	  "spec.selector.matchExpressions[0].extra: unknown field; spec.selector.matchExpressions[0].key: required" },
+	{ HEAD "spec: {" SEL ", mode: Enforcing}", "spec.mode: \"Enforcing\" must be Enforce or Audit" },
+	{ HEAD "spec: {" SEL ", mode: 1}", "spec.mode: must be Enforce or Audit" },
+	{ HEAD "spec: {" SEL ", identity: {serviceAcountNames: [a]}}",
+	  "spec.identity.serviceAcountNames: unknown field (did you mean \"serviceAccountNames\"?)" },
+	{ HEAD "spec: {" SEL ", identity: {serviceAccountNames: [Bad_Name], tokenAutomount: Maybe}}",
+	  "spec.identity.serviceAccountNames[0]: \"Bad_Name\" is not a valid service account name; "
+	  "spec.identity.tokenAutomount: \"Maybe\" must be Forbid or Allow" },
+	{ HEAD "spec: {" SEL ", identity: {maxTokenExpirationSeconds: 60, maxTokenAgeSeconds: '5'}}",
+	  "spec.identity.maxTokenExpirationSeconds: 60 is out of range [600, 4294967296]; "
+	  "spec.identity.maxTokenAgeSeconds: must be an integer" },
+	{ HEAD "spec: {" SEL ", identity: {extendedTokens: forbid, legacyTokenSecrets: []}}",
+	  "spec.identity.extendedTokens: \"forbid\" must be Forbid or Allow; spec.identity.legacyTokenSecrets: must be Forbid or Allow" },
+	{ HEAD "spec: {" SEL ", images: {allow: nginx, requireDigest: 'true'}}",
+	  "spec.images.allow: must be a list of strings; spec.images.requireDigest: must be true or false" },
+	{ HEAD "spec: {" SEL ", images: {allow: ['', 'a b', 3]}}",
+	  "spec.images.allow[0]: must be a non-empty string; spec.images.allow[1]: \"a b\" contains a space or control character; "
+	  "spec.images.allow[2]: must be a non-empty string" },
+	{ HEAD "spec: {" SEL ", privileges: {privileged: true, runAsNonRoot: Forbid, allowedCapabilities: [net_admin, 'SYS ADMIN'], allowedHostPaths: [var/log]}}",
+	  "spec.privileges.privileged: must be Forbid or Allow; spec.privileges.runAsNonRoot: \"Forbid\" must be Require or Any; "
+	  "spec.privileges.allowedCapabilities[1]: \"SYS ADMIN\" is not a capability name; "
+	  "spec.privileges.allowedHostPaths[0]: \"var/log\" must be an absolute path" },
+	{ HEAD "spec: {" SEL ", runtime: {executables: [server], egress: [{cidr: 10.0.0.0/8, ports: [5432, 70000]}, {cidr: 10.0.0.0/33}, {ports: [1]}, {cidr: 'fd00::/129'}]}}",
+	  "spec.runtime.executables[0]: \"server\" must be an absolute path or start with *; "
+	  "spec.runtime.egress[0].ports[1]: 70000 is not a port (1-65535); "
+	  "spec.runtime.egress[1].cidr: \"10.0.0.0/33\" is not a CIDR; "
+	  "spec.runtime.egress[2].cidr: required; "
+	  "spec.runtime.egress[3].cidr: \"fd00::/129\" is not a CIDR" },
+	{ HEAD "spec: {" SEL ", runtime: {files: {read: [etc], exec: []}, kubernetesAPI: [{verbs: [get, fly], resources: [Pods]}, {resources: [x]}], maxAPICallsPerMinute: 0}}",
+	  "spec.runtime.files.exec: unknown field; spec.runtime.files.read[0]: \"etc\" must be an absolute path or start with *; "
+	  "spec.runtime.kubernetesAPI[0].verbs[1]: \"fly\" is not a Kubernetes verb (get, list, watch, create, update, patch, delete, deletecollection, *); "
+	  "spec.runtime.kubernetesAPI[0].resources[0]: \"Pods\" is not a resource (\"configmaps\", \"apps/deployments\", \"pods/log\"); "
+	  "spec.runtime.kubernetesAPI[1].verbs: required; "
+	  "spec.runtime.maxAPICallsPerMinute: 0 is out of range [1, 100000000]" },
+	{ HEAD "spec: {" SEL ", response: {action: Kill, gracePeriodSeconds: -1}}",
+	  "spec.response.action: \"Kill\" must be Delete, Evict or None; spec.response.gracePeriodSeconds: -1 is out of range [0, 31536000]" },
+	{ HEAD "spec: {" SEL ", identity: []}", "spec.identity: must be an object" },
+	{ HEAD "spec: {" SEL ", runtimes: {}}", "spec.runtimes: unknown field (did you mean \"runtime\"?)" },
+	{ "apiVersion: profileguard.io/v1\nkind: WorkloadProfile\nmetadata: {name: p}\nspec: {" SEL "}",
+	  "apiVersion: must be profileguard.io/v1alpha1" },
+	{ "apiVersion: profileguard.io/v1alpha1\nkind: Profile\nmetadata: {name: Bad_Name, nmespace: x}\nspec: {" SEL "}\nextra: 1",
+	  "extra: unknown field; kind: must be WorkloadProfile; metadata.nmespace: unknown field (did you mean \"namespace\"?); "
+	  "metadata.name: \"Bad_Name\" is not a valid name (RFC 1123 subdomain)" },
+	{ "apiVersion: profileguard.io/v1alpha1\nkind: WorkloadProfile\nspec: 3",
+	  "metadata: required; spec: must be an object" },
+};
+
+START_TEST(test_validation_table)
+{
+	char got[8192];
+
+	tu_profile_errors(vcases[_i].yaml, got, sizeof(got));
+	ck_assert_msg(strcmp(got, vcases[_i].expect) == 0, "case %d:\n got: %s\nwant: %s", _i, got,
+		      vcases[_i].expect);
+}
+END_TEST
+
+START_TEST(test_parsed_values)
+{
+	struct profile *p = tu_profile("mode: Audit, identity: {serviceAccountNames: [a, b], maxTokenAgeSeconds: 60},"
+				       " privileges: {allowedCapabilities: [cap_net_admin], allowedHostPaths: [/var//log/]},"
+				       " runtime: {egress: [{cidr: 10.1.2.3/8, ports: [443]}], executables: []}");
+
+	ck_assert_str_eq(p->namespace, "ns");
+	ck_assert_str_eq(p->name, "p");
+	ck_assert_int_eq(p->mode, MODE_AUDIT);
+	ck_assert_uint_eq(p->identity.service_accounts.n, 2);
+	ck_assert_int_eq(p->identity.max_token_age, 60);
+	ck_assert_int_eq(p->identity.max_token_expiration, -1);
+	ck_assert_str_eq(p->privileges.capabilities.v[0], "NET_ADMIN");
+	ck_assert_str_eq(p->privileges.host_paths.v[0], "/var/log");
+	ck_assert_uint_eq(p->runtime.negress, 1);
+	ck_assert_uint_eq(p->runtime.egress[0].net.addr.bytes[1], 0);   /* host bits cleared */
+	ck_assert(p->runtime.executables.set);
+	ck_assert_uint_eq(p->runtime.executables.n, 0);
+	ck_assert(!p->runtime.files_read.set);
+	ck_assert_int_eq(p->response.action, ACTION_DELETE);
+	profile_free(p);
+}
+END_TEST
+
+START_TEST(test_default_namespace)
+{
+	json_t *obj = tu_yaml("apiVersion: profileguard.io/v1alpha1\nkind: WorkloadProfile\nmetadata: {name: p}\nspec: {" SEL "}");
+	struct errlist errs;
+	struct profile *p = NULL;
+
+	errlist_init(&errs, 0);
+	ck_assert_int_eq(profile_parse(obj, "default", &errs, &p), 0);
+	ck_assert_str_eq(p->namespace, "default");
+	profile_free(p);
+	errlist_free(&errs);
+	json_decref(obj);
+}
+END_TEST
+
+START_TEST(test_set)
+{
+	struct profile_set s;
+	struct profile *const *first;
+	const char *names[] = { "b", "a", "c" };
+	/* not "y": YAML 1.1 reads a bare y as true, as kubectl does */
+	const char *nss[] = { "x", "yy", "x" };
+
+	profile_set_init(&s);
+	for (int i = 0; i < 3; i++) {
+		char yaml[512];
+		json_t *obj;
+		struct errlist errs;
+		struct profile *p;
+
+		snprintf(yaml, sizeof(yaml), "apiVersion: profileguard.io/v1alpha1\nkind: WorkloadProfile\n"
+			 "metadata: {name: %s, namespace: %s}\nspec: {" SEL "}", names[i], nss[i]);
+		obj = tu_yaml(yaml);
+		errlist_init(&errs, 0);
+		ck_assert_int_eq(profile_parse(obj, "default", &errs, &p), 0);
+		ck_assert_int_eq(profile_set_add(&s, p), 0);
+		errlist_free(&errs);
+		json_decref(obj);
+	}
+	ck_assert_uint_eq(profile_set_namespace(&s, "x", &first), 2);
+	ck_assert_str_eq(first[0]->name, "b");
+	ck_assert_str_eq(first[1]->name, "c");
+	ck_assert_uint_eq(profile_set_namespace(&s, "yy", &first), 1);
+	ck_assert_uint_eq(profile_set_namespace(&s, "z", &first), 0);
+	ck_assert_uint_eq(profile_set_namespace(&s, "", &first), 0);
+	ck_assert_int_eq(profile_set_remove(&s, "x", "b"), 0);
+	ck_assert_int_eq(profile_set_remove(&s, "x", "b"), -ENOENT);
+	ck_assert_uint_eq(profile_set_namespace(&s, "x", &first), 1);
+	profile_set_free(&s);
+}
+END_TEST
+
+START_TEST(test_alloc_failures)
+{
+	json_t *obj = tu_yaml(vcases[2].yaml);
+	long total;
+
+	pg_alloc_fail_at(1L << 40);
+	{
+		struct errlist errs;
+		struct profile *p = NULL;
+
+		errlist_init(&errs, 0);
+		ck_assert_int_eq(profile_parse(obj, "default", &errs, &p), 0);
+		total = pg_alloc_count();
+		profile_free(p);
+		errlist_free(&errs);
+	}
+	for (long i = 0; i < total; i++) {
+		struct errlist errs;
+		struct profile *p = NULL;
+		int r;
+
+		errlist_init(&errs, 0);
+		pg_alloc_fail_at(i);
+		r = profile_parse(obj, "default", &errs, &p);
+		pg_alloc_fail_at(-1);
+		ck_assert_msg(r == -ENOMEM, "allocation %ld failed but parse returned %d", i, r);
+		ck_assert_ptr_null(p);
+		errlist_free(&errs);
+	}
+	json_decref(obj);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("profile");
+	TCase *tc = tcase_create("profile");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_loop_test(tc, test_validation_table, 0, (int)(sizeof(vcases) / sizeof(vcases[0])));
+	tcase_add_test(tc, test_parsed_values);
+	tcase_add_test(tc, test_default_namespace);
+	tcase_add_test(tc, test_set);
+	tcase_add_test(tc, test_alloc_failures);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
