@@ -1,0 +1,34 @@
+/* kube_decode.h - ready-made informer decoders: the compact forms the
+ * controller and webhook cache.  Each pair fits kube_informer_opts'
+ * decode/free_data (decode_ud unused, may be NULL). */
+#ifndef PG_KUBE_DECODE_H
+#define PG_KUBE_DECODE_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "selector.h"
+
+struct arena;
+
+/* Pods as the engine judges them (pod.h, pod_from_object): a pod the
+ * model refuses (e.g. over its limits) is left out of the cache. */
+int kube_decode_pod(void *ud, json_t *obj, void **ret_pod);
+void kube_free_pod(void *ud, void *pod);
+
+/* What metadata-only informers keep (ServiceAccounts, token Secrets):
+ * labels, annotations, creation time and the controller owner. */
+struct kube_meta {
+	struct arena *arena;        /* owns everything below */
+	struct labels labels;
+	struct labels annotations;
+	int64_t created;            /* creationTimestamp, epoch seconds; -1 */
+	const char *owner_kind;     /* the controller ownerReference; NULL */
+	const char *owner_name;
+	const char *owner_uid;
+};
+
+int kube_decode_meta(void *ud, json_t *obj, void **ret_meta);
+void kube_free_meta(void *ud, void *meta);
+
+#endif

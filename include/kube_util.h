@@ -1,0 +1,54 @@
+/* kube_util.h - encodings the Kubernetes client needs and nothing else in
+ * the tree does yet: base64 (kubeconfig *-data, Secret data), percent
+ * encoding of path segments and query values, API timestamps, and a
+ * per-thread random source for jitter.  Pure functions, no I/O. */
+#ifndef PG_KUBE_UTIL_H
+#define PG_KUBE_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+struct buf;
+
+/* Standard base64 (RFC 4648 §4) with padding, as Go's StdEncoding writes
+ * it.  Whitespace (line breaks of wrapped PEM-in-YAML) is skipped; any
+ * other byte outside the alphabet, bad padding, or a length that is not a
+ * multiple of four is -EINVAL.  Appends to @out (NUL-terminated, so text
+ * decodes to a C string); -E2BIG past out->max; -ENOMEM.  On error @out
+ * is left as it was. */
+int kube_base64_decode(const char *in, size_t len, struct buf *out);
+int kube_base64_encode(const void *in, size_t len, struct buf *out);
+
+/* Appends @s percent-encoded: everything but RFC 3986 unreserved
+ * characters (A-Z a-z 0-9 - . _ ~) becomes %XX, so the result is safe as
+ * a query value and as one path segment.  0, -E2BIG, -ENOMEM; on error
+ * @out is left as it was. */
+int kube_escape(struct buf *out, const char *s);
+
+/* One query parameter; arrays of them end with a NULL key.  A NULL value
+ * leaves the parameter out, so optional ones can sit in a fixed table. */
+struct kube_param {
+	const char *key;
+	const char *value;
+};
+
+/* Appends "?k=v&k2=v2" (keys and values escaped) for the parameters with
+ * a value; nothing when none has one. */
+int kube_query_append(struct buf *out, const struct kube_param *params);
+
+/* RFC 3339 in UTC with second ("2006-01-02T15:04:05Z", metav1.Time) or
+ * microsecond precision ("...05.000000Z", metav1.MicroTime) into @out,
+ * which has room for KUBE_TIME_MAX bytes.  -EINVAL for a time gmtime
+ * cannot convert. */
+#define KUBE_TIME_MAX 32
+int kube_time_format(const struct timespec *ts, int micro, char out[KUBE_TIME_MAX]);
+/* Parses either form (any fraction, "Z" or a numeric offset) to epoch
+ * seconds.  0 or -EINVAL. */
+int kube_time_parse(const char *s, int64_t *ret_epoch);
+
+/* A fast non-cryptographic random number for jitter, from a per-thread
+ * generator seeded from getrandom().  Never use it for secrets. */
+uint64_t kube_rand(void);
+
+#endif

@@ -1,0 +1,61 @@
+/* kube_watch.h - the watch stream, as bytes and as events.  The API server
+ * writes one JSON object per line ({"type":...,"object":...}\n); the
+ * network hands them over in whatever chunks it likes.  Pure: no I/O, so
+ * the splitter and the event parser are fuzzed and unit-tested alone. */
+#ifndef PG_KUBE_WATCH_H
+#define PG_KUBE_WATCH_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "buf.h"
+
+/* A line longer than this is refused by default: an object is at most
+ * ~1.5 MiB in etcd, and JSON escaping can double it. */
+#define KUBE_WATCH_MAX_LINE (4u * 1024 * 1024)
+
+struct kube_lines {
+	struct buf line;        /* the unfinished line; line.max is the limit */
+	bool discarding;        /* skipping the rest of an oversized line */
+	size_t oversized;       /* oversized lines seen */
+};
+
+/* Called once per complete, non-empty line, without its "\n" (and
+ * without a "\r" before it).  @line is borrowed and NUL-terminated at
+ * @len.  A negative return stops kube_lines_feed(), which returns it. */
+typedef int (*kube_line_fn)(void *ud, const char *line, size_t len);
+
+void kube_lines_init(struct kube_lines *s, size_t max_line);
+/* Feeds one chunk.  Returns 0, the callback's negative value, -ENOMEM, or
+ * -E2BIG when a line grows past the limit: that line is dropped (the
+ * splitter skips to its end, so the next feed carries on with the next
+ * line) and counted in s->oversized.  A dropped line is a lost event, so
+ * a watch that sees -E2BIG must relist. */
+int kube_lines_feed(struct kube_lines *s, const char *data, size_t len,
+		    kube_line_fn fn, void *ud);
+/* True when a partial line is pending (a stream that ends here was cut). */
+bool kube_lines_pending(const struct kube_lines *s);
+void kube_lines_reset(struct kube_lines *s);
+void kube_lines_free(struct kube_lines *s);
+
+enum kube_event_type {
+	KUBE_EVENT_ADDED,
+	KUBE_EVENT_MODIFIED,
+	KUBE_EVENT_DELETED,
+	KUBE_EVENT_BOOKMARK,
+	KUBE_EVENT_ERROR,
+};
+
+struct kube_watch_event {
+	enum kube_event_type type;
+	json_t *object;         /* new reference: the object, or the Status of ERROR */
+};
+
+/* Parses one line into @ev.  -EINVAL for anything that is not an object
+ * with a known "type" and an object "object"; -ENOMEM.  @ev is untouched
+ * on failure; on success the caller owns ev->object (json_decref). */
+int kube_watch_event_parse(const char *line, size_t len, struct kube_watch_event *ev);
+const char *kube_event_type_name(enum kube_event_type t);
+
+#endif
