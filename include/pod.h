@@ -15,6 +15,7 @@
 
 struct arena;
 struct errlist;
+struct jval;
 
 enum workload_kind {
 	WK_POD, WK_DEPLOYMENT, WK_REPLICASET, WK_STATEFULSET, WK_DAEMONSET,
@@ -106,6 +107,7 @@ struct pod {
  * -ENOENT for any other object (skip it), -EINVAL when it has no
  * apiVersion/kind. */
 int pod_workload_kind(json_t *obj, enum workload_kind *ret);
+int pod_workload_kind_jval(const struct jval *obj, enum workload_kind *ret);
 const char *workload_kind_name(enum workload_kind k);
 
 /* Builds the compact pod of @obj (borrowed).  @default_ns is used when
@@ -114,6 +116,9 @@ const char *workload_kind_name(enum workload_kind k);
  * -ENOENT when @obj carries no pod spec; -ENOMEM. */
 int pod_from_object(json_t *obj, const char *default_ns, struct errlist *errs,
 		    struct pod **ret_pod);
+/* The same from the fast reader's tree (include/jval.h); @obj borrowed. */
+int pod_from_jval(const struct jval *obj, const char *default_ns, struct errlist *errs,
+		  struct pod **ret_pod);
 struct pod *pod_free(struct pod *p);
 
 /* The effective service account: "default" when unset or empty. */

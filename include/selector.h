@@ -9,6 +9,7 @@
 struct arena;
 struct errlist;
 struct fpath;
+struct jval;
 
 struct labels {
 	const char **keys;      /* parallel arrays, in the arena of their owner */
@@ -36,6 +37,8 @@ const char *labels_get(const struct labels *l, const char *key);
 /* Copies a JSON object of strings into @a.  Errors go to @errs at @path;
  * -EINVAL for a non-string value or bad key, -ENOMEM. */
 int labels_from_json(json_t *obj, struct arena *a, struct fpath *path,
+		     struct errlist *errs, struct labels *ret);
+int labels_from_jval(const struct jval *obj, struct arena *a, struct fpath *path,
 		     struct errlist *errs, struct labels *ret);
 
 /* Parses and validates a LabelSelector; an empty selector is an error

@@ -287,20 +287,25 @@ static void judge_image(struct judge *j, const struct container *c)
 
 	if (!pr->images.allow.set && !pr->images.require_digest)
 		return;
-	container_path(j->pod, c, path, sizeof(path), "image");
+	/* Paths are built only for findings: the controller re-judges every
+	 * cached pod when a profile changes, and most pods pass. */
 	valid = image_normalize(image, norm, sizeof(norm)) == 0;
 	if (pr->images.allow.set) {
 		bool ok = false;
 
 		for (size_t i = 0; valid && i < pr->images.allow.n && !ok; i++)
 			ok = image_pattern_match(pr->images.allow.v[i], norm);
-		if (!ok)
+		if (!ok) {
+			container_path(j->pod, c, path, sizeof(path), "image");
 			add(j, R_ADMISSION_DRIFT, "images.allow", path, "not allowed", "%s%s",
 			    quote(image, tmp, sizeof(tmp)), valid ? "" : " (not an image reference)");
+		}
 	}
-	if (pr->images.require_digest && !image_has_digest(image))
+	if (pr->images.require_digest && !image_has_digest(image)) {
+		container_path(j->pod, c, path, sizeof(path), "image");
 		add(j, R_ADMISSION_DRIFT, "images.requireDigest", path, "required",
 		    "%s has no @sha256 digest, one is", quote(image, tmp, sizeof(tmp)));
+	}
 }
 
 static void judge_container_privileges(struct judge *j, const struct container *c)

@@ -10,6 +10,7 @@
 #include "arena.h"
 #include "errlist.h"
 #include "fpath.h"
+#include "jval.h"
 #include "strutil.h"
 #include "xalloc.h"
 
@@ -54,10 +55,10 @@ static const char *pdup(struct pctx *c, const char *s)
 	return r;
 }
 
-int pod_workload_kind(json_t *obj, enum workload_kind *ret)
+int pod_workload_kind_jval(const struct jval *obj, enum workload_kind *ret)
 {
-	const char *kind = json_string_value(json_object_get(obj, "kind"));
-	const char *av = json_string_value(json_object_get(obj, "apiVersion"));
+	const char *kind = jval_str(jval_get(obj, "kind"));
+	const char *av = jval_str(jval_get(obj, "apiVersion"));
 
 	if (!kind || !av)
 		return -EINVAL;
@@ -97,14 +98,14 @@ const char *pod_service_account(const struct pod *p)
 
 /* ---- typed readers: absent or null is "unset"; a wrong type is an error -- */
 
-static json_t *get_obj(struct pctx *c, json_t *o, const char *key)
+static const struct jval *get_obj(struct pctx *c, const struct jval *o, const char *key)
 {
-	json_t *v = json_object_get(o, key);
+	const struct jval *v = jval_get(o, key);
 	size_t m;
 
-	if (!v || json_is_null(v))
+	if (!v || jval_is_null(v))
 		return NULL;
-	if (json_is_object(v))
+	if (jval_is_object(v))
 		return v;
 	m = fpath_key(&c->path, key);
 	perr(c, "must be an object");
@@ -112,18 +113,18 @@ static json_t *get_obj(struct pctx *c, json_t *o, const char *key)
 	return NULL;
 }
 
-static json_t *get_arr(struct pctx *c, json_t *o, const char *key, size_t max)
+static const struct jval *get_arr(struct pctx *c, const struct jval *o, const char *key, size_t max)
 {
-	json_t *v = json_object_get(o, key);
+	const struct jval *v = jval_get(o, key);
 	size_t m;
 
-	if (!v || json_is_null(v))
+	if (!v || jval_is_null(v))
 		return NULL;
 	m = fpath_key(&c->path, key);
-	if (!json_is_array(v)) {
+	if (!jval_is_array(v)) {
 		perr(c, "must be a list");
 		v = NULL;
-	} else if (json_array_size(v) > max) {
+	} else if (jval_size(v) > max) {
 		char msg[64];
 
 		snprintf(msg, sizeof(msg), "more than %zu items", max);
@@ -134,45 +135,45 @@ static json_t *get_arr(struct pctx *c, json_t *o, const char *key, size_t max)
 	return v;
 }
 
-static const char *get_str(struct pctx *c, json_t *o, const char *key)
+static const char *get_str(struct pctx *c, const struct jval *o, const char *key)
 {
-	json_t *v = json_object_get(o, key);
+	const struct jval *v = jval_get(o, key);
 	size_t m;
 
-	if (!v || json_is_null(v))
+	if (!v || jval_is_null(v))
 		return NULL;
-	if (json_is_string(v))
-		return pdup(c, json_string_value(v));
+	if (jval_is_string(v))
+		return pdup(c, jval_str(v));
 	m = fpath_key(&c->path, key);
 	perr(c, "must be a string");
 	fpath_pop(&c->path, m);
 	return NULL;
 }
 
-static uint8_t get_bool(struct pctx *c, json_t *o, const char *key)
+static uint8_t get_bool(struct pctx *c, const struct jval *o, const char *key)
 {
-	json_t *v = json_object_get(o, key);
+	const struct jval *v = jval_get(o, key);
 	size_t m;
 
-	if (!v || json_is_null(v))
+	if (!v || jval_is_null(v))
 		return OPT_UNSET;
-	if (json_is_boolean(v))
-		return json_is_true(v) ? OPT_TRUE : OPT_FALSE;
+	if (jval_is_bool(v))
+		return jval_is_true(v) ? OPT_TRUE : OPT_FALSE;
 	m = fpath_key(&c->path, key);
 	perr(c, "must be true or false");
 	fpath_pop(&c->path, m);
 	return OPT_UNSET;
 }
 
-static int64_t get_int(struct pctx *c, json_t *o, const char *key)
+static int64_t get_int(struct pctx *c, const struct jval *o, const char *key)
 {
-	json_t *v = json_object_get(o, key);
+	const struct jval *v = jval_get(o, key);
 	size_t m;
 
-	if (!v || json_is_null(v))
+	if (!v || jval_is_null(v))
 		return -1;
-	if (json_is_integer(v) && json_integer_value(v) >= 0)
-		return json_integer_value(v);
+	if (jval_is_int(v) && v->u.i >= 0)
+		return v->u.i;
 	m = fpath_key(&c->path, key);
 	perr(c, "must be a non-negative integer");
 	fpath_pop(&c->path, m);
@@ -197,9 +198,9 @@ static void add_secret_use(struct pctx *c, const char *secret, enum secret_use_k
 	u->b = (uint16_t)b;
 }
 
-static void read_security_context(struct pctx *c, json_t *sc, struct container *ct)
+static void read_security_context(struct pctx *c, const struct jval *sc, struct container *ct)
 {
-	json_t *caps, *add, *v;
+	const struct jval *caps, *add, *v;
 	size_t m, i;
 
 	ct->run_as_user = -1;
@@ -216,18 +217,18 @@ static void read_security_context(struct pctx *c, json_t *sc, struct container *
 
 		add = get_arr(c, caps, "add", 256);
 		if (add) {
-			ct->caps_add = arena_alloc(c->a, (json_array_size(add) + 1) * sizeof(char *));
+			ct->caps_add = arena_alloc(c->a, (jval_size(add) + 1) * sizeof(char *));
 			if (!ct->caps_add)
 				c->oom = true;
-			json_array_foreach(add, i, v) {
-				if (!json_is_string(v)) {
+			jval_foreach_item(add, i, v) {
+				if (!jval_is_string(v)) {
 					size_t mi = fpath_key(&c->path, "add");
 
 					fpath_index(&c->path, i);
 					perr(c, "must be a string");
 					fpath_pop(&c->path, mi);
 				} else if (ct->caps_add) {
-					ct->caps_add[ct->ncaps++] = pdup(c, json_string_value(v));
+					ct->caps_add[ct->ncaps++] = pdup(c, jval_str(v));
 				}
 			}
 		}
@@ -236,15 +237,15 @@ static void read_security_context(struct pctx *c, json_t *sc, struct container *
 	fpath_pop(&c->path, m);
 }
 
-static void read_container(struct pctx *c, json_t *j, enum container_kind kind, size_t index,
+static void read_container(struct pctx *c, const struct jval *j, enum container_kind kind, size_t index,
 			   size_t env_cap)
 {
 	struct pod *p = c->pod;
 	struct container *ct = &p->containers[p->ncontainers];
-	json_t *env, *env_from, *e;
+	const struct jval *env, *env_from, *e;
 	size_t i;
 
-	if (!json_is_object(j)) {
+	if (!jval_is_object(j)) {
 		perr(c, "must be an object");
 		return;
 	}
@@ -255,18 +256,18 @@ static void read_container(struct pctx *c, json_t *j, enum container_kind kind, 
 	read_security_context(c, get_obj(c, j, "securityContext"), ct);
 
 	env = get_arr(c, j, "env", POD_MAX_ENV);
-	json_array_foreach(env, i, e) {
-		json_t *vf = json_object_get(e, "valueFrom");
-		json_t *skr = json_is_object(vf) ? json_object_get(vf, "secretKeyRef") : NULL;
-		const char *name = json_is_object(skr) ? json_string_value(json_object_get(skr, "name")) : NULL;
+	jval_foreach_item(env, i, e) {
+		const struct jval *vf = jval_get(e, "valueFrom");
+		const struct jval *skr = jval_is_object(vf) ? jval_get(vf, "secretKeyRef") : NULL;
+		const char *name = jval_is_object(skr) ? jval_str(jval_get(skr, "name")) : NULL;
 
 		if (name)
 			add_secret_use(c, pdup(c, name), SU_ENV, kind, index, i, env_cap);
 	}
 	env_from = get_arr(c, j, "envFrom", POD_MAX_ENV);
-	json_array_foreach(env_from, i, e) {
-		json_t *sr = json_object_get(e, "secretRef");
-		const char *name = json_is_object(sr) ? json_string_value(json_object_get(sr, "name")) : NULL;
+	jval_foreach_item(env_from, i, e) {
+		const struct jval *sr = jval_get(e, "secretRef");
+		const char *name = jval_is_object(sr) ? jval_str(jval_get(sr, "name")) : NULL;
 
 		if (name)
 			add_secret_use(c, pdup(c, name), SU_ENV_FROM, kind, index, i, env_cap);
@@ -274,18 +275,18 @@ static void read_container(struct pctx *c, json_t *j, enum container_kind kind, 
 	p->ncontainers++;
 }
 
-static void read_volume(struct pctx *c, json_t *vol, size_t vi, size_t cap)
+static void read_volume(struct pctx *c, const struct jval *vol, size_t vi, size_t cap)
 {
 	struct pod *p = c->pod;
 	const char *name;
-	json_t *hp, *secret, *projected, *sources, *src;
+	const struct jval *hp, *secret, *projected, *sources, *src;
 	size_t i;
 
-	if (!json_is_object(vol)) {
+	if (!jval_is_object(vol)) {
 		perr(c, "must be an object");
 		return;
 	}
-	name = json_string_value(json_object_get(vol, "name"));
+	name = jval_str(jval_get(vol, "name"));
 	if (name && str_has_prefix(name, "kube-api-access-"))
 		p->has_api_access_volume = true;
 
@@ -303,7 +304,7 @@ static void read_volume(struct pctx *c, json_t *vol, size_t vi, size_t cap)
 	}
 	secret = get_obj(c, vol, "secret");
 	if (secret) {
-		const char *sn = json_string_value(json_object_get(secret, "secretName"));
+		const char *sn = jval_str(jval_get(secret, "secretName"));
 
 		if (sn)
 			add_secret_use(c, pdup(c, sn), SU_VOLUME, CK_CONTAINER, vi, 0, cap);
@@ -315,11 +316,11 @@ static void read_volume(struct pctx *c, json_t *vol, size_t vi, size_t cap)
 		size_t m = fpath_key(&c->path, "projected");
 
 		sources = get_arr(c, projected, "sources", 1024);
-		json_array_foreach(sources, i, src) {
-			json_t *sat = json_is_object(src) ? json_object_get(src, "serviceAccountToken") : NULL;
-			json_t *sec = json_is_object(src) ? json_object_get(src, "secret") : NULL;
+		jval_foreach_item(sources, i, src) {
+			const struct jval *sat = jval_is_object(src) ? jval_get(src, "serviceAccountToken") : NULL;
+			const struct jval *sec = jval_is_object(src) ? jval_get(src, "secret") : NULL;
 
-			if (json_is_object(sat) && p->ntokens < cap) {
+			if (jval_is_object(sat) && p->ntokens < cap) {
 				size_t ms = fpath_key(&c->path, "sources");
 				struct token_source *t = &p->tokens[p->ntokens++];
 
@@ -330,8 +331,8 @@ static void read_volume(struct pctx *c, json_t *vol, size_t vi, size_t cap)
 				t->expiration = get_int(c, sat, "expirationSeconds");
 				fpath_pop(&c->path, ms);
 			}
-			if (json_is_object(sec)) {
-				const char *sn = json_string_value(json_object_get(sec, "name"));
+			if (jval_is_object(sec)) {
+				const char *sn = jval_str(jval_get(sec, "name"));
 
 				if (sn)
 					add_secret_use(c, pdup(c, sn), SU_PROJECTED, CK_CONTAINER, vi, i, cap);
@@ -341,26 +342,26 @@ static void read_volume(struct pctx *c, json_t *vol, size_t vi, size_t cap)
 	}
 }
 
-static size_t count_items(json_t *spec, const char *key)
+static size_t count_items(const struct jval *spec, const char *key)
 {
-	json_t *v = json_object_get(spec, key);
+	const struct jval *v = jval_get(spec, key);
 
-	return json_is_array(v) ? json_array_size(v) : 0;
+	return jval_is_array(v) ? jval_size(v) : 0;
 }
 
 /* Upper bound of secret references, so the arrays are sized once. */
-static size_t count_env(json_t *spec)
+static size_t count_env(const struct jval *spec)
 {
 	static const char *const lists[] = { "initContainers", "containers", "ephemeralContainers" };
 	size_t n = 0;
 
 	for (size_t l = 0; l < 3; l++) {
-		json_t *arr = json_object_get(spec, lists[l]), *ct;
+		const struct jval *arr = jval_get(spec, lists[l]), *ct;
 		size_t i;
 
-		if (!json_is_array(arr))
+		if (!jval_is_array(arr))
 			continue;
-		json_array_foreach(arr, i, ct) {
+		jval_foreach_item(arr, i, ct) {
 			n += count_items(ct, "env") + count_items(ct, "envFrom");
 			if (n > POD_MAX_ENV)
 				return POD_MAX_ENV;
@@ -369,30 +370,30 @@ static size_t count_env(json_t *spec)
 	return n;
 }
 
-static size_t count_sources(json_t *spec)
+static size_t count_sources(const struct jval *spec)
 {
-	json_t *vols = json_object_get(spec, "volumes"), *v;
+	const struct jval *vols = jval_get(spec, "volumes"), *v;
 	size_t n = 0, i;
 
-	json_array_foreach(vols, i, v) {
-		json_t *pr = json_object_get(v, "projected");
+	jval_foreach_item(vols, i, v) {
+		const struct jval *pr = jval_get(v, "projected");
 
-		n += 1 + (json_is_object(pr) ? count_items(pr, "sources") : 0);
+		n += 1 + (jval_is_object(pr) ? count_items(pr, "sources") : 0);
 		if (n > POD_MAX_VOLUMES * 4)
 			return POD_MAX_VOLUMES * 4;
 	}
 	return n;
 }
 
-static void read_spec(struct pctx *c, json_t *spec)
+static void read_spec(struct pctx *c, const struct jval *spec)
 {
 	static const char *const lists[] = { "initContainers", "containers", "ephemeralContainers" };
 	static const enum container_kind lkinds[] = { CK_INIT, CK_CONTAINER, CK_EPHEMERAL };
 	struct pod *p = c->pod;
 	size_t ncont = 0, nsrc, nenv, i;
-	json_t *vols, *v, *sc;
+	const struct jval *vols, *v, *sc;
 
-	if (!json_is_object(spec)) {
+	if (!jval_is_object(spec)) {
 		perr(c, spec ? "must be an object" : "required");
 		return;
 	}
@@ -431,7 +432,7 @@ static void read_spec(struct pctx *c, json_t *spec)
 	}
 
 	vols = get_arr(c, spec, "volumes", POD_MAX_VOLUMES);
-	json_array_foreach(vols, i, v) {
+	jval_foreach_item(vols, i, v) {
 		size_t m = fpath_key(&c->path, "volumes");
 
 		fpath_index(&c->path, i);
@@ -439,9 +440,9 @@ static void read_spec(struct pctx *c, json_t *spec)
 		fpath_pop(&c->path, m);
 	}
 	for (size_t l = 0; l < 3; l++) {
-		json_t *arr = get_arr(c, spec, lists[l], POD_MAX_CONTAINERS), *ct;
+		const struct jval *arr = get_arr(c, spec, lists[l], POD_MAX_CONTAINERS), *ct;
 
-		json_array_foreach(arr, i, ct) {
+		jval_foreach_item(arr, i, ct) {
 			size_t m = fpath_key(&c->path, lists[l]);
 
 			fpath_index(&c->path, i);
@@ -464,48 +465,48 @@ static int64_t parse_time(const char *s)
 	return (int64_t)timegm(&tm);
 }
 
-static void read_runtime_facts(struct pctx *c, json_t *obj)
+static void read_runtime_facts(struct pctx *c, const struct jval *obj)
 {
 	struct pod *p = c->pod;
-	json_t *meta = json_object_get(obj, "metadata");
-	json_t *spec = json_object_get(obj, "spec");
-	json_t *status = json_object_get(obj, "status");
-	json_t *owners = json_object_get(meta, "ownerReferences"), *o;
-	json_t *ann = json_object_get(meta, "annotations");
+	const struct jval *meta = jval_get(obj, "metadata");
+	const struct jval *spec = jval_get(obj, "spec");
+	const struct jval *status = jval_get(obj, "status");
+	const struct jval *owners = jval_get(meta, "ownerReferences"), *o;
+	const struct jval *ann = jval_get(meta, "annotations");
 	size_t i;
 
 	p->start_time = -1;
-	if (json_is_string(json_object_get(spec, "nodeName")))
-		p->node_name = pdup(c, json_string_value(json_object_get(spec, "nodeName")));
-	json_array_foreach(owners, i, o) {
-		if (!json_is_true(json_object_get(o, "controller")))
+	if (jval_is_string(jval_get(spec, "nodeName")))
+		p->node_name = pdup(c, jval_str(jval_get(spec, "nodeName")));
+	jval_foreach_item(owners, i, o) {
+		if (!jval_is_true(jval_get(o, "controller")))
 			continue;
-		if (json_is_string(json_object_get(o, "kind")))
-			p->owner_kind = pdup(c, json_string_value(json_object_get(o, "kind")));
-		if (json_is_string(json_object_get(o, "name")))
-			p->owner_name = pdup(c, json_string_value(json_object_get(o, "name")));
-		if (json_is_string(json_object_get(o, "uid")))
-			p->owner_uid = pdup(c, json_string_value(json_object_get(o, "uid")));
+		if (jval_is_string(jval_get(o, "kind")))
+			p->owner_kind = pdup(c, jval_str(jval_get(o, "kind")));
+		if (jval_is_string(jval_get(o, "name")))
+			p->owner_name = pdup(c, jval_str(jval_get(o, "name")));
+		if (jval_is_string(jval_get(o, "uid")))
+			p->owner_uid = pdup(c, jval_str(jval_get(o, "uid")));
 		break;
 	}
-	p->mirror = json_object_get(ann, "kubernetes.io/config.mirror") != NULL;
-	p->terminating = json_object_get(meta, "deletionTimestamp") != NULL &&
-			 !json_is_null(json_object_get(meta, "deletionTimestamp"));
-	p->start_time = parse_time(json_string_value(json_object_get(status, "startTime")));
+	p->mirror = jval_get(ann, "kubernetes.io/config.mirror") != NULL;
+	p->terminating = jval_get(meta, "deletionTimestamp") != NULL &&
+			 !jval_is_null(jval_get(meta, "deletionTimestamp"));
+	p->start_time = parse_time(jval_str(jval_get(status, "startTime")));
 }
 
-int pod_from_object(json_t *obj, const char *default_ns, struct errlist *errs,
-		    struct pod **ret_pod)
+int pod_from_jval(const struct jval *obj, const char *default_ns, struct errlist *errs,
+		  struct pod **ret_pod)
 {
 	struct pctx c = { .errs = errs };
 	enum workload_kind wk;
-	json_t *meta, *tmpl_meta = NULL, *spec, *labels;
+	const struct jval *meta, *tmpl_meta = NULL, *spec, *labels;
 	struct pod *p;
 	const char *ns;
 	size_t m;
 	int r;
 
-	r = pod_workload_kind(obj, &wk);
+	r = pod_workload_kind_jval(obj, &wk);
 	if (r < 0)
 		return r;
 	p = pg_calloc(1, sizeof(*p));
@@ -520,38 +521,38 @@ int pod_from_object(json_t *obj, const char *default_ns, struct errlist *errs,
 	c.pod = p;
 	fpath_init(&c.path, NULL);
 
-	meta = json_object_get(obj, "metadata");
-	if (meta && !json_is_object(meta)) {
+	meta = jval_get(obj, "metadata");
+	if (meta && !jval_is_object(meta)) {
 		fpath_key(&c.path, "metadata");
 		perr(&c, "must be an object");
 		goto done;
 	}
-	ns = json_string_value(json_object_get(meta, "namespace"));
+	ns = jval_str(jval_get(meta, "namespace"));
 	p->namespace = pdup(&c, ns && *ns ? ns : default_ns ? default_ns : "default");
-	p->name = json_string_value(json_object_get(meta, "name"));
+	p->name = jval_str(jval_get(meta, "name"));
 	if (!p->name)
-		p->name = json_string_value(json_object_get(meta, "generateName"));
+		p->name = jval_str(jval_get(meta, "generateName"));
 	p->name = pdup(&c, p->name ? p->name : "");
-	if (json_is_string(json_object_get(meta, "uid")))
-		p->uid = pdup(&c, json_string_value(json_object_get(meta, "uid")));
+	if (jval_is_string(jval_get(meta, "uid")))
+		p->uid = pdup(&c, jval_str(jval_get(meta, "uid")));
 
-	spec = json_object_get(obj, "spec");
+	spec = jval_get(obj, "spec");
 	switch (wk) {
 	case WK_POD:
 		p->spec_root = "spec";
 		break;
 	case WK_CRONJOB:
 		p->spec_root = "spec.jobTemplate.spec.template.spec";
-		spec = json_object_get(json_object_get(spec, "jobTemplate"), "spec");
-		spec = json_object_get(spec, "template");
-		tmpl_meta = json_object_get(spec, "metadata");
-		spec = json_object_get(spec, "spec");
+		spec = jval_get(jval_get(spec, "jobTemplate"), "spec");
+		spec = jval_get(spec, "template");
+		tmpl_meta = jval_get(spec, "metadata");
+		spec = jval_get(spec, "spec");
 		break;
 	default:
 		p->spec_root = "spec.template.spec";
-		spec = json_object_get(json_object_get(obj, "spec"), "template");
-		tmpl_meta = json_object_get(spec, "metadata");
-		spec = json_object_get(spec, "spec");
+		spec = jval_get(jval_get(obj, "spec"), "template");
+		tmpl_meta = jval_get(spec, "metadata");
+		spec = jval_get(spec, "spec");
 		break;
 	}
 
@@ -563,8 +564,8 @@ int pod_from_object(json_t *obj, const char *default_ns, struct errlist *errs,
 		m = fpath_key(&c.path, "metadata");
 	}
 	fpath_key(&c.path, "labels");
-	labels = json_object_get(wk == WK_POD ? meta : tmpl_meta, "labels");
-	r = labels_from_json(labels, c.a, &c.path, errs, &p->labels);
+	labels = jval_get(wk == WK_POD ? meta : tmpl_meta, "labels");
+	r = labels_from_jval(labels, c.a, &c.path, errs, &p->labels);
 	if (r == -ENOMEM)
 		c.oom = true;
 	else if (r < 0)
@@ -596,4 +597,37 @@ struct pod *pod_free(struct pod *p)
 	arena_free(p->arena);
 	pg_free(p);
 	return NULL;
+}
+
+/* The jansson entry points convert first: they serve cold paths (check,
+ * tests), while the webhook and the informer parse straight to jval. */
+int pod_workload_kind(json_t *obj, enum workload_kind *ret)
+{
+	const char *kind = json_string_value(json_object_get(obj, "kind"));
+	const char *av = json_string_value(json_object_get(obj, "apiVersion"));
+	struct jmember m[2] = {
+		{ "kind", { .type = JV_STRING, .u.s = kind } },
+		{ "apiVersion", { .type = JV_STRING, .u.s = av } },
+	};
+	struct jval v = { .type = JV_OBJECT, .n = 2, .u.members = m };
+
+	if (!kind || !av)
+		return -EINVAL;
+	return pod_workload_kind_jval(&v, ret);
+}
+
+int pod_from_object(json_t *obj, const char *default_ns, struct errlist *errs,
+		    struct pod **ret_pod)
+{
+	struct arena *a = arena_new(4096);
+	const struct jval *v;
+	int r;
+
+	if (!a)
+		return -ENOMEM;
+	r = jval_from_json(obj, a, &v);
+	if (r == 0)
+		r = pod_from_jval(v, default_ns, errs, ret_pod);
+	arena_free(a);
+	return r;
 }

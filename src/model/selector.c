@@ -7,6 +7,7 @@
 #include "arena.h"
 #include "errlist.h"
 #include "fpath.h"
+#include "jval.h"
 #include "strutil.h"
 
 /* A selector is small; a hostile one must not become large. */
@@ -54,6 +55,48 @@ int labels_from_json(json_t *obj, struct arena *a, struct fpath *path,
 		} else {
 			ret->keys[n] = arena_strdup(a, k);
 			ret->values[n] = arena_strdup(a, json_string_value(v));
+			if (!ret->keys[n] || !ret->values[n])
+				return -ENOMEM;
+			n++;
+		}
+		fpath_pop(path, mark);
+	}
+	ret->n = n;
+	return r;
+}
+
+int labels_from_jval(const struct jval *obj, struct arena *a, struct fpath *path,
+		     struct errlist *errs, struct labels *ret)
+{
+	size_t n = 0;
+	int r = 0;
+
+	memset(ret, 0, sizeof(*ret));
+	if (jval_is_null(obj))
+		return 0;
+	if (!jval_is_object(obj)) {
+		errlist_add(errs, "%s: must be a map of strings", fpath_str(path));
+		return -EINVAL;
+	}
+	if (obj->n > LABELS_MAX) {
+		errlist_add(errs, "%s: more than %d labels", fpath_str(path), LABELS_MAX);
+		return -EINVAL;
+	}
+	ret->keys = arena_alloc(a, (obj->n + 1) * sizeof(char *));
+	ret->values = arena_alloc(a, (obj->n + 1) * sizeof(char *));
+	if (!ret->keys || !ret->values)
+		return -ENOMEM;
+	jval_foreach_member(obj, m) {
+		size_t mark = fpath_key(path, m->key);
+
+		if (!jval_is_string(&m->val)) {
+			errlist_add(errs, "%s: must be a string", fpath_str(path));
+			r = -EINVAL;
+		} else {
+			/* The tree lives in a caller's arena that may be
+			 * shorter-lived than @a: copy. */
+			ret->keys[n] = arena_strdup(a, m->key);
+			ret->values[n] = arena_strdup(a, m->val.u.s);
 			if (!ret->keys[n] || !ret->values[n])
 				return -ENOMEM;
 			n++;

@@ -1,0 +1,212 @@
+#!/usr/bin/env python3
+"""CLI tests: run the built `profileguard` binary on examples/ and on broken
+input, and assert its output and exit codes (SPEC §6)."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+BIN = os.environ.get("PROFILEGUARD", "build/src/cmd/profileguard")
+ROOT = os.environ.get("SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..", ".."))
+EX = os.path.join(ROOT, "examples")
+PROFILES = os.path.join(EX, "profiles")
+
+
+def run(*args, stdin=None, env=None):
+    e = dict(os.environ)
+    e.update(env or {})
+    p = subprocess.run([BIN, *args], input=stdin, capture_output=True, text=True, env=e, timeout=60)
+    return p.returncode, p.stdout, p.stderr
+
+
+def ex(*parts):
+    return os.path.join(EX, *parts)
+
+
+class CheckCommand(unittest.TestCase):
+    def test_good_manifests_pass(self):
+        rc, out, err = run("check", "-p", PROFILES, "-f", ex("manifests", "good"))
+        self.assertEqual(rc, 0, out + err)
+        self.assertIn("6 objects checked: 6 passed, 0 denied, 0 allowed with warnings; 2 other objects skipped", out)
+        self.assertEqual(err, "")
+
+    def test_denied_pod_names_every_violation(self):
+        rc, out, _ = run("check", "-p", PROFILES, "-f", ex("manifests", "bad", "payments-latest-image.yaml"))
+        self.assertEqual(rc, 1)
+        lines = out.splitlines()
+        self.assertTrue(lines[0].endswith("payments-latest-image.yaml: document 1: Pod payments/payments-api-debug: denied"), lines[0])
+        self.assertEqual(lines[1:4], [
+            '  spec.serviceAccountName: "default" (unset) not allowed by payments/payments-api identity.serviceAccountNames',
+            '  spec.containers[1].image: "nginx:latest" not allowed by payments/payments-api images.allow',
+            '  spec.containers[1].image: "nginx:latest" has no @sha256 digest, one is required by payments/payments-api images.requireDigest',
+        ])
+
+    def test_privileged(self):
+        rc, out, _ = run("check", "-p", PROFILES, "-f", ex("manifests", "bad", "payments-privileged.yaml"))
+        self.assertEqual(rc, 1)
+        for want in ("spec.hostNetwork: true forbidden by payments/payments-api privileges.hostNamespaces",
+                     "spec.containers[0].securityContext.privileged: true forbidden by payments/payments-api privileges.privileged",
+                     "spec.containers[0].securityContext.runAsUser: 0 (root) forbidden by payments/payments-api privileges.runAsNonRoot",
+                     'spec.containers[0].securityContext.capabilities.add[1]: "SYS_ADMIN" not allowed by payments/payments-api privileges.allowedCapabilities',
+                     'spec.volumes[0].hostPath.path: "/var/run/docker.sock" not allowed by payments/payments-api privileges.allowedHostPaths'):
+            self.assertIn(want, out)
+
+    def test_legacy_token_secret_known_from_same_input(self):
+        rc, out, _ = run("check", "-p", PROFILES, "-f", ex("manifests", "bad", "payments-legacy-token.yaml"))
+        self.assertEqual(rc, 1)
+        self.assertIn('spec.volumes[0].secret.secretName: "payments-api-token" is a legacy service-account token Secret, '
+                      'forbidden by payments/payments-api identity.legacyTokenSecrets', out)
+        self.assertIn("3607 is silently extended to one year", out)
+        self.assertIn("7200 exceeds 3600", out)
+        self.assertEqual(out.count("identity.legacyTokenSecrets"), 3)
+
+    def test_template_kinds_and_two_profiles(self):
+        rc, out, _ = run("check", "-p", PROFILES, "-f", ex("manifests", "bad", "web-deployment.yaml"),
+                         "-f", ex("manifests", "bad", "shop-both.yaml"))
+        self.assertEqual(rc, 1)
+        self.assertIn('spec.template.spec.initContainers[0].image: "busybox:1.36" not allowed by web/frontend images.allow', out)
+        self.assertIn("by shop/backend-identity identity.serviceAccountNames", out)
+        self.assertIn("by shop/cart-images images.requireDigest", out)
+
+    def test_audit_findings_are_warnings_and_exit_zero(self):
+        rc, out, _ = run("check", "-p", PROFILES, "-f", ex("manifests", "bad", "batch-audit.yaml"))
+        self.assertEqual(rc, 0, out)
+        self.assertIn("Job batch/export-orders: allowed with warnings", out)
+        self.assertIn('  warning: spec.template.spec.containers[0].image: "python:3.12-slim" not allowed by batch/batch-jobs images.allow', out)
+        self.assertIn("1 allowed with warnings", out)
+
+    def test_json_output(self):
+        rc, out, _ = run("check", "-p", PROFILES, "-f", ex("manifests", "bad"), "-o", "json")
+        self.assertEqual(rc, 1)
+        doc = json.loads(out)
+        self.assertEqual(doc["summary"], {"objects": 6, "passed": 0, "denied": 5, "warned": 1, "skipped": 0, "errors": 0})
+        by_name = {r["name"]: r for r in doc["results"]}
+        latest = by_name["payments-api-debug"]
+        self.assertFalse(latest["allowed"])
+        self.assertEqual(latest["document"], 1)
+        v = latest["violations"][1]
+        self.assertEqual(v["rule"], "images.allow")
+        self.assertEqual(v["path"], "spec.containers[1].image")
+        self.assertEqual(v["profile"], "payments/payments-api")
+        self.assertEqual(v["reason"], "AdmissionDrift")
+        self.assertEqual(v["mode"], "Enforce")
+        legacy = by_name["payments-api-legacy"]
+        self.assertIn("TokenTTLExceeded", {x["reason"] for x in legacy["violations"]})
+        self.assertIn("LegacyToken", {x["reason"] for x in legacy["violations"]})
+        audit = by_name["export-orders"]
+        self.assertTrue(audit["allowed"])
+        self.assertEqual(len(audit["warnings"]), 3)
+        self.assertEqual(audit["violations"], [])
+
+    def test_stdin_and_multi_doc(self):
+        with open(ex("manifests", "bad", "payments-privileged.yaml")) as f:
+            bad = f.read()
+        with open(ex("manifests", "good", "payments-pod.yaml")) as f:
+            good = f.read()
+        rc, out, _ = run("check", "-p", PROFILES, "-f", "-", stdin=good + "\n---\n" + bad)
+        self.assertEqual(rc, 1)
+        self.assertIn("-: document 2: Pod payments/payments-api-node-debug: denied", out)
+        self.assertIn("2 objects checked: 1 passed, 1 denied", out)
+
+    def test_profiles_from_stdin(self):
+        with open(os.path.join(PROFILES, "payments-api.yaml")) as f:
+            prof = f.read()
+        rc, out, _ = run("check", "-p", "-", "-f", ex("manifests", "bad", "payments-privileged.yaml"), stdin=prof)
+        self.assertEqual(rc, 1)
+
+    def test_list_kind(self):
+        lst = {"apiVersion": "v1", "kind": "List", "items": [
+            {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "a", "namespace": "payments", "labels": {"app": "payments-api"}},
+             "spec": {"containers": [{"name": "c", "image": "nginx"}]}}]}
+        rc, out, _ = run("check", "-p", PROFILES, "-f", "-", stdin=json.dumps(lst))
+        self.assertEqual(rc, 1)
+        self.assertIn("-: document 1, item 1: Pod payments/a: denied", out)
+
+    def test_bad_yaml_exit_2_names_file_doc_line(self):
+        rc, out, err = run("check", "-p", PROFILES, "-f", ex("broken", "bad-yaml.yaml"))
+        self.assertEqual(rc, 2)
+        self.assertRegex(err, r"bad-yaml\.yaml: document 1: line 13, column 6: YAML syntax error")
+
+    def test_not_k8s_exit_2(self):
+        rc, _, err = run("check", "-p", PROFILES, "-f", ex("broken", "not-k8s.json"))
+        self.assertEqual(rc, 2)
+        self.assertIn("not-k8s.json: document 1: not a Kubernetes object", err)
+
+    def test_bad_profile_every_error(self):
+        rc, _, err = run("check", "-p", ex("broken", "bad-profile.yaml"), "-f", ex("manifests", "good"))
+        self.assertEqual(rc, 2)
+        for want in ("spec.selector: an empty selector is refused",
+                     'spec.mode: "Enforcing" must be Enforce or Audit',
+                     'spec.identity.serviceAcountNames: unknown field (did you mean "serviceAccountNames"?)',
+                     "spec.runtime.egress[0].ports[1]: 70000 is not a port (1-65535)",
+                     'spec.runtime.egress[1].cidr: "10.0.0.0/33" is not a CIDR'):
+            self.assertIn("bad-profile.yaml: document 1: " + want, err)
+
+    def test_bad_input_wins_over_violations_and_rest_still_checked(self):
+        rc, out, err = run("check", "-p", PROFILES, "-f", ex("broken", "bad-yaml.yaml"),
+                           "-f", ex("manifests", "bad", "shop-both.yaml"))
+        self.assertEqual(rc, 2)
+        self.assertIn("shop/cart-hotfix: denied", out)
+
+    def test_malformed_pod_field_is_bad_input(self):
+        pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: x, namespace: payments}\nspec: {containers: [{name: c, image: x, securityContext: {privileged: 'yes'}}]}\n"
+        rc, _, err = run("check", "-p", PROFILES, "-f", "-", stdin=pod)
+        self.assertEqual(rc, 2)
+        self.assertIn("-: document 1: spec.containers[0].securityContext.privileged: must be true or false", err)
+
+    def test_missing_file_and_usage(self):
+        rc, _, err = run("check", "-p", PROFILES, "-f", "/nonexistent.yaml")
+        self.assertEqual(rc, 2)
+        self.assertIn("/nonexistent.yaml: No such file or directory", err)
+        rc, _, err = run("check", "-f", "x")
+        self.assertEqual(rc, 2)
+        self.assertIn("need -p PROFILES and -f MANIFESTS", err)
+        rc, _, err = run("check", "--bogus")
+        self.assertEqual(rc, 2)
+        self.assertIn("unknown flag --bogus", err)
+        rc, _, err = run("check", "-p", PROFILES, "-f", ex("manifests", "good"), "-o", "yaml")
+        self.assertEqual(rc, 2)
+
+    def test_no_profiles_found(self):
+        rc, _, err = run("check", "-p", ex("manifests", "good"), "-f", ex("manifests", "good"))
+        self.assertEqual(rc, 2)
+        self.assertIn("no WorkloadProfile found", err)
+
+    def test_env_flags(self):
+        rc, out, _ = run("check", "-f", ex("manifests", "bad", "shop-both.yaml"),
+                         env={"PROFILEGUARD_PROFILES": PROFILES, "PROFILEGUARD_OUTPUT": "json"})
+        self.assertEqual(rc, 1)
+        self.assertEqual(json.loads(out)["summary"]["denied"], 1)
+
+    def test_oversized_and_deep_input(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+            f.write("a: " + "[" * 200 + "]" * 200 + "\n")
+            path = f.name
+        try:
+            rc, _, err = run("check", "-p", PROFILES, "-f", path)
+            self.assertEqual(rc, 2)
+            self.assertIn("nests deeper than", err)
+        finally:
+            os.unlink(path)
+
+    def test_version_and_help(self):
+        rc, out, _ = run("--version")
+        self.assertEqual(rc, 0)
+        self.assertRegex(out, r"^profileguard \d+\.\d+\.\d+")
+        rc, out, _ = run("help", "check")
+        self.assertEqual(rc, 0)
+        self.assertIn("-p, --profiles PATH", out)
+        self.assertIn("[$PROFILEGUARD_PROFILES]", out)
+        rc, out, _ = run("check", "-h")
+        self.assertEqual(rc, 0)
+        rc, out, _ = run("help")
+        self.assertEqual(rc, 0)
+        self.assertIn("check", out)
+        rc, _, err = run("nope")
+        self.assertEqual(rc, 2)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
