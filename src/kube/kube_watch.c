@@ -12,13 +12,17 @@ void kube_lines_init(struct kube_lines *s, size_t max_line)
 	s->oversized = 0;
 }
 
-static int deliver(struct kube_lines *s, const char *p, size_t n, kube_line_fn fn, void *ud)
+/* Hands over the buffered line, without a trailing '\r', and empties it. */
+static int deliver(struct kube_lines *s, kube_line_fn fn, void *ud)
 {
-	if (n && p[n - 1] == '\r')
-		n--;
-	if (n == 0)
-		return 0;
-	return fn(ud, p, n);
+	int r = 0;
+
+	if (s->line.len && s->line.data[s->line.len - 1] == '\r')
+		buf_truncate(&s->line, s->line.len - 1);
+	if (s->line.len)
+		r = fn(ud, s->line.data, s->line.len);
+	buf_reset(&s->line);
+	return r;
 }
 
 int kube_lines_feed(struct kube_lines *s, const char *data, size_t len,
@@ -52,8 +56,7 @@ int kube_lines_feed(struct kube_lines *s, const char *data, size_t len,
 		if (!nl)
 			break;
 		p = nl + 1;
-		r = deliver(s, s->line.data, s->line.len, fn, ud);
-		buf_reset(&s->line);
+		r = deliver(s, fn, ud);
 		if (r < 0)
 			return r;
 	}

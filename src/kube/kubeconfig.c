@@ -120,7 +120,8 @@ static int get_object(struct kcx *x, json_t *obj, const char *key, struct fpath 
 }
 
 /* Finds the entry called @name in the list @list_key ("contexts") and
- * returns its @inner mapping ("context"); @fp is left at that mapping. */
+ * returns its @inner mapping ("context"); @fp is left at that mapping
+ * ("contexts[2].context"). */
 static int find_named(struct kcx *x, json_t *root, const char *list_key, const char *inner,
 		      const char *name, struct fpath *fp, json_t **ret)
 {
@@ -144,7 +145,10 @@ static int find_named(struct kcx *x, json_t *root, const char *list_key, const c
 		}
 		if (strcmp(json_string_value(n), name) != 0)
 			continue;
-		return get_object(x, item, inner, fp, true, ret) < 0 ? -EINVAL : 0;
+		if (get_object(x, item, inner, fp, true, ret) < 0)
+			return -EINVAL;
+		fpath_key(fp, inner);
+		return 0;
 	}
 	/* kubectl: `context was not found for specified context: x`. */
 	return kc_err(x, -EINVAL, list_key, "no entry named \"%s\"", name);
@@ -418,7 +422,6 @@ int kubeconfig_parse(const char *data, size_t len, const char *path, const char 
 	r = find_named(&x, first.doc, "clusters", "cluster", cluster_name, &fp, &cl);
 	if (r < 0)
 		goto out;
-	fpath_key(&fp, "cluster");
 	r = parse_cluster(&x, cl, &fp, c);
 	if (r < 0)
 		goto out;
@@ -427,7 +430,6 @@ int kubeconfig_parse(const char *data, size_t len, const char *path, const char 
 		r = find_named(&x, first.doc, "users", "user", user_name, &fp, &user);
 		if (r < 0)
 			goto out;
-		fpath_key(&fp, "user");
 		r = parse_user(&x, user, &fp, c);
 		if (r < 0)
 			goto out;

@@ -1,0 +1,202 @@
+/* test_kube_util.c - base64, percent encoding of paths and queries, API
+ * timestamps. */
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "kube_client.h"
+#include "kube_util.h"
+#include "xalloc.h"
+
+START_TEST(test_base64_round_trip)
+{
+	/* Every length 0..64 of every byte value round-trips. */
+	unsigned char in[64];
+	struct buf enc = BUF_INIT(1024), dec = BUF_INIT(1024);
+
+	for (size_t i = 0; i < sizeof(in); i++)
+		in[i] = (unsigned char)(i * 37 + 11);
+	for (size_t n = 0; n <= sizeof(in); n++) {
+		buf_reset(&enc);
+		buf_reset(&dec);
+		ck_assert_int_eq(kube_base64_encode(in, n, &enc), 0);
+		ck_assert_uint_eq(enc.len, (n + 2) / 3 * 4);
+		ck_assert_int_eq(kube_base64_decode(enc.data, enc.len, &dec), 0);
+		ck_assert_uint_eq(dec.len, n);
+		if (n)
+			ck_assert_mem_eq(dec.data, in, n);
+	}
+	buf_reset(&enc);
+	ck_assert_int_eq(kube_base64_encode("any carnal pleas", 16, &enc), 0);
+	ck_assert_str_eq(buf_str(&enc), "YW55IGNhcm5hbCBwbGVhcw==");
+	buf_free(&enc);
+	buf_free(&dec);
+}
+END_TEST
+
+START_TEST(test_base64_rejects)
+{
+	static const char *const bad[] = {
+		"Y", "YW", "YW5", "YW55I", "YW55=", "YW5=5", "Y===", "=YW5", "YW55IGNh*m5h",
+		"YW55\x80", "YW==YW55",
+	};
+	struct buf out = BUF_INIT(1024);
+
+	ck_assert_int_eq(buf_adds(&out, "keep"), 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_msg(kube_base64_decode(bad[i], strlen(bad[i]), &out) == -EINVAL,
+			      "accepted %s", bad[i]);
+		ck_assert_str_eq(buf_str(&out), "keep");        /* untouched */
+	}
+	/* Whitespace anywhere is skipped (wrapped PEM data). */
+	buf_reset(&out);
+	{
+		static const char wrapped[] = "YW5 5\nIG\r\nNh\tcg==\n";
+
+		ck_assert_int_eq(kube_base64_decode(wrapped, strlen(wrapped), &out), 0);
+	}
+	ck_assert_str_eq(buf_str(&out), "any car");
+	/* The buffer's cap holds. */
+	buf_free(&out);
+	buf_init(&out, 4);
+	ck_assert_int_eq(kube_base64_decode("YW55IGNhcg==", 12, &out), -E2BIG);
+	ck_assert_uint_eq(out.len, 0);
+	buf_free(&out);
+}
+END_TEST
+
+START_TEST(test_escape_and_query)
+{
+	struct buf b = BUF_INIT(4096);
+	const struct kube_param q[] = {
+		{ "labelSelector", "app in (a,b),tier!=db" },
+		{ "continue", NULL },                           /* left out */
+		{ "fieldSelector", "spec.nodeName=node-a" },
+		{ "x y", "100%/&=?#+~._-" },
+		{ NULL, NULL },
+	};
+	const struct kube_param none[] = { { "a", NULL }, { NULL, NULL } };
+
+	ck_assert_int_eq(kube_escape(&b, "a-Z_0.9~"), 0);
+	ck_assert_str_eq(buf_str(&b), "a-Z_0.9~");
+	buf_reset(&b);
+	ck_assert_int_eq(kube_escape(&b, "é/ ü"), 0);
+	ck_assert_str_eq(buf_str(&b), "%C3%A9%2F%20%C3%BC");
+	buf_reset(&b);
+	ck_assert_int_eq(kube_query_append(&b, q), 0);
+	ck_assert_str_eq(buf_str(&b),
+			 "?labelSelector=app%20in%20%28a%2Cb%29%2Ctier%21%3Ddb"
+			 "&fieldSelector=spec.nodeName%3Dnode-a"
+			 "&x%20y=100%25%2F%26%3D%3F%23%2B~._-");
+	buf_reset(&b);
+	ck_assert_int_eq(kube_query_append(&b, none), 0);
+	ck_assert_int_eq(kube_query_append(&b, NULL), 0);
+	ck_assert_str_eq(buf_str(&b), "");
+	buf_free(&b);
+
+	/* A cap hit leaves the buffer as it was. */
+	buf_init(&b, 10);
+	ck_assert_int_eq(buf_adds(&b, "/p"), 0);
+	ck_assert_int_eq(kube_query_append(&b, q), -E2BIG);
+	ck_assert_str_eq(buf_str(&b), "/p");
+	buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_paths)
+{
+	struct buf b = BUF_INIT(4096);
+
+	ck_assert_int_eq(kube_path(&b, &kube_res_pods, "payments", "api-1", "eviction"), 0);
+	ck_assert_str_eq(buf_str(&b), "/api/v1/namespaces/payments/pods/api-1/eviction");
+	buf_reset(&b);
+	ck_assert_int_eq(kube_path(&b, &kube_res_pods, NULL, NULL, NULL), 0);
+	ck_assert_str_eq(buf_str(&b), "/api/v1/pods");
+	buf_reset(&b);
+	ck_assert_int_eq(kube_path(&b, &kube_res_workloadprofiles, "ns", "p", "status"), 0);
+	ck_assert_str_eq(buf_str(&b),
+			 "/apis/profileguard.io/v1alpha1/namespaces/ns/workloadprofiles/p/status");
+	buf_reset(&b);
+	/* Cluster-scoped resources ignore a namespace. */
+	ck_assert_int_eq(kube_path(&b, &kube_res_tokenreviews, "ns", NULL, NULL), 0);
+	ck_assert_str_eq(buf_str(&b), "/apis/authentication.k8s.io/v1/tokenreviews");
+	buf_reset(&b);
+	/* Names are escaped: a hostile name cannot change the path. */
+	ck_assert_int_eq(kube_path(&b, &kube_res_secrets, "a/../b", "x?y", NULL), 0);
+	ck_assert_str_eq(buf_str(&b), "/api/v1/namespaces/a%2F..%2Fb/secrets/x%3Fy");
+	buf_reset(&b);
+	ck_assert_int_eq(kube_api_version(&b, &kube_res_leases), 0);
+	ck_assert_str_eq(buf_str(&b), "coordination.k8s.io/v1");
+	buf_reset(&b);
+	ck_assert_int_eq(kube_api_version(&b, &kube_res_pods), 0);
+	ck_assert_str_eq(buf_str(&b), "v1");
+	buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_times)
+{
+	struct timespec ts = { 1700000000, 123456789 };
+	char out[KUBE_TIME_MAX];
+	int64_t t;
+
+	ck_assert_int_eq(kube_time_format(&ts, 0, out), 0);
+	ck_assert_str_eq(out, "2023-11-14T22:13:20Z");
+	ck_assert_int_eq(kube_time_format(&ts, 1, out), 0);
+	ck_assert_str_eq(out, "2023-11-14T22:13:20.123456Z");
+	ck_assert_int_eq(kube_time_parse("2023-11-14T22:13:20Z", &t), 0);
+	ck_assert_int_eq(t, 1700000000);
+	ck_assert_int_eq(kube_time_parse("2023-11-14T22:13:20.123456Z", &t), 0);
+	ck_assert_int_eq(t, 1700000000);
+	ck_assert_int_eq(kube_time_parse("2023-11-15T00:13:20+02:00", &t), 0);
+	ck_assert_int_eq(t, 1700000000);
+	ck_assert_int_eq(kube_time_parse("2023-11-14T21:13:20.5-01:00", &t), 0);
+	ck_assert_int_eq(t, 1700000000);
+	ck_assert_int_eq(kube_time_parse("1970-01-01T00:00:00Z", &t), 0);
+	ck_assert_int_eq(t, 0);
+	static const char *const bad[] = {
+		"", "2023-11-14", "2023-11-14T22:13:20", "2023-13-14T22:13:20Z",
+		"2023-11-14T22:13:20.Z", "2023-11-14T22:13:20Zjunk", "2023-11-14 22:13:20Z",
+		"2023-11-14T22:13:20+0200", "20231114T221320Z",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(kube_time_parse(bad[i], &t) == -EINVAL, "accepted %s", bad[i]);
+}
+END_TEST
+
+START_TEST(test_rand)
+{
+	uint64_t a = kube_rand(), b = kube_rand();
+	int low = 0;
+
+	ck_assert(a != b);
+	for (int i = 0; i < 1000; i++)
+		low += (kube_rand() & 1) == 0;
+	ck_assert_int_gt(low, 400);
+	ck_assert_int_lt(low, 600);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("kube_util");
+	TCase *tc = tcase_create("main");
+	SRunner *sr;
+	int failed;
+
+	suite_add_tcase(s, tc);
+	tcase_add_test(tc, test_base64_round_trip);
+	tcase_add_test(tc, test_base64_rejects);
+	tcase_add_test(tc, test_escape_and_query);
+	tcase_add_test(tc, test_paths);
+	tcase_add_test(tc, test_times);
+	tcase_add_test(tc, test_rand);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
