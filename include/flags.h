@@ -12,6 +12,7 @@ enum flag_type { FLAG_STRING, FLAG_STRINGS, FLAG_INT, FLAG_BOOL };
 struct strlist {
 	const char **v;
 	size_t n;
+	char *owned;            /* the split copy of an environment value */
 };
 
 struct flag {

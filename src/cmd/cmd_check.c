@@ -185,6 +185,8 @@ static bool lookup_token_secret(void *ud, const char *ns, const char *name)
 	char key[600];
 	const char *k = key;
 
+	if (!c->ntoken_secrets)
+		return false;
 	snprintf(key, sizeof(key), "%s/%s", ns, name);
 	return bsearch(&k, c->token_secrets, c->ntoken_secrets, sizeof(char *), str_cmp) != NULL;
 }
@@ -306,7 +308,8 @@ int cmd_check(int argc, char **argv)
 		if (r < 0)
 			goto oom;
 	}
-	qsort(c.token_secrets, c.ntoken_secrets, sizeof(char *), str_cmp);
+	if (c.ntoken_secrets)
+		qsort(c.token_secrets, c.ntoken_secrets, sizeof(char *), str_cmp);
 
 	if (json_out && !(results = json_array()))
 		goto oom;

@@ -22,6 +22,8 @@ static int strlist_push(struct strlist *l, const char *s)
 
 void strlist_free(struct strlist *l)
 {
+	pg_free(l->owned);
+	l->owned = NULL;
 	pg_free(l->v);
 	l->v = NULL;
 	l->n = 0;
@@ -87,11 +89,13 @@ static int apply_env(const struct flag *flags, const char *cmd)
 			continue;
 		if (f->type == FLAG_STRINGS) {
 			/* A list from the environment is comma-separated; the
-			 * pieces live in a copy the process keeps. */
+			 * pieces live in a copy the list owns. */
 			char *copy = pg_strdup(v), *p;
 
 			if (!copy)
 				return -ENOMEM;
+			pg_free(((struct strlist *)f->dst)->owned);
+			((struct strlist *)f->dst)->owned = copy;
 			for (p = copy; p;) {
 				char *comma = strchr(p, ',');
 

@@ -848,8 +848,14 @@ int profile_set_remove(struct profile_set *s, const char *ns, const char *name)
 size_t profile_set_namespace(const struct profile_set *s, const char *ns,
 			     struct profile *const **ret_first)
 {
-	size_t i = lower_bound(s, ns, ""), j = i;
+	size_t i, j;
 
+	if (s->n == 0) {
+		*ret_first = NULL;
+		return 0;
+	}
+	i = lower_bound(s, ns, "");
+	j = i;
 	while (j < s->n && strcmp(s->v[j]->namespace, ns) == 0)
 		j++;
 	*ret_first = s->v + i;
