@@ -15,6 +15,7 @@ struct command {
 
 static const struct command commands[] = {
 	{ "check", cmd_check, "evaluate manifests against profiles offline (CI)" },
+	{ "webhook", cmd_webhook, "serve the validating admission webhook (HTTPS)" },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

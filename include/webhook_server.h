@@ -1,0 +1,64 @@
+/* webhook_server.h - the HTTP(S) server of `profileguard webhook` on
+ * libmicrohttpd: a thread pool on epoll, keep-alive, bounded bodies, idle
+ * timeouts and connection caps, TLS 1.2+ through GnuTLS with the
+ * certificate chosen per handshake (webhook_tls.h).
+ *
+ * Routes: POST /validate/pods and /validate/workloadprofiles (when a
+ * profile source is given), GET /healthz, /readyz, /metrics.  The same
+ * server without TLS and without a source is the plain --metrics-addr
+ * listener, which the controller reuses. */
+#ifndef PG_WEBHOOK_SERVER_H
+#define PG_WEBHOOK_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct metrics;
+struct profile_source;
+struct tls_store;
+
+#define SERVER_DEFAULT_MAX_REQUEST_BYTES (3u * 1024 * 1024 + 64 * 1024)
+#define SERVER_DEFAULT_MAX_CONNECTIONS 1024
+#define SERVER_DEFAULT_IDLE_TIMEOUT 60
+/* TLS 1.2 and 1.3 with AEAD ciphers only. */
+#define SERVER_TLS_PRIORITIES \
+	"SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:" \
+	"+CHACHA20-POLY1305:-MAC-ALL:+AEAD:%SERVER_PRECEDENCE"
+
+struct server_config {
+	const char *name;               /* for logs: "webhook", "metrics" */
+	const char *listen;             /* ":8443", "127.0.0.1:0", "[::1]:8443", "host:port" */
+	struct tls_store *tls;          /* borrowed; NULL: plain HTTP */
+	struct profile_source *source;  /* borrowed; NULL: no /validate routes */
+	struct metrics *metrics;        /* borrowed; NULL: /metrics is empty */
+	/* /readyz beyond the source's own readiness (the controller's leader
+	 * state, say); NULL: ready when the source is (or always, without one). */
+	bool (*ready)(void *ud);
+	void *ready_ud;
+	unsigned threads;               /* 0: one per online CPU */
+	unsigned max_connections;       /* 0: SERVER_DEFAULT_MAX_CONNECTIONS */
+	unsigned max_connections_per_ip;/* 0: no per-address cap */
+	unsigned idle_timeout;          /* seconds; 0: SERVER_DEFAULT_IDLE_TIMEOUT */
+	size_t max_request_bytes;       /* 0: SERVER_DEFAULT_MAX_REQUEST_BYTES */
+	const char *tls_priorities;     /* NULL: SERVER_TLS_PRIORITIES */
+};
+
+struct server;
+
+/* Binds, listens and starts the worker threads.  0 with *ret set, or
+ * -errno with a one-line reason in @err. */
+int server_start(const struct server_config *cfg, struct server **ret, char *err, size_t errsz);
+/* The bound port (useful with port 0). */
+uint16_t server_port(const struct server *s);
+/* Graceful stop, part one: /readyz turns 503, the listening socket closes
+ * (new connections are refused), responses carry "Connection: close", and
+ * this waits up to @timeout_ms for requests in flight to finish. */
+void server_drain(struct server *s, unsigned timeout_ms);
+/* Stops the threads and closes every connection.  NULL-safe; returns NULL. */
+struct server *server_stop(struct server *s);
+
+/* Parses a listen address into host ("" for any) and port.  0 or -EINVAL. */
+int server_parse_listen(const char *listen, char *host, size_t hostsz, uint16_t *port);
+
+#endif

@@ -1,0 +1,111 @@
+/* webhook_source.h - where the webhook's profiles and ignored namespaces
+ * come from: a directory (--profiles DIR, reloaded on change) or the API
+ * server (informers).  Both publish immutable, refcounted snapshots, so a
+ * request judges against one consistent set however long it runs, and a
+ * reload never waits for requests. */
+#ifndef PG_WEBHOOK_SOURCE_H
+#define PG_WEBHOOK_SOURCE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "profile.h"
+
+/* One published state.  Immutable once published; freed when the last
+ * holder releases it. */
+struct profile_snapshot {
+	atomic_uint refs;
+	uint64_t version;               /* 1, 2, ... per publication */
+	struct profile_set profiles;
+	char **ignored_ns;              /* sorted, for bsearch */
+	size_t nignored;
+};
+
+struct profile_source;
+
+struct profile_source_ops {
+	const char *name;               /* "dir", "kube": for logs */
+	/* Starts the background work (a poll thread, informers). 0 or -errno. */
+	int (*start)(struct profile_source *src);
+	/* Stops and joins it; the last snapshot stays readable. */
+	void (*stop)(struct profile_source *src);
+	/* Frees what the implementation added. */
+	void (*destroy)(struct profile_source *src);
+};
+
+/* Called after every publication (from the publishing thread), e.g. to
+ * set the profiles gauge. */
+typedef void (*source_notify_fn)(void *ud, const struct profile_snapshot *snap);
+
+struct profile_source {
+	const struct profile_source_ops *ops;
+	void *impl;
+	pthread_rwlock_t lock;          /* guards cur (the pointer only) */
+	struct profile_snapshot *cur;   /* NULL until the first load */
+	atomic_bool ready;              /* first complete load published */
+	atomic_uint_least64_t versions;
+	/* The webhook's own namespace: never judged, whatever the source says. */
+	char *own_namespace;
+	source_notify_fn notify;
+	void *notify_ud;
+};
+
+/* Generic part, for implementations: initialises @src (ops set by the
+ * caller).  0 or -ENOMEM. */
+int source_init(struct profile_source *src, const struct profile_source_ops *ops,
+		const char *own_namespace);
+/* A new, empty snapshot (refs 1) for an implementation to fill. */
+struct profile_snapshot *source_snapshot_new(void);
+/* Copies @names into @snap's ignored list (sorted, duplicates dropped).
+ * 0 or -ENOMEM. */
+int source_snapshot_set_ignored(struct profile_snapshot *snap, const char *const *names, size_t n);
+/* Publishes @snap (takes the caller's reference), releases the previous
+ * one, marks the source ready and calls the notify hook. */
+void source_publish(struct profile_source *src, struct profile_snapshot *snap);
+
+/* For readers: the current snapshot with a reference held, NULL before
+ * the first load.  Lock held only to copy the pointer and count. */
+struct profile_snapshot *source_acquire(struct profile_source *src);
+/* NULL-safe; frees the snapshot with its last reference. */
+void source_release(struct profile_snapshot *snap);
+/* True when @ns is the webhook's own namespace or in @snap's ignored list. */
+bool source_ns_ignored(const struct profile_source *src, const struct profile_snapshot *snap,
+		       const char *ns);
+bool source_ready(const struct profile_source *src);
+
+int source_start(struct profile_source *src);
+void source_stop(struct profile_source *src);
+/* Stops if needed, releases the current snapshot, frees @src's contents
+ * (not @src itself: the caller owns that). NULL-safe. */
+void source_destroy(struct profile_source *src);
+
+/* ---- the directory source ---------------------------------------------------- */
+
+struct source_dir_opts {
+	const char *dir;                        /* borrowed for the source's life */
+	const char *const *ignored_ns;          /* --ignore-namespaces, copied */
+	size_t nignored;
+	unsigned poll_ms;                       /* 0: 1000 */
+	size_t max_profiles;                    /* 0: SOURCE_MAX_PROFILES */
+};
+
+#define SOURCE_MAX_PROFILES 100000
+
+/* A source reading every WorkloadProfile in @o->dir (manifest_walk: YAML or
+ * JSON, recursively) and re-reading it when a file's name, size, mtime or
+ * inode changes (symlinks followed, so a ConfigMap volume's ..data swap is
+ * seen).  A reload with any error (a bad file, an invalid profile) is
+ * logged with every problem and the previous good snapshot stays;
+ * at start-up the source stays not ready until a clean load.
+ * Starts nothing until source_start().  0, -ENOMEM. */
+int source_dir_new(const struct source_dir_opts *o, const char *own_namespace,
+		   struct profile_source *ret);
+/* Loads once, synchronously (the poll thread calls this too).  Returns 0
+ * when a new snapshot was published, 1 when nothing changed, -EINVAL when
+ * the directory has errors (logged), -ENOMEM. */
+int source_dir_reload(struct profile_source *src, bool force);
+
+#endif

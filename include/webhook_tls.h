@@ -1,0 +1,53 @@
+/* webhook_tls.h - a serving certificate and key that follow their files.
+ * Kubernetes Secret volumes swap a `..data` symlink and cert-manager
+ * rewrites in place, so the pair is re-read whenever either file's inode,
+ * size or mtime moves; every TLS handshake asks for the current pair
+ * (GnuTLS's certificate retrieve callback), so a rotation needs no
+ * restart and drops no connection.  A pair that does not load (unreadable,
+ * bad PEM, key not matching the certificate) is reported and the previous
+ * one kept.  Also used by the controller's telemetry listener. */
+#ifndef PG_WEBHOOK_TLS_H
+#define PG_WEBHOOK_TLS_H
+
+#include <gnutls/abstract.h>
+#include <gnutls/gnutls.h>
+#include <stdint.h>
+
+struct tls_store;
+
+#define TLS_MAX_CHAIN 8
+#define TLS_MAX_PEM_BYTES (1024 * 1024)
+
+/* Loads @cert_path (PEM, leaf first, chain after) and @key_path (PEM).
+ * 0 with *ret set; -errno with a one-line reason in @err. */
+int tls_store_new(const char *cert_path, const char *key_path, struct tls_store **ret,
+		  char *err, size_t errsz);
+/* NULL-safe.  Pairs still used by open connections live on until those
+ * close; call after the server has stopped.  Returns NULL. */
+struct tls_store *tls_store_free(struct tls_store *s);
+
+/* Re-reads the pair when a file changed since the last attempt.  Returns
+ * 0 when nothing changed, 1 when a new pair is now served, -errno with
+ * @err filled when the changed files do not load (the old pair stays; the
+ * same files are not retried until they change again). */
+int tls_store_check(struct tls_store *s, char *err, size_t errsz);
+
+/* The current certificate's notAfter (seconds since the epoch) and the
+ * number of pairs loaded so far (1 after tls_store_new). */
+int64_t tls_store_not_after(struct tls_store *s);
+uint64_t tls_store_generation(struct tls_store *s);
+
+/* Per connection: attach before the handshake (MHD's connection-started
+ * notification), detach when it closes.  0 or -ENOMEM. */
+int tls_store_conn_attach(struct tls_store *s, gnutls_session_t session);
+void tls_store_conn_detach(gnutls_session_t session);
+
+/* The gnutls_certificate_retrieve_function2 to install (MHD option
+ * MHD_OPTION_HTTPS_CERT_CALLBACK): serves the attached store's current
+ * pair and holds it for the connection's life. */
+int tls_store_retrieve(gnutls_session_t session, const gnutls_datum_t *req_ca_dn, int nreqs,
+		       const gnutls_pk_algorithm_t *pk_algos, int pk_algos_length,
+		       gnutls_pcert_st **pcert, unsigned int *pcert_length,
+		       gnutls_privkey_t *pkey);
+
+#endif

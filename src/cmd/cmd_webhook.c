@@ -1,0 +1,372 @@
+/* cmd_webhook.c - `profileguard webhook`: the validating admission webhook
+ * of SPEC §3.  Wires flags to the profile source, the certificate store and
+ * the servers, then waits for signals: once a second it re-checks the
+ * certificate files; SIGHUP reloads now; SIGTERM/SIGINT drain and exit. */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cmd.h"
+#include "doc.h"
+#include "metrics.h"
+#include "pg_config.h"
+#include "pglog.h"
+#include "strutil.h"
+#include "webhook_server.h"
+#include "webhook_source.h"
+#include "webhook_tls.h"
+#include "xalloc.h"
+
+#define SA_NAMESPACE_FILE "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+
+struct webhook_opts {
+	struct common_opts common;
+	const char *listen;
+	const char *tls_cert;
+	const char *tls_key;
+	const char *profiles;
+	const char *namespace;
+	struct strlist ignore;
+	long max_request_bytes;
+	long threads;
+	long max_connections;
+	long max_connections_per_ip;
+	long idle_timeout;
+	long shutdown_timeout;
+};
+
+struct webhook {
+	struct metrics *metrics;
+	struct metric *m_profiles;
+	struct metric *m_not_after;
+	struct metric *m_cert_ok;
+	struct metric *m_cert_failed;
+	struct profile_source source;
+	bool source_ok;
+	struct tls_store *tls;
+	struct server *https;
+	struct server *ops;
+	char namespace[254];
+};
+
+static void on_publish(void *ud, const struct profile_snapshot *snap)
+{
+	struct webhook *w = ud;
+
+	metric_set(w->m_profiles, (double)snap->profiles.n);
+}
+
+static bool source_is_ready(void *ud)
+{
+	return source_ready(ud);
+}
+
+/* --namespace, else $POD_NAMESPACE, else the in-cluster namespace file. */
+static void own_namespace(const char *flag, char *out, size_t n)
+{
+	const char *env = getenv("POD_NAMESPACE");
+	char *data = NULL;
+	size_t len = 0;
+
+	out[0] = '\0';
+	if (flag && *flag) {
+		snprintf(out, n, "%s", flag);
+	} else if (env && *env) {
+		snprintf(out, n, "%s", env);
+	} else if (doc_read_file(SA_NAMESPACE_FILE, 4096, &data, &len) == 0) {
+		while (len && (data[len - 1] == '\n' || data[len - 1] == ' '))
+			data[--len] = '\0';
+		snprintf(out, n, "%s", data);
+		pg_free(data);
+	}
+}
+
+/* --ignore-namespaces a,b --ignore-namespaces c: every piece, in a
+ * NULL-terminated array of copies. */
+static char **split_namespaces(const struct strlist *l, size_t *ret_n)
+{
+	char **v = NULL;
+	size_t n = 0;
+
+	for (size_t i = 0; i < l->n; i++) {
+		const char *p = l->v[i];
+
+		while (*p) {
+			size_t len = strcspn(p, ",");
+			char **nv;
+
+			if (len) {
+				nv = pg_realloc(v, (n + 2) * sizeof(*v));
+				if (!nv)
+					goto oom;
+				v = nv;
+				if (!(v[n] = pg_strndup(p, len)))
+					goto oom;
+				v[++n] = NULL;
+			}
+			p += len + (p[len] == ',');
+		}
+	}
+	*ret_n = n;
+	return v;
+oom:
+	for (size_t i = 0; i < n; i++)
+		pg_free(v[i]);
+	pg_free(v);
+	*ret_n = (size_t)-1;
+	return NULL;
+}
+
+static void check_certificates(struct webhook *w)
+{
+	char err[512], when[32];
+	int r = tls_store_check(w->tls, err, sizeof(err));
+
+	if (r == 0)
+		return;
+	if (r < 0) {
+		metric_inc(w->m_cert_failed);
+		pglog(PGLOG_ERROR, "new serving certificate not loaded, keeping the previous one",
+		      "error", err, NULL);
+		return;
+	}
+	metric_inc(w->m_cert_ok);
+	metric_set(w->m_not_after, (double)tls_store_not_after(w->tls));
+	snprintf(when, sizeof(when), "%lld", (long long)tls_store_not_after(w->tls));
+	pglog(PGLOG_INFO, "serving certificate reloaded", "not_after", when, NULL);
+}
+
+static int setup_metrics(struct webhook *w)
+{
+	static const char *const result[] = { "result", NULL };
+	static const char *const version[] = { "version", NULL };
+	struct metric_vec *reloads;
+
+	w->metrics = metrics_new();
+	if (!w->metrics)
+		return -ENOMEM;
+	metrics_enable_process(w->metrics);
+	metric_set(metric_vec_get1(metrics_gauge(w->metrics, "profileguard_build_info",
+						 "profileguard's version.", version), PG_VERSION), 1);
+	w->m_profiles = metric_vec_get(metrics_gauge(w->metrics, "profileguard_profiles",
+		"WorkloadProfiles in the webhook's current snapshot.", NULL), NULL);
+	w->m_not_after = metric_vec_get(metrics_gauge(w->metrics,
+		"profileguard_tls_certificate_not_after_timestamp_seconds",
+		"notAfter of the serving certificate in use.", NULL), NULL);
+	reloads = metrics_counter(w->metrics, "profileguard_tls_certificate_reloads_total",
+				  "Serving certificate reloads after a file change, by result.", result);
+	w->m_cert_ok = metric_vec_get1(reloads, "success");
+	w->m_cert_failed = metric_vec_get1(reloads, "failure");
+	return 0;
+}
+
+static void webhook_free(struct webhook *w)
+{
+	w->ops = server_stop(w->ops);
+	w->https = server_stop(w->https);
+	if (w->source_ok)
+		source_destroy(&w->source);
+	w->tls = tls_store_free(w->tls);
+	w->metrics = metrics_free(w->metrics);
+}
+
+static bool positive_or_zero(const char *name, long v)
+{
+	if (v >= 0 && v <= 1L << 40)
+		return true;
+	fprintf(stderr, "profileguard webhook: --%s must be a non-negative number\n", name);
+	return false;
+}
+
+/* Blocks until SIGTERM or SIGINT, doing the once-a-second chores. */
+static int wait_loop(struct webhook *w, const sigset_t *set)
+{
+	for (;;) {
+		struct timespec tick = { 1, 0 };
+		int sig = sigtimedwait(set, NULL, &tick);
+
+		if (sig == SIGTERM || sig == SIGINT)
+			return sig;
+		if (sig == SIGHUP) {
+			pglog(PGLOG_INFO, "SIGHUP: reloading profiles and certificates", NULL);
+			if (w->source.ops && strcmp(w->source.ops->name, "dir") == 0)
+				source_dir_reload(&w->source, true);
+		}
+		check_certificates(w);
+	}
+}
+
+int cmd_webhook(int argc, char **argv)
+{
+	static const char synopsis[] = "--tls-cert FILE --tls-key FILE --profiles DIR [flags]\n\n"
+		"Serves the validating admission webhook over HTTPS: POST /validate/pods (Pods,\n"
+		"the ephemeralcontainers subresource, and the pod templates of Deployments,\n"
+		"ReplicaSets, StatefulSets, DaemonSets, Jobs, CronJobs), POST\n"
+		"/validate/workloadprofiles, GET /healthz, /readyz, /metrics.  Certificates and\n"
+		"profiles are re-read when their files change; SIGHUP reloads at once.";
+	struct webhook_opts o = {
+		.listen = ":8443",
+		.max_request_bytes = SERVER_DEFAULT_MAX_REQUEST_BYTES,
+		.max_connections = SERVER_DEFAULT_MAX_CONNECTIONS,
+		.idle_timeout = SERVER_DEFAULT_IDLE_TIMEOUT,
+		.shutdown_timeout = 10,
+	};
+	const struct flag flags[] = {
+		{ "listen", 0, FLAG_STRING, &o.listen, "ADDR", "HTTPS address (default :8443)" },
+		{ "tls-cert", 0, FLAG_STRING, &o.tls_cert, "FILE", "serving certificate, PEM (chain after the leaf)" },
+		{ "tls-key", 0, FLAG_STRING, &o.tls_key, "FILE", "serving key, PEM" },
+		{ "profiles", 0, FLAG_STRING, &o.profiles, "DIR", "WorkloadProfiles from files, reloaded on change" },
+		{ "ignore-namespaces", 0, FLAG_STRINGS, &o.ignore, "NS,...", "namespaces never judged (with --profiles)" },
+		{ "namespace", 0, FLAG_STRING, &o.namespace, "NS", "own namespace, never judged (default $POD_NAMESPACE)" },
+		{ "max-request-bytes", 0, FLAG_INT, &o.max_request_bytes, "N", "larger bodies get 413 (default 3 MiB + 64 KiB)" },
+		{ "threads", 0, FLAG_INT, &o.threads, "N", "worker threads (default: one per CPU)" },
+		{ "max-connections", 0, FLAG_INT, &o.max_connections, "N", "open connections at most (default 1024)" },
+		{ "max-connections-per-ip", 0, FLAG_INT, &o.max_connections_per_ip, "N", "per client address (default 0: no cap)" },
+		{ "idle-timeout", 0, FLAG_INT, &o.idle_timeout, "SECONDS", "close connections idle this long (default 60)" },
+		{ "shutdown-timeout", 0, FLAG_INT, &o.shutdown_timeout, "SECONDS", "wait for requests in flight on SIGTERM (default 10)" },
+		COMMON_FLAGS(&o.common),
+		{ 0 },
+	};
+	struct webhook w = { 0 };
+	struct server_config cfg = { 0 };
+	char err[512], port[8], **ignored = NULL;
+	size_t nignored = 0;
+	sigset_t set;
+	int optind_, r, sig, rc = EXIT_BAD_INPUT;
+
+	r = flags_parse(flags, argc, argv, "webhook", synopsis, &optind_);
+	if (r != 0) {
+		rc = r > 0 ? EXIT_PASS : EXIT_BAD_INPUT;
+		goto out_flags;
+	}
+	if (optind_ < argc) {
+		fprintf(stderr, "profileguard webhook: unexpected argument \"%s\"\n", argv[optind_]);
+		goto out_flags;
+	}
+	if (common_setup("webhook", &o.common) < 0)
+		goto out_flags;
+	if (!o.tls_cert || !o.tls_key) {
+		fprintf(stderr, "profileguard webhook: --tls-cert and --tls-key are required\n");
+		goto out_flags;
+	}
+	if (!o.profiles) {
+		/* The API server source (informers) lands with the Kubernetes
+		 * client; until then profiles come from files. */
+		fprintf(stderr, "profileguard webhook: --profiles DIR is required "
+				"(the API server profile source is not built yet)\n");
+		goto out_flags;
+	}
+	if (!positive_or_zero("max-request-bytes", o.max_request_bytes) ||
+	    !positive_or_zero("threads", o.threads) ||
+	    !positive_or_zero("max-connections", o.max_connections) ||
+	    !positive_or_zero("max-connections-per-ip", o.max_connections_per_ip) ||
+	    !positive_or_zero("idle-timeout", o.idle_timeout) ||
+	    !positive_or_zero("shutdown-timeout", o.shutdown_timeout))
+		goto out_flags;
+	ignored = split_namespaces(&o.ignore, &nignored);
+	if (nignored == (size_t)-1)
+		goto oom;
+	own_namespace(o.namespace, w.namespace, sizeof(w.namespace));
+
+	/* Every thread started below inherits this mask: the signals are
+	 * taken here, in sigtimedwait(), and nowhere else. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	/* From here on a failure is the environment's, not the flags'. */
+	rc = EXIT_FAILURE;
+	if (setup_metrics(&w) < 0)
+		goto oom;
+	r = tls_store_new(o.tls_cert, o.tls_key, &w.tls, err, sizeof(err));
+	if (r < 0) {
+		pglog(PGLOG_ERROR, "serving certificate not loaded", "error", err, NULL);
+		goto out;
+	}
+	metric_set(w.m_not_after, (double)tls_store_not_after(w.tls));
+
+	{
+		struct source_dir_opts so = {
+			.dir = o.profiles,
+			.ignored_ns = (const char *const *)ignored,
+			.nignored = nignored,
+		};
+
+		if (source_dir_new(&so, w.namespace, &w.source) < 0)
+			goto oom;
+	}
+	w.source_ok = true;
+	w.source.notify = on_publish;
+	w.source.notify_ud = &w;
+	r = source_start(&w.source);
+	if (r < 0) {
+		pglog(PGLOG_ERROR, "profile source did not start", "error", strerror(-r), NULL);
+		goto out;
+	}
+
+	cfg.name = "webhook";
+	cfg.listen = o.listen;
+	cfg.tls = w.tls;
+	cfg.source = &w.source;
+	cfg.metrics = w.metrics;
+	cfg.threads = (unsigned)o.threads;
+	cfg.max_connections = (unsigned)o.max_connections;
+	cfg.max_connections_per_ip = (unsigned)o.max_connections_per_ip;
+	cfg.idle_timeout = (unsigned)o.idle_timeout;
+	cfg.max_request_bytes = (size_t)o.max_request_bytes;
+	r = server_start(&cfg, &w.https, err, sizeof(err));
+	if (r < 0) {
+		pglog(PGLOG_ERROR, "webhook server did not start", "error", err, NULL);
+		goto out;
+	}
+	snprintf(port, sizeof(port), "%u", server_port(w.https));
+	pglog(PGLOG_INFO, "webhook listening", "listen", o.listen, "port", port, "profiles", o.profiles,
+	      "namespace", w.namespace, NULL);
+
+	if (o.common.metrics_addr) {
+		struct server_config mc = {
+			.name = "metrics",
+			.listen = o.common.metrics_addr,
+			.metrics = w.metrics,
+			.ready = source_is_ready,
+			.ready_ud = &w.source,
+			.threads = 1,
+			.max_connections = 64,
+			.idle_timeout = (unsigned)o.idle_timeout,
+			.max_request_bytes = 4096,
+		};
+
+		r = server_start(&mc, &w.ops, err, sizeof(err));
+		if (r < 0) {
+			pglog(PGLOG_ERROR, "metrics server did not start", "error", err, NULL);
+			goto out;
+		}
+		snprintf(port, sizeof(port), "%u", server_port(w.ops));
+		pglog(PGLOG_INFO, "metrics listening", "listen", o.common.metrics_addr, "port", port, NULL);
+	}
+
+	sig = wait_loop(&w, &set);
+	pglog(PGLOG_INFO, "shutting down: draining requests in flight", "signal",
+	      sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
+	server_drain(w.https, (unsigned)o.shutdown_timeout * 1000);
+	rc = EXIT_PASS;
+	pglog(PGLOG_INFO, "webhook stopped", NULL);
+	goto out;
+oom:
+	fprintf(stderr, "profileguard webhook: out of memory\n");
+out:
+	webhook_free(&w);
+	for (size_t i = 0; ignored && ignored[i]; i++)
+		pg_free(ignored[i]);
+	pg_free(ignored);
+out_flags:
+	strlist_free(&o.ignore);
+	return rc;
+}

@@ -1,0 +1,149 @@
+/* source.c - refcounted profile snapshots and the generic half of a profile
+ * source: publish, acquire, release, namespace skips. */
+#include "webhook_source.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xalloc.h"
+
+int source_init(struct profile_source *src, const struct profile_source_ops *ops,
+		const char *own_namespace)
+{
+	memset(src, 0, sizeof(*src));
+	src->ops = ops;
+	if (own_namespace && *own_namespace && !(src->own_namespace = pg_strdup(own_namespace)))
+		return -ENOMEM;
+	pthread_rwlock_init(&src->lock, NULL);
+	atomic_init(&src->ready, false);
+	atomic_init(&src->versions, 0);
+	return 0;
+}
+
+struct profile_snapshot *source_snapshot_new(void)
+{
+	struct profile_snapshot *s = pg_calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	atomic_init(&s->refs, 1);
+	profile_set_init(&s->profiles);
+	return s;
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int source_snapshot_set_ignored(struct profile_snapshot *snap, const char *const *names, size_t n)
+{
+	char **v = n ? pg_calloc(n, sizeof(char *)) : NULL;
+	size_t k = 0;
+
+	if (n && !v)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		if (!(v[i] = pg_strdup(names[i]))) {
+			for (size_t j = 0; j < i; j++)
+				pg_free(v[j]);
+			pg_free(v);
+			return -ENOMEM;
+		}
+	}
+	qsort(v, n, sizeof(char *), str_cmp);
+	for (size_t i = 0; i < n; i++) {
+		if (k && strcmp(v[k - 1], v[i]) == 0)
+			pg_free(v[i]);
+		else
+			v[k++] = v[i];
+	}
+	for (size_t i = 0; i < snap->nignored; i++)
+		pg_free(snap->ignored_ns[i]);
+	pg_free(snap->ignored_ns);
+	snap->ignored_ns = v;
+	snap->nignored = k;
+	return 0;
+}
+
+static void snapshot_free(struct profile_snapshot *s)
+{
+	profile_set_free(&s->profiles);
+	for (size_t i = 0; i < s->nignored; i++)
+		pg_free(s->ignored_ns[i]);
+	pg_free(s->ignored_ns);
+	pg_free(s);
+}
+
+void source_release(struct profile_snapshot *snap)
+{
+	if (snap && atomic_fetch_sub_explicit(&snap->refs, 1, memory_order_acq_rel) == 1)
+		snapshot_free(snap);
+}
+
+void source_publish(struct profile_source *src, struct profile_snapshot *snap)
+{
+	struct profile_snapshot *old;
+
+	snap->version = atomic_fetch_add(&src->versions, 1) + 1;
+	pthread_rwlock_wrlock(&src->lock);
+	old = src->cur;
+	src->cur = snap;
+	pthread_rwlock_unlock(&src->lock);
+	atomic_store(&src->ready, true);
+	if (src->notify)
+		src->notify(src->notify_ud, snap);
+	source_release(old);
+}
+
+struct profile_snapshot *source_acquire(struct profile_source *src)
+{
+	struct profile_snapshot *s;
+
+	pthread_rwlock_rdlock(&src->lock);
+	s = src->cur;
+	if (s)
+		atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+	pthread_rwlock_unlock(&src->lock);
+	return s;
+}
+
+bool source_ns_ignored(const struct profile_source *src, const struct profile_snapshot *snap,
+		       const char *ns)
+{
+	if (src->own_namespace && strcmp(ns, src->own_namespace) == 0)
+		return true;
+	return snap && snap->nignored &&
+	       bsearch(&ns, snap->ignored_ns, snap->nignored, sizeof(char *), str_cmp) != NULL;
+}
+
+bool source_ready(const struct profile_source *src)
+{
+	return atomic_load(&src->ready);
+}
+
+int source_start(struct profile_source *src)
+{
+	return src->ops && src->ops->start ? src->ops->start(src) : 0;
+}
+
+void source_stop(struct profile_source *src)
+{
+	if (src->ops && src->ops->stop)
+		src->ops->stop(src);
+}
+
+void source_destroy(struct profile_source *src)
+{
+	if (!src || !src->ops)
+		return;
+	source_stop(src);
+	if (src->ops->destroy)
+		src->ops->destroy(src);
+	source_release(src->cur);
+	src->cur = NULL;
+	pg_free(src->own_namespace);
+	pthread_rwlock_destroy(&src->lock);
+	src->ops = NULL;
+}
