@@ -75,6 +75,23 @@ int engine_eval_pod(const struct profile_set *set, const struct pod *pod,
 /* The same for one profile, selector not consulted. */
 int engine_eval_profile(const struct profile *prof, const struct pod *pod,
 			const struct engine_ctx *ctx, struct findings *out);
+/* What the controller knows about a running pod's ServiceAccount. */
+struct sa_facts {
+	bool exists;            /* present in the (synced) ServiceAccount cache */
+	int64_t created;        /* its creationTimestamp, epoch seconds; -1 unknown */
+};
+
+/* Judges a pod that runs in the cluster: the admission rules (as the API
+ * server has admitted it: sa_admission_done is forced on), then the
+ * identity facts: a ServiceAccount that is gone, or was recreated after
+ * the pod started (its tokens carry the old UID), is ServiceAccountMissing.
+ * @sa NULL: not judged (the cache is not synced: never guess).  Token rules
+ * a running pod breaks report LegacyToken / TokenTTLExceeded, the other
+ * admission rules AdmissionDrift.  0 or -ENOMEM. */
+int engine_eval_running(const struct profile_set *set, const struct pod *pod,
+			const struct engine_ctx *ctx, const struct sa_facts *sa,
+			struct findings *out);
+
 /* Whether @prof selects @pod (namespace and selector). */
 bool engine_selects(const struct profile *prof, const struct pod *pod);
 

@@ -398,3 +398,49 @@ int engine_eval_pod(const struct profile_set *set, const struct pod *pod,
 	}
 	return 0;
 }
+
+static void judge_service_account(struct judge *j, const struct sa_facts *sa)
+{
+	const struct pod *pod = j->pod;
+	char path[512], tmp[600];
+
+	snprintf(path, sizeof(path), "%s.serviceAccountName", pod->spec_root);
+	if (!sa->exists) {
+		add(j, R_SERVICE_ACCOUNT_MISSING, "identity", path, "reported",
+		    "ServiceAccount %s no longer exists: the pod runs on a zombie identity,",
+		    quote(pod_service_account(pod), tmp, sizeof(tmp)));
+		return;
+	}
+	/* Kubernetes stamps times in seconds: a ServiceAccount made in the
+	 * same second as the pod started is not provably newer. */
+	if (sa->created >= 0 && pod->start_time >= 0 && sa->created > pod->start_time)
+		add(j, R_SERVICE_ACCOUNT_MISSING, "identity", path, "reported",
+		    "ServiceAccount %s was recreated after the pod started: its tokens name the old one,",
+		    quote(pod_service_account(pod), tmp, sizeof(tmp)));
+}
+
+int engine_eval_running(const struct profile_set *set, const struct pod *pod,
+			const struct engine_ctx *ctx, const struct sa_facts *sa,
+			struct findings *out)
+{
+	struct engine_ctx rctx = ctx ? *ctx : (struct engine_ctx){ 0 };
+	struct profile *const *first;
+	size_t n = profile_set_namespace(set, pod->namespace, &first);
+
+	rctx.sa_admission_done = true;
+	for (size_t i = 0; i < n; i++) {
+		struct judge j = { .prof = first[i], .pod = pod, .ctx = &rctx, .out = out };
+		int r;
+
+		if (!selector_matches(&first[i]->selector, &pod->labels))
+			continue;
+		r = engine_eval_profile(first[i], pod, &rctx, out);
+		if (r < 0)
+			return r;
+		if (sa)
+			judge_service_account(&j, sa);
+		if (j.err)
+			return j.err;
+	}
+	return 0;
+}

@@ -335,6 +335,41 @@ START_TEST(test_message_escaping)
 }
 END_TEST
 
+/* A running pod: forced sa_admission_done, and the ServiceAccount facts. */
+START_TEST(test_running_pod)
+{
+	struct profile_set set;
+	struct findings f;
+	struct pod *pod = tu_pod(POD_HEAD "spec: {serviceAccountName: api, containers: [{name: c, image: x}]}\n"
+				 "status: {startTime: '2026-11-22T10:00:00Z'}\n");
+	struct sa_facts gone = { false, -1 }, older = { true, 1795341000 }, same = { true, 1795341600 },
+			newer = { true, 1795341601 };
+
+	profile_set_init(&set);
+	profile_set_add(&set, tu_profile("identity: {tokenAutomount: Forbid}"));
+	findings_init(&f, 0);
+	/* A pod read from the cluster without a token volume passes. */
+	ck_assert_int_eq(engine_eval_running(&set, pod, NULL, NULL, &f), 0);
+	ck_assert_uint_eq(f.n, 0);
+	ck_assert_int_eq(engine_eval_running(&set, pod, NULL, &older, &f), 0);
+	ck_assert_uint_eq(f.n, 0);
+	ck_assert_int_eq(engine_eval_running(&set, pod, NULL, &same, &f), 0);
+	ck_assert_uint_eq(f.n, 0);
+	ck_assert_int_eq(engine_eval_running(&set, pod, NULL, &gone, &f), 0);
+	ck_assert_uint_eq(f.n, 1);
+	ck_assert_int_eq(f.v[0].reason, R_SERVICE_ACCOUNT_MISSING);
+	ck_assert_str_eq(f.v[0].message, "spec.serviceAccountName: ServiceAccount \"api\" no longer exists: "
+			 "the pod runs on a zombie identity, reported by ns/p identity");
+	findings_clear(&f);
+	ck_assert_int_eq(engine_eval_running(&set, pod, NULL, &newer, &f), 0);
+	ck_assert_uint_eq(f.n, 1);
+	ck_assert_ptr_nonnull(strstr(f.v[0].message, "was recreated after the pod started"));
+	findings_free(&f);
+	pod_free(pod);
+	profile_set_free(&set);
+}
+END_TEST
+
 START_TEST(test_reason_names)
 {
 	ck_assert_str_eq(reason_name(R_ADMISSION_DRIFT), "AdmissionDrift");
@@ -358,6 +393,7 @@ int main(void)
 	tcase_add_test(tc, test_findings_cap);
 	tcase_add_test(tc, test_message_escaping);
 	tcase_add_test(tc, test_reason_names);
+	tcase_add_test(tc, test_running_pod);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
