@@ -96,6 +96,13 @@ struct pod {
 	bool mirror;                    /* kubernetes.io/config.mirror annotation */
 	bool terminating;               /* deletionTimestamp set */
 	int64_t start_time;             /* status.startTime, epoch seconds; -1 */
+	const char **ips;               /* status.podIPs (or podIP) */
+	uint8_t nips;
+	/* status.{init,,ephemeral}ContainerStatuses[].containerID without the
+	 * "containerd://" prefix, parallel to container_names. */
+	const char **container_ids;
+	const char **container_names;
+	uint16_t ncontainer_ids;
 };
 
 /* Limits on what one pod may hold. */
@@ -120,6 +127,13 @@ int pod_from_object(json_t *obj, const char *default_ns, struct errlist *errs,
 int pod_from_jval(const struct jval *obj, const char *default_ns, struct errlist *errs,
 		  struct pod **ret_pod);
 struct pod *pod_free(struct pod *p);
+
+/* The container whose runtime ID is @id: a full ID or a prefix of at
+ * least 12 hex digits (Falco's short form), with or without a
+ * "runtime://" prefix.  NULL when none. */
+const char *pod_container_by_id(const struct pod *p, const char *id);
+/* Whether @ip (text) is one of the pod's addresses. */
+bool pod_has_ip(const struct pod *p, const char *ip);
 
 /* The effective service account: "default" when unset or empty. */
 const char *pod_service_account(const struct pod *p);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "judge.h"
 #include "image.h"
 #include "strutil.h"
 #include "xalloc.h"
@@ -69,21 +70,10 @@ void findings_free(struct findings *f)
 
 /* ---- judging ------------------------------------------------------------- */
 
-struct judge {
-	const struct profile *prof;
-	const struct pod *pod;
-	const struct engine_ctx *ctx;
-	struct findings *out;
-	int err;
-};
 
-/* Adds one finding: @path, then the "what is wrong" text, then
- * "<verb> by ns/name rule". */
-static void add(struct judge *j, enum reason reason, const char *rule, const char *path,
-		const char *verb, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
-static void add(struct judge *j, enum reason reason, const char *rule, const char *path,
-		const char *verb, const char *fmt, ...)
+void judge_add(struct judge *j, enum reason reason, const char *rule, const char *path,
+	       const char *verb, const char *fmt, ...)
 {
 	struct findings *f = j->out;
 	struct buf b = BUF_INIT(8192);
@@ -136,9 +126,7 @@ oom:
 	j->err = -ENOMEM;
 }
 
-/* Quoted, cut, with control characters shown escaped: user strings go
- * into messages an admin reads in a terminal. */
-static const char *quote(const char *s, char *tmp, size_t n)
+const char *judge_quote(const char *s, char *tmp, size_t n)
 {
 	struct buf b = BUF_INIT(n > 8 ? n - 8 : 0);
 	size_t len = strlen(s);
@@ -181,15 +169,15 @@ static void judge_identity(struct judge *j)
 
 		if (!strv_has(&pr->identity.service_accounts, sa)) {
 			snprintf(path, sizeof(path), "%s.serviceAccountName", pod->spec_root);
-			add(j, R_ADMISSION_DRIFT, "identity.serviceAccountNames", path, "not allowed",
-			    "%s%s", quote(sa, tmp, sizeof(tmp)),
+			judge_add(j, R_ADMISSION_DRIFT, "identity.serviceAccountNames", path, "not allowed",
+			    "%s%s", judge_quote(sa, tmp, sizeof(tmp)),
 			    pod->service_account && *pod->service_account ? "" : " (unset)");
 		}
 	}
 	if (pr->identity.token_automount == KNOB_FORBID && pod->ntokens == 0 &&
 	    !j->ctx->sa_admission_done && pod->automount != OPT_FALSE) {
 		snprintf(path, sizeof(path), "%s.automountServiceAccountToken", pod->spec_root);
-		add(j, R_ADMISSION_DRIFT, "identity.tokenAutomount", path, "forbidden",
+		judge_add(j, R_ADMISSION_DRIFT, "identity.tokenAutomount", path, "forbidden",
 		    "%s, so a service-account token would be mounted,",
 		    pod->automount == OPT_TRUE ? "true" : "not false");
 	}
@@ -200,16 +188,16 @@ static void judge_identity(struct judge *j)
 		snprintf(path, sizeof(path), "%s.volumes[%u].projected.sources[%u].serviceAccountToken",
 			 pod->spec_root, t->volume, t->source);
 		if (pr->identity.token_automount == KNOB_FORBID)
-			add(j, R_ADMISSION_DRIFT, "identity.tokenAutomount", path, "forbidden",
+			judge_add(j, R_ADMISSION_DRIFT, "identity.tokenAutomount", path, "forbidden",
 			    "service-account token projected into the pod");
 		snprintf(path + strlen(path), sizeof(path) - strlen(path), ".expirationSeconds");
 		if (pr->identity.max_token_expiration >= 0 && exp > pr->identity.max_token_expiration)
-			add(j, R_TOKEN_TTL_EXCEEDED, "identity.maxTokenExpirationSeconds", path,
+			judge_add(j, R_TOKEN_TTL_EXCEEDED, "identity.maxTokenExpirationSeconds", path,
 			    "not allowed", "%lld%s exceeds %lld,", (long long)exp,
 			    t->expiration < 0 ? " (the default)" : "",
 			    (long long)pr->identity.max_token_expiration);
 		if (pr->identity.extended_tokens == KNOB_FORBID && exp == 3607)
-			add(j, R_TOKEN_TTL_EXCEEDED, "identity.extendedTokens", path, "forbidden",
+			judge_add(j, R_TOKEN_TTL_EXCEEDED, "identity.extendedTokens", path, "forbidden",
 			    "3607 is silently extended to one year by the API server,");
 	}
 	if (pr->identity.legacy_token_secrets == KNOB_FORBID && j->ctx->is_token_secret) {
@@ -236,9 +224,9 @@ static void judge_identity(struct judge *j)
 					 pod->spec_root, container_list_name(u->ckind), u->a, u->b);
 				break;
 			}
-			add(j, R_LEGACY_TOKEN, "identity.legacyTokenSecrets", path, "forbidden",
+			judge_add(j, R_LEGACY_TOKEN, "identity.legacyTokenSecrets", path, "forbidden",
 			    "%s is a legacy service-account token Secret,",
-			    quote(u->secret, tmp, sizeof(tmp)));
+			    judge_quote(u->secret, tmp, sizeof(tmp)));
 		}
 	}
 }
@@ -257,7 +245,7 @@ static void judge_pod_privileges(struct judge *j)
 			if (!on[i])
 				continue;
 			snprintf(path, sizeof(path), "%s.%s", pod->spec_root, names[i]);
-			add(j, R_ADMISSION_DRIFT, "privileges.hostNamespaces", path, "forbidden", "true");
+			judge_add(j, R_ADMISSION_DRIFT, "privileges.hostNamespaces", path, "forbidden", "true");
 		}
 	}
 	if (pr->privileges.host_paths.set) {
@@ -272,8 +260,8 @@ static void judge_pod_privileges(struct judge *j)
 			if (ok)
 				continue;
 			snprintf(path, sizeof(path), "%s.volumes[%u].hostPath.path", pod->spec_root, h->volume);
-			add(j, R_ADMISSION_DRIFT, "privileges.allowedHostPaths", path, "not allowed", "%s",
-			    quote(h->path, tmp, sizeof(tmp)));
+			judge_add(j, R_ADMISSION_DRIFT, "privileges.allowedHostPaths", path, "not allowed", "%s",
+			    judge_quote(h->path, tmp, sizeof(tmp)));
 		}
 	}
 }
@@ -297,14 +285,14 @@ static void judge_image(struct judge *j, const struct container *c)
 			ok = image_pattern_match(pr->images.allow.v[i], norm);
 		if (!ok) {
 			container_path(j->pod, c, path, sizeof(path), "image");
-			add(j, R_ADMISSION_DRIFT, "images.allow", path, "not allowed", "%s%s",
-			    quote(image, tmp, sizeof(tmp)), valid ? "" : " (not an image reference)");
+			judge_add(j, R_ADMISSION_DRIFT, "images.allow", path, "not allowed", "%s%s",
+			    judge_quote(image, tmp, sizeof(tmp)), valid ? "" : " (not an image reference)");
 		}
 	}
 	if (pr->images.require_digest && !image_has_digest(image)) {
 		container_path(j->pod, c, path, sizeof(path), "image");
-		add(j, R_ADMISSION_DRIFT, "images.requireDigest", path, "required",
-		    "%s has no @sha256 digest, one is", quote(image, tmp, sizeof(tmp)));
+		judge_add(j, R_ADMISSION_DRIFT, "images.requireDigest", path, "required",
+		    "%s has no @sha256 digest, one is", judge_quote(image, tmp, sizeof(tmp)));
 	}
 }
 
@@ -316,11 +304,11 @@ static void judge_container_privileges(struct judge *j, const struct container *
 
 	if (pr->privileges.privileged == KNOB_FORBID && c->privileged == OPT_TRUE) {
 		container_path(pod, c, path, sizeof(path), "securityContext.privileged");
-		add(j, R_ADMISSION_DRIFT, "privileges.privileged", path, "forbidden", "true");
+		judge_add(j, R_ADMISSION_DRIFT, "privileges.privileged", path, "forbidden", "true");
 	}
 	if (pr->privileges.privilege_escalation == KNOB_FORBID && c->allow_escalation != OPT_FALSE) {
 		container_path(pod, c, path, sizeof(path), "securityContext.allowPrivilegeEscalation");
-		add(j, R_ADMISSION_DRIFT, "privileges.privilegeEscalation", path, "forbidden",
+		judge_add(j, R_ADMISSION_DRIFT, "privileges.privilegeEscalation", path, "forbidden",
 		    "%s", c->allow_escalation == OPT_TRUE ? "true" : "unset (defaults to true)");
 	}
 	if (pr->privileges.run_as_non_root == KNOB_FORBID) {
@@ -330,11 +318,11 @@ static void judge_container_privileges(struct judge *j, const struct container *
 
 		if (uid == 0) {
 			container_path(pod, c, path, sizeof(path), "securityContext.runAsUser");
-			add(j, R_ADMISSION_DRIFT, "privileges.runAsNonRoot", path, "forbidden",
+			judge_add(j, R_ADMISSION_DRIFT, "privileges.runAsNonRoot", path, "forbidden",
 			    "0 (root)%s", c->run_as_user >= 0 ? "" : ", from the pod securityContext,");
 		} else if (uid < 0 && nonroot != OPT_TRUE) {
 			container_path(pod, c, path, sizeof(path), "securityContext.runAsNonRoot");
-			add(j, R_ADMISSION_DRIFT, "privileges.runAsNonRoot", path, "required",
+			judge_add(j, R_ADMISSION_DRIFT, "privileges.runAsNonRoot", path, "required",
 			    "%s and no non-zero runAsUser: a non-root user is",
 			    nonroot == OPT_FALSE ? "false" : "unset");
 		}
@@ -354,8 +342,8 @@ static void judge_container_privileges(struct judge *j, const struct container *
 				continue;
 			container_path(pod, c, path, sizeof(path), "securityContext.capabilities.add");
 			snprintf(path + strlen(path), sizeof(path) - strlen(path), "[%zu]", i);
-			add(j, R_ADMISSION_DRIFT, "privileges.allowedCapabilities", path, "not allowed",
-			    "%s", quote(c->caps_add[i], tmp, sizeof(tmp)));
+			judge_add(j, R_ADMISSION_DRIFT, "privileges.allowedCapabilities", path, "not allowed",
+			    "%s", judge_quote(c->caps_add[i], tmp, sizeof(tmp)));
 		}
 	}
 }
@@ -406,17 +394,17 @@ static void judge_service_account(struct judge *j, const struct sa_facts *sa)
 
 	snprintf(path, sizeof(path), "%s.serviceAccountName", pod->spec_root);
 	if (!sa->exists) {
-		add(j, R_SERVICE_ACCOUNT_MISSING, "identity", path, "reported",
+		judge_add(j, R_SERVICE_ACCOUNT_MISSING, "identity", path, "reported",
 		    "ServiceAccount %s no longer exists: the pod runs on a zombie identity,",
-		    quote(pod_service_account(pod), tmp, sizeof(tmp)));
+		    judge_quote(pod_service_account(pod), tmp, sizeof(tmp)));
 		return;
 	}
 	/* Kubernetes stamps times in seconds: a ServiceAccount made in the
 	 * same second as the pod started is not provably newer. */
 	if (sa->created >= 0 && pod->start_time >= 0 && sa->created > pod->start_time)
-		add(j, R_SERVICE_ACCOUNT_MISSING, "identity", path, "reported",
+		judge_add(j, R_SERVICE_ACCOUNT_MISSING, "identity", path, "reported",
 		    "ServiceAccount %s was recreated after the pod started: its tokens name the old one,",
-		    quote(pod_service_account(pod), tmp, sizeof(tmp)));
+		    judge_quote(pod_service_account(pod), tmp, sizeof(tmp)));
 }
 
 int engine_eval_running(const struct profile_set *set, const struct pod *pod,

@@ -11,6 +11,7 @@
 #include "errlist.h"
 #include "fpath.h"
 #include "jval.h"
+#include "netaddr.h"
 #include "strutil.h"
 #include "xalloc.h"
 
@@ -465,6 +466,102 @@ static int64_t parse_time(const char *s)
 	return (int64_t)timegm(&tm);
 }
 
+/* Strips "containerd://", "cri-o://", "docker://". */
+static const char *strip_runtime(const char *id)
+{
+	const char *sep = id ? strstr(id, "://") : NULL;
+
+	return sep ? sep + 3 : id;
+}
+
+static void read_status_ids(struct pctx *c, const struct jval *status)
+{
+	static const char *const lists[] = { "initContainerStatuses", "containerStatuses",
+					     "ephemeralContainerStatuses" };
+	struct pod *p = c->pod;
+	const struct jval *ips = jval_get(status, "podIPs"), *it;
+	size_t n = 0, i;
+
+	/* Both pod addresses of a dual-stack pod; podIP alone on old servers. */
+	n = jval_size(ips);
+	if (n > 8)
+		n = 8;
+	p->ips = arena_alloc(c->a, (n + 1) * sizeof(char *));
+	if (!p->ips) {
+		c->oom = true;
+		return;
+	}
+	jval_foreach_item(ips, i, it) {
+		const char *ip = jval_str(jval_get(it, "ip"));
+
+		if (i >= n)
+			break;
+		if (ip)
+			p->ips[p->nips++] = pdup(c, ip);
+	}
+	if (p->nips == 0 && jval_str(jval_get(status, "podIP")))
+		p->ips[p->nips++] = pdup(c, jval_str(jval_get(status, "podIP")));
+
+	n = 0;
+	for (size_t l = 0; l < 3; l++)
+		n += jval_size(jval_get(status, lists[l]));
+	if (n > POD_MAX_CONTAINERS)
+		n = POD_MAX_CONTAINERS;
+	p->container_ids = arena_alloc(c->a, (n + 1) * sizeof(char *));
+	p->container_names = arena_alloc(c->a, (n + 1) * sizeof(char *));
+	if (!p->container_ids || !p->container_names) {
+		c->oom = true;
+		return;
+	}
+	for (size_t l = 0; l < 3; l++) {
+		const struct jval *arr = jval_get(status, lists[l]);
+
+		jval_foreach_item(arr, i, it) {
+			const char *id = strip_runtime(jval_str(jval_get(it, "containerID")));
+			const char *name = jval_str(jval_get(it, "name"));
+
+			if (!id || !*id || !name || p->ncontainer_ids >= n)
+				continue;
+			p->container_ids[p->ncontainer_ids] = pdup(c, id);
+			p->container_names[p->ncontainer_ids] = pdup(c, name);
+			p->ncontainer_ids++;
+		}
+	}
+}
+
+const char *pod_container_by_id(const struct pod *p, const char *id)
+{
+	size_t n;
+
+	id = strip_runtime(id);
+	if (!id)
+		return NULL;
+	n = strlen(id);
+	if (n < 12)
+		return NULL;
+	for (uint16_t i = 0; i < p->ncontainer_ids; i++)
+		if (strncmp(p->container_ids[i], id, n) == 0)
+			return p->container_names[i];
+	return NULL;
+}
+
+bool pod_has_ip(const struct pod *p, const char *ip)
+{
+	struct netaddr want, have;
+	bool parsed = netaddr_parse(ip, &want) == 0;
+
+	/* Compared as addresses: IPv6 has many spellings of one address. */
+	for (uint8_t i = 0; i < p->nips; i++) {
+		if (parsed && netaddr_parse(p->ips[i], &have) == 0) {
+			if (want.family == have.family && memcmp(want.bytes, have.bytes, 16) == 0)
+				return true;
+		} else if (strcmp(p->ips[i], ip) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
 static void read_runtime_facts(struct pctx *c, const struct jval *obj)
 {
 	struct pod *p = c->pod;
@@ -493,6 +590,7 @@ static void read_runtime_facts(struct pctx *c, const struct jval *obj)
 	p->terminating = jval_get(meta, "deletionTimestamp") != NULL &&
 			 !jval_is_null(jval_get(meta, "deletionTimestamp"));
 	p->start_time = parse_time(jval_str(jval_get(status, "startTime")));
+	read_status_ids(c, status);
 }
 
 int pod_from_jval(const struct jval *obj, const char *default_ns, struct errlist *errs,

@@ -1,0 +1,88 @@
+/* runtime.h - the telemetry judgements of SPEC §4/§5, beside the
+ * admission rules: one observed event (an exec, a connection, a file
+ * open, a token's claims, an API call from the audit log) against a
+ * profile.  Pure: the caller attributes the event to a pod, supplies the
+ * time, and keeps the per-pod rate windows. */
+#ifndef PG_RUNTIME_H
+#define PG_RUNTIME_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "engine.h"
+#include "netaddr.h"
+
+enum rt_kind { RT_EXEC, RT_CONNECT, RT_OPEN, RT_TOKEN, RT_API };
+
+struct rt_event {
+	enum rt_kind kind;
+	int64_t time;                   /* when it was observed, epoch seconds */
+	const char *container;          /* name when known; NULL: the pod */
+
+	/* RT_EXEC */
+	const char *exe;
+	/* RT_CONNECT */
+	struct netaddr daddr;
+	uint16_t dport;
+	const char *protocol;           /* "tcp", "udp"; NULL: unknown */
+	/* RT_OPEN */
+	const char *path;
+	bool write;
+	/* RT_TOKEN: the claims of the pod's projected token file */
+	int64_t iat;                    /* -1: unknown */
+	int64_t exp;                    /* -1: unknown */
+	/* RT_API: one audit event of the pod's own identity */
+	const char *username;           /* system:serviceaccount:NS:NAME */
+	const char *verb;
+	const char *api_group;          /* "" for core */
+	const char *resource;
+	const char *subresource;        /* NULL or "" when none */
+	const char *object_name;        /* NULL for collections */
+	const char *object_namespace;
+	bool stale_token;               /* authentication.k8s.io/stale-token */
+	bool legacy_token;              /* authentication.k8s.io/legacy-token */
+};
+
+/* Judges @ev from @pod against @prof (which selects the pod; the caller
+ * checked).  Appends UnexpectedExecutable, UnexpectedEgress,
+ * UnexpectedFileAccess, UnexpectedAPICall, StaleToken or LegacyToken
+ * findings.  Loopback connections are not egress and are never judged.
+ * A read is allowed by files.read or files.write, a write only by
+ * files.write.  Non-resource API calls (discovery, /healthz) are not
+ * judged.  0 or -ENOMEM. */
+int runtime_judge(const struct profile *prof, const struct pod *pod, const struct rt_event *ev,
+		  struct findings *out);
+
+/* The canonical resource string an API call is matched on: "configmaps",
+ * "apps/deployments", "pods/log", "apps/deployments/scale".  Into @out. */
+void runtime_api_resource(const char *group, const char *resource, const char *subresource,
+			  char *out, size_t n);
+
+/* APIRateExceeded: @calls in the last minute against
+ * runtime.maxAPICallsPerMinute.  0 or -ENOMEM. */
+int runtime_judge_rate(const struct profile *prof, const struct pod *pod, const char *username,
+		       uint32_t calls, struct findings *out);
+
+/* TokenReplay: a token bound to @pod_ns/@pod_name (uid @pod_uid) was
+ * used from @source_ip.  @pod is the live pod with that uid, or NULL when
+ * it is gone; a use from an address that is not the pod's, or any use
+ * after the pod is gone, is a replay.  @prof is the profile that selected
+ * the pod (the caller remembers it when the pod is gone).  0 or -ENOMEM. */
+int runtime_judge_replay(const struct profile *prof, const struct pod *pod,
+			 const char *pod_ns, const char *pod_name, const char *pod_uid,
+			 const char *source_ip, const char *username, struct findings *out);
+
+/* A sliding one-minute counter in one-second buckets: small enough to
+ * keep one per pod. */
+struct ratewin {
+	int64_t head;                   /* the second of buckets[head % 60] */
+	uint32_t buckets[60];
+	uint32_t total;
+};
+
+void ratewin_init(struct ratewin *w);
+/* Counts @n calls at @now (epoch seconds; earlier times count as now) and
+ * returns the calls in the 60 seconds ending at @now. */
+uint32_t ratewin_add(struct ratewin *w, int64_t now, uint32_t n);
+
+#endif

@@ -1,0 +1,293 @@
+/* test_runtime.c - telemetry judgements: each reason, allowed and
+ * denied, with the exact message; the rate window; token replay. */
+#include <check.h>
+#include <stdlib.h>
+
+#include "runtime.h"
+#include "testutil.h"
+
+#define PROF "runtime: {executables: [/app/server, \"/usr/bin/*\"], " \
+	"egress: [{cidr: 10.0.0.0/8, ports: [5432, 443]}, {cidr: 'fd00::/8'}], " \
+	"files: {read: [\"/etc/ssl/*\", \"/app/*\"], write: [\"/tmp/*\"]}, " \
+	"kubernetesAPI: [{verbs: [get, list, watch], resources: [configmaps]}, " \
+	"{verbs: [get], resources: [apps/deployments, pods/log], resourceNames: [api]}], maxAPICallsPerMinute: 5}, " \
+	"identity: {maxTokenAgeSeconds: 3600, legacyTokenSecrets: Forbid}"
+
+static struct profile *prof;
+static struct pod *pod;
+
+static void setup(void)
+{
+	prof = tu_profile(PROF);
+	pod = tu_pod("apiVersion: v1\nkind: Pod\nmetadata: {name: api-1, namespace: ns, uid: u1, labels: {app: a}}\n"
+		     "spec: {containers: [{name: api, image: x}]}\n"
+		     "status: {podIPs: [{ip: 10.1.2.3}, {ip: 'fd00::3'}],\n"
+		     "  containerStatuses: [{name: api, containerID: 'containerd://0123456789abcdef0123456789abcdef'}]}\n");
+}
+
+static void teardown(void)
+{
+	profile_free(prof);
+	pod_free(pod);
+}
+
+static void expect(const struct rt_event *ev, const char *want, enum reason reason)
+{
+	struct findings f;
+
+	findings_init(&f, 0);
+	ck_assert_int_eq(runtime_judge(prof, pod, ev, &f), 0);
+	if (!want) {
+		ck_assert_msg(f.n == 0, "unexpected: %s", f.n ? f.v[0].message : "");
+	} else {
+		ck_assert_uint_eq(f.n, 1);
+		ck_assert_str_eq(f.v[0].message, want);
+		ck_assert_int_eq(f.v[0].reason, reason);
+	}
+	findings_free(&f);
+}
+
+START_TEST(test_exec)
+{
+	struct rt_event ev = { .kind = RT_EXEC, .container = "api", .exe = "/app/server" };
+
+	expect(&ev, NULL, 0);
+	ev.exe = "/usr/bin/curl";
+	expect(&ev, NULL, 0);
+	ev.exe = "/bin/sh";
+	expect(&ev, "container \"api\": exec \"/bin/sh\" not allowed by ns/p runtime.executables", R_UNEXPECTED_EXECUTABLE);
+	ev.container = NULL;
+	expect(&ev, "pod ns/api-1: exec \"/bin/sh\" not allowed by ns/p runtime.executables", R_UNEXPECTED_EXECUTABLE);
+}
+END_TEST
+
+START_TEST(test_egress)
+{
+	struct rt_event ev = { .kind = RT_CONNECT, .container = "api", .dport = 5432, .protocol = "tcp" };
+
+	netaddr_parse("10.9.9.9", &ev.daddr);
+	expect(&ev, NULL, 0);
+	ev.dport = 22;
+	expect(&ev, "container \"api\": connect 10.9.9.9:22/tcp not allowed by ns/p runtime.egress", R_UNEXPECTED_EGRESS);
+	netaddr_parse("8.8.8.8", &ev.daddr);
+	ev.dport = 443;
+	expect(&ev, "container \"api\": connect 8.8.8.8:443/tcp not allowed by ns/p runtime.egress", R_UNEXPECTED_EGRESS);
+	netaddr_parse("fd00::1:2", &ev.daddr);
+	ev.dport = 9999;
+	expect(&ev, NULL, 0);   /* no ports: any port */
+	netaddr_parse("2001:db8::1", &ev.daddr);
+	ev.protocol = "udp";
+	expect(&ev, "container \"api\": connect [2001:db8::1]:9999/udp not allowed by ns/p runtime.egress", R_UNEXPECTED_EGRESS);
+	netaddr_parse("127.0.0.1", &ev.daddr);
+	expect(&ev, NULL, 0);   /* loopback is not egress */
+	netaddr_parse("::1", &ev.daddr);
+	expect(&ev, NULL, 0);
+	netaddr_parse("::ffff:10.0.0.1", &ev.daddr);     /* mapped form */
+	ev.dport = 443;
+	expect(&ev, NULL, 0);
+}
+END_TEST
+
+START_TEST(test_files)
+{
+	struct rt_event ev = { .kind = RT_OPEN, .container = "api", .path = "/etc/ssl/certs/ca.pem" };
+
+	expect(&ev, NULL, 0);
+	ev.path = "/tmp/x";
+	expect(&ev, NULL, 0);           /* writable implies readable */
+	ev.path = "/etc/shadow";
+	expect(&ev, "container \"api\": read \"/etc/shadow\" not allowed by ns/p runtime.files.read", R_UNEXPECTED_FILE_ACCESS);
+	ev.write = true;
+	ev.path = "/tmp/x";
+	expect(&ev, NULL, 0);
+	ev.path = "/app/config";
+	expect(&ev, "container \"api\": write \"/app/config\" not allowed by ns/p runtime.files.write", R_UNEXPECTED_FILE_ACCESS);
+}
+END_TEST
+
+START_TEST(test_files_absent_constrains_nothing)
+{
+	struct profile *p = tu_profile("runtime: {files: {write: []}}");
+	struct rt_event ev = { .kind = RT_OPEN, .container = "api", .path = "/anything" };
+	struct findings f;
+
+	findings_init(&f, 0);
+	ck_assert_int_eq(runtime_judge(p, pod, &ev, &f), 0);
+	ck_assert_uint_eq(f.n, 0);
+	ev.write = true;
+	ck_assert_int_eq(runtime_judge(p, pod, &ev, &f), 0);
+	ck_assert_uint_eq(f.n, 1);      /* empty list: no writes at all */
+	findings_free(&f);
+	profile_free(p);
+}
+END_TEST
+
+START_TEST(test_api_calls)
+{
+	struct rt_event ev = { .kind = RT_API, .username = "system:serviceaccount:ns:api",
+			       .verb = "list", .api_group = "", .resource = "configmaps",
+			       .object_namespace = "ns" };
+
+	expect(&ev, NULL, 0);
+	ev.resource = "secrets";
+	expect(&ev, "identity \"system:serviceaccount:ns:api\": list secrets in ns not allowed by ns/p runtime.kubernetesAPI",
+	       R_UNEXPECTED_API_CALL);
+	ev.verb = "get";
+	ev.api_group = "apps";
+	ev.resource = "deployments";
+	ev.object_name = "api";
+	expect(&ev, NULL, 0);
+	ev.object_name = "other";
+	expect(&ev, "identity \"system:serviceaccount:ns:api\": get apps/deployments \"other\" in ns not allowed by ns/p runtime.kubernetesAPI",
+	       R_UNEXPECTED_API_CALL);
+	ev.object_name = NULL;
+	ev.verb = "list";
+	expect(&ev, "identity \"system:serviceaccount:ns:api\": list apps/deployments in ns not allowed by ns/p runtime.kubernetesAPI",
+	       R_UNEXPECTED_API_CALL);
+	ev.api_group = "";
+	ev.verb = "get";
+	ev.resource = "pods";
+	ev.subresource = "log";
+	ev.object_name = "api";
+	expect(&ev, NULL, 0);
+	ev.subresource = "exec";
+	expect(&ev, "identity \"system:serviceaccount:ns:api\": get pods/exec \"api\" in ns not allowed by ns/p runtime.kubernetesAPI",
+	       R_UNEXPECTED_API_CALL);
+	ev.resource = NULL;                     /* a non-resource URL */
+	expect(&ev, NULL, 0);
+}
+END_TEST
+
+START_TEST(test_api_token_annotations)
+{
+	struct rt_event ev = { .kind = RT_API, .username = "system:serviceaccount:ns:api",
+			       .verb = "get", .api_group = "", .resource = "configmaps", .legacy_token = true };
+	struct findings f;
+
+	expect(&ev, "identity \"system:serviceaccount:ns:api\": API call with a legacy service-account token Secret forbidden by ns/p identity.legacyTokenSecrets",
+	       R_LEGACY_TOKEN);
+	ev.legacy_token = false;
+	ev.stale_token = true;
+	expect(&ev, "identity \"system:serviceaccount:ns:api\": API call with a stale token (the API server flagged it), reported by ns/p identity",
+	       R_STALE_TOKEN);
+	ev.resource = "secrets";
+	findings_init(&f, 0);
+	ck_assert_int_eq(runtime_judge(prof, pod, &ev, &f), 0);
+	ck_assert_uint_eq(f.n, 2);
+	findings_free(&f);
+}
+END_TEST
+
+START_TEST(test_token_claims)
+{
+	struct rt_event ev = { .kind = RT_TOKEN, .container = "api", .time = 100000, .iat = 99000, .exp = 102600 };
+
+	expect(&ev, NULL, 0);
+	ev.iat = 90000;
+	expect(&ev, "container \"api\": token issued 10000 s ago exceeds 3600, not allowed by ns/p identity.maxTokenAgeSeconds",
+	       R_STALE_TOKEN);
+	ev.iat = 99000;
+	ev.exp = 99500;
+	expect(&ev, "container \"api\": token expired 500 s ago and was not rotated, not allowed by ns/p identity.maxTokenAgeSeconds",
+	       R_STALE_TOKEN);
+}
+END_TEST
+
+START_TEST(test_rate)
+{
+	struct findings f;
+
+	findings_init(&f, 0);
+	ck_assert_int_eq(runtime_judge_rate(prof, pod, "system:serviceaccount:ns:api", 5, &f), 0);
+	ck_assert_uint_eq(f.n, 0);
+	ck_assert_int_eq(runtime_judge_rate(prof, pod, "system:serviceaccount:ns:api", 6, &f), 0);
+	ck_assert_uint_eq(f.n, 1);
+	ck_assert_int_eq(f.v[0].reason, R_API_RATE_EXCEEDED);
+	ck_assert_str_eq(f.v[0].message, "identity \"system:serviceaccount:ns:api\": 6 API calls in the last minute exceed 5, "
+			 "not allowed by ns/p runtime.maxAPICallsPerMinute");
+	findings_free(&f);
+}
+END_TEST
+
+START_TEST(test_ratewin)
+{
+	struct ratewin w;
+
+	ratewin_init(&w);
+	ck_assert_uint_eq(ratewin_add(&w, 1000, 3), 3);
+	ck_assert_uint_eq(ratewin_add(&w, 1030, 2), 5);
+	ck_assert_uint_eq(ratewin_add(&w, 1059, 1), 6);
+	ck_assert_uint_eq(ratewin_add(&w, 1060, 0), 3);         /* second 1000 slid out */
+	ck_assert_uint_eq(ratewin_add(&w, 1089, 0), 3);         /* 1030..1089 */
+	ck_assert_uint_eq(ratewin_add(&w, 1090, 0), 1);         /* second 1030 slid out */
+	ck_assert_uint_eq(ratewin_add(&w, 1118, 0), 1);
+	ck_assert_uint_eq(ratewin_add(&w, 1119, 0), 0);
+	ck_assert_uint_eq(ratewin_add(&w, 5000, 7), 7);         /* a long gap */
+	ck_assert_uint_eq(ratewin_add(&w, 4000, 1), 8);         /* the past counts as now */
+}
+END_TEST
+
+START_TEST(test_replay)
+{
+	struct findings f;
+
+	findings_init(&f, 0);
+	ck_assert_int_eq(runtime_judge_replay(prof, pod, "ns", "api-1", "u1", "10.1.2.3", "system:serviceaccount:ns:api", &f), 0);
+	ck_assert_uint_eq(f.n, 0);
+	ck_assert_int_eq(runtime_judge_replay(prof, pod, "ns", "api-1", "u1", "fd00:0::3", "system:serviceaccount:ns:api", &f), 0);
+	ck_assert_uint_eq(f.n, 0);      /* another spelling of the pod's IPv6 */
+	ck_assert_int_eq(runtime_judge_replay(prof, pod, "ns", "api-1", "u1", "203.0.113.9", "system:serviceaccount:ns:api", &f), 0);
+	ck_assert_uint_eq(f.n, 1);
+	ck_assert_str_eq(f.v[0].message, "token of pod ns/api-1: used from \"203.0.113.9\", not from the pod's address 10.1.2.3: "
+			 "a replayed token, reported by ns/p identity");
+	ck_assert_int_eq(f.v[0].reason, R_TOKEN_REPLAY);
+	findings_clear(&f);
+	ck_assert_int_eq(runtime_judge_replay(prof, NULL, "ns", "api-0", "u0", "10.1.2.3", "system:serviceaccount:ns:api", &f), 0);
+	ck_assert_uint_eq(f.n, 1);
+	ck_assert_ptr_nonnull(strstr(f.v[0].message, "after the pod was gone"));
+	findings_clear(&f);
+	/* the same name, another uid: the token's pod is gone */
+	ck_assert_int_eq(runtime_judge_replay(prof, pod, "ns", "api-1", "u-old", "10.1.2.3", "x", &f), 0);
+	ck_assert_uint_eq(f.n, 1);
+	findings_free(&f);
+}
+END_TEST
+
+START_TEST(test_container_ids)
+{
+	ck_assert_str_eq(pod_container_by_id(pod, "0123456789abcdef0123456789abcdef"), "api");
+	ck_assert_str_eq(pod_container_by_id(pod, "containerd://0123456789abcdef0123456789abcdef"), "api");
+	ck_assert_str_eq(pod_container_by_id(pod, "0123456789ab"), "api");     /* Falco's 12 hex */
+	ck_assert_ptr_null(pod_container_by_id(pod, "0123456789a"));           /* too short to trust */
+	ck_assert_ptr_null(pod_container_by_id(pod, "fedcba987654"));
+	ck_assert(pod_has_ip(pod, "10.1.2.3"));
+	ck_assert(!pod_has_ip(pod, "10.1.2.4"));
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("runtime");
+	TCase *tc = tcase_create("runtime");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_exec);
+	tcase_add_test(tc, test_egress);
+	tcase_add_test(tc, test_files);
+	tcase_add_test(tc, test_files_absent_constrains_nothing);
+	tcase_add_test(tc, test_api_calls);
+	tcase_add_test(tc, test_api_token_annotations);
+	tcase_add_test(tc, test_token_claims);
+	tcase_add_test(tc, test_rate);
+	tcase_add_test(tc, test_ratewin);
+	tcase_add_test(tc, test_replay);
+	tcase_add_test(tc, test_container_ids);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
