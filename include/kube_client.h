@@ -60,9 +60,10 @@ enum kube_retry {
 	KUBE_RETRY_IDEMPOTENT,
 	/* A POST that creates: retried only when the server cannot have
 	 * acted, that is on 429 (refused before admission) and when no
-	 * byte of the request was sent. */
+	 * byte of the request was sent.  Sent on a new connection, since
+	 * libcurl silently resends once on a kept-alive one found dead. */
 	KUBE_RETRY_UNSENT,
-	KUBE_RETRY_NEVER,
+	KUBE_RETRY_NEVER,               /* also on a new connection */
 };
 
 /* Receives a 2xx body as it arrives (watches); a negative return aborts

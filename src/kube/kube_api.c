@@ -454,9 +454,11 @@ int kube_lease_get(struct kube_client *c, const char *ns, const char *name,
 		   struct kube_lease *ret, struct kube_error *err)
 {
 	json_t *obj = NULL;
+	int e;
 
 	memset(ret, 0, sizeof(*ret));
-	return lease_result(kube_get(c, &kube_res_leases, ns, name, &obj, err), obj, ret, err);
+	e = kube_get(c, &kube_res_leases, ns, name, &obj, err);
+	return lease_result(e, obj, ret, err);
 }
 
 int kube_lease_create(struct kube_client *c, const char *ns, const char *name,

@@ -599,6 +599,11 @@ static int setup_handle(struct kube_client *c, CURL *h, const struct kube_reques
 	SET(CURLOPT_CONNECTTIMEOUT_MS, c->opts.connect_timeout_ms);
 	SET(CURLOPT_TIMEOUT_MS, timeout > 0 ? timeout : 0L);
 	SET(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	/* libcurl resends a request by itself once when a reused connection
+	 * turns out dead before any answer; the server may have read it.  A
+	 * request that must not go twice gets a connection of its own. */
+	if (req->retry != KUBE_RETRY_IDEMPOTENT)
+		SET(CURLOPT_FRESH_CONNECT, 1L);
 	if (c->ca_pem) {
 		/* Trust exactly the configured CA, as kubectl does: no
 		 * system bundle next to it. */

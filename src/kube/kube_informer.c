@@ -23,6 +23,8 @@
 #define ACCEPT_META "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1," \
 		    "application/json"
 #define RV_MAX 1024
+/* Times a list starts over after an expired continue token. */
+#define LIST_RESTARTS 3
 
 struct kube_object {
 	atomic_uint refs;
@@ -639,6 +641,7 @@ static int list_all(struct kube_informer *inf, struct ktable *t, struct buf *ret
 	char limit[24];
 	struct buf body = BUF_INIT(0);
 	char *cont = NULL;
+	unsigned restarts = 0;
 	int r;
 
 	snprintf(limit, sizeof(limit), "%u", inf->o.page_size);
@@ -659,9 +662,12 @@ static int list_all(struct kube_informer *inf, struct ktable *t, struct buf *ret
 
 		buf_reset(&body);
 		r = kube_client_do(inf->client, &req, &body, err);
-		if (r == -ETIME && cont) {
+		if (r == -ETIME && cont && restarts++ < LIST_RESTARTS) {
 			/* The continue token expired (the snapshot it reads
-			 * was compacted): the pages so far are worthless. */
+			 * was compacted): the pages so far are worthless, and
+			 * the fresh token the server offers would give an
+			 * inconsistent list.  Past a few tries the list fails
+			 * and the informer backs off. */
 			atomic_fetch_add(&inf->n_list_restarts, 1);
 			ktable_free(t);
 			pg_free(cont);
