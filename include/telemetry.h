@@ -1,0 +1,63 @@
+/* telemetry.h - the four telemetry formats of SPEC §5 read into one event
+ * shape: profileguard's native JSON lines, Falco http_output alerts,
+ * Tetragon export lines, and audit.k8s.io/v1 EventLists.  Pure parsers:
+ * bytes in, events out, malformed lines counted and skipped.  The same
+ * parsers serve the controller's endpoints and `profileguard learn`. */
+#ifndef PG_TELEMETRY_H
+#define PG_TELEMETRY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "runtime.h"
+
+enum tel_source { TEL_NATIVE, TEL_FALCO, TEL_TETRAGON, TEL_AUDIT, TEL__COUNT };
+
+const char *tel_source_name(enum tel_source s);   /* "events", "falco", ... */
+
+/* One observation, attributed by pod name or uid, or by container ID.
+ * Strings are borrowed from the parser's arena and live only for the
+ * callback. */
+struct tel_event {
+	enum tel_source source;
+	struct rt_event ev;             /* kind, time, container and the facts */
+	const char *node;               /* the node that saw it; NULL unknown */
+	const char *pod_namespace;      /* NULL when only a container ID is known */
+	const char *pod_name;
+	const char *pod_uid;
+	const char *container_id;       /* full, prefixed or 12-hex short; NULL */
+	/* RT_API only: the token's binding and where it was used from. */
+	const char *bound_pod_name;     /* user.extra authentication.kubernetes.io/pod-name */
+	const char *bound_pod_uid;      /* ... /pod-uid */
+	const char *source_ip;          /* sourceIPs[0] */
+	const char *args;               /* exec arguments, joined (learn shows them) */
+};
+
+/* Called for each event; a negative return stops the batch with it. */
+typedef int (*tel_fn)(void *ud, const struct tel_event *e);
+
+struct tel_stats {
+	size_t accepted;                /* events delivered */
+	size_t rejected;                /* lines or items that were malformed */
+	size_t ignored;                 /* well-formed but not for us (another
+	                                 * stage, another Falco event type, ...) */
+	char first_error[160];          /* the first rejection, for a log line */
+};
+
+/* Limits on what one request may make us parse. */
+#define TEL_MAX_LINE (256u * 1024)
+#define TEL_MAX_EVENTS 100000        /* per batch */
+
+/* Parses @body (JSON lines, or for Falco one object or JSON lines, for
+ * audit one EventList or Event per line) and calls @fn per event.
+ * Counts go to @stats (zeroed first).  Returns 0, -E2BIG when the batch
+ * holds more than TEL_MAX_EVENTS (the rest is not read), -ENOMEM, or the
+ * callback's value. */
+int tel_parse(enum tel_source src, const char *body, size_t len, tel_fn fn, void *ud,
+	      struct tel_stats *stats);
+
+/* "2026-11-22T10:00:00.123Z" (fractions and offsets allowed) to epoch
+ * seconds; -1 when unreadable. */
+int64_t tel_time(const char *s);
+
+#endif
