@@ -228,7 +228,7 @@ struct kube_informer {
 	struct kube_lines lines;
 	int watch_action;
 	int watch_err;
-	uint64_t watch_events;
+	uint64_t watch_events;          /* events and bookmarks in this watch */
 
 	_Atomic uint64_t n_lists, n_relists, n_pages, n_list_restarts, n_watches,
 		n_watch_restarts, n_gone, n_events, n_bookmarks, n_decode_errors, n_errors;
@@ -932,10 +932,9 @@ static int on_line(void *ud, const char *line, size_t len)
 		json_decref(ev.object);
 		return -EINTR;
 	}
-	if (ev.type != KUBE_EVENT_BOOKMARK) {
+	if (ev.type != KUBE_EVENT_BOOKMARK)
 		atomic_fetch_add(&inf->n_events, 1);
-		inf->watch_events++;
-	}
+	inf->watch_events++;
 	/* Every event moves the point a resumed watch starts from. */
 	if (*meta_str(meta, "resourceVersion"))
 		r = set_rv(inf, meta_str(meta, "resourceVersion"));
@@ -1051,9 +1050,11 @@ static void *informer_main(void *arg)
 		if (werr && werr != -ETIME)
 			report(inf, werr, &err);
 		clock_gettime(CLOCK_MONOTONIC, &t1);
-		/* A watch that ran a while or carried events was healthy; one
-		 * that failed, or ended at once with nothing, backs off. */
-		if (!werr && (inf->watch_events > 0 || t1.tv_sec - t0.tv_sec >= 5)) {
+		/* A watch that ran its course or carried anything was healthy;
+		 * one that failed, or ended at once with nothing, backs off. */
+		if (!werr && (inf->watch_events > 0 ||
+			      (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 >=
+			      500)) {
 			failures = 0;
 			continue;
 		}
