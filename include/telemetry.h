@@ -56,6 +56,14 @@ struct tel_stats {
 int tel_parse(enum tel_source src, const char *body, size_t len, tel_fn fn, void *ud,
 	      struct tel_stats *stats);
 
+/* Guesses the format of a captured body from its first record: Falco
+ * alerts carry "output_fields", Tetragon lines "process_exec" or
+ * "process_kprobe", audit events "auditID" or an EventList; anything
+ * else is read as native events. */
+enum tel_source tel_detect(const char *body, size_t len);
+/* "events", "native", "falco", "tetragon", "audit": 0, or -EINVAL. */
+int tel_source_parse(const char *s, enum tel_source *ret);
+
 /* "2026-11-22T10:00:00.123Z" (fractions and offsets allowed) to epoch
  * seconds; -1 when unreadable. */
 int64_t tel_time(const char *s);

@@ -8,10 +8,13 @@
 
 #include "cmd.h"
 #include "engine.h"
+#include "doc.h"
 #include "errlist.h"
 #include "manifest.h"
 #include "pod.h"
 #include "profile.h"
+#include "runtime.h"
+#include "telemetry.h"
 #include "strutil.h"
 #include "xalloc.h"
 
@@ -20,6 +23,7 @@ struct item {
 	char *file;
 	size_t doc, sub;
 	json_t *obj;            /* owned reference */
+	struct pod *pod;        /* after evaluation; NULL when it failed */
 };
 
 struct check {
@@ -169,6 +173,7 @@ static int on_manifest_doc(void *ud, const struct manifest_origin *o, json_t *ob
 	}
 	it->doc = o->doc;
 	it->sub = o->item;
+	it->pod = NULL;
 	it->obj = json_incref(obj);
 	c->nitems++;
 	return 0;
@@ -230,6 +235,137 @@ static json_t *result_json(const struct item *it, const struct pod *pod, const s
 	return res;
 }
 
+struct event_counts {
+	size_t events;
+	size_t findings;
+	size_t enforce;
+	size_t unattributed;
+};
+
+struct event_judge {
+	struct check *c;
+	const char *file;
+	json_t *results;        /* JSON mode: findings appended here */
+	struct event_counts *n;
+};
+
+/* The manifest workload an event belongs to: same namespace, and the pod
+ * named exactly like it or like one of its replicas ("api-7d9f-x2" for
+ * Deployment "api"); the longest name wins.  For API calls without a pod
+ * claim, the workload running as that service account. */
+static struct item *attribute(struct check *c, const struct tel_event *e)
+{
+	struct item *best = NULL;
+	size_t best_len = 0;
+	const char *sa = NULL;
+
+	if (e->ev.kind == RT_API && !e->pod_name && e->ev.username) {
+		sa = strrchr(e->ev.username, ':');
+		sa = sa ? sa + 1 : NULL;
+	}
+	for (size_t i = 0; i < c->nitems; i++) {
+		struct pod *p = c->items[i].pod;
+		size_t n;
+
+		if (!p || !e->pod_namespace || strcmp(p->namespace, e->pod_namespace))
+			continue;
+		if (sa) {
+			if (!strcmp(pod_service_account(p), sa) && !best)
+				best = &c->items[i];
+			continue;
+		}
+		if (!e->pod_name)
+			continue;
+		n = strlen(p->name);
+		if (n > best_len && (!strcmp(e->pod_name, p->name) ||
+				     (!strncmp(e->pod_name, p->name, n) && e->pod_name[n] == '-'))) {
+			best = &c->items[i];
+			best_len = n;
+		}
+	}
+	return best;
+}
+
+static int on_check_event(void *ud, const struct tel_event *e)
+{
+	struct event_judge *ej = ud;
+	struct item *it = attribute(ej->c, e);
+	struct profile *const *first;
+	struct findings f;
+	size_t n;
+	int r = 0;
+
+	ej->n->events++;
+	if (!it) {
+		ej->n->unattributed++;
+		return 0;
+	}
+	findings_init(&f, 0);
+	n = profile_set_namespace(&ej->c->profiles, it->pod->namespace, &first);
+	for (size_t i = 0; i < n && r == 0; i++)
+		if (selector_matches(&first[i]->selector, &it->pod->labels))
+			r = runtime_judge(first[i], it->pod, &e->ev, &f);
+	if (r < 0) {
+		findings_free(&f);
+		return r;
+	}
+	for (size_t i = 0; i < f.n; i++) {
+		if (ej->results) {
+			json_t *j = finding_json(&f.v[i]);
+
+			json_object_set_new(j, "events", json_string(ej->file));
+			json_object_set_new(j, "workload", json_string(it->pod->name));
+			json_array_append_new(ej->results, j);
+		} else {
+			printf("%s: %s %s/%s: %s%s\n", ej->file, workload_kind_name((enum workload_kind)it->pod->kind),
+			       it->pod->namespace, it->pod->name, f.v[i].mode == MODE_AUDIT ? "warning: " : "",
+			       f.v[i].message);
+		}
+	}
+	ej->n->findings += f.n;
+	ej->n->enforce += findings_count(&f, MODE_ENFORCE);
+	findings_free(&f);
+	return 0;
+}
+
+static int judge_events(struct check *c, const char *path, const char *format, json_t *results,
+			struct event_counts *n)
+{
+	struct event_judge ej = { .c = c, .file = path, .n = n };
+	struct tel_stats st;
+	enum tel_source src;
+	char *data;
+	size_t len;
+	int r;
+
+	r = doc_read_file(path, 256u * 1024 * 1024, &data, &len);
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0)
+		return errlist_add(&c->errs, "%s: %s", path, r == -EFBIG ? "larger than 256 MiB" : strerror(-r));
+	if (!format || tel_source_parse(format, &src) < 0)
+		src = tel_detect(data, len);
+	if (results) {
+		ej.results = json_array();
+		if (!ej.results) {
+			pg_free(data);
+			return -ENOMEM;
+		}
+	}
+	r = tel_parse(src, data, len, on_check_event, &ej, &st);
+	pg_free(data);
+	if (results)
+		json_array_append_new(results, json_pack("{s:s, s:o}", "events", path, "findings", ej.results));
+	if (r == -ENOMEM)
+		return r;
+	if (r == -E2BIG)
+		errlist_add(&c->errs, "%s: more than %u events in one input: split it", path, TEL_MAX_EVENTS);
+	if (st.rejected)
+		return errlist_add(&c->errs, "%s: %zu malformed %s record%s (first: %s)", path, st.rejected,
+				   tel_source_name(src), st.rejected == 1 ? "" : "s", st.first_error);
+	return 0;
+}
+
 static void check_free(struct check *c)
 {
 	profile_set_free(&c->profiles);
@@ -241,6 +377,7 @@ static void check_free(struct check *c)
 		pg_free(c->items[i].label);
 		pg_free(c->items[i].file);
 		json_decref(c->items[i].obj);
+		pod_free(c->items[i].pod);
 	}
 	pg_free(c->items);
 }
@@ -251,14 +388,21 @@ int cmd_check(int argc, char **argv)
 		"Evaluates Pods and pod templates (Deployment, ReplicaSet, StatefulSet, DaemonSet,\n"
 		"Job, CronJob) against WorkloadProfiles, with the webhook's messages.  PROFILES and\n"
 		"MANIFESTS are files, directories or - (stdin); both flags repeat.\n"
+		"--events judges captured telemetry (any format profileguard ingests) offline with the\n"
+		"controller's runtime rules, attributing each event to a manifest's workload by\n"
+		"namespace and pod name (a pod of Deployment \"api\" is named \"api-...\").\n"
 		"Exit 0: all pass; 1: Enforce violations; 2: bad input.";
 	struct common_opts common = { 0 };
-	struct strlist profiles = { 0 }, manifests = { 0 };
+	struct strlist profiles = { 0 }, manifests = { 0 }, events = { 0 };
+	const char *events_format = NULL;
+	struct event_counts ev_counts = { 0 };
 	const char *output = "text";
 	const struct flag flags[] = {
 		{ "profiles", 'p', FLAG_STRINGS, &profiles, "PATH", "WorkloadProfiles: file, directory or -" },
 		{ "filename", 'f', FLAG_STRINGS, &manifests, "PATH", "manifests to check: file, directory or -" },
 		{ "output", 'o', FLAG_STRING, &output, "FORMAT", "text (default) or json" },
+		{ "events", 'e', FLAG_STRINGS, &events, "PATH", "captured telemetry to judge against the profiles of the manifests' workloads" },
+		{ "events-format", 0, FLAG_STRING, &events_format, "FORMAT", "native, falco, tetragon or audit (default: detect)" },
 		COMMON_FLAGS(&common),
 		{ 0 },
 	};
@@ -283,6 +427,14 @@ int cmd_check(int argc, char **argv)
 	}
 	if (common_setup("check", &common) < 0)
 		goto bad_usage;
+	if (events_format) {
+		enum tel_source src;
+
+		if (tel_source_parse(events_format, &src) < 0) {
+			fprintf(stderr, "profileguard check: --events-format must be native, falco, tetragon or audit\n");
+			goto bad_usage;
+		}
+	}
 	if (strcmp(output, "text") && strcmp(output, "json")) {
 		fprintf(stderr, "profileguard check: -o must be text or json\n");
 		goto bad_usage;
@@ -349,7 +501,12 @@ int cmd_check(int argc, char **argv)
 		else
 			print_text(it, pod, &f);
 		findings_free(&f);
-		pod_free(pod);
+		it->pod = pod;
+	}
+	for (size_t i = 0; i < events.n; i++) {
+		r = judge_events(&c, events.v[i], events_format, json_out ? results : NULL, &ev_counts);
+		if (r < 0)
+			goto oom;
 	}
 	if (c.errs.oom)
 		goto oom;
@@ -365,6 +522,12 @@ int cmd_check(int argc, char **argv)
 				(json_int_t)warned, "skipped", (json_int_t)c.skipped, "errors",
 				(json_int_t)errlist_count(&c.errs));
 		results = NULL;
+		if (out && events.n)
+			json_object_set_new(json_object_get(out, "summary"), "events",
+					    json_pack("{s:I, s:I, s:I, s:I}", "judged", (json_int_t)ev_counts.events,
+						      "findings", (json_int_t)ev_counts.findings, "enforce",
+						      (json_int_t)ev_counts.enforce, "unattributed",
+						      (json_int_t)ev_counts.unattributed));
 		if (!out || json_dumpf(out, stdout, JSON_INDENT(2) | JSON_ENSURE_ASCII) < 0) {
 			json_decref(out);
 			goto oom;
@@ -376,6 +539,10 @@ int cmd_check(int argc, char **argv)
 			fprintf(stderr, "profileguard check: %s\n", c.errs.msgs[i]);
 		if (c.errs.dropped)
 			fprintf(stderr, "profileguard check: ... and %zu more errors\n", c.errs.dropped);
+		if (events.n)
+			printf("%zu event%s judged: %zu finding%s (%zu Enforce), %zu not attributed to a manifest\n",
+			       ev_counts.events, ev_counts.events == 1 ? "" : "s", ev_counts.findings,
+			       ev_counts.findings == 1 ? "" : "s", ev_counts.enforce, ev_counts.unattributed);
 		printf("%zu object%s checked: %zu passed, %zu denied, %zu allowed with warnings; "
 		       "%zu other object%s skipped%s\n",
 		       passed + denied + warned, passed + denied + warned == 1 ? "" : "s", passed, denied,
@@ -384,7 +551,7 @@ int cmd_check(int argc, char **argv)
 	}
 	if (errlist_count(&c.errs))
 		rc = EXIT_BAD_INPUT;
-	else if (denied)
+	else if (denied || ev_counts.enforce)
 		rc = EXIT_VIOLATIONS;
 	goto out;
 oom:
@@ -398,5 +565,6 @@ out:
 	check_free(&c);
 	strlist_free(&profiles);
 	strlist_free(&manifests);
+	strlist_free(&events);
 	return rc;
 }

@@ -21,6 +21,39 @@ const char *tel_source_name(enum tel_source s)
 	return s < TEL__COUNT ? source_names[s] : "unknown";
 }
 
+enum tel_source tel_detect(const char *body, size_t len)
+{
+	/* Look at the first record only: at most 64 KiB. */
+	size_t n = len < 65536 ? len : 65536;
+	const char *nl = memchr(body, '\n', n);
+
+	if (nl && body[0] != '{')
+		n = (size_t)(nl - body);
+	if (memmem(body, n, "\"output_fields\"", 15))
+		return TEL_FALCO;
+	if (memmem(body, n, "\"process_exec\"", 14) || memmem(body, n, "\"process_kprobe\"", 16) ||
+	    memmem(body, n, "\"process_exit\"", 14))
+		return TEL_TETRAGON;
+	if (memmem(body, n, "\"auditID\"", 9) || memmem(body, n, "audit.k8s.io/", 13))
+		return TEL_AUDIT;
+	return TEL_NATIVE;
+}
+
+int tel_source_parse(const char *s, enum tel_source *ret)
+{
+	if (!strcmp(s, "native") || !strcmp(s, "events"))
+		*ret = TEL_NATIVE;
+	else if (!strcmp(s, "falco"))
+		*ret = TEL_FALCO;
+	else if (!strcmp(s, "tetragon"))
+		*ret = TEL_TETRAGON;
+	else if (!strcmp(s, "audit"))
+		*ret = TEL_AUDIT;
+	else
+		return -EINVAL;
+	return 0;
+}
+
 int64_t tel_time(const char *s)
 {
 	struct tm tm = { 0 };

@@ -1,0 +1,45 @@
+/* learn.h - a WorkloadProfile from what a workload was seen doing: the
+ * runtime section from telemetry (any SPEC §5 format), the admission part
+ * from its pod manifest.  Pure: events and a pod in, YAML text out, in a
+ * deterministic order so a learned profile diffs cleanly in review. */
+#ifndef PG_LEARN_H
+#define PG_LEARN_H
+
+#include <stdbool.h>
+
+#include "buf.h"
+#include "pod.h"
+#include "telemetry.h"
+
+struct learn;
+
+struct learn_opts {
+	const char *name;               /* metadata.name of the profile */
+	const char *namespace;          /* metadata.namespace; events elsewhere are left out */
+	const char *mode;               /* "Audit" (default) or "Enforce" */
+	const char *service_account;    /* audit events of other identities are left out;
+	                                 * NULL: the pod's, else any in the namespace */
+};
+
+struct learn *learn_new(const struct learn_opts *o);
+struct learn *learn_free(struct learn *l);
+
+/* Adds one observation (copied).  Events of another namespace, or API
+ * calls by another identity, are counted as skipped.  0 or -ENOMEM. */
+int learn_add(struct learn *l, const struct tel_event *e);
+/* The pod (or template) the admission rules are taken from; borrowed
+ * until learn_render().  @origin names it in the header comment. */
+void learn_set_pod(struct learn *l, const struct pod *pod, const char *origin);
+/* Names a telemetry input in the header comment. */
+int learn_note_source(struct learn *l, const char *what);
+
+struct learn_counts {
+	size_t used;
+	size_t skipped;
+};
+void learn_counts(const struct learn *l, struct learn_counts *ret);
+
+/* Appends the profile as YAML.  0, -ENOMEM or -E2BIG. */
+int learn_render(struct learn *l, struct buf *out);
+
+#endif

@@ -1,0 +1,181 @@
+/* cmd_learn.c - `profileguard learn`: telemetry captured while a workload
+ * ran (any SPEC §5 format, detected per input) plus its pod manifest, to
+ * a WorkloadProfile on stdout (SPEC §6). */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "doc.h"
+#include "errlist.h"
+#include "learn.h"
+#include "manifest.h"
+#include "pod.h"
+#include "telemetry.h"
+#include "xalloc.h"
+
+struct podpick {
+	struct pod *pod;
+	char *origin;
+	size_t candidates;
+	struct errlist *errs;
+};
+
+static int pick_pod(void *ud, const struct manifest_origin *o, json_t *obj)
+{
+	struct podpick *pp = ud;
+	enum workload_kind wk;
+	struct pod *pod = NULL;
+	char label[4200];
+	int r;
+
+	if (pod_workload_kind(obj, &wk) < 0)
+		return 0;
+	pp->candidates++;
+	if (pp->pod)
+		return 0;       /* the first pod-bearing object is the workload */
+	r = pod_from_object(obj, "default", pp->errs, &pod);
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0)
+		return 0;
+	snprintf(label, sizeof(label), "%s: document %zu", o->file, o->doc);
+	pp->pod = pod;
+	pp->origin = pg_strdup(label);
+	return pp->origin ? 0 : -ENOMEM;
+}
+
+static int on_event(void *ud, const struct tel_event *e)
+{
+	return learn_add(ud, e);
+}
+
+int cmd_learn(int argc, char **argv)
+{
+	static const char synopsis[] = "-f EVENTS [--pod MANIFEST] --name NAME --namespace NS\n\n"
+		"Prints a WorkloadProfile that allows exactly what the telemetry shows the workload\n"
+		"doing (executables, egress, files, API calls), with its admission rules taken from\n"
+		"the pod manifest.  EVENTS: files or - (stdin), in any format profileguard ingests\n"
+		"(native JSON lines, Falco, Tetragon, audit), detected per file unless --format says.";
+	struct common_opts common = { 0 };
+	struct strlist inputs = { 0 };
+	const char *pod_path = NULL, *name = NULL, *ns = NULL, *mode = "Audit", *format = NULL,
+		   *sa = NULL, *output = NULL;
+	const struct flag flags[] = {
+		{ "filename", 'f', FLAG_STRINGS, &inputs, "PATH", "captured telemetry: file or -; repeats" },
+		{ "pod", 0, FLAG_STRING, &pod_path, "MANIFEST", "the workload's Pod or Deployment/Job/... manifest" },
+		{ "name", 0, FLAG_STRING, &name, "NAME", "name of the profile (required)" },
+		{ "namespace", 'n', FLAG_STRING, &ns, "NS", "namespace of the profile and workload (required)" },
+		{ "service-account", 0, FLAG_STRING, &sa, "NAME", "identity whose API calls count (default: the pod's)" },
+		{ "mode", 0, FLAG_STRING, &mode, "MODE", "Audit (default) or Enforce" },
+		{ "format", 0, FLAG_STRING, &format, "FORMAT", "native, falco, tetragon or audit (default: detect)" },
+		{ "output", 'o', FLAG_STRING, &output, "PATH", "write the profile here instead of stdout" },
+		COMMON_FLAGS(&common),
+		{ 0 },
+	};
+	struct errlist errs;
+	struct podpick pp = { 0 };
+	struct learn *l = NULL;
+	struct buf out = BUF_INIT(64u * 1024 * 1024);
+	struct learn_counts counts;
+	enum tel_source forced = TEL_NATIVE;
+	int optind_, r, rc = EXIT_BAD_INPUT;
+	FILE *f = stdout;
+
+	errlist_init(&errs, 100);
+	pp.errs = &errs;
+	r = flags_parse(flags, argc, argv, "learn", synopsis, &optind_);
+	if (r != 0) {
+		rc = r > 0 ? EXIT_PASS : EXIT_BAD_INPUT;
+		goto out;
+	}
+	if (common_setup("learn", &common) < 0)
+		goto out;
+	if (!name || !ns || inputs.n == 0) {
+		fprintf(stderr, "profileguard learn: need -f EVENTS, --name and --namespace (see --help)\n");
+		goto out;
+	}
+	if (strcmp(mode, "Audit") && strcmp(mode, "Enforce")) {
+		fprintf(stderr, "profileguard learn: --mode must be Audit or Enforce\n");
+		goto out;
+	}
+	if (format && tel_source_parse(format, &forced) < 0) {
+		fprintf(stderr, "profileguard learn: --format must be native, falco, tetragon or audit\n");
+		goto out;
+	}
+	l = learn_new(&(struct learn_opts){ .name = name, .namespace = ns, .mode = mode, .service_account = sa });
+	if (!l)
+		goto oom;
+	if (pod_path) {
+		r = manifest_walk(pod_path, pick_pod, &pp, &errs);
+		if (r == -ENOMEM)
+			goto oom;
+		if (!pp.pod && !errs.n)
+			errlist_add(&errs, "%s: no Pod or pod template found", pod_path);
+		if (errs.n)
+			goto bad_input;
+		if (pp.candidates > 1)
+			fprintf(stderr, "profileguard learn: %s holds %zu workloads; learning from the first\n",
+				pod_path, pp.candidates);
+		learn_set_pod(l, pp.pod, pp.origin);
+	}
+	for (size_t i = 0; i < inputs.n; i++) {
+		struct tel_stats st;
+		enum tel_source src;
+		char *data = NULL, note[4200];
+		size_t len;
+
+		r = doc_read_file(inputs.v[i], 256u * 1024 * 1024, &data, &len);
+		if (r < 0) {
+			errlist_add(&errs, "%s: %s", inputs.v[i], r == -EFBIG ? "larger than 256 MiB" : strerror(-r));
+			continue;
+		}
+		src = format ? forced : tel_detect(data, len);
+		r = tel_parse(src, data, len, on_event, l, &st);
+		pg_free(data);
+		if (r == -ENOMEM)
+			goto oom;
+		if (r == -E2BIG)
+			errlist_add(&errs, "%s: more than %u events in one input: split it", inputs.v[i], TEL_MAX_EVENTS);
+		if (st.rejected)
+			errlist_add(&errs, "%s: %zu malformed %s record%s skipped (first: %s)", inputs.v[i], st.rejected,
+				    tel_source_name(src), st.rejected == 1 ? "" : "s", st.first_error);
+		snprintf(note, sizeof(note), "%s: %zu %s", inputs.v[i], st.accepted, tel_source_name(src));
+		if (learn_note_source(l, note) < 0)
+			goto oom;
+	}
+	learn_counts(l, &counts);
+	if (learn_render(l, &out) < 0)
+		goto oom;
+	if (output && !(f = fopen(output, "we"))) {
+		fprintf(stderr, "profileguard learn: %s: %s\n", output, strerror(errno));
+		goto out;
+	}
+	if (fwrite(buf_str(&out), 1, out.len, f) != out.len || (output && fclose(f) != 0)) {
+		fprintf(stderr, "profileguard learn: write failed: %s\n", strerror(errno));
+		goto out;
+	}
+	/* Malformed records were skipped, and the profile still printed:
+	 * a bad line in a capture must not cost the rest.  Say so, and exit
+	 * 2 so CI notices. */
+	if (errs.n)
+		goto bad_input;
+	fprintf(stderr, "profileguard learn: %zu events used, %zu skipped\n", counts.used, counts.skipped);
+	rc = EXIT_PASS;
+	goto out;
+oom:
+	fprintf(stderr, "profileguard learn: out of memory\n");
+	goto out;
+bad_input:
+	for (size_t i = 0; i < errs.n; i++)
+		fprintf(stderr, "profileguard learn: %s\n", errs.msgs[i]);
+	rc = EXIT_BAD_INPUT;
+out:
+	learn_free(l);
+	pod_free(pp.pod);
+	pg_free(pp.origin);
+	buf_free(&out);
+	errlist_free(&errs);
+	strlist_free(&inputs);
+	return rc;
+}

