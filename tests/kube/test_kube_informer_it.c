@@ -898,6 +898,7 @@ START_TEST(test_cluster_scoped_and_decode_errors)
 	struct kube_informer_opts o;
 	struct kube_informer_stats st;
 	struct kube_informer *inf;
+	struct kube_object *obj;
 	struct tracker t;
 	json_t *bad;
 
@@ -911,9 +912,13 @@ START_TEST(test_cluster_scoped_and_decode_errors)
 	ck_assert_int_eq(kube_informer_new(c, &o, &inf), 0);
 	ck_assert_int_eq(kube_informer_start(inf), 0);
 	ck_assert_int_eq(kube_informer_wait_synced(inf, 10000), 0);
-	kube_object_unref(kube_informer_get(inf, NULL, "default"));
-	ck_assert_ptr_nonnull(kube_informer_get(inf, "", "kube-system"));
-	kube_object_unref(kube_informer_get(inf, "", "kube-system"));
+	obj = kube_informer_get(inf, NULL, "default");
+	ck_assert_ptr_nonnull(obj);
+	ck_assert_str_eq(kube_object_namespace(obj), "");
+	kube_object_unref(obj);
+	obj = kube_informer_get(inf, "", "kube-system");
+	ck_assert_ptr_nonnull(obj);
+	kube_object_unref(obj);
 	assert_converges(inf, &t, "Namespace", NULL, NULL);
 	kube_informer_free(inf);
 	tracker_free(&t);
