@@ -128,18 +128,48 @@ oom:
 
 const char *judge_quote(const char *s, char *tmp, size_t n)
 {
-	struct buf b = BUF_INIT(n > 8 ? n - 8 : 0);
-	size_t len = strlen(s);
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0, in = 0;
 
-	if (buf_add_json_escaped(&b, len > 256 ? "" : s) < 0 || len > 256) {
-		char cut[260];
-
-		snprintf(cut, sizeof(cut), "%.240s...", s);
-		buf_reset(&b);
-		buf_add_json_escaped(&b, cut);
+	/* Escapes straight into @tmp: nothing to allocate, so a message is
+	 * never silently different under memory pressure. */
+	if (n < 8) {
+		if (n)
+			tmp[0] = '\0';
+		return tmp;
 	}
-	snprintf(tmp, n, "\"%s\"", buf_str(&b));
-	buf_free(&b);
+	tmp[o++] = '"';
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++, in++) {
+		char esc[7];
+		size_t k = 0;
+
+		if (in >= 240 || o + 6 + 5 >= n) {
+			memcpy(tmp + o, "...", 3);
+			o += 3;
+			break;
+		}
+		if (*p == '"' || *p == '\\') {
+			esc[k++] = '\\';
+			esc[k++] = (char)*p;
+		} else if (*p == '\n') {
+			esc[k++] = '\\';
+			esc[k++] = 'n';
+		} else if (*p == '\t') {
+			esc[k++] = '\\';
+			esc[k++] = 't';
+		} else if (*p < 0x20 || *p == 0x7f) {
+			memcpy(esc, "\\u00", 4);
+			esc[4] = hex[*p >> 4];
+			esc[5] = hex[*p & 15];
+			k = 6;
+		} else {
+			esc[k++] = (char)*p;
+		}
+		memcpy(tmp + o, esc, k);
+		o += k;
+	}
+	tmp[o++] = '"';
+	tmp[o] = '\0';
 	return tmp;
 }
 

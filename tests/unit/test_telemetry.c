@@ -10,6 +10,7 @@
 
 #include "doc.h"
 #include "telemetry.h"
+#include "xalloc.h"
 
 #ifndef SOURCE_ROOT
 #define SOURCE_ROOT "."
@@ -195,6 +196,47 @@ START_TEST(test_times)
 }
 END_TEST
 
+static int count(void *ud, const struct tel_event *e)
+{
+	(*(size_t *)ud)++;
+	return 0;
+}
+
+/* Every allocation of a batch fails in turn: the parse ends with -ENOMEM
+ * (or, when only one line's arena failed... no: any failure is -ENOMEM),
+ * nothing leaks, and no event is delivered half-built. */
+START_TEST(test_alloc_failures)
+{
+	static const char *const files[] = { "native.jsonl", "falco-lines.jsonl", "tetragon.jsonl", "audit.json" };
+	static const enum tel_source srcs[] = { TEL_NATIVE, TEL_FALCO, TEL_TETRAGON, TEL_AUDIT };
+
+	for (size_t k = 0; k < 4; k++) {
+		char path[512], *data;
+		size_t len, n = 0;
+		struct tel_stats st;
+		long total;
+
+		snprintf(path, sizeof(path), "%s/tests/data/telemetry/%s", SOURCE_ROOT, files[k]);
+		ck_assert_int_eq(doc_read_file(path, 1 << 20, &data, &len), 0);
+		pg_alloc_fail_at(1L << 40);
+		ck_assert_int_eq(tel_parse(srcs[k], data, len, count, &n, &st), 0);
+		total = pg_alloc_count();
+		for (long i = 0; i < total; i++) {
+			int r;
+
+			n = 0;
+			pg_alloc_fail_at(i);
+			r = tel_parse(srcs[k], data, len, count, &n, &st);
+			pg_alloc_fail_at(-1);
+			ck_assert_msg(r == -ENOMEM, "%s: allocation %ld of %ld failed, parse gave %d", files[k], i, total, r);
+			ck_assert_uint_eq(st.accepted, n);
+		}
+		pg_alloc_fail_at(-1);
+		free(data);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("telemetry");
@@ -209,6 +251,7 @@ int main(void)
 	tcase_add_test(tc, test_bad_lines_counted);
 	tcase_add_test(tc, test_limits_and_stop);
 	tcase_add_test(tc, test_times);
+	tcase_add_test(tc, test_alloc_failures);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
