@@ -3,7 +3,8 @@
  * rewrites in place, so the pair is re-read whenever either file's inode,
  * size or mtime moves; every TLS handshake asks for the current pair
  * (GnuTLS's certificate retrieve callback), so a rotation needs no
- * restart and drops no connection.  A pair that does not load (unreadable,
+ * restart and drops no connection; a replaced pair is freed once the
+ * connections that may use it have closed.  A pair that does not load (unreadable,
  * bad PEM, key not matching the certificate) is reported and the previous
  * one kept.  Also used by the controller's telemetry listener. */
 #ifndef PG_WEBHOOK_TLS_H
@@ -37,14 +38,21 @@ int tls_store_check(struct tls_store *s, char *err, size_t errsz);
 int64_t tls_store_not_after(struct tls_store *s);
 uint64_t tls_store_generation(struct tls_store *s);
 
-/* Per connection: attach before the handshake (MHD's connection-started
- * notification), detach when it closes.  0 or -ENOMEM. */
-int tls_store_conn_attach(struct tls_store *s, gnutls_session_t session);
-void tls_store_conn_detach(gnutls_session_t session);
+/* Makes @s the store tls_store_retrieve() serves (GnuTLS's callback has
+ * no closure: one serving identity per process). */
+void tls_store_install(struct tls_store *s);
 
-/* The gnutls_certificate_retrieve_function2 to install (MHD option
- * MHD_OPTION_HTTPS_CERT_CALLBACK): serves the attached store's current
- * pair and holds it for the connection's life. */
+/* Per connection, from the server's connection notifications: open
+ * returns a token (the store's generation) that close gives back.  Never
+ * touches the TLS session, which the HTTP library owns. */
+uint64_t tls_store_conn_open(struct tls_store *s);
+void tls_store_conn_close(struct tls_store *s, uint64_t token);
+/* Replaced pairs not yet freed because connections may still use them. */
+size_t tls_store_retired(struct tls_store *s);
+
+/* The gnutls_certificate_retrieve_function2 to give the server (MHD
+ * option MHD_OPTION_HTTPS_CERT_CALLBACK): serves the installed store's
+ * current pair. */
 int tls_store_retrieve(gnutls_session_t session, const gnutls_datum_t *req_ca_dn, int nreqs,
 		       const gnutls_pk_algorithm_t *pk_algos, int pk_algos_length,
 		       gnutls_pcert_st **pcert, unsigned int *pcert_length,

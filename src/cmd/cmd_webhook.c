@@ -45,6 +45,7 @@ struct webhook {
 	struct metric *m_not_after;
 	struct metric *m_cert_ok;
 	struct metric *m_cert_failed;
+	struct metric *m_retired;
 	struct profile_source source;
 	bool source_ok;
 	struct tls_store *tls;
@@ -126,6 +127,7 @@ static void check_certificates(struct webhook *w)
 	char err[512], when[32];
 	int r = tls_store_check(w->tls, err, sizeof(err));
 
+	metric_set(w->m_retired, (double)tls_store_retired(w->tls));    /* after: counts this swap */
 	if (r == 0)
 		return;
 	if (r < 0) {
@@ -159,6 +161,9 @@ static int setup_metrics(struct webhook *w)
 		"notAfter of the serving certificate in use.", NULL), NULL);
 	reloads = metrics_counter(w->metrics, "profileguard_tls_certificate_reloads_total",
 				  "Serving certificate reloads after a file change, by result.", result);
+	w->m_retired = metric_vec_get(metrics_gauge(w->metrics, "profileguard_tls_certificates_retired",
+		"Replaced serving certificates kept until the connections that may use them close.",
+		NULL), NULL);
 	w->m_cert_ok = metric_vec_get1(reloads, "success");
 	w->m_cert_failed = metric_vec_get1(reloads, "failure");
 	return 0;

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -411,8 +412,20 @@ static enum MHD_Result first_call(struct server *s, struct MHD_Connection *c, co
 	 * client that sent Expect: 100-continue never sends it at all). */
 	cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (cl && str_to_u64(cl, &n) == 0) {
-		if (n > s->max_body)
-			return respond_error(s, c, rq, 413, "request body too large", NULL);
+		if (n > s->max_body) {
+			const char *expect = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+									 MHD_HTTP_HEADER_EXPECT);
+
+			/* A client waiting for 100 Continue gets the 413 instead.
+			 * One that sends its body first (most do) would see a
+			 * reset, not the 413, if the connection closed under it:
+			 * read and drop a moderately larger body, as nginx's
+			 * lingering close does; refuse an absurd one outright. */
+			if ((expect && strcasecmp(expect, "100-continue") == 0) || n / 4 > s->max_body)
+				return respond_error(s, c, rq, 413, "request body too large", NULL);
+			rq->too_big = true;
+			return MHD_YES;
+		}
 		/* Grow once, not by doubling. */
 		rq->body.data = pg_malloc((size_t)n + 1);
 		if (!rq->body.data)
@@ -487,22 +500,19 @@ static void connection_notify(void *cls, struct MHD_Connection *c, void **socket
 			      enum MHD_ConnectionNotificationCode toe)
 {
 	struct server *s = cls;
-	const union MHD_ConnectionInfo *ci;
 
-	if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
 		metric_gauge_add(s->m_connections, 1);
-	else
+		if (s->tls)
+			*socket_context = (void *)(uintptr_t)tls_store_conn_open(s->tls);
+	} else {
 		metric_gauge_add(s->m_connections, -1);
-	if (!s->tls)
-		return;
-	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
-	if (!ci || !ci->tls_session)
-		return;
-	if (toe == MHD_CONNECTION_NOTIFY_STARTED)
-		tls_store_conn_attach(s->tls, ci->tls_session);
-	else
-		tls_store_conn_detach(ci->tls_session);
+		if (s->tls)
+			tls_store_conn_close(s->tls, (uint64_t)(uintptr_t)*socket_context);
+	}
 }
+
+static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
@@ -638,6 +648,8 @@ int server_start(const struct server_config *cfg, struct server **ret, char *err
 	atomic_init(&s->inflight, 0);
 	if (s->source)
 		register_metrics(s);
+	if (s->tls)
+		tls_store_install(s->tls);
 
 	r = open_listener(cfg->listen, &s->listen_fd, &s->port, err, errsz);
 	if (r < 0)

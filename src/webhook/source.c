@@ -52,7 +52,8 @@ int source_snapshot_set_ignored(struct profile_snapshot *snap, const char *const
 			return -ENOMEM;
 		}
 	}
-	qsort(v, n, sizeof(char *), str_cmp);
+	if (n)
+		qsort(v, n, sizeof(char *), str_cmp);
 	for (size_t i = 0; i < n; i++) {
 		if (k && strcmp(v[k - 1], v[i]) == 0)
 			pg_free(v[i]);

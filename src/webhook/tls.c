@@ -1,8 +1,10 @@
-/* tls.c - the serving certificate store of webhook_tls.h.  Each loaded
- * pair is refcounted: the store holds one reference, every connection that
- * was served it holds another until it closes, so a rotation frees the old
- * pair only once no session can still point at it (GnuTLS keeps the
- * pointers the retrieve callback returns for the session's life). */
+/* tls.c - the serving certificate store of webhook_tls.h.  GnuTLS keeps
+ * the pointers the retrieve callback returns for the whole session, so a
+ * replaced pair is retired, not freed: it is freed once every connection
+ * that opened while it (or an older pair) was current has closed.  Open
+ * connections are counted per generation of the store, which needs
+ * nothing from the TLS session itself (libmicrohttpd owns the session's
+ * user pointer and frees the session before its "closed" notification). */
 #include "webhook_tls.h"
 
 #include <errno.h>
@@ -20,7 +22,6 @@
 #include "xalloc.h"
 
 struct tls_pair {
-	atomic_uint refs;
 	gnutls_pcert_st pcerts[TLS_MAX_CHAIN];
 	unsigned npcerts;
 	gnutls_privkey_t key;
@@ -36,21 +37,34 @@ struct file_id {
 	int err;                        /* stat's errno, 0 when it worked */
 };
 
+struct retired {
+	struct tls_pair *pair;
+	uint64_t generation;            /* the generation it was current in */
+};
+
+struct conn_count {
+	uint64_t generation;            /* current when these connections opened */
+	uint64_t n;
+};
+
 struct tls_store {
 	char *cert_path;
 	char *key_path;
-	pthread_mutex_t lock;           /* guards cur and the file ids */
+	pthread_mutex_t lock;           /* guards everything below but atomics */
 	struct tls_pair *cur;
+	uint64_t cur_generation;
+	struct retired *retired;
+	size_t nretired;
+	struct conn_count *counts;      /* ascending generations */
+	size_t ncounts;
 	struct file_id cert_id, key_id; /* of the last attempt, good or bad */
 	atomic_uint_least64_t generation;
 	_Atomic int64_t not_after;
 };
 
-/* Per connection: the store it asks, the pair it was served. */
-struct tls_conn {
-	struct tls_store *store;
-	struct tls_pair *pair;
-};
+/* The store tls_store_retrieve() serves: GnuTLS's callback has no
+ * closure, so there is one serving identity per process. */
+static _Atomic(struct tls_store *) installed;
 
 static int errf(char *err, size_t errsz, int code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -67,9 +81,9 @@ static int errf(char *err, size_t errsz, int code, const char *fmt, ...)
 	return code;
 }
 
-static void pair_release(struct tls_pair *p)
+static void pair_free(struct tls_pair *p)
 {
-	if (!p || atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) != 1)
+	if (!p)
 		return;
 	for (unsigned i = 0; i < p->npcerts; i++)
 		gnutls_pcert_deinit(&p->pcerts[i]);
@@ -142,7 +156,6 @@ static int pair_load(const char *cert_path, const char *key_path, struct tls_pai
 		r = -ENOMEM;
 		goto out;
 	}
-	atomic_init(&p->refs, 1);
 	d.data = (unsigned char *)cert;
 	d.size = (unsigned)cert_len;
 	p->npcerts = TLS_MAX_CHAIN;
@@ -182,7 +195,7 @@ static int pair_load(const char *cert_path, const char *key_path, struct tls_pai
 	p = NULL;
 	r = 0;
 out:
-	pair_release(p);
+	pair_free(p);
 	pg_free(cert);
 	if (keydata) {
 		gnutls_memset(keydata, 0, key_len);
@@ -216,6 +229,7 @@ int tls_store_new(const char *cert_path, const char *key_path, struct tls_store 
 		tls_store_free(s);
 		return r;
 	}
+	s->cur_generation = 1;
 	atomic_init(&s->generation, 1);
 	atomic_init(&s->not_after, s->cur->not_after);
 	*ret = s;
@@ -226,7 +240,16 @@ struct tls_store *tls_store_free(struct tls_store *s)
 {
 	if (!s)
 		return NULL;
-	pair_release(s->cur);
+	{
+		struct tls_store *self = s;
+
+		atomic_compare_exchange_strong(&installed, &self, NULL);
+	}
+	pair_free(s->cur);
+	for (size_t i = 0; i < s->nretired; i++)
+		pair_free(s->retired[i].pair);
+	pg_free(s->retired);
+	pg_free(s->counts);
 	pg_free(s->cert_path);
 	pg_free(s->key_path);
 	pthread_mutex_destroy(&s->lock);
@@ -234,10 +257,44 @@ struct tls_store *tls_store_free(struct tls_store *s)
 	return NULL;
 }
 
+/* Under the lock: removes and returns (NULL-terminated by a zero
+ * generation) the retired pairs no open connection can hold, i.e. those
+ * older than the oldest generation a connection opened in. */
+static struct retired *take_unused(struct tls_store *s)
+{
+	uint64_t oldest = s->ncounts ? s->counts[0].generation : UINT64_MAX;
+	struct retired *out;
+	size_t n = 0, k = 0;
+
+	for (size_t i = 0; i < s->nretired; i++)
+		n += s->retired[i].generation < oldest;
+	if (!n)
+		return NULL;
+	out = pg_calloc(n + 1, sizeof(*out));
+	if (!out)
+		return NULL;            /* freed on a later pass */
+	for (size_t i = 0; i < s->nretired; i++) {
+		if (s->retired[i].generation < oldest)
+			out[k++] = s->retired[i];
+		else
+			s->retired[i - k] = s->retired[i];
+	}
+	s->nretired -= k;
+	return out;
+}
+
+static void release_all(struct retired *list)
+{
+	for (struct retired *r = list; r && r->pair; r++)
+		pair_free(r->pair);
+	pg_free(list);
+}
+
 int tls_store_check(struct tls_store *s, char *err, size_t errsz)
 {
 	struct file_id cid, kid;
-	struct tls_pair *p = NULL, *old;
+	struct tls_pair *p = NULL;
+	struct retired *rv, *old;
 	int r;
 
 	file_id_get(s->cert_path, &cid);
@@ -257,12 +314,21 @@ int tls_store_check(struct tls_store *s, char *err, size_t errsz)
 	if (r < 0)
 		return r;
 	pthread_mutex_lock(&s->lock);
-	old = s->cur;
+	rv = pg_realloc(s->retired, (s->nretired + 1) * sizeof(*rv));
+	if (!rv) {
+		pthread_mutex_unlock(&s->lock);
+		pair_free(p);
+		return errf(err, errsz, -ENOMEM, "out of memory");
+	}
+	s->retired = rv;
+	s->retired[s->nretired++] = (struct retired){ s->cur, s->cur_generation };
 	s->cur = p;
+	s->cur_generation++;
+	old = take_unused(s);
 	pthread_mutex_unlock(&s->lock);
 	atomic_store(&s->not_after, p->not_after);
 	atomic_fetch_add(&s->generation, 1);
-	pair_release(old);
+	release_all(old);
 	return 1;
 }
 
@@ -276,26 +342,69 @@ uint64_t tls_store_generation(struct tls_store *s)
 	return atomic_load(&s->generation);
 }
 
-int tls_store_conn_attach(struct tls_store *s, gnutls_session_t session)
+void tls_store_install(struct tls_store *s)
 {
-	struct tls_conn *c = pg_calloc(1, sizeof(*c));
-
-	if (!c)
-		return -ENOMEM;
-	c->store = s;
-	gnutls_session_set_ptr(session, c);
-	return 0;
+	atomic_store(&installed, s);
 }
 
-void tls_store_conn_detach(gnutls_session_t session)
+uint64_t tls_store_conn_open(struct tls_store *s)
 {
-	struct tls_conn *c = gnutls_session_get_ptr(session);
+	uint64_t gen;
+	size_t i;
 
-	if (!c)
-		return;
-	gnutls_session_set_ptr(session, NULL);
-	pair_release(c->pair);
-	pg_free(c);
+	pthread_mutex_lock(&s->lock);
+	gen = s->cur_generation;
+	/* Generations only grow: the current one is last, if present. */
+	i = s->ncounts;
+	if (i && s->counts[i - 1].generation == gen) {
+		s->counts[i - 1].n++;
+	} else {
+		struct conn_count *c = pg_realloc(s->counts, (i + 1) * sizeof(*c));
+
+		if (c) {
+			s->counts = c;
+			s->counts[i] = (struct conn_count){ gen, 1 };
+			s->ncounts++;
+		} else {
+			/* Count it against the oldest entry instead: that only
+			 * keeps pairs alive longer. */
+			gen = s->ncounts ? s->counts[0].generation : 0;
+			if (s->ncounts)
+				s->counts[0].n++;
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	return gen;
+}
+
+void tls_store_conn_close(struct tls_store *s, uint64_t generation)
+{
+	struct retired *unused = NULL;
+
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i < s->ncounts; i++) {
+		if (s->counts[i].generation != generation)
+			continue;
+		if (--s->counts[i].n == 0) {
+			memmove(&s->counts[i], &s->counts[i + 1], (s->ncounts - i - 1) * sizeof(*s->counts));
+			s->ncounts--;
+			if (s->nretired)
+				unused = take_unused(s);
+		}
+		break;
+	}
+	pthread_mutex_unlock(&s->lock);
+	release_all(unused);
+}
+
+size_t tls_store_retired(struct tls_store *s)
+{
+	size_t n;
+
+	pthread_mutex_lock(&s->lock);
+	n = s->nretired;
+	pthread_mutex_unlock(&s->lock);
+	return n;
 }
 
 int tls_store_retrieve(gnutls_session_t session, const gnutls_datum_t *req_ca_dn, int nreqs,
@@ -303,18 +412,16 @@ int tls_store_retrieve(gnutls_session_t session, const gnutls_datum_t *req_ca_dn
 		       gnutls_pcert_st **pcert, unsigned int *pcert_length,
 		       gnutls_privkey_t *pkey)
 {
-	struct tls_conn *c = gnutls_session_get_ptr(session);
+	struct tls_store *s = atomic_load(&installed);
 	struct tls_pair *p;
 
-	if (!c)
+	if (!s)
 		return -1;
-	pthread_mutex_lock(&c->store->lock);
-	p = c->store->cur;
-	atomic_fetch_add_explicit(&p->refs, 1, memory_order_relaxed);
-	pthread_mutex_unlock(&c->store->lock);
-	/* A second handshake on the connection moves it to the new pair. */
-	pair_release(c->pair);
-	c->pair = p;
+	/* Current now, so no newer than this connection's generation: it
+	 * stays allocated until the connection closes. */
+	pthread_mutex_lock(&s->lock);
+	p = s->cur;
+	pthread_mutex_unlock(&s->lock);
 	*pcert = p->pcerts;
 	*pcert_length = p->npcerts;
 	*pkey = p->key;

@@ -1,0 +1,765 @@
+#!/usr/bin/env python3
+"""Integration tests of `profileguard webhook`: the real binary, real TLS.
+
+Certificates come from the openssl CLI in a temporary directory; requests go
+through Python's ssl/http.client (keep-alive connections we can hold open),
+curl and openssl s_client.  The examples (examples/profiles,
+examples/manifests) are the inputs; yaml2json (built next to this script)
+turns them into JSON with profileguard's own reader.  Standard library only.
+
+usage: integration.py --binary PROFILEGUARD --yaml2json YAML2JSON --srcdir SRC
+"""
+
+import argparse
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+ARGS = None
+UID = "705ab4f5-6393-11e8-b7cc-42010a800002"
+
+
+# ---------------------------------------------------------------------------
+# Fixtures: certificates, manifests, the server process
+# ---------------------------------------------------------------------------
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, check=True, capture_output=True, **kw)
+
+
+def make_ca(d):
+    run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes", "-keyout", os.path.join(d, "ca.key"), "-out", os.path.join(d, "ca.crt"),
+         "-subj", "/CN=profileguard-test-ca", "-days", "2"])
+    return os.path.join(d, "ca.crt")
+
+
+def make_pair(d, cn):
+    """A serving pair signed by the CA in d, valid for localhost and 127.0.0.1."""
+    key, csr, crt = (os.path.join(d, cn + s) for s in (".key", ".csr", ".crt"))
+    ext = os.path.join(d, "san.ext")
+    with open(ext, "w") as f:
+        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    run(["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-keyout", key, "-out", csr, "-subj", "/CN=" + cn])
+    run(["openssl", "x509", "-req", "-in", csr, "-CA", os.path.join(d, "ca.crt"), "-CAkey",
+         os.path.join(d, "ca.key"), "-CAcreateserial", "-out", crt, "-days", "1", "-extfile", ext])
+    return crt, key
+
+
+def secret_volume_swap(vol, crt, key, version):
+    """Writes a pair the way the kubelet updates a Secret volume: a new
+    timestamped directory, then an atomic rename of the ..data symlink."""
+    vdir = os.path.join(vol, "..v%d" % version)
+    os.mkdir(vdir)
+    shutil.copy(crt, os.path.join(vdir, "tls.crt"))
+    shutil.copy(key, os.path.join(vdir, "tls.key"))
+    tmp = os.path.join(vol, "..data_tmp")
+    os.symlink("..v%d" % version, tmp)
+    os.replace(tmp, os.path.join(vol, "..data"))
+    for f in ("tls.crt", "tls.key"):
+        link = os.path.join(vol, f)
+        if not os.path.islink(link):
+            os.symlink(os.path.join("..data", f), link)
+
+
+def docs(path):
+    out = run([ARGS.yaml2json, path]).stdout.decode()
+    return [json.loads(l) for l in out.splitlines() if l.strip()]
+
+
+def example(rel, kind=None):
+    """The (first, or first of @kind) object of an example file."""
+    for d in docs(os.path.join(ARGS.srcdir, rel)):
+        if kind is None or d.get("kind") == kind:
+            return d
+    raise KeyError(rel)
+
+
+def review(obj, op="CREATE", ns=None, subresource=None, old=None, uid=UID, dry_run=None):
+    kind = obj.get("kind", "Pod") if obj else "Pod"
+    ns = ns if ns is not None else (obj or old or {}).get("metadata", {}).get("namespace", "default")
+    req = {"uid": uid, "kind": {"group": "", "version": "v1", "kind": kind},
+           "resource": {"group": "", "version": "v1", "resource": kind.lower() + "s"},
+           "operation": op, "namespace": ns, "userInfo": {"username": "alice"}}
+    if obj is not None:
+        req["object"] = obj
+    if old is not None:
+        req["oldObject"] = old
+    if subresource:
+        req["subResource"] = subresource
+    if dry_run is not None:
+        req["dryRun"] = dry_run
+    return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": req}
+
+
+class Server:
+    """profileguard webhook on 127.0.0.1:0, its log lines collected."""
+
+    def __init__(self, tmp, cert, key, profiles, extra=()):
+        self.lines = []
+        self.cv = threading.Condition()
+        cmd = [ARGS.binary, "webhook", "--listen", "127.0.0.1:0", "--tls-cert", cert,
+               "--tls-key", key, "--profiles", profiles, "--metrics-addr", "127.0.0.1:0",
+               "--log-format", "json", "--log-level", "debug", "--threads", "2"] + list(extra)
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+        self.port = int(self.wait_log(lambda l: l.get("msg") == "webhook listening")["port"])
+        self.metrics_port = int(self.wait_log(lambda l: l.get("msg") == "metrics listening")["port"])
+
+    def _read(self):
+        for raw in self.proc.stderr:
+            line = raw.decode(errors="replace").rstrip("\n")
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                obj = {"msg": "UNPARSEABLE", "raw": line}
+            with self.cv:
+                self.lines.append(obj)
+                self.cv.notify_all()
+
+    def wait_log(self, pred, timeout=10, start=0):
+        deadline = time.time() + timeout
+        with self.cv:
+            while True:
+                for l in self.lines[start:]:
+                    if pred(l):
+                        return l
+                left = deadline - time.time()
+                if left <= 0 or self.proc.poll() is not None:
+                    raise AssertionError("log line not seen; log:\n" +
+                                         "\n".join(json.dumps(l) for l in self.lines[-30:]))
+                self.cv.wait(left)
+
+    def mark(self):
+        with self.cv:
+            return len(self.lines)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.reader.join(5)
+        self.proc.stderr.close()
+        return self.proc.returncode
+
+
+def context(ca):
+    ctx = ssl.create_default_context(cafile=ca)
+    return ctx
+
+
+def peer_cn(sock):
+    for rdn in sock.getpeercert()["subject"]:
+        for k, v in rdn:
+            if k == "commonName":
+                return v
+    return None
+
+
+class Client:
+    """One keep-alive HTTPS connection."""
+
+    def __init__(self, port, ca, timeout=10):
+        self.conn = http.client.HTTPSConnection("127.0.0.1", port, context=context(ca), timeout=timeout)
+
+    reconnects = 0
+
+    def request(self, method, path, body=None, headers=None, retry=True):
+        h = {"Content-Type": "application/json"}
+        h.update(headers or {})
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body).encode()
+        try:
+            self.conn.request(method, path, body=body, headers=h)
+            r = self.conn.getresponse()
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError, ssl.SSLEOFError):
+            # The server closed an idle keep-alive connection (the
+            # idle timeout): reconnect once, as HTTP clients do.
+            self.conn.close()
+            if not retry:
+                raise
+            self.reconnects += 1
+            return self.request(method, path, body, headers, retry=False)
+        data = r.read()
+        return r.status, dict(r.getheaders()), data
+
+    def review(self, rv, path="/validate/pods?timeout=10s"):
+        status, headers, data = self.request("POST", path, rv)
+        assert status == 200, (status, data)
+        out = json.loads(data)
+        assert out["apiVersion"] == rv["apiVersion"] and out["kind"] == "AdmissionReview", out
+        assert out["response"]["uid"] == rv["request"]["uid"], out
+        return out["response"]
+
+    def close(self):
+        self.conn.close()
+
+
+# ---------------------------------------------------------------------------
+# The tests
+# ---------------------------------------------------------------------------
+
+PAYMENTS_LATEST = ("spec.serviceAccountName: \"default\" (unset) not allowed by payments/payments-api "
+                   "identity.serviceAccountNames; "
+                   "spec.containers[1].image: \"nginx:latest\" not allowed by payments/payments-api images.allow; "
+                   "spec.containers[1].image: \"nginx:latest\" has no @sha256 digest, one is required by "
+                   "payments/payments-api images.requireDigest")
+
+
+def fresh_metrics(t):
+    """GET /metrics on a connection of its own."""
+    c = Client(t.server.port, t.ca)
+    try:
+        return c.request("GET", "/metrics")
+    finally:
+        c.close()
+
+
+class Webhook(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="pg-webhook-")
+        cls.ca = make_ca(cls.tmp)
+        cls.pair1 = make_pair(cls.tmp, "webhook-1")
+        cls.pair2 = make_pair(cls.tmp, "webhook-2")
+        cls.vol = os.path.join(cls.tmp, "certs")
+        os.mkdir(cls.vol)
+        secret_volume_swap(cls.vol, *cls.pair1, version=1)
+        cls.profiles = os.path.join(cls.tmp, "profiles")
+        shutil.copytree(os.path.join(ARGS.srcdir, "examples", "profiles"), cls.profiles)
+        # The payments profile again, in the two namespaces that are never
+        # judged, so skipping them is visible.
+        with open(os.path.join(ARGS.srcdir, "examples", "profiles", "payments-api.yaml")) as f:
+            text = f.read()
+        for ns in ("payments-ignored", "profileguard-system"):
+            with open(os.path.join(cls.profiles, ns + ".yaml"), "w") as f:
+                f.write(text.replace("namespace: payments\n", "namespace: %s\n" % ns))
+        cls.server = Server(cls.tmp, os.path.join(cls.vol, "tls.crt"), os.path.join(cls.vol, "tls.key"),
+                            cls.profiles, ["--ignore-namespaces", "payments-ignored",
+                                           "--namespace", "profileguard-system", "--idle-timeout", "4"])
+        cls.client = Client(cls.server.port, cls.ca)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.client.close()
+        rc = cls.server.stop()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+        assert rc == 0, "webhook exit status %r; log:\n%s" % (
+            rc, "\n".join(json.dumps(l) for l in cls.server.lines[-40:]))
+
+    # --- endpoints -------------------------------------------------------
+
+    def test_health_ready_metrics(self):
+        for path in ("/healthz", "/readyz"):
+            status, _, body = self.client.request("GET", path)
+            self.assertEqual((status, body), (200, b"ok\n"))
+        status, headers, body = self.client.request("GET", "/metrics")
+        self.assertEqual(status, 200)
+        self.assertTrue(headers["Content-Type"].startswith("text/plain; version=0.0.4"))
+        self.assertIn(b"profileguard_profiles 7\n", body)
+        self.assertIn(b"profileguard_admission_duration_seconds_bucket", body)
+        # The plain-HTTP listener of --metrics-addr.
+        c = http.client.HTTPConnection("127.0.0.1", self.server.metrics_port, timeout=5)
+        for path in ("/healthz", "/readyz", "/metrics"):
+            c.request("GET", path)
+            r = c.getresponse()
+            self.assertEqual(r.status, 200, path)
+            r.read()
+        c.request("POST", "/validate/pods", body=b"{}")
+        r = c.getresponse()
+        self.assertEqual(r.status, 404)
+        r.read()
+        c.close()
+
+    # --- decisions ---------------------------------------------------------
+
+    def test_allowed(self):
+        r = self.client.review(review(example("examples/manifests/good/payments-pod.yaml")))
+        self.assertEqual(r, {"uid": UID, "allowed": True})
+
+    def test_denied_exact_messages(self):
+        r = self.client.review(review(example("examples/manifests/bad/payments-latest-image.yaml"),
+                                      uid="deny-1"))
+        self.assertEqual(r, {"uid": "deny-1", "allowed": False,
+                             "status": {"code": 403, "reason": "Forbidden", "message": PAYMENTS_LATEST}})
+        line = self.server.wait_log(lambda l: l.get("msg") == "admission denied" and l.get("uid") == "deny-1")
+        self.assertEqual(line["reasons"], PAYMENTS_LATEST)
+        self.assertEqual((line["kind"], line["namespace"], line["name"]), ("Pod", "payments", "payments-api-debug"))
+        # Never the object body: the compliant container's digest is in the
+        # request, not in any reason.
+        for l in self.server.lines:
+            self.assertNotIn("682a1c47a1d34030b53d929d93f628b8e80e292b915f8c0e8d8fb51b3b7be968", json.dumps(l))
+
+    def test_audit_warnings(self):
+        r = self.client.review(review(example("examples/manifests/bad/batch-audit.yaml")))
+        self.assertTrue(r["allowed"])
+        self.assertEqual(r["warnings"], [
+            "spec.template.spec.containers[0].image: \"python:3.12-slim\" not allowed by batch/batch-jobs images.allow",
+            "spec.template.spec.containers[0].securityContext.allowPrivilegeEscalation: unset (defaults to true) "
+            "forbidden by batch/batch-jobs privileges.privilegeEscalation",
+            "spec.template.spec.containers[0].securityContext.capabilities.add[0]: \"NET_RAW\" not allowed by "
+            "batch/batch-jobs privileges.allowedCapabilities"])
+
+    def test_good_examples_all_allowed(self):
+        good = os.path.join(ARGS.srcdir, "examples", "manifests", "good")
+        judged = 0
+        for name in sorted(os.listdir(good)):
+            for obj in docs(os.path.join(good, name)):
+                if obj["kind"] in ("ConfigMap", "Service"):
+                    continue
+                r = self.client.review(review(obj))
+                self.assertEqual(r, {"uid": UID, "allowed": True}, name)
+                judged += 1
+        self.assertEqual(judged, 6)
+
+    def test_every_template_kind(self):
+        wraps = {
+            "Deployment": ("apps/v1", lambda t: {"selector": {"matchLabels": {"app": "frontend"}}, "template": t},
+                           "spec.template.spec"),
+            "ReplicaSet": ("apps/v1", lambda t: {"template": t}, "spec.template.spec"),
+            "StatefulSet": ("apps/v1", lambda t: {"serviceName": "s", "template": t}, "spec.template.spec"),
+            "DaemonSet": ("apps/v1", lambda t: {"template": t}, "spec.template.spec"),
+            "Job": ("batch/v1", lambda t: {"template": t}, "spec.template.spec"),
+            "CronJob": ("batch/v1", lambda t: {"schedule": "@daily", "jobTemplate": {"spec": {"template": t}}},
+                        "spec.jobTemplate.spec.template.spec"),
+        }
+        tmpl = {"metadata": {"labels": {"app": "frontend"}},
+                "spec": {"automountServiceAccountToken": False, "securityContext": {"runAsNonRoot": True},
+                         "containers": [{"name": "c", "image": "evil.example.com/x:1"}]}}
+        for kind, (api, wrap, path) in wraps.items():
+            obj = {"apiVersion": api, "kind": kind, "metadata": {"name": "t", "namespace": "web"},
+                   "spec": wrap(tmpl)}
+            r = self.client.review(review(obj))
+            self.assertFalse(r["allowed"], kind)
+            self.assertEqual(r["status"]["message"],
+                             path + ".containers[0].image: \"evil.example.com/x:1\" not allowed by web/frontend images.allow",
+                             kind)
+        # The example Deployment: init container and container both named.
+        r = self.client.review(review(example("examples/manifests/bad/web-deployment.yaml")))
+        self.assertEqual(r["status"]["message"].count("; "), 2)
+        self.assertTrue(r["status"]["message"].startswith("spec.template.spec.initContainers[0].image"))
+
+    def test_ephemeral_containers(self):
+        pod = example("examples/manifests/good/shop-pod.yaml")
+        new = json.loads(json.dumps(pod))
+        new["spec"]["ephemeralContainers"] = [{"name": "debugger", "image": "busybox:1.36",
+                                               "securityContext": {"privileged": True}}]
+        r = self.client.review(review(new, op="UPDATE", subresource="ephemeralcontainers", old=pod))
+        self.assertFalse(r["allowed"])
+        self.assertEqual(r["status"]["message"],
+                         "spec.ephemeralContainers[0].image: \"busybox:1.36\" not allowed by shop/cart-images images.allow; "
+                         "spec.ephemeralContainers[0].image: \"busybox:1.36\" has no @sha256 digest, one is required by "
+                         "shop/cart-images images.requireDigest")
+
+    def test_delete_and_dry_run(self):
+        bad = example("examples/manifests/bad/payments-privileged.yaml")
+        r = self.client.review(review(None, op="DELETE", ns="payments", old=bad))
+        self.assertEqual(r, {"uid": UID, "allowed": True})
+        r = self.client.review(review(bad, dry_run=True))
+        self.assertFalse(r["allowed"])
+        self.assertEqual(r["status"]["message"].count("; "), 5)
+
+    def test_ignored_namespaces(self):
+        bad = example("examples/manifests/bad/payments-privileged.yaml")
+        r = self.client.review(review(bad))
+        self.assertFalse(r["allowed"])
+        for ns in ("payments-ignored", "profileguard-system"):
+            obj = json.loads(json.dumps(bad))
+            obj["metadata"]["namespace"] = ns
+            r = self.client.review(review(obj))
+            self.assertEqual(r, {"uid": UID, "allowed": True}, ns)
+
+    def test_workloadprofile_validation(self):
+        bad = example("examples/broken/bad-profile.yaml")
+        r = self.client.review(review(bad), path="/validate/workloadprofiles?timeout=5s")
+        self.assertEqual(r["status"], {
+            "code": 422, "reason": "Invalid",
+            "message": "spec.selector: an empty selector is refused: select pods with matchLabels or matchExpressions; "
+                       "spec.mode: \"Enforcing\" must be Enforce or Audit; "
+                       "spec.identity.serviceAcountNames: unknown field (did you mean \"serviceAccountNames\"?); "
+                       "spec.runtime.egress[0].ports[1]: 70000 is not a port (1-65535); "
+                       "spec.runtime.egress[1].cidr: \"10.0.0.0/33\" is not a CIDR"})
+        good = example("examples/profiles/payments-api.yaml")
+        r = self.client.review(review(good), path="/validate/workloadprofiles")
+        self.assertEqual(r, {"uid": UID, "allowed": True})
+
+    # --- bad input ---------------------------------------------------------------
+
+    def test_malformed(self):
+        cases = [
+            (b"this is not json", "request body is not valid JSON (line 1, column 4)"),
+            (b"[]", "request body must be a JSON object"),
+            (json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview"}).encode(), "request is missing"),
+            (json.dumps(review({"kind": "Pod"}, uid="")).encode(), "request.uid is missing"),
+            (b"", "empty request body"),
+        ]
+        for body, err in cases:
+            status, headers, data = self.client.request("POST", "/validate/pods", body)
+            self.assertEqual(status, 400, body)
+            self.assertEqual(headers["Content-Type"], "application/json")
+            self.assertEqual(json.loads(data), {"error": err})
+        # The connection survived every one of them.
+        self.test_allowed()
+
+    def test_wrong_method_and_path(self):
+        status, headers, data = self.client.request("GET", "/validate/pods")
+        self.assertEqual(status, 405)
+        self.assertEqual(headers["Allow"], "POST")
+        status, headers, _ = self.client.request("POST", "/healthz", b"x")
+        self.assertEqual(status, 405)
+        self.assertEqual(headers["Allow"], "GET, HEAD")
+        c = Client(self.server.port, self.ca)
+        status, _, data = c.request("GET", "/validate/podz")
+        self.assertEqual((status, json.loads(data)), (404, {"error": "not found"}))
+        c.close()
+        # With curl as well: the query string is not part of the path.
+        out = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", self.ca,
+                              "-X", "PUT", "https://127.0.0.1:%d/validate/pods?timeout=10s" % self.server.port],
+                             capture_output=True, text=True)
+        self.assertEqual(out.stdout, "405")
+
+    def test_oversize(self):
+        limit = 3 * 1024 * 1024 + 64 * 1024
+        obj = example("examples/manifests/good/misc-pod.yaml")
+        base = json.dumps(review(obj)).encode()
+
+        def padded(size):
+            o = json.loads(json.dumps(obj))
+            o["metadata"]["annotations"] = {"pad": ""}
+            b0 = len(json.dumps(review(o)).encode())
+            o["metadata"]["annotations"]["pad"] = "x" * (size - b0)
+            b = json.dumps(review(o)).encode()
+            assert len(b) == size
+            return b
+
+        c = Client(self.server.port, self.ca, timeout=30)
+        status, _, data = c.request("POST", "/validate/pods", padded(limit))
+        self.assertEqual(status, 200, data[:200])
+        self.assertTrue(json.loads(data)["response"]["allowed"])
+        status, _, data = c.request("POST", "/validate/pods", padded(limit + 1))
+        self.assertEqual((status, json.loads(data)), (413, {"error": "request body too large"}))
+        c.close()
+        # curl announces 4 MiB with Expect: 100-continue: refused before the body.
+        big = os.path.join(self.tmp, "big.json")
+        with open(big, "wb") as f:
+            f.write(base[:-2] + b" " * (4 << 20) + base[-2:])
+        out = subprocess.run(["curl", "-s", "-w", "\n%{http_code}", "--cacert", self.ca, "-H",
+                              "Content-Type: application/json", "--data-binary", "@" + big,
+                              "https://127.0.0.1:%d/validate/pods" % self.server.port],
+                             capture_output=True, text=True)
+        self.assertEqual(out.stdout.splitlines()[-1], "413")
+        # Chunked, no length announced: counted as it arrives.
+        out = subprocess.run(["curl", "-s", "-w", "\n%{http_code}", "--cacert", self.ca, "-H",
+                              "Transfer-Encoding: chunked", "--data-binary", "@" + big,
+                              "https://127.0.0.1:%d/validate/pods" % self.server.port],
+                             capture_output=True, text=True)
+        self.assertEqual(out.stdout.splitlines()[-1], "413")
+
+    def test_slow_clients(self):
+        """A slowloris dripping headers and a client dripping its body,
+        while other requests are served at full speed; the stalled and the
+        too-slow ones are cut."""
+        ctx = context(self.ca)
+        stop = threading.Event()
+
+        def drip(sock):
+            try:
+                sock.sendall(b"POST /validate/pods HTTP/1.1\r\nHost: x\r\n")
+                while not stop.is_set():
+                    sock.sendall(b"X")
+                    time.sleep(0.3)
+            except OSError:
+                pass
+
+        loris = [ctx.wrap_socket(socket.create_connection(("127.0.0.1", self.server.port)),
+                                 server_hostname="localhost") for _ in range(8)]
+        threads = [threading.Thread(target=drip, args=(s,), daemon=True) for s in loris]
+        for t in threads:
+            t.start()
+        ok = review(example("examples/manifests/good/payments-pod.yaml"))
+        c = Client(self.server.port, self.ca)
+        worst = 0
+        t_end = time.time() + 3
+        n = 0
+        while time.time() < t_end:
+            t0 = time.time()
+            self.assertTrue(c.review(ok)["allowed"])
+            worst = max(worst, time.time() - t0)
+            n += 1
+        c.close()
+        self.assertGreater(n, 20)
+        self.assertLess(worst, 0.5)
+        stop.set()
+        for t in threads:
+            t.join()
+        # Now stalled: closed by the idle timeout (4 s here).
+        t0 = time.time()
+        for s in loris:
+            s.settimeout(10)
+            try:
+                self.assertEqual(s.recv(100), b"")
+            except (ConnectionResetError, ssl.SSLError):
+                pass
+            s.close()
+        self.assertLess(time.time() - t0, 9)
+
+        # A body dripped past the API server's deadline (?timeout=2s) is cut,
+        # although each byte arrives well inside the idle timeout.
+        s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", self.server.port)), server_hostname="localhost")
+        s.sendall(b"POST /validate/pods?timeout=2s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: 100000\r\n\r\n{")
+        t0 = time.time()
+        cut = False
+        while time.time() - t0 < 10:
+            try:
+                s.sendall(b" ")
+            except OSError:
+                cut = True
+                break
+            time.sleep(0.4)
+            s.settimeout(0.01)
+            try:
+                if s.recv(100) == b"":
+                    cut = True
+                    break
+            except (socket.timeout, ssl.SSLWantReadError):
+                pass
+            except OSError:
+                cut = True
+                break
+        s.close()
+        self.assertTrue(cut)
+        self.assertLess(time.time() - t0, 6)
+
+    # --- rotation and reloads -------------------------------------------------
+
+    def test_z1_certificate_rotation(self):
+        """Runs late (z): the other tests expect the first certificate."""
+        ok = review(example("examples/manifests/good/payments-pod.yaml"))
+        held = Client(self.server.port, self.ca)
+        self.assertTrue(held.review(ok)["allowed"])
+        sock = held.conn.sock
+        self.assertEqual(peer_cn(sock), "webhook-1")
+
+        mark = self.server.mark()
+        secret_volume_swap(self.vol, *self.pair2, version=2)
+        self.server.wait_log(lambda l: l.get("msg") == "serving certificate reloaded", start=mark)
+
+        # New handshakes get the new certificate: Python, then openssl s_client.
+        fresh = Client(self.server.port, self.ca)
+        self.assertTrue(fresh.review(ok)["allowed"])
+        self.assertEqual(peer_cn(fresh.conn.sock), "webhook-2")
+        fresh.close()
+        out = subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % self.server.port,
+                              "-servername", "localhost", "-CAfile", self.ca],
+                             input=b"", capture_output=True, timeout=10)
+        self.assertRegex(out.stdout.decode(), r"subject=\s*CN\s*=\s*webhook-2")
+        self.assertIn("Verify return code: 0 (ok)", out.stdout.decode())
+
+        # The connection opened before the rotation still works, unbroken.
+        for _ in range(3):
+            self.assertTrue(held.review(ok)["allowed"])
+        self.assertIs(held.conn.sock, sock)
+        self.assertEqual(held.reconnects, 0)
+        self.assertEqual(peer_cn(sock), "webhook-1")
+        deadline = time.time() + 5
+        while b"profileguard_tls_certificates_retired 1\n" not in fresh_metrics(self)[2]:
+            self.assertLess(time.time(), deadline)
+            time.sleep(0.3)
+        # Once the connections opened under the old pair are gone, it is freed.
+        held.close()
+        self.client.close()
+        deadline = time.time() + 5
+        while b"profileguard_tls_certificates_retired 0\n" not in fresh_metrics(self)[2]:
+            self.assertLess(time.time(), deadline)
+            time.sleep(0.3)
+
+        # A broken pair (key of another certificate) is refused; the good one stays.
+        mark = self.server.mark()
+        secret_volume_swap(self.vol, self.pair1[0], self.pair2[1], version=3)
+        line = self.server.wait_log(lambda l: l.get("msg", "").startswith("new serving certificate not loaded"),
+                                    start=mark)
+        self.assertIn("does not hold the key", line["error"])
+        fresh = Client(self.server.port, self.ca)
+        self.assertTrue(fresh.review(ok)["allowed"])
+        self.assertEqual(peer_cn(fresh.conn.sock), "webhook-2")
+        fresh.close()
+        status, _, body = self.client.request("GET", "/metrics")
+        self.assertIn(b'profileguard_tls_certificate_reloads_total{result="success"} 1\n', body)
+        self.assertIn(b'profileguard_tls_certificate_reloads_total{result="failure"} 1\n', body)
+        # Back to a good pair, for the tests after this one.
+        mark = self.server.mark()
+        secret_volume_swap(self.vol, *self.pair1, version=4)
+        self.server.wait_log(lambda l: l.get("msg") == "serving certificate reloaded", start=mark)
+
+    def _decision(self, obj):
+        return self.client.review(review(obj))
+
+    def _wait_decision(self, obj, pred, timeout=8):
+        deadline = time.time() + timeout
+        while True:
+            r = self._decision(obj)
+            if pred(r):
+                return r
+            if time.time() > deadline:
+                self.fail("decision never became the expected one: %r" % r)
+            time.sleep(0.2)
+
+    def test_z2_profile_changes(self):
+        pod = {"apiVersion": "v1", "kind": "Pod",
+               "metadata": {"name": "t", "namespace": "team", "labels": {"app": "t"}},
+               "spec": {"containers": [{"name": "c", "image": "nginx:1.27"}]}}
+        path = os.path.join(self.profiles, "team", "team.yaml")
+        profile = ("apiVersion: profileguard.io/v1alpha1\nkind: WorkloadProfile\n"
+                   "metadata: {name: team-images, namespace: team}\n"
+                   "spec:\n  selector: {matchLabels: {app: t}}\n  mode: %s\n"
+                   "  images: {allow: [\"registry.example.com/*\"]}\n")
+        msg = "spec.containers[0].image: \"nginx:1.27\" not allowed by team/team-images images.allow"
+        self.assertEqual(self._decision(pod), {"uid": UID, "allowed": True})
+
+        # Added, in a new subdirectory (moved in whole: the walk never
+        # meets it empty).
+        staging = os.path.join(self.tmp, "team-staging")
+        os.mkdir(staging)
+        with open(os.path.join(staging, "team.yaml"), "w") as f:
+            f.write(profile % "Enforce")
+        os.rename(staging, os.path.dirname(path))
+        r = self._wait_decision(pod, lambda r: not r["allowed"])
+        self.assertEqual(r["status"]["message"], msg)
+
+        # Changed to Audit.
+        with open(path + ".tmp", "w") as f:
+            f.write(profile % "Audit")
+        os.replace(path + ".tmp", path)
+        r = self._wait_decision(pod, lambda r: r["allowed"])
+        self.assertEqual(r["warnings"], [msg])
+
+        # An invalid file: logged with its errors, the last good set stays.
+        mark = self.server.mark()
+        bad = os.path.join(self.profiles, "team", "broken.yaml")
+        shutil.copy(os.path.join(ARGS.srcdir, "examples", "broken", "bad-profile.yaml"), bad)
+        self.server.wait_log(lambda l: l.get("msg") == "profiles not reloaded, keeping the previous set", start=mark)
+        line = self.server.wait_log(lambda l: l.get("msg") == "invalid profile input" and
+                                    "spec.runtime.egress[1].cidr" in l.get("error", ""), start=mark)
+        self.assertIn("broken.yaml: document 1: spec.runtime.egress[1].cidr", line["error"])
+        self.assertEqual(self._decision(pod)["warnings"], [msg])
+        os.unlink(bad)
+
+        # Deleted (the directory moved out whole, as it came).
+        os.rename(os.path.dirname(path), os.path.join(self.tmp, "team-deleted"))
+        r = self._wait_decision(pod, lambda r: "warnings" not in r)
+        self.assertEqual(r, {"uid": UID, "allowed": True})
+        status, _, body = self.client.request("GET", "/metrics")
+        self.assertIn(b"profileguard_profiles 7\n", body)
+
+    def test_z3_metrics_counted(self):
+        status, _, body = self.client.request("GET", "/metrics")
+        text = body.decode()
+        m = re.search(r'^profileguard_admission_requests_total\{operation="CREATE",kind="Pod",allowed="false"\} (\d+)$',
+                      text, re.M)
+        self.assertIsNotNone(m, text)
+        self.assertGreaterEqual(int(m.group(1)), 3)
+        self.assertRegex(text, r'profileguard_admission_requests_total\{operation="CREATE",kind="CronJob",allowed="false"\} 1\n')
+        self.assertRegex(text, r'profileguard_admission_requests_total\{operation="DELETE",kind="Pod",allowed="true"\} 1\n')
+        self.assertRegex(text, r'profileguard_admission_skipped_total\{reason="namespace"\} 2\n')
+        self.assertRegex(text, r'profileguard_webhook_http_responses_total\{path="/validate/pods",code="413"\} \d+\n')
+        self.assertRegex(text, r'\nprocess_resident_memory_bytes \d+\n')
+        for l in self.server.lines:
+            self.assertNotEqual(l.get("msg"), "UNPARSEABLE", l)
+
+
+class ConnectionLimit(unittest.TestCase):
+    """--max-connections: the next connection is refused until one closes."""
+
+    def test_cap(self):
+        tmp = tempfile.mkdtemp(prefix="pg-webhook-cap-")
+        try:
+            ca = make_ca(tmp)
+            crt, key = make_pair(tmp, "cap")
+            server = Server(tmp, crt, key, os.path.join(ARGS.srcdir, "examples", "profiles"),
+                            ["--max-connections", "3", "--threads", "1"])
+            ctx = context(ca)
+            held = [ctx.wrap_socket(socket.create_connection(("127.0.0.1", server.port)),
+                                    server_hostname="localhost") for _ in range(3)]
+            refused = False
+            try:
+                extra = ctx.wrap_socket(socket.create_connection(("127.0.0.1", server.port), timeout=5),
+                                        server_hostname="localhost")
+                extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                refused = extra.recv(100) == b""
+                extra.close()
+            except (ConnectionResetError, ssl.SSLError, BrokenPipeError, socket.timeout):
+                refused = True
+            self.assertTrue(refused)
+            held.pop().close()
+            time.sleep(0.3)
+            c = Client(server.port, ca)
+            self.assertEqual(c.request("GET", "/healthz")[0], 200)
+            c.close()
+            for s in held:
+                s.close()
+            self.assertEqual(server.stop(), 0)
+            self.assertEqual(server.lines[-1]["msg"], "webhook stopped")
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+class NotReady(unittest.TestCase):
+    """A profiles directory with an error at start: not ready, no decision."""
+
+    def test_not_ready_until_valid(self):
+        tmp = tempfile.mkdtemp(prefix="pg-webhook-nr-")
+        try:
+            ca = make_ca(tmp)
+            crt, key = make_pair(tmp, "nr")
+            prof = os.path.join(tmp, "profiles")
+            os.mkdir(prof)
+            shutil.copy(os.path.join(ARGS.srcdir, "examples", "broken", "bad-profile.yaml"), prof)
+            server = Server(tmp, crt, key, prof)
+            c = Client(server.port, ca)
+            self.assertEqual(c.request("GET", "/readyz")[:3:2], (503, b"profiles not loaded\n"))
+            status, _, data = c.request("POST", "/validate/pods",
+                                        review(example("examples/manifests/good/misc-pod.yaml")))
+            self.assertEqual((status, json.loads(data)), (503, {"error": "profiles are not loaded yet"}))
+            # Fixed on disk: ready without a restart.
+            os.unlink(os.path.join(prof, "bad-profile.yaml"))
+            shutil.copy(os.path.join(ARGS.srcdir, "examples", "profiles", "frontend.yaml"), prof)
+            deadline = time.time() + 8
+            while c.request("GET", "/readyz")[0] != 200:
+                self.assertLess(time.time(), deadline)
+                time.sleep(0.2)
+            c.close()
+            self.assertEqual(server.stop(), 0)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main():
+    global ARGS
+    p = argparse.ArgumentParser()
+    p.add_argument("--binary", required=True)
+    p.add_argument("--yaml2json", required=True)
+    p.add_argument("--srcdir", required=True)
+    ARGS, rest = p.parse_known_args()
+    unittest.main(argv=[sys.argv[0], "-v"] + rest)
+
+
+if __name__ == "__main__":
+    main()
