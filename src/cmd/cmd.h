@@ -25,6 +25,7 @@ struct common_opts {
 int common_setup(const char *cmd, const struct common_opts *o);
 
 int cmd_check(int argc, char **argv);
+int cmd_controller(int argc, char **argv);
 int cmd_learn(int argc, char **argv);
 int cmd_webhook(int argc, char **argv);
 

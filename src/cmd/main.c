@@ -15,6 +15,7 @@ struct command {
 
 static const struct command commands[] = {
 	{ "check", cmd_check, "evaluate manifests against profiles offline (CI)" },
+	{ "controller", cmd_controller, "run the drift controller (leader-elected reconcile loop)" },
 	{ "learn", cmd_learn, "write a WorkloadProfile from observed telemetry and a pod manifest" },
 	{ "webhook", cmd_webhook, "serve the validating admission webhook (HTTPS)" },
 };

@@ -1,0 +1,150 @@
+/* actions.h - the one place where drift findings become actions (SPEC §4):
+ * an events.k8s.io Event per finding group (repeats folded into a series),
+ * the profile's status, and in Enforce mode a pod DELETE (with a UID
+ * precondition) or Eviction, under a global token bucket and a per-owner
+ * exponential backoff.
+ *
+ * Callers (the controller's judge, the telemetry handlers) submit a report
+ * and return at once: actions_submit() copies it onto a bounded queue and a
+ * worker thread makes every API call.  Only the leader writes: reports
+ * that reach the worker while this replica does not lead are dropped
+ * (counted as result "not_leader"); the new leader re-judges every pod.
+ * Thread-safe. */
+#ifndef PG_ACTIONS_H
+#define PG_ACTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine.h"
+
+struct kube_client;
+struct metrics;
+struct actions;
+
+/* Limits on one report: more groups or evidence lines are cut, not
+ * refused (the Event note is cut at 1 KiB anyway). */
+#define DRIFT_MAX_GROUPS 16
+#define DRIFT_MAX_EVIDENCE 32
+/* Reports queued and actions waiting at most; past it submit refuses. */
+#define ACTIONS_MAX_PENDING 20000
+
+/* One reason and the engine messages that prove it: one Event. */
+struct drift_group {
+	enum reason reason;
+	const char *const *evidence;    /* engine messages (finding.message) */
+	size_t nevidence;
+};
+
+/* Everything an action needs, copied by actions_submit(): the caller's
+ * strings may go away as soon as it returns. */
+struct drift_report {
+	/* The pod. */
+	const char *namespace;
+	const char *pod;
+	const char *uid;
+	const char *node;               /* NULL: unknown */
+	const char *owner_kind;         /* the controller ownerReference; NULL: none */
+	const char *owner_name;
+	const char *owner_uid;
+	/* The pod is gone (telemetry's TokenReplay after deletion, say): the
+	 * Event is still written, nothing is acted on. */
+	bool no_pod;
+	/* The profile that found it, in the pod's namespace. */
+	const char *profile;
+	const char *profile_uid;
+	enum pg_mode mode;
+	enum action action;             /* response.action */
+	int64_t grace_period;           /* response.gracePeriodSeconds; -1: the pod's own */
+	/* The findings, grouped by reason. */
+	const struct drift_group *groups;
+	size_t ngroups;
+	int64_t observed;               /* epoch seconds; 0: now */
+};
+
+/* Fills the pod and profile fields of @r from @pod and @prof (both
+ * borrowed; @r points into them, so submit before they go away). */
+void drift_report_fill(struct drift_report *r, const struct pod *pod,
+		       const struct profile *prof);
+
+/* Submits @f's findings on @pod (borrowed): one report per profile, its
+ * findings grouped by reason in the engine's order.  A convenience for
+ * telemetry handlers, which judge one observation at a time.  0, or the
+ * first error of actions_submit(). */
+int actions_submit_findings(struct actions *a, const struct pod *pod,
+			    const struct findings *f);
+
+/* Queues @r (copied).  Never blocks on the API server.  0; -EINVAL for a
+ * report without namespace, pod, profile or groups; -ENOBUFS when
+ * ACTIONS_MAX_PENDING reports wait already (the report is counted as
+ * dropped); -ESHUTDOWN after actions_stop(); -ENOMEM. */
+int actions_submit(struct actions *a, const struct drift_report *r);
+
+/* ---- set-up (the controller's) -------------------------------------------- */
+
+/* What the worker asks of its owner before it writes. */
+enum pod_liveness {
+	POD_LIVE,               /* the same UID is cached and not terminating */
+	POD_GONE,               /* no pod of that name */
+	POD_REPLACED,           /* a pod of that name with another UID */
+	POD_TERMINATING,        /* deletionTimestamp set */
+	POD_EXEMPT,             /* mirror pod, ignored or own namespace */
+};
+
+/* A violation that the status of @profile must count. */
+struct violation {
+	const char *namespace;
+	const char *profile;
+	const char *profile_uid;
+	const char *pod;
+	const char *reason;
+	const char *message;
+	int64_t time;                   /* epoch seconds */
+};
+
+struct actions_hooks {
+	/* True while this replica holds an unexpired lease by its own clock,
+	 * with margin: checked right before every pod write. */
+	bool (*may_act)(void *ud);
+	/* Re-checks the pod against the informer cache before acting. */
+	enum pod_liveness (*pod_check)(void *ud, const char *ns, const char *name,
+				       const char *uid);
+	/* A new violation was recorded (not a repeat of one already on
+	 * record): count it in the profile's status. */
+	void (*on_violation)(void *ud, const struct violation *v);
+	void *ud;
+};
+
+struct actions_config {
+	struct kube_client *client;     /* borrowed, outlives the actions */
+	struct metrics *metrics;        /* borrowed; NULL: no metrics */
+	const char *identity;           /* reportingInstance (copied) */
+	bool dry_run;                   /* no pod is written; Events say what would be */
+	double max_per_minute;          /* the global bucket; <= 0: unlimited */
+	int64_t owner_backoff_ms;       /* first wait for a repeat owner; 0: 30 s */
+	int64_t owner_backoff_cap_ms;   /* 0: 1 h */
+	int64_t retry_base_ms;          /* blocked evictions and errors; 0: 5 s */
+	int64_t retry_cap_ms;           /* 0: 5 min */
+	struct actions_hooks hooks;
+};
+
+/* 0, -EINVAL (no client), -ENOMEM. */
+int actions_new(const struct actions_config *cfg, struct actions **ret);
+/* Starts the worker thread.  0 or -errno. */
+int actions_start(struct actions *a);
+/* Leadership changed: drops queued and waiting work and every memory of
+ * pods, owners and Events, so the next term starts from the cluster's
+ * state. */
+void actions_reset(struct actions *a);
+/* The pod with @uid is gone: forget it was acted on. */
+void actions_forget_pod(struct actions *a, const char *uid);
+/* Reports queued or waiting for a retry. */
+size_t actions_pending(struct actions *a);
+/* Stops the worker (the report in hand is finished first); later submits
+ * get -ESHUTDOWN.  Idempotent. */
+void actions_stop(struct actions *a);
+/* Stops, then frees.  NULL-safe; returns NULL. */
+struct actions *actions_free(struct actions *a);
+
+#endif

@@ -1,0 +1,60 @@
+/* controller.h - the drift controller of SPEC §4: informers over Pods,
+ * WorkloadProfiles, ServiceAccounts, Namespaces and service-account-token
+ * Secrets (metadata only); leader election; event-driven judging of
+ * running pods with a slow periodic resync; findings handed to the
+ * actions (actions.h); profile status; metrics and health.
+ *
+ * Threads: one per informer, the election, one judge, the actions worker
+ * and a housekeeping loop (status flushes, resync, metrics). */
+#ifndef PG_CONTROLLER_H
+#define PG_CONTROLLER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct actions;
+struct kube_client;
+struct metrics;
+struct controller;
+
+struct controller_config {
+	struct kube_client *client;     /* borrowed, outlives the controller */
+	struct metrics *metrics;        /* borrowed; families are registered here */
+	const char *namespace;          /* its own: never judged, holds the Lease */
+	const char *identity;           /* holderIdentity and reportingInstance */
+	bool leader_elect;              /* false: this replica always leads */
+	const char *lease_name;
+	int64_t lease_ms, renew_deadline_ms, retry_ms;  /* 0: 15 s, 10 s, 2 s */
+	bool dry_run;
+	double max_actions_per_minute;  /* <= 0: unlimited */
+	int64_t resync_ms;              /* 0: 10 min */
+	int64_t owner_backoff_ms;       /* 0: 30 s */
+	int64_t status_interval_ms;     /* per profile, at most this often; 0: 2 s */
+	unsigned page_size;             /* informer list pages; 0: 500 */
+};
+
+/* Builds the informers, the election and the actions; starts nothing.
+ * 0, -EINVAL, -ENOMEM. */
+int controller_new(const struct controller_config *cfg, struct controller **ret);
+/* Starts every thread.  0 or -errno (what started is stopped again). */
+int controller_start(struct controller *c);
+/* The actions, for the telemetry endpoints (borrowed). */
+struct actions *controller_actions(struct controller *c);
+
+/* Every informer has listed once. */
+bool controller_synced(struct controller *c);
+/* Readiness for /readyz; a reason in @why when not. */
+bool controller_ready(struct controller *c, char *why, size_t n);
+/* Liveness for /healthz: false when an informer has failed without a
+ * success for over two minutes. */
+bool controller_healthy(struct controller *c, char *why, size_t n);
+bool controller_leading(struct controller *c);
+
+/* Clean shutdown: stops judging and acting, flushes profile status while
+ * still leading, releases the Lease, stops the informers.  Idempotent. */
+void controller_stop(struct controller *c);
+/* Stops, then frees.  NULL-safe; returns NULL. */
+struct controller *controller_free(struct controller *c);
+
+#endif

@@ -1,0 +1,347 @@
+/* cmd_controller.c - `profileguard controller`: the drift controller of
+ * SPEC §4.  Wires flags to the Kubernetes client, the controller and the
+ * ops listener, then waits for SIGTERM/SIGINT, on which it stops judging,
+ * flushes profile status and releases the Lease before exiting. */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "controller.h"
+#include "controller_ops.h"
+#include "doc.h"
+#include "errlist.h"
+#include "kube_client.h"
+#include "kubeconfig.h"
+#include "metrics.h"
+#include "pg_config.h"
+#include "pglog.h"
+#include "strutil.h"
+#include "xalloc.h"
+
+#define SA_NAMESPACE_FILE KUBE_SA_ROOT "/namespace"
+#define DEFAULT_NAMESPACE "profileguard"
+
+struct controller_opts {
+	struct common_opts common;
+	const char *context;
+	const char *namespace;
+	bool leader_elect;
+	const char *lease_name;
+	const char *identity;
+	bool dry_run;
+	long max_actions;
+	const char *resync_period;
+	const char *lease_duration;
+	const char *renew_deadline;
+	const char *retry_period;
+	const char *owner_backoff;
+	/* Room for the telemetry endpoints (SPEC §5.1): --telemetry-listen,
+	 * --telemetry-tls-cert, --telemetry-tls-key, --telemetry-client-ca,
+	 * --telemetry-allowed-users. */
+};
+
+/* "90", "90s", "1m30s", "500ms", "2h": milliseconds.  -EINVAL otherwise. */
+static int parse_duration(const char *s, int64_t *ret_ms)
+{
+	int64_t total = 0;
+	bool any = false;
+
+	if (!s || !*s)
+		return -EINVAL;
+	if (str_to_i64(s, &total) == 0) {
+		if (total < 0)
+			return -EINVAL;
+		*ret_ms = total * 1000;
+		return 0;
+	}
+	total = 0;
+	while (*s) {
+		int64_t v = 0, unit;
+		bool digits = false;
+
+		while (*s >= '0' && *s <= '9') {
+			if (v > INT64_MAX / 10 - 10)
+				return -EINVAL;
+			v = v * 10 + (*s++ - '0');
+			digits = true;
+		}
+		if (!digits)
+			return -EINVAL;
+		if (str_has_prefix(s, "ms"))
+			unit = 1, s += 2;
+		else if (*s == 's')
+			unit = 1000, s++;
+		else if (*s == 'm')
+			unit = 60 * 1000, s++;
+		else if (*s == 'h')
+			unit = 3600 * 1000, s++;
+		else
+			return -EINVAL;
+		if (v > INT64_MAX / unit / 2)
+			return -EINVAL;
+		total += v * unit;
+		any = true;
+	}
+	if (!any)
+		return -EINVAL;
+	*ret_ms = total;
+	return 0;
+}
+
+static bool duration_flag(const char *name, const char *value, int64_t min_ms, int64_t *ret)
+{
+	if (!value)
+		return true;
+	if (parse_duration(value, ret) == 0 && *ret >= min_ms)
+		return true;
+	fprintf(stderr, "profileguard controller: --%s \"%s\": expected a duration such as 15s, "
+			"2m or 500ms (at least %lld ms)\n", name, value, (long long)min_ms);
+	return false;
+}
+
+/* --namespace, else $POD_NAMESPACE, else the in-cluster namespace file,
+ * else "profileguard". */
+static void own_namespace(const char *flag, char *out, size_t n)
+{
+	const char *env = getenv("POD_NAMESPACE");
+	char *data = NULL;
+	size_t len = 0;
+
+	if (flag && *flag) {
+		snprintf(out, n, "%s", flag);
+		return;
+	}
+	if (env && *env) {
+		snprintf(out, n, "%s", env);
+		return;
+	}
+	if (doc_read_file(SA_NAMESPACE_FILE, 4096, &data, &len) == 0) {
+		while (len && (data[len - 1] == '\n' || data[len - 1] == ' '))
+			data[--len] = '\0';
+		snprintf(out, n, "%s", data);
+		pg_free(data);
+		if (*out)
+			return;
+	}
+	snprintf(out, n, "%s", DEFAULT_NAMESPACE);
+}
+
+/* --identity, else $POD_NAME, else hostname_pid. */
+static void own_identity(const char *flag, char *out, size_t n)
+{
+	const char *env = getenv("POD_NAME");
+	char host[200];
+
+	if (flag && *flag) {
+		snprintf(out, n, "%s", flag);
+	} else if (env && *env) {
+		snprintf(out, n, "%s", env);
+	} else {
+		if (gethostname(host, sizeof(host)) < 0)
+			snprintf(host, sizeof(host), "localhost");
+		host[sizeof(host) - 1] = '\0';
+		snprintf(out, n, "%s_%ld", host, (long)getpid());
+	}
+}
+
+/* Whether --leader-elect was given at all (flag or environment): its
+ * default depends on where the configuration came from. */
+static bool leader_elect_given(int argc, char **argv)
+{
+	if (getenv("PROFILEGUARD_LEADER_ELECT"))
+		return true;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if (strcmp(argv[i], "--leader-elect") == 0 ||
+		    str_has_prefix(argv[i], "--leader-elect="))
+			return true;
+	}
+	return false;
+}
+
+static bool ops_healthy(void *ud, char *why, size_t n)
+{
+	return controller_healthy(ud, why, n);
+}
+
+static bool ops_ready(void *ud, char *why, size_t n)
+{
+	return controller_ready(ud, why, n);
+}
+
+int cmd_controller(int argc, char **argv)
+{
+	static const char synopsis[] = "[flags]\n\n"
+		"Runs the drift controller: watches Pods, WorkloadProfiles, ServiceAccounts,\n"
+		"Namespaces and service-account-token Secrets (metadata only), judges running\n"
+		"pods against their profiles, and deletes or evicts drifted pods (Enforce mode),\n"
+		"writing an Event per finding and the profiles' status.  One replica leads\n"
+		"(a coordination.k8s.io Lease); the others keep their caches warm.";
+	struct controller_opts o = {
+		.lease_name = "profileguard-controller",
+		.max_actions = 30,
+	};
+	const struct flag flags[] = {
+		{ "context", 0, FLAG_STRING, &o.context, "NAME", "kubeconfig context (default: current-context)" },
+		{ "namespace", 0, FLAG_STRING, &o.namespace, "NS", "own namespace: holds the Lease, never judged (default $POD_NAMESPACE, else the in-cluster namespace, else profileguard)" },
+		{ "leader-elect", 0, FLAG_BOOL, &o.leader_elect, "BOOL", "elect a leader on a Lease (default true in cluster, false otherwise)" },
+		{ "lease-name", 0, FLAG_STRING, &o.lease_name, "NAME", "the Lease (default profileguard-controller)" },
+		{ "lease-duration", 0, FLAG_STRING, &o.lease_duration, "DURATION", "how long a Lease holds without renewal (default 15s)" },
+		{ "renew-deadline", 0, FLAG_STRING, &o.renew_deadline, "DURATION", "the leader gives up when it could not renew for this long (default 10s)" },
+		{ "retry-period", 0, FLAG_STRING, &o.retry_period, "DURATION", "how often the Lease is tried and renewed (default 2s)" },
+		{ "identity", 0, FLAG_STRING, &o.identity, "ID", "holder identity and Event reportingInstance (default $POD_NAME, else hostname_pid)" },
+		{ "dry-run", 0, FLAG_BOOL, &o.dry_run, NULL, "write no pod: Events and status say what would have been done" },
+		{ "max-actions-per-minute", 0, FLAG_INT, &o.max_actions, "N", "global bucket of pod deletions and evictions (default 30; 0: no limit)" },
+		{ "owner-backoff", 0, FLAG_STRING, &o.owner_backoff, "DURATION", "first wait before acting again on pods of one owner, doubling to 1h (default 30s)" },
+		{ "resync-period", 0, FLAG_STRING, &o.resync_period, "DURATION", "judge every pod this often besides changes (default 10m)" },
+		COMMON_FLAGS(&o.common),
+		{ 0 },
+	};
+	struct controller_config cc = { 0 };
+	struct kube_client_opts ko;
+	struct kube_config *kcfg = NULL;
+	struct kube_client *client = NULL;
+	struct metrics *metrics = NULL;
+	struct controller *ctl = NULL;
+	struct ops *ops = NULL;
+	struct errlist errs;
+	char ns[254], identity[320], err[512], port[8], max[24];
+	bool explicit_le;
+	sigset_t set;
+	int optind_, r, sig, rc = EXIT_BAD_INPUT;
+
+	errlist_init(&errs, 16);
+	explicit_le = leader_elect_given(argc, argv);
+	r = flags_parse(flags, argc, argv, "controller", synopsis, &optind_);
+	if (r != 0) {
+		rc = r > 0 ? EXIT_PASS : EXIT_BAD_INPUT;
+		goto out;
+	}
+	if (optind_ < argc) {
+		fprintf(stderr, "profileguard controller: unexpected argument \"%s\"\n", argv[optind_]);
+		goto out;
+	}
+	if (common_setup("controller", &o.common) < 0)
+		goto out;
+	if (o.max_actions < 0 || o.max_actions > 1000000) {
+		fprintf(stderr, "profileguard controller: --max-actions-per-minute must be 0..1000000\n");
+		goto out;
+	}
+	cc.lease_ms = 15000;
+	cc.renew_deadline_ms = 10000;
+	cc.retry_ms = 2000;
+	if (!duration_flag("lease-duration", o.lease_duration, 1000, &cc.lease_ms) ||
+	    !duration_flag("renew-deadline", o.renew_deadline, 1, &cc.renew_deadline_ms) ||
+	    !duration_flag("retry-period", o.retry_period, 1, &cc.retry_ms) ||
+	    !duration_flag("resync-period", o.resync_period, 1000, &cc.resync_ms) ||
+	    !duration_flag("owner-backoff", o.owner_backoff, 1, &cc.owner_backoff_ms))
+		goto out;
+	if (!(cc.retry_ms < cc.renew_deadline_ms && cc.renew_deadline_ms < cc.lease_ms)) {
+		fprintf(stderr, "profileguard controller: need --retry-period < --renew-deadline < "
+				"--lease-duration\n");
+		goto out;
+	}
+
+	rc = EXIT_FAILURE;
+	r = kube_config_resolve(o.common.kubeconfig, o.context, NULL, &errs, &kcfg);
+	if (r < 0) {
+		pglog(PGLOG_ERROR, "no Kubernetes configuration", "error",
+		      errs.n ? errs.msgs[0] : strerror(-r), NULL);
+		goto out;
+	}
+	if (!explicit_le)
+		o.leader_elect = strcmp(kcfg->source, "in-cluster") == 0;
+	own_namespace(o.namespace, ns, sizeof(ns));
+	own_identity(o.identity, identity, sizeof(identity));
+
+	kube_client_opts_default(&ko);
+	r = kube_client_new(kcfg, &ko, &client);
+	if (r < 0) {
+		pglog(PGLOG_ERROR, "Kubernetes client not created", "error", strerror(-r), NULL);
+		goto out;
+	}
+
+	/* Every thread started below inherits this mask: the signals are
+	 * taken here, in sigtimedwait(), and nowhere else. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	metrics = metrics_new();
+	if (!metrics)
+		goto oom;
+	metrics_enable_process(metrics);
+	{
+		static const char *const version[] = { "version", NULL };
+
+		metric_set(metric_vec_get1(metrics_gauge(metrics, "profileguard_build_info",
+							 "profileguard's version.", version),
+					   PG_VERSION), 1);
+	}
+	cc.client = client;
+	cc.metrics = metrics;
+	cc.namespace = ns;
+	cc.identity = identity;
+	cc.leader_elect = o.leader_elect;
+	cc.lease_name = o.lease_name;
+	cc.dry_run = o.dry_run;
+	cc.max_actions_per_minute = (double)o.max_actions;
+	r = controller_new(&cc, &ctl);
+	if (r < 0) {
+		pglog(PGLOG_ERROR, "controller not created", "error", strerror(-r), NULL);
+		goto out;
+	}
+	if (o.common.metrics_addr) {
+		struct ops_config oc = {
+			.listen = o.common.metrics_addr, .metrics = metrics,
+			.healthy = ops_healthy, .ready = ops_ready, .ud = ctl,
+		};
+
+		r = ops_start(&oc, &ops, err, sizeof(err));
+		if (r < 0) {
+			pglog(PGLOG_ERROR, "metrics server did not start", "error", err, NULL);
+			goto out;
+		}
+		snprintf(port, sizeof(port), "%u", ops_port(ops));
+		pglog(PGLOG_INFO, "metrics listening", "listen", o.common.metrics_addr, "port", port,
+		      NULL);
+	}
+	snprintf(max, sizeof(max), "%ld", o.max_actions);
+	pglog(PGLOG_INFO, "controller starting", "server", kcfg->server, "namespace", ns,
+	      "identity", identity, "leader_elect", o.leader_elect ? "true" : "false",
+	      "lease", o.lease_name, "dry_run", o.dry_run ? "true" : "false",
+	      "max_actions_per_minute", max, NULL);
+	r = controller_start(ctl);
+	if (r < 0) {
+		pglog(PGLOG_ERROR, "controller did not start", "error", strerror(-r), NULL);
+		goto out;
+	}
+	do
+		sig = sigwaitinfo(&set, NULL);
+	while (sig < 0 && errno == EINTR);
+	pglog(PGLOG_INFO, "shutting down: flushing status, releasing the lease", "signal",
+	      sig == SIGINT ? "SIGINT" : "SIGTERM", NULL);
+	controller_stop(ctl);
+	rc = EXIT_PASS;
+	pglog(PGLOG_INFO, "controller stopped", NULL);
+	goto out;
+oom:
+	fprintf(stderr, "profileguard controller: out of memory\n");
+out:
+	ops = ops_stop(ops);
+	ctl = controller_free(ctl);
+	client = kube_client_free(client);
+	kcfg = kube_config_free(kcfg);
+	metrics = metrics_free(metrics);
+	errlist_free(&errs);
+	return rc;
+}

@@ -1,0 +1,1510 @@
+/* controller.c - the drift controller's wiring: five informers feed a
+ * deduplicating queue of pods to judge; one judge thread holds every pod
+ * to the profiles of its namespace with engine_eval_running() and hands
+ * what is new to the actions; a housekeeping loop writes profile status,
+ * resyncs, and keeps metrics and health.  Nothing is judged until every
+ * cache has synced and this replica leads.
+ *
+ * Per pod the judge remembers which profiles select it (matchedPods) and
+ * a fingerprint of each (profile, reason) finding group already reported,
+ * so a re-judge reports only what changed.  That memory belongs to one
+ * leadership term: a new term starts from the cluster's state. */
+#include "controller.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "actions.h"
+#include "ctl.h"
+#include "engine.h"
+#include "errlist.h"
+#include "kube_api.h"
+#include "kube_decode.h"
+#include "kube_informer.h"
+#include "leader.h"
+#include "metrics.h"
+#include "pglog.h"
+#include "strutil.h"
+#include "xalloc.h"
+
+#define IGNORE_LABEL "profileguard.io/ignore"
+#define TOKEN_SECRET_SELECTOR "type=kubernetes.io/service-account-token"
+#define INVALID_MESSAGE_MAX 4096
+/* An informer failing this long with no success in between: /healthz 503. */
+#define UNHEALTHY_AFTER_MS (2 * 60 * 1000)
+/* Errors and retries quiet this long: the watch is taken to be running. */
+#define QUIET_HEALTHY_MS (90 * 1000)
+#define TICK_MS 250
+#define KEY_MAX 600
+
+enum { INF_PODS, INF_PROFILES, INF_SAS, INF_NAMESPACES, INF_SECRETS, INF__COUNT };
+
+struct controller;
+
+struct infslot {
+	struct controller *c;
+	int idx;
+	struct kube_informer *inf;
+	struct metric *m_restarts;
+	uint64_t restarts_seen;
+	_Atomic int64_t failing_since;  /* 0: healthy */
+	uint64_t progress_seen, activity_seen;
+	int64_t activity_ms;
+};
+
+/* The informer's value for a WorkloadProfile. */
+struct wp {
+	struct profile *profile;        /* NULL: invalid, not applied */
+	char *invalid;                  /* the validation messages, joined */
+	int64_t generation;
+	int64_t violations;             /* status.violations */
+	char *ready;                    /* status of the Ready condition; NULL */
+	char *ready_ltt;                /* its lastTransitionTime */
+};
+
+/* The controller's view of one profile. */
+struct profstate {
+	int refs;
+	bool removed;
+	char *ns, *name, *uid;
+	struct kube_object *obj;        /* the cached profile (a reference) */
+	const struct wp *wp;
+	int64_t matched;
+	int64_t base, added;            /* violations: as found this term, and since */
+	bool has_last;
+	char *last_pod, *last_reason, *last_message;
+	int64_t last_time;
+	char *my_ready, *my_ltt;        /* the Ready condition this term wrote */
+	bool dirty;
+	int64_t flushed_ms;
+	char *written;                  /* the last status patch sent */
+};
+
+/* What one pod is to the judge: the profiles that select it (reason ==
+ * R__COUNT) and the finding groups reported. */
+struct pentry {
+	struct profstate *prof;
+	uint8_t reason;
+	uint64_t fp;
+};
+
+struct podstate {
+	struct smap_node node;
+	char *uid;
+	struct pentry *v;
+	size_t n;
+	char key[];
+};
+
+struct nsreq {
+	struct smap_node node;
+	char ns[];
+};
+
+struct controller {
+	struct controller_config cfg;
+	char *ns, *identity, *lease_name;
+	struct infslot slot[INF__COUNT];
+	struct leader *leader;
+	struct actions *actions;
+	struct queue *queue;
+
+	pthread_t judge_thread, loop_thread;
+	bool judge_running, loop_running, started, stopped;
+	atomic_bool stopping;
+	atomic_bool leading;
+	atomic_bool active;             /* leading and synced: judging */
+
+	pthread_mutex_t mu;             /* everything below */
+	pthread_cond_t loop_cond;
+	struct profstate **profs;       /* sorted by namespace, name */
+	size_t nprofs, capprofs;
+	struct smap pods;               /* "ns/name" -> podstate */
+	struct smap pending_ns;         /* namespaces to re-judge */
+	bool warming;                   /* the first pass of a term runs */
+	int64_t all_started_ms;
+	size_t all_count;
+	int64_t next_resync_ms;
+
+	struct metric *m_leader, *m_profiles, *m_judged, *m_judge_all;
+};
+
+static void request_ns(struct controller *c, const char *ns);
+static void maybe_activate(struct controller *c);
+
+/* ---- WorkloadProfile decoding ------------------------------------------------------ */
+
+static void free_wp(void *ud, void *data)
+{
+	struct wp *w = data;
+
+	if (!w)
+		return;
+	profile_free(w->profile);
+	pg_free(w->invalid);
+	pg_free(w->ready);
+	pg_free(w->ready_ltt);
+	pg_free(w);
+}
+
+/* Keeps an invalid profile too, as "invalid with these messages", so its
+ * Ready condition can say why; it is never applied. */
+static int decode_wp(void *ud, json_t *obj, void **ret)
+{
+	json_t *meta = json_object_get(obj, "metadata");
+	json_t *status = json_object_get(obj, "status"), *cond;
+	struct errlist errs;
+	struct wp *w;
+	size_t i;
+	int r;
+
+	w = pg_calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	errlist_init(&errs, 64);
+	r = profile_parse(obj, "default", &errs, &w->profile);
+	if (r == -ENOMEM || errs.oom) {
+		errlist_free(&errs);
+		free_wp(NULL, w);
+		return -ENOMEM;
+	}
+	if (r < 0) {
+		w->profile = NULL;
+		w->invalid = status_join_messages((const char *const *)errs.msgs, errs.n,
+						  INVALID_MESSAGE_MAX);
+	}
+	errlist_free(&errs);
+	w->generation = json_integer_value(json_object_get(meta, "generation"));
+	w->violations = json_integer_value(json_object_get(status, "violations"));
+	if (w->violations < 0)
+		w->violations = 0;
+	json_array_foreach(json_object_get(status, "conditions"), i, cond) {
+		const char *type = json_string_value(json_object_get(cond, "type"));
+		const char *st = json_string_value(json_object_get(cond, "status"));
+		const char *ltt = json_string_value(json_object_get(cond, "lastTransitionTime"));
+
+		if (!type || strcmp(type, "Ready") != 0)
+			continue;
+		w->ready = st ? pg_strdup(st) : NULL;
+		w->ready_ltt = ltt ? pg_strdup(ltt) : NULL;
+		break;
+	}
+	if ((r < 0 && !w->invalid)) {
+		free_wp(NULL, w);
+		return -ENOMEM;
+	}
+	*ret = w;
+	return 0;
+}
+
+/* Token Secrets: that the name exists is all the judge asks. */
+static int decode_exists(void *ud, json_t *obj, void **ret)
+{
+	*ret = NULL;
+	return 0;
+}
+
+/* ---- profiles ---------------------------------------------------------------------- */
+
+static int prof_cmp(const struct profstate *p, const char *ns, const char *name)
+{
+	int r = strcmp(p->ns, ns);
+
+	return r ? r : strcmp(p->name, name);
+}
+
+static size_t prof_lower(struct controller *c, const char *ns, const char *name)
+{
+	size_t lo = 0, hi = c->nprofs;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (prof_cmp(c->profs[mid], ns, name) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static struct profstate *prof_find(struct controller *c, const char *ns, const char *name)
+{
+	size_t i = prof_lower(c, ns, name);
+
+	return i < c->nprofs && prof_cmp(c->profs[i], ns, name) == 0 ? c->profs[i] : NULL;
+}
+
+static void prof_unref(struct profstate *p)
+{
+	if (!p || --p->refs > 0)
+		return;
+	kube_object_unref(p->obj);
+	pg_free(p->ns);
+	pg_free(p->name);
+	pg_free(p->uid);
+	pg_free(p->last_pod);
+	pg_free(p->last_reason);
+	pg_free(p->last_message);
+	pg_free(p->my_ready);
+	pg_free(p->my_ltt);
+	pg_free(p->written);
+	pg_free(p);
+}
+
+static void prof_remove_at(struct controller *c, size_t i)
+{
+	struct profstate *p = c->profs[i];
+
+	memmove(c->profs + i, c->profs + i + 1, (c->nprofs - i - 1) * sizeof(*c->profs));
+	c->nprofs--;
+	p->removed = true;
+	prof_unref(p);
+}
+
+/* A new term counts from what the cluster shows now. */
+static void prof_reset_term(struct profstate *p)
+{
+	p->base = p->wp->violations;
+	p->added = 0;
+	p->has_last = false;
+	p->matched = 0;
+	pg_free(p->my_ready);
+	pg_free(p->my_ltt);
+	pg_free(p->written);
+	p->my_ready = p->my_ltt = p->written = NULL;
+	p->dirty = true;
+}
+
+static int prof_upsert(struct controller *c, struct kube_object *o)
+{
+	const char *ns = kube_object_namespace(o), *name = kube_object_name(o);
+	size_t i = prof_lower(c, ns, name);
+	struct profstate *p;
+
+	if (i < c->nprofs && prof_cmp(c->profs[i], ns, name) == 0) {
+		p = c->profs[i];
+		if (strcmp(p->uid, kube_object_uid(o)) == 0) {
+			kube_object_unref(p->obj);
+			p->obj = kube_object_ref(o);
+			p->wp = kube_object_data(o);
+			p->dirty = true;
+			return 0;
+		}
+		/* Recreated under the same name: a new profile. */
+		prof_remove_at(c, i);
+	}
+	if (c->nprofs == c->capprofs) {
+		size_t ncap = c->capprofs ? c->capprofs * 2 : 64;
+		struct profstate **v = pg_realloc(c->profs, ncap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		c->profs = v;
+		c->capprofs = ncap;
+	}
+	p = pg_calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->refs = 1;
+	p->ns = pg_strdup(ns);
+	p->name = pg_strdup(name);
+	p->uid = pg_strdup(kube_object_uid(o));
+	if (!p->ns || !p->name || !p->uid) {
+		prof_unref(p);
+		return -ENOMEM;
+	}
+	p->obj = kube_object_ref(o);
+	p->wp = kube_object_data(o);
+	prof_reset_term(p);
+	memmove(c->profs + i + 1, c->profs + i, (c->nprofs - i) * sizeof(*c->profs));
+	c->profs[i] = p;
+	c->nprofs++;
+	return 0;
+}
+
+/* ---- pods: the judge's memory ------------------------------------------------------ */
+
+static void podstate_free(struct podstate *ps)
+{
+	for (size_t i = 0; i < ps->n; i++)
+		prof_unref(ps->v[i].prof);
+	pg_free(ps->v);
+	pg_free(ps->uid);
+	pg_free(ps);
+}
+
+/* Forgets @ps, taking its pods out of the matched counts. */
+static void podstate_drop(struct controller *c, struct podstate *ps)
+{
+	for (size_t i = 0; i < ps->n; i++) {
+		if (ps->v[i].reason == R__COUNT && !ps->v[i].prof->removed) {
+			ps->v[i].prof->matched--;
+			ps->v[i].prof->dirty = true;
+		}
+	}
+	smap_del(&c->pods, ps->key);
+	podstate_free(ps);
+}
+
+static void drop_all_pods(void *ud, struct smap_node *n)
+{
+	podstate_free(smap_entry(n, struct podstate, node));
+}
+
+static const struct pentry *pentry_find(const struct pentry *v, size_t n,
+					const struct profstate *p, uint8_t reason)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].prof == p && v[i].reason == reason)
+			return &v[i];
+	return NULL;
+}
+
+/* ---- the judge ------------------------------------------------------------------------ */
+
+static bool is_token_secret(void *ud, const char *ns, const char *name)
+{
+	struct controller *c = ud;
+	struct kube_object *o = kube_informer_get(c->slot[INF_SECRETS].inf, ns, name);
+
+	kube_object_unref(o);
+	return o != NULL;
+}
+
+static bool ns_ignored(struct controller *c, const char *ns)
+{
+	struct kube_object *o;
+	const struct kube_meta *m;
+	bool ignored = false;
+
+	if (strcmp(ns, c->ns) == 0)
+		return true;
+	o = kube_informer_get(c->slot[INF_NAMESPACES].inf, NULL, ns);
+	m = o ? kube_object_data(o) : NULL;
+	if (m)
+		ignored = str_eq(labels_get(&m->labels, IGNORE_LABEL), "true");
+	kube_object_unref(o);
+	return ignored;
+}
+
+static uint64_t fingerprint(const struct findings *f, const struct profile *prof,
+			    enum reason reason)
+{
+	uint64_t h = 14695981039346656037ull;
+
+	for (size_t i = 0; i < f->n; i++) {
+		if (f->v[i].profile != prof || f->v[i].reason != reason)
+			continue;
+		for (const unsigned char *p = (const unsigned char *)f->v[i].message; *p; p++)
+			h = (h ^ *p) * 1099511628211ull;
+		h = (h ^ 0xffu) * 1099511628211ull;
+	}
+	return h ? h : 1;
+}
+
+/* Submits, per profile, the finding groups not reported yet. */
+static void submit_new(struct controller *c, const struct pod *pod, const struct findings *f,
+		       struct profstate *const *ps, struct profile *const *view, size_t nview,
+		       const struct pentry *old, size_t nold)
+{
+	for (size_t k = 0; k < nview; k++) {
+		const char *ev[DRIFT_MAX_GROUPS][DRIFT_MAX_EVIDENCE];
+		struct drift_group g[DRIFT_MAX_GROUPS];
+		struct drift_report r;
+		size_t ng = 0;
+
+		for (size_t i = 0; i < f->n; i++) {
+			const struct pentry *pe;
+			uint64_t fp;
+			size_t j;
+
+			if (f->v[i].profile != view[k])
+				continue;
+			for (j = 0; j < ng && g[j].reason != f->v[i].reason; j++)
+				;
+			if (j == ng) {
+				fp = fingerprint(f, view[k], f->v[i].reason);
+				pe = pentry_find(old, nold, ps[k], (uint8_t)f->v[i].reason);
+				if ((pe && pe->fp == fp) || ng == DRIFT_MAX_GROUPS)
+					continue;
+				g[ng].reason = f->v[i].reason;
+				g[ng].evidence = ev[ng];
+				g[ng].nevidence = 0;
+				ng++;
+			}
+			if (g[j].nevidence < DRIFT_MAX_EVIDENCE)
+				ev[j][g[j].nevidence++] = f->v[i].message;
+		}
+		if (!ng)
+			continue;
+		drift_report_fill(&r, pod, view[k]);
+		r.groups = g;
+		r.ngroups = ng;
+		if (actions_submit(c->actions, &r) < 0)
+			pglog(PGLOG_WARN, "drift report dropped: the action queue is full",
+			      "namespace", pod->namespace, "pod", pod->name, NULL);
+	}
+}
+
+/* Judges the pod @obj (NULL: gone) under @key.  Lock held. */
+static void judge_locked(struct controller *c, const char *key, struct kube_object *obj)
+{
+	struct smap_node *sn = smap_get(&c->pods, key);
+	struct podstate *ps = sn ? smap_entry(sn, struct podstate, node) : NULL;
+	struct profile *view[256], **pview = view;
+	struct profstate *pstate[256], **ppstate = pstate;
+	struct pentry *nv = NULL;
+	struct findings f;
+	const struct pod *pod;
+	size_t lo, hi, nview = 0, nn = 0, cap;
+	bool eligible;
+
+	if (!obj) {
+		if (ps)
+			podstate_drop(c, ps);
+		return;
+	}
+	pod = kube_object_data(obj);
+	if (ps && strcmp(ps->uid, kube_object_uid(obj)) != 0) {
+		podstate_drop(c, ps);
+		ps = NULL;
+	}
+	lo = prof_lower(c, pod->namespace, "");
+	for (hi = lo; hi < c->nprofs && strcmp(c->profs[hi]->ns, pod->namespace) == 0; hi++)
+		;
+	if (hi == lo && !ps)
+		return;         /* nothing selects it, nothing to forget */
+	if (hi - lo > 256) {
+		pview = pg_malloc((hi - lo) * sizeof(*pview));
+		ppstate = pg_malloc((hi - lo) * sizeof(*ppstate));
+		if (!pview || !ppstate)
+			goto oom;
+	}
+	for (size_t i = lo; i < hi; i++) {
+		struct profstate *p = c->profs[i];
+
+		if (!p->wp->profile || pod->terminating ||
+		    !selector_matches(&p->wp->profile->selector, &pod->labels))
+			continue;
+		pview[nview] = p->wp->profile;
+		ppstate[nview++] = p;
+	}
+	eligible = !pod->terminating && !pod->mirror && !ns_ignored(c, pod->namespace);
+	findings_init(&f, 0);
+	if (nview && eligible) {
+		struct profile_set set = { pview, nview, nview };
+		struct engine_ctx ctx = { .is_token_secret = is_token_secret, .ud = c };
+		struct kube_object *sa = kube_informer_get(c->slot[INF_SAS].inf, pod->namespace,
+							   pod_service_account(pod));
+		const struct kube_meta *m = sa ? kube_object_data(sa) : NULL;
+		struct sa_facts facts = { sa != NULL, m ? m->created : -1 };
+
+		if (engine_eval_running(&set, pod, &ctx, &facts, &f) < 0)
+			pglog(PGLOG_WARN, "pod judged in part: out of memory", "namespace",
+			      pod->namespace, "pod", pod->name, NULL);
+		kube_object_unref(sa);
+	}
+	/* The new memory: one marker per selecting profile, one entry per
+	 * finding group. */
+	cap = nview + f.n;
+	if (cap) {
+		nv = pg_calloc(cap, sizeof(*nv));
+		if (!nv) {
+			findings_free(&f);
+			goto oom;
+		}
+	}
+	for (size_t k = 0; k < nview; k++) {
+		nv[nn++] = (struct pentry){ ppstate[k], R__COUNT, 0 };
+		for (size_t i = 0; i < f.n; i++) {
+			if (f.v[i].profile != pview[k] ||
+			    pentry_find(nv, nn, ppstate[k], (uint8_t)f.v[i].reason))
+				continue;
+			nv[nn++] = (struct pentry){ ppstate[k], (uint8_t)f.v[i].reason,
+						    fingerprint(&f, pview[k], f.v[i].reason) };
+		}
+	}
+	if (f.n)
+		submit_new(c, pod, &f, ppstate, pview, nview, ps ? ps->v : NULL, ps ? ps->n : 0);
+	findings_free(&f);
+	/* Matched counts move by the difference. */
+	for (size_t i = 0; ps && i < ps->n; i++) {
+		struct profstate *p = ps->v[i].prof;
+
+		if (ps->v[i].reason == R__COUNT && !p->removed &&
+		    !pentry_find(nv, nn, p, R__COUNT)) {
+			p->matched--;
+			p->dirty = true;
+		}
+	}
+	for (size_t i = 0; i < nn; i++) {
+		struct profstate *p = nv[i].prof;
+
+		p->refs++;
+		if (nv[i].reason == R__COUNT &&
+		    !(ps && pentry_find(ps->v, ps->n, p, R__COUNT))) {
+			p->matched++;
+			p->dirty = true;
+		}
+	}
+	if (!nn) {
+		if (ps) {
+			/* The counts moved above: free without moving them again. */
+			smap_del(&c->pods, ps->key);
+			podstate_free(ps);
+		}
+		pg_free(nv);
+		goto out;
+	}
+	if (!ps) {
+		size_t len = strlen(key);
+
+		ps = pg_calloc(1, sizeof(*ps) + len + 1);
+		if (!ps || !(ps->uid = pg_strdup(kube_object_uid(obj)))) {
+			pg_free(ps);
+			goto oom_nv;
+		}
+		memcpy(ps->key, key, len + 1);
+		ps->node.key = ps->key;
+		if (smap_put(&c->pods, &ps->node) < 0) {
+			pg_free(ps->uid);
+			pg_free(ps);
+			goto oom_nv;
+		}
+	} else {
+		for (size_t i = 0; i < ps->n; i++)
+			prof_unref(ps->v[i].prof);
+		pg_free(ps->v);
+	}
+	ps->v = nv;
+	ps->n = nn;
+	goto out;
+oom_nv:
+	/* Undo the new counts: this pod is judged again at the next change. */
+	for (size_t i = 0; i < nn; i++) {
+		if (nv[i].reason == R__COUNT) {
+			nv[i].prof->matched--;
+			nv[i].prof->dirty = true;
+		}
+		prof_unref(nv[i].prof);
+	}
+	pg_free(nv);
+oom:
+	pglog(PGLOG_WARN, "pod not judged: out of memory", "key", key, NULL);
+out:
+	if (pview != view)
+		pg_free(pview);
+	if (ppstate != pstate)
+		pg_free(ppstate);
+}
+
+static void judge_key(struct controller *c, const char *key)
+{
+	char ns[256];
+	const char *slash = strchr(key, '/');
+	struct kube_object *obj;
+	size_t len;
+
+	if (!slash || (len = (size_t)(slash - key)) >= sizeof(ns))
+		return;
+	memcpy(ns, key, len);
+	ns[len] = '\0';
+	obj = kube_informer_get(c->slot[INF_PODS].inf, ns, slash + 1);
+	pthread_mutex_lock(&c->mu);
+	if (atomic_load(&c->active))
+		judge_locked(c, key, obj);
+	pthread_mutex_unlock(&c->mu);
+	kube_object_unref(obj);
+	metric_inc(c->m_judged);
+}
+
+struct expand_ctx {
+	struct controller *c;
+	struct smap *only;              /* NULL: every namespace */
+	size_t n;
+};
+
+static int expand_one(void *ud, struct kube_object *o)
+{
+	struct expand_ctx *x = ud;
+	char key[KEY_MAX];
+
+	if (x->only && !smap_get(x->only, kube_object_namespace(o)))
+		return 0;
+	if ((size_t)snprintf(key, sizeof(key), "%s/%s", kube_object_namespace(o),
+			     kube_object_name(o)) >= sizeof(key))
+		return 0;
+	if (queue_add(x->c->queue, key) >= 0)
+		x->n++;
+	return 0;
+}
+
+static void free_nsreq(void *ud, struct smap_node *n)
+{
+	pg_free(smap_entry(n, struct nsreq, node));
+}
+
+/* "*all": every pod; "*ns": the pods of the namespaces asked for. */
+static void expand(struct controller *c, const char *key)
+{
+	struct expand_ctx x = { c, NULL, 0 };
+	struct smap only = { 0 };
+
+	if (strcmp(key, "*ns") == 0) {
+		pthread_mutex_lock(&c->mu);
+		only = c->pending_ns;
+		memset(&c->pending_ns, 0, sizeof(c->pending_ns));
+		pthread_mutex_unlock(&c->mu);
+		x.only = &only;
+	}
+	kube_informer_foreach(c->slot[INF_PODS].inf, expand_one, &x);
+	if (!x.only) {
+		pthread_mutex_lock(&c->mu);
+		c->all_started_ms = ctl_now_ms();
+		c->all_count = x.n;
+		pthread_mutex_unlock(&c->mu);
+	}
+	smap_clear(&only, free_nsreq, NULL);
+}
+
+static void *judge_main(void *arg)
+{
+	struct controller *c = arg;
+	const char *key;
+
+	while (queue_get(c->queue, -1, &key) == 0) {
+		if (key[0] == '*')
+			expand(c, key);
+		else
+			judge_key(c, key);
+		queue_done(c->queue, key);
+		if (queue_len(c->queue) == 0) {
+			int64_t started = 0;
+			size_t n = 0;
+
+			pthread_mutex_lock(&c->mu);
+			if (c->all_started_ms) {
+				started = c->all_started_ms;
+				n = c->all_count;
+				c->all_started_ms = 0;
+			}
+			c->warming = false;
+			pthread_mutex_unlock(&c->mu);
+			if (started) {
+				double secs = (double)(ctl_now_ms() - started) / 1000.0;
+				char pods[24], s[32];
+
+				metric_set(c->m_judge_all, secs);
+				snprintf(pods, sizeof(pods), "%zu", n);
+				snprintf(s, sizeof(s), "%.3f", secs);
+				pglog(PGLOG_INFO, "judged every pod", "pods", pods, "seconds", s, NULL);
+			}
+		}
+	}
+	return NULL;
+}
+
+/* ---- leadership -------------------------------------------------------------------- */
+
+static bool all_synced(struct controller *c)
+{
+	for (int i = 0; i < INF__COUNT; i++)
+		if (!kube_informer_has_synced(c->slot[i].inf))
+			return false;
+	return true;
+}
+
+static void maybe_activate(struct controller *c)
+{
+	bool go = false;
+
+	pthread_mutex_lock(&c->mu);
+	if (atomic_load(&c->leading) && !atomic_load(&c->active) && !atomic_load(&c->stopping) &&
+	    all_synced(c)) {
+		atomic_store(&c->active, true);
+		c->warming = true;
+		c->next_resync_ms = ctl_now_ms() + c->cfg.resync_ms;
+		for (size_t i = 0; i < c->nprofs; i++)
+			prof_reset_term(c->profs[i]);
+		go = true;
+	}
+	pthread_mutex_unlock(&c->mu);
+	if (go) {
+		pglog(PGLOG_INFO, "judging: caches synced and leading", "identity", c->identity, NULL);
+		queue_add(c->queue, "*all");
+	}
+}
+
+static void on_started_leading(void *ud)
+{
+	struct controller *c = ud;
+
+	pglog(PGLOG_INFO, "became leader", "identity", c->identity, "lease", c->lease_name,
+	      "namespace", c->ns, NULL);
+	actions_reset(c->actions);
+	atomic_store(&c->leading, true);
+	metric_set(c->m_leader, 1);
+	maybe_activate(c);
+}
+
+static void on_stopped_leading(void *ud)
+{
+	struct controller *c = ud;
+
+	atomic_store(&c->leading, false);
+	metric_set(c->m_leader, 0);
+	pthread_mutex_lock(&c->mu);
+	atomic_store(&c->active, false);
+	smap_clear(&c->pods, drop_all_pods, NULL);
+	smap_clear(&c->pending_ns, free_nsreq, NULL);
+	for (size_t i = 0; i < c->nprofs; i++)
+		prof_reset_term(c->profs[i]);
+	pthread_mutex_unlock(&c->mu);
+	queue_clear(c->queue);
+	actions_reset(c->actions);
+	pglog(PGLOG_INFO, "stopped leading", "identity", c->identity, NULL);
+}
+
+static void on_lease_error(void *ud, int err, const char *what, const char *message)
+{
+	pglog(PGLOG_WARN, "leader election", "what", what, "error",
+	      message && *message ? message : strerror(-err), NULL);
+}
+
+static bool may_act(void *ud)
+{
+	struct controller *c = ud;
+
+	if (!atomic_load(&c->active))
+		return false;
+	/* Act only on a lease that has not expired by our own clock, with a
+	 * fifth of it to spare for the request itself. */
+	return !c->leader || leader_holds(c->leader, c->cfg.lease_ms / 5);
+}
+
+static enum pod_liveness pod_check(void *ud, const char *ns, const char *name, const char *uid)
+{
+	struct controller *c = ud;
+	struct kube_object *o = kube_informer_get(c->slot[INF_PODS].inf, ns, name);
+	const struct pod *p = o ? kube_object_data(o) : NULL;
+	enum pod_liveness r;
+
+	if (!o)
+		return POD_GONE;
+	if (strcmp(kube_object_uid(o), uid) != 0)
+		r = POD_REPLACED;
+	else if (p->terminating)
+		r = POD_TERMINATING;
+	else if (p->mirror || ns_ignored(c, ns))
+		r = POD_EXEMPT;
+	else
+		r = POD_LIVE;
+	kube_object_unref(o);
+	return r;
+}
+
+static char *dup_or_keep(char *old, const char *s)
+{
+	char *n = pg_strdup(s ? s : "");
+
+	if (!n)
+		return old;
+	pg_free(old);
+	return n;
+}
+
+static void on_violation(void *ud, const struct violation *v)
+{
+	struct controller *c = ud;
+	struct profstate *p;
+
+	pthread_mutex_lock(&c->mu);
+	p = prof_find(c, v->namespace, v->profile);
+	if (p && (!v->profile_uid || !*v->profile_uid || strcmp(p->uid, v->profile_uid) == 0)) {
+		p->added++;
+		p->has_last = true;
+		p->last_pod = dup_or_keep(p->last_pod, v->pod);
+		p->last_reason = dup_or_keep(p->last_reason, v->reason);
+		p->last_message = dup_or_keep(p->last_message, v->message);
+		p->last_time = v->time;
+		p->dirty = true;
+	}
+	pthread_mutex_unlock(&c->mu);
+}
+
+/* ---- informer handlers ----------------------------------------------------------- */
+
+static void slot_ok(struct infslot *s)
+{
+	atomic_store(&s->failing_since, 0);
+}
+
+static void queue_pod(struct controller *c, struct kube_object *o)
+{
+	char key[KEY_MAX];
+
+	if (!atomic_load(&c->active))
+		return;
+	if ((size_t)snprintf(key, sizeof(key), "%s/%s", kube_object_namespace(o),
+			     kube_object_name(o)) < sizeof(key))
+		queue_add(c->queue, key);
+}
+
+static void pod_add(void *ud, struct kube_object *cur)
+{
+	struct infslot *s = ud;
+
+	slot_ok(s);
+	queue_pod(s->c, cur);
+}
+
+static void pod_update(void *ud, struct kube_object *old, struct kube_object *cur)
+{
+	struct infslot *s = ud;
+
+	slot_ok(s);
+	queue_pod(s->c, cur);
+}
+
+static void pod_delete(void *ud, struct kube_object *old)
+{
+	struct infslot *s = ud;
+
+	slot_ok(s);
+	actions_forget_pod(s->c->actions, kube_object_uid(old));
+	queue_pod(s->c, old);
+}
+
+static void profile_changed(struct infslot *s, struct kube_object *cur, struct kube_object *old)
+{
+	struct controller *c = s->c;
+	const char *ns = kube_object_namespace(cur ? cur : old);
+	int r = 0;
+
+	slot_ok(s);
+	pthread_mutex_lock(&c->mu);
+	if (cur) {
+		r = prof_upsert(c, cur);
+	} else {
+		size_t i = prof_lower(c, ns, kube_object_name(old));
+
+		if (i < c->nprofs && prof_cmp(c->profs[i], ns, kube_object_name(old)) == 0 &&
+		    strcmp(c->profs[i]->uid, kube_object_uid(old)) == 0)
+			prof_remove_at(c, i);
+	}
+	metric_set(c->m_profiles, (double)c->nprofs);
+	pthread_mutex_unlock(&c->mu);
+	if (r < 0)
+		pglog(PGLOG_ERROR, "profile not tracked: out of memory", "namespace", ns,
+		      "profile", kube_object_name(cur), NULL);
+	if (cur) {
+		const struct wp *w = kube_object_data(cur);
+
+		if (!w->profile && (!old || ((const struct wp *)kube_object_data(old))->profile ||
+				    !str_eq(w->invalid, ((const struct wp *)kube_object_data(old))->invalid)))
+			pglog(PGLOG_WARN, "invalid WorkloadProfile: not applied", "namespace", ns,
+			      "profile", kube_object_name(cur), "error", w->invalid ? w->invalid : "",
+			      NULL);
+	}
+	request_ns(c, ns);
+}
+
+static void profile_add(void *ud, struct kube_object *cur)
+{
+	profile_changed(ud, cur, NULL);
+}
+
+static void profile_update(void *ud, struct kube_object *old, struct kube_object *cur)
+{
+	const struct wp *a = kube_object_data(old), *b = kube_object_data(cur);
+	struct infslot *s = ud;
+
+	/* Our own status writes come back as updates: only a new
+	 * generation (or validity) changes what the profile selects. */
+	if (a->generation == b->generation && !a->profile == !b->profile) {
+		pthread_mutex_lock(&s->c->mu);
+		prof_upsert(s->c, cur);
+		pthread_mutex_unlock(&s->c->mu);
+		slot_ok(s);
+		return;
+	}
+	profile_changed(ud, cur, old);
+}
+
+static void profile_delete(void *ud, struct kube_object *old)
+{
+	profile_changed(ud, NULL, old);
+}
+
+/* ServiceAccounts and token Secrets: the pods of the namespace are judged
+ * again (a new UID is a recreated ServiceAccount). */
+static void meta_add(void *ud, struct kube_object *cur)
+{
+	struct infslot *s = ud;
+
+	slot_ok(s);
+	request_ns(s->c, kube_object_namespace(cur));
+}
+
+static void meta_update(void *ud, struct kube_object *old, struct kube_object *cur)
+{
+	slot_ok(ud);
+}
+
+static void meta_delete(void *ud, struct kube_object *old)
+{
+	struct infslot *s = ud;
+
+	slot_ok(s);
+	request_ns(s->c, kube_object_namespace(old));
+}
+
+static void ns_update(void *ud, struct kube_object *old, struct kube_object *cur)
+{
+	struct infslot *s = ud;
+	const struct kube_meta *a = kube_object_data(old), *b = kube_object_data(cur);
+
+	slot_ok(s);
+	if (!str_eq(labels_get(&a->labels, IGNORE_LABEL), labels_get(&b->labels, IGNORE_LABEL)))
+		request_ns(s->c, kube_object_name(cur));
+}
+
+static void ns_other(void *ud, struct kube_object *o)
+{
+	slot_ok(ud);
+}
+
+static void on_synced(void *ud)
+{
+	struct infslot *s = ud;
+
+	slot_ok(s);
+	maybe_activate(s->c);
+}
+
+static void on_error(void *ud, int err, const struct kube_error *e)
+{
+	struct infslot *s = ud;
+	int64_t zero = 0;
+
+	atomic_compare_exchange_strong(&s->failing_since, &zero, ctl_now_ms());
+	pglog(PGLOG_WARN, "list or watch failed; retrying", "resource",
+	      kube_informer_name(s->inf), "error",
+	      e && e->message[0] ? e->message : strerror(-err), NULL);
+}
+
+static void request_ns(struct controller *c, const char *ns)
+{
+	size_t len = strlen(ns);
+	struct nsreq *r;
+	bool add = false;
+
+	if (!atomic_load(&c->active))
+		return;
+	pthread_mutex_lock(&c->mu);
+	if (!smap_get(&c->pending_ns, ns)) {
+		r = pg_calloc(1, sizeof(*r) + len + 1);
+		if (r) {
+			memcpy(r->ns, ns, len + 1);
+			r->node.key = r->ns;
+			if (smap_put(&c->pending_ns, &r->node) < 0)
+				pg_free(r);
+			else
+				add = true;
+		}
+	}
+	pthread_mutex_unlock(&c->mu);
+	if (add)
+		queue_add(c->queue, "*ns");
+}
+
+/* ---- status ------------------------------------------------------------------------ */
+
+struct patch {
+	char *ns, *name, *uid, *text, *ready, *ltt;
+	json_t *status;
+};
+
+static void patch_free(struct patch *p)
+{
+	pg_free(p->ns);
+	pg_free(p->name);
+	pg_free(p->uid);
+	pg_free(p->text);
+	pg_free(p->ready);
+	pg_free(p->ltt);
+	json_decref(p->status);
+}
+
+/* The status patches due now, taken under the lock. */
+static size_t collect_patches(struct controller *c, int64_t now_ms, bool all, struct patch **ret)
+{
+	struct patch *v = NULL;
+	size_t n = 0;
+	struct timespec wall;
+
+	clock_gettime(CLOCK_REALTIME, &wall);
+	pthread_mutex_lock(&c->mu);
+	if (!atomic_load(&c->active) || c->warming)
+		goto out;
+	for (size_t i = 0; i < c->nprofs; i++) {
+		struct profstate *p = c->profs[i];
+		struct pstatus st;
+		json_t *js, *cond;
+		char *text;
+
+		if (!p->dirty || (!all && now_ms - p->flushed_ms < c->cfg.status_interval_ms))
+			continue;
+		st = (struct pstatus){
+			.generation = p->wp->generation, .valid = p->wp->profile != NULL,
+			.invalid_message = p->wp->invalid, .matched = p->matched,
+			.violations = p->base + p->added, .has_last = p->has_last,
+			.last_pod = p->last_pod, .last_reason = p->last_reason,
+			.last_message = p->last_message, .last_time = p->last_time,
+			.prev_ready = p->my_ready ? p->my_ready : p->wp->ready,
+			.prev_transition = p->my_ready ? p->my_ltt : p->wp->ready_ltt,
+		};
+		js = status_build(&st, wall.tv_sec);
+		text = js ? json_dumps(js, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+		if (!text) {
+			json_decref(js);
+			continue;
+		}
+		p->dirty = false;
+		if (p->written && strcmp(p->written, text) == 0) {
+			free(text);
+			json_decref(js);
+			continue;
+		}
+		if (n % 16 == 0) {
+			struct patch *nv = pg_realloc(v, (n + 16) * sizeof(*v));
+
+			if (!nv) {
+				free(text);
+				json_decref(js);
+				p->dirty = true;
+				break;
+			}
+			v = nv;
+		}
+		p->flushed_ms = now_ms;
+		cond = json_array_get(json_object_get(js, "conditions"), 0);
+		v[n] = (struct patch){
+			.ns = pg_strdup(p->ns), .name = pg_strdup(p->name), .uid = pg_strdup(p->uid),
+			.text = pg_strdup(text), .status = js,
+			.ready = pg_strdup(json_string_value(json_object_get(cond, "status"))),
+			.ltt = pg_strdup(json_string_value(json_object_get(cond, "lastTransitionTime"))),
+		};
+		free(text);
+		n++;
+	}
+out:
+	pthread_mutex_unlock(&c->mu);
+	*ret = v;
+	return n;
+}
+
+static void flush_status(struct controller *c, bool all)
+{
+	struct patch *v;
+	size_t n = collect_patches(c, ctl_now_ms(), all, &v);
+
+	for (size_t i = 0; i < n; i++) {
+		struct patch *p = &v[i];
+		struct kube_error err = { 0 };
+		struct profstate *ps;
+		int r = -ENOMEM;
+
+		if (p->ns && p->name && p->uid && p->text && p->ready && p->ltt)
+			r = may_act(c) ? kube_status_patch(c->cfg.client, &kube_res_workloadprofiles,
+							   p->ns, p->name, p->status, &err) : -EPERM;
+		pthread_mutex_lock(&c->mu);
+		ps = p->ns && p->name ? prof_find(c, p->ns, p->name) : NULL;
+		if (ps && p->uid && strcmp(ps->uid, p->uid) == 0) {
+			if (r == 0) {
+				pg_free(ps->written);
+				pg_free(ps->my_ready);
+				pg_free(ps->my_ltt);
+				ps->written = p->text;
+				ps->my_ready = p->ready;
+				ps->my_ltt = p->ltt;
+				p->text = p->ready = p->ltt = NULL;
+			} else if (r != -ENOENT) {
+				ps->dirty = true;
+			}
+		}
+		pthread_mutex_unlock(&c->mu);
+		if (r < 0 && r != -ENOENT && r != -EPERM)
+			pglog(PGLOG_WARN, "profile status not written", "namespace", p->ns ? p->ns : "",
+			      "profile", p->name ? p->name : "",
+			      "error", err.message[0] ? err.message : strerror(-r), NULL);
+		patch_free(p);
+	}
+	pg_free(v);
+}
+
+/* ---- housekeeping ------------------------------------------------------------------ */
+
+static void track_health(struct controller *c, int64_t now)
+{
+	for (int i = 0; i < INF__COUNT; i++) {
+		struct infslot *s = &c->slot[i];
+		struct kube_informer_stats st;
+		uint64_t progress, activity;
+
+		kube_informer_stats(s->inf, &st);
+		if (st.watch_restarts > s->restarts_seen) {
+			metric_add(s->m_restarts, st.watch_restarts - s->restarts_seen);
+			s->restarts_seen = st.watch_restarts;
+		}
+		/* Progress proves health; errors and new requests prove
+		 * trying.  A watch quiet on both for a while is running. */
+		progress = st.lists + st.events + st.bookmarks;
+		activity = st.errors + st.watches + st.lists;
+		if (progress != s->progress_seen) {
+			s->progress_seen = progress;
+			slot_ok(s);
+		}
+		if (activity != s->activity_seen) {
+			s->activity_seen = activity;
+			s->activity_ms = now;
+		} else if (now - s->activity_ms > QUIET_HEALTHY_MS) {
+			slot_ok(s);
+		}
+	}
+}
+
+static void *loop_main(void *arg)
+{
+	struct controller *c = arg;
+
+	pthread_mutex_lock(&c->mu);
+	while (!atomic_load(&c->stopping)) {
+		struct timespec ts;
+		int64_t now;
+		bool resync = false;
+
+		pthread_mutex_unlock(&c->mu);
+		now = ctl_now_ms();
+		track_health(c, now);
+		if (atomic_load(&c->active)) {
+			pthread_mutex_lock(&c->mu);
+			if (now >= c->next_resync_ms) {
+				c->next_resync_ms = now + c->cfg.resync_ms;
+				resync = true;
+			}
+			pthread_mutex_unlock(&c->mu);
+			if (resync)
+				queue_add(c->queue, "*all");
+			flush_status(c, false);
+		}
+		pthread_mutex_lock(&c->mu);
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += TICK_MS * 1000000L;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		if (!atomic_load(&c->stopping))
+			pthread_cond_timedwait(&c->loop_cond, &c->mu, &ts);
+	}
+	pthread_mutex_unlock(&c->mu);
+	return NULL;
+}
+
+/* ---- the API --------------------------------------------------------------------------- */
+
+bool controller_synced(struct controller *c)
+{
+	return all_synced(c);
+}
+
+bool controller_leading(struct controller *c)
+{
+	return atomic_load(&c->leading);
+}
+
+struct actions *controller_actions(struct controller *c)
+{
+	return c->actions;
+}
+
+bool controller_ready(struct controller *c, char *why, size_t n)
+{
+	for (int i = 0; i < INF__COUNT; i++) {
+		if (!kube_informer_has_synced(c->slot[i].inf)) {
+			snprintf(why, n, "%s not synced", kube_informer_name(c->slot[i].inf));
+			return false;
+		}
+	}
+	if (atomic_load(&c->stopping)) {
+		snprintf(why, n, "shutting down");
+		return false;
+	}
+	return true;
+}
+
+bool controller_healthy(struct controller *c, char *why, size_t n)
+{
+	int64_t now = ctl_now_ms();
+
+	for (int i = 0; i < INF__COUNT; i++) {
+		int64_t since = atomic_load(&c->slot[i].failing_since);
+
+		if (since && now - since > UNHEALTHY_AFTER_MS) {
+			snprintf(why, n, "%s: list/watch failing for %lld s",
+				 kube_informer_name(c->slot[i].inf), (long long)((now - since) / 1000));
+			return false;
+		}
+	}
+	return true;
+}
+
+static int add_informer(struct controller *c, int idx, const struct kube_resource *res,
+			bool meta_only, const char *field_selector, kube_decode_fn decode,
+			kube_free_fn free_fn, const struct kube_informer_handlers *h)
+{
+	struct infslot *s = &c->slot[idx];
+	struct kube_informer_opts o = {
+		.resource = res, .metadata_only = meta_only, .field_selector = field_selector,
+		.page_size = c->cfg.page_size, .decode = decode, .free_data = free_fn,
+		.handlers = *h,
+	};
+
+	s->c = c;
+	s->idx = idx;
+	o.handlers.ud = s;
+	o.handlers.on_synced = on_synced;
+	o.handlers.on_error = on_error;
+	return kube_informer_new(c->cfg.client, &o, &s->inf);
+}
+
+int controller_new(const struct controller_config *cfg, struct controller **ret)
+{
+	static const char *const resource[] = { "resource", NULL };
+	const struct kube_informer_handlers pods = { pod_add, pod_update, pod_delete, NULL, NULL, NULL };
+	const struct kube_informer_handlers profiles = { profile_add, profile_update, profile_delete,
+							 NULL, NULL, NULL };
+	const struct kube_informer_handlers meta = { meta_add, meta_update, meta_delete, NULL, NULL, NULL };
+	const struct kube_informer_handlers nss = { ns_other, ns_update, ns_other, NULL, NULL, NULL };
+	struct controller *c;
+	struct metric_vec *restarts = NULL;
+	pthread_condattr_t ca;
+	int r = -ENOMEM;
+
+	if (!cfg->client || !cfg->namespace || !*cfg->namespace || !cfg->identity || !*cfg->identity)
+		return -EINVAL;
+	c = pg_calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->cfg = *cfg;
+	if (c->cfg.lease_ms <= 0)
+		c->cfg.lease_ms = 15000;
+	if (c->cfg.renew_deadline_ms <= 0)
+		c->cfg.renew_deadline_ms = 10000;
+	if (c->cfg.retry_ms <= 0)
+		c->cfg.retry_ms = 2000;
+	if (c->cfg.resync_ms <= 0)
+		c->cfg.resync_ms = 10 * 60 * 1000;
+	if (c->cfg.status_interval_ms <= 0)
+		c->cfg.status_interval_ms = 2000;
+	c->ns = pg_strdup(cfg->namespace);
+	c->identity = pg_strdup(cfg->identity);
+	c->lease_name = pg_strdup(cfg->lease_name ? cfg->lease_name : "profileguard-controller");
+	c->cfg.namespace = c->ns;
+	c->cfg.identity = c->identity;
+	c->cfg.lease_name = c->lease_name;
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&c->loop_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	c->queue = queue_new(0, NULL);
+	if (!c->ns || !c->identity || !c->lease_name || !c->queue)
+		goto fail;
+
+	if (cfg->metrics) {
+		c->m_leader = metric_vec_get(metrics_gauge(cfg->metrics, "profileguard_leader",
+			"1 while this replica leads (acts, writes Events and status).", NULL), NULL);
+		c->m_profiles = metric_vec_get(metrics_gauge(cfg->metrics, "profileguard_profiles",
+			"WorkloadProfiles in the controller's cache, invalid ones included.", NULL), NULL);
+		c->m_judged = metric_vec_get(metrics_counter(cfg->metrics,
+			"profileguard_pods_judged_total", "Pod judgements made by the controller.",
+			NULL), NULL);
+		c->m_judge_all = metric_vec_get(metrics_gauge(cfg->metrics,
+			"profileguard_judge_all_seconds",
+			"How long the last pass over every pod took, from start to an empty queue.",
+			NULL), NULL);
+		restarts = metrics_counter(cfg->metrics, "profileguard_watch_restarts_total",
+			"Watches that ended and were started again, by resource.", resource);
+	}
+
+	{
+		struct actions_config ac = {
+			.client = cfg->client, .metrics = cfg->metrics, .identity = c->identity,
+			.dry_run = cfg->dry_run, .max_per_minute = cfg->max_actions_per_minute,
+			.owner_backoff_ms = cfg->owner_backoff_ms,
+			.hooks = { may_act, pod_check, on_violation, c },
+		};
+
+		r = actions_new(&ac, &c->actions);
+		if (r < 0)
+			goto fail;
+	}
+	if (cfg->leader_elect) {
+		struct leader_config lc = {
+			.client = cfg->client, .namespace = c->ns, .name = c->lease_name,
+			.identity = c->identity, .lease_ms = c->cfg.lease_ms,
+			.renew_deadline_ms = c->cfg.renew_deadline_ms, .retry_ms = c->cfg.retry_ms,
+			.on_started = on_started_leading, .on_stopped = on_stopped_leading,
+			.on_error = on_lease_error, .ud = c,
+		};
+
+		r = leader_new(&lc, &c->leader);
+		if (r < 0)
+			goto fail;
+	}
+
+	r = add_informer(c, INF_PODS, &kube_res_pods, false, NULL, kube_decode_pod, kube_free_pod,
+			 &pods);
+	if (r == 0)
+		r = add_informer(c, INF_PROFILES, &kube_res_workloadprofiles, false, NULL, decode_wp,
+				 free_wp, &profiles);
+	if (r == 0)
+		r = add_informer(c, INF_SAS, &kube_res_serviceaccounts, true, NULL, kube_decode_meta,
+				 kube_free_meta, &meta);
+	if (r == 0)
+		r = add_informer(c, INF_NAMESPACES, &kube_res_namespaces, true, NULL,
+				 kube_decode_meta, kube_free_meta, &nss);
+	if (r == 0)
+		r = add_informer(c, INF_SECRETS, &kube_res_secrets, true, TOKEN_SECRET_SELECTOR,
+				 decode_exists, NULL, &meta);
+	if (r < 0)
+		goto fail;
+	for (int i = 0; i < INF__COUNT; i++)
+		c->slot[i].m_restarts = metric_vec_get1(restarts, kube_informer_name(c->slot[i].inf));
+	*ret = c;
+	return 0;
+fail:
+	controller_free(c);
+	return r;
+}
+
+int controller_start(struct controller *c)
+{
+	int r;
+
+	if (c->started)
+		return 0;
+	c->started = true;
+	for (int i = 0; i < INF__COUNT; i++) {
+		r = kube_informer_start(c->slot[i].inf);
+		if (r < 0)
+			goto fail;
+	}
+	r = actions_start(c->actions);
+	if (r < 0)
+		goto fail;
+	r = -pthread_create(&c->judge_thread, NULL, judge_main, c);
+	if (r < 0)
+		goto fail;
+	c->judge_running = true;
+	r = -pthread_create(&c->loop_thread, NULL, loop_main, c);
+	if (r < 0)
+		goto fail;
+	c->loop_running = true;
+	if (c->leader) {
+		metric_set(c->m_leader, 0);
+		r = leader_start(c->leader);
+		if (r < 0)
+			goto fail;
+	} else {
+		on_started_leading(c);
+	}
+	return 0;
+fail:
+	controller_stop(c);
+	return r;
+}
+
+static void *stop_one(void *arg)
+{
+	kube_informer_stop(arg);
+	return NULL;
+}
+
+/* Each stop waits up to a second for its watch to notice: in parallel. */
+static void stop_informers(struct controller *c)
+{
+	pthread_t t[INF__COUNT];
+	bool started[INF__COUNT] = { false };
+
+	for (int i = 0; i < INF__COUNT; i++)
+		if (c->slot[i].inf)
+			started[i] = pthread_create(&t[i], NULL, stop_one, c->slot[i].inf) == 0;
+	for (int i = 0; i < INF__COUNT; i++) {
+		if (started[i])
+			pthread_join(t[i], NULL);
+		else if (c->slot[i].inf)
+			kube_informer_stop(c->slot[i].inf);
+	}
+}
+
+void controller_stop(struct controller *c)
+{
+	if (c->stopped)
+		return;
+	c->stopped = true;
+	atomic_store(&c->stopping, true);
+	queue_shutdown(c->queue);
+	if (c->judge_running) {
+		pthread_join(c->judge_thread, NULL);
+		c->judge_running = false;
+	}
+	pthread_mutex_lock(&c->mu);
+	pthread_cond_broadcast(&c->loop_cond);
+	pthread_mutex_unlock(&c->mu);
+	if (c->loop_running) {
+		pthread_join(c->loop_thread, NULL);
+		c->loop_running = false;
+	}
+	if (c->actions)
+		actions_stop(c->actions);
+	/* What the last seconds counted goes out while the lease is ours. */
+	if (c->started)
+		flush_status(c, true);
+	if (c->leader)
+		leader_stop(c->leader, true);
+	else if (atomic_load(&c->leading))
+		on_stopped_leading(c);
+	stop_informers(c);
+}
+
+struct controller *controller_free(struct controller *c)
+{
+	if (!c)
+		return NULL;
+	controller_stop(c);
+	c->leader = leader_free(c->leader);
+	c->actions = actions_free(c->actions);
+	smap_clear(&c->pods, drop_all_pods, NULL);
+	smap_clear(&c->pending_ns, free_nsreq, NULL);
+	while (c->nprofs)
+		prof_remove_at(c, c->nprofs - 1);
+	pg_free(c->profs);
+	for (int i = 0; i < INF__COUNT; i++)
+		c->slot[i].inf = kube_informer_free(c->slot[i].inf);
+	c->queue = queue_free(c->queue);
+	pthread_mutex_destroy(&c->mu);
+	pthread_cond_destroy(&c->loop_cond);
+	pg_free(c->ns);
+	pg_free(c->identity);
+	pg_free(c->lease_name);
+	pg_free(c);
+	return NULL;
+}

@@ -1,0 +1,172 @@
+/* ctl.h - the drift controller's private modules, grouped by file (after
+ * OpenBSD's one private header): a string-keyed hash table, the work
+ * queue, the action throttles, the Event recorder's naming and cache, the
+ * profile status builder and the ops listener.  The pure parts take the
+ * time from their caller, so the Check suites can drive them exactly. */
+#ifndef PG_CTL_H
+#define PG_CTL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct metrics;
+
+/* Monotonic milliseconds. */
+int64_t ctl_now_ms(void);
+
+/* ---- smap.c: an intrusive hash table keyed by C strings ------------------ */
+
+/* Embed one in the struct to index; @key must live as long as the node. */
+struct smap_node {
+	struct smap_node *next;
+	uint32_t hash;
+	const char *key;
+};
+
+struct smap {
+	struct smap_node **b;
+	size_t cap;             /* a power of two, or 0 */
+	size_t n;
+};
+
+uint32_t smap_hash(const char *key);
+/* The node with @key, NULL when none. */
+struct smap_node *smap_get(const struct smap *m, const char *key);
+/* Adds @node (node->key set; no node with that key may be present).
+ * 0 or -ENOMEM (then nothing changed). */
+int smap_put(struct smap *m, struct smap_node *node);
+/* Unlinks and returns the node with @key, NULL when none. */
+struct smap_node *smap_del(struct smap *m, const char *key);
+/* Unlinks every node, calling @fn (may be NULL) on each, and frees the
+ * table. */
+void smap_clear(struct smap *m, void (*fn)(void *ud, struct smap_node *n), void *ud);
+/* Calls @fn on every node; @fn may return true to have the node unlinked
+ * (it then owns it). */
+void smap_filter(struct smap *m, bool (*fn)(void *ud, struct smap_node *n), void *ud);
+
+#define smap_entry(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+
+/* ---- queue.c: a deduplicating work queue with delayed adds ---------------- */
+
+/* Keys are copied.  A key is handed to one worker at a time: a key added
+ * while a worker holds it is queued again when the worker is done (as
+ * client-go's workqueue), so no change is lost and no key is worked on
+ * twice at once. */
+struct queue;
+typedef int64_t (*queue_clock_fn)(void);
+
+/* @max keys at most (0: no limit); @clock NULL: ctl_now_ms. */
+struct queue *queue_new(size_t max, queue_clock_fn clock);
+struct queue *queue_free(struct queue *q);
+/* 0 (added), 1 (already waiting: merged), -ENOBUFS (full), -ESHUTDOWN,
+ * -ENOMEM. */
+int queue_add(struct queue *q, const char *key);
+/* The same, due @delay_ms from now; a key waiting already keeps the
+ * earlier of the two times. */
+int queue_add_after(struct queue *q, const char *key, int64_t delay_ms);
+/* The next due key (borrowed until queue_done()).  Waits up to
+ * @timeout_ms (< 0: for ever).  0, -ETIMEDOUT or -ESHUTDOWN. */
+int queue_get(struct queue *q, long timeout_ms, const char **ret_key);
+/* Without waiting: 0, or -EAGAIN when nothing is due. */
+int queue_try_get(struct queue *q, const char **ret_key);
+void queue_done(struct queue *q, const char *key);
+/* Drops every key that is not being worked on. */
+void queue_clear(struct queue *q);
+/* Keys waiting or being worked on. */
+size_t queue_len(struct queue *q);
+/* Wakes every waiter; later adds and gets return -ESHUTDOWN. */
+void queue_shutdown(struct queue *q);
+
+/* ---- throttle.c: the global token bucket and per-owner backoff ------------ */
+
+/* Refuses rather than reserves: an action that finds no token is put off,
+ * and asks again later. */
+struct bucket {
+	double per_ms;          /* refill rate; <= 0: unlimited */
+	double burst;
+	double tokens;
+	int64_t last_ms;
+};
+
+/* @per_minute tokens a minute, as many held at most. */
+void bucket_init(struct bucket *b, double per_minute, int64_t now_ms);
+/* Takes a token: 0, or the milliseconds until one will be there (none is
+ * taken). */
+int64_t bucket_take(struct bucket *b, int64_t now_ms);
+/* Gives back a token taken for an action that did not happen. */
+void bucket_refund(struct bucket *b);
+
+/* Owners (controller ownerReference UIDs) whose pods were acted on: the
+ * n-th action within a streak waits base * 2^(n-1) after the previous one
+ * (capped).  A streak ends after a quiet time of max(10 min, 2 * wait). */
+struct owner_backoff;
+
+struct owner_backoff *owner_backoff_new(int64_t base_ms, int64_t cap_ms, size_t max);
+struct owner_backoff *owner_backoff_free(struct owner_backoff *ob);
+/* Milliseconds until an action on @owner may happen (0: now); *ret_n (may
+ * be NULL) gets the actions of the current streak. */
+int64_t owner_backoff_wait(struct owner_backoff *ob, const char *owner, int64_t now_ms,
+			   unsigned *ret_n);
+/* An action on @owner happened.  0 or -ENOMEM (then it is not tracked). */
+int owner_backoff_record(struct owner_backoff *ob, const char *owner, int64_t now_ms);
+/* The wait after @n actions in a streak. */
+int64_t owner_backoff_delay(const struct owner_backoff *ob, unsigned n);
+void owner_backoff_clear(struct owner_backoff *ob);
+
+/* ---- recorder.c: Event names and the series cache ------------------------- */
+
+#define RECORDER_NAME_MAX 254
+
+/* The name of the Event for one finding group, fixed by (pod UID, reason,
+ * profile), so repeats fold into one Event even across restarts and
+ * leader changes: "<pod name>.<16 hex>", a valid DNS subdomain. */
+void recorder_event_name(char out[RECORDER_NAME_MAX], const char *pod, const char *pod_uid,
+			 const char *reason, const char *profile_key);
+/* The API server's cap on a note, cut on a UTF-8 boundary: the length to
+ * keep of @s. */
+size_t recorder_note_len(const char *s);
+
+/* Remembers the count of every Event written lately, so a repeat is one
+ * series PATCH instead of a read. */
+struct recorder;
+
+/* @max entries, each forgotten @ttl_ms after its last write. */
+struct recorder *recorder_new(size_t max, int64_t ttl_ms);
+struct recorder *recorder_free(struct recorder *rc);
+/* The count of @name's series (1 for an Event without one), 0 when not
+ * known. */
+int32_t recorder_count(struct recorder *rc, const char *name, int64_t now_ms);
+/* Records that @name now has @count.  0 or -ENOMEM. */
+int recorder_store(struct recorder *rc, const char *name, int32_t count, int64_t now_ms);
+void recorder_forget(struct recorder *rc, const char *name);
+void recorder_clear(struct recorder *rc);
+size_t recorder_size(const struct recorder *rc);
+
+/* ---- status.c: a WorkloadProfile's status ----------------------------------- */
+
+struct pstatus {
+	int64_t generation;             /* metadata.generation */
+	bool valid;
+	const char *invalid_message;    /* the validation messages, joined */
+	int64_t matched;                /* pods it selects now */
+	int64_t violations;             /* since creation */
+	bool has_last;                  /* a violation this term: write lastViolation */
+	const char *last_pod;
+	const char *last_reason;
+	const char *last_message;
+	int64_t last_time;              /* epoch seconds */
+	/* The Ready condition as the cluster has it now: its lastTransitionTime
+	 * is kept unless the status changes. */
+	const char *prev_ready;         /* "True", "False", NULL: none */
+	const char *prev_transition;    /* RFC 3339, NULL: none */
+};
+
+/* The status object for a merge patch of /status (a new reference), or
+ * NULL on allocation failure.  @now is epoch seconds. */
+json_t *status_build(const struct pstatus *s, int64_t now);
+/* The messages of @errs joined with "; ", cut at @max bytes (new string). */
+char *status_join_messages(const char *const *msgs, size_t n, size_t max);
+
+#endif

@@ -1,0 +1,216 @@
+/* ops.c - the controller's plain HTTP listener (--metrics-addr): GET
+ * /metrics, /healthz (the watches are healthy), /readyz (the caches have
+ * synced).  The webhook's server answers /healthz with a constant 200, so
+ * the controller keeps this small one, on the same libmicrohttpd, until
+ * that server takes a health callback. */
+#include "controller_ops.h"
+
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "metrics.h"
+#include "strutil.h"
+#include "xalloc.h"
+
+#define METRICS_MAX (16u * 1024 * 1024)
+
+struct ops {
+	struct ops_config cfg;
+	struct MHD_Daemon *d;
+	int fd;
+	uint16_t port;
+};
+
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, const char *ctype,
+			     char *body, size_t len)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result r;
+
+	resp = MHD_create_response_from_buffer_with_free_callback(len, body, pg_free);
+	if (!resp) {
+		pg_free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	r = MHD_queue_response(c, code, resp);
+	MHD_destroy_response(resp);
+	return r;
+}
+
+static enum MHD_Result reply_text(struct MHD_Connection *c, unsigned code, const char *text)
+{
+	char *s = pg_strdup(text);
+
+	if (!s)
+		return MHD_NO;
+	return reply(c, code, "text/plain; charset=utf-8", s, strlen(s));
+}
+
+static enum MHD_Result check(struct MHD_Connection *c, bool (*fn)(void *, char *, size_t),
+			     void *ud)
+{
+	char why[512], text[600];
+
+	why[0] = '\0';
+	if (!fn || fn(ud, why, sizeof(why)))
+		return reply_text(c, 200, "ok\n");
+	snprintf(text, sizeof(text), "%s\n", why[0] ? why : "not ready");
+	return reply_text(c, 503, text);
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
+			      const char *method, const char *version, const char *upload,
+			      size_t *upload_size, void **req_cls)
+{
+	struct ops *o = cls;
+	struct buf b = BUF_INIT(METRICS_MAX);
+	size_t len;
+
+	/* Bodies are not wanted: answer on the first call. */
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+		return reply_text(c, 405, "method not allowed\n");
+	if (strcmp(url, "/healthz") == 0 || strcmp(url, "/livez") == 0)
+		return check(c, o->cfg.healthy, o->cfg.ud);
+	if (strcmp(url, "/readyz") == 0)
+		return check(c, o->cfg.ready, o->cfg.ud);
+	if (strcmp(url, "/metrics") != 0)
+		return reply_text(c, 404, "not found\n");
+	if (o->cfg.metrics && metrics_render(o->cfg.metrics, &b) < 0) {
+		buf_free(&b);
+		return reply_text(c, 500, "metrics unavailable\n");
+	}
+	len = b.len;
+	return reply(c, 200, METRICS_CONTENT_TYPE, buf_steal(&b), len);
+}
+
+/* "host:port", ":port" or "[v6]:port" into @host and @port. */
+static int parse_listen(const char *s, char *host, size_t hostsz, char *port, size_t portsz)
+{
+	const char *colon, *h = s;
+	size_t hlen;
+	uint64_t p;
+
+	if (!s || !*s)
+		return -EINVAL;
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+
+		if (!close || close[1] != ':')
+			return -EINVAL;
+		h = s + 1;
+		hlen = (size_t)(close - h);
+		colon = close + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon)
+			return -EINVAL;
+		hlen = (size_t)(colon - s);
+		if (memchr(s, ':', hlen))
+			return -EINVAL;
+	}
+	if (hlen >= hostsz || str_to_u64(colon + 1, &p) < 0 || p > 65535)
+		return -EINVAL;
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	snprintf(port, portsz, "%u", (unsigned)p);
+	return 0;
+}
+
+static int open_listener(const char *addr, int *ret_fd, uint16_t *ret_port, char *err,
+			 size_t errsz)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
+	struct addrinfo *ai = NULL;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char host[256], port[8];
+	int fd = -1, one = 1, r;
+
+	if (parse_listen(addr, host, sizeof(host), port, sizeof(port)) < 0) {
+		snprintf(err, errsz, "--metrics-addr %s: expected HOST:PORT, :PORT or [IPv6]:PORT",
+			 addr);
+		return -EINVAL;
+	}
+	r = getaddrinfo(host[0] ? host : NULL, port, &hints, &ai);
+	if (r != 0) {
+		snprintf(err, errsz, "--metrics-addr %s: %s", addr, gai_strerror(r));
+		return -EINVAL;
+	}
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0) {
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 64) < 0 ||
+		    getsockname(fd, (struct sockaddr *)&ss, &sl) < 0) {
+			r = -errno;
+			close(fd);
+			fd = -1;
+		}
+	} else {
+		r = -errno;
+	}
+	freeaddrinfo(ai);
+	if (fd < 0) {
+		snprintf(err, errsz, "--metrics-addr %s: %s", addr, strerror(-r));
+		return r;
+	}
+	*ret_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+						   : ((struct sockaddr_in *)&ss)->sin_port);
+	*ret_fd = fd;
+	return 0;
+}
+
+int ops_start(const struct ops_config *cfg, struct ops **ret, char *err, size_t errsz)
+{
+	struct ops *o = pg_calloc(1, sizeof(*o));
+	int r;
+
+	if (!o) {
+		snprintf(err, errsz, "out of memory");
+		return -ENOMEM;
+	}
+	o->cfg = *cfg;
+	r = open_listener(cfg->listen, &o->fd, &o->port, err, errsz);
+	if (r < 0) {
+		pg_free(o);
+		return r;
+	}
+	o->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL, 0, NULL, NULL,
+				handle, o,
+				MHD_OPTION_LISTEN_SOCKET, o->fd,
+				MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
+				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
+				MHD_OPTION_END);
+	if (!o->d) {
+		snprintf(err, errsz, "--metrics-addr %s: the HTTP server did not start", cfg->listen);
+		close(o->fd);
+		pg_free(o);
+		return -EIO;
+	}
+	*ret = o;
+	return 0;
+}
+
+uint16_t ops_port(const struct ops *o)
+{
+	return o->port;
+}
+
+struct ops *ops_stop(struct ops *o)
+{
+	if (!o)
+		return NULL;
+	MHD_stop_daemon(o->d);
+	close(o->fd);
+	pg_free(o);
+	return NULL;
+}
