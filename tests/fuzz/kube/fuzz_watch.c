@@ -1,0 +1,71 @@
+/* fuzz_watch.c - the watch-stream splitter and event parser.  The first
+ * byte picks a chunk size; the lines must come out the same as when the
+ * stream is fed one byte at a time, and oversized lines must be dropped
+ * the same way. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "kube_watch.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+struct seen {
+	struct buf all;     /* every line, NUL-separated */
+	size_t events;
+};
+
+static int on_line(void *ud, const char *line, size_t len)
+{
+	struct seen *s = ud;
+	struct kube_watch_event ev;
+
+	if (len == 0 || line[len] != '\0')
+		abort();
+	if (buf_add(&s->all, line, len + 1) < 0)
+		return -1;
+	if (kube_watch_event_parse(line, len, &ev) == 0) {
+		if (!json_is_object(ev.object))
+			abort();
+		json_decref(ev.object);
+		s->events++;
+	}
+	return 0;
+}
+
+static void feed(const uint8_t *data, size_t size, size_t chunk, struct seen *s,
+		 size_t *oversized)
+{
+	struct kube_lines l;
+
+	kube_lines_init(&l, 512);
+	for (size_t off = 0; off < size; off += chunk) {
+		size_t n = size - off < chunk ? size - off : chunk;
+		int r = kube_lines_feed(&l, (const char *)data + off, n, on_line, s);
+
+		if (r < 0 && r != -E2BIG)
+			break;
+	}
+	*oversized = l.oversized;
+	kube_lines_free(&l);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct seen a = { BUF_INIT(1 << 24), 0 }, b = { BUF_INIT(1 << 24), 0 };
+	size_t chunk, over_a, over_b;
+
+	if (size < 1)
+		return 0;
+	chunk = (size_t)data[0] + 1;
+	feed(data + 1, size - 1, chunk, &a, &over_a);
+	feed(data + 1, size - 1, 1, &b, &over_b);
+	if (a.all.len != b.all.len || (a.all.len && memcmp(a.all.data, b.all.data, a.all.len)) ||
+	    a.events != b.events || over_a != over_b)
+		abort();
+	buf_free(&a.all);
+	buf_free(&b.all);
+	return 0;
+}
