@@ -24,6 +24,7 @@ struct common_opts {
 /* Applies the log flags; -EINVAL with a message on stderr. */
 int common_setup(const char *cmd, const struct common_opts *o);
 
+int cmd_agent(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_controller(int argc, char **argv);
 int cmd_learn(int argc, char **argv);

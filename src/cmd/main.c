@@ -14,6 +14,7 @@ struct command {
 };
 
 static const struct command commands[] = {
+	{ "agent", cmd_agent, "node agent: /proc telemetry (execs, connections, token claims) to the controller" },
 	{ "check", cmd_check, "evaluate manifests against profiles offline (CI)" },
 	{ "controller", cmd_controller, "run the drift controller (leader-elected reconcile loop)" },
 	{ "learn", cmd_learn, "write a WorkloadProfile from observed telemetry and a pod manifest" },
