@@ -22,6 +22,12 @@ struct profile_snapshot {
 	struct profile_set profiles;
 	char **ignored_ns;              /* sorted, for bsearch */
 	size_t nignored;
+	/* When set, the profiles belong to someone else (an informer's
+	 * cache, through @owner): freeing the snapshot frees profiles.v and
+	 * calls this instead of freeing each profile. */
+	void (*release)(struct profile_snapshot *snap);
+	void *owner;
+	size_t nowner;
 };
 
 struct profile_source;
@@ -107,5 +113,32 @@ int source_dir_new(const struct source_dir_opts *o, const char *own_namespace,
  * when a new snapshot was published, 1 when nothing changed, -EINVAL when
  * the directory has errors (logged), -ENOMEM. */
 int source_dir_reload(struct profile_source *src, bool force);
+
+/* ---- the API server source ----------------------------------------------------- */
+
+struct kube_informer;
+
+struct source_kube_opts {
+	const char *kubeconfig;                 /* --kubeconfig; NULL: $KUBECONFIG, else in-cluster */
+	const char *const *ignored_ns;          /* extra namespaces never judged, copied */
+	size_t nignored;
+	const char *sa_root;                    /* tests: in-cluster mount; NULL: the real one */
+};
+
+/* The label that keeps a namespace out of judgement. */
+#define SOURCE_IGNORE_SELECTOR "profileguard.io/ignore=true"
+
+/* A source fed by two informers: WorkloadProfiles in every namespace
+ * (each validated as the webhook validates it; an invalid one is logged
+ * and not enforced) and the Namespaces labelled profileguard.io/ignore=true
+ * (metadata only, by label selector, so the cache holds just those).
+ * Profiles are shared with the informer cache, not copied.  Ready once
+ * both lists have synced; every later change publishes a new snapshot.
+ * 0, or -errno with a one-line reason in @err (no usable kubeconfig). */
+int source_kube_new(const struct source_kube_opts *o, const char *own_namespace,
+		    struct profile_source *ret, char *err, size_t errsz);
+/* The informers behind a kube source (profiles, namespaces), for their
+ * counters; NULL for other sources. */
+struct kube_informer *source_kube_informer(struct profile_source *src, int which);
 
 #endif

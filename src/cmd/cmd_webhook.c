@@ -12,6 +12,7 @@
 
 #include "cmd.h"
 #include "doc.h"
+#include "kube_informer.h"
 #include "metrics.h"
 #include "pg_config.h"
 #include "pglog.h"
@@ -46,6 +47,8 @@ struct webhook {
 	struct metric *m_cert_ok;
 	struct metric *m_cert_failed;
 	struct metric *m_retired;
+	struct metric_vec *m_watch_restarts;
+	uint64_t restarts_seen[2];
 	struct profile_source source;
 	bool source_ok;
 	struct tls_store *tls;
@@ -146,6 +149,7 @@ static int setup_metrics(struct webhook *w)
 {
 	static const char *const result[] = { "result", NULL };
 	static const char *const version[] = { "version", NULL };
+	static const char *const resource[] = { "resource", NULL };
 	struct metric_vec *reloads;
 
 	w->metrics = metrics_new();
@@ -164,6 +168,8 @@ static int setup_metrics(struct webhook *w)
 	w->m_retired = metric_vec_get(metrics_gauge(w->metrics, "profileguard_tls_certificates_retired",
 		"Replaced serving certificates kept until the connections that may use them close.",
 		NULL), NULL);
+	w->m_watch_restarts = metrics_counter(w->metrics, "profileguard_watch_restarts_total",
+		"Watches of the API server that ended and were opened again.", resource);
 	w->m_cert_ok = metric_vec_get1(reloads, "success");
 	w->m_cert_failed = metric_vec_get1(reloads, "failure");
 	return 0;
@@ -187,6 +193,23 @@ static bool positive_or_zero(const char *name, long v)
 	return false;
 }
 
+/* SPEC §7 watch_restarts_total, from the informers' own counters. */
+static void count_watch_restarts(struct webhook *w)
+{
+	for (int i = 0; i < 2; i++) {
+		struct kube_informer *inf = source_kube_informer(&w->source, i);
+		struct kube_informer_stats st;
+
+		if (!inf)
+			return;
+		kube_informer_stats(inf, &st);
+		if (st.watch_restarts > w->restarts_seen[i])
+			metric_add(metric_vec_get1(w->m_watch_restarts, kube_informer_name(inf)),
+				   st.watch_restarts - w->restarts_seen[i]);
+		w->restarts_seen[i] = st.watch_restarts;
+	}
+}
+
 /* Blocks until SIGTERM or SIGINT, doing the once-a-second chores. */
 static int wait_loop(struct webhook *w, const sigset_t *set)
 {
@@ -202,17 +225,20 @@ static int wait_loop(struct webhook *w, const sigset_t *set)
 				source_dir_reload(&w->source, true);
 		}
 		check_certificates(w);
+		count_watch_restarts(w);
 	}
 }
 
 int cmd_webhook(int argc, char **argv)
 {
-	static const char synopsis[] = "--tls-cert FILE --tls-key FILE --profiles DIR [flags]\n\n"
+	static const char synopsis[] = "--tls-cert FILE --tls-key FILE [--profiles DIR | --kubeconfig PATH] [flags]\n\n"
 		"Serves the validating admission webhook over HTTPS: POST /validate/pods (Pods,\n"
 		"the ephemeralcontainers subresource, and the pod templates of Deployments,\n"
 		"ReplicaSets, StatefulSets, DaemonSets, Jobs, CronJobs), POST\n"
-		"/validate/workloadprofiles, GET /healthz, /readyz, /metrics.  Certificates and\n"
-		"profiles are re-read when their files change; SIGHUP reloads at once.";
+		"/validate/workloadprofiles, GET /healthz, /readyz, /metrics.  Profiles come from\n"
+		"the API server (watched; namespaces labelled profileguard.io/ignore=true are\n"
+		"skipped), or from --profiles DIR, re-read when it changes.  Certificates are\n"
+		"re-read when their files change; SIGHUP reloads at once.";
 	struct webhook_opts o = {
 		.listen = ":8443",
 		.max_request_bytes = SERVER_DEFAULT_MAX_REQUEST_BYTES,
@@ -224,8 +250,8 @@ int cmd_webhook(int argc, char **argv)
 		{ "listen", 0, FLAG_STRING, &o.listen, "ADDR", "HTTPS address (default :8443)" },
 		{ "tls-cert", 0, FLAG_STRING, &o.tls_cert, "FILE", "serving certificate, PEM (chain after the leaf)" },
 		{ "tls-key", 0, FLAG_STRING, &o.tls_key, "FILE", "serving key, PEM" },
-		{ "profiles", 0, FLAG_STRING, &o.profiles, "DIR", "WorkloadProfiles from files, reloaded on change" },
-		{ "ignore-namespaces", 0, FLAG_STRINGS, &o.ignore, "NS,...", "namespaces never judged (with --profiles)" },
+		{ "profiles", 0, FLAG_STRING, &o.profiles, "DIR", "WorkloadProfiles from files (default: the API server)" },
+		{ "ignore-namespaces", 0, FLAG_STRINGS, &o.ignore, "NS,...", "namespaces never judged, besides labelled ones" },
 		{ "namespace", 0, FLAG_STRING, &o.namespace, "NS", "own namespace, never judged (default $POD_NAMESPACE)" },
 		{ "max-request-bytes", 0, FLAG_INT, &o.max_request_bytes, "N", "larger bodies get 413 (default 3 MiB + 64 KiB)" },
 		{ "threads", 0, FLAG_INT, &o.threads, "N", "worker threads (default: one per CPU)" },
@@ -256,13 +282,6 @@ int cmd_webhook(int argc, char **argv)
 		goto out_flags;
 	if (!o.tls_cert || !o.tls_key) {
 		fprintf(stderr, "profileguard webhook: --tls-cert and --tls-key are required\n");
-		goto out_flags;
-	}
-	if (!o.profiles) {
-		/* The API server source (informers) lands with the Kubernetes
-		 * client; until then profiles come from files. */
-		fprintf(stderr, "profileguard webhook: --profiles DIR is required "
-				"(the API server profile source is not built yet)\n");
 		goto out_flags;
 	}
 	if (!positive_or_zero("max-request-bytes", o.max_request_bytes) ||
@@ -297,7 +316,7 @@ int cmd_webhook(int argc, char **argv)
 	}
 	metric_set(w.m_not_after, (double)tls_store_not_after(w.tls));
 
-	{
+	if (o.profiles) {
 		struct source_dir_opts so = {
 			.dir = o.profiles,
 			.ignored_ns = (const char *const *)ignored,
@@ -306,6 +325,19 @@ int cmd_webhook(int argc, char **argv)
 
 		if (source_dir_new(&so, w.namespace, &w.source) < 0)
 			goto oom;
+	} else {
+		struct source_kube_opts ko = {
+			.kubeconfig = o.common.kubeconfig,
+			.ignored_ns = (const char *const *)ignored,
+			.nignored = nignored,
+		};
+
+		r = source_kube_new(&ko, w.namespace, &w.source, err, sizeof(err));
+		if (r < 0) {
+			pglog(PGLOG_ERROR, "no API server to read profiles from (or use --profiles DIR)",
+			      "error", err, NULL);
+			goto out;
+		}
 	}
 	w.source_ok = true;
 	w.source.notify = on_publish;
@@ -332,8 +364,8 @@ int cmd_webhook(int argc, char **argv)
 		goto out;
 	}
 	snprintf(port, sizeof(port), "%u", server_port(w.https));
-	pglog(PGLOG_INFO, "webhook listening", "listen", o.listen, "port", port, "profiles", o.profiles,
-	      "namespace", w.namespace, NULL);
+	pglog(PGLOG_INFO, "webhook listening", "listen", o.listen, "port", port, "profiles",
+	      o.profiles ? o.profiles : "API server", "namespace", w.namespace, NULL);
 
 	if (o.common.metrics_addr) {
 		struct server_config mc = {

@@ -70,7 +70,12 @@ int source_snapshot_set_ignored(struct profile_snapshot *snap, const char *const
 
 static void snapshot_free(struct profile_snapshot *s)
 {
-	profile_set_free(&s->profiles);
+	if (s->release) {
+		s->release(s);
+		pg_free(s->profiles.v);
+	} else {
+		profile_set_free(&s->profiles);
+	}
 	for (size_t i = 0; i < s->nignored; i++)
 		pg_free(s->ignored_ns[i]);
 	pg_free(s->ignored_ns);

@@ -111,8 +111,10 @@ class Server:
         self.lines = []
         self.cv = threading.Condition()
         cmd = [ARGS.binary, "webhook", "--listen", "127.0.0.1:0", "--tls-cert", cert,
-               "--tls-key", key, "--profiles", profiles, "--metrics-addr", "127.0.0.1:0",
+               "--tls-key", key, "--metrics-addr", "127.0.0.1:0",
                "--log-format", "json", "--log-level", "debug", "--threads", "2"] + list(extra)
+        if profiles:
+            cmd += ["--profiles", profiles]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
@@ -749,6 +751,213 @@ class NotReady(unittest.TestCase):
             self.assertEqual(server.stop(), 0)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+class Standin:
+    """The Kubernetes API stand-in (tests/standin), admin token kubeconfig."""
+
+    def __init__(self, tmp, seed, port=0, extra=()):
+        self.dir = tmp
+        self.certs = os.path.join(tmp, "standin-certs")
+        subprocess.run(["sh", os.path.join(ARGS.srcdir, "tests", "standin", "gencerts.sh"), self.certs],
+                       check=True)
+        with open(os.path.join(tmp, "seed.json"), "w") as f:
+            json.dump({"items": seed}, f)
+        self.port_file = os.path.join(tmp, "standin-port")
+        if os.path.exists(self.port_file):
+            os.unlink(self.port_file)
+        self.kubeconfig = os.path.join(tmp, "kubeconfig")
+        c = self.certs
+        self.proc = subprocess.Popen(
+            [sys.executable, os.path.join(ARGS.srcdir, "tests", "standin", "kube_standin.py"),
+             "--cert", c + "/server.crt", "--key", c + "/server.key", "--client-ca", c + "/ca.crt",
+             "--seed", os.path.join(tmp, "seed.json"), "--port", str(port), "--port-file", self.port_file,
+             "--kubeconfig-out", self.kubeconfig, "--ca-for-kubeconfig", c + "/ca.crt"] + list(extra),
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.time() + 20
+        while not os.path.exists(self.port_file):
+            if self.proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError("stand-in did not start: " + self.proc.stderr.read().decode())
+            time.sleep(0.05)
+        with open(self.port_file) as f:
+            self.port = int(f.read())
+
+    def call(self, method, path, body=None, ctype="application/json", expect=(200, 201)):
+        ctx = ssl.create_default_context(cafile=os.path.join(self.certs, "ca.crt"))
+        conn = http.client.HTTPSConnection("localhost", self.port, context=ctx, timeout=15)
+        h = {"Accept": "application/json", "Authorization": "Bearer admin-token"}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            h["Content-Type"] = ctype
+        try:
+            conn.request(method, path, body=data, headers=h)
+            r = conn.getresponse()
+            raw = r.read()
+        finally:
+            conn.close()
+        if r.status not in expect:
+            raise AssertionError("%s %s: %d %s" % (method, path, r.status, raw[:300]))
+        return json.loads(raw) if raw else None
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc.stderr.close()
+
+
+WP = "/apis/profileguard.io/v1alpha1/namespaces/%s/workloadprofiles"
+
+
+class KubeSource(unittest.TestCase):
+    """Profiles and ignored namespaces from the API server (informers),
+    against the stand-in: sync, readiness, create/update/delete of a
+    profile, a namespace label flipped, an invalid profile slipped past
+    admission, and watches cut and history compacted underneath."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="pg-webhook-kube-")
+        profiles = []
+        for name in sorted(os.listdir(os.path.join(ARGS.srcdir, "examples", "profiles"))):
+            profiles += docs(os.path.join(ARGS.srcdir, "examples", "profiles", name))
+        quiet = json.loads(json.dumps(profiles[[p["metadata"]["name"] for p in profiles].index("payments-api")]))
+        quiet["metadata"]["namespace"] = "quiet"
+        seed = [{"apiVersion": "v1", "kind": "Namespace",
+                 "metadata": {"name": "quiet", "labels": {"profileguard.io/ignore": "true"}}},
+                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team"}}] + profiles + [quiet]
+        cls.api = Standin(cls.tmp, seed)
+        cls.ca = make_ca(cls.tmp)
+        crt, key = make_pair(cls.tmp, "webhook-kube")
+        cls.server = Server(cls.tmp, crt, key, None,
+                            ["--kubeconfig", cls.api.kubeconfig, "--namespace", "profileguard-system"])
+        cls.client = Client(cls.server.port, cls.ca)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.client.close()
+        rc = cls.server.stop()
+        cls.api.stop()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+        assert rc == 0, "webhook exit status %r; log:\n%s" % (
+            rc, "\n".join(json.dumps(l) for l in cls.server.lines[-40:]))
+
+    def wait_decision(self, obj, pred, timeout=10):
+        deadline = time.time() + timeout
+        while True:
+            r = self.client.review(review(obj))
+            if pred(r):
+                return r
+            if time.time() > deadline:
+                self.fail("decision never became the expected one: %r" % r)
+            time.sleep(0.1)
+
+    def test_1_synced(self):
+        line = self.server.wait_log(lambda l: l.get("msg") == "profiles synced from the API server")
+        self.assertEqual((line["profiles"], line["ignored_namespaces"]), ("6", "1"))
+        deadline = time.time() + 5
+        while self.client.request("GET", "/readyz")[0] != 200:
+            self.assertLess(time.time(), deadline)
+            time.sleep(0.1)
+        r = self.client.review(review(example("examples/manifests/bad/payments-latest-image.yaml")))
+        self.assertEqual(r["status"]["message"], PAYMENTS_LATEST)
+        bad = example("examples/manifests/bad/payments-privileged.yaml")
+        bad["metadata"]["namespace"] = "quiet"
+        self.assertEqual(self.client.review(review(bad)), {"uid": UID, "allowed": True})
+
+    def test_2_profile_lifecycle(self):
+        pod = {"apiVersion": "v1", "kind": "Pod",
+               "metadata": {"name": "t", "namespace": "team", "labels": {"app": "t"}},
+               "spec": {"containers": [{"name": "c", "image": "nginx:1.27"}]}}
+        prof = {"apiVersion": "profileguard.io/v1alpha1", "kind": "WorkloadProfile",
+                "metadata": {"name": "team-images", "namespace": "team"},
+                "spec": {"selector": {"matchLabels": {"app": "t"}},
+                         "images": {"allow": ["registry.example.com/*"]}}}
+        msg = "spec.containers[0].image: \"nginx:1.27\" not allowed by team/team-images images.allow"
+        self.assertEqual(self.client.review(review(pod)), {"uid": UID, "allowed": True})
+        self.api.call("POST", WP % "team", prof)
+        r = self.wait_decision(pod, lambda r: not r["allowed"])
+        self.assertEqual(r["status"]["message"], msg)
+        self.api.call("PATCH", WP % "team" + "/team-images", {"spec": {"mode": "Audit"}},
+                      ctype="application/merge-patch+json")
+        r = self.wait_decision(pod, lambda r: r["allowed"])
+        self.assertEqual(r["warnings"], [msg])
+        self.api.call("DELETE", WP % "team" + "/team-images")
+        self.wait_decision(pod, lambda r: r == {"uid": UID, "allowed": True})
+
+    def test_3_namespace_label(self):
+        bad = example("examples/manifests/bad/payments-latest-image.yaml")
+        self.api.call("PATCH", "/api/v1/namespaces/payments",
+                      {"metadata": {"labels": {"profileguard.io/ignore": "true"}}},
+                      ctype="application/merge-patch+json")
+        self.wait_decision(bad, lambda r: r["allowed"])
+        self.api.call("PATCH", "/api/v1/namespaces/payments",
+                      {"metadata": {"labels": {"profileguard.io/ignore": None}}},
+                      ctype="application/merge-patch+json")
+        r = self.wait_decision(bad, lambda r: not r["allowed"])
+        self.assertEqual(r["status"]["message"], PAYMENTS_LATEST)
+
+    def test_4_invalid_profile_in_cluster(self):
+        broken = example("examples/broken/bad-profile.yaml")
+        broken["metadata"]["name"] = "slipped-in"
+        # Written raw, as if the webhook had been bypassed.
+        self.api.call("POST", "/_standin/objects", {"items": [broken]})
+        line = self.server.wait_log(lambda l: l.get("msg") == "invalid WorkloadProfile in the cluster is not enforced")
+        self.assertEqual((line["namespace"], line["name"]), ("payments", "slipped-in"))
+        self.assertIn("spec.runtime.egress[1].cidr", line["errors"])
+        r = self.client.review(review(example("examples/manifests/bad/payments-latest-image.yaml")))
+        self.assertEqual(r["status"]["message"], PAYMENTS_LATEST)
+
+    def test_5_api_server_restarts(self):
+        """The API server goes away twice.  Meanwhile the webhook answers
+        from its last snapshot and stays ready.  Back the first time with
+        its history (resourceVersions go on, as etcd keeps them): the
+        watches resume and deliver what changed.  Back the second time
+        with its history compacted: the watches get 410, the informers
+        relist, and a profile deleted during the outage is dropped."""
+        pod = {"apiVersion": "v1", "kind": "Pod",
+               "metadata": {"name": "t", "namespace": "team", "labels": {"app": "u"}},
+               "spec": {"containers": [{"name": "c", "image": "nginx:1.27"}]}}
+        prof = {"apiVersion": "profileguard.io/v1alpha1", "kind": "WorkloadProfile",
+                "metadata": {"name": "after-restart", "namespace": "team"},
+                "spec": {"selector": {"matchLabels": {"app": "u"}}, "images": {"allow": []}}}
+        bad = example("examples/manifests/bad/payments-latest-image.yaml")
+        examples = []
+        for name in sorted(os.listdir(os.path.join(ARGS.srcdir, "examples", "profiles"))):
+            examples += docs(os.path.join(ARGS.srcdir, "examples", "profiles", name))
+
+        def outage():
+            rv = int(self.api.call("GET", "/_standin/state")["resourceVersion"])
+            mark = self.server.mark()
+            self.api.stop()
+            self.server.wait_log(lambda l: l.get("msg") == "watch of the API server failed, retrying",
+                                 start=mark)
+            self.assertEqual(self.client.review(review(bad))["status"]["message"], PAYMENTS_LATEST)
+            self.assertEqual(self.client.request("GET", "/readyz")[0], 200)
+            # Enough objects first that resourceVersions pass the old ones.
+            return [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "filler-%03d" % i}}
+                    for i in range(rv + 5)]
+
+        port = self.api.port
+        filler = outage()
+        type(self).api = Standin(self.tmp, filler + examples + [prof], port=port)
+        r = self.wait_decision(pod, lambda r: not r["allowed"], timeout=30)
+        self.assertIn("team/after-restart images.allow", r["status"]["message"])
+        self.assertEqual(self.client.review(review(bad))["status"]["message"], PAYMENTS_LATEST)
+
+        filler = outage()
+        mark = self.server.mark()
+        type(self).api = Standin(self.tmp, filler + examples, port=port, extra=["--compaction-window", "2"])
+        self.wait_decision(pod, lambda r: r == {"uid": UID, "allowed": True}, timeout=30)
+        self.assertEqual(self.client.review(review(bad))["status"]["message"], PAYMENTS_LATEST)
+        status, _, body = self.client.request("GET", "/metrics")
+        self.assertIn(b"profileguard_profiles 5\n", body)
+        self.assertRegex(body.decode(), r'profileguard_watch_restarts_total\{resource="workloadprofiles"\} [1-9]')
 
 
 def main():

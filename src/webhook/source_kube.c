@@ -1,0 +1,345 @@
+/* source_kube.c - profiles and ignored namespaces from the API server:
+ * a WorkloadProfile informer (every namespace) and a metadata-only
+ * Namespace informer selecting profileguard.io/ignore=true.  Snapshots
+ * borrow the informer's decoded profiles by reference, so 1,000 profiles
+ * are held once, and a request in flight keeps its whole set alive. */
+#include "webhook_source.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "errlist.h"
+#include "kube_client.h"
+#include "kube_decode.h"
+#include "kube_informer.h"
+#include "kubeconfig.h"
+#include "pglog.h"
+#include "xalloc.h"
+
+struct kube_source {
+	struct profile_source *src;
+	struct kube_config *cfg;
+	struct kube_client *client;
+	struct kube_informer *profiles;
+	struct kube_informer *namespaces;
+	char **static_ignored;
+	size_t nstatic;
+	pthread_mutex_t rebuild_lock;
+	bool started;
+};
+
+/* ---- decoding ------------------------------------------------------------------ */
+
+static const char *str_or_empty(json_t *v)
+{
+	return json_is_string(v) ? json_string_value(v) : "";
+}
+
+static int decode_profile(void *ud, json_t *obj, void **ret)
+{
+	struct errlist errs;
+	struct profile *p = NULL;
+	json_t *meta = json_object_get(obj, "metadata");
+	int r;
+
+	errlist_init(&errs, 20);
+	r = profile_parse(obj, "default", &errs, &p);
+	if (r == -EINVAL) {
+		/* Only reachable when the webhook was bypassed or down when it
+		 * was written: say so, and leave it out. */
+		struct buf b = BUF_INIT(8192);
+
+		for (size_t i = 0; i < errs.n; i++)
+			if (buf_printf(&b, "%s%s", i ? "; " : "", errs.msgs[i]) < 0)
+				break;
+		pglog(PGLOG_ERROR, "invalid WorkloadProfile in the cluster is not enforced",
+		      "namespace", str_or_empty(json_object_get(meta, "namespace")),
+		      "name", str_or_empty(json_object_get(meta, "name")), "errors", buf_str(&b), NULL);
+		buf_free(&b);
+	}
+	errlist_free(&errs);
+	if (r == 0)
+		*ret = p;
+	return r;
+}
+
+static void free_profile(void *ud, void *p)
+{
+	profile_free(p);
+}
+
+/* ---- snapshots ------------------------------------------------------------------ */
+
+static void release_refs(struct profile_snapshot *snap)
+{
+	kube_objects_release(snap->owner, snap->nowner);
+}
+
+static int cmp_profile(const void *a, const void *b)
+{
+	const struct profile *x = *(const struct profile *const *)a;
+	const struct profile *y = *(const struct profile *const *)b;
+	int r = strcmp(x->namespace, y->namespace);
+
+	return r ? r : strcmp(x->name, y->name);
+}
+
+static int set_ignored(struct kube_source *ks, struct profile_snapshot *snap)
+{
+	struct kube_object **v = NULL;
+	const char **names;
+	size_t n = 0;
+	int r;
+
+	r = kube_informer_snapshot(ks->namespaces, &v, &n);
+	if (r < 0)
+		return r;
+	names = pg_calloc(n + ks->nstatic + 1, sizeof(*names));
+	if (!names) {
+		kube_objects_release(v, n);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++)
+		names[i] = kube_object_name(v[i]);
+	for (size_t i = 0; i < ks->nstatic; i++)
+		names[n + i] = ks->static_ignored[i];
+	r = source_snapshot_set_ignored(snap, names, n + ks->nstatic);
+	pg_free(names);
+	kube_objects_release(v, n);
+	return r;
+}
+
+/* Publishes the caches as they are now.  Serialised: both informers'
+ * threads come here. */
+static void rebuild(struct kube_source *ks)
+{
+	struct profile_snapshot *snap = NULL;
+	struct kube_object **v = NULL;
+	size_t n = 0;
+	bool first;
+	int r;
+
+	if (!kube_informer_has_synced(ks->profiles) || !kube_informer_has_synced(ks->namespaces))
+		return;
+	pthread_mutex_lock(&ks->rebuild_lock);
+	first = !source_ready(ks->src);
+	snap = source_snapshot_new();
+	r = snap ? kube_informer_snapshot(ks->profiles, &v, &n) : -ENOMEM;
+	if (r == 0) {
+		snap->release = release_refs;
+		snap->owner = v;
+		snap->nowner = n;
+		snap->profiles.v = pg_calloc(n ? n : 1, sizeof(struct profile *));
+		if (!snap->profiles.v)
+			r = -ENOMEM;
+	}
+	if (r == 0) {
+		/* profile_set holds non-const pointers, but a snapshot is
+		 * only ever read (the engine takes it const). */
+		for (size_t i = 0; i < n; i++) {
+			const void *d = kube_object_data(v[i]);
+
+			memcpy(&snap->profiles.v[i], &d, sizeof(d));
+		}
+		snap->profiles.n = snap->profiles.cap = n;
+		qsort(snap->profiles.v, n, sizeof(struct profile *), cmp_profile);
+		r = set_ignored(ks, snap);
+	}
+	if (r < 0) {
+		/* The previous snapshot stays; the next change retries. */
+		pglog(PGLOG_ERROR, "profile snapshot not rebuilt", "error", strerror(-r), NULL);
+		source_release(snap);
+	} else {
+		char np[24], ni[24];
+
+		snprintf(np, sizeof(np), "%zu", n);
+		snprintf(ni, sizeof(ni), "%zu", snap->nignored);
+		source_publish(ks->src, snap);
+		pglog(first ? PGLOG_INFO : PGLOG_DEBUG, first ? "profiles synced from the API server"
+							      : "profiles updated from the API server",
+		      "profiles", np, "ignored_namespaces", ni, NULL);
+	}
+	pthread_mutex_unlock(&ks->rebuild_lock);
+}
+
+/* ---- informer handlers ------------------------------------------------------------- */
+
+static void on_add(void *ud, struct kube_object *cur)
+{
+	rebuild(ud);
+}
+
+static void on_update(void *ud, struct kube_object *old, struct kube_object *cur)
+{
+	rebuild(ud);
+}
+
+static void on_delete(void *ud, struct kube_object *old)
+{
+	rebuild(ud);
+}
+
+static void on_synced(void *ud)
+{
+	rebuild(ud);
+}
+
+static void on_error(void *ud, int err, const struct kube_error *e)
+{
+	char code[16];
+
+	snprintf(code, sizeof(code), "%ld", e ? e->code : 0L);
+	pglog(PGLOG_WARN, "watch of the API server failed, retrying", "error", strerror(-err),
+	      "code", code, "reason", e ? e->reason : "", "message", e ? e->message : "", NULL);
+}
+
+/* ---- the source ------------------------------------------------------------------ */
+
+static int kube_start(struct profile_source *src)
+{
+	struct kube_source *ks = src->impl;
+	int r;
+
+	if (ks->started)
+		return 0;
+	r = kube_informer_start(ks->namespaces);
+	if (r == 0)
+		r = kube_informer_start(ks->profiles);
+	if (r < 0) {
+		kube_informer_stop(ks->namespaces);
+		return r;
+	}
+	ks->started = true;
+	return 0;
+}
+
+static void kube_stop(struct profile_source *src)
+{
+	struct kube_source *ks = src->impl;
+
+	if (!ks->started)
+		return;
+	kube_informer_stop(ks->profiles);
+	kube_informer_stop(ks->namespaces);
+	ks->started = false;
+}
+
+static void kube_destroy(struct profile_source *src)
+{
+	struct kube_source *ks = src->impl;
+
+	if (!ks)
+		return;
+	/* Snapshots hold cache entries by reference: release the current
+	 * one before the caches go (entries outlive their cache anyway). */
+	source_release(src->cur);
+	src->cur = NULL;
+	kube_informer_free(ks->profiles);
+	kube_informer_free(ks->namespaces);
+	kube_client_free(ks->client);
+	kube_config_free(ks->cfg);
+	for (size_t i = 0; i < ks->nstatic; i++)
+		pg_free(ks->static_ignored[i]);
+	pg_free(ks->static_ignored);
+	pthread_mutex_destroy(&ks->rebuild_lock);
+	pg_free(ks);
+	src->impl = NULL;
+}
+
+static const struct profile_source_ops kube_ops = {
+	.name = "kube",
+	.start = kube_start,
+	.stop = kube_stop,
+	.destroy = kube_destroy,
+};
+
+struct kube_informer *source_kube_informer(struct profile_source *src, int which)
+{
+	struct kube_source *ks;
+
+	if (!src || src->ops != &kube_ops)
+		return NULL;
+	ks = src->impl;
+	return which == 0 ? ks->profiles : ks->namespaces;
+}
+
+int source_kube_new(const struct source_kube_opts *o, const char *own_namespace,
+		    struct profile_source *ret, char *err, size_t errsz)
+{
+	struct kube_informer_handlers h = {
+		.on_add = on_add, .on_update = on_update, .on_delete = on_delete,
+		.on_synced = on_synced, .on_error = on_error,
+	};
+	struct kube_informer_opts po = { 0 }, no = { 0 };
+	struct kube_source *ks;
+	struct errlist errs;
+	int r;
+
+	r = source_init(ret, &kube_ops, own_namespace);
+	if (r < 0)
+		return r;
+	ks = pg_calloc(1, sizeof(*ks));
+	if (!ks) {
+		source_destroy(ret);
+		return -ENOMEM;
+	}
+	ret->impl = ks;
+	ks->src = ret;
+	pthread_mutex_init(&ks->rebuild_lock, NULL);
+
+	errlist_init(&errs, 4);
+	r = kube_config_resolve(o->kubeconfig, NULL, o->sa_root, &errs, &ks->cfg);
+	if (r < 0) {
+		snprintf(err, errsz, "%s", errs.n ? errs.msgs[0] : strerror(-r));
+		errlist_free(&errs);
+		goto fail;
+	}
+	errlist_free(&errs);
+	r = kube_client_new(ks->cfg, NULL, &ks->client);
+	if (r < 0) {
+		snprintf(err, errsz, "API client: %s", strerror(-r));
+		goto fail;
+	}
+	if (o->nignored) {
+		ks->static_ignored = pg_calloc(o->nignored, sizeof(char *));
+		if (!ks->static_ignored)
+			goto oom;
+		for (size_t i = 0; i < o->nignored; i++, ks->nstatic++)
+			if (!(ks->static_ignored[i] = pg_strdup(o->ignored_ns[i])))
+				goto oom;
+	}
+	h.ud = ks;
+
+	po.resource = &kube_res_workloadprofiles;
+	po.name = "workloadprofiles";
+	po.decode = decode_profile;
+	po.free_data = free_profile;
+	po.handlers = h;
+	r = kube_informer_new(ks->client, &po, &ks->profiles);
+	if (r < 0)
+		goto informer_fail;
+
+	no.resource = &kube_res_namespaces;
+	no.name = "namespaces";
+	no.label_selector = SOURCE_IGNORE_SELECTOR;
+	no.metadata_only = true;
+	no.decode = kube_decode_meta;
+	no.free_data = kube_free_meta;
+	no.handlers = h;
+	r = kube_informer_new(ks->client, &no, &ks->namespaces);
+	if (r < 0)
+		goto informer_fail;
+	return 0;
+informer_fail:
+	snprintf(err, errsz, "informer: %s", strerror(-r));
+	goto fail;
+oom:
+	r = -ENOMEM;
+	snprintf(err, errsz, "out of memory");
+fail:
+	source_destroy(ret);
+	return r;
+}
