@@ -6,12 +6,12 @@
 #ifndef PG_ADMISSION_H
 #define PG_ADMISSION_H
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
 #include "buf.h"
 #include "engine.h"
+#include "jval.h"
 #include "profile.h"
 
 enum admission_op { ADM_CREATE, ADM_UPDATE, ADM_DELETE, ADM_CONNECT, ADM_OP__COUNT };
@@ -22,10 +22,12 @@ const char *admission_op_name(enum admission_op op);
 #define ADMISSION_MAX_DEPTH 64          /* nesting of JSON objects and arrays */
 #define ADMISSION_MAX_UID 256
 
-/* A parsed review.  Every string and object is borrowed from @root and
- * lives until admission_review_free(). */
+/* A parsed review, read with the fast strict reader (jval.h: no
+ * duplicate keys, valid UTF-8, bounded depth).  Every string and value is
+ * in @arena and lives until admission_review_free(). */
 struct admission_review {
-	json_t *root;                   /* owned */
+	struct arena *arena;            /* owned: holds root and everything below */
+	const struct jval *root;
 	const char *api_version;        /* "admission.k8s.io/v1" (v1beta1 too), echoed */
 	const char *uid;                /* request.uid, never empty */
 	enum admission_op op;
@@ -37,8 +39,8 @@ struct admission_review {
 	const char *name;               /* request.name, "" when generated */
 	const char *username;           /* request.userInfo.username, "" when absent */
 	bool dry_run;
-	json_t *object;                 /* request.object: an object, or NULL */
-	json_t *old_object;             /* request.oldObject: an object, or NULL */
+	const struct jval *object;      /* request.object: an object, or NULL */
+	const struct jval *old_object;  /* request.oldObject: an object, or NULL */
 };
 
 /* Parses and checks the shape of a review: a JSON object with apiVersion

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "arena.h"
 #include "errlist.h"
 #include "pod.h"
 #include "strutil.h"
@@ -43,66 +44,41 @@ static int fail(char *err, size_t errsz, const char *fmt, ...)
 	return -EINVAL;
 }
 
-/* jansson recurses once per level; refuse deep nesting before it does. */
-static bool depth_ok(const char *data, size_t len, size_t max)
-{
-	size_t depth = 0;
-	bool in_str = false;
-
-	for (size_t i = 0; i < len; i++) {
-		char c = data[i];
-
-		if (in_str) {
-			if (c == '\\')
-				i++;
-			else if (c == '"')
-				in_str = false;
-		} else if (c == '"') {
-			in_str = true;
-		} else if (c == '{' || c == '[') {
-			if (++depth > max)
-				return false;
-		} else if ((c == '}' || c == ']') && depth) {
-			depth--;
-		}
-	}
-	return true;
-}
-
 /* A string member: absent or null gives @dflt; another type is an error. */
-static int opt_str(json_t *o, const char *key, const char *path, const char *dflt,
+static int opt_str(const struct jval *o, const char *key, const char *path, const char *dflt,
 		   const char **ret, char *err, size_t errsz)
 {
-	json_t *v = json_object_get(o, key);
+	const struct jval *v = jval_get(o, key);
 
-	if (!v || json_is_null(v)) {
+	if (jval_is_null(v)) {
 		*ret = dflt;
 		return 0;
 	}
-	if (!json_is_string(v))
+	if (!jval_is_string(v))
 		return fail(err, errsz, "%s must be a string", path);
-	*ret = json_string_value(v);
+	*ret = jval_str(v);
 	return 0;
 }
 
-static int opt_obj(json_t *o, const char *key, const char *path, json_t **ret, char *err,
-		   size_t errsz)
+static int opt_obj(const struct jval *o, const char *key, const char *path,
+		   const struct jval **ret, char *err, size_t errsz)
 {
-	json_t *v = json_object_get(o, key);
+	const struct jval *v = jval_get(o, key);
 
-	if (!v || json_is_null(v)) {
+	if (jval_is_null(v)) {
 		*ret = NULL;
 		return 0;
 	}
-	if (!json_is_object(v))
+	if (!jval_is_object(v))
 		return fail(err, errsz, "%s must be an object", path);
 	*ret = v;
 	return 0;
 }
 
-static int parse_request(json_t *req, struct admission_review *rv, char *err, size_t errsz)
+static int parse_request(const struct jval *req, struct admission_review *rv, char *err,
+			 size_t errsz)
 {
-	json_t *kind = NULL, *resource = NULL, *user = NULL, *dry;
+	const struct jval *kind = NULL, *resource = NULL, *user = NULL, *dry;
 	const char *op = NULL;
 	int r;
 
@@ -147,10 +123,10 @@ static int parse_request(json_t *req, struct admission_review *rv, char *err, si
 	    (r = opt_obj(req, "oldObject", "request.oldObject", &rv->old_object, err, errsz)) < 0)
 		return r;
 
-	dry = json_object_get(req, "dryRun");
-	if (dry && !json_is_null(dry) && !json_is_boolean(dry))
+	dry = jval_get(req, "dryRun");
+	if (!jval_is_null(dry) && !jval_is_bool(dry))
 		return fail(err, errsz, "request.dryRun must be a boolean");
-	rv->dry_run = json_is_true(dry);
+	rv->dry_run = jval_is_true(dry);
 
 	if ((rv->op == ADM_CREATE || rv->op == ADM_UPDATE) && !rv->object)
 		return fail(err, errsz, "request.object is missing for %s", op_names[rv->op]);
@@ -160,25 +136,27 @@ static int parse_request(json_t *req, struct admission_review *rv, char *err, si
 int admission_review_parse(const char *data, size_t len, struct admission_review *ret,
 			   char *err, size_t errsz)
 {
+	struct jval_limits lim = { ADMISSION_MAX_DEPTH, 1 << 20 };
 	struct admission_review rv = { 0 };
-	json_error_t jerr;
-	json_t *req = NULL;
+	struct jval_error jerr;
+	const struct jval *req = NULL;
 	const char *kind = NULL;
 	int r;
 
 	if (len == 0)
 		return fail(err, errsz, "empty request body");
-	if (!depth_ok(data, len, ADMISSION_MAX_DEPTH))
-		return fail(err, errsz, "JSON nested deeper than %d levels", ADMISSION_MAX_DEPTH);
-	rv.root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!rv.root) {
-		if (json_error_code(&jerr) == json_error_out_of_memory)
-			return -ENOMEM;
-		/* The position, not jansson's text: that quotes the input. */
-		return fail(err, errsz, "request body is not valid JSON (line %d, column %d)",
-			    jerr.line, jerr.column);
+	/* Most of a review becomes arena nodes: start near its size. */
+	rv.arena = arena_new(len < 4096 ? 4096 : len < 256 * 1024 ? len * 2 : 256 * 1024);
+	if (!rv.arena)
+		return -ENOMEM;
+	r = jval_parse(data, len, &lim, rv.arena, &rv.root, &jerr);
+	if (r == -ENOMEM)
+		goto out;
+	if (r < 0) {
+		r = fail(err, errsz, "request body is not valid JSON: %s", jerr.msg);
+		goto out;
 	}
-	if (!json_is_object(rv.root)) {
+	if (!jval_is_object(rv.root)) {
 		r = fail(err, errsz, "request body must be a JSON object");
 		goto out;
 	}
@@ -206,7 +184,7 @@ int admission_review_parse(const char *data, size_t len, struct admission_review
 	*ret = rv;
 	return 0;
 out:
-	json_decref(rv.root);
+	arena_free(rv.arena);
 	return r;
 }
 
@@ -214,7 +192,7 @@ void admission_review_free(struct admission_review *rv)
 {
 	if (!rv)
 		return;
-	json_decref(rv->root);
+	arena_free(rv->arena);
 	memset(rv, 0, sizeof(*rv));
 }
 
@@ -334,7 +312,7 @@ static int old_findings(const struct admission_review *rv, const struct profile_
 	int r;
 
 	errlist_init(&errs, 1);
-	r = pod_from_object(rv->old_object, rv->namespace[0] ? rv->namespace : NULL, &errs, &old);
+	r = pod_from_jval(rv->old_object, rv->namespace[0] ? rv->namespace : NULL, &errs, &old);
 	errlist_free(&errs);
 	if (r == -ENOMEM)
 		return r;
@@ -345,11 +323,9 @@ static int old_findings(const struct admission_review *rv, const struct profile_
 	return r;
 }
 
-static bool is_terminating(json_t *obj)
+static bool is_terminating(const struct jval *obj)
 {
-	json_t *ts = json_object_get(json_object_get(obj, "metadata"), "deletionTimestamp");
-
-	return ts && !json_is_null(ts);
+	return !jval_is_null(jval_get(jval_get(obj, "metadata"), "deletionTimestamp"));
 }
 
 int admission_judge_pod(const struct admission_review *rv, const struct admission_policy *pol,
@@ -366,13 +342,13 @@ int admission_judge_pod(const struct admission_review *rv, const struct admissio
 	if (rv->op == ADM_DELETE || rv->op == ADM_CONNECT ||
 	    (rv->sub_resource[0] && strcmp(rv->sub_resource, "ephemeralcontainers") != 0)) {
 		ret->verdict = ADM_SKIP_OPERATION;
-		if (rv->object && pod_workload_kind(rv->object, &wk) == 0)
+		if (rv->object && pod_workload_kind_jval(rv->object, &wk) == 0)
 			ret->kind = workload_kind_name(wk);
 		else if (str_eq(rv->kind, "Pod") && rv->group[0] == '\0')
 			ret->kind = "Pod";
 		return 0;
 	}
-	r = pod_workload_kind(rv->object, &wk);
+	r = pod_workload_kind_jval(rv->object, &wk);
 	if (r == -ENOENT) {
 		ret->verdict = ADM_SKIP_KIND;
 		return 0;
@@ -389,7 +365,7 @@ int admission_judge_pod(const struct admission_review *rv, const struct admissio
 	}
 
 	errlist_init(&errs, 0);
-	r = pod_from_object(rv->object, rv->namespace[0] ? rv->namespace : NULL, &errs, &pod);
+	r = pod_from_jval(rv->object, rv->namespace[0] ? rv->namespace : NULL, &errs, &pod);
 	if (r == -EINVAL) {
 		ret->verdict = ADM_BAD_OBJECT;
 		r = deny_errors(ret, 400, "BadRequest", &errs);
@@ -441,11 +417,44 @@ int admission_judge_pod(const struct admission_review *rv, const struct admissio
 	return r;
 }
 
+/* profile_parse() reads jansson values: a WorkloadProfile is small and
+ * this path is cold, so the object is copied over. */
+static json_t *to_json(const struct jval *v)
+{
+	json_t *o;
+	size_t i;
+	const struct jval *it;
+
+	switch (v->type) {
+	case JV_NULL: return json_null();
+	case JV_TRUE: return json_true();
+	case JV_FALSE: return json_false();
+	case JV_INT: return json_integer((json_int_t)v->u.i);
+	case JV_REAL: return json_real(v->u.d);
+	case JV_STRING: return json_stringn(v->u.s, v->n);
+	case JV_ARRAY:
+		o = json_array();
+		jval_foreach_item(v, i, it)
+			if (!o || json_array_append_new(o, to_json(it)) < 0)
+				goto fail;
+		return o;
+	default:
+		o = json_object();
+		jval_foreach_member(v, m)
+			if (!o || json_object_set_new(o, m->key, to_json(&m->val)) < 0)
+				goto fail;
+		return o;
+	}
+fail:
+	json_decref(o);
+	return NULL;
+}
+
 int admission_judge_profile(const struct admission_review *rv, struct admission_response *ret)
 {
-	const char *av, *kind;
+	const char *av, *kind, *name;
 	struct errlist errs;
-	json_t *meta;
+	json_t *obj;
 	int r;
 
 	ret->kind = "WorkloadProfile";
@@ -454,24 +463,28 @@ int admission_judge_profile(const struct admission_review *rv, struct admission_
 		ret->verdict = ADM_SKIP_OPERATION;
 		return 0;
 	}
-	av = json_string_value(json_object_get(rv->object, "apiVersion"));
-	kind = json_string_value(json_object_get(rv->object, "kind"));
+	av = jval_str(jval_get(rv->object, "apiVersion"));
+	kind = jval_str(jval_get(rv->object, "kind"));
 	if (!str_eq(kind, "WorkloadProfile") || !av || !str_has_prefix(av, "profileguard.io/")) {
 		ret->kind = "other";
 		ret->verdict = ADM_SKIP_KIND;
 		return 0;
 	}
-	meta = json_object_get(rv->object, "metadata");
-	if (json_is_object(meta) && json_is_string(json_object_get(meta, "name")))
-		set_object_ids(ret, rv->namespace, json_string_value(json_object_get(meta, "name")));
+	name = jval_str(jval_get(jval_get(rv->object, "metadata"), "name"));
+	if (name)
+		set_object_ids(ret, rv->namespace, name);
 	ret->verdict = ADM_JUDGED;
+	obj = to_json(rv->object);
+	if (!obj)
+		return -ENOMEM;
 	errlist_init(&errs, 0);
-	r = profile_parse(rv->object, rv->namespace[0] ? rv->namespace : "default", &errs, NULL);
+	r = profile_parse(obj, rv->namespace[0] ? rv->namespace : "default", &errs, NULL);
 	if (r == -EINVAL) {
 		ret->violations = errlist_count(&errs);
 		r = deny_errors(ret, 422, "Invalid", &errs);
 	}
 	errlist_free(&errs);
+	json_decref(obj);
 	return r;
 }
 
