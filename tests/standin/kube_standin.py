@@ -1287,15 +1287,20 @@ class Api:
                 at = self.store.rv
                 state = dict(self.store.objects.get(rt.store_key, {}))
         keys = sorted(k for k in state if not ns or k[0] == ns)
-        matched = []
+        if start is not None:
+            keys = keys[bisect.bisect_right(keys, start):]
+        # Only as many objects as the page needs are presented and matched: doing all the
+        # remaining ones made each page O(n) and a 150,000-pod list quadratic.
+        page, more = [], False
         for k in keys:
-            if start is not None and k <= start:
-                continue
             view = present(rt, state[k])
             if label.matches(meta_of(view).get("labels")) and fsel.matches(view):
-                matched.append((k, view))
-        page = matched[:limit] if limit > 0 else matched
-        rest = len(matched) - len(page)
+                if 0 < limit <= len(page):
+                    more = True
+                    break
+                page.append((k, view))
+        # Without selectors every remaining key matches, so the count needs no matching.
+        rest = len(keys) - len(page) if label.empty and fsel.empty else int(more)
         lmeta = {"resourceVersion": str(at)}
         if rest > 0:
             lmeta["continue"] = self._encode_continue(at, page[-1][0])
