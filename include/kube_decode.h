@@ -5,6 +5,7 @@
 #define PG_KUBE_DECODE_H
 
 #include <jansson.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "selector.h"
@@ -12,9 +13,15 @@
 struct arena;
 
 /* Pods as the engine judges them (pod.h, pod_from_object): a pod the
- * model refuses (e.g. over its limits) is left out of the cache. */
+ * model refuses (e.g. over its limits) is left out of the cache.  The pod
+ * is compacted for a long stay: one exact-size block, and the strings
+ * pods share (namespace, labels, images, owner...) held once for the
+ * process, reference-counted.  Free it with kube_free_pod() only, never
+ * with pod_free(). */
 int kube_decode_pod(void *ud, json_t *obj, void **ret_pod);
 void kube_free_pod(void *ud, void *pod);
+/* Distinct shared strings held now (for tests and metrics). */
+size_t kube_decode_shared_strings(void);
 
 /* What metadata-only informers keep (ServiceAccounts, token Secrets):
  * labels, annotations, creation time and the controller owner. */

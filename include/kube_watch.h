@@ -1,7 +1,8 @@
-/* kube_watch.h - the watch stream, as bytes and as events.  The API server
- * writes one JSON object per line ({"type":...,"object":...}\n); the
- * network hands them over in whatever chunks it likes.  Pure: no I/O, so
- * the splitter and the event parser are fuzzed and unit-tested alone. */
+/* kube_watch.h - API responses as streams of objects: the watch stream
+ * (one JSON object per line, {"type":...,"object":...}\n, in whatever
+ * chunks the network likes) and list pages (items taken one at a time).
+ * Pure: no I/O, so the splitters and parsers are fuzzed and unit-tested
+ * alone. */
 #ifndef PG_KUBE_WATCH_H
 #define PG_KUBE_WATCH_H
 
@@ -57,5 +58,22 @@ struct kube_watch_event {
  * on failure; on success the caller owns ev->object (json_decref). */
 int kube_watch_event_parse(const char *line, size_t len, struct kube_watch_event *ev);
 const char *kube_event_type_name(enum kube_event_type t);
+
+/* ---- list pages ------------------------------------------------------------ */
+
+/* Receives one list item, parsed alone; @item is borrowed (incref to keep).
+ * A negative return stops kube_list_parse(), which returns it. */
+typedef int (*kube_item_fn)(void *ud, json_t *item);
+
+/* Walks a list response ({"kind":..., "metadata":{...}, "items":[...]},
+ * keys in any order) and hands over each item parsed on its own, so the
+ * memory a page costs is one item's tree, not the whole page's.  Items
+ * that are not objects are skipped.  *ret_meta (may be NULL) gets the
+ * list's metadata (a new reference; an empty object when absent).
+ * -EINVAL for a body that is not such an object (also nesting deeper
+ * than @max_depth), -ENOMEM, or the callback's value.  Items before a
+ * failure have been delivered. */
+int kube_list_parse(const char *body, size_t len, unsigned max_depth, kube_item_fn fn,
+		    void *ud, json_t **ret_meta);
 
 #endif

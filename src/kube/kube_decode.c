@@ -2,6 +2,10 @@
 #include "kube_decode.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "arena.h"
@@ -11,10 +15,338 @@
 #include "pod.h"
 #include "xalloc.h"
 
+/* ---- shared strings --------------------------------------------------------
+ * Most strings of a cached pod are the same in every pod of its workload
+ * (namespace, labels, images, service account, owner, node).  They are
+ * kept once, reference-counted, in one pool for the process. */
+
+struct istr {
+	struct istr *next;
+	uint32_t hash;
+	uint32_t refs;
+	char s[];
+};
+
+static struct {
+	pthread_mutex_t mu;
+	struct istr **buckets;
+	size_t cap, n;
+} pool = { PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0 };
+
+static uint32_t str_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+static int pool_grow_locked(void)
+{
+	size_t ncap = pool.cap ? pool.cap * 2 : 1024;
+	struct istr **nb = pg_calloc(ncap, sizeof(*nb));
+
+	if (!nb)
+		return -ENOMEM;
+	for (size_t i = 0; i < pool.cap; i++) {
+		struct istr *e = pool.buckets[i], *next;
+
+		for (; e; e = next) {
+			next = e->next;
+			e->next = nb[e->hash & (ncap - 1)];
+			nb[e->hash & (ncap - 1)] = e;
+		}
+	}
+	pg_free(pool.buckets);
+	pool.buckets = nb;
+	pool.cap = ncap;
+	return 0;
+}
+
+/* A pooled copy of @s with one more reference; NULL for NULL, and on
+ * allocation failure (*oom set). */
+static const char *istr_get(const char *s, bool *oom)
+{
+	uint32_t h;
+	struct istr *e;
+	size_t len;
+
+	if (!s)
+		return NULL;
+	h = str_hash(s);
+	pthread_mutex_lock(&pool.mu);
+	if (pool.cap && pool.n >= pool.cap && pool_grow_locked() < 0)
+		goto fail;
+	if (!pool.cap && pool_grow_locked() < 0)
+		goto fail;
+	for (e = pool.buckets[h & (pool.cap - 1)]; e; e = e->next) {
+		if (e->hash == h && strcmp(e->s, s) == 0) {
+			e->refs++;
+			pthread_mutex_unlock(&pool.mu);
+			return e->s;
+		}
+	}
+	len = strlen(s);
+	e = pg_malloc(sizeof(*e) + len + 1);
+	if (!e)
+		goto fail;
+	e->hash = h;
+	e->refs = 1;
+	memcpy(e->s, s, len + 1);
+	e->next = pool.buckets[h & (pool.cap - 1)];
+	pool.buckets[h & (pool.cap - 1)] = e;
+	pool.n++;
+	pthread_mutex_unlock(&pool.mu);
+	return e->s;
+fail:
+	pthread_mutex_unlock(&pool.mu);
+	*oom = true;
+	return NULL;
+}
+
+/* Drops a reference taken by istr_get(); NULL-safe. */
+static void istr_put(const char *s)
+{
+	struct istr *e, **pp;
+
+	if (!s)
+		return;
+	e = (struct istr *)(uintptr_t)(s - offsetof(struct istr, s));
+	pthread_mutex_lock(&pool.mu);
+	if (--e->refs == 0) {
+		for (pp = &pool.buckets[e->hash & (pool.cap - 1)]; *pp != e; pp = &(*pp)->next)
+			;
+		*pp = e->next;
+		pool.n--;
+		pg_free(e);
+	}
+	pthread_mutex_unlock(&pool.mu);
+}
+
+size_t kube_decode_shared_strings(void)
+{
+	size_t n;
+
+	pthread_mutex_lock(&pool.mu);
+	n = pool.n;
+	pthread_mutex_unlock(&pool.mu);
+	return n;
+}
+
+/* ---- pods -----------------------------------------------------------------
+ * pod_from_object() builds a pod for one-off judgement: a 512-byte-chunk
+ * arena, arrays sized for the worst case.  A pod that stays in a cache for
+ * its life is copied once into an exact-size block, with its shared
+ * strings pooled: about a third of the memory. */
+
+/* Every field of struct pod and of the structs it points to is handled in
+ * pod_compact() and pod_release().  Scalars come along with the struct
+ * copy; a new pointer field changes these sizes and must be added there. */
+#if UINTPTR_MAX == UINT64_MAX
+_Static_assert(sizeof(struct pod) == 248 && sizeof(struct container) == 40 &&
+	       sizeof(struct secret_use) == 16 && sizeof(struct host_path) == 16 &&
+	       sizeof(struct token_source) == 16 && sizeof(struct labels) == 24,
+	       "struct pod changed: handle the new fields in pod_compact() and pod_release() "
+	       "(src/kube/kube_decode.c)");
+#endif
+
+/* Carves exact-size pieces out of one block. */
+struct carve {
+	char *p;
+	size_t used, size;
+};
+
+static size_t align8(size_t n)
+{
+	return (n + 7) & ~(size_t)7;
+}
+
+static void *carve(struct carve *c, size_t n)
+{
+	void *r;
+
+	if (n == 0)
+		return NULL;
+	n = align8(n);
+	r = c->p + c->used;
+	c->used += n;
+	return r;
+}
+
+static const char *carve_str(struct carve *c, const char *s)
+{
+	size_t n;
+	char *r;
+
+	if (!s)
+		return NULL;
+	n = strlen(s) + 1;
+	r = c->p + c->used;
+	memcpy(r, s, n);
+	c->used += n;
+	return r;
+}
+
+static size_t strsz(const char *s)
+{
+	return s ? strlen(s) + 1 : 0;
+}
+
+/* Pointer arrays keep a NULL after the last entry, as pod_from_object's. */
+static size_t ptrs(size_t n)
+{
+	return n ? align8((n + 1) * sizeof(char *)) : 0;
+}
+
+static size_t compact_size(const struct pod *p)
+{
+	size_t n = 0;
+
+	n += align8(p->ncontainers * sizeof(*p->containers));
+	for (uint16_t i = 0; i < p->ncontainers; i++)
+		n += ptrs(p->containers[i].ncaps);
+	n += align8(p->ntokens * sizeof(*p->tokens));
+	n += align8(p->nsecrets * sizeof(*p->secrets));
+	n += align8(p->nhost_paths * sizeof(*p->host_paths));
+	n += 2 * ptrs(p->labels.n);
+	n += ptrs(p->nips);
+	n += 2 * ptrs(p->ncontainer_ids);
+	/* The strings no other pod has, packed at the end. */
+	n += strsz(p->name) + strsz(p->uid);
+	for (uint8_t i = 0; i < p->nips; i++)
+		n += strsz(p->ips[i]);
+	for (uint16_t i = 0; i < p->ncontainer_ids; i++)
+		n += strsz(p->container_ids[i]);
+	return n;
+}
+
+static void pod_release(struct pod *p)
+{
+	istr_put(p->namespace);
+	for (size_t i = 0; i < p->labels.n; i++) {
+		istr_put(p->labels.keys[i]);
+		istr_put(p->labels.values[i]);
+	}
+	istr_put(p->service_account);
+	for (uint16_t i = 0; i < p->ncontainers; i++) {
+		istr_put(p->containers[i].name);
+		istr_put(p->containers[i].image);
+		for (uint16_t j = 0; j < p->containers[i].ncaps; j++)
+			istr_put(p->containers[i].caps_add[j]);
+	}
+	for (uint16_t i = 0; i < p->nsecrets; i++)
+		istr_put(p->secrets[i].secret);
+	for (uint16_t i = 0; i < p->nhost_paths; i++)
+		istr_put(p->host_paths[i].path);
+	istr_put(p->node_name);
+	istr_put(p->owner_kind);
+	istr_put(p->owner_name);
+	istr_put(p->owner_uid);
+	for (uint16_t i = 0; i < p->ncontainer_ids; i++)
+		istr_put(p->container_names[i]);
+}
+
+/* A copy of @src in one exact block plus pooled strings.  Every array is
+ * carved before any string is pooled, so a failure part-way can release
+ * what it has with pod_release(). */
+static int pod_compact(const struct pod *src, struct pod **ret)
+{
+	size_t size = compact_size(src);
+	struct carve c = { NULL, 0, size };
+	struct pod *p;
+	bool oom = false;
+
+	p = pg_malloc(sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	*p = *src;
+	p->arena = arena_new(size);
+	c.p = p->arena && size ? arena_alloc(p->arena, size) : NULL;
+	if (!p->arena || (size && !c.p)) {
+		arena_free(p->arena);
+		pg_free(p);
+		return -ENOMEM;
+	}
+	p->containers = carve(&c, src->ncontainers * sizeof(*p->containers));
+	p->tokens = carve(&c, src->ntokens * sizeof(*p->tokens));
+	p->secrets = carve(&c, src->nsecrets * sizeof(*p->secrets));
+	p->host_paths = carve(&c, src->nhost_paths * sizeof(*p->host_paths));
+	if (src->ncontainers)
+		memcpy(p->containers, src->containers, src->ncontainers * sizeof(*p->containers));
+	if (src->ntokens)
+		memcpy(p->tokens, src->tokens, src->ntokens * sizeof(*p->tokens));
+	if (src->nsecrets)
+		memcpy(p->secrets, src->secrets, src->nsecrets * sizeof(*p->secrets));
+	if (src->nhost_paths)
+		memcpy(p->host_paths, src->host_paths, src->nhost_paths * sizeof(*p->host_paths));
+	/* Every pooled slot is cleared before the first is filled. */
+	p->namespace = p->service_account = p->node_name = NULL;
+	p->owner_kind = p->owner_name = p->owner_uid = NULL;
+	for (uint16_t i = 0; i < p->ncontainers; i++) {
+		p->containers[i].name = p->containers[i].image = NULL;
+		p->containers[i].caps_add = carve(&c, src->containers[i].ncaps ?
+						  (src->containers[i].ncaps + 1U) * sizeof(char *) : 0);
+	}
+	for (uint16_t i = 0; i < p->nsecrets; i++)
+		p->secrets[i].secret = NULL;
+	for (uint16_t i = 0; i < p->nhost_paths; i++)
+		p->host_paths[i].path = NULL;
+	p->labels.keys = carve(&c, src->labels.n ? (src->labels.n + 1) * sizeof(char *) : 0);
+	p->labels.values = carve(&c, src->labels.n ? (src->labels.n + 1) * sizeof(char *) : 0);
+	p->ips = carve(&c, src->nips ? (src->nips + 1U) * sizeof(char *) : 0);
+	p->container_ids = carve(&c, src->ncontainer_ids ?
+				 (src->ncontainer_ids + 1U) * sizeof(char *) : 0);
+	p->container_names = NULL;
+	if (src->ncontainer_ids)
+		p->container_names = carve(&c, (src->ncontainer_ids + 1U) * sizeof(char *));
+
+	/* Unique strings go in the block... */
+	p->name = carve_str(&c, src->name);
+	p->uid = carve_str(&c, src->uid);
+	for (uint8_t i = 0; i < src->nips; i++)
+		p->ips[i] = carve_str(&c, src->ips[i]);
+	for (uint16_t i = 0; i < src->ncontainer_ids; i++)
+		p->container_ids[i] = carve_str(&c, src->container_ids[i]);
+	/* ...shared ones in the pool. */
+	p->namespace = istr_get(src->namespace, &oom);
+	for (size_t i = 0; i < src->labels.n; i++) {
+		p->labels.keys[i] = istr_get(src->labels.keys[i], &oom);
+		p->labels.values[i] = istr_get(src->labels.values[i], &oom);
+	}
+	p->service_account = istr_get(src->service_account, &oom);
+	for (uint16_t i = 0; i < src->ncontainers; i++) {
+		struct container *ct = &p->containers[i];
+		const struct container *sc = &src->containers[i];
+
+		ct->name = istr_get(sc->name, &oom);
+		ct->image = istr_get(sc->image, &oom);
+		for (uint16_t j = 0; j < sc->ncaps; j++)
+			ct->caps_add[j] = istr_get(sc->caps_add[j], &oom);
+	}
+	for (uint16_t i = 0; i < src->nsecrets; i++)
+		p->secrets[i].secret = istr_get(src->secrets[i].secret, &oom);
+	for (uint16_t i = 0; i < src->nhost_paths; i++)
+		p->host_paths[i].path = istr_get(src->host_paths[i].path, &oom);
+	p->node_name = istr_get(src->node_name, &oom);
+	p->owner_kind = istr_get(src->owner_kind, &oom);
+	p->owner_name = istr_get(src->owner_name, &oom);
+	p->owner_uid = istr_get(src->owner_uid, &oom);
+	for (uint16_t i = 0; i < src->ncontainer_ids; i++)
+		p->container_names[i] = istr_get(src->container_names[i], &oom);
+	if (oom || c.used != size) {
+		pod_release(p);
+		pod_free(p);
+		return -ENOMEM;
+	}
+	*ret = p;
+	return 0;
+}
+
 int kube_decode_pod(void *ud, json_t *obj, void **ret_pod)
 {
 	struct errlist errs;
-	struct pod *p = NULL;
+	struct pod *p = NULL, *compact = NULL;
 	int r;
 
 	/* The messages are not wanted here: keep one, to stay cheap. */
@@ -23,12 +355,19 @@ int kube_decode_pod(void *ud, json_t *obj, void **ret_pod)
 	errlist_free(&errs);
 	if (r < 0)
 		return r;
-	*ret_pod = p;
+	r = pod_compact(p, &compact);
+	pod_free(p);
+	if (r < 0)
+		return r;
+	*ret_pod = compact;
 	return 0;
 }
 
 void kube_free_pod(void *ud, void *pod)
 {
+	if (!pod)
+		return;
+	pod_release(pod);
 	pod_free(pod);
 }
 

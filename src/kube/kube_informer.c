@@ -23,6 +23,8 @@
 #define ACCEPT_META "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1," \
 		    "application/json"
 #define RV_MAX 1024
+/* Deeper than any object the API server stores (it nests 64 at most). */
+#define LIST_MAX_DEPTH 128
 /* Times a list starts over after an expired continue token. */
 #define LIST_RESTARTS 3
 
@@ -603,34 +605,33 @@ static void report(struct kube_informer *inf, int err, const struct kube_error *
 
 /* ---- list ------------------------------------------------------------------- */
 
-/* Decodes one page's items into @t. */
-static int add_items(struct kube_informer *inf, json_t *items, struct ktable *t)
+/* Decodes one list item into the table being built. */
+struct page_ctx {
+	struct kube_informer *inf;
+	struct ktable *t;
+};
+
+static int add_item(void *ud, json_t *item)
 {
-	json_t *item;
-	size_t i;
+	struct page_ctx *pc = ud;
+	struct kube_object *o, *old;
+	int r;
 
-	json_array_foreach(items, i, item) {
-		struct kube_object *o, *old;
-		int r;
-
-		if (!json_is_object(item))
-			continue;
-		r = object_new(inf, item, &o);
-		if (r == -EINVAL)
-			continue;
-		if (r < 0)
-			return r;
-		if (t->n >= inf->o.max_objects) {
-			kube_object_unref(o);
-			return -E2BIG;
-		}
-		r = ktable_put(t, o, &old);
-		if (r < 0) {
-			kube_object_unref(o);
-			return r;
-		}
-		kube_object_unref(old);
+	r = object_new(pc->inf, item, &o);
+	if (r == -EINVAL)
+		return 0;
+	if (r < 0)
+		return r;
+	if (pc->t->n >= pc->inf->o.max_objects) {
+		kube_object_unref(o);
+		return -E2BIG;
 	}
+	r = ktable_put(pc->t, o, &old);
+	if (r < 0) {
+		kube_object_unref(o);
+		return r;
+	}
+	kube_object_unref(old);
 	return 0;
 }
 
@@ -658,7 +659,8 @@ static int list_all(struct kube_informer *inf, struct ktable *t, struct buf *ret
 			.accept = inf->o.metadata_only ? ACCEPT_META_LIST : NULL,
 			.retry = KUBE_RETRY_IDEMPOTENT, .cancel = &inf->stop,
 		};
-		json_t *page, *meta, *next;
+		struct page_ctx pc = { inf, t };
+		json_t *meta = NULL, *next;
 
 		buf_reset(&body);
 		r = kube_client_do(inf->client, &req, &body, err);
@@ -677,20 +679,17 @@ static int list_all(struct kube_informer *inf, struct ktable *t, struct buf *ret
 		if (r < 0)
 			break;
 		atomic_fetch_add(&inf->n_pages, 1);
-		page = json_loadb(buf_str(&body), body.len, 0, NULL);
-		meta = json_object_get(page, "metadata");
-		if (!json_is_object(page) || !json_is_array(json_object_get(page, "items"))) {
-			json_decref(page);
+		/* Item by item: a page costs one item's tree, not its own. */
+		r = kube_list_parse(buf_str(&body), body.len, LIST_MAX_DEPTH, add_item, &pc, &meta);
+		if (r == -EINVAL) {
 			snprintf(err->reason, sizeof(err->reason), "BadResponse");
 			snprintf(err->message, sizeof(err->message), "a list page is not a list");
 			r = -EBADMSG;
+		}
+		if (r < 0)
 			break;
-		}
-		r = add_items(inf, json_object_get(page, "items"), t);
-		if (r == 0) {
-			buf_reset(ret_rv);
-			r = buf_adds(ret_rv, meta_str(meta, "resourceVersion"));
-		}
+		buf_reset(ret_rv);
+		r = buf_adds(ret_rv, meta_str(meta, "resourceVersion"));
 		next = json_object_get(meta, "continue");
 		pg_free(cont);
 		cont = NULL;
@@ -699,7 +698,7 @@ static int list_all(struct kube_informer *inf, struct ktable *t, struct buf *ret
 			if (!cont)
 				r = -ENOMEM;
 		}
-		json_decref(page);
+		json_decref(meta);
 		if (r < 0 || !cont)
 			break;
 	}

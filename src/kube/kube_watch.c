@@ -1,8 +1,10 @@
 /* kube_watch.c - splits a watch stream into lines whatever the chunking,
- * and parses each line into a typed event. */
+ * parses each line into a typed event, and takes list pages apart one
+ * item at a time. */
 #include "kube_watch.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 void kube_lines_init(struct kube_lines *s, size_t max_line)
@@ -117,5 +119,224 @@ int kube_watch_event_parse(const char *line, size_t len, struct kube_watch_event
 	}
 out:
 	json_decref(root);
+	return r;
+}
+
+/* ---- list pages --------------------------------------------------------------- */
+
+static const char *skip_ws(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+		p++;
+	return p;
+}
+
+static bool is_delim(char c)
+{
+	return c == ',' || c == ':' || c == ']' || c == '}' || c == '"' || c == '{' ||
+	       c == '[' || c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\0';
+}
+
+/* The end of the string starting at @p (on its opening quote), or NULL. */
+static const char *skip_string(const char *p, const char *end)
+{
+	for (p++; p < end; p++) {
+		if (*p == '\\') {
+			if (++p == end)
+				return NULL;
+		} else if (*p == '"') {
+			return p + 1;
+		}
+	}
+	return NULL;
+}
+
+/* The end of the JSON value at @p, or NULL when it is cut or malformed at
+ * the structural level (jansson checks the rest when the value is parsed).
+ * Iterative: nesting is only counted, never recursed into. */
+static const char *skip_value(const char *p, const char *end, unsigned max_depth)
+{
+	unsigned depth = 0;
+
+	p = skip_ws(p, end);
+	do {
+		if (p >= end)
+			return NULL;
+		switch (*p) {
+		case '{':
+		case '[':
+			if (++depth > max_depth)
+				return NULL;
+			p++;
+			break;
+		case '}':
+		case ']':
+			if (depth == 0)
+				return NULL;
+			depth--;
+			p++;
+			break;
+		case '"':
+			p = skip_string(p, end);
+			if (!p)
+				return NULL;
+			break;
+		case ',':
+		case ':':
+		case ' ':
+		case '\t':
+		case '\n':
+		case '\r':
+			if (depth == 0)
+				return NULL;
+			p++;
+			break;
+		default: {
+			/* A number, true, false or null: up to a delimiter. */
+			const char *start = p;
+
+			while (p < end && !is_delim(*p))
+				p++;
+			if (p == start)
+				return NULL;
+			break;
+		}
+		}
+	} while (depth > 0);
+	return p;
+}
+
+static int parse_slice(const char *p, size_t n, json_t **ret)
+{
+	json_error_t jerr;
+
+	*ret = json_loadb(p, n, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+	if (*ret)
+		return 0;
+	return json_error_code(&jerr) == json_error_out_of_memory ? -ENOMEM : -EINVAL;
+}
+
+static int list_items(const char *p, const char *end, unsigned max_depth, kube_item_fn fn,
+		      void *ud, const char **ret_end)
+{
+	p = skip_ws(p, end);
+	if (p >= end)
+		return -EINVAL;
+	if (*p == 'n' && end - p >= 4 && memcmp(p, "null", 4) == 0) {
+		*ret_end = p + 4;
+		return 0;
+	}
+	if (*p != '[')
+		return -EINVAL;
+	p = skip_ws(p + 1, end);
+	if (p < end && *p == ']') {
+		*ret_end = p + 1;
+		return 0;
+	}
+	for (;;) {
+		const char *v = skip_ws(p, end), *ve = skip_value(v, end, max_depth);
+		json_t *item;
+		int r;
+
+		if (!ve)
+			return -EINVAL;
+		r = parse_slice(v, (size_t)(ve - v), &item);
+		if (r < 0)
+			return r;
+		r = json_is_object(item) ? fn(ud, item) : 0;
+		json_decref(item);
+		if (r < 0)
+			return r;
+		p = skip_ws(ve, end);
+		if (p < end && *p == ',') {
+			p++;
+			continue;
+		}
+		if (p < end && *p == ']') {
+			*ret_end = p + 1;
+			return 0;
+		}
+		return -EINVAL;
+	}
+}
+
+int kube_list_parse(const char *body, size_t len, unsigned max_depth, kube_item_fn fn,
+		    void *ud, json_t **ret_meta)
+{
+	const char *p = body, *end = body + len;
+	json_t *meta = NULL;
+	bool items = false;
+	int r = -EINVAL;
+
+	p = skip_ws(p, end);
+	if (p >= end || *p != '{')
+		return -EINVAL;
+	p = skip_ws(p + 1, end);
+	if (p < end && *p == '}') {
+		p++;
+		goto done;
+	}
+	for (;;) {
+		const char *k = p, *ke, *v, *ve;
+		size_t klen;
+
+		if (p >= end || *p != '"' || !(ke = skip_string(p, end)))
+			goto fail;
+		klen = (size_t)(ke - k);
+		p = skip_ws(ke, end);
+		if (p >= end || *p != ':')
+			goto fail;
+		v = skip_ws(p + 1, end);
+		/* Keys are compared as written: the API server never escapes
+		 * "items" or "metadata". */
+		if (klen == 7 && memcmp(k, "\"items\"", 7) == 0) {
+			if (items)
+				goto fail;
+			items = true;
+			r = list_items(v, end, max_depth, fn, ud, &ve);
+			if (r < 0)
+				goto out;
+			r = -EINVAL;
+		} else {
+			ve = skip_value(v, end, max_depth);
+			if (!ve)
+				goto fail;
+			if (klen == 10 && memcmp(k, "\"metadata\"", 10) == 0) {
+				if (meta)
+					goto fail;
+				r = parse_slice(v, (size_t)(ve - v), &meta);
+				if (r < 0)
+					goto out;
+				r = -EINVAL;
+				if (!json_is_object(meta))
+					goto fail;
+			}
+		}
+		p = skip_ws(ve, end);
+		if (p < end && *p == ',') {
+			p = skip_ws(p + 1, end);
+			continue;
+		}
+		if (p < end && *p == '}') {
+			p++;
+			break;
+		}
+		goto fail;
+	}
+done:
+	if (skip_ws(p, end) != end)
+		goto fail;
+	if (ret_meta) {
+		*ret_meta = meta ? meta : json_object();
+		meta = NULL;
+		if (!*ret_meta)
+			return -ENOMEM;
+	}
+	json_decref(meta);
+	return 0;
+fail:
+	r = -EINVAL;
+out:
+	json_decref(meta);
 	return r;
 }

@@ -172,14 +172,15 @@ void kt_start(struct kt_standin *s, int short_ttl_s, const char *const *extra)
 		/* The stand-in must not outlive a test that crashes. */
 		int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
 
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		/* Its "listening on" line is for people; the log has the rest. */
 		if (devnull >= 0)
 			dup2(devnull, STDOUT_FILENO);
 		execvp("python3", (char *const *)(uintptr_t)argv);
 		_exit(127);
 	}
-	for (int i = 0; i < 300 && !s->port; i++) {
+	/* Seeding many objects takes a while; a dead stand-in is noticed at once. */
+	for (int i = 0; i < 12000 && !s->port; i++) {
 		FILE *f = fopen(port_file, "r");
 		int status;
 
@@ -194,7 +195,7 @@ void kt_start(struct kt_standin *s, int short_ttl_s, const char *const *extra)
 			kt_sleep_ms(50);
 	}
 	if (!s->port)
-		kt_die("the stand-in did not start in 15 s");
+		kt_die("the stand-in did not start in 600 s");
 	{
 		struct kube_client_opts o;
 
@@ -399,9 +400,28 @@ int kt_open_watches(struct kt_standin *s)
 	return n;
 }
 
+/* tests/kube/rich-pod.json: what a Deployment's pod looks like on a real
+ * cluster, give or take; read once. */
+static json_t *rich_pod_template(void)
+{
+	static json_t *tmpl;
+	json_error_t jerr;
+	char *path;
+
+	if (tmpl)
+		return tmpl;
+	path = xasprintf("%s/tests/kube/rich-pod.json", srcdir());
+	tmpl = json_load_file(path, 0, &jerr);
+	if (!tmpl)
+		kt_die("%s: %s", path, jerr.text);
+	pg_free(path);
+	return tmpl;
+}
+
 json_t *kt_pod(const char *ns, const char *name, const char *app, bool rich, unsigned seq)
 {
-	json_t *pod;
+	char owner[256], ip[32];
+	json_t *pod, *meta;
 
 	if (!rich)
 		return json_pack("{ss ss s{ss ss s{ss}} s{ss s[{ss ss}]} s{ss}}",
@@ -410,73 +430,20 @@ json_t *kt_pod(const char *ns, const char *name, const char *app, bool rich, uns
 				 "spec", "nodeName", "node-a", "containers", "name", "c",
 				 "image", "registry.example.com/app:1",
 				 "status", "phase", "Running");
-	pod = json_pack(
-		"{ss ss"
-		" s{ss ss s{ss ss ss ss} s{ss ss}"
-		"   s[{ss ss ss ss sb sb}]}"
-		" s{ss ss sb s{sb si si}"
-		"   s[{ss ss s[s] s[{ss ss} {ss s{s{ss}}}] s[{si ss ss}]"
-		"      s{s{ss ss} s{ss ss}} s{s{ss si} si si}"
-		"      s[{ss ss sb} {ss ss}] s{sb sb s{s[s]}} ss}"
-		"     {ss ss s[ss ss] s[{si ss}] s{s{ss ss}} s[{ss ss}] ss}]"
-		"   s[{ss s{s[{s{ss si ss}} {s{ss s[{ss ss}]}} {s{s[{ss s{ss}}]}}] si}}"
-		"     {ss s{ss}}]"
-		"   s[{ss ss ss si}]}"
-		" s{ss ss ss ss s[{ss ss}]}}",
-		"apiVersion", "v1", "kind", "Pod",
-		"metadata", "name", name, "namespace", ns,
-		"labels", "app", app, "pod-template-hash", "7d9f8c6b5d", "tier", "backend",
-		"app.kubernetes.io/part-of", "payments-platform",
-		"annotations", "kubectl.kubernetes.io/default-container", "api",
-		"prometheus.io/scrape", "true",
-		"ownerReferences", "apiVersion", "apps/v1", "kind", "ReplicaSet",
-		"name", "payments-api-7d9f8c6b5d", "uid", "8a1b6f0e-4d3c-4a55-9f1e-2b7c9d0e1f23",
-		"controller", 1, "blockOwnerDeletion", 1,
-		"spec", "serviceAccountName", "payments-api", "nodeName", "node-a",
-		"automountServiceAccountToken", 1,
-		"securityContext", "runAsNonRoot", 1, "runAsUser", 10001, "fsGroup", 10001,
-		"containers",
-		"name", "api", "image",
-		"registry.example.com/payments/api@sha256:"
-		"4f53cda18c2baa0c0354bb5f9a3ecbe5ed12ab4d8e11ba873c2f11161202b945",
-		"command", "/app/server",
-		"env", "name", "LOG_LEVEL", "value", "info",
-		"name", "POD_IP", "valueFrom", "fieldRef", "fieldPath", "status.podIP",
-		"ports", "containerPort", 8080, "name", "http", "protocol", "TCP",
-		"resources", "requests", "cpu", "250m", "memory", "256Mi",
-		"limits", "cpu", "1", "memory", "512Mi",
-		"readinessProbe", "httpGet", "path", "/healthz", "port", 8080,
-		"periodSeconds", 10, "timeoutSeconds", 2,
-		"volumeMounts", "name", "kube-api-access-x7k2p",
-		"mountPath", "/var/run/secrets/kubernetes.io/serviceaccount", "readOnly", 1,
-		"name", "tmp", "mountPath", "/tmp",
-		"securityContext", "allowPrivilegeEscalation", 0, "readOnlyRootFilesystem", 1,
-		"capabilities", "drop", "ALL",
-		"imagePullPolicy", "IfNotPresent",
-		"name", "envoy", "image", "registry.example.com/mesh/envoy:v1.29.1",
-		"args", "--config-path", "/etc/envoy/envoy.yaml",
-		"ports", "containerPort", 15001, "name", "proxy",
-		"resources", "requests", "cpu", "100m", "memory", "128Mi",
-		"volumeMounts", "name", "envoy-config", "mountPath", "/etc/envoy",
-		"terminationMessagePolicy", "FallbackToLogsOnError",
-		"volumes", "name", "kube-api-access-x7k2p", "projected", "sources",
-		"serviceAccountToken", "path", "token", "expirationSeconds", 3607,
-		"audience", "https://kubernetes.default.svc",
-		"configMap", "name", "kube-root-ca.crt", "items", "key", "ca.crt", "path", "ca.crt",
-		"downwardAPI", "items", "path", "namespace", "fieldRef", "fieldPath",
-		"metadata.namespace",
-		"defaultMode", 420,
-		"name", "envoy-config", "configMap", "name", "envoy-config",
-		"tolerations", "key", "node.kubernetes.io/not-ready", "operator", "Exists",
-		"effect", "NoExecute", "tolerationSeconds", 300,
-		"status", "phase", "Running", "podIP", "10.1.2.3", "hostIP", "192.168.0.10",
-		"startTime", "2026-11-22T10:00:00Z",
-		"conditions", "type", "Ready", "status", "True");
-	if (pod) {
-		char ip[32];
-
-		snprintf(ip, sizeof(ip), "10.%u.%u.%u", (seq >> 16) & 255, (seq >> 8) & 255, seq & 255);
-		json_object_set_new(json_object_get(pod, "status"), "podIP", json_string(ip));
-	}
+	pod = json_deep_copy(rich_pod_template());
+	if (!pod)
+		kt_die("out of memory");
+	meta = json_object_get(pod, "metadata");
+	json_object_set_new(meta, "name", json_string(name));
+	json_object_set_new(meta, "namespace", json_string(ns));
+	json_object_set_new(json_object_get(meta, "labels"), "app", json_string(app));
+	/* The owning ReplicaSet is the pod's name without its last part. */
+	snprintf(owner, sizeof(owner), "%s", name);
+	if (strrchr(owner, '-'))
+		*strrchr(owner, '-') = '\0';
+	json_object_set_new(json_array_get(json_object_get(meta, "ownerReferences"), 0), "name",
+			    json_string(owner));
+	snprintf(ip, sizeof(ip), "10.%u.%u.%u", (seq >> 16) & 255, (seq >> 8) & 255, seq & 255);
+	json_object_set_new(json_object_get(pod, "status"), "podIP", json_string(ip));
 	return pod;
 }

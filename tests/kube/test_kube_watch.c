@@ -192,6 +192,70 @@ START_TEST(test_event_parse)
 }
 END_TEST
 
+static int count_item(void *ud, json_t *item)
+{
+	json_t *names = ud;
+
+	json_array_append(names, json_object_get(json_object_get(item, "metadata"), "name"));
+	return json_array_size(names) == 99 ? -ECANCELED : 0;
+}
+
+START_TEST(test_list_parse)
+{
+	static const char page[] =
+		" {\"kind\":\"PodList\",\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\":\"42\","
+		"\"continue\":\"abc\",\"remainingItemCount\":3},\"items\":[{\"metadata\":{\"name\":\"a\"},"
+		"\"spec\":{\"x\":[1,2.5e3,true,null,\"}]\\\"\"]}}, 7 ,{\"metadata\":{\"name\":\"b\\u00e9\"}}]} \n";
+	/* Keys in another order, items first; null items; no metadata. */
+	static const char reordered[] =
+		"{\"items\":[{\"metadata\":{\"name\":\"c\"}}],\"metadata\":{\"resourceVersion\":\"7\"}}";
+	json_t *names = json_array(), *meta = NULL;
+
+	ck_assert_int_eq(kube_list_parse(page, strlen(page), 16, count_item, names, &meta), 0);
+	ck_assert_uint_eq(json_array_size(names), 2);
+	ck_assert_str_eq(json_string_value(json_array_get(names, 0)), "a");
+	ck_assert_str_eq(json_string_value(json_array_get(names, 1)), "b\xc3\xa9");
+	ck_assert_str_eq(json_string_value(json_object_get(meta, "resourceVersion")), "42");
+	ck_assert_str_eq(json_string_value(json_object_get(meta, "continue")), "abc");
+	json_decref(meta);
+	json_array_clear(names);
+	ck_assert_int_eq(kube_list_parse(reordered, strlen(reordered), 16, count_item, names,
+					 &meta), 0);
+	ck_assert_uint_eq(json_array_size(names), 1);
+	ck_assert_str_eq(json_string_value(json_object_get(meta, "resourceVersion")), "7");
+	json_decref(meta);
+	ck_assert_int_eq(kube_list_parse("{\"items\":null}", 14, 16, count_item, names, &meta), 0);
+	ck_assert_uint_eq(json_object_size(meta), 0);
+	json_decref(meta);
+	ck_assert_int_eq(kube_list_parse("{}", 2, 16, count_item, names, NULL), 0);
+
+	static const char *const bad[] = {
+		"", "[]", "{", "{\"items\":[}", "{\"items\":[{}", "{\"items\":{}}", "{\"items\":[{]}",
+		"{\"items\":[{\"a\":1}]} x", "{\"metadata\":[]}", "{\"metadata\":{},\"metadata\":{}}",
+		"{\"items\":[],\"items\":[]}", "{\"kind\":\"unterminated}", "{\"items\":[{\"a\":}]}",
+		"{\"items\":[{\"a\":[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]}]}",  /* deeper than 16 */
+		"{\"items\":[1,,2]}", "{\"k\" \"v\"}", "{\"items\":[\x00]}", "{\"items\":[tru\x0e]}",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(kube_list_parse(bad[i], strlen(bad[i]), 16, count_item, names, &meta) ==
+			      -EINVAL, "accepted %s", bad[i]);
+	/* The callback's error stops the walk. */
+	{
+		char big[4096];
+		size_t n = (size_t)snprintf(big, sizeof(big), "{\"items\":[");
+
+		for (int i = 0; i < 120; i++)
+			n += (size_t)snprintf(big + n, sizeof(big) - n, "%s{\"metadata\":{\"name\":\"p%d\"}}",
+					      i ? "," : "", i);
+		n += (size_t)snprintf(big + n, sizeof(big) - n, "]}");
+		json_array_clear(names);
+		ck_assert_int_eq(kube_list_parse(big, n, 16, count_item, names, NULL), -ECANCELED);
+		ck_assert_uint_eq(json_array_size(names), 99);
+	}
+	json_decref(names);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("kube_watch");
@@ -206,6 +270,7 @@ int main(void)
 	tcase_add_test(tc, test_callback_error_stops);
 	tcase_add_test(tc, test_alloc_failure);
 	tcase_add_test(tc, test_event_parse);
+	tcase_add_test(tc, test_list_parse);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

@@ -1,7 +1,9 @@
-/* fuzz_watch.c - the watch-stream splitter and event parser.  The first
- * byte picks a chunk size; the lines must come out the same as when the
- * stream is fed one byte at a time, and oversized lines must be dropped
- * the same way. */
+/* fuzz_watch.c - the watch-stream splitter and event parser, and the
+ * list-page walker.  The first byte picks a chunk size; the lines must come
+ * out the same as when the stream is fed one byte at a time, and oversized
+ * lines must be dropped the same way.  The same bytes as a list page: where
+ * jansson also reads the page (and no escape can hide a key), both must
+ * find the same items. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -52,6 +54,34 @@ static void feed(const uint8_t *data, size_t size, size_t chunk, struct seen *s,
 	kube_lines_free(&l);
 }
 
+static int count_item(void *ud, json_t *item)
+{
+	if (!json_is_object(item))
+		abort();
+	(*(size_t *)ud)++;
+	return 0;
+}
+
+static void list_page(const char *body, size_t len)
+{
+	json_t *meta = NULL, *whole, *items, *it;
+	size_t n = 0, want = 0, i;
+	int r = kube_list_parse(body, len, 64, count_item, &n, &meta);
+
+	if (r == 0 && !json_is_object(meta))
+		abort();
+	json_decref(meta);
+	if (r < 0 || memchr(body, '\\', len))
+		return;
+	whole = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+	items = json_object_get(whole, "items");
+	json_array_foreach(items, i, it)
+		want += json_is_object(it);
+	if (whole && json_is_object(whole) && (json_is_array(items) || !items) && n != want)
+		abort();
+	json_decref(whole);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct seen a = { BUF_INIT(1 << 24), 0 }, b = { BUF_INIT(1 << 24), 0 };
@@ -59,6 +89,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1)
 		return 0;
+	list_page((const char *)data + 1, size - 1);
 	chunk = (size_t)data[0] + 1;
 	feed(data + 1, size - 1, chunk, &a, &over_a);
 	feed(data + 1, size - 1, 1, &b, &over_b);
