@@ -39,6 +39,8 @@
 /* Errors and retries quiet this long: the watch is taken to be running. */
 #define QUIET_HEALTHY_MS (90 * 1000)
 #define TICK_MS 250
+/* How long our own status write may take to come back through the watch. */
+#define STATUS_ECHO_MS 5000
 #define KEY_MAX 600
 
 enum { INF_PODS, INF_PROFILES, INF_SAS, INF_NAMESPACES, INF_SECRETS, INF__COUNT };
@@ -64,6 +66,8 @@ struct wp {
 	int64_t violations;             /* status.violations */
 	char *ready;                    /* status of the Ready condition; NULL */
 	char *ready_ltt;                /* its lastTransitionTime */
+	uint64_t spec_hash;             /* what the spec says, whatever generation says */
+	json_t *status;                 /* the status as the cluster has it; NULL */
 };
 
 /* The controller's view of one profile. */
@@ -148,7 +152,19 @@ static void free_wp(void *ud, void *data)
 	pg_free(w->invalid);
 	pg_free(w->ready);
 	pg_free(w->ready_ltt);
+	json_decref(w->status);
 	pg_free(w);
+}
+
+static uint64_t hash_json(json_t *v)
+{
+	uint64_t h = 14695981039346656037ull;
+	char *text = v ? json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) : NULL;
+
+	for (const unsigned char *p = (const unsigned char *)(text ? text : ""); *p; p++)
+		h = (h ^ *p) * 1099511628211ull;
+	free(text);
+	return h;
 }
 
 /* Keeps an invalid profile too, as "invalid with these messages", so its
@@ -179,6 +195,9 @@ static int decode_wp(void *ud, json_t *obj, void **ret)
 	}
 	errlist_free(&errs);
 	w->generation = json_integer_value(json_object_get(meta, "generation"));
+	w->spec_hash = hash_json(json_object_get(obj, "spec"));
+	if (json_is_object(status))
+		w->status = json_incref(status);
 	w->violations = json_integer_value(json_object_get(status, "violations"));
 	if (w->violations < 0)
 		w->violations = 0;
@@ -924,9 +943,12 @@ static void profile_update(void *ud, struct kube_object *old, struct kube_object
 	const struct wp *a = kube_object_data(old), *b = kube_object_data(cur);
 	struct infslot *s = ud;
 
-	/* Our own status writes come back as updates: only a new
-	 * generation (or validity) changes what the profile selects. */
-	if (a->generation == b->generation && !a->profile == !b->profile) {
+	/* Our own status writes come back as updates: only a new spec
+	 * changes what the profile selects.  The generation says so, unless
+	 * a writer skipped the API server's bookkeeping: the spec's hash
+	 * says so always. */
+	if (a->generation == b->generation && a->spec_hash == b->spec_hash &&
+	    !a->profile == !b->profile) {
 		pthread_mutex_lock(&s->c->mu);
 		prof_upsert(s->c, cur);
 		pthread_mutex_unlock(&s->c->mu);
@@ -1041,6 +1063,21 @@ static void patch_free(struct patch *p)
 	json_decref(p->status);
 }
 
+/* Whether the cluster's status already says what @built says. */
+static bool status_current(json_t *cached, json_t *built)
+{
+	const char *k;
+	json_t *v;
+
+	if (!cached)
+		return false;
+	json_object_foreach(built, k, v) {
+		if (!json_equal(v, json_object_get(cached, k)))
+			return false;
+	}
+	return true;
+}
+
 /* The status patches due now, taken under the lock. */
 static size_t collect_patches(struct controller *c, int64_t now_ms, bool all, struct patch **ret)
 {
@@ -1076,7 +1113,11 @@ static size_t collect_patches(struct controller *c, int64_t now_ms, bool all, st
 			continue;
 		}
 		p->dirty = false;
-		if (p->written && strcmp(p->written, text) == 0) {
+		/* Nothing to say when the cluster shows it already, or when we
+		 * just said it and the cache has not caught up. */
+		if (status_current(p->wp->status, js) ||
+		    (p->written && strcmp(p->written, text) == 0 &&
+		     now_ms - p->flushed_ms < STATUS_ECHO_MS)) {
 			free(text);
 			json_decref(js);
 			continue;

@@ -1,0 +1,863 @@
+#!/usr/bin/env python3
+"""Integration tests of `profileguard controller`: the real binary against the
+API stand-in (tests/standin/kube_standin.py) over real TLS.
+
+Each test class starts one stand-in and the controller(s) it needs, seeds
+objects through the stand-in's control API, and checks what the controller
+wrote: the requests it sent (/_standin/requests), the Events and the
+WorkloadProfile status it left (/_standin/objects), and its metrics.  Lease
+timings are shortened with the controller's public flags (--lease-duration,
+--renew-deadline, --retry-period) and the owner backoff with --owner-backoff.
+Standard library only.
+
+usage: integration.py --binary PROFILEGUARD --srcdir SRC [unittest args]
+"""
+
+import argparse
+import datetime
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.parse
+
+ARGS = None
+CERTS = None
+OWN_NS = "profileguard"
+DIGEST = "sha256:" + "a" * 64
+
+
+# ---------------------------------------------------------------------------
+# Helpers: time, waiting, objects
+# ---------------------------------------------------------------------------
+
+def rfc3339(t=None):
+    t = time.time() if t is None else t
+    return datetime.datetime.fromtimestamp(int(t), datetime.timezone.utc).strftime(
+        "%Y-%m-%dT%H:%M:%SZ")
+
+
+def wait_for(fn, timeout=10.0, interval=0.05, what="condition"):
+    """Polls fn until it returns something truthy; returns that value."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what} (last: {last!r})")
+
+
+def pod(ns, name, image="registry.example.com/app@" + DIGEST, labels=None, sa=None, spec=None,
+        owner=None, annotations=None, started=None, meta=None):
+    """A Running, Ready pod with one container."""
+    m = {"name": name, "namespace": ns, "labels": labels or {"app": "a"}}
+    if annotations:
+        m["annotations"] = annotations
+    if owner:
+        m["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": owner[0], "name": owner[1],
+                                 "uid": owner[2], "controller": True}]
+    if meta:
+        m.update(meta)
+    s = {"nodeName": "node-a", "containers": [{"name": "c", "image": image}]}
+    if sa:
+        s["serviceAccountName"] = sa
+    if spec:
+        s.update(spec)
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": m, "spec": s,
+            "status": {"phase": "Running", "startTime": rfc3339(started),
+                       "conditions": [{"type": "Ready", "status": "True"}]}}
+
+
+def profile(ns, name, spec, selector=None):
+    s = {"selector": selector or {"matchLabels": {"app": "a"}}}
+    s.update(spec)
+    return {"apiVersion": "profileguard.io/v1alpha1", "kind": "WorkloadProfile",
+            "metadata": {"name": name, "namespace": ns}, "spec": s}
+
+
+def sa(ns, name, created=None):
+    m = {"name": name, "namespace": ns}
+    if created is not None:
+        m["creationTimestamp"] = rfc3339(created)
+    return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": m}
+
+
+def token_secret(ns, name, typ="kubernetes.io/service-account-token"):
+    return {"apiVersion": "v1", "kind": "Secret", "type": typ,
+            "metadata": {"name": name, "namespace": ns,
+                         "annotations": {"kubernetes.io/service-account.name": "default"}},
+            "data": {"token": "c2VjcmV0"}}
+
+
+REQUIRE_DIGEST = {"images": {"requireDigest": True}}
+
+
+# ---------------------------------------------------------------------------
+# The stand-in and the controller
+# ---------------------------------------------------------------------------
+
+class Standin:
+    def __init__(self, *extra):
+        self.dir = tempfile.mkdtemp(prefix="pg-ctl-standin-")
+        self.extra = list(extra)
+        self.known_ns = set()
+        self.kubeconfig = os.path.join(self.dir, "kubeconfig")
+        server = os.path.join(ARGS.srcdir, "tests", "standin", "kube_standin.py")
+        port_file = os.path.join(self.dir, "port")
+        with open(os.path.join(self.dir, "seed.json"), "w") as f:
+            json.dump({"items": [{"apiVersion": "v1", "kind": "Namespace",
+                                  "metadata": {"name": OWN_NS}}]}, f)
+        cmd = [sys.executable, server, "--cert", f"{CERTS}/server.crt",
+               "--key", f"{CERTS}/server.key", "--client-ca", f"{CERTS}/ca.crt",
+               "--seed", os.path.join(self.dir, "seed.json"), "--port", "0",
+               "--port-file", port_file, "--kubeconfig-out", self.kubeconfig,
+               "--ca-for-kubeconfig", f"{CERTS}/ca.crt", "--bookmark-interval", "1"] + self.extra
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.time() + 20
+        while not os.path.exists(port_file):
+            if self.proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError("stand-in did not start: " + self.proc.stderr.read().decode())
+            time.sleep(0.02)
+        with open(port_file) as f:
+            self.port = int(f.read())
+        self.ctx = ssl.create_default_context(cafile=f"{CERTS}/ca.crt")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc.stderr.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def call(self, method, path, body=None, token="admin-token", ctype="application/json"):
+        conn = http.client.HTTPSConnection("127.0.0.1", self.port, context=self.ctx, timeout=30)
+        headers = {"Authorization": "Bearer " + token}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = ctype
+        try:
+            conn.request(method, path, body=data, headers=headers)
+            r = conn.getresponse()
+            raw = r.read()
+        finally:
+            conn.close()
+        try:
+            return r.status, json.loads(raw) if raw else None
+        except ValueError:
+            return r.status, raw.decode(errors="replace")
+
+    # -- control API ------------------------------------------------------------------
+    def put(self, *items):
+        """Creates or replaces @items.  Each namespace first gets the
+        ServiceAccount "default" a real cluster would have (created a day
+        ago), so pods are not running on a missing identity by accident."""
+        fresh = []
+        for it in items:
+            ns = (it.get("metadata") or {}).get("namespace")
+            if it.get("kind") not in ("Namespace",) and ns and ns not in self.known_ns:
+                self.known_ns.add(ns)
+                fresh.append(sa(ns, "default", created=time.time() - 86400))
+        if fresh:
+            st, out = self.call("POST", "/_standin/objects", {"items": fresh})
+            assert st == 200, out
+        st, out = self.call("POST", "/_standin/objects", {"items": list(items)})
+        assert st == 200, out
+        return out["items"]
+
+    def objects(self, kind, ns=None, name=None):
+        q = {"kind": kind}
+        if ns is not None:
+            q["namespace"] = ns
+        if name:
+            q["name"] = name
+        st, out = self.call("GET", "/_standin/objects?" + urllib.parse.urlencode(q))
+        assert st == 200, out
+        return out["items"]
+
+    def patch_profile(self, ns, name, spec):
+        """A merge patch of the spec through the API, as kubectl would send
+        it: the API server bumps metadata.generation."""
+        st, out = self.call("PATCH", "/apis/profileguard.io/v1alpha1/namespaces/"
+                            f"{ns}/workloadprofiles/{name}", {"spec": spec},
+                            ctype="application/merge-patch+json")
+        assert st == 200, out
+        return out
+
+    def remove(self, kind, ns, name):
+        q = urllib.parse.urlencode({"kind": kind, "namespace": ns, "name": name})
+        st, out = self.call("DELETE", "/_standin/objects?" + q)
+        assert st == 200, out
+
+    def one(self, kind, ns, name):
+        items = self.objects(kind, ns, name)
+        return items[0] if items else None
+
+    def requests(self, method=None, path_regex=None):
+        q = {}
+        if method:
+            q["method"] = method
+        if path_regex:
+            q["path_regex"] = path_regex
+        st, out = self.call("GET", "/_standin/requests?" + urllib.parse.urlencode(q))
+        assert st == 200, out
+        return out
+
+    def faults(self, knobs):
+        st, out = self.call("POST", "/_standin/faults", knobs)
+        assert st == 200, out
+
+    def clear_faults(self):
+        self.call("DELETE", "/_standin/faults")
+
+    def compact(self):
+        st, out = self.call("POST", "/_standin/compact")
+        assert st == 200, out
+
+    def watches(self):
+        return self.call("GET", "/_standin/watches")[1]
+
+    # -- what the controller wrote -------------------------------------------------
+    def events(self, ns, pod_name=None, reason=None):
+        out = []
+        for e in self.objects("Event", ns):
+            if pod_name and (e.get("regarding") or {}).get("name") != pod_name:
+                continue
+            if reason and e.get("reason") != reason:
+                continue
+            out.append(e)
+        return out
+
+    def status(self, ns, name):
+        p = self.one("WorkloadProfile", ns, name)
+        return (p or {}).get("status") or {}
+
+    def deletes(self, ns, name):
+        """Pod DELETE requests as (status, preconditions uid)."""
+        path = re.escape(f"/api/v1/namespaces/{ns}/pods/{name}") + "$"
+        return [(r["status"], ((r.get("body") or {}).get("preconditions") or {}).get("uid"))
+                for r in self.requests("DELETE", path)]
+
+    def evictions(self, ns, name):
+        path = re.escape(f"/api/v1/namespaces/{ns}/pods/{name}/eviction") + "$"
+        return [r["status"] for r in self.requests("POST", path)]
+
+
+class Controller:
+    def __init__(self, standin, *flags, name="ctl"):
+        self.standin = standin
+        self.flags = list(flags)
+        self.name = name
+        self.log_path = os.path.join(standin.dir, name + ".log")
+        self.proc = None
+        self.port = None
+
+    def start(self, wait_ready=True):
+        self.log = open(self.log_path, "ab")
+        cmd = [ARGS.binary, "controller", "--kubeconfig", self.standin.kubeconfig,
+               "--metrics-addr", "127.0.0.1:0", "--log-format", "json", "--log-level", "debug",
+               "--namespace", OWN_NS, "--identity", self.name] + self.flags
+        env = dict(os.environ)
+        for k in list(env):
+            if k.startswith("PROFILEGUARD_") or k in ("POD_NAME", "POD_NAMESPACE",
+                                                      "KUBERNETES_SERVICE_HOST"):
+                del env[k]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.log, env=env)
+        self.port = wait_for(self._port, 10, what=f"{self.name} metrics port")
+        if wait_ready:
+            wait_for(lambda: self.http("/readyz")[0] == 200, 15, what=f"{self.name} ready")
+        return self
+
+    def lines(self):
+        out = []
+        try:
+            with open(self.log_path, "rb") as f:
+                for raw in f:
+                    try:
+                        out.append(json.loads(raw))
+                    except ValueError:
+                        pass
+        except FileNotFoundError:
+            pass
+        return out
+
+    def _port(self):
+        if self.proc.poll() is not None:
+            raise AssertionError(f"{self.name} exited: " + open(self.log_path).read()[-3000:])
+        for line in self.lines():
+            if line.get("msg") == "metrics listening":
+                return int(line["port"])
+        return None
+
+    def http(self, path):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            conn.request("GET", path)
+            r = conn.getresponse()
+            return r.status, r.read().decode()
+        except OSError as e:
+            return 0, str(e)
+        finally:
+            conn.close()
+
+    def metric(self, name, **labels):
+        """The sum of the series of @name carrying @labels, 0 when none."""
+        st, text = self.http("/metrics")
+        assert st == 200, text
+        total = 0.0
+        for line in text.splitlines():
+            m = re.match(r'^([a-z_]+)(?:\{(.*)\})? (\S+)$', line)
+            if not m or m.group(1) != name:
+                continue
+            if all(f'{k}="{v}"' in (m.group(2) or "") for k, v in labels.items()):
+                total += float(m.group(3))
+        return total
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError(f"{self.name} did not stop on {sig}")
+        if hasattr(self, "log"):
+            self.log.close()
+        return self.proc.returncode if self.proc else None
+
+
+# ---------------------------------------------------------------------------
+# Tests
+# ---------------------------------------------------------------------------
+
+class Base(unittest.TestCase):
+    FLAGS = []
+    STANDIN = []
+
+    @classmethod
+    def setUpClass(cls):
+        cls.api = Standin(*cls.STANDIN)
+        cls.ctl = Controller(cls.api, "--leader-elect=false", *cls.FLAGS).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            rc = cls.ctl.stop()
+            assert rc == 0, f"controller exited {rc}"
+        finally:
+            cls.api.stop()
+
+    def wait_gone(self, ns, name, timeout=10):
+        wait_for(lambda: self.api.one("Pod", ns, name) is None, timeout, what=f"pod {ns}/{name} gone")
+
+    def wait_event(self, ns, pod_name, reason, timeout=10):
+        return wait_for(lambda: self.api.events(ns, pod_name, reason), timeout,
+                        what=f"{reason} Event for {ns}/{pod_name}")[0]
+
+    def wait_status(self, ns, name, pred, timeout=10):
+        return wait_for(lambda: (lambda s: s if pred(s) else None)(self.api.status(ns, name)),
+                        timeout, what=f"status of {ns}/{name}")
+
+    def assert_event(self, ev, reason, action, pod_obj, prof_name, note_part):
+        self.assertEqual(ev["type"], "Warning")
+        self.assertEqual(ev["reason"], reason)
+        self.assertEqual(ev["action"], action)
+        self.assertEqual(ev["reportingController"], "profileguard.io/controller")
+        self.assertEqual(ev["reportingInstance"], self.ctl.name)
+        self.assertEqual(ev["regarding"]["kind"], "Pod")
+        self.assertEqual(ev["regarding"]["name"], pod_obj["metadata"]["name"])
+        self.assertEqual(ev["regarding"]["uid"], pod_obj["metadata"]["uid"])
+        self.assertEqual(ev["related"]["kind"], "WorkloadProfile")
+        self.assertEqual(ev["related"]["apiVersion"], "profileguard.io/v1alpha1")
+        self.assertEqual(ev["related"]["name"], prof_name)
+        self.assertIn(note_part, ev["note"])
+
+
+class TestEnforce(Base):
+    """One controller, Enforce profiles: every reason, its action, Event and status."""
+
+    FLAGS = ["--max-actions-per-minute", "1000", "--owner-backoff", "3s"]
+
+    def test_admission_drift_pod_predates_profile(self):
+        ns = "drift-old"
+        bad, good = self.api.put(pod(ns, "old-pod", image="nginx"),
+                                 pod(ns, "good-pod"))
+        time.sleep(0.3)
+        self.assertEqual(self.api.deletes(ns, "old-pod"), [])
+        self.api.put(profile(ns, "digests", dict(REQUIRE_DIGEST, response={"action": "Delete"})))
+        self.wait_gone(ns, "old-pod")
+        self.assertEqual(self.api.deletes(ns, "old-pod"), [(200, bad["metadata"]["uid"])])
+        self.assertEqual(self.api.deletes(ns, "good-pod"), [])
+        ev = self.wait_event(ns, "old-pod", "AdmissionDrift")
+        self.assert_event(ev, "AdmissionDrift", "Delete", bad, "digests",
+                          'spec.containers[0].image: "nginx" has no @sha256 digest')
+        st = self.wait_status(ns, "digests", lambda s: s.get("violations") == 1 and
+                              s.get("matchedPods") == 1)
+        self.assertEqual(st["observedGeneration"], 1)
+        self.assertEqual(st["lastViolation"]["pod"], "old-pod")
+        self.assertEqual(st["lastViolation"]["reason"], "AdmissionDrift")
+        self.assertIn("has no @sha256 digest", st["lastViolation"]["message"])
+        cond = st["conditions"][0]
+        self.assertEqual((cond["type"], cond["status"], cond["reason"]), ("Ready", "True", "Accepted"))
+
+    def test_admission_drift_profile_tightened(self):
+        ns = "drift-tight"
+        p = self.api.put(pod(ns, "priv", spec={"containers": [
+            {"name": "c", "image": "registry.example.com/app@" + DIGEST,
+             "securityContext": {"privileged": True}}]}))[0]
+        self.api.put(profile(ns, "tight", REQUIRE_DIGEST))
+        st = self.wait_status(ns, "tight", lambda s: s.get("matchedPods") == 1)
+        ltt = st["conditions"][0]["lastTransitionTime"]
+        time.sleep(0.5)
+        self.assertEqual(self.api.deletes(ns, "priv"), [], "deleted before the profile tightened")
+        self.assertEqual(st.get("violations"), 0)
+        # Tighten: a new generation forbids privileged containers.
+        self.api.patch_profile(ns, "tight", {"privileges": {"privileged": "Forbid"}})
+        self.wait_gone(ns, "priv")
+        self.assertEqual(self.api.deletes(ns, "priv"), [(200, p["metadata"]["uid"])])
+        ev = self.wait_event(ns, "priv", "AdmissionDrift")
+        self.assert_event(ev, "AdmissionDrift", "Delete", p, "tight", "privileged")
+        st = self.wait_status(ns, "tight", lambda s: s.get("observedGeneration") == 2 and
+                              s.get("violations") == 1)
+        self.assertEqual(st["conditions"][0]["lastTransitionTime"], ltt,
+                         "Ready did not change: its lastTransitionTime must not move")
+
+    def test_legacy_token_every_reference(self):
+        ns = "legacy"
+        self.api.put(token_secret(ns, "old-token"), token_secret(ns, "plain", "Opaque"))
+        pods = self.api.put(
+            pod(ns, "by-volume", spec={"volumes": [{"name": "t", "secret": {"secretName": "old-token"}}]}),
+            pod(ns, "by-projected", spec={"volumes": [{"name": "t", "projected": {"sources": [
+                {"secret": {"name": "old-token"}}]}}]}),
+            pod(ns, "by-env", spec={"containers": [{"name": "c", "image": "registry.example.com/app@" + DIGEST,
+                                                    "env": [{"name": "T", "valueFrom": {"secretKeyRef": {
+                                                        "name": "old-token", "key": "token"}}}]}]}),
+            pod(ns, "by-envfrom", spec={"containers": [{"name": "c", "image": "registry.example.com/app@" + DIGEST,
+                                                        "envFrom": [{"secretRef": {"name": "old-token"}}]}]}),
+            pod(ns, "opaque-only", spec={"volumes": [{"name": "t", "secret": {"secretName": "plain"}}]}))
+        self.api.put(profile(ns, "no-legacy", {"identity": {"legacyTokenSecrets": "Forbid"}}))
+        for p in pods[:4]:
+            name = p["metadata"]["name"]
+            self.wait_gone(ns, name)
+            self.assertEqual(self.api.deletes(ns, name), [(200, p["metadata"]["uid"])])
+            ev = self.wait_event(ns, name, "LegacyToken")
+            self.assert_event(ev, "LegacyToken", "Delete", p, "no-legacy", "old-token")
+        self.assertIsNotNone(self.api.one("Pod", ns, "opaque-only"))
+        self.assertEqual(self.api.deletes(ns, "opaque-only"), [])
+        self.wait_status(ns, "no-legacy", lambda s: s.get("violations") == 4 and
+                         s.get("lastViolation", {}).get("reason") == "LegacyToken")
+
+    def test_token_ttl_evicts_and_pdb_blocks(self):
+        ns = "ttl"
+        vol = {"volumes": [{"name": "tok", "projected": {"sources": [
+            {"serviceAccountToken": {"path": "token", "expirationSeconds": 86400}}]}}]}
+        free = self.api.put(pod(ns, "long-token", spec=vol))[0]
+        guarded = self.api.put(pod(ns, "guarded", labels={"app": "a", "pdb": "yes"}, spec=vol))[0]
+        self.api.put({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+                      "metadata": {"name": "keep-one", "namespace": ns},
+                      "spec": {"minAvailable": 1, "selector": {"matchLabels": {"pdb": "yes"}}}})
+        self.api.put(profile(ns, "short", {"identity": {"maxTokenExpirationSeconds": 3600},
+                                           "response": {"action": "Evict"}}))
+        self.wait_gone(ns, "long-token")
+        self.assertEqual(self.api.evictions(ns, "long-token"), [201])
+        self.assertEqual(self.api.deletes(ns, "long-token"), [])
+        ev = self.wait_event(ns, "long-token", "TokenTTLExceeded")
+        self.assert_event(ev, "TokenTTLExceeded", "Evict", free, "short", "expirationSeconds")
+        # The budget refuses: the pod is kept, an EvictionBlocked Event says so.
+        blocked = self.wait_event(ns, "guarded", "EvictionBlocked")
+        self.assertEqual(blocked["action"], "Evict")
+        self.assertIn("PodDisruptionBudget", blocked["note"])
+        self.assertEqual(self.api.evictions(ns, "guarded")[0], 429)
+        self.assertIsNotNone(self.api.one("Pod", ns, "guarded"))
+        self.assertEqual(guarded["metadata"]["uid"],
+                         self.api.one("Pod", ns, "guarded")["metadata"]["uid"])
+        self.wait_status(ns, "short", lambda s: s.get("violations") == 2)
+        self.assertGreaterEqual(self.ctl.metric("profileguard_actions_total", action="Evict",
+                                                result="blocked"), 1)
+
+    def test_service_account_deleted(self):
+        ns = "sa-gone"
+        self.api.put(sa(ns, "app", created=time.time() - 3600))
+        p = self.api.put(pod(ns, "zombie", sa="app", started=time.time() - 60))[0]
+        self.api.put(profile(ns, "ids", {"identity": {"serviceAccountNames": ["app"]}}))
+        self.wait_status(ns, "ids", lambda s: s.get("matchedPods") == 1)
+        time.sleep(0.3)
+        self.assertEqual(self.api.deletes(ns, "zombie"), [])
+        self.api.remove("ServiceAccount", ns, "app")
+        self.wait_gone(ns, "zombie")
+        self.assertEqual(self.api.deletes(ns, "zombie"), [(200, p["metadata"]["uid"])])
+        ev = self.wait_event(ns, "zombie", "ServiceAccountMissing")
+        self.assert_event(ev, "ServiceAccountMissing", "Delete", p, "ids", "no longer exists")
+
+    def test_service_account_recreated_audit_records_only(self):
+        ns = "sa-new"
+        self.api.put(sa(ns, "app", created=time.time() - 7200))
+        p = self.api.put(pod(ns, "old-identity", sa="app", started=time.time() - 3600))[0]
+        self.api.put(profile(ns, "watch", {"mode": "Audit"}))
+        self.wait_status(ns, "watch", lambda s: s.get("matchedPods") == 1)
+        # Recreated in one step (a new UID, created now), as the watch of
+        # a busy cluster may well show it.
+        self.api.put(dict(sa(ns, "app"), metadata={"name": "app", "namespace": ns,
+                                                   "uid": "recreated-0001",
+                                                   "creationTimestamp": rfc3339()}))
+        ev = self.wait_event(ns, "old-identity", "ServiceAccountMissing")
+        self.assert_event(ev, "ServiceAccountMissing", "Record", p, "watch", "was recreated after the pod started")
+        self.wait_status(ns, "watch", lambda s: s.get("violations") >= 1)
+        time.sleep(0.5)
+        self.assertEqual(self.api.deletes(ns, "old-identity"), [])
+        self.assertIsNotNone(self.api.one("Pod", ns, "old-identity"))
+
+    def test_audit_and_none_delete_nothing(self):
+        ns = "audit"
+        a = self.api.put(pod(ns, "audited", image="nginx", labels={"app": "audit"}))[0]
+        n = self.api.put(pod(ns, "noned", image="nginx", labels={"app": "none"}))[0]
+        self.api.put(profile(ns, "audit", dict(REQUIRE_DIGEST, mode="Audit"),
+                             selector={"matchLabels": {"app": "audit"}}),
+                     profile(ns, "none", dict(REQUIRE_DIGEST, response={"action": "None"}),
+                             selector={"matchLabels": {"app": "none"}}))
+        ev = self.wait_event(ns, "audited", "AdmissionDrift")
+        self.assert_event(ev, "AdmissionDrift", "Record", a, "audit", "no @sha256 digest")
+        ev = self.wait_event(ns, "noned", "AdmissionDrift")
+        self.assert_event(ev, "AdmissionDrift", "Record", n, "none", "no @sha256 digest")
+        self.wait_status(ns, "audit", lambda s: s.get("violations") == 1)
+        self.wait_status(ns, "none", lambda s: s.get("violations") == 1)
+        time.sleep(0.5)
+        self.assertEqual(self.api.deletes(ns, "audited") + self.api.deletes(ns, "noned"), [])
+        self.assertEqual(self.api.evictions(ns, "audited") + self.api.evictions(ns, "noned"), [])
+
+    def test_repeat_folds_into_series(self):
+        ns = "series"
+        self.api.put(pod(ns, "twice", image="nginx", spec={"hostNetwork": True}))
+        self.api.put(profile(ns, "watch", dict(REQUIRE_DIGEST, mode="Audit")))
+        ev = self.wait_event(ns, "twice", "AdmissionDrift")
+        self.assertNotIn("series", ev)
+        # New evidence for the same (pod, reason, profile): one Event, a series.
+        self.api.patch_profile(ns, "watch", {"privileges": {"hostNamespaces": "Forbid"}})
+        ev = wait_for(lambda: [e for e in self.api.events(ns, "twice", "AdmissionDrift")
+                               if (e.get("series") or {}).get("count") == 2], 10,
+                      what="series count 2")[0]
+        self.assertIn("lastObservedTime", ev["series"])
+        self.assertEqual(len(self.api.events(ns, "twice", "AdmissionDrift")), 1)
+        self.wait_status(ns, "watch", lambda s: s.get("violations") == 2)
+
+    def test_replacement_pod_never_deleted(self):
+        ns = "replace"
+        old = self.api.put(pod(ns, "web-0", image="nginx"))[0]
+        # The DELETE reaches the server only after the pod was replaced.
+        self.api.faults({"slow": {"delay_ms": 2000, "count": 1,
+                                  "path_regex": f"/namespaces/{ns}/pods/web-0$"}})
+        self.api.put(profile(ns, "digests", REQUIRE_DIGEST))
+        wait_for(lambda: self.api.deletes(ns, "web-0"), 10, what="the DELETE on its way")
+        self.api.remove("Pod", ns, "web-0")
+        new = self.api.put(pod(ns, "web-0"))[0]          # compliant, a new UID
+        wait_for(lambda: all(s is not None for s, _ in self.api.deletes(ns, "web-0")), 10,
+                 what="the slow DELETE answered")
+        time.sleep(0.5)
+        cur = self.api.one("Pod", ns, "web-0")
+        self.assertIsNotNone(cur, "the replacement was deleted")
+        self.assertEqual(cur["metadata"]["uid"], new["metadata"]["uid"])
+        self.assertEqual(self.api.deletes(ns, "web-0"), [(409, old["metadata"]["uid"])])
+        self.assertGreaterEqual(self.ctl.metric("profileguard_actions_total", action="Delete",
+                                                result="replaced"), 1)
+
+    def test_owner_backoff_drift_repeated(self):
+        ns = "owner"
+        owner = ("ReplicaSet", "api-7d9f", "rs-uid-0001")
+        first = self.api.put(pod(ns, "api-7d9f-a", image="nginx", owner=owner))[0]
+        self.api.put(profile(ns, "digests", REQUIRE_DIGEST))
+        self.wait_gone(ns, "api-7d9f-a")
+        t0 = time.monotonic()
+        second = self.api.put(pod(ns, "api-7d9f-b", image="nginx", owner=owner))[0]
+        ev = self.wait_event(ns, "api-7d9f-b", "DriftRepeated")
+        self.assertEqual(ev["action"], "Delete")
+        self.assertIn("ReplicaSet api-7d9f", ev["note"])
+        self.assertIsNotNone(self.api.one("Pod", ns, "api-7d9f-b"), "acted on at once")
+        self.wait_gone(ns, "api-7d9f-b", timeout=10)
+        self.assertGreaterEqual(time.monotonic() - t0, 1.5, "the backoff did not hold")
+        self.assertEqual(self.api.deletes(ns, "api-7d9f-a"), [(200, first["metadata"]["uid"])])
+        self.assertEqual(self.api.deletes(ns, "api-7d9f-b"), [(200, second["metadata"]["uid"])])
+        self.assertGreaterEqual(self.ctl.metric("profileguard_actions_total", action="Delete",
+                                                result="backoff"), 1)
+
+    def test_invalid_profile_not_applied(self):
+        ns = "invalid"
+        self.api.put(pod(ns, "kept", image="nginx"))
+        self.api.put(profile(ns, "broken", dict(REQUIRE_DIGEST, mode="Sometimes")))
+        st = self.wait_status(ns, "broken", lambda s: s.get("conditions"))
+        cond = st["conditions"][0]
+        self.assertEqual((cond["status"], cond["reason"]), ("False", "Invalid"))
+        self.assertIn("spec.mode", cond["message"])
+        self.assertEqual(st["matchedPods"], 0)
+        time.sleep(0.5)
+        self.assertEqual(self.api.deletes(ns, "kept"), [])
+        self.assertEqual(self.api.events(ns, "kept"), [])
+        # Fixed: Ready, applied, and the pod goes.
+        self.api.patch_profile(ns, "broken", {"mode": "Enforce"})
+        self.wait_gone(ns, "kept")
+        st = self.wait_status(ns, "broken", lambda s: s["conditions"][0]["status"] == "True")
+        self.assertEqual(st["conditions"][0]["reason"], "Accepted")
+
+    def test_exempt_pods_never_acted_on(self):
+        self.api.put({"apiVersion": "v1", "kind": "Namespace",
+                      "metadata": {"name": "ignored", "labels": {"profileguard.io/ignore": "true"}}})
+        self.api.put(pod("ignored", "free", image="nginx"), profile("ignored", "p", REQUIRE_DIGEST),
+                     pod(OWN_NS, "me", image="nginx"), profile(OWN_NS, "p", REQUIRE_DIGEST),
+                     pod("exempt", "mirror", image="nginx",
+                         annotations={"kubernetes.io/config.mirror": "abc"}),
+                     pod("exempt", "leaving", image="nginx",
+                         meta={"deletionTimestamp": rfc3339(time.time() + 600),
+                               "finalizers": ["example.com/hold"]}),
+                     pod("exempt", "barrier", image="nginx"),
+                     profile("exempt", "p", REQUIRE_DIGEST))
+        self.wait_gone("exempt", "barrier")
+        time.sleep(1.0)
+        for ns, name in (("ignored", "free"), (OWN_NS, "me"), ("exempt", "mirror"),
+                         ("exempt", "leaving")):
+            self.assertEqual(self.api.deletes(ns, name), [], f"{ns}/{name} was acted on")
+            self.assertEqual(self.api.events(ns, name), [], f"{ns}/{name} got an Event")
+
+    def test_metrics_and_health(self):
+        ns = "metrics"
+        self.api.put(pod(ns, "m", image="nginx"), profile(ns, "p", REQUIRE_DIGEST))
+        self.wait_gone(ns, "m")
+        wait_for(lambda: self.ctl.metric("profileguard_actions_total", action="Delete",
+                                         result="deleted") >= 1, 5, what="actions metric")
+        self.assertGreaterEqual(self.ctl.metric("profileguard_drift_findings_total",
+                                                reason="AdmissionDrift", mode="Enforce"), 1)
+        self.assertEqual(self.ctl.metric("profileguard_leader"), 1)
+        self.assertGreaterEqual(self.ctl.metric("profileguard_profiles"), 1)
+        st, text = self.ctl.http("/metrics")
+        self.assertIn('profileguard_watch_restarts_total{resource="pods"}', text)
+        self.assertEqual(self.ctl.http("/healthz")[0], 200)
+        self.assertEqual(self.ctl.http("/readyz")[0], 200)
+        actions = [l for l in self.ctl.lines() if l.get("msg") == "drift action"
+                   and l.get("pod") == "m"]
+        self.assertTrue(actions)
+        for k in ("namespace", "pod", "uid", "reason", "action", "result"):
+            self.assertIn(k, actions[-1])
+
+
+class TestDryRun(Base):
+    FLAGS = ["--dry-run"]
+
+    def test_dry_run_writes_no_pod(self):
+        ns = "dry"
+        d = self.api.put(pod(ns, "would-delete", image="nginx", labels={"app": "d"}))[0]
+        e = self.api.put(pod(ns, "would-evict", image="nginx", labels={"app": "e"}))[0]
+        self.api.put(profile(ns, "del", REQUIRE_DIGEST, selector={"matchLabels": {"app": "d"}}),
+                     profile(ns, "evict", dict(REQUIRE_DIGEST, response={"action": "Evict"}),
+                             selector={"matchLabels": {"app": "e"}}))
+        ev = self.wait_event(ns, "would-delete", "AdmissionDrift")
+        self.assert_event(ev, "AdmissionDrift", "Delete", d, "del", "no @sha256 digest")
+        self.assertTrue(ev["note"].startswith("dry-run:"), ev["note"])
+        ev = self.wait_event(ns, "would-evict", "AdmissionDrift")
+        self.assert_event(ev, "AdmissionDrift", "Evict", e, "evict", "no @sha256 digest")
+        self.assertIn("dry-run", ev["note"])
+        self.wait_status(ns, "del", lambda s: s.get("violations") == 1)
+        self.wait_status(ns, "evict", lambda s: s.get("violations") == 1)
+        time.sleep(0.5)
+        self.assertEqual(self.api.requests("DELETE", f"/namespaces/{ns}/pods"), [])
+        self.assertEqual(self.api.requests("POST", "/eviction$"), [])
+        self.assertGreaterEqual(self.ctl.metric("profileguard_actions_total", action="Delete",
+                                                result="dry_run"), 1)
+
+
+class TestThrottle(Base):
+    FLAGS = ["--max-actions-per-minute", "2"]
+
+    def test_bucket_throttles(self):
+        ns = "throttle"
+        self.api.put(*[pod(ns, f"p{i}", image="nginx") for i in range(4)])
+        self.api.put(profile(ns, "digests", REQUIRE_DIGEST))
+        wait_for(lambda: len([p for p in self.api.objects("Pod", ns)]) == 2, 10, what="two deleted")
+        throttled = wait_for(lambda: self.api.events(ns, reason="ActionThrottled")
+                             if len(self.api.events(ns, reason="ActionThrottled")) == 2 else None,
+                             10, what="two ActionThrottled Events")
+        for ev in throttled:
+            self.assertEqual(ev["action"], "Delete")
+            self.assertIn("--max-actions-per-minute", ev["note"])
+        time.sleep(1.0)
+        self.assertEqual(len(self.api.objects("Pod", ns)), 2, "the bucket did not hold")
+        self.assertEqual(len(self.api.requests("DELETE", f"/namespaces/{ns}/pods/")), 2)
+        self.assertGreaterEqual(self.ctl.metric("profileguard_actions_total", action="Delete",
+                                                result="throttled"), 2)
+
+
+class TestFaults(Base):
+    """API faults: the informers recover and nothing is lost or done twice.
+
+    Every pods watch is cut after one event for the whole class (a fault
+    only applies to requests that start after it is set, so it is set
+    before the controller starts)."""
+
+    FLAGS = ["--max-actions-per-minute", "1000"]
+    WATCH = r"^/api/v1/pods\?watch"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.api = Standin()
+        cls.api.faults({"reset_watch": {"after_events": 1, "count": -1, "path_regex": cls.WATCH}})
+        cls.ctl = Controller(cls.api, "--leader-elect=false", *cls.FLAGS).start()
+
+    def drifting(self, ns, n, prefix):
+        return self.api.put(*[pod(ns, f"{prefix}{i}", image="nginx") for i in range(n)])
+
+    def assert_each_deleted_once(self, ns, pods):
+        for p in pods:
+            name = p["metadata"]["name"]
+            self.wait_gone(ns, name, timeout=20)
+            ok = [d for d in self.api.deletes(ns, name) if d[0] == 200]
+            self.assertEqual(ok, [(200, p["metadata"]["uid"])], f"{name}: {self.api.deletes(ns, name)}")
+            self.assertEqual(len(self.api.events(ns, name, "AdmissionDrift")), 1, name)
+
+    def test_watch_reset_410_and_write_errors(self):
+        ns = "faults"
+        self.api.put(profile(ns, "digests", REQUIRE_DIGEST))
+        self.wait_status(ns, "digests", lambda s: s.get("conditions"))
+
+        # Watches cut mid-stream after every event.
+        batch1 = self.drifting(ns, 3, "reset-")
+        self.assert_each_deleted_once(ns, batch1)
+        wait_for(lambda: self.ctl.metric("profileguard_watch_restarts_total", resource="pods") >= 3,
+                 5, what="watch restarts counted")
+
+        # History compacted while no watch could be opened: the next one
+        # gets 410 and the informer lists again.
+        self.api.faults({"reset": {"count": -1, "path_regex": self.WATCH}})
+        self.api.put(pod(ns, "trigger", labels={"app": "other"}))
+        time.sleep(0.5)
+        batch2 = self.drifting(ns, 3, "compacted-")
+        self.api.compact()
+        time.sleep(0.5)
+        self.api.faults({"reset": None})
+        self.assert_each_deleted_once(ns, batch2)
+        lists = self.api.requests("GET", r"^/api/v1/pods$")
+        self.assertGreaterEqual(len([r for r in lists if "watch" not in r["rawQuery"]]), 2,
+                                "no relist after 410")
+
+        # 429 and 500 on the writes themselves, and a slow API server.
+        self.api.faults({"status_500": {"count": 2, "path_regex": f"/namespaces/{ns}/pods/w500$"},
+                         "status_429": {"count": 2, "retry_after": 1,
+                                        "path_regex": f"/namespaces/{ns}/events"},
+                         "slow": {"delay_ms": 1500, "count": 3,
+                                  "path_regex": f"/namespaces/{ns}/pods/wslow$"}})
+        batch3 = self.api.put(pod(ns, "w500", image="nginx"), pod(ns, "wslow", image="nginx"))
+        self.assert_each_deleted_once(ns, batch3)
+        self.assertEqual([s for s, _ in self.api.deletes(ns, "w500")], [500, 500, 200])
+        self.assertEqual(len([r for r in self.api.requests("POST", f"/namespaces/{ns}/events$")
+                              if r["status"] == 429]), 2)
+        self.api.faults({"status_500": None, "status_429": None, "slow": None})
+
+        self.wait_status(ns, "digests", lambda s: s.get("violations") == 8)
+        self.assertEqual(self.ctl.http("/healthz")[0], 200)
+
+
+class TestLeaderElection(unittest.TestCase):
+    LEASE = ["--leader-elect", "--lease-duration", "3s", "--renew-deadline", "2s",
+             "--retry-period", "500ms", "--max-actions-per-minute", "1000"]
+
+    def setUp(self):
+        self.api = Standin()
+        self.ctls = []
+
+    def tearDown(self):
+        for c in self.ctls:
+            try:
+                c.stop(timeout=10)
+            except AssertionError:
+                pass
+        self.api.stop()
+
+    def start(self, name):
+        c = Controller(self.api, *self.LEASE, name=name).start()
+        self.ctls.append(c)
+        return c
+
+    def holder(self):
+        lease = self.api.one("Lease", OWN_NS, "profileguard-controller")
+        return ((lease or {}).get("spec") or {}).get("holderIdentity")
+
+    def test_one_leader_failover_and_release(self):
+        a, b = self.start("ctl-a"), self.start("ctl-b")
+        first = wait_for(self.holder, 10, what="a leader")
+        leader, follower = (a, b) if first == "ctl-a" else (b, a)
+        wait_for(lambda: leader.metric("profileguard_leader") == 1, 5, what="leader gauge")
+        self.assertEqual(follower.metric("profileguard_leader"), 0)
+
+        ns = "elect"
+        self.api.put(profile(ns, "digests", REQUIRE_DIGEST))
+        p1 = self.api.put(pod(ns, "one", image="nginx"))[0]
+        wait_for(lambda: self.api.one("Pod", ns, "one") is None, 10, what="pod one deleted")
+        ev = wait_for(lambda: self.api.events(ns, "one", "AdmissionDrift"), 10, what="event")[0]
+        self.assertEqual(ev["reportingInstance"], leader.name)
+
+        # The leader dies without a word; the follower takes over within a
+        # lease duration (plus a retry period) of its last renewal.
+        killed = time.monotonic()
+        leader.stop(signal.SIGKILL)
+        p2 = self.api.put(pod(ns, "two", image="nginx"))[0]
+        wait_for(lambda: self.holder() == follower.name, 6, interval=0.05, what="takeover")
+        took = time.monotonic() - killed
+        self.assertLess(took, 3.0 + 1.2 + 0.5, f"takeover took {took:.1f} s")
+        wait_for(lambda: self.api.one("Pod", ns, "two") is None, 10, what="pod two deleted")
+        for p in (p1, p2):
+            ok = [d for d in self.api.deletes(ns, p["metadata"]["name"]) if d[0] == 200]
+            self.assertEqual(ok, [(200, p["metadata"]["uid"])])
+        wait_for(lambda: follower.metric("profileguard_leader") == 1, 5, what="new leader gauge")
+
+        # A clean stop releases the Lease: a third replica takes over at once.
+        c = self.start("ctl-c")
+        time.sleep(1.0)
+        self.assertEqual(self.holder(), follower.name)
+        released = time.monotonic()
+        self.assertEqual(follower.stop(), 0)
+        wait_for(lambda: self.holder() == "ctl-c", 3, interval=0.05, what="takeover after release")
+        self.assertLess(time.monotonic() - released, 2.5)
+        puts = self.api.requests("PUT", "/leases/profileguard-controller$")
+        self.assertTrue([r for r in puts if not (r["body"].get("spec") or {}).get("holderIdentity")],
+                        "the Lease was not released")
+        p3 = self.api.put(pod(ns, "three", image="nginx"))[0]
+        wait_for(lambda: self.api.one("Pod", ns, "three") is None, 10, what="pod three deleted")
+        self.assertEqual([d for d in self.api.deletes(ns, "three") if d[0] == 200],
+                         [(200, p3["metadata"]["uid"])])
+        # Never two Events for one finding, whoever led.
+        for name in ("one", "two", "three"):
+            self.assertEqual(len(self.api.events(ns, name, "AdmissionDrift")), 1, name)
+        self.assertEqual(c.metric("profileguard_leader"), 1)
+
+
+def main():
+    global ARGS, CERTS
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--binary", required=True)
+    ap.add_argument("--srcdir", required=True)
+    ARGS, rest = ap.parse_known_args()
+    ARGS.binary = os.path.abspath(ARGS.binary)
+    tmp = tempfile.mkdtemp(prefix="pg-ctl-certs-")
+    CERTS = os.path.join(tmp, "certs")
+    try:
+        subprocess.run(["sh", os.path.join(ARGS.srcdir, "tests", "standin", "gencerts.sh"), CERTS],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        prog = unittest.main(argv=[sys.argv[0]] + rest, exit=False, verbosity=2)
+        return 0 if prog.result.wasSuccessful() else 1
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,137 @@
+/* test_ctl_recorder.c - Event names (the series folding key) and the
+ * series cache. */
+#include <check.h>
+#include <ctype.h>
+#include <errno.h>
+#include <string.h>
+
+#include "ctl.h"
+
+static void assert_dns_subdomain(const char *s)
+{
+	size_t n = strlen(s);
+
+	ck_assert_uint_gt(n, 0);
+	ck_assert_uint_le(n, 253);
+	ck_assert(isalnum((unsigned char)s[0]));
+	ck_assert(isalnum((unsigned char)s[n - 1]));
+	for (size_t i = 0; i < n; i++)
+		ck_assert_msg(islower((unsigned char)s[i]) || isdigit((unsigned char)s[i]) ||
+			      s[i] == '-' || s[i] == '.', "bad character in %s", s);
+	ck_assert_ptr_null(strstr(s, ".."));
+	ck_assert_ptr_null(strstr(s, "-."));
+}
+
+START_TEST(names_fold_on_pod_reason_profile)
+{
+	char a[RECORDER_NAME_MAX], b[RECORDER_NAME_MAX];
+
+	recorder_event_name(a, "api-7d9f-x2", "uid-1", "AdmissionDrift", "wp-uid-1");
+	recorder_event_name(b, "api-7d9f-x2", "uid-1", "AdmissionDrift", "wp-uid-1");
+	ck_assert_str_eq(a, b);
+	ck_assert(strncmp(a, "api-7d9f-x2.", 12) == 0);
+	ck_assert_uint_eq(strlen(a), strlen("api-7d9f-x2.") + 16);
+	assert_dns_subdomain(a);
+	/* Any of the three differs: another Event. */
+	recorder_event_name(b, "api-7d9f-x2", "uid-2", "AdmissionDrift", "wp-uid-1");
+	ck_assert_str_ne(a, b);
+	recorder_event_name(b, "api-7d9f-x2", "uid-1", "LegacyToken", "wp-uid-1");
+	ck_assert_str_ne(a, b);
+	recorder_event_name(b, "api-7d9f-x2", "uid-1", "AdmissionDrift", "wp-uid-2");
+	ck_assert_str_ne(a, b);
+	/* Fields do not run into each other. */
+	recorder_event_name(a, "p", "ab", "c", "x");
+	recorder_event_name(b, "p", "a", "bc", "x");
+	ck_assert_str_ne(a, b);
+}
+END_TEST
+
+START_TEST(names_stay_valid)
+{
+	char name[RECORDER_NAME_MAX], pod[300];
+
+	memset(pod, 'a', sizeof(pod) - 1);
+	pod[sizeof(pod) - 1] = '\0';
+	recorder_event_name(name, pod, "u", "r", "p");
+	assert_dns_subdomain(name);
+	/* A cut that would end on '-' or '.' backs off to a letter. */
+	memset(pod, 'b', sizeof(pod) - 1);
+	pod[199] = '-';
+	pod[198] = '.';
+	pod[200] = '\0';
+	recorder_event_name(name, pod, "u", "r", "p");
+	assert_dns_subdomain(name);
+	recorder_event_name(name, "", "u", "r", "p");
+	ck_assert(strncmp(name, "profileguard.", 13) == 0);
+	recorder_event_name(name, NULL, NULL, NULL, NULL);
+	assert_dns_subdomain(name);
+}
+END_TEST
+
+START_TEST(note_cut_on_character_boundary)
+{
+	char s[2100];
+
+	memset(s, 'a', 1000);
+	s[1000] = '\0';
+	ck_assert_uint_eq(recorder_note_len(s), 1000);
+	memset(s, 'a', 2000);
+	s[2000] = '\0';
+	ck_assert_uint_eq(recorder_note_len(s), 1024);
+	/* "é" (2 bytes) straddling byte 1024 is dropped whole. */
+	memset(s, 'a', 1023);
+	s[1023] = (char)0xc3;
+	s[1024] = (char)0xa9;
+	s[1025] = '\0';
+	ck_assert_uint_eq(recorder_note_len(s), 1023);
+}
+END_TEST
+
+START_TEST(series_cache)
+{
+	struct recorder *rc = recorder_new(3, 1000);
+
+	ck_assert_int_eq(recorder_count(rc, "e1", 0), 0);
+	ck_assert_int_eq(recorder_store(rc, "e1", 1, 0), 0);
+	ck_assert_int_eq(recorder_count(rc, "e1", 10), 1);
+	ck_assert_int_eq(recorder_store(rc, "e1", 2, 20), 0);
+	ck_assert_int_eq(recorder_count(rc, "e1", 30), 2);
+	recorder_store(rc, "e2", 1, 40);
+	recorder_store(rc, "e3", 1, 50);
+	/* Full, nothing expired. */
+	ck_assert_int_eq(recorder_store(rc, "e4", 1, 60), -ENOMEM);
+	/* The API server drops Events after an hour; so does the cache. */
+	ck_assert_int_eq(recorder_count(rc, "e1", 1021), 0);
+	ck_assert_uint_eq(recorder_size(rc), 2);
+	ck_assert_int_eq(recorder_store(rc, "e4", 1, 2000), 0);
+	ck_assert_uint_eq(recorder_size(rc), 3);
+	/* Full again: the expired ones make room. */
+	ck_assert_int_eq(recorder_store(rc, "e5", 7, 2000), 0);
+	ck_assert_uint_eq(recorder_size(rc), 2);
+	ck_assert_int_eq(recorder_count(rc, "e5", 2000), 7);
+	recorder_forget(rc, "e4");
+	ck_assert_int_eq(recorder_count(rc, "e4", 2000), 0);
+	recorder_clear(rc);
+	ck_assert_uint_eq(recorder_size(rc), 0);
+	recorder_free(rc);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("ctl_recorder");
+	TCase *tc = tcase_create("recorder");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, names_fold_on_pod_reason_profile);
+	tcase_add_test(tc, names_stay_valid);
+	tcase_add_test(tc, note_cut_on_character_boundary);
+	tcase_add_test(tc, series_cache);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
