@@ -338,6 +338,11 @@ class Controller:
                 raise AssertionError(f"{self.name} did not stop on {sig}")
         if hasattr(self, "log"):
             self.log.close()
+        with open(self.log_path, errors="replace") as f:
+            text = f.read()
+        for marker in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+            if marker in text:
+                raise AssertionError(f"{self.name}: {marker}:\n" + text[text.index(marker) - 200:][:4000])
         return self.proc.returncode if self.proc else None
 
 
@@ -776,12 +781,11 @@ class TestLeaderElection(unittest.TestCase):
         self.ctls = []
 
     def tearDown(self):
-        for c in self.ctls:
-            try:
+        try:
+            for c in self.ctls:
                 c.stop(timeout=10)
-            except AssertionError:
-                pass
-        self.api.stop()
+        finally:
+            self.api.stop()
 
     def start(self, name):
         c = Controller(self.api, *self.LEASE, name=name).start()
