@@ -56,39 +56,32 @@ static char lower(char c)
  * pod's config hash.  Written to @out with dashes. */
 static bool parse_uid(struct span s, char sep, char out[CGROUP_POD_UID_MAX + 1])
 {
-	if (s.n == 36) {
-		for (size_t i = 0; i < 36; i++) {
-			bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+	char uid[CGROUP_POD_UID_MAX + 1];
 
-			if (dash ? s.p[i] != sep : !is_hex(s.p[i]))
-				return false;
-			out[i] = dash ? '-' : lower(s.p[i]);
-		}
-		out[36] = '\0';
-		return true;
+	if (s.n != 36 && s.n != 32)
+		return false;
+	for (size_t i = 0; i < s.n; i++) {
+		bool dash = s.n == 36 && (i == 8 || i == 13 || i == 18 || i == 23);
+
+		if (dash ? s.p[i] != sep : !is_hex(s.p[i]))
+			return false;
+		uid[i] = dash ? '-' : lower(s.p[i]);
 	}
-	if (s.n == 32) {
-		for (size_t i = 0; i < 32; i++) {
-			if (!is_hex(s.p[i]))
-				return false;
-			out[i] = lower(s.p[i]);
-		}
-		out[32] = '\0';
-		return true;
-	}
-	return false;
+	uid[s.n] = '\0';
+	/* written only once whole: a failed candidate leaves @out alone */
+	memcpy(out, uid, s.n + 1);
+	return true;
 }
 
 static bool parse_id(struct span s, char out[CGROUP_CONTAINER_ID_LEN + 1])
 {
 	if (s.n != CGROUP_CONTAINER_ID_LEN)
 		return false;
-	for (size_t i = 0; i < s.n; i++) {
-		/* Runtimes write lowercase; anything else is not an ID. */
+	/* Runtimes write lowercase; anything else is not an ID. */
+	for (size_t i = 0; i < s.n; i++)
 		if (!((s.p[i] >= '0' && s.p[i] <= '9') || (s.p[i] >= 'a' && s.p[i] <= 'f')))
 			return false;
-		out[i] = s.p[i];
-	}
+	memcpy(out, s.p, s.n);
 	out[s.n] = '\0';
 	return true;
 }

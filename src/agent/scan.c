@@ -257,7 +257,7 @@ static bool is_listening(const struct nstab *t, const struct procfs_sock *s)
 {
 	uint32_t v = (uint32_t)s->proto << 16 | s->lport;
 
-	return bsearch(&v, t->listen, t->nl, sizeof(v), cmp_u32) != NULL;
+	return t->nl && bsearch(&v, t->listen, t->nl, sizeof(v), cmp_u32) != NULL;
 }
 
 static bool done_has(const struct scan *s, uint64_t h)
@@ -325,7 +325,8 @@ static int nstab_build(struct scan *s, int pfd, struct nstab *t)
 			return r;
 		s->st.bad_rows += bad;
 	}
-	qsort(t->listen, t->nl, sizeof(*t->listen), cmp_u32);
+	if (t->nl > 1)
+		qsort(t->listen, t->nl, sizeof(*t->listen), cmp_u32);
 	for (size_t i = 0; i < t->n; i++) {
 		if (is_listening(t, &t->c[i].sock))
 			continue;
@@ -639,6 +640,7 @@ static int ctrs_collect(struct scan *s)
 		s->st.containers++;
 		if (ktab_add(&keep, e->h, e->key, e->len, c) < 0) {
 			/* out of memory mid-way: forget everything rather than leak */
+			ctr_free(c);
 			for (size_t j = i + 1; j < s->ctrs.cap; j++)
 				if (s->ctrs.tab[j].key)
 					ctr_free(s->ctrs.tab[j].val);
