@@ -490,13 +490,33 @@ int admission_judge_profile(const struct admission_review *rv, struct admission_
 
 /* ---- rendering ------------------------------------------------------------- */
 
+/* "s", escaped as JSON: runs of plain bytes are copied in one go (the
+ * messages are long and mostly plain), the rest by buf_add_json_escaped. */
 static int add_json_str(struct buf *b, const char *s)
 {
+	size_t start = b->len;
 	int r = buf_addc(b, '"');
 
+	while (r == 0 && *s) {
+		size_t n = 0;
+
+		while (s[n] && s[n] != '"' && s[n] != '\\' && (unsigned char)s[n] >= 0x20 &&
+		       s[n] != 0x7f)
+			n++;
+		if (n) {
+			r = buf_add(b, s, n);
+			s += n;
+		} else {
+			char one[2] = { *s++, '\0' };
+
+			r = buf_add_json_escaped(b, one);
+		}
+	}
 	if (r == 0)
-		r = buf_add_json_escaped(b, s);
-	return r ? r : buf_addc(b, '"');
+		r = buf_addc(b, '"');
+	if (r < 0)
+		buf_truncate(b, start);
+	return r;
 }
 
 int admission_response_render(const struct admission_review *rv,
