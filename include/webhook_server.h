@@ -51,9 +51,13 @@ struct server;
 int server_start(const struct server_config *cfg, struct server **ret, char *err, size_t errsz);
 /* The bound port (useful with port 0). */
 uint16_t server_port(const struct server *s);
-/* Graceful stop, part one: /readyz turns 503, the listening socket closes
- * (new connections are refused), responses carry "Connection: close", and
- * this waits up to @timeout_ms for requests in flight to finish. */
+/* Graceful stop, in two steps.  server_drain_begin(): /readyz turns 503
+ * and responses carry "Connection: close", while the server still
+ * accepts, so clients that have not yet seen the endpoint go are served.
+ * server_drain(): the listening socket closes (new connections are
+ * refused, idle keep-alive ones are closed) and this waits up to
+ * @timeout_ms for the requests in flight to finish. */
+void server_drain_begin(struct server *s);
 void server_drain(struct server *s, unsigned timeout_ms);
 /* Stops the threads and closes every connection.  NULL-safe; returns NULL. */
 struct server *server_stop(struct server *s);

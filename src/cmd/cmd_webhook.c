@@ -37,6 +37,7 @@ struct webhook_opts {
 	long max_connections;
 	long max_connections_per_ip;
 	long idle_timeout;
+	long shutdown_delay;
 	long shutdown_timeout;
 };
 
@@ -244,6 +245,7 @@ int cmd_webhook(int argc, char **argv)
 		.max_request_bytes = SERVER_DEFAULT_MAX_REQUEST_BYTES,
 		.max_connections = SERVER_DEFAULT_MAX_CONNECTIONS,
 		.idle_timeout = SERVER_DEFAULT_IDLE_TIMEOUT,
+		.shutdown_delay = 5,
 		.shutdown_timeout = 10,
 	};
 	const struct flag flags[] = {
@@ -258,7 +260,8 @@ int cmd_webhook(int argc, char **argv)
 		{ "max-connections", 0, FLAG_INT, &o.max_connections, "N", "open connections at most (default 1024)" },
 		{ "max-connections-per-ip", 0, FLAG_INT, &o.max_connections_per_ip, "N", "per client address (default 0: no cap)" },
 		{ "idle-timeout", 0, FLAG_INT, &o.idle_timeout, "SECONDS", "close connections idle this long (default 60)" },
-		{ "shutdown-timeout", 0, FLAG_INT, &o.shutdown_timeout, "SECONDS", "wait for requests in flight on SIGTERM (default 10)" },
+		{ "shutdown-delay", 0, FLAG_INT, &o.shutdown_delay, "SECONDS", "on SIGTERM, keep serving (not ready) this long first (default 5)" },
+		{ "shutdown-timeout", 0, FLAG_INT, &o.shutdown_timeout, "SECONDS", "then wait this long for requests in flight (default 10)" },
 		COMMON_FLAGS(&o.common),
 		{ 0 },
 	};
@@ -289,6 +292,7 @@ int cmd_webhook(int argc, char **argv)
 	    !positive_or_zero("max-connections", o.max_connections) ||
 	    !positive_or_zero("max-connections-per-ip", o.max_connections_per_ip) ||
 	    !positive_or_zero("idle-timeout", o.idle_timeout) ||
+	    !positive_or_zero("shutdown-delay", o.shutdown_delay) ||
 	    !positive_or_zero("shutdown-timeout", o.shutdown_timeout))
 		goto out_flags;
 	ignored = split_namespaces(&o.ignore, &nignored);
@@ -390,11 +394,26 @@ int cmd_webhook(int argc, char **argv)
 	}
 
 	sig = wait_loop(&w, &set);
+	/* SIGTERM is Kubernetes taking the pod away: its endpoint goes from
+	 * every node only after a while, so keep serving, not ready, for
+	 * --shutdown-delay (a second signal cuts it short).  SIGINT is a
+	 * person at a terminal: no delay. */
+	server_drain_begin(w.https);
+	if (sig == SIGTERM && o.shutdown_delay > 0) {
+		struct timespec delay = { o.shutdown_delay, 0 };
+		char d[24];
+
+		snprintf(d, sizeof(d), "%ld", o.shutdown_delay);
+		pglog(PGLOG_INFO, "shutting down: not ready, still serving", "signal", "SIGTERM",
+		      "seconds", d, NULL);
+		sigtimedwait(&set, NULL, &delay);
+	}
 	pglog(PGLOG_INFO, "shutting down: draining requests in flight", "signal",
 	      sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
 	server_drain(w.https, (unsigned)o.shutdown_timeout * 1000);
-	rc = EXIT_PASS;
+	webhook_free(&w);
 	pglog(PGLOG_INFO, "webhook stopped", NULL);
+	rc = EXIT_PASS;
 	goto out;
 oom:
 	fprintf(stderr, "profileguard webhook: out of memory\n");

@@ -708,18 +708,29 @@ uint16_t server_port(const struct server *s)
 	return s->port;
 }
 
+void server_drain_begin(struct server *s)
+{
+	if (s)
+		atomic_store(&s->draining, true);
+}
+
 void server_drain(struct server *s, unsigned timeout_ms)
 {
 	struct timespec t0;
 	MHD_socket fd;
 
-	if (!s || atomic_exchange(&s->draining, true))
-		return;
+	if (!s || s->listen_fd >= 0)
+		return;                 /* already drained */
+	atomic_store(&s->draining, true);
 	fd = MHD_quiesce_daemon(s->d);
-	/* MHD's threads may still look at the socket until they stop: it
-	 * is closed in server_stop(). */
-	if (fd != MHD_INVALID_SOCKET)
+	/* MHD's threads may still look at the socket until they stop, so it
+	 * is closed in server_stop(); shutdown() takes it out of LISTEN now,
+	 * so new connections are refused at once instead of queueing in a
+	 * backlog nobody accepts from. */
+	if (fd != MHD_INVALID_SOCKET) {
 		s->listen_fd = fd;
+		shutdown(fd, SHUT_RDWR);
+	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while (atomic_load(&s->inflight) > 0 && elapsed(&t0) * 1000 < timeout_ms)
 		nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);

@@ -112,7 +112,8 @@ class Server:
         self.cv = threading.Condition()
         cmd = [ARGS.binary, "webhook", "--listen", "127.0.0.1:0", "--tls-cert", cert,
                "--tls-key", key, "--metrics-addr", "127.0.0.1:0",
-               "--log-format", "json", "--log-level", "debug", "--threads", "2"] + list(extra)
+               "--log-format", "json", "--log-level", "debug", "--threads", "2",
+               "--shutdown-delay", "0"] + list(extra)
         if profiles:
             cmd += ["--profiles", profiles]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -749,6 +750,73 @@ class NotReady(unittest.TestCase):
                 time.sleep(0.2)
             c.close()
             self.assertEqual(server.stop(), 0)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+class Drain(unittest.TestCase):
+    """SIGTERM: for --shutdown-delay the server still serves (new
+    connections too) but /readyz says 503 and responses close their
+    connection, so the API server moves to the other replicas while the
+    endpoint goes; then the listener closes, the request in flight
+    finishes, and the process exits 0."""
+
+    def test_sigterm_drains(self):
+        tmp = tempfile.mkdtemp(prefix="pg-webhook-drain-")
+        try:
+            ca = make_ca(tmp)
+            crt, key = make_pair(tmp, "drain")
+            server = Server(tmp, crt, key, os.path.join(ARGS.srcdir, "examples", "profiles"),
+                            ["--shutdown-delay", "2", "--shutdown-timeout", "10"])
+            idle = Client(server.port, ca)
+            self.assertEqual(idle.request("GET", "/readyz")[0], 200)
+            body = json.dumps(review(example("examples/manifests/bad/payments-latest-image.yaml"))).encode()
+            ctx = context(ca)
+            s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", server.port)), server_hostname="localhost")
+            s.sendall(b"POST /validate/pods HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      b"Content-Length: %d\r\n\r\n" % len(body) + body[:100])
+            time.sleep(0.3)
+            mark = server.mark()
+            t_term = time.time()
+            server.proc.send_signal(signal.SIGTERM)
+            server.wait_log(lambda l: l.get("msg") == "shutting down: not ready, still serving", start=mark)
+            # The delay: not ready, still serving, on old and new connections.
+            status, headers, data = idle.request("GET", "/readyz", retry=False)
+            self.assertEqual((status, data, headers.get("Connection")), (503, b"shutting down\n", "close"))
+            fresh = Client(server.port, ca)
+            self.assertEqual(fresh.request("GET", "/readyz")[0], 503)
+            status, headers, data = fresh.request("POST", "/validate/pods?timeout=10s", body)
+            self.assertEqual(status, 200)
+            self.assertFalse(json.loads(data)["response"]["allowed"])
+            fresh.close()
+            # Then the listener closes; the request in flight holds the exit.
+            server.wait_log(lambda l: l.get("msg") == "shutting down: draining requests in flight", start=mark)
+            self.assertGreaterEqual(time.time() - t_term, 1.8)
+            deadline = time.time() + 3
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", server.port), timeout=1).close()
+                except OSError:
+                    break
+                self.assertLess(time.time(), deadline)
+                time.sleep(0.05)
+            self.assertIsNone(server.proc.poll())
+            s.sendall(body[100:])
+            resp = b""
+            while b"\r\n\r\n" not in resp or not resp.rstrip().endswith(b"}"):
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                resp += chunk
+            head, _, payload = resp.partition(b"\r\n\r\n")
+            self.assertTrue(head.startswith(b"HTTP/1.1 200"), head)
+            self.assertIn(b"Connection: close", head)
+            self.assertFalse(json.loads(payload)["response"]["allowed"])
+            s.close()
+            idle.close()
+            server.proc.wait(15)
+            self.assertEqual(server.stop(), 0)
+            self.assertEqual(server.lines[-1]["msg"], "webhook stopped")
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
