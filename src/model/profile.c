@@ -401,30 +401,42 @@ static void parse_privileges(struct vctx *c, json_t *spec, struct profile *p)
 	fpath_pop(&c->path, m);
 }
 
+/* Enters the list @key of rules: NULL when absent (nothing pushed) or
+ * refused (an error, nothing pushed); otherwise *ret_v is an arena array
+ * of its length + 1 elements of @elem bytes and *mark is to be popped. */
+static json_t *enter_rules(struct vctx *c, json_t *obj, const char *key, size_t elem,
+			   void **ret_v, bool *ret_set, size_t *mark)
+{
+	json_t *arr = json_object_get(obj, key);
+
+	if (!arr || json_is_null(arr))
+		return NULL;
+	*ret_set = true;
+	*mark = fpath_key(&c->path, key);
+	if (!json_is_array(arr))
+		verr(c, "must be a list");
+	else if (json_array_size(arr) > PROFILE_MAX_LIST)
+		verr(c, "more than %d rules", PROFILE_MAX_LIST);
+	else if (!(*ret_v = arena_alloc(c->a, (json_array_size(arr) + 1) * elem)))
+		c->oom = true;
+	else
+		return arr;
+	fpath_pop(&c->path, *mark);
+	return NULL;
+}
+
 static void parse_egress(struct vctx *c, json_t *rt, struct profile *p)
 {
 	static const char *const keys[] = { "cidr", "ports", NULL };
-	json_t *arr = json_object_get(rt, "egress"), *e;
+	void *v = NULL;
 	size_t m, i;
+	json_t *arr = enter_rules(c, rt, "egress", sizeof(struct egress_rule), &v,
+				  &p->runtime.egress_set, &m), *e;
 	char tmp[256];
 
-	if (!arr || json_is_null(arr))
+	if (!arr)
 		return;
-	p->runtime.egress_set = true;
-	m = fpath_key(&c->path, "egress");
-	if (!json_is_array(arr)) {
-		verr(c, "must be a list");
-		goto out;
-	}
-	if (json_array_size(arr) > PROFILE_MAX_LIST) {
-		verr(c, "more than %d rules", PROFILE_MAX_LIST);
-		goto out;
-	}
-	p->runtime.egress = arena_alloc(c->a, (json_array_size(arr) + 1) * sizeof(*p->runtime.egress));
-	if (!p->runtime.egress) {
-		c->oom = true;
-		goto out;
-	}
+	p->runtime.egress = v;
 	json_array_foreach(arr, i, e) {
 		struct egress_rule *r = &p->runtime.egress[p->runtime.negress];
 		size_t mi = fpath_index(&c->path, i), mk;
@@ -489,7 +501,6 @@ static void parse_egress(struct vctx *c, json_t *rt, struct profile *p)
 			p->runtime.negress++;
 		fpath_pop(&c->path, mi);
 	}
-out:
 	fpath_pop(&c->path, m);
 }
 
@@ -510,26 +521,14 @@ static void parse_files(struct vctx *c, json_t *rt, struct profile *p)
 static void parse_api(struct vctx *c, json_t *rt, struct profile *p)
 {
 	static const char *const keys[] = { "verbs", "resources", "resourceNames", NULL };
-	json_t *arr = json_object_get(rt, "kubernetesAPI"), *e;
+	void *v = NULL;
 	size_t m, i;
+	json_t *arr = enter_rules(c, rt, "kubernetesAPI", sizeof(struct api_rule), &v,
+				  &p->runtime.api_set, &m), *e;
 
-	if (!arr || json_is_null(arr))
+	if (!arr)
 		return;
-	p->runtime.api_set = true;
-	m = fpath_key(&c->path, "kubernetesAPI");
-	if (!json_is_array(arr)) {
-		verr(c, "must be a list");
-		goto out;
-	}
-	if (json_array_size(arr) > PROFILE_MAX_LIST) {
-		verr(c, "more than %d rules", PROFILE_MAX_LIST);
-		goto out;
-	}
-	p->runtime.api = arena_alloc(c->a, (json_array_size(arr) + 1) * sizeof(*p->runtime.api));
-	if (!p->runtime.api) {
-		c->oom = true;
-		goto out;
-	}
+	p->runtime.api = v;
 	json_array_foreach(arr, i, e) {
 		struct api_rule *r = &p->runtime.api[p->runtime.napi];
 		size_t mi = fpath_index(&c->path, i);
@@ -552,7 +551,6 @@ static void parse_api(struct vctx *c, json_t *rt, struct profile *p)
 		}
 		fpath_pop(&c->path, mi);
 	}
-out:
 	fpath_pop(&c->path, m);
 }
 

@@ -1,25 +1,3 @@
 /* fuzz_tel_native.c - the native telemetry parser on arbitrary bodies. */
-#include <stdint.h>
-#include <stdlib.h>
-
-#include "telemetry.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static int sink(void *ud, const struct tel_event *e)
-{
-	/* touch what a consumer reads, so bad pointers show up under ASan */
-	size_t *n = ud;
-
-	*n += (e->pod_namespace ? 1 : 0) + (e->container_id ? 1 : 0) + (size_t)e->ev.kind;
-	return 0;
-}
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-	struct tel_stats st;
-	size_t n = 0;
-
-	tel_parse(TEL_NATIVE, (const char *)data, size, sink, &n, &st);
-	return 0;
-}
+#define FUZZ_TEL_SOURCE TEL_NATIVE
+#include "fuzz_tel.h"
