@@ -11,7 +11,9 @@
  * Threads: lookups are safe from any thread.  Handlers run on the
  * informer's thread, one at a time, in the order of the changes, after
  * the cache already shows the change, and without any informer lock held
- * (a handler may call kube_informer_get() or the API client). */
+ * (a handler may call kube_informer_get() or the API client).  They run
+ * while the watch stream is read, so a slow handler delays the events
+ * after it (never loses them): queue long work elsewhere. */
 #ifndef PG_KUBE_INFORMER_H
 #define PG_KUBE_INFORMER_H
 

@@ -355,7 +355,7 @@ START_TEST(test_fault_429_retry_after)
 		  " \"path_regex\": \"namespaces/default$\"}}");
 	t0 = kt_now();
 	ck_assert_int_eq(get(c, "/api/v1/namespaces/default", &err), 0);
-	ck_assert_double_lt(kt_now() - t0, 2.0);
+	ck_assert_double_lt(kt_now() - t0, 5.0);
 	kube_client_free(c);
 }
 END_TEST
@@ -411,7 +411,7 @@ START_TEST(test_fault_slow_and_timeouts)
 	ck_assert_int_eq(kube_client_do(c, &req, NULL, &err), -ETIMEDOUT);
 	ck_assert_str_eq(err.reason, "Timeout");
 	ck_assert_uint_eq(err.attempts, 2);
-	ck_assert_double_lt(kt_now() - t0, 1.4);
+	ck_assert_double_lt(kt_now() - t0, 2.5);
 	/* Slow but within the timeout is fine. */
 	kt_faults(&S, "{\"slow\": {\"delay_ms\": 200, \"count\": -1,"
 		  " \"path_regex\": \"namespaces/default$\"}}");
@@ -452,7 +452,7 @@ START_TEST(test_cancel)
 	pthread_create(&t, NULL, cancel_main, &cn);
 	t0 = kt_now();
 	ck_assert_int_eq(kube_client_do(c, &req, NULL, &err), -ECANCELED);
-	ck_assert_double_lt(kt_now() - t0, 1.8);
+	ck_assert_double_lt(kt_now() - t0, 3.0);
 	pthread_join(t, NULL);
 	kube_client_free(c);
 }
