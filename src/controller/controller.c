@@ -5,13 +5,18 @@
  * resyncs, and keeps metrics and health.  Nothing is judged until every
  * cache has synced and this replica leads.
  *
- * Per pod the judge remembers which profiles select it (matchedPods) and
- * a fingerprint of each (profile, reason) finding group already reported,
- * so a re-judge reports only what changed.  That memory belongs to one
- * leadership term: a new term starts from the cluster's state. */
+ * For a pod with findings the judge remembers a fingerprint of each
+ * (profile, reason) group already reported, so a re-judge reports only what
+ * changed; pods without findings cost nothing beyond the informer's cache.
+ * That memory belongs to one leadership term: a new term starts from the
+ * cluster's state.  matchedPods is counted afresh by a scan of the cache
+ * when pods or profiles changed, at most once per status interval. */
 #include "controller.h"
 
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -78,6 +83,7 @@ struct profstate {
 	struct kube_object *obj;        /* the cached profile (a reference) */
 	const struct wp *wp;
 	int64_t matched;
+	int64_t counting;               /* matched, while a recount runs */
 	int64_t base, added;            /* violations: as found this term, and since */
 	bool has_last;
 	char *last_pod, *last_reason, *last_message;
@@ -88,20 +94,20 @@ struct profstate {
 	char *written;                  /* the last status patch sent */
 };
 
-/* What one pod is to the judge: the profiles that select it (reason ==
- * R__COUNT) and the finding groups reported. */
+/* A finding group reported for a pod. */
 struct pentry {
-	struct profstate *prof;
-	uint8_t reason;
+	struct profstate *prof;         /* a reference */
 	uint64_t fp;
+	uint8_t reason;
 };
 
+/* The groups reported for one pod, in one allocation: the entries, then
+ * the key ("ns/name") and the pod's UID. */
 struct podstate {
 	struct smap_node node;
-	char *uid;
-	struct pentry *v;
+	const char *uid;
 	size_t n;
-	char key[];
+	struct pentry v[];
 };
 
 struct nsreq {
@@ -127,11 +133,14 @@ struct controller {
 	pthread_cond_t loop_cond;
 	struct profstate **profs;       /* sorted by namespace, name */
 	size_t nprofs, capprofs;
-	struct smap pods;               /* "ns/name" -> podstate */
+	struct smap pods;               /* "ns/name" -> podstate, pods with findings */
+	atomic_bool recount;            /* matchedPods may have moved */
+	int64_t recounted_ms;
 	struct smap pending_ns;         /* namespaces to re-judge */
 	bool warming;                   /* the first pass of a term runs */
-	int64_t all_started_ms;
-	size_t all_count;
+	int64_t pass_started_ms;        /* a pass (all pods, or namespaces) runs */
+	size_t pass_count;
+	bool pass_all;
 	int64_t next_resync_ms;
 
 	struct metric *m_leader, *m_profiles, *m_judged, *m_judge_all;
@@ -352,21 +361,12 @@ static void podstate_free(struct podstate *ps)
 {
 	for (size_t i = 0; i < ps->n; i++)
 		prof_unref(ps->v[i].prof);
-	pg_free(ps->v);
-	pg_free(ps->uid);
 	pg_free(ps);
 }
 
-/* Forgets @ps, taking its pods out of the matched counts. */
 static void podstate_drop(struct controller *c, struct podstate *ps)
 {
-	for (size_t i = 0; i < ps->n; i++) {
-		if (ps->v[i].reason == R__COUNT && !ps->v[i].prof->removed) {
-			ps->v[i].prof->matched--;
-			ps->v[i].prof->dirty = true;
-		}
-	}
-	smap_del(&c->pods, ps->key);
+	smap_del(&c->pods, ps->node.key);
 	podstate_free(ps);
 }
 
@@ -382,6 +382,26 @@ static const struct pentry *pentry_find(const struct pentry *v, size_t n,
 		if (v[i].prof == p && v[i].reason == reason)
 			return &v[i];
 	return NULL;
+}
+
+/* A podstate holding @v (the references are taken over). */
+static struct podstate *podstate_new(const char *key, const char *uid, const struct pentry *v,
+				     size_t n)
+{
+	size_t lk = strlen(key), lu = strlen(uid);
+	struct podstate *ps = pg_malloc(sizeof(*ps) + n * sizeof(*v) + lk + lu + 2);
+	char *str;
+
+	if (!ps)
+		return NULL;
+	memcpy(ps->v, v, n * sizeof(*v));
+	ps->n = n;
+	str = (char *)(ps->v + n);
+	memcpy(str, key, lk + 1);
+	memcpy(str + lk + 1, uid, lu + 1);
+	ps->node.key = str;
+	ps->uid = str + lk + 1;
+	return ps;
 }
 
 /* ---- the judge ------------------------------------------------------------------------ */
@@ -474,14 +494,13 @@ static void submit_new(struct controller *c, const struct pod *pod, const struct
 static void judge_locked(struct controller *c, const char *key, struct kube_object *obj)
 {
 	struct smap_node *sn = smap_get(&c->pods, key);
-	struct podstate *ps = sn ? smap_entry(sn, struct podstate, node) : NULL;
+	struct podstate *ps = sn ? smap_entry(sn, struct podstate, node) : NULL, *nps;
 	struct profile *view[256], **pview = view;
 	struct profstate *pstate[256], **ppstate = pstate;
 	struct pentry *nv = NULL;
 	struct findings f;
 	const struct pod *pod;
-	size_t lo, hi, nview = 0, nn = 0, cap;
-	bool eligible;
+	size_t lo, hi, nview = 0, nn = 0;
 
 	if (!obj) {
 		if (ps)
@@ -493,11 +512,17 @@ static void judge_locked(struct controller *c, const char *key, struct kube_obje
 		podstate_drop(c, ps);
 		ps = NULL;
 	}
+	if (pod->terminating || pod->mirror || ns_ignored(c, pod->namespace)) {
+		/* Never acted on: nothing to remember either. */
+		if (ps)
+			podstate_drop(c, ps);
+		return;
+	}
 	lo = prof_lower(c, pod->namespace, "");
 	for (hi = lo; hi < c->nprofs && strcmp(c->profs[hi]->ns, pod->namespace) == 0; hi++)
 		;
 	if (hi == lo && !ps)
-		return;         /* nothing selects it, nothing to forget */
+		return;         /* no profile here, nothing to forget */
 	if (hi - lo > 256) {
 		pview = pg_malloc((hi - lo) * sizeof(*pview));
 		ppstate = pg_malloc((hi - lo) * sizeof(*ppstate));
@@ -507,15 +532,13 @@ static void judge_locked(struct controller *c, const char *key, struct kube_obje
 	for (size_t i = lo; i < hi; i++) {
 		struct profstate *p = c->profs[i];
 
-		if (!p->wp->profile || pod->terminating ||
-		    !selector_matches(&p->wp->profile->selector, &pod->labels))
+		if (!p->wp->profile || !selector_matches(&p->wp->profile->selector, &pod->labels))
 			continue;
 		pview[nview] = p->wp->profile;
 		ppstate[nview++] = p;
 	}
-	eligible = !pod->terminating && !pod->mirror && !ns_ignored(c, pod->namespace);
 	findings_init(&f, 0);
-	if (nview && eligible) {
+	if (nview) {
 		struct profile_set set = { pview, nview, nview };
 		struct engine_ctx ctx = { .is_token_secret = is_token_secret, .ud = c };
 		struct kube_object *sa = kube_informer_get(c->slot[INF_SAS].inf, pod->namespace,
@@ -528,94 +551,55 @@ static void judge_locked(struct controller *c, const char *key, struct kube_obje
 			      pod->namespace, "pod", pod->name, NULL);
 		kube_object_unref(sa);
 	}
-	/* The new memory: one marker per selecting profile, one entry per
-	 * finding group. */
-	cap = nview + f.n;
-	if (cap) {
-		nv = pg_calloc(cap, sizeof(*nv));
+	if (f.n) {
+		/* One entry per (profile, reason) group, then what is new. */
+		nv = pg_calloc(f.n, sizeof(*nv));
 		if (!nv) {
 			findings_free(&f);
 			goto oom;
 		}
-	}
-	for (size_t k = 0; k < nview; k++) {
-		nv[nn++] = (struct pentry){ ppstate[k], R__COUNT, 0 };
-		for (size_t i = 0; i < f.n; i++) {
-			if (f.v[i].profile != pview[k] ||
-			    pentry_find(nv, nn, ppstate[k], (uint8_t)f.v[i].reason))
-				continue;
-			nv[nn++] = (struct pentry){ ppstate[k], (uint8_t)f.v[i].reason,
-						    fingerprint(&f, pview[k], f.v[i].reason) };
+		for (size_t k = 0; k < nview; k++) {
+			for (size_t i = 0; i < f.n; i++) {
+				if (f.v[i].profile != pview[k] ||
+				    pentry_find(nv, nn, ppstate[k], (uint8_t)f.v[i].reason))
+					continue;
+				nv[nn++] = (struct pentry){ ppstate[k],
+							    fingerprint(&f, pview[k], f.v[i].reason),
+							    (uint8_t)f.v[i].reason };
+			}
 		}
-	}
-	if (f.n)
 		submit_new(c, pod, &f, ppstate, pview, nview, ps ? ps->v : NULL, ps ? ps->n : 0);
+	}
 	findings_free(&f);
-	/* Matched counts move by the difference. */
-	for (size_t i = 0; ps && i < ps->n; i++) {
-		struct profstate *p = ps->v[i].prof;
+	if (ps && ps->n == nn) {
+		bool same = true;
 
-		if (ps->v[i].reason == R__COUNT && !p->removed &&
-		    !pentry_find(nv, nn, p, R__COUNT)) {
-			p->matched--;
-			p->dirty = true;
-		}
-	}
-	for (size_t i = 0; i < nn; i++) {
-		struct profstate *p = nv[i].prof;
+		for (size_t i = 0; i < nn && same; i++) {
+			const struct pentry *pe = pentry_find(ps->v, ps->n, nv[i].prof, nv[i].reason);
 
-		p->refs++;
-		if (nv[i].reason == R__COUNT &&
-		    !(ps && pentry_find(ps->v, ps->n, p, R__COUNT))) {
-			p->matched++;
-			p->dirty = true;
+			same = pe && pe->fp == nv[i].fp;
 		}
+		if (same)
+			goto out;
 	}
-	if (!nn) {
-		if (ps) {
-			/* The counts moved above: free without moving them again. */
-			smap_del(&c->pods, ps->key);
-			podstate_free(ps);
-		}
-		pg_free(nv);
+	if (ps)
+		podstate_drop(c, ps);
+	if (!nn)
 		goto out;
+	nps = podstate_new(key, kube_object_uid(obj), nv, nn);
+	if (!nps || smap_put(&c->pods, &nps->node) < 0) {
+		/* Forgotten: the findings are reported again at the next look,
+		 * as repeats (their Events fold). */
+		pg_free(nps);
+		goto oom;
 	}
-	if (!ps) {
-		size_t len = strlen(key);
-
-		ps = pg_calloc(1, sizeof(*ps) + len + 1);
-		if (!ps || !(ps->uid = pg_strdup(kube_object_uid(obj)))) {
-			pg_free(ps);
-			goto oom_nv;
-		}
-		memcpy(ps->key, key, len + 1);
-		ps->node.key = ps->key;
-		if (smap_put(&c->pods, &ps->node) < 0) {
-			pg_free(ps->uid);
-			pg_free(ps);
-			goto oom_nv;
-		}
-	} else {
-		for (size_t i = 0; i < ps->n; i++)
-			prof_unref(ps->v[i].prof);
-		pg_free(ps->v);
-	}
-	ps->v = nv;
-	ps->n = nn;
+	for (size_t i = 0; i < nn; i++)
+		nv[i].prof->refs++;
 	goto out;
-oom_nv:
-	/* Undo the new counts: this pod is judged again at the next change. */
-	for (size_t i = 0; i < nn; i++) {
-		if (nv[i].reason == R__COUNT) {
-			nv[i].prof->matched--;
-			nv[i].prof->dirty = true;
-		}
-		prof_unref(nv[i].prof);
-	}
-	pg_free(nv);
 oom:
 	pglog(PGLOG_WARN, "pod not judged: out of memory", "key", key, NULL);
 out:
+	pg_free(nv);
 	if (pview != view)
 		pg_free(pview);
 	if (ppstate != pstate)
@@ -681,14 +665,39 @@ static void expand(struct controller *c, const char *key)
 		pthread_mutex_unlock(&c->mu);
 		x.only = &only;
 	}
-	kube_informer_foreach(c->slot[INF_PODS].inf, expand_one, &x);
 	if (!x.only) {
 		pthread_mutex_lock(&c->mu);
-		c->all_started_ms = ctl_now_ms();
-		c->all_count = x.n;
+		if (!c->pass_started_ms)
+			c->pass_started_ms = ctl_now_ms();
+		c->pass_all = true;
 		pthread_mutex_unlock(&c->mu);
 	}
+	kube_informer_foreach(c->slot[INF_PODS].inf, expand_one, &x);
+	pthread_mutex_lock(&c->mu);
+	c->pass_count += x.n;
+	pthread_mutex_unlock(&c->mu);
 	smap_clear(&only, free_nsreq, NULL);
+}
+
+/* The queue drained after a pass: how long it took, from the request. */
+static void pass_done(struct controller *c, int64_t started, size_t n, bool all)
+{
+	double secs = (double)(ctl_now_ms() - started) / 1000.0;
+	char pods[24], s[32];
+
+	snprintf(pods, sizeof(pods), "%zu", n);
+	snprintf(s, sizeof(s), "%.3f", secs);
+	if (all) {
+		metric_set(c->m_judge_all, secs);
+		pglog(PGLOG_INFO, "judged every pod", "pods", pods, "seconds", s, NULL);
+#ifdef __GLIBC__
+		/* A pass queues a key per pod: hand that peak back. */
+		malloc_trim(0);
+#endif
+	} else {
+		pglog(PGLOG_DEBUG, "judged pods of changed namespaces", "pods", pods, "seconds", s,
+		      NULL);
+	}
 }
 
 static void *judge_main(void *arg)
@@ -703,26 +712,21 @@ static void *judge_main(void *arg)
 			judge_key(c, key);
 		queue_done(c->queue, key);
 		if (queue_len(c->queue) == 0) {
-			int64_t started = 0;
-			size_t n = 0;
+			int64_t started;
+			size_t n;
+			bool all;
 
 			pthread_mutex_lock(&c->mu);
-			if (c->all_started_ms) {
-				started = c->all_started_ms;
-				n = c->all_count;
-				c->all_started_ms = 0;
-			}
+			started = c->pass_started_ms;
+			n = c->pass_count;
+			all = c->pass_all;
+			c->pass_started_ms = 0;
+			c->pass_count = 0;
+			c->pass_all = false;
 			c->warming = false;
 			pthread_mutex_unlock(&c->mu);
-			if (started) {
-				double secs = (double)(ctl_now_ms() - started) / 1000.0;
-				char pods[24], s[32];
-
-				metric_set(c->m_judge_all, secs);
-				snprintf(pods, sizeof(pods), "%zu", n);
-				snprintf(s, sizeof(s), "%.3f", secs);
-				pglog(PGLOG_INFO, "judged every pod", "pods", pods, "seconds", s, NULL);
-			}
+			if (started)
+				pass_done(c, started, n, all);
 		}
 	}
 	return NULL;
@@ -748,6 +752,8 @@ static void maybe_activate(struct controller *c)
 		atomic_store(&c->active, true);
 		c->warming = true;
 		c->next_resync_ms = ctl_now_ms() + c->cfg.resync_ms;
+		c->recounted_ms = 0;
+		atomic_store(&c->recount, true);
 		for (size_t i = 0; i < c->nprofs; i++)
 			prof_reset_term(c->profs[i]);
 		go = true;
@@ -874,19 +880,34 @@ static void queue_pod(struct controller *c, struct kube_object *o)
 		queue_add(c->queue, key);
 }
 
+static bool labels_differ(const struct labels *a, const struct labels *b)
+{
+	if (a->n != b->n)
+		return true;
+	for (size_t i = 0; i < a->n; i++)
+		if (strcmp(a->keys[i], b->keys[i]) != 0 || strcmp(a->values[i], b->values[i]) != 0)
+			return true;
+	return false;
+}
+
 static void pod_add(void *ud, struct kube_object *cur)
 {
 	struct infslot *s = ud;
 
 	slot_ok(s);
+	atomic_store(&s->c->recount, true);
 	queue_pod(s->c, cur);
 }
 
 static void pod_update(void *ud, struct kube_object *old, struct kube_object *cur)
 {
 	struct infslot *s = ud;
+	const struct pod *a = kube_object_data(old), *b = kube_object_data(cur);
 
 	slot_ok(s);
+	/* Most updates are status: only labels and deletion move counts. */
+	if (a->terminating != b->terminating || labels_differ(&a->labels, &b->labels))
+		atomic_store(&s->c->recount, true);
 	queue_pod(s->c, cur);
 }
 
@@ -895,6 +916,7 @@ static void pod_delete(void *ud, struct kube_object *old)
 	struct infslot *s = ud;
 
 	slot_ok(s);
+	atomic_store(&s->c->recount, true);
 	actions_forget_pod(s->c->actions, kube_object_uid(old));
 	queue_pod(s->c, old);
 }
@@ -918,6 +940,7 @@ static void profile_changed(struct infslot *s, struct kube_object *cur, struct k
 	}
 	metric_set(c->m_profiles, (double)c->nprofs);
 	pthread_mutex_unlock(&c->mu);
+	atomic_store(&c->recount, true);
 	if (r < 0)
 		pglog(PGLOG_ERROR, "profile not tracked: out of memory", "namespace", ns,
 		      "profile", kube_object_name(cur), NULL);
@@ -1029,6 +1052,8 @@ static void request_ns(struct controller *c, const char *ns)
 	if (!atomic_load(&c->active))
 		return;
 	pthread_mutex_lock(&c->mu);
+	if (!c->pass_started_ms)
+		c->pass_started_ms = ctl_now_ms();
 	if (!smap_get(&c->pending_ns, ns)) {
 		r = pg_calloc(1, sizeof(*r) + len + 1);
 		if (r) {
@@ -1189,6 +1214,47 @@ static void flush_status(struct controller *c, bool all)
 	pg_free(v);
 }
 
+/* ---- matchedPods ------------------------------------------------------------------- */
+
+static int count_one(void *ud, struct kube_object *o)
+{
+	struct controller *c = ud;
+	const struct pod *pod = kube_object_data(o);
+	size_t i;
+
+	if (!pod || pod->terminating)
+		return 0;
+	for (i = prof_lower(c, pod->namespace, "");
+	     i < c->nprofs && strcmp(c->profs[i]->ns, pod->namespace) == 0; i++) {
+		struct profstate *p = c->profs[i];
+
+		if (p->wp->profile && selector_matches(&p->wp->profile->selector, &pod->labels))
+			p->counting++;
+	}
+	return 0;
+}
+
+/* Counts the pods every profile selects now: one pass over the cache,
+ * cheaper than remembering it per pod (about 0.3 us a pod). */
+static void recount_matched(struct controller *c, int64_t now)
+{
+	atomic_store(&c->recount, false);
+	pthread_mutex_lock(&c->mu);
+	for (size_t i = 0; i < c->nprofs; i++)
+		c->profs[i]->counting = 0;
+	kube_informer_foreach(c->slot[INF_PODS].inf, count_one, c);
+	for (size_t i = 0; i < c->nprofs; i++) {
+		struct profstate *p = c->profs[i];
+
+		if (p->matched != p->counting) {
+			p->matched = p->counting;
+			p->dirty = true;
+		}
+	}
+	c->recounted_ms = now;
+	pthread_mutex_unlock(&c->mu);
+}
+
 /* ---- housekeeping ------------------------------------------------------------------ */
 
 static void track_health(struct controller *c, int64_t now)
@@ -1242,6 +1308,9 @@ static void *loop_main(void *arg)
 			pthread_mutex_unlock(&c->mu);
 			if (resync)
 				queue_add(c->queue, "*all");
+			if (atomic_load(&c->recount) &&
+			    now - c->recounted_ms >= c->cfg.status_interval_ms)
+				recount_matched(c, now);
 			flush_status(c, false);
 		}
 		pthread_mutex_lock(&c->mu);
