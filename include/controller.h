@@ -22,6 +22,9 @@ struct controller_config {
 	struct kube_client *client;     /* borrowed, outlives the controller */
 	struct metrics *metrics;        /* borrowed; families are registered here */
 	const char *namespace;          /* its own: never judged, holds the Lease */
+	const char *const *ignored_ns;  /* never judged either, besides namespaces
+	                                 * labelled profileguard.io/ignore=true (copied) */
+	size_t nignored;
 	const char *identity;           /* holderIdentity and reportingInstance */
 	bool leader_elect;              /* false: this replica always leads */
 	const char *lease_name;

@@ -31,6 +31,7 @@ struct controller_opts {
 	struct common_opts common;
 	const char *context;
 	const char *namespace;
+	struct strlist ignore;
 	bool leader_elect;
 	const char *lease_name;
 	const char *identity;
@@ -103,6 +104,40 @@ static bool duration_flag(const char *name, const char *value, int64_t min_ms, i
 	fprintf(stderr, "profileguard controller: --%s \"%s\": expected a duration such as 15s, "
 			"2m or 500ms (at least %lld ms)\n", name, value, (long long)min_ms);
 	return false;
+}
+
+/* --ignore-namespaces a,b --ignore-namespaces c: every piece, copied
+ * into @ret (NULL-terminated).  -ENOMEM. */
+static int split_namespaces(const struct strlist *l, char ***ret, size_t *ret_n)
+{
+	char **v = NULL;
+	size_t n = 0;
+
+	for (size_t i = 0; i < l->n; i++) {
+		for (const char *p = l->v[i]; *p;) {
+			size_t len = strcspn(p, ",");
+
+			if (len) {
+				char **nv = pg_realloc(v, (n + 2) * sizeof(*v));
+
+				if (!nv)
+					goto oom;
+				v = nv;
+				if (!(v[n] = pg_strndup(p, len)))
+					goto oom;
+				v[++n] = NULL;
+			}
+			p += len + (p[len] == ',');
+		}
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+oom:
+	for (size_t i = 0; i < n; i++)
+		pg_free(v[i]);
+	pg_free(v);
+	return -ENOMEM;
 }
 
 /* --namespace, else $POD_NAMESPACE, else the in-cluster namespace file,
@@ -191,7 +226,8 @@ int cmd_controller(int argc, char **argv)
 	const struct flag flags[] = {
 		{ "context", 0, FLAG_STRING, &o.context, "NAME", "kubeconfig context (default: current-context)" },
 		{ "namespace", 0, FLAG_STRING, &o.namespace, "NS", "own namespace: holds the Lease, never judged (default $POD_NAMESPACE, else the in-cluster namespace, else profileguard)" },
-		{ "leader-elect", 0, FLAG_BOOL, &o.leader_elect, "BOOL", "elect a leader on a Lease (default true in cluster, false otherwise)" },
+		{ "ignore-namespaces", 0, FLAG_STRINGS, &o.ignore, "NS,...", "namespaces never judged, besides those labelled profileguard.io/ignore=true" },
+		{ "leader-elect", 0, FLAG_BOOL, &o.leader_elect, NULL, "elect a leader on a Lease; --leader-elect=false to run alone (default true in cluster, false otherwise)" },
 		{ "lease-name", 0, FLAG_STRING, &o.lease_name, "NAME", "the Lease (default profileguard-controller)" },
 		{ "lease-duration", 0, FLAG_STRING, &o.lease_duration, "DURATION", "how long a Lease holds without renewal (default 15s)" },
 		{ "renew-deadline", 0, FLAG_STRING, &o.renew_deadline, "DURATION", "the leader gives up when it could not renew for this long (default 10s)" },
@@ -212,7 +248,8 @@ int cmd_controller(int argc, char **argv)
 	struct controller *ctl = NULL;
 	struct ops *ops = NULL;
 	struct errlist errs;
-	char ns[254], identity[320], err[512], port[8], max[24];
+	char ns[254], identity[320], err[512], port[8], max[24], **ignored = NULL;
+	size_t nignored = 0;
 	bool explicit_le;
 	sigset_t set;
 	int optind_, r, sig, rc = EXIT_BAD_INPUT;
@@ -259,6 +296,8 @@ int cmd_controller(int argc, char **argv)
 	if (!explicit_le)
 		o.leader_elect = strcmp(kcfg->source, "in-cluster") == 0;
 	own_namespace(o.namespace, ns, sizeof(ns));
+	if (split_namespaces(&o.ignore, &ignored, &nignored) < 0)
+		goto oom;
 	own_identity(o.identity, identity, sizeof(identity));
 
 	kube_client_opts_default(&ko);
@@ -290,6 +329,8 @@ int cmd_controller(int argc, char **argv)
 	cc.client = client;
 	cc.metrics = metrics;
 	cc.namespace = ns;
+	cc.ignored_ns = (const char *const *)ignored;
+	cc.nignored = nignored;
 	cc.identity = identity;
 	cc.leader_elect = o.leader_elect;
 	cc.lease_name = o.lease_name;
@@ -343,5 +384,9 @@ out:
 	kcfg = kube_config_free(kcfg);
 	metrics = metrics_free(metrics);
 	errlist_free(&errs);
+	for (size_t i = 0; i < nignored; i++)
+		pg_free(ignored[i]);
+	pg_free(ignored);
+	strlist_free(&o.ignore);
 	return rc;
 }

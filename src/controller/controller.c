@@ -118,6 +118,8 @@ struct nsreq {
 struct controller {
 	struct controller_config cfg;
 	char *ns, *identity, *lease_name;
+	char **ignored;
+	size_t nignored;
 	struct infslot slot[INF__COUNT];
 	struct leader *leader;
 	struct actions *actions;
@@ -423,6 +425,9 @@ static bool ns_ignored(struct controller *c, const char *ns)
 
 	if (strcmp(ns, c->ns) == 0)
 		return true;
+	for (size_t i = 0; i < c->nignored; i++)
+		if (strcmp(ns, c->ignored[i]) == 0)
+			return true;
 	o = kube_informer_get(c->slot[INF_NAMESPACES].inf, NULL, ns);
 	m = o ? kube_object_data(o) : NULL;
 	if (m)
@@ -1429,6 +1434,15 @@ int controller_new(const struct controller_config *cfg, struct controller **ret)
 	c->cfg.namespace = c->ns;
 	c->cfg.identity = c->identity;
 	c->cfg.lease_name = c->lease_name;
+	c->cfg.ignored_ns = NULL;
+	if (cfg->nignored) {
+		c->ignored = pg_calloc(cfg->nignored, sizeof(*c->ignored));
+		if (!c->ignored)
+			goto fail;
+		for (size_t i = 0; i < cfg->nignored; i++, c->nignored++)
+			if (!(c->ignored[i] = pg_strdup(cfg->ignored_ns[i])))
+				goto fail;
+	}
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -1612,6 +1626,9 @@ struct controller *controller_free(struct controller *c)
 	c->queue = queue_free(c->queue);
 	pthread_mutex_destroy(&c->mu);
 	pthread_cond_destroy(&c->loop_cond);
+	for (size_t i = 0; i < c->nignored; i++)
+		pg_free(c->ignored[i]);
+	pg_free(c->ignored);
 	pg_free(c->ns);
 	pg_free(c->identity);
 	pg_free(c->lease_name);

@@ -396,7 +396,8 @@ class Base(unittest.TestCase):
 class TestEnforce(Base):
     """One controller, Enforce profiles: every reason, its action, Event and status."""
 
-    FLAGS = ["--max-actions-per-minute", "1000", "--owner-backoff", "3s"]
+    FLAGS = ["--max-actions-per-minute", "1000", "--owner-backoff", "3s",
+             "--ignore-namespaces", "kube-system,skipped"]
 
     def test_admission_drift_pod_predates_profile(self):
         ns = "drift-old"
@@ -622,6 +623,7 @@ class TestEnforce(Base):
                       "metadata": {"name": "ignored", "labels": {"profileguard.io/ignore": "true"}}})
         self.api.put(pod("ignored", "free", image="nginx"), profile("ignored", "p", REQUIRE_DIGEST),
                      pod(OWN_NS, "me", image="nginx"), profile(OWN_NS, "p", REQUIRE_DIGEST),
+                     pod("skipped", "flagged", image="nginx"), profile("skipped", "p", REQUIRE_DIGEST),
                      pod("exempt", "mirror", image="nginx",
                          annotations={"kubernetes.io/config.mirror": "abc"}),
                      pod("exempt", "leaving", image="nginx",
@@ -631,8 +633,8 @@ class TestEnforce(Base):
                      profile("exempt", "p", REQUIRE_DIGEST))
         self.wait_gone("exempt", "barrier")
         time.sleep(1.0)
-        for ns, name in (("ignored", "free"), (OWN_NS, "me"), ("exempt", "mirror"),
-                         ("exempt", "leaving")):
+        for ns, name in (("ignored", "free"), (OWN_NS, "me"), ("skipped", "flagged"),
+                         ("exempt", "mirror"), ("exempt", "leaving")):
             self.assertEqual(self.api.deletes(ns, name), [], f"{ns}/{name} was acted on")
             self.assertEqual(self.api.events(ns, name), [], f"{ns}/{name} got an Event")
 
