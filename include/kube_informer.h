@@ -104,7 +104,8 @@ void kube_informer_stop(struct kube_informer *inf);
  * on until unreferenced).  NULL-safe; returns NULL. */
 struct kube_informer *kube_informer_free(struct kube_informer *inf);
 
-/* True once the first list has been delivered (readiness). */
+/* True once the first list has been delivered to the handlers, on_synced
+ * included (readiness). */
 bool kube_informer_has_synced(const struct kube_informer *inf);
 /* 0 once synced, -ETIMEDOUT, or -ECANCELED when stopped first. */
 int kube_informer_wait_synced(struct kube_informer *inf, long timeout_ms);

@@ -797,14 +797,15 @@ static int list_and_replace(struct kube_informer *inf)
 		notify_change(inf, changes.v[i].old, changes.v[i].cur);
 		changes.v[i].old = changes.v[i].cur = NULL;
 	}
+	/* Readiness follows every handler of the list, on_synced included. */
+	if (inf->o.handlers.on_synced)
+		inf->o.handlers.on_synced(inf->o.handlers.ud);
 	if (!atomic_load(&inf->synced)) {
 		pthread_mutex_lock(&inf->mu);
 		atomic_store(&inf->synced, true);
 		pthread_cond_broadcast(&inf->cond);
 		pthread_mutex_unlock(&inf->mu);
 	}
-	if (inf->o.handlers.on_synced)
-		inf->o.handlers.on_synced(inf->o.handlers.ud);
 	ktable_free(&fresh);
 	pending_free(&changes);
 	buf_free(&rv);
