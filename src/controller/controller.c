@@ -57,6 +57,7 @@ struct infslot {
 	int idx;
 	struct kube_informer *inf;
 	struct metric *m_restarts;
+	atomic_bool synced;             /* on_synced came: the first list was delivered */
 	uint64_t restarts_seen;
 	_Atomic int64_t failing_since;  /* 0: healthy */
 	uint64_t progress_seen, activity_seen;
@@ -739,10 +740,12 @@ static void *judge_main(void *arg)
 
 /* ---- leadership -------------------------------------------------------------------- */
 
+/* Counted from on_synced, so every handler of the first list has run
+ * (and its changes are in the controller's tables) before judging. */
 static bool all_synced(struct controller *c)
 {
 	for (int i = 0; i < INF__COUNT; i++)
-		if (!kube_informer_has_synced(c->slot[i].inf))
+		if (!atomic_load(&c->slot[i].synced))
 			return false;
 	return true;
 }
@@ -1034,6 +1037,7 @@ static void on_synced(void *ud)
 	struct infslot *s = ud;
 
 	slot_ok(s);
+	atomic_store(&s->synced, true);
 	maybe_activate(s->c);
 }
 
@@ -1352,7 +1356,7 @@ struct actions *controller_actions(struct controller *c)
 bool controller_ready(struct controller *c, char *why, size_t n)
 {
 	for (int i = 0; i < INF__COUNT; i++) {
-		if (!kube_informer_has_synced(c->slot[i].inf)) {
+		if (!atomic_load(&c->slot[i].synced)) {
 			snprintf(why, n, "%s not synced", kube_informer_name(c->slot[i].inf));
 			return false;
 		}
