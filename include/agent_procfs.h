@@ -48,6 +48,22 @@ typedef int (*procfs_sock_fn)(void *ud, const struct procfs_sock *s);
 int procfs_net_parse(const char *data, size_t len, enum procfs_proto proto, procfs_sock_fn fn,
 		     void *ud, size_t *ret_bad);
 
+/* The counters of a network namespace that move when a socket of it
+ * sends to somewhere: TCP connection attempts (v4 and v6 share them) and
+ * UDP datagrams sent.  While none moves, no socket of the namespace can
+ * have a new destination. */
+struct procfs_counters {
+	uint64_t tcp_active_opens;      /* net/snmp Tcp: ActiveOpens */
+	uint64_t udp_out;               /* net/snmp Udp: OutDatagrams */
+	uint64_t udp6_out;              /* net/snmp6 Udp6OutDatagrams; 0 without IPv6 */
+};
+
+/* From the text of /proc/PID/net/snmp (header and value lines per
+ * protocol) and of net/snmp6 (@snmp6 may be NULL).  0, or -EINVAL when
+ * the Tcp or Udp lines are missing or malformed. */
+int procfs_snmp_parse(const char *snmp, size_t len, const char *snmp6, size_t len6,
+		      struct procfs_counters *ret);
+
 /* True when @a is loopback (127/8, ::1) or unspecified (0.0.0.0, ::). */
 bool procfs_addr_is_local(const struct netaddr *a);
 

@@ -150,6 +150,85 @@ int procfs_net_parse(const char *data, size_t len, enum procfs_proto proto, proc
 	return r < 0 ? r : 0;
 }
 
+/* The line starting with @prefix (at a line start) in [p, end). */
+static const char *find_line(const char *p, const char *end, const char *prefix, const char **ret_eol)
+{
+	size_t n = strlen(prefix);
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *eol = nl ? nl : end;
+
+		if ((size_t)(eol - p) >= n && memcmp(p, prefix, n) == 0) {
+			*ret_eol = eol;
+			return p;
+		}
+		p = nl ? nl + 1 : end;
+	}
+	return NULL;
+}
+
+static bool dec_u64(const char *p, size_t n, uint64_t *ret)
+{
+	uint64_t v = 0;
+
+	if (n == 0 || n > 20)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned d = (unsigned)(p[i] - '0');
+
+		if (d > 9 || v > (UINT64_MAX - d) / 10)
+			return false;
+		v = v * 10 + d;
+	}
+	*ret = v;
+	return true;
+}
+
+/* "Tcp: A B C\nTcp: 1 2 3": the value under @name in the two lines of
+ * @proto ("Tcp:"). */
+static bool snmp_value(const char *p, const char *end, const char *proto, const char *name, uint64_t *ret)
+{
+	const char *h_eol, *v_eol, *h = find_line(p, end, proto, &h_eol), *v;
+	const char *hp, *vp, *f, *g;
+	size_t fn, gn;
+
+	if (!h || h_eol == end)
+		return false;
+	v = find_line(h_eol + 1, end, proto, &v_eol);
+	if (!v)
+		return false;
+	hp = h + strlen(proto);
+	vp = v + strlen(proto);
+	while (next_field(&hp, h_eol, &f, &fn)) {
+		if (!next_field(&vp, v_eol, &g, &gn))
+			return false;
+		if (fn == strlen(name) && memcmp(f, name, fn) == 0)
+			return dec_u64(g, gn, ret);
+	}
+	return false;
+}
+
+int procfs_snmp_parse(const char *snmp, size_t len, const char *snmp6, size_t len6,
+		      struct procfs_counters *ret)
+{
+	struct procfs_counters c = { 0 };
+	const char *l, *eol, *f;
+	size_t fn;
+
+	if (!snmp_value(snmp, snmp + len, "Tcp:", "ActiveOpens", &c.tcp_active_opens) ||
+	    !snmp_value(snmp, snmp + len, "Udp:", "OutDatagrams", &c.udp_out))
+		return -EINVAL;
+	if (snmp6 && (l = find_line(snmp6, snmp6 + len6, "Udp6OutDatagrams", &eol))) {
+		const char *p = l + strlen("Udp6OutDatagrams");
+
+		if (!next_field(&p, eol, &f, &fn) || !dec_u64(f, fn, &c.udp6_out))
+			return -EINVAL;
+	}
+	*ret = c;
+	return 0;
+}
+
 bool procfs_addr_is_local(const struct netaddr *a)
 {
 	static const uint8_t zero[16];

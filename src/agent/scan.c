@@ -1,23 +1,23 @@
 /* scan.c - one sample of the node, diffed against what was reported.
  *
  * Per pod process: its cgroup (which pod and container), its exe link,
- * and its network namespace.  Per namespace, once a sample: the four net
- * tables, kept only for outbound candidates (established or connecting
- * TCP and connected UDP, to a remote that is neither loopback nor
- * unspecified, from a local port nothing listens on: an accepted
- * connection is inbound).  The fds of a namespace's processes are read
- * only when it holds a candidate not examined before, which keeps the
- * steady state to a few syscalls per process. */
+ * its network namespace and its fds.  A socket inode is looked up in the
+ * namespace's net tables only when it is new (or due again, see
+ * check_sock), and only in the tables its protocol can be in: reading
+ * /proc/PID/net/tcp walks the kernel's whole established hash, a few ms
+ * each time on a large machine, so the steady state never reads one. */
 #include "agent_scan.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "agent_cgroup.h"
@@ -25,6 +25,7 @@
 #include "agent_tokens.h"
 #include "arena.h"
 #include "buf.h"
+#include "strutil.h"
 #include "xalloc.h"
 
 #define LINE_MAX_BYTES (64u * 1024)
@@ -148,101 +149,266 @@ struct tok {
 	bool reported;
 };
 
+/* What is known of one socket inode of a network namespace. */
+struct sock_ent {
+	uint64_t inode;                 /* 0: an empty slot */
+	uint64_t seen;                  /* the last sample an fd of it was seen in */
+	uint64_t due;                   /* the sample it is looked up in again */
+	uint8_t tables;                 /* the net tables that can hold it; 0: not known yet */
+};
+
+#define DUE_NEVER UINT64_MAX
+enum { TABLE_TCP = 1, TABLE_TCP6 = 2, TABLE_UDP = 4, TABLE_UDP6 = 8, TABLE_ALL = 15 };
+
+/* A row of a net table, as this sample read it. */
+struct row {
+	uint64_t inode;
+	struct procfs_sock sock;
+};
+
+/* A network namespace with a pod process in it. */
+struct netns {
+	char *key;                      /* "net:[4026532001]", or "pid:N" in a tree without ns links */
+	uint64_t gen;                   /* the last sample it had a pod process in */
+	uint64_t walked;                /* the last sample its processes' fds were read in */
+	bool walk;                      /* read its processes' fds in this sample */
+	bool have_counters;
+	struct procfs_counters counters;        /* as the last sample read them */
+	struct sock_ent *socks;         /* open addressing by inode */
+	size_t scap, sn;
+	/* this sample's reads of its tables */
+	uint8_t loaded;
+	struct row *rows;
+	size_t nrows, caprows;
+	uint32_t *idx;                  /* inode -> row index + 1 */
+	size_t idxcap;
+	uint32_t *listen;               /* proto << 16 | port, sorted */
+	size_t nl, capl;
+};
+
 struct scan {
 	struct scan_config cfg;
 	uint64_t seed;
 	uint64_t gen;
 	struct ktab ctrs;               /* id -> struct ctr * */
 	struct ktab toks;               /* key -> struct tok * */
-	/* Outbound candidates examined in the last sample: hashes of
-	 * (inode, proto, remote).  A 64-bit keyed hash stands for the key;
-	 * a collision would cost one fd walk skipped, once. */
-	struct {
-		uint64_t *h;
-		size_t cap, n;
-	} done;
+	struct ktab nets;               /* key -> struct netns * */
 	struct buf line;                /* the event being written */
 	struct buf table;               /* a net table being read */
 	char time[32];
-
-	/* per sample */
-	struct arena *sample;
-	struct ktab nstabs;             /* netns key -> struct nstab * */
-	struct nstab **nslist;
-	size_t nsn, nscap;
 	struct scan_stats st;
+	double table_ms;                /* this sample's time in net tables */
+	uint32_t *pids;                 /* this sample's process directories */
+	size_t npids, cappids;
 	scan_emit_fn emit;
 	void *emit_ud;
 };
 
-/* ---- per-sample network namespace tables -------------------------------- */
-
-struct cand {
-	uint64_t inode;
-	uint64_t h;                     /* the done-set hash */
-	struct procfs_sock sock;
-};
-
-struct nstab {
-	char *key;
-	struct cand *c;
-	size_t n, cap;
-	uint32_t *idx;                  /* inode -> index + 1 */
-	size_t idxcap;
-	uint32_t *listen;               /* proto << 16 | port, sorted */
-	size_t nl, capl;
-	bool fresh;                     /* a candidate not examined before */
-	bool walk_failed;               /* some process's fds could not be read */
-};
-
-static void nstab_free(struct nstab *t)
+static unsigned recheck(const struct scan *s)
 {
-	pg_free(t->c);
-	pg_free(t->idx);
-	pg_free(t->listen);
+	return s->cfg.recheck_samples ? s->cfg.recheck_samples : SCAN_DEFAULT_RECHECK;
 }
 
-static int push_listen(struct nstab *t, uint32_t v)
-{
-	if (t->nl == t->capl) {
-		size_t ncap = t->capl ? t->capl * 2 : 16;
-		uint32_t *nl = pg_realloc(t->listen, ncap * sizeof(*nl));
+/* ---- network namespaces ----------------------------------------------------- */
 
-		if (!nl)
-			return -ENOMEM;
-		t->listen = nl;
-		t->capl = ncap;
+static void netns_sample_reset(struct netns *n)
+{
+	n->loaded = 0;
+	n->nrows = n->nl = 0;
+	/* a hostNetwork pod's tables can be large: do not hold them */
+	if (n->caprows > 4096) {
+		pg_free(n->rows);
+		n->rows = NULL;
+		n->caprows = 0;
 	}
-	t->listen[t->nl++] = v;
+	pg_free(n->idx);
+	n->idx = NULL;
+	n->idxcap = 0;
+}
+
+static struct netns *netns_free(struct netns *n)
+{
+	if (n) {
+		netns_sample_reset(n);
+		pg_free(n->rows);
+		pg_free(n->listen);
+		pg_free(n->socks);
+		pg_free(n->key);
+		pg_free(n);
+	}
+	return NULL;
+}
+
+static uint64_t inode_hash(const struct scan *s, uint64_t inode)
+{
+	return hash_bytes(s->seed, &inode, sizeof(inode));
+}
+
+/* The entry of @inode, added when absent.  NULL on allocation failure. */
+static struct sock_ent *sock_get(struct scan *s, struct netns *n, uint64_t inode)
+{
+	size_t i;
+
+	if ((n->sn + 1) * 2 > n->scap) {
+		size_t ncap = n->scap ? n->scap * 2 : 32;
+		struct sock_ent *nt = pg_calloc(ncap, sizeof(*nt));
+
+		if (!nt)
+			return NULL;
+		for (size_t k = 0; k < n->scap; k++) {
+			if (!n->socks[k].inode)
+				continue;
+			for (i = inode_hash(s, n->socks[k].inode) & (ncap - 1); nt[i].inode; i = (i + 1) & (ncap - 1))
+				;
+			nt[i] = n->socks[k];
+		}
+		pg_free(n->socks);
+		n->socks = nt;
+		n->scap = ncap;
+	}
+	for (i = inode_hash(s, inode) & (n->scap - 1); n->socks[i].inode; i = (i + 1) & (n->scap - 1))
+		if (n->socks[i].inode == inode)
+			return &n->socks[i];
+	n->socks[i] = (struct sock_ent){ .inode = inode };
+	n->sn++;
+	return &n->socks[i];
+}
+
+/* Keeps the inodes whose fds were seen in this sample (all of them when
+ * no fd was read). */
+static int netns_collect_socks(struct scan *s, struct netns *n)
+{
+	size_t keep = 0, cap = 32, i;
+	struct sock_ent *nt;
+
+	if (n->walked != s->gen)
+		return 0;
+
+	for (size_t k = 0; k < n->scap; k++)
+		keep += n->socks[k].inode && n->socks[k].seen == s->gen;
+	while (cap < keep * 2 + 2)
+		cap *= 2;
+	nt = pg_calloc(cap, sizeof(*nt));
+	if (!nt)
+		return -ENOMEM;
+	for (size_t k = 0; k < n->scap; k++) {
+		if (!n->socks[k].inode || n->socks[k].seen != s->gen)
+			continue;
+		for (i = inode_hash(s, n->socks[k].inode) & (cap - 1); nt[i].inode; i = (i + 1) & (cap - 1))
+			;
+		nt[i] = n->socks[k];
+	}
+	pg_free(n->socks);
+	n->socks = nt;
+	n->scap = cap;
+	n->sn = keep;
 	return 0;
 }
 
-static int on_row(void *ud, const struct procfs_sock *s)
+/* Whether this sample reads the fds of the namespace's processes: only
+ * when one of its sockets may have a new destination, that is when it
+ * made a TCP connection attempt or sent a UDP datagram since the last
+ * sample (its counters moved), or when that cannot be told (the first
+ * sample, a tree without the counters).  Read before any fd, so what
+ * happens during the walk moves the counters for the next sample. */
+static void netns_decide_walk(struct netns *n, int pfd)
 {
-	struct nstab *t = ud;
+	char snmp[8192], snmp6[16384];
+	size_t len, len6 = 0;
+	struct procfs_counters c;
+	int r = procfs_read_at(pfd, "net/snmp", snmp, sizeof(snmp), &len);
+	int r6 = procfs_read_at(pfd, "net/snmp6", snmp6, sizeof(snmp6), &len6);
 
-	if (s->proto == PROCFS_TCP && s->state == PROCFS_LISTEN)
-		return push_listen(t, (uint32_t)s->proto << 16 | s->lport);
-	if (s->proto == PROCFS_UDP && s->state == PROCFS_CLOSE && s->lport != 0)
-		/* a bound, unconnected UDP socket is UDP's listener */
-		return push_listen(t, (uint32_t)s->proto << 16 | s->lport);
-	if (s->proto == PROCFS_TCP ? s->state != PROCFS_ESTABLISHED && s->state != PROCFS_SYN_SENT
-				   : s->state != PROCFS_ESTABLISHED)
-		return 0;
-	if (procfs_addr_is_local(&s->raddr) || s->rport == 0 || s->inode == 0)
-		return 0;
-	if (t->n == t->cap) {
-		size_t ncap = t->cap ? t->cap * 2 : 16;
-		struct cand *nc = pg_realloc(t->c, ncap * sizeof(*nc));
-
-		if (!nc)
-			return -ENOMEM;
-		t->c = nc;
-		t->cap = ncap;
+	if ((r < 0 && r != -E2BIG) ||
+	    procfs_snmp_parse(snmp, len, r6 < 0 && r6 != -E2BIG ? NULL : snmp6, len6, &c) < 0) {
+		n->walk = true;
+		n->have_counters = false;
+		return;
 	}
-	t->c[t->n].inode = s->inode;
-	t->c[t->n].sock = *s;
-	t->n++;
+	n->walk = !n->have_counters || memcmp(&c, &n->counters, sizeof(c)) != 0;
+	n->counters = c;
+	n->have_counters = true;
+}
+
+/* The namespace @pfd's process is in.  Namespaces are told apart by
+ * their ns/net link; a tree without one (a synthetic one) gets one per
+ * process. */
+static int netns_get(struct scan *s, int pfd, const char *pid, struct netns **ret)
+{
+	char key[64];
+	long n = procfs_readlink_at(pfd, "ns/net", key, sizeof(key));
+	struct kent *e;
+	struct netns *ns;
+	uint64_t h;
+
+	if (n < 0)
+		n = snprintf(key, sizeof(key), "pid:%s", pid);
+	if (n < 0 || (size_t)n >= sizeof(key))
+		return -EINVAL;
+	h = hash_bytes(s->seed, key, (size_t)n);
+	e = ktab_find(&s->nets, h, key, (size_t)n);
+	if (e) {
+		ns = e->val;
+	} else {
+		ns = pg_calloc(1, sizeof(*ns));
+		if (!ns || !(ns->key = pg_strdup(key))) {
+			pg_free(ns);
+			return -ENOMEM;
+		}
+		if (ktab_add(&s->nets, h, ns->key, (size_t)n, ns) < 0) {
+			netns_free(ns);
+			return -ENOMEM;
+		}
+	}
+	if (ns->gen != s->gen) {
+		ns->gen = s->gen;
+		s->st.netns++;
+		netns_decide_walk(ns, pfd);
+	}
+	*ret = ns;
+	return 0;
+}
+
+static int push_listen(struct netns *n, uint32_t v)
+{
+	if (n->nl == n->capl) {
+		size_t ncap = n->capl ? n->capl * 2 : 16;
+		uint32_t *nl = pg_realloc(n->listen, ncap * sizeof(*nl));
+
+		if (!nl)
+			return -ENOMEM;
+		n->listen = nl;
+		n->capl = ncap;
+	}
+	n->listen[n->nl++] = v;
+	return 0;
+}
+
+static int on_row(void *ud, const struct procfs_sock *sk)
+{
+	struct netns *n = ud;
+
+	if (sk->proto == PROCFS_TCP && sk->state == PROCFS_LISTEN &&
+	    push_listen(n, (uint32_t)sk->proto << 16 | sk->lport) < 0)
+		return -ENOMEM;
+	/* a bound, unconnected UDP socket is UDP's listener */
+	if (sk->proto == PROCFS_UDP && sk->state == PROCFS_CLOSE && sk->lport != 0 &&
+	    push_listen(n, (uint32_t)sk->proto << 16 | sk->lport) < 0)
+		return -ENOMEM;
+	if (sk->inode == 0)
+		return 0;       /* a TIME_WAIT or request socket: no fd has it */
+	if (n->nrows == n->caprows) {
+		size_t ncap = n->caprows ? n->caprows * 2 : 64;
+		struct row *nr = pg_realloc(n->rows, ncap * sizeof(*nr));
+
+		if (!nr)
+			return -ENOMEM;
+		n->rows = nr;
+		n->caprows = ncap;
+	}
+	n->rows[n->nrows].inode = sk->inode;
+	n->rows[n->nrows].sock = *sk;
+	n->nrows++;
 	return 0;
 }
 
@@ -253,201 +419,143 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static bool is_listening(const struct nstab *t, const struct procfs_sock *s)
+static bool is_listening(const struct netns *n, const struct procfs_sock *sk)
 {
-	uint32_t v = (uint32_t)s->proto << 16 | s->lport;
+	uint32_t v = (uint32_t)sk->proto << 16 | sk->lport;
 
-	return t->nl && bsearch(&v, t->listen, t->nl, sizeof(v), cmp_u32) != NULL;
+	return n->nl && bsearch(&v, n->listen, n->nl, sizeof(v), cmp_u32) != NULL;
 }
 
-static bool done_has(const struct scan *s, uint64_t h)
+/* Outbound: established or connecting TCP, connected UDP, to a remote
+ * that is neither loopback nor unspecified, from a local port nothing
+ * listens on (an accepted connection is inbound). */
+static bool is_egress(const struct netns *n, const struct procfs_sock *sk)
 {
-	if (!s->done.cap)
+	if (sk->proto == PROCFS_TCP ? sk->state != PROCFS_ESTABLISHED && sk->state != PROCFS_SYN_SENT
+				    : sk->state != PROCFS_ESTABLISHED)
 		return false;
-	for (size_t i = h & (s->done.cap - 1);; i = (i + 1) & (s->done.cap - 1)) {
-		if (!s->done.h[i])
-			return false;
-		if (s->done.h[i] == h)
-			return true;
-	}
+	if (procfs_addr_is_local(&sk->raddr) || sk->rport == 0)
+		return false;
+	return !is_listening(n, sk);
 }
 
-static uint64_t cand_hash(const struct scan *s, const struct procfs_sock *k)
+static double mono_ms(void)
 {
-	struct {
-		uint64_t inode;
-		uint8_t proto, family;
-		uint16_t port;
-		uint8_t addr[16];
-	} key;
+	struct timespec ts;
 
-	memset(&key, 0, sizeof(key));
-	key.inode = k->inode;
-	key.proto = (uint8_t)k->proto;
-	key.family = k->raddr.family;
-	key.port = k->rport;
-	memcpy(key.addr, k->raddr.bytes, sizeof(key.addr));
-	/* 0 marks an empty slot of the done set */
-	return hash_bytes(s->seed, &key, sizeof(key)) | 1;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1000 + (double)ts.tv_nsec / 1e6;
 }
 
-/* Reads the four tables of the namespace @pfd is in, keeps the outbound
- * candidates, and indexes them by inode. */
-static int nstab_build(struct scan *s, int pfd, struct nstab *t)
+/* Reads the tables of @want that this sample has not read yet, through
+ * the process directory @pfd (any process of the namespace will do).
+ * -EAGAIN, reading nothing, when the sample's time budget for tables has
+ * run out: the caller looks again next sample.  A load that starts
+ * finishes, so a lookup that needs all four tables is never starved. */
+static int netns_load(struct scan *s, struct netns *n, int pfd, uint8_t want)
 {
 	static const struct {
+		uint8_t bit;
 		const char *name;
 		enum procfs_proto proto;
 	} files[] = {
-		{ "net/tcp", PROCFS_TCP }, { "net/tcp6", PROCFS_TCP },
-		{ "net/udp", PROCFS_UDP }, { "net/udp6", PROCFS_UDP },
+		{ TABLE_TCP, "net/tcp", PROCFS_TCP }, { TABLE_TCP6, "net/tcp6", PROCFS_TCP },
+		{ TABLE_UDP, "net/udp", PROCFS_UDP }, { TABLE_UDP6, "net/udp6", PROCFS_UDP },
 	};
-	size_t keep = 0;
+	bool grew = false;
 	int r;
 
+	if (!(want & ~n->loaded))
+		return 0;
+	if (s->cfg.table_budget_ms && s->table_ms >= s->cfg.table_budget_ms)
+		return -EAGAIN;
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		size_t bad = 0;
+		double t0;
 
+		if (!(want & files[i].bit) || (n->loaded & files[i].bit))
+			continue;
+		t0 = mono_ms();
+		n->loaded |= files[i].bit;
 		buf_reset(&s->table);
 		r = procfs_read_buf(pfd, files[i].name, &s->table);
 		if (r == -ENOMEM)
 			return r;
-		if (r == -ENOENT && (i == 1 || i == 3))
+		if (r == -ENOENT && (files[i].bit & (TABLE_TCP6 | TABLE_UDP6)))
 			continue;       /* no IPv6 in this kernel */
 		if (r < 0 && r != -E2BIG) {
 			s->st.unreadable++;
-			t->walk_failed = true;  /* look again next sample */
 			continue;
 		}
-		r = procfs_net_parse(s->table.data ? s->table.data : "", s->table.len, files[i].proto,
-				     on_row, t, &bad);
+		s->st.tables++;
+		r = procfs_net_parse(s->table.data ? s->table.data : "", s->table.len, files[i].proto, on_row,
+				     n, &bad);
 		if (r < 0)
 			return r;
 		s->st.bad_rows += bad;
+		s->table_ms += mono_ms() - t0;
+		grew = true;
 	}
-	if (t->nl > 1)
-		qsort(t->listen, t->nl, sizeof(*t->listen), cmp_u32);
-	for (size_t i = 0; i < t->n; i++) {
-		if (is_listening(t, &t->c[i].sock))
-			continue;
-		t->c[keep] = t->c[i];
-		t->c[keep].h = cand_hash(s, &t->c[i].sock);
-		if (!done_has(s, t->c[keep].h))
-			t->fresh = true;
-		keep++;
-	}
-	t->n = keep;
-	if (!keep)
+	if (!grew)
 		return 0;
-	t->idxcap = 16;
-	while (t->idxcap < keep * 2)
-		t->idxcap *= 2;
-	t->idx = pg_calloc(t->idxcap, sizeof(*t->idx));
-	if (!t->idx)
+	if (n->nl > 1)
+		qsort(n->listen, n->nl, sizeof(*n->listen), cmp_u32);
+	pg_free(n->idx);
+	n->idxcap = 16;
+	while (n->idxcap < n->nrows * 2)
+		n->idxcap *= 2;
+	n->idx = pg_calloc(n->idxcap, sizeof(*n->idx));
+	if (!n->idx) {
+		n->idxcap = 0;
 		return -ENOMEM;
-	for (size_t i = 0; i < keep; i++) {
-		size_t j = hash_bytes(s->seed, &t->c[i].inode, sizeof(t->c[i].inode)) & (t->idxcap - 1);
+	}
+	for (size_t i = 0; i < n->nrows; i++) {
+		size_t j = inode_hash(s, n->rows[i].inode) & (n->idxcap - 1);
 
-		while (t->idx[j])
-			j = (j + 1) & (t->idxcap - 1);
-		t->idx[j] = (uint32_t)(i + 1);
+		while (n->idx[j])
+			j = (j + 1) & (n->idxcap - 1);
+		n->idx[j] = (uint32_t)(i + 1);
 	}
 	return 0;
 }
 
-static const struct cand *nstab_lookup(const struct scan *s, const struct nstab *t, uint64_t inode)
+static const struct procfs_sock *netns_lookup(const struct scan *s, const struct netns *n, uint64_t inode)
 {
-	if (!t->idxcap)
+	if (!n->idxcap)
 		return NULL;
-	for (size_t j = hash_bytes(s->seed, &inode, sizeof(inode)) & (t->idxcap - 1);;
-	     j = (j + 1) & (t->idxcap - 1)) {
-		if (!t->idx[j])
+	for (size_t j = inode_hash(s, inode) & (n->idxcap - 1);; j = (j + 1) & (n->idxcap - 1)) {
+		if (!n->idx[j])
 			return NULL;
-		if (t->c[t->idx[j] - 1].inode == inode)
-			return &t->c[t->idx[j] - 1];
+		if (n->rows[n->idx[j] - 1].inode == inode)
+			return &n->rows[n->idx[j] - 1].sock;
 	}
 }
 
-/* The table of the namespace @pfd's process is in, read on first use in
- * this sample.  Namespaces are told apart by their ns/net link; a tree
- * without one (a synthetic one) gets a table per process. */
-static int nstab_get(struct scan *s, int pfd, const char *pid, struct nstab **ret)
+/* Drops the namespaces without a pod process in this sample, and in the
+ * others the inodes no fd holds any more. */
+static int nets_collect(struct scan *s)
 {
-	char key[64];
-	long n = procfs_readlink_at(pfd, "ns/net", key, sizeof(key));
-	struct kent *e;
-	struct nstab *t;
-	uint64_t h;
-	int r;
+	struct ktab keep = { 0 };
+	int r = 0;
 
-	if (n < 0)
-		n = snprintf(key, sizeof(key), "pid:%s", pid);
-	if (n < 0 || (size_t)n >= sizeof(key))
-		return -EINVAL;
-	h = hash_bytes(s->seed, key, (size_t)n);
-	e = ktab_find(&s->nstabs, h, key, (size_t)n);
-	if (e) {
-		*ret = e->val;
-		return 0;
-	}
-	t = arena_alloc(s->sample, sizeof(*t));
-	if (!t || !(t->key = arena_strdup(s->sample, key)))
-		return -ENOMEM;
-	if (s->nsn == s->nscap) {
-		size_t ncap = s->nscap ? s->nscap * 2 : 16;
-		struct nstab **nl = pg_realloc(s->nslist, ncap * sizeof(*nl));
+	for (size_t i = 0; i < s->nets.cap; i++) {
+		struct kent *e = &s->nets.tab[i];
+		struct netns *n = e->val;
 
-		if (!nl)
-			return -ENOMEM;
-		s->nslist = nl;
-		s->nscap = ncap;
-	}
-	s->nslist[s->nsn++] = t;
-	r = ktab_add(&s->nstabs, h, t->key, (size_t)n, t);
-	if (r < 0)
-		return r;
-	s->st.netns++;
-	r = nstab_build(s, pfd, t);
-	if (r < 0)
-		return r;
-	*ret = t;
-	return 0;
-}
-
-/* The candidates of this sample's namespaces whose processes were all
- * examined become the done set; the ones no longer in any table are
- * forgotten with the old set. */
-static int done_rebuild(struct scan *s)
-{
-	size_t n = 0, cap = 16;
-	uint64_t *nh;
-
-	for (size_t i = 0; i < s->nsn; i++)
-		if (!s->nslist[i]->walk_failed)
-			n += s->nslist[i]->n;
-	while (cap < n * 2)
-		cap *= 2;
-	nh = pg_calloc(cap, sizeof(*nh));
-	if (!nh)
-		return -ENOMEM;
-	for (size_t i = 0; i < s->nsn; i++) {
-		const struct nstab *t = s->nslist[i];
-
-		if (t->walk_failed)
+		if (!e->key)
 			continue;
-		for (size_t k = 0; k < t->n; k++) {
-			size_t j = t->c[k].h & (cap - 1);
-
-			while (nh[j] && nh[j] != t->c[k].h)
-				j = (j + 1) & (cap - 1);
-			nh[j] = t->c[k].h;
-		}
+		netns_sample_reset(n);
+		if (n->gen == s->gen && r == 0 && netns_collect_socks(s, n) == 0 &&
+		    ktab_add(&keep, e->h, e->key, e->len, n) == 0)
+			continue;
+		/* gone, or out of memory: forgotten, so looked up afresh */
+		if (n->gen == s->gen)
+			r = -ENOMEM;
+		netns_free(n);
 	}
-	pg_free(s->done.h);
-	s->done.h = nh;
-	s->done.cap = cap;
-	s->done.n = n;
-	return 0;
+	ktab_free(&s->nets);
+	s->nets = keep;
+	return r;
 }
 
 /* ---- events --------------------------------------------------------------- */
@@ -771,20 +879,89 @@ static int report_conn(struct scan *s, struct ctr *c, const struct procfs_sock *
 	return ktab_add(&c->conns, h, stored, sizeof(*stored), NULL);
 }
 
-/* The socket fds of one process, matched against its namespace's
- * outbound candidates. */
-static int walk_fds(struct scan *s, struct ctr *c, int pfd, struct nstab *t)
+/* Which tables can hold the socket behind an fd link: the kernel names
+ * a socket's protocol in the "system.sockprotoname" attribute, so Unix,
+ * netlink and other sockets never cost a table read.  Without the
+ * attribute (a synthetic tree) every table is looked at. */
+static uint8_t sock_tables(const char *path)
+{
+	char name[32];
+	ssize_t n = getxattr(path, "system.sockprotoname", name, sizeof(name) - 1);
+
+	if (n < 0)
+		return TABLE_ALL;
+	name[n] = '\0';
+	if (!strcmp(name, "TCP"))
+		return TABLE_TCP;
+	if (!strcmp(name, "TCPv6"))
+		return TABLE_TCP6;
+	if (!strcmp(name, "UDP"))
+		return TABLE_UDP;
+	if (!strcmp(name, "UDPv6"))
+		return TABLE_UDP6;
+	return 0;
+}
+
+/* One socket inode of a process: looked up in its namespace's tables
+ * when it is new or due again, reported when it is egress.  A TCP
+ * socket past CLOSE cannot change its remote and is never looked up
+ * again; a UDP socket (it may connect() anew) or a TCP one not yet
+ * connected is looked up again recheck_samples later. */
+static int check_sock(struct scan *s, struct ctr *c, int pfd, struct netns *n, uint64_t inode,
+		      const char *fdpath)
+{
+	struct sock_ent *e = sock_get(s, n, inode);
+	const struct procfs_sock *sk;
+	int r;
+
+	if (!e)
+		return -ENOMEM;
+	e->seen = s->gen;
+	if (e->due > s->gen)
+		return 0;
+	if (!e->tables) {
+		e->tables = sock_tables(fdpath);
+		if (!e->tables) {
+			e->due = DUE_NEVER;
+			return 0;
+		}
+	}
+	r = netns_load(s, n, pfd, e->tables);
+	if (r == -EAGAIN) {
+		s->st.deferred++;
+		return 0;       /* still due */
+	}
+	if (r < 0)
+		return r;
+	s->st.lookups++;
+	sk = netns_lookup(s, n, inode);
+	if (!sk) {
+		/* closed since, or a socket of another namespace */
+		e->due = s->gen + recheck(s);
+		return 0;
+	}
+	if (is_egress(n, sk)) {
+		r = report_conn(s, c, sk);
+		if (r < 0)
+			return r;       /* still due: the next sample reports it */
+	}
+	e->due = sk->proto == PROCFS_TCP && sk->state != PROCFS_CLOSE ? DUE_NEVER : s->gen + recheck(s);
+	return 0;
+}
+
+/* The socket fds of one process. */
+static int walk_fds(struct scan *s, struct ctr *c, int pfd, const char *pid, struct netns *n)
 {
 	int dfd = openat(pfd, "fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	char path[PATH_MAX];
 	struct dirent *de;
+	size_t plen;
 	DIR *d;
 	int r = 0;
 
 	if (dfd < 0) {
-		if (errno != ENOENT && errno != ESRCH) {
+		if (errno != ENOENT && errno != ESRCH)
 			s->st.unreadable++;
-			t->walk_failed = true;
-		}
 		return 0;
 	}
 	d = fdopendir(dfd);
@@ -793,20 +970,21 @@ static int walk_fds(struct scan *s, struct ctr *c, int pfd, struct nstab *t)
 		return -ENOMEM;
 	}
 	s->st.fd_walks++;
+	plen = (size_t)snprintf(path, sizeof(path), "%s/%s/fd/", s->cfg.proc_root, pid);
 	while (r == 0 && (de = readdir(d))) {
 		char link[64];
-		long n;
+		long ln;
 		uint64_t inode;
-		const struct cand *k;
 
 		if (de->d_name[0] == '.')
 			continue;
-		n = procfs_readlink_at(dfd, de->d_name, link, sizeof(link));
-		if (n < 0 || procfs_socket_inode(link, (size_t)n, &inode) < 0)
+		ln = procfs_readlink_at(dfd, de->d_name, link, sizeof(link));
+		if (ln < 0 || procfs_socket_inode(link, (size_t)ln, &inode) < 0 || inode == 0)
 			continue;
-		k = nstab_lookup(s, t, inode);
-		if (k)
-			r = report_conn(s, c, &k->sock);
+		if (plen + strlen(de->d_name) >= sizeof(path))
+			continue;
+		strcpy(path + plen, de->d_name);
+		r = check_sock(s, c, pfd, n, inode, path);
 	}
 	closedir(d);
 	return r;
@@ -826,7 +1004,7 @@ static int scan_process(struct scan *s, int procfd, const char *pid)
 {
 	char cg[16384];
 	struct cgroup_ident id;
-	struct nstab *t;
+	struct netns *n;
 	struct ctr *c;
 	size_t len;
 	int pfd, r;
@@ -854,13 +1032,15 @@ static int scan_process(struct scan *s, int procfd, const char *pid)
 	r = report_exe(s, c, pfd);
 	if (r < 0)
 		goto out;
-	r = nstab_get(s, pfd, pid, &t);
-	if (r == -EINVAL) {
+	r = netns_get(s, pfd, pid, &n);
+	if (r == 0 && n->walk) {
+		n->walked = s->gen;
+		r = walk_fds(s, c, pfd, pid, n);
+	} else if (r == 0) {
+		s->st.fd_skips++;
+	} else if (r == -EINVAL) {
 		r = 0;
-		goto out;
 	}
-	if (r == 0 && t->fresh)
-		r = walk_fds(s, c, pfd, t);
 out:
 	close(pfd);
 	return r;
@@ -1060,11 +1240,9 @@ int scan_new(const struct scan_config *cfg, struct scan **ret)
 
 static void sample_end(struct scan *s)
 {
-	for (size_t i = 0; i < s->nsn; i++)
-		nstab_free(s->nslist[i]);
-	s->nsn = 0;
-	ktab_free(&s->nstabs);
-	s->sample = arena_free(s->sample);
+	for (size_t i = 0; i < s->nets.cap; i++)
+		if (s->nets.tab[i].key)
+			netns_sample_reset(s->nets.tab[i].val);
 	/* a hostNetwork pod's table can be large: do not hold it between samples */
 	if (s->table.cap > 1024 * 1024)
 		buf_free(&s->table);
@@ -1086,24 +1264,47 @@ int scan_sample(struct scan *s, const struct timespec *now, scan_emit_fn emit, v
 	d = opendir(s->cfg.proc_root);
 	if (!d)
 		return -errno;
-	s->sample = arena_new(16384);
-	if (!s->sample) {
-		closedir(d);
-		return -ENOMEM;
-	}
 	s->gen++;
-	while (r == 0 && (de = readdir(d)))
-		if (is_pid(de->d_name))
-			r = scan_process(s, dirfd(d), de->d_name);
+	s->table_ms = 0;
+	s->npids = 0;
+	while ((de = readdir(d))) {
+		uint64_t pid;
+
+		if (!is_pid(de->d_name) || str_to_u64(de->d_name, &pid) < 0 || pid > UINT32_MAX)
+			continue;
+		if (s->npids == s->cappids) {
+			size_t ncap = s->cappids ? s->cappids * 2 : 1024;
+			uint32_t *np = pg_realloc(s->pids, ncap * sizeof(*np));
+
+			if (!np) {
+				r = -ENOMEM;
+				break;
+			}
+			s->pids = np;
+			s->cappids = ncap;
+		}
+		s->pids[s->npids++] = (uint32_t)pid;
+	}
+	/* Each sample starts at another process, so that when the budget for
+	 * net tables runs out, the namespaces left for the next sample are
+	 * not always the same ones. */
+	for (size_t i = 0; r == 0 && i < s->npids; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "%u", s->pids[(i + s->gen) % s->npids]);
+		r = scan_process(s, dirfd(d), name);
+	}
 	closedir(d);
 	if (r == 0)
 		r = scan_tokens(s);
+	/* after a failed sample nothing is forgotten: what it missed is seen
+	 * by the next one */
 	if (r == 0)
-		r = done_rebuild(s);
-	if (r == 0) {
+		r = nets_collect(s);
+	if (r == 0)
 		r = ctrs_collect(s);
+	if (r == 0)
 		toks_collect(s);
-	}
 	sample_end(s);
 	if (ret_stats)
 		*ret_stats = s->st;
@@ -1126,9 +1327,11 @@ struct scan *scan_free(struct scan *s)
 			pg_free(t);
 		}
 	ktab_free(&s->toks);
-	pg_free(s->done.h);
-	sample_end(s);
-	pg_free(s->nslist);
+	for (size_t i = 0; i < s->nets.cap; i++)
+		if (s->nets.tab[i].key)
+			netns_free(s->nets.tab[i].val);
+	ktab_free(&s->nets);
+	pg_free(s->pids);
 	buf_free(&s->line);
 	buf_free(&s->table);
 	pg_free(s);

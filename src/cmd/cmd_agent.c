@@ -156,6 +156,12 @@ int cmd_agent(int argc, char **argv)
 	cfg.scan.pods_dir = o.pods_dir;
 	cfg.scan.node = o.node_name;
 	cfg.scan.exec_args = o.exec_args;
+	/* 5% of the interval for net tables, so a node where every pod opens
+	 * connections all the time costs a bounded share of a core (what
+	 * does not fit is looked up by the next samples); --once takes a
+	 * whole snapshot */
+	if (!o.once)
+		cfg.scan.table_budget_ms = cfg.interval_ms / 20 > 10 ? cfg.interval_ms / 20 : 10;
 	cfg.send.url = url;
 	cfg.send.token_file = o.token_file && *o.token_file ? o.token_file : NULL;
 	cfg.send.max_queue = (size_t)o.max_queue;
