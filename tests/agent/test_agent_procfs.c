@@ -316,6 +316,74 @@ START_TEST(bounded_reads)
 }
 END_TEST
 
+START_TEST(snmp_counters)
+{
+	static const char snmp[] =
+		"Ip: Forwarding DefaultTTL InReceives\nIp: 1 64 100\n"
+		"Tcp: RtoAlgorithm RtoMin RtoMax MaxConn ActiveOpens PassiveOpens AttemptFails\n"
+		"Tcp: 1 200 120000 -1 23486 23208 265\n"
+		"Udp: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors\n"
+		"Udp: 32 0 0 33 0\n"
+		"UdpLite: InDatagrams NoPorts InErrors OutDatagrams\nUdpLite: 0 0 0 7\n";
+	static const char snmp6[] = "Udp6InDatagrams                 \t5\nUdp6OutDatagrams                \t9\n";
+	struct procfs_counters c;
+
+	ck_assert_int_eq(procfs_snmp_parse(snmp, strlen(snmp), snmp6, strlen(snmp6), &c), 0);
+	ck_assert(c.tcp_active_opens == 23486);
+	ck_assert(c.udp_out == 33);
+	ck_assert(c.udp6_out == 9);
+	ck_assert_int_eq(procfs_snmp_parse(snmp, strlen(snmp), NULL, 0, &c), 0);
+	ck_assert(c.udp6_out == 0);
+	/* missing or malformed lines */
+	{
+		static const char *const bad[] = {
+			"Tcp: A ActiveOpens\nTcp: 1 x\nUdp: OutDatagrams\nUdp: 1\n",   /* not a number */
+			"Tcp: ActiveOpens\nTcp: 1\n",                                    /* no Udp */
+			"Udp: OutDatagrams\nUdp: 1\nTcp: ActiveOpens\n",                /* no Tcp values */
+			"Tcp: A ActiveOpens\nTcp: 1\nUdp: OutDatagrams\nUdp: 1\n",     /* a value short */
+			"",
+		};
+		static const char good[] = "Tcp: ActiveOpens\nTcp: 3\nUdp: OutDatagrams\nUdp: 4";
+		static const char bad6[] = "Udp6OutDatagrams x";
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+			ck_assert_msg(procfs_snmp_parse(bad[i], strlen(bad[i]), NULL, 0, &c) == -EINVAL, "%zu", i);
+		ck_assert_int_eq(procfs_snmp_parse(good, strlen(good), NULL, 0, &c), 0);
+		ck_assert(c.tcp_active_opens == 3 && c.udp_out == 4);
+		ck_assert_int_eq(procfs_snmp_parse(good, strlen(good), bad6, strlen(bad6), &c), -EINVAL);
+	}
+}
+END_TEST
+
+START_TEST(snmp_of_this_kernel)
+{
+	/* this process's own namespace: a connection attempt moves the counter */
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof(sin);
+	char snmp[8192], snmp6[16384];
+	struct procfs_counters a, b;
+	size_t len, len6 = 0;
+	int pfd = open("/proc/self", O_RDONLY | O_DIRECTORY), l, c;
+
+	ck_assert_int_ge(procfs_read_at(pfd, "net/snmp", snmp, sizeof(snmp), &len), 0);
+	if (procfs_read_at(pfd, "net/snmp6", snmp6, sizeof(snmp6), &len6) < 0)
+		len6 = 0;
+	ck_assert_int_eq(procfs_snmp_parse(snmp, len, len6 ? snmp6 : NULL, len6, &a), 0);
+	l = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_eq(bind(l, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_int_eq(listen(l, 1), 0);
+	ck_assert_int_eq(getsockname(l, (struct sockaddr *)&sin, &sl), 0);
+	c = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_eq(connect(c, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_int_ge(procfs_read_at(pfd, "net/snmp", snmp, sizeof(snmp), &len), 0);
+	ck_assert_int_eq(procfs_snmp_parse(snmp, len, NULL, 0, &b), 0);
+	ck_assert(b.tcp_active_opens > a.tcp_active_opens);
+	close(c);
+	close(l);
+	close(pfd);
+}
+END_TEST
+
 struct want {
 	uint64_t inode;
 	uint16_t port;
@@ -384,6 +452,8 @@ int main(void)
 	tcase_add_test(tc, socket_links);
 	tcase_add_test(tc, deleted_exe);
 	tcase_add_test(tc, bounded_reads);
+	tcase_add_test(tc, snmp_counters);
+	tcase_add_test(tc, snmp_of_this_kernel);
 	tcase_add_test(tc, real_kernel_table);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

@@ -244,10 +244,12 @@ START_TEST(first_sample_then_nothing)
 	ck_assert_uint_eq(w.n, 1);
 	ck_assert_str_eq(w.what[0], "a5c1f8d5 broken: projected token unreadable");
 
-	/* the same node again: nothing new, no fd read, no warning repeated */
+	/* the same node again: nothing new, no table read, no warning repeated */
 	st = sample(s, &ev);
 	ck_assert_uint_eq(ev.n, 0);
-	ck_assert_uint_eq(st.fd_walks, 0);
+	ck_assert_uint_eq(st.tables, 0);
+	ck_assert_uint_eq(st.lookups, 0);
+	ck_assert_uint_eq(st.fd_walks, 5);
 	ck_assert_uint_eq(st.pod_processes, 5);
 	ck_assert_uint_eq(w.n, 1);
 	scan_free(s);
@@ -322,7 +324,9 @@ START_TEST(only_changes)
 	sp_token(pods, UID_A, "kube-api-access-7xk2p", 1795343000, 1795346600);
 	st = sample(s, &ev);
 	expect(&ev, want, 3);
-	ck_assert_uint_eq(st.fd_walks, 1);      /* only pod B's namespace had something new */
+	/* only pod B's namespace had new sockets: its tables, read once */
+	ck_assert_uint_eq(st.tables, 4);
+	ck_assert_uint_eq(st.lookups, 2);
 	/* and then nothing */
 	sample(s, &ev);
 	ck_assert_uint_eq(ev.n, 0);
@@ -364,6 +368,153 @@ START_TEST(gone_is_forgotten)
 	sp_token(pods, UID_A, "kube-api-access-7xk2p", 1795340000, 1795343600);
 	sample(s, &ev);
 	expect(&ev, again, 2);
+	scan_free(s);
+	teardown();
+}
+END_TEST
+
+START_TEST(udp_reconnect_and_recheck)
+{
+	/* A connected UDP socket may connect() elsewhere: it is looked up
+	 * again every recheck_samples; a connected TCP socket never is. */
+	struct scan_config cfg = { .node = "node-a", .recheck_samples = 2 };
+	struct warned w = { .n = 0 };
+	char udp[1024] = "", tcp[1024] = "";
+	struct events ev;
+	struct scan_stats st;
+	struct scan *s;
+	static const char *const want[] = { "connect a5c1f8d5 3333 10.96.0.99 53 udp" };
+
+	build_tree();
+	cfg.proc_root = proc;
+	cfg.warn = on_warn;
+	cfg.warn_ud = &w;
+	ck_assert_int_eq(scan_new(&cfg, &s), 0);
+	sample(s, &ev);
+	ck_assert_uint_eq(ev.n, sizeof(first_sample) / sizeof(first_sample[0]) - 1);   /* no token dir */
+	sp_row(udp, sizeof(udp), "10.0.0.2", 40009, "10.96.0.99", 53, 0x01, 1003);
+	sp_row(tcp, sizeof(tcp), "10.0.0.2", 40001, "10.96.0.10", 5432, 0x01, 1001);
+	sp_net(proc, 200, tcp, NULL, udp, NULL);
+	st = sample(s, &ev);            /* not due yet */
+	ck_assert_uint_eq(ev.n, 0);
+	ck_assert_uint_eq(st.lookups, 0);
+	st = sample(s, &ev);            /* due: the UDP sockets only */
+	expect(&ev, want, 1);
+	ck_assert_uint_eq(st.lookups, 3);       /* 1003, 1009, 1012 */
+	scan_free(s);
+	teardown();
+}
+END_TEST
+
+START_TEST(table_budget)
+{
+	/* Six namespaces whose tables take more than the budget to read: a
+	 * sample defers some lookups, the next ones (starting elsewhere)
+	 * finish them; every destination is reported once. */
+	struct scan_config cfg = { .node = "node-a", .table_budget_ms = 1 };
+	size_t cap = 16u << 20, len, reported = 0, deferred = 0;
+	char *tcp = malloc(cap);
+	struct events ev;
+	struct scan *s;
+
+	build_tree();
+	cfg.proc_root = proc;
+	ck_assert_ptr_nonnull(tcp);
+	snprintf(tcp, cap, "%s", SP_TCP_HEADER);
+	for (int i = 0; i < 6; i++)
+		sp_row(tcp, cap, "10.0.0.2", 41000 + (unsigned)i, "198.18.0.1", 1000 + (unsigned)i, 0x01,
+		       5000 + (unsigned long long)i);
+	len = strlen(tcp);
+	for (int i = 0; i < 30000; i++) {
+		/* TIME_WAIT rows hold no inode: only parsed, never kept */
+		len += (size_t)snprintf(tcp + len, cap - len, "%5d: 0200000A:%04X 0100000A:01BB 06 00000000:00000000 "
+					"03:00000F2A 00000000     0        0 0 3 0000000000000000\n", i, 20000 + i % 30000);
+	}
+	sp_mkdir("%s/shared-net", root);
+	sp_write(tcp, len, "%s/shared-net/tcp", root);
+	free(tcp);
+	for (int i = 0; i < 6; i++) {
+		char cid[65], cg[512], ns[64], target[256];
+		int pid = 600 + i;
+
+		snprintf(cid, sizeof(cid), "%064d", 7000 + i);
+		snprintf(cg, sizeof(cg), "0::/kubepods/besteffort/pod%s/%s\n", UID_B, cid);
+		sp_proc(proc, pid, cg, "/usr/bin/worker");
+		snprintf(target, sizeof(target), "%s/%d/net", proc, pid);
+		rmdir(target);
+		snprintf(target, sizeof(target), "%s/shared-net", root);
+		sp_link(target, "%s/%d/net", proc, pid);
+		sp_mkdir("%s/%d/ns", proc, pid);
+		snprintf(ns, sizeof(ns), "net:[%ld]", 4026533000L + i);
+		sp_link(ns, "%s/%d/ns/net", proc, pid);
+		sp_sock(proc, pid, 3, 5000 + (unsigned long long)i);
+	}
+	ck_assert_int_eq(scan_new(&cfg, &s), 0);
+	for (int k = 0; k < 30 && reported < 6; k++) {
+		struct scan_stats st = sample(s, &ev);
+
+		deferred += st.deferred;
+		for (size_t j = 0; j < ev.n; j++)
+			reported += strstr(ev.lines[j], "198.18.0.1") != NULL;
+	}
+	ck_assert_uint_eq(reported, 6);
+	ck_assert_uint_gt(deferred, 0);
+	sample(s, &ev);
+	ck_assert_uint_eq(ev.n, 0);
+	scan_free(s);
+	teardown();
+}
+END_TEST
+
+static void write_snmp(int pid, unsigned long long opens, unsigned long long udp_out)
+{
+	char text[512];
+
+	snprintf(text, sizeof(text),
+		 "Tcp: RtoAlgorithm RtoMin RtoMax MaxConn ActiveOpens PassiveOpens\nTcp: 1 200 120000 -1 %llu 0\n"
+		 "Udp: InDatagrams NoPorts InErrors OutDatagrams\nUdp: 0 0 0 %llu\n", opens, udp_out);
+	sp_write(text, strlen(text), "%s/%d/net/snmp", proc, pid);
+}
+
+START_TEST(quiet_namespaces_not_walked)
+{
+	/* With the namespace's counters there, a namespace that attempted no
+	 * TCP connection and sent no UDP datagram since the last sample has
+	 * its fds left alone; one that did is read, and what is new found. */
+	struct warned w = { .n = 0 };
+	char tcp[2048] = "";
+	struct events ev;
+	struct scan_stats st;
+	struct scan *s;
+	static const char *const want[] = { "connect a5c1f8d5 3333 198.51.100.7 8443 tcp" };
+
+	build_tree();
+	for (int pid = 100; pid <= 103; pid++)
+		write_snmp(pid, 10, 5);
+	write_snmp(200, 10, 5);
+	s = new_scan(&w, 0);
+	st = sample(s, &ev);
+	ck_assert_uint_eq(ev.n, sizeof(first_sample) / sizeof(first_sample[0]));
+	ck_assert_uint_eq(st.fd_walks, 5);
+	st = sample(s, &ev);
+	ck_assert_uint_eq(ev.n, 0);
+	ck_assert_uint_eq(st.fd_walks, 0);
+	ck_assert_uint_eq(st.fd_skips, 5);
+	/* pod B connects somewhere new: its counter moves */
+	sp_row(tcp, sizeof(tcp), "10.0.0.2", 40011, "198.51.100.7", 8443, 0x02, 1013);
+	sp_net(proc, 200, tcp, NULL, NULL, NULL);
+	write_snmp(200, 11, 5);
+	sp_sock(proc, 200, 40, 1013);
+	st = sample(s, &ev);
+	expect(&ev, want, 1);
+	ck_assert_uint_eq(st.fd_walks, 1);
+	/* known sockets stay known across skipped samples: nothing twice */
+	sample(s, &ev);
+	write_snmp(200, 11, 6);
+	st = sample(s, &ev);
+	ck_assert_uint_eq(ev.n, 0);
+	ck_assert_uint_eq(st.fd_walks, 1);
+	ck_assert_uint_eq(st.lookups, 0);
 	scan_free(s);
 	teardown();
 }
@@ -566,6 +717,9 @@ int main(void)
 	tcase_add_test(tc, event_fields);
 	tcase_add_test(tc, only_changes);
 	tcase_add_test(tc, gone_is_forgotten);
+	tcase_add_test(tc, udp_reconnect_and_recheck);
+	tcase_add_test(tc, table_budget);
+	tcase_add_test(tc, quiet_namespaces_not_walked);
 	tcase_add_test(tc, bounded_per_container);
 	tcase_add_test(tc, odd_bytes_and_args);
 	tcase_add_test(tc, pause_container);
