@@ -145,6 +145,10 @@ struct controller {
 	size_t pass_count;
 	bool pass_all;
 	int64_t next_resync_ms;
+	_Atomic uint64_t profs_gen;     /* moves whenever profs changes */
+	/* The telemetry ingest's indexes follow the pods (telemetry_ops.c). */
+	ctl_pod_hook_fn pod_hook;
+	void *pod_hook_ud;
 
 	struct metric *m_leader, *m_profiles, *m_judged, *m_judge_all;
 };
@@ -293,6 +297,7 @@ static void prof_remove_at(struct controller *c, size_t i)
 
 	memmove(c->profs + i, c->profs + i + 1, (c->nprofs - i - 1) * sizeof(*c->profs));
 	c->nprofs--;
+	atomic_fetch_add(&c->profs_gen, 1);
 	p->removed = true;
 	prof_unref(p);
 }
@@ -317,6 +322,7 @@ static int prof_upsert(struct controller *c, struct kube_object *o)
 	size_t i = prof_lower(c, ns, name);
 	struct profstate *p;
 
+	atomic_fetch_add(&c->profs_gen, 1);
 	if (i < c->nprofs && prof_cmp(c->profs[i], ns, name) == 0) {
 		p = c->profs[i];
 		if (strcmp(p->uid, kube_object_uid(o)) == 0) {
@@ -904,6 +910,8 @@ static void pod_add(void *ud, struct kube_object *cur)
 
 	slot_ok(s);
 	atomic_store(&s->c->recount, true);
+	if (s->c->pod_hook)
+		s->c->pod_hook(s->c->pod_hook_ud, NULL, cur);
 	queue_pod(s->c, cur);
 }
 
@@ -916,6 +924,8 @@ static void pod_update(void *ud, struct kube_object *old, struct kube_object *cu
 	/* Most updates are status: only labels and deletion move counts. */
 	if (a->terminating != b->terminating || labels_differ(&a->labels, &b->labels))
 		atomic_store(&s->c->recount, true);
+	if (s->c->pod_hook)
+		s->c->pod_hook(s->c->pod_hook_ud, old, cur);
 	queue_pod(s->c, cur);
 }
 
@@ -926,6 +936,8 @@ static void pod_delete(void *ud, struct kube_object *old)
 	slot_ok(s);
 	atomic_store(&s->c->recount, true);
 	actions_forget_pod(s->c->actions, kube_object_uid(old));
+	if (s->c->pod_hook)
+		s->c->pod_hook(s->c->pod_hook_ud, old, NULL);
 	queue_pod(s->c, old);
 }
 
@@ -1351,6 +1363,56 @@ bool controller_leading(struct controller *c)
 struct actions *controller_actions(struct controller *c)
 {
 	return c->actions;
+}
+
+/* ---- for the telemetry ingest (telemetry_ops.c) ----------------------------------- */
+
+void ctl_set_pod_hook(struct controller *c, ctl_pod_hook_fn fn, void *ud)
+{
+	c->pod_hook = fn;
+	c->pod_hook_ud = ud;
+}
+
+struct kube_informer *ctl_pod_informer(struct controller *c)
+{
+	return c->slot[INF_PODS].inf;
+}
+
+bool ctl_ns_ignored(struct controller *c, const char *ns)
+{
+	return ns_ignored(c, ns);
+}
+
+int ctl_profiles_snapshot(struct controller *c, uint64_t have, struct kube_object ***ret_objs,
+			  const struct profile ***ret_profiles, size_t *ret_n, uint64_t *ret_gen)
+{
+	struct kube_object **objs;
+	const struct profile **profs;
+	size_t n = 0;
+
+	if (atomic_load(&c->profs_gen) == have)
+		return -EALREADY;
+	pthread_mutex_lock(&c->mu);
+	objs = pg_malloc((c->nprofs ? c->nprofs : 1) * sizeof(*objs));
+	profs = pg_malloc((c->nprofs ? c->nprofs : 1) * sizeof(*profs));
+	if (!objs || !profs) {
+		pthread_mutex_unlock(&c->mu);
+		pg_free(objs);
+		pg_free(profs);
+		return -ENOMEM;
+	}
+	*ret_gen = atomic_load(&c->profs_gen);
+	for (size_t i = 0; i < c->nprofs; i++) {
+		if (!c->profs[i]->wp->profile)
+			continue;
+		objs[n] = kube_object_ref(c->profs[i]->obj);
+		profs[n++] = c->profs[i]->wp->profile;
+	}
+	pthread_mutex_unlock(&c->mu);
+	*ret_objs = objs;
+	*ret_profiles = profs;
+	*ret_n = n;
+	return 0;
 }
 
 bool controller_ready(struct controller *c, char *why, size_t n)

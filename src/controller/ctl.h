@@ -169,4 +169,28 @@ json_t *status_build(const struct pstatus *s, int64_t now);
 /* The messages of @errs joined with "; ", cut at @max bytes (new string). */
 char *status_join_messages(const char *const *msgs, size_t n, size_t max);
 
+/* ---- controller.c: what the telemetry ingest reads (telemetry_ops.c) ----- */
+
+struct controller;
+struct kube_informer;
+struct kube_object;
+struct profile;
+
+/* Called on the pod informer's thread after each change, once the cache
+ * shows it: @old NULL for an add, @cur NULL for a delete. */
+typedef void (*ctl_pod_hook_fn)(void *ud, struct kube_object *old, struct kube_object *cur);
+/* Before controller_start() only. */
+void ctl_set_pod_hook(struct controller *c, ctl_pod_hook_fn fn, void *ud);
+/* The pod cache (borrowed). */
+struct kube_informer *ctl_pod_informer(struct controller *c);
+/* The controller's own namespace, a --ignore-namespaces one, or one
+ * labelled profileguard.io/ignore=true. */
+bool ctl_ns_ignored(struct controller *c, const char *ns);
+/* The valid profiles, sorted by namespace and name, unless the set is
+ * still generation @have (then -EALREADY).  Each profile is kept alive by
+ * a reference to its cached object: release @ret_objs with
+ * kube_objects_release() and pg_free() @ret_profiles.  0 or -ENOMEM. */
+int ctl_profiles_snapshot(struct controller *c, uint64_t have, struct kube_object ***ret_objs,
+			  const struct profile ***ret_profiles, size_t *ret_n, uint64_t *ret_gen);
+
 #endif
