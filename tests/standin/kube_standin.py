@@ -266,6 +266,7 @@ PODS = BY_PATH[("", "v1", "pods")]
 NAMESPACES = BY_PATH[("", "v1", "namespaces")]
 PDBS = BY_PATH[("policy", "v1", "poddisruptionbudgets")]
 TOKENREVIEWS = BY_PATH[("authentication.k8s.io", "v1", "tokenreviews")]
+VWCS = BY_PATH[("admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations")]
 
 
 def resource_for(api_version, kind):
@@ -529,6 +530,112 @@ def label_selector_matches(selector, labels):
         if op == "DoesNotExist" and key in labels:
             return False
     return True
+
+
+# ---------------------------------------------------------------------------
+# Validating admission webhooks
+# ---------------------------------------------------------------------------
+# kube-apiserver calls every ValidatingWebhookConfiguration whose rules and
+# namespaceSelector match a write, over TLS verified with its caBundle, and
+# refuses the write when a webhook denies it.  The stand-in does this for
+# CREATE (UPDATE is not simulated), with clientConfig.url only (there are no
+# Services to resolve here; a service reference follows failurePolicy).
+
+def _rule_matches(rule, operation, rt, sub):
+    ops = rule.get("operations") or []
+    if "*" not in ops and operation not in ops:
+        return False
+    if not ({"*", rt.group} & set(rule.get("apiGroups") or [])):
+        return False
+    if not ({"*", rt.version} & set(rule.get("apiVersions") or [])):
+        return False
+    want = rt.plural + ("/" + sub if sub else "")
+    resources = rule.get("resources") or []
+    return "*" in resources or want in resources or (sub and f"{rt.plural}/*" in resources)
+
+
+def _namespace_labels(store, ns):
+    with store.cond:
+        obj = store.get(NAMESPACES, "", ns) if ns else None
+    labels = dict(meta_of(obj).get("labels") or {}) if obj else {}
+    if ns:
+        labels["kubernetes.io/metadata.name"] = ns
+    return labels
+
+
+def admit(store, rt, ns, obj, operation, user, dry_run, sub=None):
+    """Runs the matching validating webhooks; returns their warnings, or raises
+    ApiError as kube-apiserver answers a denial or a failed call."""
+    with store.cond:
+        configs = [copy.deepcopy(c) for c in store.bucket(VWCS.store_key).values()]
+    warnings = []
+    for cfg in configs:
+        for hook in cfg.get("webhooks") or []:
+            name = hook.get("name", "")
+            if not any(_rule_matches(r, operation, rt, sub) for r in hook.get("rules") or []):
+                continue
+            sel = hook.get("namespaceSelector")
+            if rt.namespaced and sel and (sel.get("matchLabels") or sel.get("matchExpressions")):
+                if not label_selector_matches(sel, _namespace_labels(store, ns)):
+                    continue
+            osel = hook.get("objectSelector")
+            if osel and (osel.get("matchLabels") or osel.get("matchExpressions")):
+                if not label_selector_matches(osel, meta_of(obj).get("labels") or {}):
+                    continue
+            warnings += _call_webhook(hook, name, rt, ns, obj, operation, user, dry_run, sub)
+    return warnings
+
+
+def _call_webhook(hook, name, rt, ns, obj, operation, user, dry_run, sub):
+    timeout = int(hook.get("timeoutSeconds") or 10)
+    fail_open = hook.get("failurePolicy") == "Ignore"
+    cc = hook.get("clientConfig") or {}
+    review = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
+        "uid": str(uuid.uuid4()),
+        "kind": {"group": rt.group, "version": rt.version, "kind": rt.kind},
+        "resource": {"group": rt.group, "version": rt.version, "resource": rt.plural},
+        "requestKind": {"group": rt.group, "version": rt.version, "kind": rt.kind},
+        "requestResource": {"group": rt.group, "version": rt.version, "resource": rt.plural},
+        "name": meta_of(obj).get("name", ""), "namespace": ns or "", "operation": operation,
+        "userInfo": {"username": (user or {}).get("username", ""),
+                     "groups": (user or {}).get("groups", [])},
+        "object": obj, "oldObject": None, "dryRun": bool(dry_run),
+        "options": {"apiVersion": "meta.k8s.io/v1", "kind": "CreateOptions"}}}
+    if sub:
+        review["request"]["subResource"] = sub
+    try:
+        url = urllib.parse.urlsplit(cc["url"])
+        if url.scheme != "https":
+            raise ValueError("webhook url must be https")
+        ctx = ssl.create_default_context()
+        if cc.get("caBundle"):
+            ctx = ssl.create_default_context(cadata=base64.b64decode(cc["caBundle"]).decode())
+        import http.client
+        conn = http.client.HTTPSConnection(url.hostname, url.port or 443, timeout=timeout, context=ctx)
+        try:
+            conn.request("POST", (url.path or "/") + f"?timeout={timeout}s", body=dumps(review),
+                         headers={"Content-Type": "application/json", "Accept": "application/json"})
+            resp = conn.getresponse()
+            data = resp.read(8 << 20)
+            if resp.status != 200:
+                raise ValueError(f"the server responded with HTTP {resp.status}")
+        finally:
+            conn.close()
+        answer = json.loads(data).get("response") or {}
+        if answer.get("uid") != review["request"]["uid"]:
+            raise ValueError("expected response.uid to match the request.uid")
+    except (KeyError, ValueError, OSError, ssl.SSLError, json.JSONDecodeError) as e:
+        if fail_open:
+            return []
+        why = "no url in clientConfig (services are not resolved here)" if isinstance(e, KeyError) else str(e)
+        raise ApiError(500, "InternalError", f'Internal error occurred: failed calling webhook "{name}": {why}')
+    if not answer.get("allowed"):
+        st = answer.get("status") or {}
+        code = int(st.get("code") or 403)
+        msg = st.get("message") or ""
+        raise ApiError(code, st.get("reason") or "Forbidden",
+                       f'admission webhook "{name}" denied the request: {msg}')
+    return [str(w) for w in answer.get("warnings") or []]
 
 
 # ---------------------------------------------------------------------------
@@ -1749,7 +1856,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.send_header("Cache-Control", "no-cache, private")
         self.send_header("Audit-Id", self._audit_id)
-        for k, v in (headers or {}).items():
+        # a dict, or (name, value) pairs when a header repeats (Warning)
+        for k, v in (headers.items() if isinstance(headers, dict) else headers or ()):
             self.send_header(k, str(v))
         if self.close_connection:
             self.send_header("Connection", "close")
@@ -1925,8 +2033,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if method == "POST":
                 if rt.namespaced and ns is None:
                     raise err_method_not_allowed()
-                obj = api.create(rt, ns, self._parse_json_body(body), self._dry_run(q))
-                self._send_json(201, present(rt, obj))
+                obj = self._parse_json_body(body)
+                warnings = []
+                if isinstance(obj, dict) and rt.stored:
+                    warnings = admit(app.store, rt, ns, obj, "CREATE", user, self._dry_run(q))
+                obj = api.create(rt, ns, obj, self._dry_run(q))
+                # kube-apiserver passes webhook warnings on as Warning headers.
+                self._send_json(201, present(rt, obj), headers=[
+                    ("Warning", '299 - "' + w.replace('"', "'") + '"') for w in warnings])
                 return
             if method == "DELETE":
                 opts = self._parse_json_body(body) if body.strip() else {}

@@ -536,6 +536,93 @@ class TestCrud(Base):
                                           "group": "coordination.k8s.io", "kind": "leases"})
 
 
+
+class TestAdmission(Base):
+    """CREATE calls the matching validating webhooks, as kube-apiserver does."""
+
+    def setUp(self):
+        super().setUp()
+        import http.server
+        import threading
+
+        class Hook(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                review = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                req = review["request"]
+                labels = req["object"]["metadata"].get("labels") or {}
+                resp = {"uid": req["uid"], "allowed": "deny" not in labels}
+                if not resp["allowed"]:
+                    resp["status"] = {"code": 403, "reason": "Forbidden", "message": "spec.x: no (ns/p rule)"}
+                else:
+                    resp["warnings"] = ["spec.y: audited (ns/p rule)"]
+                Hook.seen.append(self.path)
+                out = json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": resp}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+        Hook.seen = []
+        self.hook = Hook
+        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(os.path.join(CERTS, "server.crt"), os.path.join(CERTS, "server.key"))
+        self.srv.socket = ctx.wrap_socket(self.srv.socket, server_side=True)
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+        with open(os.path.join(CERTS, "ca.crt"), "rb") as f:
+            self.bundle = base64.b64encode(f.read()).decode()
+        self.ns = self.namespace()
+        self.c.request("PATCH", f"/api/v1/namespaces/{self.ns}", {"metadata": {"labels": {"admission-test": "yes"}}},
+                       ctype="application/merge-patch+json")
+
+    def tearDown(self):
+        self.c.request("DELETE", "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/t")
+        self.srv.shutdown()
+        super().tearDown()
+
+    def register(self, url, policy="Fail"):
+        self.create("/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations", {
+            "metadata": {"name": "t"}, "webhooks": [{
+                "name": "pods.test.io", "failurePolicy": policy, "timeoutSeconds": 2, "sideEffects": "None",
+                "admissionReviewVersions": ["v1"], "clientConfig": {"url": url, "caBundle": self.bundle},
+                "namespaceSelector": {"matchLabels": {"admission-test": "yes"}},
+                "rules": [{"operations": ["CREATE"], "apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods"]}]}]})
+
+    def test_deny_and_warnings(self):
+        self.register(f"https://localhost:{self.srv.server_address[1]}/validate/pods")
+        st, _, out = self.c.post(f"/api/v1/namespaces/{self.ns}/pods", pod("bad", self.ns, {"deny": "1"}))
+        self.assertEqual(st, 403, out)
+        self.assertEqual(out["message"], 'admission webhook "pods.test.io" denied the request: spec.x: no (ns/p rule)')
+        st, _, _ = self.c.get(f"/api/v1/namespaces/{self.ns}/pods/bad")
+        self.assertEqual(st, 404)      # nothing stored
+        conn = self.c.connect()
+        conn.request("POST", f"/api/v1/namespaces/{self.ns}/pods", body=json.dumps(pod("good", self.ns)),
+                     headers={"Authorization": "Bearer admin-token", "Content-Type": "application/json"})
+        r = conn.getresponse()
+        r.read()
+        self.assertEqual(r.status, 201)
+        self.assertEqual(r.headers.get_all("Warning"), ['299 - "spec.y: audited (ns/p rule)"'])
+        conn.close()
+        self.assertTrue(all(p.startswith("/validate/pods?timeout=2s") for p in self.hook.seen), self.hook.seen)
+        # another namespace is outside the selector: not called
+        other = self.namespace()
+        n = len(self.hook.seen)
+        self.create(f"/api/v1/namespaces/{other}/pods", pod("x", other, {"deny": "1"}))
+        self.assertEqual(len(self.hook.seen), n)
+
+    def test_failure_policy(self):
+        self.register("https://localhost:1/validate", policy="Fail")
+        st, _, out = self.c.post(f"/api/v1/namespaces/{self.ns}/pods", pod("a", self.ns))
+        self.assertEqual(st, 500, out)
+        self.assertIn('failed calling webhook "pods.test.io"', out["message"])
+        self.c.request("DELETE", "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/t")
+        self.register("https://localhost:1/validate", policy="Ignore")
+        st, _, out = self.c.post(f"/api/v1/namespaces/{self.ns}/pods", pod("a", self.ns))
+        self.assertEqual(st, 201, out)
+
 class TestWorkloadProfiles(Base):
     def test_generation_and_status_isolation(self):
         ns = self.namespace()
