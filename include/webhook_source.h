@@ -22,6 +22,10 @@ struct profile_snapshot {
 	struct profile_set profiles;
 	char **ignored_ns;              /* sorted, for bsearch */
 	size_t nignored;
+	/* Secrets of type kubernetes.io/service-account-token, "ns/name",
+	 * sorted (the directory source; the API source asks its informer). */
+	char **token_secrets;
+	size_t ntoken_secrets;
 	/* When set, the profiles belong to someone else (an informer's
 	 * cache, through @owner): freeing the snapshot frees profiles.v and
 	 * calls this instead of freeing each profile. */
@@ -40,6 +44,9 @@ struct profile_source_ops {
 	void (*stop)(struct profile_source *src);
 	/* Frees what the implementation added. */
 	void (*destroy)(struct profile_source *src);
+	/* Whether @ns/@name is a legacy service-account token Secret; NULL:
+	 * look in the snapshot's list. */
+	bool (*is_token_secret)(struct profile_source *src, const char *ns, const char *name);
 };
 
 /* Called after every publication (from the publishing thread), e.g. to
@@ -68,6 +75,9 @@ struct profile_snapshot *source_snapshot_new(void);
 /* Copies @names into @snap's ignored list (sorted, duplicates dropped).
  * 0 or -ENOMEM. */
 int source_snapshot_set_ignored(struct profile_snapshot *snap, const char *const *names, size_t n);
+/* Copies @keys ("ns/name") into @snap's token Secret list, sorted.
+ * 0 or -ENOMEM. */
+int source_snapshot_set_token_secrets(struct profile_snapshot *snap, const char *const *keys, size_t n);
 /* Publishes @snap (takes the caller's reference), releases the previous
  * one, marks the source ready and calls the notify hook. */
 void source_publish(struct profile_source *src, struct profile_snapshot *snap);
@@ -81,6 +91,10 @@ void source_release(struct profile_snapshot *snap);
 bool source_ns_ignored(const struct profile_source *src, const struct profile_snapshot *snap,
 		       const char *ns);
 bool source_ready(const struct profile_source *src);
+/* For the engine's legacyTokenSecrets rule: whether @ns/@name is a Secret
+ * of type kubernetes.io/service-account-token, as far as @src knows. */
+bool source_is_token_secret(struct profile_source *src, const struct profile_snapshot *snap,
+			    const char *ns, const char *name);
 
 int source_start(struct profile_source *src);
 void source_stop(struct profile_source *src);
@@ -101,7 +115,8 @@ struct source_dir_opts {
 #define SOURCE_MAX_PROFILES 100000
 
 /* A source reading every WorkloadProfile in @o->dir (manifest_walk: YAML or
- * JSON, recursively) and re-reading it when a file's name, size, mtime or
+ * JSON, recursively), and the names of the Secrets of type
+ * kubernetes.io/service-account-token found there, as `check` does, and re-reading it when a file's name, size, mtime or
  * inode changes (symlinks followed, so a ConfigMap volume's ..data swap is
  * seen).  A reload with any error (a bad file, an invalid profile) is
  * logged with every problem and the previous good snapshot stays;
@@ -128,17 +143,21 @@ struct source_kube_opts {
 /* The label that keeps a namespace out of judgement. */
 #define SOURCE_IGNORE_SELECTOR "profileguard.io/ignore=true"
 
-/* A source fed by two informers: WorkloadProfiles in every namespace
+/* A source fed by three informers: WorkloadProfiles in every namespace
  * (each validated as the webhook validates it; an invalid one is logged
- * and not enforced) and the Namespaces labelled profileguard.io/ignore=true
- * (metadata only, by label selector, so the cache holds just those).
+ * and not enforced), the Namespaces labelled profileguard.io/ignore=true
+ * (metadata only, by label selector, so the cache holds just those), and
+ * the Secrets of type kubernetes.io/service-account-token (metadata only,
+ * by field selector: names, never data) for legacyTokenSecrets.  The
+ * last one does not hold readiness back: without RBAC on Secrets it logs
+ * its errors and legacy token Secrets go unrecognised at admission.
  * Profiles are shared with the informer cache, not copied.  Ready once
  * both lists have synced; every later change publishes a new snapshot.
  * 0, or -errno with a one-line reason in @err (no usable kubeconfig). */
 int source_kube_new(const struct source_kube_opts *o, const char *own_namespace,
 		    struct profile_source *ret, char *err, size_t errsz);
-/* The informers behind a kube source (profiles, namespaces), for their
- * counters; NULL for other sources. */
+/* The informers behind a kube source (0 profiles, 1 namespaces, 2 token
+ * Secrets), for their counters; NULL for other sources. */
 struct kube_informer *source_kube_informer(struct profile_source *src, int which);
 
 #endif

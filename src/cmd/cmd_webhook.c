@@ -49,7 +49,7 @@ struct webhook {
 	struct metric *m_cert_failed;
 	struct metric *m_retired;
 	struct metric_vec *m_watch_restarts;
-	uint64_t restarts_seen[2];
+	uint64_t restarts_seen[3];
 	struct profile_source source;
 	bool source_ok;
 	struct tls_store *tls;
@@ -197,7 +197,7 @@ static bool positive_or_zero(const char *name, long v)
 /* SPEC §7 watch_restarts_total, from the informers' own counters. */
 static void count_watch_restarts(struct webhook *w)
 {
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 3; i++) {
 		struct kube_informer *inf = source_kube_informer(&w->source, i);
 		struct kube_informer_stats st;
 

@@ -228,6 +228,13 @@ static bool ns_ignored(void *ud, const char *ns)
 	return source_ns_ignored(n->src, n->snap, ns);
 }
 
+static bool token_secret(void *ud, const char *ns, const char *name)
+{
+	struct ns_check *n = ud;
+
+	return source_is_token_secret(n->src, n->snap, ns, name);
+}
+
 static void log_decision(struct server *s, const struct admission_review *rv,
 			 const struct admission_response *r)
 {
@@ -289,6 +296,8 @@ static enum MHD_Result serve_admission(struct server *s, struct MHD_Connection *
 		pol.profiles = &nc.snap->profiles;
 		pol.ns_ignored = ns_ignored;
 		pol.ud = &nc;
+		pol.is_token_secret = token_secret;
+		pol.secret_ud = &nc;
 		e = admission_judge_pod(&rv, &pol, &r);
 		source_release(nc.snap);
 	}

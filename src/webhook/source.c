@@ -3,6 +3,7 @@
 #include "webhook_source.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,6 +69,30 @@ int source_snapshot_set_ignored(struct profile_snapshot *snap, const char *const
 	return 0;
 }
 
+int source_snapshot_set_token_secrets(struct profile_snapshot *snap, const char *const *keys, size_t n)
+{
+	char **v = n ? pg_calloc(n, sizeof(char *)) : NULL;
+
+	if (n && !v)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		if (!(v[i] = pg_strdup(keys[i]))) {
+			for (size_t j = 0; j < i; j++)
+				pg_free(v[j]);
+			pg_free(v);
+			return -ENOMEM;
+		}
+	}
+	if (n)
+		qsort(v, n, sizeof(char *), str_cmp);
+	for (size_t i = 0; i < snap->ntoken_secrets; i++)
+		pg_free(snap->token_secrets[i]);
+	pg_free(snap->token_secrets);
+	snap->token_secrets = v;
+	snap->ntoken_secrets = n;
+	return 0;
+}
+
 static void snapshot_free(struct profile_snapshot *s)
 {
 	if (s->release) {
@@ -79,6 +104,9 @@ static void snapshot_free(struct profile_snapshot *s)
 	for (size_t i = 0; i < s->nignored; i++)
 		pg_free(s->ignored_ns[i]);
 	pg_free(s->ignored_ns);
+	for (size_t i = 0; i < s->ntoken_secrets; i++)
+		pg_free(s->token_secrets[i]);
+	pg_free(s->token_secrets);
 	pg_free(s);
 }
 
@@ -122,6 +150,20 @@ bool source_ns_ignored(const struct profile_source *src, const struct profile_sn
 		return true;
 	return snap && snap->nignored &&
 	       bsearch(&ns, snap->ignored_ns, snap->nignored, sizeof(char *), str_cmp) != NULL;
+}
+
+bool source_is_token_secret(struct profile_source *src, const struct profile_snapshot *snap,
+			    const char *ns, const char *name)
+{
+	char key[600];
+	const char *k = key;
+
+	if (src->ops && src->ops->is_token_secret)
+		return src->ops->is_token_secret(src, ns, name);
+	if (!snap || !snap->ntoken_secrets)
+		return false;
+	snprintf(key, sizeof(key), "%s/%s", ns, name);
+	return bsearch(&k, snap->token_secrets, snap->ntoken_secrets, sizeof(char *), str_cmp) != NULL;
 }
 
 bool source_ready(const struct profile_source *src)

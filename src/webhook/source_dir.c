@@ -107,7 +107,30 @@ struct load {
 	struct profile_snapshot *snap;
 	struct errlist errs;
 	size_t docs;
+	char **secrets;                 /* "ns/name" of token Secrets */
+	size_t nsecrets;
 };
+
+/* A Secret of type kubernetes.io/service-account-token: its name only. */
+static int add_token_secret(struct load *l, json_t *obj)
+{
+	json_t *meta = json_object_get(obj, "metadata");
+	const char *ns = json_string_value(json_object_get(meta, "namespace"));
+	const char *name = json_string_value(json_object_get(meta, "name"));
+	char key[600], **v;
+
+	if (!name)
+		return 0;
+	snprintf(key, sizeof(key), "%s/%s", ns && *ns ? ns : "default", name);
+	v = pg_realloc(l->secrets, (l->nsecrets + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	l->secrets = v;
+	if (!(v[l->nsecrets] = pg_strdup(key)))
+		return -ENOMEM;
+	l->nsecrets++;
+	return 0;
+}
 
 static bool already_loaded(const struct profile_set *set, const struct profile *p)
 {
@@ -128,6 +151,9 @@ static int on_doc(void *ud, const struct manifest_origin *o, json_t *obj)
 	char where[4200];
 	int r;
 
+	if (str_eq(json_string_value(json_object_get(obj, "kind")), "Secret") &&
+	    str_eq(json_string_value(json_object_get(obj, "type")), "kubernetes.io/service-account-token"))
+		return add_token_secret(l, obj);
 	if (!str_eq(json_string_value(json_object_get(obj, "kind")), "WorkloadProfile"))
 		return 0;
 	l->docs++;
@@ -172,6 +198,8 @@ int source_dir_reload(struct profile_source *src, bool force)
 	r = source_snapshot_set_ignored(l.snap, (const char *const *)ds->ignored, ds->nignored);
 	if (r == 0)
 		r = manifest_walk(ds->dir, on_doc, &l, &l.errs);
+	if (r == 0)
+		r = source_snapshot_set_token_secrets(l.snap, (const char *const *)l.secrets, l.nsecrets);
 	if (r == 0 && l.errs.oom)
 		r = -ENOMEM;
 	if (r < 0) {
@@ -197,6 +225,9 @@ int source_dir_reload(struct profile_source *src, bool force)
 out:
 	source_release(l.snap);
 	errlist_free(&l.errs);
+	for (size_t i = 0; i < l.nsecrets; i++)
+		pg_free(l.secrets[i]);
+	pg_free(l.secrets);
 	return r;
 }
 

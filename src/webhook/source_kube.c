@@ -6,6 +6,7 @@
 #include "webhook_source.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,10 +26,15 @@ struct kube_source {
 	struct kube_client *client;
 	struct kube_informer *profiles;
 	struct kube_informer *namespaces;
+	struct kube_informer *secrets;          /* token Secrets, metadata only */
 	char **static_ignored;
 	size_t nstatic;
 	pthread_mutex_t rebuild_lock;
 	bool started;
+	/* Set by each informer's on_synced, which the informer calls before
+	 * its own has_synced() turns true. */
+	atomic_bool profiles_synced;
+	atomic_bool namespaces_synced;
 };
 
 /* ---- decoding ------------------------------------------------------------------ */
@@ -122,7 +128,7 @@ static void rebuild(struct kube_source *ks)
 	bool first;
 	int r;
 
-	if (!kube_informer_has_synced(ks->profiles) || !kube_informer_has_synced(ks->namespaces))
+	if (!atomic_load(&ks->profiles_synced) || !atomic_load(&ks->namespaces_synced))
 		return;
 	pthread_mutex_lock(&ks->rebuild_lock);
 	first = !source_ready(ks->src);
@@ -182,9 +188,20 @@ static void on_delete(void *ud, struct kube_object *old)
 	rebuild(ud);
 }
 
-static void on_synced(void *ud)
+static void on_profiles_synced(void *ud)
 {
-	rebuild(ud);
+	struct kube_source *ks = ud;
+
+	atomic_store(&ks->profiles_synced, true);
+	rebuild(ks);
+}
+
+static void on_namespaces_synced(void *ud)
+{
+	struct kube_source *ks = ud;
+
+	atomic_store(&ks->namespaces_synced, true);
+	rebuild(ks);
 }
 
 static void on_error(void *ud, int err, const struct kube_error *e)
@@ -207,9 +224,12 @@ static int kube_start(struct profile_source *src)
 		return 0;
 	r = kube_informer_start(ks->namespaces);
 	if (r == 0)
+		r = kube_informer_start(ks->secrets);
+	if (r == 0)
 		r = kube_informer_start(ks->profiles);
 	if (r < 0) {
 		kube_informer_stop(ks->namespaces);
+		kube_informer_stop(ks->secrets);
 		return r;
 	}
 	ks->started = true;
@@ -224,6 +244,7 @@ static void kube_stop(struct profile_source *src)
 		return;
 	kube_informer_stop(ks->profiles);
 	kube_informer_stop(ks->namespaces);
+	kube_informer_stop(ks->secrets);
 	ks->started = false;
 }
 
@@ -239,6 +260,7 @@ static void kube_destroy(struct profile_source *src)
 	src->cur = NULL;
 	kube_informer_free(ks->profiles);
 	kube_informer_free(ks->namespaces);
+	kube_informer_free(ks->secrets);
 	kube_client_free(ks->client);
 	kube_config_free(ks->cfg);
 	for (size_t i = 0; i < ks->nstatic; i++)
@@ -249,11 +271,21 @@ static void kube_destroy(struct profile_source *src)
 	src->impl = NULL;
 }
 
+static bool kube_is_token_secret(struct profile_source *src, const char *ns, const char *name)
+{
+	struct kube_source *ks = src->impl;
+	struct kube_object *o = kube_informer_get(ks->secrets, ns, name);
+
+	kube_object_unref(o);
+	return o != NULL;
+}
+
 static const struct profile_source_ops kube_ops = {
 	.name = "kube",
 	.start = kube_start,
 	.stop = kube_stop,
 	.destroy = kube_destroy,
+	.is_token_secret = kube_is_token_secret,
 };
 
 struct kube_informer *source_kube_informer(struct profile_source *src, int which)
@@ -263,7 +295,7 @@ struct kube_informer *source_kube_informer(struct profile_source *src, int which
 	if (!src || src->ops != &kube_ops)
 		return NULL;
 	ks = src->impl;
-	return which == 0 ? ks->profiles : ks->namespaces;
+	return which == 0 ? ks->profiles : which == 1 ? ks->namespaces : which == 2 ? ks->secrets : NULL;
 }
 
 int source_kube_new(const struct source_kube_opts *o, const char *own_namespace,
@@ -271,9 +303,9 @@ int source_kube_new(const struct source_kube_opts *o, const char *own_namespace,
 {
 	struct kube_informer_handlers h = {
 		.on_add = on_add, .on_update = on_update, .on_delete = on_delete,
-		.on_synced = on_synced, .on_error = on_error,
+		.on_error = on_error,
 	};
-	struct kube_informer_opts po = { 0 }, no = { 0 };
+	struct kube_informer_opts po = { 0 }, no = { 0 }, so = { 0 };
 	struct kube_source *ks;
 	struct errlist errs;
 	int r;
@@ -289,6 +321,8 @@ int source_kube_new(const struct source_kube_opts *o, const char *own_namespace,
 	ret->impl = ks;
 	ks->src = ret;
 	pthread_mutex_init(&ks->rebuild_lock, NULL);
+	atomic_init(&ks->profiles_synced, false);
+	atomic_init(&ks->namespaces_synced, false);
 
 	errlist_init(&errs, 4);
 	r = kube_config_resolve(o->kubeconfig, NULL, o->sa_root, &errs, &ks->cfg);
@@ -318,6 +352,7 @@ int source_kube_new(const struct source_kube_opts *o, const char *own_namespace,
 	po.decode = decode_profile;
 	po.free_data = free_profile;
 	po.handlers = h;
+	po.handlers.on_synced = on_profiles_synced;
 	r = kube_informer_new(ks->client, &po, &ks->profiles);
 	if (r < 0)
 		goto informer_fail;
@@ -329,7 +364,20 @@ int source_kube_new(const struct source_kube_opts *o, const char *own_namespace,
 	no.decode = kube_decode_meta;
 	no.free_data = kube_free_meta;
 	no.handlers = h;
+	no.handlers.on_synced = on_namespaces_synced;
 	r = kube_informer_new(ks->client, &no, &ks->namespaces);
+	if (r < 0)
+		goto informer_fail;
+
+	/* Names only (never data), and no rebuild: the lookup is live. */
+	so.resource = &kube_res_secrets;
+	so.name = "secrets";
+	so.field_selector = "type=kubernetes.io/service-account-token";
+	so.metadata_only = true;
+	so.decode = kube_decode_meta;
+	so.free_data = kube_free_meta;
+	so.handlers.on_error = on_error;
+	r = kube_informer_new(ks->client, &so, &ks->secrets);
 	if (r < 0)
 		goto informer_fail;
 	return 0;

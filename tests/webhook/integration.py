@@ -254,6 +254,9 @@ class Webhook(unittest.TestCase):
         for ns in ("payments-ignored", "profileguard-system"):
             with open(os.path.join(cls.profiles, ns + ".yaml"), "w") as f:
                 f.write(text.replace("namespace: payments\n", "namespace: %s\n" % ns))
+        # A legacy token Secret, known to the webhook as to `check`.
+        with open(os.path.join(cls.profiles, "token-secret.json"), "w") as f:
+            json.dump(example("examples/manifests/bad/payments-legacy-token.yaml", "Secret"), f)
         cls.server = Server(cls.tmp, os.path.join(cls.vol, "tls.crt"), os.path.join(cls.vol, "tls.key"),
                             cls.profiles, ["--ignore-namespaces", "payments-ignored",
                                            "--namespace", "profileguard-system", "--idle-timeout", "4"])
@@ -358,6 +361,16 @@ class Webhook(unittest.TestCase):
         r = self.client.review(review(example("examples/manifests/bad/web-deployment.yaml")))
         self.assertEqual(r["status"]["message"].count("; "), 2)
         self.assertTrue(r["status"]["message"].startswith("spec.template.spec.initContainers[0].image"))
+
+    def test_legacy_token_secret(self):
+        """The same messages as `profileguard check`, legacy token Secrets included."""
+        path = os.path.join(ARGS.srcdir, "examples", "manifests", "bad", "payments-legacy-token.yaml")
+        out = subprocess.run([ARGS.binary, "check", "-p", os.path.join(ARGS.srcdir, "examples", "profiles"),
+                              "-f", path, "-o", "json"], capture_output=True, text=True)
+        expect = "; ".join(v["message"] for v in json.loads(out.stdout)["results"][0]["violations"])
+        self.assertIn("is a legacy service-account token Secret", expect)
+        r = self.client.review(review(example("examples/manifests/bad/payments-legacy-token.yaml", "Pod")))
+        self.assertEqual(r["status"]["message"], expect)
 
     def test_ephemeral_containers(self):
         pod = example("examples/manifests/good/shop-pod.yaml")
@@ -899,6 +912,7 @@ class KubeSource(unittest.TestCase):
         seed = [{"apiVersion": "v1", "kind": "Namespace",
                  "metadata": {"name": "quiet", "labels": {"profileguard.io/ignore": "true"}}},
                 {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team"}}] + profiles + [quiet]
+        seed.append(example("examples/manifests/bad/payments-legacy-token.yaml", "Secret"))
         cls.api = Standin(cls.tmp, seed)
         cls.ca = make_ca(cls.tmp)
         crt, key = make_pair(cls.tmp, "webhook-kube")
@@ -937,6 +951,10 @@ class KubeSource(unittest.TestCase):
         bad = example("examples/manifests/bad/payments-privileged.yaml")
         bad["metadata"]["namespace"] = "quiet"
         self.assertEqual(self.client.review(review(bad)), {"uid": UID, "allowed": True})
+
+    def test_1b_legacy_token_secret(self):
+        r = self.client.review(review(example("examples/manifests/bad/payments-legacy-token.yaml", "Pod")))
+        self.assertEqual(r["status"]["message"].count("is a legacy service-account token Secret"), 3)
 
     def test_2_profile_lifecycle(self):
         pod = {"apiVersion": "v1", "kind": "Pod",
