@@ -1384,10 +1384,10 @@ bool ctl_ns_ignored(struct controller *c, const char *ns)
 }
 
 int ctl_profiles_snapshot(struct controller *c, uint64_t have, struct kube_object ***ret_objs,
-			  const struct profile ***ret_profiles, size_t *ret_n, uint64_t *ret_gen)
+			  struct profile ***ret_profiles, size_t *ret_n, uint64_t *ret_gen)
 {
 	struct kube_object **objs;
-	const struct profile **profs;
+	struct profile **profs;
 	size_t n = 0;
 
 	if (atomic_load(&c->profs_gen) == have)

@@ -191,6 +191,6 @@ bool ctl_ns_ignored(struct controller *c, const char *ns);
  * a reference to its cached object: release @ret_objs with
  * kube_objects_release() and pg_free() @ret_profiles.  0 or -ENOMEM. */
 int ctl_profiles_snapshot(struct controller *c, uint64_t have, struct kube_object ***ret_objs,
-			  const struct profile ***ret_profiles, size_t *ret_n, uint64_t *ret_gen);
+			  struct profile ***ret_profiles, size_t *ret_n, uint64_t *ret_gen);
 
 #endif
