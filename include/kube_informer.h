@@ -104,10 +104,12 @@ void kube_informer_stop(struct kube_informer *inf);
  * on until unreferenced).  NULL-safe; returns NULL. */
 struct kube_informer *kube_informer_free(struct kube_informer *inf);
 
-/* True once the first list has been delivered to the handlers, on_synced
- * included (readiness). */
+/* True once the first list is in the cache and its add/update/delete
+ * handlers have run; already true inside on_synced, so a handler waiting
+ * for several informers sees this one ready (readiness). */
 bool kube_informer_has_synced(const struct kube_informer *inf);
-/* 0 once synced, -ETIMEDOUT, or -ECANCELED when stopped first. */
+/* 0 once synced and on_synced has returned, -ETIMEDOUT, or -ECANCELED
+ * when stopped first. */
 int kube_informer_wait_synced(struct kube_informer *inf, long timeout_ms);
 
 /* A new reference to the entry @ns/@name (@ns NULL or "" for

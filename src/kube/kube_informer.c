@@ -222,7 +222,8 @@ struct kube_informer {
 	pthread_cond_t cond;
 	struct buf rv;
 	atomic_bool stop;
-	atomic_bool synced;
+	atomic_bool synced;             /* the first list is in, its changes delivered */
+	bool announced;                 /* ...and on_synced returned (guarded by mu) */
 	bool running;
 	pthread_t thread;
 
@@ -357,12 +358,11 @@ int kube_informer_wait_synced(struct kube_informer *inf, long timeout_ms)
 
 	deadline_in(&dl, timeout_ms);
 	pthread_mutex_lock(&inf->mu);
-	while (!atomic_load(&inf->synced) && !atomic_load(&inf->stop) && r == 0)
+	while (!inf->announced && !atomic_load(&inf->stop) && r == 0)
 		r = pthread_cond_timedwait(&inf->cond, &inf->mu, &dl);
+	r = inf->announced ? 0 : atomic_load(&inf->stop) ? -ECANCELED : -ETIMEDOUT;
 	pthread_mutex_unlock(&inf->mu);
-	if (atomic_load(&inf->synced))
-		return 0;
-	return atomic_load(&inf->stop) ? -ECANCELED : -ETIMEDOUT;
+	return r;
 }
 
 /* Sleeps unless stopped first; -ECANCELED when stopped. */
@@ -797,12 +797,14 @@ static int list_and_replace(struct kube_informer *inf)
 		notify_change(inf, changes.v[i].old, changes.v[i].cur);
 		changes.v[i].old = changes.v[i].cur = NULL;
 	}
-	/* Readiness follows every handler of the list, on_synced included. */
+	/* has_synced is true inside on_synced (a handler that waits for
+	 * several caches sees this one ready); waiters wake after it. */
+	atomic_store(&inf->synced, true);
 	if (inf->o.handlers.on_synced)
 		inf->o.handlers.on_synced(inf->o.handlers.ud);
-	if (!atomic_load(&inf->synced)) {
+	if (!inf->announced) {
 		pthread_mutex_lock(&inf->mu);
-		atomic_store(&inf->synced, true);
+		inf->announced = true;
 		pthread_cond_broadcast(&inf->cond);
 		pthread_mutex_unlock(&inf->mu);
 	}

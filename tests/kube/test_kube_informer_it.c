@@ -41,6 +41,7 @@ struct tracker {
 	pthread_mutex_t mu;
 	json_t *map;            /* "ns/name" -> "uid rv", as delivered */
 	int adds, updates, deletes, syncs;
+	struct kube_informer *inf;      /* when set, on_synced checks has_synced */
 	int violations;
 	char first_violation[1024];
 };
@@ -134,6 +135,9 @@ static void on_synced(void *ud)
 
 	pthread_mutex_lock(&t->mu);
 	t->syncs++;
+	/* A handler waiting for several caches must see this one ready. */
+	if (t->inf && !kube_informer_has_synced(t->inf))
+		violation(t, "on_synced before has_synced:", "");
 	pthread_mutex_unlock(&t->mu);
 }
 
@@ -310,14 +314,17 @@ START_TEST(test_list_pages_then_watch)
 	o = pod_opts(&t, "a");
 	o.page_size = 100;
 	ck_assert_int_eq(kube_informer_new(c, &o, &inf), 0);
+	t.inf = inf;
 	ck_assert(!kube_informer_has_synced(inf));
 	ck_assert_int_eq(kube_informer_wait_synced(inf, 10), -ETIMEDOUT);
 	ck_assert_int_eq(kube_informer_start(inf), 0);
 	ck_assert_int_eq(kube_informer_wait_synced(inf, 20000), 0);
 	ck_assert(kube_informer_has_synced(inf));
-	/* Handlers of the first list run before has_synced turns true. */
+	/* Every handler of the first list, on_synced too, ran before the
+	 * wait returned. */
 	ck_assert_int_eq(t.adds, 1000);
 	ck_assert_int_eq(t.syncs, 1);
+	ck_assert_int_eq(t.violations, 0);
 	ck_assert_uint_eq(kube_informer_count(inf), 1000);
 	kube_informer_stats(inf, &st);
 	ck_assert_uint_eq(st.list_pages, 10);
