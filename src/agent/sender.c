@@ -659,6 +659,8 @@ struct sender *sender_stop(struct sender *s, unsigned flush_ms)
 	if (left) {
 		char n[24];
 
+		s->st.dropped += left;
+		metric_add(s->m_dropped, left);
 		snprintf(n, sizeof(n), "%zu", left);
 		pglog(PGLOG_WARN, "stopping with events the controller did not take", "events", n, NULL);
 	}
