@@ -4,9 +4,10 @@
  * certificate chosen per handshake (webhook_tls.h).
  *
  * Routes: POST /validate/pods and /validate/workloadprofiles (when a
- * profile source is given), GET /healthz, /readyz, /metrics.  The same
- * server without TLS and without a source is the plain --metrics-addr
- * listener, which the controller reuses. */
+ * profile source is given), GET /healthz, /readyz, /metrics, and any path
+ * under a prefix handed to a route hook (the controller's telemetry
+ * endpoints).  The same server without TLS and without a source is the
+ * plain --metrics-addr listener, which the controller reuses. */
 #ifndef PG_WEBHOOK_SERVER_H
 #define PG_WEBHOOK_SERVER_H
 
@@ -14,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct buf;
 struct metrics;
 struct profile_source;
 struct tls_store;
@@ -25,6 +27,34 @@ struct tls_store;
 #define SERVER_TLS_PRIORITIES \
 	"SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:" \
 	"+CHACHA20-POLY1305:-MAC-ALL:+AEAD:%SERVER_PRECEDENCE"
+
+/* A request under server_config.route_prefix, for the route hook: it is
+ * called once when the headers are in (headers_only; it may answer at
+ * once, so a refused client's body is never read), then, unless it
+ * answered, with the body.  Everything is borrowed for the call. */
+struct server_route_request {
+	const char *method;
+	const char *path;               /* without the query */
+	const char *authorization;      /* the Authorization header; NULL: none */
+	const char *cert_cn;            /* the CN of a client certificate that verified
+	                                 * against client_ca_pem; NULL: none */
+	bool cert_bad;                  /* a certificate was presented and did not verify */
+	const char *peer;               /* the client's address */
+	bool headers_only;
+	const char *body;               /* "" when none */
+	size_t len;
+	int64_t t0_ms;                  /* CLOCK_MONOTONIC milliseconds of its arrival */
+};
+
+struct server_route_reply {
+	unsigned status;                /* 0 after headers_only: go on, read the body */
+	unsigned retry_after;           /* seconds; 0: no Retry-After */
+	const char *allow;              /* the Allow header (static); NULL: none */
+	struct buf *body;               /* JSON, up to 64 KiB; the server owns it */
+};
+
+typedef void (*server_route_fn)(void *ud, const struct server_route_request *rq,
+				struct server_route_reply *ret);
 
 struct server_config {
 	const char *name;               /* for logs: "webhook", "metrics" */
@@ -42,6 +72,16 @@ struct server_config {
 	unsigned idle_timeout;          /* seconds; 0: SERVER_DEFAULT_IDLE_TIMEOUT */
 	size_t max_request_bytes;       /* 0: SERVER_DEFAULT_MAX_REQUEST_BYTES */
 	const char *tls_priorities;     /* NULL: SERVER_TLS_PRIORITIES */
+	/* Requests whose path starts with @route_prefix (copied) go to
+	 * @route, whatever their method; bodies are bounded by
+	 * max_request_bytes.  NULL: no such routes. */
+	const char *route_prefix;
+	server_route_fn route;
+	void *route_ud;
+	/* PEM CA certificates (copied): TLS clients are asked for a
+	 * certificate, verified against these for the route hook.  NULL:
+	 * none is asked for.  Fixed for the server's life. */
+	const char *client_ca_pem;
 };
 
 struct server;

@@ -7,6 +7,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -29,11 +31,16 @@
 #include "webhook_tls.h"
 #include "xalloc.h"
 
-enum route { RT_PODS, RT_PROFILES, RT_HEALTHZ, RT_READYZ, RT_METRICS, RT_OTHER, RT__COUNT };
+enum route { RT_PODS, RT_PROFILES, RT_HEALTHZ, RT_READYZ, RT_METRICS, RT_HOOK, RT_OTHER, RT__COUNT };
 
 static const char *const route_paths[RT__COUNT] = {
-	"/validate/pods", "/validate/workloadprofiles", "/healthz", "/readyz", "/metrics", "other",
+	"/validate/pods", "/validate/workloadprofiles", "/healthz", "/readyz", "/metrics", "hook",
+	"other",
 };
+
+/* A route hook's reply body at most; its requests may take this long. */
+#define HOOK_REPLY_MAX (64u * 1024)
+#define HOOK_DEADLINE_S 60
 
 /* The status codes this server answers with, for the metric slots. */
 static const unsigned codes[] = { 200, 400, 404, 405, 413, 500, 503 };
@@ -53,6 +60,11 @@ struct request {
 	double deadline;                /* seconds, from ?timeout= */
 	bool too_big;
 	bool answered;
+	/* Route hook requests only: the client, as the TLS handshake and
+	 * the socket said. */
+	bool cert_bad;
+	char cert_cn[256];
+	char peer[INET6_ADDRSTRLEN];
 };
 
 struct server {
@@ -65,6 +77,10 @@ struct server {
 	struct metrics *metrics;
 	bool (*ready)(void *ud);
 	void *ready_ud;
+	char *route_prefix;
+	server_route_fn route;
+	void *route_ud;
+	char *client_ca;
 	size_t max_body;
 	atomic_bool draining;
 	atomic_uint inflight;
@@ -361,7 +377,7 @@ static double parse_timeout(const char *s)
 
 static enum route route_of(const char *url)
 {
-	for (int i = 0; i < RT_OTHER; i++)
+	for (int i = 0; i < RT_HOOK; i++)
 		if (strcmp(url, route_paths[i]) == 0)
 			return (enum route)i;
 	return RT_OTHER;
@@ -398,28 +414,14 @@ static enum MHD_Result serve_ops(struct server *s, struct MHD_Connection *c, str
 	}
 }
 
-static enum MHD_Result first_call(struct server *s, struct MHD_Connection *c, const char *url,
-				  const char *method, struct request *rq)
+/* Makes room for the announced body, or refuses an oversize one before a
+ * byte of it is read (the client that sent Expect: 100-continue never
+ * sends it at all). */
+static enum MHD_Result expect_body(struct server *s, struct MHD_Connection *c, struct request *rq)
 {
-	const char *cl;
+	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	uint64_t n;
 
-	rq->route = route_of(url);
-	if ((rq->route == RT_PODS || rq->route == RT_PROFILES) && !s->source)
-		rq->route = RT_OTHER;
-	if (rq->route == RT_OTHER)
-		return respond_error(s, c, rq, 404, "not found", NULL);
-	if (rq->route == RT_HEALTHZ || rq->route == RT_READYZ || rq->route == RT_METRICS) {
-		if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-			return respond_error(s, c, rq, 405, "method not allowed", "GET, HEAD");
-		return serve_ops(s, c, rq);
-	}
-	if (strcmp(method, "POST") != 0)
-		return respond_error(s, c, rq, 405, "method not allowed", "POST");
-	rq->deadline = parse_timeout(MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "timeout"));
-	/* Refuse an announced oversize body before reading a byte of it (the
-	 * client that sent Expect: 100-continue never sends it at all). */
-	cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (cl && str_to_u64(cl, &n) == 0) {
 		if (n > s->max_body) {
 			const char *expect = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
@@ -443,6 +445,141 @@ static enum MHD_Result first_call(struct server *s, struct MHD_Connection *c, co
 		rq->body.data[0] = '\0';
 	}
 	return MHD_YES;
+}
+
+/* ---- the route hook ------------------------------------------------------------- */
+
+/* The client's address, and the CN of a certificate that verifies
+ * against the client CA (for the purpose of TLS client authentication). */
+static void hook_client(struct server *s, struct MHD_Connection *c, struct request *rq)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	gnutls_typed_vdata_st purpose = { GNUTLS_DT_KEY_PURPOSE_OID,
+					  (unsigned char *)(uintptr_t)GNUTLS_KP_TLS_WWW_CLIENT, 0 };
+	const gnutls_datum_t *chain;
+	gnutls_x509_crt_t crt;
+	gnutls_session_t tls;
+	unsigned int n = 0, status = 0;
+	size_t len = sizeof(rq->cert_cn);
+
+	if (ci && ci->client_addr) {
+		const struct sockaddr *sa = ci->client_addr;
+
+		if (sa->sa_family == AF_INET)
+			inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
+				  rq->peer, sizeof(rq->peer));
+		else if (sa->sa_family == AF_INET6)
+			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+				  rq->peer, sizeof(rq->peer));
+	}
+	if (!s->client_ca || !s->tls)
+		return;
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	if (!ci || !ci->tls_session)
+		return;
+	tls = ci->tls_session;
+	chain = gnutls_certificate_get_peers(tls, &n);
+	if (!chain || !n)
+		return;                 /* none presented */
+	rq->cert_bad = true;
+	if (gnutls_certificate_verify_peers(tls, &purpose, 1, &status) < 0 || status != 0)
+		return;
+	if (gnutls_x509_crt_init(&crt) < 0)
+		return;
+	if (gnutls_x509_crt_import(crt, &chain[0], GNUTLS_X509_FMT_DER) == 0 &&
+	    gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0, rq->cert_cn,
+					  &len) == 0 && rq->cert_cn[0]) {
+		rq->cert_bad = false;
+	} else {
+		rq->cert_cn[0] = '\0';
+	}
+	gnutls_x509_crt_deinit(crt);
+}
+
+/* Asks the hook; 0 when it let the request go on (headers only), else
+ * the reply is queued. */
+static enum MHD_Result call_hook(struct server *s, struct MHD_Connection *c, struct request *rq,
+				 const char *url, const char *method, bool headers_only,
+				 bool *ret_answered)
+{
+	struct buf out = BUF_INIT(HOOK_REPLY_MAX);
+	struct server_route_reply rep = { .body = &out };
+	struct server_route_request req = {
+		.method = method, .path = url, .cert_cn = rq->cert_cn[0] ? rq->cert_cn : NULL,
+		.cert_bad = rq->cert_bad, .peer = rq->peer, .headers_only = headers_only,
+		.body = buf_str(&rq->body), .len = rq->body.len,
+		.t0_ms = (int64_t)rq->t0.tv_sec * 1000 + rq->t0.tv_nsec / 1000000,
+		.authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+							     MHD_HTTP_HEADER_AUTHORIZATION),
+	};
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+	char ra[16];
+	char *data;
+	size_t len;
+
+	*ret_answered = false;
+	s->route(s->route_ud, &req, &rep);
+	if (!rep.status) {
+		buf_free(&out);
+		if (headers_only)
+			return MHD_YES;
+		rep.status = 500;
+		buf_adds(&out, "{\"error\":\"no reply\"}");
+	}
+	*ret_answered = true;
+	len = out.len;
+	data = buf_steal(&out);
+	if (!data)
+		return MHD_NO;
+	resp = MHD_create_response_from_buffer_with_free_callback(len, data, pg_free);
+	if (!resp) {
+		pg_free(data);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	if (rep.allow)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, rep.allow);
+	if (rep.retry_after) {
+		snprintf(ra, sizeof(ra), "%u", rep.retry_after);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+	}
+	if (atomic_load(&s->draining))
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+	ret = MHD_queue_response(c, rep.status, resp);
+	MHD_destroy_response(resp);
+	rq->answered = true;
+	count_http(s, rq->route, rep.status);
+	return ret;
+}
+
+static enum MHD_Result first_call(struct server *s, struct MHD_Connection *c, const char *url,
+				  const char *method, struct request *rq)
+{
+	if (s->route && str_has_prefix(url, s->route_prefix)) {
+		enum MHD_Result r;
+		bool answered;
+
+		rq->route = RT_HOOK;
+		rq->deadline = HOOK_DEADLINE_S;
+		hook_client(s, c, rq);
+		r = call_hook(s, c, rq, url, method, true, &answered);
+		return answered || r == MHD_NO ? r : expect_body(s, c, rq);
+	}
+	rq->route = route_of(url);
+	if ((rq->route == RT_PODS || rq->route == RT_PROFILES) && !s->source)
+		rq->route = RT_OTHER;
+	if (rq->route == RT_OTHER)
+		return respond_error(s, c, rq, 404, "not found", NULL);
+	if (rq->route == RT_HEALTHZ || rq->route == RT_READYZ || rq->route == RT_METRICS) {
+		if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+			return respond_error(s, c, rq, 405, "method not allowed", "GET, HEAD");
+		return serve_ops(s, c, rq);
+	}
+	if (strcmp(method, "POST") != 0)
+		return respond_error(s, c, rq, 405, "method not allowed", "POST");
+	rq->deadline = parse_timeout(MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "timeout"));
+	return expect_body(s, c, rq);
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
@@ -488,6 +625,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		return MHD_YES;
 	if (rq->too_big)
 		return respond_error(s, c, rq, 413, "request body too large", NULL);
+	if (rq->route == RT_HOOK) {
+		bool answered;
+
+		return call_hook(s, c, rq, url, method, false, &answered);
+	}
 	return serve_admission(s, c, rq);
 }
 
@@ -651,10 +793,17 @@ int server_start(const struct server_config *cfg, struct server **ret, char *err
 	s->metrics = cfg->metrics;
 	s->ready = cfg->ready;
 	s->ready_ud = cfg->ready_ud;
+	s->route = cfg->route_prefix ? cfg->route : NULL;
+	s->route_ud = cfg->route_ud;
 	s->max_body = cfg->max_request_bytes ? cfg->max_request_bytes : SERVER_DEFAULT_MAX_REQUEST_BYTES;
 	s->listen_fd = -1;
 	atomic_init(&s->draining, false);
 	atomic_init(&s->inflight, 0);
+	if ((s->route && !(s->route_prefix = pg_strdup(cfg->route_prefix))) ||
+	    (cfg->client_ca_pem && !(s->client_ca = pg_strdup(cfg->client_ca_pem)))) {
+		r = -ENOMEM;
+		goto fail;
+	}
 	if (s->source)
 		register_metrics(s);
 	if (s->tls)
@@ -685,7 +834,12 @@ int server_start(const struct server_config *cfg, struct server **ret, char *err
 	MHD_OPTION_CONNECTION_TIMEOUT, idle, \
 	MHD_OPTION_NOTIFY_COMPLETED, completed, s, \
 	MHD_OPTION_NOTIFY_CONNECTION, connection_notify, s
-		if (s->tls)
+		if (s->tls && s->client_ca)
+			s->d = MHD_start_daemon(flags, 0, NULL, NULL, handle, s, COMMON_OPTIONS,
+						MHD_OPTION_HTTPS_CERT_CALLBACK, tls_store_retrieve,
+						MHD_OPTION_HTTPS_PRIORITIES, prio,
+						MHD_OPTION_HTTPS_MEM_TRUST, s->client_ca, MHD_OPTION_END);
+		else if (s->tls)
 			s->d = MHD_start_daemon(flags, 0, NULL, NULL, handle, s, COMMON_OPTIONS,
 						MHD_OPTION_HTTPS_CERT_CALLBACK, tls_store_retrieve,
 						MHD_OPTION_HTTPS_PRIORITIES, prio, MHD_OPTION_END);
@@ -708,6 +862,8 @@ int server_start(const struct server_config *cfg, struct server **ret, char *err
 fail:
 	if (s->listen_fd >= 0)
 		close(s->listen_fd);
+	pg_free(s->route_prefix);
+	pg_free(s->client_ca);
 	pg_free(s);
 	return r;
 }
@@ -752,6 +908,8 @@ struct server *server_stop(struct server *s)
 	MHD_stop_daemon(s->d);
 	if (s->listen_fd >= 0)
 		close(s->listen_fd);
+	pg_free(s->route_prefix);
+	pg_free(s->client_ca);
 	pg_free(s);
 	return NULL;
 }
