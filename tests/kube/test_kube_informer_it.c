@@ -280,14 +280,18 @@ static int delete_pod(struct kube_client *c, const char *ns, const char *name)
 	return kube_pod_delete(c, ns, name, &d, NULL);
 }
 
+/* Polls @cond every 20 ms for up to @secs seconds, or fails with @what. */
+#define WAIT_UNTIL(cond, secs, what) do {                                       \
+		double wait_deadline_ = kt_now() + (secs);                      \
+		while (!(cond)) {                                               \
+			ck_assert_msg(kt_now() < wait_deadline_, "timed out: %s", what); \
+			kt_sleep_ms(20);                                        \
+		}                                                               \
+	} while (0)
+
 static void wait_watching(int n)
 {
-	double deadline = kt_now() + 10;
-
-	while (kt_open_watches(&S) < n) {
-		ck_assert_msg(kt_now() < deadline, "no watch opened");
-		kt_sleep_ms(20);
-	}
+	WAIT_UNTIL(kt_open_watches(&S) >= n, 10, "no watch opened");
 }
 
 /* ---- tests ------------------------------------------------------------------ */
@@ -461,31 +465,24 @@ static void writer_stop(struct writer *w)
 	kube_client_free(w->c);
 }
 
+static size_t faults_left(void)
+{
+	json_t *f = kt_call(&S, "GET", "/_standin/faults", NULL);
+	size_t n = json_object_size(f);
+
+	json_decref(f);
+	return n;
+}
+
 /* Waits until the stand-in has used up every fault knob. */
 static void wait_faults_used(void)
 {
-	double deadline = kt_now() + 20;
-
-	for (;;) {
-		json_t *f = kt_call(&S, "GET", "/_standin/faults", NULL);
-		size_t n = json_object_size(f);
-
-		json_decref(f);
-		if (n == 0)
-			break;
-		ck_assert_msg(kt_now() < deadline, "fault knobs not used up");
-		kt_sleep_ms(50);
-	}
+	WAIT_UNTIL(faults_left() == 0, 20, "fault knobs not used up");
 }
 
 static void wait_no_watch(void)
 {
-	double deadline = kt_now() + 10;
-
-	while (kt_open_watches(&S) > 0) {
-		ck_assert_msg(kt_now() < deadline, "the watch did not end");
-		kt_sleep_ms(20);
-	}
+	WAIT_UNTIL(kt_open_watches(&S) == 0, 10, "the watch did not end");
 }
 
 /* One writer runs through every phase: a slow paged list, watches reset
@@ -523,15 +520,7 @@ START_TEST(test_no_lost_or_duplicate_entries)
 	kt_sleep_ms(500);
 	json_decref(kt_call(&S, "POST", "/_standin/compact", NULL));
 	kt_faults(&S, "{\"slow\": {\"delay_ms\": 60, \"count\": -1, \"path_regex\": \"limit=\"}}");
-	{
-		double deadline = kt_now() + 20;
-
-		do {
-			ck_assert(kt_now() < deadline);
-			kt_sleep_ms(50);
-			kube_informer_stats(inf, &st);
-		} while (st.relists < 1);
-	}
+	WAIT_UNTIL((kube_informer_stats(inf, &st), st.relists >= 1), 20, "no relist");
 	kt_sleep_ms(1000);
 	writer_stop(&w);
 	kt_clear(&S);
@@ -599,7 +588,6 @@ static void gone_while_away(bool as_http)
 	struct kube_informer *inf;
 	struct tracker t;
 	char name[64];
-	double deadline;
 
 	seed_pods("g", "pod", "web", 30);
 	tracker_init(&t);
@@ -614,11 +602,7 @@ static void gone_while_away(bool as_http)
 			      : "{\"slow\": {\"delay_ms\": 2500, \"count\": 1, \"path_regex\":"
 				" \"watch=1\"}}");
 	/* The current watch ends (1 s); the next one waits in "slow". */
-	deadline = kt_now() + 5;
-	while (kt_open_watches(&S) > 0) {
-		ck_assert(kt_now() < deadline);
-		kt_sleep_ms(20);
-	}
+	wait_no_watch();
 	for (int i = 0; i < 3; i++) {
 		snprintf(name, sizeof(name), "late-%d", i);
 		create_pod(c, "g", name, "web");
@@ -662,7 +646,6 @@ START_TEST(test_expired_continue_restarts_list)
 	struct kube_informer_stats st;
 	struct kube_informer *inf;
 	struct tracker t;
-	double deadline;
 
 	seed_pods("x", "pod", "web", 300);
 	tracker_init(&t);
@@ -671,12 +654,8 @@ START_TEST(test_expired_continue_restarts_list)
 	kt_faults(&S, "{\"expire_continue\": true}");
 	ck_assert_int_eq(kube_informer_new(c, &o, &inf), 0);
 	ck_assert_int_eq(kube_informer_start(inf), 0);
-	deadline = kt_now() + 10;
-	do {
-		ck_assert(kt_now() < deadline);
-		kt_sleep_ms(20);
-		kube_informer_stats(inf, &st);
-	} while (st.list_restarts < 4);
+	WAIT_UNTIL((kube_informer_stats(inf, &st), st.list_restarts >= 4), 10,
+		   "the list did not restart");
 	ck_assert(!kube_informer_has_synced(inf));
 	/* Things change while the list keeps failing. */
 	create_pod(c, "x", "during", "web");
@@ -838,14 +817,7 @@ START_TEST(test_metadata_only_secrets)
 			"kubernetes.io/service-account-token", "data", "token", "c2VjcmV0");
 	ck_assert_int_eq(kube_create(c, &kube_res_secrets, "m", sec, true, NULL, NULL), 0);
 	json_decref(sec);
-	{
-		double deadline = kt_now() + 10;
-
-		while (kube_informer_count(inf) < 4) {
-			ck_assert(kt_now() < deadline);
-			kt_sleep_ms(20);
-		}
-	}
+	WAIT_UNTIL(kube_informer_count(inf) == 4, 10, "the new Secret did not arrive");
 	ck_assert_int_eq(meta_seen_with_data, 0);
 	ck_assert_int_eq(t.violations, 0);
 	/* The requests asked for metadata only, with the field selector. */
@@ -948,14 +920,7 @@ START_TEST(test_cluster_scoped_and_decode_errors)
 	bad = kt_pod("d", "pod-0001", "web", false, 0);
 	json_object_set_new(json_object_get(bad, "spec"), "containers", json_integer(1));
 	kt_seed(&S, json_pack("[o]", bad));
-	{
-		double deadline = kt_now() + 10;
-
-		while (kube_informer_count(inf) != 2) {
-			ck_assert(kt_now() < deadline);
-			kt_sleep_ms(20);
-		}
-	}
+	WAIT_UNTIL(kube_informer_count(inf) == 2, 10, "the broken pod stayed");
 	ck_assert_int_eq(t.deletes, 1);
 	ck_assert_int_eq(t.violations, 0);
 	kube_informer_free(inf);
