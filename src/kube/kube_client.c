@@ -436,6 +436,10 @@ static size_t on_header(char *data, size_t size, size_t n, void *ud)
 		if (vlen >= sizeof(x->retry_after))
 			vlen = sizeof(x->retry_after) - 1;
 		memcpy(x->retry_after, data + sizeof(key) - 1, vlen);
+		/* Without the line's CRLF: an HTTP-date is parsed as it is. */
+		while (vlen > 0 && (x->retry_after[vlen - 1] == '\r' ||
+				    x->retry_after[vlen - 1] == '\n' || x->retry_after[vlen - 1] == ' '))
+			vlen--;
 		x->retry_after[vlen] = '\0';
 	}
 	return len;
