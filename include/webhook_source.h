@@ -138,6 +138,12 @@ struct source_kube_opts {
 	const char *const *ignored_ns;          /* extra namespaces never judged, copied */
 	size_t nignored;
 	const char *sa_root;                    /* tests: in-cluster mount; NULL: the real one */
+	/* Watch token Secrets' names.  Off by default: RBAC cannot grant
+	 * "list Secrets, metadata only", so this needs a role that could
+	 * read every Secret's data, which a webhook should not hold unless
+	 * the cluster wants legacyTokenSecrets enforced at admission (the
+	 * controller enforces it on running pods either way). */
+	bool watch_token_secrets;
 };
 
 /* The label that keeps a namespace out of judgement. */
@@ -147,10 +153,11 @@ struct source_kube_opts {
  * (each validated as the webhook validates it; an invalid one is logged
  * and not enforced), the Namespaces labelled profileguard.io/ignore=true
  * (metadata only, by label selector, so the cache holds just those), and
- * the Secrets of type kubernetes.io/service-account-token (metadata only,
- * by field selector: names, never data) for legacyTokenSecrets.  The
- * last one does not hold readiness back: without RBAC on Secrets it logs
- * its errors and legacy token Secrets go unrecognised at admission.
+ * with @o->watch_token_secrets, the Secrets of type
+ * kubernetes.io/service-account-token (metadata only, by field selector:
+ * names, never data) for legacyTokenSecrets.  That one does not hold
+ * readiness back: without RBAC on Secrets it logs its errors and legacy
+ * token Secrets go unrecognised at admission.
  * Profiles are shared with the informer cache, not copied.  Ready once
  * both lists have synced; every later change publishes a new snapshot.
  * 0, or -errno with a one-line reason in @err (no usable kubeconfig). */

@@ -39,6 +39,7 @@ struct webhook_opts {
 	long idle_timeout;
 	long shutdown_delay;
 	long shutdown_timeout;
+	bool watch_token_secrets;
 };
 
 struct webhook {
@@ -260,6 +261,7 @@ int cmd_webhook(int argc, char **argv)
 		{ "max-connections", 0, FLAG_INT, &o.max_connections, "N", "open connections at most (default 1024)" },
 		{ "max-connections-per-ip", 0, FLAG_INT, &o.max_connections_per_ip, "N", "per client address (default 0: no cap)" },
 		{ "idle-timeout", 0, FLAG_INT, &o.idle_timeout, "SECONDS", "close connections idle this long (default 60)" },
+		{ "watch-token-secrets", 0, FLAG_BOOL, &o.watch_token_secrets, NULL, "watch token Secrets' names for legacyTokenSecrets (needs list/watch on Secrets)" },
 		{ "shutdown-delay", 0, FLAG_INT, &o.shutdown_delay, "SECONDS", "on SIGTERM, keep serving (not ready) this long first (default 5)" },
 		{ "shutdown-timeout", 0, FLAG_INT, &o.shutdown_timeout, "SECONDS", "then wait this long for requests in flight (default 10)" },
 		COMMON_FLAGS(&o.common),
@@ -334,6 +336,7 @@ int cmd_webhook(int argc, char **argv)
 			.kubeconfig = o.common.kubeconfig,
 			.ignored_ns = (const char *const *)ignored,
 			.nignored = nignored,
+			.watch_token_secrets = o.watch_token_secrets,
 		};
 
 		r = source_kube_new(&ko, w.namespace, &w.source, err, sizeof(err));

@@ -223,13 +223,14 @@ static int kube_start(struct profile_source *src)
 	if (ks->started)
 		return 0;
 	r = kube_informer_start(ks->namespaces);
-	if (r == 0)
+	if (r == 0 && ks->secrets)
 		r = kube_informer_start(ks->secrets);
 	if (r == 0)
 		r = kube_informer_start(ks->profiles);
 	if (r < 0) {
 		kube_informer_stop(ks->namespaces);
-		kube_informer_stop(ks->secrets);
+		if (ks->secrets)
+			kube_informer_stop(ks->secrets);
 		return r;
 	}
 	ks->started = true;
@@ -244,7 +245,8 @@ static void kube_stop(struct profile_source *src)
 		return;
 	kube_informer_stop(ks->profiles);
 	kube_informer_stop(ks->namespaces);
-	kube_informer_stop(ks->secrets);
+	if (ks->secrets)
+		kube_informer_stop(ks->secrets);
 	ks->started = false;
 }
 
@@ -274,8 +276,11 @@ static void kube_destroy(struct profile_source *src)
 static bool kube_is_token_secret(struct profile_source *src, const char *ns, const char *name)
 {
 	struct kube_source *ks = src->impl;
-	struct kube_object *o = kube_informer_get(ks->secrets, ns, name);
+	struct kube_object *o;
 
+	if (!ks->secrets)
+		return false;
+	o = kube_informer_get(ks->secrets, ns, name);
 	kube_object_unref(o);
 	return o != NULL;
 }
@@ -369,6 +374,8 @@ int source_kube_new(const struct source_kube_opts *o, const char *own_namespace,
 	if (r < 0)
 		goto informer_fail;
 
+	if (!o->watch_token_secrets)
+		return 0;
 	/* Names only (never data), and no rebuild: the lookup is live. */
 	so.resource = &kube_res_secrets;
 	so.name = "secrets";

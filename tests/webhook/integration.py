@@ -917,7 +917,8 @@ class KubeSource(unittest.TestCase):
         cls.ca = make_ca(cls.tmp)
         crt, key = make_pair(cls.tmp, "webhook-kube")
         cls.server = Server(cls.tmp, crt, key, None,
-                            ["--kubeconfig", cls.api.kubeconfig, "--namespace", "profileguard-system"])
+                            ["--kubeconfig", cls.api.kubeconfig, "--namespace", "profileguard-system",
+                             "--watch-token-secrets"])
         cls.client = Client(cls.server.port, cls.ca)
 
     @classmethod
