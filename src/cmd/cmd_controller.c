@@ -22,6 +22,7 @@
 #include "pg_config.h"
 #include "pglog.h"
 #include "strutil.h"
+#include "telemetry_ops.h"
 #include "xalloc.h"
 
 #define SA_NAMESPACE_FILE KUBE_SA_ROOT "/namespace"
@@ -42,9 +43,9 @@ struct controller_opts {
 	const char *renew_deadline;
 	const char *retry_period;
 	const char *owner_backoff;
-	/* Room for the telemetry endpoints (SPEC §5.1): --telemetry-listen,
-	 * --telemetry-tls-cert, --telemetry-tls-key, --telemetry-client-ca,
-	 * --telemetry-allowed-users. */
+	/* The telemetry endpoints (SPEC §5.1). */
+	const char *tel_listen, *tel_cert, *tel_key, *tel_ca, *tel_audience;
+	struct strlist tel_users;
 };
 
 /* "90", "90s", "1m30s", "500ms", "2h": milliseconds.  -EINVAL otherwise. */
@@ -237,6 +238,12 @@ int cmd_controller(int argc, char **argv)
 		{ "max-actions-per-minute", 0, FLAG_INT, &o.max_actions, "N", "global bucket of pod deletions and evictions (default 30; 0: no limit)" },
 		{ "owner-backoff", 0, FLAG_STRING, &o.owner_backoff, "DURATION", "first wait before acting again on pods of one owner, doubling to 1h (default 30s)" },
 		{ "resync-period", 0, FLAG_STRING, &o.resync_period, "DURATION", "judge every pod this often besides changes (default 10m)" },
+		{ "telemetry-listen", 0, FLAG_STRING, &o.tel_listen, "HOST:PORT", "HTTPS telemetry endpoints /telemetry/v1/{events,falco,tetragon,audit} on the leader (default: off)" },
+		{ "telemetry-tls-cert", 0, FLAG_STRING, &o.tel_cert, "PATH", "telemetry serving certificate (PEM; re-read when it changes; the listener waits for it)" },
+		{ "telemetry-tls-key", 0, FLAG_STRING, &o.tel_key, "PATH", "its private key (PEM)" },
+		{ "telemetry-client-ca", 0, FLAG_STRING, &o.tel_ca, "PATH", "CA of client certificates senders may present (their CN is the user; system:node:NAME speaks for node NAME)" },
+		{ "telemetry-allowed-users", 0, FLAG_STRINGS, &o.tel_users, "USER,...", "who may send telemetry: token users (TokenReview) or certificate CNs, '*' patterns allowed; senders with a node claim speak for their node's pods only" },
+		{ "telemetry-audience", 0, FLAG_STRING, &o.tel_audience, "AUD", "audience asked of telemetry tokens in the TokenReview (default: the API server's)" },
 		COMMON_FLAGS(&o.common),
 		{ 0 },
 	};
@@ -247,9 +254,10 @@ int cmd_controller(int argc, char **argv)
 	struct metrics *metrics = NULL;
 	struct controller *ctl = NULL;
 	struct ops *ops = NULL;
+	struct telemetry_ops *tel = NULL;
 	struct errlist errs;
-	char ns[254], identity[320], err[512], port[8], max[24], **ignored = NULL;
-	size_t nignored = 0;
+	char ns[254], identity[320], err[512], port[8], max[24], **ignored = NULL, **users = NULL;
+	size_t nignored = 0, nusers = 0;
 	bool explicit_le;
 	sigset_t set;
 	int optind_, r, sig, rc = EXIT_BAD_INPUT;
@@ -341,6 +349,23 @@ int cmd_controller(int argc, char **argv)
 		pglog(PGLOG_ERROR, "controller not created", "error", strerror(-r), NULL);
 		goto out;
 	}
+	if (o.tel_listen && *o.tel_listen) {
+		struct telemetry_ops_config tc = {
+			.controller = ctl, .client = client, .metrics = metrics, .namespace = ns,
+			.pod_name = getenv("POD_NAME"), .listen = o.tel_listen, .tls_cert = o.tel_cert,
+			.tls_key = o.tel_key, .client_ca = o.tel_ca, .audience = o.tel_audience,
+		};
+
+		if (split_namespaces(&o.tel_users, &users, &nusers) < 0)
+			goto oom;
+		tc.allowed_users = (const char *const *)users;
+		tc.nallowed = nusers;
+		r = telemetry_ops_new(&tc, &tel, err, sizeof(err));
+		if (r < 0) {
+			pglog(PGLOG_ERROR, "telemetry endpoints not set up", "error", err, NULL);
+			goto out;
+		}
+	}
 	if (o.common.metrics_addr) {
 		struct ops_config oc = {
 			.listen = o.common.metrics_addr, .metrics = metrics,
@@ -366,11 +391,16 @@ int cmd_controller(int argc, char **argv)
 		pglog(PGLOG_ERROR, "controller did not start", "error", strerror(-r), NULL);
 		goto out;
 	}
+	if (tel && (r = telemetry_ops_start(tel)) < 0) {
+		pglog(PGLOG_ERROR, "telemetry endpoints did not start", "error", strerror(-r), NULL);
+		goto out;
+	}
 	do
 		sig = sigwaitinfo(&set, NULL);
 	while (sig < 0 && errno == EINTR);
 	pglog(PGLOG_INFO, "shutting down: flushing status, releasing the lease", "signal",
 	      sig == SIGINT ? "SIGINT" : "SIGTERM", NULL);
+	telemetry_ops_stop(tel);
 	controller_stop(ctl);
 	rc = EXIT_PASS;
 	pglog(PGLOG_INFO, "controller stopped", NULL);
@@ -379,6 +409,11 @@ oom:
 	fprintf(stderr, "profileguard controller: out of memory\n");
 out:
 	ops = ops_stop(ops);
+	/* The telemetry ops hear the controller's pod cache until it stops. */
+	telemetry_ops_stop(tel);
+	if (ctl)
+		controller_stop(ctl);
+	tel = telemetry_ops_free(tel);
 	ctl = controller_free(ctl);
 	client = kube_client_free(client);
 	kcfg = kube_config_free(kcfg);
@@ -388,5 +423,9 @@ out:
 		pg_free(ignored[i]);
 	pg_free(ignored);
 	strlist_free(&o.ignore);
+	for (size_t i = 0; i < nusers; i++)
+		pg_free(users[i]);
+	pg_free(users);
+	strlist_free(&o.tel_users);
 	return rc;
 }
