@@ -134,7 +134,7 @@ static int walk_dir(const char *path, int depth, manifest_fn fn, void *ud, struc
 		names[n++] = full;
 	}
 	closedir(d);
-	if (r == 0)
+	if (r == 0 && n)
 		qsort(names, n, sizeof(*names), name_cmp);
 	for (size_t i = 0; i < n && r >= 0; i++) {
 		struct stat st;

@@ -169,6 +169,12 @@ class CheckCommand(unittest.TestCase):
         rc, _, err = run("check", "-p", PROFILES, "-f", ex("manifests", "good"), "-o", "yaml")
         self.assertEqual(rc, 2)
 
+    def test_empty_directory(self):
+        with tempfile.TemporaryDirectory() as d:
+            rc, out, err = run("check", "-p", PROFILES, "-f", d)
+            self.assertEqual(rc, 0, err)
+            self.assertIn("0 objects checked", out)
+
     def test_no_profiles_found(self):
         rc, _, err = run("check", "-p", ex("manifests", "good"), "-f", ex("manifests", "good"))
         self.assertEqual(rc, 2)
