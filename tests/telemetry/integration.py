@@ -266,7 +266,8 @@ class Standin:
 
 
 class Controller:
-    def __init__(self, standin, *flags, name="ctl", kubeconfig=None, pod_name=None):
+    def __init__(self, standin, *flags, name="ctl", kubeconfig=None, pod_name=None, certs=None):
+        self.certs = certs or CERTS
         self.standin = standin
         self.flags = list(flags)
         self.name = name
@@ -275,13 +276,14 @@ class Controller:
         self.log_path = os.path.join(standin.dir, name + ".log")
         self.proc = None
 
-    def start(self, wait_ready=True):
+    def start(self, wait_ready=True, wait_listening=True):
         self.log = open(self.log_path, "ab")
         cmd = [ARGS.binary, "controller", "--kubeconfig", self.kubeconfig,
                "--metrics-addr", "127.0.0.1:0", "--log-format", "json", "--log-level", "debug",
                "--namespace", OWN_NS, "--identity", self.name,
                "--telemetry-listen", "127.0.0.1:0",
-               "--telemetry-tls-cert", f"{CERTS}/server.crt", "--telemetry-tls-key", f"{CERTS}/server.key",
+               "--telemetry-tls-cert", f"{self.certs}/server.crt",
+               "--telemetry-tls-key", f"{self.certs}/server.key",
                "--telemetry-client-ca", f"{CERTS}/ca.crt",
                "--telemetry-allowed-users", ",".join(ALLOWED[:2]),
                "--telemetry-allowed-users", ",".join(ALLOWED[2:])] + self.flags
@@ -292,10 +294,15 @@ class Controller:
             env["POD_NAME"] = self.pod_name
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.log, env=env)
         self.port = wait_for(lambda: self._port("metrics listening"), 10, what="metrics port")
-        self.tport = wait_for(lambda: self._port("telemetry listening"), 10, what="telemetry port")
+        if wait_listening:
+            self.listening()
         if wait_ready:
             wait_for(lambda: self.http("/readyz")[0] == 200, 15, what=f"{self.name} ready")
         return self
+
+    def listening(self, timeout=10):
+        self.tport = wait_for(lambda: self._port("telemetry listening"), timeout, what="telemetry port")
+        return self.tport
 
     def lines(self):
         out = []
@@ -719,6 +726,30 @@ class TestReviewerRefused(unittest.TestCase):
             finally:
                 c.stop()
         finally:
+            api.stop()
+
+
+class TestCertificateLater(unittest.TestCase):
+    """The chart mounts the telemetry certificate from an optional Secret:
+    the controller runs without it, says so, and listens once it appears."""
+
+    def test_listener_waits_for_certificate(self):
+        api = Standin()
+        later = os.path.join(api.dir, "later")
+        os.mkdir(later)
+        c = Controller(api, "--leader-elect=false", name="later", certs=later)
+        try:
+            c.start(wait_listening=False)
+            wait_for(lambda: [l for l in c.lines() if l.get("msg", "").startswith(
+                "telemetry listener waits for its certificate")], 5, what="the wait logged")
+            self.assertFalse([l for l in c.lines() if l.get("msg") == "telemetry listening"])
+            shutil.copy(f"{CERTS}/server.key", later)
+            shutil.copy(f"{CERTS}/server.crt", later)
+            c.listening(timeout=10)
+            st, out, _ = c.post("/telemetry/v1/events", "{}\n", token="falco-token")
+            self.assertEqual((st, out["rejected"]), (200, 1))
+        finally:
+            c.stop()
             api.stop()
 
 
