@@ -111,14 +111,14 @@ int ingest_new(const struct ingest_config *cfg, struct ingest **ret);
 struct ingest *ingest_free(struct ingest *ing);
 
 /* Ingests @body (@len bytes, borrowed) of format @src from @sender.
- * @t0_ms is when the request arrived (the now_ms clock; 0: now), for the
- * receipt-to-action histogram.  Fills @ret (zeroed first) and counts the
+ * @t0_us is when the request arrived (CLOCK_MONOTONIC microseconds; 0:
+ * unknown), for the receipt-to-action histogram.  Fills @ret (zeroed first) and counts the
  * metric.  Returns 0; -EPERM when @sender may not send @src at all (audit
  * events from a sender with a node claim: nothing is read); -E2BIG when
  * the batch held more than TEL_MAX_EVENTS (what came before counts);
  * -ENOMEM. */
 int ingest_batch(struct ingest *ing, const struct ingest_sender *sender, enum tel_source src,
-		 const char *body, size_t len, int64_t t0_ms, struct ingest_result *ret);
+		 const char *body, size_t len, int64_t t0_us, struct ingest_result *ret);
 
 /* The pod @pod (borrowed) was deleted: remember its namespace, name, UID,
  * labels, node and owner for gone_ttl_s, so a token bound to it that is

@@ -47,7 +47,7 @@ struct tel_request {
 	bool headers_only;              /* the body has not been read yet */
 	const char *body;
 	size_t len;
-	int64_t t0_ms;                  /* arrival, on now_ms's clock */
+	int64_t t0_us;                  /* arrival, CLOCK_MONOTONIC microseconds; 0: unknown */
 };
 
 struct tel_reply {

@@ -43,7 +43,7 @@ struct server_route_request {
 	bool headers_only;
 	const char *body;               /* "" when none */
 	size_t len;
-	int64_t t0_ms;                  /* CLOCK_MONOTONIC milliseconds of its arrival */
+	int64_t t0_us;                  /* CLOCK_MONOTONIC microseconds of its arrival */
 };
 
 struct server_route_reply {

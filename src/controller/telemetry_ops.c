@@ -495,7 +495,7 @@ static void route(void *ud, const struct server_route_request *rq, struct server
 	struct tel_request req = {
 		.method = rq->method, .path = rq->path, .authorization = rq->authorization,
 		.cert_cn = rq->cert_cn, .cert_bad = rq->cert_bad, .peer = rq->peer,
-		.headers_only = rq->headers_only, .body = rq->body, .len = rq->len, .t0_ms = rq->t0_ms,
+		.headers_only = rq->headers_only, .body = rq->body, .len = rq->len, .t0_us = rq->t0_us,
 	};
 	struct tel_reply rep;
 

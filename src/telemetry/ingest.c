@@ -201,6 +201,14 @@ static int64_t mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 static void gone_drop(struct ingest *ing, struct gone *g)
 {
 	htab_del(&ing->gone, &g->node);
@@ -402,7 +410,7 @@ struct batch {
 	enum tel_source src;
 	const struct profile_set *set;
 	struct ingest_result *res;
-	int64_t t0_ms;
+	int64_t t0_us;
 	size_t counts[INGEST__COUNT];
 };
 
@@ -523,9 +531,8 @@ static void submit(struct batch *b, const struct pod *pod, const struct findings
 			b->res->dropped++;
 		} else {
 			b->res->reports++;
-			if (b->t0_ms)
-				metric_observe(b->ing->m_latency,
-					       (double)(b->ing->cfg.now_ms() - b->t0_ms) / 1000.0);
+			if (b->t0_us)
+				metric_observe(b->ing->m_latency, (double)(mono_us() - b->t0_us) / 1e6);
 		}
 	}
 }
@@ -855,7 +862,7 @@ static int on_event(void *ud, const struct tel_event *e)
 }
 
 int ingest_batch(struct ingest *ing, const struct ingest_sender *sender, enum tel_source src,
-		 const char *body, size_t len, int64_t t0_ms, struct ingest_result *ret)
+		 const char *body, size_t len, int64_t t0_us, struct ingest_result *ret)
 {
 	const struct ingest_ops *o = &ing->cfg.ops;
 	struct batch b = { .ing = ing, .sender = sender, .src = src, .res = ret };
@@ -866,7 +873,7 @@ int ingest_batch(struct ingest *ing, const struct ingest_sender *sender, enum te
 	memset(ret, 0, sizeof(*ret));
 	if (src == TEL_AUDIT && sender->node)
 		return -EPERM;
-	b.t0_ms = t0_ms ? t0_ms : ing->cfg.now_ms();
+	b.t0_us = t0_us;
 	b.set = o->profiles_acquire(o->ud, &pref);
 	r = tel_parse(src, body ? body : "", len, on_event, &b, &st);
 	if (b.set)

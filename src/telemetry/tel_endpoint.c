@@ -281,7 +281,7 @@ void tel_endpoint_handle(struct tel_endpoint *ep, const struct tel_request *rq,
 
 	sender.username = p.username;
 	sender.node = p.node[0] ? p.node : NULL;
-	r = ingest_batch(ep->cfg.ingest, &sender, (enum tel_source)src, rq->body, rq->len, rq->t0_ms,
+	r = ingest_batch(ep->cfg.ingest, &sender, (enum tel_source)src, rq->body, rq->len, rq->t0_us,
 			 &res);
 	if (res.rejected)
 		log_malformed(ep, &p, (enum tel_source)src, &res);

@@ -508,7 +508,7 @@ static enum MHD_Result call_hook(struct server *s, struct MHD_Connection *c, str
 		.method = method, .path = url, .cert_cn = rq->cert_cn[0] ? rq->cert_cn : NULL,
 		.cert_bad = rq->cert_bad, .peer = rq->peer, .headers_only = headers_only,
 		.body = buf_str(&rq->body), .len = rq->body.len,
-		.t0_ms = (int64_t)rq->t0.tv_sec * 1000 + rq->t0.tv_nsec / 1000000,
+		.t0_us = (int64_t)rq->t0.tv_sec * 1000000 + rq->t0.tv_nsec / 1000,
 		.authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 							     MHD_HTTP_HEADER_AUTHORIZATION),
 	};
