@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "certs.h"
 #include "cmd.h"
 #include "controller.h"
 #include "controller_ops.h"
@@ -46,6 +47,8 @@ struct controller_opts {
 	/* The telemetry endpoints (SPEC §5.1). */
 	const char *tel_listen, *tel_cert, *tel_key, *tel_ca, *tel_audience;
 	struct strlist tel_users;
+	/* The generated webhook certificate (SPEC §8). */
+	const char *cert_secret, *webhook_config, *webhook_service, *tel_service, *cert_interval;
 };
 
 /* "90", "90s", "1m30s", "500ms", "2h": milliseconds.  -EINVAL otherwise. */
@@ -244,6 +247,11 @@ int cmd_controller(int argc, char **argv)
 		{ "telemetry-client-ca", 0, FLAG_STRING, &o.tel_ca, "PATH", "CA of client certificates senders may present (their CN is the user; system:node:NAME speaks for node NAME)" },
 		{ "telemetry-allowed-users", 0, FLAG_STRINGS, &o.tel_users, "USER,...", "who may send telemetry: token users (TokenReview) or certificate CNs, '*' patterns allowed; senders with a node claim speak for their node's pods only" },
 		{ "telemetry-audience", 0, FLAG_STRING, &o.tel_audience, "AUD", "audience asked of telemetry tokens in the TokenReview (default: the API server's)" },
+		{ "webhook-cert-secret", 0, FLAG_STRING, &o.cert_secret, "NAME", "generate the webhook's CA and serving certificate into this Secret (own namespace; keys tls.crt, tls.key, ca.crt), renew them before they expire, patch the caBundle (default: off)" },
+		{ "webhook-config-name", 0, FLAG_STRING, &o.webhook_config, "NAME", "the ValidatingWebhookConfiguration whose webhooks get the caBundle; never created" },
+		{ "webhook-service", 0, FLAG_STRING, &o.webhook_service, "NAME", "the webhook's Service, named by the certificate" },
+		{ "telemetry-service", 0, FLAG_STRING, &o.tel_service, "NAME", "the telemetry Service, also named by the certificate (default: none)" },
+		{ "cert-check-interval", 0, FLAG_STRING, &o.cert_interval, "DURATION", "how often the leader checks the certificate (default 1h)" },
 		COMMON_FLAGS(&o.common),
 		{ 0 },
 	};
@@ -255,6 +263,8 @@ int cmd_controller(int argc, char **argv)
 	struct controller *ctl = NULL;
 	struct ops *ops = NULL;
 	struct telemetry_ops *tel = NULL;
+	struct certs_ops *certs = NULL;
+	int64_t cert_interval_ms = 0;
 	struct errlist errs;
 	char ns[254], identity[320], err[512], port[8], max[24], **ignored = NULL, **users = NULL;
 	size_t nignored = 0, nusers = 0;
@@ -286,7 +296,8 @@ int cmd_controller(int argc, char **argv)
 	    !duration_flag("renew-deadline", o.renew_deadline, 1, &cc.renew_deadline_ms) ||
 	    !duration_flag("retry-period", o.retry_period, 1, &cc.retry_ms) ||
 	    !duration_flag("resync-period", o.resync_period, 1000, &cc.resync_ms) ||
-	    !duration_flag("owner-backoff", o.owner_backoff, 1, &cc.owner_backoff_ms))
+	    !duration_flag("owner-backoff", o.owner_backoff, 1, &cc.owner_backoff_ms) ||
+	    !duration_flag("cert-check-interval", o.cert_interval, 100, &cert_interval_ms))
 		goto out;
 	if (!(cc.retry_ms < cc.renew_deadline_ms && cc.renew_deadline_ms < cc.lease_ms)) {
 		fprintf(stderr, "profileguard controller: need --retry-period < --renew-deadline < "
@@ -366,6 +377,19 @@ int cmd_controller(int argc, char **argv)
 			goto out;
 		}
 	}
+	if (o.cert_secret && *o.cert_secret) {
+		struct certs_ops_config ec = {
+			.client = client, .controller = ctl, .namespace = ns, .secret = o.cert_secret,
+			.webhook_config = o.webhook_config, .webhook_service = o.webhook_service,
+			.telemetry_service = o.tel_service, .interval_ms = cert_interval_ms,
+		};
+
+		r = certs_ops_new(&ec, &certs, err, sizeof(err));
+		if (r < 0) {
+			pglog(PGLOG_ERROR, "webhook certificates not set up", "error", err, NULL);
+			goto out;
+		}
+	}
 	if (o.common.metrics_addr) {
 		struct ops_config oc = {
 			.listen = o.common.metrics_addr, .metrics = metrics,
@@ -395,11 +419,17 @@ int cmd_controller(int argc, char **argv)
 		pglog(PGLOG_ERROR, "telemetry endpoints did not start", "error", strerror(-r), NULL);
 		goto out;
 	}
+	if (certs && (r = certs_ops_start(certs)) < 0) {
+		pglog(PGLOG_ERROR, "webhook certificate loop did not start", "error", strerror(-r),
+		      NULL);
+		goto out;
+	}
 	do
 		sig = sigwaitinfo(&set, NULL);
 	while (sig < 0 && errno == EINTR);
 	pglog(PGLOG_INFO, "shutting down: flushing status, releasing the lease", "signal",
 	      sig == SIGINT ? "SIGINT" : "SIGTERM", NULL);
+	certs_ops_stop(certs);
 	telemetry_ops_stop(tel);
 	controller_stop(ctl);
 	rc = EXIT_PASS;
@@ -409,6 +439,8 @@ oom:
 	fprintf(stderr, "profileguard controller: out of memory\n");
 out:
 	ops = ops_stop(ops);
+	/* It asks the controller whether it leads: stopped first. */
+	certs = certs_ops_free(certs);
 	/* The telemetry ops hear the controller's pod cache until it stops. */
 	telemetry_ops_stop(tel);
 	if (ctl)
