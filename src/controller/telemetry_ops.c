@@ -713,11 +713,11 @@ int telemetry_ops_new(const struct telemetry_ops_config *cfg, struct telemetry_o
 		snprintf(err, errsz, "--telemetry-listen needs --telemetry-tls-cert and --telemetry-tls-key");
 		return -EINVAL;
 	}
-	if (!cfg->nallowed) {
-		snprintf(err, errsz, "--telemetry-listen needs --telemetry-allowed-users (the agent's "
-			 "ServiceAccount, the audit backend's user, ...): nobody else may send");
-		return -EINVAL;
-	}
+	if (!cfg->nallowed)
+		/* A chart with telemetry on and no sender wired yet: listen, and
+		 * refuse everyone, rather than not start. */
+		pglog(PGLOG_WARN, "no --telemetry-allowed-users: every telemetry sender will be refused "
+		      "(403)", NULL);
 	t = pg_calloc(1, sizeof(*t));
 	if (!t)
 		goto oom;

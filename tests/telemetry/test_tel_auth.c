@@ -275,6 +275,22 @@ START_TEST(test_allowed_users)
 }
 END_TEST
 
+START_TEST(test_nobody_allowed)
+{
+	struct tel_auth_config cfg = { NULL, 0, NULL, review, NULL, 0, 0, fake_now };
+	struct tel_auth *a = NULL;
+	struct tel_principal p;
+	char why[128];
+
+	/* Telemetry on, no sender wired yet: everyone is refused. */
+	ck_assert_int_eq(tel_auth_new(&cfg, &a), 0);
+	ck_assert_int_eq(check(a, "good-1", &p), TEL_AUTH_FORBIDDEN);
+	ck_assert_int_eq(tel_auth_check(a, NULL, "system:node:n", false, &p, why, sizeof(why)),
+			 TEL_AUTH_FORBIDDEN);
+	tel_auth_free(a);
+}
+END_TEST
+
 START_TEST(test_certificates)
 {
 	struct tel_auth *a = mk(0, NULL);
@@ -350,6 +366,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_negative_and_errors);
 	tcase_add_test(tc, test_eviction);
 	tcase_add_test(tc, test_allowed_users);
+	tcase_add_test(tc, test_nobody_allowed);
 	tcase_add_test(tc, test_certificates);
 	tcase_add_test(tc, test_long_token);
 	tcase_add_test(tc, test_alloc_failures);
