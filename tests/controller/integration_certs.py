@@ -86,6 +86,11 @@ class CertsBase(unittest.TestCase):
             except subprocess.TimeoutExpired:
                 self.webhook.kill()
                 self.webhook.wait()
+        if self.webhook:
+            with open(os.path.join(self.dir, "webhook.log"), errors="replace") as f:
+                text = f.read()
+            for marker in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+                self.assertNotIn(marker, text, text[-4000:])
         if self.ctl:
             self.ctl.stop()
         if self.api:
