@@ -145,6 +145,9 @@ int tokens_decode(const char *jwt, size_t len, struct token_claims *ret)
 		r = -EINVAL;
 	if (r < 0)
 		goto out;
+	/* Whole, padding and the unused tail of pod_uid too: the struct is
+	 * copied out, and nothing uninitialised should travel with it. */
+	memset(&c, 0, sizeof(c));
 	r = claims_of(payload, &c);
 	if (r == 0)
 		*ret = c;
