@@ -29,7 +29,7 @@ struct tel_event {
 	/* RT_API only: the token's binding and where it was used from. */
 	const char *bound_pod_name;     /* user.extra authentication.kubernetes.io/pod-name */
 	const char *bound_pod_uid;      /* ... /pod-uid */
-	const char *source_ip;          /* sourceIPs[0] */
+	const char *source_ip;          /* the last of sourceIPs: the connection's address */
 	const char *args;               /* exec arguments, joined (learn shows them) */
 };
 

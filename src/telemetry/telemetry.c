@@ -450,7 +450,15 @@ static int parse_audit_event(struct ctx *c, const struct jval *v, struct arena *
 	e.bound_pod_name = first_extra(extra, "authentication.kubernetes.io/pod-name");
 	e.bound_pod_uid = first_extra(extra, "authentication.kubernetes.io/pod-uid");
 	e.node = first_extra(extra, "authentication.kubernetes.io/node-name");
-	e.source_ip = jval_str(jval_at(jval_get(v, "sourceIPs"), 0));
+	/* sourceIPs lists X-Forwarded-For, then X-Real-Ip, then the
+	 * connection's own address: only the last is not the client's to
+	 * choose, so a replayed token cannot hide behind a forged header. */
+	{
+		const struct jval *ips = jval_get(v, "sourceIPs");
+		size_t n = jval_size(ips);
+
+		e.source_ip = n ? jval_str(jval_at(ips, n - 1)) : NULL;
+	}
 	/* The identity's namespace: system:serviceaccount:NS:NAME. */
 	{
 		const char *ns = username + strlen("system:serviceaccount:");

@@ -185,6 +185,23 @@ START_TEST(test_limits_and_stop)
 }
 END_TEST
 
+/* sourceIPs begins with X-Forwarded-For, which the client writes: the
+ * connection's address (last) is the one a replay is judged on. */
+START_TEST(test_audit_source_ip_is_the_connection)
+{
+	static const char body[] =
+		"{\"kind\":\"Event\",\"apiVersion\":\"audit.k8s.io/v1\",\"stage\":\"ResponseComplete\",\"verb\":\"get\","
+		"\"user\":{\"username\":\"system:serviceaccount:payments:api\"},\"sourceIPs\":[\"10.244.1.7\",\"203.0.113.9\"],"
+		"\"objectRef\":{\"resource\":\"configmaps\",\"namespace\":\"payments\"},\"stageTimestamp\":\"2026-11-22T10:00:00Z\"}";
+	struct seen s = { 0 };
+	struct tel_stats st;
+
+	ck_assert_int_eq(tel_parse(TEL_AUDIT, body, strlen(body), record, &s, &st), 0);
+	ck_assert_uint_eq(st.accepted, 1);
+	ck_assert_ptr_nonnull(strstr(s.lines[0], "ip=203.0.113.9"));
+}
+END_TEST
+
 START_TEST(test_times)
 {
 	ck_assert_int_eq(tel_time("2026-11-22T10:00:00Z"), 1795341600);
@@ -251,6 +268,7 @@ int main(void)
 	tcase_add_test(tc, test_bad_lines_counted);
 	tcase_add_test(tc, test_limits_and_stop);
 	tcase_add_test(tc, test_times);
+	tcase_add_test(tc, test_audit_source_ip_is_the_connection);
 	tcase_add_test(tc, test_alloc_failures);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
