@@ -71,6 +71,25 @@ KNOWN_FLAGS = {
     "agent": COMMON_FLAGS | {"controller-url", "controller-ca", "token-file", "interval",
                              "kubelet-pods-dir", "proc-root"},
 }
+
+
+def _binary_flags():
+    """The flags each command really takes, from `profileguard help CMD`, when the
+    build's binary is given (meson passes PROFILEGUARD): the chart must never render
+    a flag the binary would refuse, and must be free to use any it takes."""
+    import re
+    import subprocess
+    pg = os.environ.get("PROFILEGUARD")
+    if not pg or not os.access(pg, os.X_OK):
+        return
+    for comp in ("webhook", "controller", "agent"):
+        out = subprocess.run([pg, "help", comp], capture_output=True, text=True).stdout
+        found = set(re.findall(r"--([a-z0-9][a-z0-9-]*)", out)) - {"help"}
+        if found:
+            KNOWN_FLAGS[comp] = found
+
+
+_binary_flags()
 REPEATABLE_FLAGS = {"telemetry-allowed-users"}
 
 RECOMMENDED_LABELS = ["app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/version",
@@ -230,6 +249,8 @@ def expected_rbac(values, namespace, fullname):
     )
     if telemetry:
         controller |= rules(c, "authentication.k8s.io", ["tokenreviews"], ["create"])
+        # the leader's own pod label, which the telemetry Service selects
+        controller |= rules(namespace, "", ["pods"], ["patch"])
     if not cert_manager:
         controller |= rules(c, "admissionregistration.k8s.io", ["validatingwebhookconfigurations"],
                             ["get", "patch"], [fullname])
@@ -580,7 +601,9 @@ class WorkloadsTest(unittest.TestCase):
                 self.assertEqual(set(flags["ignore-namespaces"][0].split(",")), excluded)
                 labels = d["spec"]["template"]["metadata"]["labels"]
                 ports = {p["name"]: p["containerPort"] for p in c["ports"]}
-                services = [s for s in of_kind(docs, "Service") if selects(s["spec"]["selector"], labels)]
+                # the leader label is put on a running pod by the leader itself
+                leader = dict(labels, **{"profileguard.io/leader": "true"})
+                services = [s for s in of_kind(docs, "Service") if selects(s["spec"]["selector"], leader)]
                 by_port = {p["name"]: p for s in services for p in s["spec"]["ports"]}
                 self.assertIn("metrics", by_port)
                 self.assertEqual(ports[by_port["metrics"]["targetPort"]], 8080)
@@ -720,7 +743,12 @@ class WorkloadsTest(unittest.TestCase):
                     for w in docs if w["kind"] in ("Deployment", "DaemonSet")]
             for s in of_kind(docs, "Service") + of_kind(docs, "PodDisruptionBudget"):
                 sel = s["spec"]["selector"]
-                sel = sel.get("matchLabels", sel)
+                sel = dict(sel.get("matchLabels", sel))
+                # The telemetry Service selects the leader only: the label is set at run
+                # time by the leader on its own pod, never in the template.
+                if s["metadata"]["name"].endswith("telemetry"):
+                    self.assertEqual(sel.pop("profileguard.io/leader", None), "true",
+                                     f"{name}: the telemetry Service must select the leader")
                 hit = [c for c, labels in pods if selects(sel, labels)]
                 self.assertEqual(hit, [component_of(s)], f"{name}: {s['kind']} {s['metadata']['name']}")
 
