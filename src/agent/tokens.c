@@ -12,51 +12,8 @@
 
 #include "arena.h"
 #include "jval.h"
+#include "base64url.h"
 #include "xalloc.h"
-
-static int b64url_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '-')
-		return 62;
-	if (c == '_')
-		return 63;
-	return -1;
-}
-
-/* RFC 7515 §2 base64url without padding into @out (room for len*3/4+1).
- * A length of 1 mod 4 cannot be produced by an encoder, and neither can
- * leftover bits that are not zero: both are refused, so one payload has
- * one encoding.  The decoded length, or -EINVAL. */
-static long b64url_decode(const char *in, size_t len, unsigned char *out)
-{
-	uint32_t acc = 0;
-	size_t bits = 0, o = 0;
-
-	if (len % 4 == 1)
-		return -EINVAL;
-	for (size_t i = 0; i < len; i++) {
-		int v = b64url_value((unsigned char)in[i]);
-
-		if (v < 0)
-			return -EINVAL;
-		acc = acc << 6 | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[o++] = (unsigned char)(acc >> bits);
-			acc &= (1u << bits) - 1;
-		}
-	}
-	if (acc != 0)
-		return -EINVAL;
-	return (long)o;
-}
 
 /* An integer claim; JSON numbers like 1.7e9 are not what the API server
  * writes and are refused with the rest. */
@@ -130,7 +87,7 @@ int tokens_decode(const char *jwt, size_t len, struct token_claims *ret)
 	dec = pg_malloc(plen * 3 / 4 + 1);
 	if (!dec)
 		return -ENOMEM;
-	n = b64url_decode(dot1 + 1, plen, dec);
+	n = base64url_decode(dot1 + 1, plen, dec);
 	if (n < 0) {
 		r = -EINVAL;
 		goto out;

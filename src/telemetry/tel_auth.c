@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "arena.h"
+#include "base64url.h"
 #include "jval.h"
 #include "strutil.h"
 #include "xalloc.h"
@@ -54,48 +55,6 @@ void tel_auth_token_hash(const char *token, size_t len, uint8_t out[TEL_AUTH_SHA
 		memset(out, 0, TEL_AUTH_SHA256_LEN);        /* never seen: libcrypto broken */
 }
 
-static int b64url_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '-')
-		return 62;
-	if (c == '_')
-		return 63;
-	return -1;
-}
-
-/* base64url without padding (RFC 7515 §2) into @out (room for len*3/4);
- * the decoded length, or -EINVAL. */
-static long b64url_decode(const char *in, size_t len, unsigned char *out)
-{
-	uint32_t acc = 0;
-	int bits = 0;
-	long n = 0;
-
-	if (len % 4 == 1)
-		return -EINVAL;
-	for (size_t i = 0; i < len; i++) {
-		int v = b64url_value((unsigned char)in[i]);
-
-		if (v < 0)
-			return -EINVAL;
-		acc = (acc << 6) | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[n++] = (unsigned char)(acc >> bits);
-			acc &= (1u << bits) - 1;
-		}
-	}
-	/* Leftover bits must be zero (a canonical encoding). */
-	return acc ? -EINVAL : n;
-}
-
 int tel_auth_jwt_exp(const char *token, size_t len, int64_t *ret)
 {
 	const char *dot1, *dot2, *payload;
@@ -117,7 +76,7 @@ int tel_auth_jwt_exp(const char *token, size_t len, int64_t *ret)
 	if (!dot2 || dot2 == payload || memchr(dot2 + 1, '.', len - (size_t)(dot2 + 1 - token)))
 		return -EINVAL;
 	plen = (size_t)(dot2 - payload);
-	n = b64url_decode(payload, plen, buf);
+	n = base64url_decode(payload, plen, buf);
 	if (n <= 0)
 		return -EINVAL;
 	a = arena_new(4096);
