@@ -11,6 +11,7 @@
 #include "selector.h"
 
 struct arena;
+struct jval;
 
 /* Pods as the engine judges them (pod.h, pod_from_object): a pod the
  * model refuses (e.g. over its limits) is left out of the cache.  The pod
@@ -19,6 +20,9 @@ struct arena;
  * process, reference-counted.  Free it with kube_free_pod() only, never
  * with pod_free(). */
 int kube_decode_pod(void *ud, json_t *obj, void **ret_pod);
+/* The same from the fast reader's tree, for the informers' list path
+ * (kube_informer_opts.decode_jval): items there carry no kind. */
+int kube_decode_pod_jval(void *ud, const struct jval *obj, void **ret_pod);
 void kube_free_pod(void *ud, void *pod);
 /* Distinct shared strings held now (for tests and metrics). */
 size_t kube_decode_shared_strings(void);

@@ -24,6 +24,7 @@
 
 #include "kube_client.h"
 
+struct jval;
 struct kube_informer;
 struct kube_object;
 
@@ -86,6 +87,10 @@ struct kube_informer_opts {
 	int64_t backoff_base_ms;        /* pause after a failure; 0: 500 */
 	int64_t backoff_cap_ms;         /* 0: 30000 */
 	kube_decode_fn decode;          /* required */
+	/* Optional, faster: list items are parsed with the strict fast reader
+	 * (jval.h) and decoded from its tree, without jansson (items carry no
+	 * kind; the decoder knows it).  Watch events still use @decode. */
+	int (*decode_jval)(void *ud, const struct jval *obj, void **ret_data);
 	kube_free_fn free_data;         /* NULL: the value needs no freeing */
 	void *decode_ud;
 	struct kube_informer_handlers handlers;

@@ -76,4 +76,10 @@ typedef int (*kube_item_fn)(void *ud, json_t *item);
 int kube_list_parse(const char *body, size_t len, unsigned max_depth, kube_item_fn fn,
 		    void *ud, json_t **ret_meta);
 
+/* The same, handing over each object item's bytes unparsed (@item, @len
+ * borrowed): the informers' fast path parses them with jval.h. */
+typedef int (*kube_raw_item_fn)(void *ud, const char *item, size_t len);
+int kube_list_parse_raw(const char *body, size_t len, unsigned max_depth, kube_raw_item_fn fn,
+			void *ud, json_t **ret_meta);
+
 #endif

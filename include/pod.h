@@ -126,6 +126,9 @@ int pod_from_object(json_t *obj, const char *default_ns, struct errlist *errs,
 /* The same from the fast reader's tree (include/jval.h); @obj borrowed. */
 int pod_from_jval(const struct jval *obj, const char *default_ns, struct errlist *errs,
 		  struct pod **ret_pod);
+/* The same when the kind is known and @obj may not say it (list items). */
+int pod_from_jval_kind(const struct jval *obj, enum workload_kind wk, const char *default_ns,
+		       struct errlist *errs, struct pod **ret_pod);
 struct pod *pod_free(struct pod *p);
 
 /* The container whose runtime ID is @id: a full ID or a prefix of at

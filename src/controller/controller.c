@@ -1462,6 +1462,10 @@ static int add_informer(struct controller *c, int idx, const struct kube_resourc
 	o.handlers.ud = s;
 	o.handlers.on_synced = on_synced;
 	o.handlers.on_error = on_error;
+	/* Pods are the bulk of every list: read their pages with the fast
+	 * reader straight into the compact pod. */
+	if (decode == kube_decode_pod)
+		o.decode_jval = kube_decode_pod_jval;
 	return kube_informer_new(c->cfg.client, &o, &s->inf);
 }
 

@@ -363,6 +363,25 @@ int kube_decode_pod(void *ud, json_t *obj, void **ret_pod)
 	return 0;
 }
 
+int kube_decode_pod_jval(void *ud, const struct jval *obj, void **ret_pod)
+{
+	struct errlist errs;
+	struct pod *p = NULL, *compact = NULL;
+	int r;
+
+	errlist_init(&errs, 1);
+	r = pod_from_jval_kind(obj, WK_POD, "default", &errs, &p);
+	errlist_free(&errs);
+	if (r < 0)
+		return r;
+	r = pod_compact(p, &compact);
+	pod_free(p);
+	if (r < 0)
+		return r;
+	*ret_pod = compact;
+	return 0;
+}
+
 void kube_free_pod(void *ud, void *pod)
 {
 	if (!pod)

@@ -217,7 +217,7 @@ static int parse_slice(const char *p, size_t n, json_t **ret)
 }
 
 static int list_items(const char *p, const char *end, unsigned max_depth, kube_item_fn fn,
-		      void *ud, const char **ret_end)
+		      kube_raw_item_fn raw_fn, void *ud, const char **ret_end)
 {
 	p = skip_ws(p, end);
 	if (p >= end)
@@ -240,11 +240,16 @@ static int list_items(const char *p, const char *end, unsigned max_depth, kube_i
 
 		if (!ve)
 			return -EINVAL;
-		r = parse_slice(v, (size_t)(ve - v), &item);
-		if (r < 0)
-			return r;
-		r = json_is_object(item) ? fn(ud, item) : 0;
-		json_decref(item);
+		if (raw_fn) {
+			/* The caller parses the item itself (with the fast reader). */
+			r = *v == '{' ? raw_fn(ud, v, (size_t)(ve - v)) : 0;
+		} else {
+			r = parse_slice(v, (size_t)(ve - v), &item);
+			if (r < 0)
+				return r;
+			r = json_is_object(item) ? fn(ud, item) : 0;
+			json_decref(item);
+		}
 		if (r < 0)
 			return r;
 		p = skip_ws(ve, end);
@@ -260,8 +265,23 @@ static int list_items(const char *p, const char *end, unsigned max_depth, kube_i
 	}
 }
 
+static int list_parse(const char *body, size_t len, unsigned max_depth, kube_item_fn fn,
+		      kube_raw_item_fn raw_fn, void *ud, json_t **ret_meta);
+
 int kube_list_parse(const char *body, size_t len, unsigned max_depth, kube_item_fn fn,
 		    void *ud, json_t **ret_meta)
+{
+	return list_parse(body, len, max_depth, fn, NULL, ud, ret_meta);
+}
+
+int kube_list_parse_raw(const char *body, size_t len, unsigned max_depth, kube_raw_item_fn fn,
+			void *ud, json_t **ret_meta)
+{
+	return list_parse(body, len, max_depth, NULL, fn, ud, ret_meta);
+}
+
+static int list_parse(const char *body, size_t len, unsigned max_depth, kube_item_fn fn,
+		      kube_raw_item_fn raw_fn, void *ud, json_t **ret_meta)
 {
 	const char *p = body, *end = body + len;
 	json_t *meta = NULL;
@@ -293,7 +313,7 @@ int kube_list_parse(const char *body, size_t len, unsigned max_depth, kube_item_
 			if (items)
 				goto fail;
 			items = true;
-			r = list_items(v, end, max_depth, fn, ud, &ve);
+			r = list_items(v, end, max_depth, fn, raw_fn, ud, &ve);
 			if (r < 0)
 				goto out;
 			r = -EINVAL;

@@ -596,17 +596,23 @@ static void read_runtime_facts(struct pctx *c, const struct jval *obj)
 int pod_from_jval(const struct jval *obj, const char *default_ns, struct errlist *errs,
 		  struct pod **ret_pod)
 {
-	struct pctx c = { .errs = errs };
 	enum workload_kind wk;
+	int r = pod_workload_kind_jval(obj, &wk);
+
+	if (r < 0)
+		return r;
+	return pod_from_jval_kind(obj, wk, default_ns, errs, ret_pod);
+}
+
+int pod_from_jval_kind(const struct jval *obj, enum workload_kind wk, const char *default_ns,
+		       struct errlist *errs, struct pod **ret_pod)
+{
+	struct pctx c = { .errs = errs };
 	const struct jval *meta, *tmpl_meta = NULL, *spec, *labels;
 	struct pod *p;
 	const char *ns;
 	size_t m;
 	int r;
-
-	r = pod_workload_kind_jval(obj, &wk);
-	if (r < 0)
-		return r;
 	p = pg_calloc(1, sizeof(*p));
 	c.a = arena_new(512);
 	if (!p || !c.a) {

@@ -10,7 +10,9 @@
 
 #include "arena.h"
 #include "errlist.h"
+#include "jval.h"
 #include "kube_decode.h"
+#include "kube_watch.h"
 #include "pod.h"
 #include "xalloc.h"
 
@@ -146,6 +148,50 @@ START_TEST(test_pod_is_the_same_pod)
 }
 END_TEST
 
+/* The list fast path (kube_list_parse_raw + kube_decode_pod_jval, items
+ * without kind as the API server sends them) caches the very same pod. */
+static struct pod *raw_pod;
+
+static int decode_raw(void *ud, const char *item, size_t len)
+{
+	struct arena *a = arena_new(4096);
+	const struct jval *v;
+	int r = jval_parse(item, len, NULL, a, &v, NULL);
+
+	if (r == 0)
+		r = kube_decode_pod_jval(NULL, v, (void **)&raw_pod);
+	arena_free(a);
+	return r;
+}
+
+START_TEST(test_pod_from_list_fast_path)
+{
+	json_t *obj = rich_pod("payments-api-7d9f-x2", "uid-1"), *meta = NULL;
+	struct pod *ref = NULL;
+	char *item, *list;
+	size_t n;
+
+	ck_assert_int_eq(kube_decode_pod(NULL, obj, (void **)&ref), 0);
+	json_object_del(obj, "kind");
+	json_object_del(obj, "apiVersion");
+	item = json_dumps(obj, JSON_COMPACT);
+	n = strlen(item) + 128;
+	list = malloc(n);
+	snprintf(list, n, "{\"kind\":\"PodList\",\"metadata\":{\"resourceVersion\":\"7\"},\"items\":[%s]}", item);
+	raw_pod = NULL;
+	ck_assert_int_eq(kube_list_parse_raw(list, strlen(list), 64, decode_raw, NULL, &meta), 0);
+	ck_assert_ptr_nonnull(raw_pod);
+	same_pod(raw_pod, ref);
+	ck_assert_str_eq(json_string_value(json_object_get(meta, "resourceVersion")), "7");
+	kube_free_pod(NULL, raw_pod);
+	kube_free_pod(NULL, ref);
+	json_decref(meta);
+	free(item);
+	free(list);
+	json_decref(obj);
+}
+END_TEST
+
 START_TEST(test_shared_strings)
 {
 	json_t *a = rich_pod("api-1", "uid-a"), *b = rich_pod("api-2", "uid-b");
@@ -251,6 +297,7 @@ int main(void)
 	suite_add_tcase(s, tc);
 	tcase_add_test(tc, test_pod_is_the_same_pod);
 	tcase_add_test(tc, test_shared_strings);
+	tcase_add_test(tc, test_pod_from_list_fast_path);
 	tcase_add_test(tc, test_pod_alloc_failures);
 	tcase_add_test(tc, test_refused_pod);
 	tcase_add_test(tc, test_meta);
