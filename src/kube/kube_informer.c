@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -502,13 +503,15 @@ static int fill_kind(struct kube_informer *inf, json_t *obj)
 	return r < 0 ? -ENOMEM : 0;
 }
 
-/* Decodes @obj into a new entry with one reference.  -EINVAL (counted)
- * for an object without a name or one the decoder refuses; -ENOMEM. */
-static int object_new(struct kube_informer *inf, json_t *obj, struct kube_object **ret)
+typedef int (*decode_thunk)(struct kube_informer *inf, const void *src, void **ret_data);
+
+/* A new entry with one reference for the object named by the four
+ * metadata strings, its value from @decode on @src.  -EINVAL (counted) for
+ * an object without a name or one the decoder refuses; -ENOMEM. */
+static int object_from(struct kube_informer *inf, const char *ns, const char *name,
+		       const char *uid, const char *rv, decode_thunk decode, const void *src,
+		       struct kube_object **ret)
 {
-	json_t *meta = json_object_get(obj, "metadata");
-	const char *ns = meta_str(meta, "namespace"), *name = meta_str(meta, "name");
-	const char *uid = meta_str(meta, "uid"), *rv = meta_str(meta, "resourceVersion");
 	size_t lns = strlen(ns), lname = strlen(name), luid = strlen(uid), lrv = strlen(rv);
 	size_t total = lns + lname + luid + lrv + 4;
 	struct kube_object *o;
@@ -521,10 +524,7 @@ static int object_new(struct kube_informer *inf, json_t *obj, struct kube_object
 	}
 	if (!inf->o.resource->namespaced)
 		ns = "", lns = 0, total = lname + luid + lrv + 4;
-	r = fill_kind(inf, obj);
-	if (r < 0)
-		return r;
-	r = inf->o.decode(inf->o.decode_ud, obj, &data);
+	r = decode(inf, src, &data);
 	if (r < 0) {
 		if (r != -ENOMEM) {
 			atomic_fetch_add(&inf->n_decode_errors, 1);
@@ -554,6 +554,29 @@ static int object_new(struct kube_informer *inf, json_t *obj, struct kube_object
 	return 0;
 }
 
+static int decode_json(struct kube_informer *inf, const void *src, void **ret_data)
+{
+	json_t *obj = (json_t *)(uintptr_t)src;   /* fill_kind adds kind to list items */
+	int r = fill_kind(inf, obj);
+
+	return r < 0 ? r : inf->o.decode(inf->o.decode_ud, obj, ret_data);
+}
+
+static int decode_jval(struct kube_informer *inf, const void *src, void **ret_data)
+{
+	return inf->o.decode_jval(inf->o.decode_ud, src, ret_data);
+}
+
+/* An entry from a jansson object (watch events, and lists without a
+ * decode_jval). */
+static int object_new(struct kube_informer *inf, json_t *obj, struct kube_object **ret)
+{
+	json_t *meta = json_object_get(obj, "metadata");
+
+	return object_from(inf, meta_str(meta, "namespace"), meta_str(meta, "name"),
+			   meta_str(meta, "uid"), meta_str(meta, "resourceVersion"), decode_json, obj, ret);
+}
+
 /* The same for the list fast path: @obj is the fast reader's tree. */
 static int object_new_jval(struct kube_informer *inf, const struct jval *obj,
 			   struct kube_object **ret)
@@ -561,51 +584,9 @@ static int object_new_jval(struct kube_informer *inf, const struct jval *obj,
 	const struct jval *meta = jval_get(obj, "metadata");
 	const char *ns = jval_str(jval_get(meta, "namespace")), *name = jval_str(jval_get(meta, "name"));
 	const char *uid = jval_str(jval_get(meta, "uid")), *rv = jval_str(jval_get(meta, "resourceVersion"));
-	size_t lns, lname, luid, lrv, total;
-	struct kube_object *o;
-	void *data = NULL;
-	int r;
 
-	ns = ns ? ns : "";
-	name = name ? name : "";
-	uid = uid ? uid : "";
-	rv = rv ? rv : "";
-	lns = strlen(ns), lname = strlen(name), luid = strlen(uid), lrv = strlen(rv);
-	total = lns + lname + luid + lrv + 4;
-	if (!*name || total > UINT16_MAX) {
-		atomic_fetch_add(&inf->n_decode_errors, 1);
-		return -EINVAL;
-	}
-	if (!inf->o.resource->namespaced)
-		ns = "", lns = 0, total = lname + luid + lrv + 4;
-	r = inf->o.decode_jval(inf->o.decode_ud, obj, &data);
-	if (r < 0) {
-		if (r != -ENOMEM) {
-			atomic_fetch_add(&inf->n_decode_errors, 1);
-			r = -EINVAL;
-		}
-		return r;
-	}
-	o = pg_malloc(sizeof(*o) + total);
-	if (!o) {
-		if (inf->o.free_data && data)
-			inf->o.free_data(inf->o.decode_ud, data);
-		return -ENOMEM;
-	}
-	atomic_init(&o->refs, 1);
-	o->data = data;
-	o->free_data = inf->o.free_data;
-	o->free_ud = inf->o.decode_ud;
-	o->name_off = (uint16_t)(lns + 1);
-	o->uid_off = (uint16_t)(o->name_off + lname + 1);
-	o->rv_off = (uint16_t)(o->uid_off + luid + 1);
-	memcpy(o->str, ns, lns + 1);
-	memcpy(o->str + o->name_off, name, lname + 1);
-	memcpy(o->str + o->uid_off, uid, luid + 1);
-	memcpy(o->str + o->rv_off, rv, lrv + 1);
-	o->hash = key_hash(o->str, o->str + o->name_off);
-	*ret = o;
-	return 0;
+	return object_from(inf, ns ? ns : "", name ? name : "", uid ? uid : "", rv ? rv : "",
+			   decode_jval, obj, ret);
 }
 
 /* ---- handlers ------------------------------------------------------------- */
