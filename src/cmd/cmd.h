@@ -25,6 +25,12 @@ struct common_opts {
 int common_setup(const char *cmd, const struct common_opts *o);
 
 int cmd_agent(int argc, char **argv);
+/* The start every server command shares: parses @flags (help printed on
+ * -h), refuses operands, applies the common flags.  0 to go on; -1 when the
+ * command is to exit with *ret_rc (0 after --help, else 2). */
+int cmd_begin(const char *cmd, const struct flag *flags, const char *synopsis, int argc,
+	      char **argv, const struct common_opts *common, int *ret_rc);
+
 int cmd_check(int argc, char **argv);
 int cmd_controller(int argc, char **argv);
 int cmd_learn(int argc, char **argv);

@@ -119,17 +119,10 @@ int cmd_agent(int argc, char **argv)
 	char url[2048] = "";
 	const char *ca;
 	sigset_t set;
-	int optind_, r, rc = EXIT_BAD_INPUT;
+	int r, rc = EXIT_BAD_INPUT;
 
-	r = flags_parse(flags, argc, argv, "agent", synopsis, &optind_);
-	if (r != 0)
-		return r > 0 ? EXIT_PASS : EXIT_BAD_INPUT;
-	if (optind_ < argc) {
-		fprintf(stderr, "profileguard agent: unexpected argument \"%s\"\n", argv[optind_]);
-		return EXIT_BAD_INPUT;
-	}
-	if (common_setup("agent", &o.common) < 0)
-		return EXIT_BAD_INPUT;
+	if (cmd_begin("agent", flags, synopsis, argc, argv, &o.common, &r) < 0)
+		return r;
 	if (agent_parse_interval(o.interval, &cfg.interval_ms) < 0) {
 		fprintf(stderr, "profileguard agent: --interval must be a duration between 10ms and 1h "
 				"(1s, 500ms, 2m), not \"%s\"\n", o.interval);

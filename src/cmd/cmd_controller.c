@@ -270,20 +270,11 @@ int cmd_controller(int argc, char **argv)
 	size_t nignored = 0, nusers = 0;
 	bool explicit_le;
 	sigset_t set;
-	int optind_, r, sig, rc = EXIT_BAD_INPUT;
+	int r, sig, rc = EXIT_BAD_INPUT;
 
 	errlist_init(&errs, 16);
 	explicit_le = leader_elect_given(argc, argv);
-	r = flags_parse(flags, argc, argv, "controller", synopsis, &optind_);
-	if (r != 0) {
-		rc = r > 0 ? EXIT_PASS : EXIT_BAD_INPUT;
-		goto out;
-	}
-	if (optind_ < argc) {
-		fprintf(stderr, "profileguard controller: unexpected argument \"%s\"\n", argv[optind_]);
-		goto out;
-	}
-	if (common_setup("controller", &o.common) < 0)
+	if (cmd_begin("controller", flags, synopsis, argc, argv, &o.common, &rc) < 0)
 		goto out;
 	if (o.max_actions < 0 || o.max_actions > 1000000) {
 		fprintf(stderr, "profileguard controller: --max-actions-per-minute must be 0..1000000\n");

@@ -272,18 +272,9 @@ int cmd_webhook(int argc, char **argv)
 	char err[512], port[8], **ignored = NULL;
 	size_t nignored = 0;
 	sigset_t set;
-	int optind_, r, sig, rc = EXIT_BAD_INPUT;
+	int r, sig, rc = EXIT_BAD_INPUT;
 
-	r = flags_parse(flags, argc, argv, "webhook", synopsis, &optind_);
-	if (r != 0) {
-		rc = r > 0 ? EXIT_PASS : EXIT_BAD_INPUT;
-		goto out_flags;
-	}
-	if (optind_ < argc) {
-		fprintf(stderr, "profileguard webhook: unexpected argument \"%s\"\n", argv[optind_]);
-		goto out_flags;
-	}
-	if (common_setup("webhook", &o.common) < 0)
+	if (cmd_begin("webhook", flags, synopsis, argc, argv, &o.common, &rc) < 0)
 		goto out_flags;
 	if (!o.tls_cert || !o.tls_key) {
 		fprintf(stderr, "profileguard webhook: --tls-cert and --tls-key are required\n");

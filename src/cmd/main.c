@@ -40,6 +40,23 @@ int common_setup(const char *cmd, const struct common_opts *o)
 	return 0;
 }
 
+int cmd_begin(const char *cmd, const struct flag *flags, const char *synopsis, int argc,
+	      char **argv, const struct common_opts *common, int *ret_rc)
+{
+	int optind_, r = flags_parse(flags, argc, argv, cmd, synopsis, &optind_);
+
+	if (r != 0) {
+		*ret_rc = r > 0 ? EXIT_PASS : EXIT_BAD_INPUT;
+		return -1;
+	}
+	*ret_rc = EXIT_BAD_INPUT;
+	if (optind_ < argc) {
+		fprintf(stderr, "profileguard %s: unexpected argument \"%s\"\n", cmd, argv[optind_]);
+		return -1;
+	}
+	return common_setup(cmd, common) < 0 ? -1 : 0;
+}
+
 static void usage(FILE *out)
 {
 	fprintf(out,
