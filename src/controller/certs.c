@@ -215,11 +215,28 @@ out:
 	return x;
 }
 
+/* PEM-encodes @x and @key into @cert_slot and @key_slot, freeing (the key
+ * wiped) what they held.  0 or -ENOMEM, the slots untouched on failure. */
+static int store_pair(X509 *x, EVP_PKEY *key, char **cert_slot, char **key_slot)
+{
+	char *cpem = cert_pem(x), *kpem = key_pem(key);
+
+	if (!cpem || !kpem) {
+		pg_free(cpem);
+		wipe_free(kpem);
+		return -ENOMEM;
+	}
+	pg_free(*cert_slot);
+	wipe_free(*key_slot);
+	*cert_slot = cpem;
+	*key_slot = kpem;
+	return 0;
+}
+
 int certs_make_ca(struct certs_bundle *b, int64_t now, int days)
 {
 	EVP_PKEY *key = EVP_EC_gen("P-256");
 	X509 *x = NULL;
-	char *cpem = NULL, *kpem = NULL;
 	int r = -EIO;
 
 	if (!key)
@@ -230,20 +247,8 @@ int certs_make_ca(struct certs_bundle *b, int64_t now, int days)
 	    add_ext(x, x, NID_subject_key_identifier, "hash") < 0 ||
 	    !X509_sign(x, key, EVP_sha256()))
 		goto out;
-	r = -ENOMEM;
-	cpem = cert_pem(x);
-	kpem = key_pem(key);
-	if (!cpem || !kpem)
-		goto out;
-	pg_free(b->ca_cert);
-	wipe_free(b->ca_key);
-	b->ca_cert = cpem;
-	b->ca_key = kpem;
-	cpem = kpem = NULL;
-	r = 0;
+	r = store_pair(x, key, &b->ca_cert, &b->ca_key);
 out:
-	pg_free(cpem);
-	wipe_free(kpem);
 	X509_free(x);
 	EVP_PKEY_free(key);
 	return r;
@@ -254,7 +259,7 @@ int certs_make_leaf(struct certs_bundle *b, const char *const *names, size_t nna
 {
 	X509 *ca = cert_read(b->ca_cert), *x = NULL;
 	EVP_PKEY *ca_key = key_read(b->ca_key), *key = NULL;
-	char san[CERTS_MAX_NAMES * 260] = "", *cpem = NULL, *kpem = NULL;
+	char san[CERTS_MAX_NAMES * 260] = "";
 	size_t used = 0;
 	int r = -EINVAL;
 
@@ -281,20 +286,8 @@ int certs_make_leaf(struct certs_bundle *b, const char *const *names, size_t nna
 	    add_ext(x, ca, NID_authority_key_identifier, "keyid:always") < 0 ||
 	    !X509_sign(x, ca_key, EVP_sha256()))
 		goto out;
-	r = -ENOMEM;
-	cpem = cert_pem(x);
-	kpem = key_pem(key);
-	if (!cpem || !kpem)
-		goto out;
-	pg_free(b->cert);
-	wipe_free(b->key);
-	b->cert = cpem;
-	b->key = kpem;
-	cpem = kpem = NULL;
-	r = 0;
+	r = store_pair(x, key, &b->cert, &b->key);
 out:
-	pg_free(cpem);
-	wipe_free(kpem);
 	X509_free(x);
 	X509_free(ca);
 	EVP_PKEY_free(key);
