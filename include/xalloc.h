@@ -4,6 +4,7 @@
 #ifndef PG_XALLOC_H
 #define PG_XALLOC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Same contracts as malloc/calloc/realloc/free/strdup; NULL on failure. */
@@ -19,6 +20,12 @@ void pg_free(void *p);
 void pg_alloc_fail_at(long n);
 /* Allocations made since the last pg_alloc_fail_at() call. */
 long pg_alloc_count(void);
+/* Whether an allocation was refused since the last pg_alloc_fail_at() call:
+ * fuzz oracles hold only for runs where nothing was refused. */
+bool pg_alloc_refused(void);
+/* While held, no allocation is refused or counted: a fuzz oracle uses it to
+ * check a result under torture, or to keep a reference parser out of it. */
+void pg_alloc_hold(bool hold);
 
 /* Routes jansson's allocations through pg_malloc/pg_free. */
 void pg_alloc_setup_jansson(void);

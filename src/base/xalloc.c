@@ -2,23 +2,43 @@
 #include "xalloc.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 static long fail_at = -1;
 static long count;
+static bool refused;
+static bool held;
 
-static int should_fail(void)
+static bool should_fail(void)
 {
-	long n = count++;
+	long n;
 
-	return fail_at >= 0 && n >= fail_at;
+	if (held)
+		return false;
+	n = count++;
+
+	if (fail_at >= 0 && n >= fail_at)
+		refused = true;
+	return refused;
 }
 
 void pg_alloc_fail_at(long n)
 {
 	fail_at = n;
 	count = 0;
+	refused = false;
+}
+
+void pg_alloc_hold(bool hold)
+{
+	held = hold;
+}
+
+bool pg_alloc_refused(void)
+{
+	return refused;
 }
 
 long pg_alloc_count(void)

@@ -10,6 +10,7 @@
 #include "doc.h"
 #include "errlist.h"
 #include "profile.h"
+#include "xalloc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -62,6 +63,9 @@ static void check_rendered(const struct admission_review *rv, const struct admis
 		buf_free(&out);
 		return;
 	}
+	/* What was judged and rendered must be whole even if allocations were
+	 * refused on the way: the check itself allocates freely. */
+	pg_alloc_hold(true);
 	j = json_loadb(out.data, out.len, 0, NULL);
 	if (!j)
 		abort();
@@ -74,6 +78,7 @@ static void check_rendered(const struct admission_review *rv, const struct admis
 		abort();
 	json_decref(j);
 	buf_free(&out);
+	pg_alloc_hold(false);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
