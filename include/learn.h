@@ -36,10 +36,17 @@ int learn_note_source(struct learn *l, const char *what);
 struct learn_counts {
 	size_t used;
 	size_t skipped;
+	size_t too_long;                /* left out: a string no profile can hold */
 };
 void learn_counts(const struct learn *l, struct learn_counts *ret);
 
-/* Appends the profile as YAML.  0, -ENOMEM or -E2BIG. */
+/* Appends the profile as YAML, whole or not at all: 0, -ENOMEM, or -E2BIG
+ * when a list would be longer than a profile may hold (learn_error() says
+ * which) or @out's maximum was reached.  Every profile it writes passes
+ * profile_parse() and allows every event it was given. */
 int learn_render(struct learn *l, struct buf *out);
+/* Why learn_render() gave -E2BIG; NULL when it was @out's maximum.
+ * Borrowed. */
+const char *learn_error(const struct learn *l);
 
 #endif

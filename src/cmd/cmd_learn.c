@@ -145,7 +145,14 @@ int cmd_learn(int argc, char **argv)
 			goto oom;
 	}
 	learn_counts(l, &counts);
-	if (learn_render(l, &out) < 0)
+	r = learn_render(l, &out);
+	if (r == -E2BIG) {
+		fprintf(stderr, "profileguard learn: cannot write the profile: %s\n",
+			learn_error(l) ? learn_error(l) : "it is larger than the output limit");
+		rc = EXIT_BAD_INPUT;
+		goto out;
+	}
+	if (r < 0)
 		goto oom;
 	if (output && !(f = fopen(output, "we"))) {
 		fprintf(stderr, "profileguard learn: %s: %s\n", output, strerror(errno));
@@ -160,6 +167,9 @@ int cmd_learn(int argc, char **argv)
 	 * 2 so CI notices. */
 	if (errs.n)
 		goto bad_input;
+	if (counts.too_long)
+		fprintf(stderr, "profileguard learn: %zu events left out: a path or name longer than a profile holds\n",
+			counts.too_long);
 	fprintf(stderr, "profileguard learn: %zu events used, %zu skipped\n", counts.used, counts.skipped);
 	rc = EXIT_PASS;
 	goto out;

@@ -9,12 +9,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include "image.h"
 #include "pg_config.h"
+#include "profile.h"
 #include "strutil.h"
 #include "xalloc.h"
+
+/* group/resource/subresource strings are built in buffers of this size. */
+#define LEARN_MAX_RESOURCE 512
 
 struct strset {
 	char **v;
@@ -42,6 +47,7 @@ struct learn {
 	size_t ncalls, cap_calls;
 	bool seen[5];                   /* per rt_kind */
 	size_t used, skipped;
+	size_t too_long;                /* events with a string no profile can hold */
 	int64_t first, last;
 	/* peak API calls of one pod in one minute */
 	char *rate_key;
@@ -49,6 +55,7 @@ struct learn {
 	uint32_t rate_count, rate_peak;
 	const struct pod *pod;
 	char *pod_origin;
+	char error[200];                /* why learn_render() gave -E2BIG */
 };
 
 static int set_add(struct strset *s, const char *v)
@@ -158,10 +165,16 @@ int learn_note_source(struct learn *l, const char *what)
 	return set_add(&l->sources, what);
 }
 
+const char *learn_error(const struct learn *l)
+{
+	return l->error[0] ? l->error : NULL;
+}
+
 void learn_counts(const struct learn *l, struct learn_counts *ret)
 {
 	ret->used = l->used;
 	ret->skipped = l->skipped;
+	ret->too_long = l->too_long;
 }
 
 static const char *identity_sa(const struct learn *l)
@@ -173,7 +186,7 @@ static const char *identity_sa(const struct learn *l)
 
 static int add_call(struct learn *l, const struct tel_event *e)
 {
-	char res[512];
+	char res[LEARN_MAX_RESOURCE];
 	struct apicall *c;
 
 	if (!e->ev.resource || !*e->ev.resource || !e->ev.verb)
@@ -223,6 +236,31 @@ static int count_rate(struct learn *l, const struct tel_event *e)
 	return 0;
 }
 
+static bool fits(const char *s)
+{
+	return !s || strlen(s) <= PROFILE_MAX_STRING;
+}
+
+/* Whether a profile can hold what @e would add: the validator refuses
+ * strings past PROFILE_MAX_STRING, and a profile it refuses is no use. */
+static bool representable(const struct tel_event *e)
+{
+	switch (e->ev.kind) {
+	case RT_EXEC:
+		return fits(e->ev.exe);
+	case RT_OPEN:
+		return fits(e->ev.path);
+	case RT_API:
+		/* group/resource/subresource is matched in a 512-byte buffer
+		 * (runtime_api_resource); real ones are far shorter. */
+		return fits(e->ev.verb) && fits(e->ev.object_name) &&
+		       strlen(e->ev.resource ? e->ev.resource : "") + strlen(e->ev.api_group ? e->ev.api_group : "") +
+		       strlen(e->ev.subresource ? e->ev.subresource : "") + 2 < LEARN_MAX_RESOURCE;
+	default:
+		return true;
+	}
+}
+
 int learn_add(struct learn *l, const struct tel_event *e)
 {
 	int r = 0;
@@ -241,6 +279,10 @@ int learn_add(struct learn *l, const struct tel_event *e)
 			l->skipped++;
 			return 0;
 		}
+	}
+	if (!representable(e)) {
+		l->too_long++;
+		return 0;
 	}
 	switch (e->ev.kind) {
 	case RT_EXEC:
@@ -284,9 +326,62 @@ int learn_add(struct learn *l, const struct tel_event *e)
 
 /* ---- YAML out ------------------------------------------------------------- */
 
+/* The renderers write through this: the first error sticks and every
+ * later write is skipped, so a profile missing a line (an executable, a
+ * port) is never handed out as complete.  A learned profile that forbids
+ * what was seen would get the workload flagged, or deleted in Enforce. */
+struct out {
+	struct buf *b;
+	int err;                        /* 0, -ENOMEM or -E2BIG */
+};
+
+/* A list longer than a profile may hold (PROFILE_MAX_LIST) cannot be
+ * written as one: fail with a message that says which. */
+static bool too_many(struct learn *l, struct out *o, const char *what, size_t n)
+{
+	if (n <= PROFILE_MAX_LIST)
+		return false;
+	if (!o->err) {
+		snprintf(l->error, sizeof(l->error), "%zu distinct %s seen; a profile holds at most %d",
+			 n, what, PROFILE_MAX_LIST);
+		o->err = -E2BIG;
+	}
+	return true;
+}
+
+static void out_check(struct out *o, int r)
+{
+	if (r < 0 && !o->err)
+		o->err = r;
+}
+
+static void out_adds(struct out *o, const char *s)
+{
+	if (!o->err)
+		o->err = buf_adds(o->b, s);
+}
+
+static void out_addc(struct out *o, char c)
+{
+	if (!o->err)
+		o->err = buf_addc(o->b, c);
+}
+
+static void out_printf(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void out_printf(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (o->err)
+		return;
+	va_start(ap, fmt);
+	o->err = buf_vprintf(o->b, fmt, ap);
+	va_end(ap);
+}
+
 /* Plain when it cannot be misread (YAML 1.1 booleans, numbers, aliases,
  * flow and comment characters), else a double-quoted JSON string. */
-static int yq(struct buf *b, const char *s)
+static void yq(struct out *o, const char *s)
 {
 	static const char *const words[] = { "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO",
 					     "true", "True", "TRUE", "false", "False", "FALSE", "on", "On",
@@ -299,25 +394,28 @@ static int yq(struct buf *b, const char *s)
 	for (const char *const *w = words; plain && *w; w++)
 		if (!strcmp(*w, s))
 			plain = false;
-	if (plain)
-		return buf_adds(b, s);
-	buf_addc(b, '"');
-	buf_add_json_escaped(b, s);
-	return buf_addc(b, '"');
-}
-
-static void ylist(struct buf *b, const char *indent, const char *key, char *const *v, size_t n)
-{
-	buf_printf(b, "%s%s:", indent, key);
-	if (!n) {
-		buf_adds(b, " []\n");
+	if (plain) {
+		out_adds(o, s);
 		return;
 	}
-	buf_addc(b, '\n');
+	out_addc(o, '"');
+	if (!o->err)
+		o->err = buf_add_json_escaped(o->b, s);
+	out_addc(o, '"');
+}
+
+static void ylist(struct out *o, const char *indent, const char *key, char *const *v, size_t n)
+{
+	out_printf(o, "%s%s:", indent, key);
+	if (!n) {
+		out_adds(o, " []\n");
+		return;
+	}
+	out_addc(o, '\n');
 	for (size_t i = 0; i < n; i++) {
-		buf_printf(b, "%s  - ", indent);
-		yq(b, v[i]);
-		buf_addc(b, '\n');
+		out_printf(o, "%s  - ", indent);
+		yq(o, v[i]);
+		out_addc(o, '\n');
 	}
 }
 
@@ -335,9 +433,12 @@ static void fmt_time(int64_t t, char *out, size_t n)
 
 /* ---- egress: exact CIDR aggregation ------------------------------------------ */
 
+/* One egress rule: a CIDR and the ports seen on every address in it, a
+ * run of the deduplicated, sorted port array the blocks share. */
 struct block {
 	struct cidr net;
-	char ports[512];        /* "443,5432" sorted, "" = no port seen? never */
+	const uint16_t *ports;
+	size_t nports;
 };
 
 static int cmp_dest(const void *a, const void *b)
@@ -351,6 +452,14 @@ static int cmp_dest(const void *a, const void *b)
 	return r ? r : (int)x->port - (int)y->port;
 }
 
+static int cmp_ports(const struct block *x, const struct block *y)
+{
+	for (size_t i = 0; i < x->nports && i < y->nports; i++)
+		if (x->ports[i] != y->ports[i])
+			return (int)x->ports[i] - (int)y->ports[i];
+	return x->nports < y->nports ? -1 : x->nports > y->nports;
+}
+
 static int cmp_block(const void *a, const void *b)
 {
 	const struct block *x = a, *y = b;
@@ -358,7 +467,7 @@ static int cmp_block(const void *a, const void *b)
 
 	if (r)
 		return r;
-	r = strcmp(x->ports, y->ports);
+	r = cmp_ports(x, y);
 	if (r)
 		return r;
 	r = (int)x->net.prefix - (int)y->net.prefix;
@@ -379,37 +488,47 @@ static bool siblings(const struct block *a, const struct block *b)
 	uint8_t x[16];
 
 	if (p == 0 || a->net.addr.family != b->net.addr.family || b->net.prefix != p ||
-	    strcmp(a->ports, b->ports) || bit(a->net.addr.bytes, p - 1) || !bit(b->net.addr.bytes, p - 1))
+	    cmp_ports(a, b) || bit(a->net.addr.bytes, p - 1) || !bit(b->net.addr.bytes, p - 1))
 		return false;
 	memcpy(x, a->net.addr.bytes, 16);
 	x[(p - 1) / 8] |= (uint8_t)(0x80u >> ((p - 1) % 8));
 	return memcmp(x, b->net.addr.bytes, 16) == 0;
 }
 
-static size_t egress_blocks(struct learn *l, struct block **ret)
+/* The egress rules: one block per address, then sibling halves with the
+ * same ports merged.  Into *ret_blocks and *ret_ports (both pg_free()d by
+ * the caller); returns the number of blocks, or -ENOMEM. */
+static ssize_t egress_blocks(struct learn *l, struct block **ret_blocks, uint16_t **ret_ports)
 {
 	struct block *v;
-	size_t n = 0;
+	uint16_t *ports;
+	size_t n = 0, np = 0;
 	bool merged = true;
 
-	*ret = NULL;
+	*ret_blocks = NULL;
+	*ret_ports = NULL;
 	if (!l->ndests)
 		return 0;
 	qsort(l->dests, l->ndests, sizeof(*l->dests), cmp_dest);
 	v = pg_calloc(l->ndests, sizeof(*v));
-	if (!v)
-		return 0;
+	ports = pg_calloc(l->ndests, sizeof(*ports));
+	if (!v || !ports) {
+		pg_free(v);
+		pg_free(ports);
+		return -ENOMEM;
+	}
 	for (size_t i = 0; i < l->ndests;) {
-		size_t j = i, len = 0;
+		size_t j = i;
 		struct block *b = &v[n++];
 
 		b->net.addr = l->dests[i].addr;
 		b->net.prefix = l->dests[i].addr.family == 4 ? 32 : 128;
+		b->ports = &ports[np];
 		for (; j < l->ndests && !memcmp(&l->dests[j].addr, &l->dests[i].addr, sizeof(struct netaddr)); j++) {
 			if (j > i && l->dests[j].port == l->dests[j - 1].port)
 				continue;
-			len += (size_t)snprintf(b->ports + len, sizeof(b->ports) - len > 8 ? sizeof(b->ports) - len : 0,
-						"%s%u", len ? "," : "", l->dests[j].port);
+			ports[np++] = l->dests[j].port;
+			b->nports++;
 		}
 		i = j;
 	}
@@ -433,8 +552,9 @@ static size_t egress_blocks(struct learn *l, struct block **ret)
 		}
 		n = w;
 	}
-	*ret = v;
-	return n;
+	*ret_blocks = v;
+	*ret_ports = ports;
+	return (ssize_t)n;
 }
 
 static int cmp_block_addr(const void *a, const void *b)
@@ -448,25 +568,38 @@ static int cmp_block_addr(const void *a, const void *b)
 	return r ? r : (int)x->net.prefix - (int)y->net.prefix;
 }
 
-static void render_egress(struct learn *l, struct buf *b)
+static void render_egress(struct learn *l, struct out *o)
 {
 	struct block *v;
-	size_t n = egress_blocks(l, &v);
+	uint16_t *ports;
+	ssize_t n = egress_blocks(l, &v, &ports);
 
-	if (!n) {
-		buf_adds(b, "    egress: []\n");
-		pg_free(v);
+	if (n < 0) {
+		out_check(o, (int)n);
 		return;
 	}
-	qsort(v, n, sizeof(*v), cmp_block_addr);
-	buf_adds(b, "    egress:\n");
-	for (size_t i = 0; i < n; i++) {
+	if (n == 0) {
+		out_adds(o, "    egress: []\n");
+		return;
+	}
+	if (too_many(l, o, "egress destinations (after merging into CIDRs)", (size_t)n)) {
+		pg_free(v);
+		pg_free(ports);
+		return;
+	}
+	qsort(v, (size_t)n, sizeof(*v), cmp_block_addr);
+	out_adds(o, "    egress:\n");
+	for (ssize_t i = 0; i < n; i++) {
 		char addr[64];
 
 		inet_ntop(v[i].net.addr.family == 4 ? AF_INET : AF_INET6, v[i].net.addr.bytes, addr, sizeof(addr));
-		buf_printf(b, "      - cidr: \"%s/%u\"\n        ports: [%s]\n", addr, v[i].net.prefix, v[i].ports);
+		out_printf(o, "      - cidr: \"%s/%u\"\n        ports: [", addr, v[i].net.prefix);
+		for (size_t k = 0; k < v[i].nports; k++)
+			out_printf(o, "%s%u", k ? ", " : "", v[i].ports[k]);
+		out_adds(o, "]\n");
 	}
 	pg_free(v);
+	pg_free(ports);
 }
 
 /* ---- API calls ---------------------------------------------------------------- */
@@ -479,50 +612,56 @@ static int cmp_call(const void *a, const void *b)
 	return r ? r : strcmp(x->verb, y->verb);
 }
 
-static void render_api(struct learn *l, struct buf *b)
+static void render_api(struct learn *l, struct out *o)
 {
+	size_t rules = 0;
+
 	if (!l->ncalls) {
-		buf_adds(b, "    kubernetesAPI: []\n");
+		out_adds(o, "    kubernetesAPI: []\n");
 		return;
 	}
 	qsort(l->calls, l->ncalls, sizeof(*l->calls), cmp_call);
-	buf_adds(b, "    kubernetesAPI:\n");
+	out_adds(o, "    kubernetesAPI:\n");
 	for (size_t i = 0; i < l->ncalls;) {
 		struct strset verbs = { 0 }, names = { 0 };
 		bool unnamed = false;
 		size_t j = i;
 
 		for (; j < l->ncalls && !strcmp(l->calls[j].resource, l->calls[i].resource); j++) {
-			set_add(&verbs, l->calls[j].verb);
+			out_check(o, set_add(&verbs, l->calls[j].verb));
 			if (l->calls[j].name)
-				set_add(&names, l->calls[j].name);
+				out_check(o, set_add(&names, l->calls[j].name));
 			else
 				unnamed = true;
 		}
 		set_finish(&verbs);
 		set_finish(&names);
-		buf_adds(b, "      - verbs: [");
+		too_many(l, o, "verbs on one resource", verbs.n);
+		too_many(l, o, "resourceNames of one resource", names.n);
+		rules++;
+		out_adds(o, "      - verbs: [");
 		for (size_t k = 0; k < verbs.n; k++) {
-			buf_adds(b, k ? ", " : "");
-			yq(b, verbs.v[k]);
+			out_adds(o, k ? ", " : "");
+			yq(o, verbs.v[k]);
 		}
-		buf_adds(b, "]\n        resources: [");
-		yq(b, l->calls[i].resource);
-		buf_adds(b, "]\n");
+		out_adds(o, "]\n        resources: [");
+		yq(o, l->calls[i].resource);
+		out_adds(o, "]\n");
 		/* Names restrict only when every call named its object; a list
 		 * or watch was seen otherwise. */
 		if (!unnamed && names.n) {
-			buf_adds(b, "        resourceNames: [");
+			out_adds(o, "        resourceNames: [");
 			for (size_t k = 0; k < names.n; k++) {
-				buf_adds(b, k ? ", " : "");
-				yq(b, names.v[k]);
+				out_adds(o, k ? ", " : "");
+				yq(o, names.v[k]);
 			}
-			buf_adds(b, "]\n");
+			out_adds(o, "]\n");
 		}
 		set_free(&verbs);
 		set_free(&names);
 		i = j;
 	}
+	too_many(l, o, "API resources", rules);
 }
 
 /* ---- admission part from the pod ------------------------------------------------ */
@@ -547,7 +686,7 @@ static int cmp_idx_labels(const void *a, const void *b, void *ud)
 	return strcmp(l->keys[*(const size_t *)a], l->keys[*(const size_t *)b]);
 }
 
-static void render_selector(struct learn *l, struct buf *b)
+static void render_selector(struct learn *l, struct out *o)
 {
 	const struct labels *lb = l->pod ? &l->pod->labels : NULL;
 	size_t idx[256], n = 0;
@@ -556,9 +695,9 @@ static void render_selector(struct learn *l, struct buf *b)
 		if (!volatile_label(lb->keys[i]))
 			idx[n++] = i;
 	if (!n) {
-		buf_adds(b, "  selector:\n    # no pod labels known: check this selector\n    matchLabels:\n      app: ");
-		yq(b, l->name);
-		buf_addc(b, '\n');
+		out_adds(o, "  selector:\n    # no pod labels known: check this selector\n    matchLabels:\n      app: ");
+		yq(o, l->name);
+		out_addc(o, '\n');
 		return;
 	}
 	{
@@ -566,17 +705,17 @@ static void render_selector(struct learn *l, struct buf *b)
 
 		qsort_r(idx, n, sizeof(idx[0]), cmp_idx_labels, &sorted_by);
 	}
-	buf_adds(b, "  selector:\n    matchLabels:\n");
+	out_adds(o, "  selector:\n    matchLabels:\n");
 	for (size_t i = 0; i < n; i++) {
-		buf_adds(b, "      ");
-		yq(b, lb->keys[idx[i]]);
-		buf_adds(b, ": ");
-		yq(b, lb->values[idx[i]]);
-		buf_addc(b, '\n');
+		out_adds(o, "      ");
+		yq(o, lb->keys[idx[i]]);
+		out_adds(o, ": ");
+		yq(o, lb->values[idx[i]]);
+		out_addc(o, '\n');
 	}
 }
 
-static void render_admission(struct learn *l, struct buf *b)
+static void render_admission(struct learn *l, struct out *o)
 {
 	const struct pod *p = l->pod;
 	struct strset images = { 0 }, caps = { 0 }, paths = { 0 };
@@ -592,16 +731,16 @@ static void render_admission(struct learn *l, struct buf *b)
 		if (exp > max_exp)
 			max_exp = exp;
 	}
-	buf_adds(b, "  identity:\n    serviceAccountNames: [");
-	yq(b, pod_service_account(p));
-	buf_adds(b, "]\n");
-	buf_printf(b, "    tokenAutomount: %s\n", p->ntokens || p->automount != OPT_FALSE ? "Allow" : "Forbid");
+	out_adds(o, "  identity:\n    serviceAccountNames: [");
+	yq(o, pod_service_account(p));
+	out_adds(o, "]\n");
+	out_printf(o, "    tokenAutomount: %s\n", p->ntokens || p->automount != OPT_FALSE ? "Allow" : "Forbid");
 	if (max_exp >= 0) {
-		buf_printf(b, "    maxTokenExpirationSeconds: %lld\n", (long long)(max_exp < 600 ? 600 : max_exp));
-		buf_printf(b, "    extendedTokens: %s\n", any_3607 ? "Allow" : "Forbid");
-		buf_printf(b, "    maxTokenAgeSeconds: %lld\n", (long long)max_exp);
+		out_printf(o, "    maxTokenExpirationSeconds: %lld\n", (long long)(max_exp < 600 ? 600 : max_exp));
+		out_printf(o, "    extendedTokens: %s\n", any_3607 ? "Allow" : "Forbid");
+		out_printf(o, "    maxTokenAgeSeconds: %lld\n", (long long)max_exp);
 	}
-	buf_adds(b, "    legacyTokenSecrets: Forbid\n");
+	out_adds(o, "    legacyTokenSecrets: Forbid\n");
 
 	for (uint16_t i = 0; i < p->ncontainers; i++) {
 		const struct container *c = &p->containers[i];
@@ -609,7 +748,7 @@ static void render_admission(struct learn *l, struct buf *b)
 		uint8_t nr = c->run_as_non_root != OPT_UNSET ? c->run_as_non_root : p->run_as_non_root;
 
 		if (c->image)
-			set_add(&images, c->image);
+			out_check(o, set_add(&images, c->image));
 		all_digest &= c->image && image_has_digest(c->image);
 		any_priv |= c->privileged == OPT_TRUE;
 		all_no_esc &= c->allow_escalation == OPT_FALSE;
@@ -624,24 +763,24 @@ static void render_admission(struct learn *l, struct buf *b)
 			for (n = 0; s[n] && n < sizeof(cap) - 1; n++)
 				cap[n] = (s[n] >= 'a' && s[n] <= 'z') ? (char)(s[n] - 32) : s[n];
 			cap[n] = '\0';
-			set_add(&caps, cap);
+			out_check(o, set_add(&caps, cap));
 		}
 	}
 	for (uint16_t i = 0; i < p->nhost_paths; i++)
-		set_add(&paths, p->host_paths[i].path);
+		out_check(o, set_add(&paths, p->host_paths[i].path));
 	set_finish(&images);
 	set_finish(&caps);
 	set_finish(&paths);
-	buf_adds(b, "  images:\n");
-	ylist(b, "    ", "allow", images.v, images.n);
-	buf_printf(b, "    requireDigest: %s\n", all_digest && images.n ? "true" : "false");
-	buf_adds(b, "  privileges:\n");
-	buf_printf(b, "    privileged: %s\n", any_priv ? "Allow" : "Forbid");
-	buf_printf(b, "    privilegeEscalation: %s\n", all_no_esc ? "Forbid" : "Allow");
-	buf_printf(b, "    hostNamespaces: %s\n", p->host_network || p->host_pid || p->host_ipc ? "Allow" : "Forbid");
-	buf_printf(b, "    runAsNonRoot: %s\n", all_nonroot ? "Require" : "Any");
-	ylist(b, "    ", "allowedCapabilities", caps.v, caps.n);
-	ylist(b, "    ", "allowedHostPaths", paths.v, paths.n);
+	out_adds(o, "  images:\n");
+	ylist(o, "    ", "allow", images.v, images.n);
+	out_printf(o, "    requireDigest: %s\n", all_digest && images.n ? "true" : "false");
+	out_adds(o, "  privileges:\n");
+	out_printf(o, "    privileged: %s\n", any_priv ? "Allow" : "Forbid");
+	out_printf(o, "    privilegeEscalation: %s\n", all_no_esc ? "Forbid" : "Allow");
+	out_printf(o, "    hostNamespaces: %s\n", p->host_network || p->host_pid || p->host_ipc ? "Allow" : "Forbid");
+	out_printf(o, "    runAsNonRoot: %s\n", all_nonroot ? "Require" : "Any");
+	ylist(o, "    ", "allowedCapabilities", caps.v, caps.n);
+	ylist(o, "    ", "allowedHostPaths", paths.v, paths.n);
 	set_free(&images);
 	set_free(&caps);
 	set_free(&paths);
@@ -651,6 +790,8 @@ int learn_render(struct learn *l, struct buf *b)
 {
 	char t1[40], t2[40];
 	struct strset reads = { 0 };
+	struct out out = { b, 0 }, *o = &out;
+	size_t start = b->len;
 
 	set_finish(&l->exes);
 	set_finish(&l->reads);
@@ -659,56 +800,64 @@ int learn_render(struct learn *l, struct buf *b)
 	fmt_time(l->first, t1, sizeof(t1));
 	fmt_time(l->last, t2, sizeof(t2));
 
-	buf_printf(b, "# WorkloadProfile learned by profileguard learn %s\n", PG_VERSION);
-	buf_printf(b, "# from %zu events", l->used);
+	out_printf(o, "# WorkloadProfile learned by profileguard learn %s\n", PG_VERSION);
+	out_printf(o, "# from %zu events", l->used);
 	for (size_t i = 0; i < l->sources.n; i++)
-		buf_printf(b, "%s%s", i ? ", " : " (", l->sources.v[i]);
-	buf_printf(b, "%s; %zu skipped (other namespaces or identities)\n", l->sources.n ? ")" : "", l->skipped);
+		out_printf(o, "%s%s", i ? ", " : " (", l->sources.v[i]);
+	out_printf(o, "%s; %zu skipped (other namespaces or identities)\n", l->sources.n ? ")" : "", l->skipped);
+	if (l->too_long)
+		out_printf(o, "# %zu events left out: a path or name longer than a profile holds (%d bytes)\n",
+			   l->too_long, PROFILE_MAX_STRING);
 	if (l->used)
-		buf_printf(b, "# observed %s .. %s\n", t1, t2);
+		out_printf(o, "# observed %s .. %s\n", t1, t2);
 	if (l->pod)
-		buf_printf(b, "# admission rules from %s (%s %s/%s)\n", l->pod_origin ? l->pod_origin : "the pod manifest",
+		out_printf(o, "# admission rules from %s (%s %s/%s)\n", l->pod_origin ? l->pod_origin : "the pod manifest",
 			   workload_kind_name((enum workload_kind)l->pod->kind), l->pod->namespace, l->pod->name);
-	buf_adds(b, "# It allows exactly what was seen. Review it; mode Audit reports without acting:\n"
+	out_adds(o, "# It allows exactly what was seen. Review it; mode Audit reports without acting:\n"
 		    "# switch to Enforce once the workload has run clean against it.\n");
-	buf_adds(b, "apiVersion: profileguard.io/v1alpha1\nkind: WorkloadProfile\nmetadata:\n  name: ");
-	yq(b, l->name);
-	buf_adds(b, "\n  namespace: ");
-	yq(b, l->namespace);
-	buf_adds(b, "\nspec:\n");
-	render_selector(l, b);
-	buf_printf(b, "  mode: %s\n", l->mode);
-	render_admission(l, b);
+	out_adds(o, "apiVersion: profileguard.io/v1alpha1\nkind: WorkloadProfile\nmetadata:\n  name: ");
+	yq(o, l->name);
+	out_adds(o, "\n  namespace: ");
+	yq(o, l->namespace);
+	out_adds(o, "\nspec:\n");
+	render_selector(l, o);
+	out_printf(o, "  mode: %s\n", l->mode);
+	render_admission(l, o);
 
-	buf_adds(b, "  runtime:\n");
+	out_adds(o, "  runtime:\n");
+	too_many(l, o, "executables", l->exes.n);
+	too_many(l, o, "paths written", l->writes.n);
 	if (l->seen[RT_EXEC])
-		ylist(b, "    ", "executables", l->exes.v, l->exes.n);
+		ylist(o, "    ", "executables", l->exes.v, l->exes.n);
 	else
-		buf_adds(b, "    # no exec events seen: executables are not profiled\n");
+		out_adds(o, "    # no exec events seen: executables are not profiled\n");
 	if (l->seen[RT_CONNECT])
-		render_egress(l, b);
+		render_egress(l, o);
 	else
-		buf_adds(b, "    # no connections seen: egress is not profiled\n");
+		out_adds(o, "    # no connections seen: egress is not profiled\n");
 	if (l->seen[RT_OPEN]) {
 		/* A path written is also readable: list it once, under write. */
 		for (size_t i = 0; i < l->reads.n; i++)
 			if (!set_has(&l->writes, l->reads.v[i]))
-				set_add(&reads, l->reads.v[i]);
-		buf_adds(b, "    files:\n");
-		ylist(b, "      ", "read", reads.v, reads.n);
-		ylist(b, "      ", "write", l->writes.v, l->writes.n);
+				out_check(o, set_add(&reads, l->reads.v[i]));
+		too_many(l, o, "paths read", reads.n);
+		out_adds(o, "    files:\n");
+		ylist(o, "      ", "read", reads.v, reads.n);
+		ylist(o, "      ", "write", l->writes.v, l->writes.n);
 		set_free(&reads);
 	} else {
-		buf_adds(b, "    # no file opens seen: files are not profiled\n");
+		out_adds(o, "    # no file opens seen: files are not profiled\n");
 	}
 	if (l->seen[RT_API]) {
 		uint32_t limit = l->rate_peak * 2 < 60 ? 60 : l->rate_peak * 2;
 
-		render_api(l, b);
-		buf_printf(b, "    # peak seen: %u calls in one minute by one pod; the limit leaves 2x headroom\n", l->rate_peak);
-		buf_printf(b, "    maxAPICallsPerMinute: %u\n", limit);
+		render_api(l, o);
+		out_printf(o, "    # peak seen: %u calls in one minute by one pod; the limit leaves 2x headroom\n", l->rate_peak);
+		out_printf(o, "    maxAPICallsPerMinute: %u\n", limit);
 	} else {
-		buf_adds(b, "    # no audit events of this identity seen: API calls are not profiled\n");
+		out_adds(o, "    # no audit events of this identity seen: API calls are not profiled\n");
 	}
-	return b->len > b->max ? -E2BIG : 0;
+	if (o->err)
+		buf_truncate(b, start);
+	return o->err;
 }

@@ -118,6 +118,42 @@ class Learn(unittest.TestCase):
         self.assertIn('      - cidr: "fd00::1/128"\n        ports: [8443]\n', profile)
         self.assertIn("executables are not profiled", profile)   # no exec seen: not []
 
+    def test_many_ports_are_all_kept(self):
+        # 300 ports on two addresses: the port list once lived in a fixed
+        # 512-byte string, and past it learn wrote out of bounds.
+        ev = self.path("ports.jsonl", "\n".join(
+            native("connect", daddr=f"10.9.0.{1 + i % 2}", dport=10000 + i, protocol="tcp")
+            for i in range(300)) + "\n")
+        rc, profile, err = self.learn(events=[ev])
+        self.assertEqual(rc, 0, err)
+        for addr, first in (("10.9.0.1", 10000), ("10.9.0.2", 10001)):
+            want = ", ".join(str(p) for p in range(first, 10300, 2))
+            self.assertIn(f'      - cidr: "{addr}/32"\n        ports: [{want}]\n', profile)
+        args = ["check", "-p", self.path("learned.yaml", profile), "-f", POD, "--events", ev]
+        rc, out, err = run(*args)
+        self.assertEqual(rc, 0, out + err)
+        self.assertIn("0 findings (0 Enforce)", out)
+
+    def test_what_no_profile_can_hold(self):
+        # A path past the validator's 4,096 bytes is left out, and said so;
+        # the profile printed still validates.
+        ev = self.path("long.jsonl", native("exec", exe="/app/server") + "\n" +
+                       native("exec", exe="/" + "a" * 5000) + "\n")
+        rc, profile, err = self.learn(events=[ev])
+        self.assertEqual(rc, 0, err)
+        self.assertIn("1 events left out: a path or name longer than a profile holds", err)
+        self.assertIn("# 1 events left out", profile)
+        self.assertIn("      - /app/server\n", profile)
+        rc, out, err = run("check", "-p", self.path("p.yaml", profile), "-f", POD)
+        self.assertEqual(rc, 0, out + err)
+        # More distinct executables than a profile may list: no profile at
+        # all, rather than one the validator refuses or one cut short.
+        ev = self.path("many.jsonl", "\n".join(native("exec", exe=f"/bin/x{i}") for i in range(4100)) + "\n")
+        rc, profile, err = self.learn(events=[ev])
+        self.assertEqual(rc, 2)
+        self.assertEqual(profile, "")
+        self.assertIn("cannot write the profile: 4100 distinct executables seen; a profile holds at most 4096", err)
+
     def test_bad_lines_still_print_but_exit_2(self):
         ev = self.path("bad.jsonl", native("exec", exe="/app/server") + "\nnot json\n")
         rc, profile, err = self.learn(events=[ev])
