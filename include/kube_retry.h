@@ -4,6 +4,7 @@
 #ifndef PG_KUBE_RETRY_H
 #define PG_KUBE_RETRY_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -27,6 +28,17 @@ int64_t kube_bucket_reserve(struct kube_bucket *b, int64_t now_ns);
  * [d/2, d] drawn from @rnd, so a fleet of clients does not retry in step.
  * Milliseconds. */
 int64_t kube_backoff_ms(unsigned attempt, int64_t base_ms, int64_t cap_ms, uint64_t rnd);
+
+/* Whether a watch that ended, and is to be resumed from where it got to
+ * (not relisted), made progress, so the next one starts at once and the
+ * backoff starts over.  A watch that delivered anything (@delivered events
+ * or bookmarks) did, however it ended: the server's timeout, a proxy's
+ * reset, a cut without the terminating chunk (@err set).  So did a quiet
+ * one that ended cleanly (@err 0) after running KUBE_WATCH_QUIET_OK_MS or
+ * more.  Only a watch that failed, or ended at once, before delivering
+ * anything backs off: that is what a server refusing watches looks like. */
+#define KUBE_WATCH_QUIET_OK_MS 500
+bool kube_watch_progressed(int err, uint64_t delivered, int64_t ran_ms);
 
 /* Parses a Retry-After value: delta-seconds ("120") or an HTTP-date
  * ("Wed, 21 Oct 2015 07:28:00 GMT", counted from @now, never negative).

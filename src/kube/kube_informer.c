@@ -1126,11 +1126,14 @@ static void *informer_main(void *arg)
 		if (werr && werr != -ETIME)
 			report(inf, werr, &err);
 		clock_gettime(CLOCK_MONOTONIC, &t1);
-		/* A watch that ran its course or carried anything was healthy;
-		 * one that failed, or ended at once with nothing, backs off. */
-		if (!werr && (inf->watch_events > 0 ||
-			      (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 >=
-			      500)) {
+		/* A watch that carried anything was healthy however it ended
+		 * (a cut after events is what proxies do): resume at once,
+		 * or drift is seen seconds late.  One that failed, or ended
+		 * at once with nothing, backs off. */
+		if (action == WATCH_RESTART &&
+		    kube_watch_progressed(werr, inf->watch_events,
+					  (t1.tv_sec - t0.tv_sec) * 1000 +
+					  (t1.tv_nsec - t0.tv_nsec) / 1000000)) {
 			failures = 0;
 			continue;
 		}

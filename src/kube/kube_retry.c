@@ -43,6 +43,11 @@ int64_t kube_backoff_ms(unsigned attempt, int64_t base_ms, int64_t cap_ms, uint6
 	return d / 2 + (int64_t)(rnd % (uint64_t)(d / 2 + 1));
 }
 
+bool kube_watch_progressed(int err, uint64_t delivered, int64_t ran_ms)
+{
+	return delivered > 0 || (err == 0 && ran_ms >= KUBE_WATCH_QUIET_OK_MS);
+}
+
 int kube_retry_after_parse(const char *value, time_t now, int64_t *ret_seconds)
 {
 	const char *p = value;

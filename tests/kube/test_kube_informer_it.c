@@ -69,6 +69,16 @@ static int tracker_deletes(struct tracker *t)
 	return n;
 }
 
+static int tracker_updates(struct tracker *t)
+{
+	int n;
+
+	pthread_mutex_lock(&t->mu);
+	n = t->updates;
+	pthread_mutex_unlock(&t->mu);
+	return n;
+}
+
 static void key_of(const struct kube_object *o, char *out, size_t n)
 {
 	snprintf(out, n, "%s/%s", kube_object_namespace(o), kube_object_name(o));
@@ -586,6 +596,109 @@ START_TEST(test_reset_watch_resumes)
 }
 END_TEST
 
+/* A watch cut after it delivered an event (a reset, no terminating chunk:
+ * what proxies and load balancers do) made progress: the next watch
+ * starts at once, so each change is seen in milliseconds.  The backoff is
+ * set far beyond the test's patience: sitting one out fails it. */
+START_TEST(test_cut_after_events_resumes_at_once)
+{
+	struct kube_client *c = test_client();
+	struct kube_informer_opts o;
+	struct kube_informer_stats st;
+	struct kube_informer *inf;
+	struct tracker t;
+	char name[64];
+	double worst = 0;
+
+	seed_pods("cut", "pod", "web", 6);
+	tracker_init(&t);
+	o = pod_opts(&t, "cut");
+	o.watch_min_s = o.watch_max_s = 30;
+	o.backoff_base_ms = 20000;
+	o.backoff_cap_ms = 40000;
+	/* Every watch of the five after the list is cut after one event. */
+	kt_faults(&S, "{\"reset_watch\": {\"after_events\": 1, \"count\": 5, \"path_regex\": \"watch=1\"}}");
+	ck_assert_int_eq(kube_informer_new(c, &o, &inf), 0);
+	ck_assert_int_eq(kube_informer_start(inf), 0);
+	ck_assert_int_eq(kube_informer_wait_synced(inf, 10000), 0);
+	for (int i = 0; i < 6; i++) {
+		double t0;
+
+		wait_watching(1);
+		t0 = kt_now();
+		snprintf(name, sizeof(name), "pod-%04d", i);
+		ck_assert_int_eq(relabel(c, "cut", name, "round", "1"), 0);
+		/* A 10 s pause (the old backoff's least) would time out here. */
+		WAIT_UNTIL(tracker_updates(&t) >= i + 1, 5, "update seen");
+		if (kt_now() - t0 > worst)
+			worst = kt_now() - t0;
+	}
+	wait_faults_used();
+	assert_converges(inf, &t, "Pod", "cut", NULL);
+	kube_informer_stats(inf, &st);
+	fprintf(stderr, "cut after events: slowest update seen after %.0f ms; watches %llu, "
+		"restarts %llu, errors %llu\n", worst * 1000, (unsigned long long)st.watches,
+		(unsigned long long)st.watch_restarts, (unsigned long long)st.errors);
+	ck_assert_int_eq(t.updates, 6);
+	ck_assert_uint_eq(st.lists, 1);
+	ck_assert_uint_ge(st.watch_restarts, 5);
+	/* Still reported (a cut is worth a log line), just not waited for. */
+	ck_assert_uint_ge(st.errors, 5);
+	kube_informer_free(inf);
+	tracker_free(&t);
+	kube_client_free(c);
+}
+END_TEST
+
+/* A watch cut before it delivered anything is what a server refusing
+ * watches looks like: those still back off. */
+START_TEST(test_cut_before_events_backs_off)
+{
+	struct kube_client_opts co;
+	struct kube_client *c;
+	struct kube_informer_opts o;
+	struct kube_informer_stats st;
+	struct kube_informer *inf;
+	struct tracker t;
+	uint64_t before;
+
+	/* No retries inside the client: each cut reaches the informer, so
+	 * only its own backoff spaces the watches. */
+	kube_client_opts_default(&co);
+	co.qps = 0;
+	co.max_retries = 0;
+	c = kt_client(&S, KT_AUTH_CERT, NULL, &co);
+	seed_pods("cut0", "pod", "web", 3);
+	tracker_init(&t);
+	o = pod_opts(&t, "cut0");
+	o.watch_min_s = o.watch_max_s = 30;
+	o.backoff_base_ms = 400;                /* pauses of 200..400 ms */
+	o.backoff_cap_ms = 400;
+	/* Every watch is cut before its first byte of body. */
+	kt_faults(&S, "{\"reset_watch\": {\"after_events\": 0, \"count\": -1, \"path_regex\": \"watch=1\"}}");
+	ck_assert_int_eq(kube_informer_new(c, &o, &inf), 0);
+	ck_assert_int_eq(kube_informer_start(inf), 0);
+	ck_assert_int_eq(kube_informer_wait_synced(inf, 10000), 0);
+	ck_assert_int_eq(relabel(c, "cut0", "pod-0000", "round", "1"), 0);
+	WAIT_UNTIL((kube_informer_stats(inf, &st), st.watches >= 3), 5, "watches cut");
+	before = st.watches;
+	kt_sleep_ms(2000);
+	kube_informer_stats(inf, &st);
+	fprintf(stderr, "cut before events: %llu watches in 2 s\n",
+		(unsigned long long)(st.watches - before));
+	ck_assert_uint_ge(st.watches - before, 3);
+	ck_assert_uint_le(st.watches - before, 11);
+	kt_clear(&S);
+	ck_assert_int_eq(relabel(c, "cut0", "pod-0001", "round", "1"), 0);
+	assert_converges(inf, &t, "Pod", "cut0", NULL);
+	kube_informer_stats(inf, &st);
+	ck_assert_uint_eq(st.lists, 1);
+	kube_informer_free(inf);
+	tracker_free(&t);
+	kube_client_free(c);
+}
+END_TEST
+
 /* The watch after the current one is held back; meanwhile things change
  * and the history is compacted, so it gets 410 (as an ERROR event, or as
  * HTTP 410 with watch_410_http): the informer relists and delivers only
@@ -990,6 +1103,8 @@ int main(void)
 	tcase_add_test(tc, test_list_pages_then_watch);
 	tcase_add_test(tc, test_no_lost_or_duplicate_entries);
 	tcase_add_test(tc, test_reset_watch_resumes);
+	tcase_add_test(tc, test_cut_after_events_resumes_at_once);
+	tcase_add_test(tc, test_cut_before_events_backs_off);
 	tcase_add_test(tc, test_410_as_error_event);
 	tcase_add_test(tc, test_410_as_http_status);
 	tcase_add_test(tc, test_expired_continue_restarts_list);

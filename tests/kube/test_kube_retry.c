@@ -39,6 +39,40 @@ START_TEST(test_bucket_burst_then_rate)
 }
 END_TEST
 
+/* After a watch ends (and is to resume, not relist): at once with the
+ * backoff reset when it carried anything, however it ended; a pause only
+ * when it failed, or ended at once, before delivering anything. */
+START_TEST(test_watch_progressed)
+{
+	static const struct {
+		int err;
+		uint64_t delivered;
+		int64_t ran_ms;
+		bool progressed;
+	} cases[] = {
+		{ 0, 0, 300000, true },                 /* timeoutSeconds ran out, quiet */
+		{ 0, 12, 300000, true },
+		{ 0, 3, 5, true },                      /* a quick clean end after events */
+		{ -ECONNRESET, 3, 40, true },           /* cut after events: the stand-in's reset_watch */
+		{ -ECONNRESET, 1, 0, true },            /* a bookmark counts */
+		{ -EPROTO, 7, 2000, true },             /* no terminating chunk */
+		{ -EIO, 2, 10, true },                  /* an ERROR event after events */
+		{ -EBADMSG, 5, 10, true },              /* garbage after good events */
+		{ 0, 0, 10, false },                    /* ended at once, nothing */
+		{ 0, 0, KUBE_WATCH_QUIET_OK_MS - 1, false },
+		{ 0, 0, KUBE_WATCH_QUIET_OK_MS, true },
+		{ -ECONNRESET, 0, 40, false },          /* cut before anything */
+		{ -ECONNREFUSED, 0, 0, false },
+		{ -EIO, 0, 60000, false },              /* a failure, however long it took */
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		ck_assert_msg(kube_watch_progressed(cases[i].err, cases[i].delivered,
+						    cases[i].ran_ms) == cases[i].progressed,
+			      "case %zu", i);
+}
+END_TEST
+
 START_TEST(test_backoff)
 {
 	/* d = min(cap, base * 2^n); the result lies in [d/2, d]. */
@@ -147,6 +181,7 @@ int main(void)
 
 	suite_add_tcase(s, tc);
 	tcase_add_test(tc, test_bucket_burst_then_rate);
+	tcase_add_test(tc, test_watch_progressed);
 	tcase_add_test(tc, test_backoff);
 	tcase_add_test(tc, test_retry_after);
 	tcase_add_test(tc, test_errno_mapping);
