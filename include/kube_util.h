@@ -1,7 +1,7 @@
-/* kube_util.h - encodings the Kubernetes client needs and nothing else in
- * the tree does yet: base64 (kubeconfig *-data, Secret data), percent
- * encoding of path segments and query values, API timestamps, and a
- * per-thread random source for jitter.  Pure functions, no I/O. */
+/* kube_util.h - what the Kubernetes client needs and nothing else in the
+ * tree does yet: percent encoding of path segments and query values, API
+ * timestamps, and a per-thread random source for jitter.  Pure functions,
+ * no I/O.  Base64 is base64.h's. */
 #ifndef PG_KUBE_UTIL_H
 #define PG_KUBE_UTIL_H
 
@@ -10,15 +10,6 @@
 #include <time.h>
 
 struct buf;
-
-/* Standard base64 (RFC 4648 §4) with padding, as Go's StdEncoding writes
- * it.  Whitespace (line breaks of wrapped PEM-in-YAML) is skipped; any
- * other byte outside the alphabet, bad padding, or a length that is not a
- * multiple of four is -EINVAL.  Appends to @out (NUL-terminated, so text
- * decodes to a C string); -E2BIG past out->max; -ENOMEM.  On error @out
- * is left as it was. */
-int kube_base64_decode(const char *in, size_t len, struct buf *out);
-int kube_base64_encode(const void *in, size_t len, struct buf *out);
 
 /* Appends @s percent-encoded: everything but RFC 3986 unreserved
  * characters (A-Z a-z 0-9 - . _ ~) becomes %XX, so the result is safe as

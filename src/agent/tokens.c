@@ -12,7 +12,7 @@
 
 #include "arena.h"
 #include "jval.h"
-#include "base64url.h"
+#include "base64.h"
 #include "xalloc.h"
 
 /* An integer claim; JSON numbers like 1.7e9 are not what the API server

@@ -15,6 +15,7 @@
 
 #include <jansson.h>
 
+#include "base64.h"
 #include "buf.h"
 #include "controller.h"
 #include "kube_api.h"
@@ -63,7 +64,7 @@ static void secret_read(json_t *obj, struct certs_bundle *b)
 		const char *v = json_string_value(json_object_get(data, secret_keys[i]));
 		struct buf out = BUF_INIT(CERTS_MAX_PEM);
 
-		if (!v || kube_base64_decode(v, strlen(v), &out) < 0 || out.len == 0 ||
+		if (!v || base64_decode(v, strlen(v), &out) < 0 || out.len == 0 ||
 		    memchr(out.data, '\0', out.len)) {
 			if (out.data)
 				memset(out.data, 0, out.len);
@@ -83,7 +84,7 @@ static json_t *secret_data(struct certs_bundle *b)
 		const char *pem = *bundle_slot(b, i);
 		struct buf enc = BUF_INIT(4 * CERTS_MAX_PEM);
 
-		if (!pem || kube_base64_encode(pem, strlen(pem), &enc) < 0 ||
+		if (!pem || base64_encode(pem, strlen(pem), &enc) < 0 ||
 		    json_object_set_new(data, secret_keys[i], json_string(buf_str(&enc))) < 0) {
 			json_decref(data);
 			data = NULL;
@@ -164,7 +165,7 @@ static int vwc_patch(struct certs_ops *o, const char *ca_pem)
 		return r;
 	}
 	o->vwc_missing_logged = false;
-	r = kube_base64_encode(ca_pem, strlen(ca_pem), &enc);
+	r = base64_encode(ca_pem, strlen(ca_pem), &enc);
 	if (r < 0)
 		goto out;
 	hooks = json_deep_copy(json_object_get(cur, "webhooks"));

@@ -10,11 +10,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base64.h"
 #include "buf.h"
 #include "doc.h"
 #include "errlist.h"
 #include "fpath.h"
-#include "kube_util.h"
 #include "strutil.h"
 #include "xalloc.h"
 
@@ -190,7 +190,7 @@ static int get_blob(struct kcx *x, json_t *obj, struct fpath *fp, const char *fi
 	if (data && *data) {
 		struct buf b = BUF_INIT(KUBECONFIG_MAX_FILE);
 
-		r = kube_base64_decode(data, strlen(data), &b);
+		r = base64_decode(data, strlen(data), &b);
 		if (r == 0 && b.len == 0)
 			r = -EINVAL;
 		if (r < 0) {

@@ -14,7 +14,7 @@
 #include <time.h>
 
 #include "arena.h"
-#include "base64url.h"
+#include "base64.h"
 #include "jval.h"
 #include "strutil.h"
 #include "xalloc.h"

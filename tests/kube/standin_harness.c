@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base64.h"
 #include "buf.h"
 #include "doc.h"
 #include "errlist.h"
@@ -240,7 +241,7 @@ static char *file_base64(const char *dir, const char *name)
 
 	if (doc_read_file(path, 1 << 20, &data, &len) < 0)
 		kt_die("cannot read %s", path);
-	if (kube_base64_encode(data, len, &b) < 0)
+	if (base64_encode(data, len, &b) < 0)
 		kt_die("out of memory");
 	pg_free(data);
 	pg_free(path);
