@@ -38,7 +38,9 @@ static int str_cmp(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-int source_snapshot_set_ignored(struct profile_snapshot *snap, const char *const *names, size_t n)
+/* A sorted copy of @names without repeats, into *ret_v / *ret_n (NULL, 0
+ * for none); -ENOMEM leaves them alone. */
+static int sorted_copy(const char *const *names, size_t n, char ***ret_v, size_t *ret_n)
 {
 	char **v = n ? pg_calloc(n, sizeof(char *)) : NULL;
 	size_t k = 0;
@@ -61,9 +63,26 @@ int source_snapshot_set_ignored(struct profile_snapshot *snap, const char *const
 		else
 			v[k++] = v[i];
 	}
-	for (size_t i = 0; i < snap->nignored; i++)
-		pg_free(snap->ignored_ns[i]);
-	pg_free(snap->ignored_ns);
+	*ret_v = v;
+	*ret_n = k;
+	return 0;
+}
+
+static void free_strv(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		pg_free(v[i]);
+	pg_free(v);
+}
+
+int source_snapshot_set_ignored(struct profile_snapshot *snap, const char *const *names, size_t n)
+{
+	char **v;
+	size_t k;
+
+	if (sorted_copy(names, n, &v, &k) < 0)
+		return -ENOMEM;
+	free_strv(snap->ignored_ns, snap->nignored);
 	snap->ignored_ns = v;
 	snap->nignored = k;
 	return 0;
@@ -71,25 +90,14 @@ int source_snapshot_set_ignored(struct profile_snapshot *snap, const char *const
 
 int source_snapshot_set_token_secrets(struct profile_snapshot *snap, const char *const *keys, size_t n)
 {
-	char **v = n ? pg_calloc(n, sizeof(char *)) : NULL;
+	char **v;
+	size_t k;
 
-	if (n && !v)
+	if (sorted_copy(keys, n, &v, &k) < 0)
 		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		if (!(v[i] = pg_strdup(keys[i]))) {
-			for (size_t j = 0; j < i; j++)
-				pg_free(v[j]);
-			pg_free(v);
-			return -ENOMEM;
-		}
-	}
-	if (n)
-		qsort(v, n, sizeof(char *), str_cmp);
-	for (size_t i = 0; i < snap->ntoken_secrets; i++)
-		pg_free(snap->token_secrets[i]);
-	pg_free(snap->token_secrets);
+	free_strv(snap->token_secrets, snap->ntoken_secrets);
 	snap->token_secrets = v;
-	snap->ntoken_secrets = n;
+	snap->ntoken_secrets = k;
 	return 0;
 }
 
@@ -101,12 +109,8 @@ static void snapshot_free(struct profile_snapshot *s)
 	} else {
 		profile_set_free(&s->profiles);
 	}
-	for (size_t i = 0; i < s->nignored; i++)
-		pg_free(s->ignored_ns[i]);
-	pg_free(s->ignored_ns);
-	for (size_t i = 0; i < s->ntoken_secrets; i++)
-		pg_free(s->token_secrets[i]);
-	pg_free(s->token_secrets);
+	free_strv(s->ignored_ns, s->nignored);
+	free_strv(s->token_secrets, s->ntoken_secrets);
 	pg_free(s);
 }
 
