@@ -955,7 +955,7 @@ static int walk_fds(struct scan *s, struct ctr *c, int pfd, const char *pid, str
 	int dfd = openat(pfd, "fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	char path[PATH_MAX];
 	struct dirent *de;
-	size_t plen;
+	size_t plen, nlen;
 	DIR *d;
 	int r = 0;
 
@@ -981,9 +981,10 @@ static int walk_fds(struct scan *s, struct ctr *c, int pfd, const char *pid, str
 		ln = procfs_readlink_at(dfd, de->d_name, link, sizeof(link));
 		if (ln < 0 || procfs_socket_inode(link, (size_t)ln, &inode) < 0 || inode == 0)
 			continue;
-		if (plen + strlen(de->d_name) >= sizeof(path))
+		nlen = strlen(de->d_name);
+		if (plen + nlen >= sizeof(path))
 			continue;
-		strcpy(path + plen, de->d_name);
+		memcpy(path + plen, de->d_name, nlen + 1);
 		r = check_sock(s, c, pfd, n, inode, path);
 	}
 	closedir(d);

@@ -61,7 +61,7 @@ int image_normalize(const char *ref, char *out, size_t outsz)
 		if (*p == ':')
 			colon = p;
 	if (!colon && !at)
-		strcpy(tag, ":latest");
+		memcpy(tag, ":latest", sizeof(":latest"));
 	if (colon && colon + 1 == name_end)
 		return -EINVAL;
 	if (dlen == strlen("docker.io") && memcmp(domain, "docker.io", dlen) == 0 &&
