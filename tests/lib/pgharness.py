@@ -220,6 +220,10 @@ class Standin:
             with open(tpath, "w") as f:
                 json.dump(tokens, f)
             cmd += ["--tokens", tpath]
+        # Its access log says when a request finished, even one whose
+        # client had gone (a request's recorded status stays None then).
+        self.log_path = os.path.join(self.dir, "standin.log")
+        cmd += ["--log", self.log_path]
         self.stderr_path = os.path.join(self.dir, "standin.stderr")
         self._stderr = open(self.stderr_path, "wb")
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self._stderr)
@@ -268,6 +272,24 @@ class Standin:
         st, out = self.call(method, path, body)
         if st != 200:
             raise AssertionError(f"stand-in {method} {path}: {st} {out}")
+        return out
+
+    def finished(self, method, path_regex):
+        """Access-log entries of finished requests: {method, path, status, ms}."""
+        rx = re.compile(path_regex)
+        out = []
+        try:
+            with open(self.log_path, errors="replace") as f:
+                for raw in f:
+                    try:
+                        e = json.loads(raw)
+                    except ValueError:
+                        continue
+                    if e.get("msg") == "request" and e.get("method") == method \
+                            and rx.search(e.get("path", "")):
+                        out.append(e)
+        except FileNotFoundError:
+            pass
         return out
 
     # -- control API (no faults, no recording) ------------------------------------
@@ -353,8 +375,14 @@ class Profileguard:
 
     def __init__(self, binary, command, args, workdir, name, env=None):
         self.name = name
+        # A fresh file per process: a second process of the same name must
+        # never read the first one's "listening" line.
         self.log_path = os.path.join(workdir, name + ".log")
-        self._log = open(self.log_path, "ab")
+        n = 1
+        while os.path.exists(self.log_path):
+            n += 1
+            self.log_path = os.path.join(workdir, f"{name}-{n}.log")
+        self._log = open(self.log_path, "wb")
         self._lines, self._offset, self._partial = [], 0, b""
         self._lock = threading.Lock()
         e = {k: v for k, v in os.environ.items()
@@ -439,6 +467,7 @@ class Profileguard:
         if self.alive():
             self.proc.send_signal(signal.SIGKILL)
         self.proc.wait()
+        self._log.close()
 
     def stop(self, sig=signal.SIGTERM, timeout=20):
         """Stops the process and returns its exit status; fails on a
