@@ -57,6 +57,10 @@ struct drift_report {
 	enum pg_mode mode;
 	enum action action;             /* response.action */
 	int64_t grace_period;           /* response.gracePeriodSeconds; -1: the pod's own */
+	/* Where its findings' evidence comes from (one judgement: one kind);
+	 * with the pod's phase just before acting it decides whether the
+	 * action still stands (engine_counts()). */
+	enum evidence evidence;
 	/* The findings, grouped by reason. */
 	const struct drift_group *groups;
 	size_t ngroups;
@@ -69,7 +73,8 @@ void drift_report_fill(struct drift_report *r, const struct pod *pod,
 		       const struct profile *prof);
 
 /* Submits @f's findings on @pod (borrowed): one report per profile, its
- * findings grouped by reason in the engine's order.  A convenience for
+ * findings grouped by reason in the engine's order, the report's evidence
+ * that of its first finding.  A convenience for
  * telemetry handlers, which judge one observation at a time.  0, or the
  * first error of actions_submit(). */
 int actions_submit_findings(struct actions *a, const struct pod *pod,
@@ -90,6 +95,8 @@ enum pod_liveness {
 	POD_REPLACED,           /* a pod of that name with another UID */
 	POD_TERMINATING,        /* deletionTimestamp set */
 	POD_EXEMPT,             /* mirror pod, ignored or own namespace */
+	POD_FINISHED,           /* Succeeded or Failed, and the report's evidence no
+	                         * longer counts (engine_counts()): recorded, not acted on */
 };
 
 /* A violation that the status of @profile must count. */
@@ -107,9 +114,10 @@ struct actions_hooks {
 	/* True while this replica holds an unexpired lease by its own clock,
 	 * with margin: checked right before every pod write. */
 	bool (*may_act)(void *ud);
-	/* Re-checks the pod against the informer cache before acting. */
+	/* Re-checks the pod against the informer cache before acting on
+	 * findings of evidence @ev. */
 	enum pod_liveness (*pod_check)(void *ud, const char *ns, const char *name,
-				       const char *uid);
+				       const char *uid, enum evidence ev);
 	/* A new violation was recorded (not a repeat of one already on
 	 * record): count it in the profile's status. */
 	void (*on_violation)(void *ud, const struct violation *v);

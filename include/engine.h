@@ -28,8 +28,18 @@ enum reason {
 
 const char *reason_name(enum reason r);
 
+/* Where the evidence of a finding comes from.  It decides, with the pod's
+ * phase, whether the finding still counts (engine_counts()). */
+enum evidence {
+	EV_SPEC,        /* the pod's own spec and identity facts: the admission rules,
+	                 * ServiceAccountMissing (engine_eval_running) */
+	EV_NODE,        /* a node's report: exec, connect, open, token claims */
+	EV_AUDIT,       /* the API server's audit log: calls made with the pod's token */
+};
+
 struct finding {
 	enum reason reason;
+	enum evidence evidence;
 	enum pg_mode mode;              /* of the profile that found it */
 	const struct profile *profile;  /* borrowed from the caller's set */
 	const char *rule;               /* static: "images.allow" */
@@ -87,10 +97,23 @@ struct sa_facts {
  * the pod started (its tokens carry the old UID), is ServiceAccountMissing.
  * @sa NULL: not judged (the cache is not synced: never guess).  Token rules
  * a running pod breaks report LegacyToken / TokenTTLExceeded, the other
- * admission rules AdmissionDrift.  0 or -ENOMEM. */
+ * admission rules AdmissionDrift.  A pod that has finished is not judged
+ * (engine_counts(pod, EV_SPEC)).  Findings carry EV_SPEC.  0 or -ENOMEM. */
 int engine_eval_running(const struct profile_set *set, const struct pod *pod,
 			const struct engine_ctx *ctx, const struct sa_facts *sa,
 			struct findings *out);
+
+/* Whether evidence of kind @ev counts against @pod, given its phase: the
+ * one place the phase is decided.  A pod that has finished (Succeeded or
+ * Failed) runs nothing any more, so its spec and what a node says it did
+ * are moot: deleting it would only wipe its Job's history.  But its bound
+ * token stays valid until the pod object is deleted, so what the audit
+ * log shows that token doing still counts, and deleting the pod is what
+ * revokes it.  Any other phase (unset included) counts everything.
+ * engine_eval_running() and runtime_judge() ask it themselves; the
+ * controller asks it again just before it acts, since the pod may have
+ * finished after it was judged. */
+bool engine_counts(const struct pod *pod, enum evidence ev);
 
 /* Whether @prof selects @pod (namespace and selector). */
 bool engine_selects(const struct profile *prof, const struct pod *pod);

@@ -89,7 +89,8 @@ struct ingest_result {
 	size_t forbidden;               /* about a pod the sender may not speak for */
 	size_t unattributed;            /* no pod (alive, or remembered) matched */
 	size_t ignored;                 /* not judged: no profile selects the pod, an
-	                                 * exempt namespace, or not an event for us */
+	                                 * exempt namespace, a node's report about a pod
+	                                 * that has finished, or not an event for us */
 	size_t reports;                 /* reports submitted to the action path */
 	size_t folded;                  /* findings not submitted again (repeat_ms) */
 	size_t dropped;                 /* reports the action path refused */

@@ -24,6 +24,14 @@ enum workload_kind {
 
 enum container_kind { CK_INIT, CK_CONTAINER, CK_EPHEMERAL };
 
+/* status.phase of a Pod read from the API server.  A fact only: what it
+ * means for judgement is the engine's to say (engine_counts()). */
+enum pod_phase {
+	PHASE_UNSET = 0,        /* no status.phase (manifests, templates), or one not known */
+	PHASE_PENDING, PHASE_RUNNING, PHASE_SUCCEEDED, PHASE_FAILED,
+	PHASE_UNKNOWN,          /* "Unknown": the node stopped reporting */
+};
+
 /* Tri-state booleans from the API: unset differs from false. */
 enum opt_bool { OPT_UNSET = 0, OPT_FALSE, OPT_TRUE };
 
@@ -95,6 +103,7 @@ struct pod {
 	const char *owner_uid;
 	bool mirror;                    /* kubernetes.io/config.mirror annotation */
 	bool terminating;               /* deletionTimestamp set */
+	uint8_t phase;                  /* enum pod_phase, status.phase */
 	int64_t start_time;             /* status.startTime, epoch seconds; -1 */
 	const char **ips;               /* status.podIPs (or podIP) */
 	uint8_t nips;
@@ -137,6 +146,9 @@ struct pod *pod_free(struct pod *p);
 const char *pod_container_by_id(const struct pod *p, const char *id);
 /* Whether @ip (text) is one of the pod's addresses. */
 bool pod_has_ip(const struct pod *p, const char *ip);
+
+/* "Running", "Succeeded", ... for logs; "" for PHASE_UNSET. */
+const char *pod_phase_name(enum pod_phase ph);
 
 /* The effective service account: "default" when unset or empty. */
 const char *pod_service_account(const struct pod *p);

@@ -49,7 +49,9 @@ struct rt_event {
  * findings.  Loopback connections are not egress and are never judged.
  * A read is allowed by files.read or files.write, a write only by
  * files.write.  Non-resource API calls (discovery, /healthz) are not
- * judged.  0 or -ENOMEM. */
+ * judged.  Findings of RT_API carry EV_AUDIT, the others EV_NODE; a pod
+ * that has finished is judged on RT_API only (engine_counts()).  0 or
+ * -ENOMEM. */
 int runtime_judge(const struct profile *prof, const struct pod *pod, const struct rt_event *ev,
 		  struct findings *out);
 
@@ -59,7 +61,8 @@ void runtime_api_resource(const char *group, const char *resource, const char *s
 			  char *out, size_t n);
 
 /* APIRateExceeded: @calls in the last minute against
- * runtime.maxAPICallsPerMinute.  0 or -ENOMEM. */
+ * runtime.maxAPICallsPerMinute.  EV_AUDIT, whatever the phase.  0 or
+ * -ENOMEM. */
 int runtime_judge_rate(const struct profile *prof, const struct pod *pod, const char *username,
 		       uint32_t calls, struct findings *out);
 
@@ -67,7 +70,8 @@ int runtime_judge_rate(const struct profile *prof, const struct pod *pod, const 
  * used from @source_ip.  @pod is the live pod with that uid, or NULL when
  * it is gone; a use from an address that is not the pod's, or any use
  * after the pod is gone, is a replay.  @prof is the profile that selected
- * the pod (the caller remembers it when the pod is gone).  0 or -ENOMEM. */
+ * the pod (the caller remembers it when the pod is gone).  EV_AUDIT,
+ * whatever the phase.  0 or -ENOMEM. */
 int runtime_judge_replay(const struct profile *prof, const struct pod *pod,
 			 const char *pod_ns, const char *pod_name, const char *pod_uid,
 			 const char *source_ip, const char *username, struct findings *out);

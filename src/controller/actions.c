@@ -46,6 +46,7 @@ struct item {
 	char *profile, *profile_uid;
 	char *reasons;          /* "AdmissionDrift,LegacyToken", for logs */
 	bool no_pod;
+	enum evidence evidence;
 	enum pg_mode mode;
 	enum action action;
 	int64_t grace;
@@ -144,6 +145,7 @@ int actions_submit_findings(struct actions *a, const struct pod *pod, const stru
 				ev[j][g[j].nevidence++] = f->v[k].message;
 		}
 		drift_report_fill(&r, pod, prof);
+		r.evidence = f->v[i].evidence;
 		r.groups = g;
 		r.ngroups = ng;
 		e = actions_submit(a, &r);
@@ -204,6 +206,7 @@ static struct item *item_from_report(const struct drift_report *r)
 	it->profile = adup(ar, r->profile, &oom);
 	it->profile_uid = adup(ar, r->profile_uid ? r->profile_uid : "", &oom);
 	it->no_pod = r->no_pod || !r->uid || !*r->uid;
+	it->evidence = r->evidence;
 	it->mode = r->mode;
 	it->action = r->action;
 	it->grace = r->grace_period;
@@ -472,7 +475,7 @@ static enum pod_liveness check_pod(struct actions *a, const struct item *it)
 {
 	if (!a->cfg.hooks.pod_check)
 		return POD_LIVE;
-	return a->cfg.hooks.pod_check(a->cfg.hooks.ud, it->ns, it->pod, it->uid);
+	return a->cfg.hooks.pod_check(a->cfg.hooks.ud, it->ns, it->pod, it->uid, it->evidence);
 }
 
 static const char *liveness_result(enum pod_liveness l)
@@ -486,6 +489,8 @@ static const char *liveness_result(enum pod_liveness l)
 		return "terminating";
 	case POD_EXEMPT:
 		return "skipped";
+	case POD_FINISHED:
+		return "finished";
 	default:
 		return "live";
 	}

@@ -494,6 +494,7 @@ static void submit_new(struct controller *c, const struct pod *pod, const struct
 		if (!ng)
 			continue;
 		drift_report_fill(&r, pod, view[k]);
+		r.evidence = EV_SPEC;
 		r.groups = g;
 		r.ngroups = ng;
 		if (actions_submit(c->actions, &r) < 0)
@@ -826,7 +827,8 @@ static bool may_act(void *ud)
 	return !c->leader || leader_holds(c->leader, c->cfg.lease_ms / 5);
 }
 
-static enum pod_liveness pod_check(void *ud, const char *ns, const char *name, const char *uid)
+static enum pod_liveness pod_check(void *ud, const char *ns, const char *name, const char *uid,
+				   enum evidence ev)
 {
 	struct controller *c = ud;
 	struct kube_object *o = kube_informer_get(c->slot[INF_PODS].inf, ns, name);
@@ -841,6 +843,8 @@ static enum pod_liveness pod_check(void *ud, const char *ns, const char *name, c
 		r = POD_TERMINATING;
 	else if (p->mirror || ns_ignored(c, ns))
 		r = POD_EXEMPT;
+	else if (!engine_counts(p, ev))
+		r = POD_FINISHED;       /* it finished after it was judged */
 	else
 		r = POD_LIVE;
 	kube_object_unref(o);

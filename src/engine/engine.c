@@ -107,6 +107,7 @@ void judge_add(struct judge *j, enum reason reason, const char *rule, const char
 		goto oom_buf;
 	nf = &f->v[f->n];
 	nf->reason = reason;
+	nf->evidence = j->evidence;
 	nf->mode = j->prof->mode;
 	nf->profile = j->prof;
 	nf->rule = rule;
@@ -378,6 +379,13 @@ static void judge_container_privileges(struct judge *j, const struct container *
 	}
 }
 
+bool engine_counts(const struct pod *pod, enum evidence ev)
+{
+	bool finished = pod->phase == PHASE_SUCCEEDED || pod->phase == PHASE_FAILED;
+
+	return !finished || ev == EV_AUDIT;
+}
+
 bool engine_selects(const struct profile *prof, const struct pod *pod)
 {
 	return strcmp(prof->namespace, pod->namespace) == 0 &&
@@ -443,8 +451,11 @@ int engine_eval_running(const struct profile_set *set, const struct pod *pod,
 {
 	struct engine_ctx rctx = ctx ? *ctx : (struct engine_ctx){ 0 };
 	struct profile *const *first;
-	size_t n = profile_set_namespace(set, pod->namespace, &first);
+	size_t n;
 
+	if (!engine_counts(pod, EV_SPEC))
+		return 0;
+	n = profile_set_namespace(set, pod->namespace, &first);
 	rctx.sa_admission_done = true;
 	for (size_t i = 0; i < n; i++) {
 		struct judge j = { .prof = first[i], .pod = pod, .ctx = &rctx, .out = out };

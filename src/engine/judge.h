@@ -13,6 +13,7 @@ struct judge {
 	const struct pod *pod;
 	const struct engine_ctx *ctx;
 	struct findings *out;
+	enum evidence evidence;         /* stamped on every finding; EV_SPEC when zeroed */
 	int err;
 };
 

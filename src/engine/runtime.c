@@ -109,9 +109,12 @@ static void judge_token(struct judge *j, const struct rt_event *ev, const char *
 int runtime_judge(const struct profile *prof, const struct pod *pod, const struct rt_event *ev,
 		  struct findings *out)
 {
-	struct judge j = { .prof = prof, .pod = pod, .out = out };
+	struct judge j = { .prof = prof, .pod = pod, .out = out,
+			   .evidence = ev->kind == RT_API ? EV_AUDIT : EV_NODE };
 	char who[400], tmp[600], addr[64];
 
+	if (!engine_counts(pod, j.evidence))
+		return 0;
 	actor(pod, ev, who, sizeof(who));
 	switch (ev->kind) {
 	case RT_EXEC:
@@ -173,7 +176,7 @@ int runtime_judge(const struct profile *prof, const struct pod *pod, const struc
 int runtime_judge_rate(const struct profile *prof, const struct pod *pod, const char *username,
 		       uint32_t calls, struct findings *out)
 {
-	struct judge j = { .prof = prof, .pod = pod, .out = out };
+	struct judge j = { .prof = prof, .pod = pod, .out = out, .evidence = EV_AUDIT };
 	char id[400], tmp[300];
 
 	if (prof->runtime.max_api_calls_per_minute < 0 || (int64_t)calls <= prof->runtime.max_api_calls_per_minute)
@@ -190,7 +193,7 @@ int runtime_judge_replay(const struct profile *prof, const struct pod *pod,
 			 const char *source_ip, const char *username, struct findings *out)
 {
 	struct pod gone = { .namespace = pod_ns, .name = pod_name, .uid = pod_uid, .spec_root = "spec" };
-	struct judge j = { .prof = prof, .pod = pod ? pod : &gone, .out = out };
+	struct judge j = { .prof = prof, .pod = pod ? pod : &gone, .out = out, .evidence = EV_AUDIT };
 	char who[600], tmp[300], ip[300];
 
 	snprintf(who, sizeof(who), "token of pod %s/%s", pod_ns, pod_name);

@@ -562,6 +562,27 @@ bool pod_has_ip(const struct pod *p, const char *ip)
 	return false;
 }
 
+static const char *const phase_names[] = {
+	[PHASE_UNSET] = "", [PHASE_PENDING] = "Pending", [PHASE_RUNNING] = "Running",
+	[PHASE_SUCCEEDED] = "Succeeded", [PHASE_FAILED] = "Failed", [PHASE_UNKNOWN] = "Unknown",
+};
+
+const char *pod_phase_name(enum pod_phase ph)
+{
+	return (size_t)ph < sizeof(phase_names) / sizeof(phase_names[0]) ? phase_names[ph] : "";
+}
+
+/* status.phase: the API's spelling exactly; anything else is unset. */
+static uint8_t read_phase(const struct jval *status)
+{
+	const char *s = jval_str(jval_get(status, "phase"));
+
+	for (size_t i = PHASE_PENDING; s && i < sizeof(phase_names) / sizeof(phase_names[0]); i++)
+		if (strcmp(s, phase_names[i]) == 0)
+			return (uint8_t)i;
+	return PHASE_UNSET;
+}
+
 static void read_runtime_facts(struct pctx *c, const struct jval *obj)
 {
 	struct pod *p = c->pod;
@@ -590,6 +611,7 @@ static void read_runtime_facts(struct pctx *c, const struct jval *obj)
 	p->terminating = jval_get(meta, "deletionTimestamp") != NULL &&
 			 !jval_is_null(jval_get(meta, "deletionTimestamp"));
 	p->start_time = parse_time(jval_str(jval_get(status, "startTime")));
+	p->phase = read_phase(status);
 	read_status_ids(c, status);
 }
 

@@ -519,6 +519,7 @@ static void submit(struct batch *b, const struct pod *pod, const struct findings
 		r.owner_name = pod->owner_name;
 		r.owner_uid = pod->owner_uid;
 		r.no_pod = no_pod;
+		r.evidence = f->v[i].evidence;
 		r.profile = prof->name;
 		r.profile_uid = prof->uid;
 		r.mode = prof->mode;
@@ -556,11 +557,14 @@ static int judge_pod(struct batch *b, const struct pod *pod, const struct tel_ev
 	return r < 0 ? r : any ? 0 : -ENOENT;
 }
 
-static bool exempt(const struct batch *b, const struct pod *pod)
+/* Not judged on evidence @ev: a mirror pod, an exempt namespace, or a pod
+ * whose phase makes @ev moot (a finished pod, for what a node says). */
+static bool exempt(const struct batch *b, const struct pod *pod, enum evidence ev)
 {
 	const struct ingest_ops *o = &b->ing->cfg.ops;
 
-	return pod->mirror || (o->ns_exempt && o->ns_exempt(o->ud, pod->namespace));
+	return pod->mirror || !engine_counts(pod, ev) ||
+	       (o->ns_exempt && o->ns_exempt(o->ud, pod->namespace));
 }
 
 /* ---- exec, connect, open, token: native, Falco, Tetragon ---------------------------- */
@@ -618,7 +622,7 @@ static int node_event(struct batch *b, const struct tel_event *e)
 		o->pod_release(o->ud, ref);
 		return outcome(b, INGEST_FORBIDDEN);
 	}
-	if (exempt(b, pod)) {
+	if (exempt(b, pod, EV_NODE)) {
 		o->pod_release(o->ud, ref);
 		return outcome(b, INGEST_IGNORED);
 	}
@@ -815,7 +819,7 @@ static int audit_event(struct batch *b, const struct tel_event *e)
 			r = judge_gone(b, e, &oc);
 			return r < 0 ? r : outcome(b, oc);
 		}
-		if (exempt(b, pod)) {
+		if (exempt(b, pod, EV_AUDIT)) {
 			o->pod_release(o->ud, ref);
 			return outcome(b, INGEST_IGNORED);
 		}
@@ -834,7 +838,7 @@ static int audit_event(struct batch *b, const struct tel_event *e)
 	for (size_t i = 0; i < n; i++) {
 		int k = 0;
 
-		if (r == 0 && !exempt(b, pods[i])) {
+		if (r == 0 && !exempt(b, pods[i], EV_AUDIT)) {
 			k = judge_api(b, pods[i], e, false);
 			if (k == 0)
 				any = true;

@@ -774,6 +774,155 @@ class TestFaults(Base):
         self.assertEqual(self.ctl.http("/healthz")[0], 200)
 
 
+class TestFinishedPods(unittest.TestCase):
+    """Pods that have finished (a Job's, Succeeded or Failed): their spec and
+    what nodes report about them are not acted on, so a completed Job keeps
+    its history; but their bound token stays valid until the pod object goes,
+    so the audit log still gets them deleted.  Audit events are posted to the
+    controller's telemetry endpoint as the API server's audit backend would."""
+
+    AUDIT_USER = "kube-apiserver-audit"
+    NS = "jobs"
+
+    @classmethod
+    def setUpClass(cls):
+        tokens = {"admin-token": {"username": "admin", "groups": ["system:masters"]},
+                  "audit-token": {"username": cls.AUDIT_USER}}
+        cls.tokens_dir = tempfile.mkdtemp(prefix="pg-ctl-tokens-")
+        with open(os.path.join(cls.tokens_dir, "tokens.json"), "w") as f:
+            json.dump(tokens, f)
+        cls.api = Standin("--tokens", os.path.join(cls.tokens_dir, "tokens.json"))
+        cls.ctl = Controller(cls.api, "--leader-elect=false", "--max-actions-per-minute", "1000",
+                             "--owner-backoff", "3s",
+                             "--telemetry-listen", "127.0.0.1:0",
+                             "--telemetry-tls-cert", f"{CERTS}/server.crt",
+                             "--telemetry-tls-key", f"{CERTS}/server.key",
+                             "--telemetry-allowed-users", cls.AUDIT_USER).start()
+        cls.tport = wait_for(lambda: next((int(l["port"]) for l in cls.ctl.lines()
+                                           if l.get("msg") == "telemetry listening"), None),
+                             10, what="telemetry port")
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            rc = cls.ctl.stop()
+            assert rc == 0, f"controller exited {rc}"
+        finally:
+            cls.api.stop()
+            shutil.rmtree(cls.tokens_dir, ignore_errors=True)
+
+    def finished_pod(self, name, phase, ip="10.244.3.9", owner=None):
+        p = pod(self.NS, name, image="nginx", owner=owner)     # a tag: AdmissionDrift
+        p["status"] = {"phase": phase, "startTime": rfc3339(time.time() - 600), "podIP": ip,
+                       "podIPs": [{"ip": ip}],
+                       "containerStatuses": [{"name": "c", "ready": False, "state": {
+                           "terminated": {"exitCode": 0 if phase == "Succeeded" else 1}}}]}
+        return p
+
+    def post(self, path, body):
+        ctx = ssl.create_default_context(cafile=f"{CERTS}/ca.crt")
+        conn = http.client.HTTPSConnection("127.0.0.1", self.tport, context=ctx, timeout=30)
+        try:
+            conn.request("POST", path, body=body.encode(),
+                         headers={"Content-Type": "application/json",
+                                  "Authorization": "Bearer audit-token"})
+            r = conn.getresponse()
+            raw = r.read()
+        finally:
+            conn.close()
+        self.assertEqual(r.status, 200, raw)
+        return json.loads(raw)
+
+    def audit_replay(self, p, from_ip):
+        """One audit event: @p's bound token used from @from_ip."""
+        now = rfc3339()
+        ev = {"level": "Metadata", "auditID": os.urandom(8).hex(), "stage": "ResponseComplete",
+              "requestURI": f"/api/v1/namespaces/{self.NS}/configmaps", "verb": "list",
+              "user": {"username": f"system:serviceaccount:{self.NS}:default",
+                       "groups": ["system:serviceaccounts", "system:authenticated"],
+                       "extra": {"authentication.kubernetes.io/node-name": ["node-a"],
+                                 "authentication.kubernetes.io/pod-name": [p["metadata"]["name"]],
+                                 "authentication.kubernetes.io/pod-uid": [p["metadata"]["uid"]]}},
+              "sourceIPs": [from_ip], "userAgent": "curl/8",
+              "objectRef": {"resource": "configmaps", "namespace": self.NS, "apiVersion": "v1"},
+              "responseStatus": {"metadata": {}, "code": 200},
+              "requestReceivedTimestamp": now, "stageTimestamp": now}
+        return json.dumps({"kind": "EventList", "apiVersion": "audit.k8s.io/v1",
+                           "metadata": {}, "items": [ev]})
+
+    def test_1_spec_sweep_and_node_reports_spare_finished_pods(self):
+        ns = self.NS
+        done = self.finished_pod("job-a-done", "Succeeded")
+        failed = self.finished_pod("job-b-failed", "Failed")
+        running = pod(ns, "job-c-running", image="nginx")
+        done, failed, running = self.api.put(done, failed, running)
+        self.api.put(profile(ns, "digests", REQUIRE_DIGEST))
+        # The same sweep judges all three: the running one goes...
+        wait_for(lambda: self.api.one("Pod", ns, "job-c-running") is None, 10,
+                 what="the running drifted pod deleted")
+        self.assertEqual(self.api.deletes(ns, "job-c-running"), [(200, running["metadata"]["uid"])])
+        wait_for(lambda: self.api.events(ns, "job-c-running", "AdmissionDrift"), 10,
+                 what="its AdmissionDrift Event")
+        # ...the finished ones stay, with no Event either: there is nothing
+        # running to hold to a profile.
+        time.sleep(1.0)
+        for p in (done, failed):
+            name = p["metadata"]["name"]
+            self.assertEqual(self.api.deletes(ns, name), [], f"{name} deleted")
+            self.assertEqual(self.api.events(ns, name), [], f"{name} got an Event")
+            self.assertEqual(self.api.one("Pod", ns, name)["metadata"]["uid"], p["metadata"]["uid"])
+        # A node's report about a finished pod is stale: ignored.
+        exe = json.dumps({"kind": "exec", "time": rfc3339(), "node": "node-a",
+                          "pod": {"namespace": ns, "name": "job-b-failed",
+                                  "uid": failed["metadata"]["uid"]},
+                          "container": "c", "exe": "/bin/sh"})
+        out = self.post("/telemetry/v1/events", exe)
+        self.assertEqual((out["accepted"], out["ignored"]), (0, 1), out)
+        time.sleep(0.5)
+        self.assertEqual(self.api.deletes(ns, "job-b-failed"), [])
+        self.assertGreaterEqual(self.ctl.metric("profileguard_telemetry_events_total",
+                                                source="events", result="ignored"), 1)
+
+    def test_2_audit_token_replay_deletes_a_finished_pod(self):
+        ns = self.NS
+        p = self.api.put(self.finished_pod("job-d-done", "Succeeded"))[0]
+        # Until the controller's cache has it, the event is unattributed.
+        wait_for(lambda: self.post("/telemetry/v1/audit", self.audit_replay(p, "203.0.113.50"))
+                 ["accepted"], 10, interval=0.1, what="the audit event attributed")
+        wait_for(lambda: self.api.one("Pod", ns, "job-d-done") is None, 10,
+                 what="the finished pod deleted for its replayed token")
+        self.assertEqual([d for d in self.api.deletes(ns, "job-d-done") if d[0] == 200],
+                         [(200, p["metadata"]["uid"])])
+        ev = wait_for(lambda: self.api.events(ns, "job-d-done", "TokenReplay"), 10,
+                      what="TokenReplay Event")[0]
+        self.assertEqual(ev["action"], "Delete")
+        self.assertEqual(ev["regarding"]["uid"], p["metadata"]["uid"])
+        self.assertIn('used from "203.0.113.50", not from the pod\'s address 10.244.3.9', ev["note"])
+        self.assertEqual(self.api.events(ns, "job-d-done", "AdmissionDrift"), [])
+
+    def test_3_pod_that_finishes_before_the_action_is_kept(self):
+        # The second drifting pod of one owner waits out the owner backoff
+        # (3 s); it finishes meanwhile, and the action is dropped.
+        ns = "jobs-late"
+        owner = ("Job", "nightly", "job-uid-0001")
+        first = self.api.put(pod(ns, "nightly-1", image="nginx", owner=owner))[0]
+        self.api.put(profile(ns, "digests", REQUIRE_DIGEST))
+        wait_for(lambda: self.api.one("Pod", ns, "nightly-1") is None, 10, what="first pod deleted")
+        second = self.api.put(pod(ns, "nightly-2", image="nginx", owner=owner))[0]
+        wait_for(lambda: self.api.events(ns, "nightly-2", "DriftRepeated"), 10,
+                 what="DriftRepeated: the action waits")
+        done = dict(second, status={"phase": "Succeeded", "startTime": rfc3339(time.time() - 60)})
+        self.api.put(done)
+        time.sleep(5.0)
+        cur = self.api.one("Pod", ns, "nightly-2")
+        self.assertIsNotNone(cur, "deleted after it finished")
+        self.assertEqual(cur["metadata"]["uid"], second["metadata"]["uid"])
+        self.assertEqual(self.api.deletes(ns, "nightly-2"), [])
+        self.assertEqual(self.api.deletes(ns, "nightly-1"), [(200, first["metadata"]["uid"])])
+        self.assertGreaterEqual(self.ctl.metric("profileguard_actions_total", action="Delete",
+                                                result="finished"), 1)
+
+
 class TestLeaderElection(unittest.TestCase):
     LEASE = ["--leader-elect", "--lease-duration", "3s", "--renew-deadline", "2s",
              "--retry-period", "500ms", "--max-actions-per-minute", "1000"]

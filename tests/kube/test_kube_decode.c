@@ -108,6 +108,7 @@ static void same_pod(const struct pod *a, const struct pod *b)
 	same_str(a->owner_uid, b->owner_uid, "owner_uid");
 	ck_assert_int_eq(a->mirror, b->mirror);
 	ck_assert_int_eq(a->terminating, b->terminating);
+	ck_assert_uint_eq(a->phase, b->phase);
 	ck_assert_int_eq(a->start_time, b->start_time);
 	ck_assert_uint_eq(a->nips, b->nips);
 	for (uint8_t i = 0; i < a->nips; i++)
@@ -189,6 +190,75 @@ START_TEST(test_pod_from_list_fast_path)
 	free(item);
 	free(list);
 	json_decref(obj);
+}
+END_TEST
+
+/* Decodes @obj through the list fast path: what kube_informer's list
+ * pages give (items without kind).  The pod is the caller's. */
+static struct pod *decode_as_list_item(json_t *obj)
+{
+	json_t *item = json_deep_copy(obj), *meta = NULL;
+	char *text, *list;
+	size_t n;
+
+	json_object_del(item, "kind");
+	json_object_del(item, "apiVersion");
+	text = json_dumps(item, JSON_COMPACT);
+	n = strlen(text) + 128;
+	list = malloc(n);
+	snprintf(list, n, "{\"kind\":\"PodList\",\"metadata\":{\"resourceVersion\":\"9\"},\"items\":[%s]}", text);
+	raw_pod = NULL;
+	ck_assert_int_eq(kube_list_parse_raw(list, strlen(list), 64, decode_raw, NULL, &meta), 0);
+	ck_assert_ptr_nonnull(raw_pod);
+	json_decref(meta);
+	free(text);
+	free(list);
+	json_decref(item);
+	return raw_pod;
+}
+
+/* status.phase reaches the cached pod, the same from a watch event
+ * (jansson) and from a list page (jval); anything but the API's own
+ * spelling, and no phase at all, is PHASE_UNSET. */
+START_TEST(test_pod_phase_both_paths)
+{
+	static const struct {
+		const char *phase;      /* NULL: no phase key; "#": a number */
+		enum pod_phase want;
+	} cases[] = {
+		{ "Pending", PHASE_PENDING }, { "Running", PHASE_RUNNING },
+		{ "Succeeded", PHASE_SUCCEEDED }, { "Failed", PHASE_FAILED },
+		{ "Unknown", PHASE_UNKNOWN }, { "succeeded", PHASE_UNSET }, { "Succeeded ", PHASE_UNSET },
+		{ "", PHASE_UNSET }, { NULL, PHASE_UNSET }, { "#", PHASE_UNSET },
+	};
+	size_t base = kube_decode_shared_strings();
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_t *obj = rich_pod("job-1-x7k2p", "uid-phase");
+		json_t *status = json_object_get(obj, "status");
+		struct pod *watched = NULL, *listed;
+
+		if (!cases[i].phase)
+			json_object_del(status, "phase");
+		else if (strcmp(cases[i].phase, "#") == 0)
+			json_object_set_new(status, "phase", json_integer(3));
+		else
+			json_object_set_new(status, "phase", json_string(cases[i].phase));
+		ck_assert_int_eq(kube_decode_pod(NULL, obj, (void **)&watched), 0);
+		listed = decode_as_list_item(obj);
+		ck_assert_msg(watched->phase == cases[i].want, "%s: watch path gave %u",
+			      cases[i].phase ? cases[i].phase : "(none)", watched->phase);
+		ck_assert_msg(listed->phase == cases[i].want, "%s: list path gave %u",
+			      cases[i].phase ? cases[i].phase : "(none)", listed->phase);
+		same_pod(watched, listed);
+		if (cases[i].want != PHASE_UNSET)
+			ck_assert_str_eq(pod_phase_name(watched->phase), cases[i].phase);
+		kube_free_pod(NULL, watched);
+		kube_free_pod(NULL, listed);
+		json_decref(obj);
+	}
+	ck_assert_str_eq(pod_phase_name(PHASE_UNSET), "");
+	ck_assert_uint_eq(kube_decode_shared_strings(), base);
 }
 END_TEST
 
@@ -298,6 +368,7 @@ int main(void)
 	tcase_add_test(tc, test_pod_is_the_same_pod);
 	tcase_add_test(tc, test_shared_strings);
 	tcase_add_test(tc, test_pod_from_list_fast_path);
+	tcase_add_test(tc, test_pod_phase_both_paths);
 	tcase_add_test(tc, test_pod_alloc_failures);
 	tcase_add_test(tc, test_refused_pod);
 	tcase_add_test(tc, test_meta);

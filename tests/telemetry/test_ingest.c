@@ -23,6 +23,7 @@
 struct rep {
 	char ns[64], pod[64], uid[64], profile[64];
 	bool no_pod;
+	enum evidence kind;             /* the report's evidence */
 	enum pg_mode mode;
 	enum action action;
 	size_t ngroups;
@@ -127,6 +128,7 @@ static int submit(void *ud, const struct drift_report *r)
 	snprintf(x->uid, sizeof(x->uid), "%s", r->uid ? r->uid : "");
 	snprintf(x->profile, sizeof(x->profile), "%s", r->profile);
 	x->no_pod = r->no_pod;
+	x->kind = r->evidence;
 	x->mode = r->mode;
 	x->action = r->action;
 	x->ngroups = r->ngroups;
@@ -526,6 +528,51 @@ START_TEST(test_unbound_token_every_pod)
 }
 END_TEST
 
+/* A pod that has finished (a Job's, Succeeded): what an agent or Falco
+ * says it did is stale and ignored, but its token is valid until the pod
+ * object goes, so what the audit log shows still reaches the action path,
+ * as audit evidence, which the controller acts on whatever the phase. */
+START_TEST(test_finished_pod)
+{
+	char b[2048];
+	struct ingest_result r;
+
+	pods[0]->phase = PHASE_SUCCEEDED;
+	r = run(&agent_a, TEL_NATIVE,
+		NATIVE_EXEC("\"pod\":{\"namespace\":\"payments\",\"name\":\"api-1\"}", "/bin/sh")
+		"{\"kind\":\"token\",\"time\":\"2026-11-22T10:00:00Z\",\"pod\":{\"uid\":\"u-api-1\"},"
+		"\"iat\":1795000000,\"exp\":1795003600}\n");
+	ck_assert_uint_eq(r.ignored, 2);
+	ck_assert_uint_eq(r.accepted, 0);
+	ck_assert_uint_eq(nreps, 0);
+	r = run(&central, TEL_AUDIT, audit(b, sizeof(b), "list", "secrets", "10.244.1.7", "api-1",
+					   "u-api-1", "2026-11-22T10:00:01Z", NULL));
+	ck_assert_uint_eq(r.accepted, 1);
+	ck_assert_uint_eq(nreps, 1);
+	ck_assert_int_eq(reps[0].reason[0], R_UNEXPECTED_API_CALL);
+	ck_assert_int_eq(reps[0].kind, EV_AUDIT);
+	r = run(&central, TEL_AUDIT, audit(b, sizeof(b), "get", "configmaps", "203.0.113.9", "api-1",
+					   "u-api-1", "2026-11-22T10:00:02Z", NULL));
+	ck_assert_uint_eq(nreps, 2);
+	ck_assert_int_eq(reps[1].reason[0], R_TOKEN_REPLAY);
+	ck_assert_int_eq(reps[1].kind, EV_AUDIT);
+	ck_assert(!reps[1].no_pod);
+	/* A token that names no pod still suspects the finished one too. */
+	r = run(&central, TEL_AUDIT, audit(b, sizeof(b), "list", "pods", "10.9.9.9", NULL, NULL,
+					   "2026-11-22T10:00:03Z", NULL));
+	ck_assert_uint_eq(nreps, 4);
+	ck_assert_str_eq(reps[2].pod, "api-1");
+	/* Running again (as far as the cache knows): node reports count,
+	 * as node evidence. */
+	pods[0]->phase = PHASE_RUNNING;
+	r = run(&agent_a, TEL_NATIVE,
+		NATIVE_EXEC("\"pod\":{\"namespace\":\"payments\",\"name\":\"api-1\"}", "/bin/sh"));
+	ck_assert_uint_eq(r.accepted, 1);
+	ck_assert_uint_eq(nreps, 5);
+	ck_assert_int_eq(reps[4].kind, EV_NODE);
+}
+END_TEST
+
 START_TEST(test_audit_mode_profile)
 {
 	struct ingest_result r = run(&central, TEL_TETRAGON,
@@ -649,6 +696,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_identity_without_profile_ignored);
 	tcase_add_test(tc, test_unbound_token_every_pod);
 	tcase_add_test(tc, test_audit_mode_profile);
+	tcase_add_test(tc, test_finished_pod);
 	tcase_add_test(tc, test_malformed_lines_counted);
 	tcase_add_test(tc, test_metrics);
 	tcase_add_test(tc, test_repeats_fold);

@@ -372,6 +372,66 @@ START_TEST(test_running_pod)
 }
 END_TEST
 
+/* The one decision about phase: what a finished pod is still held to. */
+static const struct {
+	const char *phase;              /* status.phase; NULL: none */
+	bool spec, node, audit;         /* engine_counts() per evidence */
+} phase_cases[] = {
+	{ NULL, true, true, true },
+	{ "Pending", true, true, true },
+	{ "Running", true, true, true },
+	{ "Unknown", true, true, true },        /* the node went quiet: maybe still running */
+	{ "Succeeded", false, false, true },
+	{ "Failed", false, false, true },
+};
+
+static struct pod *phase_pod(const char *phase)
+{
+	char yaml[1024];
+
+	snprintf(yaml, sizeof(yaml), POD_HEAD "spec: {serviceAccountName: api, containers: [{name: c, image: nginx}]}\n"
+		 "status: {startTime: '2026-11-22T10:00:00Z'%s%s}\n",
+		 phase ? ", phase: " : "", phase ? phase : "");
+	return tu_pod(yaml);
+}
+
+START_TEST(test_phase_decides)
+{
+	const char *phase = phase_cases[_i].phase;
+	struct pod *pod = phase_pod(phase);
+	struct sa_facts gone = { false, -1 };
+	struct profile_set set;
+	struct findings f;
+
+	ck_assert_int_eq(engine_counts(pod, EV_SPEC), phase_cases[_i].spec);
+	ck_assert_int_eq(engine_counts(pod, EV_NODE), phase_cases[_i].node);
+	ck_assert_int_eq(engine_counts(pod, EV_AUDIT), phase_cases[_i].audit);
+	/* The sweep asks it itself: a finished Job's pod that drifted (a
+	 * tag, not a digest; its ServiceAccount gone) is not judged, while
+	 * any other phase is. */
+	profile_set_init(&set);
+	profile_set_add(&set, tu_profile("images: {requireDigest: true}"));
+	findings_init(&f, 0);
+	ck_assert_int_eq(engine_eval_running(&set, pod, NULL, &gone, &f), 0);
+	if (phase_cases[_i].spec) {
+		ck_assert_uint_eq(f.n, 2);
+		ck_assert_int_eq(f.v[0].reason, R_ADMISSION_DRIFT);
+		ck_assert_int_eq(f.v[1].reason, R_SERVICE_ACCOUNT_MISSING);
+		for (size_t i = 0; i < f.n; i++)
+			ck_assert_int_eq(f.v[i].evidence, EV_SPEC);
+	} else {
+		ck_assert_msg(f.n == 0, "%s pod judged: %s", phase, f.n ? f.v[0].message : "");
+	}
+	/* Admission judges what is written, whatever the status says. */
+	findings_clear(&f);
+	ck_assert_int_eq(engine_eval_pod(&set, pod, NULL, &f), 0);
+	ck_assert_uint_eq(f.n, 1);
+	findings_free(&f);
+	profile_set_free(&set);
+	pod_free(pod);
+}
+END_TEST
+
 /* Every allocation of an evaluation fails in turn: -ENOMEM, nothing
  * leaked (the ASan pass), and the findings so far stay consistent. */
 START_TEST(test_alloc_failures)
@@ -439,6 +499,7 @@ int main(void)
 	tcase_add_test(tc, test_message_escaping);
 	tcase_add_test(tc, test_reason_names);
 	tcase_add_test(tc, test_running_pod);
+	tcase_add_loop_test(tc, test_phase_decides, 0, (int)(sizeof(phase_cases) / sizeof(phase_cases[0])));
 	tcase_add_test(tc, test_alloc_failures);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

@@ -253,6 +253,61 @@ START_TEST(test_replay)
 }
 END_TEST
 
+/* A pod that has finished: what a node reports about it is stale and not
+ * judged; what the audit log shows its still-valid token doing is.  Each
+ * finding says which evidence it rests on. */
+START_TEST(test_finished_pod)
+{
+	static const char *const phases[] = { "Succeeded", "Failed" };
+
+	for (size_t k = 0; k < 2; k++) {
+		char yaml[1024];
+		struct pod *done;
+		struct findings f;
+		struct rt_event exec = { .kind = RT_EXEC, .container = "api", .exe = "/bin/sh" };
+		struct rt_event conn = { .kind = RT_CONNECT, .dport = 22, .protocol = "tcp" };
+		struct rt_event open_ = { .kind = RT_OPEN, .path = "/etc/shadow" };
+		struct rt_event tok = { .kind = RT_TOKEN, .time = 100000, .iat = 90000, .exp = 99500 };
+		struct rt_event api = { .kind = RT_API, .username = "system:serviceaccount:ns:api",
+					.verb = "list", .api_group = "", .resource = "secrets",
+					.object_namespace = "ns", .legacy_token = true };
+		const struct rt_event *stale[] = { &exec, &conn, &open_, &tok };
+
+		snprintf(yaml, sizeof(yaml),
+			 "apiVersion: v1\nkind: Pod\nmetadata: {name: api-1, namespace: ns, uid: u1, labels: {app: a}}\n"
+			 "spec: {containers: [{name: api, image: x}]}\n"
+			 "status: {phase: %s, podIPs: [{ip: 10.1.2.3}]}\n", phases[k]);
+		done = tu_pod(yaml);
+		ck_assert_int_eq(netaddr_parse("192.0.2.1", &conn.daddr), 0);
+		findings_init(&f, 0);
+		for (size_t i = 0; i < 4; i++) {
+			/* The running pod is judged on each, as node evidence. */
+			ck_assert_int_eq(runtime_judge(prof, pod, stale[i], &f), 0);
+			ck_assert_uint_ge(f.n, 1);
+			for (size_t j = 0; j < f.n; j++)
+				ck_assert_int_eq(f.v[j].evidence, EV_NODE);
+			findings_clear(&f);
+			ck_assert_int_eq(runtime_judge(prof, done, stale[i], &f), 0);
+			ck_assert_msg(f.n == 0, "%s pod judged on a node report: %s", phases[k], f.v[0].message);
+		}
+		ck_assert_int_eq(runtime_judge(prof, done, &api, &f), 0);
+		ck_assert_uint_eq(f.n, 2);
+		ck_assert_int_eq(f.v[0].reason, R_LEGACY_TOKEN);
+		ck_assert_int_eq(f.v[1].reason, R_UNEXPECTED_API_CALL);
+		ck_assert_int_eq(runtime_judge_rate(prof, done, api.username, 6, &f), 0);
+		ck_assert_int_eq(runtime_judge_replay(prof, done, "ns", "api-1", "u1", "203.0.113.9",
+						      api.username, &f), 0);
+		ck_assert_uint_eq(f.n, 4);
+		ck_assert_int_eq(f.v[2].reason, R_API_RATE_EXCEEDED);
+		ck_assert_int_eq(f.v[3].reason, R_TOKEN_REPLAY);
+		for (size_t j = 0; j < f.n; j++)
+			ck_assert_int_eq(f.v[j].evidence, EV_AUDIT);
+		findings_free(&f);
+		pod_free(done);
+	}
+}
+END_TEST
+
 START_TEST(test_container_ids)
 {
 	ck_assert_str_eq(pod_container_by_id(pod, "0123456789abcdef0123456789abcdef"), "api");
@@ -284,6 +339,7 @@ int main(void)
 	tcase_add_test(tc, test_ratewin);
 	tcase_add_test(tc, test_replay);
 	tcase_add_test(tc, test_container_ids);
+	tcase_add_test(tc, test_finished_pod);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
