@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-enum flag_type { FLAG_STRING, FLAG_STRINGS, FLAG_INT, FLAG_BOOL };
+enum flag_type { FLAG_STRING, FLAG_STRINGS, FLAG_INT, FLAG_DOUBLE, FLAG_BOOL };
 
 /* A growable list of borrowed strings (argv or environ). */
 struct strlist {
@@ -19,7 +19,7 @@ struct flag {
 	const char *name;       /* long name, without "--" */
 	char shortname;         /* 0: none */
 	enum flag_type type;
-	void *dst;              /* const char **, struct strlist *, long *, bool * */
+	void *dst;              /* const char **, struct strlist *, long *, double *, bool * */
 	const char *metavar;
 	const char *help;
 };

@@ -14,6 +14,8 @@
 
 #include "profile.h"
 
+struct kube_client_opts;
+
 /* One published state.  Immutable once published; freed when the last
  * holder releases it. */
 struct profile_snapshot {
@@ -144,6 +146,9 @@ struct source_kube_opts {
 	 * the cluster wants legacyTokenSecrets enforced at admission (the
 	 * controller enforces it on running pods either way). */
 	bool watch_token_secrets;
+	/* The API client's pacing and limits (borrowed, copied); NULL: its
+	 * defaults (kube_client_opts_default). */
+	const struct kube_client_opts *client_opts;
 };
 
 /* The label that keeps a namespace out of judgement. */

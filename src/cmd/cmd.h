@@ -24,6 +24,32 @@ struct common_opts {
 /* Applies the log flags; -EINVAL with a message on stderr. */
 int common_setup(const char *cmd, const struct common_opts *o);
 
+struct kube_client_opts;
+
+/* How fast the commands that talk to the API server (webhook, controller)
+ * may: the API client's QPS/burst bucket.  Every request waits for a
+ * token, the watches' included; the defaults are
+ * kube_client_opts_default()'s, which the help texts name. */
+struct kube_api_opts {
+	double qps;
+	long burst;
+};
+
+#define KUBE_API_QPS_MAX 100000.0
+#define KUBE_API_BURST_MAX 1000000L
+
+#define KUBE_API_FLAGS(o) \
+	{ "kube-api-qps", 0, FLAG_DOUBLE, &(o)->qps, "QPS", "requests per second to the API server, sustained (default 50)" }, \
+	{ "kube-api-burst", 0, FLAG_INT, &(o)->burst, "N", "requests that may go at once before --kube-api-qps paces them (default 100)" }
+
+/* Sets @o to the client's defaults, before the flags are parsed. */
+void cmd_kube_api_init(struct kube_api_opts *o);
+/* Checks @o (qps a number in (0, KUBE_API_QPS_MAX], burst in
+ * 1..KUBE_API_BURST_MAX) and fills the client's defaults with it into
+ * @ret.  0, or -EINVAL with a message on stderr naming the flag. */
+int cmd_kube_api_apply(const char *cmd, const struct kube_api_opts *o,
+		       struct kube_client_opts *ret);
+
 int cmd_agent(int argc, char **argv);
 /* The start every server command shares: parses @flags (help printed on
  * -h), refuses operands, applies the common flags.  0 to go on; -1 when the

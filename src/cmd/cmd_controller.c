@@ -31,6 +31,7 @@
 
 struct controller_opts {
 	struct common_opts common;
+	struct kube_api_opts api;
 	const char *context;
 	const char *namespace;
 	struct strlist ignore;
@@ -252,6 +253,7 @@ int cmd_controller(int argc, char **argv)
 		{ "webhook-service", 0, FLAG_STRING, &o.webhook_service, "NAME", "the webhook's Service, named by the certificate" },
 		{ "telemetry-service", 0, FLAG_STRING, &o.tel_service, "NAME", "the telemetry Service, also named by the certificate (default: none)" },
 		{ "cert-check-interval", 0, FLAG_STRING, &o.cert_interval, "DURATION", "how often the leader checks the certificate (default 1h)" },
+		KUBE_API_FLAGS(&o.api),
 		COMMON_FLAGS(&o.common),
 		{ 0 },
 	};
@@ -266,15 +268,19 @@ int cmd_controller(int argc, char **argv)
 	struct certs_ops *certs = NULL;
 	int64_t cert_interval_ms = 0;
 	struct errlist errs;
-	char ns[254], identity[320], err[512], port[8], max[24], **ignored = NULL, **users = NULL;
+	char ns[254], identity[320], err[512], port[8], max[24], qps[32], burst[24];
+	char **ignored = NULL, **users = NULL;
 	size_t nignored = 0, nusers = 0;
 	bool explicit_le;
 	sigset_t set;
 	int r, sig, rc = EXIT_BAD_INPUT;
 
 	errlist_init(&errs, 16);
+	cmd_kube_api_init(&o.api);
 	explicit_le = leader_elect_given(argc, argv);
 	if (cmd_begin("controller", flags, synopsis, argc, argv, &o.common, &rc) < 0)
+		goto out;
+	if (cmd_kube_api_apply("controller", &o.api, &ko) < 0)
 		goto out;
 	if (o.max_actions < 0 || o.max_actions > 1000000) {
 		fprintf(stderr, "profileguard controller: --max-actions-per-minute must be 0..1000000\n");
@@ -310,7 +316,6 @@ int cmd_controller(int argc, char **argv)
 		goto oom;
 	own_identity(o.identity, identity, sizeof(identity));
 
-	kube_client_opts_default(&ko);
 	r = kube_client_new(kcfg, &ko, &client);
 	if (r < 0) {
 		pglog(PGLOG_ERROR, "Kubernetes client not created", "error", strerror(-r), NULL);
@@ -397,10 +402,12 @@ int cmd_controller(int argc, char **argv)
 		      NULL);
 	}
 	snprintf(max, sizeof(max), "%ld", o.max_actions);
+	snprintf(qps, sizeof(qps), "%g", ko.qps);
+	snprintf(burst, sizeof(burst), "%u", ko.burst);
 	pglog(PGLOG_INFO, "controller starting", "server", kcfg->server, "namespace", ns,
 	      "identity", identity, "leader_elect", o.leader_elect ? "true" : "false",
 	      "lease", o.lease_name, "dry_run", o.dry_run ? "true" : "false",
-	      "max_actions_per_minute", max, NULL);
+	      "max_actions_per_minute", max, "kube_api_qps", qps, "kube_api_burst", burst, NULL);
 	r = controller_start(ctl);
 	if (r < 0) {
 		pglog(PGLOG_ERROR, "controller did not start", "error", strerror(-r), NULL);

@@ -26,6 +26,7 @@
 
 struct webhook_opts {
 	struct common_opts common;
+	struct kube_api_opts api;
 	const char *listen;
 	const char *tls_cert;
 	const char *tls_key;
@@ -264,17 +265,22 @@ int cmd_webhook(int argc, char **argv)
 		{ "watch-token-secrets", 0, FLAG_BOOL, &o.watch_token_secrets, NULL, "watch token Secrets' names for legacyTokenSecrets (needs list/watch on Secrets)" },
 		{ "shutdown-delay", 0, FLAG_INT, &o.shutdown_delay, "SECONDS", "on SIGTERM, keep serving (not ready) this long first (default 5)" },
 		{ "shutdown-timeout", 0, FLAG_INT, &o.shutdown_timeout, "SECONDS", "then wait this long for requests in flight (default 10)" },
+		KUBE_API_FLAGS(&o.api),
 		COMMON_FLAGS(&o.common),
 		{ 0 },
 	};
 	struct webhook w = { 0 };
 	struct server_config cfg = { 0 };
+	struct kube_client_opts client_opts;
 	char err[512], port[8], **ignored = NULL;
 	size_t nignored = 0;
 	sigset_t set;
 	int r, sig, rc = EXIT_BAD_INPUT;
 
+	cmd_kube_api_init(&o.api);
 	if (cmd_begin("webhook", flags, synopsis, argc, argv, &o.common, &rc) < 0)
+		goto out_flags;
+	if (cmd_kube_api_apply("webhook", &o.api, &client_opts) < 0)
 		goto out_flags;
 	if (!o.tls_cert || !o.tls_key) {
 		fprintf(stderr, "profileguard webhook: --tls-cert and --tls-key are required\n");
@@ -328,6 +334,7 @@ int cmd_webhook(int argc, char **argv)
 			.ignored_ns = (const char *const *)ignored,
 			.nignored = nignored,
 			.watch_token_secrets = o.watch_token_secrets,
+			.client_opts = &client_opts,
 		};
 
 		r = source_kube_new(&ko, w.namespace, &w.source, err, sizeof(err));

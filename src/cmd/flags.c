@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,6 +41,23 @@ static int parse_bool(const char *s, bool *ret)
 	return 0;
 }
 
+/* A decimal number ("50", "0.5", "1e3"): strtod's hex, inf and nan are
+ * not flag values anyone means. */
+static int parse_double(const char *s, double *ret)
+{
+	char *end;
+	double v;
+
+	if (!*s || strspn(s, "0123456789.eE+-") != strlen(s))
+		return -EINVAL;
+	errno = 0;
+	v = strtod(s, &end);
+	if (*end || errno || !isfinite(v))
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
 static int set_value(const struct flag *f, const char *value, const char *cmd, const char *from)
 {
 	int64_t n;
@@ -56,6 +74,12 @@ static int set_value(const struct flag *f, const char *value, const char *cmd, c
 			return -EINVAL;
 		}
 		*(long *)f->dst = (long)n;
+		return 0;
+	case FLAG_DOUBLE:
+		if (parse_double(value, f->dst) < 0) {
+			fprintf(stderr, "profileguard %s: %s: \"%s\" is not a number\n", cmd, from, value);
+			return -EINVAL;
+		}
 		return 0;
 	case FLAG_BOOL:
 		if (parse_bool(value, f->dst) < 0) {

@@ -1,8 +1,10 @@
 /* main.c - profileguard's entry point: one binary, a command each. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cmd.h"
+#include "kube_client.h"
 #include "pg_config.h"
 #include "pglog.h"
 #include "xalloc.h"
@@ -37,6 +39,35 @@ int common_setup(const char *cmd, const struct common_opts *o)
 		return -1;
 	}
 	pglog_setup(fmt, lvl, stderr);
+	return 0;
+}
+
+void cmd_kube_api_init(struct kube_api_opts *o)
+{
+	struct kube_client_opts ko;
+
+	kube_client_opts_default(&ko);
+	o->qps = ko.qps;
+	o->burst = (long)ko.burst;
+}
+
+int cmd_kube_api_apply(const char *cmd, const struct kube_api_opts *o,
+		       struct kube_client_opts *ret)
+{
+	/* "!(x > 0)" so that a NaN is refused too. */
+	if (!(o->qps > 0) || o->qps > KUBE_API_QPS_MAX) {
+		fprintf(stderr, "profileguard %s: --kube-api-qps must be a number above 0 and at most "
+			"%.0f (got %g)\n", cmd, KUBE_API_QPS_MAX, o->qps);
+		return -EINVAL;
+	}
+	if (o->burst < 1 || o->burst > KUBE_API_BURST_MAX) {
+		fprintf(stderr, "profileguard %s: --kube-api-burst must be 1..%ld (got %ld)\n", cmd,
+			KUBE_API_BURST_MAX, o->burst);
+		return -EINVAL;
+	}
+	kube_client_opts_default(ret);
+	ret->qps = o->qps;
+	ret->burst = (unsigned)o->burst;
 	return 0;
 }
 

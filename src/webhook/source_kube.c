@@ -337,7 +337,7 @@ int source_kube_new(const struct source_kube_opts *o, const char *own_namespace,
 		goto fail;
 	}
 	errlist_free(&errs);
-	r = kube_client_new(ks->cfg, NULL, &ks->client);
+	r = kube_client_new(ks->cfg, o->client_opts, &ks->client);
 	if (r < 0) {
 		snprintf(err, errsz, "API client: %s", strerror(-r));
 		goto fail;

@@ -41,7 +41,9 @@ VALUE_SETS = {
                     "podDisruptionBudget": {"minAvailable": None, "maxUnavailable": 1},
                     "extraArgs": ["--idle-timeout=30"],
                     "extraEnv": [{"name": "PROFILEGUARD_THREADS", "value": "4"}]},
-        "flags": {"controller": {"dry-run": True, "resync-period": "10m", "lease-duration": "20s"}},
+        "flags": {"controller": {"dry-run": True, "resync-period": "10m", "lease-duration": "20s",
+                                 "kube-api-qps": 200, "kube-api-burst": 400},
+                  "webhook": {"kube-api-qps": 12.5, "kube-api-burst": None}},
         "telemetry": {"allowedUsers": ["system:serviceaccount:falco:falco"],
                       "clientCA": {"secretName": "audit-ca"},
                       "service": {"clusterIP": "10.96.0.50"},
@@ -60,14 +62,14 @@ COMMON_FLAGS = {"kubeconfig", "log-format", "log-level", "metrics-addr"}
 KNOWN_FLAGS = {
     "webhook": COMMON_FLAGS | {"listen", "tls-cert", "tls-key", "profiles", "ignore-namespaces", "namespace",
                                "max-request-bytes", "threads", "max-connections", "max-connections-per-ip",
-                               "idle-timeout", "shutdown-timeout"},
+                               "idle-timeout", "shutdown-timeout", "kube-api-qps", "kube-api-burst"},
     "controller": COMMON_FLAGS | {"namespace", "ignore-namespaces", "leader-elect", "lease-name", "identity",
                                   "dry-run", "max-actions-per-minute", "resync-period", "owner-backoff",
                                   "lease-duration", "renew-deadline", "retry-period",
                                   "telemetry-listen", "telemetry-tls-cert", "telemetry-tls-key",
                                   "telemetry-client-ca", "telemetry-allowed-users", "telemetry-audience",
                                   "webhook-cert-secret", "webhook-config-name", "webhook-service",
-                                  "telemetry-service"},
+                                  "telemetry-service", "kube-api-qps", "kube-api-burst"},
     "agent": COMMON_FLAGS | {"controller-url", "controller-ca", "token-file", "interval",
                              "kubelet-pods-dir", "proc-root"},
 }
@@ -695,6 +697,23 @@ class WorkloadsTest(unittest.TestCase):
         self.assertEqual(flag(pod_spec(workload(docs, "controller"))["containers"][0], "dry-run"), "true")
         self.assertEqual(flag(pod_spec(workload(docs, "agent"))["containers"][0], "interval"), "500ms")
 
+    def test_kube_api_pace(self):
+        # The API client's QPS and burst: the binaries' defaults rendered for the webhook and
+        # the controller, values passed through (a fractional rate as written), a null left
+        # out, and never given to the agent, which does not talk to the API server.
+        docs, _ = render_set("agent")
+        for comp in ("webhook", "controller"):
+            flags = parse_args(pod_spec(workload(docs, comp))["containers"][0])[1]
+            self.assertEqual((flags["kube-api-qps"], flags["kube-api-burst"]), (["50"], ["100"]), comp)
+        agent = parse_args(pod_spec(workload(docs, "agent"))["containers"][0])[1]
+        self.assertFalse([f for f in agent if f.startswith("kube-api-")])
+        docs, _ = render_set("all-on")
+        ctrl = parse_args(pod_spec(workload(docs, "controller"))["containers"][0])[1]
+        self.assertEqual((ctrl["kube-api-qps"], ctrl["kube-api-burst"]), (["200"], ["400"]))
+        wh = parse_args(pod_spec(workload(docs, "webhook"))["containers"][0])[1]
+        self.assertEqual(wh["kube-api-qps"], ["12.5"])
+        self.assertNotIn("kube-api-burst", wh)
+
     def test_null_flag_is_left_out(self):
         docs, _ = render({"flags": {"webhook": {"max-connections": None}, "common": {"log-level": None}}})
         flags = parse_args(pod_spec(workload(docs, "webhook"))["containers"][0])[1]
@@ -871,6 +890,12 @@ class SchemaTest(unittest.TestCase):
         ({"flags": {"webhook": {"max-request-byte": 1}}}, "additional property max-request-byte"),
         ({"flags": {"common": {"log-level": "verbose"}}}, "flags.common.log-level"),
         ({"flags": {"controller": {"resync-period": "ten minutes"}}}, "flags.controller.resync-period"),
+        ({"flags": {"controller": {"kube-api-qps": 0}}}, "flags.controller.kube-api-qps"),
+        ({"flags": {"webhook": {"kube-api-qps": -1}}}, "flags.webhook.kube-api-qps"),
+        ({"flags": {"controller": {"kube-api-qps": "fast"}}}, "flags.controller.kube-api-qps"),
+        ({"flags": {"controller": {"kube-api-burst": 0}}}, "flags.controller.kube-api-burst"),
+        ({"flags": {"webhook": {"kube-api-burst": 1.5}}}, "flags.webhook.kube-api-burst"),
+        ({"flags": {"agent": {"kube-api-qps": 10}}}, "additional property kube-api-qps"),
         ({"image": {"digest": "latest"}}, "image.digest"),
         ({"image": {"pullPolicy": "Sometimes"}}, "image.pullPolicy"),
         ({"excludedNamespaces": ["Kube_System"]}, "excludedNamespaces.0"),

@@ -923,6 +923,69 @@ class TestFinishedPods(unittest.TestCase):
                                                 result="finished"), 1)
 
 
+class TestKubeApiFlags(unittest.TestCase):
+    """--kube-api-qps and --kube-api-burst: refused when out of range, and the
+    API client keeps to them."""
+
+    def run_bad(self, *args, env=None):
+        e = {k: v for k, v in os.environ.items() if not k.startswith("PROFILEGUARD_")}
+        e.update(env or {})
+        return subprocess.run([ARGS.binary, "controller", "--kubeconfig", "/nonexistent"] + list(args),
+                              capture_output=True, text=True, env=e, timeout=20)
+
+    def test_invalid_values_refused(self):
+        cases = [
+            (["--kube-api-qps", "0"], None, "--kube-api-qps must be a number above 0"),
+            (["--kube-api-qps", "-5"], None, "--kube-api-qps must be a number above 0"),
+            (["--kube-api-qps=fast"], None, '"fast" is not a number'),
+            (["--kube-api-qps", "inf"], None, '"inf" is not a number'),
+            (["--kube-api-burst", "0"], None, "--kube-api-burst must be 1.."),
+            (["--kube-api-burst", "2.5"], None, '"2.5" is not an integer'),
+            ([], {"PROFILEGUARD_KUBE_API_QPS": "0"}, "--kube-api-qps must be a number above 0"),
+            ([], {"PROFILEGUARD_KUBE_API_BURST": "-1"}, "--kube-api-burst must be 1.."),
+        ]
+        for args, env, want in cases:
+            with self.subTest(args=args, env=env):
+                p = self.run_bad(*args, env=env)
+                self.assertEqual(p.returncode, 2, p.stderr)
+                self.assertIn(want, p.stderr)
+        text = subprocess.run([ARGS.binary, "help", "controller"], capture_output=True,
+                              text=True).stdout
+        self.assertIn("--kube-api-qps QPS", text)
+        self.assertIn("(default 50) [$PROFILEGUARD_KUBE_API_QPS]", text)
+        self.assertIn("(default 100) [$PROFILEGUARD_KUBE_API_BURST]", text)
+
+    def test_requests_are_paced(self):
+        # 2 requests a second and no burst: the start-up lists and watches
+        # (five informers) spread over seconds instead of one.
+        api = Standin()
+        ctl = Controller(api, "--leader-elect=false", "--kube-api-qps", "2",
+                         "--kube-api-burst", "1")
+        try:
+            ctl.start(wait_ready=False)
+            mine = lambda: [r for r in api.requests()
+                            if (r.get("headers") or {}).get("User-Agent", "").startswith("profileguard/")]
+            wait_for(lambda: len(mine()) >= 10, 20, interval=0.2, what="lists and watches")
+            wait_for(lambda: ctl.http("/readyz")[0] == 200, 10, what="ready")
+            per_second = {}
+            for r in mine():
+                per_second[r["time"]] = per_second.get(r["time"], 0) + 1
+            # A bucket of 1 refilled at 2/s lets 3 through in any second.
+            self.assertLessEqual(max(per_second.values()), 3, per_second)
+            # Ten requests at 2/s take 4.5 s; unpaced they all go in a
+            # few milliseconds (the stand-in stamps whole seconds).
+            secs = sorted(datetime.datetime.strptime(t, "%Y-%m-%dT%H:%M:%SZ").timestamp()
+                          for t in per_second)
+            self.assertGreaterEqual(secs[-1] - secs[0], 3, per_second)
+            self.assertTrue([l for l in ctl.lines() if l.get("msg") == "controller starting"
+                             and l.get("kube_api_qps") == "2" and l.get("kube_api_burst") == "1"])
+        finally:
+            try:
+                self.assertEqual(ctl.stop(), 0)
+            finally:
+                api.stop()
+
+
 class TestLeaderElection(unittest.TestCase):
     LEASE = ["--leader-elect", "--lease-duration", "3s", "--renew-deadline", "2s",
              "--retry-period", "500ms", "--max-actions-per-minute", "1000"]

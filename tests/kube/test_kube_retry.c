@@ -39,6 +39,64 @@ START_TEST(test_bucket_burst_then_rate)
 }
 END_TEST
 
+/* The pacing the --kube-api-qps/--kube-api-burst flags set, on a fake
+ * clock: a controller acting on 25 pods a second sends a DELETE and an
+ * Event for each, plus status patches and series updates: about 100
+ * requests a second.  The defaults (50, 100) fall behind by seconds; a
+ * bucket of 200 QPS and 400 burst never makes one wait. */
+static int64_t steady_load(double qps, unsigned burst, int per_sec, int secs, int64_t *ret_max)
+{
+	struct kube_bucket b;
+	int64_t t0 = 42 * SEC, total = 0;
+
+	*ret_max = 0;
+	kube_bucket_init(&b, qps, burst, t0);
+	for (int i = 0; i < per_sec * secs; i++) {
+		int64_t w = kube_bucket_reserve(&b, t0 + (int64_t)i * SEC / per_sec);
+
+		total += w;
+		if (w > *ret_max)
+			*ret_max = w;
+	}
+	return total;
+}
+
+START_TEST(test_bucket_flag_values)
+{
+	struct kube_bucket b;
+	int64_t max, t = 7 * SEC;
+
+	/* Defaults: the burst hides the first two seconds, then each
+	 * request waits 10 ms more than the one before: the 1,000th, sent
+	 * at 10 s, goes 8 s late. */
+	steady_load(50, 100, 100, 10, &max);
+	ck_assert_int_ge(max, 8000 * MS);
+	ck_assert_int_le(max, 8020 * MS);
+	ck_assert_int_eq(steady_load(200, 400, 100, 10, &max), 0);
+	ck_assert_int_eq(max, 0);
+	/* Exactly burst at once, then one every 1/qps. */
+	kube_bucket_init(&b, 200, 400, t);
+	for (int i = 0; i < 400; i++)
+		ck_assert_int_eq(kube_bucket_reserve(&b, t), 0);
+	ck_assert_int_eq((kube_bucket_reserve(&b, t) + MS / 2) / MS, 5);
+	ck_assert_int_eq((kube_bucket_reserve(&b, t) + MS / 2) / MS, 10);
+	/* A fractional rate and the smallest burst: one every 2 s. */
+	kube_bucket_init(&b, 0.5, 1, t);
+	ck_assert_int_eq(kube_bucket_reserve(&b, t), 0);
+	ck_assert_int_eq((kube_bucket_reserve(&b, t) + MS / 2) / MS, 2000);
+	ck_assert_int_eq((kube_bucket_reserve(&b, t + 2 * SEC) + MS / 2) / MS, 2000);
+	ck_assert_int_eq(kube_bucket_reserve(&b, t + 6 * SEC), 0);
+	/* The client's defaults are the flags' documented ones. */
+	{
+		struct kube_client_opts o;
+
+		kube_client_opts_default(&o);
+		ck_assert(o.qps == 50);
+		ck_assert_uint_eq(o.burst, 100);
+	}
+}
+END_TEST
+
 /* After a watch ends (and is to resume, not relist): at once with the
  * backoff reset when it carried anything, however it ended; a pause only
  * when it failed, or ended at once, before delivering anything. */
@@ -181,6 +239,7 @@ int main(void)
 
 	suite_add_tcase(s, tc);
 	tcase_add_test(tc, test_bucket_burst_then_rate);
+	tcase_add_test(tc, test_bucket_flag_values);
 	tcase_add_test(tc, test_watch_progressed);
 	tcase_add_test(tc, test_backoff);
 	tcase_add_test(tc, test_retry_after);

@@ -11,6 +11,7 @@ usage: integration.py --binary PROFILEGUARD --yaml2json YAML2JSON --srcdir SRC
 """
 
 import argparse
+import calendar
 import http.client
 import json
 import os
@@ -1045,6 +1046,54 @@ class KubeSource(unittest.TestCase):
         status, _, body = self.client.request("GET", "/metrics")
         self.assertIn(b"profileguard_profiles 5\n", body)
         self.assertRegex(body.decode(), r'profileguard_watch_restarts_total\{resource="workloadprofiles"\} [1-9]')
+
+
+class KubeApiFlags(unittest.TestCase):
+    """--kube-api-qps/--kube-api-burst: the webhook's API client keeps to
+    them (its three informers' lists and watches spread over seconds), and
+    values out of range are refused before anything starts."""
+
+    def test_paced_and_refused(self):
+        tmp = tempfile.mkdtemp(prefix="pg-webhook-qps-")
+        api = Standin(tmp, [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team"}}])
+        make_ca(tmp)
+        crt, key = make_pair(tmp, "webhook-qps")
+        server = None
+        try:
+            for args, want in ((["--kube-api-qps", "0"], "--kube-api-qps must be a number above 0"),
+                               (["--kube-api-burst", "0"], "--kube-api-burst must be 1..")):
+                p = subprocess.run([ARGS.binary, "webhook", "--tls-cert", crt, "--tls-key", key,
+                                    "--kubeconfig", api.kubeconfig] + args,
+                                   capture_output=True, text=True, timeout=20)
+                self.assertEqual(p.returncode, 2, p.stderr)
+                self.assertIn(want, p.stderr)
+            server = Server(tmp, crt, key, None,
+                            ["--kubeconfig", api.kubeconfig, "--namespace", "profileguard-system",
+                             "--watch-token-secrets", "--kube-api-qps", "2", "--kube-api-burst", "1"])
+            server.wait_log(lambda l: l.get("msg") == "profiles synced from the API server", timeout=20)
+
+            def mine():
+                reqs = api.call("GET", "/_standin/requests")
+                return [r for r in reqs if (r.get("headers") or {}).get("User-Agent", "")
+                        .startswith("profileguard/")]
+            deadline = time.time() + 20
+            while len(mine()) < 6:      # three lists, three watches
+                self.assertLess(time.time(), deadline, "lists and watches not all sent")
+                time.sleep(0.2)
+            per_second = {}
+            for r in mine():
+                per_second[r["time"]] = per_second.get(r["time"], 0) + 1
+            # A bucket of 1 refilled at 2/s lets 3 through in any second.
+            self.assertLessEqual(max(per_second.values()), 3, per_second)
+            # Six requests at 2/s take 2.5 s; unpaced they all go in a
+            # few milliseconds (the stand-in stamps whole seconds).
+            secs = sorted(calendar.timegm(time.strptime(t, "%Y-%m-%dT%H:%M:%SZ")) for t in per_second)
+            self.assertGreaterEqual(secs[-1] - secs[0], 2, per_second)
+        finally:
+            rc = server.stop() if server else 0
+            api.stop()
+            shutil.rmtree(tmp, ignore_errors=True)
+        self.assertEqual(rc, 0)
 
 
 def main():
