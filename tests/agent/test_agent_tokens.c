@@ -52,11 +52,13 @@ static char *jwt(const char *payload)
 	size_t n = strlen(payload) * 2 + 256;
 	char *out = pg_malloc(n), *p;
 
+	ck_assert_ptr_nonnull(out);
 	enc(header, strlen(header), out);
 	p = out + strlen(out);
 	*p++ = '.';
 	enc(payload, strlen(payload), p);
-	strcat(p, "." SIGNATURE);
+	p += strlen(p);
+	snprintf(p, n - (size_t)(p - out), ".%s", SIGNATURE);
 	return out;
 }
 
@@ -119,7 +121,8 @@ START_TEST(surrounding_whitespace)
 	char *t = jwt(projected), *padded = pg_malloc(strlen(t) + 8);
 	struct token_claims c;
 
-	sprintf(padded, " \n%s\r\n", t);
+	ck_assert_ptr_nonnull(padded);
+	snprintf(padded, strlen(t) + 8, " \n%s\r\n", t);
 	ck_assert_int_eq(tokens_decode(padded, strlen(padded), &c), 0);
 	ck_assert_int_eq(c.exp, 1795343600);
 	pg_free(t);
