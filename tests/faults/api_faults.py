@@ -23,7 +23,6 @@ usage: api_faults.py --binary PROFILEGUARD --srcdir SRC [unittest args]
 import os
 import re
 import sys
-import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
@@ -170,8 +169,9 @@ class ApiFaults(unittest.TestCase):
     def test_5_compaction_410_and_expired_continue(self):
         """The pods watch is cut and cannot come back while pods drift and the
         history is compacted: the next watch gets HTTP 410, and the relist
-        that follows meets expired continue tokens until they are allowed
-        again.  The new watch's events arrive in 7-byte TLS records."""
+        that follows meets connection resets and expired continue tokens
+        until they are allowed again.  The new watch's events arrive in
+        7-byte TLS records."""
         self.api.clear_faults()
         restarts = self.ctl.metric("profileguard_watch_restarts_total", resource="pods")
         # The watch open now started under test_3's reset_watch (after 2
@@ -183,20 +183,29 @@ class ApiFaults(unittest.TestCase):
                    10 * self.slow, what="the pods watch cut")
         d, c = self.create("p5", 3, 3)
         self.api.compact()
-        self.api.faults({"watch_410_http": True, "expire_continue": True,
-                         "split_chunks": True, "reset": None})
+        self.api.faults({"watch_410_http": True, "expire_continue": True, "split_chunks": True,
+                         "reset": {"count": 2, "path_regex": PODS_LIST}})
         h.wait_for(lambda: [r for r in self.api.requests("GET", r"^/api/v1/pods$")
                             if "watch=" in r["rawQuery"] and r["status"] == 410],
                    20 * self.slow, what="a pods watch answered 410")
         h.wait_for(lambda: [r for r in self.api.requests("GET", r"^/api/v1/pods$")
                             if "continue=" in r["rawQuery"] and r["status"] == 410],
                    20 * self.slow, what="an expired continue token on the relist")
-        # Nothing was deleted from a half list.
+        self.assertNotIn("reset", self.api.faults({}), "the list resets were not met")
+        self.assertTrue([r for r in self.api.requests("GET", r"^/api/v1/pods$")
+                         if "limit=" in r["rawQuery"] and r["status"] == 0])
+        # No compliant pod was deleted from a half list.
         self.assertEqual([x for x in self.api.pod_deletes(NS)
                           if not re.match(r"(seed|p\d)-d\d$", x["name"])], [])
         self.api.faults({"expire_continue": None})
         self.assert_deleted_once(d, timeout=45)
         self.assert_one_event(d)
+        # A pod that can only arrive over the new watch, in 7-byte pieces.
+        h.wait_for(lambda: [w for w in self.api.watches() if w["resource"] == "pods"],
+                   10 * self.slow, what="a new pods watch")
+        late, _ = self.create("p5-late", 1, 1)
+        self.assert_deleted_once(late)
+        self.assert_one_event(late)
         h.wait_for(lambda: self.ctl.metric("profileguard_watch_restarts_total", resource="pods")
                    > restarts, 10 * self.slow, what="the 410 counted as a watch restart")
         self.assert_alive()

@@ -31,7 +31,6 @@ usage: telemetry_lies.py --binary PROFILEGUARD --srcdir SRC [unittest args]
 import json
 import os
 import sys
-import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))

@@ -7,6 +7,7 @@ read as they come, polling with deadlines, metrics scraping, and builders for
 Pods and WorkloadProfiles.  Python 3 standard library only.
 """
 
+import argparse
 import datetime
 import http.client
 import json
@@ -547,7 +548,6 @@ def https_request(port, ctx, method, path, body=None, headers=None, timeout=30):
 def suite_main(description):
     """Parses --binary and --srcdir (the rest goes to unittest) and returns
     (args, unittest argv).  A scratch directory is in args.workdir."""
-    import argparse
     ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--binary", required=True)
     ap.add_argument("--srcdir", required=True)
