@@ -59,6 +59,19 @@ struct kube_watch_event {
 int kube_watch_event_parse(const char *line, size_t len, struct kube_watch_event *ev);
 const char *kube_event_type_name(enum kube_event_type t);
 
+struct arena;
+struct jval;
+struct jval_limits;
+
+/* The same with the fast reader: the tree lives in @a, *ret_obj borrows
+ * from it.  The same refusals as kube_watch_event_parse(), and -EINVAL
+ * for what jval refuses and jansson may not (depth past @lim).  Callers
+ * fall back to kube_watch_event_parse() on -EINVAL so the two paths never
+ * disagree on what a stream holds. */
+int kube_watch_event_parse_jval(const char *line, size_t len, const struct jval_limits *lim,
+				struct arena *a, enum kube_event_type *ret_type,
+				const struct jval **ret_obj);
+
 /* ---- list pages ------------------------------------------------------------ */
 
 /* Receives one list item, parsed alone; @item is borrowed (incref to keep).

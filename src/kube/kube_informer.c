@@ -577,16 +577,25 @@ static int object_new(struct kube_informer *inf, json_t *obj, struct kube_object
 			   meta_str(meta, "uid"), meta_str(meta, "resourceVersion"), decode_json, obj, ret);
 }
 
-/* The same for the list fast path: @obj is the fast reader's tree. */
+/* A metadata string of the fast reader's tree, "" when absent, not a
+ * string, or holding a NUL (which would cut the key short). */
+static const char *jmeta_str(const struct jval *meta, const char *key)
+{
+	const struct jval *v = jval_get(meta, key);
+	const char *s = jval_str(v);
+
+	return s && strlen(s) == v->n ? s : "";
+}
+
+/* The same for the fast paths (list items, watch events): @obj is the fast
+ * reader's tree. */
 static int object_new_jval(struct kube_informer *inf, const struct jval *obj,
 			   struct kube_object **ret)
 {
 	const struct jval *meta = jval_get(obj, "metadata");
-	const char *ns = jval_str(jval_get(meta, "namespace")), *name = jval_str(jval_get(meta, "name"));
-	const char *uid = jval_str(jval_get(meta, "uid")), *rv = jval_str(jval_get(meta, "resourceVersion"));
 
-	return object_from(inf, ns ? ns : "", name ? name : "", uid ? uid : "", rv ? rv : "",
-			   decode_jval, obj, ret);
+	return object_from(inf, jmeta_str(meta, "namespace"), jmeta_str(meta, "name"),
+			   jmeta_str(meta, "uid"), jmeta_str(meta, "resourceVersion"), decode_jval, obj, ret);
 }
 
 /* ---- handlers ------------------------------------------------------------- */
@@ -906,19 +915,19 @@ static bool status_is_gone(json_t *st)
 	       strcmp(reason, "Gone") == 0;
 }
 
-static int apply_upsert(struct kube_informer *inf, json_t *obj)
+/* An ADDED or MODIFIED event: @r and @o are what object_new() or
+ * object_new_jval() made of it, @ns and @name its metadata. */
+static int apply_upsert(struct kube_informer *inf, int r, struct kube_object *o, const char *ns,
+			const char *name)
 {
-	struct kube_object *o, *old = NULL;
-	json_t *meta = json_object_get(obj, "metadata");
-	int r;
+	struct kube_object *old = NULL;
 
-	r = object_new(inf, obj, &o);
 	if (r == -EINVAL) {
 		/* Not cacheable: an older version must not linger. */
-		const char *ns = inf->o.resource->namespaced ? meta_str(meta, "namespace") : "";
-
+		if (!inf->o.resource->namespaced)
+			ns = "";
 		pthread_rwlock_wrlock(&inf->lock);
-		old = ktable_remove(&inf->cache, ns, meta_str(meta, "name"));
+		old = ktable_remove(&inf->cache, ns, name);
 		pthread_rwlock_unlock(&inf->lock);
 		notify_change(inf, old, NULL);
 		return 0;
@@ -948,13 +957,12 @@ static int apply_upsert(struct kube_informer *inf, json_t *obj)
 	return 0;
 }
 
-static void apply_delete(struct kube_informer *inf, json_t *obj)
+static void apply_delete(struct kube_informer *inf, const char *ns, const char *name, const char *uid)
 {
-	json_t *meta = json_object_get(obj, "metadata");
-	const char *ns = inf->o.resource->namespaced ? meta_str(meta, "namespace") : "";
-	const char *name = meta_str(meta, "name"), *uid = meta_str(meta, "uid");
 	struct kube_object *old;
 
+	if (!inf->o.resource->namespaced)
+		ns = "";
 	old = ktable_get(&inf->cache, ns, name);
 	/* A delete of another incarnation of the name changes nothing. */
 	if (!old || (*uid && *kube_object_uid(old) && strcmp(uid, kube_object_uid(old)) != 0))
@@ -965,16 +973,87 @@ static void apply_delete(struct kube_informer *inf, json_t *obj)
 	notify_change(inf, old, NULL);
 }
 
+/* After an event was applied (@r its result, @rv its resourceVersion):
+ * 0, or -EINTR with watch_action saying what to do next. */
+static int event_done(struct kube_informer *inf, enum kube_event_type type, int r, const char *rv)
+{
+	if (r < 0) {
+		/* Out of memory or over the object limit: this event is
+		 * lost, so only a relist can make the cache whole again. */
+		inf->watch_err = r;
+		inf->watch_action = WATCH_RELIST;
+		return -EINTR;
+	}
+	if (type != KUBE_EVENT_BOOKMARK)
+		atomic_fetch_add(&inf->n_events, 1);
+	inf->watch_events++;
+	/* Every event moves the point a resumed watch starts from. */
+	if (*rv && (r = set_rv(inf, rv)) < 0) {
+		inf->watch_err = r;
+		inf->watch_action = WATCH_RELIST;
+		return -EINTR;
+	}
+	return 0;
+}
+
+/* The fast path for informers with decode_jval: the event's tree lives in
+ * a short-lived arena.  -EINVAL hands the line to the jansson path (an
+ * ERROR event, or something the fast reader refuses), so what a stream
+ * means never depends on the path. */
+static int on_line_jval(struct kube_informer *inf, const char *line, size_t len)
+{
+	struct jval_limits lim = { LIST_MAX_DEPTH, 1u << 20 };
+	struct arena *a = arena_new(len + 1024);
+	enum kube_event_type type;
+	const struct jval *obj, *meta;
+	struct kube_object *o = NULL;
+	int r;
+
+	if (!a)
+		return -ENOMEM;
+	r = kube_watch_event_parse_jval(line, len, &lim, a, &type, &obj);
+	if (r == 0 && type == KUBE_EVENT_ERROR)
+		r = -EINVAL;
+	if (r < 0) {
+		arena_free(a);
+		return r;
+	}
+	meta = jval_get(obj, "metadata");
+	switch (type) {
+	case KUBE_EVENT_ADDED:
+	case KUBE_EVENT_MODIFIED:
+		r = object_new_jval(inf, obj, &o);
+		r = apply_upsert(inf, r, o, jmeta_str(meta, "namespace"), jmeta_str(meta, "name"));
+		break;
+	case KUBE_EVENT_DELETED:
+		apply_delete(inf, jmeta_str(meta, "namespace"), jmeta_str(meta, "name"), jmeta_str(meta, "uid"));
+		break;
+	case KUBE_EVENT_BOOKMARK:
+		atomic_fetch_add(&inf->n_bookmarks, 1);
+		break;
+	case KUBE_EVENT_ERROR:
+		break;
+	}
+	r = event_done(inf, type, r, jmeta_str(meta, "resourceVersion"));
+	arena_free(a);
+	return r;
+}
+
 /* One event line.  A negative return aborts the stream; watch_action
  * says what to do next. */
 static int on_line(void *ud, const char *line, size_t len)
 {
 	struct kube_informer *inf = ud;
 	struct kube_watch_event ev;
+	struct kube_object *o = NULL;
 	json_t *meta;
 	int r;
 
-	r = kube_watch_event_parse(line, len, &ev);
+	r = inf->o.decode_jval ? on_line_jval(inf, line, len) : -EINVAL;
+	if (r != -EINVAL && r != -ENOMEM)
+		return r;
+	if (r == -EINVAL)
+		r = kube_watch_event_parse(line, len, &ev);
 	if (r < 0) {
 		/* Garbage in the stream: the events after it cannot be
 		 * trusted to follow on; start over from the last good one. */
@@ -986,10 +1065,11 @@ static int on_line(void *ud, const char *line, size_t len)
 	switch (ev.type) {
 	case KUBE_EVENT_ADDED:
 	case KUBE_EVENT_MODIFIED:
-		r = apply_upsert(inf, ev.object);
+		r = object_new(inf, ev.object, &o);
+		r = apply_upsert(inf, r, o, meta_str(meta, "namespace"), meta_str(meta, "name"));
 		break;
 	case KUBE_EVENT_DELETED:
-		apply_delete(inf, ev.object);
+		apply_delete(inf, meta_str(meta, "namespace"), meta_str(meta, "name"), meta_str(meta, "uid"));
 		break;
 	case KUBE_EVENT_BOOKMARK:
 		atomic_fetch_add(&inf->n_bookmarks, 1);
@@ -1000,27 +1080,9 @@ static int on_line(void *ud, const char *line, size_t len)
 		json_decref(ev.object);
 		return -EINTR;
 	}
-	if (r < 0) {
-		/* Out of memory or over the object limit: this event is
-		 * lost, so only a relist can make the cache whole again. */
-		inf->watch_err = r;
-		inf->watch_action = WATCH_RELIST;
-		json_decref(ev.object);
-		return -EINTR;
-	}
-	if (ev.type != KUBE_EVENT_BOOKMARK)
-		atomic_fetch_add(&inf->n_events, 1);
-	inf->watch_events++;
-	/* Every event moves the point a resumed watch starts from. */
-	if (*meta_str(meta, "resourceVersion"))
-		r = set_rv(inf, meta_str(meta, "resourceVersion"));
+	r = event_done(inf, ev.type, r, meta_str(meta, "resourceVersion"));
 	json_decref(ev.object);
-	if (r < 0) {
-		inf->watch_err = r;
-		inf->watch_action = WATCH_RELIST;
-		return -EINTR;
-	}
-	return 0;
+	return r;
 }
 
 static int on_watch_data(void *ud, const char *data, size_t len)

@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "jval.h"
+
 void kube_lines_init(struct kube_lines *s, size_t max_line)
 {
 	buf_init(&s->line, max_line);
@@ -120,6 +122,30 @@ int kube_watch_event_parse(const char *line, size_t len, struct kube_watch_event
 out:
 	json_decref(root);
 	return r;
+}
+
+int kube_watch_event_parse_jval(const char *line, size_t len, const struct jval_limits *lim,
+				struct arena *a, enum kube_event_type *ret_type,
+				const struct jval **ret_obj)
+{
+	const struct jval *root, *obj;
+	const char *type;
+	int r = jval_parse(line, len, lim, a, &root, NULL);
+
+	if (r < 0)
+		return r == -ENOMEM ? -ENOMEM : -EINVAL;
+	type = jval_str(jval_get(root, "type"));
+	obj = jval_get(root, "object");
+	if (!type || !jval_is_object(obj) || strlen(type) != jval_get(root, "type")->n)
+		return -EINVAL;
+	for (unsigned t = 0; t <= KUBE_EVENT_ERROR; t++) {
+		if (strcmp(type, event_names[t]) == 0) {
+			*ret_type = (enum kube_event_type)t;
+			*ret_obj = obj;
+			return 0;
+		}
+	}
+	return -EINVAL;
 }
 
 /* ---- list pages --------------------------------------------------------------- */
