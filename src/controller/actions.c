@@ -27,6 +27,10 @@
 #include "xalloc.h"
 
 #define NOTE_KEEP 4096
+/* A finding Event that cannot be written is retried with the action
+ * backoff (5 s doubling to 5 min): 12 tries cover about half an hour of
+ * API trouble before it is given up, logged and counted. */
+#define EVENT_MAX_ATTEMPTS 12
 #define REPORTING_CONTROLLER "profileguard.io/controller"
 
 struct agroup {
@@ -40,7 +44,12 @@ struct item {
 	struct arena *arena;
 	int64_t due_ms;
 	unsigned attempts;
-	bool recorded;          /* finding Events written, violations counted */
+	bool recorded;          /* first pass done: violations counted */
+	bool events_only;       /* acted on or not, only Events are left to write */
+	uint32_t unwritten;     /* groups whose finding Event could not be written yet */
+	unsigned event_attempts;
+	const char *ev_action;  /* what the finding Events say (static strings) */
+	const char *ev_prefix;
 	bool said_backoff, said_throttle;
 	char *ns, *pod, *uid, *node, *owner_kind, *owner_name, *owner_uid;
 	char *profile, *profile_uid;
@@ -503,6 +512,45 @@ static int64_t retry_delay(struct actions *a, unsigned attempt)
 	return d > 0 ? d : a->cfg.retry_base_ms;
 }
 
+/* Ends an item, unless one of its finding Events is still unwritten: then
+ * it stays for the Events alone, retried with backoff, so no pod is acted
+ * on without an Event saying why, even when the API server refused the
+ * Event for longer than the client retries.  Takes @it. */
+static void finish(struct actions *a, struct item *it, uint64_t epoch)
+{
+	if (!it->unwritten) {
+		item_free(it);
+		return;
+	}
+	it->events_only = true;
+	defer(a, it, epoch, ctl_now_ms() + retry_delay(a, it->event_attempts));
+}
+
+static void retry_events(struct actions *a, struct item *it, uint64_t epoch)
+{
+	it->event_attempts++;
+	for (size_t i = 0; i < it->ng; i++) {
+		if (!(it->unwritten & (1u << i)))
+			continue;
+		if (record_event(a, it, reason_name(it->g[i].reason), it->ev_action, it->ev_prefix,
+				 it->g[i].note) != REC_FAILED)
+			it->unwritten &= ~(1u << i);
+	}
+	if (!it->unwritten) {
+		log_action(it, PGLOG_INFO, "Record", "event_written", "written after a retry");
+		item_free(it);
+		return;
+	}
+	if (it->event_attempts >= EVENT_MAX_ATTEMPTS) {
+		count_action(a, "Record", "event_lost");
+		log_action(it, PGLOG_ERROR, "Record", "event_lost",
+			   "the finding Event could not be written; given up after retries");
+		item_free(it);
+		return;
+	}
+	finish(a, it, epoch);
+}
+
 static void act(struct actions *a, struct item *it, uint64_t epoch)
 {
 	const char *label = action_label(it, true), *result;
@@ -526,14 +574,14 @@ static void act(struct actions *a, struct item *it, uint64_t epoch)
 		count_action(a, label, result);
 		log_action(it, PGLOG_INFO, label, result, "the pod changed before the action");
 		set_pod(a, it->uid, -1);
-		item_free(it);
+		finish(a, it, epoch);
 		return;
 	}
 	if (a->cfg.dry_run) {
 		count_action(a, label, "dry_run");
 		log_action(it, PGLOG_INFO, label, "dry_run", "--dry-run: the pod is kept");
 		set_pod(a, it->uid, PM_ACTED);
-		item_free(it);
+		finish(a, it, epoch);
 		return;
 	}
 	snprintf(owner_desc, sizeof(owner_desc), "%s %s", it->owner_kind ? it->owner_kind : "owner",
@@ -596,7 +644,7 @@ static void act(struct actions *a, struct item *it, uint64_t epoch)
 		pthread_mutex_unlock(&a->mu);
 		count_action(a, label, result);
 		log_action(it, PGLOG_INFO, label, result, "");
-		item_free(it);
+		finish(a, it, epoch);
 		return;
 	case -ENOENT:
 	case -ESTALE:
@@ -606,7 +654,7 @@ static void act(struct actions *a, struct item *it, uint64_t epoch)
 		set_pod(a, it->uid, -1);
 		count_action(a, label, result);
 		log_action(it, PGLOG_INFO, label, result, err.message);
-		item_free(it);
+		finish(a, it, epoch);
 		return;
 	default:
 		break;
@@ -661,12 +709,15 @@ static void first_pass(struct actions *a, struct item *it, uint64_t epoch)
 	if (acting && a->cfg.dry_run)
 		prefix = it->action == ACTION_EVICT ? "dry-run: the pod would be evicted; " :
 						      "dry-run: the pod would be deleted; ";
+	it->ev_action = action_label(it, acting || pm >= 0);
+	it->ev_prefix = prefix;
 	for (size_t i = 0; i < it->ng; i++) {
 		const struct agroup *g = &it->g[i];
-		enum rec_result rr = record_event(a, it, reason_name(g->reason),
-						  action_label(it, acting || pm >= 0), prefix,
-						  g->note);
+		enum rec_result rr = record_event(a, it, reason_name(g->reason), it->ev_action,
+						  prefix, g->note);
 
+		if (rr == REC_FAILED)
+			it->unwritten |= 1u << i;
 		if (rr != REC_ALREADY)
 			fresh++;
 		if (rr != REC_ALREADY && a->cfg.hooks.on_violation) {
@@ -688,7 +739,7 @@ static void first_pass(struct actions *a, struct item *it, uint64_t epoch)
 			result = "already_recorded";
 		count_action(a, "Record", result);
 		log_action(it, PGLOG_INFO, "Record", result, "");
-		item_free(it);
+		finish(a, it, epoch);
 		return;
 	}
 	set_pod(a, it->uid, PM_PENDING);
@@ -698,14 +749,18 @@ static void first_pass(struct actions *a, struct item *it, uint64_t epoch)
 static void process(struct actions *a, struct item *it, uint64_t epoch)
 {
 	if (!may_act(a)) {
-		count_action(a, action_label(it, it->recorded), "not_leader");
-		if (it->recorded)
+		/* The next leader judges again and writes what is missing
+		 * for pods that are still there. */
+		count_action(a, it->events_only ? "Record" : action_label(it, it->recorded), "not_leader");
+		if (it->recorded && !it->events_only)
 			set_pod(a, it->uid, -1);
 		item_free(it);
 		return;
 	}
 	if (!it->recorded)
 		first_pass(a, it, epoch);
+	else if (it->events_only)
+		retry_events(a, it, epoch);
 	else
 		act(a, it, epoch);
 }

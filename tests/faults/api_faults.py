@@ -240,14 +240,12 @@ class ApiFaults(unittest.TestCase):
         self.assert_alive()
 
 
-    @unittest.expectedFailure
     def test_7_event_outlives_a_longer_outage(self):
-        """KNOWN BUG, kept as its reproduction: when every Event POST fails
-        for longer than the API client's retries (5, about 6 s), the
-        controller logs "event not written", deletes the pod anyway and never
-        writes the Event, so the deletion leaves no Event behind (SPEC 4:
-        every finding writes an Event).  Remove expectedFailure once Events
-        that could not be written are retried."""
+        """Every Event POST fails for longer than the API client's retries
+        (5, about 6 s): the controller logs "event not written" and acts,
+        and the Event is written once the API server takes it again, so no
+        deletion goes without its Event (SPEC 4: every finding writes an
+        Event).  This once lost the Event for good."""
         self.api.clear_faults()
         self.api.faults({"status_500": {"count": -1, "path_regex": EVENTS}})
         d, _ = self.create("p7", 1, 0)
