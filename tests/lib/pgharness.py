@@ -21,6 +21,7 @@ import sys
 import tempfile
 import threading
 import time
+import unittest
 import urllib.parse
 
 DIGEST = "sha256:" + "a" * 64
@@ -100,6 +101,25 @@ class Certs:
             subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         return crt, key
 
+    def mint_server(self, cn, days=1):
+        """A serving certificate for CN @cn (localhost, 127.0.0.1) signed by
+        the test CA: (cert, key).  Distinct CNs tell pairs apart on the wire."""
+        base = os.path.join(self.dir, "server-" + re.sub(r"[^A-Za-z0-9_.-]", "_", cn))
+        crt, key, csr, ext = base + ".crt", base + ".key", base + ".csr", base + ".ext"
+        if os.path.exists(crt):
+            return crt, key
+        with open(ext, "w") as f:
+            f.write("basicConstraints=critical,CA:FALSE\nextendedKeyUsage=serverAuth\n"
+                    "subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+        for cmd in (["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
+                     "ec_paramgen_curve:P-256", "-out", key],
+                    ["openssl", "req", "-new", "-key", key, "-subj", f"/CN={cn}", "-out", csr],
+                    ["openssl", "x509", "-req", "-in", csr, "-CA", self.ca, "-CAkey", self.ca_key,
+                     "-set_serial", "0x" + os.urandom(8).hex(), "-days", str(days), "-sha256",
+                     "-extfile", ext, "-out", crt]):
+            subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        return crt, key
+
     def context(self, cert=None):
         """A client TLS context trusting the test CA, presenting @cert if given."""
         ctx = ssl.create_default_context(cafile=self.ca)
@@ -113,15 +133,21 @@ class Certs:
 # ---------------------------------------------------------------------------
 
 def pod(ns, name, image=GOOD_IMAGE, labels=None, node="node-a", sa=None, ip=None,
-        spec=None, owner=None, uid=None, container="c", container_id=None, started=None):
+        spec=None, owner=None, uid=None, container="c", container_id=None, started=None,
+        annotations=None, meta=None):
     """A Running, Ready pod with one container (compliant with a
-    requireDigest profile unless @image says otherwise)."""
+    requireDigest profile unless @image says otherwise).  @meta is merged
+    into metadata last (deletionTimestamp, finalizers...)."""
     m = {"name": name, "namespace": ns, "labels": dict(labels or {"app": "a"})}
     if uid:
         m["uid"] = uid
+    if annotations:
+        m["annotations"] = dict(annotations)
     if owner:
         m["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": owner[0], "name": owner[1],
                                  "uid": owner[2], "controller": True}]
+    if meta:
+        m.update(meta)
     s = {"nodeName": node, "containers": [{"name": container, "image": image}]}
     if sa:
         s["serviceAccountName"] = sa
@@ -200,11 +226,18 @@ def metric_sum(samples, name, **labels):
 # ---------------------------------------------------------------------------
 
 class Standin:
-    """kube_standin.py on 127.0.0.1:0 with @seed objects and a @tokens table,
-    in its own working directory under @workdir."""
+    """kube_standin.py on 127.0.0.1:@port (0: a free one) with @seed objects
+    and a @tokens table, in its own working directory under @workdir.
 
-    def __init__(self, srcdir, certs, workdir, seed=(), tokens=None, extra=()):
+    With @default_sa, put() first gives every namespace it meets the
+    ServiceAccount "default" a real cluster has (created a day ago), so pods
+    are not running on a missing identity by accident."""
+
+    def __init__(self, srcdir, certs, workdir, seed=(), tokens=None, extra=(), port=0,
+                 default_sa=False):
         self.certs = certs
+        self.default_sa = default_sa
+        self.known_ns = set()
         self.dir = tempfile.mkdtemp(prefix="standin-", dir=workdir)
         self.kubeconfig = os.path.join(self.dir, "kubeconfig")
         port_file = os.path.join(self.dir, "port")
@@ -213,7 +246,7 @@ class Standin:
             json.dump({"items": list(seed)}, f)
         cmd = [sys.executable, os.path.join(srcdir, "tests", "standin", "kube_standin.py"),
                "--cert", certs.server[0], "--key", certs.server[1], "--client-ca", certs.ca,
-               "--seed", seed_path, "--port", "0", "--port-file", port_file,
+               "--seed", seed_path, "--port", str(port), "--port-file", port_file,
                "--kubeconfig-out", self.kubeconfig, "--ca-for-kubeconfig", certs.ca,
                "--bookmark-interval", "1"] + list(extra)
         if tokens is not None:
@@ -226,8 +259,10 @@ class Standin:
         self.log_path = os.path.join(self.dir, "standin.log")
         cmd += ["--log", self.log_path]
         self.stderr_path = os.path.join(self.dir, "standin.stderr")
+        self.stdout_path = os.path.join(self.dir, "standin.stdout")
         self._stderr = open(self.stderr_path, "wb")
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self._stderr)
+        with open(self.stdout_path, "wb") as out:
+            self.proc = subprocess.Popen(cmd, stdout=out, stderr=self._stderr)
         deadline = time.monotonic() + 30
         while not os.path.exists(port_file):
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -238,10 +273,22 @@ class Standin:
         self.ctx = certs.context()
 
     def _tail(self):
+        return self.stderr()[-3000:]
+
+    def stderr(self):
         with open(self.stderr_path, errors="replace") as f:
-            return f.read()[-3000:]
+            return f.read()
+
+    def banner(self, timeout=10):
+        """The first line the stand-in printed ("listening on https://...")."""
+        def line():
+            with open(self.stdout_path, errors="replace") as f:
+                text = f.read()
+            return text.split("\n", 1)[0] if "\n" in text else None
+        return wait_for(line, timeout, what="the stand-in's banner")
 
     def stop(self):
+        """SIGTERM (SIGKILL after 10 s); returns what it wrote on stderr."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -250,6 +297,16 @@ class Standin:
                 self.proc.kill()
                 self.proc.wait()
         self._stderr.close()
+        return self.stderr()
+
+    def kubeconfig_with(self, token):
+        """A copy of the kubeconfig that authenticates with @token."""
+        with open(self.kubeconfig) as f:
+            text = f.read()
+        path = os.path.join(self.dir, f"kubeconfig-{token}")
+        with open(path, "w") as f:
+            f.write(text.replace("admin-token", token))
+        return path
 
     def call(self, method, path, body=None, token="admin-token", ctype="application/json"):
         conn = http.client.HTTPSConnection("127.0.0.1", self.port, context=self.ctx, timeout=60)
@@ -270,8 +327,13 @@ class Standin:
             return r.status, raw.decode(errors="replace")
 
     def _ok(self, method, path, body=None):
-        st, out = self.call(method, path, body)
-        if st != 200:
+        return self.kube(method, path, body, expect=(200,))
+
+    def kube(self, method, path, body=None, ctype="application/json", expect=(200, 201)):
+        """One request as admin, to the API or the control API; fails unless
+        answered with a status in @expect; returns the parsed body."""
+        st, out = self.call(method, path, body, ctype=ctype)
+        if st not in expect:
             raise AssertionError(f"stand-in {method} {path}: {st} {out}")
         return out
 
@@ -296,6 +358,15 @@ class Standin:
     # -- control API (no faults, no recording) ------------------------------------
     def put(self, *items):
         """Creates or replaces @items as given; returns them as stored (uids)."""
+        if self.default_sa:
+            fresh = []
+            for it in items:
+                ns = (it.get("metadata") or {}).get("namespace")
+                if it.get("kind") != "Namespace" and ns and ns not in self.known_ns:
+                    self.known_ns.add(ns)
+                    fresh.append(service_account(ns, "default"))
+            if fresh:
+                self._ok("POST", "/_standin/objects", {"items": fresh})
         return self._ok("POST", "/_standin/objects", {"items": list(items)})["items"]
 
     def objects(self, kind, ns=None, name=None):
@@ -351,6 +422,26 @@ class Standin:
                 continue
             out.append(e)
         return out
+
+    def profile_status(self, ns, name):
+        """The status of WorkloadProfile @ns/@name ({} when none)."""
+        return (self.one("WorkloadProfile", ns, name) or {}).get("status") or {}
+
+    def patch_profile(self, ns, name, spec):
+        """A merge patch of the spec through the API, as kubectl would send
+        it: the API server bumps metadata.generation."""
+        return self.kube("PATCH", f"/apis/profileguard.io/v1alpha1/namespaces/{ns}"
+                         f"/workloadprofiles/{name}", {"spec": spec},
+                         ctype="application/merge-patch+json", expect=(200,))
+
+    def deletes(self, ns, name):
+        """pod_deletes() of pod @name as (status, preconditions uid) pairs."""
+        return [(d["status"], d["uid"]) for d in self.pod_deletes(ns, name)]
+
+    def evictions(self, ns, name):
+        """The statuses of the Evictions posted for pod @ns/@name."""
+        return [r["status"] for r in self.requests(
+            "POST", "^" + re.escape(f"/api/v1/namespaces/{ns}/pods/{name}/eviction") + "$")]
 
     def pod_deletes(self, ns, name=None):
         """Recorded DELETEs of pods of @ns (or of pod @name) as dicts
@@ -421,12 +512,17 @@ class Profileguard:
     def alive(self):
         return self.proc.poll() is None
 
-    def wait_log(self, pred, timeout=10, what="log line"):
+    def mark(self):
+        """How many log lines there are so far: wait_log(start=) looks past them."""
+        return len(self.lines())
+
+    def wait_log(self, pred, timeout=10, what="log line", start=0):
+        """The first log line from index @start on that satisfies @pred."""
         def seen():
             if not self.alive():
                 raise AssertionError(f"{self.name} exited ({self.proc.returncode}):\n"
                                      + self.text()[-3000:])
-            return next((l for l in self.lines() if pred(l)), None)
+            return next((l for l in self.lines()[start:] if pred(l)), None)
         return wait_for(seen, timeout, what=f"{self.name}: {what}")
 
     def port_of(self, msg, timeout=15):
@@ -495,42 +591,55 @@ class Profileguard:
 
 
 def controller(binary, standin, workdir, name, flags=(), own_ns="profileguard",
-               telemetry=None, wait_ready=True, env=None):
-    """`profileguard controller` against @standin, metrics on an ephemeral port.
+               telemetry=None, wait_ready=True, env=None, kubeconfig=None,
+               port_timeout=15, ready_timeout=30):
+    """`profileguard controller` against @standin (through @kubeconfig if
+    given, else the stand-in's own), metrics on an ephemeral port.
     @telemetry, when given, is a dict: certs (Certs), allowed_users (list) and
-    optionally client_ca (default: the test CA); the listener's port is then
-    in .telemetry_port."""
-    args = ["--kubeconfig", standin.kubeconfig, "--metrics-addr", "127.0.0.1:0",
+    optionally client_ca (default: the test CA; None: no such flag), cert
+    (a (cert, key) pair instead of the test server's) and wait (default
+    True); the listener's port is then in .telemetry_port, unless wait is
+    False: then nothing waits for it."""
+    args = ["--kubeconfig", kubeconfig or standin.kubeconfig, "--metrics-addr", "127.0.0.1:0",
             "--log-format", "json", "--log-level", "debug", "--namespace", own_ns,
             "--identity", name]
     if telemetry:
         c = telemetry["certs"]
+        cert = telemetry.get("cert", c.server)
         args += ["--telemetry-listen", "127.0.0.1:0",
-                 "--telemetry-tls-cert", c.server[0], "--telemetry-tls-key", c.server[1],
-                 "--telemetry-client-ca", telemetry.get("client_ca", c.ca),
-                 "--telemetry-allowed-users", ",".join(telemetry["allowed_users"])]
+                 "--telemetry-tls-cert", cert[0], "--telemetry-tls-key", cert[1]]
+        if telemetry.get("client_ca", c.ca) is not None:
+            args += ["--telemetry-client-ca", telemetry.get("client_ca", c.ca)]
+        args += ["--telemetry-allowed-users", ",".join(telemetry["allowed_users"])]
     p = Profileguard(binary, "controller", args + list(flags), workdir, name, env=env)
-    p.metrics_port = p.port_of("metrics listening")
-    if telemetry:
-        p.telemetry_port = p.port_of("telemetry listening")
+    p.metrics_port = p.port_of("metrics listening", port_timeout)
+    if telemetry and telemetry.get("wait", True):
+        p.telemetry_port = p.port_of("telemetry listening", port_timeout)
     if wait_ready:
-        wait_for(lambda: p.http("/readyz")[0] == 200 or not p.alive(), 30,
+        wait_for(lambda: p.http("/readyz")[0] == 200 or not p.alive(), ready_timeout,
                  what=f"{name} ready")
         if not p.alive():
             raise AssertionError(f"{name} exited:\n" + p.text()[-3000:])
     return p
 
 
-def webhook(binary, certs, workdir, profiles_dir, flags=(), name="webhook"):
-    """`profileguard webhook` on 127.0.0.1:0 with the test server certificate,
-    profiles from @profiles_dir; its HTTPS port is in .port."""
-    args = ["--listen", "127.0.0.1:0", "--tls-cert", certs.server[0], "--tls-key", certs.server[1],
-            "--profiles", profiles_dir, "--metrics-addr", "127.0.0.1:0",
-            "--log-format", "json", "--log-level", "info", "--shutdown-delay", "0"]
+def webhook(binary, certs, workdir, profiles_dir, flags=(), name="webhook", tls=None,
+            log_level="info", wait_ready=True):
+    """`profileguard webhook` on 127.0.0.1:0 with the test server certificate
+    (or the (cert, key) pair @tls), profiles from @profiles_dir (None: no
+    --profiles flag); its HTTPS port is in .port.  With @wait_ready False it
+    returns once both listeners are up, ready or not."""
+    cert = tls or certs.server
+    args = ["--listen", "127.0.0.1:0", "--tls-cert", cert[0], "--tls-key", cert[1]]
+    if profiles_dir is not None:
+        args += ["--profiles", profiles_dir]
+    args += ["--metrics-addr", "127.0.0.1:0",
+             "--log-format", "json", "--log-level", log_level, "--shutdown-delay", "0"]
     p = Profileguard(binary, "webhook", args + list(flags), workdir, name)
     p.port = p.port_of("webhook listening")
     p.metrics_port = p.port_of("metrics listening")
-    wait_for(lambda: p.http("/readyz")[0] == 200, 15, what=f"{name} ready")
+    if wait_ready:
+        wait_for(lambda: p.http("/readyz")[0] == 200, 15, what=f"{name} ready")
     return p
 
 
@@ -545,16 +654,37 @@ def https_request(port, ctx, method, path, body=None, headers=None, timeout=30):
         conn.close()
 
 
-def suite_main(description):
-    """Parses --binary and --srcdir (the rest goes to unittest) and returns
-    (args, unittest argv).  A scratch directory is in args.workdir."""
+def telemetry_post(port, certs, path, body, token=None, cert=None, method="POST",
+                   ctype="application/json", timeout=30):
+    """(status, reply parsed as JSON (else its text), headers) of one request
+    to a controller's telemetry listener on @port, presenting @token as a
+    bearer token and/or the client certificate @cert."""
+    headers = {"Content-Type": ctype}
+    if token:
+        headers["Authorization"] = "Bearer " + token
+    st, hdrs, raw = https_request(port, certs.context(cert), method, path,
+                                  body.encode() if isinstance(body, str) else body,
+                                  headers, timeout)
+    try:
+        parsed = json.loads(raw) if raw else None
+    except ValueError:
+        parsed = raw.decode(errors="replace")
+    return st, parsed, hdrs
+
+
+def suite_main(description, prefix="pg-faults-", options=()):
+    """Parses --binary and --srcdir, and the required @options (such as
+    "--yaml2json"), the rest going to unittest; returns (args, unittest
+    argv).  A scratch directory named @prefix... is in args.workdir."""
     ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--binary", required=True)
     ap.add_argument("--srcdir", required=True)
+    for o in options:
+        ap.add_argument(o, required=True)
     ap.add_argument("--keep", action="store_true", help="keep the scratch directory (logs)")
     args, rest = ap.parse_known_args()
     args.binary = os.path.abspath(args.binary)
-    args.workdir = tempfile.mkdtemp(prefix="pg-faults-")
+    args.workdir = tempfile.mkdtemp(prefix=prefix)
     return args, [sys.argv[0]] + rest
 
 
@@ -563,3 +693,13 @@ def cleanup(args):
         print(f"kept {args.workdir}", file=sys.stderr)
     else:
         shutil.rmtree(args.workdir, ignore_errors=True)
+
+
+def run_tests(args, argv):
+    """unittest.main over @argv, verbose; then cleanup(@args).  Returns the
+    exit status: 0 when every test passed."""
+    try:
+        prog = unittest.main(argv=argv, exit=False, verbosity=2)
+        return 0 if prog.result.wasSuccessful() else 1
+    finally:
+        cleanup(args)
