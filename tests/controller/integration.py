@@ -8,88 +8,34 @@ wrote: the requests it sent (/_standin/requests), the Events and the
 WorkloadProfile status it left (/_standin/objects), and its metrics.  Lease
 timings are shortened with the controller's public flags (--lease-duration,
 --renew-deadline, --retry-period) and the owner backoff with --owner-backoff.
-Standard library only.
+Certificates, the stand-in, the controller process and the object builders
+come from tests/lib/pgharness.py.  Standard library only.
 
 usage: integration.py --binary PROFILEGUARD --srcdir SRC [unittest args]
 """
 
-import argparse
 import datetime
-import http.client
 import json
 import os
-import re
-import shutil
 import signal
-import ssl
 import subprocess
 import sys
-import tempfile
 import time
 import unittest
-import urllib.parse
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import pgharness as h  # noqa: E402
+from pgharness import pod, profile, rfc3339, wait_for  # noqa: E402
 
 ARGS = None
 CERTS = None
 OWN_NS = "profileguard"
-DIGEST = "sha256:" + "a" * 64
+STOP_TIMEOUT = 15       # seconds a controller gets to stop on a signal
 
 
-# ---------------------------------------------------------------------------
-# Helpers: time, waiting, objects
-# ---------------------------------------------------------------------------
-
-def rfc3339(t=None):
-    t = time.time() if t is None else t
-    return datetime.datetime.fromtimestamp(int(t), datetime.timezone.utc).strftime(
-        "%Y-%m-%dT%H:%M:%SZ")
-
-
-def wait_for(fn, timeout=10.0, interval=0.05, what="condition"):
-    """Polls fn until it returns something truthy; returns that value."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what} (last: {last!r})")
-
-
-def pod(ns, name, image="registry.example.com/app@" + DIGEST, labels=None, sa=None, spec=None,
-        owner=None, annotations=None, started=None, meta=None):
-    """A Running, Ready pod with one container."""
-    m = {"name": name, "namespace": ns, "labels": labels or {"app": "a"}}
-    if annotations:
-        m["annotations"] = annotations
-    if owner:
-        m["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": owner[0], "name": owner[1],
-                                 "uid": owner[2], "controller": True}]
-    if meta:
-        m.update(meta)
-    s = {"nodeName": "node-a", "containers": [{"name": "c", "image": image}]}
-    if sa:
-        s["serviceAccountName"] = sa
-    if spec:
-        s.update(spec)
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": m, "spec": s,
-            "status": {"phase": "Running", "startTime": rfc3339(started),
-                       "conditions": [{"type": "Ready", "status": "True"}]}}
-
-
-def profile(ns, name, spec, selector=None):
-    s = {"selector": selector or {"matchLabels": {"app": "a"}}}
-    s.update(spec)
-    return {"apiVersion": "profileguard.io/v1alpha1", "kind": "WorkloadProfile",
-            "metadata": {"name": name, "namespace": ns}, "spec": s}
-
-
-def sa(ns, name, created=None):
-    m = {"name": name, "namespace": ns}
-    if created is not None:
-        m["creationTimestamp"] = rfc3339(created)
-    return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": m}
+def setUpModule():
+    global CERTS
+    CERTS = h.Certs(ARGS.srcdir, os.path.join(ARGS.workdir, "certs"))
 
 
 def token_secret(ns, name, typ="kubernetes.io/service-account-token"):
@@ -102,248 +48,18 @@ def token_secret(ns, name, typ="kubernetes.io/service-account-token"):
 REQUIRE_DIGEST = {"images": {"requireDigest": True}}
 
 
-# ---------------------------------------------------------------------------
-# The stand-in and the controller
-# ---------------------------------------------------------------------------
-
-class Standin:
-    def __init__(self, *extra):
-        self.dir = tempfile.mkdtemp(prefix="pg-ctl-standin-")
-        self.extra = list(extra)
-        self.known_ns = set()
-        self.kubeconfig = os.path.join(self.dir, "kubeconfig")
-        server = os.path.join(ARGS.srcdir, "tests", "standin", "kube_standin.py")
-        port_file = os.path.join(self.dir, "port")
-        with open(os.path.join(self.dir, "seed.json"), "w") as f:
-            json.dump({"items": [{"apiVersion": "v1", "kind": "Namespace",
-                                  "metadata": {"name": OWN_NS}}]}, f)
-        cmd = [sys.executable, server, "--cert", f"{CERTS}/server.crt",
-               "--key", f"{CERTS}/server.key", "--client-ca", f"{CERTS}/ca.crt",
-               "--seed", os.path.join(self.dir, "seed.json"), "--port", "0",
-               "--port-file", port_file, "--kubeconfig-out", self.kubeconfig,
-               "--ca-for-kubeconfig", f"{CERTS}/ca.crt", "--bookmark-interval", "1"] + self.extra
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.time() + 20
-        while not os.path.exists(port_file):
-            if self.proc.poll() is not None or time.time() > deadline:
-                raise RuntimeError("stand-in did not start: " + self.proc.stderr.read().decode())
-            time.sleep(0.02)
-        with open(port_file) as f:
-            self.port = int(f.read())
-        self.ctx = ssl.create_default_context(cafile=f"{CERTS}/ca.crt")
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc.stderr.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def call(self, method, path, body=None, token="admin-token", ctype="application/json"):
-        conn = http.client.HTTPSConnection("127.0.0.1", self.port, context=self.ctx, timeout=30)
-        headers = {"Authorization": "Bearer " + token}
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode()
-            headers["Content-Type"] = ctype
-        try:
-            conn.request(method, path, body=data, headers=headers)
-            r = conn.getresponse()
-            raw = r.read()
-        finally:
-            conn.close()
-        try:
-            return r.status, json.loads(raw) if raw else None
-        except ValueError:
-            return r.status, raw.decode(errors="replace")
-
-    # -- control API ------------------------------------------------------------------
-    def put(self, *items):
-        """Creates or replaces @items.  Each namespace first gets the
-        ServiceAccount "default" a real cluster would have (created a day
-        ago), so pods are not running on a missing identity by accident."""
-        fresh = []
-        for it in items:
-            ns = (it.get("metadata") or {}).get("namespace")
-            if it.get("kind") not in ("Namespace",) and ns and ns not in self.known_ns:
-                self.known_ns.add(ns)
-                fresh.append(sa(ns, "default", created=time.time() - 86400))
-        if fresh:
-            st, out = self.call("POST", "/_standin/objects", {"items": fresh})
-            assert st == 200, out
-        st, out = self.call("POST", "/_standin/objects", {"items": list(items)})
-        assert st == 200, out
-        return out["items"]
-
-    def objects(self, kind, ns=None, name=None):
-        q = {"kind": kind}
-        if ns is not None:
-            q["namespace"] = ns
-        if name:
-            q["name"] = name
-        st, out = self.call("GET", "/_standin/objects?" + urllib.parse.urlencode(q))
-        assert st == 200, out
-        return out["items"]
-
-    def patch_profile(self, ns, name, spec):
-        """A merge patch of the spec through the API, as kubectl would send
-        it: the API server bumps metadata.generation."""
-        st, out = self.call("PATCH", "/apis/profileguard.io/v1alpha1/namespaces/"
-                            f"{ns}/workloadprofiles/{name}", {"spec": spec},
-                            ctype="application/merge-patch+json")
-        assert st == 200, out
-        return out
-
-    def remove(self, kind, ns, name):
-        q = urllib.parse.urlencode({"kind": kind, "namespace": ns, "name": name})
-        st, out = self.call("DELETE", "/_standin/objects?" + q)
-        assert st == 200, out
-
-    def one(self, kind, ns, name):
-        items = self.objects(kind, ns, name)
-        return items[0] if items else None
-
-    def requests(self, method=None, path_regex=None):
-        q = {}
-        if method:
-            q["method"] = method
-        if path_regex:
-            q["path_regex"] = path_regex
-        st, out = self.call("GET", "/_standin/requests?" + urllib.parse.urlencode(q))
-        assert st == 200, out
-        return out
-
-    def faults(self, knobs):
-        st, out = self.call("POST", "/_standin/faults", knobs)
-        assert st == 200, out
-
-    def clear_faults(self):
-        self.call("DELETE", "/_standin/faults")
-
-    def compact(self):
-        st, out = self.call("POST", "/_standin/compact")
-        assert st == 200, out
-
-    def watches(self):
-        return self.call("GET", "/_standin/watches")[1]
-
-    # -- what the controller wrote -------------------------------------------------
-    def events(self, ns, pod_name=None, reason=None):
-        out = []
-        for e in self.objects("Event", ns):
-            if pod_name and (e.get("regarding") or {}).get("name") != pod_name:
-                continue
-            if reason and e.get("reason") != reason:
-                continue
-            out.append(e)
-        return out
-
-    def status(self, ns, name):
-        p = self.one("WorkloadProfile", ns, name)
-        return (p or {}).get("status") or {}
-
-    def deletes(self, ns, name):
-        """Pod DELETE requests as (status, preconditions uid)."""
-        path = re.escape(f"/api/v1/namespaces/{ns}/pods/{name}") + "$"
-        return [(r["status"], ((r.get("body") or {}).get("preconditions") or {}).get("uid"))
-                for r in self.requests("DELETE", path)]
-
-    def evictions(self, ns, name):
-        path = re.escape(f"/api/v1/namespaces/{ns}/pods/{name}/eviction") + "$"
-        return [r["status"] for r in self.requests("POST", path)]
+def standin(tokens=None):
+    """A stand-in holding the controller's own namespace, whose put() gives
+    each new namespace its ServiceAccount "default"."""
+    return h.Standin(ARGS.srcdir, CERTS, ARGS.workdir, seed=[h.namespace(OWN_NS)],
+                     tokens=tokens, default_sa=True)
 
 
-class Controller:
-    def __init__(self, standin, *flags, name="ctl"):
-        self.standin = standin
-        self.flags = list(flags)
-        self.name = name
-        self.log_path = os.path.join(standin.dir, name + ".log")
-        self.proc = None
-        self.port = None
-
-    def start(self, wait_ready=True):
-        self.log = open(self.log_path, "ab")
-        cmd = [ARGS.binary, "controller", "--kubeconfig", self.standin.kubeconfig,
-               "--metrics-addr", "127.0.0.1:0", "--log-format", "json", "--log-level", "debug",
-               "--namespace", OWN_NS, "--identity", self.name] + self.flags
-        env = dict(os.environ)
-        for k in list(env):
-            if k.startswith("PROFILEGUARD_") or k in ("POD_NAME", "POD_NAMESPACE",
-                                                      "KUBERNETES_SERVICE_HOST"):
-                del env[k]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.log, env=env)
-        self.port = wait_for(self._port, 10, what=f"{self.name} metrics port")
-        if wait_ready:
-            wait_for(lambda: self.http("/readyz")[0] == 200, 15, what=f"{self.name} ready")
-        return self
-
-    def lines(self):
-        out = []
-        try:
-            with open(self.log_path, "rb") as f:
-                for raw in f:
-                    try:
-                        out.append(json.loads(raw))
-                    except ValueError:
-                        pass
-        except FileNotFoundError:
-            pass
-        return out
-
-    def _port(self):
-        if self.proc.poll() is not None:
-            raise AssertionError(f"{self.name} exited: " + open(self.log_path).read()[-3000:])
-        for line in self.lines():
-            if line.get("msg") == "metrics listening":
-                return int(line["port"])
-        return None
-
-    def http(self, path):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        try:
-            conn.request("GET", path)
-            r = conn.getresponse()
-            return r.status, r.read().decode()
-        except OSError as e:
-            return 0, str(e)
-        finally:
-            conn.close()
-
-    def metric(self, name, **labels):
-        """The sum of the series of @name carrying @labels, 0 when none."""
-        st, text = self.http("/metrics")
-        assert st == 200, text
-        total = 0.0
-        for line in text.splitlines():
-            m = re.match(r'^([a-z_]+)(?:\{(.*)\})? (\S+)$', line)
-            if not m or m.group(1) != name:
-                continue
-            if all(f'{k}="{v}"' in (m.group(2) or "") for k, v in labels.items()):
-                total += float(m.group(3))
-        return total
-
-    def stop(self, sig=signal.SIGTERM, timeout=15):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                raise AssertionError(f"{self.name} did not stop on {sig}")
-        if hasattr(self, "log"):
-            self.log.close()
-        with open(self.log_path, errors="replace") as f:
-            text = f.read()
-        for marker in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
-            if marker in text:
-                raise AssertionError(f"{self.name}: {marker}:\n" + text[text.index(marker) - 200:][:4000])
-        return self.proc.returncode if self.proc else None
+def controller(api, *flags, name="ctl", wait_ready=True):
+    """`profileguard controller` against @api with @flags, metrics on an
+    ephemeral port; waits for /readyz unless told not to."""
+    return h.controller(ARGS.binary, api, ARGS.workdir, name, flags, own_ns=OWN_NS,
+                        wait_ready=wait_ready, port_timeout=10, ready_timeout=15)
 
 
 # ---------------------------------------------------------------------------
@@ -352,17 +68,16 @@ class Controller:
 
 class Base(unittest.TestCase):
     FLAGS = []
-    STANDIN = []
 
     @classmethod
     def setUpClass(cls):
-        cls.api = Standin(*cls.STANDIN)
-        cls.ctl = Controller(cls.api, "--leader-elect=false", *cls.FLAGS).start()
+        cls.api = standin()
+        cls.ctl = controller(cls.api, "--leader-elect=false", *cls.FLAGS)
 
     @classmethod
     def tearDownClass(cls):
         try:
-            rc = cls.ctl.stop()
+            rc = cls.ctl.stop(timeout=STOP_TIMEOUT)
             assert rc == 0, f"controller exited {rc}"
         finally:
             cls.api.stop()
@@ -375,7 +90,7 @@ class Base(unittest.TestCase):
                         what=f"{reason} Event for {ns}/{pod_name}")[0]
 
     def wait_status(self, ns, name, pred, timeout=10):
-        return wait_for(lambda: (lambda s: s if pred(s) else None)(self.api.status(ns, name)),
+        return wait_for(lambda: (lambda s: s if pred(s) else None)(self.api.profile_status(ns, name)),
                         timeout, what=f"status of {ns}/{name}")
 
     def assert_event(self, ev, reason, action, pod_obj, prof_name, note_part):
@@ -424,7 +139,7 @@ class TestEnforce(Base):
     def test_admission_drift_profile_tightened(self):
         ns = "drift-tight"
         p = self.api.put(pod(ns, "priv", spec={"containers": [
-            {"name": "c", "image": "registry.example.com/app@" + DIGEST,
+            {"name": "c", "image": h.GOOD_IMAGE,
              "securityContext": {"privileged": True}}]}))[0]
         self.api.put(profile(ns, "tight", REQUIRE_DIGEST))
         st = self.wait_status(ns, "tight", lambda s: s.get("matchedPods") == 1)
@@ -450,10 +165,10 @@ class TestEnforce(Base):
             pod(ns, "by-volume", spec={"volumes": [{"name": "t", "secret": {"secretName": "old-token"}}]}),
             pod(ns, "by-projected", spec={"volumes": [{"name": "t", "projected": {"sources": [
                 {"secret": {"name": "old-token"}}]}}]}),
-            pod(ns, "by-env", spec={"containers": [{"name": "c", "image": "registry.example.com/app@" + DIGEST,
+            pod(ns, "by-env", spec={"containers": [{"name": "c", "image": h.GOOD_IMAGE,
                                                     "env": [{"name": "T", "valueFrom": {"secretKeyRef": {
                                                         "name": "old-token", "key": "token"}}}]}]}),
-            pod(ns, "by-envfrom", spec={"containers": [{"name": "c", "image": "registry.example.com/app@" + DIGEST,
+            pod(ns, "by-envfrom", spec={"containers": [{"name": "c", "image": h.GOOD_IMAGE,
                                                         "envFrom": [{"secretRef": {"name": "old-token"}}]}]}),
             pod(ns, "opaque-only", spec={"volumes": [{"name": "t", "secret": {"secretName": "plain"}}]}))
         self.api.put(profile(ns, "no-legacy", {"identity": {"legacyTokenSecrets": "Forbid"}}))
@@ -498,7 +213,7 @@ class TestEnforce(Base):
 
     def test_service_account_deleted(self):
         ns = "sa-gone"
-        self.api.put(sa(ns, "app", created=time.time() - 3600))
+        self.api.put(h.service_account(ns, "app", created=time.time() - 3600))
         p = self.api.put(pod(ns, "zombie", sa="app", started=time.time() - 60))[0]
         self.api.put(profile(ns, "ids", {"identity": {"serviceAccountNames": ["app"]}}))
         self.wait_status(ns, "ids", lambda s: s.get("matchedPods") == 1)
@@ -512,13 +227,13 @@ class TestEnforce(Base):
 
     def test_service_account_recreated_audit_records_only(self):
         ns = "sa-new"
-        self.api.put(sa(ns, "app", created=time.time() - 7200))
+        self.api.put(h.service_account(ns, "app", created=time.time() - 7200))
         p = self.api.put(pod(ns, "old-identity", sa="app", started=time.time() - 3600))[0]
         self.api.put(profile(ns, "watch", {"mode": "Audit"}))
         self.wait_status(ns, "watch", lambda s: s.get("matchedPods") == 1)
         # Recreated in one step (a new UID, created now), as the watch of
         # a busy cluster may well show it.
-        self.api.put(dict(sa(ns, "app"), metadata={"name": "app", "namespace": ns,
+        self.api.put(dict(h.service_account(ns, "app"), metadata={"name": "app", "namespace": ns,
                                                    "uid": "recreated-0001",
                                                    "creationTimestamp": rfc3339()}))
         ev = self.wait_event(ns, "old-identity", "ServiceAccountMissing")
@@ -717,9 +432,9 @@ class TestFaults(Base):
 
     @classmethod
     def setUpClass(cls):
-        cls.api = Standin()
+        cls.api = standin()
         cls.api.faults({"reset_watch": {"after_events": 1, "count": -1, "path_regex": cls.WATCH}})
-        cls.ctl = Controller(cls.api, "--leader-elect=false", *cls.FLAGS).start()
+        cls.ctl = controller(cls.api, "--leader-elect=false", *cls.FLAGS)
 
     def drifting(self, ns, n, prefix):
         return self.api.put(*[pod(ns, f"{prefix}{i}", image="nginx") for i in range(n)])
@@ -788,28 +503,23 @@ class TestFinishedPods(unittest.TestCase):
     def setUpClass(cls):
         tokens = {"admin-token": {"username": "admin", "groups": ["system:masters"]},
                   "audit-token": {"username": cls.AUDIT_USER}}
-        cls.tokens_dir = tempfile.mkdtemp(prefix="pg-ctl-tokens-")
-        with open(os.path.join(cls.tokens_dir, "tokens.json"), "w") as f:
-            json.dump(tokens, f)
-        cls.api = Standin("--tokens", os.path.join(cls.tokens_dir, "tokens.json"))
-        cls.ctl = Controller(cls.api, "--leader-elect=false", "--max-actions-per-minute", "1000",
+        cls.api = standin(tokens=tokens)
+        # No --telemetry-client-ca: senders authenticate with tokens only.
+        cls.ctl = controller(cls.api, "--leader-elect=false", "--max-actions-per-minute", "1000",
                              "--owner-backoff", "3s",
                              "--telemetry-listen", "127.0.0.1:0",
-                             "--telemetry-tls-cert", f"{CERTS}/server.crt",
-                             "--telemetry-tls-key", f"{CERTS}/server.key",
-                             "--telemetry-allowed-users", cls.AUDIT_USER).start()
-        cls.tport = wait_for(lambda: next((int(l["port"]) for l in cls.ctl.lines()
-                                           if l.get("msg") == "telemetry listening"), None),
-                             10, what="telemetry port")
+                             "--telemetry-tls-cert", CERTS.server[0],
+                             "--telemetry-tls-key", CERTS.server[1],
+                             "--telemetry-allowed-users", cls.AUDIT_USER)
+        cls.tport = cls.ctl.port_of("telemetry listening", 10)
 
     @classmethod
     def tearDownClass(cls):
         try:
-            rc = cls.ctl.stop()
+            rc = cls.ctl.stop(timeout=STOP_TIMEOUT)
             assert rc == 0, f"controller exited {rc}"
         finally:
             cls.api.stop()
-            shutil.rmtree(cls.tokens_dir, ignore_errors=True)
 
     def finished_pod(self, name, phase, ip="10.244.3.9", owner=None):
         p = pod(self.NS, name, image="nginx", owner=owner)     # a tag: AdmissionDrift
@@ -820,18 +530,9 @@ class TestFinishedPods(unittest.TestCase):
         return p
 
     def post(self, path, body):
-        ctx = ssl.create_default_context(cafile=f"{CERTS}/ca.crt")
-        conn = http.client.HTTPSConnection("127.0.0.1", self.tport, context=ctx, timeout=30)
-        try:
-            conn.request("POST", path, body=body.encode(),
-                         headers={"Content-Type": "application/json",
-                                  "Authorization": "Bearer audit-token"})
-            r = conn.getresponse()
-            raw = r.read()
-        finally:
-            conn.close()
-        self.assertEqual(r.status, 200, raw)
-        return json.loads(raw)
+        st, out, _ = h.telemetry_post(self.tport, CERTS, path, body, token="audit-token")
+        self.assertEqual(st, 200, out)
+        return out
 
     def audit_replay(self, p, from_ip):
         """One audit event: @p's bound token used from @from_ip."""
@@ -958,11 +659,11 @@ class TestKubeApiFlags(unittest.TestCase):
     def test_requests_are_paced(self):
         # 2 requests a second and no burst: the start-up lists and watches
         # (five informers) spread over seconds instead of one.
-        api = Standin()
-        ctl = Controller(api, "--leader-elect=false", "--kube-api-qps", "2",
-                         "--kube-api-burst", "1")
+        api = standin()
+        ctl = None
         try:
-            ctl.start(wait_ready=False)
+            ctl = controller(api, "--leader-elect=false", "--kube-api-qps", "2",
+                             "--kube-api-burst", "1", wait_ready=False)
             mine = lambda: [r for r in api.requests()
                             if (r.get("headers") or {}).get("User-Agent", "").startswith("profileguard/")]
             wait_for(lambda: len(mine()) >= 10, 20, interval=0.2, what="lists and watches")
@@ -981,7 +682,8 @@ class TestKubeApiFlags(unittest.TestCase):
                              and l.get("kube_api_qps") == "2" and l.get("kube_api_burst") == "1"])
         finally:
             try:
-                self.assertEqual(ctl.stop(), 0)
+                self.assertIsNotNone(ctl, "the controller did not start")
+                self.assertEqual(ctl.stop(timeout=STOP_TIMEOUT), 0)
             finally:
                 api.stop()
 
@@ -991,7 +693,7 @@ class TestLeaderElection(unittest.TestCase):
              "--retry-period", "500ms", "--max-actions-per-minute", "1000"]
 
     def setUp(self):
-        self.api = Standin()
+        self.api = standin()
         self.ctls = []
 
     def tearDown(self):
@@ -1002,7 +704,7 @@ class TestLeaderElection(unittest.TestCase):
             self.api.stop()
 
     def start(self, name):
-        c = Controller(self.api, *self.LEASE, name=name).start()
+        c = controller(self.api, *self.LEASE, name=name)
         self.ctls.append(c)
         return c
 
@@ -1027,7 +729,7 @@ class TestLeaderElection(unittest.TestCase):
         # The leader dies without a word; the follower takes over within a
         # lease duration (plus a retry period) of its last renewal.
         killed = time.monotonic()
-        leader.stop(signal.SIGKILL)
+        leader.stop(signal.SIGKILL, timeout=STOP_TIMEOUT)
         p2 = self.api.put(pod(ns, "two", image="nginx"))[0]
         wait_for(lambda: self.holder() == follower.name, 6, interval=0.05, what="takeover")
         took = time.monotonic() - killed
@@ -1043,7 +745,7 @@ class TestLeaderElection(unittest.TestCase):
         time.sleep(1.0)
         self.assertEqual(self.holder(), follower.name)
         released = time.monotonic()
-        self.assertEqual(follower.stop(), 0)
+        self.assertEqual(follower.stop(timeout=STOP_TIMEOUT), 0)
         wait_for(lambda: self.holder() == "ctl-c", 3, interval=0.05, what="takeover after release")
         self.assertLess(time.monotonic() - released, 2.5)
         puts = self.api.requests("PUT", "/leases/profileguard-controller$")
@@ -1060,21 +762,9 @@ class TestLeaderElection(unittest.TestCase):
 
 
 def main():
-    global ARGS, CERTS
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--binary", required=True)
-    ap.add_argument("--srcdir", required=True)
-    ARGS, rest = ap.parse_known_args()
-    ARGS.binary = os.path.abspath(ARGS.binary)
-    tmp = tempfile.mkdtemp(prefix="pg-ctl-certs-")
-    CERTS = os.path.join(tmp, "certs")
-    try:
-        subprocess.run(["sh", os.path.join(ARGS.srcdir, "tests", "standin", "gencerts.sh"), CERTS],
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        prog = unittest.main(argv=[sys.argv[0]] + rest, exit=False, verbosity=2)
-        return 0 if prog.result.wasSuccessful() else 1
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    global ARGS
+    ARGS, argv = h.suite_main(__doc__, prefix="pg-ctl-")
+    return h.run_tests(ARGS, argv)
 
 
 if __name__ == "__main__":

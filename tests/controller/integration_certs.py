@@ -6,30 +6,28 @@ openssl CLI), every webhook's caBundle is patched to the CA, an almost
 expired certificate is renewed, `profileguard webhook` serves the renewed
 certificate without a restart once its files change (as the kubelet
 rewrites a Secret volume), and a configuration that does not exist is
-never created.  Reuses integration.py's Standin and Controller.
+never created.  The stand-in, the processes and the test CA come from
+tests/lib/pgharness.py.
 
 usage: integration_certs.py --binary PROFILEGUARD --srcdir SRC [unittest args]
 """
 
-import argparse
 import base64
-import json
 import os
-import shutil
-import signal
 import socket
 import ssl
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import integration as it  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import pgharness as h  # noqa: E402
 
-NS = it.OWN_NS
+ARGS = None
+CERTS = None
+NS = "profileguard"
 SECRET = "pg-tls"
 VWC = "profileguard-webhook"
 SVC = "profileguard-webhook"
@@ -71,34 +69,34 @@ def write_atomic(path, data):
     os.replace(tmp, path)
 
 
+def setUpModule():
+    global CERTS
+    CERTS = h.Certs(ARGS.srcdir, os.path.join(ARGS.workdir, "certs"))
+
+
 class CertsBase(unittest.TestCase):
     def setUp(self):
-        self.dir = tempfile.mkdtemp(prefix="pg-certs-")
+        self.dir = tempfile.mkdtemp(prefix="pg-certs-", dir=ARGS.workdir)
         self.api = None
         self.ctl = None
         self.webhook = None
 
     def tearDown(self):
-        if self.webhook and self.webhook.poll() is None:
-            self.webhook.send_signal(signal.SIGTERM)
+        # Each stop fails on a sanitizer report in its log.
+        try:
+            if self.webhook:
+                self.webhook.stop(timeout=10)
+        finally:
             try:
-                self.webhook.wait(10)
-            except subprocess.TimeoutExpired:
-                self.webhook.kill()
-                self.webhook.wait()
-        if self.webhook:
-            with open(os.path.join(self.dir, "webhook.log"), errors="replace") as f:
-                text = f.read()
-            for marker in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
-                self.assertNotIn(marker, text, text[-4000:])
-        if self.ctl:
-            self.ctl.stop()
-        if self.api:
-            self.api.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
+                if self.ctl:
+                    self.ctl.stop(timeout=15)
+            finally:
+                if self.api:
+                    self.api.stop()
 
     def start(self, *seed, config=VWC, telemetry=True):
-        self.api = it.Standin()
+        self.api = h.Standin(ARGS.srcdir, CERTS, ARGS.workdir, seed=[h.namespace(NS)],
+                             default_sa=True)
         if seed:
             self.api.put(*seed)
         flags = ["--leader-elect=false", "--webhook-cert-secret", SECRET,
@@ -106,7 +104,8 @@ class CertsBase(unittest.TestCase):
                  "--cert-check-interval", "500ms"]
         if telemetry:
             flags += ["--telemetry-service", TEL_SVC]
-        self.ctl = it.Controller(self.api, *flags).start()
+        self.ctl = h.controller(ARGS.binary, self.api, ARGS.workdir, "ctl", flags, own_ns=NS,
+                                port_timeout=10, ready_timeout=15)
 
     def secret(self):
         return self.api.one("Secret", NS, SECRET)
@@ -126,7 +125,7 @@ class CertsBase(unittest.TestCase):
         def ok():
             s = self.secret()
             return s if s and pred(s) else None
-        return it.wait_for(ok, timeout, what="the certificate Secret")
+        return h.wait_for(ok, timeout, what="the certificate Secret")
 
     def assert_valid(self, files, days=300):
         rc, out = openssl("x509", "-noout", "-checkend", str(days * 86400), "-in",
@@ -151,7 +150,7 @@ class CertsBase(unittest.TestCase):
 
     def ca_bundles(self, name=VWC):
         obj = self.api.one("ValidatingWebhookConfiguration", None, name) or {}
-        return [(h.get("clientConfig") or {}).get("caBundle") for h in obj.get("webhooks", [])]
+        return [(w.get("clientConfig") or {}).get("caBundle") for w in obj.get("webhooks", [])]
 
     def almost_expired(self, files):
         """A serving certificate for the right names, signed by the Secret's
@@ -206,10 +205,10 @@ class TestGenerated(CertsBase):
 
         # 2. Every webhook's caBundle is the CA.
         want = s["data"]["ca.crt"]
-        it.wait_for(lambda: self.ca_bundles() == [want, want], 10, what="caBundle patched")
+        h.wait_for(lambda: self.ca_bundles() == [want, want], 10, what="caBundle patched")
         # Patched in place: the rest of the configuration is kept.
         hooks = self.api.one("ValidatingWebhookConfiguration", None, VWC)["webhooks"]
-        self.assertEqual([h["clientConfig"]["url"] for h in hooks],
+        self.assertEqual([w["clientConfig"]["url"] for w in hooks],
                          ["https://127.0.0.1:1/validate0", "https://127.0.0.1:1/validate1"])
         self.assertEqual(hooks[0]["rules"][0]["resources"], ["things"])
         # Nothing changes while everything is valid: no second write.
@@ -255,9 +254,9 @@ class TestGenerated(CertsBase):
         write_atomic(live["key"], base64.b64decode(s3["data"]["tls.key"]))
         write_atomic(live["crt"], base64.b64decode(s3["data"]["tls.crt"]))
         want_serial = serial_of(f3["tls.crt"])
-        it.wait_for(lambda: self.served_serial(port, f3["ca.crt"]) == want_serial, 15,
-                    interval=0.2, what="the webhook serving the new certificate")
-        self.assertIsNone(self.webhook.poll())
+        h.wait_for(lambda: self.served_serial(port, f3["ca.crt"]) == want_serial, 15,
+                   interval=0.2, what="the webhook serving the new certificate")
+        self.assertTrue(self.webhook.alive())
         self.assertEqual(self.webhook.pid, pid)
         # The old CA still trusts the new serving certificate (the CA was kept).
         self.assertEqual(self.served_serial(port, files["ca.crt"]), want_serial)
@@ -266,28 +265,10 @@ class TestGenerated(CertsBase):
     def start_webhook(self, live):
         profiles = os.path.join(self.dir, "profiles")
         os.makedirs(profiles, exist_ok=True)
-        log = open(os.path.join(self.dir, "webhook.log"), "wb")
-        self.webhook = subprocess.Popen(
-            [it.ARGS.binary, "webhook", "--listen", "127.0.0.1:0", "--tls-cert", live["crt"],
-             "--tls-key", live["key"], "--profiles", profiles, "--metrics-addr", "127.0.0.1:0",
-             "--log-format", "json", "--log-level", "debug", "--threads", "2",
-             "--shutdown-delay", "0"], stdout=subprocess.DEVNULL, stderr=log)
-        log.close()
-
-        def port():
-            if self.webhook.poll() is not None:
-                raise AssertionError("webhook exited: " +
-                                     open(os.path.join(self.dir, "webhook.log")).read()[-3000:])
-            with open(os.path.join(self.dir, "webhook.log"), "rb") as f:
-                for raw in f:
-                    try:
-                        line = json.loads(raw)
-                    except ValueError:
-                        continue
-                    if line.get("msg") == "webhook listening":
-                        return int(line["port"])
-            return None
-        return it.wait_for(port, 15, what="webhook listening"), self.webhook.pid
+        self.webhook = h.webhook(ARGS.binary, CERTS, self.dir, profiles, ["--threads", "2"],
+                                 tls=(live["crt"], live["key"]), log_level="debug",
+                                 wait_ready=False)
+        return self.webhook.port, self.webhook.pid
 
     @staticmethod
     def served_serial(port, cafile):
@@ -309,8 +290,8 @@ class TestNoConfiguration(CertsBase):
         self.assertEqual(rc, 0, out)
         rc, out = openssl("x509", "-noout", "-ext", "subjectAltName", "-in", files["tls.crt"])
         self.assertNotIn(TEL_SVC, out)
-        it.wait_for(lambda: any(l.get("msg", "").startswith("webhook configuration not found")
-                                for l in self.ctl.lines()), 10, what="not-found logged")
+        h.wait_for(lambda: any(l.get("msg", "").startswith("webhook configuration not found")
+                               for l in self.ctl.lines()), 10, what="not-found logged")
         time.sleep(2.5)     # several rounds at 500 ms
         self.assertEqual(self.api.objects("ValidatingWebhookConfiguration", None, "pg-deleted"), [])
         self.assertEqual(self.api.requests("POST", "validatingwebhookconfigurations"), [])
@@ -322,22 +303,9 @@ class TestNoConfiguration(CertsBase):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--binary", required=True)
-    ap.add_argument("--srcdir", required=True)
-    args, rest = ap.parse_known_args()
-    args.binary = os.path.abspath(args.binary)
-    it.ARGS = args
-    tmp = tempfile.mkdtemp(prefix="pg-certs-ca-")
-    it.CERTS = os.path.join(tmp, "certs")
-    try:
-        subprocess.run(["sh", os.path.join(args.srcdir, "tests", "standin", "gencerts.sh"),
-                        it.CERTS], check=True, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL)
-        prog = unittest.main(argv=[sys.argv[0]] + rest, exit=False, verbosity=2)
-        return 0 if prog.result.wasSuccessful() else 1
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    global ARGS
+    ARGS, argv = h.suite_main(__doc__, prefix="pg-certs-")
+    return h.run_tests(ARGS, argv)
 
 
 if __name__ == "__main__":
