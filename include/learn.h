@@ -13,6 +13,9 @@
 
 struct learn;
 
+/* @name must be an RFC 1123 subdomain and @namespace a label, as the
+ * profile's metadata requires; the caller checks (learn_render() assumes
+ * it). */
 struct learn_opts {
 	const char *name;               /* metadata.name of the profile */
 	const char *namespace;          /* metadata.namespace; events elsewhere are left out */

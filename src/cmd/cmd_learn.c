@@ -11,6 +11,7 @@
 #include "learn.h"
 #include "manifest.h"
 #include "pod.h"
+#include "strutil.h"
 #include "telemetry.h"
 #include "xalloc.h"
 
@@ -97,6 +98,20 @@ int cmd_learn(int argc, char **argv)
 	}
 	if (strcmp(mode, "Audit") && strcmp(mode, "Enforce")) {
 		fprintf(stderr, "profileguard learn: --mode must be Audit or Enforce\n");
+		goto out;
+	}
+	/* What the profile's metadata and identity will hold: refused here,
+	 * rather than printed into a profile the API server refuses. */
+	if (!str_is_dns1123_subdomain(name)) {
+		fprintf(stderr, "profileguard learn: --name \"%s\" is not a valid name (RFC 1123 subdomain)\n", name);
+		goto out;
+	}
+	if (!str_is_dns1123_label(ns)) {
+		fprintf(stderr, "profileguard learn: --namespace \"%s\" is not a valid namespace name\n", ns);
+		goto out;
+	}
+	if (sa && !str_is_dns1123_subdomain(sa)) {
+		fprintf(stderr, "profileguard learn: --service-account \"%s\" is not a valid name\n", sa);
 		goto out;
 	}
 	if (format && tel_source_parse(format, &forced) < 0) {

@@ -689,14 +689,33 @@ static int cmp_idx_labels(const void *a, const void *b, void *ud)
 static void render_selector(struct learn *l, struct out *o)
 {
 	const struct labels *lb = l->pod ? &l->pod->labels : NULL;
-	size_t idx[256], n = 0;
+	size_t idx[256], n = 0, invalid = 0;
 
-	for (size_t i = 0; lb && i < lb->n && n < 256; i++)
-		if (!volatile_label(lb->keys[i]))
+	for (size_t i = 0; lb && i < lb->n && n < 256; i++) {
+		if (volatile_label(lb->keys[i]))
+			continue;
+		/* A manifest's labels are not validated on the way in; a
+		 * selector on one the API server would refuse is no use. */
+		if (!str_is_label_key(lb->keys[i]) || !str_is_label_value(lb->values[i]))
+			invalid++;
+		else
 			idx[n++] = i;
+	}
 	if (!n) {
+		char app[64];
+		size_t len = strlen(l->name);
+
+		/* The name is an RFC 1123 subdomain: cut to a label value's
+		 * 63 characters, it ends on an alphanumeric. */
+		if (len > sizeof(app) - 1)
+			len = sizeof(app) - 1;
+		memcpy(app, l->name, len);
+		while (len && !((app[len - 1] >= 'a' && app[len - 1] <= 'z') ||
+				(app[len - 1] >= '0' && app[len - 1] <= '9')))
+			len--;
+		app[len] = '\0';
 		out_adds(o, "  selector:\n    # no pod labels known: check this selector\n    matchLabels:\n      app: ");
-		yq(o, l->name);
+		yq(o, len ? app : "learned");
 		out_addc(o, '\n');
 		return;
 	}
@@ -705,7 +724,11 @@ static void render_selector(struct learn *l, struct out *o)
 
 		qsort_r(idx, n, sizeof(idx[0]), cmp_idx_labels, &sorted_by);
 	}
-	out_adds(o, "  selector:\n    matchLabels:\n");
+	out_adds(o, "  selector:\n");
+	if (invalid)
+		out_printf(o, "    # %zu pod label%s left out: not a valid label key or value\n", invalid,
+			   invalid == 1 ? "" : "s");
+	out_adds(o, "    matchLabels:\n");
 	for (size_t i = 0; i < n; i++) {
 		out_adds(o, "      ");
 		yq(o, lb->keys[idx[i]]);

@@ -183,6 +183,35 @@ class Learn(unittest.TestCase):
         self.assertEqual(rc, 2)
         rc, _, err = run("learn", "-f", "-", "--name", "x", "--namespace", "y", "--format", "syslog", stdin="")
         self.assertEqual(rc, 2)
+        # what would make the profile's metadata invalid is refused up front
+        ev = self.path("x.jsonl", native("exec", exe="/app/server") + "\n")
+        for args, want in ((["--name", "x", "--namespace", "auditID"], '--namespace "auditID" is not a valid namespace name'),
+                           (["--name", "Bad_Name", "--namespace", "y"], '--name "Bad_Name" is not a valid name'),
+                           (["--name", "x", "--namespace", "y", "--service-account", "a b"], '--service-account "a b" is not a valid name')):
+            rc, out, err = run("learn", "-f", ev, *args)
+            self.assertEqual((rc, out), (2, ""), err)
+            self.assertIn(want, err)
+
+    def test_selector_only_from_valid_labels(self):
+        # A manifest's labels are not validated on the way in: those the
+        # API server would refuse are left out of the selector, and said so.
+        pod = self.path("pod.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: payments,\n"
+                        "  labels: {app: api, 'bad key!': x, tier: 'not a value'}}\n"
+                        "spec: {containers: [{name: c, image: 'r.io/a@sha256:" + "a" * 64 + "'}]}\n")
+        ev = self.path("x.jsonl", native("exec", exe="/app/server") + "\n")
+        rc, profile, err = run("learn", "-f", ev, "--pod", pod, "--name", "svc", "--namespace", "payments")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("    # 2 pod labels left out: not a valid label key or value\n    matchLabels:\n      app: api\n", profile)
+        rc, out, err = run("check", "-p", self.path("p.yaml", profile), "-f", pod)
+        self.assertEqual(rc, 0, out + err)
+        # With no usable label, the fallback selector is a valid label value
+        # even for a name longer than one.
+        name = "a" * 60 + ".b" * 10
+        rc, profile, err = run("learn", "-f", ev, "--name", name, "--namespace", "payments")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("      app: " + "a" * 60 + ".b\n", profile)
+        rc, out, err = run("check", "-p", self.path("q.yaml", profile), "-f", POD)
+        self.assertEqual(rc, 0, out + err)
 
 
 if __name__ == "__main__":

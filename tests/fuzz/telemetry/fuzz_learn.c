@@ -14,6 +14,7 @@
 #include "learn.h"
 #include "profile.h"
 #include "runtime.h"
+#include "strutil.h"
 #include "telemetry.h"
 #include "xalloc.h"
 
@@ -30,9 +31,11 @@ static int first_ns(void *ud, const struct tel_event *e)
 {
 	struct pass *p = ud;
 
-	if (!p->ns[0] && e->pod_namespace && *e->pod_namespace &&
-	    strlen(e->pod_namespace) < sizeof(p->ns))
-		strcpy(p->ns, e->pod_namespace);
+	size_t n = e->pod_namespace ? strlen(e->pod_namespace) : 0;
+
+	/* learn's caller checks the namespace, as cmd_learn does */
+	if (!p->ns[0] && n && n < sizeof(p->ns) && str_is_dns1123_label(e->pod_namespace))
+		memcpy(p->ns, e->pod_namespace, n + 1);
 	return 0;
 }
 
@@ -105,7 +108,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	tel_parse(src, body, len, first_ns, &p, &st);
 	if (!p.ns[0])
-		strcpy(p.ns, "default");
+		memcpy(p.ns, "default", sizeof("default"));
 	p.l = learn_new(&(struct learn_opts){ .name = "fuzz", .namespace = p.ns });
 	if (!p.l)
 		return 0;
