@@ -2,7 +2,7 @@
 """Integration tests of the controller's telemetry endpoints (SPEC §5.1): the
 real `profileguard controller` with --telemetry-listen over real TLS, against
 the API stand-in (tests/standin/kube_standin.py), which answers TokenReviews
-from a --tokens table.
+from a --tokens table; both started with tests/lib/pgharness.py.
 
 Each format is sent as the tools write it (the samples of tests/data/telemetry,
 adapted to the seeded pods) and the test checks what the controller did
@@ -14,21 +14,17 @@ Standard library only.
 usage: integration.py --binary PROFILEGUARD --srcdir SRC [unittest args]
 """
 
-import argparse
-import datetime
-import http.client
 import json
 import os
 import re
 import shutil
-import signal
-import ssl
-import subprocess
 import sys
-import tempfile
 import time
 import unittest
-import urllib.parse
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import pgharness as h  # noqa: E402
+from pgharness import wait_for  # noqa: E402
 
 ARGS = None
 CERTS = None
@@ -37,6 +33,7 @@ NS = "payments"
 AGENT_USER = "system:serviceaccount:profileguard:profileguard-agent"
 FALCO_USER = "system:serviceaccount:falco:falco"
 AUDIT_USER = "kube-apiserver-audit"
+IMAGE = "registry.example.com/api@" + h.DIGEST
 
 TOKENS = {
     "admin-token": {"username": "admin", "groups": ["system:masters"]},
@@ -70,25 +67,8 @@ PROFILE_SPEC = {
 
 
 # ---------------------------------------------------------------------------
-# Helpers
+# Helpers: events as each sender writes them
 # ---------------------------------------------------------------------------
-
-def rfc3339(t=None):
-    t = time.time() if t is None else t
-    return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime(
-        "%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def wait_for(fn, timeout=10.0, interval=0.05, what="condition"):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what} (last: {last!r})")
-
 
 def cid(n):
     """A 64-hex container ID whose 12-hex short form is distinct per @n."""
@@ -96,26 +76,22 @@ def cid(n):
 
 
 def pod(name, node="node-a", ip="10.244.1.7", app="api", sa="payments-api", n=0, ns=NS):
-    return {"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": name, "namespace": ns, "labels": {"app": app}},
-            "spec": {"nodeName": node, "serviceAccountName": sa,
-                     "containers": [{"name": "api", "image": "registry.example.com/api@sha256:" + "a" * 64}]},
-            "status": {"phase": "Running", "startTime": rfc3339(time.time() - 600),
-                       "podIP": ip, "podIPs": [{"ip": ip}],
-                       "conditions": [{"type": "Ready", "status": "True"}],
-                       "containerStatuses": [{"name": "api", "ready": True,
-                                              "containerID": "containerd://" + cid(n)}]}}
+    """A Running pod of @app with one container "api" whose ID is cid(@n)."""
+    return h.pod(ns, name, image=IMAGE, labels={"app": app}, node=node, sa=sa, ip=ip,
+                 container="api", container_id="containerd://" + cid(n))
 
 
 def profile(name, app, spec):
-    s = {"selector": {"matchLabels": {"app": app}}}
-    s.update(spec)
-    return {"apiVersion": "profileguard.io/v1alpha1", "kind": "WorkloadProfile",
-            "metadata": {"name": name, "namespace": NS}, "spec": s}
+    return h.profile(NS, name, spec, selector={"matchLabels": {"app": app}})
+
+
+def stamp():
+    """This instant, RFC 3339 with microseconds, as the senders stamp events."""
+    return h.rfc3339(fraction=True)
 
 
 def native(p, kind="exec", **fields):
-    e = {"kind": kind, "time": rfc3339(), "node": p["spec"]["nodeName"],
+    e = {"kind": kind, "time": stamp(), "node": p["spec"]["nodeName"],
          "pod": {"namespace": p["metadata"]["namespace"], "name": p["metadata"]["name"],
                  "uid": p["metadata"]["uid"]}, "container": "api"}
     e.update(fields)
@@ -131,7 +107,7 @@ def audit_event(p, verb="get", resource="configmaps", ip=None, bound=True, user=
     ref = {"resource": resource, "namespace": NS, "apiVersion": "v1"}
     if name:
         ref["name"] = name
-    now = rfc3339()
+    now = stamp()
     return {"level": "Metadata", "auditID": os.urandom(8).hex(), "stage": "ResponseComplete",
             "requestURI": f"/api/v1/namespaces/{NS}/{resource}", "verb": verb,
             "user": {"username": user or f"system:serviceaccount:{NS}:payments-api",
@@ -152,261 +128,50 @@ def sample(name):
 
 
 # ---------------------------------------------------------------------------
-# The stand-in and the controller
+# The stand-in and the controller (tests/lib/pgharness.py)
 # ---------------------------------------------------------------------------
 
-class Standin:
-    def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="pg-tel-standin-")
-        self.kubeconfig = os.path.join(self.dir, "kubeconfig")
-        port_file = os.path.join(self.dir, "port")
-        with open(os.path.join(self.dir, "seed.json"), "w") as f:
-            json.dump({"items": [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}}
-                                 for n in (OWN_NS, NS)] +
-                       [{"apiVersion": "v1", "kind": "ServiceAccount",
-                         "metadata": {"name": n, "namespace": NS,
-                                      "creationTimestamp": rfc3339(time.time() - 86400)[:19] + "Z"}}
-                        for n in ("default", "payments-api")]}, f)
-        with open(os.path.join(self.dir, "tokens.json"), "w") as f:
-            json.dump(TOKENS, f)
-        cmd = [sys.executable, os.path.join(ARGS.srcdir, "tests", "standin", "kube_standin.py"),
-               "--cert", f"{CERTS}/server.crt", "--key", f"{CERTS}/server.key",
-               "--client-ca", f"{CERTS}/ca.crt", "--tokens", os.path.join(self.dir, "tokens.json"),
-               "--seed", os.path.join(self.dir, "seed.json"), "--port", "0",
-               "--port-file", port_file, "--kubeconfig-out", self.kubeconfig,
-               "--ca-for-kubeconfig", f"{CERTS}/ca.crt", "--bookmark-interval", "1"]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.time() + 20
-        while not os.path.exists(port_file):
-            if self.proc.poll() is not None or time.time() > deadline:
-                raise RuntimeError("stand-in did not start: " + self.proc.stderr.read().decode())
-            time.sleep(0.02)
-        with open(port_file) as f:
-            self.port = int(f.read())
-        self.ctx = ssl.create_default_context(cafile=f"{CERTS}/ca.crt")
-
-    def kubeconfig_with(self, token):
-        """A copy of the kubeconfig that authenticates with @token."""
-        with open(self.kubeconfig) as f:
-            text = f.read()
-        path = os.path.join(self.dir, f"kubeconfig-{token}")
-        with open(path, "w") as f:
-            f.write(text.replace("admin-token", token))
-        return path
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc.stderr.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def call(self, method, path, body=None):
-        conn = http.client.HTTPSConnection("127.0.0.1", self.port, context=self.ctx, timeout=30)
-        headers = {"Authorization": "Bearer admin-token"}
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
-        try:
-            conn.request(method, path, body=data, headers=headers)
-            r = conn.getresponse()
-            raw = r.read()
-        finally:
-            conn.close()
-        return r.status, json.loads(raw) if raw else None
-
-    def put(self, *items):
-        st, out = self.call("POST", "/_standin/objects", {"items": list(items)})
-        assert st == 200, out
-        return out["items"]
-
-    def objects(self, kind, ns=None, name=None):
-        q = {"kind": kind}
-        if ns is not None:
-            q["namespace"] = ns
-        if name:
-            q["name"] = name
-        st, out = self.call("GET", "/_standin/objects?" + urllib.parse.urlencode(q))
-        assert st == 200, out
-        return out["items"]
-
-    def one(self, kind, ns, name):
-        items = self.objects(kind, ns, name)
-        return items[0] if items else None
-
-    def remove(self, kind, ns, name):
-        q = urllib.parse.urlencode({"kind": kind, "namespace": ns, "name": name})
-        st, out = self.call("DELETE", "/_standin/objects?" + q)
-        assert st == 200, out
-
-    def requests(self, method=None, path_regex=None):
-        q = {}
-        if method:
-            q["method"] = method
-        if path_regex:
-            q["path_regex"] = path_regex
-        st, out = self.call("GET", "/_standin/requests?" + urllib.parse.urlencode(q))
-        assert st == 200, out
-        return out
-
-    def events(self, pod_name=None, reason=None, ns=NS):
-        return [e for e in self.objects("Event", ns)
-                if (not pod_name or (e.get("regarding") or {}).get("name") == pod_name)
-                and (not reason or e.get("reason") == reason)]
-
-    def deletes(self, name, ns=NS):
-        path = re.escape(f"/api/v1/namespaces/{ns}/pods/{name}") + "$"
-        return [(r["status"], ((r.get("body") or {}).get("preconditions") or {}).get("uid"))
-                for r in self.requests("DELETE", path)]
+def setUpModule():
+    global CERTS
+    CERTS = h.Certs(ARGS.srcdir, os.path.join(ARGS.workdir, "certs"))
 
 
-class Controller:
-    def __init__(self, standin, *flags, name="ctl", kubeconfig=None, pod_name=None, certs=None):
-        self.certs = certs or CERTS
-        self.standin = standin
-        self.flags = list(flags)
-        self.name = name
-        self.kubeconfig = kubeconfig or standin.kubeconfig
-        self.pod_name = pod_name
-        self.log_path = os.path.join(standin.dir, name + ".log")
-        self.proc = None
-
-    def start(self, wait_ready=True, wait_listening=True):
-        self.log = open(self.log_path, "ab")
-        cmd = [ARGS.binary, "controller", "--kubeconfig", self.kubeconfig,
-               "--metrics-addr", "127.0.0.1:0", "--log-format", "json", "--log-level", "debug",
-               "--namespace", OWN_NS, "--identity", self.name,
-               "--telemetry-listen", "127.0.0.1:0",
-               "--telemetry-tls-cert", f"{self.certs}/server.crt",
-               "--telemetry-tls-key", f"{self.certs}/server.key",
-               "--telemetry-client-ca", f"{CERTS}/ca.crt",
-               "--telemetry-allowed-users", ",".join(ALLOWED[:2]),
-               "--telemetry-allowed-users", ",".join(ALLOWED[2:])] + self.flags
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith("PROFILEGUARD_") and k not in ("POD_NAME", "POD_NAMESPACE",
-                                                                  "KUBERNETES_SERVICE_HOST")}
-        if self.pod_name:
-            env["POD_NAME"] = self.pod_name
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.log, env=env)
-        self.port = wait_for(lambda: self._port("metrics listening"), 10, what="metrics port")
-        if wait_listening:
-            self.listening()
-        if wait_ready:
-            wait_for(lambda: self.http("/readyz")[0] == 200, 15, what=f"{self.name} ready")
-        return self
-
-    def listening(self, timeout=10):
-        self.tport = wait_for(lambda: self._port("telemetry listening"), timeout, what="telemetry port")
-        return self.tport
-
-    def lines(self):
-        out = []
-        try:
-            with open(self.log_path, "rb") as f:
-                for raw in f:
-                    try:
-                        out.append(json.loads(raw))
-                    except ValueError:
-                        pass
-        except FileNotFoundError:
-            pass
-        return out
-
-    def _port(self, msg):
-        if self.proc.poll() is not None:
-            raise AssertionError(f"{self.name} exited: " + open(self.log_path).read()[-3000:])
-        for line in self.lines():
-            if line.get("msg") == msg:
-                return int(line["port"])
-        return None
-
-    def http(self, path):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        try:
-            conn.request("GET", path)
-            r = conn.getresponse()
-            return r.status, r.read().decode()
-        except OSError as e:
-            return 0, str(e)
-        finally:
-            conn.close()
-
-    def metric(self, name, **labels):
-        st, text = self.http("/metrics")
-        assert st == 200, text
-        total = 0.0
-        for line in text.splitlines():
-            m = re.match(r'^([a-z_]+)(?:\{(.*)\})? (\S+)$', line)
-            if not m or m.group(1) != name:
-                continue
-            if all(f'{k}="{v}"' in (m.group(2) or "") for k, v in labels.items()):
-                total += float(m.group(3))
-        return total
-
-    def post(self, path, body, token=None, cert=None, method="POST", ctype="application/json"):
-        """(status, parsed reply, headers) of one request to the telemetry listener."""
-        ctx = ssl.create_default_context(cafile=f"{CERTS}/ca.crt")
-        if cert:
-            ctx.load_cert_chain(*cert)
-        conn = http.client.HTTPSConnection("127.0.0.1", self.tport, context=ctx, timeout=30)
-        headers = {"Content-Type": ctype}
-        if token:
-            headers["Authorization"] = "Bearer " + token
-        try:
-            conn.request(method, path, body=body.encode() if isinstance(body, str) else body,
-                         headers=headers)
-            r = conn.getresponse()
-            raw = r.read()
-        finally:
-            conn.close()
-        try:
-            parsed = json.loads(raw) if raw else None
-        except ValueError:
-            parsed = raw.decode(errors="replace")
-        return r.status, parsed, dict(r.getheaders())
-
-    def stop(self, sig=signal.SIGTERM, timeout=15):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                raise AssertionError(f"{self.name} did not stop on {sig}")
-        if hasattr(self, "log"):
-            self.log.close()
-        with open(self.log_path, errors="replace") as f:
-            text = f.read()
-        for marker in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
-            if marker in text:
-                raise AssertionError(f"{self.name}: {marker}:\n" + text[text.index(marker) - 200:][:4000])
-        # Never a token in a log line.
-        for tok in TOKENS:
-            if tok != "admin-token" and tok in text:
-                raise AssertionError(f"{self.name} logged the token {tok}")
-        return self.proc.returncode if self.proc else None
+def standin():
+    """The stand-in with both namespaces, their ServiceAccounts and TOKENS."""
+    seed = [h.namespace(OWN_NS), h.namespace(NS),
+            h.service_account(NS, "default"), h.service_account(NS, "payments-api")]
+    return h.Standin(ARGS.srcdir, CERTS, ARGS.workdir, seed=seed, tokens=TOKENS)
 
 
-def mint_client_cert(cn, out_dir):
-    """A client certificate for @cn signed by the test CA: (cert, key) paths."""
-    crt, key = os.path.join(out_dir, cn.replace(":", "_") + ".crt"), os.path.join(out_dir, cn.replace(":", "_") + ".key")
-    ext = os.path.join(out_dir, "client.ext")
-    with open(ext, "w") as f:
-        f.write("basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n"
-                "extendedKeyUsage=clientAuth\n")
-    run = lambda *a: subprocess.run(a, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    run("openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", key)
-    run("openssl", "req", "-new", "-key", key, "-subj", f"/CN={cn}", "-out", crt + ".csr")
-    run("openssl", "x509", "-req", "-in", crt + ".csr", "-CA", f"{CERTS}/ca.crt", "-CAkey",
-        f"{CERTS}/ca.key", "-set_serial", "0x" + os.urandom(8).hex(), "-days", "30", "-sha256",
-        "-extfile", ext, "-out", crt)
-    return crt, key
+def controller(api, *flags, name="ctl", kubeconfig=None, pod_name=None, cert=None,
+               wait_listening=True):
+    """`profileguard controller` with its telemetry listener (the allowed users
+    given in two flags), its own Pod named @pod_name if given, serving @cert
+    (default: the test server's)."""
+    tel = {"certs": CERTS, "allowed_users": ALLOWED[:2], "wait": wait_listening}
+    if cert:
+        tel["cert"] = cert
+    return h.controller(ARGS.binary, api, ARGS.workdir, name,
+                        ["--telemetry-allowed-users", ",".join(ALLOWED[2:])] + list(flags),
+                        own_ns=OWN_NS, telemetry=tel, kubeconfig=kubeconfig,
+                        env={"POD_NAME": pod_name} if pod_name else None,
+                        port_timeout=10, ready_timeout=15)
+
+
+def post(ctl, path, body, **kw):
+    """(status, parsed reply, headers) of one request to @ctl's telemetry listener."""
+    return h.telemetry_post(ctl.telemetry_port, CERTS, path, body, **kw)
+
+
+def stop(ctl):
+    """Stops @ctl (failing on a sanitizer report) and returns its exit status;
+    fails as well if a token other than its own reached its log."""
+    rc = ctl.stop(timeout=15)
+    text = ctl.text()
+    for tok in TOKENS:
+        if tok != "admin-token" and tok in text:
+            raise AssertionError(f"{ctl.name} logged the token {tok}")
+    return rc
 
 
 # ---------------------------------------------------------------------------
@@ -419,15 +184,15 @@ class Base(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.api = Standin()
+        cls.api = standin()
         cls.api.put(profile("api", "api", PROFILE_SPEC),
                     profile("batch", "batch", dict(PROFILE_SPEC, mode="Audit")))
-        cls.ctl = Controller(cls.api, *cls.FLAGS).start()
+        cls.ctl = controller(cls.api, *cls.FLAGS)
 
     @classmethod
     def tearDownClass(cls):
         try:
-            rc = cls.ctl.stop()
+            rc = stop(cls.ctl)
             assert rc == 0, f"controller exited {rc}"
         finally:
             cls.api.stop()
@@ -445,19 +210,19 @@ class Base(unittest.TestCase):
     def send_until_attributed(self, path, body, token, p, **kw):
         """Posts until the controller's cache has @p (the reply says accepted)."""
         def once():
-            st, out, _ = self.ctl.post(path, body() if callable(body) else body, token=token, **kw)
+            st, out, _ = post(self.ctl, path, body() if callable(body) else body, token=token, **kw)
             self.assertEqual(st, 200, out)
             return out if out["accepted"] else None
         return wait_for(once, 10, interval=0.1, what=f"{p['metadata']['name']} attributed")
 
     def wait_deleted(self, p):
         name, uid = p["metadata"]["name"], p["metadata"]["uid"]
-        wait_for(lambda: (200, uid) in self.api.deletes(name), 10, what=f"DELETE of {name}")
-        self.assertEqual([d for d in self.api.deletes(name) if d[0] == 200], [(200, uid)])
+        wait_for(lambda: (200, uid) in self.api.deletes(NS, name), 10, what=f"DELETE of {name}")
+        self.assertEqual([d for d in self.api.deletes(NS, name) if d[0] == 200], [(200, uid)])
 
     def wait_event(self, p, reason):
         name = p["metadata"]["name"]
-        return wait_for(lambda: self.api.events(name, reason), 10, what=f"{reason} Event for {name}")[0]
+        return wait_for(lambda: self.api.events(NS, name, reason), 10, what=f"{reason} Event for {name}")[0]
 
     def assert_event(self, ev, p, reason, action, note_part, profile_name="api"):
         self.assertEqual(ev["reason"], reason)
@@ -473,8 +238,8 @@ class Base(unittest.TestCase):
     def assert_untouched(self, p, settle=1.0):
         time.sleep(settle)
         name = p["metadata"]["name"]
-        self.assertEqual(self.api.deletes(name), [])
-        self.assertEqual(self.api.events(name), [])
+        self.assertEqual(self.api.deletes(NS, name), [])
+        self.assertEqual(self.api.events(NS, name), [])
         self.assertIsNotNone(self.api.one("Pod", NS, name))
 
 
@@ -506,7 +271,7 @@ class TestFormats(Base):
         text = sample("native.jsonl").replace("payments-api-7d9f-x2", p["metadata"]["name"])
         text = text.replace("8a7c2e1f-9b3d-4c5e-8f7a-6b5c4d3e2f1a", p["metadata"]["uid"])
         text = text.replace("9c1e3b5d7f9a1c3e5b7d9f1a3c5e7b9d1f3a4f2a6c8e0b1d3f5a7c9e1b3d5f7a", cid(777))
-        now = rfc3339()
+        now = stamp()
         text = re.sub(r'"time":"[^"]+"', f'"time":"{now}"', text)
         text = re.sub(r'"iat":\d+,"exp":\d+', f'"iat":{int(time.time()) - 7200},"exp":{int(time.time()) + 600}', text)
         out = self.send_until_attributed("/telemetry/v1/events", text, "agent-a-token", p)
@@ -522,7 +287,7 @@ class TestFormats(Base):
     def test_falco_short_container_id(self):
         p = self.new_pod("falco")
         alert = json.loads(sample("falco.json"))
-        alert["time"] = rfc3339()
+        alert["time"] = stamp()
         f = alert["output_fields"]
         del f["k8s.pod.name"], f["k8s.ns.name"]
         f["container.id"] = cid(p["_n"])[:12]
@@ -544,7 +309,7 @@ class TestFormats(Base):
                 continue
             body["process"]["pod"]["name"] = p["metadata"]["name"]
             body["process"]["pod"]["container"]["id"] = "containerd://" + cid(p["_n"])
-            ev["time"] = rfc3339()
+            ev["time"] = stamp()
             lines.append(json.dumps(ev))
         out = self.send_until_attributed("/telemetry/v1/tetragon", "\n".join(lines), "agent-a-token", p)
         self.assertGreaterEqual(out["accepted"], 2)
@@ -573,7 +338,7 @@ class TestFormats(Base):
         p = self.new_pod("auditsample", ip="10.244.1.7")
         text = sample("audit.json").replace("payments-api-7d9f-x2", p["metadata"]["name"])
         text = text.replace("8a7c2e1f-9b3d-4c5e-8f7a-6b5c4d3e2f1a", p["metadata"]["uid"])
-        now = rfc3339()
+        now = stamp()
         text = re.sub(r'"(stageTimestamp|requestReceivedTimestamp)":"[^"]+"', f'"\\1":"{now}"', text)
         out = self.send_until_attributed("/telemetry/v1/audit", text, "audit-token", p)
         self.assertEqual(out["rejected"], 0)
@@ -600,16 +365,16 @@ class TestFormats(Base):
         self.api.remove("Pod", NS, p["metadata"]["name"])
 
         def replayed():
-            st, out, _ = self.ctl.post("/telemetry/v1/audit", event_list(audit_event(p)),
+            st, out, _ = post(self.ctl, "/telemetry/v1/audit", event_list(audit_event(p)),
                                        token="audit-token")
             self.assertEqual(st, 200, out)
-            return self.api.events(p["metadata"]["name"], "TokenReplay")
+            return self.api.events(NS, p["metadata"]["name"], "TokenReplay")
         ev = wait_for(replayed, 10, interval=0.2, what="TokenReplay after deletion")[0]
         self.assertEqual(ev["action"], "Record")
         self.assertEqual(ev["regarding"]["uid"], p["metadata"]["uid"])
         self.assertEqual(ev["related"]["name"], "api")
         self.assertIn("after the pod was gone", ev["note"])
-        self.assertEqual(self.api.deletes(p["metadata"]["name"]), [])
+        self.assertEqual(self.api.deletes(NS, p["metadata"]["name"]), [])
 
     def test_audit_mode_records_only(self):
         p = self.new_pod("batch", app="batch")
@@ -620,7 +385,7 @@ class TestFormats(Base):
         self.assert_event(ev, p, "UnexpectedExecutable", "Record", 'exec "/bin/sh"',
                           profile_name="batch")
         time.sleep(0.5)
-        self.assertEqual(self.api.deletes(p["metadata"]["name"]), [])
+        self.assertEqual(self.api.deletes(NS, p["metadata"]["name"]), [])
 
     def test_malformed_lines_counted_rest_counts(self):
         p = self.new_pod("malformed")
@@ -641,14 +406,8 @@ class TestRefusals(Base):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.certdir = tempfile.mkdtemp(prefix="pg-tel-certs-")
-        cls.audit_cert = mint_client_cert("audit-backend", cls.certdir)
-        cls.node_b_cert = mint_client_cert("system:node:node-b", cls.certdir)
-
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.certdir, ignore_errors=True)
-        super().tearDownClass()
+        cls.audit_cert = CERTS.mint_client("audit-backend")
+        cls.node_b_cert = CERTS.mint_client("system:node:node-b")
 
     def test_other_node_refused(self):
         p = self.new_pod("othernode", node="node-a")
@@ -656,12 +415,12 @@ class TestRefusals(Base):
         # Wait until the pod is cached (a central sender sees it accepted... in
         # an Audit-free way: an allowed exec).
         self.send_until_attributed("/telemetry/v1/events", native(p, exe="/app/server"), "falco-token", p)
-        st, out, _ = self.ctl.post("/telemetry/v1/events", native(p, exe="/bin/sh"), token="agent-b-token")
+        st, out, _ = post(self.ctl, "/telemetry/v1/events", native(p, exe="/bin/sh"), token="agent-b-token")
         self.assertEqual(st, 200)
         self.assertEqual(out, {"accepted": 0, "rejected": 0, "forbidden": 1, "unattributed": 0,
                                "ignored": 0})
         # The node-b certificate alike.
-        st, out, _ = self.ctl.post("/telemetry/v1/events", native(p, exe="/bin/sh"), cert=self.node_b_cert)
+        st, out, _ = post(self.ctl, "/telemetry/v1/events", native(p, exe="/bin/sh"), cert=self.node_b_cert)
         self.assertEqual((st, out["forbidden"]), (200, 1))
         self.assertEqual(self.ctl.metric("profileguard_telemetry_events_total", source="events",
                                          result="forbidden"), before + 2)
@@ -671,15 +430,15 @@ class TestRefusals(Base):
         p = self.new_pod("forged")
         body = native(p, exe="/bin/sh")
         before = self.ctl.metric("profileguard_telemetry_requests_total", code="401")
-        for kw in ({}, {"token": "forged-token"}, {"cert": (f"{CERTS}/bad-client.crt", f"{CERTS}/bad-client.key")}):
-            st, out, _ = self.ctl.post("/telemetry/v1/events", body, **kw)
+        for kw in ({}, {"token": "forged-token"}, {"cert": CERTS.bad_client}):
+            st, out, _ = post(self.ctl, "/telemetry/v1/events", body, **kw)
             self.assertEqual(st, 401, (kw, out))
         self.assertEqual(self.ctl.metric("profileguard_telemetry_requests_total", code="401"), before + 3)
-        for kw in ({"token": "unlisted-token"}, {"cert": (f"{CERTS}/client.crt", f"{CERTS}/client.key")}):
-            st, out, _ = self.ctl.post("/telemetry/v1/events", body, **kw)
+        for kw in ({"token": "unlisted-token"}, {"cert": CERTS.client}):
+            st, out, _ = post(self.ctl, "/telemetry/v1/events", body, **kw)
             self.assertEqual(st, 403, (kw, out))
         # An agent may not send the audit log.
-        st, _, _ = self.ctl.post("/telemetry/v1/audit", event_list(audit_event(p, "list", "secrets")),
+        st, _, _ = post(self.ctl, "/telemetry/v1/audit", event_list(audit_event(p, "list", "secrets")),
                                  token="agent-a-token")
         self.assertEqual(st, 403)
         self.assert_untouched(p)
@@ -698,12 +457,12 @@ class TestRefusals(Base):
                           'delete configmaps "x" in payments')
 
     def test_routes(self):
-        st, _, _ = self.ctl.post("/telemetry/v1/nothing", "{}", token="falco-token")
+        st, _, _ = post(self.ctl, "/telemetry/v1/nothing", "{}", token="falco-token")
         self.assertEqual(st, 404)
-        st, _, h = self.ctl.post("/telemetry/v1/events", "", token="falco-token", method="GET")
+        st, _, hdrs = post(self.ctl, "/telemetry/v1/events", "", token="falco-token", method="GET")
         self.assertEqual(st, 405)
-        self.assertEqual(h.get("Allow"), "POST")
-        st, _, _ = self.ctl.post("/telemetry/v1/events", "x" * (17 * 1024 * 1024), token="falco-token")
+        self.assertEqual(hdrs.get("Allow"), "POST")
+        st, _, _ = post(self.ctl, "/telemetry/v1/events", "x" * (17 * 1024 * 1024), token="falco-token")
         self.assertEqual(st, 413)
 
 
@@ -712,19 +471,19 @@ class TestReviewerRefused(unittest.TestCase):
     cannot tell who is sending: 503, and nothing is acted on."""
 
     def test_503(self):
-        api = Standin()
+        api = standin()
         try:
             p = api.put(pod("rr-1"), profile("api", "api", PROFILE_SPEC))[0]
-            c = Controller(api, "--leader-elect=false", kubeconfig=api.kubeconfig_with("readonly-token"),
-                           name="readonly").start()
+            c = controller(api, "--leader-elect=false", kubeconfig=api.kubeconfig_with("readonly-token"),
+                           name="readonly")
             try:
-                st, out, h = c.post("/telemetry/v1/events", native(p, exe="/bin/sh"), token="agent-a-token")
+                st, out, hdrs = post(c, "/telemetry/v1/events", native(p, exe="/bin/sh"), token="agent-a-token")
                 self.assertEqual(st, 503, out)
-                self.assertEqual(h.get("Retry-After"), "5")
+                self.assertEqual(hdrs.get("Retry-After"), "5")
                 time.sleep(0.5)
-                self.assertEqual(api.deletes("rr-1"), [])
+                self.assertEqual(api.deletes(NS, "rr-1"), [])
             finally:
-                c.stop()
+                stop(c)
         finally:
             api.stop()
 
@@ -734,23 +493,27 @@ class TestCertificateLater(unittest.TestCase):
     the controller runs without it, says so, and listens once it appears."""
 
     def test_listener_waits_for_certificate(self):
-        api = Standin()
+        api = standin()
         later = os.path.join(api.dir, "later")
         os.mkdir(later)
-        c = Controller(api, "--leader-elect=false", name="later", certs=later)
+        c = None
         try:
-            c.start(wait_listening=False)
+            c = controller(api, "--leader-elect=false", name="later", wait_listening=False,
+                           cert=(os.path.join(later, "server.crt"), os.path.join(later, "server.key")))
             wait_for(lambda: [l for l in c.lines() if l.get("msg", "").startswith(
                 "telemetry listener waits for its certificate")], 5, what="the wait logged")
             self.assertFalse([l for l in c.lines() if l.get("msg") == "telemetry listening"])
-            shutil.copy(f"{CERTS}/server.key", later)
-            shutil.copy(f"{CERTS}/server.crt", later)
-            c.listening(timeout=10)
-            st, out, _ = c.post("/telemetry/v1/events", "{}\n", token="falco-token")
+            shutil.copy(CERTS.server[1], later)
+            shutil.copy(CERTS.server[0], later)
+            c.telemetry_port = c.port_of("telemetry listening", 10)
+            st, out, _ = post(c, "/telemetry/v1/events", "{}\n", token="falco-token")
             self.assertEqual((st, out["rejected"]), (200, 1))
         finally:
-            c.stop()
-            api.stop()
+            try:
+                self.assertIsNotNone(c, "the controller did not start")
+                stop(c)
+            finally:
+                api.stop()
 
 
 class TestLeadership(unittest.TestCase):
@@ -765,59 +528,47 @@ class TestLeadership(unittest.TestCase):
         return ((p or {}).get("metadata", {}).get("labels") or {}).get("profileguard.io/leader")
 
     def test_follower_503_and_leader_label(self):
-        self.api = Standin()
+        self.api = standin()
         ctls = []
         try:
             self.api.put(pod("ctl-a", ns=OWN_NS, app="profileguard"),
                          pod("ctl-b", ns=OWN_NS, app="profileguard"),
                          profile("api", "api", PROFILE_SPEC))
             p = self.api.put(pod("lead-1"))[0]
-            a = Controller(self.api, *self.LEASE, name="ctl-a", pod_name="ctl-a").start()
+            a = controller(self.api, *self.LEASE, name="ctl-a", pod_name="ctl-a")
             ctls.append(a)
             wait_for(lambda: a.metric("profileguard_leader") == 1, 10, what="a leads")
-            b = Controller(self.api, *self.LEASE, name="ctl-b", pod_name="ctl-b").start()
+            b = controller(self.api, *self.LEASE, name="ctl-b", pod_name="ctl-b")
             ctls.append(b)
             wait_for(lambda: self.label("ctl-a") == "true", 10, what="leader label on ctl-a")
             self.assertIsNone(self.label("ctl-b"))
-            st, out, h = b.post("/telemetry/v1/events", native(p, exe="/bin/sh"), token="agent-a-token")
+            st, out, hdrs = post(b, "/telemetry/v1/events", native(p, exe="/bin/sh"), token="agent-a-token")
             self.assertEqual(st, 503, out)
-            self.assertEqual(h.get("Retry-After"), "2")
+            self.assertEqual(hdrs.get("Retry-After"), "2")
             time.sleep(0.5)
-            self.assertEqual(self.api.deletes("lead-1"), [])
+            self.assertEqual(self.api.deletes(NS, "lead-1"), [])
             # A clean stop takes the label off; the new leader puts it on.
-            a.stop()
+            stop(a)
             wait_for(lambda: self.label("ctl-a") is None, 10, what="label off ctl-a")
             wait_for(lambda: self.label("ctl-b") == "true", 15, what="label on ctl-b")
 
             def taken():
-                st, out, _ = b.post("/telemetry/v1/events", native(p, exe="/bin/sh"),
+                st, out, _ = post(b, "/telemetry/v1/events", native(p, exe="/bin/sh"),
                                     token="agent-a-token")
                 return st == 200 and out["accepted"] == 1
             wait_for(taken, 10, interval=0.2, what="the new leader takes telemetry")
-            wait_for(lambda: (200, p["metadata"]["uid"]) in self.api.deletes("lead-1"), 10,
+            wait_for(lambda: (200, p["metadata"]["uid"]) in self.api.deletes(NS, "lead-1"), 10,
                      what="DELETE by the new leader")
         finally:
             for c in ctls:
-                c.stop()
+                stop(c)
             self.api.stop()
 
 
 def main():
-    global ARGS, CERTS
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--binary", required=True)
-    ap.add_argument("--srcdir", required=True)
-    ARGS, rest = ap.parse_known_args()
-    ARGS.binary = os.path.abspath(ARGS.binary)
-    tmp = tempfile.mkdtemp(prefix="pg-tel-certs-")
-    CERTS = os.path.join(tmp, "certs")
-    try:
-        subprocess.run(["sh", os.path.join(ARGS.srcdir, "tests", "standin", "gencerts.sh"), CERTS],
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        prog = unittest.main(argv=[sys.argv[0]] + rest, exit=False, verbosity=2)
-        return 0 if prog.result.wasSuccessful() else 1
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    global ARGS
+    ARGS, argv = h.suite_main(__doc__, prefix="pg-tel-")
+    return h.run_tests(ARGS, argv)
 
 
 if __name__ == "__main__":
