@@ -28,6 +28,8 @@ DIGEST = "sha256:" + "a" * 64
 GOOD_IMAGE = "registry.example.com/app@" + DIGEST
 SANITIZER_MARKERS = ("AddressSanitizer", "LeakSanitizer", "UndefinedBehaviorSanitizer",
                      "runtime error:")
+# Every process the harness started: cleanup() kills those a failed test left.
+_STARTED = []
 
 
 # ---------------------------------------------------------------------------
@@ -263,6 +265,7 @@ class Standin:
         self._stderr = open(self.stderr_path, "wb")
         with open(self.stdout_path, "wb") as out:
             self.proc = subprocess.Popen(cmd, stdout=out, stderr=self._stderr)
+        _STARTED.append(self.proc)
         deadline = time.monotonic() + 30
         while not os.path.exists(port_file):
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -483,6 +486,7 @@ class Profileguard:
         e.update(env or {})
         self.cmd = [binary, command] + list(args)
         self.proc = subprocess.Popen(self.cmd, stdout=subprocess.DEVNULL, stderr=self._log, env=e)
+        _STARTED.append(self.proc)
         self.pid = self.proc.pid
         self.metrics_port = None
 
@@ -689,6 +693,12 @@ def suite_main(description, prefix="pg-faults-", options=()):
 
 
 def cleanup(args):
+    """Kills what a failed test left running, then removes the scratch
+    directory (unless --keep)."""
+    for proc in _STARTED:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
     if args.keep:
         print(f"kept {args.workdir}", file=sys.stderr)
     else:
