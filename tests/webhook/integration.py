@@ -1,16 +1,16 @@
 #!/usr/bin/env python3
 """Integration tests of `profileguard webhook`: the real binary, real TLS.
 
-Certificates come from the openssl CLI in a temporary directory; requests go
-through Python's ssl/http.client (keep-alive connections we can hold open),
-curl and openssl s_client.  The examples (examples/profiles,
+Serving certificates are minted with the test CA of tests/lib/pgharness.py,
+which also starts the webhook and, for the API-server tests, the stand-in;
+requests go through Python's ssl/http.client (keep-alive connections we can
+hold open), curl and openssl s_client.  The examples (examples/profiles,
 examples/manifests) are the inputs; yaml2json (built next to this script)
 turns them into JSON with profileguard's own reader.  Standard library only.
 
 usage: integration.py --binary PROFILEGUARD --yaml2json YAML2JSON --srcdir SRC
 """
 
-import argparse
 import calendar
 import http.client
 import json
@@ -27,7 +27,11 @@ import threading
 import time
 import unittest
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import pgharness as h  # noqa: E402
+
 ARGS = None
+CERTS = None
 UID = "705ab4f5-6393-11e8-b7cc-42010a800002"
 
 
@@ -35,28 +39,14 @@ UID = "705ab4f5-6393-11e8-b7cc-42010a800002"
 # Fixtures: certificates, manifests, the server process
 # ---------------------------------------------------------------------------
 
-def run(cmd, **kw):
-    return subprocess.run(cmd, check=True, capture_output=True, **kw)
+def setUpModule():
+    global CERTS
+    CERTS = h.Certs(ARGS.srcdir, os.path.join(ARGS.workdir, "certs"))
 
 
-def make_ca(d):
-    run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-         "-nodes", "-keyout", os.path.join(d, "ca.key"), "-out", os.path.join(d, "ca.crt"),
-         "-subj", "/CN=profileguard-test-ca", "-days", "2"])
-    return os.path.join(d, "ca.crt")
-
-
-def make_pair(d, cn):
-    """A serving pair signed by the CA in d, valid for localhost and 127.0.0.1."""
-    key, csr, crt = (os.path.join(d, cn + s) for s in (".key", ".csr", ".crt"))
-    ext = os.path.join(d, "san.ext")
-    with open(ext, "w") as f:
-        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
-    run(["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-         "-keyout", key, "-out", csr, "-subj", "/CN=" + cn])
-    run(["openssl", "x509", "-req", "-in", csr, "-CA", os.path.join(d, "ca.crt"), "-CAkey",
-         os.path.join(d, "ca.key"), "-CAcreateserial", "-out", crt, "-days", "1", "-extfile", ext])
-    return crt, key
+def scratch(prefix):
+    """A directory of its own for one test's files and logs."""
+    return tempfile.mkdtemp(prefix=prefix, dir=ARGS.workdir)
 
 
 def secret_volume_swap(vol, crt, key, version):
@@ -76,7 +66,7 @@ def secret_volume_swap(vol, crt, key, version):
 
 
 def docs(path):
-    out = run([ARGS.yaml2json, path]).stdout.decode()
+    out = subprocess.run([ARGS.yaml2json, path], check=True, capture_output=True).stdout.decode()
     return [json.loads(l) for l in out.splitlines() if l.strip()]
 
 
@@ -105,68 +95,11 @@ def review(obj, op="CREATE", ns=None, subresource=None, old=None, uid=UID, dry_r
     return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": req}
 
 
-class Server:
-    """profileguard webhook on 127.0.0.1:0, its log lines collected."""
-
-    def __init__(self, tmp, cert, key, profiles, extra=()):
-        self.lines = []
-        self.cv = threading.Condition()
-        cmd = [ARGS.binary, "webhook", "--listen", "127.0.0.1:0", "--tls-cert", cert,
-               "--tls-key", key, "--metrics-addr", "127.0.0.1:0",
-               "--log-format", "json", "--log-level", "debug", "--threads", "2",
-               "--shutdown-delay", "0"] + list(extra)
-        if profiles:
-            cmd += ["--profiles", profiles]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-        self.port = int(self.wait_log(lambda l: l.get("msg") == "webhook listening")["port"])
-        self.metrics_port = int(self.wait_log(lambda l: l.get("msg") == "metrics listening")["port"])
-
-    def _read(self):
-        for raw in self.proc.stderr:
-            line = raw.decode(errors="replace").rstrip("\n")
-            try:
-                obj = json.loads(line)
-            except ValueError:
-                obj = {"msg": "UNPARSEABLE", "raw": line}
-            with self.cv:
-                self.lines.append(obj)
-                self.cv.notify_all()
-
-    def wait_log(self, pred, timeout=10, start=0):
-        deadline = time.time() + timeout
-        with self.cv:
-            while True:
-                for l in self.lines[start:]:
-                    if pred(l):
-                        return l
-                left = deadline - time.time()
-                if left <= 0 or self.proc.poll() is not None:
-                    raise AssertionError("log line not seen; log:\n" +
-                                         "\n".join(json.dumps(l) for l in self.lines[-30:]))
-                self.cv.wait(left)
-
-    def mark(self):
-        with self.cv:
-            return len(self.lines)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.reader.join(5)
-        self.proc.stderr.close()
-        return self.proc.returncode
-
-
-def context(ca):
-    ctx = ssl.create_default_context(cafile=ca)
-    return ctx
+def start_webhook(tmp, cert, key, profiles, extra=()):
+    """`profileguard webhook` serving @cert/@key on 127.0.0.1:0, debug log in
+    @tmp, two threads; returns once it listens, ready or not."""
+    return h.webhook(ARGS.binary, CERTS, tmp, profiles, ["--threads", "2"] + list(extra),
+                     tls=(cert, key), log_level="debug", wait_ready=False)
 
 
 def peer_cn(sock):
@@ -180,8 +113,9 @@ def peer_cn(sock):
 class Client:
     """One keep-alive HTTPS connection."""
 
-    def __init__(self, port, ca, timeout=10):
-        self.conn = http.client.HTTPSConnection("127.0.0.1", port, context=context(ca), timeout=timeout)
+    def __init__(self, port, timeout=10):
+        self.conn = http.client.HTTPSConnection("127.0.0.1", port, context=CERTS.context(),
+                                                timeout=timeout)
 
     reconnects = 0
 
@@ -229,7 +163,7 @@ PAYMENTS_LATEST = ("spec.serviceAccountName: \"default\" (unset) not allowed by 
 
 def fresh_metrics(t):
     """GET /metrics on a connection of its own."""
-    c = Client(t.server.port, t.ca)
+    c = Client(t.server.port)
     try:
         return c.request("GET", "/metrics")
     finally:
@@ -239,10 +173,10 @@ def fresh_metrics(t):
 class Webhook(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="pg-webhook-")
-        cls.ca = make_ca(cls.tmp)
-        cls.pair1 = make_pair(cls.tmp, "webhook-1")
-        cls.pair2 = make_pair(cls.tmp, "webhook-2")
+        cls.tmp = scratch("pg-webhook-")
+        cls.ca = CERTS.ca
+        cls.pair1 = CERTS.mint_server("webhook-1")
+        cls.pair2 = CERTS.mint_server("webhook-2")
         cls.vol = os.path.join(cls.tmp, "certs")
         os.mkdir(cls.vol)
         secret_volume_swap(cls.vol, *cls.pair1, version=1)
@@ -258,18 +192,18 @@ class Webhook(unittest.TestCase):
         # A legacy token Secret, known to the webhook as to `check`.
         with open(os.path.join(cls.profiles, "token-secret.json"), "w") as f:
             json.dump(example("examples/manifests/bad/payments-legacy-token.yaml", "Secret"), f)
-        cls.server = Server(cls.tmp, os.path.join(cls.vol, "tls.crt"), os.path.join(cls.vol, "tls.key"),
-                            cls.profiles, ["--ignore-namespaces", "payments-ignored",
-                                           "--namespace", "profileguard-system", "--idle-timeout", "4"])
-        cls.client = Client(cls.server.port, cls.ca)
+        cls.server = start_webhook(cls.tmp, os.path.join(cls.vol, "tls.crt"),
+                                   os.path.join(cls.vol, "tls.key"), cls.profiles,
+                                   ["--ignore-namespaces", "payments-ignored",
+                                    "--namespace", "profileguard-system", "--idle-timeout", "4"])
+        cls.client = Client(cls.server.port)
 
     @classmethod
     def tearDownClass(cls):
         cls.client.close()
         rc = cls.server.stop()
-        shutil.rmtree(cls.tmp, ignore_errors=True)
         assert rc == 0, "webhook exit status %r; log:\n%s" % (
-            rc, "\n".join(json.dumps(l) for l in cls.server.lines[-40:]))
+            rc, "\n".join(json.dumps(l) for l in cls.server.lines()[-40:]))
 
     # --- endpoints -------------------------------------------------------
 
@@ -311,7 +245,7 @@ class Webhook(unittest.TestCase):
         self.assertEqual((line["kind"], line["namespace"], line["name"]), ("Pod", "payments", "payments-api-debug"))
         # Never the object body: the compliant container's digest is in the
         # request, not in any reason.
-        for l in self.server.lines:
+        for l in self.server.lines():
             self.assertNotIn("682a1c47a1d34030b53d929d93f628b8e80e292b915f8c0e8d8fb51b3b7be968", json.dumps(l))
 
     def test_audit_warnings(self):
@@ -442,7 +376,7 @@ class Webhook(unittest.TestCase):
         status, headers, _ = self.client.request("POST", "/healthz", b"x")
         self.assertEqual(status, 405)
         self.assertEqual(headers["Allow"], "GET, HEAD")
-        c = Client(self.server.port, self.ca)
+        c = Client(self.server.port)
         status, _, data = c.request("GET", "/validate/podz")
         self.assertEqual((status, json.loads(data)), (404, {"error": "not found"}))
         c.close()
@@ -466,7 +400,7 @@ class Webhook(unittest.TestCase):
             assert len(b) == size
             return b
 
-        c = Client(self.server.port, self.ca, timeout=30)
+        c = Client(self.server.port, timeout=30)
         status, _, data = c.request("POST", "/validate/pods", padded(limit))
         self.assertEqual(status, 200, data[:200])
         self.assertTrue(json.loads(data)["response"]["allowed"])
@@ -493,7 +427,7 @@ class Webhook(unittest.TestCase):
         """A slowloris dripping headers and a client dripping its body,
         while other requests are served at full speed; the stalled and the
         too-slow ones are cut."""
-        ctx = context(self.ca)
+        ctx = CERTS.context()
         stop = threading.Event()
 
         def drip(sock):
@@ -511,7 +445,7 @@ class Webhook(unittest.TestCase):
         for t in threads:
             t.start()
         ok = review(example("examples/manifests/good/payments-pod.yaml"))
-        c = Client(self.server.port, self.ca)
+        c = Client(self.server.port)
         worst = 0
         t_end = time.time() + 3
         n = 0
@@ -570,7 +504,7 @@ class Webhook(unittest.TestCase):
     def test_z1_certificate_rotation(self):
         """Runs late (z): the other tests expect the first certificate."""
         ok = review(example("examples/manifests/good/payments-pod.yaml"))
-        held = Client(self.server.port, self.ca)
+        held = Client(self.server.port)
         self.assertTrue(held.review(ok)["allowed"])
         sock = held.conn.sock
         self.assertEqual(peer_cn(sock), "webhook-1")
@@ -580,7 +514,7 @@ class Webhook(unittest.TestCase):
         self.server.wait_log(lambda l: l.get("msg") == "serving certificate reloaded", start=mark)
 
         # New handshakes get the new certificate: Python, then openssl s_client.
-        fresh = Client(self.server.port, self.ca)
+        fresh = Client(self.server.port)
         self.assertTrue(fresh.review(ok)["allowed"])
         self.assertEqual(peer_cn(fresh.conn.sock), "webhook-2")
         fresh.close()
@@ -614,7 +548,7 @@ class Webhook(unittest.TestCase):
         line = self.server.wait_log(lambda l: l.get("msg", "").startswith("new serving certificate not loaded"),
                                     start=mark)
         self.assertIn("does not hold the key", line["error"])
-        fresh = Client(self.server.port, self.ca)
+        fresh = Client(self.server.port)
         self.assertTrue(fresh.review(ok)["allowed"])
         self.assertEqual(peer_cn(fresh.conn.sock), "webhook-2")
         fresh.close()
@@ -698,7 +632,7 @@ class Webhook(unittest.TestCase):
         self.assertRegex(text, r'profileguard_admission_skipped_total\{reason="namespace"\} 2\n')
         self.assertRegex(text, r'profileguard_webhook_http_responses_total\{path="/validate/pods",code="413"\} \d+\n')
         self.assertRegex(text, r'\nprocess_resident_memory_bytes \d+\n')
-        for l in self.server.lines:
+        for l in self.server.lines():
             self.assertNotEqual(l.get("msg"), "UNPARSEABLE", l)
 
 
@@ -706,66 +640,58 @@ class ConnectionLimit(unittest.TestCase):
     """--max-connections: the next connection is refused until one closes."""
 
     def test_cap(self):
-        tmp = tempfile.mkdtemp(prefix="pg-webhook-cap-")
+        tmp = scratch("pg-webhook-cap-")
+        crt, key = CERTS.mint_server("cap")
+        server = start_webhook(tmp, crt, key, os.path.join(ARGS.srcdir, "examples", "profiles"),
+                               ["--max-connections", "3", "--threads", "1"])
+        ctx = CERTS.context()
+        held = [ctx.wrap_socket(socket.create_connection(("127.0.0.1", server.port)),
+                                server_hostname="localhost") for _ in range(3)]
+        refused = False
         try:
-            ca = make_ca(tmp)
-            crt, key = make_pair(tmp, "cap")
-            server = Server(tmp, crt, key, os.path.join(ARGS.srcdir, "examples", "profiles"),
-                            ["--max-connections", "3", "--threads", "1"])
-            ctx = context(ca)
-            held = [ctx.wrap_socket(socket.create_connection(("127.0.0.1", server.port)),
-                                    server_hostname="localhost") for _ in range(3)]
-            refused = False
-            try:
-                extra = ctx.wrap_socket(socket.create_connection(("127.0.0.1", server.port), timeout=5),
-                                        server_hostname="localhost")
-                extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-                refused = extra.recv(100) == b""
-                extra.close()
-            except (ConnectionResetError, ssl.SSLError, BrokenPipeError, socket.timeout):
-                refused = True
-            self.assertTrue(refused)
-            held.pop().close()
-            time.sleep(0.3)
-            c = Client(server.port, ca)
-            self.assertEqual(c.request("GET", "/healthz")[0], 200)
-            c.close()
-            for s in held:
-                s.close()
-            self.assertEqual(server.stop(), 0)
-            self.assertEqual(server.lines[-1]["msg"], "webhook stopped")
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+            extra = ctx.wrap_socket(socket.create_connection(("127.0.0.1", server.port), timeout=5),
+                                    server_hostname="localhost")
+            extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            refused = extra.recv(100) == b""
+            extra.close()
+        except (ConnectionResetError, ssl.SSLError, BrokenPipeError, socket.timeout):
+            refused = True
+        self.assertTrue(refused)
+        held.pop().close()
+        time.sleep(0.3)
+        c = Client(server.port)
+        self.assertEqual(c.request("GET", "/healthz")[0], 200)
+        c.close()
+        for s in held:
+            s.close()
+        self.assertEqual(server.stop(), 0)
+        self.assertEqual(server.lines()[-1]["msg"], "webhook stopped")
 
 
 class NotReady(unittest.TestCase):
     """A profiles directory with an error at start: not ready, no decision."""
 
     def test_not_ready_until_valid(self):
-        tmp = tempfile.mkdtemp(prefix="pg-webhook-nr-")
-        try:
-            ca = make_ca(tmp)
-            crt, key = make_pair(tmp, "nr")
-            prof = os.path.join(tmp, "profiles")
-            os.mkdir(prof)
-            shutil.copy(os.path.join(ARGS.srcdir, "examples", "broken", "bad-profile.yaml"), prof)
-            server = Server(tmp, crt, key, prof)
-            c = Client(server.port, ca)
-            self.assertEqual(c.request("GET", "/readyz")[:3:2], (503, b"profiles not loaded\n"))
-            status, _, data = c.request("POST", "/validate/pods",
-                                        review(example("examples/manifests/good/misc-pod.yaml")))
-            self.assertEqual((status, json.loads(data)), (503, {"error": "profiles are not loaded yet"}))
-            # Fixed on disk: ready without a restart.
-            os.unlink(os.path.join(prof, "bad-profile.yaml"))
-            shutil.copy(os.path.join(ARGS.srcdir, "examples", "profiles", "frontend.yaml"), prof)
-            deadline = time.time() + 8
-            while c.request("GET", "/readyz")[0] != 200:
-                self.assertLess(time.time(), deadline)
-                time.sleep(0.2)
-            c.close()
-            self.assertEqual(server.stop(), 0)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+        tmp = scratch("pg-webhook-nr-")
+        crt, key = CERTS.mint_server("nr")
+        prof = os.path.join(tmp, "profiles")
+        os.mkdir(prof)
+        shutil.copy(os.path.join(ARGS.srcdir, "examples", "broken", "bad-profile.yaml"), prof)
+        server = start_webhook(tmp, crt, key, prof)
+        c = Client(server.port)
+        self.assertEqual(c.request("GET", "/readyz")[:3:2], (503, b"profiles not loaded\n"))
+        status, _, data = c.request("POST", "/validate/pods",
+                                    review(example("examples/manifests/good/misc-pod.yaml")))
+        self.assertEqual((status, json.loads(data)), (503, {"error": "profiles are not loaded yet"}))
+        # Fixed on disk: ready without a restart.
+        os.unlink(os.path.join(prof, "bad-profile.yaml"))
+        shutil.copy(os.path.join(ARGS.srcdir, "examples", "profiles", "frontend.yaml"), prof)
+        deadline = time.time() + 8
+        while c.request("GET", "/readyz")[0] != 200:
+            self.assertLess(time.time(), deadline)
+            time.sleep(0.2)
+        c.close()
+        self.assertEqual(server.stop(), 0)
 
 
 class Drain(unittest.TestCase):
@@ -776,121 +702,64 @@ class Drain(unittest.TestCase):
     finishes, and the process exits 0."""
 
     def test_sigterm_drains(self):
-        tmp = tempfile.mkdtemp(prefix="pg-webhook-drain-")
-        try:
-            ca = make_ca(tmp)
-            crt, key = make_pair(tmp, "drain")
-            server = Server(tmp, crt, key, os.path.join(ARGS.srcdir, "examples", "profiles"),
-                            ["--shutdown-delay", "2", "--shutdown-timeout", "10"])
-            idle = Client(server.port, ca)
-            self.assertEqual(idle.request("GET", "/readyz")[0], 200)
-            body = json.dumps(review(example("examples/manifests/bad/payments-latest-image.yaml"))).encode()
-            ctx = context(ca)
-            s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", server.port)), server_hostname="localhost")
-            s.sendall(b"POST /validate/pods HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                      b"Content-Length: %d\r\n\r\n" % len(body) + body[:100])
-            time.sleep(0.3)
-            mark = server.mark()
-            t_term = time.time()
-            server.proc.send_signal(signal.SIGTERM)
-            server.wait_log(lambda l: l.get("msg") == "shutting down: not ready, still serving", start=mark)
-            # The delay: not ready, still serving, on old and new connections.
-            status, headers, data = idle.request("GET", "/readyz", retry=False)
-            self.assertEqual((status, data, headers.get("Connection")), (503, b"shutting down\n", "close"))
-            fresh = Client(server.port, ca)
-            self.assertEqual(fresh.request("GET", "/readyz")[0], 503)
-            status, headers, data = fresh.request("POST", "/validate/pods?timeout=10s", body)
-            self.assertEqual(status, 200)
-            self.assertFalse(json.loads(data)["response"]["allowed"])
-            fresh.close()
-            # Then the listener closes; the request in flight holds the exit.
-            server.wait_log(lambda l: l.get("msg") == "shutting down: draining requests in flight", start=mark)
-            self.assertGreaterEqual(time.time() - t_term, 1.8)
-            deadline = time.time() + 3
-            while True:
-                try:
-                    socket.create_connection(("127.0.0.1", server.port), timeout=1).close()
-                except OSError:
-                    break
-                self.assertLess(time.time(), deadline)
-                time.sleep(0.05)
-            self.assertIsNone(server.proc.poll())
-            s.sendall(body[100:])
-            resp = b""
-            while b"\r\n\r\n" not in resp or not resp.rstrip().endswith(b"}"):
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                resp += chunk
-            head, _, payload = resp.partition(b"\r\n\r\n")
-            self.assertTrue(head.startswith(b"HTTP/1.1 200"), head)
-            self.assertIn(b"Connection: close", head)
-            self.assertFalse(json.loads(payload)["response"]["allowed"])
-            s.close()
-            idle.close()
-            server.proc.wait(15)
-            self.assertEqual(server.stop(), 0)
-            self.assertEqual(server.lines[-1]["msg"], "webhook stopped")
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-
-
-class Standin:
-    """The Kubernetes API stand-in (tests/standin), admin token kubeconfig."""
-
-    def __init__(self, tmp, seed, port=0, extra=()):
-        self.dir = tmp
-        self.certs = os.path.join(tmp, "standin-certs")
-        subprocess.run(["sh", os.path.join(ARGS.srcdir, "tests", "standin", "gencerts.sh"), self.certs],
-                       check=True)
-        with open(os.path.join(tmp, "seed.json"), "w") as f:
-            json.dump({"items": seed}, f)
-        self.port_file = os.path.join(tmp, "standin-port")
-        if os.path.exists(self.port_file):
-            os.unlink(self.port_file)
-        self.kubeconfig = os.path.join(tmp, "kubeconfig")
-        c = self.certs
-        self.proc = subprocess.Popen(
-            [sys.executable, os.path.join(ARGS.srcdir, "tests", "standin", "kube_standin.py"),
-             "--cert", c + "/server.crt", "--key", c + "/server.key", "--client-ca", c + "/ca.crt",
-             "--seed", os.path.join(tmp, "seed.json"), "--port", str(port), "--port-file", self.port_file,
-             "--kubeconfig-out", self.kubeconfig, "--ca-for-kubeconfig", c + "/ca.crt"] + list(extra),
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.time() + 20
-        while not os.path.exists(self.port_file):
-            if self.proc.poll() is not None or time.time() > deadline:
-                raise RuntimeError("stand-in did not start: " + self.proc.stderr.read().decode())
-            time.sleep(0.05)
-        with open(self.port_file) as f:
-            self.port = int(f.read())
-
-    def call(self, method, path, body=None, ctype="application/json", expect=(200, 201)):
-        ctx = ssl.create_default_context(cafile=os.path.join(self.certs, "ca.crt"))
-        conn = http.client.HTTPSConnection("localhost", self.port, context=ctx, timeout=15)
-        h = {"Accept": "application/json", "Authorization": "Bearer admin-token"}
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode()
-            h["Content-Type"] = ctype
-        try:
-            conn.request(method, path, body=data, headers=h)
-            r = conn.getresponse()
-            raw = r.read()
-        finally:
-            conn.close()
-        if r.status not in expect:
-            raise AssertionError("%s %s: %d %s" % (method, path, r.status, raw[:300]))
-        return json.loads(raw) if raw else None
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+        tmp = scratch("pg-webhook-drain-")
+        crt, key = CERTS.mint_server("drain")
+        server = start_webhook(tmp, crt, key, os.path.join(ARGS.srcdir, "examples", "profiles"),
+                               ["--shutdown-delay", "2", "--shutdown-timeout", "10"])
+        idle = Client(server.port)
+        self.assertEqual(idle.request("GET", "/readyz")[0], 200)
+        body = json.dumps(review(example("examples/manifests/bad/payments-latest-image.yaml"))).encode()
+        ctx = CERTS.context()
+        s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", server.port)), server_hostname="localhost")
+        s.sendall(b"POST /validate/pods HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: %d\r\n\r\n" % len(body) + body[:100])
+        time.sleep(0.3)
+        mark = server.mark()
+        t_term = time.time()
+        server.proc.send_signal(signal.SIGTERM)
+        server.wait_log(lambda l: l.get("msg") == "shutting down: not ready, still serving", start=mark)
+        # The delay: not ready, still serving, on old and new connections.
+        status, headers, data = idle.request("GET", "/readyz", retry=False)
+        self.assertEqual((status, data, headers.get("Connection")), (503, b"shutting down\n", "close"))
+        fresh = Client(server.port)
+        self.assertEqual(fresh.request("GET", "/readyz")[0], 503)
+        status, headers, data = fresh.request("POST", "/validate/pods?timeout=10s", body)
+        self.assertEqual(status, 200)
+        self.assertFalse(json.loads(data)["response"]["allowed"])
+        fresh.close()
+        # Then the listener closes; the request in flight holds the exit.
+        server.wait_log(lambda l: l.get("msg") == "shutting down: draining requests in flight", start=mark)
+        self.assertGreaterEqual(time.time() - t_term, 1.8)
+        deadline = time.time() + 3
+        while True:
             try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc.stderr.close()
+                socket.create_connection(("127.0.0.1", server.port), timeout=1).close()
+            except OSError:
+                break
+            self.assertLess(time.time(), deadline)
+            time.sleep(0.05)
+        self.assertIsNone(server.proc.poll())
+        s.sendall(body[100:])
+        resp = b""
+        while b"\r\n\r\n" not in resp or not resp.rstrip().endswith(b"}"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            resp += chunk
+        head, _, payload = resp.partition(b"\r\n\r\n")
+        self.assertTrue(head.startswith(b"HTTP/1.1 200"), head)
+        self.assertIn(b"Connection: close", head)
+        self.assertFalse(json.loads(payload)["response"]["allowed"])
+        s.close()
+        idle.close()
+        server.proc.wait(15)
+        self.assertEqual(server.stop(), 0)
+        self.assertEqual(server.lines()[-1]["msg"], "webhook stopped")
+
+
+def standin(tmp, seed, port=0, extra=()):
+    """The API stand-in (tests/standin) on @port, its files under @tmp."""
+    return h.Standin(ARGS.srcdir, CERTS, tmp, seed=seed, port=port, extra=extra)
 
 
 WP = "/apis/profileguard.io/v1alpha1/namespaces/%s/workloadprofiles"
@@ -904,32 +773,30 @@ class KubeSource(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="pg-webhook-kube-")
+        cls.tmp = scratch("pg-webhook-kube-")
         profiles = []
         for name in sorted(os.listdir(os.path.join(ARGS.srcdir, "examples", "profiles"))):
             profiles += docs(os.path.join(ARGS.srcdir, "examples", "profiles", name))
         quiet = json.loads(json.dumps(profiles[[p["metadata"]["name"] for p in profiles].index("payments-api")]))
         quiet["metadata"]["namespace"] = "quiet"
-        seed = [{"apiVersion": "v1", "kind": "Namespace",
-                 "metadata": {"name": "quiet", "labels": {"profileguard.io/ignore": "true"}}},
-                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team"}}] + profiles + [quiet]
+        seed = [h.namespace("quiet", {"profileguard.io/ignore": "true"}),
+                h.namespace("team")] + profiles + [quiet]
         seed.append(example("examples/manifests/bad/payments-legacy-token.yaml", "Secret"))
-        cls.api = Standin(cls.tmp, seed)
-        cls.ca = make_ca(cls.tmp)
-        crt, key = make_pair(cls.tmp, "webhook-kube")
-        cls.server = Server(cls.tmp, crt, key, None,
-                            ["--kubeconfig", cls.api.kubeconfig, "--namespace", "profileguard-system",
-                             "--watch-token-secrets"])
-        cls.client = Client(cls.server.port, cls.ca)
+        cls.api = standin(cls.tmp, seed)
+        cls.ca = CERTS.ca
+        crt, key = CERTS.mint_server("webhook-kube")
+        cls.server = start_webhook(cls.tmp, crt, key, None,
+                                   ["--kubeconfig", cls.api.kubeconfig,
+                                    "--namespace", "profileguard-system", "--watch-token-secrets"])
+        cls.client = Client(cls.server.port)
 
     @classmethod
     def tearDownClass(cls):
         cls.client.close()
         rc = cls.server.stop()
         cls.api.stop()
-        shutil.rmtree(cls.tmp, ignore_errors=True)
         assert rc == 0, "webhook exit status %r; log:\n%s" % (
-            rc, "\n".join(json.dumps(l) for l in cls.server.lines[-40:]))
+            rc, "\n".join(json.dumps(l) for l in cls.server.lines()[-40:]))
 
     def wait_decision(self, obj, pred, timeout=10):
         deadline = time.time() + timeout
@@ -968,23 +835,22 @@ class KubeSource(unittest.TestCase):
                          "images": {"allow": ["registry.example.com/*"]}}}
         msg = "spec.containers[0].image: \"nginx:1.27\" not allowed by team/team-images images.allow"
         self.assertEqual(self.client.review(review(pod)), {"uid": UID, "allowed": True})
-        self.api.call("POST", WP % "team", prof)
+        self.api.kube("POST", WP % "team", prof)
         r = self.wait_decision(pod, lambda r: not r["allowed"])
         self.assertEqual(r["status"]["message"], msg)
-        self.api.call("PATCH", WP % "team" + "/team-images", {"spec": {"mode": "Audit"}},
-                      ctype="application/merge-patch+json")
+        self.api.patch_profile("team", "team-images", {"mode": "Audit"})
         r = self.wait_decision(pod, lambda r: r["allowed"])
         self.assertEqual(r["warnings"], [msg])
-        self.api.call("DELETE", WP % "team" + "/team-images")
+        self.api.kube("DELETE", WP % "team" + "/team-images")
         self.wait_decision(pod, lambda r: r == {"uid": UID, "allowed": True})
 
     def test_3_namespace_label(self):
         bad = example("examples/manifests/bad/payments-latest-image.yaml")
-        self.api.call("PATCH", "/api/v1/namespaces/payments",
+        self.api.kube("PATCH", "/api/v1/namespaces/payments",
                       {"metadata": {"labels": {"profileguard.io/ignore": "true"}}},
                       ctype="application/merge-patch+json")
         self.wait_decision(bad, lambda r: r["allowed"])
-        self.api.call("PATCH", "/api/v1/namespaces/payments",
+        self.api.kube("PATCH", "/api/v1/namespaces/payments",
                       {"metadata": {"labels": {"profileguard.io/ignore": None}}},
                       ctype="application/merge-patch+json")
         r = self.wait_decision(bad, lambda r: not r["allowed"])
@@ -994,7 +860,7 @@ class KubeSource(unittest.TestCase):
         broken = example("examples/broken/bad-profile.yaml")
         broken["metadata"]["name"] = "slipped-in"
         # Written raw, as if the webhook had been bypassed.
-        self.api.call("POST", "/_standin/objects", {"items": [broken]})
+        self.api.put(broken)
         line = self.server.wait_log(lambda l: l.get("msg") == "invalid WorkloadProfile in the cluster is not enforced")
         self.assertEqual((line["namespace"], line["name"]), ("payments", "slipped-in"))
         self.assertIn("spec.runtime.egress[1].cidr", line["errors"])
@@ -1020,7 +886,7 @@ class KubeSource(unittest.TestCase):
             examples += docs(os.path.join(ARGS.srcdir, "examples", "profiles", name))
 
         def outage():
-            rv = int(self.api.call("GET", "/_standin/state")["resourceVersion"])
+            rv = int(self.api.state()["resourceVersion"])
             mark = self.server.mark()
             self.api.stop()
             self.server.wait_log(lambda l: l.get("msg") == "watch of the API server failed, retrying",
@@ -1028,19 +894,19 @@ class KubeSource(unittest.TestCase):
             self.assertEqual(self.client.review(review(bad))["status"]["message"], PAYMENTS_LATEST)
             self.assertEqual(self.client.request("GET", "/readyz")[0], 200)
             # Enough objects first that resourceVersions pass the old ones.
-            return [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "filler-%03d" % i}}
-                    for i in range(rv + 5)]
+            return [h.namespace("filler-%03d" % i) for i in range(rv + 5)]
 
         port = self.api.port
         filler = outage()
-        type(self).api = Standin(self.tmp, filler + examples + [prof], port=port)
+        type(self).api = standin(self.tmp, filler + examples + [prof], port=port)
         r = self.wait_decision(pod, lambda r: not r["allowed"], timeout=30)
         self.assertIn("team/after-restart images.allow", r["status"]["message"])
         self.assertEqual(self.client.review(review(bad))["status"]["message"], PAYMENTS_LATEST)
 
         filler = outage()
         mark = self.server.mark()
-        type(self).api = Standin(self.tmp, filler + examples, port=port, extra=["--compaction-window", "2"])
+        type(self).api = standin(self.tmp, filler + examples, port=port,
+                                 extra=["--compaction-window", "2"])
         self.wait_decision(pod, lambda r: r == {"uid": UID, "allowed": True}, timeout=30)
         self.assertEqual(self.client.review(review(bad))["status"]["message"], PAYMENTS_LATEST)
         status, _, body = self.client.request("GET", "/metrics")
@@ -1054,10 +920,9 @@ class KubeApiFlags(unittest.TestCase):
     values out of range are refused before anything starts."""
 
     def test_paced_and_refused(self):
-        tmp = tempfile.mkdtemp(prefix="pg-webhook-qps-")
-        api = Standin(tmp, [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team"}}])
-        make_ca(tmp)
-        crt, key = make_pair(tmp, "webhook-qps")
+        tmp = scratch("pg-webhook-qps-")
+        api = standin(tmp, [h.namespace("team")])
+        crt, key = CERTS.mint_server("webhook-qps")
         server = None
         try:
             for args, want in ((["--kube-api-qps", "0"], "--kube-api-qps must be a number above 0"),
@@ -1067,13 +932,13 @@ class KubeApiFlags(unittest.TestCase):
                                    capture_output=True, text=True, timeout=20)
                 self.assertEqual(p.returncode, 2, p.stderr)
                 self.assertIn(want, p.stderr)
-            server = Server(tmp, crt, key, None,
-                            ["--kubeconfig", api.kubeconfig, "--namespace", "profileguard-system",
-                             "--watch-token-secrets", "--kube-api-qps", "2", "--kube-api-burst", "1"])
+            server = start_webhook(tmp, crt, key, None,
+                                   ["--kubeconfig", api.kubeconfig, "--namespace", "profileguard-system",
+                                    "--watch-token-secrets", "--kube-api-qps", "2", "--kube-api-burst", "1"])
             server.wait_log(lambda l: l.get("msg") == "profiles synced from the API server", timeout=20)
 
             def mine():
-                reqs = api.call("GET", "/_standin/requests")
+                reqs = api.requests()
                 return [r for r in reqs if (r.get("headers") or {}).get("User-Agent", "")
                         .startswith("profileguard/")]
             deadline = time.time() + 20
@@ -1092,19 +957,14 @@ class KubeApiFlags(unittest.TestCase):
         finally:
             rc = server.stop() if server else 0
             api.stop()
-            shutil.rmtree(tmp, ignore_errors=True)
         self.assertEqual(rc, 0)
 
 
 def main():
     global ARGS
-    p = argparse.ArgumentParser()
-    p.add_argument("--binary", required=True)
-    p.add_argument("--yaml2json", required=True)
-    p.add_argument("--srcdir", required=True)
-    ARGS, rest = p.parse_known_args()
-    unittest.main(argv=[sys.argv[0], "-v"] + rest)
+    ARGS, argv = h.suite_main(__doc__, prefix="pg-webhook-", options=("--yaml2json",))
+    return h.run_tests(ARGS, argv)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
