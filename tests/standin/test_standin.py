@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Self-test of the Kubernetes API stand-in (kube_standin.py).
 
-Starts the stand-in as a subprocess over real TLS and checks, with http.client/ssl and a raw
-chunked-stream reader, each behaviour the integration tests and the C client rely on.
+Starts the stand-in as a subprocess over real TLS (with tests/lib/pgharness.py, as the
+integration suites do) and checks, with http.client/ssl and a raw chunked-stream reader,
+each behaviour the integration tests and the C client rely on.
 Standard library only; run directly: python3 tests/standin/test_standin.py
 """
 
@@ -10,12 +11,9 @@ import base64
 import http.client
 import json
 import os
-import re
 import shutil
-import signal
 import socket
 import ssl
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,8 +22,9 @@ import urllib.parse
 import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SERVER = os.path.join(HERE, "kube_standin.py")
-GENCERTS = os.path.join(HERE, "gencerts.sh")
+SRCDIR = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(SRCDIR, "tests", "lib"))
+import pgharness as h  # noqa: E402
 
 META_LIST_ACCEPT = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
 META_ACCEPT = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
@@ -54,73 +53,20 @@ SEED = {"items": [
      "spec": {"selector": {"matchLabels": {"app": "seeded"}}}},
 ]}
 
-CERTS = None
+CERTS = None       # h.Certs
+WORKDIR = None
 
 
-def gencerts(directory):
-    subprocess.run(["sh", GENCERTS, directory], check=True)
-
-
-class Standin:
-    """One stand-in process with its own temp files."""
-
-    def __init__(self, certs, *extra):
-        self.certs = certs
-        self.dir = tempfile.mkdtemp(prefix="standin-")
-        self.extra = list(extra)
-        self.port_file = os.path.join(self.dir, "port")
-        self.kubeconfig = os.path.join(self.dir, "kubeconfig")
-        self.log = os.path.join(self.dir, "log")
-        with open(os.path.join(self.dir, "tokens.json"), "w") as f:
-            json.dump(TOKENS, f)
-        with open(os.path.join(self.dir, "seed.json"), "w") as f:
-            json.dump(SEED, f)
-
-    def start(self):
-        c = self.certs
-        cmd = [sys.executable, SERVER, "--cert", f"{c}/server.crt", "--key", f"{c}/server.key",
-               "--client-ca", f"{c}/ca.crt", "--tokens", f"{self.dir}/tokens.json",
-               "--seed", f"{self.dir}/seed.json", "--port", "0", "--port-file", self.port_file,
-               "--kubeconfig-out", self.kubeconfig, "--ca-for-kubeconfig", f"{c}/ca.crt",
-               "--log", self.log] + self.extra
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        deadline = time.time() + 15
-        while not os.path.exists(self.port_file):
-            if self.proc.poll() is not None or time.time() > deadline:
-                raise RuntimeError("stand-in did not start: " + self.proc.stderr.read().decode())
-            time.sleep(0.02)
-        with open(self.port_file) as f:
-            self.port = int(f.read())
-        self.banner = self.proc.stdout.readline().decode().strip()
-        return self
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        err = self.proc.stderr.read().decode()
-        self.proc.stdout.close()
-        self.proc.stderr.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
-        return err
-
-
-def tls_context(cert=None, key=None):
-    ctx = ssl.create_default_context(cafile=f"{CERTS}/ca.crt")
-    if cert:
-        ctx.load_cert_chain(f"{CERTS}/{cert}", f"{CERTS}/{key}")
-    return ctx
+def standin(*extra):
+    """One stand-in process with its own files, SEED and TOKENS."""
+    return h.Standin(SRCDIR, CERTS, WORKDIR, seed=SEED["items"], tokens=TOKENS, extra=extra)
 
 
 class Client:
     def __init__(self, port, token="admin-token", cert=None):
         self.port = port
         self.token = token
-        self.ctx = tls_context(*cert) if cert else tls_context()
+        self.ctx = CERTS.context(cert)
 
     def connect(self, timeout=15):
         return http.client.HTTPSConnection("localhost", self.port, context=self.ctx, timeout=timeout)
@@ -171,7 +117,7 @@ class RawWatch:
     """A watch read straight off the TLS socket, so chunk framing itself is checked."""
 
     def __init__(self, port, path, token="admin-token", accept="application/json", timeout=10):
-        ctx = tls_context()
+        ctx = CERTS.context()
         sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
         self.sock = ctx.wrap_socket(sock, server_hostname="localhost")
         req = (f"GET {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\n"
@@ -261,15 +207,15 @@ STANDIN = None
 
 
 def setUpModule():
-    global CERTS, STANDIN
-    CERTS = tempfile.mkdtemp(prefix="standin-certs-")
-    gencerts(CERTS)
-    STANDIN = Standin(CERTS, "--bookmark-interval", "0.2", "--page-expiry-seconds", "60").start()
+    global CERTS, STANDIN, WORKDIR
+    WORKDIR = tempfile.mkdtemp(prefix="standin-selftest-")
+    CERTS = h.Certs(SRCDIR, os.path.join(WORKDIR, "certs"))
+    STANDIN = standin("--bookmark-interval", "0.2", "--page-expiry-seconds", "60")
 
 
 def tearDownModule():
     err = STANDIN.stop()
-    shutil.rmtree(CERTS, ignore_errors=True)
+    shutil.rmtree(WORKDIR, ignore_errors=True)
     if err.strip():
         print("stand-in stderr:\n" + err, file=sys.stderr)
 
@@ -302,11 +248,11 @@ class Base(unittest.TestCase):
 
 class TestStartup(Base):
     def test_banner_port_file_and_kubeconfig(self):
-        self.assertEqual(STANDIN.banner, f"listening on https://127.0.0.1:{self.port}")
+        self.assertEqual(STANDIN.banner(), f"listening on https://127.0.0.1:{self.port}")
         with open(STANDIN.kubeconfig) as f:
             text = f.read()
         self.assertIn(f"server: https://127.0.0.1:{self.port}\n", text)
-        with open(f"{CERTS}/ca.crt", "rb") as f:
+        with open(CERTS.ca, "rb") as f:
             self.assertIn("certificate-authority-data: " + base64.b64encode(f.read()).decode(), text)
         self.assertIn('token: "admin-token"', text)
 
@@ -342,13 +288,13 @@ class TestAuth(Base):
         self.assertEqual(Client(self.port, token="expired-token").get("/api/v1/namespaces")[0], 401)
 
     def test_client_certificate(self):
-        c = Client(self.port, token=None, cert=("client.crt", "client.key"))
+        c = Client(self.port, token=None, cert=CERTS.client)
         self.assertEqual(c.get("/api/v1/namespaces")[0], 200)
 
     def test_untrusted_client_certificate(self):
         # Python's ssl cannot request a certificate without verifying it, so an untrusted
         # certificate fails the handshake here; the real server answers 401. Both refuse.
-        c = Client(self.port, token=None, cert=("bad-client.crt", "bad-client.key"))
+        c = Client(self.port, token=None, cert=CERTS.bad_client)
         try:
             st = c.get("/api/v1/namespaces")[0]
         except (ssl.SSLError, ConnectionError, http.client.HTTPException):
@@ -569,10 +515,10 @@ class TestAdmission(Base):
         self.hook = Hook
         self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(os.path.join(CERTS, "server.crt"), os.path.join(CERTS, "server.key"))
+        ctx.load_cert_chain(*CERTS.server)
         self.srv.socket = ctx.wrap_socket(self.srv.socket, server_side=True)
         threading.Thread(target=self.srv.serve_forever, daemon=True).start()
-        with open(os.path.join(CERTS, "ca.crt"), "rb") as f:
+        with open(CERTS.ca, "rb") as f:
             self.bundle = base64.b64encode(f.read()).decode()
         self.ns = self.namespace()
         self.c.request("PATCH", f"/api/v1/namespaces/{self.ns}", {"metadata": {"labels": {"admission-test": "yes"}}},
@@ -975,7 +921,7 @@ class TestSmallWindow(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.s = Standin(CERTS, "--compaction-window", "5", "--page-expiry-seconds", "1").start()
+        cls.s = standin("--compaction-window", "5", "--page-expiry-seconds", "1")
         cls.c = Client(cls.s.port)
 
     @classmethod
@@ -1063,7 +1009,7 @@ class TestEvictionAndReviews(Base):
         recorded = self.c.get("/_standin/requests?path_regex=tokenreviews")[2]
         self.assertTrue(recorded)
         self.assertNotIn("agent-a-token", json.dumps(recorded))
-        with open(STANDIN.log) as f:
+        with open(STANDIN.log_path) as f:
             self.assertNotIn("agent-a-token", f.read())
 
     def test_events_series(self):
@@ -1157,7 +1103,7 @@ class TestFaultsAndProtocol(Base):
                                     ctype="application/yaml")
         self.assertEqual(st, 415)
         # Garbage on the wire costs that connection only.
-        s = tls_context().wrap_socket(socket.create_connection(("127.0.0.1", self.port)),
+        s = CERTS.context().wrap_socket(socket.create_connection(("127.0.0.1", self.port)),
                                       server_hostname="localhost")
         s.sendall(b"\x00\x01garbage\r\n\r\n")
         s.recv(1024)
@@ -1202,7 +1148,7 @@ class TestFaultsAndProtocol(Base):
 
 class TestShutdown(unittest.TestCase):
     def test_sigterm_with_open_watch(self):
-        s = Standin(CERTS).start()
+        s = standin()
         w = RawWatch(s.port, "/api/v1/pods?watch=1")
         t = time.time()
         err = s.stop()
