@@ -85,34 +85,15 @@ class Certs:
         self.client = (p("client.crt"), p("client.key"))
         self.bad_client = (p("bad-client.crt"), p("bad-client.key"))
 
-    def mint_client(self, cn):
-        """A client certificate for CN @cn signed by the test CA: (cert, key)."""
-        base = os.path.join(self.dir, "minted-" + re.sub(r"[^A-Za-z0-9_.-]", "_", cn))
+    def _mint(self, prefix, cn, extensions, days):
+        """A certificate for CN @cn with @extensions, signed by the test CA for
+        @days, kept as PREFIX-CN.crt/.key in the directory: (cert, key)."""
+        base = os.path.join(self.dir, prefix + re.sub(r"[^A-Za-z0-9_.-]", "_", cn))
         crt, key, csr, ext = base + ".crt", base + ".key", base + ".csr", base + ".ext"
         if os.path.exists(crt):
             return crt, key
         with open(ext, "w") as f:
-            f.write("basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n"
-                    "extendedKeyUsage=clientAuth\n")
-        for cmd in (["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
-                     "ec_paramgen_curve:P-256", "-out", key],
-                    ["openssl", "req", "-new", "-key", key, "-subj", f"/CN={cn}", "-out", csr],
-                    ["openssl", "x509", "-req", "-in", csr, "-CA", self.ca, "-CAkey", self.ca_key,
-                     "-set_serial", "0x" + os.urandom(8).hex(), "-days", "2", "-sha256",
-                     "-extfile", ext, "-out", crt]):
-            subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        return crt, key
-
-    def mint_server(self, cn, days=1):
-        """A serving certificate for CN @cn (localhost, 127.0.0.1) signed by
-        the test CA: (cert, key).  Distinct CNs tell pairs apart on the wire."""
-        base = os.path.join(self.dir, "server-" + re.sub(r"[^A-Za-z0-9_.-]", "_", cn))
-        crt, key, csr, ext = base + ".crt", base + ".key", base + ".csr", base + ".ext"
-        if os.path.exists(crt):
-            return crt, key
-        with open(ext, "w") as f:
-            f.write("basicConstraints=critical,CA:FALSE\nextendedKeyUsage=serverAuth\n"
-                    "subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+            f.write(extensions)
         for cmd in (["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
                      "ec_paramgen_curve:P-256", "-out", key],
                     ["openssl", "req", "-new", "-key", key, "-subj", f"/CN={cn}", "-out", csr],
@@ -121,6 +102,18 @@ class Certs:
                      "-extfile", ext, "-out", crt]):
             subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         return crt, key
+
+    def mint_client(self, cn):
+        """A client certificate for CN @cn signed by the test CA: (cert, key)."""
+        return self._mint("minted-", cn, "basicConstraints=critical,CA:FALSE\n"
+                          "keyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n", 2)
+
+    def mint_server(self, cn, days=1):
+        """A serving certificate for CN @cn (localhost, 127.0.0.1) signed by
+        the test CA: (cert, key).  Distinct CNs tell pairs apart on the wire."""
+        return self._mint("server-", cn, "basicConstraints=critical,CA:FALSE\n"
+                          "extendedKeyUsage=serverAuth\n"
+                          "subjectAltName=DNS:localhost,IP:127.0.0.1\n", days)
 
     def context(self, cert=None):
         """A client TLS context trusting the test CA, presenting @cert if given."""
