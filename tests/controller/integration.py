@@ -489,7 +489,7 @@ class TestFaults(Base):
         self.assertEqual(self.ctl.http("/healthz")[0], 200)
 
 
-class TestFinishedPods(unittest.TestCase):
+class TestFinishedPods(Base):
     """Pods that have finished (a Job's, Succeeded or Failed): their spec and
     what nodes report about them are not acted on, so a completed Job keeps
     its history; but their bound token stays valid until the pod object goes,
@@ -512,14 +512,6 @@ class TestFinishedPods(unittest.TestCase):
                              "--telemetry-tls-key", CERTS.server[1],
                              "--telemetry-allowed-users", cls.AUDIT_USER)
         cls.tport = cls.ctl.port_of("telemetry listening", 10)
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            rc = cls.ctl.stop(timeout=STOP_TIMEOUT)
-            assert rc == 0, f"controller exited {rc}"
-        finally:
-            cls.api.stop()
 
     def finished_pod(self, name, phase, ip="10.244.3.9", owner=None):
         p = pod(self.NS, name, image="nginx", owner=owner)     # a tag: AdmissionDrift
@@ -761,11 +753,6 @@ class TestLeaderElection(unittest.TestCase):
         self.assertEqual(c.metric("profileguard_leader"), 1)
 
 
-def main():
-    global ARGS
-    ARGS, argv = h.suite_main(__doc__, prefix="pg-ctl-")
-    return h.run_tests(ARGS, argv)
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    ARGS, argv = h.suite_main(__doc__, prefix="pg-ctl-")
+    sys.exit(h.run_tests(ARGS, argv))

@@ -302,11 +302,6 @@ class TestNoConfiguration(CertsBase):
                              for l in self.ctl.lines()), 1)
 
 
-def main():
-    global ARGS
-    ARGS, argv = h.suite_main(__doc__, prefix="pg-certs-")
-    return h.run_tests(ARGS, argv)
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    ARGS, argv = h.suite_main(__doc__, prefix="pg-certs-")
+    sys.exit(h.run_tests(ARGS, argv))

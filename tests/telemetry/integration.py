@@ -565,11 +565,6 @@ class TestLeadership(unittest.TestCase):
             self.api.stop()
 
 
-def main():
-    global ARGS
-    ARGS, argv = h.suite_main(__doc__, prefix="pg-tel-")
-    return h.run_tests(ARGS, argv)
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    ARGS, argv = h.suite_main(__doc__, prefix="pg-tel-")
+    sys.exit(h.run_tests(ARGS, argv))

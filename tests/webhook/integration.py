@@ -960,11 +960,6 @@ class KubeApiFlags(unittest.TestCase):
         self.assertEqual(rc, 0)
 
 
-def main():
-    global ARGS
-    ARGS, argv = h.suite_main(__doc__, prefix="pg-webhook-", options=("--yaml2json",))
-    return h.run_tests(ARGS, argv)
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    ARGS, argv = h.suite_main(__doc__, prefix="pg-webhook-", options=("--yaml2json",))
+    sys.exit(h.run_tests(ARGS, argv))
