@@ -32,6 +32,8 @@ import unittest
 import urllib.request
 
 BIN = os.environ.get("PROFILEGUARD", "build/src/cmd/profileguard")
+# hack/valgrind: the agent under memcheck
+WRAPPER = os.environ.get("PG_TEST_WRAPPER", "").split()
 
 UID_A = "8a7c2e1f-9b3d-4c5e-8f7a-6b5c4d3e2f1a"
 UID_B = "a5c1f8d5-1919-434d-add7-4afaafdaef89"
@@ -311,7 +313,7 @@ class Agent(unittest.TestCase):
         return os.readlink("/proc/%d/exe" % p.pid)
 
     def agent(self, *args, **kw):
-        return subprocess.Popen([BIN, "agent", "--proc-root", self.proc_root, "--kubelet-pods-dir", self.pods,
+        return subprocess.Popen([*WRAPPER, BIN, "agent", "--proc-root", self.proc_root, "--kubelet-pods-dir", self.pods,
                                  "--node-name", "node-a", *args],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
 

@@ -9,6 +9,8 @@ import tempfile
 import unittest
 
 BIN = os.environ.get("PROFILEGUARD", "build/src/cmd/profileguard")
+# hack/valgrind: every run under memcheck
+WRAPPER = os.environ.get("PG_TEST_WRAPPER", "").split()
 ROOT = os.environ.get("SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..", ".."))
 EX = os.path.join(ROOT, "examples")
 PROFILES = os.path.join(EX, "profiles")
@@ -17,7 +19,7 @@ PROFILES = os.path.join(EX, "profiles")
 def run(*args, stdin=None, env=None):
     e = dict(os.environ)
     e.update(env or {})
-    p = subprocess.run([BIN, *args], input=stdin, capture_output=True, text=True, env=e, timeout=60)
+    p = subprocess.run([*WRAPPER, BIN, *args], input=stdin, capture_output=True, text=True, env=e, timeout=600 if WRAPPER else 60)
     return p.returncode, p.stdout, p.stderr
 
 

@@ -9,13 +9,15 @@ import tempfile
 import unittest
 
 BIN = os.environ.get("PROFILEGUARD", "build/src/cmd/profileguard")
+# hack/valgrind: every run under memcheck
+WRAPPER = os.environ.get("PG_TEST_WRAPPER", "").split()
 ROOT = os.environ.get("SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..", ".."))
 DATA = os.path.join(ROOT, "tests", "data", "telemetry")
 POD = os.path.join(ROOT, "examples", "manifests", "good", "payments-pod.yaml")
 
 
 def run(*args, stdin=None):
-    p = subprocess.run([BIN, *args], input=stdin, capture_output=True, text=True, timeout=60)
+    p = subprocess.run([*WRAPPER, BIN, *args], input=stdin, capture_output=True, text=True, timeout=600 if WRAPPER else 60)
     return p.returncode, p.stdout, p.stderr
 
 

@@ -42,9 +42,18 @@ def rfc3339(t=None, fraction=False):
     return d.strftime("%Y-%m-%dT%H:%M:%S.%fZ" if fraction else "%Y-%m-%dT%H:%M:%SZ")
 
 
+# hack/valgrind runs every profileguard process under memcheck by setting
+# PG_TEST_WRAPPER to the valgrind command; code is then ~20x slower, so
+# every deadline stretches by PG_TEST_SLOW (its default there: 10).
+WRAPPER = os.environ.get("PG_TEST_WRAPPER", "").split()
+SLOW = float(os.environ.get("PG_TEST_SLOW", "10" if WRAPPER else "1"))
+
+
 def wait_for(fn, timeout=10.0, interval=0.05, what="condition"):
     """Polls @fn until it returns something truthy and returns that value;
-    fails with the last value seen once @timeout seconds have passed."""
+    fails with the last value seen once @timeout seconds (times SLOW) have
+    passed."""
+    timeout *= SLOW
     deadline = time.monotonic() + timeout
     last = None
     while True:
@@ -477,7 +486,7 @@ class Profileguard:
              if not k.startswith("PROFILEGUARD_")
              and k not in ("POD_NAME", "POD_NAMESPACE", "KUBERNETES_SERVICE_HOST", "KUBECONFIG")}
         e.update(env or {})
-        self.cmd = [binary, command] + list(args)
+        self.cmd = WRAPPER + [binary, command] + list(args)
         self.proc = subprocess.Popen(self.cmd, stdout=subprocess.DEVNULL, stderr=self._log, env=e)
         _STARTED.append(self.proc)
         self.pid = self.proc.pid
