@@ -443,6 +443,9 @@ static void parse_egress(struct vctx *c, json_t *rt, struct profile *p)
 		json_t *cidr, *ports;
 		bool ok = true;
 
+		/* A refused rule leaves its slot to the next one: nothing of it
+		 * (its port count above all) may carry over. */
+		memset(r, 0, sizeof(*r));
 		if (!json_is_object(e)) {
 			verr(c, "must be an object with cidr and ports");
 			fpath_pop(&c->path, mi);
@@ -533,6 +536,7 @@ static void parse_api(struct vctx *c, json_t *rt, struct profile *p)
 		struct api_rule *r = &p->runtime.api[p->runtime.napi];
 		size_t mi = fpath_index(&c->path, i);
 
+		memset(r, 0, sizeof(*r));      /* as in parse_egress */
 		if (!json_is_object(e)) {
 			verr(c, "must be an object with verbs and resources");
 		} else {

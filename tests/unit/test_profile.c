@@ -105,6 +105,31 @@ START_TEST(test_validation_table)
 }
 END_TEST
 
+/* A refused egress rule gives its slot to the next one; its port count
+ * once carried over, and the next rule's ports were written past their
+ * block (found by fuzzing; the ASan pass sees a relapse).  2,000 ports
+ * each, so the blocks are the arena's own allocations. */
+START_TEST(test_refused_rule_leaves_nothing)
+{
+	char *yaml = malloc(64 * 1024), got[512];
+	size_t n = 0;
+
+	ck_assert_ptr_nonnull(yaml);
+	n += (size_t)snprintf(yaml + n, 64 * 1024 - n, HEAD "spec: {" SEL ", runtime: {egress: [");
+	for (int r = 0; r < 2; r++) {
+		n += (size_t)snprintf(yaml + n, 64 * 1024 - n, "%s{cidr: %s, ports: [", r ? ", " : "",
+				      r ? "10.0.0.0/8" : "10.0.0.0/33");
+		for (int i = 1; i <= 2000; i++)
+			n += (size_t)snprintf(yaml + n, 64 * 1024 - n, "%s%d", i > 1 ? ", " : "", i);
+		n += (size_t)snprintf(yaml + n, 64 * 1024 - n, "]}");
+	}
+	snprintf(yaml + n, 64 * 1024 - n, "]}}");
+	tu_profile_errors(yaml, got, sizeof(got));
+	ck_assert_str_eq(got, "spec.runtime.egress[0].cidr: \"10.0.0.0/33\" is not a CIDR");
+	free(yaml);
+}
+END_TEST
+
 START_TEST(test_parsed_values)
 {
 	struct profile *p = tu_profile("mode: Audit, identity: {serviceAccountNames: [a, b], maxTokenAgeSeconds: 60},"
@@ -224,6 +249,7 @@ int main(void)
 	int failed;
 
 	tcase_add_loop_test(tc, test_validation_table, 0, (int)(sizeof(vcases) / sizeof(vcases[0])));
+	tcase_add_test(tc, test_refused_rule_leaves_nothing);
 	tcase_add_test(tc, test_parsed_values);
 	tcase_add_test(tc, test_default_namespace);
 	tcase_add_test(tc, test_set);
