@@ -257,15 +257,6 @@ class ApiFaults(unittest.TestCase):
         # A retry would be a timer in the controller, not CPU: not scaled.
         self.assert_one_event(d, timeout=15, scaled=False)
 
-def main():
-    global ARGS
-    ARGS, argv = h.suite_main(__doc__)
-    try:
-        prog = unittest.main(argv=argv, exit=False, verbosity=2)
-        return 0 if prog.result.wasSuccessful() else 1
-    finally:
-        h.cleanup(ARGS)
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    ARGS, argv = h.suite_main(__doc__)
+    sys.exit(h.run_tests(ARGS, argv))

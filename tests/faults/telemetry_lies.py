@@ -259,15 +259,6 @@ class TelemetryLies(unittest.TestCase):
         self.assertTrue(self.ctl.alive())
 
 
-def main():
-    global ARGS
-    ARGS, argv = h.suite_main(__doc__)
-    try:
-        prog = unittest.main(argv=argv, exit=False, verbosity=2)
-        return 0 if prog.result.wasSuccessful() else 1
-    finally:
-        h.cleanup(ARGS)
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    ARGS, argv = h.suite_main(__doc__)
+    sys.exit(h.run_tests(ARGS, argv))

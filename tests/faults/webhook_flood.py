@@ -483,16 +483,7 @@ class WebhookFlood(unittest.TestCase):
         self.assertEqual(self.wh.stop(), 0)
 
 
-def main():
-    global ARGS
+if __name__ == "__main__":
     ARGS, argv = h.suite_main(__doc__)
     random.seed(9)
-    try:
-        prog = unittest.main(argv=argv, exit=False, verbosity=2)
-        return 0 if prog.result.wasSuccessful() else 1
-    finally:
-        h.cleanup(ARGS)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(h.run_tests(ARGS, argv))
