@@ -90,10 +90,5 @@ int scan_sample(struct scan *s, const struct timespec *now, scan_emit_fn emit, v
 /* NULL-safe; returns NULL. */
 struct scan *scan_free(struct scan *s);
 
-/* Appends @s (NUL-terminated) to @out as the inside of a JSON string:
- * control characters escaped, and bytes that are not UTF-8 replaced by
- * U+FFFD, so a path the kernel allows is still a line a strict reader
- * takes (and a profile pattern can never match it by accident). */
-int scan_json_string(struct buf *out, const char *s);
 
 #endif

@@ -23,7 +23,11 @@ int buf_adds(struct buf *b, const char *s);
 int buf_addc(struct buf *b, char c);
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
-/* Appends @s as the inside of a JSON string (no quotes added). */
+/* Appends @s as the inside of a JSON string (no quotes added): control
+ * characters escaped, and bytes that are not UTF-8 replaced by U+FFFD, so
+ * what is written is always JSON a strict reader takes, whatever a name
+ * cut mid-character or a path the kernel allows holds (and a profile
+ * pattern can never match a replaced path by accident). */
 int buf_add_json_escaped(struct buf *b, const char *s);
 /* Borrowed view; "" when empty. */
 const char *buf_str(const struct buf *b);

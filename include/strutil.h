@@ -13,6 +13,9 @@ bool glob_match(const char *pattern, const char *s);
 bool glob_has_wildcard(const char *pattern);
 
 bool str_eq(const char *a, const char *b);        /* NULL-safe */
+/* The longest prefix of @s of at most @max bytes that does not end inside
+ * a UTF-8 sequence: where text meant for people (and JSON) may be cut. */
+size_t str_utf8_cut(const char *s, size_t max);
 bool str_has_prefix(const char *s, const char *prefix);
 bool str_has_suffix(const char *s, const char *suffix);
 

@@ -560,67 +560,6 @@ static int nets_collect(struct scan *s)
 
 /* ---- events --------------------------------------------------------------- */
 
-static int utf8_len(const unsigned char *p)
-{
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		return (p[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (p[0] >= 0xe0 && p[0] <= 0xef) {
-		unsigned lo = p[0] == 0xe0 ? 0xa0 : 0x80, hi = p[0] == 0xed ? 0x9f : 0xbf;
-
-		return p[1] >= lo && p[1] <= hi && (p[2] & 0xc0) == 0x80 ? 3 : 0;
-	}
-	if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		unsigned lo = p[0] == 0xf0 ? 0x90 : 0x80, hi = p[0] == 0xf4 ? 0x8f : 0xbf;
-
-		return p[1] >= lo && p[1] <= hi && (p[2] & 0xc0) == 0x80 && (p[3] & 0xc0) == 0x80 ? 4 : 0;
-	}
-	return 0;
-}
-
-int scan_json_string(struct buf *out, const char *str)
-{
-	static const char hex[] = "0123456789abcdef";
-	const unsigned char *p = (const unsigned char *)str;
-	size_t start = out->len;
-	int r = 0;
-
-	while (*p && r == 0) {
-		int n = utf8_len(p);
-		char esc[6];
-
-		if (n == 0) {
-			r = buf_add(out, "\xef\xbf\xbd", 3);
-			p++;
-		} else if (n > 1) {
-			r = buf_add(out, p, (size_t)n);
-			p += n;
-		} else if (*p == '"' || *p == '\\') {
-			esc[0] = '\\';
-			esc[1] = (char)*p++;
-			r = buf_add(out, esc, 2);
-		} else if (*p < 0x20 || *p == 0x7f) {
-			memcpy(esc, "\\u00", 4);
-			esc[4] = hex[*p >> 4];
-			esc[5] = hex[*p & 15];
-			p++;
-			r = buf_add(out, esc, 6);
-		} else {
-			const unsigned char *q = p;
-
-			/* a run of plain ASCII in one copy */
-			while (*q >= 0x20 && *q < 0x7f && *q != '"' && *q != '\\')
-				q++;
-			r = buf_add(out, p, (size_t)(q - p));
-			p = q;
-		}
-	}
-	if (r < 0)
-		buf_truncate(out, start);
-	return r;
-}
-
 /* The fields every event starts with; @ref NULL for pod-level events. */
 static int event_begin(struct scan *s, const char *kind, const char *pod_uid, const char *ref)
 {
@@ -631,7 +570,7 @@ static int event_begin(struct scan *s, const char *kind, const char *pod_uid, co
 	if (r == 0 && s->cfg.node && *s->cfg.node) {
 		r = buf_adds(&s->line, ",\"node\":\"");
 		if (r == 0)
-			r = scan_json_string(&s->line, s->cfg.node);
+			r = buf_add_json_escaped(&s->line, s->cfg.node);
 		if (r == 0)
 			r = buf_addc(&s->line, '"');
 	}
@@ -671,7 +610,7 @@ static int add_args(struct scan *s, int pfd)
 		if (r == 0)
 			r = buf_addc(&s->line, '"');
 		if (r == 0)
-			r = scan_json_string(&s->line, cmd + i);
+			r = buf_add_json_escaped(&s->line, cmd + i);
 		if (r == 0)
 			r = buf_addc(&s->line, '"');
 		i += n + 1;
@@ -820,7 +759,7 @@ static int report_exe(struct scan *s, struct ctr *c, int pfd)
 		if (r == 0)
 			r = buf_adds(&s->line, ",\"exe\":\"");
 		if (r == 0)
-			r = scan_json_string(&s->line, exe);
+			r = buf_add_json_escaped(&s->line, exe);
 		if (r == 0)
 			r = buf_addc(&s->line, '"');
 		if (r == 0 && deleted)
@@ -1128,7 +1067,7 @@ static int report_token(struct scan *s, int voldirfd, const char *uid, const cha
 	if (r == 0) {
 		r = buf_adds(&s->line, ",\"volume\":\"");
 		if (r == 0)
-			r = scan_json_string(&s->line, vol);
+			r = buf_add_json_escaped(&s->line, vol);
 		if (r == 0)
 			r = buf_printf(&s->line, "\",\"iat\":%lld,\"exp\":%lld", (long long)cl.iat,
 				       (long long)cl.exp);

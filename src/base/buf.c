@@ -91,41 +91,75 @@ int buf_printf(struct buf *b, const char *fmt, ...)
 	return r;
 }
 
+/* Length of the valid UTF-8 sequence at @p (NUL-terminated: a NUL is
+ * never a continuation byte, so nothing past it is read), 0 when invalid:
+ * overlong forms, surrogates and code points past U+10FFFF included. */
+static size_t utf8_len(const unsigned char *p)
+{
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		return (p[1] & 0xc0) == 0x80 ? 2 : 0;
+	if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		unsigned lo = p[0] == 0xe0 ? 0xa0 : 0x80, hi = p[0] == 0xed ? 0x9f : 0xbf;
+
+		return p[1] >= lo && p[1] <= hi && (p[2] & 0xc0) == 0x80 ? 3 : 0;
+	}
+	if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		unsigned lo = p[0] == 0xf0 ? 0x90 : 0x80, hi = p[0] == 0xf4 ? 0x8f : 0xbf;
+
+		return p[1] >= lo && p[1] <= hi && (p[2] & 0xc0) == 0x80 && (p[3] & 0xc0) == 0x80 ? 4 : 0;
+	}
+	return 0;
+}
+
 int buf_add_json_escaped(struct buf *b, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)s;
 	size_t start = b->len;
+	int r = 0;
 
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		char esc[7];
-		const char *out = esc;
-		size_t n = 2;
-		int r;
+	while (*p && r == 0) {
+		size_t n = utf8_len(p);
+		char esc[6];
 
-		switch (*p) {
-		case '"': out = "\\\""; break;
-		case '\\': out = "\\\\"; break;
-		case '\n': out = "\\n"; break;
-		case '\r': out = "\\r"; break;
-		case '\t': out = "\\t"; break;
-		default:
-			if (*p < 0x20 || *p == 0x7f) {
-				memcpy(esc, "\\u00", 4);
-				esc[4] = hex[*p >> 4];
-				esc[5] = hex[*p & 15];
-				n = 6;
-			} else {
-				esc[0] = (char)*p;
-				n = 1;
-			}
-		}
-		r = buf_add(b, out, n);
-		if (r < 0) {
-			buf_truncate(b, start);
-			return r;
+		if (n == 0) {
+			/* Not UTF-8 (a name cut mid-character, bytes from a
+			 * peer): JSON must be, so U+FFFD stands in. */
+			r = buf_add(b, "\xef\xbf\xbd", 3);
+			p++;
+		} else if (n > 1) {
+			r = buf_add(b, p, n);
+			p += n;
+		} else if (*p == '"' || *p == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)*p++;
+			r = buf_add(b, esc, 2);
+		} else if (*p == '\n' || *p == '\r' || *p == '\t') {
+			esc[0] = '\\';
+			esc[1] = *p == '\n' ? 'n' : *p == '\r' ? 'r' : 't';
+			p++;
+			r = buf_add(b, esc, 2);
+		} else if (*p < 0x20 || *p == 0x7f) {
+			memcpy(esc, "\\u00", 4);
+			esc[4] = hex[*p >> 4];
+			esc[5] = hex[*p & 15];
+			p++;
+			r = buf_add(b, esc, 6);
+		} else {
+			const unsigned char *q = p;
+
+			/* a run of plain ASCII in one copy */
+			while (*q >= 0x20 && *q < 0x7f && *q != '"' && *q != '\\')
+				q++;
+			r = buf_add(b, p, (size_t)(q - p));
+			p = q;
 		}
 	}
-	return 0;
+	if (r < 0)
+		buf_truncate(b, start);
+	return r;
 }
 
 const char *buf_str(const struct buf *b)

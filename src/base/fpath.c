@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "strutil.h"
+
 void fpath_init(struct fpath *p, const char *root)
 {
 	p->len = 0;
@@ -19,7 +21,7 @@ static void fpath_append(struct fpath *p, const char *s)
 	size_t n = strlen(s);
 
 	if (p->len + n >= sizeof(p->s))
-		n = sizeof(p->s) - 1 - p->len;
+		n = str_utf8_cut(s, sizeof(p->s) - 1 - p->len);
 	memcpy(p->s + p->len, s, n);
 	p->len += n;
 	p->s[p->len] = '\0';

@@ -42,6 +42,20 @@ bool glob_match(const char *p, const char *s)
 	return *p == '\0';
 }
 
+size_t str_utf8_cut(const char *s, size_t max)
+{
+	size_t n = strnlen(s, max + 1);
+
+	if (n <= max)
+		return n;
+	/* Back off continuation bytes (10xxxxxx) to the lead byte of the
+	 * sequence that would be cut, and cut before it. */
+	n = max;
+	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n--;
+	return n;
+}
+
 bool str_eq(const char *a, const char *b)
 {
 	if (!a || !b)

@@ -130,7 +130,7 @@ oom:
 const char *judge_quote(const char *s, char *tmp, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t o = 0, in = 0;
+	size_t o = 0, in = 0, left = 0;
 
 	/* Escapes straight into @tmp: nothing to allocate, so a message is
 	 * never silently different under memory pressure. */
@@ -144,10 +144,22 @@ const char *judge_quote(const char *s, char *tmp, size_t n)
 		char esc[7];
 		size_t k = 0;
 
-		if (in >= 240 || o + 6 + 5 >= n) {
-			memcpy(tmp + o, "...", 3);
-			o += 3;
-			break;
+		/* A cut never falls inside a UTF-8 sequence (a cut one would
+		 * make the Event or the review answer invalid): at its lead
+		 * byte the whole sequence must fit, and its continuation
+		 * bytes then follow.  A stray continuation byte counts as a
+		 * character of its own. */
+		if (left && (*p & 0xc0) == 0x80) {
+			left--;
+		} else {
+			size_t need = *p >= 0xf0 ? 4 : *p >= 0xe0 ? 3 : *p >= 0xc0 ? 2 : 1;
+
+			if (in + need > 240 || o + (need > 1 ? need : 6) + 5 >= n) {
+				memcpy(tmp + o, "...", 3);
+				o += 3;
+				break;
+			}
+			left = need - 1;
 		}
 		if (*p == '"' || *p == '\\') {
 			esc[k++] = '\\';

@@ -42,7 +42,9 @@ static void verr(struct vctx *c, const char *fmt, ...)
 /* Quotes a user string for a message, cut to keep messages bounded. */
 static const char *q(const char *s, char *tmp, size_t n)
 {
-	snprintf(tmp, n, "\"%.*s%s\"", 200, s, strlen(s) > 200 ? "..." : "");
+	size_t cut = str_utf8_cut(s, 200);
+
+	snprintf(tmp, n, "\"%.*s%s\"", (int)cut, s, s[cut] ? "..." : "");
 	return tmp;
 }
 

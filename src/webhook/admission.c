@@ -490,28 +490,16 @@ int admission_judge_profile(const struct admission_review *rv, struct admission_
 
 /* ---- rendering ------------------------------------------------------------- */
 
-/* "s", escaped as JSON: runs of plain bytes are copied in one go (the
- * messages are long and mostly plain), the rest by buf_add_json_escaped. */
+/* "s", escaped as JSON (buf_add_json_escaped copies runs of plain ASCII in
+ * one go, and replaces what is not UTF-8: a key cut mid-character must not
+ * make the API server's review answer invalid). */
 static int add_json_str(struct buf *b, const char *s)
 {
 	size_t start = b->len;
 	int r = buf_addc(b, '"');
 
-	while (r == 0 && *s) {
-		size_t n = 0;
-
-		while (s[n] && s[n] != '"' && s[n] != '\\' && (unsigned char)s[n] >= 0x20 &&
-		       s[n] != 0x7f)
-			n++;
-		if (n) {
-			r = buf_add(b, s, n);
-			s += n;
-		} else {
-			char one[2] = { *s++, '\0' };
-
-			r = buf_add_json_escaped(b, one);
-		}
-	}
+	if (r == 0)
+		r = buf_add_json_escaped(b, s);
 	if (r == 0)
 		r = buf_addc(b, '"');
 	if (r < 0)

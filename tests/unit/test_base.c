@@ -35,6 +35,49 @@ START_TEST(test_buf_limits)
 }
 END_TEST
 
+/* Whatever bytes come in, JSON comes out: a name cut mid-character once
+ * made the webhook answer with invalid UTF-8 (found by fuzzing). */
+START_TEST(test_json_strings)
+{
+	struct buf b = BUF_INIT(64);
+
+	ck_assert_int_eq(buf_add_json_escaped(&b, "a\"b\\c\x7f\xed\xa0\x80\xf0\x9f\x98\x80\xc0\xaf"), 0);
+	/* surrogates and overlong forms are not UTF-8; an emoji is */
+	ck_assert_str_eq(buf_str(&b), "a\\\"b\\\\c\\u007f\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
+				      "\xf0\x9f\x98\x80\xef\xbf\xbd\xef\xbf\xbd");
+	buf_reset(&b);
+	/* past the buffer's max, nothing half-written stays */
+	ck_assert_int_eq(buf_adds(&b, "x"), 0);
+	ck_assert_int_eq(buf_add_json_escaped(&b, "0123456789012345678901234567890123456789012345678901234567890123"),
+			 -E2BIG);
+	ck_assert_str_eq(buf_str(&b), "x");
+	buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_utf8_cut)
+{
+	struct fpath fp;
+	char key[FPATH_MAX + 8];
+
+	ck_assert_uint_eq(str_utf8_cut("abc", 5), 3);
+	ck_assert_uint_eq(str_utf8_cut("abc", 2), 2);
+	ck_assert_uint_eq(str_utf8_cut("a\xc3\xa9" "b", 2), 1);           /* not inside the é */
+	ck_assert_uint_eq(str_utf8_cut("a\xc3\xa9" "b", 3), 3);
+	ck_assert_uint_eq(str_utf8_cut("\xf0\x9f\x98\x80z", 3), 0);
+	ck_assert_uint_eq(str_utf8_cut("\xf0\x9f\x98\x80z", 4), 4);
+	/* a field path full to the brim ends on a whole character */
+	fpath_init(&fp, "spec");
+	memset(key, 0, sizeof(key));
+	for (size_t i = 0; i + 2 < sizeof(key) - 1; i += 2)
+		memcpy(key + i, "\xc3\xa9", 2);
+	fpath_key(&fp, "x");
+	fpath_key(&fp, key);
+	ck_assert_uint_lt(fp.len, FPATH_MAX);
+	ck_assert_uint_eq(str_utf8_cut(fp.s, fp.len), fp.len);
+}
+END_TEST
+
 START_TEST(test_buf_alloc_failure)
 {
 	struct buf b = BUF_INIT(1 << 20);
@@ -238,6 +281,8 @@ int main(void)
 		suite_add_tcase(suites[i], tc[i]);
 	}
 	tcase_add_test(tc[0], test_buf_limits);
+	tcase_add_test(tc[0], test_json_strings);
+	tcase_add_test(tc[0], test_utf8_cut);
 	tcase_add_test(tc[0], test_buf_alloc_failure);
 	tcase_add_test(tc[1], test_arena);
 	tcase_add_test(tc[2], test_errlist_cap);

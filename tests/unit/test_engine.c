@@ -337,6 +337,55 @@ START_TEST(test_message_escaping)
 }
 END_TEST
 
+/* True when @s is UTF-8 (no sequence cut short, none overlong). */
+static bool valid_utf8(const unsigned char *s)
+{
+	while (*s) {
+		size_t n = *s < 0x80 ? 1 : *s >= 0xf0 ? 4 : *s >= 0xe0 ? 3 : *s >= 0xc2 ? 2 : 0;
+
+		if (!n)
+			return false;
+		for (size_t i = 1; i < n; i++)
+			if ((s[i] & 0xc0) != 0x80)
+				return false;
+		s += n;
+	}
+	return true;
+}
+
+/* A long value is cut between characters, never inside one: every offset
+ * of a run of 2-, 3- and 4-byte characters against the 240-byte cut. */
+START_TEST(test_message_cut_on_characters)
+{
+	static const char *const chars[] = { "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80" };
+	struct profile *p = tu_profile("identity: {serviceAccountNames: [a]}");
+
+	for (size_t c = 0; c < 3; c++) {
+		for (size_t lead = 0; lead < 4; lead++) {
+			char yaml[4096], sa[1024] = "";
+			struct findings f;
+			struct pod *pod;
+
+			memset(sa, 'a', lead);
+			sa[lead] = '\0';
+			for (int i = 0; i < 150; i++)
+				memcpy(sa + strlen(sa), chars[c], strlen(chars[c]) + 1);
+			snprintf(yaml, sizeof(yaml), POD_HEAD "spec: {serviceAccountName: \"%s\", containers: [{name: c, image: x}]}", sa);
+			pod = tu_pod(yaml);
+			findings_init(&f, 0);
+			ck_assert_int_eq(engine_eval_profile(p, pod, NULL, &f), 0);
+			ck_assert_uint_eq(f.n, 1);
+			ck_assert_msg(valid_utf8((const unsigned char *)f.v[0].message), "char %zu, lead %zu: %s", c,
+				      lead, f.v[0].message);
+			ck_assert_ptr_nonnull(strstr(f.v[0].message, "...\""));
+			findings_free(&f);
+			pod_free(pod);
+		}
+	}
+	profile_free(p);
+}
+END_TEST
+
 /* A running pod: forced sa_admission_done, and the ServiceAccount facts. */
 START_TEST(test_running_pod)
 {
@@ -497,6 +546,7 @@ int main(void)
 	tcase_add_test(tc, test_two_profiles);
 	tcase_add_test(tc, test_findings_cap);
 	tcase_add_test(tc, test_message_escaping);
+	tcase_add_test(tc, test_message_cut_on_characters);
 	tcase_add_test(tc, test_reason_names);
 	tcase_add_test(tc, test_running_pod);
 	tcase_add_loop_test(tc, test_phase_decides, 0, (int)(sizeof(phase_cases) / sizeof(phase_cases[0])));
