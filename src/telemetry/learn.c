@@ -379,6 +379,51 @@ static void out_printf(struct out *o, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* The inside of a YAML double-quoted scalar that reads back as exactly
+ * @s.  YAML allows fewer characters than JSON does (no C1 controls, no
+ * U+FFFE/U+FFFF: libyaml refuses them) and breaks lines at more (NEL,
+ * U+2028, U+2029), so those are \\u escapes too.
+ * @s is UTF-8 (the telemetry reader checked); a byte that is not reads
+ * back as U+FFFD. */
+static void yaml_escaped(struct out *o, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	while (*p && !o->err) {
+		unsigned long cp = *p;
+		size_t n = *p < 0x80 ? 1 : *p >= 0xf0 ? 4 : *p >= 0xe0 ? 3 : *p >= 0xc2 ? 2 : 0;
+
+		for (size_t i = 1; i < n; i++) {
+			if ((p[i] & 0xc0) != 0x80) {
+				n = 0;
+				break;
+			}
+		}
+		if (n > 1) {
+			cp = *p & (0x7f >> n);
+			for (size_t i = 1; i < n; i++)
+				cp = cp << 6 | (p[i] & 0x3f);
+		}
+		if (n == 0) {
+			out_adds(o, "\\ufffd");
+			p++;
+		} else if (cp == '"' || cp == '\\') {
+			out_addc(o, '\\');
+			out_addc(o, (char)cp);
+			p++;
+		} else if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 ||
+			   cp == 0x2029 || cp == 0xfeff || cp == 0xfffe || cp == 0xffff) {
+			/* controls, and the line breaks YAML would fold */
+			out_printf(o, "\\u%04lx", cp);
+			p += n;
+		} else {
+			if (!o->err)
+				o->err = buf_add(o->b, p, n);
+			p += n;
+		}
+	}
+}
+
 /* Plain when it cannot be misread (YAML 1.1 booleans, numbers, aliases,
  * flow and comment characters), else a double-quoted JSON string. */
 static void yq(struct out *o, const char *s)
@@ -399,8 +444,7 @@ static void yq(struct out *o, const char *s)
 		return;
 	}
 	out_addc(o, '"');
-	if (!o->err)
-		o->err = buf_add_json_escaped(o->b, s);
+	yaml_escaped(o, s);
 	out_addc(o, '"');
 }
 
