@@ -13,6 +13,10 @@ bool glob_match(const char *pattern, const char *s);
 bool glob_has_wildcard(const char *pattern);
 
 bool str_eq(const char *a, const char *b);        /* NULL-safe */
+/* Length of the valid UTF-8 sequence at @s, of which @avail bytes may be
+ * read (at least 1); 0 when it is not one: overlong forms, surrogates and
+ * code points past U+10FFFF included. */
+size_t str_utf8_len(const char *s, size_t avail);
 /* The longest prefix of @s of at most @max bytes that does not end inside
  * a UTF-8 sequence: where text meant for people (and JSON) may be cut. */
 size_t str_utf8_cut(const char *s, size_t max);

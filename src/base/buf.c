@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "strutil.h"
 #include "xalloc.h"
 
 void buf_init(struct buf *b, size_t max)
@@ -91,28 +92,6 @@ int buf_printf(struct buf *b, const char *fmt, ...)
 	return r;
 }
 
-/* Length of the valid UTF-8 sequence at @p (NUL-terminated: a NUL is
- * never a continuation byte, so nothing past it is read), 0 when invalid:
- * overlong forms, surrogates and code points past U+10FFFF included. */
-static size_t utf8_len(const unsigned char *p)
-{
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		return (p[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (p[0] >= 0xe0 && p[0] <= 0xef) {
-		unsigned lo = p[0] == 0xe0 ? 0xa0 : 0x80, hi = p[0] == 0xed ? 0x9f : 0xbf;
-
-		return p[1] >= lo && p[1] <= hi && (p[2] & 0xc0) == 0x80 ? 3 : 0;
-	}
-	if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		unsigned lo = p[0] == 0xf0 ? 0x90 : 0x80, hi = p[0] == 0xf4 ? 0x8f : 0xbf;
-
-		return p[1] >= lo && p[1] <= hi && (p[2] & 0xc0) == 0x80 && (p[3] & 0xc0) == 0x80 ? 4 : 0;
-	}
-	return 0;
-}
-
 int buf_add_json_escaped(struct buf *b, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -121,7 +100,7 @@ int buf_add_json_escaped(struct buf *b, const char *s)
 	int r = 0;
 
 	while (*p && r == 0) {
-		size_t n = utf8_len(p);
+		size_t n = str_utf8_len((const char *)p, strnlen((const char *)p, 4));
 		char esc[6];
 
 		if (n == 0) {

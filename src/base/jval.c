@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "arena.h"
+#include "strutil.h"
 #include "xalloc.h"
 
 struct jp {
@@ -55,35 +56,6 @@ static struct jmember *push(struct jp *j)
 		j->cap = ncap;
 	}
 	return &j->stack[j->sp++];
-}
-
-/* Length of the valid UTF-8 sequence at @s, 0 when invalid. */
-static size_t utf8_len(const unsigned char *s, const unsigned char *end)
-{
-	unsigned c = s[0];
-	size_t n;
-	unsigned cp;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		n = 2, cp = c & 0x1f;
-	else if (c >= 0xe0 && c <= 0xef)
-		n = 3, cp = c & 0x0f;
-	else if (c >= 0xf0 && c <= 0xf4)
-		n = 4, cp = c & 0x07;
-	else
-		return 0;
-	if ((size_t)(end - s) < n)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	return n;
 }
 
 static int hexval(char c)
@@ -160,7 +132,7 @@ static int parse_string(struct jp *j, const char **ret, uint32_t *ret_len)
 			return jp_fail(j, -EINVAL, "control character in string");
 		}
 		if (c >= 0x80) {
-			size_t n = utf8_len((const unsigned char *)q, (const unsigned char *)j->end);
+			size_t n = str_utf8_len(q, (size_t)(j->end - q));
 
 			if (!n) {
 				j->p = q;

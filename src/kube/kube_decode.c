@@ -343,16 +343,12 @@ static int pod_compact(const struct pod *src, struct pod **ret)
 	return 0;
 }
 
-int kube_decode_pod(void *ud, json_t *obj, void **ret_pod)
+/* The compact copy of @p (which it frees) into *ret_pod; @r is what
+ * building @p returned. */
+static int compacted(int r, struct pod *p, void **ret_pod)
 {
-	struct errlist errs;
-	struct pod *p = NULL, *compact = NULL;
-	int r;
+	struct pod *compact = NULL;
 
-	/* The messages are not wanted here: keep one, to stay cheap. */
-	errlist_init(&errs, 1);
-	r = pod_from_object(obj, "default", &errs, &p);
-	errlist_free(&errs);
 	if (r < 0)
 		return r;
 	r = pod_compact(p, &compact);
@@ -363,23 +359,29 @@ int kube_decode_pod(void *ud, json_t *obj, void **ret_pod)
 	return 0;
 }
 
+int kube_decode_pod(void *ud, json_t *obj, void **ret_pod)
+{
+	struct errlist errs;
+	struct pod *p = NULL;
+	int r;
+
+	/* The messages are not wanted here: keep one, to stay cheap. */
+	errlist_init(&errs, 1);
+	r = pod_from_object(obj, "default", &errs, &p);
+	errlist_free(&errs);
+	return compacted(r, p, ret_pod);
+}
+
 int kube_decode_pod_jval(void *ud, const struct jval *obj, void **ret_pod)
 {
 	struct errlist errs;
-	struct pod *p = NULL, *compact = NULL;
+	struct pod *p = NULL;
 	int r;
 
 	errlist_init(&errs, 1);
 	r = pod_from_jval_kind(obj, WK_POD, "default", &errs, &p);
 	errlist_free(&errs);
-	if (r < 0)
-		return r;
-	r = pod_compact(p, &compact);
-	pod_free(p);
-	if (r < 0)
-		return r;
-	*ret_pod = compact;
-	return 0;
+	return compacted(r, p, ret_pod);
 }
 
 void kube_free_pod(void *ud, void *pod)

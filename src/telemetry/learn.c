@@ -391,14 +391,8 @@ static void yaml_escaped(struct out *o, const char *s)
 
 	while (*p && !o->err) {
 		unsigned long cp = *p;
-		size_t n = *p < 0x80 ? 1 : *p >= 0xf0 ? 4 : *p >= 0xe0 ? 3 : *p >= 0xc2 ? 2 : 0;
+		size_t n = str_utf8_len((const char *)p, strnlen((const char *)p, 4));
 
-		for (size_t i = 1; i < n; i++) {
-			if ((p[i] & 0xc0) != 0x80) {
-				n = 0;
-				break;
-			}
-		}
 		if (n > 1) {
 			cp = *p & (0x7f >> n);
 			for (size_t i = 1; i < n; i++)
