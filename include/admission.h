@@ -122,12 +122,19 @@ struct admission_policy {
  *     be a bypass.
  *   - A Pod UPDATE (the ephemeralcontainers subresource included) denies
  *     only what the update introduces: an Enforce violation the old
- *     object already had is returned as a warning, so labels, annotations
+ *     object already had (finding_same(): the same reason, rule, field,
+ *     whole value and profile; never the cut sentence) is returned as a
+ *     warning, so labels, annotations
  *     and finalizers of a running pod can still change after its profile
  *     tightened (the drift controller owns running pods).  A Pod update
  *     while metadata.deletionTimestamp is set is allowed.
  *   - Pods are judged with sa_admission_done (the ServiceAccount plugin
- *     has run), templates without. */
+ *     has run), templates without.
+ *   - Identity binding (engine_eval_pod()) holds for Pods and templates
+ *     alike: a pod, or a template whose pods would, running as an account
+ *     bound to profiles that do not select it is denied (Enforce) or
+ *     warned (Audit) as ServiceAccountBorrowed; relabelling a running pod
+ *     out of its profile while it keeps the account is a new violation. */
 int admission_judge_pod(const struct admission_review *rv, const struct admission_policy *pol,
 			struct admission_response *ret);
 

@@ -23,6 +23,7 @@ enum reason {
 	R_STALE_TOKEN,
 	R_SERVICE_ACCOUNT_MISSING,
 	R_TOKEN_REPLAY,
+	R_SERVICE_ACCOUNT_BORROWED,
 	R__COUNT
 };
 
@@ -32,7 +33,8 @@ const char *reason_name(enum reason r);
  * phase, whether the finding still counts (engine_counts()). */
 enum evidence {
 	EV_SPEC,        /* the pod's own spec and identity facts: the admission rules,
-	                 * ServiceAccountMissing (engine_eval_running) */
+	                 * ServiceAccountBorrowed, ServiceAccountMissing
+	                 * (engine_eval_running) */
 	EV_NODE,        /* a node's report: exec, connect, open, token claims */
 	EV_AUDIT,       /* the API server's audit log: calls made with the pod's token */
 };
@@ -44,8 +46,16 @@ struct finding {
 	const struct profile *profile;  /* borrowed from the caller's set */
 	const char *rule;               /* static: "images.allow" */
 	char *path;                     /* owned: "spec.containers[1].image" */
+	char *value;                    /* owned: the whole value judged, uncut (the
+	                                 * message quotes at most 240 bytes of it);
+	                                 * NULL when the message says it all */
 	char *message;                  /* owned: the SPEC §3 sentence */
 };
+
+/* Whether @a and @b are the same finding: reason, rule, path, the whole
+ * value judged, and profile (namespace/name).  Messages cut long values,
+ * so two different values can read alike: never compare messages. */
+bool finding_same(const struct finding *a, const struct finding *b);
 
 struct findings {
 	struct finding *v;
@@ -79,7 +89,15 @@ struct engine_ctx {
 
 /* Judges @pod against every profile of @set in its namespace whose
  * selector matches; appends to @out, in a stable order (profiles by name,
- * then pod-level rules, volumes, containers).  0 or -ENOMEM. */
+ * then pod-level rules, volumes, containers).  Then identity binding
+ * (SPEC §2): when the pod runs as a ServiceAccount (other than "default")
+ * bound by profiles of its namespace (identity.serviceAccountNames with
+ * bindServiceAccounts true, the default) and none of them selects it,
+ * each such profile reports ServiceAccountBorrowed:
+ *   spec.serviceAccountName: "payments-api" is bound to payments/payments-api
+ *   (identity.bindServiceAccounts); this pod is not selected by it
+ * Pod templates are judged alike, on the template's labels and account,
+ * so a Deployment that would borrow is refused at apply.  0 or -ENOMEM. */
 int engine_eval_pod(const struct profile_set *set, const struct pod *pod,
 		    const struct engine_ctx *ctx, struct findings *out);
 /* The same for one profile, selector not consulted. */
@@ -92,9 +110,14 @@ struct sa_facts {
 };
 
 /* Judges a pod that runs in the cluster: the admission rules (as the API
- * server has admitted it: sa_admission_done is forced on), then the
- * identity facts: a ServiceAccount that is gone, or was recreated after
- * the pod started (its tokens carry the old UID), is ServiceAccountMissing.
+ * server has admitted it: sa_admission_done is forced on), identity
+ * binding (as engine_eval_pod(): @set must hold every profile of the
+ * namespace that binds the pod's account, engine_binds()), then, for
+ * profiles with an identity section, the identity facts: a ServiceAccount
+ * that is gone, or was created after the pod was (its tokens carry the old
+ * UID), is ServiceAccountMissing.  Both creationTimestamps are the API
+ * server's: the pod's status.startTime is the kubelet's clock and is never
+ * compared with them.
  * @sa NULL: not judged (the cache is not synced: never guess).  Token rules
  * a running pod breaks report LegacyToken / TokenTTLExceeded, the other
  * admission rules AdmissionDrift.  A pod that has finished is not judged
@@ -117,5 +140,10 @@ bool engine_counts(const struct pod *pod, enum evidence ev);
 
 /* Whether @prof selects @pod (namespace and selector). */
 bool engine_selects(const struct profile *prof, const struct pod *pod);
+/* Whether @prof binds the ServiceAccount @pod runs as (SPEC §2 identity
+ * binding): same namespace, an identity section naming the account in
+ * serviceAccountNames, bindServiceAccounts true, and the account is not
+ * "default".  Whether it selects the pod is not consulted. */
+bool engine_binds(const struct profile *prof, const struct pod *pod);
 
 #endif

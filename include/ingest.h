@@ -122,9 +122,13 @@ int ingest_batch(struct ingest *ing, const struct ingest_sender *sender, enum te
 		 const char *body, size_t len, int64_t t0_us, struct ingest_result *ret);
 
 /* The pod @pod (borrowed) was deleted: remember its namespace, name, UID,
- * labels, node and owner for gone_ttl_s, so a token bound to it that is
- * used later is still a TokenReplay of the profile that selected it, and
- * forget its API rate window.  Never fails: when out of memory the pod is
+ * labels, node, owner, addresses and deletionTimestamp for gone_ttl_s, so
+ * a call with a token bound to it, received after that time (or from an
+ * address neither its nor its node's), is still a TokenReplay of the
+ * profile that selected it, while a late report of a call it made while
+ * it lived is not; and forget its API rate window.  @pod is the last state
+ * the watch showed: without a deletionTimestamp there is no API server
+ * time for the deletion, and calls are judged on address only.  Never fails: when out of memory the pod is
  * not remembered. */
 void ingest_pod_gone(struct ingest *ing, const struct pod *pod);
 /* Pods remembered now (tests, metrics). */

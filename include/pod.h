@@ -104,9 +104,17 @@ struct pod {
 	bool mirror;                    /* kubernetes.io/config.mirror annotation */
 	bool terminating;               /* deletionTimestamp set */
 	uint8_t phase;                  /* enum pod_phase, status.phase */
-	int64_t start_time;             /* status.startTime, epoch seconds; -1 */
+	int64_t start_time;             /* status.startTime, epoch seconds; -1.  The
+	                                 * kubelet's clock: never compare it with
+	                                 * an API server time */
+	int64_t created;                /* metadata.creationTimestamp (API server
+	                                 * clock), epoch seconds; -1 */
+	int64_t deletion_time;          /* metadata.deletionTimestamp (API server
+	                                 * clock), epoch seconds; -1: not set */
 	const char **ips;               /* status.podIPs (or podIP) */
 	uint8_t nips;
+	const char **host_ips;          /* status.hostIPs (or hostIP): the node's */
+	uint8_t nhost_ips;
 	/* status.{init,,ephemeral}ContainerStatuses[].containerID without the
 	 * "containerd://" prefix, parallel to container_names. */
 	const char **container_ids;
@@ -146,6 +154,8 @@ struct pod *pod_free(struct pod *p);
 const char *pod_container_by_id(const struct pod *p, const char *id);
 /* Whether @ip (text) is one of the pod's addresses. */
 bool pod_has_ip(const struct pod *p, const char *ip);
+/* Whether @ip (text) is one of its node's addresses (status.hostIPs). */
+bool pod_has_host_ip(const struct pod *p, const char *ip);
 
 /* "Running", "Succeeded", ... for logs; "" for PHASE_UNSET. */
 const char *pod_phase_name(enum pod_phase ph);

@@ -52,7 +52,10 @@ struct profile {
 	enum pg_mode mode;          /* absent: Enforce */
 
 	struct {
+		bool set;                       /* the section is present: the identity
+		                                 * reasons are judged (SPEC §4) */
 		struct strv service_accounts;
+		bool bind_service_accounts;     /* absent: true (SPEC §2 identity binding) */
 		enum knob token_automount;
 		int64_t max_token_expiration;   /* -1: unset */
 		enum knob extended_tokens;

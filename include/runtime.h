@@ -46,7 +46,8 @@ struct rt_event {
 /* Judges @ev from @pod against @prof (which selects the pod; the caller
  * checked).  Appends UnexpectedExecutable, UnexpectedEgress,
  * UnexpectedFileAccess, UnexpectedAPICall, StaleToken or LegacyToken
- * findings.  Loopback connections are not egress and are never judged.
+ * findings; the last two, identity reasons, only when @prof has an
+ * identity section.  Loopback connections are not egress and are never judged.
  * A read is allowed by files.read or files.write, a write only by
  * files.write.  Non-resource API calls (discovery, /healthz) are not
  * judged.  Findings of RT_API carry EV_AUDIT, the others EV_NODE; a pod
@@ -66,15 +67,23 @@ void runtime_api_resource(const char *group, const char *resource, const char *s
 int runtime_judge_rate(const struct profile *prof, const struct pod *pod, const char *username,
 		       uint32_t calls, struct findings *out);
 
-/* TokenReplay: a token bound to @pod_ns/@pod_name (uid @pod_uid) was
- * used from @source_ip.  @pod is the live pod with that uid, or NULL when
- * it is gone; a use from an address that is not the pod's, or any use
- * after the pod is gone, is a replay.  @prof is the profile that selected
- * the pod (the caller remembers it when the pod is gone).  EV_AUDIT,
- * whatever the phase.  0 or -ENOMEM. */
-int runtime_judge_replay(const struct profile *prof, const struct pod *pod,
-			 const char *pod_ns, const char *pod_name, const char *pod_uid,
-			 const char *source_ip, const char *username, struct findings *out);
+/* TokenReplay (SPEC §4): a call with a token bound to @pod, received by
+ * the API server at @received (the audit event's requestReceivedTimestamp,
+ * epoch seconds, the API server's clock; -1 unknown), from @source_ip.
+ * @gone: the pod has been deleted and @pod is what was known of it; its
+ * deletion_time (deletionTimestamp, the API server's clock; -1 unknown) is
+ * when it went.  A replay is
+ *   - a call received after the pod was deleted (both times known and in
+ *     the API server's clock: never a local one), or
+ *   - a call from an address that is neither the pod's nor its node's
+ *     (status.hostIPs: masquerading and some CNIs put a pod's calls there);
+ *     a pod with no address known is not judged on address.
+ * A late audit batch about a call made while the pod lived is judged as
+ * that call was.  Judged only when @prof has an identity section.
+ * EV_AUDIT, whatever the phase.  0 or -ENOMEM. */
+int runtime_judge_replay(const struct profile *prof, const struct pod *pod, bool gone,
+			 int64_t received, const char *source_ip, const char *username,
+			 struct findings *out);
 
 /* A sliding one-minute counter in one-second buckets: small enough to
  * keep one per pod. */

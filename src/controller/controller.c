@@ -545,7 +545,10 @@ static void judge_locked(struct controller *c, const char *key, struct kube_obje
 	for (size_t i = lo; i < hi; i++) {
 		struct profstate *p = c->profs[i];
 
-		if (!p->wp->profile || !selector_matches(&p->wp->profile->selector, &pod->labels))
+		/* The profiles that bind the pod's account judge it too, even
+		 * when they do not select it: that is identity binding. */
+		if (!p->wp->profile || (!selector_matches(&p->wp->profile->selector, &pod->labels) &&
+					!engine_binds(p->wp->profile, pod)))
 			continue;
 		pview[nview] = p->wp->profile;
 		ppstate[nview++] = p;

@@ -28,6 +28,7 @@ static const char *const reason_names[R__COUNT] = {
 	[R_STALE_TOKEN] = "StaleToken",
 	[R_SERVICE_ACCOUNT_MISSING] = "ServiceAccountMissing",
 	[R_TOKEN_REPLAY] = "TokenReplay",
+	[R_SERVICE_ACCOUNT_BORROWED] = "ServiceAccountBorrowed",
 };
 
 const char *reason_name(enum reason r)
@@ -54,6 +55,7 @@ void findings_clear(struct findings *f)
 {
 	for (size_t i = 0; i < f->n; i++) {
 		pg_free(f->v[i].path);
+		pg_free(f->v[i].value);
 		pg_free(f->v[i].message);
 	}
 	f->n = 0;
@@ -68,34 +70,78 @@ void findings_free(struct findings *f)
 	f->cap = 0;
 }
 
+bool finding_same(const struct finding *a, const struct finding *b)
+{
+	return a->reason == b->reason && str_eq(a->rule, b->rule) && str_eq(a->path, b->path) &&
+	       str_eq(a->value, b->value) && str_eq(a->profile->namespace, b->profile->namespace) &&
+	       str_eq(a->profile->name, b->profile->name);
+}
+
 /* ---- judging ------------------------------------------------------------- */
 
-
-
-void judge_add(struct judge *j, enum reason reason, const char *rule, const char *path,
-	       const char *verb, const char *fmt, ...)
+/* Room for one more finding: 1, 0 when past the cap (counted), or -ENOMEM. */
+static int judge_room(struct judge *j)
 {
 	struct findings *f = j->out;
-	struct buf b = BUF_INIT(8192);
-	struct finding *nf;
-	va_list ap;
-	int r;
 
 	if (j->err)
-		return;
+		return 0;
 	if (f->n >= f->max) {
 		f->dropped++;
-		return;
+		return 0;
 	}
 	if (f->n == f->cap) {
 		size_t ncap = f->cap ? f->cap * 2 : 8;
 		struct finding *v = pg_realloc(f->v, ncap * sizeof(*v));
 
-		if (!v)
-			goto oom;
+		if (!v) {
+			j->err = -ENOMEM;
+			return -ENOMEM;
+		}
 		f->v = v;
 		f->cap = ncap;
 	}
+	return 1;
+}
+
+/* Appends the finding whose sentence is in @b (taken, freed on failure). */
+static void judge_push(struct judge *j, enum reason reason, const char *rule, const char *path,
+		       const char *value, struct buf *b)
+{
+	struct finding *nf = &j->out->v[j->out->n];
+
+	memset(nf, 0, sizeof(*nf));
+	nf->reason = reason;
+	nf->evidence = j->evidence;
+	nf->mode = j->prof->mode;
+	nf->profile = j->prof;
+	nf->rule = rule;
+	nf->path = pg_strdup(path);
+	nf->value = value ? pg_strdup(value) : NULL;
+	if (!nf->path || (value && !nf->value)) {
+		buf_free(b);
+		goto oom;
+	}
+	nf->message = buf_steal(b);
+	if (!nf->message)
+		goto oom;
+	j->out->n++;
+	return;
+oom:
+	pg_free(nf->path);
+	pg_free(nf->value);
+	j->err = -ENOMEM;
+}
+
+void judge_add(struct judge *j, enum reason reason, const char *rule, const char *path,
+	       const char *value, const char *verb, const char *fmt, ...)
+{
+	struct buf b = BUF_INIT(8192);
+	va_list ap;
+	int r;
+
+	if (judge_room(j) <= 0)
+		return;
 	r = buf_printf(&b, "%s: ", path);
 	va_start(ap, fmt);
 	if (r == 0)
@@ -103,28 +149,12 @@ void judge_add(struct judge *j, enum reason reason, const char *rule, const char
 	va_end(ap);
 	if (r == 0)
 		r = buf_printf(&b, " %s by %s/%s %s", verb, j->prof->namespace, j->prof->name, rule);
-	if (r < 0)
-		goto oom_buf;
-	nf = &f->v[f->n];
-	nf->reason = reason;
-	nf->evidence = j->evidence;
-	nf->mode = j->prof->mode;
-	nf->profile = j->prof;
-	nf->rule = rule;
-	nf->path = pg_strdup(path);
-	if (!nf->path)
-		goto oom_buf;
-	nf->message = buf_steal(&b);
-	if (!nf->message) {
-		pg_free(nf->path);
-		goto oom;
+	if (r < 0) {
+		buf_free(&b);
+		j->err = -ENOMEM;
+		return;
 	}
-	f->n++;
-	return;
-oom_buf:
-	buf_free(&b);
-oom:
-	j->err = -ENOMEM;
+	judge_push(j, reason, rule, path, value, &b);
 }
 
 const char *judge_quote(const char *s, char *tmp, size_t n)
@@ -212,7 +242,7 @@ static void judge_identity(struct judge *j)
 
 		if (!strv_has(&pr->identity.service_accounts, sa)) {
 			snprintf(path, sizeof(path), "%s.serviceAccountName", pod->spec_root);
-			judge_add(j, R_ADMISSION_DRIFT, "identity.serviceAccountNames", path, "not allowed",
+			judge_add(j, R_ADMISSION_DRIFT, "identity.serviceAccountNames", path, sa, "not allowed",
 			    "%s%s", judge_quote(sa, tmp, sizeof(tmp)),
 			    pod->service_account && *pod->service_account ? "" : " (unset)");
 		}
@@ -220,7 +250,7 @@ static void judge_identity(struct judge *j)
 	if (pr->identity.token_automount == KNOB_FORBID && pod->ntokens == 0 &&
 	    !j->ctx->sa_admission_done && pod->automount != OPT_FALSE) {
 		snprintf(path, sizeof(path), "%s.automountServiceAccountToken", pod->spec_root);
-		judge_add(j, R_ADMISSION_DRIFT, "identity.tokenAutomount", path, "forbidden",
+		judge_add(j, R_ADMISSION_DRIFT, "identity.tokenAutomount", path, NULL, "forbidden",
 		    "%s, so a service-account token would be mounted,",
 		    pod->automount == OPT_TRUE ? "true" : "not false");
 	}
@@ -231,16 +261,16 @@ static void judge_identity(struct judge *j)
 		snprintf(path, sizeof(path), "%s.volumes[%u].projected.sources[%u].serviceAccountToken",
 			 pod->spec_root, t->volume, t->source);
 		if (pr->identity.token_automount == KNOB_FORBID)
-			judge_add(j, R_ADMISSION_DRIFT, "identity.tokenAutomount", path, "forbidden",
+			judge_add(j, R_ADMISSION_DRIFT, "identity.tokenAutomount", path, NULL, "forbidden",
 			    "service-account token projected into the pod");
 		snprintf(path + strlen(path), sizeof(path) - strlen(path), ".expirationSeconds");
 		if (pr->identity.max_token_expiration >= 0 && exp > pr->identity.max_token_expiration)
 			judge_add(j, R_TOKEN_TTL_EXCEEDED, "identity.maxTokenExpirationSeconds", path,
-			    "not allowed", "%lld%s exceeds %lld,", (long long)exp,
+			    NULL, "not allowed", "%lld%s exceeds %lld,", (long long)exp,
 			    t->expiration < 0 ? " (the default)" : "",
 			    (long long)pr->identity.max_token_expiration);
 		if (pr->identity.extended_tokens == KNOB_FORBID && exp == 3607)
-			judge_add(j, R_TOKEN_TTL_EXCEEDED, "identity.extendedTokens", path, "forbidden",
+			judge_add(j, R_TOKEN_TTL_EXCEEDED, "identity.extendedTokens", path, NULL, "forbidden",
 			    "3607 is silently extended to one year by the API server,");
 	}
 	if (pr->identity.legacy_token_secrets == KNOB_FORBID && j->ctx->is_token_secret) {
@@ -267,7 +297,7 @@ static void judge_identity(struct judge *j)
 					 pod->spec_root, container_list_name(u->ckind), u->a, u->b);
 				break;
 			}
-			judge_add(j, R_LEGACY_TOKEN, "identity.legacyTokenSecrets", path, "forbidden",
+			judge_add(j, R_LEGACY_TOKEN, "identity.legacyTokenSecrets", path, u->secret, "forbidden",
 			    "%s is a legacy service-account token Secret,",
 			    judge_quote(u->secret, tmp, sizeof(tmp)));
 		}
@@ -288,7 +318,7 @@ static void judge_pod_privileges(struct judge *j)
 			if (!on[i])
 				continue;
 			snprintf(path, sizeof(path), "%s.%s", pod->spec_root, names[i]);
-			judge_add(j, R_ADMISSION_DRIFT, "privileges.hostNamespaces", path, "forbidden", "true");
+			judge_add(j, R_ADMISSION_DRIFT, "privileges.hostNamespaces", path, NULL, "forbidden", "true");
 		}
 	}
 	if (pr->privileges.host_paths.set) {
@@ -303,7 +333,7 @@ static void judge_pod_privileges(struct judge *j)
 			if (ok)
 				continue;
 			snprintf(path, sizeof(path), "%s.volumes[%u].hostPath.path", pod->spec_root, h->volume);
-			judge_add(j, R_ADMISSION_DRIFT, "privileges.allowedHostPaths", path, "not allowed", "%s",
+			judge_add(j, R_ADMISSION_DRIFT, "privileges.allowedHostPaths", path, h->path, "not allowed", "%s",
 			    judge_quote(h->path, tmp, sizeof(tmp)));
 		}
 	}
@@ -328,13 +358,13 @@ static void judge_image(struct judge *j, const struct container *c)
 			ok = image_pattern_match(pr->images.allow.v[i], norm);
 		if (!ok) {
 			container_path(j->pod, c, path, sizeof(path), "image");
-			judge_add(j, R_ADMISSION_DRIFT, "images.allow", path, "not allowed", "%s%s",
+			judge_add(j, R_ADMISSION_DRIFT, "images.allow", path, image, "not allowed", "%s%s",
 			    judge_quote(image, tmp, sizeof(tmp)), valid ? "" : " (not an image reference)");
 		}
 	}
 	if (pr->images.require_digest && !image_has_digest(image)) {
 		container_path(j->pod, c, path, sizeof(path), "image");
-		judge_add(j, R_ADMISSION_DRIFT, "images.requireDigest", path, "required",
+		judge_add(j, R_ADMISSION_DRIFT, "images.requireDigest", path, image, "required",
 		    "%s has no @sha256 digest, one is", judge_quote(image, tmp, sizeof(tmp)));
 	}
 }
@@ -347,11 +377,11 @@ static void judge_container_privileges(struct judge *j, const struct container *
 
 	if (pr->privileges.privileged == KNOB_FORBID && c->privileged == OPT_TRUE) {
 		container_path(pod, c, path, sizeof(path), "securityContext.privileged");
-		judge_add(j, R_ADMISSION_DRIFT, "privileges.privileged", path, "forbidden", "true");
+		judge_add(j, R_ADMISSION_DRIFT, "privileges.privileged", path, NULL, "forbidden", "true");
 	}
 	if (pr->privileges.privilege_escalation == KNOB_FORBID && c->allow_escalation != OPT_FALSE) {
 		container_path(pod, c, path, sizeof(path), "securityContext.allowPrivilegeEscalation");
-		judge_add(j, R_ADMISSION_DRIFT, "privileges.privilegeEscalation", path, "forbidden",
+		judge_add(j, R_ADMISSION_DRIFT, "privileges.privilegeEscalation", path, NULL, "forbidden",
 		    "%s", c->allow_escalation == OPT_TRUE ? "true" : "unset (defaults to true)");
 	}
 	if (pr->privileges.run_as_non_root == KNOB_FORBID) {
@@ -361,11 +391,11 @@ static void judge_container_privileges(struct judge *j, const struct container *
 
 		if (uid == 0) {
 			container_path(pod, c, path, sizeof(path), "securityContext.runAsUser");
-			judge_add(j, R_ADMISSION_DRIFT, "privileges.runAsNonRoot", path, "forbidden",
+			judge_add(j, R_ADMISSION_DRIFT, "privileges.runAsNonRoot", path, NULL, "forbidden",
 			    "0 (root)%s", c->run_as_user >= 0 ? "" : ", from the pod securityContext,");
 		} else if (uid < 0 && nonroot != OPT_TRUE) {
 			container_path(pod, c, path, sizeof(path), "securityContext.runAsNonRoot");
-			judge_add(j, R_ADMISSION_DRIFT, "privileges.runAsNonRoot", path, "required",
+			judge_add(j, R_ADMISSION_DRIFT, "privileges.runAsNonRoot", path, NULL, "required",
 			    "%s and no non-zero runAsUser: a non-root user is",
 			    nonroot == OPT_FALSE ? "false" : "unset");
 		}
@@ -385,7 +415,7 @@ static void judge_container_privileges(struct judge *j, const struct container *
 				continue;
 			container_path(pod, c, path, sizeof(path), "securityContext.capabilities.add");
 			snprintf(path + strlen(path), sizeof(path) - strlen(path), "[%zu]", i);
-			judge_add(j, R_ADMISSION_DRIFT, "privileges.allowedCapabilities", path, "not allowed",
+			judge_add(j, R_ADMISSION_DRIFT, "privileges.allowedCapabilities", path, c->caps_add[i], "not allowed",
 			    "%s", judge_quote(c->caps_add[i], tmp, sizeof(tmp)));
 		}
 	}
@@ -402,6 +432,62 @@ bool engine_selects(const struct profile *prof, const struct pod *pod)
 {
 	return strcmp(prof->namespace, pod->namespace) == 0 &&
 	       selector_matches(&prof->selector, &pod->labels);
+}
+
+bool engine_binds(const struct profile *prof, const struct pod *pod)
+{
+	const char *sa = pod_service_account(pod);
+
+	/* "default" is every namespace's fallback, not an identity anyone
+	 * owns: binding it would deny every pod that sets no account. */
+	return prof->identity.set && prof->identity.bind_service_accounts &&
+	       prof->identity.service_accounts.set && strcmp(sa, "default") != 0 &&
+	       strcmp(prof->namespace, pod->namespace) == 0 &&
+	       strv_has(&prof->identity.service_accounts, sa);
+}
+
+/* Identity binding over the profiles of the pod's namespace: when some
+ * bind its account and none of those selects it, each reports
+ * ServiceAccountBorrowed.  The one sentence `check`, the webhook and the
+ * controller all print. */
+static int judge_binding(struct profile *const *first, size_t n, const struct pod *pod,
+			 const struct engine_ctx *ctx, struct findings *out)
+{
+	char path[512], tmp[600];
+	bool bound = false;
+	const char *sa;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!engine_binds(first[i], pod))
+			continue;
+		if (selector_matches(&first[i]->selector, &pod->labels))
+			return 0;
+		bound = true;
+	}
+	if (!bound)
+		return 0;
+	sa = pod_service_account(pod);
+	snprintf(path, sizeof(path), "%s.serviceAccountName", pod->spec_root);
+	judge_quote(sa, tmp, sizeof(tmp));
+	for (size_t i = 0; i < n; i++) {
+		struct judge j = { .prof = first[i], .pod = pod, .ctx = ctx, .out = out };
+		struct buf b = BUF_INIT(8192);
+
+		if (!engine_binds(first[i], pod))
+			continue;
+		if (judge_room(&j) <= 0)
+			return j.err;
+		if (buf_printf(&b, "%s: %s is bound to %s/%s (identity.bindServiceAccounts); "
+			       "this pod is not selected by it", path, tmp, first[i]->namespace,
+			       first[i]->name) < 0) {
+			buf_free(&b);
+			return -ENOMEM;
+		}
+		judge_push(&j, R_SERVICE_ACCOUNT_BORROWED, "identity.bindServiceAccounts", path, sa, &b);
+		if (j.err)
+			return j.err;
+	}
+	return 0;
 }
 
 int engine_eval_profile(const struct profile *prof, const struct pod *pod,
@@ -434,7 +520,7 @@ int engine_eval_pod(const struct profile_set *set, const struct pod *pod,
 		if (r < 0)
 			return r;
 	}
-	return 0;
+	return judge_binding(first, n, pod, ctx, out);
 }
 
 static void judge_service_account(struct judge *j, const struct sa_facts *sa)
@@ -444,17 +530,20 @@ static void judge_service_account(struct judge *j, const struct sa_facts *sa)
 
 	snprintf(path, sizeof(path), "%s.serviceAccountName", pod->spec_root);
 	if (!sa->exists) {
-		judge_add(j, R_SERVICE_ACCOUNT_MISSING, "identity", path, "reported",
-		    "ServiceAccount %s no longer exists: the pod runs on a zombie identity,",
+		judge_add(j, R_SERVICE_ACCOUNT_MISSING, "identity", path, pod_service_account(pod),
+		    "reported", "ServiceAccount %s no longer exists: the pod runs on a zombie identity,",
 		    judge_quote(pod_service_account(pod), tmp, sizeof(tmp)));
 		return;
 	}
-	/* Kubernetes stamps times in seconds: a ServiceAccount made in the
-	 * same second as the pod started is not provably newer. */
-	if (sa->created >= 0 && pod->start_time >= 0 && sa->created > pod->start_time)
-		judge_add(j, R_SERVICE_ACCOUNT_MISSING, "identity", path, "reported",
-		    "ServiceAccount %s was recreated after the pod started: its tokens name the old one,",
-		    judge_quote(pod_service_account(pod), tmp, sizeof(tmp)));
+	/* Both creationTimestamps come from the API server's clock; the
+	 * pod's startTime is the kubelet's, and a node a few seconds behind
+	 * would make a fresh pod look older than its account.  Kubernetes
+	 * stamps times in seconds: an account made in the same second as the
+	 * pod is not provably newer. */
+	if (sa->created >= 0 && pod->created >= 0 && sa->created > pod->created)
+		judge_add(j, R_SERVICE_ACCOUNT_MISSING, "identity", path, pod_service_account(pod),
+		    "reported", "ServiceAccount %s was recreated after the pod was created: its tokens "
+		    "name the old one,", judge_quote(pod_service_account(pod), tmp, sizeof(tmp)));
 }
 
 int engine_eval_running(const struct profile_set *set, const struct pod *pod,
@@ -478,10 +567,12 @@ int engine_eval_running(const struct profile_set *set, const struct pod *pod,
 		r = engine_eval_profile(first[i], pod, &rctx, out);
 		if (r < 0)
 			return r;
-		if (sa)
+		/* An identity reason: only a profile with an identity
+		 * section judges it (what is absent constrains nothing). */
+		if (sa && first[i]->identity.set)
 			judge_service_account(&j, sa);
 		if (j.err)
 			return j.err;
 	}
-	return 0;
+	return judge_binding(first, n, pod, &rctx, out);
 }

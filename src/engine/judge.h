@@ -18,10 +18,13 @@ struct judge {
 };
 
 /* Adds one finding: "@path: <what, from @fmt> @verb by ns/name @rule".
- * Past out->max it is counted, not kept; on allocation failure j->err is
- * set and later calls do nothing. */
+ * @value is the whole value judged (copied into the finding, uncut: what
+ * finding_same() compares), NULL when the message holds it all.  Past
+ * out->max it is counted, not kept; on allocation failure j->err is set
+ * and later calls do nothing. */
 void judge_add(struct judge *j, enum reason reason, const char *rule, const char *path,
-	       const char *verb, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+	       const char *value, const char *verb, const char *fmt, ...)
+	__attribute__((format(printf, 7, 8)));
 
 /* @s quoted for a message: JSON-escaped (a newline or an escape sequence
  * cannot forge a line in a terminal) and cut at 240 bytes.  Into @tmp. */

@@ -96,12 +96,12 @@ static void judge_token(struct judge *j, const struct rt_event *ev, const char *
 	if (ev->exp >= 0 && ev->time > ev->exp) {
 		/* The kubelet refreshes projected tokens at 80% of their
 		 * life: one past its expiry was not rotated. */
-		judge_add(j, R_STALE_TOKEN, "identity.maxTokenAgeSeconds", who, "not allowed",
+		judge_add(j, R_STALE_TOKEN, "identity.maxTokenAgeSeconds", who, NULL, "not allowed",
 			  "token expired %lld s ago and was not rotated,", (long long)(ev->time - ev->exp));
 		return;
 	}
 	if (p->identity.max_token_age >= 0 && ev->iat >= 0 && ev->time - ev->iat > p->identity.max_token_age)
-		judge_add(j, R_STALE_TOKEN, "identity.maxTokenAgeSeconds", who, "not allowed",
+		judge_add(j, R_STALE_TOKEN, "identity.maxTokenAgeSeconds", who, NULL, "not allowed",
 			  "token issued %lld s ago exceeds %lld,", (long long)(ev->time - ev->iat),
 			  (long long)p->identity.max_token_age);
 }
@@ -119,7 +119,7 @@ int runtime_judge(const struct profile *prof, const struct pod *pod, const struc
 	switch (ev->kind) {
 	case RT_EXEC:
 		if (prof->runtime.executables.set && ev->exe && !any_match(&prof->runtime.executables, ev->exe))
-			judge_add(&j, R_UNEXPECTED_EXECUTABLE, "runtime.executables", who, "not allowed",
+			judge_add(&j, R_UNEXPECTED_EXECUTABLE, "runtime.executables", who, ev->exe, "not allowed",
 				  "exec %s", judge_quote(ev->exe, tmp, sizeof(tmp)));
 		break;
 	case RT_CONNECT:
@@ -127,7 +127,7 @@ int runtime_judge(const struct profile *prof, const struct pod *pod, const struc
 			break;
 		if (!inet_ntop(ev->daddr.family == 4 ? AF_INET : AF_INET6, ev->daddr.bytes, addr, sizeof(addr)))
 			snprintf(addr, sizeof(addr), "?");
-		judge_add(&j, R_UNEXPECTED_EGRESS, "runtime.egress", who, "not allowed",
+		judge_add(&j, R_UNEXPECTED_EGRESS, "runtime.egress", who, NULL, "not allowed",
 			  ev->daddr.family == 6 ? "connect [%s]:%u%s%s" : "connect %s:%u%s%s", addr,
 			  ev->dport, ev->protocol ? "/" : "", ev->protocol ? ev->protocol : "");
 		break;
@@ -136,33 +136,34 @@ int runtime_judge(const struct profile *prof, const struct pod *pod, const struc
 			break;
 		if (ev->write) {
 			if (prof->runtime.files_write.set && !any_match(&prof->runtime.files_write, ev->path))
-				judge_add(&j, R_UNEXPECTED_FILE_ACCESS, "runtime.files.write", who, "not allowed",
+				judge_add(&j, R_UNEXPECTED_FILE_ACCESS, "runtime.files.write", who, ev->path, "not allowed",
 					  "write %s", judge_quote(ev->path, tmp, sizeof(tmp)));
 		} else if (prof->runtime.files_read.set && !any_match(&prof->runtime.files_read, ev->path) &&
 			   !any_match(&prof->runtime.files_write, ev->path)) {
-			judge_add(&j, R_UNEXPECTED_FILE_ACCESS, "runtime.files.read", who, "not allowed",
+			judge_add(&j, R_UNEXPECTED_FILE_ACCESS, "runtime.files.read", who, ev->path, "not allowed",
 				  "read %s", judge_quote(ev->path, tmp, sizeof(tmp)));
 		}
 		break;
 	case RT_TOKEN:
-		judge_token(&j, ev, who);
+		if (prof->identity.set)
+			judge_token(&j, ev, who);
 		break;
 	case RT_API: {
 		char res[512], id[400];
 
 		snprintf(id, sizeof(id), "identity %s", judge_quote(ev->username ? ev->username : "?", tmp, sizeof(tmp)));
 		if (ev->legacy_token && prof->identity.legacy_token_secrets == KNOB_FORBID)
-			judge_add(&j, R_LEGACY_TOKEN, "identity.legacyTokenSecrets", id, "forbidden",
+			judge_add(&j, R_LEGACY_TOKEN, "identity.legacyTokenSecrets", id, NULL, "forbidden",
 				  "API call with a legacy service-account token Secret");
-		if (ev->stale_token)
-			judge_add(&j, R_STALE_TOKEN, "identity", id, "reported",
+		if (ev->stale_token && prof->identity.set)
+			judge_add(&j, R_STALE_TOKEN, "identity", id, NULL, "reported",
 				  "API call with a stale token (the API server flagged it),");
 		if (!prof->runtime.api_set || !ev->verb || !ev->resource || !*ev->resource)
 			break;
 		if (api_allowed(prof, ev))
 			break;
 		runtime_api_resource(ev->api_group, ev->resource, ev->subresource, res, sizeof(res));
-		judge_add(&j, R_UNEXPECTED_API_CALL, "runtime.kubernetesAPI", id, "not allowed",
+		judge_add(&j, R_UNEXPECTED_API_CALL, "runtime.kubernetesAPI", id, NULL, "not allowed",
 			  "%s %s%s%s%s%s", ev->verb, res, ev->object_name ? " " : "",
 			  ev->object_name ? judge_quote(ev->object_name, tmp, sizeof(tmp)) : "",
 			  ev->object_namespace && *ev->object_namespace ? " in " : "",
@@ -182,33 +183,37 @@ int runtime_judge_rate(const struct profile *prof, const struct pod *pod, const 
 	if (prof->runtime.max_api_calls_per_minute < 0 || (int64_t)calls <= prof->runtime.max_api_calls_per_minute)
 		return 0;
 	snprintf(id, sizeof(id), "identity %s", judge_quote(username ? username : "?", tmp, sizeof(tmp)));
-	judge_add(&j, R_API_RATE_EXCEEDED, "runtime.maxAPICallsPerMinute", id, "not allowed",
+	judge_add(&j, R_API_RATE_EXCEEDED, "runtime.maxAPICallsPerMinute", id, NULL, "not allowed",
 		  "%u API calls in the last minute exceed %lld,", calls,
 		  (long long)prof->runtime.max_api_calls_per_minute);
 	return j.err;
 }
 
-int runtime_judge_replay(const struct profile *prof, const struct pod *pod,
-			 const char *pod_ns, const char *pod_name, const char *pod_uid,
-			 const char *source_ip, const char *username, struct findings *out)
+int runtime_judge_replay(const struct profile *prof, const struct pod *pod, bool gone,
+			 int64_t received, const char *source_ip, const char *username,
+			 struct findings *out)
 {
-	struct pod gone = { .namespace = pod_ns, .name = pod_name, .uid = pod_uid, .spec_root = "spec" };
-	struct judge j = { .prof = prof, .pod = pod ? pod : &gone, .out = out, .evidence = EV_AUDIT };
+	struct judge j = { .prof = prof, .pod = pod, .out = out, .evidence = EV_AUDIT };
 	char who[600], tmp[300], ip[300];
 
-	snprintf(who, sizeof(who), "token of pod %s/%s", pod_ns, pod_name);
-	if (!pod || (pod_uid && pod->uid && strcmp(pod->uid, pod_uid) != 0)) {
-		judge_add(&j, R_TOKEN_REPLAY, "identity", who, "reported",
-			  "used by %s from %s after the pod was gone: a stolen token,",
+	if (!prof->identity.set)
+		return 0;
+	snprintf(who, sizeof(who), "token of pod %s/%s", pod->namespace, pod->name);
+	/* Seconds on both sides (deletionTimestamp has no fraction): a call
+	 * in the second the pod went is not provably after it. */
+	if (gone && received >= 0 && pod->deletion_time >= 0 && received > pod->deletion_time) {
+		judge_add(&j, R_TOKEN_REPLAY, "identity", who, source_ip, "reported",
+			  "used by %s from %s %lld s after the pod was gone: a stolen token,",
 			  judge_quote(username ? username : "?", tmp, sizeof(tmp)),
-			  judge_quote(source_ip ? source_ip : "?", ip, sizeof(ip)));
+			  judge_quote(source_ip ? source_ip : "?", ip, sizeof(ip)),
+			  (long long)(received - pod->deletion_time));
 		return j.err;
 	}
-	if (source_ip && !pod_has_ip(pod, source_ip))
-		judge_add(&j, R_TOKEN_REPLAY, "identity", who, "reported",
-			  "used from %s, not from the pod's address%s%s: a replayed token,",
-			  judge_quote(source_ip, ip, sizeof(ip)), pod->nips ? " " : "",
-			  pod->nips ? pod->ips[0] : "");
+	if (source_ip && pod->nips && !pod_has_ip(pod, source_ip) && !pod_has_host_ip(pod, source_ip))
+		judge_add(&j, R_TOKEN_REPLAY, "identity", who, source_ip, "reported",
+			  "used from %s, not from the pod's address %s%s%s: a replayed token,",
+			  judge_quote(source_ip, ip, sizeof(ip)), pod->ips[0],
+			  pod->nhost_ips ? " or its node's " : "", pod->nhost_ips ? pod->host_ips[0] : "");
 	return j.err;
 }
 

@@ -144,7 +144,7 @@ size_t kube_decode_shared_strings(void)
  * pod_compact() and pod_release().  Scalars come along with the struct
  * copy; a new pointer field changes these sizes and must be added there. */
 #if UINTPTR_MAX == UINT64_MAX
-_Static_assert(sizeof(struct pod) == 248 && sizeof(struct container) == 40 &&
+_Static_assert(sizeof(struct pod) == 280 && sizeof(struct container) == 40 &&
 	       sizeof(struct secret_use) == 16 && sizeof(struct host_path) == 16 &&
 	       sizeof(struct token_source) == 16 && sizeof(struct labels) == 24,
 	       "struct pod changed: handle the new fields in pod_compact() and pod_release() "
@@ -211,6 +211,7 @@ static size_t compact_size(const struct pod *p)
 	n += align8(p->nhost_paths * sizeof(*p->host_paths));
 	n += 2 * ptrs(p->labels.n);
 	n += ptrs(p->nips);
+	n += ptrs(p->nhost_ips);
 	n += 2 * ptrs(p->ncontainer_ids);
 	/* The strings no other pod has, packed at the end. */
 	n += strsz(p->name) + strsz(p->uid);
@@ -240,6 +241,8 @@ static void pod_release(struct pod *p)
 	for (uint16_t i = 0; i < p->nhost_paths; i++)
 		istr_put(p->host_paths[i].path);
 	istr_put(p->node_name);
+	for (uint8_t i = 0; i < p->nhost_ips; i++)
+		istr_put(p->host_ips[i]);
 	istr_put(p->owner_kind);
 	istr_put(p->owner_name);
 	istr_put(p->owner_uid);
@@ -295,6 +298,10 @@ static int pod_compact(const struct pod *src, struct pod **ret)
 	p->labels.keys = carve(&c, src->labels.n ? (src->labels.n + 1) * sizeof(char *) : 0);
 	p->labels.values = carve(&c, src->labels.n ? (src->labels.n + 1) * sizeof(char *) : 0);
 	p->ips = carve(&c, src->nips ? (src->nips + 1U) * sizeof(char *) : 0);
+	/* A node's addresses are every pod's of that node: pooled. */
+	p->host_ips = carve(&c, src->nhost_ips ? (src->nhost_ips + 1U) * sizeof(char *) : 0);
+	for (uint8_t i = 0; i < src->nhost_ips; i++)
+		p->host_ips[i] = NULL;
 	p->container_ids = carve(&c, src->ncontainer_ids ?
 				 (src->ncontainer_ids + 1U) * sizeof(char *) : 0);
 	p->container_names = NULL;
@@ -315,6 +322,8 @@ static int pod_compact(const struct pod *src, struct pod **ret)
 		p->labels.values[i] = istr_get(src->labels.values[i], &oom);
 	}
 	p->service_account = istr_get(src->service_account, &oom);
+	for (uint8_t i = 0; i < src->nhost_ips; i++)
+		p->host_ips[i] = istr_get(src->host_ips[i], &oom);
 	for (uint16_t i = 0; i < src->ncontainers; i++) {
 		struct container *ct = &p->containers[i];
 		const struct container *sc = &src->containers[i];

@@ -474,33 +474,50 @@ static const char *strip_runtime(const char *id)
 	return sep ? sep + 3 : id;
 }
 
-static void read_status_ids(struct pctx *c, const struct jval *status)
+/* status.podIPs or status.hostIPs (@list), or the single @one on old
+ * servers: at most one address per family, so 8 is ample. */
+static const char **read_ips(struct pctx *c, const struct jval *status, const char *list,
+			     const char *one, uint8_t *ret_n)
 {
-	static const char *const lists[] = { "initContainerStatuses", "containerStatuses",
-					     "ephemeralContainerStatuses" };
-	struct pod *p = c->pod;
-	const struct jval *ips = jval_get(status, "podIPs"), *it;
-	size_t n = 0, i;
+	const struct jval *ips = jval_get(status, list), *it;
+	size_t n = jval_size(ips), i;
+	const char **v;
 
-	/* Both pod addresses of a dual-stack pod; podIP alone on old servers. */
-	n = jval_size(ips);
 	if (n > 8)
 		n = 8;
-	p->ips = arena_alloc(c->a, (n + 1) * sizeof(char *));
-	if (!p->ips) {
+	v = arena_alloc(c->a, (n + 1) * sizeof(char *));
+	if (!v) {
 		c->oom = true;
-		return;
+		return NULL;
 	}
+	*ret_n = 0;
 	jval_foreach_item(ips, i, it) {
 		const char *ip = jval_str(jval_get(it, "ip"));
 
 		if (i >= n)
 			break;
 		if (ip)
-			p->ips[p->nips++] = pdup(c, ip);
+			v[(*ret_n)++] = pdup(c, ip);
 	}
-	if (p->nips == 0 && jval_str(jval_get(status, "podIP")))
-		p->ips[p->nips++] = pdup(c, jval_str(jval_get(status, "podIP")));
+	if (*ret_n == 0 && jval_str(jval_get(status, one)))
+		v[(*ret_n)++] = pdup(c, jval_str(jval_get(status, one)));
+	return v;
+}
+
+static void read_status_ids(struct pctx *c, const struct jval *status)
+{
+	static const char *const lists[] = { "initContainerStatuses", "containerStatuses",
+					     "ephemeralContainerStatuses" };
+	struct pod *p = c->pod;
+	const struct jval *it;
+	size_t n = 0, i;
+
+	/* Both pod addresses of a dual-stack pod; podIP alone on old servers.
+	 * The node's too: masquerading or SNAT puts a pod's calls there. */
+	p->ips = read_ips(c, status, "podIPs", "podIP", &p->nips);
+	p->host_ips = read_ips(c, status, "hostIPs", "hostIP", &p->nhost_ips);
+	if (!p->ips || !p->host_ips)
+		return;
 
 	n = 0;
 	for (size_t l = 0; l < 3; l++)
@@ -545,21 +562,31 @@ const char *pod_container_by_id(const struct pod *p, const char *id)
 	return NULL;
 }
 
-bool pod_has_ip(const struct pod *p, const char *ip)
+static bool ips_have(const char *const *ips, uint8_t n, const char *ip)
 {
 	struct netaddr want, have;
 	bool parsed = netaddr_parse(ip, &want) == 0;
 
 	/* Compared as addresses: IPv6 has many spellings of one address. */
-	for (uint8_t i = 0; i < p->nips; i++) {
-		if (parsed && netaddr_parse(p->ips[i], &have) == 0) {
+	for (uint8_t i = 0; i < n; i++) {
+		if (parsed && netaddr_parse(ips[i], &have) == 0) {
 			if (want.family == have.family && memcmp(want.bytes, have.bytes, 16) == 0)
 				return true;
-		} else if (strcmp(p->ips[i], ip) == 0) {
+		} else if (strcmp(ips[i], ip) == 0) {
 			return true;
 		}
 	}
 	return false;
+}
+
+bool pod_has_ip(const struct pod *p, const char *ip)
+{
+	return ips_have(p->ips, p->nips, ip);
+}
+
+bool pod_has_host_ip(const struct pod *p, const char *ip)
+{
+	return ips_have(p->host_ips, p->nhost_ips, ip);
 }
 
 static const char *const phase_names[] = {
@@ -594,6 +621,8 @@ static void read_runtime_facts(struct pctx *c, const struct jval *obj)
 	size_t i;
 
 	p->start_time = -1;
+	p->created = -1;
+	p->deletion_time = -1;
 	if (jval_is_string(jval_get(spec, "nodeName")))
 		p->node_name = pdup(c, jval_str(jval_get(spec, "nodeName")));
 	jval_foreach_item(owners, i, o) {
@@ -610,6 +639,8 @@ static void read_runtime_facts(struct pctx *c, const struct jval *obj)
 	p->mirror = jval_get(ann, "kubernetes.io/config.mirror") != NULL;
 	p->terminating = jval_get(meta, "deletionTimestamp") != NULL &&
 			 !jval_is_null(jval_get(meta, "deletionTimestamp"));
+	p->deletion_time = parse_time(jval_str(jval_get(meta, "deletionTimestamp")));
+	p->created = parse_time(jval_str(jval_get(meta, "creationTimestamp")));
 	p->start_time = parse_time(jval_str(jval_get(status, "startTime")));
 	p->phase = read_phase(status);
 	read_status_ids(c, status);
@@ -702,7 +733,7 @@ int pod_from_jval_kind(const struct jval *obj, enum workload_kind wk, const char
 	if (wk == WK_POD)
 		read_runtime_facts(&c, obj);
 	else
-		p->start_time = -1;
+		p->start_time = p->created = p->deletion_time = -1;
 done:
 	if (c.oom || errs->oom) {
 		pod_free(p);

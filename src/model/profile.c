@@ -340,18 +340,30 @@ bad:
 
 static void parse_identity(struct vctx *c, json_t *spec, struct profile *p)
 {
-	static const char *const keys[] = { "serviceAccountNames", "tokenAutomount",
-					     "maxTokenExpirationSeconds", "extendedTokens",
-					     "legacyTokenSecrets", "maxTokenAgeSeconds", NULL };
-	size_t m;
-	json_t *o = enter_object(c, spec, "identity", &m);
+	static const char *const keys[] = { "serviceAccountNames", "bindServiceAccounts",
+					     "tokenAutomount", "maxTokenExpirationSeconds",
+					     "extendedTokens", "legacyTokenSecrets",
+					     "maxTokenAgeSeconds", NULL };
+	size_t m, mm;
+	json_t *o = enter_object(c, spec, "identity", &m), *bind;
 
 	p->identity.max_token_expiration = -1;
 	p->identity.max_token_age = -1;
+	p->identity.bind_service_accounts = true;
 	if (!o)
 		return;
+	p->identity.set = true;
 	check_keys(c, o, keys);
 	get_strv(c, o, "serviceAccountNames", check_sa_name, &p->identity.service_accounts);
+	bind = json_object_get(o, "bindServiceAccounts");
+	if (bind && !json_is_null(bind)) {
+		mm = fpath_key(&c->path, "bindServiceAccounts");
+		if (!json_is_boolean(bind))
+			verr(c, "must be true or false");
+		else
+			p->identity.bind_service_accounts = json_is_true(bind);
+		fpath_pop(&c->path, mm);
+	}
 	get_knob(c, o, "tokenAutomount", "Allow", "Forbid", &p->identity.token_automount);
 	/* The API server accepts expirationSeconds from 600 s to 2^32 s. */
 	get_int(c, o, "maxTokenExpirationSeconds", 600, 4294967296LL, &p->identity.max_token_expiration);

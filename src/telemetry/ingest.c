@@ -248,11 +248,18 @@ static struct gone *gone_new(const struct pod *pod, int64_t expires)
 	struct gone *g;
 	char *p;
 
+	/* The addresses too: a late audit batch about a call made while the
+	 * pod lived is judged on where it came from. */
+	n += (size_t)(pod->nips + pod->nhost_ips) * sizeof(char *);
 	n += slen(pod->namespace) + slen(pod->name) + slen(pod->uid) + slen(pod->node_name) +
 	     slen(pod->owner_kind) + slen(pod->owner_name) + slen(pod->owner_uid) +
 	     slen(pod->service_account);
 	for (size_t i = 0; i < pod->labels.n; i++)
 		n += slen(pod->labels.keys[i]) + slen(pod->labels.values[i]);
+	for (uint8_t i = 0; i < pod->nips; i++)
+		n += slen(pod->ips[i]);
+	for (uint8_t i = 0; i < pod->nhost_ips; i++)
+		n += slen(pod->host_ips[i]);
 	g = pg_calloc(1, n);
 	if (!g)
 		return NULL;
@@ -260,7 +267,9 @@ static struct gone *gone_new(const struct pod *pod, int64_t expires)
 	g->pod.labels.keys = (const char **)(void *)(g + 1);
 	g->pod.labels.values = g->pod.labels.keys + pod->labels.n;
 	g->pod.labels.n = pod->labels.n;
-	p = (char *)(g->pod.labels.values + pod->labels.n);
+	g->pod.ips = g->pod.labels.values + pod->labels.n;
+	g->pod.host_ips = g->pod.ips + pod->nips;
+	p = (char *)(g->pod.host_ips + pod->nhost_ips);
 	g->pod.kind = WK_POD;
 	g->pod.spec_root = "spec";
 	g->pod.namespace = scopy(&p, pod->namespace);
@@ -272,11 +281,17 @@ static struct gone *gone_new(const struct pod *pod, int64_t expires)
 	g->pod.owner_uid = scopy(&p, pod->owner_uid);
 	g->pod.service_account = scopy(&p, pod->service_account);
 	g->pod.start_time = pod->start_time;
+	g->pod.created = pod->created;
+	g->pod.deletion_time = pod->deletion_time;
 	g->pod.run_as_user = -1;
 	for (size_t i = 0; i < pod->labels.n; i++) {
 		g->pod.labels.keys[i] = scopy(&p, pod->labels.keys[i]);
 		g->pod.labels.values[i] = scopy(&p, pod->labels.values[i]);
 	}
+	for (uint8_t i = 0; i < pod->nips; i++)
+		g->pod.ips[g->pod.nips++] = scopy(&p, pod->ips[i]);
+	for (uint8_t i = 0; i < pod->nhost_ips; i++)
+		g->pod.host_ips[g->pod.nhost_ips++] = scopy(&p, pod->host_ips[i]);
 	g->node.key = g->pod.uid;
 	return g;
 }
@@ -728,8 +743,8 @@ static int judge_api(struct batch *b, const struct pod *pod, const struct tel_ev
 			rate_found |= f.n > before;
 		}
 		if (r == 0 && bound)
-			r = runtime_judge_replay(p, pod, pod->namespace, pod->name, pod->uid,
-						 e->source_ip, e->ev.username, &f);
+			r = runtime_judge_replay(p, pod, false, e->received, e->source_ip,
+						 e->ev.username, &f);
 	}
 	if (rate_found)
 		rate_reported(b, pod, e->ev.time);
@@ -775,8 +790,8 @@ static int judge_gone(struct batch *b, const struct tel_event *e, enum ingest_ou
 		if (!selector_matches(&first[i]->selector, &g->pod.labels))
 			continue;
 		any = true;
-		r = runtime_judge_replay(first[i], NULL, g->pod.namespace, g->pod.name, g->pod.uid,
-					 e->source_ip, e->ev.username, &f);
+		r = runtime_judge_replay(first[i], &g->pod, true, e->received, e->source_ip,
+					 e->ev.username, &f);
 	}
 	if (r == 0 && any)
 		submit(b, &g->pod, &f, true, e->ev.time);

@@ -436,6 +436,9 @@ static int parse_audit_event(struct ctx *c, const struct jval *v, struct arena *
 		reject(c, "stageTimestamp: not an RFC 3339 time");
 		return 0;
 	}
+	/* When the call was made, for "after its pod was deleted": the
+	 * stage time of a long watch may be minutes later. */
+	e.received = tel_time(str_at(v, "requestReceivedTimestamp"));
 	e.ev.username = username;
 	e.ev.verb = str_at(v, "verb");
 	e.ev.api_group = str_at(ref, "apiGroup");

@@ -295,10 +295,14 @@ static int deny_errors(struct admission_response *r, int code, const char *reaso
 	return e;
 }
 
-static bool has_message(const struct findings *f, const char *msg)
+/* Whether the old pod already had @x.  By structure (reason, rule, path,
+ * the whole value, profile), never by sentence: a sentence quotes at most
+ * 240 bytes of a value, so an image swapped for another with the same
+ * prefix would read as the old one. */
+static bool had_finding(const struct findings *old, const struct finding *x)
 {
-	for (size_t i = 0; i < f->n; i++)
-		if (f->v[i].mode == MODE_ENFORCE && strcmp(f->v[i].message, msg) == 0)
+	for (size_t i = 0; i < old->n; i++)
+		if (old->v[i].mode == MODE_ENFORCE && finding_same(&old->v[i], x))
 			return true;
 	return false;
 }
@@ -397,7 +401,7 @@ int admission_judge_pod(const struct admission_review *rv, const struct admissio
 	for (size_t i = 0; i < f.n && r == 0; i++) {
 		const struct finding *x = &f.v[i];
 
-		if (x->mode == MODE_ENFORCE && !has_message(&old, x->message)) {
+		if (x->mode == MODE_ENFORCE && !had_finding(&old, x)) {
 			ret->violations++;
 			r = admission_response_deny(ret, 403, "Forbidden", x->message);
 		} else {

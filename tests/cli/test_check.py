@@ -102,6 +102,50 @@ class CheckCommand(unittest.TestCase):
         self.assertEqual(len(audit["warnings"]), 3)
         self.assertEqual(audit["violations"], [])
 
+    BORROWER = """apiVersion: v1
+kind: Pod
+metadata: {name: payments-api-debug, namespace: payments, labels: {app: payments-api-debug}}
+spec:
+  serviceAccountName: payments-api
+  containers: [{name: debug, image: "nginx:latest", securityContext: {privileged: true}}]
+"""
+
+    def test_borrowed_service_account(self):
+        # No profile selects the pod, yet it runs as the account
+        # payments/payments-api names: identity binding denies it, with the
+        # webhook's and the controller's sentence.
+        rc, out, _ = run("check", "-p", PROFILES, "-f", "-", stdin=self.BORROWER)
+        self.assertEqual(rc, 1, out)
+        self.assertEqual(out.splitlines()[:2], [
+            "-: document 1: Pod payments/payments-api-debug: denied",
+            '  spec.serviceAccountName: "payments-api" is bound to payments/payments-api '
+            "(identity.bindServiceAccounts); this pod is not selected by it"])
+        rc, out, _ = run("check", "-p", PROFILES, "-f", "-", "-o", "json", stdin=self.BORROWER)
+        self.assertEqual(rc, 1)
+        v = json.loads(out)["results"][0]["violations"]
+        self.assertEqual(len(v), 1)
+        self.assertEqual((v[0]["reason"], v[0]["rule"], v[0]["path"], v[0]["profile"], v[0]["mode"]),
+                         ("ServiceAccountBorrowed", "identity.bindServiceAccounts", "spec.serviceAccountName",
+                          "payments/payments-api", "Enforce"))
+        # A template whose pods would borrow: the same, at its path.
+        dep = {"apiVersion": "apps/v1", "kind": "Deployment",
+               "metadata": {"name": "dbg", "namespace": "payments"},
+               "spec": {"selector": {"matchLabels": {"app": "dbg"}},
+                        "template": {"metadata": {"labels": {"app": "dbg"}},
+                                     "spec": {"serviceAccountName": "payments-api",
+                                              "containers": [{"name": "c", "image": "nginx"}]}}}}
+        rc, out, _ = run("check", "-p", PROFILES, "-f", "-", stdin=json.dumps(dep))
+        self.assertEqual(rc, 1)
+        self.assertIn('  spec.template.spec.serviceAccountName: "payments-api" is bound to payments/payments-api '
+                      "(identity.bindServiceAccounts); this pod is not selected by it", out)
+        # batch/reporting binds "reporting" in Audit mode: a warning, exit 0.
+        rc, out, _ = run("check", "-p", PROFILES, "-f", "-", stdin=self.BORROWER.replace(
+            "payments-api-debug, namespace: payments", "tool, namespace: batch").replace(
+            "serviceAccountName: payments-api", "serviceAccountName: reporting").replace(
+            "app: payments-api-debug", "app.kubernetes.io/name: tool"))
+        self.assertEqual(rc, 0, out)
+        self.assertIn('  warning: spec.serviceAccountName: "reporting" is bound to batch/', out)
+
     def test_stdin_and_multi_doc(self):
         with open(ex("manifests", "bad", "payments-privileged.yaml")) as f:
             bad = f.read()

@@ -228,8 +228,10 @@ class TestEnforce(Base):
     def test_service_account_recreated_audit_records_only(self):
         ns = "sa-new"
         self.api.put(h.service_account(ns, "app", created=time.time() - 7200))
-        p = self.api.put(pod(ns, "old-identity", sa="app", started=time.time() - 3600))[0]
-        self.api.put(profile(ns, "watch", {"mode": "Audit"}))
+        p = self.api.put(pod(ns, "old-identity", sa="app", started=time.time() - 3600,
+                             meta={"creationTimestamp": rfc3339(time.time() - 3600)}))[0]
+        # An identity section: the identity reasons are judged (SPEC §4).
+        self.api.put(profile(ns, "watch", {"mode": "Audit", "identity": {}}))
         self.wait_status(ns, "watch", lambda s: s.get("matchedPods") == 1)
         # Recreated in one step (a new UID, created now), as the watch of
         # a busy cluster may well show it.
@@ -237,11 +239,56 @@ class TestEnforce(Base):
                                                    "uid": "recreated-0001",
                                                    "creationTimestamp": rfc3339()}))
         ev = self.wait_event(ns, "old-identity", "ServiceAccountMissing")
-        self.assert_event(ev, "ServiceAccountMissing", "Record", p, "watch", "was recreated after the pod started")
+        self.assert_event(ev, "ServiceAccountMissing", "Record", p, "watch", "was recreated after the pod was created")
         self.wait_status(ns, "watch", lambda s: s.get("violations") >= 1)
         time.sleep(0.5)
         self.assertEqual(self.api.deletes(ns, "old-identity"), [])
         self.assertIsNotNone(self.api.one("Pod", ns, "old-identity"))
+
+    def test_service_account_older_than_pod_node_clock_behind(self):
+        # The API server created the account, then the pod; the pod's node
+        # runs 4 s behind, so its startTime is before the account's
+        # creation.  Only API server times are compared: the pod is kept.
+        ns = "sa-fresh"
+        now = time.time()
+        self.api.put(h.service_account(ns, "app", created=now - 10))
+        p = self.api.put(pod(ns, "fresh", sa="app", started=now - 12,
+                             meta={"creationTimestamp": rfc3339(now - 8)}))[0]
+        self.api.put(profile(ns, "ids", {"mode": "Enforce", "identity": {"serviceAccountNames": ["app"]}}))
+        self.wait_status(ns, "ids", lambda s: s.get("matchedPods") == 1)
+        time.sleep(1.0)
+        self.assertEqual(self.api.deletes(ns, "fresh"), [])
+        self.assertEqual(self.api.events(ns, "fresh"), [])
+        self.assertEqual(self.api.one("Pod", ns, "fresh")["metadata"]["uid"], p["metadata"]["uid"])
+
+    def test_borrowed_service_account(self):
+        # payments-api is bound to its profile: a pod with other labels may
+        # not run as it (SPEC §2 identity binding).  The selected pod and a
+        # pod of another account are left alone.
+        ns = "borrow"
+        self.api.put(h.service_account(ns, "payments-api"), h.service_account(ns, "tools"))
+        good, debug, tools = self.api.put(
+            pod(ns, "api", sa="payments-api", labels={"app": "payments-api"}),
+            pod(ns, "debug", sa="payments-api", image="nginx:latest", labels={"app": "payments-api-debug"},
+                spec={"containers": [{"name": "c", "image": "nginx:latest",
+                                      "securityContext": {"privileged": True}}]}),
+            pod(ns, "tools", sa="tools", labels={"app": "payments-api-debug"}))
+        self.api.put(profile(ns, "payments-api", {"mode": "Enforce",
+                                                  "identity": {"serviceAccountNames": ["payments-api"]}},
+                             selector={"matchLabels": {"app": "payments-api"}}))
+        self.wait_gone(ns, "debug")
+        self.assertEqual(self.api.deletes(ns, "debug"), [(200, debug["metadata"]["uid"])])
+        ev = self.wait_event(ns, "debug", "ServiceAccountBorrowed")
+        self.assert_event(ev, "ServiceAccountBorrowed", "Delete", debug, "payments-api",
+                          'spec.serviceAccountName: "payments-api" is bound to borrow/payments-api '
+                          "(identity.bindServiceAccounts); this pod is not selected by it")
+        self.assertGreaterEqual(self.ctl.metric("profileguard_drift_findings_total",
+                                                reason="ServiceAccountBorrowed"), 1)
+        time.sleep(0.5)
+        for keep in (good, tools):
+            name = keep["metadata"]["name"]
+            self.assertEqual(self.api.deletes(ns, name), [], f"{name} deleted")
+            self.assertEqual(self.api.events(ns, name), [], f"{name} got an Event")
 
     def test_audit_and_none_delete_nothing(self):
         ns = "audit"
@@ -526,18 +573,20 @@ class TestFinishedPods(Base):
         self.assertEqual(st, 200, out)
         return out
 
-    def audit_replay(self, p, from_ip):
-        """One audit event: @p's bound token used from @from_ip."""
-        now = rfc3339()
+    def audit_replay(self, p, from_ip, received=None):
+        """One audit event: @p's bound token used from @from_ip, received
+        by the API server at @received (default now)."""
+        now = rfc3339(received)
+        ns = p["metadata"]["namespace"]
         ev = {"level": "Metadata", "auditID": os.urandom(8).hex(), "stage": "ResponseComplete",
-              "requestURI": f"/api/v1/namespaces/{self.NS}/configmaps", "verb": "list",
-              "user": {"username": f"system:serviceaccount:{self.NS}:default",
+              "requestURI": f"/api/v1/namespaces/{ns}/configmaps", "verb": "list",
+              "user": {"username": f"system:serviceaccount:{ns}:default",
                        "groups": ["system:serviceaccounts", "system:authenticated"],
                        "extra": {"authentication.kubernetes.io/node-name": ["node-a"],
                                  "authentication.kubernetes.io/pod-name": [p["metadata"]["name"]],
                                  "authentication.kubernetes.io/pod-uid": [p["metadata"]["uid"]]}},
               "sourceIPs": [from_ip], "userAgent": "curl/8",
-              "objectRef": {"resource": "configmaps", "namespace": self.NS, "apiVersion": "v1"},
+              "objectRef": {"resource": "configmaps", "namespace": ns, "apiVersion": "v1"},
               "responseStatus": {"metadata": {}, "code": 200},
               "requestReceivedTimestamp": now, "stageTimestamp": now}
         return json.dumps({"kind": "EventList", "apiVersion": "audit.k8s.io/v1",
@@ -578,6 +627,9 @@ class TestFinishedPods(Base):
 
     def test_2_audit_token_replay_deletes_a_finished_pod(self):
         ns = self.NS
+        # TokenReplay is an identity reason: judged for profiles with an
+        # identity section only (SPEC §4), not by "digests".
+        self.api.put(profile(ns, "tokens", {"mode": "Enforce", "identity": {}}))
         p = self.api.put(self.finished_pod("job-d-done", "Succeeded"))[0]
         # Until the controller's cache has it, the event is unattributed.
         wait_for(lambda: self.post("/telemetry/v1/audit", self.audit_replay(p, "203.0.113.50"))
@@ -592,6 +644,50 @@ class TestFinishedPods(Base):
         self.assertEqual(ev["regarding"]["uid"], p["metadata"]["uid"])
         self.assertIn('used from "203.0.113.50", not from the pod\'s address 10.244.3.9', ev["note"])
         self.assertEqual(self.api.events(ns, "job-d-done", "AdmissionDrift"), [])
+
+    def test_4_token_replay_spares_compliant_pods(self):
+        # A compliant pod's calls reach the API server from its node's
+        # address (SNAT), or come from a pod with no IP yet: not replays.
+        # After a pod is deleted, a call received after its
+        # deletionTimestamp is a replay; a late audit batch about a call it
+        # made 20 s before the deletion is not.
+        ns = "replay"
+        self.api.put(profile(ns, "tokens", {"mode": "Enforce", "identity": {}}))
+        snat = pod(ns, "snat", ip="10.244.4.2")
+        snat["status"]["hostIP"] = "192.168.7.4"
+        snat["status"]["hostIPs"] = [{"ip": "192.168.7.4"}]
+        fresh = pod(ns, "fresh")
+        fresh["status"] = {"phase": "Pending"}
+        late = pod(ns, "late", ip="10.244.4.3")
+        snat, fresh, late = self.api.put(snat, fresh, late)
+        for p, ip in ((snat, "192.168.7.4"), (fresh, "10.244.4.9"), (late, "10.244.4.3")):
+            wait_for(lambda: self.post("/telemetry/v1/audit", self.audit_replay(p, ip))["accepted"], 10,
+                     interval=0.1, what=f"the audit event of {p['metadata']['name']} attributed")
+        # Deleted as the API server does it: deletionTimestamp (the watch
+        # shows it), then the object goes.
+        deleted_at = time.time() - 30
+        self.api.put(dict(late, metadata=dict(late["metadata"], deletionTimestamp=rfc3339(deleted_at))))
+        self.api.remove("Pod", ns, "late")
+        after = self.audit_replay(late, "10.244.4.3", received=deleted_at + 5)
+
+        def replayed():
+            self.post("/telemetry/v1/audit", after)
+            return self.api.events(ns, "late", "TokenReplay")
+        ev = wait_for(replayed, 10, interval=0.3, what="TokenReplay after the deletion")[0]
+        self.assertEqual(ev["action"], "Record")
+        self.assertIn("5 s after the pod was gone", ev["note"])
+        seen = self.api.events(ns, "late", "TokenReplay")
+        # The gone pod is known now: a late batch about a call made before
+        # its deletion, from its address, adds nothing.
+        out = self.post("/telemetry/v1/audit", self.audit_replay(late, "10.244.4.3", received=deleted_at - 20))
+        self.assertEqual(out["accepted"], 1, out)
+        time.sleep(1.5)
+        self.assertEqual(self.api.events(ns, "late", "TokenReplay"), seen)
+        for p in (snat, fresh):
+            name = p["metadata"]["name"]
+            self.assertEqual(self.api.events(ns, name, "TokenReplay"), [], f"{name}: TokenReplay")
+            self.assertEqual(self.api.deletes(ns, name), [])
+            self.assertIsNotNone(self.api.one("Pod", ns, name))
 
     def test_3_pod_that_finishes_before_the_action_is_kept(self):
         # The second drifting pod of one owner waits out the owner backoff

@@ -362,6 +362,13 @@ class TestFormats(Base):
         # From the pod's own address, while it lives: nothing to say.
         self.send_until_attributed("/telemetry/v1/audit", lambda: event_list(audit_event(p)),
                                    "audit-token", p)
+        # As the API server deletes a pod: its deletionTimestamp first (the
+        # watch shows it, in order), then the object goes.  Calls received
+        # after that time are replays; without it there is no API server
+        # time for the deletion to compare with.
+        dying = {k: v for k, v in p.items() if k != "_n"}
+        dying["metadata"] = dict(p["metadata"], deletionTimestamp=h.rfc3339(time.time() - 1))
+        self.api.put(dying)
         self.api.remove("Pod", NS, p["metadata"]["name"])
 
         def replayed():

@@ -190,7 +190,7 @@ static struct profile *mkprofile(const char *name, const char *mode, const char 
 }
 
 #define RUNTIME "runtime: {executables: [/app/server], egress: [{cidr: 10.0.0.0/8}], " \
-	"kubernetesAPI: [{verbs: [get], resources: [configmaps]}], maxAPICallsPerMinute: 3}"
+	"kubernetesAPI: [{verbs: [get], resources: [configmaps]}], maxAPICallsPerMinute: 3}, identity: {}"
 
 static void setup(void)
 {
@@ -375,8 +375,8 @@ static char *audit(char *out, size_t n, const char *verb, const char *resource, 
 	snprintf(out, n, "{\"kind\":\"Event\",\"apiVersion\":\"audit.k8s.io/v1\",\"level\":\"Metadata\","
 		 "\"auditID\":\"a\",\"stage\":\"ResponseComplete\",\"verb\":\"%s\",\"user\":{\"username\":"
 		 "\"%s\"%s},\"sourceIPs\":[\"%s\"],\"objectRef\":{\"resource\":\"%s\",\"namespace\":"
-		 "\"payments\",\"apiVersion\":\"v1\"},\"stageTimestamp\":\"%s\"}\n",
-		 verb, user ? user : "system:serviceaccount:payments:payments-api", extra, ip, resource, t);
+		 "\"payments\",\"apiVersion\":\"v1\"},\"requestReceivedTimestamp\":\"%s\",\"stageTimestamp\":\"%s\"}\n",
+		 verb, user ? user : "system:serviceaccount:payments:payments-api", extra, ip, resource, t, t);
 	return out;
 }
 
@@ -406,13 +406,29 @@ START_TEST(test_audit_api_call_and_replay)
 }
 END_TEST
 
+/* A pod as the watch showed it last, with @meta (extra metadata) and
+ * @status (the whole status). */
+static struct pod *mkpod_as(const char *name, const char *uid, const char *meta, const char *status)
+{
+	char y[2048];
+
+	snprintf(y, sizeof(y),
+		 "apiVersion: v1\nkind: Pod\n"
+		 "metadata: {name: %s, namespace: payments, uid: %s, labels: {app: api}%s%s}\n"
+		 "spec: {nodeName: node-a, serviceAccountName: payments-api, containers: [{name: api, image: x}]}\n"
+		 "status: %s\n", name, uid, *meta ? ", " : "", meta, status);
+	return tu_pod(y);
+}
+
 START_TEST(test_replay_after_deletion)
 {
 	char b[2048];
 	struct ingest_result r;
-	struct pod *gone = pods[0];
+	struct pod *gone = mkpod_as("api-1", "u-api-1", "deletionTimestamp: '2026-11-22T10:00:03Z'",
+				    "{podIPs: [{ip: 10.244.1.7}]}");
 
 	/* Without a memory of the pod, nobody to attribute it to. */
+	pod_free(pods[0]);
 	pods[0] = pods[--npods];
 	r = run(&central, TEL_AUDIT, audit(b, sizeof(b), "get", "configmaps", "10.244.1.7", "api-1",
 					   "u-api-1", "2026-11-22T10:00:00Z", NULL));
@@ -430,7 +446,7 @@ START_TEST(test_replay_after_deletion)
 	ck_assert_str_eq(reps[0].uid, "u-api-1");
 	ck_assert_str_eq(reps[0].profile, "api");
 	ck_assert_int_eq(reps[0].reason[0], R_TOKEN_REPLAY);
-	ck_assert_ptr_nonnull(strstr(reps[0].evidence[0], "after the pod was gone"));
+	ck_assert_ptr_nonnull(strstr(reps[0].evidence[0], "2 s after the pod was gone"));
 	/* A new pod of the same name is not the one the token is bound to. */
 	pods[npods++] = mkpod("api-1", "u-api-1-new", "node-a", "10.244.1.9", "payments-api", CID_API, "api");
 	clock_ms += 60000;
@@ -446,6 +462,118 @@ START_TEST(test_replay_after_deletion)
 					   "u-api-1", "2026-11-22T10:16:06Z", NULL));
 	ck_assert_uint_eq(r.unattributed, 1);
 	ck_assert_uint_eq(ingest_gone_count(ing), 0);
+}
+END_TEST
+
+/* An audit batch that arrives after the pod was deleted, about a call it
+ * made 20 s before: judged as that call was, not as a stolen token. */
+START_TEST(test_late_batch_after_deletion)
+{
+	char b[2048];
+	struct ingest_result r;
+	struct pod *gone = mkpod_as("api-1", "u-api-1", "deletionTimestamp: '2026-11-22T10:00:20Z'",
+				    "{podIPs: [{ip: 10.244.1.7}], hostIP: 192.168.1.10}");
+
+	pod_free(pods[0]);
+	pods[0] = pods[--npods];
+	ingest_pod_gone(ing, gone);
+	pod_free(gone);
+	r = run(&central, TEL_AUDIT, audit(b, sizeof(b), "get", "configmaps", "10.244.1.7", "api-1",
+					   "u-api-1", "2026-11-22T10:00:00Z", NULL));
+	ck_assert_uint_eq(r.unattributed, 0);
+	ck_assert_msg(nreps == 0, "a call made while the pod lived: %s", nreps ? reps[0].evidence[0] : "");
+	/* From its node's address (SNAT) too. */
+	r = run(&central, TEL_AUDIT, audit(b, sizeof(b), "get", "configmaps", "192.168.1.10", "api-1",
+					   "u-api-1", "2026-11-22T10:00:01Z", NULL));
+	ck_assert_uint_eq(nreps, 0);
+	/* Made then, but from elsewhere: a replay, on record. */
+	r = run(&central, TEL_AUDIT, audit(b, sizeof(b), "get", "configmaps", "203.0.113.9", "api-1",
+					   "u-api-1", "2026-11-22T10:00:02Z", NULL));
+	ck_assert_uint_eq(nreps, 1);
+	ck_assert(reps[0].no_pod);
+	ck_assert_ptr_nonnull(strstr(reps[0].evidence[0], "used from \"203.0.113.9\", not from the pod's address 10.244.1.7"));
+	/* Received after the deletion: a stolen token. */
+	clock_ms += 60000;
+	r = run(&central, TEL_AUDIT, audit(b, sizeof(b), "get", "configmaps", "10.244.1.7", "api-1",
+					   "u-api-1", "2026-11-22T10:00:21Z", NULL));
+	ck_assert_uint_eq(nreps, 2);
+	ck_assert_ptr_nonnull(strstr(reps[1].evidence[0], "1 s after the pod was gone"));
+}
+END_TEST
+
+/* Without a deletionTimestamp (a pod removed at once, or a removal only a
+ * relist saw) there is no API server time for the deletion: calls are
+ * judged on address only, never on the controller's clock. */
+START_TEST(test_gone_without_deletion_time)
+{
+	char b[2048];
+	struct ingest_result r;
+	struct pod *gone = mkpod_as("api-1", "u-api-1", "", "{podIPs: [{ip: 10.244.1.7}]}");
+
+	pod_free(pods[0]);
+	pods[0] = pods[--npods];
+	ingest_pod_gone(ing, gone);
+	pod_free(gone);
+	r = run(&central, TEL_AUDIT, audit(b, sizeof(b), "get", "configmaps", "10.244.1.7", "api-1",
+					   "u-api-1", "2026-11-22T10:30:00Z", NULL));
+	ck_assert_uint_eq(r.unattributed, 0);
+	ck_assert_uint_eq(nreps, 0);
+	r = run(&central, TEL_AUDIT, audit(b, sizeof(b), "get", "configmaps", "203.0.113.9", "api-1",
+					   "u-api-1", "2026-11-22T10:30:01Z", NULL));
+	ck_assert_uint_eq(nreps, 1);
+	ck_assert_int_eq(reps[0].reason[0], R_TOKEN_REPLAY);
+}
+END_TEST
+
+/* Masquerading (SNAT, some CNIs) puts a pod's calls on its node's
+ * address: status.hostIP is the pod's too.  Compliant pods are kept. */
+START_TEST(test_replay_from_node_address)
+{
+	char b[2048];
+	struct ingest_result r;
+
+	pod_free(pods[0]);
+	pods[0] = mkpod_as("api-1", "u-api-1", "", "{podIPs: [{ip: 10.244.1.7}], hostIP: 192.168.1.10, "
+			   "hostIPs: [{ip: 192.168.1.10}]}");
+	r = run(&central, TEL_AUDIT, audit(b, sizeof(b), "get", "configmaps", "192.168.1.10", "api-1",
+					   "u-api-1", "2026-11-22T10:00:00Z", NULL));
+	ck_assert_uint_eq(r.accepted, 1);
+	ck_assert_msg(nreps == 0, "the node's address judged a replay: %s", nreps ? reps[0].evidence[0] : "");
+	r = run(&central, TEL_AUDIT, audit(b, sizeof(b), "get", "configmaps", "192.168.1.11", "api-1",
+					   "u-api-1", "2026-11-22T10:00:01Z", NULL));
+	ck_assert_uint_eq(nreps, 1);
+	ck_assert_int_eq(reps[0].reason[0], R_TOKEN_REPLAY);
+	ck_assert(!reps[0].no_pod);
+}
+END_TEST
+
+/* A pod with no address yet is not judged on address: unknown is not a
+ * mismatch. */
+START_TEST(test_replay_pod_without_address)
+{
+	char b[2048];
+	struct ingest_result r;
+
+	pod_free(pods[0]);
+	pods[0] = mkpod_as("api-1", "u-api-1", "", "{phase: Pending}");
+	r = run(&central, TEL_AUDIT, audit(b, sizeof(b), "get", "configmaps", "10.244.1.7", "api-1",
+					   "u-api-1", "2026-11-22T10:00:00Z", NULL));
+	ck_assert_uint_eq(r.accepted, 1);
+	ck_assert_msg(nreps == 0, "a pod with no IP judged a replay: %s", nreps ? reps[0].evidence[0] : "");
+}
+END_TEST
+
+/* The identity reasons are judged only for profiles with an identity
+ * section: batch-audit profiles the runtime alone. */
+START_TEST(test_replay_needs_identity_section)
+{
+	char b[2048];
+	struct ingest_result r;
+
+	r = run(&central, TEL_AUDIT, audit(b, sizeof(b), "get", "configmaps", "203.0.113.9", "batch-1",
+					   "u-batch-1", "2026-11-22T10:00:00Z", "system:serviceaccount:payments:batch"));
+	ck_assert_uint_eq(r.accepted, 1);
+	ck_assert_msg(nreps == 0, "replay judged without an identity section: %s", nreps ? reps[0].evidence[0] : "");
 }
 END_TEST
 
@@ -692,6 +820,11 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_audit_needs_central_sender);
 	tcase_add_test(tc, test_audit_api_call_and_replay);
 	tcase_add_test(tc, test_replay_after_deletion);
+	tcase_add_test(tc, test_late_batch_after_deletion);
+	tcase_add_test(tc, test_gone_without_deletion_time);
+	tcase_add_test(tc, test_replay_from_node_address);
+	tcase_add_test(tc, test_replay_pod_without_address);
+	tcase_add_test(tc, test_replay_needs_identity_section);
 	tcase_add_test(tc, test_rate_window);
 	tcase_add_test(tc, test_identity_without_profile_ignored);
 	tcase_add_test(tc, test_unbound_token_every_pod);

@@ -151,7 +151,7 @@ START_TEST(test_full_profile_in_schema)
 	json_t *full = tu_yaml(
 		"selector: {matchLabels: {app: a}, matchExpressions: [{key: k, operator: In, values: [v]}]}\n"
 		"mode: Enforce\n"
-		"identity: {serviceAccountNames: [a], tokenAutomount: Allow, maxTokenExpirationSeconds: 3607,\n"
+		"identity: {serviceAccountNames: [a], bindServiceAccounts: true, tokenAutomount: Allow, maxTokenExpirationSeconds: 3607,\n"
 		"  extendedTokens: Allow, legacyTokenSecrets: Forbid, maxTokenAgeSeconds: 86400}\n"
 		"images: {allow: [x], requireDigest: true}\n"
 		"privileges: {privileged: Forbid, privilegeEscalation: Forbid, hostNamespaces: Forbid,\n"

@@ -215,6 +215,42 @@ static const struct ecase cases[] = {
 	  "apiVersion: v1\nkind: Pod\nmetadata: {name: x, namespace: other, labels: {app: a}}\nspec: {containers: [{name: c, image: x}]}", 1, "", NULL },
 	{ "no namespace is default", "images: {allow: []}",
 	  "apiVersion: v1\nkind: Pod\nmetadata: {name: x, labels: {app: a}}\nspec: {containers: [{name: c, image: x}]}", 1, "", NULL },
+
+	/* --- identity binding (SPEC §2): the accounts a profile names are its own --- */
+	{ "binding: a pod borrows the account with other labels", "identity: {serviceAccountNames: [api]}",
+	  "apiVersion: v1\nkind: Pod\nmetadata: {name: x, namespace: ns, labels: {app: a-debug}}\n"
+	  "spec: {serviceAccountName: api, containers: [{name: c, image: 'nginx:latest', securityContext: {privileged: true}}]}", 1,
+	  "spec.serviceAccountName: \"api\" is bound to ns/p (identity.bindServiceAccounts); this pod is not selected by it",
+	  "ServiceAccountBorrowed" },
+	{ "binding: the deprecated serviceAccount field too", "identity: {serviceAccountNames: [api]}",
+	  "apiVersion: v1\nkind: Pod\nmetadata: {name: x, namespace: ns}\n"
+	  "spec: {serviceAccount: api, containers: [{name: c, image: x}]}", 1,
+	  "spec.serviceAccountName: \"api\" is bound to ns/p (identity.bindServiceAccounts); this pod is not selected by it",
+	  "ServiceAccountBorrowed" },
+	{ "binding: a template borrows", "identity: {serviceAccountNames: [api]}",
+	  "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d, namespace: ns, labels: {app: a}}\n"
+	  "spec: {template: {metadata: {labels: {app: other}}, spec: {serviceAccountName: api, containers: [{name: c, image: x}]}}}", 0,
+	  "spec.template.spec.serviceAccountName: \"api\" is bound to ns/p (identity.bindServiceAccounts); this pod is not selected by it",
+	  "ServiceAccountBorrowed" },
+	{ "binding: Audit mode warns", "mode: Audit, identity: {serviceAccountNames: [api]}",
+	  "apiVersion: v1\nkind: Pod\nmetadata: {name: x, namespace: ns, labels: {app: b}}\n"
+	  "spec: {serviceAccountName: api, containers: [{name: c, image: x}]}", 1,
+	  "spec.serviceAccountName: \"api\" is bound to ns/p (identity.bindServiceAccounts); this pod is not selected by it",
+	  "ServiceAccountBorrowed" },
+	{ "binding: the selected pod is fine", "identity: {serviceAccountNames: [api]}",
+	  POD_HEAD "spec: {serviceAccountName: api, containers: [{name: c, image: x}]}", 1, "", NULL },
+	{ "binding: off", "identity: {serviceAccountNames: [api], bindServiceAccounts: false}",
+	  "apiVersion: v1\nkind: Pod\nmetadata: {name: x, namespace: ns, labels: {app: b}}\n"
+	  "spec: {serviceAccountName: api, containers: [{name: c, image: x}]}", 1, "", NULL },
+	{ "binding: default is never bound", "identity: {serviceAccountNames: [default, api]}",
+	  "apiVersion: v1\nkind: Pod\nmetadata: {name: x, namespace: ns, labels: {app: b}}\n"
+	  "spec: {containers: [{name: c, image: x}]}", 1, "", NULL },
+	{ "binding: another account is free", "identity: {serviceAccountNames: [api]}",
+	  "apiVersion: v1\nkind: Pod\nmetadata: {name: x, namespace: ns, labels: {app: b}}\n"
+	  "spec: {serviceAccountName: worker, containers: [{name: c, image: x}]}", 1, "", NULL },
+	{ "binding: another namespace's account of that name is free", "identity: {serviceAccountNames: [api]}",
+	  "apiVersion: v1\nkind: Pod\nmetadata: {name: x, namespace: other, labels: {app: b}}\n"
+	  "spec: {serviceAccountName: api, containers: [{name: c, image: x}]}", 1, "", NULL },
 };
 
 static bool tok_secret(void *ud, const char *ns, const char *name)
@@ -292,6 +328,104 @@ START_TEST(test_two_profiles)
 	findings_free(&f);
 	pod_free(pod);
 	profile_set_free(&set);
+}
+END_TEST
+
+static struct profile *named_profile(const char *name, const char *spec)
+{
+	char yaml[4096];
+	struct errlist errs;
+	struct profile *p = NULL;
+	json_t *obj;
+
+	snprintf(yaml, sizeof(yaml), "apiVersion: profileguard.io/v1alpha1\nkind: WorkloadProfile\n"
+		 "metadata: {name: %s, namespace: ns}\nspec: {%s}\n", name, spec);
+	obj = tu_yaml(yaml);
+	errlist_init(&errs, 0);
+	ck_assert_msg(profile_parse(obj, "default", &errs, &p) == 0, "%s", errs.n ? errs.msgs[0] : "");
+	errlist_free(&errs);
+	json_decref(obj);
+	return p;
+}
+
+/* Two profiles may bind one account: a pod selected by either may run as
+ * it; one selected by neither is reported by each, in its own mode. */
+START_TEST(test_binding_two_profiles)
+{
+	struct profile_set set;
+	struct findings f;
+	struct pod *pod;
+
+	profile_set_init(&set);
+	profile_set_add(&set, named_profile("api", "selector: {matchLabels: {app: api}}, identity: {serviceAccountNames: [api]}"));
+	profile_set_add(&set, named_profile("api-jobs", "selector: {matchLabels: {app: api-job}}, mode: Audit, "
+					    "identity: {serviceAccountNames: [api, jobs]}"));
+	profile_set_add(&set, named_profile("other", "selector: {matchLabels: {app: x}}, images: {allow: []}"));
+	findings_init(&f, 0);
+	pod = tu_pod("apiVersion: v1\nkind: Pod\nmetadata: {name: j, namespace: ns, labels: {app: api-job}}\n"
+		     "spec: {serviceAccountName: api, containers: [{name: c, image: x}]}");
+	ck_assert_int_eq(engine_eval_pod(&set, pod, NULL, &f), 0);
+	ck_assert_msg(f.n == 0, "selected by one binder: %s", f.n ? f.v[0].message : "");
+	pod_free(pod);
+	pod = tu_pod("apiVersion: v1\nkind: Pod\nmetadata: {name: j, namespace: ns, labels: {app: x}}\n"
+		     "spec: {serviceAccountName: api, containers: [{name: c, image: x}]}");
+	ck_assert_int_eq(engine_eval_pod(&set, pod, NULL, &f), 0);
+	ck_assert_uint_eq(f.n, 3);
+	ck_assert_int_eq(f.v[0].reason, R_ADMISSION_DRIFT);     /* "other" selects it */
+	ck_assert_str_eq(f.v[1].message, "spec.serviceAccountName: \"api\" is bound to ns/api "
+			 "(identity.bindServiceAccounts); this pod is not selected by it");
+	ck_assert_int_eq(f.v[1].reason, R_SERVICE_ACCOUNT_BORROWED);
+	ck_assert_int_eq(f.v[1].mode, MODE_ENFORCE);
+	ck_assert_str_eq(f.v[1].rule, "identity.bindServiceAccounts");
+	ck_assert_str_eq(f.v[1].value, "api");
+	ck_assert_str_eq(f.v[2].profile->name, "api-jobs");
+	ck_assert_int_eq(f.v[2].mode, MODE_AUDIT);
+	ck_assert(engine_binds(set.v[0], pod) && engine_binds(set.v[1], pod) && !engine_binds(set.v[2], pod));
+	findings_clear(&f);
+	/* A running pod: the controller hands the binders over with the
+	 * selecting profiles, and the same sentence comes back. */
+	ck_assert_int_eq(engine_eval_running(&set, pod, NULL, NULL, &f), 0);
+	ck_assert_uint_eq(f.n, 3);
+	ck_assert_str_eq(f.v[1].message, "spec.serviceAccountName: \"api\" is bound to ns/api "
+			 "(identity.bindServiceAccounts); this pod is not selected by it");
+	ck_assert_int_eq(f.v[1].evidence, EV_SPEC);
+	findings_free(&f);
+	pod_free(pod);
+	profile_set_free(&set);
+}
+END_TEST
+
+/* Findings compare by what they judged, not by their (cut) sentences. */
+START_TEST(test_finding_same)
+{
+	struct profile *p = tu_profile("images: {allow: []}");
+	struct findings a, b;
+	char long_a[600], long_b[600], yaml[2048];
+	struct pod *pa, *pb;
+
+	memset(long_a, 'a', 300);
+	strcpy(long_a + 300, ":1");
+	strcpy(long_b, long_a);
+	long_b[301] = '2';
+	snprintf(yaml, sizeof(yaml), POD_HEAD "spec: {containers: [{name: c, image: 'r/%s'}]}", long_a);
+	pa = tu_pod(yaml);
+	snprintf(yaml, sizeof(yaml), POD_HEAD "spec: {containers: [{name: c, image: 'r/%s'}]}", long_b);
+	pb = tu_pod(yaml);
+	findings_init(&a, 0);
+	findings_init(&b, 0);
+	ck_assert_int_eq(engine_eval_profile(p, pa, NULL, &a), 0);
+	ck_assert_int_eq(engine_eval_profile(p, pb, NULL, &b), 0);
+	ck_assert_uint_eq(a.n, 1);
+	ck_assert_uint_eq(b.n, 1);
+	/* The sentences read alike (both cut), the findings differ. */
+	ck_assert_str_eq(a.v[0].message, b.v[0].message);
+	ck_assert(!finding_same(&a.v[0], &b.v[0]));
+	ck_assert(finding_same(&a.v[0], &a.v[0]));
+	findings_free(&a);
+	findings_free(&b);
+	pod_free(pa);
+	pod_free(pb);
+	profile_free(p);
 }
 END_TEST
 
@@ -391,7 +525,9 @@ START_TEST(test_running_pod)
 {
 	struct profile_set set;
 	struct findings f;
-	struct pod *pod = tu_pod(POD_HEAD "spec: {serviceAccountName: api, containers: [{name: c, image: x}]}\n"
+	struct pod *pod = tu_pod("apiVersion: v1\nkind: Pod\nmetadata: {name: x, namespace: ns, labels: {app: a},\n"
+				 "  creationTimestamp: '2026-11-22T10:00:00Z'}\n"
+				 "spec: {serviceAccountName: api, containers: [{name: c, image: x}]}\n"
 				 "status: {startTime: '2026-11-22T10:00:00Z'}\n");
 	struct sa_facts gone = { false, -1 }, older = { true, 1795341000 }, same = { true, 1795341600 },
 			newer = { true, 1795341601 };
@@ -414,7 +550,57 @@ START_TEST(test_running_pod)
 	findings_clear(&f);
 	ck_assert_int_eq(engine_eval_running(&set, pod, NULL, &newer, &f), 0);
 	ck_assert_uint_eq(f.n, 1);
-	ck_assert_ptr_nonnull(strstr(f.v[0].message, "was recreated after the pod started"));
+	ck_assert_ptr_nonnull(strstr(f.v[0].message, "was recreated after the pod was created"));
+	findings_free(&f);
+	pod_free(pod);
+	profile_set_free(&set);
+}
+END_TEST
+
+/* ServiceAccountMissing compares API server times only: the pod's
+ * creationTimestamp with the account's.  A fresh pod on a node whose
+ * clock is 4 s behind has a startTime before its account's creation. */
+START_TEST(test_running_pod_node_clock_behind)
+{
+	struct profile_set set;
+	struct findings f;
+	/* created 10:00:02 (API server), started 09:59:59 by a node 4 s behind */
+	struct pod *pod = tu_pod("apiVersion: v1\nkind: Pod\nmetadata: {name: x, namespace: ns, labels: {app: a},\n"
+				 "  creationTimestamp: '2026-11-22T10:00:02Z'}\n"
+				 "spec: {serviceAccountName: api, containers: [{name: c, image: x}]}\n"
+				 "status: {startTime: '2026-11-22T09:59:59Z'}\n");
+	struct sa_facts before = { true, 1795341600 },         /* 10:00:00 */
+			after = { true, 1795341603 };          /* 10:00:03: recreated */
+
+	profile_set_init(&set);
+	profile_set_add(&set, tu_profile("identity: {serviceAccountNames: [api]}"));
+	findings_init(&f, 0);
+	ck_assert_int_eq(pod->created, 1795341602);
+	ck_assert_int_eq(engine_eval_running(&set, pod, NULL, &before, &f), 0);
+	ck_assert_msg(f.n == 0, "a fresh pod judged a zombie: %s", f.n ? f.v[0].message : "");
+	ck_assert_int_eq(engine_eval_running(&set, pod, NULL, &after, &f), 0);
+	ck_assert_uint_eq(f.n, 1);
+	ck_assert_int_eq(f.v[0].reason, R_SERVICE_ACCOUNT_MISSING);
+	findings_free(&f);
+	pod_free(pod);
+	profile_set_free(&set);
+}
+END_TEST
+
+/* A profile without an identity section judges no identity reason: its
+ * pods' ServiceAccount may come and go. */
+START_TEST(test_running_pod_identity_section)
+{
+	struct profile_set set;
+	struct findings f;
+	struct pod *pod = tu_pod(POD_HEAD "spec: {serviceAccountName: api, containers: [{name: c, image: x}]}\n");
+	struct sa_facts gone = { false, -1 };
+
+	profile_set_init(&set);
+	profile_set_add(&set, tu_profile("images: {allow: [x]}"));
+	findings_init(&f, 0);
+	ck_assert_int_eq(engine_eval_running(&set, pod, NULL, &gone, &f), 0);
+	ck_assert_msg(f.n == 0, "judged without an identity section: %s", f.n ? f.v[0].message : "");
 	findings_free(&f);
 	pod_free(pod);
 	profile_set_free(&set);
@@ -459,7 +645,7 @@ START_TEST(test_phase_decides)
 	 * tag, not a digest; its ServiceAccount gone) is not judged, while
 	 * any other phase is. */
 	profile_set_init(&set);
-	profile_set_add(&set, tu_profile("images: {requireDigest: true}"));
+	profile_set_add(&set, tu_profile("images: {requireDigest: true}, identity: {}"));
 	findings_init(&f, 0);
 	ck_assert_int_eq(engine_eval_running(&set, pod, NULL, &gone, &f), 0);
 	if (phase_cases[_i].spec) {
@@ -529,6 +715,7 @@ START_TEST(test_reason_names)
 	ck_assert_str_eq(reason_name(R_ADMISSION_DRIFT), "AdmissionDrift");
 	ck_assert_str_eq(reason_name(R_TOKEN_REPLAY), "TokenReplay");
 	ck_assert_str_eq(reason_name(R_SERVICE_ACCOUNT_MISSING), "ServiceAccountMissing");
+	ck_assert_str_eq(reason_name(R_SERVICE_ACCOUNT_BORROWED), "ServiceAccountBorrowed");
 	for (int r = 0; r < R__COUNT; r++)
 		ck_assert_ptr_nonnull(reason_name((enum reason)r));
 	ck_assert_str_eq(reason_name(R__COUNT), "Unknown");
@@ -549,6 +736,10 @@ int main(void)
 	tcase_add_test(tc, test_message_cut_on_characters);
 	tcase_add_test(tc, test_reason_names);
 	tcase_add_test(tc, test_running_pod);
+	tcase_add_test(tc, test_running_pod_node_clock_behind);
+	tcase_add_test(tc, test_running_pod_identity_section);
+	tcase_add_test(tc, test_binding_two_profiles);
+	tcase_add_test(tc, test_finding_same);
 	tcase_add_loop_test(tc, test_phase_decides, 0, (int)(sizeof(phase_cases) / sizeof(phase_cases[0])));
 	tcase_add_test(tc, test_alloc_failures);
 	suite_add_tcase(s, tc);

@@ -63,6 +63,8 @@ static const struct vcase vcases[] = {
 	  "spec.identity.extendedTokens: \"forbid\" must be Forbid or Allow; spec.identity.legacyTokenSecrets: must be Forbid or Allow" },
 	{ HEAD "spec: {" SEL ", images: {allow: nginx, requireDigest: 'true'}}",
 	  "spec.images.allow: must be a list of strings; spec.images.requireDigest: must be true or false" },
+	{ HEAD "spec: {" SEL ", identity: {serviceAccountNames: [a], bindServiceAccounts: 'no'}}",
+	  "spec.identity.bindServiceAccounts: must be true or false" },
 	{ HEAD "spec: {" SEL ", images: {allow: ['', 'a b', 3]}}",
 	  "spec.images.allow[0]: must be a non-empty string; spec.images.allow[1]: \"a b\" contains a space or control character; "
 	  "spec.images.allow[2]: must be a non-empty string" },

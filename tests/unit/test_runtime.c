@@ -230,26 +230,146 @@ END_TEST
 START_TEST(test_replay)
 {
 	struct findings f;
+	const char *user = "system:serviceaccount:ns:api";
 
 	findings_init(&f, 0);
-	ck_assert_int_eq(runtime_judge_replay(prof, pod, "ns", "api-1", "u1", "10.1.2.3", "system:serviceaccount:ns:api", &f), 0);
+	ck_assert_int_eq(runtime_judge_replay(prof, pod, false, -1, "10.1.2.3", user, &f), 0);
 	ck_assert_uint_eq(f.n, 0);
-	ck_assert_int_eq(runtime_judge_replay(prof, pod, "ns", "api-1", "u1", "fd00:0::3", "system:serviceaccount:ns:api", &f), 0);
+	ck_assert_int_eq(runtime_judge_replay(prof, pod, false, -1, "fd00:0::3", user, &f), 0);
 	ck_assert_uint_eq(f.n, 0);      /* another spelling of the pod's IPv6 */
-	ck_assert_int_eq(runtime_judge_replay(prof, pod, "ns", "api-1", "u1", "203.0.113.9", "system:serviceaccount:ns:api", &f), 0);
+	ck_assert_int_eq(runtime_judge_replay(prof, pod, false, -1, "203.0.113.9", user, &f), 0);
 	ck_assert_uint_eq(f.n, 1);
 	ck_assert_str_eq(f.v[0].message, "token of pod ns/api-1: used from \"203.0.113.9\", not from the pod's address 10.1.2.3: "
 			 "a replayed token, reported by ns/p identity");
 	ck_assert_int_eq(f.v[0].reason, R_TOKEN_REPLAY);
-	findings_clear(&f);
-	ck_assert_int_eq(runtime_judge_replay(prof, NULL, "ns", "api-0", "u0", "10.1.2.3", "system:serviceaccount:ns:api", &f), 0);
+	ck_assert_str_eq(f.v[0].value, "203.0.113.9");
+	findings_free(&f);
+}
+END_TEST
+
+/* The node's address is the pod's too: masquerading (SNAT, some CNIs)
+ * puts the pod's calls there.  status.hostIPs, or hostIP alone. */
+START_TEST(test_replay_from_node_address)
+{
+	static const char *const statuses[] = {
+		"{podIPs: [{ip: 10.1.2.3}], hostIP: 192.168.0.10}",
+		"{podIPs: [{ip: 10.1.2.3}], hostIP: 192.168.0.10, hostIPs: [{ip: 192.168.0.10}, {ip: 'fd00:1::10'}]}",
+	};
+
+	for (size_t k = 0; k < 2; k++) {
+		char yaml[1024];
+		struct findings f;
+		struct pod *p;
+
+		snprintf(yaml, sizeof(yaml), "apiVersion: v1\nkind: Pod\nmetadata: {name: api-1, namespace: ns, uid: u1, labels: {app: a}}\n"
+			 "spec: {nodeName: n1, containers: [{name: api, image: x}]}\nstatus: %s\n", statuses[k]);
+		p = tu_pod(yaml);
+		findings_init(&f, 0);
+		ck_assert_int_eq(runtime_judge_replay(prof, p, false, -1, "192.168.0.10", "u", &f), 0);
+		ck_assert_msg(f.n == 0, "from the node's address: %s", f.n ? f.v[0].message : "");
+		if (k == 1) {
+			ck_assert_int_eq(runtime_judge_replay(prof, p, false, -1, "fd00:1:0::10", "u", &f), 0);
+			ck_assert_uint_eq(f.n, 0);
+		}
+		ck_assert_int_eq(runtime_judge_replay(prof, p, false, -1, "192.168.0.11", "u", &f), 0);
+		ck_assert_uint_eq(f.n, 1);
+		ck_assert_str_eq(f.v[0].message, "token of pod ns/api-1: used from \"192.168.0.11\", not from the pod's "
+				 "address 10.1.2.3 or its node's 192.168.0.10: a replayed token, reported by ns/p identity");
+		findings_free(&f);
+		pod_free(p);
+	}
+}
+END_TEST
+
+/* A pod with no address yet (Pending, its sandbox not up) is not judged
+ * on address: unknown is not a mismatch. */
+START_TEST(test_replay_no_address_yet)
+{
+	struct pod *p = tu_pod("apiVersion: v1\nkind: Pod\nmetadata: {name: api-1, namespace: ns, uid: u1, labels: {app: a}}\n"
+			       "spec: {containers: [{name: api, image: x}]}\nstatus: {phase: Pending}\n");
+	struct findings f;
+
+	findings_init(&f, 0);
+	ck_assert_int_eq(runtime_judge_replay(prof, p, false, -1, "203.0.113.9", "u", &f), 0);
+	ck_assert_uint_eq(f.n, 0);
+	findings_free(&f);
+	pod_free(p);
+}
+END_TEST
+
+/* After the pod is gone: the call's requestReceivedTimestamp against the
+ * pod's deletionTimestamp, both the API server's.  A late batch about a
+ * call made while the pod lived is judged as that call was. */
+START_TEST(test_replay_after_deletion)
+{
+	/* deletionTimestamp 2026-11-22T10:00:00Z = 1795341600 */
+	struct pod *gone = tu_pod("apiVersion: v1\nkind: Pod\nmetadata: {name: api-0, namespace: ns, uid: u0, labels: {app: a},\n"
+				  "  deletionTimestamp: '2026-11-22T10:00:00Z'}\n"
+				  "spec: {containers: [{name: api, image: x}]}\nstatus: {podIPs: [{ip: 10.1.2.3}]}\n");
+	struct pod *unknown = tu_pod("apiVersion: v1\nkind: Pod\nmetadata: {name: api-0, namespace: ns, uid: u0, labels: {app: a}}\n"
+				     "spec: {containers: [{name: api, image: x}]}\nstatus: {podIPs: [{ip: 10.1.2.3}]}\n");
+	struct findings f;
+
+	ck_assert_int_eq(gone->deletion_time, 1795341600);
+	findings_init(&f, 0);
+	/* Made 20 s before the deletion, reported late: not a replay. */
+	ck_assert_int_eq(runtime_judge_replay(prof, gone, true, 1795341580, "10.1.2.3", "u", &f), 0);
+	ck_assert_uint_eq(f.n, 0);
+	/* In the very second of the deletion: not provably after. */
+	ck_assert_int_eq(runtime_judge_replay(prof, gone, true, 1795341600, "10.1.2.3", "u", &f), 0);
+	ck_assert_uint_eq(f.n, 0);
+	/* Made before, but from elsewhere: a replay on address. */
+	ck_assert_int_eq(runtime_judge_replay(prof, gone, true, 1795341580, "203.0.113.9", "u", &f), 0);
 	ck_assert_uint_eq(f.n, 1);
-	ck_assert_ptr_nonnull(strstr(f.v[0].message, "after the pod was gone"));
+	ck_assert_ptr_nonnull(strstr(f.v[0].message, "not from the pod's address 10.1.2.3"));
 	findings_clear(&f);
-	/* the same name, another uid: the token's pod is gone */
-	ck_assert_int_eq(runtime_judge_replay(prof, pod, "ns", "api-1", "u-old", "10.1.2.3", "x", &f), 0);
+	/* Received after the deletion, even from the pod's old address. */
+	ck_assert_int_eq(runtime_judge_replay(prof, gone, true, 1795341605, "10.1.2.3",
+					      "system:serviceaccount:ns:api", &f), 0);
+	ck_assert_uint_eq(f.n, 1);
+	ck_assert_str_eq(f.v[0].message, "token of pod ns/api-0: used by \"system:serviceaccount:ns:api\" from \"10.1.2.3\" "
+			 "5 s after the pod was gone: a stolen token, reported by ns/p identity");
+	findings_clear(&f);
+	/* No receipt time, or no deletion time the API server gave: no
+	 * judgement on time (a local clock is never compared with its). */
+	ck_assert_int_eq(runtime_judge_replay(prof, gone, true, -1, "10.1.2.3", "u", &f), 0);
+	ck_assert_int_eq(runtime_judge_replay(prof, unknown, true, 1795341605, "10.1.2.3", "u", &f), 0);
+	ck_assert_uint_eq(f.n, 0);
+	ck_assert_int_eq(runtime_judge_replay(prof, unknown, true, 1795341605, "203.0.113.9", "u", &f), 0);
 	ck_assert_uint_eq(f.n, 1);
 	findings_free(&f);
+	pod_free(gone);
+	pod_free(unknown);
+}
+END_TEST
+
+/* The identity reasons are judged only for a profile with an identity
+ * section (SPEC §4): a profile of images or runtime rules alone says
+ * nothing about tokens. */
+START_TEST(test_identity_reasons_need_identity_section)
+{
+	struct profile *noid = tu_profile("runtime: {executables: [/app/server]}");
+	struct profile *withid = tu_profile("runtime: {executables: [/app/server]}, identity: {}");
+	struct rt_event tok = { .kind = RT_TOKEN, .container = "api", .time = 100000, .iat = 99000, .exp = 99500 };
+	struct rt_event api = { .kind = RT_API, .username = "system:serviceaccount:ns:api",
+				.verb = "get", .api_group = "", .resource = "configmaps", .stale_token = true };
+	struct findings f;
+
+	findings_init(&f, 0);
+	ck_assert_int_eq(runtime_judge_replay(noid, pod, false, -1, "203.0.113.9", "u", &f), 0);
+	ck_assert_int_eq(runtime_judge(noid, pod, &tok, &f), 0);
+	ck_assert_int_eq(runtime_judge(noid, pod, &api, &f), 0);
+	ck_assert_msg(f.n == 0, "identity judged without an identity section: %s", f.n ? f.v[0].message : "");
+	ck_assert_int_eq(runtime_judge_replay(withid, pod, false, -1, "203.0.113.9", "u", &f), 0);
+	ck_assert_int_eq(runtime_judge(withid, pod, &tok, &f), 0);
+	ck_assert_int_eq(runtime_judge(withid, pod, &api, &f), 0);
+	ck_assert_uint_eq(f.n, 3);
+	ck_assert_int_eq(f.v[0].reason, R_TOKEN_REPLAY);
+	ck_assert_int_eq(f.v[1].reason, R_STALE_TOKEN);
+	ck_assert_int_eq(f.v[2].reason, R_STALE_TOKEN);
+	findings_free(&f);
+	profile_free(noid);
+	profile_free(withid);
 }
 END_TEST
 
@@ -295,7 +415,7 @@ START_TEST(test_finished_pod)
 		ck_assert_int_eq(f.v[0].reason, R_LEGACY_TOKEN);
 		ck_assert_int_eq(f.v[1].reason, R_UNEXPECTED_API_CALL);
 		ck_assert_int_eq(runtime_judge_rate(prof, done, api.username, 6, &f), 0);
-		ck_assert_int_eq(runtime_judge_replay(prof, done, "ns", "api-1", "u1", "203.0.113.9",
+		ck_assert_int_eq(runtime_judge_replay(prof, done, false, -1, "203.0.113.9",
 						      api.username, &f), 0);
 		ck_assert_uint_eq(f.n, 4);
 		ck_assert_int_eq(f.v[2].reason, R_API_RATE_EXCEEDED);
@@ -338,6 +458,10 @@ int main(void)
 	tcase_add_test(tc, test_rate);
 	tcase_add_test(tc, test_ratewin);
 	tcase_add_test(tc, test_replay);
+	tcase_add_test(tc, test_replay_from_node_address);
+	tcase_add_test(tc, test_replay_no_address_yet);
+	tcase_add_test(tc, test_replay_after_deletion);
+	tcase_add_test(tc, test_identity_reasons_need_identity_section);
 	tcase_add_test(tc, test_container_ids);
 	tcase_add_test(tc, test_finished_pod);
 	suite_add_tcase(s, tc);

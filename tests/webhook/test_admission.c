@@ -428,6 +428,10 @@ START_TEST(ephemeral_containers)
 }
 END_TEST
 
+#define SHOP_POD_IMAGE(image) \
+	"apiVersion: v1\nkind: Pod\nmetadata: {name: cart, namespace: shop, labels: {tier: backend, app: cart}}\n" \
+	"spec: {serviceAccountName: cart, automountServiceAccountToken: false, containers: [{name: c, image: '" image "'}]}\n"
+
 #define SHOP_BAD(labels) \
 	"apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: shop, labels: {" labels "}}\n" \
 	"spec: {serviceAccountName: cart-admin, automountServiceAccountToken: false, containers: [{name: c, image: i}]}\n"
@@ -465,6 +469,95 @@ START_TEST(update_keeps_preexisting_as_warnings)
 	text = review_text("CREATE", NULL, "shop", SHOP_BAD("tier: backend, app: x"), NULL);
 	out = judge(text, &r);
 	ck_assert(!r.allowed);
+	admission_response_free(&r);
+	pg_free(out);
+	free(text);
+}
+END_TEST
+
+/* An update that swaps one violating value for another that reads alike
+ * in a cut message (the first 240 bytes equal) brings a new violation:
+ * findings are compared by what they judged, never by their sentences. */
+START_TEST(update_same_prefix_is_new)
+{
+	struct admission_response r;
+	char img_old[400], img_new[400], obj_old[1024], obj_new[1024];
+	char *text, *out;
+
+	snprintf(img_old, sizeof(img_old), "evil.example.com/%0300d:1", 0);
+	snprintf(img_new, sizeof(img_new), "evil.example.com/%0300d:2", 0);
+	snprintf(obj_old, sizeof(obj_old), SHOP_POD_IMAGE("%s"), img_old);
+	snprintf(obj_new, sizeof(obj_new), SHOP_POD_IMAGE("%s"), img_new);
+	text = review_text("UPDATE", NULL, "shop", obj_new, obj_old);
+	out = judge(text, &r);
+	ck_assert_msg(!r.allowed, "a new image passed as the old one: %s", out);
+	ck_assert_uint_eq(r.violations, 2);
+	ck_assert_uint_eq(r.nwarnings, 0);
+	admission_response_free(&r);
+	pg_free(out);
+	free(text);
+
+	/* The same long image again (a label change): warnings only. */
+	text = review_text("UPDATE", NULL, "shop", obj_old, obj_old);
+	out = judge(text, &r);
+	ck_assert(r.allowed);
+	ck_assert_uint_eq(r.nwarnings, 2);
+	admission_response_free(&r);
+	pg_free(out);
+	free(text);
+}
+END_TEST
+
+/* Identity binding at admission: payments/payments-api names the account
+ * payments-api, so a pod it does not select may not run as it. */
+#define BORROWER(labels, sa) \
+	"apiVersion: v1\nkind: Pod\nmetadata: {name: debug, namespace: payments, labels: {" labels "}}\n" \
+	"spec: {serviceAccountName: " sa ", containers: [{name: c, image: 'nginx:latest', securityContext: {privileged: true}}]}\n"
+
+START_TEST(borrowed_identity_denied)
+{
+	struct admission_response r;
+	char *text, *out;
+
+	text = review_text("CREATE", NULL, "payments", BORROWER("app: payments-api-debug", "payments-api"), NULL);
+	out = judge(text, &r);
+	ck_assert(!r.allowed);
+	ck_assert_uint_eq(r.violations, 1);
+	ck_assert_str_eq(buf_str(&r.message), "spec.serviceAccountName: \"payments-api\" is bound to payments/payments-api "
+			 "(identity.bindServiceAccounts); this pod is not selected by it");
+	admission_response_free(&r);
+	pg_free(out);
+	free(text);
+
+	/* Another account: nothing binds it, nothing selects the pod. */
+	text = review_text("CREATE", NULL, "payments", BORROWER("app: payments-api-debug", "tools"), NULL);
+	out = judge(text, &r);
+	ck_assert(r.allowed);
+	ck_assert_uint_eq(r.nwarnings, 0);
+	admission_response_free(&r);
+	pg_free(out);
+	free(text);
+
+	/* A Deployment whose template borrows is refused at apply. */
+	text = review_text("CREATE", NULL, "payments",
+			   "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: dbg, namespace: payments}\n"
+			   "spec: {selector: {matchLabels: {app: dbg}}, template: {metadata: {labels: {app: dbg}}, "
+			   "spec: {serviceAccountName: payments-api, containers: [{name: c, image: 'nginx:latest'}]}}}\n", NULL);
+	out = judge(text, &r);
+	ck_assert(!r.allowed);
+	ck_assert_str_eq(buf_str(&r.message), "spec.template.spec.serviceAccountName: \"payments-api\" is bound to "
+			 "payments/payments-api (identity.bindServiceAccounts); this pod is not selected by it");
+	admission_response_free(&r);
+	pg_free(out);
+	free(text);
+
+	/* Relabelling a running pod out of its profile while keeping the
+	 * account is a new violation of the update. */
+	text = review_text("UPDATE", NULL, "payments", BORROWER("app: other", "payments-api"),
+			   BORROWER("app: payments-api", "payments-api"));
+	out = judge(text, &r);
+	ck_assert(!r.allowed);
+	ck_assert_ptr_nonnull(strstr(buf_str(&r.message), "is bound to payments/payments-api"));
 	admission_response_free(&r);
 	pg_free(out);
 	free(text);
@@ -787,6 +880,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, template_token_rule_without_sa_admission);
 	tcase_add_test(tc, ephemeral_containers);
 	tcase_add_test(tc, update_keeps_preexisting_as_warnings);
+	tcase_add_test(tc, update_same_prefix_is_new);
+	tcase_add_test(tc, borrowed_identity_denied);
 	tcase_add_loop_test(tc, allowed_verdicts, 0, (int)(sizeof(verdict_cases) / sizeof(verdict_cases[0])));
 	tcase_add_test(tc, dry_run_judged);
 	tcase_add_test(tc, ignored_namespace);
