@@ -236,8 +236,8 @@ static int webhookcfg_round(struct webhookcfg_ops *o)
 	r = kube_get(o->client, &kube_res_validatingwebhookconfigurations, NULL, o->vwc, &cur,
 		     &err);
 	if (r == -ENOENT) {
-		say(o, PGLOG_WARN, "webhook configuration not found: nothing to arm, and it is not "
-		    "created (deleting it is the off-switch)", NULL, NULL);
+		say(o, PGLOG_WARN, "webhook configuration to arm not found; it is not created "
+		    "(deleting it is the off-switch)", NULL, NULL);
 		return 0;
 	}
 	if (r < 0) {
