@@ -148,7 +148,10 @@ int webhookcfg_plan(json_t *vwc, const char *own_ns, struct webhookcfg_plan *ret
 			w->ca_bundle = NULL;
 		if (!w->rules)
 			w->state = WEBHOOKCFG_UNMANAGED;
-		else if (json_equal(have, w->rules))
+		else if (json_equal(have, w->rules) ||
+			 (json_array_size(have) == 0 && json_array_size(w->rules) == 0))
+			/* No rules wanted and none there (the API server drops an
+			 * empty list) is armed too, or it would be patched each round. */
 			w->state = WEBHOOKCFG_ARMED;
 		else if ((w->why = unsafe_why(h, own_ns)))
 			w->state = WEBHOOKCFG_UNSAFE;

@@ -68,16 +68,19 @@ START_TEST(states)
 		",\"rules\":[]}",
 		/* not in the annotation */
 		"{\"name\":\"g\"}",
+		/* no rules wanted, none there (the API server drops an empty list) */
+		"{\"name\":\"h\",\"namespaceSelector\":" SAFE "}",
 	};
 	const char *ann = "{\"pods.profileguard.io\":" RULES ",\"b\":[{\"apiGroups\":[\"\"],"
 			  "\"apiVersions\":[\"v1\"],\"operations\":[\"CREATE\"],\"resources\":"
-			  "[\"pods\"]}],\"c\":[],\"d\":" RULES ",\"e\":" RULES ",\"f\":" RULES "}";
+			  "[\"pods\"]}],\"c\":[],\"d\":" RULES ",\"e\":" RULES ",\"f\":" RULES
+			  ",\"h\":[]}";
 	struct webhookcfg_plan p;
 	char err[256] = "";
-	json_t *v = vwc(ann, hooks, 7);
+	json_t *v = vwc(ann, hooks, 8);
 
 	ck_assert_int_eq(webhookcfg_plan(v, "pg", &p, err, sizeof(err)), 0);
-	ck_assert_uint_eq(p.nhooks, 7);
+	ck_assert_uint_eq(p.nhooks, 8);
 	ck_assert_int_eq(p.hooks[0].state, WEBHOOKCFG_UNARMED);
 	ck_assert_str_eq(p.hooks[0].svc_name, "pg-webhook");
 	ck_assert_str_eq(p.hooks[0].svc_ns, "pg");
@@ -91,6 +94,7 @@ START_TEST(states)
 	ck_assert_int_eq(p.hooks[5].state, WEBHOOKCFG_UNARMED);
 	ck_assert_int_eq(p.hooks[6].state, WEBHOOKCFG_UNMANAGED);
 	ck_assert_ptr_null(p.hooks[6].svc_name);
+	ck_assert_int_eq(p.hooks[7].state, WEBHOOKCFG_ARMED);
 	webhookcfg_plan_clear(&p);
 	json_decref(v);
 }
