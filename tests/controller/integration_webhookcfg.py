@@ -133,13 +133,15 @@ class ArmBase(unittest.TestCase):
                 if self.api:
                     self.api.stop()
 
-    def start(self, *seed, generated=True):
+    def start(self, *seed, generated=True, leader_elect=False):
         self.api = h.Standin(ARGS.srcdir, CERTS, ARGS.workdir,
                              seed=[h.namespace(NS), h.namespace(TEAM),
                                    h.namespace("kube-system")], default_sa=True)
         self.api.put(service(), *seed)
-        flags = ["--leader-elect=false", "--webhook-config-name", VWC,
-                 "--webhook-arm-interval", "300ms"]
+        flags = ["--leader-elect=" + ("true" if leader_elect else "false"),
+                 "--webhook-config-name", VWC, "--webhook-arm-interval", "300ms"]
+        if leader_elect:
+            flags += ["--lease-duration", "3s", "--renew-deadline", "2s", "--retry-period", "500ms"]
         if generated:
             flags += ["--webhook-cert-secret", SECRET, "--webhook-service", SVC,
                       "--cert-check-interval", "500ms"]
@@ -324,6 +326,32 @@ class TestUnsafe(ArmBase):
         self.assertEqual(self.armed(), [False, False])
         st, out = self.create_pod("kube-system", "system", image="nginx:latest")
         self.assertEqual(st, 201, out)
+
+
+class TestFollower(ArmBase):
+    def test_only_the_leader_arms(self):
+        # Another replica holds the Lease: this one keeps its caches warm and writes nothing,
+        # even with a webhook that answers with the configuration's caBundle.
+        cert = self.svc_cert("follower")
+        with open(CERTS.ca, "rb") as f:
+            ca = base64.b64encode(f.read()).decode()
+        lease = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                 "metadata": {"name": "profileguard-controller", "namespace": NS},
+                 "spec": {"holderIdentity": "the-other-replica", "leaseDurationSeconds": 3600,
+                          "renewTime": h.rfc3339(fraction=True),
+                          "acquireTime": h.rfc3339(fraction=True), "leaseTransitions": 0}}
+        self.start(chart_vwc(ca_bundle=ca, cert_manager=True), lease, generated=False,
+                   leader_elect=True)
+        w = self.webhook(cert, "webhook")
+        self.api.put(slice_of(w.port, True))
+        time.sleep(2)
+        self.assertEqual(self.armed(), [False, False])
+        self.assertEqual(self.api.requests("PATCH", "validatingwebhookconfigurations"), [])
+        # The holder goes away (its Lease expires): this replica leads and arms.
+        lease["spec"]["renewTime"] = h.rfc3339(time.time() - 7200, fraction=True)
+        lease["spec"]["leaseDurationSeconds"] = 1
+        self.api.put(lease)
+        h.wait_for(lambda: self.armed() == [True, True], 20, what="armed by the new leader")
 
 
 if __name__ == "__main__":
