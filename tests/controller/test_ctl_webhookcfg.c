@@ -131,8 +131,10 @@ static char *annotation_of(size_t len)
 {
 	const char *head = "{\"pods.profileguard.io\":[{\"operations\":[\"";
 	const char *tail = "\"]}]}";
-	char *s = malloc(len + 1);
 	size_t fill = len - strlen(head) - strlen(tail);
+	char *s = malloc(len + 1);
+
+	ck_assert_ptr_nonnull(s);
 
 	memcpy(s, head, strlen(head));
 	memset(s + strlen(head), 'X', fill);
