@@ -31,6 +31,7 @@
 
 struct controller;
 struct kube_client;
+struct metrics;
 
 #define WEBHOOKCFG_ANNOTATION "profileguard.io/webhook-rules"
 #define WEBHOOKCFG_MAX_ANNOTATION (16 * 1024)  /* bytes of the annotation's value */
@@ -97,6 +98,7 @@ struct webhookcfg_ops_config {
 	const char *webhook_config;     /* --webhook-config-name */
 	int64_t interval_ms;            /* --webhook-arm-interval; 0: 2 s */
 	int64_t probe_timeout_ms;       /* 0: 3 s */
+	struct metrics *metrics;        /* borrowed, may be NULL: profileguard_webhook_armed */
 };
 
 /* Copies the configuration.  0, -EINVAL (reason in @err), -ENOMEM. */

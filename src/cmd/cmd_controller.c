@@ -395,6 +395,7 @@ int cmd_controller(int argc, char **argv)
 		struct webhookcfg_ops_config wc = {
 			.client = client, .controller = ctl, .namespace = ns,
 			.webhook_config = o.webhook_config, .interval_ms = arm_interval_ms,
+			.metrics = metrics,
 		};
 
 		r = webhookcfg_ops_new(&wc, &arm, err, sizeof(err));

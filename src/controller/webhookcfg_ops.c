@@ -20,6 +20,7 @@
 #include "controller.h"
 #include "kube_api.h"
 #include "kube_client.h"
+#include "metrics.h"
 #include "pglog.h"
 #include "xalloc.h"
 
@@ -37,6 +38,9 @@ struct webhookcfg_ops {
 	struct controller *ctl;
 	char *ns, *vwc;
 	int64_t interval_ms, probe_ms;
+	/* 1 while this replica leads and every webhook the annotation names
+	 * is armed; 0 otherwise, so max() over the replicas is the truth. */
+	struct metric *armed;
 
 	pthread_t thread;
 	bool started, stopping;
@@ -223,6 +227,22 @@ static bool answers(struct webhookcfg_ops *o, const struct webhookcfg_hook *w, c
 
 /* ---- one round --------------------------------------------------------------- */
 
+/* Whether every webhook the annotation names is armed once @arm is written;
+ * false when it names none. */
+static bool all_armed(const struct webhookcfg_plan *p, const bool *arm)
+{
+	size_t managed = 0;
+
+	for (size_t i = 0; i < p->nhooks; i++) {
+		if (p->hooks[i].state == WEBHOOKCFG_UNMANAGED)
+			continue;
+		managed++;
+		if (p->hooks[i].state != WEBHOOKCFG_ARMED && !arm[i])
+			return false;
+	}
+	return managed > 0;
+}
+
 static int webhookcfg_round(struct webhookcfg_ops *o)
 {
 	struct webhookcfg_plan plan = { 0 };
@@ -236,6 +256,7 @@ static int webhookcfg_round(struct webhookcfg_ops *o)
 	r = kube_get(o->client, &kube_res_validatingwebhookconfigurations, NULL, o->vwc, &cur,
 		     &err);
 	if (r == -ENOENT) {
+		metric_set(o->armed, 0);
 		say(o, PGLOG_WARN, "webhook configuration to arm not found; it is not created "
 		    "(deleting it is the off-switch)", NULL, NULL);
 		return 0;
@@ -246,6 +267,8 @@ static int webhookcfg_round(struct webhookcfg_ops *o)
 		return r;
 	}
 	r = webhookcfg_plan(cur, o->ns, &plan, why, sizeof(why));
+	if (r < 0)
+		metric_set(o->armed, 0);
 	if (r == -ENOENT) {
 		say(o, PGLOG_INFO, "webhook configuration has no " WEBHOOKCFG_ANNOTATION
 		    " annotation: its rules are left to its owner", NULL, NULL);
@@ -281,8 +304,10 @@ static int webhookcfg_round(struct webhookcfg_ops *o)
 			break;
 		}
 	}
-	if (!narm && !nresync)
+	if (!narm && !nresync) {
+		metric_set(o->armed, all_armed(&plan, arm) ? 1 : 0);
 		goto out;
+	}
 	hooks = webhookcfg_armed_hooks(cur, &plan, arm);
 	rv = json_object_get(json_object_get(cur, "metadata"), "resourceVersion");
 	if (!hooks || !(patch = json_pack("{s:{s:O}, s:O}", "metadata", "resourceVersion",
@@ -303,6 +328,7 @@ static int webhookcfg_round(struct webhookcfg_ops *o)
 		goto out;
 	}
 	o->last[0] = '\0';
+	metric_set(o->armed, all_armed(&plan, arm) ? 1 : 0);
 	if (narm)
 		pglog(PGLOG_INFO, "webhook configuration armed: its failurePolicy applies from now "
 		      "on", "name", o->vwc, "webhooks", names, NULL);
@@ -335,6 +361,7 @@ static void *webhookcfg_main(void *ud)
 			pthread_mutex_lock(&o->mu);
 		} else if (was_leading) {
 			o->last[0] = '\0';
+			metric_set(o->armed, 0);
 		}
 		was_leading = leading;
 		if (o->stopping)
@@ -377,6 +404,12 @@ int webhookcfg_ops_new(const struct webhookcfg_ops_config *cfg, struct webhookcf
 	o->ctl = cfg->controller;
 	o->interval_ms = cfg->interval_ms > 0 ? cfg->interval_ms : DEFAULT_INTERVAL_MS;
 	o->probe_ms = cfg->probe_timeout_ms > 0 ? cfg->probe_timeout_ms : DEFAULT_PROBE_MS;
+	if (cfg->metrics)
+		o->armed = metric_vec_get(metrics_gauge(cfg->metrics, "profileguard_webhook_armed",
+							"1 while this replica leads and every webhook "
+							"of the configuration is armed (its rules "
+							"live); 0 otherwise.", NULL), NULL);
+	metric_set(o->armed, 0);
 	o->ns = pg_strdup(cfg->namespace);
 	o->vwc = pg_strdup(cfg->webhook_config);
 	if (!o->ns || !o->vwc) {

@@ -197,6 +197,7 @@ class TestGenerated(ArmBase):
         # 1. No endpoint at all (the image cannot be pulled): not armed, nothing locked.
         self.not_armed_for(1.5, f"Service {SVC} has no ready endpoint")
         self.assert_not_locked("no-endpoints")
+        self.assertEqual(self.ctl.metric("profileguard_webhook_armed"), 0)
 
         # 2. An endpoint that is not ready: the same.
         self.api.put(slice_of(1, False))
@@ -231,6 +232,7 @@ class TestGenerated(ArmBase):
             self.assertEqual(w["namespaceSelector"], chart_vwc()["webhooks"][0]["namespaceSelector"])
         self.assertTrue(any(l.get("msg", "").startswith("webhook configuration armed")
                             for l in self.ctl.lines()))
+        self.assertEqual(self.ctl.metric("profileguard_webhook_armed"), 1)
 
         # 5. Pods are judged now, through the Service, with the caBundle.
         st, out = self.create_pod(TEAM, "bad", image="nginx:latest")
@@ -249,6 +251,7 @@ class TestGenerated(ArmBase):
         self.api.remove("EndpointSlice", NS, SVC + "-abcde")
         time.sleep(1)
         self.assertEqual(self.armed(), [True, True])
+        self.assertEqual(self.ctl.metric("profileguard_webhook_armed"), 1)
         st, out = self.create_pod(TEAM, "during-outage")
         self.assertEqual(st, 500, out)
         self.assertIn("no endpoints available", out["message"])
@@ -347,11 +350,14 @@ class TestFollower(ArmBase):
         time.sleep(2)
         self.assertEqual(self.armed(), [False, False])
         self.assertEqual(self.api.requests("PATCH", "validatingwebhookconfigurations"), [])
+        self.assertEqual(self.ctl.metric("profileguard_webhook_armed"), 0)
         # The holder goes away (its Lease expires): this replica leads and arms.
         lease["spec"]["renewTime"] = h.rfc3339(time.time() - 7200, fraction=True)
         lease["spec"]["leaseDurationSeconds"] = 1
         self.api.put(lease)
         h.wait_for(lambda: self.armed() == [True, True], 20, what="armed by the new leader")
+        h.wait_for(lambda: self.ctl.metric("profileguard_webhook_armed") == 1, 5,
+                   what="profileguard_webhook_armed 1")
 
 
 if __name__ == "__main__":
