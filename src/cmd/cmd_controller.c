@@ -24,6 +24,7 @@
 #include "pglog.h"
 #include "strutil.h"
 #include "telemetry_ops.h"
+#include "webhookcfg.h"
 #include "xalloc.h"
 
 #define SA_NAMESPACE_FILE KUBE_SA_ROOT "/namespace"
@@ -50,6 +51,7 @@ struct controller_opts {
 	struct strlist tel_users;
 	/* The generated webhook certificate (SPEC §8). */
 	const char *cert_secret, *webhook_config, *webhook_service, *tel_service, *cert_interval;
+	const char *arm_interval;
 };
 
 /* "90", "90s", "1m30s", "500ms", "2h": milliseconds.  -EINVAL otherwise. */
@@ -249,7 +251,8 @@ int cmd_controller(int argc, char **argv)
 		{ "telemetry-allowed-users", 0, FLAG_STRINGS, &o.tel_users, "USER,...", "who may send telemetry: token users (TokenReview) or certificate CNs, '*' patterns allowed; senders with a node claim speak for their node's pods only" },
 		{ "telemetry-audience", 0, FLAG_STRING, &o.tel_audience, "AUD", "audience asked of telemetry tokens in the TokenReview (default: the API server's)" },
 		{ "webhook-cert-secret", 0, FLAG_STRING, &o.cert_secret, "NAME", "generate the webhook's CA and serving certificate into this Secret (own namespace; keys tls.crt, tls.key, ca.crt), renew them before they expire, patch the caBundle (default: off)" },
-		{ "webhook-config-name", 0, FLAG_STRING, &o.webhook_config, "NAME", "the ValidatingWebhookConfiguration whose webhooks get the caBundle; never created" },
+		{ "webhook-config-name", 0, FLAG_STRING, &o.webhook_config, "NAME", "the ValidatingWebhookConfiguration the leader arms (rules from its profileguard.io/webhook-rules annotation, once the webhook Service answers) and whose webhooks get the caBundle; never created" },
+		{ "webhook-arm-interval", 0, FLAG_STRING, &o.arm_interval, "DURATION", "how often the leader checks that configuration (default 2s)" },
 		{ "webhook-service", 0, FLAG_STRING, &o.webhook_service, "NAME", "the webhook's Service, named by the certificate" },
 		{ "telemetry-service", 0, FLAG_STRING, &o.tel_service, "NAME", "the telemetry Service, also named by the certificate (default: none)" },
 		{ "cert-check-interval", 0, FLAG_STRING, &o.cert_interval, "DURATION", "how often the leader checks the certificate (default 1h)" },
@@ -266,7 +269,8 @@ int cmd_controller(int argc, char **argv)
 	struct ops *ops = NULL;
 	struct telemetry_ops *tel = NULL;
 	struct certs_ops *certs = NULL;
-	int64_t cert_interval_ms = 0;
+	struct webhookcfg_ops *arm = NULL;
+	int64_t cert_interval_ms = 0, arm_interval_ms = 0;
 	struct errlist errs;
 	char ns[254], identity[320], err[512], port[8], max[24], qps[32], burst[24];
 	char **ignored = NULL, **users = NULL;
@@ -294,7 +298,8 @@ int cmd_controller(int argc, char **argv)
 	    !duration_flag("retry-period", o.retry_period, 1, &cc.retry_ms) ||
 	    !duration_flag("resync-period", o.resync_period, 1000, &cc.resync_ms) ||
 	    !duration_flag("owner-backoff", o.owner_backoff, 1, &cc.owner_backoff_ms) ||
-	    !duration_flag("cert-check-interval", o.cert_interval, 100, &cert_interval_ms))
+	    !duration_flag("cert-check-interval", o.cert_interval, 100, &cert_interval_ms) ||
+	    !duration_flag("webhook-arm-interval", o.arm_interval, 100, &arm_interval_ms))
 		goto out;
 	if (!(cc.retry_ms < cc.renew_deadline_ms && cc.renew_deadline_ms < cc.lease_ms)) {
 		fprintf(stderr, "profileguard controller: need --retry-period < --renew-deadline < "
@@ -386,6 +391,19 @@ int cmd_controller(int argc, char **argv)
 			goto out;
 		}
 	}
+	if (o.webhook_config && *o.webhook_config) {
+		struct webhookcfg_ops_config wc = {
+			.client = client, .controller = ctl, .namespace = ns,
+			.webhook_config = o.webhook_config, .interval_ms = arm_interval_ms,
+			.metrics = metrics,
+		};
+
+		r = webhookcfg_ops_new(&wc, &arm, err, sizeof(err));
+		if (r < 0) {
+			pglog(PGLOG_ERROR, "webhook configuration arming not set up", "error", err, NULL);
+			goto out;
+		}
+	}
 	if (o.common.metrics_addr) {
 		struct ops_config oc = {
 			.listen = o.common.metrics_addr, .metrics = metrics,
@@ -422,12 +440,18 @@ int cmd_controller(int argc, char **argv)
 		      NULL);
 		goto out;
 	}
+	if (arm && (r = webhookcfg_ops_start(arm)) < 0) {
+		pglog(PGLOG_ERROR, "webhook configuration loop did not start", "error", strerror(-r),
+		      NULL);
+		goto out;
+	}
 	do
 		sig = sigwaitinfo(&set, NULL);
 	while (sig < 0 && errno == EINTR);
 	pglog(PGLOG_INFO, "shutting down: flushing status, releasing the lease", "signal",
 	      sig == SIGINT ? "SIGINT" : "SIGTERM", NULL);
 	certs_ops_stop(certs);
+	webhookcfg_ops_stop(arm);
 	telemetry_ops_stop(tel);
 	controller_stop(ctl);
 	rc = EXIT_PASS;
@@ -439,6 +463,7 @@ out:
 	ops = ops_stop(ops);
 	/* It asks the controller whether it leads: stopped first. */
 	certs = certs_ops_free(certs);
+	arm = webhookcfg_ops_free(arm);
 	/* The telemetry ops hear the controller's pod cache until it stops. */
 	telemetry_ops_stop(tel);
 	if (ctl)

@@ -51,6 +51,8 @@ VALUE_SETS = {
                                   "tetragon": {"enabled": True,
                                                "user": "system:serviceaccount:kube-system:forwarder"}}},
     }, "pg", "security"),
+    # kube-system left out of the list: with failurePolicy Fail the chart excludes it anyway.
+    "no-kube-system": ({"excludedNamespaces": ["monitoring"]}, "profileguard", "profileguard"),
     "issuer-ref": ({"certManager": {"enabled": True,
                                     "issuerRef": {"name": "corp-ca", "kind": "ClusterIssuer",
                                                   "group": "cert-manager.io"}}}, "profileguard", "profileguard"),
@@ -69,6 +71,7 @@ KNOWN_FLAGS = {
                                   "telemetry-listen", "telemetry-tls-cert", "telemetry-tls-key",
                                   "telemetry-client-ca", "telemetry-allowed-users", "telemetry-audience",
                                   "webhook-cert-secret", "webhook-config-name", "webhook-service",
+                                  "webhook-arm-interval",
                                   "telemetry-service", "kube-api-qps", "kube-api-burst"},
     "agent": COMMON_FLAGS | {"controller-url", "controller-ca", "token-file", "interval",
                              "kubelet-pods-dir", "proc-root"},
@@ -253,9 +256,12 @@ def expected_rbac(values, namespace, fullname):
         controller |= rules(c, "authentication.k8s.io", ["tokenreviews"], ["create"])
         # the leader's own pod label, which the telemetry Service selects
         controller |= rules(namespace, "", ["pods"], ["patch"])
+    # Both modes: the leader arms the chart's webhook configuration (and, generating the
+    # certificate, patches its caBundle) once the webhook Service has a ready endpoint.
+    controller |= rules(c, "admissionregistration.k8s.io", ["validatingwebhookconfigurations"],
+                        ["get", "patch"], [fullname])
+    controller |= rules(namespace, "discovery.k8s.io", ["endpointslices"], ["list"])
     if not cert_manager:
-        controller |= rules(c, "admissionregistration.k8s.io", ["validatingwebhookconfigurations"],
-                            ["get", "patch"], [fullname])
         controller |= rules(namespace, "", ["secrets"], ["create"])
         controller |= rules(namespace, "", ["secrets"], ["get", "update"], [f"{fullname}-tls"])
     return {"webhook": webhook, "controller": controller, "agent": set()}
@@ -396,9 +402,57 @@ class WebhookConfigTest(unittest.TestCase):
                     self.assertEqual(h["timeoutSeconds"], wv.get("timeoutSeconds", 5))
                     self.assertNotIn("objectSelector", h)
 
+    @staticmethod
+    def armed_rules(v):
+        """The rules the controller gives each webhook: the annotation's."""
+        return json.loads(v["metadata"]["annotations"]["profileguard.io/webhook-rules"])
+
+    def test_not_live_before_the_controller_arms_it(self):
+        # Installed with an image that cannot be pulled, nothing can ever answer: the rendered
+        # configuration must match nothing, so no request is refused (failurePolicy Fail) or
+        # delayed until the controller has seen the webhook answer and armed it.
+        for name, (values, release, ns) in VALUE_SETS.items():
+            with self.subTest(values=name):
+                docs, v = self.vwc(name)
+                for h in v["webhooks"]:
+                    self.assertFalse(h.get("rules"), f"{h['name']}: rules are live before the webhook answers")
+                    self.assertNotIn("objectSelector", h)
+                rules = self.armed_rules(v)
+                self.assertEqual(set(rules), {h["name"] for h in v["webhooks"]})
+                for hook_rules in rules.values():
+                    self.assertTrue(hook_rules)
+                # The controller is told which configuration to arm, in both certificate modes,
+                # and may read its Service's EndpointSlices.
+                ctrl = pod_spec(workload(docs, "controller"))["containers"][0]
+                self.assertEqual(flag(ctrl, "webhook-config-name"), v["metadata"]["name"])
+                got = granted(docs, ns)["controller"]
+                self.assertIn((ns, "discovery.k8s.io", "endpointslices", "list", None), got)
+                for verb in ("get", "patch"):
+                    self.assertIn(("cluster", "admissionregistration.k8s.io", "validatingwebhookconfigurations",
+                                   verb, v["metadata"]["name"]), got)
+                self.assertNotIn(("cluster", "admissionregistration.k8s.io", "validatingwebhookconfigurations",
+                                  "create", None), got, "the configuration is the chart's, never the controller's")
+
+    def test_upgrade_keeps_what_the_controller_armed(self):
+        # Helm 3 upgrades with a three-way merge (previous manifest, new manifest, live object):
+        # a field that neither manifest has is left as the live object has it. So an upgrade
+        # keeps the armed rules (and the caBundle) only if the chart never renders them, even
+        # when lookup shows the live, armed object.
+        _, fresh = self.vwc("default")
+        live = json.loads(json.dumps(fresh))
+        rules = self.armed_rules(fresh)
+        for h in live["webhooks"]:
+            h["rules"] = rules[h["name"]]
+            h["clientConfig"]["caBundle"] = "Q0EtMQ=="
+        docs, _ = render({}, lookup=[live])
+        for h in one(docs, "ValidatingWebhookConfiguration")["webhooks"]:
+            self.assertNotIn("rules", h)
+            self.assertEqual(h["clientConfig"]["caBundle"], "Q0EtMQ==")
+
     def test_rules(self):
         _, v = self.vwc("default")
-        hooks = {h["name"]: h for h in v["webhooks"]}
+        rules = self.armed_rules(v)
+        hooks = {h["name"]: {"name": h["name"], "rules": rules[h["name"]]} for h in v["webhooks"]}
 
         def covered(hook):
             out = set()
@@ -430,7 +484,8 @@ class WebhookConfigTest(unittest.TestCase):
 
     def test_namespace_selector(self):
         for name, (values, _, ns) in VALUE_SETS.items():
-            excluded = set(values.get("excludedNamespaces", ["kube-system"])) | {ns}
+            # kube-system is always left out with failurePolicy Fail, listed or not.
+            excluded = set(values.get("excludedNamespaces", ["kube-system"])) | {ns, "kube-system"}
             _, v = self.vwc(name)
             for h in v["webhooks"]:
                 with self.subTest(values=name, webhook=h["name"]):
@@ -448,7 +503,7 @@ class WebhookConfigTest(unittest.TestCase):
 
     def test_ca_bundle_generated_mode(self):
         docs, v = self.vwc("default")
-        self.assertNotIn("annotations", v["metadata"])
+        self.assertNotIn("cert-manager.io/inject-ca-from", v["metadata"]["annotations"])
         for h in v["webhooks"]:
             self.assertNotIn("caBundle", h["clientConfig"], "a fresh install leaves caBundle to the controller")
         ctrl = pod_spec(workload(docs, "controller"))["containers"][0]
@@ -459,6 +514,14 @@ class WebhookConfigTest(unittest.TestCase):
         self.assertEqual(flag(ctrl, "webhook-service"), v["webhooks"][0]["clientConfig"]["service"]["name"])
         self.assertEqual(flag(ctrl, "telemetry-service"), "profileguard-telemetry")
         self.assertFalse(of_kind(docs, "Certificate") + of_kind(docs, "Issuer"))
+
+    def test_kube_system_only_removable_with_ignore(self):
+        docs, v = render({"excludedNamespaces": ["monitoring"], "webhook": {"failurePolicy": "Ignore"}})
+        v = one(docs, "ValidatingWebhookConfiguration")
+        for h in v["webhooks"]:
+            (by_name,) = [e for e in h["namespaceSelector"]["matchExpressions"]
+                          if e["key"] == "kubernetes.io/metadata.name"]
+            self.assertEqual(set(by_name["values"]), {"monitoring", "profileguard"})
 
     def test_ca_bundle_survives_upgrade(self):
         live = {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration",
@@ -492,8 +555,11 @@ class WebhookConfigTest(unittest.TestCase):
                 for h in v["webhooks"]:
                     self.assertNotIn("caBundle", h["clientConfig"])
                 ctrl = pod_spec(workload(docs, "controller"))["containers"][0]
-                for f in ("webhook-cert-secret", "webhook-config-name", "webhook-service", "telemetry-service"):
+                for f in ("webhook-cert-secret", "webhook-service", "telemetry-service"):
                     self.assertIsNone(flag(ctrl, f), f"--{f} only in the generated-certificate mode")
+                # The controller arms the configuration in this mode too; the injector's
+                # annotation stays the chart's.
+                self.assertEqual(flag(ctrl, "webhook-config-name"), v["metadata"]["name"])
                 issuers = {i["metadata"]["name"]: i for i in of_kind(docs, "Issuer")}
                 ref = cert["spec"]["issuerRef"]
                 if name == "issuer-ref":
@@ -599,7 +665,7 @@ class WorkloadsTest(unittest.TestCase):
                 self.assertEqual(flags["identity"], ["$(POD_NAME)"])
                 self.assertIn("POD_NAME", {e["name"] for e in c["env"]})
                 self.assertEqual(flags["namespace"], [ns])
-                excluded = set(values.get("excludedNamespaces", ["kube-system"])) | {ns}
+                excluded = set(values.get("excludedNamespaces", ["kube-system"])) | {ns, "kube-system"}
                 self.assertEqual(set(flags["ignore-namespaces"][0].split(",")), excluded)
                 labels = d["spec"]["template"]["metadata"]["labels"]
                 ports = {p["name"]: p["containerPort"] for p in c["ports"]}
@@ -773,6 +839,9 @@ class WorkloadsTest(unittest.TestCase):
 
     def test_notes(self):
         _, notes = render_set("default")
+        # What an admin sees before the webhook answers, and how to check.
+        self.assertIn("Nothing is judged, and nothing is refused, until the webhook answers", notes)
+        self.assertIn("kubectl get validatingwebhookconfiguration profileguard", notes)
         self.assertIn("kubectl delete validatingwebhookconfiguration profileguard", notes)
         self.assertIn("profileguard.io/ignore=true", notes)
         _, notes = render_set("all-on")

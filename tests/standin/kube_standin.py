@@ -254,6 +254,13 @@ RESOURCES = [
                  subresources=("status",), has_generation=True),
     ResourceType("apps", "v1", "deployments", "deployment", "Deployment", True, ("deploy",),
                  ("all",), subresources=("status",), has_generation=True),
+    # Services and their EndpointSlices: no IP allocation and no endpoints controller. Tests
+    # write the slices (label kubernetes.io/service-name) as the EndpointSlice controller would;
+    # webhook calls to a clientConfig.service go through them (see _resolve_service).
+    ResourceType("", "v1", "services", "service", "Service", True, ("svc",), ("all",),
+                 subresources=("status",)),
+    ResourceType("discovery.k8s.io", "v1", "endpointslices", "endpointslice", "EndpointSlice",
+                 True, fields=("addressType",)),
 ]
 
 BY_PATH = {(r.group, r.version, r.plural): r for r in RESOURCES}
@@ -267,6 +274,8 @@ NAMESPACES = BY_PATH[("", "v1", "namespaces")]
 PDBS = BY_PATH[("policy", "v1", "poddisruptionbudgets")]
 TOKENREVIEWS = BY_PATH[("authentication.k8s.io", "v1", "tokenreviews")]
 VWCS = BY_PATH[("admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations")]
+SERVICES = BY_PATH[("", "v1", "services")]
+ENDPOINTSLICES = BY_PATH[("discovery.k8s.io", "v1", "endpointslices")]
 
 
 def resource_for(api_version, kind):
@@ -538,8 +547,11 @@ def label_selector_matches(selector, labels):
 # kube-apiserver calls every ValidatingWebhookConfiguration whose rules and
 # namespaceSelector match a write, over TLS verified with its caBundle, and
 # refuses the write when a webhook denies it.  The stand-in does this for
-# CREATE (UPDATE is not simulated), with clientConfig.url only (there are no
-# Services to resolve here; a service reference follows failurePolicy).
+# CREATE (UPDATE is not simulated), with clientConfig.url, or with a
+# clientConfig.service resolved as kube-apiserver routes to endpoints: the
+# Service's port (default 443) by number, its name to the EndpointSlice port
+# of that name, a ready endpoint's address, and TLS verified for the name
+# <service>.<namespace>.svc.
 
 def _rule_matches(rule, operation, rt, sub):
     ops = rule.get("operations") or []
@@ -582,11 +594,43 @@ def admit(store, rt, ns, obj, operation, user, dry_run, sub=None):
             if osel and (osel.get("matchLabels") or osel.get("matchExpressions")):
                 if not label_selector_matches(osel, meta_of(obj).get("labels") or {}):
                     continue
-            warnings += _call_webhook(hook, name, rt, ns, obj, operation, user, dry_run, sub)
+            warnings += _call_webhook(store, hook, name, rt, ns, obj, operation, user, dry_run,
+                                      sub)
     return warnings
 
 
-def _call_webhook(hook, name, rt, ns, obj, operation, user, dry_run, sub):
+def _resolve_service(store, ref):
+    """(host to dial, port, TLS server name) for a clientConfig.service, or ValueError with
+    what kube-apiserver says when it cannot route to one."""
+    svc_ns, svc_name = ref.get("namespace", ""), ref.get("name", "")
+    port = int(ref.get("port") or 443)
+    with store.cond:
+        svc = store.get(SERVICES, svc_ns, svc_name)
+        slices = [s for (sns, _), s in store.bucket(ENDPOINTSLICES.store_key).items()
+                  if sns == svc_ns and (meta_of(s).get("labels") or {}).get(
+                      "kubernetes.io/service-name") == svc_name]
+    if svc is None:
+        raise ValueError(f'service "{svc_name}" not found')
+    sp = [p for p in (svc.get("spec") or {}).get("ports") or [] if p.get("port") == port]
+    if not sp:
+        raise ValueError(f'no service port {port} found for service "{svc_name}"')
+    port_name = sp[0].get("name", "")
+    for sl in sorted(slices, key=lambda x: meta_of(x).get("name", "")):
+        if sl.get("addressType") not in ("IPv4", "IPv6"):
+            continue
+        target = [p.get("port") for p in sl.get("ports") or [] if p.get("name", "") == port_name]
+        if not target or not target[0]:
+            continue
+        for ep in sl.get("endpoints") or []:
+            cond = ep.get("conditions") or {}
+            if cond.get("ready") is False or cond.get("terminating") is True:
+                continue
+            for addr in ep.get("addresses") or []:
+                return addr, int(target[0]), f"{svc_name}.{svc_ns}.svc"
+    raise ValueError(f'no endpoints available for service "{svc_name}"')
+
+
+def _call_webhook(store, hook, name, rt, ns, obj, operation, user, dry_run, sub):
     timeout = int(hook.get("timeoutSeconds") or 10)
     fail_open = hook.get("failurePolicy") == "Ignore"
     cc = hook.get("clientConfig") or {}
@@ -604,16 +648,31 @@ def _call_webhook(hook, name, rt, ns, obj, operation, user, dry_run, sub):
     if sub:
         review["request"]["subResource"] = sub
     try:
-        url = urllib.parse.urlsplit(cc["url"])
-        if url.scheme != "https":
-            raise ValueError("webhook url must be https")
+        if "service" in cc:
+            host, port, server_name = _resolve_service(store, cc["service"])
+            path = cc["service"].get("path") or "/"
+        else:
+            url = urllib.parse.urlsplit(cc["url"])
+            if url.scheme != "https":
+                raise ValueError("webhook url must be https")
+            host, port, server_name, path = url.hostname, url.port or 443, None, url.path or "/"
         ctx = ssl.create_default_context()
         if cc.get("caBundle"):
             ctx = ssl.create_default_context(cadata=base64.b64decode(cc["caBundle"]).decode())
         import http.client
-        conn = http.client.HTTPSConnection(url.hostname, url.port or 443, timeout=timeout, context=ctx)
+        conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=ctx)
+        if server_name:
+            # Dial the endpoint, verify the Service's name, as kube-apiserver does.
+            def connect(conn=conn, ctx=ctx):
+                raw = socket.create_connection((host, port), timeout)
+                try:
+                    conn.sock = ctx.wrap_socket(raw, server_hostname=server_name)
+                except BaseException:
+                    raw.close()
+                    raise
+            conn.connect = connect
         try:
-            conn.request("POST", (url.path or "/") + f"?timeout={timeout}s", body=dumps(review),
+            conn.request("POST", path + f"?timeout={timeout}s", body=dumps(review),
                          headers={"Content-Type": "application/json", "Accept": "application/json"})
             resp = conn.getresponse()
             data = resp.read(8 << 20)
@@ -627,7 +686,7 @@ def _call_webhook(hook, name, rt, ns, obj, operation, user, dry_run, sub):
     except (KeyError, ValueError, OSError, ssl.SSLError, json.JSONDecodeError) as e:
         if fail_open:
             return []
-        why = "no url in clientConfig (services are not resolved here)" if isinstance(e, KeyError) else str(e)
+        why = "no url or service in clientConfig" if isinstance(e, KeyError) else str(e)
         raise ApiError(500, "InternalError", f'Internal error occurred: failed calling webhook "{name}": {why}')
     if not answer.get("allowed"):
         st = answer.get("status") or {}

@@ -569,6 +569,52 @@ class TestAdmission(Base):
         st, _, out = self.c.post(f"/api/v1/namespaces/{self.ns}/pods", pod("a", self.ns))
         self.assertEqual(st, 201, out)
 
+    def register_service(self, policy="Fail"):
+        self.create("/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations", {
+            "metadata": {"name": "t"}, "webhooks": [{
+                "name": "pods.test.io", "failurePolicy": policy, "timeoutSeconds": 2, "sideEffects": "None",
+                "admissionReviewVersions": ["v1"],
+                "clientConfig": {"service": {"name": "hook", "namespace": self.ns, "path": "/validate/pods"},
+                                 "caBundle": self.bundle},
+                "namespaceSelector": {"matchLabels": {"admission-test": "yes"}},
+                "rules": [{"operations": ["CREATE"], "apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods"]}]}]})
+
+    def test_service_reference_goes_through_endpoint_slices(self):
+        # As kube-apiserver: the Service's port 443 by name to the EndpointSlice port, a ready
+        # endpoint, TLS verified for <service>.<namespace>.svc.
+        self.register_service()
+        st, _, out = self.c.post(f"/api/v1/namespaces/{self.ns}/pods", pod("a", self.ns))
+        self.assertEqual(st, 500, out)
+        self.assertIn('service "hook" not found', out["message"])
+        self.create(f"/api/v1/namespaces/{self.ns}/services", {
+            "metadata": {"name": "hook"},
+            "spec": {"ports": [{"name": "https", "port": 443, "targetPort": 8443}]}})
+        port = self.srv.server_address[1]
+        eps = {"metadata": {"name": "hook-x", "labels": {"kubernetes.io/service-name": "hook"}},
+               "addressType": "IPv4", "ports": [{"name": "https", "port": port}],
+               "endpoints": [{"addresses": ["127.0.0.1"], "conditions": {"ready": False}}]}
+        base = f"/apis/discovery.k8s.io/v1/namespaces/{self.ns}/endpointslices"
+        self.create(base, eps)
+        st, _, lst = self.c.get(base + "?labelSelector=kubernetes.io%2Fservice-name%3Dhook")
+        self.assertEqual([i["metadata"]["name"] for i in lst["items"]], ["hook-x"])
+        st, _, out = self.c.post(f"/api/v1/namespaces/{self.ns}/pods", pod("a", self.ns))
+        self.assertEqual(st, 500, out)
+        self.assertIn('no endpoints available for service "hook"', out["message"])
+        # Ready now: dialled, but the server's certificate names localhost, not hook.<ns>.svc.
+        eps["endpoints"][0]["conditions"]["ready"] = True
+        st, _, _ = self.c.put(f"{base}/hook-x", eps)
+        self.assertEqual(st, 200)
+        st, _, out = self.c.post(f"/api/v1/namespaces/{self.ns}/pods", pod("a", self.ns))
+        self.assertEqual(st, 500, out)
+        self.assertIn(f"hook.{self.ns}.svc", out["message"])
+        self.assertEqual(self.hook.seen, [])
+        # Ignore: the same failure admits the pod.
+        self.c.request("DELETE", "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/t")
+        self.register_service(policy="Ignore")
+        st, _, out = self.c.post(f"/api/v1/namespaces/{self.ns}/pods", pod("a", self.ns))
+        self.assertEqual(st, 201, out)
+
+
 class TestWorkloadProfiles(Base):
     def test_generation_and_status_isolation(self):
         ns = self.namespace()

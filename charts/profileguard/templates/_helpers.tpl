@@ -103,9 +103,15 @@ app.kubernetes.io/component: {{ $component }}
 {{- end }}
 {{- end }}
 
-{{/* The namespaces never judged nor acted on: excludedNamespaces plus the release namespace. */}}
+{{/* The namespaces never judged nor acted on: excludedNamespaces plus the release namespace,
+and kube-system whenever failurePolicy is Fail (the control plane must never wait for this
+webhook; the controller refuses to arm a Fail configuration that would judge it). */}}
 {{- define "profileguard.excludedNamespaces" -}}
-{{- $all := concat .Values.excludedNamespaces (list .Release.Namespace) | uniq }}
+{{- $all := concat .Values.excludedNamespaces (list .Release.Namespace) }}
+{{- if eq .Values.webhook.failurePolicy "Fail" }}
+{{- $all = append $all "kube-system" }}
+{{- end }}
+{{- $all = uniq $all }}
 {{- toJson $all }}
 {{- end }}
 
