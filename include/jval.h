@@ -65,8 +65,9 @@ int jval_from_json(json_t *j, struct arena *a, const struct jval **ret_val);
 const struct jval *jval_get(const struct jval *v, const char *key);
 /* Borrowed string, NULL unless @v is a string without an embedded NUL:
  * a C string cut at a NUL would be judged as its prefix ("x\u0000evil"
- * read as "x"), so such a string reads as no string at all.  Readers that
- * must name the problem test jval_has_nul() first. */
+ * read as "x"), so such a string reads as no string at all, and
+ * jval_is_string() says the same.  Readers that must name the problem
+ * test jval_has_nul() first. */
 const char *jval_str(const struct jval *v);
 /* True when @v is a string holding U+0000. */
 static inline bool jval_has_nul(const struct jval *v) { return v && v->type == JV_STRING && (v->flags & JVF_NUL); }
@@ -78,7 +79,8 @@ size_t jval_size(const struct jval *v);
 static inline bool jval_is_null(const struct jval *v) { return !v || v->type == JV_NULL; }
 static inline bool jval_is_object(const struct jval *v) { return v && v->type == JV_OBJECT; }
 static inline bool jval_is_array(const struct jval *v) { return v && v->type == JV_ARRAY; }
-static inline bool jval_is_string(const struct jval *v) { return v && v->type == JV_STRING; }
+/* A string without an embedded NUL (see jval_str()). */
+static inline bool jval_is_string(const struct jval *v) { return v && v->type == JV_STRING && !(v->flags & JVF_NUL); }
 static inline bool jval_is_bool(const struct jval *v) { return v && (v->type == JV_TRUE || v->type == JV_FALSE); }
 static inline bool jval_is_true(const struct jval *v) { return v && v->type == JV_TRUE; }
 static inline bool jval_is_int(const struct jval *v) { return v && v->type == JV_INT; }

@@ -575,7 +575,7 @@ const struct jval *jval_get(const struct jval *v, const char *key)
 
 const char *jval_str(const struct jval *v)
 {
-	return jval_is_string(v) && !(v->flags & JVF_NUL) ? v->u.s : NULL;
+	return jval_is_string(v) ? v->u.s : NULL;
 }
 
 const struct jval *jval_at(const struct jval *v, size_t i)

@@ -182,10 +182,10 @@ static const char *get_str(struct pctx *c, const struct jval *o, const char *key
 
 	if (!v || jval_is_null(v))
 		return NULL;
-	if (jval_is_string(v) && !jval_has_nul(v))
+	if (jval_is_string(v))
 		return pdup(c, jval_str(v));
 	m = fpath_key(&c->path, key);
-	perr(c, jval_is_string(v) ? "must not contain NUL" : "must be a string");
+	perr(c, jval_has_nul(v) ? "must not contain NUL" : "must be a string");
 	fpath_pop(&c->path, m);
 	return NULL;
 }
@@ -268,11 +268,11 @@ static void read_security_context(struct pctx *c, const struct jval *sc, struct 
 			if (!ct->caps_add)
 				c->oom = true;
 			jval_foreach_item(add, i, v) {
-				if (!jval_is_string(v) || jval_has_nul(v)) {
+				if (!jval_is_string(v)) {
 					size_t mi = fpath_key(&c->path, "add");
 
 					fpath_index(&c->path, i);
-					perr(c, jval_is_string(v) ? "must not contain NUL" : "must be a string");
+					perr(c, jval_has_nul(v) ? "must not contain NUL" : "must be a string");
 					fpath_pop(&c->path, mi);
 				} else if (ct->caps_add) {
 					ct->caps_add[ct->ncaps++] = pdup(c, jval_str(v));

@@ -61,12 +61,12 @@ int labels_from_jval(const struct jval *obj, struct arena *a, struct fpath *path
 	jval_foreach_member(obj, m) {
 		size_t mark = fpath_key(path, m->key);
 
-		if (!jval_is_string(&m->val)) {
-			errlist_add(errs, "%s: must be a string", fpath_str(path));
-			r = -EINVAL;
-		} else if (jval_has_nul(&m->val)) {
+		if (jval_has_nul(&m->val)) {
 			/* Matched as C strings, "a\u0000b" would pass for "a". */
 			errlist_add(errs, "%s: must not contain NUL", fpath_str(path));
+			r = -EINVAL;
+		} else if (!jval_is_string(&m->val)) {
+			errlist_add(errs, "%s: must be a string", fpath_str(path));
 			r = -EINVAL;
 		} else {
 			/* The tree lives in a caller's arena that may be
