@@ -18,13 +18,19 @@ enum jtype { JV_NULL, JV_FALSE, JV_TRUE, JV_INT, JV_REAL, JV_STRING, JV_ARRAY, J
 
 struct jmember;
 
+/* jval.flags */
+#define JVF_NUL 0x01            /* a string holding U+0000 (from "\u0000") */
+
 struct jval {
 	uint8_t type;           /* enum jtype */
+	uint8_t flags;          /* JVF_* */
 	uint32_t n;             /* members, items, or string length */
 	union {
 		int64_t i;
 		double d;
-		const char *s;              /* NUL-terminated, may hold no NUL */
+		/* NUL-terminated after its n bytes; holds a NUL of its own
+		 * only when JVF_NUL is set, and then jval_str() refuses it. */
+		const char *s;
 		struct jval *items;
 		struct jmember *members;
 	} u;
@@ -57,8 +63,14 @@ int jval_from_json(json_t *j, struct arena *a, const struct jval **ret_val);
 
 /* Lookups: NULL when @v is not an object or has no such key. */
 const struct jval *jval_get(const struct jval *v, const char *key);
-/* Borrowed string, NULL unless @v is a string. */
+/* Borrowed string, NULL unless @v is a string without an embedded NUL:
+ * a C string cut at a NUL would be judged as its prefix ("x\u0000evil"
+ * read as "x"), so such a string reads as no string at all, and
+ * jval_is_string() says the same.  Readers that must name the problem
+ * test jval_has_nul() first. */
 const char *jval_str(const struct jval *v);
+/* True when @v is a string holding U+0000. */
+static inline bool jval_has_nul(const struct jval *v) { return v && v->type == JV_STRING && (v->flags & JVF_NUL); }
 /* Item @i of an array, NULL when out of range or not an array. */
 const struct jval *jval_at(const struct jval *v, size_t i);
 /* Number of items (array) or members (object); 0 otherwise. */
@@ -67,7 +79,8 @@ size_t jval_size(const struct jval *v);
 static inline bool jval_is_null(const struct jval *v) { return !v || v->type == JV_NULL; }
 static inline bool jval_is_object(const struct jval *v) { return v && v->type == JV_OBJECT; }
 static inline bool jval_is_array(const struct jval *v) { return v && v->type == JV_ARRAY; }
-static inline bool jval_is_string(const struct jval *v) { return v && v->type == JV_STRING; }
+/* A string without an embedded NUL (see jval_str()). */
+static inline bool jval_is_string(const struct jval *v) { return v && v->type == JV_STRING && !(v->flags & JVF_NUL); }
 static inline bool jval_is_bool(const struct jval *v) { return v && (v->type == JV_TRUE || v->type == JV_FALSE); }
 static inline bool jval_is_true(const struct jval *v) { return v && v->type == JV_TRUE; }
 static inline bool jval_is_int(const struct jval *v) { return v && v->type == JV_INT; }

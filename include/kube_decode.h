@@ -1,6 +1,7 @@
 /* kube_decode.h - ready-made informer decoders: the compact forms the
  * controller and webhook cache.  Each pair fits kube_informer_opts'
- * decode/free_data (decode_ud unused, may be NULL). */
+ * decode/free_data (decode_ud unused, may be NULL, but for the pod
+ * decoders' struct kube_pod_refused). */
 #ifndef PG_KUBE_DECODE_H
 #define PG_KUBE_DECODE_H
 
@@ -20,6 +21,14 @@ struct jval;
  * process, reference-counted.  Free it with kube_free_pod() only, never
  * with pod_free(). */
 int kube_decode_pod(void *ud, json_t *obj, void **ret_pod);
+/* The pod decoders' decode_ud: NULL, or this, told of each pod the model
+ * refuses with the first problem (a field path and what is wrong, e.g. the
+ * cap it is over; never a value), so the caller can say which pod is left
+ * out of the cache and why.  Called on the informer's thread. */
+struct kube_pod_refused {
+	void (*fn)(void *ud, const char *ns, const char *name, const char *why);
+	void *ud;
+};
 /* The same from the fast reader's tree, for the informers' list path
  * (kube_informer_opts.decode_jval): items there carry no kind. */
 int kube_decode_pod_jval(void *ud, const struct jval *obj, void **ret_pod);

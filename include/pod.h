@@ -122,10 +122,21 @@ struct pod {
 	uint16_t ncontainer_ids;
 };
 
-/* Limits on what one pod may hold. */
-#define POD_MAX_CONTAINERS 1024
-#define POD_MAX_VOLUMES 4096
-#define POD_MAX_ENV 16384
+/* Limits on what one pod may hold (SPEC §2 "Bounds").  A pod over any of
+ * them is refused whole, with the cap named in the message: never cut,
+ * since a list cut short can hide the entry a rule would have refused.
+ * The totals keep every count within the uint16_t fields above: secret
+ * uses are at most VOLUMES + SOURCES_TOTAL + ENV_TOTAL. */
+#define POD_MAX_CONTAINERS 1024         /* initContainers + containers + ephemeralContainers */
+#define POD_MAX_VOLUMES 4096            /* spec.volumes */
+#define POD_MAX_PROJECTED_SOURCES 1024  /* sources of one projected volume */
+#define POD_MAX_SOURCES_TOTAL 16384     /* projected sources of all volumes together */
+#define POD_MAX_ENV 16384               /* env of one container */
+#define POD_MAX_ENV_FROM 16384          /* envFrom of one container */
+#define POD_MAX_ENV_TOTAL 32768         /* env + envFrom of all containers together */
+#define POD_MAX_CAPS 256                /* securityContext.capabilities.add of one container */
+#define POD_MAX_IPS 2                   /* status.podIPs: Kubernetes allows one per family */
+#define POD_MAX_STATUSES POD_MAX_CONTAINERS  /* container statuses of all three lists */
 
 /* Names the kind of @obj: 0 and *ret set for a pod-bearing kind,
  * -ENOENT for any other object (skip it), -EINVAL when it has no
@@ -136,7 +147,8 @@ const char *workload_kind_name(enum workload_kind k);
 
 /* Builds the compact pod of @obj (borrowed).  @default_ns is used when
  * metadata.namespace is absent.  Errors (a field of the wrong type, a
- * limit exceeded) go to @errs with their field path: -EINVAL.
+ * limit exceeded, a string read holding U+0000) go to @errs with their
+ * field path: -EINVAL.
  * -ENOENT when @obj carries no pod spec; -ENOMEM. */
 int pod_from_object(json_t *obj, const char *default_ns, struct errlist *errs,
 		    struct pod **ret_pod);

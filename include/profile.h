@@ -97,8 +97,9 @@ struct profile {
 };
 
 /* Limits on what one profile may hold: every list is bounded. */
-#define PROFILE_MAX_LIST 4096
-#define PROFILE_MAX_STRING 4096
+#define PROFILE_MAX_LIST 4096       /* items of any list, rules included */
+#define PROFILE_MAX_STRING 4096     /* bytes of one list item */
+#define PROFILE_MAX_PORTS 65535     /* ports of one egress rule */
 
 /* Validates @obj (a whole WorkloadProfile object, borrowed) and, when it
  * is valid, returns a new profile in @ret_profile (NULL allowed: validate

@@ -11,6 +11,12 @@ struct errlist;
 struct fpath;
 struct jval;
 
+/* A selector is small; a hostile one must not become large.  Over a cap
+ * is an error naming it, never a cut list (SPEC §2 "Bounds"). */
+#define SELECTOR_MAX_REQS 256       /* matchLabels + matchExpressions */
+#define SELECTOR_MAX_VALUES 1024    /* values of one expression */
+#define LABELS_MAX 1024             /* labels of one object */
+
 struct labels {
 	const char **keys;      /* parallel arrays, in the arena of their owner */
 	const char **values;

@@ -109,7 +109,7 @@ static size_t put_utf8(char *o, unsigned long cp)
 
 /* At the opening quote.  Decoded text never outgrows the source, so one
  * arena allocation of the raw length suffices. */
-static int parse_string(struct jp *j, const char **ret, uint32_t *ret_len)
+static int parse_string(struct jp *j, const char **ret, uint32_t *ret_len, uint8_t *ret_flags)
 {
 	const char *s = ++j->p, *q = s;
 	bool escapes = false;
@@ -192,6 +192,8 @@ static int parse_string(struct jp *j, const char **ret, uint32_t *ret_len)
 				j->p = s;
 				return jp_fail(j, -EINVAL, "unpaired surrogate");
 			}
+			if (cp == 0)
+				*ret_flags |= JVF_NUL;
 			o += put_utf8(o, (unsigned long)cp);
 			s += 6;
 			continue;
@@ -337,14 +339,15 @@ static int parse_container(struct jp *j, struct jval *v, bool object)
 			return jp_fail(j, -E2BIG, "too many members");
 		if (object) {
 			uint32_t klen;
+			uint8_t kflags = 0;
 			const char *key;
 
 			skip_ws(j);
 			if (j->p >= j->end || *j->p != '"')
 				return jp_fail(j, -EINVAL, "expected a string key");
-			if (parse_string(j, &key, &klen) < 0)
+			if (parse_string(j, &key, &klen, &kflags) < 0)
 				return j->rc;
-			if (strlen(key) != klen)
+			if (kflags & JVF_NUL)
 				return jp_fail(j, -EINVAL, "NUL in key");
 			j->stack[idx].key = key;
 			skip_ws(j);
@@ -419,7 +422,7 @@ static int parse_value(struct jp *j, struct jval *v)
 		return parse_container(j, v, false);
 	case '"':
 		v->type = JV_STRING;
-		return parse_string(j, &v->u.s, &v->n);
+		return parse_string(j, &v->u.s, &v->n, &v->flags);
 	case 't':
 		v->type = JV_TRUE;
 		return match_word(j, "true", 4);
@@ -477,6 +480,11 @@ static int from_json(json_t *js, struct arena *a, struct jval *v, int depth)
 		json_object_foreach(js, k, x) {
 			int r;
 
+			/* Jansson keys are C strings but may be longer (2.14
+			 * keeps a key's length): a cut key could shadow a
+			 * real one. */
+			if (json_object_iter_key_len(json_object_key_to_iter(k)) != strlen(k))
+				return -EINVAL;
 			if (!(v->u.members[i].key = arena_strdup(a, k)))
 				return -ENOMEM;
 			r = from_json(x, a, &v->u.members[i].val, depth + 1);
@@ -506,9 +514,20 @@ static int from_json(json_t *js, struct arena *a, struct jval *v, int depth)
 	case JSON_STRING:
 		v->type = JV_STRING;
 		v->n = (uint32_t)json_string_length(js);
-		v->u.s = arena_strndup(a, json_string_value(js), v->n);
-		if (!v->u.s)
-			return -ENOMEM;
+		{
+			char *s = arena_alloc(a, (size_t)v->n + 1);
+
+			/* All n bytes, NULs included (JSON_ALLOW_NUL, YAML
+			 * "\0"): readers see a NUL through JVF_NUL, never a
+			 * shorter string. */
+			if (!s)
+				return -ENOMEM;
+			memcpy(s, json_string_value(js), v->n);
+			s[v->n] = '\0';
+			v->u.s = s;
+			if (memchr(s, '\0', v->n))
+				v->flags |= JVF_NUL;
+		}
 		return 0;
 	case JSON_INTEGER:
 		v->type = JV_INT;

@@ -1453,6 +1453,19 @@ bool controller_healthy(struct controller *c, char *why, size_t n)
 	return true;
 }
 
+/* A pod the model refuses (over a cap, a NUL in a name, a field of the
+ * wrong type) stays out of the cache: it is neither judged nor acted on,
+ * since nothing sound can be said of it, and the controller goes on with
+ * every other pod.  The admission webhook refuses such pods; one that got
+ * in anyway is named here, with the cap or field, for an admin to see. */
+static void pod_refused(void *ud, const char *ns, const char *name, const char *why)
+{
+	pglog(PGLOG_WARN, "pod not judged: refused by the pod decoder", "namespace", ns, "pod", name,
+	      "reason", why, NULL);
+}
+
+static struct kube_pod_refused pod_refused_log = { pod_refused, NULL };
+
 static int add_informer(struct controller *c, int idx, const struct kube_resource *res,
 			bool meta_only, const char *field_selector, kube_decode_fn decode,
 			kube_free_fn free_fn, const struct kube_informer_handlers *h)
@@ -1471,8 +1484,10 @@ static int add_informer(struct controller *c, int idx, const struct kube_resourc
 	o.handlers.on_error = on_error;
 	/* Pods are the bulk of every list: read their pages with the fast
 	 * reader straight into the compact pod. */
-	if (decode == kube_decode_pod)
+	if (decode == kube_decode_pod) {
 		o.decode_jval = kube_decode_pod_jval;
+		o.decode_ud = &pod_refused_log;
+	}
 	return kube_informer_new(c->cfg.client, &o, &s->inf);
 }
 

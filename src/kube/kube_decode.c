@@ -11,6 +11,7 @@
 #include "arena.h"
 #include "errlist.h"
 #include "fpath.h"
+#include "jval.h"
 #include "kube_util.h"
 #include "pod.h"
 #include "xalloc.h"
@@ -368,27 +369,43 @@ static int compacted(int r, struct pod *p, void **ret_pod)
 	return 0;
 }
 
+static void tell_refused(void *ud, const char *ns, const char *name, const struct errlist *errs)
+{
+	const struct kube_pod_refused *t = ud;
+
+	if (t && t->fn)
+		t->fn(t->ud, ns ? ns : "", name ? name : "", errs->n ? errs->msgs[0] : "refused");
+}
+
 int kube_decode_pod(void *ud, json_t *obj, void **ret_pod)
 {
+	json_t *meta = json_object_get(obj, "metadata");
 	struct errlist errs;
 	struct pod *p = NULL;
 	int r;
 
-	/* The messages are not wanted here: keep one, to stay cheap. */
+	/* One message is enough to say why: keep one, to stay cheap. */
 	errlist_init(&errs, 1);
 	r = pod_from_object(obj, "default", &errs, &p);
+	if (r == -EINVAL)
+		tell_refused(ud, json_string_value(json_object_get(meta, "namespace")),
+			     json_string_value(json_object_get(meta, "name")), &errs);
 	errlist_free(&errs);
 	return compacted(r, p, ret_pod);
 }
 
 int kube_decode_pod_jval(void *ud, const struct jval *obj, void **ret_pod)
 {
+	const struct jval *meta = jval_get(obj, "metadata");
 	struct errlist errs;
 	struct pod *p = NULL;
 	int r;
 
 	errlist_init(&errs, 1);
 	r = pod_from_jval_kind(obj, WK_POD, "default", &errs, &p);
+	if (r == -EINVAL)
+		tell_refused(ud, jval_str(jval_get(meta, "namespace")), jval_str(jval_get(meta, "name")),
+			     &errs);
 	errlist_free(&errs);
 	return compacted(r, p, ret_pod);
 }

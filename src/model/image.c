@@ -75,6 +75,11 @@ int image_normalize(const char *ref, char *out, size_t outsz)
 	}
 	if (at && !image_has_digest(at) && !str_has_prefix(at, "@sha"))
 		return -EINVAL;
+	/* The runtime pulls a reference with a digest by the digest alone:
+	 * a tag beside it names nothing that runs, so it must not be what a
+	 * tag pattern matches ("nginx:1.25@sha256:<any>" is any build). */
+	if (at && colon)
+		name_end = colon;
 
 	n = snprintf(out, outsz, "%.*s/%s%.*s%s%s", (int)dlen, domain, lib,
 		     (int)(name_end - rest), rest, tag, at ? at : "");
@@ -101,21 +106,21 @@ bool image_pattern_match(const char *pattern, const char *normalized)
 	char norm_pat[IMAGE_REF_MAX + 64];
 	char no_digest[IMAGE_REF_MAX + 64];
 	const char *at = strchr(normalized, '@');
-	bool wild = glob_has_wildcard(pattern);
 
-	if (!wild) {
+	/* @normalized has no tag beside a digest (image_normalize()), and a
+	 * pattern without wildcards is normalised the same way, so a tag
+	 * pattern never matches a reference pinned by digest. */
+	if (!glob_has_wildcard(pattern)) {
 		if (image_normalize(pattern, norm_pat, sizeof(norm_pat)) < 0)
 			return false;
-		pattern = norm_pat;
+		return strcmp(norm_pat, normalized) == 0;
 	}
-	if (wild ? glob_match(pattern, normalized) : strcmp(pattern, normalized) == 0)
+	if (glob_match(pattern, normalized))
 		return true;
 	if (!at || strchr(pattern, '@'))
 		return false;
+	/* A repository pattern ("*.io/app") allows the repository pinned by
+	 * digest: the name without the digest carries no tag to match. */
 	snprintf(no_digest, sizeof(no_digest), "%.*s", (int)(at - normalized), normalized);
-	/* "name@sha256:..." has no tag; compare it as the runtime would pull
-	 * it: by digest only, so only a wildcard pattern can match it. */
-	if (!wild && !strchr(strrchr(no_digest, '/') ? strrchr(no_digest, '/') : no_digest, ':'))
-		return false;
-	return wild ? glob_match(pattern, no_digest) : strcmp(pattern, no_digest) == 0;
+	return glob_match(pattern, no_digest);
 }

@@ -20,9 +20,19 @@ struct pctx {
 	struct errlist *errs;
 	struct fpath path;
 	struct pod *pod;
+	/* Room in the pod's arrays, each sized from the bound of its own
+	 * writes (read_spec()); a write past one is refused, not dropped. */
+	size_t tokens_cap, secrets_cap, host_paths_cap;
 	bool failed;
 	bool oom;
 };
+
+_Static_assert(POD_MAX_VOLUMES + POD_MAX_SOURCES_TOTAL + POD_MAX_ENV_TOTAL <= UINT16_MAX,
+	       "secret uses must fit pod.nsecrets");
+_Static_assert(POD_MAX_SOURCES_TOTAL <= UINT16_MAX && POD_MAX_CONTAINERS <= UINT16_MAX &&
+	       POD_MAX_VOLUMES <= UINT16_MAX && POD_MAX_CAPS <= UINT16_MAX &&
+	       POD_MAX_STATUSES <= UINT16_MAX && POD_MAX_IPS <= UINT8_MAX,
+	       "pod counts are uint16_t (nips uint8_t)");
 
 static const struct {
 	const char *kind;
@@ -45,6 +55,38 @@ static void perr(struct pctx *c, const char *msg)
 	if (errlist_add(c->errs, "%s: %s", fpath_str(&c->path), msg) < 0)
 		c->oom = true;
 	c->failed = true;
+}
+
+/* An error at @key under the current path. */
+static void perr_key(struct pctx *c, const char *key, const char *msg)
+{
+	size_t m = fpath_key(&c->path, key);
+
+	perr(c, msg);
+	fpath_pop(&c->path, m);
+}
+
+static void perr_cap(struct pctx *c, size_t cap, const char *what)
+{
+	char msg[160];
+
+	snprintf(msg, sizeof(msg), "more than %zu %s (profileguard's limit)", cap, what);
+	perr(c, msg);
+}
+
+/* A string member read leniently (absent or another type: NULL), but
+ * never one holding U+0000: C would judge the part before the NUL
+ * ("registry/x\u0000evil.com/x" as "registry/x"), and Kubernetes admits
+ * no NUL in any field read here. */
+static const char *opt_str(struct pctx *c, const struct jval *o, const char *key)
+{
+	const struct jval *v = jval_get(o, key);
+
+	if (jval_has_nul(v)) {
+		perr_key(c, key, "must not contain NUL");
+		return NULL;
+	}
+	return jval_str(v);
 }
 
 static const char *pdup(struct pctx *c, const char *s)
@@ -126,10 +168,7 @@ static const struct jval *get_arr(struct pctx *c, const struct jval *o, const ch
 		perr(c, "must be a list");
 		v = NULL;
 	} else if (jval_size(v) > max) {
-		char msg[64];
-
-		snprintf(msg, sizeof(msg), "more than %zu items", max);
-		perr(c, msg);
+		perr_cap(c, max, "items");
 		v = NULL;
 	}
 	fpath_pop(&c->path, m);
@@ -146,7 +185,7 @@ static const char *get_str(struct pctx *c, const struct jval *o, const char *key
 	if (jval_is_string(v))
 		return pdup(c, jval_str(v));
 	m = fpath_key(&c->path, key);
-	perr(c, "must be a string");
+	perr(c, jval_has_nul(v) ? "must not contain NUL" : "must be a string");
 	fpath_pop(&c->path, m);
 	return NULL;
 }
@@ -184,13 +223,20 @@ static int64_t get_int(struct pctx *c, const struct jval *o, const char *key)
 /* ---- pieces --------------------------------------------------------------- */
 
 static void add_secret_use(struct pctx *c, const char *secret, enum secret_use_kind kind,
-			   enum container_kind ck, size_t a, size_t b, size_t cap)
+			   enum container_kind ck, size_t a, size_t b)
 {
 	struct pod *p = c->pod;
 	struct secret_use *u;
 
-	if (!secret || p->nsecrets >= cap)
+	if (!secret)
 		return;
+	if (p->nsecrets >= c->secrets_cap) {
+		/* read_spec() sized the array from every list that adds
+		 * here, so this is a bug: refuse the pod rather than judge it
+		 * without a reference. */
+		perr(c, "more Secret references than counted (profileguard bug)");
+		return;
+	}
 	u = &p->secrets[p->nsecrets++];
 	u->secret = secret;
 	u->kind = (uint8_t)kind;
@@ -216,7 +262,7 @@ static void read_security_context(struct pctx *c, const struct jval *sc, struct 
 	if (caps) {
 		size_t mc = fpath_key(&c->path, "capabilities");
 
-		add = get_arr(c, caps, "add", 256);
+		add = get_arr(c, caps, "add", POD_MAX_CAPS);
 		if (add) {
 			ct->caps_add = arena_alloc(c->a, (jval_size(add) + 1) * sizeof(char *));
 			if (!ct->caps_add)
@@ -226,7 +272,7 @@ static void read_security_context(struct pctx *c, const struct jval *sc, struct 
 					size_t mi = fpath_key(&c->path, "add");
 
 					fpath_index(&c->path, i);
-					perr(c, "must be a string");
+					perr(c, jval_has_nul(v) ? "must not contain NUL" : "must be a string");
 					fpath_pop(&c->path, mi);
 				} else if (ct->caps_add) {
 					ct->caps_add[ct->ncaps++] = pdup(c, jval_str(v));
@@ -238,8 +284,32 @@ static void read_security_context(struct pctx *c, const struct jval *sc, struct 
 	fpath_pop(&c->path, m);
 }
 
-static void read_container(struct pctx *c, const struct jval *j, enum container_kind kind, size_t index,
-			   size_t env_cap)
+/* The name at @key1.@key2.name of item @i of the list @list, read as
+ * opt_str() does, with the error at its full path. */
+static const char *ref_name(struct pctx *c, const struct jval *item, const char *list, size_t i,
+			    const char *key1, const char *key2)
+{
+	const struct jval *o = jval_get(item, key1);
+	const char *r;
+	size_t m;
+
+	if (!jval_is_object(o))
+		return NULL;
+	if (key2 && !jval_is_object(o = jval_get(o, key2)))
+		return NULL;
+	if (!jval_has_nul(jval_get(o, "name")))
+		return jval_str(jval_get(o, "name"));
+	m = fpath_key(&c->path, list);
+	fpath_index(&c->path, i);
+	fpath_key(&c->path, key1);
+	if (key2)
+		fpath_key(&c->path, key2);
+	r = opt_str(c, o, "name");
+	fpath_pop(&c->path, m);
+	return r;
+}
+
+static void read_container(struct pctx *c, const struct jval *j, enum container_kind kind, size_t index)
 {
 	struct pod *p = c->pod;
 	struct container *ct = &p->containers[p->ncontainers];
@@ -258,25 +328,22 @@ static void read_container(struct pctx *c, const struct jval *j, enum container_
 
 	env = get_arr(c, j, "env", POD_MAX_ENV);
 	jval_foreach_item(env, i, e) {
-		const struct jval *vf = jval_get(e, "valueFrom");
-		const struct jval *skr = jval_is_object(vf) ? jval_get(vf, "secretKeyRef") : NULL;
-		const char *name = jval_is_object(skr) ? jval_str(jval_get(skr, "name")) : NULL;
+		const char *name = ref_name(c, e, "env", i, "valueFrom", "secretKeyRef");
 
 		if (name)
-			add_secret_use(c, pdup(c, name), SU_ENV, kind, index, i, env_cap);
+			add_secret_use(c, pdup(c, name), SU_ENV, kind, index, i);
 	}
-	env_from = get_arr(c, j, "envFrom", POD_MAX_ENV);
+	env_from = get_arr(c, j, "envFrom", POD_MAX_ENV_FROM);
 	jval_foreach_item(env_from, i, e) {
-		const struct jval *sr = jval_get(e, "secretRef");
-		const char *name = jval_is_object(sr) ? jval_str(jval_get(sr, "name")) : NULL;
+		const char *name = ref_name(c, e, "envFrom", i, "secretRef", NULL);
 
 		if (name)
-			add_secret_use(c, pdup(c, name), SU_ENV_FROM, kind, index, i, env_cap);
+			add_secret_use(c, pdup(c, name), SU_ENV_FROM, kind, index, i);
 	}
 	p->ncontainers++;
 }
 
-static void read_volume(struct pctx *c, const struct jval *vol, size_t vi, size_t cap)
+static void read_volume(struct pctx *c, const struct jval *vol, size_t vi)
 {
 	struct pod *p = c->pod;
 	const char *name;
@@ -287,7 +354,7 @@ static void read_volume(struct pctx *c, const struct jval *vol, size_t vi, size_
 		perr(c, "must be an object");
 		return;
 	}
-	name = jval_str(jval_get(vol, "name"));
+	name = opt_str(c, vol, "name");
 	if (name && str_has_prefix(name, "kube-api-access-"))
 		p->has_api_access_volume = true;
 
@@ -296,7 +363,9 @@ static void read_volume(struct pctx *c, const struct jval *vol, size_t vi, size_
 		size_t m = fpath_key(&c->path, "hostPath");
 		const char *path = get_str(c, hp, "path");
 
-		if (path && p->nhost_paths < cap) {
+		if (path && p->nhost_paths >= c->host_paths_cap) {
+			perr(c, "more hostPaths than counted (profileguard bug)");
+		} else if (path) {
 			p->host_paths[p->nhost_paths].path = path;
 			p->host_paths[p->nhost_paths].volume = (uint16_t)vi;
 			p->nhost_paths++;
@@ -305,10 +374,12 @@ static void read_volume(struct pctx *c, const struct jval *vol, size_t vi, size_
 	}
 	secret = get_obj(c, vol, "secret");
 	if (secret) {
-		const char *sn = jval_str(jval_get(secret, "secretName"));
+		size_t m = fpath_key(&c->path, "secret");
+		const char *sn = opt_str(c, secret, "secretName");
 
 		if (sn)
-			add_secret_use(c, pdup(c, sn), SU_VOLUME, CK_CONTAINER, vi, 0, cap);
+			add_secret_use(c, pdup(c, sn), SU_VOLUME, CK_CONTAINER, vi, 0);
+		fpath_pop(&c->path, m);
 	}
 	projected = get_obj(c, vol, "projected");
 	if (!projected)
@@ -316,73 +387,63 @@ static void read_volume(struct pctx *c, const struct jval *vol, size_t vi, size_
 	{
 		size_t m = fpath_key(&c->path, "projected");
 
-		sources = get_arr(c, projected, "sources", 1024);
+		sources = get_arr(c, projected, "sources", POD_MAX_PROJECTED_SOURCES);
 		jval_foreach_item(sources, i, src) {
 			const struct jval *sat = jval_is_object(src) ? jval_get(src, "serviceAccountToken") : NULL;
-			const struct jval *sec = jval_is_object(src) ? jval_get(src, "secret") : NULL;
+			size_t ms = fpath_key(&c->path, "sources");
 
-			if (jval_is_object(sat) && p->ntokens < cap) {
-				size_t ms = fpath_key(&c->path, "sources");
+			fpath_index(&c->path, i);
+			if (jval_is_object(sat) && p->ntokens >= c->tokens_cap) {
+				perr(c, "more serviceAccountToken sources than counted (profileguard bug)");
+			} else if (jval_is_object(sat)) {
 				struct token_source *t = &p->tokens[p->ntokens++];
+				size_t mt = fpath_key(&c->path, "serviceAccountToken");
 
-				fpath_index(&c->path, i);
-				fpath_key(&c->path, "serviceAccountToken");
 				t->volume = (uint16_t)vi;
 				t->source = (uint16_t)i;
 				t->expiration = get_int(c, sat, "expirationSeconds");
-				fpath_pop(&c->path, ms);
+				fpath_pop(&c->path, mt);
 			}
-			if (jval_is_object(sec)) {
-				const char *sn = jval_str(jval_get(sec, "name"));
+			fpath_pop(&c->path, ms);
+			{
+				const char *sn = ref_name(c, src, "sources", i, "secret", NULL);
 
 				if (sn)
-					add_secret_use(c, pdup(c, sn), SU_PROJECTED, CK_CONTAINER, vi, i, cap);
+					add_secret_use(c, pdup(c, sn), SU_PROJECTED, CK_CONTAINER, vi, i);
 			}
 		}
 		fpath_pop(&c->path, m);
 	}
 }
 
-static size_t count_items(const struct jval *spec, const char *key)
+static size_t count_items(const struct jval *obj, const char *key)
 {
-	const struct jval *v = jval_get(spec, key);
+	const struct jval *v = jval_get(obj, key);
 
 	return jval_is_array(v) ? jval_size(v) : 0;
 }
 
-/* Upper bound of secret references, so the arrays are sized once. */
-static size_t count_env(const struct jval *spec)
+/* Upper bounds of what the readers below write, from the lists they read:
+ * each array is sized from the count that limits its own writes.  Sizes
+ * are each at most the parser's member limit, so the sums cannot wrap. */
+static size_t count_env(const struct jval *const conts[3])
 {
-	static const char *const lists[] = { "initContainers", "containers", "ephemeralContainers" };
-	size_t n = 0;
+	size_t n = 0, i;
+	const struct jval *ct;
 
-	for (size_t l = 0; l < 3; l++) {
-		const struct jval *arr = jval_get(spec, lists[l]), *ct;
-		size_t i;
-
-		if (!jval_is_array(arr))
-			continue;
-		jval_foreach_item(arr, i, ct) {
+	for (size_t l = 0; l < 3; l++)
+		jval_foreach_item(conts[l], i, ct)
 			n += count_items(ct, "env") + count_items(ct, "envFrom");
-			if (n > POD_MAX_ENV)
-				return POD_MAX_ENV;
-		}
-	}
 	return n;
 }
 
-static size_t count_sources(const struct jval *spec)
+static size_t count_sources(const struct jval *vols)
 {
-	const struct jval *vols = jval_get(spec, "volumes"), *v;
 	size_t n = 0, i;
+	const struct jval *v;
 
-	jval_foreach_item(vols, i, v) {
-		const struct jval *pr = jval_get(v, "projected");
-
-		n += 1 + (jval_is_object(pr) ? count_items(pr, "sources") : 0);
-		if (n > POD_MAX_VOLUMES * 4)
-			return POD_MAX_VOLUMES * 4;
-	}
+	jval_foreach_item(vols, i, v)
+		n += count_items(jval_get(v, "projected"), "sources");
 	return n;
 }
 
@@ -391,8 +452,9 @@ static void read_spec(struct pctx *c, const struct jval *spec)
 	static const char *const lists[] = { "initContainers", "containers", "ephemeralContainers" };
 	static const enum container_kind lkinds[] = { CK_INIT, CK_CONTAINER, CK_EPHEMERAL };
 	struct pod *p = c->pod;
-	size_t ncont = 0, nsrc, nenv, i;
-	const struct jval *vols, *v, *sc;
+	size_t ncont = 0, nvol, nsrc, nenv, i;
+	const struct jval *vols, *v, *sc, *conts[3];
+	bool over = false;
 
 	if (!jval_is_object(spec)) {
 		perr(c, spec ? "must be an object" : "required");
@@ -415,39 +477,65 @@ static void read_spec(struct pctx *c, const struct jval *spec)
 		fpath_pop(&c->path, m);
 	}
 
-	for (size_t l = 0; l < 3; l++)
-		ncont += count_items(spec, lists[l]);
-	if (ncont > POD_MAX_CONTAINERS) {
-		perr(c, "more containers than profileguard judges (1024)");
-		return;
+	/* Every list is checked against its cap before anything is sized
+	 * from it: a list over its cap refuses the pod (get_arr()). */
+	vols = get_arr(c, spec, "volumes", POD_MAX_VOLUMES);
+	for (size_t l = 0; l < 3; l++) {
+		conts[l] = get_arr(c, spec, lists[l], POD_MAX_CONTAINERS);
+		ncont += jval_size(conts[l]);
 	}
-	nsrc = count_sources(spec);
-	nenv = count_env(spec);
+	if (ncont > POD_MAX_CONTAINERS) {
+		perr_cap(c, POD_MAX_CONTAINERS,
+			 "containers in initContainers, containers and ephemeralContainers together");
+		over = true;
+	}
+	nvol = jval_size(vols);
+	nsrc = count_sources(vols);
+	if (nsrc > POD_MAX_SOURCES_TOTAL) {
+		size_t m = fpath_key(&c->path, "volumes");
+
+		perr_cap(c, POD_MAX_SOURCES_TOTAL, "projected sources in all volumes together");
+		fpath_pop(&c->path, m);
+		over = true;
+	}
+	nenv = count_env(conts);
+	if (nenv > POD_MAX_ENV_TOTAL) {
+		perr_cap(c, POD_MAX_ENV_TOTAL, "env and envFrom items in all containers together");
+		over = true;
+	}
+	if (over)
+		return;
+
+	/* tokens: one per projected source at most; hostPaths: one per
+	 * volume; Secret uses: one per volume (secret), per projected
+	 * source (secret) and per env or envFrom item. */
+	c->tokens_cap = nsrc;
+	c->host_paths_cap = nvol;
+	c->secrets_cap = nvol + nsrc + nenv;
 	p->containers = arena_alloc(c->a, (ncont + 1) * sizeof(*p->containers));
-	p->tokens = arena_alloc(c->a, (nsrc + 1) * sizeof(*p->tokens));
-	p->host_paths = arena_alloc(c->a, (nsrc + 1) * sizeof(*p->host_paths));
-	p->secrets = arena_alloc(c->a, (nsrc + nenv + 1) * sizeof(*p->secrets));
+	p->tokens = arena_alloc(c->a, (c->tokens_cap + 1) * sizeof(*p->tokens));
+	p->host_paths = arena_alloc(c->a, (c->host_paths_cap + 1) * sizeof(*p->host_paths));
+	p->secrets = arena_alloc(c->a, (c->secrets_cap + 1) * sizeof(*p->secrets));
 	if (!p->containers || !p->tokens || !p->host_paths || !p->secrets) {
 		c->oom = true;
 		return;
 	}
 
-	vols = get_arr(c, spec, "volumes", POD_MAX_VOLUMES);
 	jval_foreach_item(vols, i, v) {
 		size_t m = fpath_key(&c->path, "volumes");
 
 		fpath_index(&c->path, i);
-		read_volume(c, v, i, nsrc + nenv);
+		read_volume(c, v, i);
 		fpath_pop(&c->path, m);
 	}
 	for (size_t l = 0; l < 3; l++) {
-		const struct jval *arr = get_arr(c, spec, lists[l], POD_MAX_CONTAINERS), *ct;
+		const struct jval *ct;
 
-		jval_foreach_item(arr, i, ct) {
+		jval_foreach_item(conts[l], i, ct) {
 			size_t m = fpath_key(&c->path, lists[l]);
 
 			fpath_index(&c->path, i);
-			read_container(c, ct, lkinds[l], i, nsrc + nenv);
+			read_container(c, ct, lkinds[l], i);
 			fpath_pop(&c->path, m);
 		}
 	}
@@ -475,41 +563,54 @@ static const char *strip_runtime(const char *id)
 }
 
 /* status.podIPs or status.hostIPs (@list), or the single @one on old
- * servers: at most one address per family, so 8 is ample. */
+ * servers.  Kubernetes allows one address per family: more is a
+ * malformed pod, refused rather than cut.  The path is "status" on entry. */
 static const char **read_ips(struct pctx *c, const struct jval *status, const char *list,
 			     const char *one, uint8_t *ret_n)
 {
 	const struct jval *ips = jval_get(status, list), *it;
-	size_t n = jval_size(ips), i;
 	const char **v;
+	const char *ip;
+	size_t i;
 
-	if (n > 8)
-		n = 8;
-	v = arena_alloc(c->a, (n + 1) * sizeof(char *));
+	*ret_n = 0;
+	if (jval_is_array(ips) && jval_size(ips) > POD_MAX_IPS) {
+		char msg[64];
+
+		snprintf(msg, sizeof(msg), "more than %d items (Kubernetes allows %d)", POD_MAX_IPS,
+			 POD_MAX_IPS);
+		perr_key(c, list, msg);
+		ips = NULL;
+	} else {
+		ips = get_arr(c, status, list, POD_MAX_IPS);
+	}
+	v = arena_alloc(c->a, (POD_MAX_IPS + 1) * sizeof(char *));
 	if (!v) {
 		c->oom = true;
 		return NULL;
 	}
-	*ret_n = 0;
 	jval_foreach_item(ips, i, it) {
-		const char *ip = jval_str(jval_get(it, "ip"));
+		size_t m = fpath_key(&c->path, list);
 
-		if (i >= n)
-			break;
+		fpath_index(&c->path, i);
+		ip = opt_str(c, it, "ip");
 		if (ip)
 			v[(*ret_n)++] = pdup(c, ip);
+		fpath_pop(&c->path, m);
 	}
-	if (*ret_n == 0 && jval_str(jval_get(status, one)))
-		v[(*ret_n)++] = pdup(c, jval_str(jval_get(status, one)));
+	ip = opt_str(c, status, one);
+	if (*ret_n == 0 && ip)
+		v[(*ret_n)++] = pdup(c, ip);
 	return v;
 }
 
+/* The path is "status" on entry. */
 static void read_status_ids(struct pctx *c, const struct jval *status)
 {
 	static const char *const lists[] = { "initContainerStatuses", "containerStatuses",
 					     "ephemeralContainerStatuses" };
 	struct pod *p = c->pod;
-	const struct jval *it;
+	const struct jval *it, *arr[3];
 	size_t n = 0, i;
 
 	/* Both pod addresses of a dual-stack pod; podIP alone on old servers.
@@ -519,11 +620,14 @@ static void read_status_ids(struct pctx *c, const struct jval *status)
 	if (!p->ips || !p->host_ips)
 		return;
 
-	n = 0;
-	for (size_t l = 0; l < 3; l++)
-		n += jval_size(jval_get(status, lists[l]));
-	if (n > POD_MAX_CONTAINERS)
-		n = POD_MAX_CONTAINERS;
+	for (size_t l = 0; l < 3; l++) {
+		arr[l] = get_arr(c, status, lists[l], POD_MAX_STATUSES);
+		n += jval_size(arr[l]);
+	}
+	if (n > POD_MAX_STATUSES) {
+		perr_cap(c, POD_MAX_STATUSES, "container statuses in all three lists together");
+		return;
+	}
 	p->container_ids = arena_alloc(c->a, (n + 1) * sizeof(char *));
 	p->container_names = arena_alloc(c->a, (n + 1) * sizeof(char *));
 	if (!p->container_ids || !p->container_names) {
@@ -531,13 +635,15 @@ static void read_status_ids(struct pctx *c, const struct jval *status)
 		return;
 	}
 	for (size_t l = 0; l < 3; l++) {
-		const struct jval *arr = jval_get(status, lists[l]);
+		jval_foreach_item(arr[l], i, it) {
+			size_t m = fpath_key(&c->path, lists[l]);
+			const char *id, *name;
 
-		jval_foreach_item(arr, i, it) {
-			const char *id = strip_runtime(jval_str(jval_get(it, "containerID")));
-			const char *name = jval_str(jval_get(it, "name"));
-
-			if (!id || !*id || !name || p->ncontainer_ids >= n)
+			fpath_index(&c->path, i);
+			id = strip_runtime(opt_str(c, it, "containerID"));
+			name = opt_str(c, it, "name");
+			fpath_pop(&c->path, m);
+			if (!id || !*id || !name)
 				continue;
 			p->container_ids[p->ncontainer_ids] = pdup(c, id);
 			p->container_names[p->ncontainer_ids] = pdup(c, name);
@@ -600,9 +706,9 @@ const char *pod_phase_name(enum pod_phase ph)
 }
 
 /* status.phase: the API's spelling exactly; anything else is unset. */
-static uint8_t read_phase(const struct jval *status)
+static uint8_t read_phase(struct pctx *c, const struct jval *status)
 {
-	const char *s = jval_str(jval_get(status, "phase"));
+	const char *s = opt_str(c, status, "phase");
 
 	for (size_t i = PHASE_PENDING; s && i < sizeof(phase_names) / sizeof(phase_names[0]); i++)
 		if (strcmp(s, phase_names[i]) == 0)
@@ -618,31 +724,40 @@ static void read_runtime_facts(struct pctx *c, const struct jval *obj)
 	const struct jval *status = jval_get(obj, "status");
 	const struct jval *owners = jval_get(meta, "ownerReferences"), *o;
 	const struct jval *ann = jval_get(meta, "annotations");
+	const char *s;
 	size_t i;
 
 	p->start_time = -1;
 	p->created = -1;
 	p->deletion_time = -1;
-	if (jval_is_string(jval_get(spec, "nodeName")))
-		p->node_name = pdup(c, jval_str(jval_get(spec, "nodeName")));
+	fpath_init(&c->path, "spec");
+	if ((s = opt_str(c, spec, "nodeName")))
+		p->node_name = pdup(c, s);
+	fpath_init(&c->path, "metadata");
 	jval_foreach_item(owners, i, o) {
+		size_t m;
+
 		if (!jval_is_true(jval_get(o, "controller")))
 			continue;
-		if (jval_is_string(jval_get(o, "kind")))
-			p->owner_kind = pdup(c, jval_str(jval_get(o, "kind")));
-		if (jval_is_string(jval_get(o, "name")))
-			p->owner_name = pdup(c, jval_str(jval_get(o, "name")));
-		if (jval_is_string(jval_get(o, "uid")))
-			p->owner_uid = pdup(c, jval_str(jval_get(o, "uid")));
+		m = fpath_key(&c->path, "ownerReferences");
+		fpath_index(&c->path, i);
+		if ((s = opt_str(c, o, "kind")))
+			p->owner_kind = pdup(c, s);
+		if ((s = opt_str(c, o, "name")))
+			p->owner_name = pdup(c, s);
+		if ((s = opt_str(c, o, "uid")))
+			p->owner_uid = pdup(c, s);
+		fpath_pop(&c->path, m);
 		break;
 	}
 	p->mirror = jval_get(ann, "kubernetes.io/config.mirror") != NULL;
 	p->terminating = jval_get(meta, "deletionTimestamp") != NULL &&
 			 !jval_is_null(jval_get(meta, "deletionTimestamp"));
-	p->deletion_time = parse_time(jval_str(jval_get(meta, "deletionTimestamp")));
-	p->created = parse_time(jval_str(jval_get(meta, "creationTimestamp")));
-	p->start_time = parse_time(jval_str(jval_get(status, "startTime")));
-	p->phase = read_phase(status);
+	p->deletion_time = parse_time(opt_str(c, meta, "deletionTimestamp"));
+	p->created = parse_time(opt_str(c, meta, "creationTimestamp"));
+	fpath_init(&c->path, "status");
+	p->start_time = parse_time(opt_str(c, status, "startTime"));
+	p->phase = read_phase(c, status);
 	read_status_ids(c, status);
 }
 
@@ -684,14 +799,16 @@ int pod_from_jval_kind(const struct jval *obj, enum workload_kind wk, const char
 		perr(&c, "must be an object");
 		goto done;
 	}
-	ns = jval_str(jval_get(meta, "namespace"));
+	m = fpath_key(&c.path, "metadata");
+	ns = opt_str(&c, meta, "namespace");
 	p->namespace = pdup(&c, ns && *ns ? ns : default_ns ? default_ns : "default");
-	p->name = jval_str(jval_get(meta, "name"));
+	p->name = opt_str(&c, meta, "name");
 	if (!p->name)
-		p->name = jval_str(jval_get(meta, "generateName"));
+		p->name = opt_str(&c, meta, "generateName");
 	p->name = pdup(&c, p->name ? p->name : "");
-	if (jval_is_string(jval_get(meta, "uid")))
-		p->uid = pdup(&c, jval_str(jval_get(meta, "uid")));
+	if ((p->uid = opt_str(&c, meta, "uid")))
+		p->uid = pdup(&c, p->uid);
+	fpath_pop(&c.path, m);
 
 	spec = jval_get(obj, "spec");
 	switch (wk) {
@@ -783,6 +900,8 @@ int pod_from_object(json_t *obj, const char *default_ns, struct errlist *errs,
 	if (!a)
 		return -ENOMEM;
 	r = jval_from_json(obj, a, &v);
+	if (r == -EINVAL && errlist_add(errs, "a key holds NUL") < 0)
+		r = -ENOMEM;
 	if (r == 0)
 		r = pod_from_jval(v, default_ns, errs, ret_pod);
 	arena_free(a);

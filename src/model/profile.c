@@ -197,7 +197,7 @@ static void get_strv(struct vctx *c, json_t *obj, const char *key, str_check che
 		goto out;
 	}
 	if (json_array_size(arr) > PROFILE_MAX_LIST) {
-		verr(c, "more than %d items", PROFILE_MAX_LIST);
+		verr(c, "more than %d items (profileguard's limit)", PROFILE_MAX_LIST);
 		goto out;
 	}
 	ret->v = arena_alloc(c->a, (json_array_size(arr) + 1) * sizeof(char *));
@@ -213,7 +213,7 @@ static void get_strv(struct vctx *c, json_t *obj, const char *key, str_check che
 		if (!json_is_string(v) || !*json_string_value(v)) {
 			verr(c, "must be a non-empty string");
 		} else if (strlen(json_string_value(v)) > PROFILE_MAX_STRING) {
-			verr(c, "longer than %d bytes", PROFILE_MAX_STRING);
+			verr(c, "longer than %d bytes (profileguard's limit)", PROFILE_MAX_STRING);
 		} else {
 			s = json_string_value(v);
 			snprintf(out, sizeof(out), "%s", s);
@@ -430,7 +430,7 @@ static json_t *enter_rules(struct vctx *c, json_t *obj, const char *key, size_t 
 	if (!json_is_array(arr))
 		verr(c, "must be a list");
 	else if (json_array_size(arr) > PROFILE_MAX_LIST)
-		verr(c, "more than %d rules", PROFILE_MAX_LIST);
+		verr(c, "more than %d rules (profileguard's limit)", PROFILE_MAX_LIST);
 	else if (!(*ret_v = arena_alloc(c->a, (json_array_size(arr) + 1) * elem)))
 		c->oom = true;
 	else
@@ -488,8 +488,11 @@ static void parse_egress(struct vctx *c, json_t *rt, struct profile *p)
 			json_t *pv;
 
 			mk = fpath_key(&c->path, "ports");
-			if (!json_is_array(ports) || json_array_size(ports) > 65535) {
+			if (!json_is_array(ports)) {
 				verr(c, "must be a list of port numbers");
+				ok = false;
+			} else if (json_array_size(ports) > PROFILE_MAX_PORTS) {
+				verr(c, "more than %d ports (profileguard's limit)", PROFILE_MAX_PORTS);
 				ok = false;
 			} else {
 				r->ports = arena_alloc(c->a, (json_array_size(ports) + 1) * sizeof(uint16_t));
@@ -673,6 +676,41 @@ out:
 	fpath_pop(&c->path, m);
 }
 
+/* Refuses every string holding U+0000 (JSON "\u0000", YAML "\0"): the
+ * readers below see C strings, and "Forbid\u0000x" or "r.io/app\u0000evil"
+ * would be read as the part before the NUL. */
+static void check_nul(struct vctx *c, json_t *v, int depth)
+{
+	const char *k;
+	json_t *x;
+	size_t i, m;
+
+	if (depth > 64)
+		return;         /* deeper than any field we read */
+	switch (json_typeof(v)) {
+	case JSON_STRING:
+		if (memchr(json_string_value(v), '\0', json_string_length(v)))
+			verr(c, "must not contain NUL");
+		break;
+	case JSON_OBJECT:
+		json_object_foreach(v, k, x) {
+			m = fpath_key(&c->path, k);
+			check_nul(c, x, depth + 1);
+			fpath_pop(&c->path, m);
+		}
+		break;
+	case JSON_ARRAY:
+		json_array_foreach(v, i, x) {
+			m = fpath_index(&c->path, i);
+			check_nul(c, x, depth + 1);
+			fpath_pop(&c->path, m);
+		}
+		break;
+	default:
+		break;
+	}
+}
+
 int profile_parse(json_t *obj, const char *default_ns, struct errlist *errs,
 		  struct profile **ret_profile)
 {
@@ -699,6 +737,7 @@ int profile_parse(json_t *obj, const char *default_ns, struct errlist *errs,
 		goto done;
 	}
 	check_keys(&c, obj, top_keys);
+	check_nul(&c, obj, 0);
 	v = json_object_get(obj, "apiVersion");
 	m = fpath_key(&c.path, "apiVersion");
 	if (!json_is_string(v) || strcmp(json_string_value(v), PROFILE_API_VERSION) != 0)

@@ -10,11 +10,6 @@
 #include "jval.h"
 #include "strutil.h"
 
-/* A selector is small; a hostile one must not become large. */
-#define SELECTOR_MAX_REQS 256
-#define SELECTOR_MAX_VALUES 1024
-#define LABELS_MAX 1024
-
 const char *labels_get(const struct labels *l, const char *key)
 {
 	for (size_t i = 0; i < l->n; i++)
@@ -55,7 +50,8 @@ int labels_from_jval(const struct jval *obj, struct arena *a, struct fpath *path
 		return -EINVAL;
 	}
 	if (obj->n > LABELS_MAX) {
-		errlist_add(errs, "%s: more than %d labels", fpath_str(path), LABELS_MAX);
+		errlist_add(errs, "%s: more than %d labels (profileguard's limit)", fpath_str(path),
+			    LABELS_MAX);
 		return -EINVAL;
 	}
 	ret->keys = arena_alloc(a, (obj->n + 1) * sizeof(char *));
@@ -65,7 +61,11 @@ int labels_from_jval(const struct jval *obj, struct arena *a, struct fpath *path
 	jval_foreach_member(obj, m) {
 		size_t mark = fpath_key(path, m->key);
 
-		if (!jval_is_string(&m->val)) {
+		if (jval_has_nul(&m->val)) {
+			/* Matched as C strings, "a\u0000b" would pass for "a". */
+			errlist_add(errs, "%s: must not contain NUL", fpath_str(path));
+			r = -EINVAL;
+		} else if (!jval_is_string(&m->val)) {
 			errlist_add(errs, "%s: must be a string", fpath_str(path));
 			r = -EINVAL;
 		} else {
@@ -95,7 +95,8 @@ static int parse_values(json_t *arr, struct arena *a, struct fpath *path,
 		return -EINVAL;
 	}
 	if (json_array_size(arr) > SELECTOR_MAX_VALUES) {
-		errlist_add(errs, "%s: more than %d values", fpath_str(path), SELECTOR_MAX_VALUES);
+		errlist_add(errs, "%s: more than %d values (profileguard's limit)", fpath_str(path),
+			    SELECTOR_MAX_VALUES);
 		return -EINVAL;
 	}
 	req->values = arena_alloc(a, (json_array_size(arr) + 1) * sizeof(char *));
@@ -235,7 +236,8 @@ int selector_parse(json_t *obj, struct arena *a, struct fpath *path,
 		return -EINVAL;
 	}
 	if (json_object_size(ml) + json_array_size(me) > SELECTOR_MAX_REQS) {
-		errlist_add(errs, "%s: more than %d requirements", fpath_str(path), SELECTOR_MAX_REQS);
+		errlist_add(errs, "%s: more than %d requirements (profileguard's limit)", fpath_str(path),
+			    SELECTOR_MAX_REQS);
 		return -EINVAL;
 	}
 	ret->reqs = arena_alloc(a, (json_object_size(ml) + json_array_size(me)) * sizeof(*ret->reqs));

@@ -260,5 +260,95 @@ spec:
         self.assertEqual(rc, 2)
 
 
+# ---------------------------------------------------------------------------
+# Bounds, NUL and digests (issue "Safety first"): shapes the fuzzers' 4 KB
+# inputs could not reach.
+# ---------------------------------------------------------------------------
+
+GOOD = "registry.example.com/payments/api@sha256:682a1c47a1d34030b53d929d93f628b8e80e292b915f8c0e8d8fb51b3b7be968"
+
+
+def payments_pod(name, spec):
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": "payments", "labels": {"app": "payments-api"}},
+            "spec": spec}
+
+
+def token_overflow_pod(ns="payments"):
+    """17 projected volumes of 1,024 serviceAccountToken sources and 1,100
+    env entries: about 1.2 MB, under etcd's 1.5 MB.  It overflowed the
+    decoder's tokens array (a heap overflow, then "double free or
+    corruption")."""
+    vols = [{"name": "t%d" % v, "projected": {"sources": [
+        {"serviceAccountToken": {"path": "t%d" % i, "expirationSeconds": 3600}} for i in range(1024)]}}
+        for v in range(17)]
+    env = [{"name": "E%d" % i, "value": "v"} for i in range(1100)]
+    p = payments_pod("overflow", {"volumes": vols, "containers": [{"name": "c", "image": GOOD, "env": env}]})
+    p["metadata"]["namespace"] = ns
+    return p
+
+
+SOURCES_CAP = "spec.volumes: more than 16384 projected sources in all volumes together (profileguard's limit)"
+
+
+class Bounds(unittest.TestCase):
+    def test_token_overflow_pod_refused_naming_the_cap(self):
+        body = json.dumps(token_overflow_pod())
+        self.assertGreater(len(body), 1_000_000)
+        self.assertLess(len(body), 1_500_000)
+        rc, out, err = run("check", "-p", PROFILES, "-f", "-", stdin=body)
+        self.assertEqual(rc, 2, err[-2000:])
+        self.assertIn("-: document 1: " + SOURCES_CAP, err)
+        self.assertNotIn("double free", err)
+
+    def test_env_past_its_cap_refused(self):
+        env = [{"name": "E%d" % i, "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}} for i in range(16385)]
+        body = json.dumps(payments_pod("env", {"containers": [{"name": "c", "image": GOOD, "env": env}]}))
+        rc, _, err = run("check", "-p", PROFILES, "-f", "-", stdin=body)
+        self.assertEqual(rc, 2)
+        self.assertIn("-: document 1: spec.containers[0].env: more than 16384 items (profileguard's limit)", err)
+
+    def test_legacy_token_behind_18000_secret_refs_found(self):
+        """18,000 secretKeyRefs in two containers, then an envFrom of a
+        token Secret: references past 16,384 were dropped, and the envFrom
+        with them, so legacyTokenSecrets: Forbid passed."""
+        with open(ex("manifests", "bad", "payments-legacy-token.yaml")) as f:
+            secret = f.read().split("\n---\n")[0]
+        env = [{"name": "E%d" % i, "valueFrom": {"secretKeyRef": {"name": "plain", "key": "k"}}} for i in range(9000)]
+        pod = payments_pod("hidden", {"containers": [
+            {"name": "a", "image": GOOD, "env": env},
+            {"name": "b", "image": GOOD, "env": env, "envFrom": [{"secretRef": {"name": "payments-api-token"}}]}]})
+        rc, out, err = run("check", "-p", PROFILES, "-f", "-", stdin=secret + "\n---\n" + json.dumps(pod) + "\n")
+        self.assertEqual(rc, 1, out + err)
+        self.assertIn('spec.containers[1].envFrom[0].secretRef.name: "payments-api-token" is a legacy '
+                      'service-account token Secret, forbidden by payments/payments-api identity.legacyTokenSecrets', out)
+
+    def test_nul_in_image_refused(self):
+        body = json.dumps(payments_pod("nul", {"containers": [
+            {"name": "c", "image": "registry.example.com/payments/x\u0000evil.com/x"}]}))
+        self.assertIn("\\u0000", body)
+        rc, _, err = run("check", "-p", PROFILES, "-f", "-", stdin=body)
+        self.assertEqual(rc, 2, err)
+        self.assertIn("-: document 1: spec.containers[0].image: must not contain NUL", err)
+
+    def test_tag_beside_digest_is_not_the_tag(self):
+        with tempfile.TemporaryDirectory() as d:
+            with open(os.path.join(d, "p.yaml"), "w") as f:
+                f.write("apiVersion: profileguard.io/v1alpha1\nkind: WorkloadProfile\n"
+                        "metadata: {name: web, namespace: web}\n"
+                        "spec: {selector: {matchLabels: {app: web}}, mode: Enforce, images: {allow: ['nginx:1.25']}}\n")
+            any_build = "nginx:1.25@sha256:" + "f" * 64
+
+            def pod(image):
+                return json.dumps({"apiVersion": "v1", "kind": "Pod",
+                                   "metadata": {"name": "w", "namespace": "web", "labels": {"app": "web"}},
+                                   "spec": {"containers": [{"name": "c", "image": image}]}})
+            rc, out, err = run("check", "-p", d, "-f", "-", stdin=pod(any_build))
+            self.assertEqual(rc, 1, out + err)
+            self.assertIn('spec.containers[0].image: "%s" not allowed by web/web images.allow' % any_build, out)
+            rc, out, err = run("check", "-p", d, "-f", "-", stdin=pod("nginx:1.25"))
+            self.assertEqual(rc, 0, out + err)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -400,6 +400,43 @@ class TestEnforce(Base):
             self.assertEqual(self.api.deletes(ns, name), [], f"{ns}/{name} was acted on")
             self.assertEqual(self.api.events(ns, name), [], f"{ns}/{name} got an Event")
 
+    def test_bounds_pod_over_a_cap_skipped_others_judged(self):
+        """The 1.2 MB pod that overflowed the pod decoder (17 projected
+        volumes of 1,024 token sources, 1,100 env entries) crash-looped the
+        controller through the informer, from any namespace, kube-system
+        included.  Now the informer leaves it out: the controller keeps
+        running, logs which pod and which cap, acts on neither copy (it
+        cannot judge them), and still judges the pods beside them."""
+        ns = "bounds"
+        vols = [{"name": "t%d" % v, "projected": {"sources": [
+            {"serviceAccountToken": {"path": "t%d" % i, "expirationSeconds": 3600}} for i in range(1024)]}}
+            for v in range(17)]
+        env = [{"name": "E%d" % i, "value": "v"} for i in range(1100)]
+
+        def overflow(pns):
+            return pod(pns, "overflow", image="nginx", spec={
+                "volumes": vols, "containers": [{"name": "c", "image": "nginx", "env": env}]})
+        self.assertGreater(len(json.dumps(overflow(ns))), 1_000_000)
+        start = self.ctl.mark()
+        self.api.put(overflow("kube-system"), overflow(ns), pod(ns, "bad", image="nginx"),
+                     pod(ns, "good"), profile(ns, "digests", REQUIRE_DIGEST))
+        self.wait_gone(ns, "bad")
+        for pns in ("kube-system", ns):
+            line = self.ctl.wait_log(lambda l: l.get("msg") == "pod not judged: refused by the pod decoder"
+                                     and l.get("namespace") == pns and l.get("pod") == "overflow",
+                                     what=f"{pns}/overflow refused", start=start)
+            self.assertEqual(line["level"], "warn")
+            self.assertEqual(line["reason"], "spec.volumes: more than 16384 projected sources in all "
+                             "volumes together (profileguard's limit)")
+        self.assertTrue(self.ctl.alive())
+        self.assertEqual(self.ctl.http("/healthz")[0], 200)
+        time.sleep(0.5)
+        for pns in ("kube-system", ns):
+            self.assertEqual(self.api.deletes(pns, "overflow"), [])
+            self.assertEqual(self.api.events(pns, "overflow"), [])
+            self.assertIsNotNone(self.api.one("Pod", pns, "overflow"))
+        self.assertEqual(self.api.deletes(ns, "good"), [])
+
     def test_metrics_and_health(self):
         ns = "metrics"
         self.api.put(pod(ns, "m", image="nginx"), profile(ns, "p", REQUIRE_DIGEST))

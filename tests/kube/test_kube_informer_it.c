@@ -1097,6 +1097,106 @@ START_TEST(test_stop_is_prompt)
 }
 END_TEST
 
+/* The pod that overflowed the decoder's tokens array (17 projected volumes
+ * of 1,024 serviceAccountToken sources, 1,100 env entries: 1.2 MB) and
+ * crashed the informer's process from any namespace. */
+static json_t *overflow_pod(const char *ns, const char *name)
+{
+	json_t *pod = kt_pod(ns, name, "web", false, 0), *vols = json_array(), *env = json_array();
+	json_t *spec = json_object_get(pod, "spec");
+
+	for (int v = 0; v < 17; v++) {
+		json_t *src = json_array();
+
+		for (int i = 0; i < 1024; i++)
+			json_array_append_new(src, json_pack("{s{ss si}}", "serviceAccountToken", "path", "t",
+							     "expirationSeconds", 3600));
+		json_array_append_new(vols, json_pack("{ss s{so}}", "name", "t", "projected", "sources", src));
+	}
+	for (int i = 0; i < 1100; i++)
+		json_array_append_new(env, json_pack("{ss ss}", "name", "E", "value", "v"));
+	json_object_set_new(spec, "volumes", vols);
+	json_object_set_new(json_array_get(json_object_get(spec, "containers"), 0), "env", env);
+	return pod;
+}
+
+struct refusals {
+	pthread_mutex_t lock;
+	int n;
+	char last[256];
+};
+
+static void on_refused(void *ud, const char *ns, const char *name, const char *why)
+{
+	struct refusals *r = ud;
+
+	pthread_mutex_lock(&r->lock);
+	r->n++;
+	snprintf(r->last, sizeof(r->last), "%s/%s: %s", ns, name, why);
+	pthread_mutex_unlock(&r->lock);
+}
+
+static int refusals_n(struct refusals *r)
+{
+	int n;
+
+	pthread_mutex_lock(&r->lock);
+	n = r->n;
+	pthread_mutex_unlock(&r->lock);
+	return n;
+}
+
+/* Listed and watched, through both readers (the controller's fast one and
+ * jansson's): the pod is left out and counted, the caller told which pod
+ * and which cap, and the other pods are cached as before. */
+START_TEST(test_pod_over_a_cap_left_out)
+{
+	static const char *const want =
+		"spec.volumes: more than 16384 projected sources in all volumes together (profileguard's limit)";
+	struct kube_client *c = test_client();
+	struct refusals rf = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct kube_pod_refused tell = { on_refused, &rf };
+	struct kube_informer_opts o;
+	struct kube_informer_stats st;
+	struct kube_informer *inf;
+	struct tracker t;
+	char msg[256];
+
+	seed_pods("b", "pod", "web", 3);
+	kt_seed(&S, json_pack("[o]", overflow_pod("b", "overflow-listed")));
+	tracker_init(&t);
+	o = pod_opts(&t, "b");
+	if (_i == 1)
+		o.decode_jval = kube_decode_pod_jval;
+	o.decode_ud = &tell;
+	ck_assert_int_eq(kube_informer_new(c, &o, &inf), 0);
+	ck_assert_int_eq(kube_informer_start(inf), 0);
+	ck_assert_int_eq(kube_informer_wait_synced(inf, 10000), 0);
+	ck_assert_uint_eq(kube_informer_count(inf), 3);
+	kube_informer_stats(inf, &st);
+	ck_assert_uint_eq(st.decode_errors, 1);
+	ck_assert_int_eq(refusals_n(&rf), 1);
+	snprintf(msg, sizeof(msg), "b/overflow-listed: %s", want);
+	ck_assert_str_eq(rf.last, msg);
+
+	wait_watching(1);
+	kt_seed(&S, json_pack("[o]", overflow_pod("b", "overflow-watched")));
+	WAIT_UNTIL(refusals_n(&rf) == 2, 10, "the watched pod was not refused");
+	snprintf(msg, sizeof(msg), "b/overflow-watched: %s", want);
+	pthread_mutex_lock(&rf.lock);
+	ck_assert_str_eq(rf.last, msg);
+	pthread_mutex_unlock(&rf.lock);
+	/* Still watching: a pod after it is cached. */
+	create_pod(c, "b", "after", "web");
+	WAIT_UNTIL(kube_informer_count(inf) == 4, 10, "the pod after it was not cached");
+	kube_object_unref(kube_informer_get(inf, "b", "after"));
+	ck_assert_ptr_null(kube_informer_get(inf, "b", "overflow-watched"));
+	kube_informer_free(inf);
+	tracker_free(&t);
+	kube_client_free(c);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("kube_informer_integration");
@@ -1120,6 +1220,7 @@ int main(void)
 	tcase_add_test(tc, test_metadata_only_secrets);
 	tcase_add_test(tc, test_label_selector);
 	tcase_add_test(tc, test_cluster_scoped_and_decode_errors);
+	tcase_add_loop_test(tc, test_pod_over_a_cap_left_out, 0, 2);
 	tcase_add_test(tc, test_stop_is_prompt);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -118,8 +118,11 @@ static const struct ecase cases[] = {
 	{ "image exact tag mismatch", "images: {allow: [\"nginx:1.25\"]}",
 	  POD_HEAD "spec: {containers: [{name: c, image: nginx}]}", 1,
 	  "spec.containers[0].image: \"nginx\" not allowed by ns/p images.allow", NULL },
-	{ "image pattern without digest allows digested image", "images: {allow: [\"r.io/app:1.2\"]}",
-	  POD_HEAD "spec: {containers: [{name: c, image: \"r.io/app:1.2@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\"}]}", 1, "", NULL },
+	/* The runtime pulls by the digest, whatever tag stands beside it
+	 * (SPEC §2): a tag pattern does not allow name:tag@digest. */
+	{ "image tag pattern does not allow the tag beside a digest", "images: {allow: [\"r.io/app:1.2\"]}",
+	  POD_HEAD "spec: {containers: [{name: c, image: \"r.io/app:1.2@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\"}]}", 1,
+	  "spec.containers[0].image: \"r.io/app:1.2@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\" not allowed by ns/p images.allow", NULL },
 	{ "image empty allow list allows nothing", "images: {allow: []}",
 	  POD_HEAD "spec: {containers: [{name: c, image: x}]}", 1,
 	  "spec.containers[0].image: \"x\" not allowed by ns/p images.allow", NULL },

@@ -142,6 +142,39 @@ START_TEST(test_alloc_failures)
 }
 END_TEST
 
+/* A string holding U+0000 keeps its length and says so; jval_str() and
+ * jval_is_string() do not hand it out as a C string, which would end at
+ * the NUL. */
+START_TEST(test_nul_in_string)
+{
+	static const char text[] = "{\"image\":\"registry.example.com/payments/x\\u0000evil.com/x\",\"ok\":\"a\\u0001\"}";
+	struct arena *a = arena_new(256);
+	const struct jval *v, *img, *cp;
+	json_t *j;
+
+	ck_assert_int_eq(jval_parse(text, strlen(text), NULL, a, &v, NULL), 0);
+	img = jval_get(v, "image");
+	ck_assert_int_eq(img->type, JV_STRING);
+	ck_assert(!jval_is_string(img));        /* not a string any reader may take */
+	ck_assert(jval_has_nul(img));
+	ck_assert_uint_eq(img->n, strlen("registry.example.com/payments/x") + 1 + strlen("evil.com/x"));
+	ck_assert_ptr_null(jval_str(img));
+	ck_assert(!jval_has_nul(jval_get(v, "ok")));
+	ck_assert_str_eq(jval_str(jval_get(v, "ok")), "a\x01");
+	/* The jansson copy keeps every byte and the flag. */
+	j = json_loadb(text, strlen(text), JSON_ALLOW_NUL, NULL);
+	ck_assert_ptr_nonnull(j);
+	ck_assert_int_eq(jval_from_json(j, a, &cp), 0);
+	img = jval_get(cp, "image");
+	ck_assert(jval_has_nul(img));
+	ck_assert_uint_eq(img->n, strlen("registry.example.com/payments/x") + 1 + strlen("evil.com/x"));
+	ck_assert_int_eq(memcmp(img->u.s + img->n - 10, "evil.com/x", 10), 0);
+	ck_assert_ptr_null(jval_str(img));
+	json_decref(j);
+	arena_free(a);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("jval");
@@ -155,6 +188,7 @@ int main(void)
 	tcase_add_test(tc, test_limits);
 	tcase_add_test(tc, test_from_json);
 	tcase_add_test(tc, test_alloc_failures);
+	tcase_add_test(tc, test_nul_in_string);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -6,8 +6,10 @@
 #include <stdlib.h>
 
 #include "arena.h"
+#include "buf.h"
 #include "fpath.h"
 #include "image.h"
+#include "jval.h"
 #include "testutil.h"
 #include "xalloc.h"
 
@@ -75,8 +77,13 @@ static const char *const norm_cases[][2] = {
 	{ "registry.example.com:443/team/app:1.0", "registry.example.com:443/team/app:1.0" },
 	{ "nginx@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
 	  "docker.io/library/nginx@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef" },
+	/* A tag beside a digest is dropped: the runtime pulls by digest. */
 	{ "r.io/a:1@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-	  "r.io/a:1@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef" },
+	  "r.io/a@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef" },
+	{ "nginx:1.25@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+	  "docker.io/library/nginx@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef" },
+	{ "localhost:5000/app:dev@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+	  "localhost:5000/app@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef" },
 };
 
 START_TEST(test_image_normalize)
@@ -111,8 +118,9 @@ START_TEST(test_image_patterns)
 	ck_assert(image_pattern_match("docker.io/library/nginx:*", "docker.io/library/nginx:1.25"));
 	ck_assert(!image_pattern_match("nginx:*", "docker.io/library/nginx:1.25"));  /* wildcards are not normalised */
 	ck_assert(image_pattern_match("nginx:1.25", "docker.io/library/nginx:1.25"));
-	snprintf(img, sizeof(img), "r.io/app:1%s", d);
-	ck_assert(image_pattern_match("r.io/app:1", img));
+	ck_assert_int_eq(image_normalize("r.io/app:1@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+					 img, sizeof(img)), 0);
+	ck_assert(!image_pattern_match("r.io/app:1", img));    /* the tag beside a digest is not the tag */
 	ck_assert(image_pattern_match("r.io/*", img));
 	ck_assert(!image_pattern_match("r.io/app:2", img));
 	snprintf(img, sizeof(img), "r.io/app%s", d);
@@ -121,6 +129,57 @@ START_TEST(test_image_patterns)
 	ck_assert(image_has_digest(img));
 	ck_assert(!image_has_digest("r.io/app@sha256:ABCDEF"));
 	ck_assert(!image_has_digest("r.io/app:sha256"));
+}
+END_TEST
+
+/* `nginx:1.25@sha256:<any>` runs whatever build the digest names: a tag
+ * allow list must not admit it (SPEC §2). */
+START_TEST(test_image_tag_beside_digest)
+{
+	const char *any = "@sha256:ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff";
+	char ref[256], norm[IMAGE_REF_MAX + 64];
+
+	snprintf(ref, sizeof(ref), "nginx:1.25%s", any);
+	ck_assert_int_eq(image_normalize(ref, norm, sizeof(norm)), 0);
+	ck_assert(!image_pattern_match("nginx:1.25", norm));
+	ck_assert(!image_pattern_match("docker.io/library/nginx:1.25", norm));
+	ck_assert(!image_pattern_match("docker.io/library/nginx:1.25*", norm));
+	ck_assert(!image_pattern_match("docker.io/library/nginx:*", norm));
+	/* What names the repository or the digest still works. */
+	ck_assert(image_pattern_match("docker.io/library/nginx@sha256:*", norm));
+	ck_assert(image_pattern_match("docker.io/library/nginx*", norm));
+	ck_assert(image_pattern_match(ref, norm));                    /* the same pin, tag and all */
+	snprintf(ref, sizeof(ref), "nginx%s", any);
+	ck_assert(image_pattern_match(ref, norm));                    /* the same digest */
+	/* A tag pattern still allows the tag. */
+	ck_assert_int_eq(image_normalize("nginx:1.25", norm, sizeof(norm)), 0);
+	ck_assert(image_pattern_match("nginx:1.25", norm));
+	ck_assert_int_eq(image_normalize("nginx:@sha256:ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+					 norm, sizeof(norm)), -EINVAL);
+}
+END_TEST
+
+/* The same through the engine: images.allow [nginx:1.25] is a finding for
+ * nginx:1.25@sha256:<any>, learn's own pin still passes. */
+START_TEST(test_image_allow_list_digest_pin)
+{
+	struct profile *p = tu_profile("images: {allow: [\"nginx:1.25\", "
+				       "\"r.io/app:2@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\"]}");
+	struct findings f;
+	struct pod *pod;
+
+	pod = tu_pod("apiVersion: v1\nkind: Pod\nmetadata: {name: x, namespace: ns, labels: {app: a}}\n"
+		     "spec: {containers: [{name: c, image: \"nginx:1.25@sha256:ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff\"}, "
+		     "{name: d, image: nginx:1.25}, "
+		     "{name: e, image: \"r.io/app:2@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\"}]}\n");
+	findings_init(&f, 0);
+	ck_assert_int_eq(engine_eval_profile(p, pod, NULL, &f), 0);
+	ck_assert_uint_eq(f.n, 1);
+	ck_assert_str_eq(f.v[0].path, "spec.containers[0].image");
+	ck_assert_str_eq(f.v[0].rule, "images.allow");
+	findings_free(&f);
+	pod_free(pod);
+	profile_free(p);
 }
 END_TEST
 
@@ -260,6 +319,466 @@ START_TEST(test_pod_alloc_failures)
 }
 END_TEST
 
+/* ---- bounds (SPEC §2 "Bounds") -------------------------------------------- */
+
+/* Decodes @json through both readers (the fast one of the webhook and the
+ * informer, and jansson's of check) and expects the same verdict: 0 with
+ * the pod of the fast reader in *ret_pod, or @code with @msg first. */
+static int decode2(const char *json, size_t len, int code, const char *msg, struct pod **ret_pod)
+{
+	struct arena *a = arena_new(4096);
+	struct errlist errs;
+	const struct jval *v;
+	struct jval_error jerr;
+	struct pod *p = NULL;
+	json_error_t err;
+	json_t *obj;
+	int r;
+
+	errlist_init(&errs, 0);
+	ck_assert_int_eq(jval_parse(json, len, NULL, a, &v, &jerr), 0);
+	r = pod_from_jval(v, "default", &errs, &p);
+	ck_assert_msg(r == code, "fast reader: got %d (%s), want %d", r, errs.n ? errs.msgs[0] : "", code);
+	if (msg)
+		ck_assert_msg(errs.n && strcmp(errs.msgs[0], msg) == 0, "fast reader: got \"%s\" want \"%s\"",
+			      errs.n ? errs.msgs[0] : "", msg);
+	if (r == 0)
+		*ret_pod = p;
+	errlist_clear(&errs);
+	arena_free(a);
+
+	obj = json_loadb(json, len, JSON_ALLOW_NUL | JSON_REJECT_DUPLICATES, &err);
+	ck_assert_msg(obj != NULL, "jansson: %s", err.text);
+	p = NULL;
+	r = pod_from_object(obj, "default", &errs, &p);
+	ck_assert_msg(r == code, "jansson: got %d (%s), want %d", r, errs.n ? errs.msgs[0] : "", code);
+	if (msg)
+		ck_assert_msg(errs.n && strcmp(errs.msgs[0], msg) == 0, "jansson: got \"%s\" want \"%s\"",
+			      errs.n ? errs.msgs[0] : "", msg);
+	pod_free(p);
+	json_decref(obj);
+	errlist_free(&errs);
+	return r;
+}
+
+#define PODJ "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"x\",\"namespace\":\"ns\""
+
+/* @n items of @item, each '#' in it the item's index, joined by commas. */
+static void add_items(struct buf *b, size_t n, const char *item)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			buf_addc(b, ',');
+		for (const char *q = item; *q; q++) {
+			if (*q == '#')
+				buf_printf(b, "%zu", i);
+			else
+				buf_addc(b, *q);
+		}
+	}
+}
+
+/* A pod whose container c has @nenv env secretKeyRefs and @nfrom envFrom
+ * secretRefs, over @nc containers; @ncaps capabilities in container 0. */
+static void env_pod(struct buf *b, size_t nc, size_t nenv, size_t nfrom, size_t ncaps)
+{
+	buf_reset(b);
+	buf_adds(b, PODJ "},\"spec\":{\"containers\":[");
+	for (size_t c = 0; c < nc; c++) {
+		buf_printf(b, "%s{\"name\":\"c%zu\",\"image\":\"x\",\"env\":[", c ? "," : "", c);
+		add_items(b, nenv, "{\"name\":\"E#\",\"valueFrom\":{\"secretKeyRef\":{\"name\":\"s\",\"key\":\"k\"}}}");
+		buf_adds(b, "],\"envFrom\":[");
+		add_items(b, nfrom, "{\"secretRef\":{\"name\":\"f#\"}}");
+		buf_adds(b, "],\"securityContext\":{\"capabilities\":{\"add\":[");
+		add_items(b, c == 0 ? ncaps : 0, "\"C#\"");
+		buf_adds(b, "]}}}");
+	}
+	buf_adds(b, "]}}");
+}
+
+START_TEST(test_pod_cap_env)
+{
+	struct buf b;
+	struct pod *p = NULL;
+
+	buf_init(&b, 64 << 20);
+	env_pod(&b, 1, POD_MAX_ENV, 0, 0);
+	decode2(buf_str(&b), b.len, 0, NULL, &p);
+	ck_assert_uint_eq(p->nsecrets, POD_MAX_ENV);
+	ck_assert_uint_eq(p->secrets[POD_MAX_ENV - 1].b, POD_MAX_ENV - 1);
+	p = pod_free(p);
+	env_pod(&b, 1, POD_MAX_ENV + 1, 0, 0);
+	decode2(buf_str(&b), b.len, -EINVAL, "spec.containers[0].env: more than 16384 items (profileguard's limit)", NULL);
+
+	env_pod(&b, 1, 0, POD_MAX_ENV_FROM, 0);
+	decode2(buf_str(&b), b.len, 0, NULL, &p);
+	ck_assert_uint_eq(p->nsecrets, POD_MAX_ENV_FROM);
+	p = pod_free(p);
+	env_pod(&b, 1, 0, POD_MAX_ENV_FROM + 1, 0);
+	decode2(buf_str(&b), b.len, -EINVAL, "spec.containers[0].envFrom: more than 16384 items (profileguard's limit)", NULL);
+
+	/* All containers together: 2 x 16384 is the cap, one more is past. */
+	env_pod(&b, 2, POD_MAX_ENV, 0, 0);
+	decode2(buf_str(&b), b.len, 0, NULL, &p);
+	ck_assert_uint_eq(p->nsecrets, POD_MAX_ENV_TOTAL);
+	ck_assert_str_eq(p->secrets[POD_MAX_ENV_TOTAL - 1].secret, "s");
+	ck_assert_uint_eq(p->secrets[POD_MAX_ENV_TOTAL - 1].a, 1);
+	p = pod_free(p);
+	env_pod(&b, 2, POD_MAX_ENV, 1, 0);
+	decode2(buf_str(&b), b.len, -EINVAL,
+		"spec: more than 32768 env and envFrom items in all containers together (profileguard's limit)", NULL);
+	buf_free(&b);
+}
+END_TEST
+
+static bool only_sa_token(void *ud, const char *ns, const char *name)
+{
+	return strcmp(name, "sa-token") == 0;
+}
+
+/* 18,000 secretKeyRefs over two containers, then an envFrom of a token
+ * Secret: references past 16,384 in all were dropped, so the envFrom was
+ * never seen and legacyTokenSecrets: Forbid passed. */
+START_TEST(test_pod_env_truncation_hid_secret)
+{
+	struct profile *pr = tu_profile("identity: {legacyTokenSecrets: Forbid}");
+	struct engine_ctx ctx = { .is_token_secret = only_sa_token };
+	struct findings f;
+	struct pod *p = NULL;
+	struct buf b;
+
+	buf_init(&b, 64 << 20);
+	buf_adds(&b, PODJ ",\"labels\":{\"app\":\"a\"}},\"spec\":{\"containers\":[");
+	for (int c = 0; c < 2; c++) {
+		buf_printf(&b, "%s{\"name\":\"c%d\",\"image\":\"x\",\"env\":[", c ? "," : "", c);
+		add_items(&b, 9000, "{\"name\":\"E#\",\"valueFrom\":{\"secretKeyRef\":{\"name\":\"s\",\"key\":\"k\"}}}");
+		buf_adds(&b, c ? "],\"envFrom\":[{\"secretRef\":{\"name\":\"sa-token\"}}]}" : "]}");
+	}
+	buf_adds(&b, "]}}");
+	decode2(buf_str(&b), b.len, 0, NULL, &p);
+	ck_assert_uint_eq(p->nsecrets, 18001);
+	ck_assert_str_eq(p->secrets[18000].secret, "sa-token");
+	findings_init(&f, 0);
+	ck_assert_int_eq(engine_eval_profile(pr, p, &ctx, &f), 0);
+	ck_assert_uint_eq(f.n, 1);
+	ck_assert_str_eq(f.v[0].path, "spec.containers[1].envFrom[0].secretRef.name");
+	findings_free(&f);
+	pod_free(p);
+	profile_free(pr);
+	buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_pod_cap_caps)
+{
+	struct buf b;
+	struct pod *p = NULL;
+
+	buf_init(&b, 64 << 20);
+	env_pod(&b, 1, 0, 0, POD_MAX_CAPS);
+	decode2(buf_str(&b), b.len, 0, NULL, &p);
+	ck_assert_uint_eq(p->containers[0].ncaps, POD_MAX_CAPS);
+	ck_assert_str_eq(p->containers[0].caps_add[POD_MAX_CAPS - 1], "C255");
+	p = pod_free(p);
+	env_pod(&b, 1, 0, 0, POD_MAX_CAPS + 1);
+	decode2(buf_str(&b), b.len, -EINVAL,
+		"spec.containers[0].securityContext.capabilities.add: more than 256 items (profileguard's limit)", NULL);
+	buf_free(&b);
+}
+END_TEST
+
+/* @ninit init containers, @nc containers, @neph ephemeral ones. */
+static void containers_pod(struct buf *b, size_t ninit, size_t nc, size_t neph)
+{
+	buf_reset(b);
+	buf_adds(b, PODJ "},\"spec\":{\"initContainers\":[");
+	add_items(b, ninit, "{\"name\":\"i#\",\"image\":\"x\"}");
+	buf_adds(b, "],\"containers\":[");
+	add_items(b, nc, "{\"name\":\"c#\",\"image\":\"x\"}");
+	buf_adds(b, "],\"ephemeralContainers\":[");
+	add_items(b, neph, "{\"name\":\"e#\",\"image\":\"x\"}");
+	buf_adds(b, "]}}");
+}
+
+START_TEST(test_pod_cap_containers)
+{
+	struct buf b;
+	struct pod *p = NULL;
+
+	buf_init(&b, 64 << 20);
+	containers_pod(&b, 0, POD_MAX_CONTAINERS, 0);
+	decode2(buf_str(&b), b.len, 0, NULL, &p);
+	ck_assert_uint_eq(p->ncontainers, POD_MAX_CONTAINERS);
+	p = pod_free(p);
+	containers_pod(&b, 0, POD_MAX_CONTAINERS + 1, 0);
+	decode2(buf_str(&b), b.len, -EINVAL, "spec.containers: more than 1024 items (profileguard's limit)", NULL);
+	containers_pod(&b, 24, 1000, 0);
+	decode2(buf_str(&b), b.len, 0, NULL, &p);
+	ck_assert_uint_eq(p->ncontainers, POD_MAX_CONTAINERS);
+	p = pod_free(p);
+	containers_pod(&b, 24, 1000, 1);
+	decode2(buf_str(&b), b.len, -EINVAL,
+		"spec: more than 1024 containers in initContainers, containers and ephemeralContainers together (profileguard's limit)",
+		NULL);
+	buf_free(&b);
+}
+END_TEST
+
+/* @nvol volumes of @nsrc projected serviceAccountToken sources each (or,
+ * with @nsrc 0, a hostPath each), then one of @last sources. */
+static void volumes_pod(struct buf *b, size_t nvol, size_t nsrc, size_t last, size_t nenv)
+{
+	buf_reset(b);
+	buf_adds(b, PODJ "},\"spec\":{\"volumes\":[");
+	for (size_t v = 0; v < nvol + (last > 0); v++) {
+		size_t n = v < nvol ? nsrc : last;
+
+		if (v)
+			buf_addc(b, ',');
+		if (n == 0) {
+			buf_printf(b, "{\"name\":\"h%zu\",\"hostPath\":{\"path\":\"/h/%zu\"}}", v, v);
+			continue;
+		}
+		buf_printf(b, "{\"name\":\"t%zu\",\"projected\":{\"sources\":[", v);
+		add_items(b, n, "{\"serviceAccountToken\":{\"path\":\"t#\",\"expirationSeconds\":3600}}");
+		buf_adds(b, "]}}");
+	}
+	buf_adds(b, "],\"containers\":[{\"name\":\"c\",\"image\":\"x\",\"env\":[");
+	add_items(b, nenv, "{\"name\":\"E#\",\"valueFrom\":{\"secretKeyRef\":{\"name\":\"s\",\"key\":\"k\"}}}");
+	buf_adds(b, "]}]}}");
+}
+
+START_TEST(test_pod_cap_volumes)
+{
+	struct buf b;
+	struct pod *p = NULL;
+
+	buf_init(&b, 64 << 20);
+	volumes_pod(&b, POD_MAX_VOLUMES, 0, 0, 0);
+	decode2(buf_str(&b), b.len, 0, NULL, &p);
+	ck_assert_uint_eq(p->nhost_paths, POD_MAX_VOLUMES);
+	ck_assert_str_eq(p->host_paths[POD_MAX_VOLUMES - 1].path, "/h/4095");
+	p = pod_free(p);
+	volumes_pod(&b, POD_MAX_VOLUMES + 1, 0, 0, 0);
+	decode2(buf_str(&b), b.len, -EINVAL, "spec.volumes: more than 4096 items (profileguard's limit)", NULL);
+
+	volumes_pod(&b, 1, POD_MAX_PROJECTED_SOURCES, 0, 0);
+	decode2(buf_str(&b), b.len, 0, NULL, &p);
+	ck_assert_uint_eq(p->ntokens, POD_MAX_PROJECTED_SOURCES);
+	p = pod_free(p);
+	volumes_pod(&b, 1, POD_MAX_PROJECTED_SOURCES + 1, 0, 0);
+	decode2(buf_str(&b), b.len, -EINVAL,
+		"spec.volumes[0].projected.sources: more than 1024 items (profileguard's limit)", NULL);
+
+	/* 16 x 1024 sources is the cap of all volumes together. */
+	volumes_pod(&b, 16, 1024, 0, 0);
+	decode2(buf_str(&b), b.len, 0, NULL, &p);
+	ck_assert_uint_eq(p->ntokens, POD_MAX_SOURCES_TOTAL);
+	ck_assert_uint_eq(p->tokens[POD_MAX_SOURCES_TOTAL - 1].volume, 15);
+	ck_assert_uint_eq(p->tokens[POD_MAX_SOURCES_TOTAL - 1].source, 1023);
+	p = pod_free(p);
+	volumes_pod(&b, 16, 1024, 1, 0);
+	decode2(buf_str(&b), b.len, -EINVAL,
+		"spec.volumes: more than 16384 projected sources in all volumes together (profileguard's limit)", NULL);
+	buf_free(&b);
+}
+END_TEST
+
+/* The pod that overflowed the tokens array (heap corruption in check, the
+ * webhook and the informer): 17 projected volumes of 1,024 token sources
+ * and ~1,100 env entries, about 1.2 MB, under etcd's 1.5 MB. */
+START_TEST(test_pod_token_overflow_shape)
+{
+	struct buf b;
+
+	buf_init(&b, 64 << 20);
+	volumes_pod(&b, 17, 1024, 0, 1100);
+	ck_assert_uint_lt(b.len, 1500000);
+	decode2(buf_str(&b), b.len, -EINVAL,
+		"spec.volumes: more than 16384 projected sources in all volumes together (profileguard's limit)", NULL);
+	buf_free(&b);
+}
+END_TEST
+
+/* @nips podIPs and @nst statuses split over the three lists. */
+static void status_pod(struct buf *b, size_t nips, size_t nst)
+{
+	static const char *const lists[] = { "initContainerStatuses", "containerStatuses",
+					     "ephemeralContainerStatuses" };
+
+	buf_reset(b);
+	buf_adds(b, PODJ "},\"spec\":{\"containers\":[]},\"status\":{\"podIPs\":[");
+	add_items(b, nips, "{\"ip\":\"10.0.0.#\"}");
+	buf_adds(b, "]");
+	for (size_t l = 0; l < 3; l++) {
+		size_t n = nst / 3 + (l < nst % 3);
+
+		buf_printf(b, ",\"%s\":[", lists[l]);
+		for (size_t i = 0; i < n; i++)
+			buf_printf(b, "%s{\"name\":\"c%zu-%zu\",\"containerID\":\"containerd://%012zx%zu\"}",
+				   i ? "," : "", l, i, l * 10000 + i, l);
+		buf_adds(b, "]");
+	}
+	buf_adds(b, "}}");
+}
+
+START_TEST(test_pod_cap_status)
+{
+	struct buf b;
+	struct pod *p = NULL;
+
+	buf_init(&b, 64 << 20);
+	status_pod(&b, POD_MAX_IPS, POD_MAX_STATUSES);
+	decode2(buf_str(&b), b.len, 0, NULL, &p);
+	ck_assert_uint_eq(p->nips, 2);
+	ck_assert(pod_has_ip(p, "10.0.0.1"));
+	ck_assert_uint_eq(p->ncontainer_ids, POD_MAX_STATUSES);
+	p = pod_free(p);
+	/* Kubernetes allows one address per family: a third is malformed. */
+	status_pod(&b, POD_MAX_IPS + 1, 0);
+	decode2(buf_str(&b), b.len, -EINVAL, "status.podIPs: more than 2 items (Kubernetes allows 2)", NULL);
+	status_pod(&b, 0, POD_MAX_STATUSES + 1);
+	decode2(buf_str(&b), b.len, -EINVAL,
+		"status: more than 1024 container statuses in all three lists together (profileguard's limit)", NULL);
+	buf_free(&b);
+}
+END_TEST
+
+static void labels_pod(struct buf *b, size_t n)
+{
+	buf_reset(b);
+	buf_adds(b, PODJ ",\"labels\":{");
+	add_items(b, n, "\"l#\":\"v\"");
+	buf_adds(b, "}},\"spec\":{\"containers\":[]}}");
+}
+
+START_TEST(test_pod_cap_labels)
+{
+	struct buf b;
+	struct pod *p = NULL;
+
+	buf_init(&b, 64 << 20);
+	labels_pod(&b, LABELS_MAX);
+	decode2(buf_str(&b), b.len, 0, NULL, &p);
+	ck_assert_uint_eq(p->labels.n, LABELS_MAX);
+	p = pod_free(p);
+	labels_pod(&b, LABELS_MAX + 1);
+	decode2(buf_str(&b), b.len, -EINVAL, "metadata.labels: more than 1024 labels (profileguard's limit)", NULL);
+	buf_free(&b);
+}
+END_TEST
+
+static void expect_selector(const char *json, int code, const char *msg, size_t nreqs)
+{
+	struct arena *a = arena_new(256);
+	struct errlist errs;
+	struct fpath path;
+	struct selector sel;
+	json_t *obj = json_loads(json, 0, NULL);
+
+	ck_assert_ptr_nonnull(obj);
+	errlist_init(&errs, 0);
+	fpath_init(&path, "spec.selector");
+	ck_assert_int_eq(selector_parse(obj, a, &path, &errs, &sel), code);
+	if (msg)
+		ck_assert_msg(errs.n && strcmp(errs.msgs[0], msg) == 0, "got \"%s\" want \"%s\"",
+			      errs.n ? errs.msgs[0] : "", msg);
+	if (code == 0)
+		ck_assert_uint_eq(sel.nreqs, nreqs);
+	errlist_free(&errs);
+	json_decref(obj);
+	arena_free(a);
+}
+
+START_TEST(test_selector_caps)
+{
+	struct buf b;
+
+	buf_init(&b, 64 << 20);
+	buf_adds(&b, "{\"matchLabels\":{");
+	add_items(&b, SELECTOR_MAX_REQS, "\"k#\":\"v\"");
+	buf_adds(&b, "}}");
+	expect_selector(buf_str(&b), 0, NULL, SELECTOR_MAX_REQS);
+	buf_reset(&b);
+	buf_adds(&b, "{\"matchLabels\":{");
+	add_items(&b, SELECTOR_MAX_REQS, "\"k#\":\"v\"");
+	buf_adds(&b, "},\"matchExpressions\":[{\"key\":\"x\",\"operator\":\"Exists\"}]}");
+	expect_selector(buf_str(&b), -EINVAL, "spec.selector: more than 256 requirements (profileguard's limit)", 0);
+
+	buf_reset(&b);
+	buf_adds(&b, "{\"matchExpressions\":[{\"key\":\"x\",\"operator\":\"In\",\"values\":[");
+	add_items(&b, SELECTOR_MAX_VALUES, "\"v#\"");
+	buf_adds(&b, "]}]}");
+	expect_selector(buf_str(&b), 0, NULL, 1);
+	buf_reset(&b);
+	buf_adds(&b, "{\"matchExpressions\":[{\"key\":\"x\",\"operator\":\"In\",\"values\":[");
+	add_items(&b, SELECTOR_MAX_VALUES + 1, "\"v#\"");
+	buf_adds(&b, "]}]}");
+	expect_selector(buf_str(&b), -EINVAL,
+			"spec.selector.matchExpressions[0].values: more than 1024 values (profileguard's limit)", 0);
+	buf_free(&b);
+}
+END_TEST
+
+/* ---- NUL (U+0000) -------------------------------------------------------- */
+
+/* Every string the decoder reads is refused with its path when it holds a
+ * NUL: as a C string it would be judged as the part before it. */
+START_TEST(test_pod_nul)
+{
+	static const char *const cases[][2] = {
+		{ PODJ "},\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"registry.example.com/payments/x\\u0000evil.com/x\"}]}}",
+		  "spec.containers[0].image: must not contain NUL" },
+		{ PODJ "},\"spec\":{\"serviceAccountName\":\"api\\u0000x\",\"containers\":[]}}",
+		  "spec.serviceAccountName: must not contain NUL" },
+		{ PODJ "},\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"x\",\"securityContext\":{\"capabilities\":{\"add\":[\"NET_BIND_SERVICE\\u0000SYS_ADMIN\"]}}}]}}",
+		  "spec.containers[0].securityContext.capabilities.add[0]: must not contain NUL" },
+		{ PODJ "},\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"x\",\"env\":[{\"name\":\"e\"},{\"name\":\"E\",\"valueFrom\":{\"secretKeyRef\":{\"name\":\"a\\u0000b\",\"key\":\"k\"}}}]}]}}",
+		  "spec.containers[0].env[1].valueFrom.secretKeyRef.name: must not contain NUL" },
+		{ PODJ "},\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"x\",\"envFrom\":[{\"secretRef\":{\"name\":\"a\\u0000b\"}}]}]}}",
+		  "spec.containers[0].envFrom[0].secretRef.name: must not contain NUL" },
+		{ PODJ "},\"spec\":{\"volumes\":[{\"name\":\"s\",\"secret\":{\"secretName\":\"a\\u0000b\"}}],\"containers\":[]}}",
+		  "spec.volumes[0].secret.secretName: must not contain NUL" },
+		{ PODJ "},\"spec\":{\"volumes\":[{\"name\":\"p\",\"projected\":{\"sources\":[{\"secret\":{\"name\":\"a\\u0000b\"}}]}}],\"containers\":[]}}",
+		  "spec.volumes[0].projected.sources[0].secret.name: must not contain NUL" },
+		{ PODJ "},\"spec\":{\"volumes\":[{\"name\":\"h\",\"hostPath\":{\"path\":\"/var/log\\u0000/etc\"}}],\"containers\":[]}}",
+		  "spec.volumes[0].hostPath.path: must not contain NUL" },
+		{ PODJ "},\"spec\":{\"volumes\":[{\"name\":\"kube-api-access-\\u0000\"}],\"containers\":[]}}",
+		  "spec.volumes[0].name: must not contain NUL" },
+		{ PODJ ",\"labels\":{\"app\":\"a\\u0000b\"}},\"spec\":{\"containers\":[]}}",
+		  "metadata.labels.app: must not contain NUL" },
+		{ "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"x\",\"namespace\":\"ns\\u0000kube-system\"},\"spec\":{\"containers\":[]}}",
+		  "metadata.namespace: must not contain NUL" },
+		{ "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"d\"},\"spec\":{\"template\":{\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"a\\u0000b\"}]}}}}",
+		  "spec.template.spec.containers[0].image: must not contain NUL" },
+		{ PODJ "},\"spec\":{\"containers\":[]},\"status\":{\"podIPs\":[{\"ip\":\"10.0.0.1\\u0000\"}]}}",
+		  "status.podIPs[0].ip: must not contain NUL" },
+		{ PODJ "},\"spec\":{\"containers\":[]},\"status\":{\"containerStatuses\":[{\"name\":\"c\",\"containerID\":\"containerd://ab\\u0000c\"}]}}",
+		  "status.containerStatuses[0].containerID: must not contain NUL" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		decode2(cases[i][0], strlen(cases[i][0]), -EINVAL, cases[i][1], NULL);
+}
+END_TEST
+
+/* The same through YAML, which writes NUL as "\0". */
+START_TEST(test_pod_nul_yaml)
+{
+	json_t *obj = tu_yaml("apiVersion: v1\nkind: Pod\nmetadata: {name: x}\n"
+			      "spec: {containers: [{name: c, image: \"registry.example.com/payments/x\\0evil.com/x\"}]}\n");
+	struct errlist errs;
+	struct pod *p = NULL;
+
+	errlist_init(&errs, 0);
+	ck_assert_int_eq(pod_from_object(obj, "default", &errs, &p), -EINVAL);
+	ck_assert_str_eq(errs.msgs[0], "spec.containers[0].image: must not contain NUL");
+	ck_assert_ptr_null(p);
+	errlist_free(&errs);
+	json_decref(obj);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *sel = suite_create("selector"), *img = suite_create("image"), *pod = suite_create("pod");
@@ -271,10 +790,23 @@ int main(void)
 	tcase_add_loop_test(t2, test_image_normalize, 0, (int)(sizeof(norm_cases) / sizeof(norm_cases[0])));
 	tcase_add_test(t2, test_image_invalid);
 	tcase_add_test(t2, test_image_patterns);
+	tcase_add_test(t2, test_image_tag_beside_digest);
+	tcase_add_test(t2, test_image_allow_list_digest_pin);
 	tcase_add_test(t3, test_pod_fields);
 	tcase_add_test(t3, test_pod_errors);
 	tcase_add_test(t3, test_pod_kinds);
 	tcase_add_test(t3, test_pod_alloc_failures);
+	tcase_add_test(t3, test_pod_cap_env);
+	tcase_add_test(t3, test_pod_env_truncation_hid_secret);
+	tcase_add_test(t3, test_pod_cap_caps);
+	tcase_add_test(t3, test_pod_cap_containers);
+	tcase_add_test(t3, test_pod_cap_volumes);
+	tcase_add_test(t3, test_pod_token_overflow_shape);
+	tcase_add_test(t3, test_pod_cap_status);
+	tcase_add_test(t3, test_pod_cap_labels);
+	tcase_add_test(t3, test_pod_nul);
+	tcase_add_test(t3, test_pod_nul_yaml);
+	tcase_add_test(t1, test_selector_caps);
 	suite_add_tcase(sel, t1);
 	suite_add_tcase(img, t2);
 	suite_add_tcase(pod, t3);

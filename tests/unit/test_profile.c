@@ -243,6 +243,106 @@ START_TEST(test_alloc_failures)
 }
 END_TEST
 
+/* ---- caps (SPEC §2 "Bounds"): at each cap valid, one past it refused,
+ * with the cap named, never cut ---------------------------------------- */
+
+/* A profile (JSON) whose spec holds @section with @n items of @item joined
+ * by commas in the place of its one "%s". */
+static char *cap_profile(const char *section, size_t n, const char *item)
+{
+	size_t cap = 64 + strlen(section) + n * (strlen(item) + 1) + 256, len = 0;
+	char *items = malloc(n * (strlen(item) + 1) + 1), *out = malloc(cap);
+
+	ck_assert_ptr_nonnull(items);
+	ck_assert_ptr_nonnull(out);
+	items[0] = '\0';
+	for (size_t i = 0; i < n; i++)
+		len += (size_t)sprintf(items + len, "%s%s", i ? "," : "", item);
+	len = (size_t)snprintf(out, cap, "{\"apiVersion\":\"profileguard.io/v1alpha1\",\"kind\":\"WorkloadProfile\","
+			       "\"metadata\":{\"name\":\"p\",\"namespace\":\"ns\"},\"spec\":{\"selector\":"
+			       "{\"matchLabels\":{\"app\":\"a\"}},");
+	/* @section around the items: what is before its "%s", then after. */
+	len += (size_t)snprintf(out + len, cap - len, "%.*s%s%s}}", (int)(strstr(section, "%s") - section),
+				section, items, strstr(section, "%s") + 2);
+	free(items);
+	return out;
+}
+
+static void expect_cap(const char *section, size_t n, const char *item, const char *want)
+{
+	char *json = cap_profile(section, n, item), got[512];
+
+	tu_profile_errors(json, got, sizeof(got));
+	ck_assert_msg(strcmp(got, want) == 0, "%zu items: got \"%s\" want \"%s\"", n, got, want);
+	free(json);
+}
+
+START_TEST(test_cap_lists)
+{
+	expect_cap("\"images\":{\"allow\":[%s]}", PROFILE_MAX_LIST, "\"r.io/*\"", "");
+	expect_cap("\"images\":{\"allow\":[%s]}", PROFILE_MAX_LIST + 1, "\"r.io/*\"",
+		   "spec.images.allow: more than 4096 items (profileguard's limit)");
+	expect_cap("\"runtime\":{\"executables\":[%s]}", PROFILE_MAX_LIST + 1, "\"/x\"",
+		   "spec.runtime.executables: more than 4096 items (profileguard's limit)");
+	expect_cap("\"runtime\":{\"egress\":[%s]}", PROFILE_MAX_LIST, "{\"cidr\":\"10.0.0.0/8\"}", "");
+	expect_cap("\"runtime\":{\"egress\":[%s]}", PROFILE_MAX_LIST + 1, "{\"cidr\":\"10.0.0.0/8\"}",
+		   "spec.runtime.egress: more than 4096 rules (profileguard's limit)");
+	expect_cap("\"runtime\":{\"kubernetesAPI\":[%s]}", PROFILE_MAX_LIST + 1,
+		   "{\"verbs\":[\"get\"],\"resources\":[\"pods\"]}",
+		   "spec.runtime.kubernetesAPI: more than 4096 rules (profileguard's limit)");
+	expect_cap("\"runtime\":{\"egress\":[{\"cidr\":\"10.0.0.0/8\",\"ports\":[%s]}]}", PROFILE_MAX_PORTS,
+		   "443", "");
+	expect_cap("\"runtime\":{\"egress\":[{\"cidr\":\"10.0.0.0/8\",\"ports\":[%s]}]}", PROFILE_MAX_PORTS + 1,
+		   "443", "spec.runtime.egress[0].ports: more than 65535 ports (profileguard's limit)");
+}
+END_TEST
+
+START_TEST(test_cap_string)
+{
+	char item[PROFILE_MAX_STRING + 8];
+
+	item[0] = '"';
+	item[1] = '/';
+	memset(item + 2, 'a', PROFILE_MAX_STRING - 1);
+	strcpy(item + 1 + PROFILE_MAX_STRING, "\"");
+	expect_cap("\"runtime\":{\"executables\":[%s]}", 1, item, "");
+	strcpy(item + 1 + PROFILE_MAX_STRING, "a\"");
+	expect_cap("\"runtime\":{\"executables\":[%s]}", 1, item,
+		   "spec.runtime.executables[0]: longer than 4096 bytes (profileguard's limit)");
+}
+END_TEST
+
+/* A string holding U+0000 is refused with its path: read as a C string,
+ * "Forbid\u0000x" would be Forbid and "r.io/x\u0000evil" r.io/x. */
+START_TEST(test_nul_refused)
+{
+	static const char *const cases[][2] = {
+		{ "\"images\":{\"allow\":[\"registry.example.com/payments/x\\u0000evil.com/x\"]}",
+		  "spec.images.allow[0]: must not contain NUL" },
+		{ "\"identity\":{\"legacyTokenSecrets\":\"Forbid\\u0000x\"}",
+		  "spec.identity.legacyTokenSecrets: must not contain NUL" },
+		{ "\"privileges\":{\"allowedCapabilities\":[\"NET_BIND_SERVICE\\u0000\"]}",
+		  "spec.privileges.allowedCapabilities[0]: must not contain NUL" },
+		{ "\"identity\":{\"serviceAccountNames\":[\"api\\u0000x\"]}",
+		  "spec.identity.serviceAccountNames[0]: must not contain NUL" },
+	};
+	char *json, got[512];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json = cap_profile("%s", 1, cases[i][0]);
+		tu_profile_errors(json, got, sizeof(got));
+		ck_assert_msg(strncmp(got, cases[i][1], strlen(cases[i][1])) == 0, "got \"%s\" want \"%s\"",
+			      got, cases[i][1]);
+		free(json);
+	}
+	/* The selector too, and through YAML ("\0"). */
+	json = strdup(HEAD "spec: {selector: {matchLabels: {app: \"a\\0b\"}}}");
+	tu_profile_errors(json, got, sizeof(got));
+	ck_assert_msg(strncmp(got, "spec.selector.matchLabels.app: must not contain NUL", 51) == 0, "got %s", got);
+	free(json);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("profile");
@@ -256,6 +356,9 @@ int main(void)
 	tcase_add_test(tc, test_default_namespace);
 	tcase_add_test(tc, test_set);
 	tcase_add_test(tc, test_alloc_failures);
+	tcase_add_test(tc, test_cap_lists);
+	tcase_add_test(tc, test_cap_string);
+	tcase_add_test(tc, test_nul_refused);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

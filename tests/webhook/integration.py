@@ -353,6 +353,46 @@ class Webhook(unittest.TestCase):
 
     # --- bad input ---------------------------------------------------------------
 
+    def test_bounds_token_overflow_pod(self):
+        """17 projected volumes of 1,024 token sources and 1,100 env entries
+        (1.2 MB, under --max-request-bytes and etcd's limit) overflowed the
+        decoder's tokens array: one review killed the webhook before any
+        namespace or profile was consulted.  Now it is refused, naming the
+        cap, and the server goes on serving."""
+        GOOD = ("registry.example.com/payments/api@sha256:"
+                "682a1c47a1d34030b53d929d93f628b8e80e292b915f8c0e8d8fb51b3b7be968")
+        vols = [{"name": "t%d" % v, "projected": {"sources": [
+            {"serviceAccountToken": {"path": "t%d" % i, "expirationSeconds": 3600}} for i in range(1024)]}}
+            for v in range(17)]
+        env = [{"name": "E%d" % i, "value": "v"} for i in range(1100)]
+        pod = {"apiVersion": "v1", "kind": "Pod",
+               "metadata": {"name": "overflow", "namespace": "payments", "labels": {"app": "payments-api"}},
+               "spec": {"volumes": vols, "containers": [{"name": "c", "image": GOOD, "env": env}]}}
+        body = json.dumps(review(pod, uid="overflow-1")).encode()
+        self.assertTrue(1_000_000 < len(body) < 1_500_000, len(body))
+        c = Client(self.server.port, timeout=30)
+        try:
+            r = c.review(review(pod, uid="overflow-1"))
+        finally:
+            c.close()
+        self.assertFalse(r["allowed"])
+        self.assertEqual(r["status"]["code"], 400)
+        self.assertIn("spec.volumes: more than 16384 projected sources in all volumes together "
+                      "(profileguard's limit)", r["status"]["message"])
+        self.assertEqual(self.server.proc.poll(), None, "the webhook exited")
+        self.test_allowed()
+
+    def test_nul_in_image(self):
+        """A NUL in the image is refused with its path: it was judged as the
+        part before the NUL, here a name the payments registry allows."""
+        pod = example("examples/manifests/good/payments-pod.yaml")
+        bad = json.loads(json.dumps(pod))
+        bad["spec"]["containers"][0]["image"] = "registry.example.com/payments/x\u0000evil.com/x"
+        r = self.client.review(review(bad, uid="nul-1"))
+        self.assertFalse(r["allowed"])
+        self.assertIn("spec.containers[0].image: must not contain NUL", r["status"]["message"])
+        self.test_allowed()
+
     def test_malformed(self):
         cases = [
             (b"this is not json", "request body is not valid JSON: unexpected token at byte 0"),
