@@ -19,6 +19,7 @@ struct podpick {
 	struct pod *pod;
 	char *origin;
 	size_t candidates;
+	const char *ns;                 /* for manifests without one, as kubectl apply -n */
 	struct errlist *errs;
 };
 
@@ -35,7 +36,7 @@ static int pick_pod(void *ud, const struct manifest_origin *o, json_t *obj)
 	pp->candidates++;
 	if (pp->pod)
 		return 0;       /* the first pod-bearing object is the workload */
-	r = pod_from_object(obj, "default", pp->errs, &pod);
+	r = pod_from_object(obj, pp->ns, pp->errs, &pod);
 	if (r == -ENOMEM)
 		return r;
 	if (r < 0)
@@ -53,18 +54,27 @@ static int on_event(void *ud, const struct tel_event *e)
 
 int cmd_learn(int argc, char **argv)
 {
-	static const char synopsis[] = "-f EVENTS [--pod MANIFEST] --name NAME --namespace NS\n\n"
+	static const char synopsis[] = "-f EVENTS --pod MANIFEST --name NAME --namespace NS\n\n"
 		"Prints a WorkloadProfile that allows exactly what the telemetry shows the workload\n"
 		"doing (executables, egress, files, API calls), with its admission rules taken from\n"
 		"the pod manifest.  EVENTS: files or - (stdin), in any format profileguard ingests\n"
-		"(native JSON lines, Falco, Tetragon, audit), detected per file unless --format says.";
+		"(native JSON lines, Falco, Tetragon, audit), detected per file unless --format says.\n\n"
+		"Only events of the workload's own pods count: the pod a Pod manifest names, or the\n"
+		"pods its controller would name (Deployment D: D-<hash>-<suffix>; StatefulSet S:\n"
+		"S-<ordinal>; ReplicaSet, DaemonSet, Job R: R-<suffix>; CronJob C: C-<time>-<suffix>),\n"
+		"in NS.  An event that names only a container ID or pod UID counts when an own pod's\n"
+		"event, or the manifest's status, names that container or UID; API calls count for\n"
+		"the workload's service account, and a token bound to a pod must be an own pod's.\n"
+		"Everything else is skipped and counted in the profile's header, so another pod's\n"
+		"behaviour in the capture never widens the profile.  --pod is required: without it\n"
+		"nothing says whose events are the workload's.";
 	struct common_opts common = { 0 };
 	struct strlist inputs = { 0 };
 	const char *pod_path = NULL, *name = NULL, *ns = NULL, *mode = "Audit", *format = NULL,
 		   *sa = NULL, *output = NULL;
 	const struct flag flags[] = {
 		{ "filename", 'f', FLAG_STRINGS, &inputs, "PATH", "captured telemetry: file or -; repeats" },
-		{ "pod", 0, FLAG_STRING, &pod_path, "MANIFEST", "the workload's Pod or Deployment/Job/... manifest" },
+		{ "pod", 0, FLAG_STRING, &pod_path, "MANIFEST", "the workload's Pod or Deployment/Job/... manifest (required)" },
 		{ "name", 0, FLAG_STRING, &name, "NAME", "name of the profile (required)" },
 		{ "namespace", 'n', FLAG_STRING, &ns, "NS", "namespace of the profile and workload (required)" },
 		{ "service-account", 0, FLAG_STRING, &sa, "NAME", "identity whose API calls count (default: the pod's)" },
@@ -118,22 +128,31 @@ int cmd_learn(int argc, char **argv)
 		fprintf(stderr, "profileguard learn: --format must be native, falco, tetragon or audit\n");
 		goto out;
 	}
+	/* Without the manifest, every pod of the namespace would count: a
+	 * capture that holds another pod's reverse shell would allow it. */
+	if (!pod_path) {
+		fprintf(stderr, "profileguard learn: --pod MANIFEST is required: only events of the pods it makes "
+			"are learned, and without it nothing says which pods those are (see --help)\n");
+		goto out;
+	}
 	l = learn_new(&(struct learn_opts){ .name = name, .namespace = ns, .mode = mode, .service_account = sa });
 	if (!l)
 		goto oom;
-	if (pod_path) {
-		r = manifest_walk(pod_path, pick_pod, &pp, &errs);
-		if (r == -ENOMEM)
-			goto oom;
-		if (!pp.pod && !errs.n)
-			errlist_add(&errs, "%s: no Pod or pod template found", pod_path);
-		if (errs.n)
-			goto bad_input;
-		if (pp.candidates > 1)
-			fprintf(stderr, "profileguard learn: %s holds %zu workloads; learning from the first\n",
-				pod_path, pp.candidates);
-		learn_set_pod(l, pp.pod, pp.origin);
-	}
+	pp.ns = ns;
+	r = manifest_walk(pod_path, pick_pod, &pp, &errs);
+	if (r == -ENOMEM)
+		goto oom;
+	if (!pp.pod && !errs.n)
+		errlist_add(&errs, "%s: no Pod or pod template found", pod_path);
+	if (pp.pod && strcmp(pp.pod->namespace, ns) != 0)
+		errlist_add(&errs, "%s: the workload %s is in namespace %s, not %s (--namespace)", pp.origin,
+			    pp.pod->name ? pp.pod->name : "", pp.pod->namespace, ns);
+	if (errs.n)
+		goto bad_input;
+	if (pp.candidates > 1)
+		fprintf(stderr, "profileguard learn: %s holds %zu workloads; learning from the first\n",
+			pod_path, pp.candidates);
+	learn_set_pod(l, pp.pod, pp.origin);
 	for (size_t i = 0; i < inputs.n; i++) {
 		struct tel_stats st;
 		enum tel_source src;
@@ -159,8 +178,8 @@ int cmd_learn(int argc, char **argv)
 		if (learn_note_source(l, note) < 0)
 			goto oom;
 	}
-	learn_counts(l, &counts);
 	r = learn_render(l, &out);
+	learn_counts(l, &counts);   /* after: events held for a tie are decided there */
 	if (r == -E2BIG) {
 		fprintf(stderr, "profileguard learn: cannot write the profile: %s\n",
 			learn_error(l) ? learn_error(l) : "it is larger than the output limit");
@@ -185,7 +204,9 @@ int cmd_learn(int argc, char **argv)
 	if (counts.too_long)
 		fprintf(stderr, "profileguard learn: %zu events left out: a path or name longer than a profile holds\n",
 			counts.too_long);
-	fprintf(stderr, "profileguard learn: %zu events used, %zu skipped\n", counts.used, counts.skipped);
+	fprintf(stderr, "profileguard learn: %zu events used, %zu skipped (%zu other namespaces or identities, "
+		"%zu of other pods, %zu not tied to this workload)\n", counts.used,
+		counts.skipped + counts.other_pods + counts.untied, counts.skipped, counts.other_pods, counts.untied);
 	rc = EXIT_PASS;
 	goto out;
 oom:
