@@ -170,9 +170,18 @@ static ptrdiff_t sa_search(const unsigned char *x, ptrdiff_t m, const unsigned c
 	}
 	for (ptrdiff_t t = 0; t < n; t++) {
 		const uint64_t *row = rows + row_of[y[t]] * w;
-		uint64_t carry = 1;
+		/* Only words that can hold a live bit are stepped: bits past t
+		 * are not set yet, and a bit below m-n+t can no longer reach
+		 * m-1 before the text ends (what carries into the lowest word
+		 * stepped lies below that too).  Halves the work when the
+		 * segment is about half the text. */
+		ptrdiff_t live = m - n + t;
+		size_t lo = live > 0 ? (size_t)(live - 1) / 64 : 0, hi = (size_t)t / 64;
+		uint64_t carry = lo == 0;
 
-		for (size_t k = 0; k < w; k++) {
+		if (hi > w - 1)
+			hi = w - 1;
+		for (size_t k = lo; k <= hi; k++) {
 			uint64_t next = d[k] >> 63;
 
 			d[k] = ((d[k] << 1) | carry) & row[k];
