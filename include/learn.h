@@ -22,6 +22,9 @@ struct learn_opts {
 	const char *mode;               /* "Audit" (default) or "Enforce" */
 	const char *service_account;    /* audit events of other identities are left out;
 	                                 * NULL: the pod's, else any in the namespace */
+	/* The profile's matchLabels, borrowed until learn_free(): valid label
+	 * keys and values (the caller checks).  NULL: the pod's labels. */
+	const struct labels *selector;
 };
 
 struct learn *learn_new(const struct learn_opts *o);
@@ -42,6 +45,10 @@ int learn_add(struct learn *l, const struct tel_event *e);
  * pods count; borrowed until learn_render().  Set it before the first
  * learn_add().  @origin names it in the header comment. */
 void learn_set_pod(struct learn *l, const struct pod *pod, const char *origin);
+/* Another object of the workload (several Pods that --selector picked):
+ * its pods count as the first one's do.  Borrowed until learn_free().
+ * 0 or -ENOMEM. */
+int learn_add_pod(struct learn *l, const struct pod *pod);
 /* Names a telemetry input in the header comment. */
 int learn_note_source(struct learn *l, const char *what);
 

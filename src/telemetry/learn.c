@@ -72,6 +72,9 @@ struct learn {
 	int64_t rate_minute;
 	uint32_t rate_count, rate_peak;
 	const struct pod *pod;
+	const struct pod **more;        /* the workload's other objects (--selector) */
+	const struct labels *selector;  /* borrowed; NULL: from the pod's labels */
+	size_t nmore, cap_more;
 	char *pod_origin;
 	char error[200];                /* why learn_render() gave -E2BIG */
 };
@@ -147,6 +150,7 @@ struct learn *learn_new(const struct learn_opts *o)
 	l->namespace = pg_strdup(o->namespace ? o->namespace : "default");
 	l->mode = pg_strdup(o->mode ? o->mode : "Audit");
 	l->sa = o->service_account ? pg_strdup(o->service_account) : NULL;
+	l->selector = o->selector;
 	l->first = -1;
 	l->last = -1;
 	if (!l->name || !l->namespace || !l->mode || (o->service_account && !l->sa))
@@ -180,6 +184,7 @@ struct learn *learn_free(struct learn *l)
 	pg_free(l->sa);
 	pg_free(l->rate_key);
 	pg_free(l->pod_origin);
+	pg_free(l->more);
 	pg_free(l);
 	return NULL;
 }
@@ -189,6 +194,21 @@ void learn_set_pod(struct learn *l, const struct pod *pod, const char *origin)
 	l->pod = pod;
 	pg_free(l->pod_origin);
 	l->pod_origin = origin ? pg_strdup(origin) : NULL;
+}
+
+int learn_add_pod(struct learn *l, const struct pod *pod)
+{
+	if (l->nmore == l->cap_more) {
+		size_t ncap = l->cap_more ? l->cap_more * 2 : 8;
+		const struct pod **v = pg_realloc(l->more, ncap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		l->more = v;
+		l->cap_more = ncap;
+	}
+	l->more[l->nmore++] = pod;
+	return 0;
 }
 
 int learn_note_source(struct learn *l, const char *what)
@@ -337,11 +357,18 @@ static bool generated_name(const char *pod, const char *base, const char *mid_se
 	return false;
 }
 
-/* Whether the workload's manifest would make the pod named @name (in the
- * learned namespace): what its controller names its pods. */
-static bool own_pod_name(const struct learn *l, const char *name)
+/* A container ID as compared: without "containerd://" and the like. */
+static const char *cid_bare(const char *id)
 {
-	const struct pod *p = l->pod;
+	const char *s = strstr(id, "://");
+
+	return s ? s + 3 : id;
+}
+
+/* Whether the object @p would make the pod named @name (in the learned
+ * namespace): what its controller names its pods. */
+static bool makes_pod(const struct pod *p, const char *name)
+{
 	size_t nb;
 
 	if (!p || !p->name || !*p->name)
@@ -369,6 +396,29 @@ static bool own_pod_name(const struct learn *l, const char *name)
 	return false;
 }
 
+static bool own_pod_name(const struct learn *l, const char *name)
+{
+	if (makes_pod(l->pod, name))
+		return true;
+	for (size_t i = 0; i < l->nmore; i++)
+		if (makes_pod(l->more[i], name))
+			return true;
+	return false;
+}
+
+/* The container IDs and UID a manifest's object states (a Pod read from
+ * the cluster) tie events to it. */
+static int tie_object(struct learn *l, const struct pod *pod)
+{
+	int r = 0;
+
+	for (uint16_t i = 0; pod && i < pod->ncontainer_ids && r == 0; i++)
+		r = set_add(&l->own_cids, cid_bare(pod->container_ids[i]));
+	if (r == 0 && pod && pod->uid && *pod->uid)
+		r = set_add(&l->own_uids, pod->uid);
+	return r;
+}
+
 static const char *kind_pods(const struct pod *p)
 {
 	switch ((enum workload_kind)p->kind) {
@@ -378,14 +428,6 @@ static const char *kind_pods(const struct pod *p)
 	case WK_STATEFULSET: return "-<ordinal>";
 	default: return "-<suffix>";
 	}
-}
-
-/* A container ID as compared: without "containerd://" and the like. */
-static const char *cid_bare(const char *id)
-{
-	const char *s = strstr(id, "://");
-
-	return s ? s + 3 : id;
 }
 
 /* Whether the container ID @id is one of @set (sorted): the same, or one
@@ -500,13 +542,10 @@ static int hold(struct learn *l, const struct tel_event *e)
  * container IDs and UID: tied ones count, the rest are skipped. */
 static int settle(struct learn *l)
 {
-	const struct pod *pod = l->pod;
-	int r = 0;
+	int r = tie_object(l, l->pod);
 
-	for (uint16_t i = 0; pod && i < pod->ncontainer_ids && r == 0; i++)
-		r = set_add(&l->own_cids, cid_bare(pod->container_ids[i]));
-	if (r == 0 && pod && pod->uid && *pod->uid)
-		r = set_add(&l->own_uids, pod->uid);
+	for (size_t i = 0; i < l->nmore && r == 0; i++)
+		r = tie_object(l, l->more[i]);
 	if (r < 0)
 		return r;
 	set_finish(&l->own_cids);
@@ -974,11 +1013,12 @@ static int cmp_idx_labels(const void *a, const void *b, void *ud)
 
 static void render_selector(struct learn *l, struct out *o)
 {
-	const struct labels *lb = l->pod ? &l->pod->labels : NULL;
+	const struct labels *lb = l->selector ? l->selector : l->pod ? &l->pod->labels : NULL;
 	size_t idx[256], n = 0, invalid = 0;
 
 	for (size_t i = 0; lb && i < lb->n && n < 256; i++) {
-		if (volatile_label(lb->keys[i]))
+		/* --selector is written as given (the caller checked it) */
+		if (!l->selector && volatile_label(lb->keys[i]))
 			continue;
 		/* A manifest's labels are not validated on the way in; a
 		 * selector on one the API server would refuse is no use. */
@@ -1130,9 +1170,17 @@ int learn_render(struct learn *l, struct buf *b)
 
 		out_printf(o, "# admission rules from %s (%s %s/%s)\n", l->pod_origin ? l->pod_origin : "the pod manifest",
 			   wkind, l->namespace, wname);
-		out_printf(o, "# workload: %s %s/%s: %s %s%s, and the containers and pod UIDs their events name\n",
-			   wkind, l->namespace, wname, l->pod->kind == WK_POD ? "the pod" : "its pods", wname,
-			   kind_pods(l->pod));
+		if (l->selector) {
+			out_printf(o, "# workload: %zu object%s of the manifest matching ", l->nmore + 1,
+				   l->nmore ? "s" : "");
+			for (size_t i = 0; i < l->selector->n; i++)
+				out_printf(o, "%s%s=%s", i ? "," : "", l->selector->keys[i], l->selector->values[i]);
+			out_adds(o, ": their pods, and the containers and pod UIDs their events name\n");
+		} else {
+			out_printf(o, "# workload: %s %s/%s: %s %s%s, and the containers and pod UIDs their events name\n",
+				   wkind, l->namespace, wname, l->pod->kind == WK_POD ? "the pod" : "its pods", wname,
+				   kind_pods(l->pod));
+		}
 	}
 	out_adds(o, "# It allows exactly what was seen. Review it; mode Audit reports without acting:\n"
 		    "# switch to Enforce once the workload has run clean against it.\n");

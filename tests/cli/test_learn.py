@@ -353,6 +353,47 @@ class Learn(unittest.TestCase):
                 self.assertNotIn("/foreign/", profile)
                 self.assertIn(f"# skipped: {len(foreign)} event{'s' if len(foreign) > 1 else ''} of other pods", profile)
 
+    def test_selector_picks_the_pods_of_a_list(self):
+        # kubectl get pods -o yaml: the pods --selector matches are the
+        # workload's, by name, UID and the container IDs of their status.
+        def pod(name, app, uid, cid):
+            return {"apiVersion": "v1", "kind": "Pod",
+                    "metadata": {"name": name, "namespace": "payments", "uid": uid, "labels": {"app": app, "pod-template-hash": "7d9fbc6d48"}},
+                    "spec": {"serviceAccountName": "api", "containers": [{"name": "c", "image": "r.io/api@sha256:" + "a" * 64}]},
+                    "status": {"containerStatuses": [{"name": "c", "containerID": "containerd://" + cid * 64}]}}
+        pods = self.path("pods.json", json.dumps({"apiVersion": "v1", "kind": "List", "items": [
+            pod("batch-0", "batch", "u-batch", "b"), pod("api-one", "api", "u-1", "c"), pod("api-two", "api", "u-2", "d")]}))
+        ev = self.path("sel.jsonl", "\n".join([
+            native("exec", exe="/app/one", pod={"namespace": "payments", "name": "api-one"}),
+            native("exec", exe="/app/two", pod={"namespace": "payments", "name": "api-two"}),
+            native("exec", exe="/usr/bin/tini", pod=None, containerID="containerd://" + "d" * 64),
+            native("exec", exe="/usr/bin/uid", pod={"uid": "u-1"}),
+            native("exec", exe="/usr/bin/nc", pod={"namespace": "payments", "name": "batch-0"}),
+            native("exec", exe="/usr/bin/nc", pod=None, containerID="containerd://" + "b" * 64),
+        ]) + "\n")
+        rc, profile, err = run("learn", "-f", ev, "--pod", pods, "--selector", "app=api", "--name", "api", "--namespace", "payments")
+        self.assertEqual(rc, 0, err)
+        for exe in ("/app/one", "/app/two", "/usr/bin/tini", "/usr/bin/uid"):
+            self.assertIn(f"      - {exe}\n", profile)
+        self.assertNotIn("/usr/bin/nc", profile)
+        self.assertIn("  selector:\n    matchLabels:\n      app: api\n", profile)
+        self.assertIn("# skipped: 1 event of other pods, 1 event not tied to this workload\n", profile)
+        self.assertIn("# workload: 2 objects of ", profile)
+        self.assertIn("matching app=api", profile)
+        self.assertNotIn("pod-template-hash", profile)   # --selector is the selector, as given
+        rc, out, err = run("check", "-p", self.path("p.yaml", profile), "-f", pods)
+        self.assertEqual(rc, 0, out + err)
+
+    def test_selector_usage(self):
+        ev = self.path("x.jsonl", native("exec", exe="/app/server") + "\n")
+        for args, want in ((["--selector", "app=payments-api"], "--pod MANIFEST is required"),
+                           (["--pod", self.pod, "--selector", "app"], '--selector "app": not KEY=VALUE[,KEY=VALUE...]'),
+                           (["--pod", self.pod, "--selector", "app=a b"], '--selector "app=a b": not KEY=VALUE[,KEY=VALUE...]'),
+                           (["--pod", self.pod, "--selector", "app=nope"], "no Pod or pod template whose labels match --selector app=nope")):
+            rc, out, err = run("learn", "-f", ev, "--name", "x", "--namespace", "payments", *args)
+            self.assertEqual((rc, out), (2, ""), err)
+            self.assertIn(want, err)
+
     def test_manifest_in_another_namespace(self):
         rc, out, err = run("learn", "-f", os.path.join(DATA, "native.jsonl"), "--pod", self.pod, "--name", "x", "--namespace", "shop")
         self.assertEqual((rc, out), (2, ""), err)
