@@ -22,25 +22,44 @@ struct learn_opts {
 	const char *mode;               /* "Audit" (default) or "Enforce" */
 	const char *service_account;    /* audit events of other identities are left out;
 	                                 * NULL: the pod's, else any in the namespace */
+	/* The profile's matchLabels, borrowed until learn_free(): valid label
+	 * keys and values (the caller checks).  NULL: the pod's labels. */
+	const struct labels *selector;
 };
 
 struct learn *learn_new(const struct learn_opts *o);
 struct learn *learn_free(struct learn *l);
 
-/* Adds one observation (copied).  Events of another namespace, or API
- * calls by another identity, are counted as skipped.  0 or -ENOMEM. */
+/* Adds one observation (copied).  Only the workload's own pods count
+ * (SPEC §6): those the pod set by learn_set_pod() is, or that its
+ * controller would name (Deployment D: D-<hash>-<suffix>, StatefulSet S:
+ * S-<ordinal>, ...), in the learned namespace.  An event that names its
+ * pod only by container ID or UID is held until learn_render() and counts
+ * when an own pod's event, or the manifest's status, named that container
+ * or UID.  API calls count by identity, and when the token is bound to a
+ * pod, that pod must be an own one.  Everything else is counted as
+ * skipped: another namespace or identity, another pod, not tied.  No pod
+ * set: nothing but API calls counts.  0 or -ENOMEM. */
 int learn_add(struct learn *l, const struct tel_event *e);
-/* The pod (or template) the admission rules are taken from; borrowed
- * until learn_render().  @origin names it in the header comment. */
+/* The pod (or template) the admission rules are taken from, and whose
+ * pods count; borrowed until learn_render().  Set it before the first
+ * learn_add().  @origin names it in the header comment. */
 void learn_set_pod(struct learn *l, const struct pod *pod, const char *origin);
+/* Another object of the workload (several Pods that --selector picked):
+ * its pods count as the first one's do.  Borrowed until learn_free().
+ * 0 or -ENOMEM. */
+int learn_add_pod(struct learn *l, const struct pod *pod);
 /* Names a telemetry input in the header comment. */
 int learn_note_source(struct learn *l, const char *what);
 
 struct learn_counts {
 	size_t used;
-	size_t skipped;
+	size_t skipped;                 /* other namespaces or identities */
+	size_t other_pods;              /* events of pods the workload would not make */
+	size_t untied;                  /* naming no pod, or a container no own pod ran */
 	size_t too_long;                /* left out: a string no profile can hold */
 };
+/* Final after learn_render(): held events are decided there. */
 void learn_counts(const struct learn *l, struct learn_counts *ret);
 
 /* Appends the profile as YAML, whole or not at all: 0, -ENOMEM, or -E2BIG

@@ -6,9 +6,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Profile patterns: '*' matches any run of characters ('/' included), '?'
- * one character, everything else itself.  Linear-time (no backtracking
- * blow-up on hostile patterns). */
+/* Profile patterns: '*' matches any run of bytes ('/' included), '?' one
+ * byte, everything else itself.  Time linear in the text whatever the
+ * pattern: O(n + m) without '?', O(n * ceil(k / 64)) for a '?' between
+ * '*'s in a run of k bytes (strutil.c).  A long run with '?' and many
+ * distinct bytes needs a heap table; when that allocation fails the answer
+ * is false (no match), never a guess. */
 bool glob_match(const char *pattern, const char *s);
 bool glob_has_wildcard(const char *pattern);
 

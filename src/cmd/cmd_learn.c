@@ -11,6 +11,7 @@
 #include "learn.h"
 #include "manifest.h"
 #include "pod.h"
+#include "selector.h"
 #include "strutil.h"
 #include "telemetry.h"
 #include "xalloc.h"
@@ -19,8 +20,23 @@ struct podpick {
 	struct pod *pod;
 	char *origin;
 	size_t candidates;
+	const char *ns;                 /* for manifests without one, as kubectl apply -n */
+	const struct labels *selector;  /* --selector: every object it matches */
+	struct pod **more;              /* the matches after the first */
+	size_t nmore, cap_more;
 	struct errlist *errs;
 };
+
+static bool labels_match(const struct labels *want, const struct labels *have)
+{
+	for (size_t i = 0; i < want->n; i++) {
+		const char *v = labels_get(have, want->keys[i]);
+
+		if (!v || strcmp(v, want->values[i]) != 0)
+			return false;
+	}
+	return true;
+}
 
 static int pick_pod(void *ud, const struct manifest_origin *o, json_t *obj)
 {
@@ -33,17 +49,62 @@ static int pick_pod(void *ud, const struct manifest_origin *o, json_t *obj)
 	if (pod_workload_kind(obj, &wk) < 0)
 		return 0;
 	pp->candidates++;
-	if (pp->pod)
+	if (pp->pod && !pp->selector)
 		return 0;       /* the first pod-bearing object is the workload */
-	r = pod_from_object(obj, "default", pp->errs, &pod);
+	r = pod_from_object(obj, pp->ns, pp->errs, &pod);
 	if (r == -ENOMEM)
 		return r;
 	if (r < 0)
 		return 0;
+	if (pp->selector && !labels_match(pp->selector, &pod->labels)) {
+		pod_free(pod);
+		return 0;
+	}
+	if (pp->pod) {
+		if (pp->nmore == pp->cap_more) {
+			size_t ncap = pp->cap_more ? pp->cap_more * 2 : 8;
+			struct pod **v = pg_realloc(pp->more, ncap * sizeof(*v));
+
+			if (!v) {
+				pod_free(pod);
+				return -ENOMEM;
+			}
+			pp->more = v;
+			pp->cap_more = ncap;
+		}
+		pp->more[pp->nmore++] = pod;
+		return 0;
+	}
 	snprintf(label, sizeof(label), "%s: document %zu", o->file, o->doc);
 	pp->pod = pod;
 	pp->origin = pg_strdup(label);
 	return pp->origin ? 0 : -ENOMEM;
+}
+
+/* "k=v[,k=v...]" into @ret (strings in @buf, which it cuts up): the
+ * matchLabels a kubectl -l user writes; set-based forms are not taken,
+ * since the profile's selector is written from it.  -EINVAL. */
+static int parse_selector(char *buf, const char **keys, const char **values, size_t max, struct labels *ret)
+{
+	size_t n = 0;
+
+	for (char *p = buf; p;) {
+		char *comma = strchr(p, ','), *eq;
+
+		if (comma)
+			*comma = '\0';
+		eq = strchr(p, '=');
+		if (!eq || n == max)
+			return -EINVAL;
+		*eq = '\0';
+		if (!str_is_label_key(p) || !str_is_label_value(eq + 1) || labels_get(ret, p))
+			return -EINVAL;
+		keys[n] = p;
+		values[n] = eq + 1;
+		ret->n = ++n;
+		p = comma ? comma + 1 : NULL;
+	}
+	return 0;
 }
 
 static int on_event(void *ud, const struct tel_event *e)
@@ -53,20 +114,33 @@ static int on_event(void *ud, const struct tel_event *e)
 
 int cmd_learn(int argc, char **argv)
 {
-	static const char synopsis[] = "-f EVENTS [--pod MANIFEST] --name NAME --namespace NS\n\n"
+	static const char synopsis[] = "-f EVENTS --pod MANIFEST [--selector K=V,...] --name NAME --namespace NS\n\n"
 		"Prints a WorkloadProfile that allows exactly what the telemetry shows the workload\n"
 		"doing (executables, egress, files, API calls), with its admission rules taken from\n"
 		"the pod manifest.  EVENTS: files or - (stdin), in any format profileguard ingests\n"
-		"(native JSON lines, Falco, Tetragon, audit), detected per file unless --format says.";
+		"(native JSON lines, Falco, Tetragon, audit), detected per file unless --format says.\n\n"
+		"Only events of the workload's own pods count: the pod a Pod manifest names, or the\n"
+		"pods its controller would name (Deployment D: D-<hash>-<suffix>; StatefulSet S:\n"
+		"S-<ordinal>; ReplicaSet, DaemonSet, Job R: R-<suffix>; CronJob C: C-<time>-<suffix>),\n"
+		"in NS.  An event that names only a container ID or pod UID counts when an own pod's\n"
+		"event, or the manifest's status, names that container or UID; API calls count for\n"
+		"the workload's service account, and a token bound to a pod must be an own pod's.\n"
+		"Everything else is skipped and counted in the profile's header, so another pod's\n"
+		"behaviour in the capture never widens the profile.  --pod is required: without it\n"
+		"nothing says whose events are the workload's.  With --selector, every object of\n"
+		"MANIFEST whose labels match is the workload's (a pod list from kubectl get pods\n"
+		"-o yaml: their names, UIDs and container IDs), and it is the profile's selector.";
 	struct common_opts common = { 0 };
 	struct strlist inputs = { 0 };
 	const char *pod_path = NULL, *name = NULL, *ns = NULL, *mode = "Audit", *format = NULL,
-		   *sa = NULL, *output = NULL;
+		   *sa = NULL, *output = NULL, *selector = NULL;
 	const struct flag flags[] = {
 		{ "filename", 'f', FLAG_STRINGS, &inputs, "PATH", "captured telemetry: file or -; repeats" },
-		{ "pod", 0, FLAG_STRING, &pod_path, "MANIFEST", "the workload's Pod or Deployment/Job/... manifest" },
+		{ "pod", 0, FLAG_STRING, &pod_path, "MANIFEST", "the workload's Pod or Deployment/Job/... manifest (required)" },
 		{ "name", 0, FLAG_STRING, &name, "NAME", "name of the profile (required)" },
 		{ "namespace", 'n', FLAG_STRING, &ns, "NS", "namespace of the profile and workload (required)" },
+		{ "selector", 0, FLAG_STRING, &selector, "K=V,...",
+		  "the workload is every object of --pod whose labels match (e.g. kubectl get pods -o yaml)" },
 		{ "service-account", 0, FLAG_STRING, &sa, "NAME", "identity whose API calls count (default: the pod's)" },
 		{ "mode", 0, FLAG_STRING, &mode, "MODE", "Audit (default) or Enforce" },
 		{ "format", 0, FLAG_STRING, &format, "FORMAT", "native, falco, tetragon or audit (default: detect)" },
@@ -79,6 +153,8 @@ int cmd_learn(int argc, char **argv)
 	struct learn *l = NULL;
 	struct buf out = BUF_INIT(64u * 1024 * 1024);
 	struct learn_counts counts;
+	struct labels sel = { 0 };
+	char *selbuf = NULL;
 	enum tel_source forced = TEL_NATIVE;
 	int optind_, r, rc = EXIT_BAD_INPUT;
 	FILE *f = stdout;
@@ -118,22 +194,56 @@ int cmd_learn(int argc, char **argv)
 		fprintf(stderr, "profileguard learn: --format must be native, falco, tetragon or audit\n");
 		goto out;
 	}
-	l = learn_new(&(struct learn_opts){ .name = name, .namespace = ns, .mode = mode, .service_account = sa });
+	/* Without the manifest, every pod of the namespace would count: a
+	 * capture that holds another pod's reverse shell would allow it. */
+	if (!pod_path) {
+		fprintf(stderr, "profileguard learn: --pod MANIFEST is required: only events of the pods it makes "
+			"are learned, and without it nothing says which pods those are (see --help)\n");
+		goto out;
+	}
+	if (selector) {
+		size_t max = strlen(selector) / 2 + 1;
+
+		selbuf = pg_strdup(selector);
+		sel.keys = pg_calloc(max, sizeof(*sel.keys));
+		sel.values = pg_calloc(max, sizeof(*sel.values));
+		if (!selbuf || !sel.keys || !sel.values)
+			goto oom;
+		if (parse_selector(selbuf, sel.keys, sel.values, max, &sel) < 0) {
+			fprintf(stderr, "profileguard learn: --selector \"%s\": not KEY=VALUE[,KEY=VALUE...] with valid "
+				"label keys and values, each key once\n", selector);
+			goto out;
+		}
+	}
+	l = learn_new(&(struct learn_opts){ .name = name, .namespace = ns, .mode = mode, .service_account = sa,
+					    .selector = selector ? &sel : NULL });
 	if (!l)
 		goto oom;
-	if (pod_path) {
-		r = manifest_walk(pod_path, pick_pod, &pp, &errs);
-		if (r == -ENOMEM)
-			goto oom;
-		if (!pp.pod && !errs.n)
-			errlist_add(&errs, "%s: no Pod or pod template found", pod_path);
-		if (errs.n)
-			goto bad_input;
-		if (pp.candidates > 1)
-			fprintf(stderr, "profileguard learn: %s holds %zu workloads; learning from the first\n",
-				pod_path, pp.candidates);
-		learn_set_pod(l, pp.pod, pp.origin);
+	pp.ns = ns;
+	pp.selector = selector ? &sel : NULL;
+	r = manifest_walk(pod_path, pick_pod, &pp, &errs);
+	if (r == -ENOMEM)
+		goto oom;
+	if (!pp.pod && !errs.n && selector)
+		errlist_add(&errs, "%s: no Pod or pod template whose labels match --selector %s", pod_path, selector);
+	else if (!pp.pod && !errs.n)
+		errlist_add(&errs, "%s: no Pod or pod template found", pod_path);
+	for (size_t i = 0; pp.pod && i <= pp.nmore; i++) {
+		const struct pod *p = i ? pp.more[i - 1] : pp.pod;
+
+		if (strcmp(p->namespace, ns) != 0)
+			errlist_add(&errs, "%s: the workload %s is in namespace %s, not %s (--namespace)", pod_path,
+				    p->name ? p->name : "", p->namespace, ns);
 	}
+	if (errs.n)
+		goto bad_input;
+	if (pp.candidates > 1 && !selector)
+		fprintf(stderr, "profileguard learn: %s holds %zu workloads; learning from the first\n",
+			pod_path, pp.candidates);
+	learn_set_pod(l, pp.pod, pp.origin);
+	for (size_t i = 0; i < pp.nmore; i++)
+		if (learn_add_pod(l, pp.more[i]) < 0)
+			goto oom;
 	for (size_t i = 0; i < inputs.n; i++) {
 		struct tel_stats st;
 		enum tel_source src;
@@ -159,8 +269,8 @@ int cmd_learn(int argc, char **argv)
 		if (learn_note_source(l, note) < 0)
 			goto oom;
 	}
-	learn_counts(l, &counts);
 	r = learn_render(l, &out);
+	learn_counts(l, &counts);   /* after: events held for a tie are decided there */
 	if (r == -E2BIG) {
 		fprintf(stderr, "profileguard learn: cannot write the profile: %s\n",
 			learn_error(l) ? learn_error(l) : "it is larger than the output limit");
@@ -185,7 +295,9 @@ int cmd_learn(int argc, char **argv)
 	if (counts.too_long)
 		fprintf(stderr, "profileguard learn: %zu events left out: a path or name longer than a profile holds\n",
 			counts.too_long);
-	fprintf(stderr, "profileguard learn: %zu events used, %zu skipped\n", counts.used, counts.skipped);
+	fprintf(stderr, "profileguard learn: %zu events used, %zu skipped (%zu other namespaces or identities, "
+		"%zu of other pods, %zu not tied to this workload)\n", counts.used,
+		counts.skipped + counts.other_pods + counts.untied, counts.skipped, counts.other_pods, counts.untied);
 	rc = EXIT_PASS;
 	goto out;
 oom:
@@ -198,6 +310,12 @@ bad_input:
 out:
 	learn_free(l);
 	pod_free(pp.pod);
+	for (size_t i = 0; i < pp.nmore; i++)
+		pod_free(pp.more[i]);
+	pg_free(pp.more);
+	pg_free(selbuf);
+	pg_free(sel.keys);
+	pg_free(sel.values);
 	pg_free(pp.origin);
 	buf_free(&out);
 	errlist_free(&errs);

@@ -1,7 +1,11 @@
-/* learn.c - building a WorkloadProfile from observations.  Everything
- * seen is collected into sets, then written sorted: executables, file
- * reads and writes, egress (addresses merged into exact CIDRs when whole
- * aligned blocks share a port set), and API calls per resource. */
+/* learn.c - building a WorkloadProfile from observations.  Only the
+ * workload's own pods count (SPEC §6): those its manifest's name or
+ * template would produce, and container IDs or pod UIDs tied to them;
+ * everything else is skipped and counted, so another pod's behaviour in
+ * the capture never widens the profile.  What counts is collected into
+ * sets, then written sorted: executables, file reads and writes, egress
+ * (addresses merged into exact CIDRs when whole aligned blocks share a
+ * port set), and API calls per resource. */
 #include "learn.h"
 
 #include <arpa/inet.h>
@@ -37,6 +41,15 @@ struct apicall {
 	char *name;             /* NULL: a collection call */
 };
 
+/* An event that named its pod only by container ID or UID, held until
+ * every event has been seen: an event of an own pod may tie it later. */
+struct pending {
+	struct rt_event ev;             /* exe and path point to the copies below */
+	char *exe, *path;
+	char *container_id;             /* without the runtime's "scheme://" */
+	char *pod_uid;
+};
+
 struct learn {
 	struct learn_opts o;
 	char *name, *namespace, *mode, *sa;
@@ -47,13 +60,21 @@ struct learn {
 	size_t ncalls, cap_calls;
 	bool seen[5];                   /* per rt_kind */
 	size_t used, skipped;
+	size_t other_pods;              /* events of pods the workload would not make */
+	size_t untied;                  /* events naming no pod, not tied to an own one */
 	size_t too_long;                /* events with a string no profile can hold */
+	struct strset own_cids, own_uids;       /* container IDs and UIDs of own pods */
+	struct pending *pend;
+	size_t npend, cap_pend;
 	int64_t first, last;
 	/* peak API calls of one pod in one minute */
 	char *rate_key;
 	int64_t rate_minute;
 	uint32_t rate_count, rate_peak;
 	const struct pod *pod;
+	const struct pod **more;        /* the workload's other objects (--selector) */
+	const struct labels *selector;  /* borrowed; NULL: from the pod's labels */
+	size_t nmore, cap_more;
 	char *pod_origin;
 	char error[200];                /* why learn_render() gave -E2BIG */
 };
@@ -111,6 +132,14 @@ static void set_free(struct strset *s)
 	memset(s, 0, sizeof(*s));
 }
 
+static void pending_free(struct pending *p)
+{
+	pg_free(p->exe);
+	pg_free(p->path);
+	pg_free(p->container_id);
+	pg_free(p->pod_uid);
+}
+
 struct learn *learn_new(const struct learn_opts *o)
 {
 	struct learn *l = pg_calloc(1, sizeof(*l));
@@ -121,6 +150,7 @@ struct learn *learn_new(const struct learn_opts *o)
 	l->namespace = pg_strdup(o->namespace ? o->namespace : "default");
 	l->mode = pg_strdup(o->mode ? o->mode : "Audit");
 	l->sa = o->service_account ? pg_strdup(o->service_account) : NULL;
+	l->selector = o->selector;
 	l->first = -1;
 	l->last = -1;
 	if (!l->name || !l->namespace || !l->mode || (o->service_account && !l->sa))
@@ -136,6 +166,11 @@ struct learn *learn_free(struct learn *l)
 	set_free(&l->reads);
 	set_free(&l->writes);
 	set_free(&l->sources);
+	set_free(&l->own_cids);
+	set_free(&l->own_uids);
+	for (size_t i = 0; i < l->npend; i++)
+		pending_free(&l->pend[i]);
+	pg_free(l->pend);
 	pg_free(l->dests);
 	for (size_t i = 0; i < l->ncalls; i++) {
 		pg_free(l->calls[i].resource);
@@ -149,6 +184,7 @@ struct learn *learn_free(struct learn *l)
 	pg_free(l->sa);
 	pg_free(l->rate_key);
 	pg_free(l->pod_origin);
+	pg_free(l->more);
 	pg_free(l);
 	return NULL;
 }
@@ -158,6 +194,21 @@ void learn_set_pod(struct learn *l, const struct pod *pod, const char *origin)
 	l->pod = pod;
 	pg_free(l->pod_origin);
 	l->pod_origin = origin ? pg_strdup(origin) : NULL;
+}
+
+int learn_add_pod(struct learn *l, const struct pod *pod)
+{
+	if (l->nmore == l->cap_more) {
+		size_t ncap = l->cap_more ? l->cap_more * 2 : 8;
+		const struct pod **v = pg_realloc(l->more, ncap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		l->more = v;
+		l->cap_more = ncap;
+	}
+	l->more[l->nmore++] = pod;
+	return 0;
 }
 
 int learn_note_source(struct learn *l, const char *what)
@@ -174,6 +225,8 @@ void learn_counts(const struct learn *l, struct learn_counts *ret)
 {
 	ret->used = l->used;
 	ret->skipped = l->skipped;
+	ret->other_pods = l->other_pods;
+	ret->untied = l->untied;
 	ret->too_long = l->too_long;
 }
 
@@ -243,22 +296,274 @@ static bool fits(const char *s)
 
 /* Whether a profile can hold what @e would add: the validator refuses
  * strings past PROFILE_MAX_STRING, and a profile it refuses is no use. */
-static bool representable(const struct tel_event *e)
+static bool representable(const struct rt_event *ev)
 {
-	switch (e->ev.kind) {
+	switch (ev->kind) {
 	case RT_EXEC:
-		return fits(e->ev.exe);
+		return fits(ev->exe);
 	case RT_OPEN:
-		return fits(e->ev.path);
+		return fits(ev->path);
 	case RT_API:
 		/* group/resource/subresource is matched in a 512-byte buffer
 		 * (runtime_api_resource); real ones are far shorter. */
-		return fits(e->ev.verb) && fits(e->ev.object_name) &&
-		       strlen(e->ev.resource ? e->ev.resource : "") + strlen(e->ev.api_group ? e->ev.api_group : "") +
-		       strlen(e->ev.subresource ? e->ev.subresource : "") + 2 < LEARN_MAX_RESOURCE;
+		return fits(ev->verb) && fits(ev->object_name) &&
+		       strlen(ev->resource ? ev->resource : "") + strlen(ev->api_group ? ev->api_group : "") +
+		       strlen(ev->subresource ? ev->subresource : "") + 2 < LEARN_MAX_RESOURCE;
 	default:
 		return true;
 	}
+}
+
+/* ---- whose events count ------------------------------------------------------- */
+
+/* The alphabet of the random parts of generated names (the API server's
+ * generateName suffix, a pod-template-hash): no vowels, no 0, 1 or 3. */
+static const char gen_alphabet[] = "bcdfghjklmnpqrstvwxz2456789";
+
+static bool all_in(const char *s, size_t n, const char *set)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!s[i] || !strchr(set, s[i]))
+			return false;
+	return true;
+}
+
+/* Whether @pod is a name the API server generates from the prefix
+ * "@base-" or, with @mid_max, "@base-<mid>-" (<mid>: 1..@mid_max bytes of
+ * @mid_set, a pod-template-hash or a CronJob's schedule time): the prefix,
+ * cut to 58 bytes as generateName cuts it, then 5 random bytes. */
+static bool generated_name(const char *pod, const char *base, const char *mid_set, size_t mid_max)
+{
+	size_t np = strlen(pod), nb = strlen(base), nq;
+
+	if (np < 6 || np > 63 || !all_in(pod + np - 5, 5, gen_alphabet))
+		return false;
+	nq = np - 5;
+	for (size_t h = mid_max ? 1 : 0; h <= mid_max; h++) {
+		size_t full = nb + 1 + (h ? h + 1 : 0);
+		bool ok = nq == (full > 58 ? 58 : full);
+
+		for (size_t i = 0; i < nq && ok; i++) {
+			if (i < nb)
+				ok = pod[i] == base[i];
+			else if (i == nb || i == nb + 1 + h)
+				ok = pod[i] == '-';
+			else
+				ok = all_in(pod + i, 1, mid_set);
+		}
+		if (ok)
+			return true;
+	}
+	return false;
+}
+
+/* A container ID as compared: without "containerd://" and the like. */
+static const char *cid_bare(const char *id)
+{
+	const char *s = strstr(id, "://");
+
+	return s ? s + 3 : id;
+}
+
+/* Whether the object @p would make the pod named @name (in the learned
+ * namespace): what its controller names its pods. */
+static bool makes_pod(const struct pod *p, const char *name)
+{
+	size_t nb;
+
+	if (!p || !p->name || !*p->name)
+		return false;
+	nb = strlen(p->name);
+	switch ((enum workload_kind)p->kind) {
+	case WK_POD:
+		return strcmp(name, p->name) == 0;
+	case WK_DEPLOYMENT:
+		return generated_name(name, p->name, gen_alphabet, 10);
+	case WK_CRONJOB:
+		/* its Jobs are NAME-<minutes since the epoch> */
+		return generated_name(name, p->name, "0123456789", 12);
+	case WK_STATEFULSET:
+		/* NAME-<ordinal>, decimal without leading zeros */
+		return strncmp(name, p->name, nb) == 0 && name[nb] == '-' && name[nb + 1] &&
+		       strlen(name + nb + 1) <= 10 && all_in(name + nb + 1, strlen(name + nb + 1), "0123456789") &&
+		       (name[nb + 1] != '0' || !name[nb + 2]);
+	case WK_REPLICASET:
+	case WK_DAEMONSET:
+	case WK_JOB:
+	case WK_REPLICATIONCONTROLLER:
+		return generated_name(name, p->name, NULL, 0);
+	}
+	return false;
+}
+
+static bool own_pod_name(const struct learn *l, const char *name)
+{
+	if (makes_pod(l->pod, name))
+		return true;
+	for (size_t i = 0; i < l->nmore; i++)
+		if (makes_pod(l->more[i], name))
+			return true;
+	return false;
+}
+
+/* The container IDs and UID a manifest's object states (a Pod read from
+ * the cluster) tie events to it. */
+static int tie_object(struct learn *l, const struct pod *pod)
+{
+	int r = 0;
+
+	for (uint16_t i = 0; pod && i < pod->ncontainer_ids && r == 0; i++)
+		r = set_add(&l->own_cids, cid_bare(pod->container_ids[i]));
+	if (r == 0 && pod && pod->uid && *pod->uid)
+		r = set_add(&l->own_uids, pod->uid);
+	return r;
+}
+
+static const char *kind_pods(const struct pod *p)
+{
+	switch ((enum workload_kind)p->kind) {
+	case WK_POD: return "";
+	case WK_DEPLOYMENT: return "-<hash>-<suffix>";
+	case WK_CRONJOB: return "-<time>-<suffix>";
+	case WK_STATEFULSET: return "-<ordinal>";
+	default: return "-<suffix>";
+	}
+}
+
+/* Whether the container ID @id is one of @set (sorted): the same, or one
+ * the short form (at least 12 bytes) of the other, as `crictl ps` and
+ * Falco print them. */
+static bool cid_known(const struct strset *set, const char *id)
+{
+	size_t lo = 0, hi = set->n, n = strlen(id);
+
+	if (n < 12)
+		return false;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strncmp(set->v[mid], id, 12) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < set->n && strncmp(set->v[lo], id, 12) == 0; lo++) {
+		size_t m = strlen(set->v[lo]);
+
+		if (strncmp(set->v[lo], id, m < n ? m : n) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Adds what @ev shows to the profile. */
+static int take(struct learn *l, const struct rt_event *ev, const struct tel_event *e)
+{
+	int r = 0;
+
+	if (!representable(ev)) {
+		l->too_long++;
+		return 0;
+	}
+	switch (ev->kind) {
+	case RT_EXEC:
+		r = set_add(&l->exes, ev->exe);
+		break;
+	case RT_OPEN:
+		r = set_add(ev->write ? &l->writes : &l->reads, ev->path);
+		break;
+	case RT_CONNECT:
+		if (l->ndests == l->cap_dests) {
+			size_t ncap = l->cap_dests ? l->cap_dests * 2 : 16;
+			struct dest *p = pg_realloc(l->dests, ncap * sizeof(*p));
+
+			if (!p)
+				return -ENOMEM;
+			l->dests = p;
+			l->cap_dests = ncap;
+		}
+		l->dests[l->ndests].addr = ev->daddr;
+		l->dests[l->ndests].port = ev->dport;
+		l->ndests++;
+		break;
+	case RT_API:
+		r = add_call(l, e);
+		if (r == 0)
+			r = count_rate(l, e);
+		break;
+	case RT_TOKEN:
+		break;
+	}
+	if (r < 0)
+		return r;
+	l->seen[ev->kind] = true;
+	l->used++;
+	if (l->first < 0 || ev->time < l->first)
+		l->first = ev->time;
+	if (ev->time > l->last)
+		l->last = ev->time;
+	return 0;
+}
+
+static int hold(struct learn *l, const struct tel_event *e)
+{
+	struct pending *p;
+
+	if (l->npend == l->cap_pend) {
+		size_t ncap = l->cap_pend ? l->cap_pend * 2 : 16;
+		struct pending *v = pg_realloc(l->pend, ncap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		l->pend = v;
+		l->cap_pend = ncap;
+	}
+	p = &l->pend[l->npend];
+	memset(p, 0, sizeof(*p));
+	p->ev.kind = e->ev.kind;
+	p->ev.time = e->ev.time;
+	p->ev.daddr = e->ev.daddr;
+	p->ev.dport = e->ev.dport;
+	p->ev.write = e->ev.write;
+	if ((e->ev.exe && !(p->exe = pg_strdup(e->ev.exe))) ||
+	    (e->ev.path && !(p->path = pg_strdup(e->ev.path))) ||
+	    (e->container_id && !(p->container_id = pg_strdup(cid_bare(e->container_id)))) ||
+	    (e->pod_uid && !(p->pod_uid = pg_strdup(e->pod_uid)))) {
+		pending_free(p);
+		return -ENOMEM;
+	}
+	p->ev.exe = p->exe;
+	p->ev.path = p->path;
+	l->npend++;
+	return 0;
+}
+
+/* Decides the held events, now that every own pod's event has tied its
+ * container IDs and UID: tied ones count, the rest are skipped. */
+static int settle(struct learn *l)
+{
+	int r = tie_object(l, l->pod);
+
+	for (size_t i = 0; i < l->nmore && r == 0; i++)
+		r = tie_object(l, l->more[i]);
+	if (r < 0)
+		return r;
+	set_finish(&l->own_cids);
+	set_finish(&l->own_uids);
+	for (size_t i = 0; i < l->npend; i++) {
+		struct pending *p = &l->pend[i];
+
+		if (r == 0) {
+			if ((p->container_id && cid_known(&l->own_cids, p->container_id)) ||
+			    (p->pod_uid && set_has(&l->own_uids, p->pod_uid)))
+				r = take(l, &p->ev, NULL);
+			else
+				l->untied++;
+		}
+		pending_free(p);
+	}
+	l->npend = 0;
+	return r;
 }
 
 int learn_add(struct learn *l, const struct tel_event *e)
@@ -279,48 +584,30 @@ int learn_add(struct learn *l, const struct tel_event *e)
 			l->skipped++;
 			return 0;
 		}
-	}
-	if (!representable(e)) {
-		l->too_long++;
-		return 0;
-	}
-	switch (e->ev.kind) {
-	case RT_EXEC:
-		r = set_add(&l->exes, e->ev.exe);
-		break;
-	case RT_OPEN:
-		r = set_add(e->ev.write ? &l->writes : &l->reads, e->ev.path);
-		break;
-	case RT_CONNECT:
-		if (l->ndests == l->cap_dests) {
-			size_t ncap = l->cap_dests ? l->cap_dests * 2 : 16;
-			struct dest *p = pg_realloc(l->dests, ncap * sizeof(*p));
-
-			if (!p)
-				return -ENOMEM;
-			l->dests = p;
-			l->cap_dests = ncap;
+		/* The workload's identity; a token bound to a pod says which
+		 * pod used it, and that pod must be an own one. */
+		if (e->pod_name && !own_pod_name(l, e->pod_name)) {
+			l->other_pods++;
+			return 0;
 		}
-		l->dests[l->ndests].addr = e->ev.daddr;
-		l->dests[l->ndests].port = e->ev.dport;
-		l->ndests++;
-		break;
-	case RT_API:
-		r = add_call(l, e);
-		if (r == 0)
-			r = count_rate(l, e);
-		break;
-	case RT_TOKEN:
-		break;
+		return take(l, &e->ev, e);
 	}
-	if (r < 0)
-		return r;
-	l->seen[e->ev.kind] = true;
-	l->used++;
-	if (l->first < 0 || e->ev.time < l->first)
-		l->first = e->ev.time;
-	if (e->ev.time > l->last)
-		l->last = e->ev.time;
+	if (e->pod_namespace && e->pod_name) {
+		if (!own_pod_name(l, e->pod_name)) {
+			l->other_pods++;
+			return 0;
+		}
+		/* What this event ties to the workload: events that name only
+		 * the container or the pod's UID count through it. */
+		if (e->container_id && strlen(cid_bare(e->container_id)) >= 12)
+			r = set_add(&l->own_cids, cid_bare(e->container_id));
+		if (r == 0 && e->pod_uid)
+			r = set_add(&l->own_uids, e->pod_uid);
+		return r < 0 ? r : take(l, &e->ev, e);
+	}
+	if (e->container_id || e->pod_uid)
+		return hold(l, e);
+	l->untied++;
 	return 0;
 }
 
@@ -726,11 +1013,12 @@ static int cmp_idx_labels(const void *a, const void *b, void *ud)
 
 static void render_selector(struct learn *l, struct out *o)
 {
-	const struct labels *lb = l->pod ? &l->pod->labels : NULL;
+	const struct labels *lb = l->selector ? l->selector : l->pod ? &l->pod->labels : NULL;
 	size_t idx[256], n = 0, invalid = 0;
 
 	for (size_t i = 0; lb && i < lb->n && n < 256; i++) {
-		if (volatile_label(lb->keys[i]))
+		/* --selector is written as given (the caller checked it) */
+		if (!l->selector && volatile_label(lb->keys[i]))
 			continue;
 		/* A manifest's labels are not validated on the way in; a
 		 * selector on one the API server would refuse is no use. */
@@ -854,6 +1142,7 @@ int learn_render(struct learn *l, struct buf *b)
 	struct out out = { b, 0 }, *o = &out;
 	size_t start = b->len;
 
+	out_check(o, settle(l));
 	set_finish(&l->exes);
 	set_finish(&l->reads);
 	set_finish(&l->writes);
@@ -866,14 +1155,33 @@ int learn_render(struct learn *l, struct buf *b)
 	for (size_t i = 0; i < l->sources.n; i++)
 		out_printf(o, "%s%s", i ? ", " : " (", l->sources.v[i]);
 	out_printf(o, "%s; %zu skipped (other namespaces or identities)\n", l->sources.n ? ")" : "", l->skipped);
+	out_printf(o, "# skipped: %zu event%s of other pods, %zu event%s not tied to this workload\n", l->other_pods,
+		   l->other_pods == 1 ? "" : "s", l->untied, l->untied == 1 ? "" : "s");
 	if (l->too_long)
 		out_printf(o, "# %zu events left out: a path or name longer than a profile holds (%d bytes)\n",
 			   l->too_long, PROFILE_MAX_STRING);
 	if (l->used)
 		out_printf(o, "# observed %s .. %s\n", t1, t2);
-	if (l->pod)
+	if (l->pod) {
+		/* A manifest's name is not validated on the way in: one that
+		 * could break the comment line is not written. */
+		const char *wname = l->pod->name && str_is_dns1123_subdomain(l->pod->name) ? l->pod->name : "?";
+		const char *wkind = workload_kind_name((enum workload_kind)l->pod->kind);
+
 		out_printf(o, "# admission rules from %s (%s %s/%s)\n", l->pod_origin ? l->pod_origin : "the pod manifest",
-			   workload_kind_name((enum workload_kind)l->pod->kind), l->pod->namespace, l->pod->name);
+			   wkind, l->namespace, wname);
+		if (l->selector) {
+			out_printf(o, "# workload: %zu object%s of the manifest matching ", l->nmore + 1,
+				   l->nmore ? "s" : "");
+			for (size_t i = 0; i < l->selector->n; i++)
+				out_printf(o, "%s%s=%s", i ? "," : "", l->selector->keys[i], l->selector->values[i]);
+			out_adds(o, ": their pods, and the containers and pod UIDs their events name\n");
+		} else {
+			out_printf(o, "# workload: %s %s/%s: %s %s%s, and the containers and pod UIDs their events name\n",
+				   wkind, l->namespace, wname, l->pod->kind == WK_POD ? "the pod" : "its pods", wname,
+				   kind_pods(l->pod));
+		}
+	}
 	out_adds(o, "# It allows exactly what was seen. Review it; mode Audit reports without acting:\n"
 		    "# switch to Enforce once the workload has run clean against it.\n");
 	out_adds(o, "apiVersion: profileguard.io/v1alpha1\nkind: WorkloadProfile\nmetadata:\n  name: ");

@@ -365,13 +365,19 @@ class Agent(unittest.TestCase):
                           "synthetic net tables of test_agent_scan")
         # The project's own reader takes every line: learn turns them into a
         # profile that allows exactly these executables and destinations.
+        # Only the pod the manifest names counts (its UID ties the agent's
+        # events to it): pod A's executable stays out of pod B's profile.
         path = os.path.join(self.tmp, "once.jsonl")
         with open(path, "w") as f:
             f.write(out)
+        pod = os.path.join(self.tmp, "pod-b.yaml")
+        with open(pod, "w") as f:
+            f.write("apiVersion: v1\nkind: Pod\nmetadata: {name: b, namespace: default, uid: %s}\n"
+                    "spec: {containers: [{name: c, image: 'r.io/b@sha256:%s'}]}\n" % (UID_B, "b" * 64))
         r = subprocess.run([BIN, "learn", "-f", path, "--format", "native", "--name", "learned",
-                            "--namespace", "default"], capture_output=True, text=True, timeout=30)
+                            "--namespace", "default", "--pod", pod], capture_output=True, text=True, timeout=30)
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertIn(self.exe(self.sleep), r.stdout)
+        self.assertNotIn(self.exe(self.sleep), r.stdout)
         self.assertIn(self.exe(self.client), r.stdout)
         self.assertIn(self.addr + "/32", r.stdout)
         self.assertNotIn("127.0.0.1", r.stdout)    # loopback is not egress

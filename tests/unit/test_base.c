@@ -2,6 +2,7 @@
  * addresses.  One suite per module. */
 #include <check.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,6 +179,199 @@ START_TEST(test_glob)
 }
 END_TEST
 
+/* The matcher glob_match() replaced (greedy, one backtrack point): right,
+ * but O(n * m).  Kept here only as the reference the new one must agree
+ * with. */
+static bool glob_reference(const char *p, const char *s)
+{
+	const char *star = NULL, *retry = NULL;
+
+	while (*s) {
+		if (*p == '*') {
+			while (*p == '*')
+				p++;
+			if (!*p)
+				return true;
+			star = p;
+			retry = s;
+			continue;
+		}
+		if (*p == '?' || *p == *s) {
+			p++;
+			s++;
+			continue;
+		}
+		if (!star)
+			return false;
+		p = star;
+		s = ++retry;
+	}
+	while (*p == '*')
+		p++;
+	return *p == '\0';
+}
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15u;
+
+static unsigned rnd(unsigned n)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return (unsigned)(rng_state % n);
+}
+
+static void rnd_str(char *out, size_t len, const char *alphabet)
+{
+	size_t na = strlen(alphabet);
+
+	for (size_t i = 0; i < len; i++)
+		out[i] = alphabet[rnd((unsigned)na)];
+	out[len] = '\0';
+}
+
+/* Random patterns and strings, short and long, over small alphabets (so
+ * that segments recur and overlap, the cases a search gets wrong), with
+ * '*' runs, '?' at ends and inside, empty strings, and segments past one
+ * 64-bit word: the new matcher answers as the old one does. */
+START_TEST(test_glob_differential)
+{
+	static const struct {
+		size_t plen, slen;
+		const char *pa, *sa;
+		int rounds;
+	} shapes[] = {
+		{ 8, 12, "ab*?", "ab", 200000 },
+		{ 14, 30, "ab*", "ab", 100000 },
+		{ 14, 30, "aab*?", "aab", 100000 },
+		{ 30, 80, "aaab*", "aab", 40000 },
+		{ 60, 200, "ab?*", "ab", 20000 },
+		{ 10, 20, "a\xc3\xa9?*/", "a\xc3\xa9/", 50000 },
+		/* rare '*': segments of 60..300 bytes, over several words */
+		{ 300, 390, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab?*", "aaaaaaaaaab", 5000 },
+	};
+	char p[400], s[400];
+	size_t disagree = 0, matched = 0;
+
+	for (size_t k = 0; k < sizeof(shapes) / sizeof(shapes[0]); k++) {
+		for (int i = 0; i < shapes[k].rounds; i++) {
+			rnd_str(p, rnd((unsigned)shapes[k].plen + 1), shapes[k].pa);
+			if (rnd(2)) {
+				rnd_str(s, rnd((unsigned)shapes[k].slen + 1), shapes[k].sa);
+			} else {
+				/* a string built from the pattern, so that matches are common */
+				size_t n = 0;
+
+				for (const char *q = p; *q && n < sizeof(s) - 8; q++) {
+					if (*q == '*')
+						for (unsigned r = rnd(4); r; r--)
+							s[n++] = shapes[k].sa[rnd((unsigned)strlen(shapes[k].sa))];
+					else if (*q == '?')
+						s[n++] = shapes[k].sa[rnd((unsigned)strlen(shapes[k].sa))];
+					else
+						s[n++] = rnd(20) ? *q : 'x';
+				}
+				s[n] = '\0';
+			}
+			if (glob_match(p, s) != glob_reference(p, s)) {
+				if (disagree++ < 5)
+					fprintf(stderr, "glob_match(\"%s\", \"%s\") = %d\n", p, s, glob_match(p, s));
+			}
+			matched += glob_reference(p, s);
+		}
+	}
+	ck_assert_uint_eq(disagree, 0);
+	ck_assert_uint_gt(matched, 100000);     /* the generator makes both answers */
+}
+END_TEST
+
+/* Segments long enough for several Shift-And words and for two-way's
+ * periodic and aperiodic cases, hand-picked around word edges. */
+START_TEST(test_glob_long_segments)
+{
+	static char p[9000], s[20000];
+
+	for (size_t k = 60; k <= 200; k += 7) {
+		/* "*a^k?b*" in a^(k+1) b c: found at the end only */
+		size_t n = 0;
+
+		p[n++] = '*';
+		memset(p + n, 'a', k);
+		n += k;
+		memcpy(p + n, "?b*", 4);
+		memset(s, 'a', 3 * k);
+		memcpy(s + 3 * k, "bc", 3);
+		ck_assert(glob_match(p, s));
+		ck_assert(glob_reference(p, s));
+		s[3 * k] = 'c';
+		ck_assert(!glob_match(p, s));
+		/* the same without '?' (two-way, periodic needle) */
+		p[1 + k] = 'a';
+		s[3 * k] = 'b';
+		ck_assert(glob_match(p, s));
+		s[3 * k - 1] = 'c';
+		ck_assert(!glob_match(p, s));
+		ck_assert(!glob_reference(p, s));
+	}
+	/* A '?' segment with more distinct bytes than the stack table holds:
+	 * the heap one; and when it cannot be had, no match (never a guess). */
+	{
+		size_t n = 0, k;
+
+		p[n++] = '*';
+		for (k = 0; k < 3000; k++)
+			p[n++] = k % 50 == 7 ? '?' : (char)('A' + k % 58);
+		p[n++] = '*';
+		p[n] = '\0';
+		memset(s, '-', 5000);
+		for (k = 0; k < 3000; k++)
+			s[1000 + k] = (char)('A' + k % 58);
+		s[5000] = '\0';
+		ck_assert(glob_match(p, s));
+		pg_alloc_fail_at(0);
+		ck_assert(!glob_match(p, s));
+		pg_alloc_fail_at(-1);
+		s[1000 + 2999] = '-';
+		ck_assert(!glob_match(p, s));
+	}
+}
+END_TEST
+
+/* The patterns a profile may hold (4,096 bytes) against long strings: with
+ * the old matcher these cases cost n * m byte comparisons each, about 10 s
+ * in all here (the test's timeout ends it); now they take milliseconds.
+ * The figures are in bench/engine (bench_match), not asserted here. */
+START_TEST(test_glob_hostile_linear)
+{
+	static char s[200001], p[5][4100];
+	size_t n = 0;
+
+	memset(s, 'a', 200000);
+	s[200000] = '\0';
+	/* "*a...ab", "*a...ab*", "*a...a?b*", "a*a...ab*", "*a...a?ab" */
+	for (int i = 0; i < 5; i++) {
+		n = 0;
+		if (i == 3)
+			p[i][n++] = 'a';
+		p[i][n++] = '*';
+		memset(p[i] + n, 'a', 4000);
+		n += 4000;
+		if (i == 2 || i == 4)
+			p[i][n - 100] = '?';
+		p[i][n++] = 'b';
+		if (i == 1 || i == 2 || i == 3)
+			p[i][n++] = '*';
+		p[i][n] = '\0';
+	}
+	for (int r = 0; r < 3; r++)
+		for (int i = 0; i < 5; i++)
+			ck_assert(!glob_match(p[i], s));
+	s[199999] = 'b';
+	for (int i = 0; i < 5; i++)
+		ck_assert(glob_match(p[i], s));
+}
+END_TEST
+
 START_TEST(test_numbers)
 {
 	int64_t v;
@@ -288,6 +482,9 @@ int main(void)
 	tcase_add_test(tc[2], test_errlist_cap);
 	tcase_add_test(tc[3], test_fpath);
 	tcase_add_test(tc[4], test_glob);
+	tcase_add_test(tc[4], test_glob_differential);
+	tcase_add_test(tc[4], test_glob_long_segments);
+	tcase_add_test(tc[4], test_glob_hostile_linear);
 	tcase_add_test(tc[4], test_numbers);
 	tcase_add_test(tc[4], test_names);
 	tcase_add_test(tc[4], test_paths);

@@ -1,10 +1,13 @@
 /* fuzz_learn.c - `profileguard learn` over arbitrary telemetry.  The first
  * byte picks the format ('n', 'f', 't', 'a'; anything else: detect, as the
- * command does).  Oracles: the profile learned is valid (the one validator
- * check, the webhook and the controller use), rendering is deterministic,
- * and the profile allows every exec, open and connection it was learned
- * from. */
+ * command does).  The workload is the pod the first event names (a Pod
+ * manifest of that name, as the command would be given).  Oracles: the
+ * profile learned is valid (the one validator check, the webhook and the
+ * controller use), rendering is deterministic, the profile allows every
+ * exec, open and connection of the workload's pod, and no event that names
+ * another pod adds anything the workload's own did not. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +25,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 struct pass {
 	char ns[254];                   /* the namespace of the first event */
+	char pod[254];                  /* and the pod it names: the workload */
+	char *own_exes[64];             /* executables the workload's pod ran */
+	size_t nown;
+	bool own_overflow;              /* more than own_exes holds: that oracle is off */
+	bool unnamed;                   /* events naming no pod: they may be tied */
 	struct learn *l;
 	struct profile *prof;
 	int failed;
@@ -34,8 +42,11 @@ static int first_ns(void *ud, const struct tel_event *e)
 	size_t n = e->pod_namespace ? strlen(e->pod_namespace) : 0;
 
 	/* learn's caller checks the namespace, as cmd_learn does */
-	if (!p->ns[0] && n && n < sizeof(p->ns) && str_is_dns1123_label(e->pod_namespace))
+	if (!p->ns[0] && n && n < sizeof(p->ns) && str_is_dns1123_label(e->pod_namespace)) {
 		memcpy(p->ns, e->pod_namespace, n + 1);
+		if (e->pod_name && strlen(e->pod_name) < sizeof(p->pod))
+			memcpy(p->pod, e->pod_name, strlen(e->pod_name) + 1);
+	}
 	return 0;
 }
 
@@ -52,7 +63,8 @@ static int rejudge(void *ud, const struct tel_event *e)
 	struct pod pod = { .namespace = p->ns, .name = "fuzz", .run_as_user = -1 };
 	struct findings f;
 
-	if (!e->pod_namespace || strcmp(e->pod_namespace, p->ns) != 0)
+	if (!e->pod_namespace || strcmp(e->pod_namespace, p->ns) != 0 || !e->pod_name ||
+	    strcmp(e->pod_name, p->pod) != 0)
 		return 0;
 	if (e->ev.kind != RT_EXEC && e->ev.kind != RT_OPEN && e->ev.kind != RT_CONNECT)
 		return 0;
@@ -62,6 +74,56 @@ static int rejudge(void *ud, const struct tel_event *e)
 		return 0;
 	findings_init(&f, 16);
 	if (runtime_judge(p->prof, &pod, &e->ev, &f) == 0 && f.n > 0)
+		p->failed = 1;
+	findings_free(&f);
+	return 0;
+}
+
+static bool own_event(const struct pass *p, const struct tel_event *e)
+{
+	return e->pod_namespace && e->pod_name && !strcmp(e->pod_namespace, p->ns) && !strcmp(e->pod_name, p->pod);
+}
+
+static int collect_own(void *ud, const struct tel_event *e)
+{
+	struct pass *p = ud;
+
+	if (!(e->pod_namespace && e->pod_name))
+		p->unnamed = true;
+	if (!own_event(p, e) || e->ev.kind != RT_EXEC)
+		return 0;
+	if (p->nown == sizeof(p->own_exes) / sizeof(p->own_exes[0])) {
+		p->own_overflow = true;
+		return 0;
+	}
+	pg_alloc_hold(true);
+	p->own_exes[p->nown] = strdup(e->ev.exe);
+	pg_alloc_hold(false);
+	if (p->own_exes[p->nown])
+		p->nown++;
+	else
+		p->own_overflow = true;
+	return 0;
+}
+
+/* An exec of another pod that no executable of the workload's own pod
+ * covers must be flagged by the profile: a capture's other pods never
+ * widen it. */
+static int other_pods(void *ud, const struct tel_event *e)
+{
+	struct pass *p = ud;
+	struct pod pod = { .namespace = p->ns, .name = "fuzz", .run_as_user = -1 };
+	struct findings f;
+
+	/* no exec of the workload seen: executables are not profiled */
+	if (!e->pod_namespace || !e->pod_name || own_event(p, e) || e->ev.kind != RT_EXEC ||
+	    !p->prof->runtime.executables.set)
+		return 0;
+	for (size_t i = 0; i < p->nown; i++)
+		if (glob_match(p->own_exes[i], e->ev.exe))
+			return 0;
+	findings_init(&f, 16);
+	if (runtime_judge(p->prof, &pod, &e->ev, &f) == 0 && f.n == 0)
 		p->failed = 1;
 	findings_free(&f);
 	return 0;
@@ -86,7 +148,8 @@ static int on_doc(void *ud, size_t index, json_t *doc)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct pass p = { { 0 }, NULL, NULL, 0 };
+	struct pass p = { 0 };
+	struct pod workload = { .kind = WK_POD, .run_as_user = -1 };
 	struct buf a = BUF_INIT(1 << 24), b = BUF_INIT(1 << 24);
 	struct tel_stats st;
 	struct doc_error derr;
@@ -112,6 +175,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	p.l = learn_new(&(struct learn_opts){ .name = "fuzz", .namespace = p.ns });
 	if (!p.l)
 		return 0;
+	workload.namespace = p.ns;
+	workload.name = p.pod;
+	learn_set_pod(p.l, &workload, "fuzz");
 	if (tel_parse(src, body, len, add, &p, &st) < 0)
 		goto out;
 	ra = learn_render(p.l, &a);
@@ -132,6 +198,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		tel_parse(src, body, len, rejudge, &p, &st);
 		if (p.failed && !pg_alloc_refused())
 			abort();
+		tel_parse(src, body, len, collect_own, &p, &st);
+		if (!p.unnamed && !p.own_overflow && !pg_alloc_refused()) {
+			tel_parse(src, body, len, other_pods, &p, &st);
+			if (p.failed)
+				abort();
+		}
+		for (size_t i = 0; i < p.nown; i++)
+			free(p.own_exes[i]);
 		profile_free(p.prof);
 	}
 out:
