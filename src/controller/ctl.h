@@ -97,14 +97,15 @@ struct fq_ns;
 /* Embedded in the caller's entry; the caller sets cls, cost and bytes. */
 struct fq_entry {
 	struct fq_entry *next;
-	struct fq_ns *ns;
+	struct fq_ns *ns;       /* queued or held: its namespace */
 	size_t bytes;           /* its memory, held against the byte bounds */
 	uint32_t cost;          /* API writes it will make (1 at least) */
 	uint8_t cls;            /* enum fq_class */
+	bool held;              /* counted, not queued (put off for later) */
 };
 
 struct fq_limits {
-	size_t ns_max;          /* entries of one namespace */
+	size_t ns_max;          /* entries of one namespace, held ones included */
 	size_t ns_max_bytes;
 	size_t max;             /* entries in all, held ones included */
 	size_t max_bytes;
@@ -119,21 +120,31 @@ typedef void (*fq_drop_fn)(void *ud, struct fq_entry *e);
 
 /* NULL on allocation failure. */
 struct fairq *fairq_new(const struct fq_limits *lim);
-/* Hands every entry to @drop (may be NULL), then frees.  NULL-safe. */
+/* Hands every queued entry to @drop (may be NULL), then frees; held
+ * entries are the caller's.  NULL-safe. */
 struct fairq *fairq_free(struct fairq *q, fq_drop_fn drop, void *ud);
 /* Queues @e at the tail of namespace @ns (copied).  Room is made by
  * handing displaced records to @drop (counted in *ret_dropped, may be
  * NULL).  0; -ENOBUFS with *ret_why (may be NULL) the bound met; -ENOMEM. */
 int fairq_push(struct fairq *q, const char *ns, struct fq_entry *e, fq_drop_fn drop, void *ud,
 	       size_t *ret_dropped, enum fq_refusal *ret_why);
-/* The next entry to serve, NULL when empty. */
+/* The next entry to serve, NULL when none is queued. */
 struct fq_entry *fairq_pop(struct fairq *q);
-/* @e (queued) now holds @bytes (a merge grew it). */
+/* Keeps @e (popped) counted against its namespace @ns and the total while
+ * the caller holds it for later; never refused, since it was admitted once
+ * (so a bound may be passed by the entries in the caller's hands).
+ * 0 or -ENOMEM. */
+int fairq_hold(struct fairq *q, const char *ns, struct fq_entry *e);
+/* A held @e leaves the queue's counts (the caller is done with it). */
+void fairq_unhold(struct fairq *q, struct fq_entry *e);
+/* A held @e is queued again, at its namespace's tail. */
+void fairq_requeue(struct fairq *q, struct fq_entry *e);
+/* Takes @e (queued or held) out of the queue and its counts (it was
+ * folded into another). */
+void fairq_forget(struct fairq *q, struct fq_entry *e);
+/* @e (queued or held) now holds @bytes (a merge grew it). */
 void fairq_resize(struct fairq *q, struct fq_entry *e, size_t bytes);
-/* Entries and bytes held outside the queue (put off for later) that count
- * against the total bounds. */
-void fairq_set_held(struct fairq *q, size_t n, size_t bytes);
-/* Entries queued (held ones not included), and those of namespace @ns. */
+/* Entries (held ones included), those of namespace @ns, and bytes. */
 size_t fairq_len(const struct fairq *q);
 size_t fairq_ns_len(const struct fairq *q, const char *ns);
 size_t fairq_bytes(const struct fairq *q);
@@ -202,6 +213,16 @@ int32_t recorder_count(struct recorder *rc, const char *name, int64_t now_ms);
 /* Records that @name now has @count.  0 or -ENOMEM. */
 int recorder_store(struct recorder *rc, const char *name, int32_t count, int64_t now_ms);
 void recorder_forget(struct recorder *rc, const char *name);
+/* When @name was last written (ctl_now_ms), -1 when not known. */
+int64_t recorder_written_ms(struct recorder *rc, const char *name, int64_t now_ms);
+/* The note of an Event that folds @count findings of one reason (found
+ * while it waited): how many, the @latest evidence, and the @samples of
+ * earlier ones named, appended to @out.  @count <= 1: @latest alone.
+ * 0, or the first error of buf_printf() (a piece past @out's max is left
+ * out; the rest is kept). */
+struct buf;
+int recorder_fold_note(struct buf *out, int64_t count, const char *latest,
+		       const char *const *samples, size_t nsamples);
 void recorder_clear(struct recorder *rc);
 size_t recorder_size(const struct recorder *rc);
 

@@ -394,8 +394,8 @@ struct fq_ns {
 	struct fq_entry *head[FQ__CLASSES], *tail[FQ__CLASSES];
 	struct fq_ns *ring_next[FQ__CLASSES], *ring_prev[FQ__CLASSES];
 	int64_t deficit[FQ__CLASSES];
-	size_t n, bytes;                /* both classes */
-	size_t nrec, rec_bytes;         /* records: what others may displace */
+	size_t n, bytes;                /* both classes, held ones included */
+	size_t nrec, rec_bytes;         /* queued records: what others may displace */
 	char name[];
 };
 
@@ -403,8 +403,7 @@ struct fairq {
 	struct fq_limits lim;
 	struct smap ns;                 /* name -> fq_ns, while it holds entries */
 	struct fq_ns *cur[FQ__CLASSES]; /* the ring of namespaces with entries */
-	size_t n, bytes;
-	size_t held, held_bytes;
+	size_t n, bytes;                /* held ones included */
 };
 
 struct fairq *fairq_new(const struct fq_limits *lim)
@@ -456,9 +455,26 @@ static void ring_add(struct fairq *q, int cls, struct fq_ns *ns)
 	cur->ring_prev[cls] = ns;
 }
 
-/* Takes the head of @ns's @cls list out of every count; frees @ns when it
- * is left empty. */
-static struct fq_entry *ns_shift(struct fairq *q, struct fq_ns *ns, int cls)
+/* Takes @e out of its namespace's and the queue's counts; frees the
+ * namespace when it is left empty. */
+static void uncount(struct fairq *q, struct fq_entry *e)
+{
+	struct fq_ns *ns = e->ns;
+
+	e->ns = NULL;
+	e->held = false;
+	ns->n--;
+	ns->bytes -= e->bytes;
+	q->n--;
+	q->bytes -= e->bytes;
+	if (!ns->n) {
+		smap_del(&q->ns, ns->name);
+		pg_free(ns);
+	}
+}
+
+/* Unlinks the head of @ns's @cls list (still counted). */
+static struct fq_entry *unlink_head(struct fairq *q, struct fq_ns *ns, int cls)
 {
 	struct fq_entry *e = ns->head[cls];
 
@@ -468,20 +484,68 @@ static struct fq_entry *ns_shift(struct fairq *q, struct fq_ns *ns, int cls)
 		ring_remove(q, cls, ns);
 	}
 	e->next = NULL;
-	e->ns = NULL;
-	ns->n--;
-	ns->bytes -= e->bytes;
 	if (cls == FQ_RECORD) {
 		ns->nrec--;
 		ns->rec_bytes -= e->bytes;
 	}
-	q->n--;
-	q->bytes -= e->bytes;
-	if (!ns->n) {
-		smap_del(&q->ns, ns->name);
-		pg_free(ns);
-	}
 	return e;
+}
+
+static struct fq_entry *ns_shift(struct fairq *q, struct fq_ns *ns, int cls)
+{
+	struct fq_entry *e = unlink_head(q, ns, cls);
+
+	uncount(q, e);
+	return e;
+}
+
+/* Links @e (counted in @ns) at the tail of its class. */
+static void link_tail(struct fairq *q, struct fq_ns *ns, struct fq_entry *e)
+{
+	e->next = NULL;
+	if (ns->tail[e->cls]) {
+		ns->tail[e->cls]->next = e;
+	} else {
+		ns->head[e->cls] = e;
+		ring_add(q, e->cls, ns);
+	}
+	ns->tail[e->cls] = e;
+	if (e->cls == FQ_RECORD) {
+		ns->nrec++;
+		ns->rec_bytes += e->bytes;
+	}
+}
+
+/* The namespace named @name, made when @make; NULL when none (or out of
+ * memory). */
+static struct fq_ns *ns_get(struct fairq *q, const char *name, bool make)
+{
+	struct smap_node *sn = smap_get(&q->ns, name);
+	struct fq_ns *ns;
+	size_t len;
+
+	if (sn || !make)
+		return sn ? smap_entry(sn, struct fq_ns, node) : NULL;
+	len = strlen(name);
+	ns = pg_calloc(1, sizeof(*ns) + len + 1);
+	if (!ns)
+		return NULL;
+	memcpy(ns->name, name, len + 1);
+	ns->node.key = ns->name;
+	if (smap_put(&q->ns, &ns->node) < 0) {
+		pg_free(ns);
+		return NULL;
+	}
+	return ns;
+}
+
+static void count_in(struct fairq *q, struct fq_ns *ns, struct fq_entry *e)
+{
+	e->ns = ns;
+	ns->n++;
+	ns->bytes += e->bytes;
+	q->n++;
+	q->bytes += e->bytes;
 }
 
 /* The namespace holding the most records, by entries or by bytes. */
@@ -536,9 +600,8 @@ int fairq_push(struct fairq *q, const char *nsname, struct fq_entry *e, fq_drop_
 	}
 	/* The total: the biggest holder of records gives room to an action,
 	 * or to a namespace holding less than it. */
-	while (!why && (q->n + q->held + 1 > q->lim.max ||
-			q->bytes + q->held_bytes + e->bytes > q->lim.max_bytes)) {
-		bool by_bytes = !(q->n + q->held + 1 > q->lim.max);
+	while (!why && (q->n + 1 > q->lim.max || q->bytes + e->bytes > q->lim.max_bytes)) {
+		bool by_bytes = !(q->n + 1 > q->lim.max);
 		struct fq_ns *v = biggest_holder(q, by_bytes);
 
 		if (v && v != ns &&
@@ -561,36 +624,12 @@ int fairq_push(struct fairq *q, const char *nsname, struct fq_entry *e, fq_drop_
 		*ret_why = why;
 	if (why)
 		return -ENOBUFS;
-	if (!ns) {
-		size_t len = strlen(nsname);
-
-		ns = pg_calloc(1, sizeof(*ns) + len + 1);
-		if (!ns)
-			return -ENOMEM;
-		memcpy(ns->name, nsname, len + 1);
-		ns->node.key = ns->name;
-		if (smap_put(&q->ns, &ns->node) < 0) {
-			pg_free(ns);
-			return -ENOMEM;
-		}
-	}
-	e->next = NULL;
-	e->ns = ns;
-	if (ns->tail[e->cls]) {
-		ns->tail[e->cls]->next = e;
-	} else {
-		ns->head[e->cls] = e;
-		ring_add(q, e->cls, ns);
-	}
-	ns->tail[e->cls] = e;
-	ns->n++;
-	ns->bytes += e->bytes;
-	if (e->cls == FQ_RECORD) {
-		ns->nrec++;
-		ns->rec_bytes += e->bytes;
-	}
-	q->n++;
-	q->bytes += e->bytes;
+	ns = ns_get(q, nsname, true);
+	if (!ns)
+		return -ENOMEM;
+	e->held = false;
+	count_in(q, ns, e);
+	link_tail(q, ns, e);
 	return 0;
 }
 
@@ -615,6 +654,57 @@ struct fq_entry *fairq_pop(struct fairq *q)
 	return NULL;
 }
 
+int fairq_hold(struct fairq *q, const char *nsname, struct fq_entry *e)
+{
+	struct fq_ns *ns = ns_get(q, nsname, true);
+
+	if (!ns)
+		return -ENOMEM;
+	count_in(q, ns, e);
+	e->held = true;
+	return 0;
+}
+
+void fairq_unhold(struct fairq *q, struct fq_entry *e)
+{
+	if (e->ns && e->held)
+		uncount(q, e);
+}
+
+void fairq_requeue(struct fairq *q, struct fq_entry *e)
+{
+	if (!e->ns || !e->held)
+		return;
+	e->held = false;
+	link_tail(q, e->ns, e);
+}
+
+void fairq_forget(struct fairq *q, struct fq_entry *e)
+{
+	struct fq_ns *ns = e->ns;
+	struct fq_entry **pp, *prev = NULL;
+
+	if (!ns)
+		return;
+	if (!e->held) {
+		for (pp = &ns->head[e->cls]; *pp && *pp != e; pp = &(*pp)->next)
+			prev = *pp;
+		if (!*pp)
+			return;
+		*pp = e->next;
+		if (ns->tail[e->cls] == e)
+			ns->tail[e->cls] = prev;
+		if (!ns->head[e->cls])
+			ring_remove(q, e->cls, ns);
+		if (e->cls == FQ_RECORD) {
+			ns->nrec--;
+			ns->rec_bytes -= e->bytes;
+		}
+		e->next = NULL;
+	}
+	uncount(q, e);
+}
+
 void fairq_resize(struct fairq *q, struct fq_entry *e, size_t bytes)
 {
 	struct fq_ns *ns = e->ns;
@@ -622,16 +712,10 @@ void fairq_resize(struct fairq *q, struct fq_entry *e, size_t bytes)
 	if (!ns)
 		return;
 	ns->bytes = ns->bytes - e->bytes + bytes;
-	if (e->cls == FQ_RECORD)
+	if (e->cls == FQ_RECORD && !e->held)
 		ns->rec_bytes = ns->rec_bytes - e->bytes + bytes;
 	q->bytes = q->bytes - e->bytes + bytes;
 	e->bytes = bytes;
-}
-
-void fairq_set_held(struct fairq *q, size_t n, size_t bytes)
-{
-	q->held = n;
-	q->held_bytes = bytes;
 }
 
 size_t fairq_len(const struct fairq *q)

@@ -365,12 +365,35 @@ START_TEST(fair_total_bound_longest_drop)
 	ck_assert_int_eq(push(q, "small", 12, FQ_RECORD, &why), 0);
 	ck_assert(tents[1].dropped);
 	ck_assert_uint_eq(fairq_len(q), 10);
-	/* Held entries (put off for later) count against the total. */
-	fairq_set_held(q, 2, 0);
-	ck_assert_int_eq(push(q, "other", 13, FQ_ACTION, &why), 0);
-	ck_assert_uint_eq(fairq_len(q), 8);
-	ck_assert_uint_eq(ndropped, 5);
-	fairq_set_held(q, 0, 0);
+	/* Held entries (put off for later) still count against the total
+	 * and their namespace, and can be queued again. */
+	{
+		struct fq_entry *e = fairq_pop(q);
+
+		ck_assert_ptr_eq(e, &tents[2].fe);
+		ck_assert_uint_eq(fairq_len(q), 9);
+		ck_assert_int_eq(fairq_hold(q, "big", e), 0);
+		ck_assert_uint_eq(fairq_len(q), 10);
+		ck_assert_uint_eq(fairq_ns_len(q, "big"), 8);
+		ck_assert_int_eq(push(q, "other", 13, FQ_ACTION, &why), 0);
+		ck_assert(tents[3].dropped);
+		ck_assert_uint_eq(fairq_len(q), 10);
+		ck_assert_uint_eq(ndropped, 3);
+		fairq_requeue(q, e);
+		/* The action first; then big's turn goes on (a quantum of 4,
+		 * one spent on 2), small's, and big's again, 2 last in it. */
+		{
+			int want[] = { 13, 4, 5, 6, 11, 12, 7, 8, 9, 2, -1 };
+
+			for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+				ck_assert_int_eq(pop_id(q), want[i]);
+		}
+		ck_assert_int_eq(fairq_hold(q, "big", e), 0);
+		ck_assert_uint_eq(fairq_ns_len(q, "big"), 1);
+		fairq_unhold(q, e);
+		ck_assert_uint_eq(fairq_len(q), 0);
+		ck_assert_uint_eq(fairq_ns_len(q, "big"), 0);
+	}
 	fairq_free(q, tdrop, NULL);
 }
 END_TEST
@@ -429,6 +452,24 @@ START_TEST(fair_deficit_round_robin)
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
 		ck_assert_int_eq(pop_id(q), want[i]);
 	ck_assert_int_eq(pop_id(q), -1);
+	/* An entry taken out of the middle, the tail, and a held one. */
+	for (int id = 20; id < 24; id++)
+		ck_assert_int_eq(fairq_push(q, "m", &tent(id, FQ_RECORD, 1, 10)->fe, NULL, NULL,
+					    NULL, NULL), 0);
+	fairq_forget(q, &tents[21].fe);
+	fairq_forget(q, &tents[23].fe);
+	ck_assert_uint_eq(fairq_len(q), 2);
+	ck_assert_uint_eq(fairq_bytes(q), 20);
+	ck_assert_int_eq(fairq_push(q, "m", &tent(24, FQ_RECORD, 1, 10)->fe, NULL, NULL, NULL,
+				    NULL), 0);
+	ck_assert_int_eq(pop_id(q), 20);
+	ck_assert_int_eq(fairq_hold(q, "m", &tents[20].fe), 0);
+	fairq_forget(q, &tents[20].fe);
+	ck_assert_uint_eq(fairq_len(q), 2);
+	ck_assert_int_eq(pop_id(q), 22);
+	ck_assert_int_eq(pop_id(q), 24);
+	ck_assert_int_eq(pop_id(q), -1);
+	ck_assert_uint_eq(fairq_len(q), 0);
 	/* Plain round robin across many namespaces. */
 	for (int id = 0; id < 6; id++) {
 		char ns[8];
