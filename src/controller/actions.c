@@ -1038,9 +1038,12 @@ static void process(struct actions *a, struct item *it, uint64_t epoch)
 		return;
 	}
 	if (!it->recorded) {
-		/* A record whose Events were just written waits, folding the
-		 * repeats, so a flood costs one series update per interval. */
-		int64_t until = it->fe.cls == FQ_RECORD ? fold_until(a, it, ctl_now_ms()) : 0;
+		/* A report that only records (Audit, or its pod acted on or
+		 * waiting for it already) and whose Events were just written
+		 * waits, folding the repeats, so a flood costs one series
+		 * update per interval. */
+		bool records = it->fe.cls == FQ_RECORD || get_pod(a, it->uid) >= 0;
+		int64_t until = records ? fold_until(a, it, ctl_now_ms()) : 0;
 
 		if (until > 0)
 			put_off(a, it, epoch, until, true);

@@ -467,11 +467,14 @@ static uint64_t fingerprint(const struct findings *f, const struct profile *prof
 	return h ? h : 1;
 }
 
-/* Submits, per profile, the finding groups not reported yet. */
-static void submit_new(struct controller *c, const struct pod *pod, const struct findings *f,
+/* Submits, per profile, the finding groups not reported yet.  False when
+ * a report was refused (the action queue at a bound). */
+static bool submit_new(struct controller *c, const struct pod *pod, const struct findings *f,
 		       struct profstate *const *ps, struct profile *const *view, size_t nview,
 		       const struct pentry *old, size_t nold)
 {
+	bool all = true;
+
 	for (size_t k = 0; k < nview; k++) {
 		const char *ev[DRIFT_MAX_GROUPS][DRIFT_MAX_EVIDENCE];
 		struct drift_group g[DRIFT_MAX_GROUPS];
@@ -507,9 +510,9 @@ static void submit_new(struct controller *c, const struct pod *pod, const struct
 		r.groups = g;
 		r.ngroups = ng;
 		if (actions_submit(c->actions, &r) < 0)
-			pglog(PGLOG_WARN, "drift report dropped: the action queue is full",
-			      "namespace", pod->namespace, "pod", pod->name, NULL);
+			all = false;
 	}
+	return all;
 }
 
 /* Judges the pod @obj (NULL: gone) under @key.  Lock held. */
@@ -590,7 +593,16 @@ static void judge_locked(struct controller *c, const char *key, struct kube_obje
 							    (uint8_t)f.v[i].reason };
 			}
 		}
-		submit_new(c, pod, &f, ppstate, pview, nview, ps ? ps->v : NULL, ps ? ps->n : 0);
+		if (!submit_new(c, pod, &f, ppstate, pview, nview, ps ? ps->v : NULL,
+				ps ? ps->n : 0)) {
+			/* Refused (the actions log the bound): not remembered,
+			 * so the next look (a change, the resync) reports it
+			 * again. */
+			findings_free(&f);
+			if (ps)
+				podstate_drop(c, ps);
+			goto out;
+		}
 	}
 	findings_free(&f);
 	if (ps && ps->n == nn) {

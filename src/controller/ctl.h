@@ -142,7 +142,7 @@ void fairq_requeue(struct fairq *q, struct fq_entry *e);
 /* Takes @e (queued or held) out of the queue and its counts (it was
  * folded into another). */
 void fairq_forget(struct fairq *q, struct fq_entry *e);
-/* @e (queued or held) now holds @bytes (a merge grew it). */
+/* @e now holds @bytes (a merge grew it): accounted when queued or held. */
 void fairq_resize(struct fairq *q, struct fq_entry *e, size_t bytes);
 /* Entries (held ones included), those of namespace @ns, and bytes. */
 size_t fairq_len(const struct fairq *q);

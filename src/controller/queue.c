@@ -709,8 +709,10 @@ void fairq_resize(struct fairq *q, struct fq_entry *e, size_t bytes)
 {
 	struct fq_ns *ns = e->ns;
 
-	if (!ns)
+	if (!ns) {
+		e->bytes = bytes;
 		return;
+	}
 	ns->bytes = ns->bytes - e->bytes + bytes;
 	if (e->cls == FQ_RECORD && !e->held)
 		ns->rec_bytes = ns->rec_bytes - e->bytes + bytes;

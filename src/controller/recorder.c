@@ -199,14 +199,18 @@ int recorder_fold_note(struct buf *out, int64_t count, const char *latest,
 
 	if (count <= 1)
 		return buf_adds(out, latest ? latest : "");
-	/* The count first, so the API server's cut never takes it; a piece
-	 * that does not fit @out is left out whole. */
-	first = buf_printf(out, "%lld findings of this reason since the last Event; latest: %s",
-			   (long long)count, latest ? latest : "");
+	/* The count first and the few named next, so the API server's cut
+	 * at 1 KiB only shortens the latest evidence; a piece that does not
+	 * fit @out is left out whole. */
+	first = buf_printf(out, "%lld findings of this reason since the last Event",
+			   (long long)count);
 	for (size_t i = 0; i < nsamples; i++) {
-		r = buf_printf(out, "%s%s", i ? "; " : "; earlier, e.g.: ", samples[i]);
+		r = buf_printf(out, "%s%s", i ? "; " : "; earlier ones, e.g.: ", samples[i]);
 		if (r < 0 && !first)
 			first = r;
 	}
+	r = buf_printf(out, "; latest: %s", latest ? latest : "");
+	if (r < 0 && !first)
+		first = r;
 	return first;
 }

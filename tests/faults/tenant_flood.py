@@ -128,7 +128,8 @@ class TenantFlood(unittest.TestCase):
         ev = evs[0]
         self.assertEqual(ev["action"], "Record")
         self.assertRegex(ev["note"], r"^\d+ findings of this reason since the last Event")
-        self.assertIn("earlier, e.g.: ", ev["note"])
+        self.assertRegex(ev["note"], r"; earlier ones, e\.g\.: [^;]*/tmp/flood/bin/x\d+[^;]*; ")
+        self.assertIn("; latest: ", ev["note"])
         self.assertIn("/tmp/flood/bin/x", ev["note"])
         self.assertLessEqual(len(ev["note"].encode()), 1024)
         self.assertEqual(self.api.pod_deletes("tenant"), [])
