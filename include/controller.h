@@ -60,12 +60,14 @@ bool controller_leading(struct controller *c);
  * config's shutdown_timeout_ms.  Idempotent. */
 void controller_stop(struct controller *c);
 /* The same within @budget_ms (<= 0: shutdown_timeout_ms): the status
- * flush writes the changed statuses most important first (new violations,
- * then the Ready condition, then counts) and stops a few seconds before
- * the budget ends, keeping them for the Lease release and the informers;
- * a status left unwritten is recomputed by the next leader.  A request in
- * flight past the budget (a Lease release to a hung API server) can still
- * overrun it: the command's watchdog bounds that. */
+ * flush writes the changed statuses that say new violations first, then
+ * those whose Ready condition changed, and stops a few seconds before the
+ * budget ends, keeping them for the Lease release and the informers.
+ * Counts alone (matchedPods, observedGeneration) and what the deadline
+ * cuts are left to the next leader, which recomputes them (violations
+ * cut by the deadline are not: they are written first for that reason).
+ * A request in flight past the budget (a Lease release to a hung API
+ * server) can still overrun it: the command's watchdog bounds that. */
 void controller_stop_within(struct controller *c, int64_t budget_ms);
 /* Stops, then frees.  NULL-safe; returns NULL. */
 struct controller *controller_free(struct controller *c);

@@ -1280,11 +1280,11 @@ static int status_patch(struct controller *c, const char *ns, const char *name, 
 }
 
 /* Writes the status patches due (@all: every changed one, the interval
- * aside), most important first.  The loop's flush stops when shutdown
- * begins; the last one stops at @deadline_ms (0: none) or on
- * c->flush_cancel.  What is not written stays dirty; the number is
+ * aside), most important first, up to rank @max_rank.  The loop's flush
+ * stops when shutdown begins; the last one stops at @deadline_ms (0: none)
+ * or on c->flush_cancel.  What is not written stays dirty; the number is
  * returned. */
-static size_t flush_status(struct controller *c, bool all, int64_t deadline_ms)
+static size_t flush_status(struct controller *c, bool all, int max_rank, int64_t deadline_ms)
 {
 	struct patch *v;
 	size_t n = collect_patches(c, ctl_now_ms(), all, &v), left = 0;
@@ -1293,7 +1293,7 @@ static size_t flush_status(struct controller *c, bool all, int64_t deadline_ms)
 		struct patch *p = &v[i];
 		struct kube_error err = { 0 };
 		struct profstate *ps;
-		bool late = atomic_load(&c->flush_cancel) ||
+		bool late = p->rank > max_rank || atomic_load(&c->flush_cancel) ||
 			    (deadline_ms && ctl_now_ms() >= deadline_ms) ||
 			    (!all && atomic_load(&c->stopping));
 		int r = -ENOMEM;
@@ -1427,7 +1427,7 @@ static void *loop_main(void *arg)
 			if (atomic_load(&c->recount) &&
 			    now - c->recounted_ms >= c->cfg.status_interval_ms)
 				recount_matched(c, now);
-			flush_status(c, false, 0);
+			flush_status(c, false, 2, 0);
 		}
 		pthread_mutex_lock(&c->mu);
 		clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -1842,9 +1842,11 @@ void controller_stop_within(struct controller *c, int64_t budget_ms)
 	if (c->actions)
 		actions_stop(c->actions);
 	/* What the last seconds counted goes out while the lease is ours, most
-	 * important first, until the deadline; the next leader recomputes the
-	 * rest from the cluster (matchedPods by a scan, violations from the
-	 * status written and the Events it finds). */
+	 * important first, until the deadline: new violations (no one else
+	 * can count them) and Ready conditions.  Counts alone (matchedPods,
+	 * observedGeneration) are left, like whatever the deadline cuts, to the
+	 * next leader, which recomputes them with one scan: every second
+	 * spent here is a second no replica enforces. */
 	if (c->started) {
 		struct alarm al;
 		size_t left;
@@ -1852,7 +1854,7 @@ void controller_stop_within(struct controller *c, int64_t budget_ms)
 
 		atomic_store(&c->flush_cancel, false);
 		alarm_arm(&al, &c->flush_cancel, flush_by);
-		left = flush_status(c, true, flush_by);
+		left = flush_status(c, true, 1, flush_by);
 		alarm_disarm(&al);
 		if (left) {
 			snprintf(n, sizeof(n), "%zu", left);

@@ -39,9 +39,10 @@ TOKENS = {
     "agent-token": {"username": AGENT, "extra": {
         "authentication.kubernetes.io/node-name": ["node-a"]}},
 }
-FLOOD = 21000
+FLOOD = int(os.environ.get("PG_FLOOD_PATHS", "21000"))
 BATCH = 1000
-# How long the bank pod may wait for its deletion under the flood.
+# How long the bank pod may wait for its deletion under the flood (and the
+# flood's size: both may be changed to measure).
 ENFORCE_WITHIN = float(os.environ.get("PG_FLOOD_ENFORCE_WITHIN", "20"))
 
 
