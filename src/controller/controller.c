@@ -52,7 +52,8 @@
 /* The whole shutdown, by default: below the chart's (and Kubernetes')
  * terminationGracePeriodSeconds of 30 s. */
 #define SHUTDOWN_DEFAULT_MS 20000
-/* Of the shutdown, kept for the Lease release and the informers' stop. */
+/* Of the shutdown (a quarter at most), kept for the Lease release and the
+ * informers' stop (about a second). */
 #define SHUTDOWN_RESERVE_MS 3000
 #define KEY_MAX 600
 
@@ -1820,7 +1821,7 @@ void controller_stop_within(struct controller *c, int64_t budget_ms)
 		return;
 	if (budget_ms <= 0)
 		budget_ms = c->cfg.shutdown_timeout_ms;
-	reserve = budget_ms / 5 < SHUTDOWN_RESERVE_MS ? budget_ms / 5 : SHUTDOWN_RESERVE_MS;
+	reserve = budget_ms / 4 < SHUTDOWN_RESERVE_MS ? budget_ms / 4 : SHUTDOWN_RESERVE_MS;
 	flush_by = t0 + budget_ms - reserve;
 	c->stopped = true;
 	atomic_store(&c->stopping, true);
