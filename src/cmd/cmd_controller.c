@@ -340,8 +340,9 @@ int cmd_controller(int argc, char **argv)
 	    !duration_flag("retry-period", o.retry_period, 1, &cc.retry_ms) ||
 	    !duration_flag("resync-period", o.resync_period, 1000, &cc.resync_ms) ||
 	    !duration_flag("owner-backoff", o.owner_backoff, 1, &cc.owner_backoff_ms) ||
-	    !duration_flag("shutdown-timeout", o.shutdown_timeout, 1000, &cc.shutdown_timeout_ms) ||
 	    !duration_flag("cert-check-interval", o.cert_interval, 100, &cert_interval_ms))
+		goto out;
+	if (!duration_flag("shutdown-timeout", o.shutdown_timeout, 1000, &cc.shutdown_timeout_ms))
 		goto out;
 	if (!(cc.retry_ms < cc.renew_deadline_ms && cc.renew_deadline_ms < cc.lease_ms)) {
 		fprintf(stderr, "profileguard controller: need --retry-period < --renew-deadline < "
