@@ -27,8 +27,23 @@ struct actions;
  * refused (the Event note is cut at 1 KiB anyway). */
 #define DRIFT_MAX_GROUPS 16
 #define DRIFT_MAX_EVIDENCE 32
-/* Reports queued and actions waiting at most; past it submit refuses. */
+/* What waits for the worker, per namespace and in all (reports queued,
+ * actions and Events put off for later): entries and their bytes.  Past a
+ * bound submit refuses, except that an Enforce action, or a namespace
+ * holding less than the biggest holder, takes the place of that holder's
+ * oldest Audit-only record.  Together with the item in hand, memory is
+ * bounded by 4 MiB a namespace and 64 MiB in all. */
 #define ACTIONS_MAX_PENDING 20000
+#define ACTIONS_MAX_PENDING_BYTES (64u << 20)
+#define ACTIONS_NS_MAX_PENDING 1000
+#define ACTIONS_NS_MAX_PENDING_BYTES (4u << 20)
+/* A pod's findings of one reason (and profile) that arrive while an
+ * earlier one waits are folded into it: a count, the latest evidence and
+ * a few earlier ones named.  An Audit-only record whose Event was written
+ * less than this ago waits until then, folding what comes meanwhile, so a
+ * flood of findings makes one series update per interval, not one each. */
+#define ACTIONS_FOLD_MS 5000
+#define ACTIONS_FOLD_SAMPLES 3
 
 /* One reason and the engine messages that prove it: one Event. */
 struct drift_group {
@@ -80,10 +95,12 @@ void drift_report_fill(struct drift_report *r, const struct pod *pod,
 int actions_submit_findings(struct actions *a, const struct pod *pod,
 			    const struct findings *f);
 
-/* Queues @r (copied).  Never blocks on the API server.  0; -EINVAL for a
- * report without namespace, pod, profile or groups; -ENOBUFS when
- * ACTIONS_MAX_PENDING reports wait already (the report is counted as
- * dropped); -ESHUTDOWN after actions_stop(); -ENOMEM. */
+/* Queues @r (copied), or folds it into the report of the same pod,
+ * profile and class that waits already.  Never blocks on the API server.
+ * 0; -EINVAL for a report without namespace, pod, profile or groups;
+ * -ENOBUFS when a bound of the queue is met (ACTIONS_*_PENDING*: the
+ * report is counted as dropped and the bound logged); -ESHUTDOWN after
+ * actions_stop(); -ENOMEM. */
 int actions_submit(struct actions *a, const struct drift_report *r);
 
 /* ---- set-up (the controller's) -------------------------------------------- */
@@ -108,6 +125,7 @@ struct violation {
 	const char *reason;
 	const char *message;
 	int64_t time;                   /* epoch seconds */
+	int64_t count;                  /* findings folded into it; 0 or 1: one */
 };
 
 struct actions_hooks {

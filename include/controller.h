@@ -34,6 +34,7 @@ struct controller_config {
 	int64_t resync_ms;              /* 0: 10 min */
 	int64_t owner_backoff_ms;       /* 0: 30 s */
 	int64_t status_interval_ms;     /* per profile, at most this often; 0: 2 s */
+	int64_t shutdown_timeout_ms;    /* controller_stop() within it; 0: 20 s */
 	unsigned page_size;             /* informer list pages; 0: 500 */
 };
 
@@ -55,8 +56,19 @@ bool controller_healthy(struct controller *c, char *why, size_t n);
 bool controller_leading(struct controller *c);
 
 /* Clean shutdown: stops judging and acting, flushes profile status while
- * still leading, releases the Lease, stops the informers.  Idempotent. */
+ * still leading, releases the Lease, stops the informers, within the
+ * config's shutdown_timeout_ms.  Idempotent. */
 void controller_stop(struct controller *c);
+/* The same within @budget_ms (<= 0: shutdown_timeout_ms): the status
+ * flush writes the changed statuses that say new violations first, then
+ * those whose Ready condition changed, and stops a few seconds before the
+ * budget ends, keeping them for the Lease release and the informers.
+ * Counts alone (matchedPods, observedGeneration) and what the deadline
+ * cuts are left to the next leader, which recomputes them (violations
+ * cut by the deadline are not: they are written first for that reason).
+ * A request in flight past the budget (a Lease release to a hung API
+ * server) can still overrun it: the command's watchdog bounds that. */
+void controller_stop_within(struct controller *c, int64_t budget_ms);
 /* Stops, then frees.  NULL-safe; returns NULL. */
 struct controller *controller_free(struct controller *c);
 

@@ -1,7 +1,8 @@
 /* cmd_controller.c - `profileguard controller`: the drift controller of
  * SPEC §4.  Wires flags to the Kubernetes client, the controller and the
  * ops listener, then waits for SIGTERM/SIGINT, on which it stops judging,
- * flushes profile status and releases the Lease before exiting. */
+ * flushes profile status and releases the Lease before exiting, all within
+ * --shutdown-timeout (a watchdog exits at the deadline whatever hangs). */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -29,6 +30,8 @@
 
 #define SA_NAMESPACE_FILE KUBE_SA_ROOT "/namespace"
 #define DEFAULT_NAMESPACE "profileguard"
+/* Below Kubernetes' (and the chart's) 30 s terminationGracePeriodSeconds. */
+#define SHUTDOWN_TIMEOUT_MS 20000
 
 struct controller_opts {
 	struct common_opts common;
@@ -46,6 +49,7 @@ struct controller_opts {
 	const char *renew_deadline;
 	const char *retry_period;
 	const char *owner_backoff;
+	const char *shutdown_timeout;
 	/* The telemetry endpoints (SPEC §5.1). */
 	const char *tel_listen, *tel_cert, *tel_key, *tel_ca, *tel_audience;
 	struct strlist tel_users;
@@ -100,6 +104,44 @@ static int parse_duration(const char *s, int64_t *ret_ms)
 		return -EINVAL;
 	*ret_ms = total;
 	return 0;
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Exits the process when the shutdown deadline passes with something still
+ * hanging (a request to an API server that stopped answering): better a
+ * quick exit the next leader recovers from than the kubelet's SIGKILL. */
+static void *shutdown_watchdog(void *arg)
+{
+	const struct timespec *at = arg;
+
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, at, NULL) == EINTR)
+		;
+	pglog(PGLOG_ERROR, "shutdown deadline passed: exiting before the clean stop finished",
+	      NULL);
+	_exit(EXIT_FAILURE);
+	return NULL;
+}
+
+static void start_watchdog(struct timespec *at, int64_t timeout_ms)
+{
+	pthread_t t;
+
+	clock_gettime(CLOCK_MONOTONIC, at);
+	at->tv_sec += (time_t)(timeout_ms / 1000);
+	at->tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+	if (at->tv_nsec >= 1000000000) {
+		at->tv_sec++;
+		at->tv_nsec -= 1000000000;
+	}
+	if (pthread_create(&t, NULL, shutdown_watchdog, at) == 0)
+		pthread_detach(t);
 }
 
 static bool duration_flag(const char *name, const char *value, int64_t min_ms, int64_t *ret)
@@ -244,6 +286,7 @@ int cmd_controller(int argc, char **argv)
 		{ "max-actions-per-minute", 0, FLAG_INT, &o.max_actions, "N", "global bucket of pod deletions and evictions (default 30; 0: no limit)" },
 		{ "owner-backoff", 0, FLAG_STRING, &o.owner_backoff, "DURATION", "first wait before acting again on pods of one owner, doubling to 1h (default 30s)" },
 		{ "resync-period", 0, FLAG_STRING, &o.resync_period, "DURATION", "judge every pod this often besides changes (default 10m)" },
+		{ "shutdown-timeout", 0, FLAG_STRING, &o.shutdown_timeout, "DURATION", "on SIGTERM, exit within this: changed profile statuses are written most important first until a few seconds before it, the rest is left to the next leader; keep it below terminationGracePeriodSeconds (default 20s)" },
 		{ "telemetry-listen", 0, FLAG_STRING, &o.tel_listen, "HOST:PORT", "HTTPS telemetry endpoints /telemetry/v1/{events,falco,tetragon,audit} on the leader (default: off)" },
 		{ "telemetry-tls-cert", 0, FLAG_STRING, &o.tel_cert, "PATH", "telemetry serving certificate (PEM; re-read when it changes; the listener waits for it)" },
 		{ "telemetry-tls-key", 0, FLAG_STRING, &o.tel_key, "PATH", "its private key (PEM)" },
@@ -276,6 +319,8 @@ int cmd_controller(int argc, char **argv)
 	char **ignored = NULL, **users = NULL;
 	size_t nignored = 0, nusers = 0;
 	bool explicit_le;
+	static struct timespec watchdog_at;    /* the watchdog outlives this frame */
+	int64_t t_sig;
 	sigset_t set;
 	int r, sig, rc = EXIT_BAD_INPUT;
 
@@ -293,6 +338,7 @@ int cmd_controller(int argc, char **argv)
 	cc.lease_ms = 15000;
 	cc.renew_deadline_ms = 10000;
 	cc.retry_ms = 2000;
+	cc.shutdown_timeout_ms = SHUTDOWN_TIMEOUT_MS;
 	if (!duration_flag("lease-duration", o.lease_duration, 1000, &cc.lease_ms) ||
 	    !duration_flag("renew-deadline", o.renew_deadline, 1, &cc.renew_deadline_ms) ||
 	    !duration_flag("retry-period", o.retry_period, 1, &cc.retry_ms) ||
@@ -300,6 +346,8 @@ int cmd_controller(int argc, char **argv)
 	    !duration_flag("owner-backoff", o.owner_backoff, 1, &cc.owner_backoff_ms) ||
 	    !duration_flag("cert-check-interval", o.cert_interval, 100, &cert_interval_ms) ||
 	    !duration_flag("webhook-arm-interval", o.arm_interval, 100, &arm_interval_ms))
+		goto out;
+	if (!duration_flag("shutdown-timeout", o.shutdown_timeout, 1000, &cc.shutdown_timeout_ms))
 		goto out;
 	if (!(cc.retry_ms < cc.renew_deadline_ms && cc.renew_deadline_ms < cc.lease_ms)) {
 		fprintf(stderr, "profileguard controller: need --retry-period < --renew-deadline < "
@@ -450,10 +498,14 @@ int cmd_controller(int argc, char **argv)
 	while (sig < 0 && errno == EINTR);
 	pglog(PGLOG_INFO, "shutting down: flushing status, releasing the lease", "signal",
 	      sig == SIGINT ? "SIGINT" : "SIGTERM", NULL);
+	start_watchdog(&watchdog_at, cc.shutdown_timeout_ms);
+	t_sig = mono_ms();
 	certs_ops_stop(certs);
 	webhookcfg_ops_stop(arm);
 	telemetry_ops_stop(tel);
-	controller_stop(ctl);
+	/* What the other stops took comes off the controller's budget. */
+	controller_stop_within(ctl, cc.shutdown_timeout_ms - (mono_ms() - t_sig) > 1000 ?
+				    cc.shutdown_timeout_ms - (mono_ms() - t_sig) : 1000);
 	rc = EXIT_PASS;
 	pglog(PGLOG_INFO, "controller stopped", NULL);
 	goto out;

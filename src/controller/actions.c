@@ -1,6 +1,10 @@
 /* actions.c - findings become Events, status counts and, in Enforce mode,
  * pod deletions or evictions.  Submitters only queue; one worker thread
- * makes every API call, in order, so the throttles see one stream.
+ * makes every API call, so the throttles see one stream.  The queue is
+ * fair (queue.c): a sub-queue per namespace served in turn, Enforce actions
+ * before Audit-only records, and a pod's findings of one reason folded
+ * while they wait, so one tenant's flood neither fills it nor delays the
+ * others.
  *
  * An item's life: the first pass writes one Event per finding group and
  * counts the violations; then, when the profile enforces, the action is
@@ -26,21 +30,38 @@
 #include "strutil.h"
 #include "xalloc.h"
 
-#define NOTE_KEEP 4096
+/* The API server cuts a note at 1 KiB: keeping more is waste. */
+#define NOTE_KEEP 1024
+/* lastViolation's message, and each earlier finding a folded note names. */
+#define FIRST_KEEP 512
+#define SAMPLE_KEEP 200
+/* Cost a namespace may spend per turn (an entry costs its API writes). */
+#define FAIR_QUANTUM 4
+/* A refused report is logged at most this often (with the count since). */
+#define REFUSAL_LOG_MS 10000
 /* A finding Event that cannot be written is retried with the action
  * backoff (5 s doubling to 5 min): 12 tries cover about half an hour of
  * API trouble before it is given up, logged and counted. */
 #define EVENT_MAX_ATTEMPTS 12
 #define REPORTING_CONTROLLER "profileguard.io/controller"
 
+/* The group's strings are its own (not the arena's): a fold replaces them. */
 struct agroup {
 	enum reason reason;
-	char *note;             /* the evidence, joined */
-	char *first;            /* the first message, for lastViolation */
+	char *note;             /* the latest evidence, joined */
+	char *first;            /* its first message, for lastViolation */
+	int64_t count;          /* findings folded into it (1: itself) */
+	char *samples[ACTIONS_FOLD_SAMPLES];    /* earlier findings' first messages */
+	size_t nsamples;
 };
 
 struct item {
-	struct item *next;
+	struct fq_entry fe;     /* queued, or held while in the later list */
+	struct smap_node knode; /* in pending by key, while reports may fold in */
+	bool indexed;
+	bool parked;            /* a record waiting so repeats fold into it */
+	char *key;              /* class, evidence, pod, profile */
+	struct item *next;      /* the later list */
 	struct arena *arena;
 	int64_t due_ms;
 	unsigned attempts;
@@ -83,9 +104,12 @@ struct actions {
 	pthread_cond_t cond;
 	bool stop;
 	uint64_t epoch;                 /* bumped by reset: older items are void */
-	struct item *new_head, *new_tail;
-	struct item *later;             /* sorted by due_ms */
-	size_t nnew, nlater;
+	struct fairq *fq;               /* reports not yet worked on, and the held */
+	struct smap pending;            /* key -> item that reports fold into */
+	struct item *later;             /* sorted by due_ms; held in fq */
+	size_t nlater;
+	uint64_t refused, refused_logged;       /* reports refused; as of the last log */
+	int64_t refused_log_ms;
 	struct smap pods;               /* uid -> podmem */
 	struct owner_backoff *owners;
 	struct bucket bucket;
@@ -93,6 +117,9 @@ struct actions {
 
 	struct metric_vec *m_actions;   /* {action,result} */
 	struct metric_vec *m_findings;  /* {reason,mode} */
+	struct metric_vec *m_refused;   /* {bound} */
+	struct metric *m_folded;
+	struct metric *m_pending;
 };
 
 enum rec_result { REC_NEW, REC_FOLDED, REC_ALREADY, REC_FAILED };
@@ -176,24 +203,63 @@ static char *adup(struct arena *ar, const char *s, bool *oom)
 	return r;
 }
 
-/* Joins @n messages with "; " into the arena, at most NOTE_KEEP bytes. */
-static char *join(struct arena *ar, const char *const *v, size_t n, bool *oom)
+/* A copy of @s cut at @max bytes on a UTF-8 boundary (heap). */
+static char *hdup_cut(const char *s, size_t max, bool *oom)
 {
-	char *s = status_join_messages(v, n, NOTE_KEEP), *r;
+	size_t n = strlen(s ? s : "");
+	char *r;
 
-	if (!s) {
+	if (n > max) {
+		n = max;
+		while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+			n--;
+	}
+	r = pg_malloc(n + 1);
+	if (!r) {
 		*oom = true;
 		return NULL;
 	}
-	r = adup(ar, s, oom);
-	pg_free(s);
+	memcpy(r, s ? s : "", n);
+	r[n] = '\0';
 	return r;
+}
+
+static void group_free(struct agroup *g)
+{
+	pg_free(g->note);
+	pg_free(g->first);
+	for (size_t i = 0; i < g->nsamples; i++)
+		pg_free(g->samples[i]);
+	memset(g, 0, sizeof(*g));
+}
+
+static size_t slen(const char *s)
+{
+	return s ? strlen(s) + 1 : 0;
+}
+
+/* The memory @it holds, for the queue's byte bounds. */
+static size_t item_bytes(const struct item *it)
+{
+	size_t n = arena_footprint(it->arena);
+
+	for (size_t i = 0; i < it->ng; i++) {
+		n += slen(it->g[i].note) + slen(it->g[i].first);
+		for (size_t k = 0; k < it->g[i].nsamples; k++)
+			n += slen(it->g[i].samples[k]);
+	}
+	return n;
+}
+
+static bool acting_class(const struct item *it)
+{
+	return !it->no_pod && it->mode == MODE_ENFORCE && it->action != ACTION_NONE;
 }
 
 static struct item *item_from_report(const struct drift_report *r)
 {
 	struct arena *ar = arena_new(2048);
-	struct buf reasons = BUF_INIT(1024);
+	struct buf reasons = BUF_INIT(1024), key = BUF_INIT(2048);
 	struct item *it;
 	bool oom = false;
 
@@ -204,6 +270,7 @@ static struct item *item_from_report(const struct drift_report *r)
 		arena_free(ar);
 		return NULL;
 	}
+	memset(it, 0, sizeof(*it));
 	it->arena = ar;
 	it->ns = adup(ar, r->namespace, &oom);
 	it->pod = adup(ar, r->pod, &oom);
@@ -230,28 +297,110 @@ static struct item *item_from_report(const struct drift_report *r)
 		const struct drift_group *g = &r->groups[i];
 		size_t ne = g->nevidence < DRIFT_MAX_EVIDENCE ? g->nevidence : DRIFT_MAX_EVIDENCE;
 		struct agroup *ag = &it->g[it->ng++];
+		char *joined = status_join_messages(g->evidence, ne, NOTE_KEEP);
 
 		ag->reason = g->reason;
-		ag->note = join(ar, g->evidence, ne, &oom);
-		ag->first = adup(ar, ne ? g->evidence[0] : "", &oom);
+		ag->count = 1;
+		ag->note = joined;
+		if (!joined)
+			oom = true;
+		ag->first = hdup_cut(ne ? g->evidence[0] : "", FIRST_KEEP, &oom);
 		if (i && buf_addc(&reasons, ',') < 0)
 			oom = true;
 		if (buf_adds(&reasons, reason_name(g->reason)) < 0)
 			oom = true;
 	}
 	it->reasons = adup(ar, buf_str(&reasons), &oom);
+	/* Reports fold by pod (its UID: a replacement is another pod),
+	 * profile, class and the kind of evidence. */
+	if (buf_printf(&key, "%c%d/%s/%s/%s/%s", acting_class(it) ? 'A' : 'R', (int)it->evidence,
+		       it->ns ? it->ns : "", *it->uid ? it->uid : (it->pod ? it->pod : ""),
+		       *it->profile_uid ? it->profile_uid : (it->profile ? it->profile : ""),
+		       it->pod ? it->pod : "") < 0)
+		oom = true;
+	it->key = adup(ar, buf_str(&key), &oom);
 	buf_free(&reasons);
+	buf_free(&key);
 	if (oom) {
+		for (size_t i = 0; i < it->ng; i++)
+			group_free(&it->g[i]);
 		arena_free(ar);
 		return NULL;
 	}
+	it->knode.key = it->key;
+	it->fe.cls = acting_class(it) ? FQ_ACTION : FQ_RECORD;
+	it->fe.cost = (uint32_t)it->ng + (it->fe.cls == FQ_ACTION);
+	it->fe.bytes = item_bytes(it);
 	return it;
 }
 
 static void item_free(struct item *it)
 {
-	if (it)
-		arena_free(it->arena);
+	if (!it)
+		return;
+	for (size_t i = 0; i < it->ng; i++)
+		group_free(&it->g[i]);
+	arena_free(it->arena);
+}
+
+/* Folds the fresh report @src into @dst, which waits with the same key:
+ * per reason a count, the latest evidence, and the first messages of a few
+ * earlier ones.  Takes what it keeps of @src's strings.  Lock held. */
+static void fold(struct actions *a, struct item *dst, struct item *src)
+{
+	bool oom = false;
+
+	for (size_t i = 0; i < src->ng; i++) {
+		struct agroup *sg = &src->g[i], *dg = NULL;
+
+		for (size_t k = 0; k < dst->ng && !dg; k++)
+			if (dst->g[k].reason == sg->reason)
+				dg = &dst->g[k];
+		if (!dg) {
+			char *reasons;
+			size_t n;
+
+			if (dst->ng == DRIFT_MAX_GROUPS)
+				continue;
+			dst->g[dst->ng++] = *sg;
+			memset(sg, 0, sizeof(*sg));
+			/* At most DRIFT_MAX_GROUPS times an item: bounded. */
+			n = strlen(dst->reasons) + strlen(reason_name(dst->g[dst->ng - 1].reason)) + 2;
+			reasons = arena_alloc(dst->arena, n);
+			if (reasons) {
+				snprintf(reasons, n, "%s,%s", dst->reasons,
+					 reason_name(dst->g[dst->ng - 1].reason));
+				dst->reasons = reasons;
+			}
+			dst->fe.cost++;
+			continue;
+		}
+		dg->count += sg->count;
+		/* The evidence replaced is named as an earlier finding, once. */
+		if (dg->first && *dg->first && dg->nsamples < ACTIONS_FOLD_SAMPLES &&
+		    strcmp(dg->first, sg->first ? sg->first : "") != 0) {
+			bool known = false;
+
+			for (size_t k = 0; k < dg->nsamples && !known; k++)
+				known = strncmp(dg->samples[k], dg->first, SAMPLE_KEEP) == 0;
+			if (!known) {
+				char *smp = hdup_cut(dg->first, SAMPLE_KEEP, &oom);
+
+				if (smp)
+					dg->samples[dg->nsamples++] = smp;
+			}
+		}
+		pg_free(dg->note);
+		pg_free(dg->first);
+		dg->note = sg->note;
+		dg->first = sg->first;
+		sg->note = sg->first = NULL;
+	}
+	dst->observed = src->observed;
+	dst->action = src->action;
+	dst->grace = src->grace;
+	fairq_resize(a->fq, &dst->fe, item_bytes(dst));
+	metric_inc(a->m_folded);
 }
 
 /* ---- metrics and logs ----------------------------------------------------------------- */
@@ -288,11 +437,43 @@ static bool get_series(json_t *ev, int32_t *ret_count)
 	return true;
 }
 
+/* Folds @count into @name's series; with @note (folded findings) the
+ * note too, so the Event says how many it folds and names a few. */
+static int series_update(struct actions *a, const char *ns, const char *name, int32_t count,
+			 const char *note, struct kube_error *err)
+{
+	char when[KUBE_TIME_MAX];
+	struct timespec t;
+	json_t *patch;
+	int e;
+
+	if (!note)
+		return kube_event_series_update(a->cfg.client, ns, name, count, NULL, err);
+	clock_gettime(CLOCK_REALTIME, &t);
+	if (kube_time_format(&t, 1, when) < 0)
+		return -EINVAL;
+	patch = json_pack("{s{siss}ss}", "series", "count", (int)count, "lastObservedTime", when,
+			  "note", note);
+	if (!patch)
+		return -ENOMEM;
+	e = kube_merge_patch(a->cfg.client, &kube_res_events, ns, name, NULL, patch, NULL, err);
+	json_decref(patch);
+	return e;
+}
+
+/* A series count after @times more observations (it is an int32). */
+static int32_t series_add(int32_t count, int64_t times)
+{
+	int64_t n = (int64_t)count + (times > 0 ? times : 1);
+
+	return n > INT32_MAX ? INT32_MAX : (int32_t)n;
+}
+
 /* The Event exists though this term did not write it: tell our own
  * create retried after a lost answer, an observation already on record
  * (same note: a restart or a new leader re-judging), and a repeat. */
 static enum rec_result existing_event(struct actions *a, const struct item *it, const char *name,
-				      const char *note, const char *sent_time)
+				      const char *note, const char *sent_time, int64_t times)
 {
 	struct kube_error err = { 0 };
 	json_t *ev = NULL;
@@ -324,22 +505,25 @@ static enum rec_result existing_event(struct actions *a, const struct item *it, 
 		return REC_ALREADY;
 	}
 	json_decref(ev);
-	r = kube_event_series_update(a->cfg.client, it->ns, name, count + 1, NULL, &err);
+	count = series_add(count, times);
+	r = series_update(a, it->ns, name, count, times > 1 ? note : NULL, &err);
 	if (r < 0) {
 		pglog(PGLOG_WARN, "event series not updated", "namespace", it->ns, "event", name,
 		      "error", err.message[0] ? err.message : strerror(-r), NULL);
 		return REC_FAILED;
 	}
 	pthread_mutex_lock(&a->mu);
-	recorder_store(a->rec, name, count + 1, ctl_now_ms());
+	recorder_store(a->rec, name, count, ctl_now_ms());
 	pthread_mutex_unlock(&a->mu);
 	return REC_FOLDED;
 }
 
 /* Writes (or folds into a series) the Event for @reason on the item's pod,
- * related to its profile. */
+ * related to its profile, for @times observations (folded ones: the series
+ * count carries them). */
 static enum rec_result record_event(struct actions *a, const struct item *it, const char *reason,
-				    const char *action, const char *prefix, const char *text)
+				    const char *action, const char *prefix, const char *text,
+				    int64_t times)
 {
 	char name[RECORDER_NAME_MAX], when[KUBE_TIME_MAX];
 	struct kube_error err = { 0 };
@@ -360,10 +544,11 @@ static enum rec_result record_event(struct actions *a, const struct item *it, co
 	count = recorder_count(a->rec, name, ctl_now_ms());
 	pthread_mutex_unlock(&a->mu);
 	if (count > 0) {
-		r = kube_event_series_update(a->cfg.client, it->ns, name, count + 1, NULL, &err);
+		count = series_add(count, times);
+		r = series_update(a, it->ns, name, count, times > 1 ? buf_str(&note) : NULL, &err);
 		if (r == 0) {
 			pthread_mutex_lock(&a->mu);
-			recorder_store(a->rec, name, count + 1, ctl_now_ms());
+			recorder_store(a->rec, name, count, ctl_now_ms());
 			pthread_mutex_unlock(&a->mu);
 			res = REC_FOLDED;
 			goto out;
@@ -396,12 +581,18 @@ static enum rec_result record_event(struct actions *a, const struct item *it, co
 	memset(&err, 0, sizeof(err));
 	r = kube_event_create(a->cfg.client, it->ns, &ev, NULL, &err);
 	if (r == 0) {
+		count = 1;
+		/* Folded observations: the series says how many there were
+		 * (the Event exists; a failed update costs only the count). */
+		if (times > 1 && series_update(a, it->ns, name, series_add(0, times), NULL,
+						       &err) == 0)
+			count = series_add(0, times);
 		pthread_mutex_lock(&a->mu);
-		recorder_store(a->rec, name, 1, ctl_now_ms());
+		recorder_store(a->rec, name, count, ctl_now_ms());
 		pthread_mutex_unlock(&a->mu);
 		res = REC_NEW;
 	} else if (r == -EEXIST) {
-		res = existing_event(a, it, name, buf_str(&note), when);
+		res = existing_event(a, it, name, buf_str(&note), when, times);
 	} else {
 		pglog(PGLOG_WARN, "event not written", "namespace", it->ns, "event", name,
 		      "reason", reason, "error", err.message[0] ? err.message : strerror(-r), NULL);
@@ -411,12 +602,50 @@ out:
 	return res;
 }
 
+/* The finding Event of the item's group @i: its note says how many
+ * findings were folded into it and names a few. */
+static enum rec_result record_group(struct actions *a, const struct item *it, size_t i)
+{
+	const struct agroup *g = &it->g[i];
+	struct buf note = BUF_INIT(NOTE_KEEP + 256);
+	enum rec_result rr;
+
+	recorder_fold_note(&note, g->count, g->note, (const char *const *)g->samples, g->nsamples);
+	rr = record_event(a, it, reason_name(g->reason), it->ev_action, it->ev_prefix,
+			  buf_str(&note), g->count);
+	buf_free(&note);
+	return rr;
+}
+
 /* ---- the queue --------------------------------------------------------------------- */
 
-/* Puts @it back, due at @due_ms, unless a reset voided it.  Takes it. */
-static void defer(struct actions *a, struct item *it, uint64_t epoch, int64_t due_ms)
+static void unindex(struct actions *a, struct item *it)
+{
+	if (it->indexed) {
+		smap_del(&a->pending, it->key);
+		it->indexed = false;
+	}
+}
+
+/* A report displaced from the queue by a bound (queue.c).  Lock held. */
+static void drop_displaced(void *ud, struct fq_entry *e)
+{
+	struct actions *a = ud;
+	struct item *it = smap_entry(e, struct item, fe);
+
+	unindex(a, it);
+	count_action(a, "Record", "dropped");
+	item_free(it);
+}
+
+/* Puts @it back, due at @due_ms, unless a reset voided it; @park: a
+ * record that reports go on folding into meanwhile.  It stays counted
+ * against its namespace's bounds.  Takes it. */
+static void put_off(struct actions *a, struct item *it, uint64_t epoch, int64_t due_ms, bool park)
 {
 	struct item **pp;
+
+	struct smap_node *n;
 
 	pthread_mutex_lock(&a->mu);
 	if (a->stop || epoch != a->epoch) {
@@ -424,7 +653,34 @@ static void defer(struct actions *a, struct item *it, uint64_t epoch, int64_t du
 		item_free(it);
 		return;
 	}
+	/* A report of the same key came while this one was in hand: one
+	 * entry waits for both. */
+	if (park && (n = smap_get(&a->pending, it->key))) {
+		struct item *w = smap_entry(n, struct item, knode);
+
+		fold(a, it, w);
+		unindex(a, w);
+		if (w->fe.held) {
+			/* Parked too: it leaves the later list for @it. */
+			for (pp = &a->later; *pp && *pp != w; pp = &(*pp)->next)
+				;
+			if (*pp) {
+				*pp = w->next;
+				a->nlater--;
+			}
+		}
+		fairq_forget(a->fq, &w->fe);
+		item_free(w);
+	}
+	if (fairq_hold(a->fq, it->ns, &it->fe) < 0) {
+		pthread_mutex_unlock(&a->mu);
+		item_free(it);
+		return;
+	}
 	it->due_ms = due_ms;
+	it->parked = park;
+	if (park && smap_put(&a->pending, &it->knode) == 0)
+		it->indexed = true;
 	for (pp = &a->later; *pp && (*pp)->due_ms <= due_ms; pp = &(*pp)->next)
 		;
 	it->next = *pp;
@@ -432,6 +688,32 @@ static void defer(struct actions *a, struct item *it, uint64_t epoch, int64_t du
 	a->nlater++;
 	pthread_cond_signal(&a->cond);
 	pthread_mutex_unlock(&a->mu);
+}
+
+static void defer(struct actions *a, struct item *it, uint64_t epoch, int64_t due_ms)
+{
+	put_off(a, it, epoch, due_ms, false);
+}
+
+/* When a record's Events may be written again: ACTIONS_FOLD_MS after the
+ * latest of them, 0 when now. */
+static int64_t fold_until(struct actions *a, const struct item *it, int64_t now)
+{
+	char name[RECORDER_NAME_MAX];
+	int64_t until = 0;
+
+	pthread_mutex_lock(&a->mu);
+	for (size_t i = 0; i < it->ng; i++) {
+		int64_t w;
+
+		recorder_event_name(name, it->pod, it->uid, reason_name(it->g[i].reason),
+				    *it->profile_uid ? it->profile_uid : it->profile);
+		w = recorder_written_ms(a->rec, name, now);
+		if (w >= 0 && w + ACTIONS_FOLD_MS > now && w + ACTIONS_FOLD_MS > until)
+			until = w + ACTIONS_FOLD_MS;
+	}
+	pthread_mutex_unlock(&a->mu);
+	return until;
 }
 
 static void set_pod(struct actions *a, const char *uid, int state)
@@ -532,8 +814,7 @@ static void retry_events(struct actions *a, struct item *it, uint64_t epoch)
 	for (size_t i = 0; i < it->ng; i++) {
 		if (!(it->unwritten & (1u << i)))
 			continue;
-		if (record_event(a, it, reason_name(it->g[i].reason), it->ev_action, it->ev_prefix,
-				 it->g[i].note) != REC_FAILED)
+		if (record_group(a, it, i) != REC_FAILED)
 			it->unwritten &= ~(1u << i);
 	}
 	if (!it->unwritten) {
@@ -595,7 +876,7 @@ static void act(struct actions *a, struct item *it, uint64_t epoch)
 			 "waits %" PRId64 " s (exponential backoff per owner)", owner_desc, n,
 			 n == 1 ? "" : "s", label, (wait + 999) / 1000);
 		if (!it->said_backoff) {
-			record_event(a, it, "DriftRepeated", label, NULL, detail);
+			record_event(a, it, "DriftRepeated", label, NULL, detail, 1);
 			it->said_backoff = true;
 		}
 		count_action(a, label, "backoff");
@@ -614,7 +895,7 @@ static void act(struct actions *a, struct item *it, uint64_t epoch)
 			 "--max-actions-per-minute (%g) reached: the pod is kept and the %s is "
 			 "retried in %" PRId64 " s", a->cfg.max_per_minute, label, (d + 999) / 1000);
 		if (!it->said_throttle) {
-			record_event(a, it, "ActionThrottled", label, NULL, detail);
+			record_event(a, it, "ActionThrottled", label, NULL, detail, 1);
 			it->said_throttle = true;
 		}
 		count_action(a, label, "throttled");
@@ -667,7 +948,7 @@ static void act(struct actions *a, struct item *it, uint64_t epoch)
 		snprintf(detail, sizeof(detail),
 			 "eviction refused by a PodDisruptionBudget: the pod is kept and the "
 			 "eviction retried in %" PRId64 " s (%s)", (wait + 999) / 1000, err.message);
-		record_event(a, it, "EvictionBlocked", label, NULL, detail);
+		record_event(a, it, "EvictionBlocked", label, NULL, detail, 1);
 		count_action(a, label, "blocked");
 		log_action(it, PGLOG_WARN, label, "blocked", err.message);
 	} else {
@@ -694,8 +975,8 @@ static void first_pass(struct actions *a, struct item *it, uint64_t epoch)
 		return;
 	}
 	for (size_t i = 0; i < it->ng; i++)
-		metric_inc(metric_vec_get2(a->m_findings, reason_name(it->g[i].reason),
-					   mode_name(it->mode)));
+		metric_add(metric_vec_get2(a->m_findings, reason_name(it->g[i].reason),
+					   mode_name(it->mode)), (uint64_t)it->g[i].count);
 	if (acting && lv != POD_LIVE) {
 		acting = false;
 		result = liveness_result(lv);
@@ -713,8 +994,7 @@ static void first_pass(struct actions *a, struct item *it, uint64_t epoch)
 	it->ev_prefix = prefix;
 	for (size_t i = 0; i < it->ng; i++) {
 		const struct agroup *g = &it->g[i];
-		enum rec_result rr = record_event(a, it, reason_name(g->reason), it->ev_action,
-						  prefix, g->note);
+		enum rec_result rr = record_group(a, it, i);
 
 		if (rr == REC_FAILED)
 			it->unwritten |= 1u << i;
@@ -725,7 +1005,7 @@ static void first_pass(struct actions *a, struct item *it, uint64_t epoch)
 				.namespace = it->ns, .profile = it->profile,
 				.profile_uid = it->profile_uid, .pod = it->pod,
 				.reason = reason_name(g->reason), .message = g->first,
-				.time = it->observed,
+				.time = it->observed, .count = g->count,
 			};
 
 			a->cfg.hooks.on_violation(a->cfg.hooks.ud, &v);
@@ -757,9 +1037,19 @@ static void process(struct actions *a, struct item *it, uint64_t epoch)
 		item_free(it);
 		return;
 	}
-	if (!it->recorded)
-		first_pass(a, it, epoch);
-	else if (it->events_only)
+	if (!it->recorded) {
+		/* A report that only records (Audit, or its pod acted on or
+		 * waiting for it already) and whose Events were just written
+		 * waits, folding the repeats, so a flood costs one series
+		 * update per interval. */
+		bool records = it->fe.cls == FQ_RECORD || get_pod(a, it->uid) >= 0;
+		int64_t until = records ? fold_until(a, it, ctl_now_ms()) : 0;
+
+		if (until > 0)
+			put_off(a, it, epoch, until, true);
+		else
+			first_pass(a, it, epoch);
+	} else if (it->events_only)
 		retry_events(a, it, epoch);
 	else
 		act(a, it, epoch);
@@ -773,19 +1063,27 @@ static void *actions_main(void *arg)
 	while (!a->stop) {
 		int64_t now = ctl_now_ms();
 		struct item *it = NULL;
+		struct fq_entry *e;
 		uint64_t epoch;
 
 		if (a->later && a->later->due_ms <= now) {
 			it = a->later;
 			a->later = it->next;
+			it->next = NULL;
 			a->nlater--;
-		} else if (a->new_head) {
-			it = a->new_head;
-			a->new_head = it->next;
-			if (!a->new_head)
-				a->new_tail = NULL;
-			a->nnew--;
+			if (it->parked) {
+				/* Its turn comes in the fair queue, where reports
+				 * go on folding into it. */
+				it->parked = false;
+				fairq_requeue(a->fq, &it->fe);
+				continue;
+			}
+			fairq_unhold(a->fq, &it->fe);
+		} else if ((e = fairq_pop(a->fq))) {
+			it = smap_entry(e, struct item, fe);
+			unindex(a, it);
 		}
+		metric_set(a->m_pending, (double)fairq_len(a->fq));
 		if (!it) {
 			struct timespec ts;
 			int64_t d = a->later ? a->later->due_ms - now : 1000;
@@ -800,7 +1098,6 @@ static void *actions_main(void *arg)
 			pthread_cond_timedwait(&a->cond, &a->mu, &ts);
 			continue;
 		}
-		it->next = NULL;
 		epoch = a->epoch;
 		pthread_mutex_unlock(&a->mu);
 		process(a, it, epoch);
@@ -812,9 +1109,54 @@ static void *actions_main(void *arg)
 
 /* ---- the API ---------------------------------------------------------------------- */
 
+/* Counts a refused report; logs the bound it met at most every
+ * REFUSAL_LOG_MS, with how many were refused since. */
+static void refused(struct actions *a, const struct item *it, enum fq_refusal why)
+{
+	char limit[32], n[24];
+	uint64_t since = 0;
+	int64_t now = ctl_now_ms();
+	bool say = false;
+
+	count_action(a, "Record", "dropped");
+	metric_inc(metric_vec_get1(a->m_refused, fairq_refusal_name(why)));
+	pthread_mutex_lock(&a->mu);
+	a->refused++;
+	if (!a->refused_log_ms || now - a->refused_log_ms >= REFUSAL_LOG_MS) {
+		say = true;
+		since = a->refused - a->refused_logged;
+		a->refused_logged = a->refused;
+		a->refused_log_ms = now;
+	}
+	pthread_mutex_unlock(&a->mu);
+	if (!say)
+		return;
+	switch (why) {
+	case FQ_NS_ENTRIES:
+		snprintf(limit, sizeof(limit), "%u", (unsigned)ACTIONS_NS_MAX_PENDING);
+		break;
+	case FQ_NS_BYTES:
+		snprintf(limit, sizeof(limit), "%u", (unsigned)ACTIONS_NS_MAX_PENDING_BYTES);
+		break;
+	case FQ_ENTRIES:
+		snprintf(limit, sizeof(limit), "%u", (unsigned)ACTIONS_MAX_PENDING);
+		break;
+	default:
+		snprintf(limit, sizeof(limit), "%u", (unsigned)ACTIONS_MAX_PENDING_BYTES);
+		break;
+	}
+	snprintf(n, sizeof(n), "%llu", (unsigned long long)since);
+	pglog(PGLOG_WARN, "drift report refused: the action queue is at a bound", "namespace",
+	      it->ns, "pod", it->pod, "reason", it->reasons, "bound", fairq_refusal_name(why),
+	      "limit", limit, "refused_since_last_log", n, NULL);
+}
+
 int actions_submit(struct actions *a, const struct drift_report *r)
 {
 	struct item *it;
+	struct smap_node *n;
+	enum fq_refusal why = FQ_OK;
+	int e;
 
 	if (!r->namespace || !*r->namespace || !r->pod || !*r->pod || !r->profile ||
 	    !*r->profile || !r->ngroups || !r->groups)
@@ -823,11 +1165,6 @@ int actions_submit(struct actions *a, const struct drift_report *r)
 	if (a->stop) {
 		pthread_mutex_unlock(&a->mu);
 		return -ESHUTDOWN;
-	}
-	if (a->nnew + a->nlater >= ACTIONS_MAX_PENDING) {
-		pthread_mutex_unlock(&a->mu);
-		count_action(a, "Record", "dropped");
-		return -ENOBUFS;
 	}
 	pthread_mutex_unlock(&a->mu);
 	/* Copy outside the lock: submitters never wait on each other long. */
@@ -840,12 +1177,23 @@ int actions_submit(struct actions *a, const struct drift_report *r)
 		item_free(it);
 		return -ESHUTDOWN;
 	}
-	if (a->new_tail)
-		a->new_tail->next = it;
-	else
-		a->new_head = it;
-	a->new_tail = it;
-	a->nnew++;
+	n = smap_get(&a->pending, it->key);
+	if (n) {
+		fold(a, smap_entry(n, struct item, knode), it);
+		pthread_mutex_unlock(&a->mu);
+		item_free(it);
+		return 0;
+	}
+	e = fairq_push(a->fq, it->ns, &it->fe, drop_displaced, a, NULL, &why);
+	if (e < 0) {
+		pthread_mutex_unlock(&a->mu);
+		if (e == -ENOBUFS)
+			refused(a, it, why);
+		item_free(it);
+		return e;
+	}
+	if (smap_put(&a->pending, &it->knode) == 0)
+		it->indexed = true;
 	pthread_cond_signal(&a->cond);
 	pthread_mutex_unlock(&a->mu);
 	return 0;
@@ -855,6 +1203,7 @@ int actions_new(const struct actions_config *cfg, struct actions **ret)
 {
 	static const char *const action_labels[] = { "action", "result", NULL };
 	static const char *const finding_labels[] = { "reason", "mode", NULL };
+	static const char *const bound_labels[] = { "bound", NULL };
 	struct actions *a;
 	pthread_condattr_t ca;
 
@@ -872,6 +1221,15 @@ int actions_new(const struct actions_config *cfg, struct actions **ret)
 	a->cfg.identity = a->identity;
 	a->owners = owner_backoff_new(cfg->owner_backoff_ms, cfg->owner_backoff_cap_ms, 0);
 	a->rec = recorder_new(0, 0);
+	{
+		struct fq_limits lim = {
+			.ns_max = ACTIONS_NS_MAX_PENDING, .ns_max_bytes = ACTIONS_NS_MAX_PENDING_BYTES,
+			.max = ACTIONS_MAX_PENDING, .max_bytes = ACTIONS_MAX_PENDING_BYTES,
+			.quantum = FAIR_QUANTUM,
+		};
+
+		a->fq = fairq_new(&lim);
+	}
 	pthread_mutex_init(&a->mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -885,8 +1243,20 @@ int actions_new(const struct actions_config *cfg, struct actions **ret)
 		a->m_findings = metrics_counter(cfg->metrics, "profileguard_drift_findings_total",
 			"Drift findings on running pods, by reason and profile mode.",
 			finding_labels);
+		a->m_refused = metrics_counter(cfg->metrics,
+			"profileguard_action_queue_refused_total",
+			"Drift reports refused by a bound of the action queue (per-namespace or "
+			"total, entries or bytes): the namespace that floods loses its own.",
+			bound_labels);
+		a->m_folded = metric_vec_get(metrics_counter(cfg->metrics,
+			"profileguard_action_reports_folded_total",
+			"Drift reports folded into one of the same pod, profile and reason that "
+			"waited already (its Event counts them).", NULL), NULL);
+		a->m_pending = metric_vec_get(metrics_gauge(cfg->metrics,
+			"profileguard_action_queue_pending",
+			"Drift reports and actions waiting for the actions worker.", NULL), NULL);
 	}
-	if (!a->identity || !a->owners || !a->rec) {
+	if (!a->identity || !a->owners || !a->rec || !a->fq) {
 		actions_free(a);
 		return -ENOMEM;
 	}
@@ -912,24 +1282,39 @@ static void free_pod(void *ud, struct smap_node *n)
 	pg_free(smap_entry(n, struct podmem, node));
 }
 
-static void drop_items(struct item *it)
+static void drop_queued(void *ud, struct fq_entry *e)
 {
-	while (it) {
-		struct item *next = it->next;
+	struct actions *a = ud;
+	struct item *it = smap_entry(e, struct item, fe);
 
-		item_free(it);
-		it = next;
+	unindex(a, it);
+	item_free(it);
+}
+
+/* Drops every waiting report and put-off item.  Lock held. */
+static void drop_all_locked(struct actions *a)
+{
+	struct fq_entry *e;
+
+	while (a->later) {
+		struct item *next = a->later->next;
+
+		unindex(a, a->later);
+		fairq_unhold(a->fq, &a->later->fe);
+		item_free(a->later);
+		a->later = next;
 	}
+	a->nlater = 0;
+	while (a->fq && (e = fairq_pop(a->fq)))
+		drop_queued(a, e);
+	smap_clear(&a->pending, NULL, NULL);
 }
 
 void actions_reset(struct actions *a)
 {
 	pthread_mutex_lock(&a->mu);
 	a->epoch++;
-	drop_items(a->new_head);
-	drop_items(a->later);
-	a->new_head = a->new_tail = a->later = NULL;
-	a->nnew = a->nlater = 0;
+	drop_all_locked(a);
 	smap_clear(&a->pods, free_pod, NULL);
 	owner_backoff_clear(a->owners);
 	recorder_clear(a->rec);
@@ -959,7 +1344,7 @@ size_t actions_pending(struct actions *a)
 	size_t n;
 
 	pthread_mutex_lock(&a->mu);
-	n = a->nnew + a->nlater;
+	n = a->fq ? fairq_len(a->fq) : 0;
 	pthread_mutex_unlock(&a->mu);
 	return n;
 }
@@ -981,8 +1366,8 @@ struct actions *actions_free(struct actions *a)
 	if (!a)
 		return NULL;
 	actions_stop(a);
-	drop_items(a->new_head);
-	drop_items(a->later);
+	drop_all_locked(a);
+	a->fq = fairq_free(a->fq, NULL, NULL);
 	smap_clear(&a->pods, free_pod, NULL);
 	owner_backoff_free(a->owners);
 	recorder_free(a->rec);

@@ -20,15 +20,18 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "actions.h"
+#include "buf.h"
 #include "ctl.h"
 #include "engine.h"
 #include "errlist.h"
 #include "kube_api.h"
 #include "kube_decode.h"
+#include "kube_client.h"
 #include "kube_informer.h"
 #include "leader.h"
 #include "metrics.h"
@@ -46,6 +49,12 @@
 #define TICK_MS 250
 /* How long our own status write may take to come back through the watch. */
 #define STATUS_ECHO_MS 5000
+/* The whole shutdown, by default: below the chart's (and Kubernetes')
+ * terminationGracePeriodSeconds of 30 s. */
+#define SHUTDOWN_DEFAULT_MS 20000
+/* Of the shutdown (a quarter at most), kept for the Lease release and the
+ * informers' stop (about a second). */
+#define SHUTDOWN_RESERVE_MS 3000
 #define KEY_MAX 600
 
 enum { INF_PODS, INF_PROFILES, INF_SAS, INF_NAMESPACES, INF_SECRETS, INF__COUNT };
@@ -129,6 +138,7 @@ struct controller {
 	pthread_t judge_thread, loop_thread;
 	bool judge_running, loop_running, started, stopped;
 	atomic_bool stopping;
+	atomic_bool flush_cancel;       /* status writes in flight give up */
 	atomic_bool leading;
 	atomic_bool active;             /* leading and synced: judging */
 
@@ -458,11 +468,14 @@ static uint64_t fingerprint(const struct findings *f, const struct profile *prof
 	return h ? h : 1;
 }
 
-/* Submits, per profile, the finding groups not reported yet. */
-static void submit_new(struct controller *c, const struct pod *pod, const struct findings *f,
+/* Submits, per profile, the finding groups not reported yet.  False when
+ * a report was refused (the action queue at a bound). */
+static bool submit_new(struct controller *c, const struct pod *pod, const struct findings *f,
 		       struct profstate *const *ps, struct profile *const *view, size_t nview,
 		       const struct pentry *old, size_t nold)
 {
+	bool all = true;
+
 	for (size_t k = 0; k < nview; k++) {
 		const char *ev[DRIFT_MAX_GROUPS][DRIFT_MAX_EVIDENCE];
 		struct drift_group g[DRIFT_MAX_GROUPS];
@@ -498,9 +511,9 @@ static void submit_new(struct controller *c, const struct pod *pod, const struct
 		r.groups = g;
 		r.ngroups = ng;
 		if (actions_submit(c->actions, &r) < 0)
-			pglog(PGLOG_WARN, "drift report dropped: the action queue is full",
-			      "namespace", pod->namespace, "pod", pod->name, NULL);
+			all = false;
 	}
+	return all;
 }
 
 /* Judges the pod @obj (NULL: gone) under @key.  Lock held. */
@@ -584,7 +597,16 @@ static void judge_locked(struct controller *c, const char *key, struct kube_obje
 							    (uint8_t)f.v[i].reason };
 			}
 		}
-		submit_new(c, pod, &f, ppstate, pview, nview, ps ? ps->v : NULL, ps ? ps->n : 0);
+		if (!submit_new(c, pod, &f, ppstate, pview, nview, ps ? ps->v : NULL,
+				ps ? ps->n : 0)) {
+			/* Refused (the actions log the bound): not remembered,
+			 * so the next look (a change, the resync) reports it
+			 * again. */
+			findings_free(&f);
+			if (ps)
+				podstate_drop(c, ps);
+			goto out;
+		}
 	}
 	findings_free(&f);
 	if (ps && ps->n == nn) {
@@ -872,7 +894,7 @@ static void on_violation(void *ud, const struct violation *v)
 	pthread_mutex_lock(&c->mu);
 	p = prof_find(c, v->namespace, v->profile);
 	if (p && (!v->profile_uid || !*v->profile_uid || strcmp(p->uid, v->profile_uid) == 0)) {
-		p->added++;
+		p->added += v->count > 1 ? v->count : 1;
 		p->has_last = true;
 		p->last_pod = dup_or_keep(p->last_pod, v->pod);
 		p->last_reason = dup_or_keep(p->last_reason, v->reason);
@@ -1103,6 +1125,8 @@ static void request_ns(struct controller *c, const char *ns)
 struct patch {
 	char *ns, *name, *uid, *text, *ready, *ltt;
 	json_t *status;
+	int rank;                       /* 0 violations, 1 the Ready condition, 2 counts */
+	size_t order;
 };
 
 static void patch_free(struct patch *p)
@@ -1131,7 +1155,34 @@ static bool status_current(json_t *cached, json_t *built)
 	return true;
 }
 
-/* The status patches due now, taken under the lock. */
+/* How much a status patch matters when there is no time for all: new
+ * violations first (evidence of drift), then the Ready condition, then
+ * counts (matchedPods, observedGeneration), which any leader recomputes. */
+static int patch_rank(json_t *cached, json_t *built)
+{
+	json_t *last = json_object_get(built, "lastViolation");
+
+	/* A status never written says no violation: 0 is no news. */
+	if (json_integer_value(json_object_get(built, "violations")) !=
+	    json_integer_value(json_object_get(cached, "violations")) ||
+	    (last && !json_equal(last, json_object_get(cached, "lastViolation"))))
+		return 0;
+	if (!json_equal(json_object_get(built, "conditions"), json_object_get(cached, "conditions")))
+		return 1;
+	return 2;
+}
+
+static int patch_cmp(const void *x, const void *y)
+{
+	const struct patch *a = x, *b = y;
+
+	if (a->rank != b->rank)
+		return a->rank < b->rank ? -1 : 1;
+	return a->order < b->order ? -1 : a->order > b->order;
+}
+
+/* The status patches due now, taken under the lock, most important
+ * first. */
 static size_t collect_patches(struct controller *c, int64_t now_ms, bool all, struct patch **ret)
 {
 	struct patch *v = NULL;
@@ -1193,30 +1244,70 @@ static size_t collect_patches(struct controller *c, int64_t now_ms, bool all, st
 			.text = pg_strdup(text), .status = js,
 			.ready = pg_strdup(json_string_value(json_object_get(cond, "status"))),
 			.ltt = pg_strdup(json_string_value(json_object_get(cond, "lastTransitionTime"))),
+			.rank = patch_rank(p->wp->status, js), .order = n,
 		};
 		free(text);
 		n++;
 	}
 out:
 	pthread_mutex_unlock(&c->mu);
+	if (n > 1)
+		qsort(v, n, sizeof(*v), patch_cmp);
 	*ret = v;
 	return n;
 }
 
-static void flush_status(struct controller *c, bool all)
+/* A merge patch of the profile's /status that gives up when
+ * c->flush_cancel is set (the shutdown deadline), within about a second. */
+static int status_patch(struct controller *c, const char *ns, const char *name, json_t *status,
+			struct kube_error *err)
+{
+	struct buf path = BUF_INIT(4096);
+	struct kube_request req = {
+		.method = "PATCH", .content_type = "application/merge-patch+json",
+		.retry = KUBE_RETRY_IDEMPOTENT, .cancel = &c->flush_cancel,
+	};
+	json_t *patch = json_pack("{sO}", "status", status);
+	char *text = patch ? json_dumps(patch, JSON_COMPACT) : NULL;
+	int r = -ENOMEM;
+
+	if (text && kube_path(&path, &kube_res_workloadprofiles, ns, name, "status") == 0) {
+		req.path = buf_str(&path);
+		req.body = text;
+		req.body_len = strlen(text);
+		r = kube_client_do(c->cfg.client, &req, NULL, err);
+	}
+	free(text);
+	json_decref(patch);
+	buf_free(&path);
+	return r;
+}
+
+/* Writes the status patches due (@all: every changed one, the interval
+ * aside), most important first, up to rank @max_rank.  The loop's flush
+ * stops when shutdown begins; the last one stops at @deadline_ms (0: none)
+ * or on c->flush_cancel.  What is not written stays dirty; the number is
+ * returned. */
+static size_t flush_status(struct controller *c, bool all, int max_rank, int64_t deadline_ms)
 {
 	struct patch *v;
-	size_t n = collect_patches(c, ctl_now_ms(), all, &v);
+	size_t n = collect_patches(c, ctl_now_ms(), all, &v), left = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		struct patch *p = &v[i];
 		struct kube_error err = { 0 };
 		struct profstate *ps;
+		bool late = p->rank > max_rank || atomic_load(&c->flush_cancel) ||
+			    (deadline_ms && ctl_now_ms() >= deadline_ms) ||
+			    (!all && atomic_load(&c->stopping));
 		int r = -ENOMEM;
 
-		if (p->ns && p->name && p->uid && p->text && p->ready && p->ltt)
-			r = may_act(c) ? kube_status_patch(c->cfg.client, &kube_res_workloadprofiles,
-							   p->ns, p->name, p->status, &err) : -EPERM;
+		if (late)
+			r = -ECANCELED;
+		else if (p->ns && p->name && p->uid && p->text && p->ready && p->ltt)
+			r = may_act(c) ? status_patch(c, p->ns, p->name, p->status, &err) : -EPERM;
+		if (r == -ECANCELED)
+			left++;
 		pthread_mutex_lock(&c->mu);
 		ps = p->ns && p->name ? prof_find(c, p->ns, p->name) : NULL;
 		if (ps && p->uid && strcmp(ps->uid, p->uid) == 0) {
@@ -1233,13 +1324,14 @@ static void flush_status(struct controller *c, bool all)
 			}
 		}
 		pthread_mutex_unlock(&c->mu);
-		if (r < 0 && r != -ENOENT && r != -EPERM)
+		if (r < 0 && r != -ENOENT && r != -EPERM && r != -ECANCELED)
 			pglog(PGLOG_WARN, "profile status not written", "namespace", p->ns ? p->ns : "",
 			      "profile", p->name ? p->name : "",
 			      "error", err.message[0] ? err.message : strerror(-r), NULL);
 		patch_free(p);
 	}
 	pg_free(v);
+	return left;
 }
 
 /* ---- matchedPods ------------------------------------------------------------------- */
@@ -1339,7 +1431,7 @@ static void *loop_main(void *arg)
 			if (atomic_load(&c->recount) &&
 			    now - c->recounted_ms >= c->cfg.status_interval_ms)
 				recount_matched(c, now);
-			flush_status(c, false);
+			flush_status(c, false, 2, 0);
 		}
 		pthread_mutex_lock(&c->mu);
 		clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -1520,6 +1612,8 @@ int controller_new(const struct controller_config *cfg, struct controller **ret)
 		c->cfg.resync_ms = 10 * 60 * 1000;
 	if (c->cfg.status_interval_ms <= 0)
 		c->cfg.status_interval_ms = 2000;
+	if (c->cfg.shutdown_timeout_ms <= 0)
+		c->cfg.shutdown_timeout_ms = SHUTDOWN_DEFAULT_MS;
 	c->ns = pg_strdup(cfg->namespace);
 	c->identity = pg_strdup(cfg->identity);
 	c->lease_name = pg_strdup(cfg->lease_name ? cfg->lease_name : "profileguard-controller");
@@ -1671,12 +1765,87 @@ static void stop_informers(struct controller *c)
 	}
 }
 
-void controller_stop(struct controller *c)
+/* Sets an atomic flag at a monotonic time unless disarmed first: the
+ * shutdown deadline for status writes in flight. */
+struct alarm {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+	bool done, running;
+	int64_t at_ms;
+	atomic_bool *flag;
+};
+
+static void *alarm_main(void *arg)
 {
+	struct alarm *al = arg;
+
+	pthread_mutex_lock(&al->mu);
+	while (!al->done) {
+		int64_t now = ctl_now_ms(), d = al->at_ms - now;
+		struct timespec ts;
+
+		if (d <= 0) {
+			atomic_store(al->flag, true);
+			break;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += (time_t)(d / 1000);
+		ts.tv_nsec += (long)(d % 1000) * 1000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&al->cond, &al->mu, &ts);
+	}
+	pthread_mutex_unlock(&al->mu);
+	return NULL;
+}
+
+static void alarm_arm(struct alarm *al, atomic_bool *flag, int64_t at_ms)
+{
+	pthread_condattr_t ca;
+
+	memset(al, 0, sizeof(*al));
+	al->flag = flag;
+	al->at_ms = at_ms;
+	pthread_mutex_init(&al->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&al->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	/* Without the thread, the flush still checks the time between
+	 * patches; only a patch in flight would not be cut. */
+	al->running = pthread_create(&al->thread, NULL, alarm_main, al) == 0;
+}
+
+static void alarm_disarm(struct alarm *al)
+{
+	pthread_mutex_lock(&al->mu);
+	al->done = true;
+	pthread_cond_broadcast(&al->cond);
+	pthread_mutex_unlock(&al->mu);
+	if (al->running)
+		pthread_join(al->thread, NULL);
+	pthread_mutex_destroy(&al->mu);
+	pthread_cond_destroy(&al->cond);
+}
+
+void controller_stop_within(struct controller *c, int64_t budget_ms)
+{
+	int64_t t0 = ctl_now_ms(), reserve, flush_by;
+
 	if (c->stopped)
 		return;
+	if (budget_ms <= 0)
+		budget_ms = c->cfg.shutdown_timeout_ms;
+	reserve = budget_ms / 4 < SHUTDOWN_RESERVE_MS ? budget_ms / 4 : SHUTDOWN_RESERVE_MS;
+	flush_by = t0 + budget_ms - reserve;
 	c->stopped = true;
 	atomic_store(&c->stopping, true);
+	/* The loop's status writes give up now: the last flush below writes
+	 * what matters most first. */
+	atomic_store(&c->flush_cancel, true);
 	queue_shutdown(c->queue);
 	if (c->judge_running) {
 		pthread_join(c->judge_thread, NULL);
@@ -1691,14 +1860,39 @@ void controller_stop(struct controller *c)
 	}
 	if (c->actions)
 		actions_stop(c->actions);
-	/* What the last seconds counted goes out while the lease is ours. */
-	if (c->started)
-		flush_status(c, true);
+	/* What the last seconds counted goes out while the lease is ours, most
+	 * important first, until the deadline: new violations (no one else
+	 * can count them) and Ready conditions.  Counts alone (matchedPods,
+	 * observedGeneration) are left, like whatever the deadline cuts, to the
+	 * next leader, which recomputes them with one scan: every second
+	 * spent here is a second no replica enforces. */
+	if (c->started) {
+		struct alarm al;
+		size_t left;
+		char n[24], ms[24];
+
+		atomic_store(&c->flush_cancel, false);
+		alarm_arm(&al, &c->flush_cancel, flush_by);
+		left = flush_status(c, true, 1, flush_by);
+		alarm_disarm(&al);
+		if (left) {
+			snprintf(n, sizeof(n), "%zu", left);
+			snprintf(ms, sizeof(ms), "%lld", (long long)budget_ms);
+			pglog(PGLOG_WARN, "shutdown deadline: profile statuses left unwritten; "
+			      "the next leader recomputes them", "profiles", n,
+			      "shutdown_timeout_ms", ms, NULL);
+		}
+	}
 	if (c->leader)
 		leader_stop(c->leader, true);
 	else if (atomic_load(&c->leading))
 		on_stopped_leading(c);
 	stop_informers(c);
+}
+
+void controller_stop(struct controller *c)
+{
+	controller_stop_within(c, 0);
 }
 
 struct controller *controller_free(struct controller *c)

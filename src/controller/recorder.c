@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "buf.h"
 #include "xalloc.h"
 
 #define POD_PART_MAX 200
@@ -177,4 +178,39 @@ void recorder_forget(struct recorder *rc, const char *name)
 
 	if (n)
 		pg_free(smap_entry(n, struct rentry, node));
+}
+
+int64_t recorder_written_ms(struct recorder *rc, const char *name, int64_t now_ms)
+{
+	struct smap_node *n;
+
+	if (recorder_count(rc, name, now_ms) <= 0)
+		return -1;
+	n = smap_get(&rc->map, name);
+	return n ? smap_entry(n, struct rentry, node)->last_ms : -1;
+}
+
+/* ---- folded notes ------------------------------------------------------------------ */
+
+int recorder_fold_note(struct buf *out, int64_t count, const char *latest,
+		       const char *const *samples, size_t nsamples)
+{
+	int r, first = 0;
+
+	if (count <= 1)
+		return buf_adds(out, latest ? latest : "");
+	/* The count first and the few named next, so the API server's cut
+	 * at 1 KiB only shortens the latest evidence; a piece that does not
+	 * fit @out is left out whole. */
+	first = buf_printf(out, "%lld findings of this reason since the last Event",
+			   (long long)count);
+	for (size_t i = 0; i < nsamples; i++) {
+		r = buf_printf(out, "%s%s", i ? "; " : "; earlier ones, e.g.: ", samples[i]);
+		if (r < 0 && !first)
+			first = r;
+	}
+	r = buf_printf(out, "; latest: %s", latest ? latest : "");
+	if (r < 0 && !first)
+		first = r;
+	return first;
 }

@@ -67,6 +67,7 @@ KNOWN_FLAGS = {
                                "idle-timeout", "shutdown-timeout", "kube-api-qps", "kube-api-burst"},
     "controller": COMMON_FLAGS | {"namespace", "ignore-namespaces", "leader-elect", "lease-name", "identity",
                                   "dry-run", "max-actions-per-minute", "resync-period", "owner-backoff",
+                                  "shutdown-timeout",
                                   "lease-duration", "renew-deadline", "retry-period",
                                   "telemetry-listen", "telemetry-tls-cert", "telemetry-tls-key",
                                   "telemetry-client-ca", "telemetry-allowed-users", "telemetry-audience",
@@ -692,6 +693,20 @@ class WorkloadsTest(unittest.TestCase):
                     self.assertNotIn("telemetry", ports)
                     self.assertEqual(flags["telemetry-listen"], [""])
                     self.assertFalse([f for f in flags if f.startswith("telemetry-") and f != "telemetry-listen"])
+                # SIGTERM is answered before the kubelet's SIGKILL.
+                grace = pod_spec(d)["terminationGracePeriodSeconds"]
+                self.assertLess(int(flags.get("shutdown-timeout", ["20"])[0]), grace)
+
+    def test_controller_shutdown_below_grace_period(self):
+        with self.assertRaisesRegex(RenderError, "shutdown-timeout .* must be below "
+                                                 "controller.terminationGracePeriodSeconds"):
+            render({"controller": {"terminationGracePeriodSeconds": 20}})
+        with self.assertRaisesRegex(RenderError, "shutdown-timeout .* must be below"):
+            render({"flags": {"controller": {"shutdown-timeout": 45}}})
+        docs, _ = render({"flags": {"controller": {"shutdown-timeout": 40}},
+                          "controller": {"terminationGracePeriodSeconds": 45}})
+        self.assertEqual(flag(pod_spec(workload(docs, "controller"))["containers"][0],
+                              "shutdown-timeout"), "40")
 
     def test_telemetry_allowed_users(self):
         docs, _ = render_set("all-on")

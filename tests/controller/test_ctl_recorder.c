@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "buf.h"
 #include "ctl.h"
 
 static void assert_dns_subdomain(const char *s)
@@ -117,6 +118,63 @@ START_TEST(series_cache)
 }
 END_TEST
 
+
+/* When an Event was last written: what a record waits on to fold. */
+START_TEST(written_time)
+{
+	struct recorder *rc = recorder_new(3, 1000);
+
+	ck_assert_int_eq(recorder_written_ms(rc, "e1", 0), -1);
+	recorder_store(rc, "e1", 1, 100);
+	ck_assert_int_eq(recorder_written_ms(rc, "e1", 200), 100);
+	recorder_store(rc, "e1", 5, 300);
+	ck_assert_int_eq(recorder_written_ms(rc, "e1", 400), 300);
+	/* Expired: not known. */
+	ck_assert_int_eq(recorder_written_ms(rc, "e1", 1301), -1);
+	recorder_free(rc);
+}
+END_TEST
+
+/* A folded note: the count, then a few earlier findings named, then the
+ * latest; one finding: its evidence alone.  What does not fit is left out
+ * whole, the count never. */
+START_TEST(fold_note)
+{
+	const char *samples[] = { "exec /a", "exec /b", "exec /c" };
+	struct buf b = BUF_INIT(4096);
+	char big[1100];
+
+	ck_assert_int_eq(recorder_fold_note(&b, 1, "exec /z", samples, 3), 0);
+	ck_assert_str_eq(buf_str(&b), "exec /z");
+	buf_reset(&b);
+	ck_assert_int_eq(recorder_fold_note(&b, 21000, "exec /z", samples, 3), 0);
+	ck_assert_str_eq(buf_str(&b), "21000 findings of this reason since the last Event; "
+				      "earlier ones, e.g.: exec /a; exec /b; exec /c; latest: exec /z");
+	buf_reset(&b);
+	ck_assert_int_eq(recorder_fold_note(&b, 2, "exec /z", samples, 0), 0);
+	ck_assert_str_eq(buf_str(&b), "2 findings of this reason since the last Event; "
+				      "latest: exec /z");
+	buf_free(&b);
+	/* A buffer with room for the head and one sample. */
+	buf_init(&b, 80);
+	ck_assert_int_lt(recorder_fold_note(&b, 9, "exec /z", samples, 3), 0);
+	ck_assert_str_eq(buf_str(&b), "9 findings of this reason since the last Event; "
+				      "earlier ones, e.g.: exec /a");
+	buf_free(&b);
+	/* A long latest evidence: the API's cut keeps the count and the
+	 * names. */
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	buf_init(&b, 4096);
+	ck_assert_int_eq(recorder_fold_note(&b, 7, big, samples, 3), 0);
+	ck_assert_uint_gt(b.len, 1024);
+	ck_assert_uint_eq(recorder_note_len(buf_str(&b)), 1024);
+	ck_assert_ptr_nonnull(strstr(buf_str(&b), "exec /c; latest: xxx"));
+	ck_assert_int_eq(strncmp(buf_str(&b), "7 findings", 10), 0);
+	buf_free(&b);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("ctl_recorder");
@@ -128,6 +186,8 @@ int main(void)
 	tcase_add_test(tc, names_stay_valid);
 	tcase_add_test(tc, note_cut_on_character_boundary);
 	tcase_add_test(tc, series_cache);
+	tcase_add_test(tc, written_time);
+	tcase_add_test(tc, fold_note);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -234,4 +234,7 @@ selector:
 {{- if ge (add (int64 $ws.preStopSleepSeconds) (int64 (default 10 (index .Values.flags.webhook "shutdown-timeout")))) (int64 $ws.terminationGracePeriodSeconds) }}
 {{- fail "webhook.preStopSleepSeconds + flags.webhook.shutdown-timeout must be below webhook.terminationGracePeriodSeconds" }}
 {{- end }}
+{{- if ge (int64 (default 20 (index .Values.flags.controller "shutdown-timeout"))) (int64 .Values.controller.terminationGracePeriodSeconds) }}
+{{- fail "flags.controller.shutdown-timeout (default 20) must be below controller.terminationGracePeriodSeconds" }}
+{{- end }}
 {{- end }}
