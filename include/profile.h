@@ -49,7 +49,7 @@ struct profile {
 	const char *resource_version;
 	int64_t generation;
 	struct selector selector;
-	enum pg_mode mode;          /* absent: Enforce */
+	enum pg_mode mode;          /* absent: Audit (SPEC §2) */
 
 	struct {
 		struct strv service_accounts;

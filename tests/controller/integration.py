@@ -45,7 +45,8 @@ def token_secret(ns, name, typ="kubernetes.io/service-account-token"):
             "data": {"token": "c2VjcmV0"}}
 
 
-REQUIRE_DIGEST = {"images": {"requireDigest": True}}
+# Enforce said explicitly: a profile without mode is Audit (SPEC §2).
+REQUIRE_DIGEST = {"mode": "Enforce", "images": {"requireDigest": True}}
 
 
 def standin(tokens=None):
@@ -171,7 +172,7 @@ class TestEnforce(Base):
             pod(ns, "by-envfrom", spec={"containers": [{"name": "c", "image": h.GOOD_IMAGE,
                                                         "envFrom": [{"secretRef": {"name": "old-token"}}]}]}),
             pod(ns, "opaque-only", spec={"volumes": [{"name": "t", "secret": {"secretName": "plain"}}]}))
-        self.api.put(profile(ns, "no-legacy", {"identity": {"legacyTokenSecrets": "Forbid"}}))
+        self.api.put(profile(ns, "no-legacy", {"mode": "Enforce", "identity": {"legacyTokenSecrets": "Forbid"}}))
         for p in pods[:4]:
             name = p["metadata"]["name"]
             self.wait_gone(ns, name)
@@ -192,7 +193,7 @@ class TestEnforce(Base):
         self.api.put({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
                       "metadata": {"name": "keep-one", "namespace": ns},
                       "spec": {"minAvailable": 1, "selector": {"matchLabels": {"pdb": "yes"}}}})
-        self.api.put(profile(ns, "short", {"identity": {"maxTokenExpirationSeconds": 3600},
+        self.api.put(profile(ns, "short", {"mode": "Enforce", "identity": {"maxTokenExpirationSeconds": 3600},
                                            "response": {"action": "Evict"}}))
         self.wait_gone(ns, "long-token")
         self.assertEqual(self.api.evictions(ns, "long-token"), [201])
@@ -215,7 +216,7 @@ class TestEnforce(Base):
         ns = "sa-gone"
         self.api.put(h.service_account(ns, "app", created=time.time() - 3600))
         p = self.api.put(pod(ns, "zombie", sa="app", started=time.time() - 60))[0]
-        self.api.put(profile(ns, "ids", {"identity": {"serviceAccountNames": ["app"]}}))
+        self.api.put(profile(ns, "ids", {"mode": "Enforce", "identity": {"serviceAccountNames": ["app"]}}))
         self.wait_status(ns, "ids", lambda s: s.get("matchedPods") == 1)
         time.sleep(0.3)
         self.assertEqual(self.api.deletes(ns, "zombie"), [])

@@ -831,7 +831,7 @@ class KubeSource(unittest.TestCase):
                "spec": {"containers": [{"name": "c", "image": "nginx:1.27"}]}}
         prof = {"apiVersion": "profileguard.io/v1alpha1", "kind": "WorkloadProfile",
                 "metadata": {"name": "team-images", "namespace": "team"},
-                "spec": {"selector": {"matchLabels": {"app": "t"}},
+                "spec": {"selector": {"matchLabels": {"app": "t"}}, "mode": "Enforce",
                          "images": {"allow": ["registry.example.com/*"]}}}
         msg = "spec.containers[0].image: \"nginx:1.27\" not allowed by team/team-images images.allow"
         self.assertEqual(self.client.review(review(pod)), {"uid": UID, "allowed": True})
@@ -879,7 +879,8 @@ class KubeSource(unittest.TestCase):
                "spec": {"containers": [{"name": "c", "image": "nginx:1.27"}]}}
         prof = {"apiVersion": "profileguard.io/v1alpha1", "kind": "WorkloadProfile",
                 "metadata": {"name": "after-restart", "namespace": "team"},
-                "spec": {"selector": {"matchLabels": {"app": "u"}}, "images": {"allow": []}}}
+                "spec": {"selector": {"matchLabels": {"app": "u"}}, "mode": "Enforce",
+                         "images": {"allow": []}}}
         bad = example("examples/manifests/bad/payments-latest-image.yaml")
         examples = []
         for name in sorted(os.listdir(os.path.join(ARGS.srcdir, "examples", "profiles"))):
