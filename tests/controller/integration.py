@@ -334,6 +334,75 @@ class TestEnforce(Base):
         st = self.wait_status(ns, "broken", lambda s: s["conditions"][0]["status"] == "True")
         self.assertEqual(st["conditions"][0]["reason"], "Accepted")
 
+    def test_profile_edited_into_invalid_keeps_last_valid(self):
+        """SPEC §2: a profile that was valid and becomes invalid stays
+        enforced at its last valid generation, Ready=False with the
+        messages, and one Warning Event ProfileInvalid per invalid
+        generation; a profile invalid from the start is not enforced and
+        is reported the same way."""
+        ns = "invalid-later"
+        broken = {"runtime": {"egress": [{"cidr": "10.0.0.0/33", "ports": [443]}]}}
+        wp = self.api.put(profile(ns, "edited", dict(REQUIRE_DIGEST, response={"action": "Delete"})))[0]
+        self.wait_status(ns, "edited", lambda s: s.get("observedGeneration") == 1 and
+                         s["conditions"][0]["status"] == "True")
+
+        self.api.patch_profile(ns, "edited", broken)
+        st = self.wait_status(ns, "edited", lambda s: s.get("observedGeneration") == 2)
+        cond = st["conditions"][0]
+        self.assertEqual((cond["status"], cond["reason"]), ("False", "Invalid"))
+        self.assertIn('spec.runtime.egress[0].cidr: "10.0.0.0/33" is not a CIDR', cond["message"])
+        self.assertIn("generation 2 is invalid, generation 1 stays enforced", cond["message"])
+        ev = wait_for(lambda: self.api.events(ns, "edited", "ProfileInvalid"), 10,
+                      what="ProfileInvalid Event")
+        self.assertEqual(len(ev), 1, ev)
+        ev = ev[0]
+        self.assertEqual(ev["type"], "Warning")
+        self.assertEqual(ev["reportingController"], "profileguard.io/controller")
+        self.assertEqual((ev["regarding"]["kind"], ev["regarding"]["apiVersion"], ev["regarding"]["name"],
+                          ev["regarding"]["uid"]),
+                         ("WorkloadProfile", "profileguard.io/v1alpha1", "edited", wp["metadata"]["uid"]))
+        self.assertIn("generation 2 is invalid, generation 1 stays enforced", ev["note"])
+        self.assertIn('spec.runtime.egress[0].cidr: "10.0.0.0/33" is not a CIDR', ev["note"])
+
+        # A drifted pod is still found, and acted on, under generation 1.
+        bad = self.api.put(pod(ns, "drifted", image="nginx"))[0]
+        self.wait_gone(ns, "drifted")
+        self.assertEqual(self.api.deletes(ns, "drifted"), [(200, bad["metadata"]["uid"])])
+        self.assert_event(self.wait_event(ns, "drifted", "AdmissionDrift"), "AdmissionDrift", "Delete",
+                          bad, "edited", "requireDigest")
+        self.wait_status(ns, "edited", lambda s: s.get("violations") == 1)
+
+        # Status writes and re-judging do not write the Event again; the
+        # next invalid generation does.
+        self.api.put(pod(ns, "fine"))
+        self.wait_status(ns, "edited", lambda s: s.get("matchedPods") == 1)
+        time.sleep(1)
+        self.assertEqual(len(self.api.events(ns, "edited", "ProfileInvalid")), 1)
+        self.api.patch_profile(ns, "edited", {"runtime": {"egress": [{"cidr": "10.0.0.0/40"}]}})
+        wait_for(lambda: len(self.api.events(ns, "edited", "ProfileInvalid")) == 2, 10,
+                 what="a second ProfileInvalid Event")
+        st = self.wait_status(ns, "edited", lambda s: s.get("observedGeneration") == 3)
+        self.assertIn("generation 3 is invalid, generation 1 stays enforced", st["conditions"][0]["message"])
+
+        # Invalid from its first generation: never enforced, reported.
+        self.api.put(pod(ns, "other", image="nginx", labels={"app": "o"}))
+        self.api.put(profile(ns, "never", dict(REQUIRE_DIGEST, **broken), selector={"matchLabels": {"app": "o"}}))
+        st = self.wait_status(ns, "never", lambda s: s.get("conditions"))
+        self.assertEqual((st["conditions"][0]["status"], st["matchedPods"]), ("False", 0))
+        self.assertIn("spec.runtime.egress[0].cidr", st["conditions"][0]["message"])
+        ev = wait_for(lambda: self.api.events(ns, "never", "ProfileInvalid"), 10, what="ProfileInvalid Event")
+        self.assertIn("generation 1 is invalid, not enforced: ", ev[0]["note"])
+        self.assertIn("spec.runtime.egress[0].cidr", ev[0]["note"])
+        time.sleep(0.5)
+        self.assertEqual(self.api.deletes(ns, "other"), [])
+
+        # Deleted: dropped, not kept at its last valid generation.
+        self.api.remove("WorkloadProfile", ns, "edited")
+        time.sleep(0.5)
+        self.api.put(pod(ns, "after", image="nginx"))
+        time.sleep(1)
+        self.assertEqual(self.api.deletes(ns, "after"), [])
+
     def test_exempt_pods_never_acted_on(self):
         self.api.put({"apiVersion": "v1", "kind": "Namespace",
                       "metadata": {"name": "ignored", "labels": {"profileguard.io/ignore": "true"}}})
