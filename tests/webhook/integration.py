@@ -620,6 +620,42 @@ class Webhook(unittest.TestCase):
         status, _, body = self.client.request("GET", "/metrics")
         self.assertIn(b"profileguard_profiles 7\n", body)
 
+    def test_z2b_profile_file_edited_into_invalid(self):
+        """--profiles DIR (SPEC §2): a file edited into an invalid profile
+        keeps its last valid version enforced, with its errors logged;
+        the next valid version replaces it."""
+        pod = {"apiVersion": "v1", "kind": "Pod",
+               "metadata": {"name": "e", "namespace": "edits", "labels": {"app": "e"}},
+               "spec": {"containers": [{"name": "c", "image": "nginx:1.27"}]}}
+        profile = ("apiVersion: profileguard.io/v1alpha1\nkind: WorkloadProfile\n"
+                   "metadata: {name: edited, namespace: edits}\n"
+                   "spec:\n  selector: {matchLabels: {app: e}}\n  mode: %s\n"
+                   "  images: {allow: [\"registry.example.com/*\"]}\n%s")
+        msg = "spec.containers[0].image: \"nginx:1.27\" not allowed by edits/edited images.allow"
+        path = os.path.join(self.profiles, "edits.yaml")
+
+        def write(text):
+            with open(path + ".tmp", "w") as f:
+                f.write(text)
+            os.replace(path + ".tmp", path)
+
+        write(profile % ("Enforce", ""))
+        r = self._wait_decision(pod, lambda r: not r["allowed"])
+        self.assertEqual(r["status"]["message"], msg)
+        mark = self.server.mark()
+        write(profile % ("Enforce", "  runtime: {egress: [{cidr: 10.0.0.0/33}]}\n"))
+        self.server.wait_log(lambda l: l.get("msg") == "profiles not reloaded, keeping the previous set", start=mark)
+        line = self.server.wait_log(lambda l: l.get("msg") == "invalid profile input", start=mark)
+        self.assertIn("edits.yaml: document 1: spec.runtime.egress[0].cidr", line["error"])
+        r = self._decision(pod)
+        self.assertFalse(r["allowed"], r)
+        self.assertEqual(r["status"]["message"], msg)
+        write(profile % ("Audit", ""))
+        r = self._wait_decision(pod, lambda r: r["allowed"])
+        self.assertEqual(r["warnings"], [msg])
+        os.unlink(path)
+        self._wait_decision(pod, lambda r: r == {"uid": UID, "allowed": True})
+
     def test_z3_metrics_counted(self):
         status, _, body = self.client.request("GET", "/metrics")
         text = body.decode()
