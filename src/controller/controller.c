@@ -1014,7 +1014,6 @@ static void profile_changed(struct infslot *s, struct kube_object *cur, struct k
 		      "profile", kube_object_name(cur), NULL);
 	if (cur) {
 		const struct wp *w = kube_object_data(cur);
-
 		char gen[24], kgen[24];
 
 		snprintf(gen, sizeof(gen), "%lld", (long long)w->generation);

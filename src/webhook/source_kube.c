@@ -137,8 +137,6 @@ static int decode_profile(void *ud, json_t *obj, void **ret)
 			kp->last_valid = kube_object_ref(prev_obj);
 		else if (prev->last_valid)
 			kp->last_valid = kube_object_ref(prev->last_valid);
-	} else {
-		prev = NULL;
 	}
 	/* Said once per invalid generation, not at every status write or
 	 * relist that brings the same generation back. */
