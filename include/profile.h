@@ -49,7 +49,7 @@ struct profile {
 	const char *resource_version;
 	int64_t generation;
 	struct selector selector;
-	enum pg_mode mode;          /* absent: Enforce */
+	enum pg_mode mode;          /* absent: Audit (SPEC §2) */
 
 	struct {
 		bool set;                       /* the section is present: the identity

@@ -121,7 +121,8 @@ struct source_dir_opts {
  * kubernetes.io/service-account-token found there, as `check` does, and re-reading it when a file's name, size, mtime or
  * inode changes (symlinks followed, so a ConfigMap volume's ..data swap is
  * seen).  A reload with any error (a bad file, an invalid profile) is
- * logged with every problem and the previous good snapshot stays;
+ * logged with every problem and the previous good snapshot stays whole,
+ * so a file edited into an invalid profile keeps its last valid version;
  * at start-up the source stays not ready until a clean load.
  * Starts nothing until source_start().  0, -ENOMEM. */
 int source_dir_new(const struct source_dir_opts *o, const char *own_namespace,
@@ -155,8 +156,10 @@ struct source_kube_opts {
 #define SOURCE_IGNORE_SELECTOR "profileguard.io/ignore=true"
 
 /* A source fed by three informers: WorkloadProfiles in every namespace
- * (each validated as the webhook validates it; an invalid one is logged
- * and not enforced), the Namespaces labelled profileguard.io/ignore=true
+ * (each validated as the webhook validates it; a generation that does not
+ * validate is logged with its messages, once, and the object's last valid
+ * generation stays enforced (SPEC §2); one never valid since this process
+ * started is not enforced; a deleted one is dropped), the Namespaces labelled profileguard.io/ignore=true
  * (metadata only, by label selector, so the cache holds just those), and
  * with @o->watch_token_secrets, the Secrets of type
  * kubernetes.io/service-account-token (metadata only, by field selector:

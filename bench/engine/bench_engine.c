@@ -56,7 +56,7 @@ static void synthetic_profiles(struct profile_set *set, size_t n)
 		snprintf(yaml, sizeof(yaml),
 			 "{\"apiVersion\":\"profileguard.io/v1alpha1\",\"kind\":\"WorkloadProfile\","
 			 "\"metadata\":{\"name\":\"p%zu\",\"namespace\":\"ns%zu\"},"
-			 "\"spec\":{\"selector\":{\"matchLabels\":{\"app\":\"a%zu\"}},"
+			 "\"spec\":{\"selector\":{\"matchLabels\":{\"app\":\"a%zu\"}},\"mode\":\"Enforce\","
 			 "\"images\":{\"allow\":[\"registry.example.com/t%zu/*\"],\"requireDigest\":true},"
 			 "\"privileges\":{\"privileged\":\"Forbid\",\"runAsNonRoot\":\"Require\"}}}",
 			 i, i % 200, i, i);

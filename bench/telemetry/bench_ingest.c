@@ -168,10 +168,10 @@ static json_t *profile_json(int ns, int k)
 	snprintf(nss, sizeof(nss), "team-%d", ns);
 	snprintf(app, sizeof(app), "app-%d", k);
 	snprintf(uid, sizeof(uid), "uid-%d-%d", ns, k);
-	return json_pack("{ss ss s{ss ss ss} s{s{s{ss}} s{s[sss] s[{ss s[ii]}, {ss s[i]}] s{s[ss] s[s]}}}}",
+	return json_pack("{ss ss s{ss ss ss} s{s{s{ss}} ss s{s[sss] s[{ss s[ii]}, {ss s[i]}] s{s[ss] s[s]}}}}",
 			 "apiVersion", "profileguard.io/v1alpha1", "kind", "WorkloadProfile",
 			 "metadata", "name", name, "namespace", nss, "uid", uid,
-			 "spec", "selector", "matchLabels", "app", app, "runtime",
+			 "spec", "selector", "matchLabels", "app", app, "mode", "Enforce", "runtime",
 			 "executables", "/app/server", "/usr/bin/curl", "/usr/lib/*",
 			 "egress", "cidr", "10.0.0.0/8", "ports", 5432, 443, "cidr", "10.96.0.10/32",
 			 "ports", 53, "files", "read", "/etc/ssl/*", "/app/*", "write", "/tmp/*");

@@ -61,7 +61,7 @@ int main(int argc, char **argv)
 	double seconds = argc > 2 ? atof(argv[2]) : 3.0;
 	json_t *pj = yaml("apiVersion: profileguard.io/v1alpha1\nkind: WorkloadProfile\n"
 			  "metadata: {name: payments-api, namespace: payments}\n"
-			  "spec:\n  selector: {matchLabels: {app: payments-api}}\n"
+			  "spec:\n  selector: {matchLabels: {app: payments-api}}\n  mode: Enforce\n"
 			  "  runtime:\n    executables: [/app/server, /usr/bin/curl, \"/usr/lib/*\"]\n"
 			  "    egress: [{cidr: 10.0.0.0/8, ports: [5432, 443]}, {cidr: 10.96.0.10/32, ports: [53]}]\n"
 			  "    files: {read: [\"/etc/ssl/*\", \"/app/*\"], write: [\"/tmp/*\"]}\n");

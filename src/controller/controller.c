@@ -42,6 +42,8 @@
 #define IGNORE_LABEL "profileguard.io/ignore"
 #define TOKEN_SECRET_SELECTOR "type=kubernetes.io/service-account-token"
 #define INVALID_MESSAGE_MAX 4096
+/* A ProfileInvalid Event that could not be written is tried again after this. */
+#define INVALID_EVENT_RETRY_MS 30000
 /* An informer failing this long with no success in between: /healthz 503. */
 #define UNHEALTHY_AFTER_MS (2 * 60 * 1000)
 /* Errors and retries quiet this long: the watch is taken to be running. */
@@ -75,7 +77,7 @@ struct infslot {
 
 /* The informer's value for a WorkloadProfile. */
 struct wp {
-	struct profile *profile;        /* NULL: invalid, not applied */
+	struct profile *profile;        /* NULL: this generation is invalid */
 	char *invalid;                  /* the validation messages, joined */
 	int64_t generation;
 	int64_t violations;             /* status.violations */
@@ -92,6 +94,12 @@ struct profstate {
 	char *ns, *name, *uid;
 	struct kube_object *obj;        /* the cached profile (a reference) */
 	const struct wp *wp;
+	/* While wp is invalid: the cache entry of this object's last valid
+	 * generation (a reference), enforced instead (SPEC §2); NULL when
+	 * wp is valid or none was seen this process. */
+	struct kube_object *valid_obj;
+	int64_t invalid_reported;       /* the invalid generation whose Event is written */
+	int64_t invalid_retry_ms;       /* an Event write failed: not before this */
 	int64_t matched;
 	int64_t counting;               /* matched, while a recount runs */
 	int64_t base, added;            /* violations: as found this term, and since */
@@ -289,6 +297,7 @@ static void prof_unref(struct profstate *p)
 	if (!p || --p->refs > 0)
 		return;
 	kube_object_unref(p->obj);
+	kube_object_unref(p->valid_obj);
 	pg_free(p->ns);
 	pg_free(p->name);
 	pg_free(p->uid);
@@ -299,6 +308,23 @@ static void prof_unref(struct profstate *p)
 	pg_free(p->my_ltt);
 	pg_free(p->written);
 	pg_free(p);
+}
+
+/* The profile enforced for @p: its own, or while it is invalid its last
+ * valid generation's, or NULL (never valid: nothing is enforced). */
+static struct profile *prof_applied(const struct profstate *p)
+{
+	if (p->wp->profile)
+		return p->wp->profile;
+	return p->valid_obj ? ((const struct wp *)kube_object_data(p->valid_obj))->profile : NULL;
+}
+
+/* The generation prof_applied() comes from, 0 for none. */
+static int64_t prof_applied_generation(const struct profstate *p)
+{
+	if (p->wp->profile)
+		return p->wp->generation;
+	return p->valid_obj ? ((const struct wp *)kube_object_data(p->valid_obj))->generation : 0;
 }
 
 static void prof_remove_at(struct controller *c, size_t i)
@@ -336,9 +362,18 @@ static int prof_upsert(struct controller *c, struct kube_object *o)
 	if (i < c->nprofs && prof_cmp(c->profs[i], ns, name) == 0) {
 		p = c->profs[i];
 		if (strcmp(p->uid, kube_object_uid(o)) == 0) {
+			const struct wp *nw = kube_object_data(o);
+
+			/* An invalid generation keeps the last valid one. */
+			if (nw->profile) {
+				p->valid_obj = kube_object_unref(p->valid_obj);
+			} else if (p->wp->profile && p->obj != o) {
+				kube_object_unref(p->valid_obj);
+				p->valid_obj = kube_object_ref(p->obj);
+			}
 			kube_object_unref(p->obj);
 			p->obj = kube_object_ref(o);
-			p->wp = kube_object_data(o);
+			p->wp = nw;
 			p->dirty = true;
 			return 0;
 		}
@@ -367,6 +402,7 @@ static int prof_upsert(struct controller *c, struct kube_object *o)
 	}
 	p->obj = kube_object_ref(o);
 	p->wp = kube_object_data(o);
+	p->invalid_reported = -1;
 	prof_reset_term(p);
 	memmove(c->profs + i + 1, c->profs + i, (c->nprofs - i) * sizeof(*c->profs));
 	c->profs[i] = p;
@@ -557,13 +593,14 @@ static void judge_locked(struct controller *c, const char *key, struct kube_obje
 	}
 	for (size_t i = lo; i < hi; i++) {
 		struct profstate *p = c->profs[i];
+		struct profile *prof = prof_applied(p);
 
 		/* The profiles that bind the pod's account judge it too, even
 		 * when they do not select it: that is identity binding. */
-		if (!p->wp->profile || (!selector_matches(&p->wp->profile->selector, &pod->labels) &&
-					!engine_binds(p->wp->profile, pod)))
+		if (!prof || (!selector_matches(&prof->selector, &pod->labels) &&
+			      !engine_binds(prof, pod)))
 			continue;
-		pview[nview] = p->wp->profile;
+		pview[nview] = prof;
 		ppstate[nview++] = p;
 	}
 	findings_init(&f, 0);
@@ -974,12 +1011,18 @@ static void profile_changed(struct infslot *s, struct kube_object *cur, struct k
 {
 	struct controller *c = s->c;
 	const char *ns = kube_object_namespace(cur ? cur : old);
+	int64_t kept = 0;
 	int r = 0;
 
 	slot_ok(s);
 	pthread_mutex_lock(&c->mu);
 	if (cur) {
+		struct profstate *p;
+
 		r = prof_upsert(c, cur);
+		p = r == 0 ? prof_find(c, ns, kube_object_name(cur)) : NULL;
+		if (p && !p->wp->profile)
+			kept = prof_applied_generation(p);
 	} else {
 		size_t i = prof_lower(c, ns, kube_object_name(old));
 
@@ -995,12 +1038,21 @@ static void profile_changed(struct infslot *s, struct kube_object *cur, struct k
 		      "profile", kube_object_name(cur), NULL);
 	if (cur) {
 		const struct wp *w = kube_object_data(cur);
+		char gen[24], kgen[24];
 
+		snprintf(gen, sizeof(gen), "%lld", (long long)w->generation);
+		snprintf(kgen, sizeof(kgen), "%lld", (long long)kept);
 		if (!w->profile && (!old || ((const struct wp *)kube_object_data(old))->profile ||
-				    !str_eq(w->invalid, ((const struct wp *)kube_object_data(old))->invalid)))
-			pglog(PGLOG_WARN, "invalid WorkloadProfile: not applied", "namespace", ns,
-			      "profile", kube_object_name(cur), "error", w->invalid ? w->invalid : "",
-			      NULL);
+				    !str_eq(w->invalid, ((const struct wp *)kube_object_data(old))->invalid))) {
+			if (kept)
+				pglog(PGLOG_WARN, "invalid WorkloadProfile: its last valid generation stays applied",
+				      "namespace", ns, "profile", kube_object_name(cur), "generation", gen,
+				      "enforced_generation", kgen, "error", w->invalid ? w->invalid : "", NULL);
+			else
+				pglog(PGLOG_WARN, "invalid WorkloadProfile: not applied", "namespace", ns,
+				      "profile", kube_object_name(cur), "generation", gen,
+				      "error", w->invalid ? w->invalid : "", NULL);
+		}
 	}
 	request_ns(c, ns);
 }
@@ -1203,7 +1255,9 @@ static size_t collect_patches(struct controller *c, int64_t now_ms, bool all, st
 			continue;
 		st = (struct pstatus){
 			.generation = p->wp->generation, .valid = p->wp->profile != NULL,
-			.invalid_message = p->wp->invalid, .matched = p->matched,
+			.invalid_message = p->wp->invalid,
+			.enforced_generation = p->wp->profile ? 0 : prof_applied_generation(p),
+			.matched = p->matched,
 			.violations = p->base + p->added, .has_last = p->has_last,
 			.last_pod = p->last_pod, .last_reason = p->last_reason,
 			.last_message = p->last_message, .last_time = p->last_time,
@@ -1334,6 +1388,106 @@ static size_t flush_status(struct controller *c, bool all, int max_rank, int64_t
 	return left;
 }
 
+/* ---- ProfileInvalid --------------------------------------------------------------- */
+
+struct invalid_report {
+	char *ns, *name, *uid, *note;
+	int64_t generation;
+};
+
+/* The Event's note: which generation is invalid, what holds meanwhile,
+ * and the validation messages (the API server cuts a note at 1 KiB). */
+static char *invalid_note(const struct profstate *p)
+{
+	struct buf b = BUF_INIT(INVALID_MESSAGE_MAX + 128);
+	int64_t kept = prof_applied_generation(p);
+	int r;
+
+	if (kept)
+		r = buf_printf(&b, "generation %lld is invalid, generation %lld stays enforced: %s",
+			       (long long)p->wp->generation, (long long)kept, p->wp->invalid ? p->wp->invalid : "");
+	else
+		r = buf_printf(&b, "generation %lld is invalid, not enforced: %s",
+			       (long long)p->wp->generation, p->wp->invalid ? p->wp->invalid : "");
+	if (r < 0) {
+		buf_free(&b);
+		return NULL;
+	}
+	return buf_steal(&b);
+}
+
+/* Writes one Warning Event ProfileInvalid, regarding the profile, per
+ * invalid generation (SPEC §2).  Its name is fixed by (profile, UID,
+ * generation), so a new term or the next leader meets the Event already
+ * written (-EEXIST) instead of writing another; a failed write is retried
+ * after INVALID_EVENT_RETRY_MS. */
+static void report_invalid(struct controller *c)
+{
+	struct invalid_report *v = NULL;
+	int64_t now = ctl_now_ms();
+	size_t n = 0;
+
+	pthread_mutex_lock(&c->mu);
+	for (size_t i = 0; i < c->nprofs; i++) {
+		struct profstate *p = c->profs[i];
+
+		if (p->wp->profile || p->invalid_reported == p->wp->generation || now < p->invalid_retry_ms)
+			continue;
+		if (n % 16 == 0) {
+			struct invalid_report *nv = pg_realloc(v, (n + 16) * sizeof(*v));
+
+			if (!nv)
+				break;
+			v = nv;
+		}
+		v[n] = (struct invalid_report){ pg_strdup(p->ns), pg_strdup(p->name), pg_strdup(p->uid),
+						invalid_note(p), p->wp->generation };
+		n++;
+	}
+	pthread_mutex_unlock(&c->mu);
+	for (size_t i = 0; i < n; i++) {
+		struct invalid_report *ir = &v[i];
+		char name[RECORDER_NAME_MAX], gen[24];
+		struct kube_error err = { 0 };
+		struct kube_event ev = { 0 };
+		struct profstate *ps;
+		int r = -ENOMEM;
+
+		snprintf(gen, sizeof(gen), "%lld", (long long)ir->generation);
+		if (ir->ns && ir->name && ir->uid && ir->note) {
+			recorder_event_name(name, ir->name, ir->uid, "ProfileInvalid", gen);
+			ev.name = name;
+			ev.type = "Warning";
+			ev.reason = "ProfileInvalid";
+			ev.action = "Validate";
+			ev.note = ir->note;
+			ev.reporting_controller = "profileguard.io/controller";
+			ev.reporting_instance = c->identity;
+			ev.regarding = (struct kube_object_ref){ "profileguard.io/v1alpha1", "WorkloadProfile",
+								 ir->ns, ir->name, ir->uid };
+			r = may_act(c) ? kube_event_create(c->cfg.client, ir->ns, &ev, NULL, &err) : -EPERM;
+		}
+		pthread_mutex_lock(&c->mu);
+		ps = ir->ns && ir->name ? prof_find(c, ir->ns, ir->name) : NULL;
+		if (ps && ir->uid && strcmp(ps->uid, ir->uid) == 0) {
+			if (r == 0 || r == -EEXIST)
+				ps->invalid_reported = ir->generation;
+			else if (r != -EPERM)
+				ps->invalid_retry_ms = now + INVALID_EVENT_RETRY_MS;
+		}
+		pthread_mutex_unlock(&c->mu);
+		if (r < 0 && r != -EEXIST && r != -EPERM)
+			pglog(PGLOG_WARN, "event not written", "namespace", ir->ns ? ir->ns : "",
+			      "profile", ir->name ? ir->name : "", "reason", "ProfileInvalid",
+			      "error", err.message[0] ? err.message : strerror(-r), NULL);
+		pg_free(ir->ns);
+		pg_free(ir->name);
+		pg_free(ir->uid);
+		pg_free(ir->note);
+	}
+	pg_free(v);
+}
+
 /* ---- matchedPods ------------------------------------------------------------------- */
 
 static int count_one(void *ud, struct kube_object *o)
@@ -1347,8 +1501,9 @@ static int count_one(void *ud, struct kube_object *o)
 	for (i = prof_lower(c, pod->namespace, "");
 	     i < c->nprofs && strcmp(c->profs[i]->ns, pod->namespace) == 0; i++) {
 		struct profstate *p = c->profs[i];
+		const struct profile *prof = prof_applied(p);
 
-		if (p->wp->profile && selector_matches(&p->wp->profile->selector, &pod->labels))
+		if (prof && selector_matches(&prof->selector, &pod->labels))
 			p->counting++;
 	}
 	return 0;
@@ -1432,6 +1587,7 @@ static void *loop_main(void *arg)
 			    now - c->recounted_ms >= c->cfg.status_interval_ms)
 				recount_matched(c, now);
 			flush_status(c, false, 2, 0);
+			report_invalid(c);
 		}
 		pthread_mutex_lock(&c->mu);
 		clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -1502,10 +1658,12 @@ int ctl_profiles_snapshot(struct controller *c, uint64_t have, struct kube_objec
 	}
 	*ret_gen = atomic_load(&c->profs_gen);
 	for (size_t i = 0; i < c->nprofs; i++) {
-		if (!c->profs[i]->wp->profile)
+		struct profstate *p = c->profs[i];
+
+		if (!prof_applied(p))
 			continue;
-		objs[n] = kube_object_ref(c->profs[i]->obj);
-		profs[n++] = c->profs[i]->wp->profile;
+		objs[n] = kube_object_ref(p->wp->profile ? p->obj : p->valid_obj);
+		profs[n++] = prof_applied(p);
 	}
 	pthread_mutex_unlock(&c->mu);
 	*ret_objs = objs;

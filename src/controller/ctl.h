@@ -232,6 +232,9 @@ struct pstatus {
 	int64_t generation;             /* metadata.generation */
 	bool valid;
 	const char *invalid_message;    /* the validation messages, joined */
+	/* Invalid: the last valid generation, still enforced (SPEC §2);
+	 * 0: none, nothing is. */
+	int64_t enforced_generation;
 	int64_t matched;                /* pods it selects now */
 	int64_t violations;             /* since creation */
 	bool has_last;                  /* a violation this term: write lastViolation */
@@ -268,7 +271,8 @@ struct kube_informer *ctl_pod_informer(struct controller *c);
 /* The controller's own namespace, a --ignore-namespaces one, or one
  * labelled profileguard.io/ignore=true. */
 bool ctl_ns_ignored(struct controller *c, const char *ns);
-/* The valid profiles, sorted by namespace and name, unless the set is
+/* The enforced profiles (while a profile is invalid, its last valid
+ * generation, SPEC §2), sorted by namespace and name, unless the set is
  * still generation @have (then -EALREADY).  Each profile is kept alive by
  * a reference to its cached object: release @ret_objs with
  * kube_objects_release() and pg_free() @ret_profiles.  0 or -ENOMEM. */

@@ -11,6 +11,9 @@
 #include "kube_util.h"
 #include "xalloc.h"
 
+/* The joined messages (at most 4 KiB) and the generations before them. */
+#define READY_MESSAGE_MAX 8192
+
 static json_t *time_string(int64_t epoch)
 {
 	struct timespec ts = { (time_t)epoch, 0 };
@@ -21,20 +24,50 @@ static json_t *time_string(int64_t epoch)
 	return json_string(t);
 }
 
+/* The condition's message: the validation messages, led, when an older
+ * generation is still enforced, by which one (SPEC §2), so that
+ * kubectl describe says both what is wrong and what holds meanwhile. */
+static char *ready_message(const struct pstatus *s)
+{
+	struct buf b = BUF_INIT(READY_MESSAGE_MAX);
+	char *out;
+
+	if (s->valid)
+		return pg_strdup("");
+	if (s->enforced_generation > 0 &&
+	    buf_printf(&b, "generation %lld is invalid, generation %lld stays enforced: ",
+		       (long long)s->generation, (long long)s->enforced_generation) < 0) {
+		buf_free(&b);
+		return NULL;
+	}
+	/* The messages were cut to fit already (status_join_messages). */
+	if (buf_adds(&b, s->invalid_message ? s->invalid_message : "") < 0) {
+		buf_free(&b);
+		return NULL;
+	}
+	out = b.len ? buf_steal(&b) : pg_strdup("");
+	buf_free(&b);
+	return out;
+}
+
 static json_t *ready_condition(const struct pstatus *s, int64_t now)
 {
 	const char *status = s->valid ? "True" : "False";
+	char *msg = ready_message(s);
 	json_t *c, *ltt;
 
+	if (!msg)
+		return NULL;
 	if (s->prev_ready && s->prev_transition && strcmp(s->prev_ready, status) == 0)
 		ltt = json_string(s->prev_transition);
 	else
 		ltt = time_string(now);
 	c = json_pack("{ss ss ss ss so* sI}", "type", "Ready", "status", status,
 		      "reason", s->valid ? "Accepted" : "Invalid",
-		      "message", s->valid ? "" : (s->invalid_message ? s->invalid_message : ""),
+		      "message", msg,
 		      "lastTransitionTime", ltt,
 		      "observedGeneration", (json_int_t)s->generation);
+	pg_free(msg);
 	return c;
 }
 
@@ -46,7 +79,7 @@ json_t *status_build(const struct pstatus *s, int64_t now)
 	if (!cond)
 		return NULL;
 	st = json_pack("{sI sI sI s[o]}", "observedGeneration", (json_int_t)s->generation,
-		       "matchedPods", (json_int_t)(s->valid ? s->matched : 0),
+		       "matchedPods", (json_int_t)(s->valid || s->enforced_generation > 0 ? s->matched : 0),
 		       "violations", (json_int_t)s->violations, "conditions", cond);
 	if (!st)
 		return NULL;

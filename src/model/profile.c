@@ -774,7 +774,9 @@ int profile_parse(json_t *obj, const char *default_ns, struct errlist *errs,
 	fpath_pop(&c.path, mm);
 
 	v = json_object_get(spec, "mode");
-	p->mode = MODE_ENFORCE;
+	/* Absent: Audit (SPEC §2).  A profile acts on pods only once it says
+	 * Enforce, so one applied to try the tool deletes nothing. */
+	p->mode = MODE_AUDIT;
 	if (v && !json_is_null(v)) {
 		mm = fpath_key(&c.path, "mode");
 		if (json_is_string(v) && strcmp(json_string_value(v), "Enforce") == 0)

@@ -2,7 +2,9 @@
  * a WorkloadProfile informer (every namespace) and a metadata-only
  * Namespace informer selecting profileguard.io/ignore=true.  Snapshots
  * borrow the informer's decoded profiles by reference, so 1,000 profiles
- * are held once, and a request in flight keeps its whole set alive. */
+ * are held once, and a request in flight keeps its whole set alive.  A
+ * profile edited into an invalid spec keeps its last valid generation
+ * enforced, held by the invalid entry. */
 #include "webhook_source.h"
 
 #include <errno.h>
@@ -18,6 +20,7 @@
 #include "kube_informer.h"
 #include "kubeconfig.h"
 #include "pglog.h"
+#include "strutil.h"
 #include "xalloc.h"
 
 struct kube_source {
@@ -39,42 +42,121 @@ struct kube_source {
 
 /* ---- decoding ------------------------------------------------------------------ */
 
+#define INVALID_ERRORS_MAX 8192
+
+/* The informer's value for a WorkloadProfile.  A generation that does not
+ * validate is cached too, holding its messages and the last valid
+ * generation of the same object (same UID), which stays enforced (SPEC
+ * §2): an edit that slipped past admission never drops a profile. */
+struct kprofile {
+	struct profile *profile;        /* NULL: this generation is invalid */
+	char *errors;                   /* its validation messages, joined */
+	int64_t generation;
+	/* When invalid: the cache entry of the last valid generation (a
+	 * reference, whose profile is enforced instead); NULL when the
+	 * object never was valid here: then nothing is enforced. */
+	struct kube_object *last_valid;
+};
+
 static const char *str_or_empty(json_t *v)
 {
 	return json_is_string(v) ? json_string_value(v) : "";
 }
 
-static int decode_profile(void *ud, json_t *obj, void **ret)
+/* The profile to enforce for a cache entry, NULL for none. */
+static const struct profile *kprofile_enforced(const struct kprofile *kp)
 {
-	struct errlist errs;
-	struct profile *p = NULL;
-	json_t *meta = json_object_get(obj, "metadata");
-	int r;
-
-	errlist_init(&errs, 20);
-	r = profile_parse(obj, "default", &errs, &p);
-	if (r == -EINVAL) {
-		/* Only reachable when the webhook was bypassed or down when it
-		 * was written: say so, and leave it out. */
-		struct buf b = BUF_INIT(8192);
-
-		for (size_t i = 0; i < errs.n; i++)
-			if (buf_printf(&b, "%s%s", i ? "; " : "", errs.msgs[i]) < 0)
-				break;
-		pglog(PGLOG_ERROR, "invalid WorkloadProfile in the cluster is not enforced",
-		      "namespace", str_or_empty(json_object_get(meta, "namespace")),
-		      "name", str_or_empty(json_object_get(meta, "name")), "errors", buf_str(&b), NULL);
-		buf_free(&b);
-	}
-	errlist_free(&errs);
-	if (r == 0)
-		*ret = p;
-	return r;
+	if (kp->profile)
+		return kp->profile;
+	return kp->last_valid ? ((const struct kprofile *)kube_object_data(kp->last_valid))->profile
+			      : NULL;
 }
 
-static void free_profile(void *ud, void *p)
+static void free_profile(void *ud, void *data)
 {
-	profile_free(p);
+	struct kprofile *kp = data;
+
+	if (!kp)
+		return;
+	profile_free(kp->profile);
+	pg_free(kp->errors);
+	kube_object_unref(kp->last_valid);
+	pg_free(kp);
+}
+
+/* Runs on the profile informer's thread before the cache shows @obj, so
+ * the cache still holds the generation it replaces. */
+static int decode_profile(void *ud, json_t *obj, void **ret)
+{
+	struct kube_source *ks = ud;
+	json_t *meta = json_object_get(obj, "metadata");
+	const char *ns = str_or_empty(json_object_get(meta, "namespace"));
+	const char *name = str_or_empty(json_object_get(meta, "name"));
+	const struct kprofile *prev = NULL;
+	struct kube_object *prev_obj = NULL;
+	struct kprofile *kp;
+	struct errlist errs;
+	struct buf b = BUF_INIT(INVALID_ERRORS_MAX);
+	char gen[24], valid_gen[24];
+	int r;
+
+	kp = pg_calloc(1, sizeof(*kp));
+	if (!kp)
+		return -ENOMEM;
+	kp->generation = json_integer_value(json_object_get(meta, "generation"));
+	errlist_init(&errs, 20);
+	r = profile_parse(obj, "default", &errs, &kp->profile);
+	if (r == 0 || r != -EINVAL || errs.oom) {
+		errlist_free(&errs);
+		if (r == 0)
+			*ret = kp;
+		else
+			free_profile(NULL, kp);
+		return r == 0 ? 0 : r == -EINVAL ? -ENOMEM : r;
+	}
+	/* Invalid: only reachable when the webhook was bypassed or down
+	 * when it was written, or a stricter release reads an old spec. */
+	for (size_t i = 0; i < errs.n; i++)
+		if (buf_printf(&b, "%s%s", i ? "; " : "", errs.msgs[i]) < 0)
+			break;
+	errlist_free(&errs);
+	kp->errors = pg_strdup(buf_str(&b));
+	buf_free(&b);
+	if (!kp->errors) {
+		free_profile(NULL, kp);
+		return -ENOMEM;
+	}
+	/* The generation this one replaces, if it is the same object: its
+	 * own profile when it was valid, else what it kept. */
+	if (ks && ks->profiles)
+		prev_obj = kube_informer_get(ks->profiles, ns, name);
+	if (prev_obj && str_eq(kube_object_uid(prev_obj),
+			       str_or_empty(json_object_get(meta, "uid")))) {
+		prev = kube_object_data(prev_obj);
+		if (prev->profile)
+			kp->last_valid = kube_object_ref(prev_obj);
+		else if (prev->last_valid)
+			kp->last_valid = kube_object_ref(prev->last_valid);
+	}
+	/* Said once per invalid generation, not at every status write or
+	 * relist that brings the same generation back. */
+	if (!prev || prev->profile || prev->generation != kp->generation) {
+		snprintf(gen, sizeof(gen), "%lld", (long long)kp->generation);
+		if (kp->last_valid) {
+			const struct kprofile *lv = kube_object_data(kp->last_valid);
+
+			snprintf(valid_gen, sizeof(valid_gen), "%lld", (long long)lv->generation);
+			pglog(PGLOG_ERROR, "invalid WorkloadProfile in the cluster: its last valid generation stays enforced",
+			      "namespace", ns, "name", name, "generation", gen,
+			      "enforced_generation", valid_gen, "errors", kp->errors, NULL);
+		} else {
+			pglog(PGLOG_ERROR, "invalid WorkloadProfile in the cluster is not enforced",
+			      "namespace", ns, "name", name, "generation", gen, "errors", kp->errors, NULL);
+		}
+	}
+	kube_object_unref(prev_obj);
+	*ret = kp;
+	return 0;
 }
 
 /* ---- snapshots ------------------------------------------------------------------ */
@@ -143,15 +225,20 @@ static void rebuild(struct kube_source *ks)
 			r = -ENOMEM;
 	}
 	if (r == 0) {
-		/* profile_set holds non-const pointers, but a snapshot is
-		 * only ever read (the engine takes it const). */
-		for (size_t i = 0; i < n; i++) {
-			const void *d = kube_object_data(v[i]);
+		size_t k = 0;
 
-			memcpy(&snap->profiles.v[i], &d, sizeof(d));
+		/* profile_set holds non-const pointers, but a snapshot is
+		 * only ever read (the engine takes it const).  The entries
+		 * referenced keep a last valid generation alive too. */
+		for (size_t i = 0; i < n; i++) {
+			const struct profile *d = kprofile_enforced(kube_object_data(v[i]));
+
+			if (d)
+				memcpy(&snap->profiles.v[k++], &d, sizeof(d));
 		}
-		snap->profiles.n = snap->profiles.cap = n;
-		qsort(snap->profiles.v, n, sizeof(struct profile *), cmp_profile);
+		snap->profiles.n = k;
+		snap->profiles.cap = n ? n : 1;
+		qsort(snap->profiles.v, k, sizeof(struct profile *), cmp_profile);
 		r = set_ignored(ks, snap);
 	}
 	if (r < 0) {
@@ -161,7 +248,7 @@ static void rebuild(struct kube_source *ks)
 	} else {
 		char np[24], ni[24];
 
-		snprintf(np, sizeof(np), "%zu", n);
+		snprintf(np, sizeof(np), "%zu", snap->profiles.n);
 		snprintf(ni, sizeof(ni), "%zu", snap->nignored);
 		source_publish(ks->src, snap);
 		pglog(first ? PGLOG_INFO : PGLOG_DEBUG, first ? "profiles synced from the API server"
@@ -356,6 +443,7 @@ int source_kube_new(const struct source_kube_opts *o, const char *own_namespace,
 	po.name = "workloadprofiles";
 	po.decode = decode_profile;
 	po.free_data = free_profile;
+	po.decode_ud = ks;
 	po.handlers = h;
 	po.handlers.on_synced = on_profiles_synced;
 	r = kube_informer_new(ks->client, &po, &ks->profiles);

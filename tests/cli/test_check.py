@@ -79,6 +79,35 @@ class CheckCommand(unittest.TestCase):
         self.assertIn('  warning: spec.template.spec.containers[0].image: "python:3.12-slim" not allowed by batch/batch-jobs images.allow', out)
         self.assertIn("1 allowed with warnings", out)
 
+    def test_profile_without_mode_is_audit(self):
+        # The six-line profile someone applies to try the tool (SPEC §2:
+        # mode defaults to Audit): its findings are warnings, exit 0;
+        # the same profile saying Enforce denies.
+        six = ("apiVersion: profileguard.io/v1alpha1\nkind: WorkloadProfile\n"
+               "metadata: {name: try, namespace: payments}\nspec:\n"
+               "  selector: {matchLabels: {app: payments-api}}\n"
+               "  privileges: {privileged: Forbid}\n")
+        pod = ex("manifests", "bad", "payments-privileged.yaml")
+        with tempfile.TemporaryDirectory() as d:
+            with open(os.path.join(d, "try.yaml"), "w") as f:
+                f.write(six)
+            rc, out, _ = run("check", "-p", d, "-f", pod)
+            self.assertEqual(rc, 0, out)
+            self.assertIn("Pod payments/payments-api-node-debug: allowed with warnings", out)
+            self.assertIn("  warning: spec.containers[0].securityContext.privileged: true forbidden by "
+                          "payments/try privileges.privileged", out)
+            rc, out, _ = run("check", "-p", d, "-f", pod, "-o", "json")
+            self.assertEqual(rc, 0, out)
+            res = json.loads(out)["results"][0]
+            self.assertTrue(res["allowed"])
+            self.assertEqual(res["violations"], [])
+            self.assertEqual(len(res["warnings"]), 1, res)
+            with open(os.path.join(d, "try.yaml"), "w") as f:
+                f.write(six + "  mode: Enforce\n")
+            rc, out, _ = run("check", "-p", d, "-f", pod)
+            self.assertEqual(rc, 1, out)
+            self.assertIn("Pod payments/payments-api-node-debug: denied", out)
+
     def test_json_output(self):
         rc, out, _ = run("check", "-p", PROFILES, "-f", ex("manifests", "bad"), "-o", "json")
         self.assertEqual(rc, 1)

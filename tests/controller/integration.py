@@ -45,7 +45,8 @@ def token_secret(ns, name, typ="kubernetes.io/service-account-token"):
             "data": {"token": "c2VjcmV0"}}
 
 
-REQUIRE_DIGEST = {"images": {"requireDigest": True}}
+# Enforce said explicitly: a profile without mode is Audit (SPEC §2).
+REQUIRE_DIGEST = {"mode": "Enforce", "images": {"requireDigest": True}}
 
 
 def standin(tokens=None):
@@ -171,7 +172,7 @@ class TestEnforce(Base):
             pod(ns, "by-envfrom", spec={"containers": [{"name": "c", "image": h.GOOD_IMAGE,
                                                         "envFrom": [{"secretRef": {"name": "old-token"}}]}]}),
             pod(ns, "opaque-only", spec={"volumes": [{"name": "t", "secret": {"secretName": "plain"}}]}))
-        self.api.put(profile(ns, "no-legacy", {"identity": {"legacyTokenSecrets": "Forbid"}}))
+        self.api.put(profile(ns, "no-legacy", {"mode": "Enforce", "identity": {"legacyTokenSecrets": "Forbid"}}))
         for p in pods[:4]:
             name = p["metadata"]["name"]
             self.wait_gone(ns, name)
@@ -192,7 +193,7 @@ class TestEnforce(Base):
         self.api.put({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
                       "metadata": {"name": "keep-one", "namespace": ns},
                       "spec": {"minAvailable": 1, "selector": {"matchLabels": {"pdb": "yes"}}}})
-        self.api.put(profile(ns, "short", {"identity": {"maxTokenExpirationSeconds": 3600},
+        self.api.put(profile(ns, "short", {"mode": "Enforce", "identity": {"maxTokenExpirationSeconds": 3600},
                                            "response": {"action": "Evict"}}))
         self.wait_gone(ns, "long-token")
         self.assertEqual(self.api.evictions(ns, "long-token"), [201])
@@ -215,7 +216,7 @@ class TestEnforce(Base):
         ns = "sa-gone"
         self.api.put(h.service_account(ns, "app", created=time.time() - 3600))
         p = self.api.put(pod(ns, "zombie", sa="app", started=time.time() - 60))[0]
-        self.api.put(profile(ns, "ids", {"identity": {"serviceAccountNames": ["app"]}}))
+        self.api.put(profile(ns, "ids", {"mode": "Enforce", "identity": {"serviceAccountNames": ["app"]}}))
         self.wait_status(ns, "ids", lambda s: s.get("matchedPods") == 1)
         time.sleep(0.3)
         self.assertEqual(self.api.deletes(ns, "zombie"), [])
@@ -379,6 +380,75 @@ class TestEnforce(Base):
         self.wait_gone(ns, "kept")
         st = self.wait_status(ns, "broken", lambda s: s["conditions"][0]["status"] == "True")
         self.assertEqual(st["conditions"][0]["reason"], "Accepted")
+
+    def test_profile_edited_into_invalid_keeps_last_valid(self):
+        """SPEC §2: a profile that was valid and becomes invalid stays
+        enforced at its last valid generation, Ready=False with the
+        messages, and one Warning Event ProfileInvalid per invalid
+        generation; a profile invalid from the start is not enforced and
+        is reported the same way."""
+        ns = "invalid-later"
+        broken = {"runtime": {"egress": [{"cidr": "10.0.0.0/33", "ports": [443]}]}}
+        wp = self.api.put(profile(ns, "edited", dict(REQUIRE_DIGEST, response={"action": "Delete"})))[0]
+        self.wait_status(ns, "edited", lambda s: s.get("observedGeneration") == 1 and
+                         s["conditions"][0]["status"] == "True")
+
+        self.api.patch_profile(ns, "edited", broken)
+        st = self.wait_status(ns, "edited", lambda s: s.get("observedGeneration") == 2)
+        cond = st["conditions"][0]
+        self.assertEqual((cond["status"], cond["reason"]), ("False", "Invalid"))
+        self.assertIn('spec.runtime.egress[0].cidr: "10.0.0.0/33" is not a CIDR', cond["message"])
+        self.assertIn("generation 2 is invalid, generation 1 stays enforced", cond["message"])
+        ev = wait_for(lambda: self.api.events(ns, "edited", "ProfileInvalid"), 10,
+                      what="ProfileInvalid Event")
+        self.assertEqual(len(ev), 1, ev)
+        ev = ev[0]
+        self.assertEqual(ev["type"], "Warning")
+        self.assertEqual(ev["reportingController"], "profileguard.io/controller")
+        self.assertEqual((ev["regarding"]["kind"], ev["regarding"]["apiVersion"], ev["regarding"]["name"],
+                          ev["regarding"]["uid"]),
+                         ("WorkloadProfile", "profileguard.io/v1alpha1", "edited", wp["metadata"]["uid"]))
+        self.assertIn("generation 2 is invalid, generation 1 stays enforced", ev["note"])
+        self.assertIn('spec.runtime.egress[0].cidr: "10.0.0.0/33" is not a CIDR', ev["note"])
+
+        # A drifted pod is still found, and acted on, under generation 1.
+        bad = self.api.put(pod(ns, "drifted", image="nginx"))[0]
+        self.wait_gone(ns, "drifted")
+        self.assertEqual(self.api.deletes(ns, "drifted"), [(200, bad["metadata"]["uid"])])
+        self.assert_event(self.wait_event(ns, "drifted", "AdmissionDrift"), "AdmissionDrift", "Delete",
+                          bad, "edited", "requireDigest")
+        self.wait_status(ns, "edited", lambda s: s.get("violations") == 1)
+
+        # Status writes and re-judging do not write the Event again; the
+        # next invalid generation does.
+        self.api.put(pod(ns, "fine"))
+        self.wait_status(ns, "edited", lambda s: s.get("matchedPods") == 1)
+        time.sleep(1)
+        self.assertEqual(len(self.api.events(ns, "edited", "ProfileInvalid")), 1)
+        self.api.patch_profile(ns, "edited", {"runtime": {"egress": [{"cidr": "10.0.0.0/40"}]}})
+        wait_for(lambda: len(self.api.events(ns, "edited", "ProfileInvalid")) == 2, 10,
+                 what="a second ProfileInvalid Event")
+        st = self.wait_status(ns, "edited", lambda s: s.get("observedGeneration") == 3)
+        self.assertIn("generation 3 is invalid, generation 1 stays enforced", st["conditions"][0]["message"])
+
+        # Invalid from its first generation: never enforced, reported.
+        self.api.put(pod(ns, "other", image="nginx", labels={"app": "o"}))
+        self.api.put(profile(ns, "never", dict(REQUIRE_DIGEST, **broken), selector={"matchLabels": {"app": "o"}}))
+        st = self.wait_status(ns, "never", lambda s: s.get("conditions"))
+        self.assertEqual((st["conditions"][0]["status"], st["matchedPods"]), ("False", 0))
+        self.assertIn("spec.runtime.egress[0].cidr", st["conditions"][0]["message"])
+        ev = wait_for(lambda: self.api.events(ns, "never", "ProfileInvalid"), 10, what="ProfileInvalid Event")
+        self.assertIn("generation 1 is invalid, not enforced: ", ev[0]["note"])
+        self.assertIn("spec.runtime.egress[0].cidr", ev[0]["note"])
+        time.sleep(0.5)
+        self.assertEqual(self.api.deletes(ns, "other"), [])
+
+        # Deleted: dropped, not kept at its last valid generation.
+        self.api.remove("WorkloadProfile", ns, "edited")
+        time.sleep(0.5)
+        self.api.put(pod(ns, "after", image="nginx"))
+        time.sleep(1)
+        self.assertEqual(self.api.deletes(ns, "after"), [])
 
     def test_exempt_pods_never_acted_on(self):
         self.api.put({"apiVersion": "v1", "kind": "Namespace",

@@ -88,6 +88,27 @@ START_TEST(invalid_profile)
 }
 END_TEST
 
+/* SPEC §2: edited into an invalid spec, the profile is still enforced at
+ * its last valid generation, and its status says which, and counts the
+ * pods that generation selects. */
+START_TEST(invalid_keeps_last_valid)
+{
+	struct pstatus s = { .generation = 4, .valid = false, .enforced_generation = 3,
+			     .invalid_message = "spec.mode: must be Enforce or Audit", .matched = 5,
+			     .prev_ready = "True", .prev_transition = "2026-01-01T00:00:00Z" };
+	json_t *st = status_build(&s, T0), *c = ready(st);
+
+	ck_assert_int_eq(json_integer_value(json_object_get(st, "observedGeneration")), 4);
+	ck_assert_str_eq(str(c, "status"), "False");
+	ck_assert_str_eq(str(c, "reason"), "Invalid");
+	ck_assert_str_eq(str(c, "message"), "generation 4 is invalid, generation 3 stays enforced: "
+					    "spec.mode: must be Enforce or Audit");
+	ck_assert_int_eq(json_integer_value(json_object_get(c, "observedGeneration")), 4);
+	ck_assert_int_eq(json_integer_value(json_object_get(st, "matchedPods")), 5);
+	json_decref(st);
+}
+END_TEST
+
 START_TEST(last_violation)
 {
 	struct pstatus s = { .valid = true, .violations = 1, .has_last = true,
@@ -132,6 +153,7 @@ int main(void)
 	tcase_add_test(tc, valid_profile);
 	tcase_add_test(tc, transition_time_moves_only_on_change);
 	tcase_add_test(tc, invalid_profile);
+	tcase_add_test(tc, invalid_keeps_last_valid);
 	tcase_add_test(tc, last_violation);
 	tcase_add_test(tc, join_is_bounded);
 	suite_add_tcase(s, tc);

@@ -48,7 +48,7 @@ class ApiFaults(unittest.TestCase):
         cls.slow = 3 if h.sanitized(ARGS.binary) else 1
         cls.certs = h.Certs(ARGS.srcdir, os.path.join(ARGS.workdir, "certs"))
         seed = [h.namespace("profileguard"), h.namespace(NS), h.service_account(NS, "default"),
-                h.profile(NS, "digests", {"images": {"requireDigest": True},
+                h.profile(NS, "digests", {"mode": "Enforce", "images": {"requireDigest": True},
                                           "response": {"action": "Delete"}})]
         seed += [h.pod(NS, f"filler-{i:03d}") for i in range(FILLER)]
         seed += [h.pod(NS, f"seed-d{i}", image="nginx") for i in range(3)]

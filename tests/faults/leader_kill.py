@@ -43,7 +43,7 @@ class LeaderKilled(unittest.TestCase):
         self.slow = 3 if h.sanitized(ARGS.binary) else 1
         self.certs = h.Certs(ARGS.srcdir, os.path.join(ARGS.workdir, "certs"))
         seed = [h.namespace(OWN_NS), h.namespace(NS), h.service_account(NS, "default"),
-                h.profile(NS, "digests", {"images": {"requireDigest": True},
+                h.profile(NS, "digests", {"mode": "Enforce", "images": {"requireDigest": True},
                                           "response": {"action": "Delete"}})]
         seed += [h.pod(NS, f"ok-{i}") for i in range(4)]
         self.api = h.Standin(ARGS.srcdir, self.certs, ARGS.workdir, seed=seed)

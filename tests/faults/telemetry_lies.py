@@ -67,7 +67,7 @@ class TelemetryLies(unittest.TestCase):
     def setUpClass(cls):
         cls.slow = 3 if h.sanitized(ARGS.binary) else 1
         cls.certs = h.Certs(ARGS.srcdir, os.path.join(ARGS.workdir, "certs"))
-        spec = {"runtime": {"executables": ["/app/server"]}, "response": {"action": "Delete"}}
+        spec = {"mode": "Enforce", "runtime": {"executables": ["/app/server"]}, "response": {"action": "Delete"}}
         seed = [h.namespace("profileguard"), h.namespace(NS), h.namespace("elsewhere"),
                 h.service_account(NS, "default"),
                 h.profile(NS, "api", spec, selector={"matchLabels": {"app": "api"}})]

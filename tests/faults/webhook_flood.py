@@ -202,7 +202,8 @@ class WebhookFlood(unittest.TestCase):
         cls.ctx = cls.certs.context()
         cls.profiles = os.path.join(ARGS.workdir, "profiles")
         os.makedirs(cls.profiles)
-        for p in (h.profile(NS, "web", {"images": {"allow": ["registry.example.com/*"],
+        for p in (h.profile(NS, "web", {"mode": "Enforce",
+                                        "images": {"allow": ["registry.example.com/*"],
                                                    "requireDigest": True},
                                         "privileges": {"privileged": "Forbid"}},
                             selector={"matchLabels": {"app": "web"}}),

@@ -229,6 +229,43 @@ START_TEST(test_names_and_columns)
 }
 END_TEST
 
+/* The API server fills in what the schema defaults, so a default there
+ * and the validator's reading of an absent field must be the same: mode
+ * defaults to Audit in both (SPEC §2), and no other field has a default
+ * (an absent rule constrains nothing). */
+static void defaults_in(json_t *s, const char *path, char *out, size_t n)
+{
+	json_t *props = json_object_get(s, "properties"), *p;
+	const char *k;
+	char sub[512];
+
+	if (json_object_get(s, "default")) {
+		size_t len = strlen(out);
+
+		snprintf(out + len, n - len, "%s%s", len ? "," : "", path);
+	}
+	json_object_foreach(props, k, p) {
+		snprintf(sub, sizeof(sub), "%s.%s", path, k);
+		defaults_in(p, sub, out, n);
+	}
+	if (json_object_get(s, "items"))
+		defaults_in(json_object_get(s, "items"), path, out, n);
+}
+
+START_TEST(test_mode_default_agrees)
+{
+	json_t *mode = json_object_get(json_object_get(spec_schema(), "properties"), "mode");
+	struct profile *p = tu_profile("");
+	char found[1024] = "";
+
+	ck_assert_str_eq(json_string_value(json_object_get(mode, "default")), "Audit");
+	ck_assert_str_eq(mode_name(p->mode), "Audit");
+	profile_free(p);
+	defaults_in(spec_schema(), "spec", found, sizeof(found));
+	ck_assert_str_eq(found, "spec.mode");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("crd");
@@ -241,6 +278,7 @@ int main(void)
 	tcase_add_test(tc, test_full_profile_in_schema);
 	tcase_add_test(tc, test_enums_agree);
 	tcase_add_test(tc, test_names_and_columns);
+	tcase_add_test(tc, test_mode_default_agrees);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -303,7 +303,7 @@ START_TEST(test_two_profiles)
 	struct errlist errs;
 
 	profile_set_init(&set);
-	profile_set_add(&set, tu_profile("identity: {serviceAccountNames: [api]}"));
+	profile_set_add(&set, tu_profile("mode: Enforce, identity: {serviceAccountNames: [api]}"));
 	obj = tu_yaml("apiVersion: profileguard.io/v1alpha1\nkind: WorkloadProfile\n"
 		      "metadata: {name: a-images, namespace: ns}\n"
 		      "spec: {selector: {matchExpressions: [{key: tier, operator: Exists}]}, mode: Audit, images: {allow: []}}\n");
@@ -360,7 +360,7 @@ START_TEST(test_binding_two_profiles)
 	struct pod *pod;
 
 	profile_set_init(&set);
-	profile_set_add(&set, named_profile("api", "selector: {matchLabels: {app: api}}, identity: {serviceAccountNames: [api]}"));
+	profile_set_add(&set, named_profile("api", "selector: {matchLabels: {app: api}}, mode: Enforce, identity: {serviceAccountNames: [api]}"));
 	profile_set_add(&set, named_profile("api-jobs", "selector: {matchLabels: {app: api-job}}, mode: Audit, "
 					    "identity: {serviceAccountNames: [api, jobs]}"));
 	profile_set_add(&set, named_profile("other", "selector: {matchLabels: {app: x}}, images: {allow: []}"));

@@ -156,6 +156,26 @@ START_TEST(test_parsed_values)
 }
 END_TEST
 
+/* A profile that does not say Enforce deletes nothing (SPEC §2): a
+ * six-line profile applied to try the tool must not act on running pods.
+ * Saying it, or null (as a JSON client may send an unset field), is
+ * judged as written. */
+START_TEST(test_mode_default_audit)
+{
+	struct profile *p = tu_profile("identity: {serviceAccountNames: [a]}");
+
+	ck_assert_int_eq(p->mode, MODE_AUDIT);
+	ck_assert_str_eq(mode_name(p->mode), "Audit");
+	profile_free(p);
+	p = tu_profile("mode: null");
+	ck_assert_int_eq(p->mode, MODE_AUDIT);
+	profile_free(p);
+	p = tu_profile("mode: Enforce");
+	ck_assert_int_eq(p->mode, MODE_ENFORCE);
+	profile_free(p);
+}
+END_TEST
+
 START_TEST(test_default_namespace)
 {
 	json_t *obj = tu_yaml("apiVersion: profileguard.io/v1alpha1\nkind: WorkloadProfile\nmetadata: {name: p}\nspec: {" SEL "}");
@@ -353,6 +373,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_validation_table, 0, (int)(sizeof(vcases) / sizeof(vcases[0])));
 	tcase_add_test(tc, test_refused_rule_leaves_nothing);
 	tcase_add_test(tc, test_parsed_values);
+	tcase_add_test(tc, test_mode_default_audit);
 	tcase_add_test(tc, test_default_namespace);
 	tcase_add_test(tc, test_set);
 	tcase_add_test(tc, test_alloc_failures);

@@ -660,6 +660,42 @@ class Webhook(unittest.TestCase):
         status, _, body = self.client.request("GET", "/metrics")
         self.assertIn(b"profileguard_profiles 7\n", body)
 
+    def test_z2b_profile_file_edited_into_invalid(self):
+        """--profiles DIR (SPEC §2): a file edited into an invalid profile
+        keeps its last valid version enforced, with its errors logged;
+        the next valid version replaces it."""
+        pod = {"apiVersion": "v1", "kind": "Pod",
+               "metadata": {"name": "e", "namespace": "edits", "labels": {"app": "e"}},
+               "spec": {"containers": [{"name": "c", "image": "nginx:1.27"}]}}
+        profile = ("apiVersion: profileguard.io/v1alpha1\nkind: WorkloadProfile\n"
+                   "metadata: {name: edited, namespace: edits}\n"
+                   "spec:\n  selector: {matchLabels: {app: e}}\n  mode: %s\n"
+                   "  images: {allow: [\"registry.example.com/*\"]}\n%s")
+        msg = "spec.containers[0].image: \"nginx:1.27\" not allowed by edits/edited images.allow"
+        path = os.path.join(self.profiles, "edits.yaml")
+
+        def write(text):
+            with open(path + ".tmp", "w") as f:
+                f.write(text)
+            os.replace(path + ".tmp", path)
+
+        write(profile % ("Enforce", ""))
+        r = self._wait_decision(pod, lambda r: not r["allowed"])
+        self.assertEqual(r["status"]["message"], msg)
+        mark = self.server.mark()
+        write(profile % ("Enforce", "  runtime: {egress: [{cidr: 10.0.0.0/33}]}\n"))
+        self.server.wait_log(lambda l: l.get("msg") == "profiles not reloaded, keeping the previous set", start=mark)
+        line = self.server.wait_log(lambda l: l.get("msg") == "invalid profile input", start=mark)
+        self.assertIn("edits.yaml: document 1: spec.runtime.egress[0].cidr", line["error"])
+        r = self._decision(pod)
+        self.assertFalse(r["allowed"], r)
+        self.assertEqual(r["status"]["message"], msg)
+        write(profile % ("Audit", ""))
+        r = self._wait_decision(pod, lambda r: r["allowed"])
+        self.assertEqual(r["warnings"], [msg])
+        os.unlink(path)
+        self._wait_decision(pod, lambda r: r == {"uid": UID, "allowed": True})
+
     def test_z3_metrics_counted(self):
         status, _, body = self.client.request("GET", "/metrics")
         text = body.decode()
@@ -871,7 +907,7 @@ class KubeSource(unittest.TestCase):
                "spec": {"containers": [{"name": "c", "image": "nginx:1.27"}]}}
         prof = {"apiVersion": "profileguard.io/v1alpha1", "kind": "WorkloadProfile",
                 "metadata": {"name": "team-images", "namespace": "team"},
-                "spec": {"selector": {"matchLabels": {"app": "t"}},
+                "spec": {"selector": {"matchLabels": {"app": "t"}}, "mode": "Enforce",
                          "images": {"allow": ["registry.example.com/*"]}}}
         msg = "spec.containers[0].image: \"nginx:1.27\" not allowed by team/team-images images.allow"
         self.assertEqual(self.client.review(review(pod)), {"uid": UID, "allowed": True})
@@ -907,6 +943,66 @@ class KubeSource(unittest.TestCase):
         r = self.client.review(review(example("examples/manifests/bad/payments-latest-image.yaml")))
         self.assertEqual(r["status"]["message"], PAYMENTS_LATEST)
 
+    def test_4b_profile_edited_into_invalid(self):
+        """SPEC §2: a valid profile edited into an invalid one (the webhook
+        bypassed) stays enforced at its last valid generation; the next
+        valid generation replaces it; deletion drops it."""
+        pod = {"apiVersion": "v1", "kind": "Pod",
+               "metadata": {"name": "e", "namespace": "team", "labels": {"app": "e"}},
+               "spec": {"containers": [{"name": "c", "image": "nginx:1.27"}]}}
+        prof = {"apiVersion": "profileguard.io/v1alpha1", "kind": "WorkloadProfile",
+                "metadata": {"name": "edited", "namespace": "team"},
+                "spec": {"selector": {"matchLabels": {"app": "e"}}, "mode": "Enforce",
+                         "images": {"allow": ["registry.example.com/*"]}}}
+        msg = "spec.containers[0].image: \"nginx:1.27\" not allowed by team/edited images.allow"
+        broken = {"runtime": {"egress": [{"cidr": "10.0.0.0/33", "ports": [443]}]}}
+
+        def invalid_logged(start):
+            line = self.server.wait_log(lambda l: l.get("msg", "").startswith("invalid WorkloadProfile in the cluster")
+                                        and l.get("name") == "edited", start=start)
+            return line
+
+        self.api.kube("POST", WP % "team", prof)
+        r = self.wait_decision(pod, lambda r: not r["allowed"])
+        self.assertEqual(r["status"]["message"], msg)
+
+        # Generation 2 is invalid: generation 1 stays enforced, and the
+        # log says so with the validation messages.
+        mark = self.server.mark()
+        self.api.patch_profile("team", "edited", broken)
+        line = invalid_logged(mark)
+        r = self.client.review(review(pod))
+        self.assertFalse(r["allowed"], r)
+        self.assertEqual(r["status"]["message"], msg)
+        self.assertEqual(line["msg"], "invalid WorkloadProfile in the cluster: its last valid generation stays enforced")
+        self.assertEqual((line["namespace"], line.get("generation"), line.get("enforced_generation")),
+                         ("team", "2", "1"))
+        self.assertIn("spec.runtime.egress[0].cidr", line["errors"])
+        # A status write (no new generation) is not a new invalidity.
+        self.api.kube("PATCH", WP % "team" + "/edited/status", {"status": {"matchedPods": 1}},
+                      ctype="application/merge-patch+json")
+        time.sleep(0.5)
+        self.assertEqual(len([l for l in self.server.lines()[mark:] if l.get("name") == "edited"
+                              and l.get("msg", "").startswith("invalid WorkloadProfile")]), 1)
+        self.assertFalse(self.client.review(review(pod))["allowed"])
+
+        # Generation 3 is valid (Audit): it replaces generation 1.
+        self.api.patch_profile("team", "edited", {"runtime": None, "mode": "Audit"})
+        r = self.wait_decision(pod, lambda r: r["allowed"])
+        self.assertEqual(r["warnings"], [msg])
+        # Generation 4 invalid again: the last valid one is now 3.
+        mark = self.server.mark()
+        self.api.patch_profile("team", "edited", broken)
+        line = invalid_logged(mark)
+        self.assertEqual((line.get("generation"), line.get("enforced_generation")), ("4", "3"))
+        r = self.client.review(review(pod))
+        self.assertTrue(r["allowed"], r)
+        self.assertEqual(r["warnings"], [msg])
+
+        # Deleted: dropped, whatever its last valid generation was.
+        self.api.kube("DELETE", WP % "team" + "/edited")
+        self.wait_decision(pod, lambda r: r == {"uid": UID, "allowed": True})
+
     def test_5_api_server_restarts(self):
         """The API server goes away twice.  Meanwhile the webhook answers
         from its last snapshot and stays ready.  Back the first time with
@@ -919,7 +1015,8 @@ class KubeSource(unittest.TestCase):
                "spec": {"containers": [{"name": "c", "image": "nginx:1.27"}]}}
         prof = {"apiVersion": "profileguard.io/v1alpha1", "kind": "WorkloadProfile",
                 "metadata": {"name": "after-restart", "namespace": "team"},
-                "spec": {"selector": {"matchLabels": {"app": "u"}}, "images": {"allow": []}}}
+                "spec": {"selector": {"matchLabels": {"app": "u"}}, "mode": "Enforce",
+                         "images": {"allow": []}}}
         bad = example("examples/manifests/bad/payments-latest-image.yaml")
         examples = []
         for name in sorted(os.listdir(os.path.join(ARGS.srcdir, "examples", "profiles"))):
