@@ -67,7 +67,7 @@ class TenantFlood(unittest.TestCase):
                 h.service_account("tenant", "default"), h.service_account("bank", "default"),
                 h.profile("tenant", "noisy", dict(allow, mode="Audit"),
                           selector={"matchLabels": {"app": "noisy"}}),
-                h.profile("bank", "strict", dict(allow, response={"action": "Delete"}),
+                h.profile("bank", "strict", dict(allow, mode="Enforce", response={"action": "Delete"}),
                           selector={"matchLabels": {"app": "bank"}}),
                 h.pod("tenant", "noisy-0", labels={"app": "noisy"}, container="api",
                       container_id=cid(1), ip="10.0.0.10"),
