@@ -757,6 +757,90 @@ class Drain(unittest.TestCase):
         self.assertEqual(server.lines()[-1]["msg"], "webhook stopped")
 
 
+class NamespaceIsolation(unittest.TestCase):
+    """One namespace's reviews that are slow to judge (600 containers
+    against 1,000 wildcard patterns whose every segment must be tried,
+    slow for any linear matcher: about a second of CPU each) do not hold
+    another namespace's review: it is answered while they are still being
+    judged."""
+
+    SLOW = 8                # more than the connection threads (2), so every one is busy
+
+    @staticmethod
+    def slow_inputs():
+        # 1,000 distinct patterns: 401..500 "a" segments, then "b", then a
+        # tail.  The image has one "b" after 400 "a"s, so every segment but
+        # the last matches: a matcher has to walk them all, in order or not.
+        pats = ["registry.example.com/" + "a*" * (401 + i % 100) + "b*" + "a" * (1 + i // 100) + "*"
+                for i in range(1000)]
+        image = "registry.example.com/" + "a" * 400 + "b" + "a" * 560 + ":1"
+        prof = h.profile("slow", "many", {"images": {"allow": pats}},
+                         selector={"matchLabels": {"app": "slow"}})
+        pod = h.pod("slow", "big", labels={"app": "slow"},
+                    spec={"containers": [{"name": "c%d" % i, "image": image} for i in range(600)]})
+        return prof, pod
+
+    def test_slow_namespace_does_not_hold_another(self):
+        tmp = scratch("pg-webhook-iso-")
+        crt, key = CERTS.mint_server("iso")
+        prof_dir = os.path.join(tmp, "profiles")
+        os.mkdir(prof_dir)
+        prof, slow_pod = self.slow_inputs()
+        with open(os.path.join(prof_dir, "slow.json"), "w") as f:
+            json.dump(prof, f)
+        shutil.copy(os.path.join(ARGS.srcdir, "examples", "profiles", "payments-api.yaml"), prof_dir)
+        server = start_webhook(tmp, crt, key, prof_dir,
+                               ["--judge-threads", "4", "--judge-threads-per-namespace", "2"])
+        h.wait_for(lambda: server.http("/readyz")[0] == 200, 15, what="ready")
+        slow_body = json.dumps(review(slow_pod)).encode()
+        fast_rv = review(example("examples/manifests/good/payments-pod.yaml"))
+        done = []
+        lock = threading.Lock()
+        sent = threading.Barrier(self.SLOW + 1)
+
+        def slow(i):
+            c = Client(server.port, timeout=120)
+            try:
+                c.conn.connect()
+                sent.wait(30)
+                status, _, data = c.request("POST", "/validate/pods?timeout=30s", slow_body,
+                                            retry=False)
+                with lock:
+                    done.append(("slow", time.monotonic(), status, json.loads(data)))
+            finally:
+                c.close()
+
+        threads = [threading.Thread(target=slow, args=(i,), daemon=True) for i in range(self.SLOW)]
+        for t in threads:
+            t.start()
+        sent.wait(30)
+        # The slow bodies (1 MB each) in and being judged.
+        time.sleep(1.0)
+        with lock:
+            self.assertEqual(done, [], "slow reviews answered before they could be held up "
+                                       "(the fixture is not slow on this machine)")
+        fast = Client(server.port, timeout=120)
+        t0 = time.monotonic()
+        resp = fast.review(fast_rv)
+        t_fast = time.monotonic()
+        fast.close()
+        self.assertTrue(resp["allowed"], resp)
+        for t in threads:
+            t.join(300)
+        self.assertEqual(len(done), self.SLOW)
+        for _, _, status, out in done:
+            self.assertEqual(status, 200)
+            self.assertFalse(out["response"]["allowed"])
+            self.assertIn("images.allow", out["response"]["status"]["message"])
+        first_slow = min(t for _, t, _, _ in done)
+        print(f"\nisolation: the other namespace's review took {t_fast - t0:.3f} s; the first of "
+              f"{self.SLOW} slow ones finished {first_slow - t0:.3f} s after it was sent, the last "
+              f"{max(t for _, t, _, _ in done) - t0:.3f} s", file=sys.stderr)
+        self.assertLess(t_fast, first_slow,
+                        "the other namespace's review waited for a slow namespace's judging")
+        self.assertEqual(server.stop(), 0)
+
+
 def standin(tmp, seed, port=0, extra=()):
     """The API stand-in (tests/standin) on @port, its files under @tmp."""
     return h.Standin(ARGS.srcdir, CERTS, tmp, seed=seed, port=port, extra=extra)
