@@ -704,6 +704,50 @@ class Slowloris(unittest.TestCase):
         self.assertEqual(kinds, set(DripFeed.KINDS))
         self.assertTrue(self.wh.alive())
 
+    def drip_request(self, seconds):
+        """A valid review whose bytes drip over @seconds (headers at once,
+        the body a piece at a time); (answer or None, seconds until the
+        server answered or closed)."""
+        pod = h.pod(NS, "slowbody", labels={"app": "web"})
+        body = json.dumps(review(pod, "slowbody")).encode()
+        s = self.ctx.wrap_socket(socket.create_connection(("127.0.0.1", self.wh.port), timeout=30),
+                                 server_hostname="localhost")
+        t0 = time.monotonic()
+        try:
+            s.sendall(b"POST /validate/pods?timeout=30s HTTP/1.1\r\nHost: x\r\n"
+                      b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body))
+            pieces = 20
+            step = (len(body) + pieces - 1) // pieces
+            for i in range(0, len(body), step):
+                time.sleep(seconds / pieces)
+                s.sendall(body[i:i + step])
+            data = b""
+            while b"\r\n\r\n" not in data or not data.rstrip().endswith(b"}"):
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        except (OSError, ssl.SSLError):
+            data = b""
+        finally:
+            s.close()
+        return data, time.monotonic() - t0
+
+    def test_request_timeout(self):
+        """A review delivered well inside --request-timeout, however slowly,
+        is answered; one still dripping past it is cut there, and the log
+        names the flag."""
+        data, took = self.drip_request(DRIP_REQUEST_TIMEOUT / 2)
+        self.assertTrue(data.startswith(b"HTTP/1.1 200"), data[:200])
+        self.assertIn(b'"allowed":true', data)
+        mark = self.wh.mark()
+        data, took = self.drip_request(DRIP_REQUEST_TIMEOUT * 3)
+        self.assertEqual(data, b"", "a request dripped past --request-timeout was answered")
+        self.assertGreater(took, DRIP_REQUEST_TIMEOUT - 1)
+        self.assertLess(took, DRIP_REQUEST_TIMEOUT * 2)
+        line = self.wh.wait_log(lambda l: "--request-timeout" in l.get("msg", ""), 15, start=mark)
+        self.assertEqual(line.get("seconds"), str(DRIP_REQUEST_TIMEOUT))
+
     def test_per_address_cap(self):
         """At the cap every connection from one address is served; one past
         it is closed at once, and the log names the cap."""

@@ -637,33 +637,50 @@ class Webhook(unittest.TestCase):
 
 
 class ConnectionLimit(unittest.TestCase):
-    """--max-connections: the next connection is refused until one closes."""
+    """--max-connections: one slot in eight is kept for new clients.  Up to
+    the mark every connection is kept; past it, a new connection makes room
+    by closing the one that has waited longest for its request, else the
+    one idle longest, and the log names the cap."""
 
     def test_cap(self):
         tmp = scratch("pg-webhook-cap-")
         crt, key = CERTS.mint_server("cap")
         server = start_webhook(tmp, crt, key, os.path.join(ARGS.srcdir, "examples", "profiles"),
-                               ["--max-connections", "3", "--threads", "1"])
-        ctx = CERTS.context()
-        held = [ctx.wrap_socket(socket.create_connection(("127.0.0.1", server.port)),
-                                server_hostname="localhost") for _ in range(3)]
-        refused = False
+                               ["--max-connections", "8", "--max-connections-per-ip", "0",
+                                "--threads", "1"])
+        # Reviews, not GETs: libmicrohttpd closes a connection whose answer
+        # goes out before a body could be read.
+        rv = review(example("examples/manifests/good/payments-pod.yaml"))
+
+        def ok(c):
+            return c.request("POST", "/validate/pods", rv, retry=False)[0] == 200
+
+        held = [Client(server.port) for _ in range(7)]
         try:
-            extra = ctx.wrap_socket(socket.create_connection(("127.0.0.1", server.port), timeout=5),
-                                    server_hostname="localhost")
-            extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-            refused = extra.recv(100) == b""
+            for c in held:
+                self.assertTrue(ok(c))
+            # At the mark (8 - 8/8): nothing is closed.
+            time.sleep(0.6)
+            for c in held:
+                self.assertTrue(ok(c))
+            mark = server.mark()
+            # One past it: the new connection is served, the longest idle closed.
+            extra = Client(server.port)
+            self.assertTrue(ok(extra))
+            line = server.wait_log(lambda l: "--max-connections nearly reached" in l.get("msg", ""),
+                                   5, start=mark)
+            self.assertEqual((line["closed"], line["cap"]), ("1", "8"))
+            with self.assertRaises((http.client.RemoteDisconnected, ConnectionResetError,
+                                    BrokenPipeError, ssl.SSLEOFError)):
+                ok(held[0])
+            for c in held[1:]:
+                self.assertTrue(ok(c))
             extra.close()
-        except (ConnectionResetError, ssl.SSLError, BrokenPipeError, socket.timeout):
-            refused = True
-        self.assertTrue(refused)
-        held.pop().close()
-        time.sleep(0.3)
-        c = Client(server.port)
-        self.assertEqual(c.request("GET", "/healthz")[0], 200)
-        c.close()
-        for s in held:
-            s.close()
+            self.assertEqual(server.metric("profileguard_webhook_connections_closed_total",
+                                           reason="evicted"), 1)
+        finally:
+            for c in held:
+                c.close()
         self.assertEqual(server.stop(), 0)
         self.assertEqual(server.lines()[-1]["msg"], "webhook stopped")
 
@@ -758,9 +775,9 @@ class Drain(unittest.TestCase):
 
 
 class NamespaceIsolation(unittest.TestCase):
-    """One namespace's reviews that are slow to judge (600 containers
+    """One namespace's reviews that are slow to judge (1,000 containers
     against 1,000 wildcard patterns whose every segment must be tried,
-    slow for any linear matcher: about a second of CPU each) do not hold
+    slow for any linear matcher: about two seconds of CPU each) do not hold
     another namespace's review: it is answered while they are still being
     judged."""
 
@@ -777,7 +794,7 @@ class NamespaceIsolation(unittest.TestCase):
         prof = h.profile("slow", "many", {"images": {"allow": pats}},
                          selector={"matchLabels": {"app": "slow"}})
         pod = h.pod("slow", "big", labels={"app": "slow"},
-                    spec={"containers": [{"name": "c%d" % i, "image": image} for i in range(600)]})
+                    spec={"containers": [{"name": "c%d" % i, "image": image} for i in range(1000)]})
         return prof, pod
 
     def test_slow_namespace_does_not_hold_another(self):
@@ -815,7 +832,7 @@ class NamespaceIsolation(unittest.TestCase):
             t.start()
         sent.wait(30)
         # The slow bodies (1 MB each) in and being judged.
-        time.sleep(1.0)
+        time.sleep(0.5)
         with lock:
             self.assertEqual(done, [], "slow reviews answered before they could be held up "
                                        "(the fixture is not slow on this machine)")
