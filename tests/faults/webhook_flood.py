@@ -512,9 +512,10 @@ class DripFeed:
 
     KINDS = ("hello", "headers", "body")
 
-    def __init__(self, port, ctx, per_peer):
+    def __init__(self, port, ctx, per_peer, kinds=KINDS, path=b"/validate/pods?timeout=30s"):
         self.port, self.ctx = port, ctx
         self.per_peer = per_peer
+        self.kinds, self.path = kinds, path
         self.sel = selectors.DefaultSelector()
         hello_ctx = ssl.create_default_context()
         hello_ctx.check_hostname = False
@@ -547,9 +548,9 @@ class DripFeed:
             else:
                 sock = self.ctx.wrap_socket(raw, server_hostname="localhost")
                 if kind == "headers":
-                    left = b"POST /validate/pods?timeout=30s HTTP/1.1\r\nHost: x\r\nX-Drip: " + b"a" * 4096
+                    left = b"POST " + self.path + b" HTTP/1.1\r\nHost: x\r\nX-Drip: " + b"a" * 4096
                 else:
-                    sock.sendall(b"POST /validate/pods?timeout=30s HTTP/1.1\r\nHost: x\r\n"
+                    sock.sendall(b"POST " + self.path + b" HTTP/1.1\r\nHost: x\r\n"
                                  b"Content-Type: application/json\r\nContent-Length: 4096\r\n\r\n")
                     left = b" " * 4096
             sock.setblocking(False)
@@ -567,7 +568,7 @@ class DripFeed:
         i = 0
         for peer in DRIP_PEERS:
             for _ in range(self.per_peer):
-                self._open(peer, self.KINDS[i % 3])
+                self._open(peer, self.kinds[i % len(self.kinds)])
                 i += 1
         self.thread.start()
 
@@ -786,6 +787,60 @@ class Slowloris(unittest.TestCase):
         finally:
             for s in held:
                 s.close()
+
+
+class TelemetrySlowloris(unittest.TestCase):
+    """The controller's telemetry listener is the same server: every slot
+    held by drip-fed connections from eight addresses, a sender's request
+    is still answered in time (here a 401: no credentials, which is the
+    listener's first answer to anyone), and the per-address cap names its
+    flag."""
+
+    MAX = 128
+
+    def test_sender_answered_while_every_slot_drips(self):
+        certs = h.Certs(ARGS.srcdir, os.path.join(ARGS.workdir, "certs-tel"))
+        api = h.Standin(ARGS.srcdir, certs, ARGS.workdir)
+        ctl = None
+        try:
+            ctl = h.controller(ARGS.binary, api, ARGS.workdir, "ctl-drip",
+                               ["--telemetry-max-connections", str(self.MAX),
+                                "--telemetry-request-timeout", str(DRIP_REQUEST_TIMEOUT)],
+                               telemetry={"certs": certs, "allowed_users": ["agent"]})
+            ctx = certs.context()
+            # Handshakes and headers only: a sender without credentials is
+            # answered 401 as soon as its headers are in.
+            # Each address tries a few more than its cap.
+            drip = DripFeed(ctl.telemetry_port, ctx, self.MAX // 4 + 8, kinds=("hello", "headers"),
+                            path=b"/telemetry/v1/events")
+            drip.start()
+            try:
+                h.wait_for(lambda: drip.open_now() >= self.MAX, 60, interval=0.5,
+                           what="the drip-feed holding every telemetry slot")
+                time.sleep(2)
+                times = []
+                for _ in range(3):
+                    t0 = time.monotonic()
+                    try:
+                        st, _, _ = h.telemetry_post(ctl.telemetry_port, certs, "/telemetry/v1/events",
+                                                    "{}\n", timeout=15)
+                    except (OSError, http.client.HTTPException) as e:
+                        st = repr(e)
+                    times.append(time.monotonic() - t0)
+                    self.assertEqual(st, 401, f"a sender was not answered under the drip-feed "
+                                              f"after {times[-1]:.1f} s")
+                    time.sleep(0.5)
+            finally:
+                drip.stop()
+            print(f"\ntelemetry drip-feed: {drip.n} connections opened; sender answered in "
+                  f"{', '.join('%.3f' % t for t in times)} s", file=sys.stderr)
+            self.assertLess(max(times), DRIP_ANSWER_S, times)
+            self.assertLess(max(t for _, t in drip.lifetimes), DRIP_REQUEST_TIMEOUT + 5)
+            ctl.wait_log(lambda l: "--telemetry-max-connections-per-ip" in l.get("msg", ""), 10)
+        finally:
+            if ctl and ctl.alive():
+                ctl.stop()
+            api.stop()
 
 
 if __name__ == "__main__":
