@@ -39,6 +39,7 @@ usage: webhook_flood.py --binary PROFILEGUARD --srcdir SRC [unittest args]
 import http.client
 import json
 import os
+import queue
 import random
 import selectors
 import socket
@@ -505,12 +506,16 @@ DRIP_ANSWER_S = 2.0           # the issue's bound on a valid review under the dr
 
 class DripFeed:
     """Drip-fed connections from DRIP_PEERS, as many per address as the
-    server takes, one byte a second each: a third drip the TLS ClientHello,
-    a third the request headers after a full handshake, a third the body
-    after complete headers.  Each one the server closes is opened again
-    (after a short pause), until stop()."""
+    server takes, one byte a second each: "hello" drips the TLS
+    ClientHello, "headers" the request headers after a full handshake,
+    "body" the body after complete headers.  Each one the server closes is
+    opened again (after a short pause), until stop().  Connections are
+    opened by threads of their own, so a handshake the server makes wait
+    (its slots all taken) never delays the drips and the watch for closes,
+    which measure how long the server let each connection live."""
 
     KINDS = ("hello", "headers", "body")
+    OPENERS = 4
 
     def __init__(self, port, ctx, per_peer, kinds=KINDS, path=b"/validate/pods?timeout=30s"):
         self.port, self.ctx = port, ctx
@@ -531,10 +536,25 @@ class DripFeed:
         self.running = True
         self.lifetimes = []        # (kind, seconds from open to the server's close)
         self.refused = 0
-        self.answered = []         # anything but a close or a TLS alert: must stay empty
-        self.reopen = []
-        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.answered = []         # an HTTP answer to a request never completed: must stay empty
+        self.to_open = queue.Queue()
+        self.opened = queue.Queue()
+        self.threads = [threading.Thread(target=self._run, daemon=True)]
+        self.threads += [threading.Thread(target=self._opener, daemon=True) for _ in range(self.OPENERS)]
         self.n = 0
+
+    def _opener(self):
+        while True:
+            item = self.to_open.get()
+            if item is None:
+                return
+            due, peer, kind = item
+            with self.lock:
+                if not self.running:
+                    return
+            if due > time.monotonic():
+                time.sleep(due - time.monotonic())
+            self._open(peer, kind)
 
     def _open(self, peer, kind):
         raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -542,6 +562,7 @@ class DripFeed:
             raw.bind((peer, 0))
             raw.settimeout(5)
             raw.connect(("127.0.0.1", self.port))
+            t0 = time.monotonic()
             sock = raw
             if kind == "hello":
                 left = self.hello
@@ -558,19 +579,18 @@ class DripFeed:
             raw.close()
             with self.lock:
                 self.refused += 1
-                self.reopen.append((time.monotonic() + 0.5, peer, kind))
+            self.to_open.put((time.monotonic() + 0.5, peer, kind))
             return
-        self.n += 1
-        self.sel.register(sock, selectors.EVENT_READ,
-                          {"peer": peer, "kind": kind, "left": left, "t0": time.monotonic()})
+        self.opened.put((sock, {"peer": peer, "kind": kind, "left": left, "t0": t0}))
 
     def start(self):
         i = 0
         for peer in DRIP_PEERS:
             for _ in range(self.per_peer):
-                self._open(peer, self.kinds[i % len(self.kinds)])
+                self.to_open.put((0, peer, self.kinds[i % len(self.kinds)]))
                 i += 1
-        self.thread.start()
+        for t in self.threads:
+            t.start()
 
     def _run(self):
         next_drip = 0
@@ -578,10 +598,13 @@ class DripFeed:
             with self.lock:
                 if not self.running:
                     break
-                due = [(p, k) for t, p, k in self.reopen if t <= time.monotonic()]
-                self.reopen = [r for r in self.reopen if r[0] > time.monotonic()]
-            for peer, kind in due:
-                self._open(peer, kind)
+            while True:
+                try:
+                    sock, data = self.opened.get_nowait()
+                except queue.Empty:
+                    break
+                self.n += 1
+                self.sel.register(sock, selectors.EVENT_READ, data)
             now = time.monotonic()
             if now >= next_drip:
                 next_drip = now + 1.0
@@ -619,7 +642,7 @@ class DripFeed:
         sock.close()
         with self.lock:
             self.lifetimes.append((d["kind"], time.monotonic() - d["t0"]))
-            self.reopen.append((time.monotonic() + random.uniform(0.2, 0.6), d["peer"], d["kind"]))
+        self.to_open.put((time.monotonic() + random.uniform(0.2, 0.6), d["peer"], d["kind"]))
 
     def open_now(self):
         return len(self.sel.get_map())
@@ -627,7 +650,15 @@ class DripFeed:
     def stop(self):
         with self.lock:
             self.running = False
-        self.thread.join(30)
+        for _ in range(self.OPENERS):
+            self.to_open.put(None)
+        for t in self.threads:
+            t.join(30)
+        while True:
+            try:
+                self.opened.get_nowait()[0].close()
+            except queue.Empty:
+                break
 
 
 class Slowloris(unittest.TestCase):
@@ -753,17 +784,24 @@ class Slowloris(unittest.TestCase):
         """At the cap every connection from one address is served; one past
         it is closed at once, and the log names the cap."""
         peer = "127.0.0.20"
+        body = json.dumps(review(h.pod(NS, "cap", labels={"app": "web"}), "cap")).encode()
         held = []
         try:
+            # Each one answers a review and stays open (keep-alive, idle).
             for _ in range(DRIP_PER_PEER):
                 raw = socket.socket()
                 raw.bind((peer, 0))
                 raw.connect(("127.0.0.1", self.wh.port))
                 s = self.ctx.wrap_socket(raw, server_hostname="localhost")
                 held.append(s)
-            # The last one at the cap still answers.
-            held[-1].sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-            self.assertTrue(held[-1].recv(100).startswith(b"HTTP/1.1 200"))
+                s.sendall(b"POST /validate/pods HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                          b"application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+                data = b""
+                while not data.rstrip().endswith(b"}"):
+                    chunk = s.recv(65536)
+                    self.assertTrue(chunk, "a connection at the per-address cap was closed")
+                    data += chunk
+                self.assertTrue(data.startswith(b"HTTP/1.1 200"), data[:100])
             mark = self.wh.mark()
             raw = socket.socket()
             raw.bind((peer, 0))
@@ -815,8 +853,9 @@ class TelemetrySlowloris(unittest.TestCase):
                             path=b"/telemetry/v1/events")
             drip.start()
             try:
-                h.wait_for(lambda: drip.open_now() >= self.MAX, 60, interval=0.5,
-                           what="the drip-feed holding every telemetry slot")
+                # Every slot taken: the listener has begun to make room.
+                ctl.wait_log(lambda l: "--telemetry-max-connections nearly reached" in l.get("msg", ""),
+                             60)
                 time.sleep(2)
                 times = []
                 for _ in range(3):
@@ -836,7 +875,7 @@ class TelemetrySlowloris(unittest.TestCase):
                   f"{', '.join('%.3f' % t for t in times)} s", file=sys.stderr)
             self.assertLess(max(times), DRIP_ANSWER_S, times)
             self.assertLess(max(t for _, t in drip.lifetimes), DRIP_REQUEST_TIMEOUT + 5)
-            ctl.wait_log(lambda l: "--telemetry-max-connections-per-ip" in l.get("msg", ""), 10)
+            ctl.wait_log(lambda l: "--telemetry-max-connections-per-ip" in l.get("msg", ""), 15)
         finally:
             if ctl and ctl.alive():
                 ctl.stop()
