@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "admission.h"
+#include "arena.h"
 #include "buf.h"
 #include "metrics.h"
 #include "pglog.h"
@@ -62,6 +63,15 @@ static const char *const route_paths[RT__COUNT] = {
 #define SWEEP_MS 250
 #define CLOSE_LOG_MS 10000
 #define NS_BUCKETS 256
+/* A review is judged in place, without the hand-off to the pool, when a
+ * bound on its judging work is this small: its bytes times the bytes of
+ * the profiles of its namespace (every pattern compared with every string
+ * of the pod costs at most that, even with a quadratic matcher; a linear
+ * one a fraction of it).  2^25 pairs is some milliseconds at the very
+ * worst, and takes the usual review (4-10 KB against a few KB of
+ * profiles) in place: the hand-off costs more than judging it. */
+#define INLINE_WORK_MAX (1ull << 25)
+#define INLINE_BODY_MAX (64u * 1024)
 
 /* The status codes this server answers with, for the metric slots. */
 static const unsigned codes[] = { 200, 400, 404, 405, 413, 500, 503 };
@@ -159,6 +169,10 @@ struct judge_pool {
 	struct ns_queue *buckets[NS_BUCKETS];
 	struct ns_queue *round;         /* the next namespace to serve */
 	unsigned queued;
+	/* Workers asleep, and wake-ups sent and not yet taken: a review
+	 * wakes a worker only when none is already on its way, so a burst
+	 * costs a few wake-ups, not one per review. */
+	unsigned idle, waking;
 };
 
 struct server {
@@ -711,6 +725,26 @@ static void log_decision(struct server *s, const struct admission_review *rv,
 
 /* ---- the judging pool ---------------------------------------------------------- */
 
+static const char *object_namespace(const struct jval *obj)
+{
+	const char *ns = jval_str(jval_get(jval_get(obj, "metadata"), "namespace"));
+
+	return ns && *ns ? ns : NULL;
+}
+
+/* The namespace whose profiles judge @rv, as the pod decoder picks it:
+ * the object's own, else the request's.  A review sent by anyone but the
+ * API server may make them differ. */
+static const char *judged_namespace(const struct admission_review *rv)
+{
+	const char *ns = object_namespace(rv->object);
+
+	if (!ns)
+		ns = object_namespace(rv->old_object);
+	return ns ? ns : rv->namespace[0] ? rv->namespace : "default";
+}
+
+
 /* The round: namespaces with reviews queued, served in turn.  Locked. */
 static void round_insert(struct judge_pool *p, struct ns_queue *q)
 {
@@ -806,6 +840,16 @@ static struct request *pick_locked(struct judge_pool *p)
 
 static void judge(struct server *s, struct request *rq);
 
+/* Whether to wake a worker, once the lock is released (a worker woken
+ * while the lock is held would only block on it again).  Locked. */
+static bool wake_one_locked(struct judge_pool *p)
+{
+	if (p->idle <= p->waking)
+		return false;
+	p->waking++;
+	return true;
+}
+
 static void *judge_main(void *ud)
 {
 	struct server *s = ud;
@@ -815,24 +859,30 @@ static void *judge_main(void *ud)
 	for (;;) {
 		struct request *rq = pick_locked(p);
 		struct ns_queue *q;
+		bool wake;
 
 		if (!rq) {
 			if (p->stopping && !p->queued)
 				break;
+			p->idle++;
 			pthread_cond_wait(&p->cv, &p->mu);
+			p->idle--;
+			if (p->waking)
+				p->waking--;
 			continue;
 		}
 		q = rq->ns;
+		/* More queued than this worker takes: another one may start. */
+		wake = p->queued && wake_one_locked(p);
 		pthread_mutex_unlock(&p->mu);
+		if (wake)
+			pthread_cond_signal(&p->cv);
 		judge(s, rq);
 		rq->job = JOB_DONE;
 		/* From here @rq is MHD's again: the connection's thread answers. */
 		MHD_resume_connection(rq->mc);
 		pthread_mutex_lock(&p->mu);
 		q->running--;
-		/* A namespace at its share may have reviews waiting behind it. */
-		if (p->queued)
-			pthread_cond_signal(&p->cv);
 		ns_put_locked(p, q);
 	}
 	pthread_mutex_unlock(&p->mu);
@@ -846,11 +896,12 @@ static bool judge_later(struct server *s, struct MHD_Connection *mc, struct requ
 {
 	struct judge_pool *p = s->pool;
 	struct ns_queue *q;
+	bool wake;
 
 	if (!p)
 		return false;
 	pthread_mutex_lock(&p->mu);
-	if (p->stopping || !(q = ns_get_locked(p, rq->rv.namespace))) {
+	if (p->stopping || !(q = ns_get_locked(p, judged_namespace(&rq->rv)))) {
 		pthread_mutex_unlock(&p->mu);
 		return false;
 	}
@@ -869,8 +920,10 @@ static bool judge_later(struct server *s, struct MHD_Connection *mc, struct requ
 	p->queued++;
 	if (!q->in_round)
 		round_insert(p, q);
-	pthread_cond_signal(&p->cv);
+	wake = wake_one_locked(p);
 	pthread_mutex_unlock(&p->mu);
+	if (wake)
+		pthread_cond_signal(&p->cv);
 	return true;
 }
 
@@ -986,12 +1039,51 @@ static void judge(struct server *s, struct request *rq)
 	admission_response_free(&r);
 }
 
+/* Whether @rq's judging is bounded small enough (INLINE_WORK_MAX) to be
+ * done on the connection's thread: the hand-off to the pool costs more
+ * than judging a usual review. */
+static uint64_t ns_profile_bytes(const struct profile_set *set, const char *ns)
+{
+	struct profile *const *first;
+	size_t n = profile_set_namespace(set, ns, &first);
+	uint64_t bytes = 0;
+
+	for (size_t i = 0; i < n; i++)
+		bytes += arena_footprint(first[i]->arena);
+	return bytes;
+}
+
+static bool judge_is_cheap(struct server *s, const struct request *rq)
+{
+	const struct admission_review *rv = &rq->rv;
+	struct profile_snapshot *snap;
+	const char *obj_ns = object_namespace(rv->object), *old_ns = object_namespace(rv->old_object);
+	uint64_t bytes;
+
+	if (rq->body.len > INLINE_BODY_MAX)
+		return false;
+	if (rq->route == RT_PROFILES)
+		return true;            /* parsing a profile: linear in its bytes */
+	snap = source_acquire(s->source);
+	if (!snap)
+		return true;            /* answered at once: not loaded yet */
+	/* Every namespace the object or its old version may be judged in. */
+	bytes = ns_profile_bytes(&snap->profiles, rv->namespace[0] ? rv->namespace : "default");
+	if (obj_ns)
+		bytes += ns_profile_bytes(&snap->profiles, obj_ns);
+	if (old_ns)
+		bytes += ns_profile_bytes(&snap->profiles, old_ns);
+	source_release(snap);
+	return bytes * rq->body.len <= INLINE_WORK_MAX;
+}
+
 /* The body is in: parse here (bounded by the body's size), judge on the
  * pool, answer when the connection is resumed and this is called again. */
 static enum MHD_Result serve_admission(struct server *s, struct MHD_Connection *c,
 				       struct request *rq)
 {
 	char err[256];
+	bool cheap;
 	int e;
 
 	if (rq->job == JOB_DONE)
@@ -1006,10 +1098,11 @@ static enum MHD_Result serve_admission(struct server *s, struct MHD_Connection *
 		return respond_error(s, c, rq, 400, err, NULL);
 	}
 	rq->have_rv = true;
+	cheap = judge_is_cheap(s, rq);
 	/* The body is no longer needed: the review holds its own copy. */
 	buf_free(&rq->body);
 	conn_move(s, conn_of(c), CONN_BUSY, true);
-	if (judge_later(s, c, rq))
+	if (!cheap && judge_later(s, c, rq))
 		return MHD_YES;
 	judge(s, rq);
 	rq->job = JOB_DONE;
