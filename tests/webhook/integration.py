@@ -797,6 +797,18 @@ class NamespaceIsolation(unittest.TestCase):
                     spec={"containers": [{"name": "c%d" % i, "image": image} for i in range(1000)]})
         return prof, pod
 
+    @staticmethod
+    def pooled_inputs():
+        """A namespace whose reviews go to the judging pool (its profile is
+        too big for the in-place bound: 4,000 patterns) but are quick to
+        judge: one image against exact names."""
+        pats = ["registry.example.com/team/app-%04d:1.0" % i for i in range(4000)]
+        prof = h.profile("pooled", "big-list", {"images": {"allow": pats}},
+                         selector={"matchLabels": {"app": "pooled"}})
+        pod = h.pod("pooled", "quick", image="registry.example.com/team/app-3999:1.0",
+                    labels={"app": "pooled"})
+        return prof, pod
+
     def test_slow_namespace_does_not_hold_another(self):
         tmp = scratch("pg-webhook-iso-")
         crt, key = CERTS.mint_server("iso")
@@ -805,6 +817,9 @@ class NamespaceIsolation(unittest.TestCase):
         prof, slow_pod = self.slow_inputs()
         with open(os.path.join(prof_dir, "slow.json"), "w") as f:
             json.dump(prof, f)
+        pooled_prof, pooled_pod = self.pooled_inputs()
+        with open(os.path.join(prof_dir, "pooled.json"), "w") as f:
+            json.dump(pooled_prof, f)
         shutil.copy(os.path.join(ARGS.srcdir, "examples", "profiles", "payments-api.yaml"), prof_dir)
         server = start_webhook(tmp, crt, key, prof_dir,
                                ["--judge-threads", "4", "--judge-threads-per-namespace", "2"])
@@ -836,12 +851,17 @@ class NamespaceIsolation(unittest.TestCase):
         with lock:
             self.assertEqual(done, [], "slow reviews answered before they could be held up "
                                        "(the fixture is not slow on this machine)")
+        # Judged in place (a usual review), and on the pool beside the slow
+        # namespace's (which may hold only half the workers).
         fast = Client(server.port, timeout=120)
         t0 = time.monotonic()
         resp = fast.review(fast_rv)
         t_fast = time.monotonic()
+        resp_pooled = fast.review(review(pooled_pod))
+        t_pooled = time.monotonic()
         fast.close()
         self.assertTrue(resp["allowed"], resp)
+        self.assertTrue(resp_pooled["allowed"], resp_pooled)
         for t in threads:
             t.join(300)
         self.assertEqual(len(done), self.SLOW)
@@ -850,11 +870,14 @@ class NamespaceIsolation(unittest.TestCase):
             self.assertFalse(out["response"]["allowed"])
             self.assertIn("images.allow", out["response"]["status"]["message"])
         first_slow = min(t for _, t, _, _ in done)
-        print(f"\nisolation: the other namespace's review took {t_fast - t0:.3f} s; the first of "
+        print(f"\nisolation: the other namespace's review took {t_fast - t0:.3f} s (a pooled one "
+              f"{t_pooled - t_fast:.3f} s); the first of "
               f"{self.SLOW} slow ones finished {first_slow - t0:.3f} s after it was sent, the last "
               f"{max(t for _, t, _, _ in done) - t0:.3f} s", file=sys.stderr)
         self.assertLess(t_fast, first_slow,
                         "the other namespace's review waited for a slow namespace's judging")
+        self.assertLess(t_pooled, first_slow,
+                        "a review on the judging pool waited for a slow namespace's judging")
         self.assertEqual(server.stop(), 0)
 
 
