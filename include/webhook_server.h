@@ -9,9 +9,11 @@
  * max_connections_per_ip connections; and when the connections near
  * max_connections, the one that has waited longest without completing a
  * request (else the one idle longest) is closed to make room for the new
- * one.  Admission reviews are judged off the connection threads, on a
- * pool that takes namespaces in turn, so no namespace's slow judging holds
- * another's review.
+ * one.  Admission reviews whose judging could take long are judged off
+ * the connection threads, on a pool that takes namespaces in turn and
+ * never gives one namespace all its workers, so no namespace's slow
+ * judging holds another's review (a review whose work is bounded small is
+ * judged in place: the hand-off would cost more).
  *
  * Routes: POST /validate/pods and /validate/workloadprofiles (when a
  * profile source is given), GET /healthz, /readyz, /metrics, and any path

@@ -10,9 +10,11 @@
  * when the slots run out; a connection is closed from outside its thread
  * by shutdown(2) on its socket, which MHD then sees as the peer leaving.
  * And a judging pool: an admission review is parsed on its connection's
- * thread, which then suspends the connection and hands the review to a
- * worker; workers take namespaces in turn, so one namespace's slow
- * judgements never hold another's review. */
+ * thread; unless its judging is bounded small (judge_is_cheap: then it is
+ * judged in place, cheaper than any hand-off), the connection is suspended
+ * and the review handed to a worker; workers take namespaces in turn and
+ * no namespace holds them all, so one namespace's slow judgements never
+ * hold another's review. */
 #include "webhook_server.h"
 
 #include <arpa/inet.h>
