@@ -32,7 +32,15 @@ struct telemetry_ops_config {
 	size_t nallowed;
 	const char *audience;           /* TokenReview audience; NULL: the API server's */
 	unsigned threads;               /* server threads; 0: one per CPU */
+	/* The listener's caps (webhook_server.h): 0 is TELEMETRY_MAX_CONNECTIONS,
+	 * the server's per-address default (a quarter of the connections;
+	 * SERVER_NO_CAP: none) and its request deadline. */
+	unsigned max_connections;
+	unsigned max_connections_per_ip;
+	unsigned request_timeout;
 };
+
+#define TELEMETRY_MAX_CONNECTIONS 16384
 
 /* Builds the ingest and authentication and hooks into the controller's
  * pod cache: call after controller_new() and before controller_start().

@@ -3,6 +3,18 @@
  * timeouts and connection caps, TLS 1.2+ through GnuTLS with the
  * certificate chosen per handshake (webhook_tls.h).
  *
+ * No client can hold the server: a request (a new connection's TLS
+ * handshake included) must arrive whole within request_timeout, however
+ * slowly its bytes drip; a client address holds at most
+ * max_connections_per_ip connections; and when the connections near
+ * max_connections, the one that has waited longest without completing a
+ * request (else the one idle longest) is closed to make room for the new
+ * one.  Admission reviews whose judging could take long are judged off
+ * the connection threads, on a pool that takes namespaces in turn and
+ * never gives one namespace all its workers, so no namespace's slow
+ * judging holds another's review (a review whose work is bounded small is
+ * judged in place: the hand-off would cost more).
+ *
  * Routes: POST /validate/pods and /validate/workloadprofiles (when a
  * profile source is given), GET /healthz, /readyz, /metrics, and any path
  * under a prefix handed to a route hook (the controller's telemetry
@@ -11,6 +23,7 @@
 #ifndef PG_WEBHOOK_SERVER_H
 #define PG_WEBHOOK_SERVER_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -23,6 +36,9 @@ struct tls_store;
 #define SERVER_DEFAULT_MAX_REQUEST_BYTES (3u * 1024 * 1024 + 64 * 1024)
 #define SERVER_DEFAULT_MAX_CONNECTIONS 1024
 #define SERVER_DEFAULT_IDLE_TIMEOUT 60
+#define SERVER_DEFAULT_REQUEST_TIMEOUT 10
+/* max_connections_per_ip: no cap at all. */
+#define SERVER_NO_CAP UINT_MAX
 /* TLS 1.2 and 1.3 with AEAD ciphers only. */
 #define SERVER_TLS_PRIORITIES \
 	"SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:" \
@@ -68,8 +84,23 @@ struct server_config {
 	void *ready_ud;
 	unsigned threads;               /* 0: one per online CPU */
 	unsigned max_connections;       /* 0: SERVER_DEFAULT_MAX_CONNECTIONS */
-	unsigned max_connections_per_ip;/* 0: no per-address cap */
+	unsigned max_connections_per_ip;/* 0: a quarter of max_connections (at least
+	                                 * 1); SERVER_NO_CAP: none */
 	unsigned idle_timeout;          /* seconds; 0: SERVER_DEFAULT_IDLE_TIMEOUT */
+	/* Seconds a request's headers and body may take to arrive, counted
+	 * from the accept for a connection's first request (so the TLS
+	 * handshake too), from its headers for a later one; a kept-alive
+	 * connection's next request must be in within idle_timeout +
+	 * request_timeout of the last answer.  0: SERVER_DEFAULT_REQUEST_TIMEOUT. */
+	unsigned request_timeout;
+	/* Admission judging (with a source): worker threads (0: two per
+	 * online CPU), and how many of them one namespace may hold at once
+	 * (0: half of them, at least 1; never all of them when there are 2+). */
+	unsigned judge_threads;
+	unsigned judge_threads_per_namespace;
+	/* Prepended to the flag names in log lines about the caps
+	 * ("telemetry-" names --telemetry-max-connections); NULL: "". */
+	const char *flag_prefix;
 	size_t max_request_bytes;       /* 0: SERVER_DEFAULT_MAX_REQUEST_BYTES */
 	const char *tls_priorities;     /* NULL: SERVER_TLS_PRIORITIES */
 	/* Requests whose path starts with @route_prefix (copied) go to

@@ -25,6 +25,7 @@
 #include "pglog.h"
 #include "strutil.h"
 #include "telemetry_ops.h"
+#include "webhook_server.h"
 #include "webhookcfg.h"
 #include "xalloc.h"
 
@@ -53,6 +54,7 @@ struct controller_opts {
 	/* The telemetry endpoints (SPEC §5.1). */
 	const char *tel_listen, *tel_cert, *tel_key, *tel_ca, *tel_audience;
 	struct strlist tel_users;
+	long tel_max_conns, tel_max_conns_per_ip, tel_request_timeout;
 	/* The generated webhook certificate (SPEC §8). */
 	const char *cert_secret, *webhook_config, *webhook_service, *tel_service, *cert_interval;
 	const char *arm_interval;
@@ -271,6 +273,9 @@ int cmd_controller(int argc, char **argv)
 	struct controller_opts o = {
 		.lease_name = "profileguard-controller",
 		.max_actions = 30,
+		.tel_max_conns = TELEMETRY_MAX_CONNECTIONS,
+		.tel_max_conns_per_ip = -1,
+		.tel_request_timeout = SERVER_DEFAULT_REQUEST_TIMEOUT,
 	};
 	const struct flag flags[] = {
 		{ "context", 0, FLAG_STRING, &o.context, "NAME", "kubeconfig context (default: current-context)" },
@@ -292,6 +297,9 @@ int cmd_controller(int argc, char **argv)
 		{ "telemetry-tls-key", 0, FLAG_STRING, &o.tel_key, "PATH", "its private key (PEM)" },
 		{ "telemetry-client-ca", 0, FLAG_STRING, &o.tel_ca, "PATH", "CA of client certificates senders may present (their CN is the user; system:node:NAME speaks for node NAME)" },
 		{ "telemetry-allowed-users", 0, FLAG_STRINGS, &o.tel_users, "USER,...", "who may send telemetry: token users (TokenReview) or certificate CNs, '*' patterns allowed; senders with a node claim speak for their node's pods only" },
+		{ "telemetry-max-connections", 0, FLAG_INT, &o.tel_max_conns, "N", "open telemetry connections at most (default 16384); near it, the one waiting longest for its request (else idle longest) is closed to make room" },
+		{ "telemetry-max-connections-per-ip", 0, FLAG_INT, &o.tel_max_conns_per_ip, "N", "telemetry connections per sender address (default: a quarter of --telemetry-max-connections; 0: no cap)" },
+		{ "telemetry-request-timeout", 0, FLAG_INT, &o.tel_request_timeout, "SECONDS", "a telemetry request's headers and body (and a new connection's TLS handshake) must be in within this (default 10)" },
 		{ "telemetry-audience", 0, FLAG_STRING, &o.tel_audience, "AUD", "audience asked of telemetry tokens in the TokenReview (default: the API server's)" },
 		{ "webhook-cert-secret", 0, FLAG_STRING, &o.cert_secret, "NAME", "generate the webhook's CA and serving certificate into this Secret (own namespace; keys tls.crt, tls.key, ca.crt), renew them before they expire, patch the caBundle (default: off)" },
 		{ "webhook-config-name", 0, FLAG_STRING, &o.webhook_config, "NAME", "the ValidatingWebhookConfiguration the leader arms (rules from its profileguard.io/webhook-rules annotation, once the webhook Service answers) and whose webhooks get the caBundle; never created" },
@@ -333,6 +341,14 @@ int cmd_controller(int argc, char **argv)
 		goto out;
 	if (o.max_actions < 0 || o.max_actions > 1000000) {
 		fprintf(stderr, "profileguard controller: --max-actions-per-minute must be 0..1000000\n");
+		goto out;
+	}
+	if (o.tel_max_conns < 1 || o.tel_max_conns > 1000000 || o.tel_max_conns_per_ip < -1 ||
+	    o.tel_max_conns_per_ip > 1000000 || o.tel_request_timeout < 1 ||
+	    o.tel_request_timeout > 3600) {
+		fprintf(stderr, "profileguard controller: --telemetry-max-connections must be "
+			"1..1000000, --telemetry-max-connections-per-ip 0..1000000, "
+			"--telemetry-request-timeout 1..3600\n");
 		goto out;
 	}
 	cc.lease_ms = 15000;
@@ -414,6 +430,12 @@ int cmd_controller(int argc, char **argv)
 			.controller = ctl, .client = client, .metrics = metrics, .namespace = ns,
 			.pod_name = getenv("POD_NAME"), .listen = o.tel_listen, .tls_cert = o.tel_cert,
 			.tls_key = o.tel_key, .client_ca = o.tel_ca, .audience = o.tel_audience,
+			.max_connections = (unsigned)o.tel_max_conns,
+			/* -1: the server's default; 0: no cap. */
+			.max_connections_per_ip = o.tel_max_conns_per_ip < 0 ? 0
+						: o.tel_max_conns_per_ip == 0 ? SERVER_NO_CAP
+						: (unsigned)o.tel_max_conns_per_ip,
+			.request_timeout = (unsigned)o.tel_request_timeout,
 		};
 
 		if (split_namespaces(&o.tel_users, &users, &nusers) < 0)

@@ -38,6 +38,9 @@ struct webhook_opts {
 	long max_connections;
 	long max_connections_per_ip;
 	long idle_timeout;
+	long request_timeout;
+	long judge_threads;
+	long judge_threads_per_ns;
 	long shutdown_delay;
 	long shutdown_timeout;
 	bool watch_token_secrets;
@@ -246,7 +249,9 @@ int cmd_webhook(int argc, char **argv)
 		.listen = ":8443",
 		.max_request_bytes = SERVER_DEFAULT_MAX_REQUEST_BYTES,
 		.max_connections = SERVER_DEFAULT_MAX_CONNECTIONS,
+		.max_connections_per_ip = -1,
 		.idle_timeout = SERVER_DEFAULT_IDLE_TIMEOUT,
+		.request_timeout = SERVER_DEFAULT_REQUEST_TIMEOUT,
 		.shutdown_delay = 5,
 		.shutdown_timeout = 10,
 	};
@@ -259,9 +264,12 @@ int cmd_webhook(int argc, char **argv)
 		{ "namespace", 0, FLAG_STRING, &o.namespace, "NS", "own namespace, never judged (default $POD_NAMESPACE)" },
 		{ "max-request-bytes", 0, FLAG_INT, &o.max_request_bytes, "N", "larger bodies get 413 (default 3 MiB + 64 KiB)" },
 		{ "threads", 0, FLAG_INT, &o.threads, "N", "worker threads (default: one per CPU)" },
-		{ "max-connections", 0, FLAG_INT, &o.max_connections, "N", "open connections at most (default 1024)" },
-		{ "max-connections-per-ip", 0, FLAG_INT, &o.max_connections_per_ip, "N", "per client address (default 0: no cap)" },
+		{ "max-connections", 0, FLAG_INT, &o.max_connections, "N", "open connections at most (default 1024); near it, the connection waiting longest for its request (else idle longest) is closed to make room" },
+		{ "max-connections-per-ip", 0, FLAG_INT, &o.max_connections_per_ip, "N", "per client address (default: a quarter of --max-connections; 0: no cap)" },
 		{ "idle-timeout", 0, FLAG_INT, &o.idle_timeout, "SECONDS", "close connections idle this long (default 60)" },
+		{ "request-timeout", 0, FLAG_INT, &o.request_timeout, "SECONDS", "a request's headers and body (and a new connection's TLS handshake) must be in within this, however slowly they drip (default 10)" },
+		{ "judge-threads", 0, FLAG_INT, &o.judge_threads, "N", "threads judging reviews, off the connection threads (default: two per CPU)" },
+		{ "judge-threads-per-namespace", 0, FLAG_INT, &o.judge_threads_per_ns, "N", "of those, how many one namespace's reviews may hold at once (default: half; never all)" },
 		{ "watch-token-secrets", 0, FLAG_BOOL, &o.watch_token_secrets, NULL, "watch token Secrets' names for legacyTokenSecrets (needs list/watch on Secrets)" },
 		{ "shutdown-delay", 0, FLAG_INT, &o.shutdown_delay, "SECONDS", "on SIGTERM, keep serving (not ready) this long first (default 5)" },
 		{ "shutdown-timeout", 0, FLAG_INT, &o.shutdown_timeout, "SECONDS", "then wait this long for requests in flight (default 10)" },
@@ -289,8 +297,12 @@ int cmd_webhook(int argc, char **argv)
 	if (!positive_or_zero("max-request-bytes", o.max_request_bytes) ||
 	    !positive_or_zero("threads", o.threads) ||
 	    !positive_or_zero("max-connections", o.max_connections) ||
-	    !positive_or_zero("max-connections-per-ip", o.max_connections_per_ip) ||
+	    (o.max_connections_per_ip != -1 &&
+	     !positive_or_zero("max-connections-per-ip", o.max_connections_per_ip)) ||
 	    !positive_or_zero("idle-timeout", o.idle_timeout) ||
+	    !positive_or_zero("request-timeout", o.request_timeout) ||
+	    !positive_or_zero("judge-threads", o.judge_threads) ||
+	    !positive_or_zero("judge-threads-per-namespace", o.judge_threads_per_ns) ||
 	    !positive_or_zero("shutdown-delay", o.shutdown_delay) ||
 	    !positive_or_zero("shutdown-timeout", o.shutdown_timeout))
 		goto out_flags;
@@ -360,8 +372,14 @@ int cmd_webhook(int argc, char **argv)
 	cfg.metrics = w.metrics;
 	cfg.threads = (unsigned)o.threads;
 	cfg.max_connections = (unsigned)o.max_connections;
-	cfg.max_connections_per_ip = (unsigned)o.max_connections_per_ip;
+	/* -1: the server's default (a quarter of the slots); 0: no cap. */
+	cfg.max_connections_per_ip = o.max_connections_per_ip < 0 ? 0
+				   : o.max_connections_per_ip == 0 ? SERVER_NO_CAP
+				   : (unsigned)o.max_connections_per_ip;
 	cfg.idle_timeout = (unsigned)o.idle_timeout;
+	cfg.request_timeout = (unsigned)o.request_timeout;
+	cfg.judge_threads = (unsigned)o.judge_threads;
+	cfg.judge_threads_per_namespace = (unsigned)o.judge_threads_per_ns;
 	cfg.max_request_bytes = (size_t)o.max_request_bytes;
 	r = server_start(&cfg, &w.https, err, sizeof(err));
 	if (r < 0) {

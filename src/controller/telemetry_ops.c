@@ -542,7 +542,11 @@ static void start_listener(struct telemetry_ops *t)
 		struct server_config sc = {
 			.name = "telemetry", .listen = t->listen, .tls = t->tls,
 			.metrics = NULL, .threads = t->cfg.threads,
-			.max_connections = 16384, .idle_timeout = 120,
+			.max_connections = t->cfg.max_connections ? t->cfg.max_connections
+								  : TELEMETRY_MAX_CONNECTIONS,
+			.max_connections_per_ip = t->cfg.max_connections_per_ip,
+			.request_timeout = t->cfg.request_timeout, .flag_prefix = "telemetry-",
+			.idle_timeout = 120,
 			.max_request_bytes = TEL_ENDPOINT_MAX_BODY,
 			.route_prefix = TEL_ENDPOINT_PREFIX, .route = route, .route_ud = t,
 			.client_ca_pem = ca,

@@ -1,7 +1,20 @@
 /* server.c - the webhook's HTTP(S) front: routing, bounded bodies, the
  * admission call, health and metrics, graceful drain.  One request's
- * memory (its body buffer) has one owner, struct request, freed by MHD's
- * request-completed callback whatever happened to the request. */
+ * memory (its body buffer, its parsed review and answer) has one owner,
+ * struct request, freed by MHD's request-completed callback whatever
+ * happened to the request.
+ *
+ * Two things MHD does not do are done here.  Connection bookkeeping (struct
+ * conn, from MHD's connection notifications): a deadline on a whole
+ * request, not only on inactivity, a cap per client address, and eviction
+ * when the slots run out; a connection is closed from outside its thread
+ * by shutdown(2) on its socket, which MHD then sees as the peer leaving.
+ * And a judging pool: an admission review is parsed on its connection's
+ * thread; unless its judging is bounded small (judge_is_cheap: then it is
+ * judged in place, cheaper than any hand-off), the connection is suspended
+ * and the review handed to a worker; workers take namespaces in turn and
+ * no namespace holds them all, so one namespace's slow judgements never
+ * hold another's review. */
 #include "webhook_server.h"
 
 #include <arpa/inet.h>
@@ -12,6 +25,8 @@
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -23,6 +38,7 @@
 #include <unistd.h>
 
 #include "admission.h"
+#include "arena.h"
 #include "buf.h"
 #include "metrics.h"
 #include "pglog.h"
@@ -42,6 +58,23 @@ static const char *const route_paths[RT__COUNT] = {
 #define HOOK_REPLY_MAX (64u * 1024)
 #define HOOK_DEADLINE_S 60
 
+/* Under eviction pressure, a connection still waiting for its request
+ * this long is slower than any healthy client, and goes before idle ones. */
+#define EVICT_SLOW_MS 1000
+/* How often deadlines are checked; how often a kind of closing is logged. */
+#define SWEEP_MS 250
+#define CLOSE_LOG_MS 10000
+#define NS_BUCKETS 256
+/* A review is judged in place, without the hand-off to the pool, when a
+ * bound on its judging work is this small: its bytes times the bytes of
+ * the profiles of its namespace (every pattern compared with every string
+ * of the pod costs at most that, even with a quadratic matcher; a linear
+ * one a fraction of it).  2^25 pairs is some milliseconds at the very
+ * worst, and takes the usual review (4-10 KB against a few KB of
+ * profiles) in place: the hand-off costs more than judging it. */
+#define INLINE_WORK_MAX (1ull << 25)
+#define INLINE_BODY_MAX (64u * 1024)
+
 /* The status codes this server answers with, for the metric slots. */
 static const unsigned codes[] = { 200, 400, 404, 405, 413, 500, 503 };
 #define NCODES (sizeof(codes) / sizeof(codes[0]))
@@ -53,6 +86,10 @@ static const char *const kind_labels[] = {
 };
 #define NKINDS (sizeof(kind_labels) / sizeof(kind_labels[0]))
 
+enum job_state { JOB_NONE, JOB_QUEUED, JOB_DONE };
+
+struct ns_queue;
+
 struct request {
 	struct buf body;
 	enum route route;
@@ -60,11 +97,84 @@ struct request {
 	double deadline;                /* seconds, from ?timeout= */
 	bool too_big;
 	bool answered;
+	/* An admission review handed to the judging pool: parsed on the
+	 * connection's thread, judged by a worker, answered after resume. */
+	enum job_state job;
+	struct MHD_Connection *mc;
+	struct admission_review rv;
+	bool have_rv;
+	struct request *qnext;          /* in its namespace's queue */
+	struct ns_queue *ns;
+	unsigned code;                  /* the answer, once JOB_DONE */
+	struct buf out;
 	/* Route hook requests only: the client, as the TLS handshake and
 	 * the socket said. */
 	bool cert_bad;
 	char cert_cn[256];
 	char peer[INET6_ADDRSTRLEN];
+};
+
+/* One client address and its open connections. */
+struct peer {
+	struct peer *next;
+	unsigned char addr[16];
+	uint8_t len;
+	unsigned n;
+	char text[INET6_ADDRSTRLEN];
+};
+
+/* Where a connection is: waiting for (part of) a request or for its
+ * answer to go out, under the request deadline and first to be evicted;
+ * idle between requests; busy (being judged), in no list; closing. */
+enum conn_state { CONN_WAITING, CONN_IDLE, CONN_BUSY, CONN_CLOSING };
+
+struct conn {
+	struct conn *prev, *next;       /* in waiting or idle, oldest first */
+	int fd;
+	enum conn_state state;
+	int64_t since_ms;               /* start of the current wait */
+	struct peer *peer;
+	uint64_t tls_token;
+};
+
+struct conn_list {
+	struct conn *head, *tail;
+};
+
+/* What the sweep or a notification closed, logged outside the lock and
+ * at most once per CLOSE_LOG_MS per kind. */
+enum close_kind { CLOSE_TIMEOUT, CLOSE_EVICTED, CLOSE_PER_IP, CLOSE__COUNT };
+
+struct close_log {
+	uint64_t count;                 /* since the last line */
+	int64_t last_ms;
+	char peer[INET6_ADDRSTRLEN];
+};
+
+/* A namespace with reviews queued or being judged. */
+struct ns_queue {
+	struct ns_queue *hnext;         /* hash chain */
+	struct ns_queue *rprev, *rnext; /* the round, while reviews are queued */
+	struct request *head, *tail;
+	unsigned queued, running;
+	bool in_round;
+	uint32_t hash;
+	char name[];
+};
+
+struct judge_pool {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	pthread_t *threads;
+	unsigned nthreads, started, per_ns;
+	bool stopping;
+	struct ns_queue *buckets[NS_BUCKETS];
+	struct ns_queue *round;         /* the next namespace to serve */
+	unsigned queued;
+	/* Workers asleep, and wake-ups sent and not yet taken: a review
+	 * wakes a worker only when none is already on its way, so a burst
+	 * costs a few wake-ups, not one per review. */
+	unsigned idle, waking;
 };
 
 struct server {
@@ -85,15 +195,40 @@ struct server {
 	atomic_bool draining;
 	atomic_uint inflight;
 
+	/* Connection bookkeeping, under conn_mu. */
+	pthread_mutex_t conn_mu;
+	struct conn_list waiting, idle;
+	unsigned nconns;                /* open, not closing */
+	unsigned max_conns, evict_above, per_ip;
+	int64_t request_ms, idle_ms;
+	char flag_prefix[32];
+	struct peer *peers[NS_BUCKETS];
+	struct close_log closes[CLOSE__COUNT];
+	pthread_t sweeper;
+	bool sweeper_started;
+	bool sweeper_stop;
+	pthread_cond_t sweeper_cv;
+
+	struct judge_pool *pool;        /* NULL without a source */
+
 	/* Metric series, resolved on first use and kept. */
 	struct metric_vec *m_requests;          /* {operation,kind,allowed} */
 	struct metric_vec *m_http;              /* {path,code} */
 	struct metric_vec *m_skipped;           /* {reason} */
 	struct metric *m_duration;
 	struct metric *m_connections;
+	struct metric *m_closed[CLOSE__COUNT];
 	_Atomic(struct metric *) req_slots[ADM_OP__COUNT][NKINDS][2];
 	_Atomic(struct metric *) http_slots[RT__COUNT][NCODES];
 };
+
+static int64_t now_ms(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
 
 static double elapsed(const struct timespec *t0)
 {
@@ -127,6 +262,19 @@ static void register_metrics(struct server *s)
 				       "Admission reviews allowed without judgement, by why.", skip_labels);
 	s->m_connections = metric_vec_get(metrics_gauge(s->metrics, "profileguard_webhook_connections",
 		"Open connections to the webhook server.", NULL), NULL);
+	{
+		static const char *const close_labels[] = { "reason", NULL };
+		struct metric_vec *v = metrics_counter(s->metrics,
+			"profileguard_webhook_connections_closed_total",
+			"Connections the webhook server closed to protect its slots, by why: "
+			"request_timeout (a request not in within --request-timeout), evicted (room "
+			"made for a new connection near --max-connections), per_ip_cap (past "
+			"--max-connections-per-ip).", close_labels);
+
+		s->m_closed[CLOSE_TIMEOUT] = metric_vec_get1(v, "request_timeout");
+		s->m_closed[CLOSE_EVICTED] = metric_vec_get1(v, "evicted");
+		s->m_closed[CLOSE_PER_IP] = metric_vec_get1(v, "per_ip_cap");
+	}
 }
 
 static struct metric *slot_get(_Atomic(struct metric *) *slot, struct metric_vec *v,
@@ -177,6 +325,303 @@ static void count_admission(struct server *s, const struct admission_review *rv,
 		metric_inc(metric_vec_get1(s->m_skipped, skip_names[r->verdict]));
 }
 
+/* ---- connection bookkeeping ------------------------------------------------------ */
+
+static void list_remove(struct conn_list *l, struct conn *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		l->head = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	else
+		l->tail = c->prev;
+	c->prev = c->next = NULL;
+}
+
+static void list_append(struct conn_list *l, struct conn *c)
+{
+	c->next = NULL;
+	c->prev = l->tail;
+	if (l->tail)
+		l->tail->next = c;
+	else
+		l->head = c;
+	l->tail = c;
+}
+
+static struct conn_list *list_of(struct server *s, enum conn_state st)
+{
+	return st == CONN_WAITING ? &s->waiting : st == CONN_IDLE ? &s->idle : NULL;
+}
+
+/* Moves @c to @st; @restart: its wait starts now (else it keeps its
+ * start, and its place in the list, when it stays waiting).  Locked. */
+static void conn_move_locked(struct server *s, struct conn *c, enum conn_state st, bool restart)
+{
+	struct conn_list *from = list_of(s, c->state), *to = list_of(s, st);
+
+	if (c->state == CONN_CLOSING)
+		return;                 /* shut down already: MHD is closing it */
+	if (from == to && to && !restart)
+		return;
+	if (from)
+		list_remove(from, c);
+	c->state = st;
+	c->since_ms = now_ms();
+	if (to)
+		list_append(to, c);
+}
+
+static void conn_move(struct server *s, struct conn *c, enum conn_state st, bool restart)
+{
+	if (!c)
+		return;
+	pthread_mutex_lock(&s->conn_mu);
+	conn_move_locked(s, c, st, restart);
+	pthread_mutex_unlock(&s->conn_mu);
+}
+
+static struct conn *conn_of(struct MHD_Connection *mc)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci ? ci->socket_context : NULL;
+}
+
+/* Closes @c from outside MHD: shutdown(2) makes its socket readable at
+ * EOF, MHD's thread sees the peer gone and closes it, and its close
+ * notification (which takes conn_mu, so the descriptor cannot have been
+ * reused under us) forgets it.  Locked. */
+static void conn_close_locked(struct server *s, struct conn *c, enum close_kind why)
+{
+	struct conn_list *from = list_of(s, c->state);
+
+	if (c->state == CONN_CLOSING)
+		return;
+	if (from)
+		list_remove(from, c);
+	c->state = CONN_CLOSING;
+	s->nconns--;
+	shutdown(c->fd, SHUT_RDWR);
+	s->closes[why].count++;
+	if (why == CLOSE_PER_IP && c->peer)
+		snprintf(s->closes[why].peer, sizeof(s->closes[why].peer), "%s", c->peer->text);
+	metric_inc(s->m_closed[why]);
+}
+
+/* Room for a new connection: the one that has waited longest for its
+ * request, if it is slower than any healthy client; else the one idle
+ * longest (a client reconnects at no cost); else the oldest waiting one.
+ * Connections being judged are never chosen.  Locked. */
+static bool evict_one_locked(struct server *s, int64_t now)
+{
+	struct conn *c = s->waiting.head;
+
+	if (!c || now - c->since_ms < EVICT_SLOW_MS)
+		c = s->idle.head ? s->idle.head : s->waiting.head;
+	if (!c)
+		return false;
+	conn_close_locked(s, c, CLOSE_EVICTED);
+	return true;
+}
+
+static uint32_t hash_bytes(const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	uint32_t h = 2166136261u;
+
+	while (n--)
+		h = (h ^ *b++) * 16777619u;
+	return h;
+}
+
+static struct peer *peer_get_locked(struct server *s, const struct sockaddr *sa)
+{
+	unsigned char addr[16];
+	uint8_t len;
+	struct peer **slot, *p;
+
+	if (sa && sa->sa_family == AF_INET) {
+		len = 4;
+		memcpy(addr, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
+	} else if (sa && sa->sa_family == AF_INET6) {
+		len = 16;
+		memcpy(addr, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, 16);
+	} else {
+		return NULL;            /* not an IP peer: no cap applies */
+	}
+	slot = &s->peers[hash_bytes(addr, len) % NS_BUCKETS];
+	for (p = *slot; p; p = p->next)
+		if (p->len == len && memcmp(p->addr, addr, len) == 0)
+			return p;
+	p = pg_calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	memcpy(p->addr, addr, len);
+	p->len = len;
+	inet_ntop(len == 4 ? AF_INET : AF_INET6, addr, p->text, sizeof(p->text));
+	p->next = *slot;
+	*slot = p;
+	return p;
+}
+
+static void peer_put_locked(struct server *s, struct peer *p)
+{
+	struct peer **pp;
+
+	if (!p || --p->n > 0)
+		return;
+	for (pp = &s->peers[hash_bytes(p->addr, p->len) % NS_BUCKETS]; *pp; pp = &(*pp)->next) {
+		if (*pp == p) {
+			*pp = p->next;
+			pg_free(p);
+			return;
+		}
+	}
+}
+
+/* The log lines of what was closed since the last ones, at most one per
+ * kind per CLOSE_LOG_MS.  Called without the lock. */
+static void log_closes(struct server *s)
+{
+	struct close_log copy[CLOSE__COUNT];
+	int64_t now = now_ms();
+	bool any = false;
+	char n[24], cap[24], flag[160];
+
+	pthread_mutex_lock(&s->conn_mu);
+	for (int i = 0; i < CLOSE__COUNT; i++) {
+		copy[i] = s->closes[i];
+		copy[i].count = 0;
+		if (s->closes[i].count && now - s->closes[i].last_ms >= CLOSE_LOG_MS) {
+			copy[i].count = s->closes[i].count;
+			s->closes[i].count = 0;
+			s->closes[i].last_ms = now;
+			any = true;
+		}
+	}
+	pthread_mutex_unlock(&s->conn_mu);
+	if (!any)
+		return;
+	if (copy[CLOSE_TIMEOUT].count) {
+		snprintf(n, sizeof(n), "%llu", (unsigned long long)copy[CLOSE_TIMEOUT].count);
+		snprintf(cap, sizeof(cap), "%lld", (long long)(s->request_ms / 1000));
+		snprintf(flag, sizeof(flag), "connections closed: request not in within --%srequest-timeout",
+			 s->flag_prefix);
+		pglog(PGLOG_WARN, flag, "server", s->name, "closed", n, "seconds", cap, NULL);
+	}
+	if (copy[CLOSE_EVICTED].count) {
+		snprintf(n, sizeof(n), "%llu", (unsigned long long)copy[CLOSE_EVICTED].count);
+		snprintf(cap, sizeof(cap), "%u", s->max_conns);
+		snprintf(flag, sizeof(flag), "connections closed to make room for new ones: "
+			 "--%smax-connections nearly reached", s->flag_prefix);
+		pglog(PGLOG_WARN, flag, "server", s->name, "closed", n, "cap", cap, NULL);
+	}
+	if (copy[CLOSE_PER_IP].count) {
+		snprintf(n, sizeof(n), "%llu", (unsigned long long)copy[CLOSE_PER_IP].count);
+		snprintf(cap, sizeof(cap), "%u", s->per_ip);
+		snprintf(flag, sizeof(flag), "connection refused: --%smax-connections-per-ip reached",
+			 s->flag_prefix);
+		pglog(PGLOG_WARN, flag, "server", s->name, "peer", copy[CLOSE_PER_IP].peer, "refused", n,
+		      "cap", cap, NULL);
+	}
+}
+
+static void conn_started(struct server *s, struct MHD_Connection *mc, void **socket_context)
+{
+	const union MHD_ConnectionInfo *fdi = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+	const union MHD_ConnectionInfo *ai = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	struct conn *c = pg_calloc(1, sizeof(*c));
+	int64_t now = now_ms();
+	bool refused = false;
+
+	*socket_context = c;
+	if (!c) {
+		/* Untracked, it could outlive every deadline: refuse it. */
+		if (fdi)
+			shutdown(fdi->connect_fd, SHUT_RDWR);
+		return;
+	}
+	c->fd = fdi ? fdi->connect_fd : -1;
+	if (s->tls)
+		c->tls_token = tls_store_conn_open(s->tls);
+	pthread_mutex_lock(&s->conn_mu);
+	c->peer = peer_get_locked(s, ai ? ai->client_addr : NULL);
+	if (c->peer)
+		c->peer->n++;
+	c->state = CONN_WAITING;
+	c->since_ms = now;
+	list_append(&s->waiting, c);
+	s->nconns++;
+	if (c->peer && c->peer->n > s->per_ip) {
+		conn_close_locked(s, c, CLOSE_PER_IP);
+		refused = true;
+	}
+	while (!refused && s->nconns > s->evict_above && evict_one_locked(s, now))
+		;
+	pthread_mutex_unlock(&s->conn_mu);
+	log_closes(s);
+}
+
+static void conn_closed(struct server *s, void *socket_context)
+{
+	struct conn *c = socket_context;
+
+	if (!c)
+		return;
+	pthread_mutex_lock(&s->conn_mu);
+	if (c->state != CONN_CLOSING) {
+		struct conn_list *from = list_of(s, c->state);
+
+		if (from)
+			list_remove(from, c);
+		s->nconns--;
+	}
+	peer_put_locked(s, c->peer);
+	pthread_mutex_unlock(&s->conn_mu);
+	if (s->tls)
+		tls_store_conn_close(s->tls, c->tls_token);
+	pg_free(c);
+}
+
+/* Every SWEEP_MS: closes connections past their deadline (the lists are
+ * in deadline order, so only their heads are looked at), and makes room
+ * when the connections are over the eviction mark (new ones make room as
+ * they arrive, but only while MHD still accepts). */
+static void *sweeper_main(void *ud)
+{
+	struct server *s = ud;
+	struct timespec wake;
+
+	pthread_mutex_lock(&s->conn_mu);
+	while (!s->sweeper_stop) {
+		int64_t now = now_ms();
+		struct conn *c;
+
+		while ((c = s->waiting.head) && now - c->since_ms >= s->request_ms)
+			conn_close_locked(s, c, CLOSE_TIMEOUT);
+		while ((c = s->idle.head) && now - c->since_ms >= s->idle_ms + s->request_ms)
+			conn_close_locked(s, c, CLOSE_TIMEOUT);
+		while (s->nconns > s->evict_above && evict_one_locked(s, now))
+			;
+		pthread_mutex_unlock(&s->conn_mu);
+		log_closes(s);
+		pthread_mutex_lock(&s->conn_mu);
+		clock_gettime(CLOCK_MONOTONIC, &wake);
+		wake.tv_nsec += SWEEP_MS * 1000000L;
+		if (wake.tv_nsec >= 1000000000L) {
+			wake.tv_sec++;
+			wake.tv_nsec -= 1000000000L;
+		}
+		if (!s->sweeper_stop)
+			pthread_cond_timedwait(&s->sweeper_cv, &s->conn_mu, &wake);
+	}
+	pthread_mutex_unlock(&s->conn_mu);
+	return NULL;
+}
+
 /* ---- responses ---------------------------------------------------------------- */
 
 static enum MHD_Result respond(struct server *s, struct MHD_Connection *c, struct request *rq,
@@ -201,6 +646,9 @@ static enum MHD_Result respond(struct server *s, struct MHD_Connection *c, struc
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 	ret = MHD_queue_response(c, code, resp);
 	MHD_destroy_response(resp);
+	/* Sending is waiting on the client too: a reader that never reads
+	 * is under the same deadline. */
+	conn_move(s, conn_of(c), CONN_WAITING, true);
 	if (rq) {
 		rq->answered = true;
 		count_http(s, rq->route, code);
@@ -277,55 +725,308 @@ static void log_decision(struct server *s, const struct admission_review *rv,
 	      buf_str(&r->message), NULL);
 }
 
-static enum MHD_Result serve_admission(struct server *s, struct MHD_Connection *c,
-				       struct request *rq)
+/* ---- the judging pool ---------------------------------------------------------- */
+
+static const char *object_namespace(const struct jval *obj)
 {
-	struct admission_review rv;
+	const char *ns = jval_str(jval_get(jval_get(obj, "metadata"), "namespace"));
+
+	return ns && *ns ? ns : NULL;
+}
+
+/* The namespace whose profiles judge @rv, as the pod decoder picks it:
+ * the object's own, else the request's.  A review sent by anyone but the
+ * API server may make them differ. */
+static const char *judged_namespace(const struct admission_review *rv)
+{
+	const char *ns = object_namespace(rv->object);
+
+	if (!ns)
+		ns = object_namespace(rv->old_object);
+	return ns ? ns : rv->namespace[0] ? rv->namespace : "default";
+}
+
+
+/* The round: namespaces with reviews queued, served in turn.  Locked. */
+static void round_insert(struct judge_pool *p, struct ns_queue *q)
+{
+	if (!p->round) {
+		q->rprev = q->rnext = q;
+		p->round = q;
+	} else {
+		/* Last in this round: just before the next one served. */
+		q->rnext = p->round;
+		q->rprev = p->round->rprev;
+		q->rprev->rnext = q;
+		p->round->rprev = q;
+	}
+	q->in_round = true;
+}
+
+static void round_remove(struct judge_pool *p, struct ns_queue *q)
+{
+	if (q->rnext == q) {
+		p->round = NULL;
+	} else {
+		q->rprev->rnext = q->rnext;
+		q->rnext->rprev = q->rprev;
+		if (p->round == q)
+			p->round = q->rnext;
+	}
+	q->rprev = q->rnext = NULL;
+	q->in_round = false;
+}
+
+static struct ns_queue *ns_get_locked(struct judge_pool *p, const char *name)
+{
+	size_t len = strlen(name);
+	uint32_t hash = hash_bytes(name, len);
+	struct ns_queue **slot = &p->buckets[hash % NS_BUCKETS], *q;
+
+	for (q = *slot; q; q = q->hnext)
+		if (q->hash == hash && strcmp(q->name, name) == 0)
+			return q;
+	q = pg_calloc(1, sizeof(*q) + len + 1);
+	if (!q)
+		return NULL;
+	memcpy(q->name, name, len + 1);
+	q->hash = hash;
+	q->hnext = *slot;
+	*slot = q;
+	return q;
+}
+
+static void ns_put_locked(struct judge_pool *p, struct ns_queue *q)
+{
+	struct ns_queue **pp;
+
+	if (q->queued || q->running)
+		return;
+	for (pp = &p->buckets[q->hash % NS_BUCKETS]; *pp; pp = &(*pp)->hnext) {
+		if (*pp == q) {
+			*pp = q->hnext;
+			pg_free(q);
+			return;
+		}
+	}
+}
+
+/* The next review to judge: the first namespace of the round under its
+ * share of the workers gives its oldest; the round moves past it.  Skips
+ * at most the namespaces at their share, so it is short.  Locked. */
+static struct request *pick_locked(struct judge_pool *p)
+{
+	struct ns_queue *q = p->round, *first = q;
+	struct request *rq;
+
+	if (!q)
+		return NULL;
+	while (q->running >= p->per_ns) {
+		q = q->rnext;
+		if (q == first)
+			return NULL;
+	}
+	rq = q->head;
+	q->head = rq->qnext;
+	if (!q->head)
+		q->tail = NULL;
+	rq->qnext = NULL;
+	q->queued--;
+	q->running++;
+	p->queued--;
+	p->round = q->rnext;
+	if (!q->queued)
+		round_remove(p, q);
+	return rq;
+}
+
+static void judge(struct server *s, struct request *rq);
+
+/* Whether to wake a worker, once the lock is released (a worker woken
+ * while the lock is held would only block on it again).  Locked. */
+static bool wake_one_locked(struct judge_pool *p)
+{
+	if (p->idle <= p->waking)
+		return false;
+	p->waking++;
+	return true;
+}
+
+static void *judge_main(void *ud)
+{
+	struct server *s = ud;
+	struct judge_pool *p = s->pool;
+
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		struct request *rq = pick_locked(p);
+		struct ns_queue *q;
+		bool wake;
+
+		if (!rq) {
+			if (p->stopping && !p->queued)
+				break;
+			p->idle++;
+			pthread_cond_wait(&p->cv, &p->mu);
+			p->idle--;
+			if (p->waking)
+				p->waking--;
+			continue;
+		}
+		q = rq->ns;
+		/* More queued than this worker takes: another one may start. */
+		wake = p->queued && wake_one_locked(p);
+		pthread_mutex_unlock(&p->mu);
+		if (wake)
+			pthread_cond_signal(&p->cv);
+		judge(s, rq);
+		rq->job = JOB_DONE;
+		/* From here @rq is MHD's again: the connection's thread answers. */
+		MHD_resume_connection(rq->mc);
+		pthread_mutex_lock(&p->mu);
+		q->running--;
+		ns_put_locked(p, q);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+/* Suspends the connection and queues its review; false when the pool is
+ * stopping (the caller judges in place, so nothing stays suspended past
+ * the daemon's stop) or out of memory. */
+static bool judge_later(struct server *s, struct MHD_Connection *mc, struct request *rq)
+{
+	struct judge_pool *p = s->pool;
+	struct ns_queue *q;
+	bool wake;
+
+	if (!p)
+		return false;
+	pthread_mutex_lock(&p->mu);
+	if (p->stopping || !(q = ns_get_locked(p, judged_namespace(&rq->rv)))) {
+		pthread_mutex_unlock(&p->mu);
+		return false;
+	}
+	rq->mc = mc;
+	rq->ns = q;
+	rq->job = JOB_QUEUED;
+	/* Suspended before a worker can see it: a resume must follow the
+	 * suspend. */
+	MHD_suspend_connection(mc);
+	if (q->tail)
+		q->tail->qnext = rq;
+	else
+		q->head = rq;
+	q->tail = rq;
+	q->queued++;
+	p->queued++;
+	if (!q->in_round)
+		round_insert(p, q);
+	wake = wake_one_locked(p);
+	pthread_mutex_unlock(&p->mu);
+	if (wake)
+		pthread_cond_signal(&p->cv);
+	return true;
+}
+
+static struct judge_pool *pool_free(struct judge_pool *p)
+{
+	if (!p)
+		return NULL;
+	pthread_mutex_lock(&p->mu);
+	p->stopping = true;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	for (unsigned i = 0; i < p->started; i++)
+		pthread_join(p->threads[i], NULL);
+	pthread_mutex_destroy(&p->mu);
+	pthread_cond_destroy(&p->cv);
+	pg_free(p->threads);
+	pg_free(p);
+	return NULL;
+}
+
+static int pool_start(struct server *s, unsigned nthreads, unsigned per_ns)
+{
+	struct judge_pool *p = pg_calloc(1, sizeof(*p));
+	sigset_t all, old;
+	int r = 0;
+
+	if (!p)
+		return -ENOMEM;
+	p->nthreads = nthreads;
+	p->per_ns = per_ns;
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->cv, NULL);
+	p->threads = pg_calloc(nthreads, sizeof(*p->threads));
+	if (!p->threads) {
+		pool_free(p);
+		return -ENOMEM;
+	}
+	s->pool = p;
+	/* Signals are the command's main thread's to take. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	for (; p->started < nthreads; p->started++) {
+		r = -pthread_create(&p->threads[p->started], NULL, judge_main, s);
+		if (r < 0)
+			break;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r < 0)
+		s->pool = pool_free(p);
+	return r;
+}
+
+/* Judges @rq's parsed review into rq->code and rq->out, and logs and
+ * counts the decision.  On a judging worker, or in place when the pool
+ * is stopping. */
+static void judge(struct server *s, struct request *rq)
+{
+	struct admission_review *rv = &rq->rv;
 	struct admission_response r;
 	struct admission_policy pol = { 0 };
 	struct ns_check nc = { s->source, NULL };
-	struct buf out = BUF_INIT(2 * 1024 * 1024);
-	enum MHD_Result ret;
-	char err[256];
 	double took;
 	int e;
 
-	e = admission_review_parse(rq->body.data ? rq->body.data : "", rq->body.len, &rv, err,
-				   sizeof(err));
-	if (e == -ENOMEM)
-		return respond_error(s, c, rq, 500, "out of memory", NULL);
-	if (e < 0) {
-		pglog(PGLOG_WARN, "malformed admission review", "path", route_paths[rq->route],
-		      "error", err, NULL);
-		return respond_error(s, c, rq, 400, err, NULL);
+	if (elapsed(&rq->t0) > rq->deadline) {
+		/* The API server has given up on it: judging it now would only
+		 * delay the reviews behind it. */
+		rq->code = 503;
+		admission_error_render("not judged within the request's timeout", &rq->out);
+		return;
 	}
 	admission_response_init(&r);
 	if (rq->route == RT_PROFILES) {
-		e = admission_judge_profile(&rv, &r);
+		e = admission_judge_profile(rv, &r);
 	} else {
 		nc.snap = source_acquire(s->source);
 		if (!nc.snap) {
 			admission_response_free(&r);
-			admission_review_free(&rv);
-			return respond_error(s, c, rq, 503, "profiles are not loaded yet", NULL);
+			rq->code = 503;
+			admission_error_render("profiles are not loaded yet", &rq->out);
+			return;
 		}
 		pol.profiles = &nc.snap->profiles;
 		pol.ns_ignored = ns_ignored;
 		pol.ud = &nc;
 		pol.is_token_secret = token_secret;
 		pol.secret_ud = &nc;
-		e = admission_judge_pod(&rv, &pol, &r);
+		e = admission_judge_pod(rv, &pol, &r);
 		source_release(nc.snap);
 	}
 	if (e == 0)
-		e = admission_response_render(&rv, &r, &out);
+		e = admission_response_render(rv, &r, &rq->out);
 	if (e < 0) {
-		pglog(PGLOG_ERROR, "admission failed", "uid", rv.uid, "error", strerror(-e), NULL);
-		ret = respond_error(s, c, rq, 500, "internal error", NULL);
+		pglog(PGLOG_ERROR, "admission failed", "uid", rv->uid, "error", strerror(-e), NULL);
+		buf_reset(&rq->out);
+		rq->code = 500;
+		admission_error_render("internal error", &rq->out);
 	} else {
-		log_decision(s, &rv, &r);
-		count_admission(s, &rv, &r);
-		ret = respond(s, c, rq, 200, "application/json", &out, NULL);
+		log_decision(s, rv, &r);
+		count_admission(s, rv, &r);
+		rq->code = 200;
 	}
 	took = elapsed(&rq->t0);
 	metric_observe(s->m_duration, took);
@@ -334,13 +1035,80 @@ static enum MHD_Result serve_admission(struct server *s, struct MHD_Connection *
 
 		snprintf(t, sizeof(t), "%.3f", took);
 		snprintf(d, sizeof(d), "%.3f", rq->deadline);
-		pglog(PGLOG_WARN, "admission close to the API server's deadline", "uid", rv.uid,
+		pglog(PGLOG_WARN, "admission close to the API server's deadline", "uid", rv->uid,
 		      "seconds", t, "timeout", d, NULL);
 	}
-	buf_free(&out);
 	admission_response_free(&r);
-	admission_review_free(&rv);
-	return ret;
+}
+
+/* Whether @rq's judging is bounded small enough (INLINE_WORK_MAX) to be
+ * done on the connection's thread: the hand-off to the pool costs more
+ * than judging a usual review. */
+static uint64_t ns_profile_bytes(const struct profile_set *set, const char *ns)
+{
+	struct profile *const *first;
+	size_t n = profile_set_namespace(set, ns, &first);
+	uint64_t bytes = 0;
+
+	for (size_t i = 0; i < n; i++)
+		bytes += arena_footprint(first[i]->arena);
+	return bytes;
+}
+
+static bool judge_is_cheap(struct server *s, const struct request *rq)
+{
+	const struct admission_review *rv = &rq->rv;
+	struct profile_snapshot *snap;
+	const char *obj_ns = object_namespace(rv->object), *old_ns = object_namespace(rv->old_object);
+	uint64_t bytes;
+
+	if (rq->body.len > INLINE_BODY_MAX)
+		return false;
+	if (rq->route == RT_PROFILES)
+		return true;            /* parsing a profile: linear in its bytes */
+	snap = source_acquire(s->source);
+	if (!snap)
+		return true;            /* answered at once: not loaded yet */
+	/* Every namespace the object or its old version may be judged in. */
+	bytes = ns_profile_bytes(&snap->profiles, rv->namespace[0] ? rv->namespace : "default");
+	if (obj_ns)
+		bytes += ns_profile_bytes(&snap->profiles, obj_ns);
+	if (old_ns)
+		bytes += ns_profile_bytes(&snap->profiles, old_ns);
+	source_release(snap);
+	return bytes * rq->body.len <= INLINE_WORK_MAX;
+}
+
+/* The body is in: parse here (bounded by the body's size), judge on the
+ * pool, answer when the connection is resumed and this is called again. */
+static enum MHD_Result serve_admission(struct server *s, struct MHD_Connection *c,
+				       struct request *rq)
+{
+	char err[256];
+	bool cheap;
+	int e;
+
+	if (rq->job == JOB_DONE)
+		return respond(s, c, rq, rq->code, "application/json", &rq->out, NULL);
+	e = admission_review_parse(rq->body.data ? rq->body.data : "", rq->body.len, &rq->rv, err,
+				   sizeof(err));
+	if (e == -ENOMEM)
+		return respond_error(s, c, rq, 500, "out of memory", NULL);
+	if (e < 0) {
+		pglog(PGLOG_WARN, "malformed admission review", "path", route_paths[rq->route],
+		      "error", err, NULL);
+		return respond_error(s, c, rq, 400, err, NULL);
+	}
+	rq->have_rv = true;
+	cheap = judge_is_cheap(s, rq);
+	/* The body is no longer needed: the review holds its own copy. */
+	buf_free(&rq->body);
+	conn_move(s, conn_of(c), CONN_BUSY, true);
+	if (!cheap && judge_later(s, c, rq))
+		return MHD_YES;
+	judge(s, rq);
+	rq->job = JOB_DONE;
+	return respond(s, c, rq, rq->code, "application/json", &rq->out, NULL);
 }
 
 /* Go duration syntax as the API server writes ?timeout= ("10s", "1m30s",
@@ -519,11 +1287,16 @@ static enum MHD_Result call_hook(struct server *s, struct MHD_Connection *c, str
 	size_t len;
 
 	*ret_answered = false;
+	/* The hook may wait on the API server (a TokenReview): that is not
+	 * the client's time. */
+	conn_move(s, conn_of(c), CONN_BUSY, true);
 	s->route(s->route_ud, &req, &rep);
 	if (!rep.status) {
 		buf_free(&out);
-		if (headers_only)
+		if (headers_only) {
+			conn_move(s, conn_of(c), CONN_WAITING, true);
 			return MHD_YES;
+		}
 		rep.status = 500;
 		buf_adds(&out, "{\"error\":\"no reply\"}");
 	}
@@ -548,6 +1321,7 @@ static enum MHD_Result call_hook(struct server *s, struct MHD_Connection *c, str
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 	ret = MHD_queue_response(c, rep.status, resp);
 	MHD_destroy_response(resp);
+	conn_move(s, conn_of(c), CONN_WAITING, true);
 	rq->answered = true;
 	count_http(s, rq->route, rep.status);
 	return ret;
@@ -596,8 +1370,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 			return MHD_NO;
 		clock_gettime(CLOCK_MONOTONIC, &rq->t0);
 		buf_init(&rq->body, s->max_body);
+		buf_init(&rq->out, 2 * 1024 * 1024);
 		*req_cls = rq;
 		atomic_fetch_add(&s->inflight, 1);
+		/* Headers in.  A kept-alive connection's request waits from
+		 * now for its body; a new connection's still from its accept. */
+		conn_move(s, conn_of(c), CONN_WAITING, false);
 		return first_call(s, c, url, method, rq);
 	}
 	if (*upload_data_size) {
@@ -621,7 +1399,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		}
 		return MHD_YES;
 	}
-	if (rq->answered)
+	if (rq->answered || rq->job == JOB_QUEUED)
 		return MHD_YES;
 	if (rq->too_big)
 		return respond_error(s, c, rq, 413, "request body too large", NULL);
@@ -639,9 +1417,14 @@ static void completed(void *cls, struct MHD_Connection *c, void **req_cls,
 	struct server *s = cls;
 	struct request *rq = *req_cls;
 
+	/* Answered (or abandoned): the connection now waits for the next. */
+	conn_move(s, conn_of(c), CONN_IDLE, true);
 	if (!rq)
 		return;
 	buf_free(&rq->body);
+	buf_free(&rq->out);
+	if (rq->have_rv)
+		admission_review_free(&rq->rv);
 	pg_free(rq);
 	*req_cls = NULL;
 	atomic_fetch_sub(&s->inflight, 1);
@@ -654,12 +1437,11 @@ static void connection_notify(void *cls, struct MHD_Connection *c, void **socket
 
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
 		metric_gauge_add(s->m_connections, 1);
-		if (s->tls)
-			*socket_context = (void *)(uintptr_t)tls_store_conn_open(s->tls);
+		conn_started(s, c, socket_context);
 	} else {
 		metric_gauge_add(s->m_connections, -1);
-		if (s->tls)
-			tls_store_conn_close(s->tls, (uint64_t)(uintptr_t)*socket_context);
+		conn_closed(s, *socket_context);
+		*socket_context = NULL;
 	}
 }
 
@@ -777,6 +1559,66 @@ syserr:
 
 /* ---- start and stop ------------------------------------------------------------ */
 
+static void *sweeper_main(void *ud);
+
+/* The caps, from the configuration and its defaults. */
+static void set_caps(struct server *s, const struct server_config *cfg)
+{
+	unsigned maxc = cfg->max_connections ? cfg->max_connections : SERVER_DEFAULT_MAX_CONNECTIONS;
+	unsigned reserve = maxc / 8;
+
+	if (!reserve && maxc > 1)
+		reserve = 1;
+	s->max_conns = maxc;
+	s->evict_above = maxc - reserve;
+	s->per_ip = cfg->max_connections_per_ip ? cfg->max_connections_per_ip
+						: (maxc / 4 ? maxc / 4 : 1);
+	s->request_ms = 1000LL * (cfg->request_timeout ? cfg->request_timeout
+						      : SERVER_DEFAULT_REQUEST_TIMEOUT);
+	s->idle_ms = 1000LL * (cfg->idle_timeout ? cfg->idle_timeout : SERVER_DEFAULT_IDLE_TIMEOUT);
+	snprintf(s->flag_prefix, sizeof(s->flag_prefix), "%s", cfg->flag_prefix ? cfg->flag_prefix : "");
+}
+
+static int sweeper_start(struct server *s)
+{
+	sigset_t all, old;
+	int r;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	r = -pthread_create(&s->sweeper, NULL, sweeper_main, s);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	s->sweeper_started = r == 0;
+	return r;
+}
+
+static void sweeper_stop(struct server *s)
+{
+	if (!s->sweeper_started)
+		return;
+	pthread_mutex_lock(&s->conn_mu);
+	s->sweeper_stop = true;
+	pthread_cond_signal(&s->sweeper_cv);
+	pthread_mutex_unlock(&s->conn_mu);
+	pthread_join(s->sweeper, NULL);
+	s->sweeper_started = false;
+}
+
+/* After the daemon stopped: every connection closed, so every peer gone. */
+static void conns_free(struct server *s)
+{
+	for (int i = 0; i < NS_BUCKETS; i++) {
+		while (s->peers[i]) {
+			struct peer *p = s->peers[i];
+
+			s->peers[i] = p->next;
+			pg_free(p);
+		}
+	}
+	pthread_cond_destroy(&s->sweeper_cv);
+	pthread_mutex_destroy(&s->conn_mu);
+}
+
 int server_start(const struct server_config *cfg, struct server **ret, char *err, size_t errsz)
 {
 	struct server *s;
@@ -787,6 +1629,16 @@ int server_start(const struct server_config *cfg, struct server **ret, char *err
 	s = pg_calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
+	pthread_mutex_init(&s->conn_mu, NULL);
+	{
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&s->sweeper_cv, &ca);
+		pthread_condattr_destroy(&ca);
+	}
+	set_caps(s, cfg);
 	snprintf(s->name, sizeof(s->name), "%s", cfg->name ? cfg->name : "http");
 	s->tls = cfg->tls;
 	s->source = cfg->source;
@@ -812,13 +1664,37 @@ int server_start(const struct server_config *cfg, struct server **ret, char *err
 	r = open_listener(cfg->listen, &s->listen_fd, &s->port, err, errsz);
 	if (r < 0)
 		goto fail;
-	if (!threads) {
-		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-		threads = ncpu > 0 ? (unsigned)ncpu : 1;
+	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	if (ncpu < 1)
+		ncpu = 1;
+	if (!threads)
+		threads = (unsigned)ncpu;
+	if (s->source) {
+		unsigned jt = cfg->judge_threads ? cfg->judge_threads : 2 * (unsigned)ncpu;
+		unsigned per_ns = cfg->judge_threads_per_namespace;
+
+		if (!per_ns)
+			per_ns = jt / 2 ? jt / 2 : 1;
+		if (per_ns >= jt && jt > 1)
+			per_ns = jt - 1;        /* never every worker to one namespace */
+		r = pool_start(s, jt, per_ns);
+		if (r < 0) {
+			snprintf(err, errsz, "%s server: judging threads not started: %s", s->name,
+				 strerror(-r));
+			goto fail;
+		}
+	}
+	r = sweeper_start(s);
+	if (r < 0) {
+		snprintf(err, errsz, "%s server: connection sweeper not started: %s", s->name,
+			 strerror(-r));
+		goto fail;
 	}
 	flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
 	if (s->tls)
 		flags |= MHD_USE_TLS;
+	if (s->pool)
+		flags |= MHD_ALLOW_SUSPEND_RESUME;
 	{
 		unsigned pool = threads > 1 ? threads : 0;
 		unsigned maxc = cfg->max_connections ? cfg->max_connections : SERVER_DEFAULT_MAX_CONNECTIONS;
@@ -830,7 +1706,6 @@ int server_start(const struct server_config *cfg, struct server **ret, char *err
 	MHD_OPTION_LISTEN_SOCKET, (MHD_socket)s->listen_fd, \
 	MHD_OPTION_THREAD_POOL_SIZE, pool, \
 	MHD_OPTION_CONNECTION_LIMIT, maxc, \
-	MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_connections_per_ip, \
 	MHD_OPTION_CONNECTION_TIMEOUT, idle, \
 	MHD_OPTION_NOTIFY_COMPLETED, completed, s, \
 	MHD_OPTION_NOTIFY_CONNECTION, connection_notify, s
@@ -860,8 +1735,11 @@ int server_start(const struct server_config *cfg, struct server **ret, char *err
 	*ret = s;
 	return 0;
 fail:
+	sweeper_stop(s);
+	s->pool = pool_free(s->pool);
 	if (s->listen_fd >= 0)
 		close(s->listen_fd);
+	conns_free(s);
 	pg_free(s->route_prefix);
 	pg_free(s->client_ca);
 	pg_free(s);
@@ -905,9 +1783,14 @@ struct server *server_stop(struct server *s)
 {
 	if (!s)
 		return NULL;
+	sweeper_stop(s);
+	/* Every review handed to the pool is judged and its connection
+	 * resumed first: MHD refuses to stop with a connection suspended. */
+	s->pool = pool_free(s->pool);
 	MHD_stop_daemon(s->d);
 	if (s->listen_fd >= 0)
 		close(s->listen_fd);
+	conns_free(s);
 	pg_free(s->route_prefix);
 	pg_free(s->client_ca);
 	pg_free(s);

@@ -64,7 +64,9 @@ COMMON_FLAGS = {"kubeconfig", "log-format", "log-level", "metrics-addr"}
 KNOWN_FLAGS = {
     "webhook": COMMON_FLAGS | {"listen", "tls-cert", "tls-key", "profiles", "ignore-namespaces", "namespace",
                                "max-request-bytes", "threads", "max-connections", "max-connections-per-ip",
-                               "idle-timeout", "shutdown-timeout", "kube-api-qps", "kube-api-burst"},
+                               "idle-timeout", "request-timeout", "judge-threads",
+                               "judge-threads-per-namespace", "shutdown-timeout", "kube-api-qps",
+                               "kube-api-burst"},
     "controller": COMMON_FLAGS | {"namespace", "ignore-namespaces", "leader-elect", "lease-name", "identity",
                                   "dry-run", "max-actions-per-minute", "resync-period", "owner-backoff",
                                   "shutdown-timeout",
@@ -73,7 +75,9 @@ KNOWN_FLAGS = {
                                   "telemetry-client-ca", "telemetry-allowed-users", "telemetry-audience",
                                   "webhook-cert-secret", "webhook-config-name", "webhook-service",
                                   "webhook-arm-interval",
-                                  "telemetry-service", "kube-api-qps", "kube-api-burst"},
+                                  "telemetry-service", "telemetry-max-connections",
+                                  "telemetry-max-connections-per-ip", "telemetry-request-timeout",
+                                  "kube-api-qps", "kube-api-burst"},
     "agent": COMMON_FLAGS | {"controller-url", "controller-ca", "token-file", "interval",
                              "kubelet-pods-dir", "proc-root"},
 }

@@ -24,12 +24,22 @@ Asserted:
   - the process is alive at the end, answers, stops cleanly (exit 0), and
     its RSS stayed within the bound explained at RSS_BUDGET_KB.
 
+A second scenario (DripFeed) is the slowloris of issue "Safety first": from
+eight loopback addresses, more drip-fed TLS connections than the webhook has
+slots (--max-connections 256), one byte a second each -- ClientHellos,
+request headers, request bodies -- and every connection the server closes is
+opened again.  Asserted: with every slot taken, a valid review on a fresh
+connection (as the API server opens one per burst) is answered, correctly,
+within 2 s, five times over; no drip-fed connection lives past its
+--request-timeout; the per-address cap holds.
+
 usage: webhook_flood.py --binary PROFILEGUARD --srcdir SRC [unittest args]
 """
 
 import http.client
 import json
 import os
+import queue
 import random
 import selectors
 import socket
@@ -482,6 +492,395 @@ class WebhookFlood(unittest.TestCase):
               f"peak {peak[0]} KiB (+{grew} KiB, budget {budget} KiB)", file=sys.stderr)
         self.assertLess(grew, budget, f"RSS grew by {grew} KiB over the flood")
         self.assertEqual(self.wh.stop(), 0)
+
+
+# ---------------------------------------------------------------------------
+# The drip-feed: every slot held by slowloris connections
+# ---------------------------------------------------------------------------
+
+DRIP_MAX_CONN = 256
+DRIP_REQUEST_TIMEOUT = 6
+DRIP_PEERS = ["127.0.0.%d" % i for i in range(2, 10)]     # eight attacking addresses
+DRIP_PER_PEER = 64            # the default per-address cap: a quarter of the slots
+DRIP_ANSWER_S = 2.0           # the issue's bound on a valid review under the drip-feed
+
+
+class DripFeed:
+    """Drip-fed connections from DRIP_PEERS, as many per address as the
+    server takes, one byte a second each: "hello" drips the TLS
+    ClientHello, "headers" the request headers after a full handshake,
+    "body" the body after complete headers.  Each one the server closes is
+    opened again (after a short pause), until stop().  Connections are
+    opened by threads of their own, so a handshake the server makes wait
+    (its slots all taken) never delays the drips and the watch for closes,
+    which measure how long the server let each connection live."""
+
+    KINDS = ("hello", "headers", "body")
+    OPENERS = 4
+
+    def __init__(self, port, ctx, per_peer, kinds=KINDS, path=b"/validate/pods?timeout=30s"):
+        self.port, self.ctx = port, ctx
+        self.per_peer = per_peer
+        self.kinds, self.path = kinds, path
+        self.sel = selectors.DefaultSelector()
+        hello_ctx = ssl.create_default_context()
+        hello_ctx.check_hostname = False
+        hello_ctx.verify_mode = ssl.CERT_NONE
+        inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        obj = hello_ctx.wrap_bio(inc, out, server_hostname="localhost")
+        try:
+            obj.do_handshake()
+        except ssl.SSLWantReadError:
+            pass
+        self.hello = out.read()
+        self.lock = threading.Lock()
+        self.running = True
+        self.lifetimes = []        # (kind, seconds from open to the server's close)
+        self.refused = 0
+        self.answered = []         # an HTTP answer to a request never completed: must stay empty
+        self.to_open = queue.Queue()
+        self.opened = queue.Queue()
+        self.threads = [threading.Thread(target=self._run, daemon=True)]
+        self.threads += [threading.Thread(target=self._opener, daemon=True) for _ in range(self.OPENERS)]
+        self.n = 0
+
+    def _opener(self):
+        while True:
+            item = self.to_open.get()
+            if item is None:
+                return
+            due, peer, kind = item
+            with self.lock:
+                if not self.running:
+                    return
+            if due > time.monotonic():
+                time.sleep(due - time.monotonic())
+            self._open(peer, kind)
+
+    def _open(self, peer, kind):
+        raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            raw.bind((peer, 0))
+            raw.settimeout(5)
+            raw.connect(("127.0.0.1", self.port))
+            t0 = time.monotonic()
+            sock = raw
+            if kind == "hello":
+                left = self.hello
+            else:
+                sock = self.ctx.wrap_socket(raw, server_hostname="localhost")
+                if kind == "headers":
+                    left = b"POST " + self.path + b" HTTP/1.1\r\nHost: x\r\nX-Drip: " + b"a" * 4096
+                else:
+                    sock.sendall(b"POST " + self.path + b" HTTP/1.1\r\nHost: x\r\n"
+                                 b"Content-Type: application/json\r\nContent-Length: 4096\r\n\r\n")
+                    left = b" " * 4096
+            sock.setblocking(False)
+        except (OSError, ssl.SSLError):
+            raw.close()
+            with self.lock:
+                self.refused += 1
+            self.to_open.put((time.monotonic() + 0.5, peer, kind))
+            return
+        self.opened.put((sock, {"peer": peer, "kind": kind, "left": left, "t0": t0}))
+
+    def start(self):
+        i = 0
+        for peer in DRIP_PEERS:
+            for _ in range(self.per_peer):
+                self.to_open.put((0, peer, self.kinds[i % len(self.kinds)]))
+                i += 1
+        for t in self.threads:
+            t.start()
+
+    def _run(self):
+        next_drip = 0
+        while True:
+            with self.lock:
+                if not self.running:
+                    break
+            while True:
+                try:
+                    sock, data = self.opened.get_nowait()
+                except queue.Empty:
+                    break
+                self.n += 1
+                self.sel.register(sock, selectors.EVENT_READ, data)
+            now = time.monotonic()
+            if now >= next_drip:
+                next_drip = now + 1.0
+                for key in list(self.sel.get_map().values()):
+                    d = key.data
+                    if d["left"]:
+                        try:
+                            key.fileobj.send(d["left"][:1])
+                            d["left"] = d["left"][1:]
+                        except (BlockingIOError, ssl.SSLWantWriteError):
+                            pass
+                        except (OSError, ssl.SSLError):
+                            pass              # closed: the read side will see it
+            for key, _ in self.sel.select(timeout=0.1):
+                self._readable(key)
+        for key in list(self.sel.get_map().values()):
+            self.sel.unregister(key.fileobj)
+            key.fileobj.close()
+
+    def _readable(self, key):
+        sock, d = key.fileobj, key.data
+        try:
+            data = sock.recv(4096)
+        except (ssl.SSLWantReadError, BlockingIOError):
+            return
+        except (OSError, ssl.SSLError):
+            data = b""
+        if data:
+            # A TLS alert (or the server's half of a handshake a "hello"
+            # drip started) is fine; an HTTP answer is not.
+            if data.startswith(b"HTTP"):
+                self.answered.append((d["kind"], data[:200]))
+            return
+        self.sel.unregister(sock)
+        sock.close()
+        with self.lock:
+            self.lifetimes.append((d["kind"], time.monotonic() - d["t0"]))
+        self.to_open.put((time.monotonic() + random.uniform(0.2, 0.6), d["peer"], d["kind"]))
+
+    def open_now(self):
+        return len(self.sel.get_map())
+
+    def stop(self):
+        with self.lock:
+            self.running = False
+        for _ in range(self.OPENERS):
+            self.to_open.put(None)
+        for t in self.threads:
+            t.join(30)
+        while True:
+            try:
+                self.opened.get_nowait()[0].close()
+            except queue.Empty:
+                break
+
+
+class Slowloris(unittest.TestCase):
+    """Every slot of the webhook held by drip-fed connections from eight
+    addresses: the API server's next review is still answered in time."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.certs = h.Certs(ARGS.srcdir, os.path.join(ARGS.workdir, "certs-drip"))
+        cls.ctx = cls.certs.context()
+        cls.profiles = os.path.join(ARGS.workdir, "profiles-drip")
+        os.makedirs(cls.profiles)
+        p = h.profile(NS, "web", {"images": {"allow": ["registry.example.com/*"]}},
+                      selector={"matchLabels": {"app": "web"}})
+        with open(os.path.join(cls.profiles, "web.json"), "w") as f:
+            json.dump(p, f)
+        cls.wh = h.webhook(ARGS.binary, cls.certs, ARGS.workdir, cls.profiles,
+                           ["--threads", "2", "--max-connections", str(DRIP_MAX_CONN),
+                            "--request-timeout", str(DRIP_REQUEST_TIMEOUT)],
+                           name="webhook-drip", log_level="info")
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.wh.alive():
+            cls.wh.stop()
+
+    def one_review(self, i, deny=False):
+        pod = h.pod(NS, "p%d" % i, image="nginx" if deny else h.GOOD_IMAGE, labels={"app": "web"})
+        body = json.dumps(review(pod, "drip-%d" % i)).encode()
+        t0 = time.monotonic()
+        try:
+            st, _, raw = h.https_request(self.wh.port, self.ctx, "POST", "/validate/pods?timeout=10s",
+                                         body, {"Content-Type": "application/json"}, timeout=15)
+        except (OSError, http.client.HTTPException) as e:
+            return None, repr(e), time.monotonic() - t0
+        took = time.monotonic() - t0
+        out = json.loads(raw)
+        self.assertEqual(st, 200)
+        self.assertEqual(out["response"]["uid"], "drip-%d" % i)
+        self.assertEqual(out["response"]["allowed"], not deny, out)
+        return st, out, took
+
+    def test_review_answered_while_every_slot_drips(self):
+        drip = DripFeed(self.wh.port, self.ctx, DRIP_PER_PEER)
+        drip.start()
+        try:
+            # Every slot taken: the server's own count at its cap (less the
+            # slots it keeps for new peers).
+            reserve = DRIP_MAX_CONN // 8
+            h.wait_for(lambda: self.wh.metric("profileguard_webhook_connections")
+                       >= DRIP_MAX_CONN - reserve, 60, interval=0.5,
+                       what="the drip-feed holding every slot")
+            time.sleep(2)
+            times = []
+            for i in range(5):
+                st, out, took = self.one_review(i, deny=(i % 2 == 1))
+                self.assertIsNotNone(st, f"review {i} not answered under the drip-feed: {out} "
+                                         f"after {took:.1f} s")
+                times.append(took)
+                time.sleep(0.5)
+            held = self.wh.metric("profileguard_webhook_connections")
+        finally:
+            drip.stop()
+        print(f"\ndrip-feed: {drip.n} connections opened, {drip.refused} refused, "
+              f"{held:.0f} open at the end; review answered in "
+              f"{', '.join('%.3f' % t for t in times)} s", file=sys.stderr)
+        self.assertLess(max(times), DRIP_ANSWER_S, times)
+        self.assertEqual(drip.answered, [])
+        # No drip-fed connection lived past its deadline (with a sweep's
+        # slack and a loaded machine's), whatever it was dripping.
+        self.assertTrue(drip.lifetimes)
+        self.assertLess(max(t for _, t in drip.lifetimes), DRIP_REQUEST_TIMEOUT + 5,
+                        sorted(drip.lifetimes, key=lambda x: -x[1])[:5])
+        kinds = {k for k, _ in drip.lifetimes}
+        self.assertEqual(kinds, set(DripFeed.KINDS))
+        self.assertTrue(self.wh.alive())
+
+    def drip_request(self, seconds):
+        """A valid review whose bytes drip over @seconds (headers at once,
+        the body a piece at a time); (answer or None, seconds until the
+        server answered or closed)."""
+        pod = h.pod(NS, "slowbody", labels={"app": "web"})
+        body = json.dumps(review(pod, "slowbody")).encode()
+        s = self.ctx.wrap_socket(socket.create_connection(("127.0.0.1", self.wh.port), timeout=30),
+                                 server_hostname="localhost")
+        t0 = time.monotonic()
+        try:
+            s.sendall(b"POST /validate/pods?timeout=30s HTTP/1.1\r\nHost: x\r\n"
+                      b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body))
+            pieces = 20
+            step = (len(body) + pieces - 1) // pieces
+            for i in range(0, len(body), step):
+                time.sleep(seconds / pieces)
+                s.sendall(body[i:i + step])
+            data = b""
+            while b"\r\n\r\n" not in data or not data.rstrip().endswith(b"}"):
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        except (OSError, ssl.SSLError):
+            data = b""
+        finally:
+            s.close()
+        return data, time.monotonic() - t0
+
+    def test_request_timeout(self):
+        """A review delivered well inside --request-timeout, however slowly,
+        is answered; one still dripping past it is cut there, and the log
+        names the flag."""
+        data, took = self.drip_request(DRIP_REQUEST_TIMEOUT / 2)
+        self.assertTrue(data.startswith(b"HTTP/1.1 200"), data[:200])
+        self.assertIn(b'"allowed":true', data)
+        mark = self.wh.mark()
+        data, took = self.drip_request(DRIP_REQUEST_TIMEOUT * 3)
+        self.assertEqual(data, b"", "a request dripped past --request-timeout was answered")
+        self.assertGreater(took, DRIP_REQUEST_TIMEOUT - 1)
+        self.assertLess(took, DRIP_REQUEST_TIMEOUT * 2)
+        line = self.wh.wait_log(lambda l: "--request-timeout" in l.get("msg", ""), 15, start=mark)
+        self.assertEqual(line.get("seconds"), str(DRIP_REQUEST_TIMEOUT))
+
+    def test_per_address_cap(self):
+        """At the cap every connection from one address is served; one past
+        it is closed at once, and the log names the cap."""
+        peer = "127.0.0.20"
+        body = json.dumps(review(h.pod(NS, "cap", labels={"app": "web"}), "cap")).encode()
+        held = []
+        try:
+            # Each one answers a review and stays open (keep-alive, idle).
+            for _ in range(DRIP_PER_PEER):
+                raw = socket.socket()
+                raw.bind((peer, 0))
+                raw.connect(("127.0.0.1", self.wh.port))
+                s = self.ctx.wrap_socket(raw, server_hostname="localhost")
+                held.append(s)
+                s.sendall(b"POST /validate/pods HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                          b"application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+                data = b""
+                while not data.rstrip().endswith(b"}"):
+                    chunk = s.recv(65536)
+                    self.assertTrue(chunk, "a connection at the per-address cap was closed")
+                    data += chunk
+                self.assertTrue(data.startswith(b"HTTP/1.1 200"), data[:100])
+            mark = self.wh.mark()
+            raw = socket.socket()
+            raw.bind((peer, 0))
+            raw.connect(("127.0.0.1", self.wh.port))
+            raw.settimeout(5)
+            refused = False
+            try:
+                s = self.ctx.wrap_socket(raw, server_hostname="localhost")
+                s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                refused = s.recv(100) == b""
+                s.close()
+            except (ConnectionResetError, ssl.SSLError, BrokenPipeError, OSError):
+                refused = True
+            self.assertTrue(refused, "a connection past the per-address cap was served")
+            line = self.wh.wait_log(lambda l: "--max-connections-per-ip" in l.get("msg", "") +
+                                    l.get("cap", ""), 5, start=mark)
+            self.assertEqual(line.get("peer"), peer)
+            # Another address is not affected.
+            st, _, _ = h.https_request(self.wh.port, self.ctx, "GET", "/healthz", timeout=5)
+            self.assertEqual(st, 200)
+        finally:
+            for s in held:
+                s.close()
+
+
+class TelemetrySlowloris(unittest.TestCase):
+    """The controller's telemetry listener is the same server: every slot
+    held by drip-fed connections from eight addresses, a sender's request
+    is still answered in time (here a 401: no credentials, which is the
+    listener's first answer to anyone), and the per-address cap names its
+    flag."""
+
+    MAX = 128
+
+    def test_sender_answered_while_every_slot_drips(self):
+        certs = h.Certs(ARGS.srcdir, os.path.join(ARGS.workdir, "certs-tel"))
+        api = h.Standin(ARGS.srcdir, certs, ARGS.workdir)
+        ctl = None
+        try:
+            ctl = h.controller(ARGS.binary, api, ARGS.workdir, "ctl-drip",
+                               ["--telemetry-max-connections", str(self.MAX),
+                                "--telemetry-request-timeout", str(DRIP_REQUEST_TIMEOUT)],
+                               telemetry={"certs": certs, "allowed_users": ["agent"]})
+            ctx = certs.context()
+            # Handshakes and headers only: a sender without credentials is
+            # answered 401 as soon as its headers are in.
+            # Each address tries a few more than its cap.
+            drip = DripFeed(ctl.telemetry_port, ctx, self.MAX // 4 + 8, kinds=("hello", "headers"),
+                            path=b"/telemetry/v1/events")
+            drip.start()
+            try:
+                # Every slot taken: the listener has begun to make room.
+                ctl.wait_log(lambda l: "--telemetry-max-connections nearly reached" in l.get("msg", ""),
+                             60)
+                time.sleep(2)
+                times = []
+                for _ in range(3):
+                    t0 = time.monotonic()
+                    try:
+                        st, _, _ = h.telemetry_post(ctl.telemetry_port, certs, "/telemetry/v1/events",
+                                                    "{}\n", timeout=15)
+                    except (OSError, http.client.HTTPException) as e:
+                        st = repr(e)
+                    times.append(time.monotonic() - t0)
+                    self.assertEqual(st, 401, f"a sender was not answered under the drip-feed "
+                                              f"after {times[-1]:.1f} s")
+                    time.sleep(0.5)
+            finally:
+                drip.stop()
+            print(f"\ntelemetry drip-feed: {drip.n} connections opened; sender answered in "
+                  f"{', '.join('%.3f' % t for t in times)} s", file=sys.stderr)
+            self.assertLess(max(times), DRIP_ANSWER_S, times)
+            self.assertLess(max(t for _, t in drip.lifetimes), DRIP_REQUEST_TIMEOUT + 5)
+            ctl.wait_log(lambda l: "--telemetry-max-connections-per-ip" in l.get("msg", ""), 15)
+        finally:
+            if ctl and ctl.alive():
+                ctl.stop()
+            api.stop()
 
 
 if __name__ == "__main__":

@@ -713,33 +713,50 @@ class Webhook(unittest.TestCase):
 
 
 class ConnectionLimit(unittest.TestCase):
-    """--max-connections: the next connection is refused until one closes."""
+    """--max-connections: one slot in eight is kept for new clients.  Up to
+    the mark every connection is kept; past it, a new connection makes room
+    by closing the one that has waited longest for its request, else the
+    one idle longest, and the log names the cap."""
 
     def test_cap(self):
         tmp = scratch("pg-webhook-cap-")
         crt, key = CERTS.mint_server("cap")
         server = start_webhook(tmp, crt, key, os.path.join(ARGS.srcdir, "examples", "profiles"),
-                               ["--max-connections", "3", "--threads", "1"])
-        ctx = CERTS.context()
-        held = [ctx.wrap_socket(socket.create_connection(("127.0.0.1", server.port)),
-                                server_hostname="localhost") for _ in range(3)]
-        refused = False
+                               ["--max-connections", "8", "--max-connections-per-ip", "0",
+                                "--threads", "1"])
+        # Reviews, not GETs: libmicrohttpd closes a connection whose answer
+        # goes out before a body could be read.
+        rv = review(example("examples/manifests/good/payments-pod.yaml"))
+
+        def ok(c):
+            return c.request("POST", "/validate/pods", rv, retry=False)[0] == 200
+
+        held = [Client(server.port) for _ in range(7)]
         try:
-            extra = ctx.wrap_socket(socket.create_connection(("127.0.0.1", server.port), timeout=5),
-                                    server_hostname="localhost")
-            extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-            refused = extra.recv(100) == b""
+            for c in held:
+                self.assertTrue(ok(c))
+            # At the mark (8 - 8/8): nothing is closed.
+            time.sleep(0.6)
+            for c in held:
+                self.assertTrue(ok(c))
+            mark = server.mark()
+            # One past it: the new connection is served, the longest idle closed.
+            extra = Client(server.port)
+            self.assertTrue(ok(extra))
+            line = server.wait_log(lambda l: "--max-connections nearly reached" in l.get("msg", ""),
+                                   5, start=mark)
+            self.assertEqual((line["closed"], line["cap"]), ("1", "8"))
+            with self.assertRaises((http.client.RemoteDisconnected, ConnectionResetError,
+                                    BrokenPipeError, ssl.SSLEOFError)):
+                ok(held[0])
+            for c in held[1:]:
+                self.assertTrue(ok(c))
             extra.close()
-        except (ConnectionResetError, ssl.SSLError, BrokenPipeError, socket.timeout):
-            refused = True
-        self.assertTrue(refused)
-        held.pop().close()
-        time.sleep(0.3)
-        c = Client(server.port)
-        self.assertEqual(c.request("GET", "/healthz")[0], 200)
-        c.close()
-        for s in held:
-            s.close()
+            self.assertEqual(server.metric("profileguard_webhook_connections_closed_total",
+                                           reason="evicted"), 1)
+        finally:
+            for c in held:
+                c.close()
         self.assertEqual(server.stop(), 0)
         self.assertEqual(server.lines()[-1]["msg"], "webhook stopped")
 
@@ -831,6 +848,113 @@ class Drain(unittest.TestCase):
         server.proc.wait(15)
         self.assertEqual(server.stop(), 0)
         self.assertEqual(server.lines()[-1]["msg"], "webhook stopped")
+
+
+class NamespaceIsolation(unittest.TestCase):
+    """One namespace's reviews that are slow to judge (1,000 containers
+    against 1,000 wildcard patterns whose every segment must be tried,
+    slow for any linear matcher: about two seconds of CPU each) do not hold
+    another namespace's review: it is answered while they are still being
+    judged."""
+
+    SLOW = 8                # more than the connection threads (2), so every one is busy
+
+    @staticmethod
+    def slow_inputs():
+        # 1,000 distinct patterns: 401..500 "a" segments, then "b", then a
+        # tail.  The image has one "b" after 400 "a"s, so every segment but
+        # the last matches: a matcher has to walk them all, in order or not.
+        pats = ["registry.example.com/" + "a*" * (401 + i % 100) + "b*" + "a" * (1 + i // 100) + "*"
+                for i in range(1000)]
+        image = "registry.example.com/" + "a" * 400 + "b" + "a" * 560 + ":1"
+        prof = h.profile("slow", "many", {"images": {"allow": pats}},
+                         selector={"matchLabels": {"app": "slow"}})
+        pod = h.pod("slow", "big", labels={"app": "slow"},
+                    spec={"containers": [{"name": "c%d" % i, "image": image} for i in range(1000)]})
+        return prof, pod
+
+    @staticmethod
+    def pooled_inputs():
+        """A namespace whose reviews go to the judging pool (its profile is
+        too big for the in-place bound: 4,000 patterns) but are quick to
+        judge: one image against exact names."""
+        pats = ["registry.example.com/team/app-%04d:1.0" % i for i in range(4000)]
+        prof = h.profile("pooled", "big-list", {"images": {"allow": pats}},
+                         selector={"matchLabels": {"app": "pooled"}})
+        pod = h.pod("pooled", "quick", image="registry.example.com/team/app-3999:1.0",
+                    labels={"app": "pooled"})
+        return prof, pod
+
+    def test_slow_namespace_does_not_hold_another(self):
+        tmp = scratch("pg-webhook-iso-")
+        crt, key = CERTS.mint_server("iso")
+        prof_dir = os.path.join(tmp, "profiles")
+        os.mkdir(prof_dir)
+        prof, slow_pod = self.slow_inputs()
+        with open(os.path.join(prof_dir, "slow.json"), "w") as f:
+            json.dump(prof, f)
+        pooled_prof, pooled_pod = self.pooled_inputs()
+        with open(os.path.join(prof_dir, "pooled.json"), "w") as f:
+            json.dump(pooled_prof, f)
+        shutil.copy(os.path.join(ARGS.srcdir, "examples", "profiles", "payments-api.yaml"), prof_dir)
+        server = start_webhook(tmp, crt, key, prof_dir,
+                               ["--judge-threads", "4", "--judge-threads-per-namespace", "2"])
+        h.wait_for(lambda: server.http("/readyz")[0] == 200, 15, what="ready")
+        slow_body = json.dumps(review(slow_pod)).encode()
+        fast_rv = review(example("examples/manifests/good/payments-pod.yaml"))
+        done = []
+        lock = threading.Lock()
+        sent = threading.Barrier(self.SLOW + 1)
+
+        def slow(i):
+            c = Client(server.port, timeout=120)
+            try:
+                c.conn.connect()
+                sent.wait(30)
+                status, _, data = c.request("POST", "/validate/pods?timeout=30s", slow_body,
+                                            retry=False)
+                with lock:
+                    done.append(("slow", time.monotonic(), status, json.loads(data)))
+            finally:
+                c.close()
+
+        threads = [threading.Thread(target=slow, args=(i,), daemon=True) for i in range(self.SLOW)]
+        for t in threads:
+            t.start()
+        sent.wait(30)
+        # The slow bodies (1 MB each) in and being judged.
+        time.sleep(0.5)
+        with lock:
+            self.assertEqual(done, [], "slow reviews answered before they could be held up "
+                                       "(the fixture is not slow on this machine)")
+        # Judged in place (a usual review), and on the pool beside the slow
+        # namespace's (which may hold only half the workers).
+        fast = Client(server.port, timeout=120)
+        t0 = time.monotonic()
+        resp = fast.review(fast_rv)
+        t_fast = time.monotonic()
+        resp_pooled = fast.review(review(pooled_pod))
+        t_pooled = time.monotonic()
+        fast.close()
+        self.assertTrue(resp["allowed"], resp)
+        self.assertTrue(resp_pooled["allowed"], resp_pooled)
+        for t in threads:
+            t.join(300)
+        self.assertEqual(len(done), self.SLOW)
+        for _, _, status, out in done:
+            self.assertEqual(status, 200)
+            self.assertFalse(out["response"]["allowed"])
+            self.assertIn("images.allow", out["response"]["status"]["message"])
+        first_slow = min(t for _, t, _, _ in done)
+        print(f"\nisolation: the other namespace's review took {t_fast - t0:.3f} s (a pooled one "
+              f"{t_pooled - t_fast:.3f} s); the first of "
+              f"{self.SLOW} slow ones finished {first_slow - t0:.3f} s after it was sent, the last "
+              f"{max(t for _, t, _, _ in done) - t0:.3f} s", file=sys.stderr)
+        self.assertLess(t_fast, first_slow,
+                        "the other namespace's review waited for a slow namespace's judging")
+        self.assertLess(t_pooled, first_slow,
+                        "a review on the judging pool waited for a slow namespace's judging")
+        self.assertEqual(server.stop(), 0)
 
 
 def standin(tmp, seed, port=0, extra=()):
