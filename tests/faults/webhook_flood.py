@@ -672,7 +672,7 @@ class Slowloris(unittest.TestCase):
         cls.ctx = cls.certs.context()
         cls.profiles = os.path.join(ARGS.workdir, "profiles-drip")
         os.makedirs(cls.profiles)
-        p = h.profile(NS, "web", {"images": {"allow": ["registry.example.com/*"]}},
+        p = h.profile(NS, "web", {"mode": "Enforce", "images": {"allow": ["registry.example.com/*"]}},
                       selector={"matchLabels": {"app": "web"}})
         with open(os.path.join(cls.profiles, "web.json"), "w") as f:
             json.dump(p, f)

@@ -867,7 +867,7 @@ class NamespaceIsolation(unittest.TestCase):
         pats = ["registry.example.com/" + "a*" * (401 + i % 100) + "b*" + "a" * (1 + i // 100) + "*"
                 for i in range(1000)]
         image = "registry.example.com/" + "a" * 400 + "b" + "a" * 560 + ":1"
-        prof = h.profile("slow", "many", {"images": {"allow": pats}},
+        prof = h.profile("slow", "many", {"mode": "Enforce", "images": {"allow": pats}},
                          selector={"matchLabels": {"app": "slow"}})
         pod = h.pod("slow", "big", labels={"app": "slow"},
                     spec={"containers": [{"name": "c%d" % i, "image": image} for i in range(1000)]})
