@@ -22,6 +22,7 @@
 #include "kube_client.h"
 #include "kube_util.h"
 #include "pglog.h"
+#include "ticker.h"
 #include "xalloc.h"
 
 #define RETRY_MS 10000          /* after a failed round, at most this long */
@@ -36,10 +37,7 @@ struct certs_ops {
 	char store[CERTS_MAX_NAMES * 260];
 	int64_t interval_ms;
 
-	pthread_t thread;
-	bool started, stopping;
-	pthread_mutex_t mu;
-	pthread_cond_t cond;
+	struct ticker tick;
 	bool vwc_missing_logged;
 };
 
@@ -271,48 +269,29 @@ out:
 
 /* ---- the thread ---------------------------------------------------------------- */
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void *certs_ops_main(void *ud)
 {
 	struct certs_ops *o = ud;
 	int64_t due = 0, tick = o->interval_ms < TICK_MS ? o->interval_ms : TICK_MS;
 	bool was_leading = false;
 
-	pthread_mutex_lock(&o->mu);
-	while (!o->stopping) {
+	pthread_mutex_lock(&o->tick.mu);
+	while (!o->tick.stopping) {
 		bool leading = controller_leading(o->ctl);
-		int64_t now = mono_ms();
-		struct timespec ts;
 
-		if (leading && (!was_leading || now >= due)) {
+		if (leading && (!was_leading || ticker_now_ms() >= due)) {
 			int r;
 
-			pthread_mutex_unlock(&o->mu);
+			pthread_mutex_unlock(&o->tick.mu);
 			r = certs_ops_round(o);
-			pthread_mutex_lock(&o->mu);
-			now = mono_ms();
-			due = now + (r < 0 && o->interval_ms > RETRY_MS ? RETRY_MS : o->interval_ms);
+			pthread_mutex_lock(&o->tick.mu);
+			due = ticker_now_ms() +
+			      (r < 0 && o->interval_ms > RETRY_MS ? RETRY_MS : o->interval_ms);
 		}
 		was_leading = leading;
-		if (o->stopping)
-			break;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += tick / 1000;
-		ts.tv_nsec += (tick % 1000) * 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-		pthread_cond_timedwait(&o->cond, &o->mu, &ts);
+		ticker_sleep(&o->tick, tick);
 	}
-	pthread_mutex_unlock(&o->mu);
+	pthread_mutex_unlock(&o->tick.mu);
 	return NULL;
 }
 
@@ -321,7 +300,6 @@ int certs_ops_new(const struct certs_ops_config *cfg, struct certs_ops **ret, ch
 {
 	const char *svcs[] = { cfg->webhook_service, cfg->telemetry_service };
 	struct certs_ops *o;
-	pthread_condattr_t ca;
 	int n;
 
 	if (!cfg->client || !cfg->controller || !cfg->namespace || !cfg->secret ||
@@ -344,11 +322,7 @@ int certs_ops_new(const struct certs_ops_config *cfg, struct certs_ops **ret, ch
 		return -EINVAL;
 	}
 	o->nnames = (size_t)n;
-	pthread_mutex_init(&o->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&o->cond, &ca);
-	pthread_condattr_destroy(&ca);
+	ticker_init(&o->tick);
 	o->client = cfg->client;
 	o->ctl = cfg->controller;
 	o->interval_ms = cfg->interval_ms > 0 ? cfg->interval_ms : 3600 * 1000;
@@ -366,31 +340,20 @@ int certs_ops_new(const struct certs_ops_config *cfg, struct certs_ops **ret, ch
 
 int certs_ops_start(struct certs_ops *o)
 {
-	int r = -pthread_create(&o->thread, NULL, certs_ops_main, o);
-
-	o->started = r == 0;
-	return r;
+	return ticker_start(&o->tick, certs_ops_main, o);
 }
 
 void certs_ops_stop(struct certs_ops *o)
 {
-	if (!o || !o->started)
-		return;
-	pthread_mutex_lock(&o->mu);
-	o->stopping = true;
-	pthread_cond_broadcast(&o->cond);
-	pthread_mutex_unlock(&o->mu);
-	pthread_join(o->thread, NULL);
-	o->started = false;
+	if (o)
+		ticker_stop(&o->tick);
 }
 
 struct certs_ops *certs_ops_free(struct certs_ops *o)
 {
 	if (!o)
 		return NULL;
-	certs_ops_stop(o);
-	pthread_mutex_destroy(&o->mu);
-	pthread_cond_destroy(&o->cond);
+	ticker_destroy(&o->tick);
 	pg_free(o->ns);
 	pg_free(o->secret);
 	pg_free(o->vwc);

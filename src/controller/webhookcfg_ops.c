@@ -22,6 +22,7 @@
 #include "kube_client.h"
 #include "metrics.h"
 #include "pglog.h"
+#include "ticker.h"
 #include "xalloc.h"
 
 #define DEFAULT_INTERVAL_MS 2000
@@ -42,10 +43,7 @@ struct webhookcfg_ops {
 	 * is armed; 0 otherwise, so max() over the replicas is the truth. */
 	struct metric *armed;
 
-	pthread_t thread;
-	bool started, stopping;
-	pthread_mutex_t mu;
-	pthread_cond_t cond;
+	struct ticker tick;
 	/* What was last logged, so a state is logged when it changes, not
 	 * every round. */
 	char last[512];
@@ -348,36 +346,26 @@ out:
 static void *webhookcfg_main(void *ud)
 {
 	struct webhookcfg_ops *o = ud;
-	struct timespec ts;
 	bool was_leading = false;
 
-	pthread_mutex_lock(&o->mu);
-	while (!o->stopping) {
+	pthread_mutex_lock(&o->tick.mu);
+	/* Leadership is looked at every interval too: at most 2 s by
+	 * default, so a new leader arms within one interval. */
+	while (!o->tick.stopping) {
 		bool leading = controller_leading(o->ctl);
 
 		if (leading) {
-			pthread_mutex_unlock(&o->mu);
+			pthread_mutex_unlock(&o->tick.mu);
 			webhookcfg_round(o);
-			pthread_mutex_lock(&o->mu);
+			pthread_mutex_lock(&o->tick.mu);
 		} else if (was_leading) {
 			o->last[0] = '\0';
 			metric_set(o->armed, 0);
 		}
 		was_leading = leading;
-		if (o->stopping)
-			break;
-		/* Leadership is looked at every interval too: at most 2 s by
-		 * default, so a new leader arms within one interval. */
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += o->interval_ms / 1000;
-		ts.tv_nsec += (o->interval_ms % 1000) * 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-		pthread_cond_timedwait(&o->cond, &o->mu, &ts);
+		ticker_sleep(&o->tick, o->interval_ms);
 	}
-	pthread_mutex_unlock(&o->mu);
+	pthread_mutex_unlock(&o->tick.mu);
 	return NULL;
 }
 
@@ -385,7 +373,6 @@ int webhookcfg_ops_new(const struct webhookcfg_ops_config *cfg, struct webhookcf
 		       char *err, size_t errsz)
 {
 	struct webhookcfg_ops *o;
-	pthread_condattr_t ca;
 
 	if (!cfg->client || !cfg->controller || !cfg->namespace || !*cfg->namespace ||
 	    !cfg->webhook_config || !*cfg->webhook_config) {
@@ -395,11 +382,7 @@ int webhookcfg_ops_new(const struct webhookcfg_ops_config *cfg, struct webhookcf
 	o = pg_calloc(1, sizeof(*o));
 	if (!o)
 		return -ENOMEM;
-	pthread_mutex_init(&o->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&o->cond, &ca);
-	pthread_condattr_destroy(&ca);
+	ticker_init(&o->tick);
 	o->client = cfg->client;
 	o->ctl = cfg->controller;
 	o->interval_ms = cfg->interval_ms > 0 ? cfg->interval_ms : DEFAULT_INTERVAL_MS;
@@ -422,31 +405,20 @@ int webhookcfg_ops_new(const struct webhookcfg_ops_config *cfg, struct webhookcf
 
 int webhookcfg_ops_start(struct webhookcfg_ops *o)
 {
-	int r = -pthread_create(&o->thread, NULL, webhookcfg_main, o);
-
-	o->started = r == 0;
-	return r;
+	return ticker_start(&o->tick, webhookcfg_main, o);
 }
 
 void webhookcfg_ops_stop(struct webhookcfg_ops *o)
 {
-	if (!o || !o->started)
-		return;
-	pthread_mutex_lock(&o->mu);
-	o->stopping = true;
-	pthread_cond_broadcast(&o->cond);
-	pthread_mutex_unlock(&o->mu);
-	pthread_join(o->thread, NULL);
-	o->started = false;
+	if (o)
+		ticker_stop(&o->tick);
 }
 
 struct webhookcfg_ops *webhookcfg_ops_free(struct webhookcfg_ops *o)
 {
 	if (!o)
 		return NULL;
-	webhookcfg_ops_stop(o);
-	pthread_mutex_destroy(&o->mu);
-	pthread_cond_destroy(&o->cond);
+	ticker_destroy(&o->tick);
 	pg_free(o->ns);
 	pg_free(o->vwc);
 	pg_free(o);

@@ -13,6 +13,7 @@
 #include "fpath.h"
 #include "netaddr.h"
 #include "strutil.h"
+#include "ticker.h"
 #include "xalloc.h"
 
 START_TEST(test_buf_limits)
@@ -462,15 +463,68 @@ START_TEST(test_cidr)
 }
 END_TEST
 
+/* The periodic loops' thread: it runs, sleeps its interval, and a stop
+ * wakes it at once rather than after the interval. */
+struct tick_count {
+	struct ticker t;
+	int rounds;
+};
+
+static void *tick_main(void *ud)
+{
+	struct tick_count *tc = ud;
+
+	pthread_mutex_lock(&tc->t.mu);
+	while (!tc->t.stopping) {
+		tc->rounds++;
+		ticker_sleep(&tc->t, 60000);
+	}
+	pthread_mutex_unlock(&tc->t.mu);
+	return NULL;
+}
+
+START_TEST(test_ticker)
+{
+	struct tick_count tc = { .rounds = 0 };
+	struct timespec ts, now;
+	int64_t t0;
+
+	ticker_deadline(1999, &ts);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ck_assert(ts.tv_nsec >= 0 && ts.tv_nsec < 1000000000L);
+	ck_assert(ts.tv_sec >= now.tv_sec + 1 && ts.tv_sec <= now.tv_sec + 3);
+
+	ticker_init(&tc.t);
+	ticker_stop(&tc.t);                     /* not started: nothing to join */
+	ck_assert_int_eq(ticker_start(&tc.t, tick_main, &tc), 0);
+	while (1) {
+		pthread_mutex_lock(&tc.t.mu);
+		if (tc.rounds > 0) {
+			pthread_mutex_unlock(&tc.t.mu);
+			break;
+		}
+		pthread_mutex_unlock(&tc.t.mu);
+	}
+	t0 = ticker_now_ms();
+	ticker_stop(&tc.t);                     /* the 60 s sleep ends now */
+	ck_assert_int_lt(ticker_now_ms() - t0, 30000);
+	ck_assert_int_eq(tc.rounds, 1);
+	ck_assert(!ticker_sleep(&tc.t, 1));     /* stopping: no wait */
+	ticker_destroy(&tc.t);
+	ticker_destroy(NULL);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *suites[] = { suite_create("buf"), suite_create("arena"), suite_create("errlist"),
-			    suite_create("fpath"), suite_create("strutil"), suite_create("netaddr") };
-	TCase *tc[6];
+			    suite_create("fpath"), suite_create("strutil"), suite_create("netaddr"),
+			    suite_create("ticker") };
+	TCase *tc[7];
 	SRunner *sr;
 	int failed;
 
-	for (int i = 0; i < 6; i++) {
+	for (int i = 0; i < 7; i++) {
 		tc[i] = tcase_create("main");
 		suite_add_tcase(suites[i], tc[i]);
 	}
@@ -489,8 +543,9 @@ int main(void)
 	tcase_add_test(tc[4], test_names);
 	tcase_add_test(tc[4], test_paths);
 	tcase_add_test(tc[5], test_cidr);
+	tcase_add_test(tc[6], test_ticker);
 	sr = srunner_create(suites[0]);
-	for (int i = 1; i < 6; i++)
+	for (int i = 1; i < 7; i++)
 		srunner_add_suite(sr, suites[i]);
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
