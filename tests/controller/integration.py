@@ -588,6 +588,20 @@ class TestRestoreFromStatus(Base):
         self.assertEqual(wp["metadata"]["uid"], self.api.one("WorkloadProfile", ns, "edited")["metadata"]["uid"])
 
 
+    def test_spec_over_the_cap_not_recorded(self):
+        """A spec over 256 KiB serialized is not recorded, and Ready says
+        so: over the cap is never a silent truncation."""
+        ns = "restore-big"
+        big = ["/" + "a" * 3999 for _ in range(70)]     # about 280 KiB serialized
+        self.api.put(profile(ns, "big", dict(REQUIRE_DIGEST, runtime={"executables": big})))
+        st = self.wait_status(ns, "big", lambda s: s.get("enforcedGeneration") == 1)
+        self.assertNotIn("enforcedSpec", st)
+        cond = st["conditions"][0]
+        self.assertEqual((cond["status"], cond["reason"]), ("True", "Accepted"))
+        self.assertRegex(cond["message"], r"^status\.enforcedSpec not recorded: the spec is 28\d{4} bytes, "
+                         r"over the cap of 262144: ")
+
+
 class TestDryRun(Base):
     FLAGS = ["--dry-run"]
 
