@@ -1312,10 +1312,9 @@ static size_t collect_patches(struct controller *c, int64_t now_ms, bool all, st
 	for (size_t i = 0; i < c->nprofs; i++) {
 		struct profstate *p = c->profs[i];
 		struct pstatus st;
+		const struct wp *aw;
 		json_t *js, *cond;
 		char *text;
-
-		const struct wp *aw;
 
 		if (!p->dirty || (!all && now_ms - p->flushed_ms < c->cfg.status_interval_ms))
 			continue;

@@ -129,10 +129,9 @@ int source_restore_enforced(json_t *obj, struct profile **ret_profile, int64_t *
 	/* The object as it was at that generation: this one's identity, the
 	 * recorded spec, no status. */
 	smeta = json_is_object(meta) ? json_copy(meta) : json_object();
-	stored = json_object();
+	stored = json_copy(obj);
 	if (!smeta || !stored || json_object_set_new(smeta, "generation", json_integer(gen)) < 0 ||
-	    json_object_set(stored, "apiVersion", json_object_get(obj, "apiVersion")) < 0 ||
-	    json_object_set(stored, "kind", json_object_get(obj, "kind")) < 0 ||
+	    json_object_del(stored, "status") < 0 ||
 	    json_object_set(stored, "metadata", smeta) < 0 ||
 	    json_object_set(stored, "spec", spec) < 0) {
 		json_decref(smeta);
