@@ -85,6 +85,18 @@ struct wp {
 	char *ready_ltt;                /* its lastTransitionTime */
 	uint64_t spec_hash;             /* what the spec says, whatever generation says */
 	json_t *status;                 /* the status as the cluster has it; NULL */
+	/* status.enforcedGeneration as the cluster has it (0: none). */
+	int64_t stored_generation;
+	/* Valid and not yet recorded in status: the spec to record (a
+	 * reference); NULL otherwise, so a recorded spec is not held twice. */
+	json_t *spec;
+	size_t spec_bytes;              /* the spec's size, serialized (status_spec_bytes) */
+	/* Invalid: the last valid generation read back from status, for a
+	 * controller that never saw it valid (source_restore_enforced). */
+	struct profile *restored;
+	int64_t restored_generation;
+	size_t restored_bytes;
+	char *restore_why;              /* why none was, when status said something */
 };
 
 /* The controller's view of one profile. */
@@ -187,6 +199,9 @@ static void free_wp(void *ud, void *data)
 	pg_free(w->ready);
 	pg_free(w->ready_ltt);
 	json_decref(w->status);
+	json_decref(w->spec);
+	profile_free(w->restored);
+	pg_free(w->restore_why);
 	pg_free(w);
 }
 
@@ -232,6 +247,29 @@ static int decode_wp(void *ud, json_t *obj, void **ret)
 	w->spec_hash = hash_json(json_object_get(obj, "spec"));
 	if (json_is_object(status))
 		w->status = json_incref(status);
+	w->stored_generation = json_integer_value(json_object_get(status, "enforcedGeneration"));
+	w->spec_bytes = status_spec_bytes(json_object_get(obj, "spec"));
+	/* Over the cap it is not recorded: status_build() says so from the
+	 * size alone. */
+	if (w->profile && w->stored_generation != w->generation &&
+	    w->spec_bytes <= STATUS_ENFORCED_SPEC_MAX)
+		w->spec = json_incref(json_object_get(obj, "spec"));
+	if (!w->profile) {
+		char why[PROFILE_MAX_STRING + 256];
+		json_t *rs = json_object_get(status, "enforcedSpec");
+
+		r = source_restore_enforced(obj, &w->restored, &w->restored_generation, why, sizeof(why));
+		if (r == -ENOMEM) {
+			free_wp(NULL, w);
+			return r;
+		}
+		w->restored_bytes = w->restored ? status_spec_bytes(rs) : 0;
+		if (!w->restored && why[0] && !(w->restore_why = pg_strdup(why))) {
+			free_wp(NULL, w);
+			return -ENOMEM;
+		}
+		r = -EINVAL;
+	}
 	w->violations = json_integer_value(json_object_get(status, "violations"));
 	if (w->violations < 0)
 		w->violations = 0;
@@ -311,12 +349,14 @@ static void prof_unref(struct profstate *p)
 }
 
 /* The profile enforced for @p: its own, or while it is invalid its last
- * valid generation's, or NULL (never valid: nothing is enforced). */
+ * valid generation's (seen by this process, else the one recorded in its
+ * status), or NULL (never valid: nothing is enforced). */
 static struct profile *prof_applied(const struct profstate *p)
 {
 	if (p->wp->profile)
 		return p->wp->profile;
-	return p->valid_obj ? ((const struct wp *)kube_object_data(p->valid_obj))->profile : NULL;
+	return p->valid_obj ? ((const struct wp *)kube_object_data(p->valid_obj))->profile
+			    : p->wp->restored;
 }
 
 /* The generation prof_applied() comes from, 0 for none. */
@@ -324,7 +364,18 @@ static int64_t prof_applied_generation(const struct profstate *p)
 {
 	if (p->wp->profile)
 		return p->wp->generation;
-	return p->valid_obj ? ((const struct wp *)kube_object_data(p->valid_obj))->generation : 0;
+	if (p->valid_obj)
+		return ((const struct wp *)kube_object_data(p->valid_obj))->generation;
+	return p->wp->restored ? p->wp->restored_generation : 0;
+}
+
+/* The decoded generation prof_applied() comes from when it is one this
+ * process saw (its spec may still have to be recorded), else NULL. */
+static const struct wp *prof_applied_wp(const struct profstate *p)
+{
+	if (p->wp->profile)
+		return p->wp;
+	return p->valid_obj ? kube_object_data(p->valid_obj) : NULL;
 }
 
 static void prof_remove_at(struct controller *c, size_t i)
@@ -1012,6 +1063,7 @@ static void profile_changed(struct infslot *s, struct kube_object *cur, struct k
 	struct controller *c = s->c;
 	const char *ns = kube_object_namespace(cur ? cur : old);
 	int64_t kept = 0;
+	bool restored = false;
 	int r = 0;
 
 	slot_ok(s);
@@ -1021,8 +1073,10 @@ static void profile_changed(struct infslot *s, struct kube_object *cur, struct k
 
 		r = prof_upsert(c, cur);
 		p = r == 0 ? prof_find(c, ns, kube_object_name(cur)) : NULL;
-		if (p && !p->wp->profile)
+		if (p && !p->wp->profile) {
 			kept = prof_applied_generation(p);
+			restored = !p->valid_obj && p->wp->restored;
+		}
 	} else {
 		size_t i = prof_lower(c, ns, kube_object_name(old));
 
@@ -1044,14 +1098,21 @@ static void profile_changed(struct infslot *s, struct kube_object *cur, struct k
 		snprintf(kgen, sizeof(kgen), "%lld", (long long)kept);
 		if (!w->profile && (!old || ((const struct wp *)kube_object_data(old))->profile ||
 				    !str_eq(w->invalid, ((const struct wp *)kube_object_data(old))->invalid))) {
-			if (kept)
+			if (restored)
+				pglog(PGLOG_WARN, "invalid WorkloadProfile: its last valid generation, restored "
+				      "from status.enforcedSpec, stays applied",
+				      "namespace", ns, "profile", kube_object_name(cur), "generation", gen,
+				      "enforced_generation", kgen, "error", w->invalid ? w->invalid : "", NULL);
+			else if (kept)
 				pglog(PGLOG_WARN, "invalid WorkloadProfile: its last valid generation stays applied",
 				      "namespace", ns, "profile", kube_object_name(cur), "generation", gen,
 				      "enforced_generation", kgen, "error", w->invalid ? w->invalid : "", NULL);
 			else
 				pglog(PGLOG_WARN, "invalid WorkloadProfile: not applied", "namespace", ns,
 				      "profile", kube_object_name(cur), "generation", gen,
-				      "error", w->invalid ? w->invalid : "", NULL);
+				      "error", w->invalid ? w->invalid : "",
+				      /* no "status" field when status held nothing */
+				      w->restore_why ? "status" : NULL, w->restore_why, NULL);
 		}
 	}
 	request_ns(c, ns);
@@ -1219,7 +1280,10 @@ static int patch_rank(json_t *cached, json_t *built)
 	    json_integer_value(json_object_get(cached, "violations")) ||
 	    (last && !json_equal(last, json_object_get(cached, "lastViolation"))))
 		return 0;
-	if (!json_equal(json_object_get(built, "conditions"), json_object_get(cached, "conditions")))
+	/* The last valid generation recorded: what a restart while the
+	 * profile is invalid will enforce. */
+	if (!json_equal(json_object_get(built, "conditions"), json_object_get(cached, "conditions")) ||
+	    json_object_get(built, "enforcedGeneration"))
 		return 1;
 	return 2;
 }
@@ -1248,15 +1312,21 @@ static size_t collect_patches(struct controller *c, int64_t now_ms, bool all, st
 	for (size_t i = 0; i < c->nprofs; i++) {
 		struct profstate *p = c->profs[i];
 		struct pstatus st;
+		const struct wp *aw;
 		json_t *js, *cond;
 		char *text;
 
 		if (!p->dirty || (!all && now_ms - p->flushed_ms < c->cfg.status_interval_ms))
 			continue;
+		aw = prof_applied_wp(p);
 		st = (struct pstatus){
 			.generation = p->wp->generation, .valid = p->wp->profile != NULL,
 			.invalid_message = p->wp->invalid,
 			.enforced_generation = p->wp->profile ? 0 : prof_applied_generation(p),
+			.restored = !aw && p->wp->restored,
+			.stored_generation = p->wp->stored_generation,
+			.enforced_spec = aw ? aw->spec : NULL,
+			.enforced_spec_bytes = aw ? aw->spec_bytes : p->wp->restored_bytes,
 			.matched = p->matched,
 			.violations = p->base + p->added, .has_last = p->has_last,
 			.last_pod = p->last_pod, .last_reason = p->last_reason,

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "webhook_source.h"
+
 struct metrics;
 
 /* Monotonic milliseconds. */
@@ -235,6 +237,16 @@ struct pstatus {
 	/* Invalid: the last valid generation, still enforced (SPEC §2);
 	 * 0: none, nothing is. */
 	int64_t enforced_generation;
+	/* The enforced generation came from status.enforcedSpec (a restart
+	 * while the profile was invalid), not from memory. */
+	bool restored;
+	/* status.enforcedGeneration as the cluster has it (0: none). */
+	int64_t stored_generation;
+	/* The spec of the enforced generation (valid: this one), borrowed,
+	 * and its size (status_spec_bytes()); recorded in status when that
+	 * generation is not the one stored.  NULL: not at hand. */
+	json_t *enforced_spec;
+	size_t enforced_spec_bytes;
 	int64_t matched;                /* pods it selects now */
 	int64_t violations;             /* since creation */
 	bool has_last;                  /* a violation this term: write lastViolation */
@@ -248,6 +260,13 @@ struct pstatus {
 	const char *prev_transition;    /* RFC 3339, NULL: none */
 };
 
+/* The most status.enforcedSpec holds, serialized: a bigger spec is not
+ * recorded (and the Ready condition says so), never cut. */
+#define STATUS_ENFORCED_SPEC_MAX SOURCE_ENFORCED_SPEC_MAX
+
+/* The size of @spec serialized compactly, as status.enforcedSpec is
+ * measured against STATUS_ENFORCED_SPEC_MAX. */
+size_t status_spec_bytes(const json_t *spec);
 /* The status object for a merge patch of /status (a new reference), or
  * NULL on allocation failure.  @now is epoch seconds. */
 json_t *status_build(const struct pstatus *s, int64_t now);

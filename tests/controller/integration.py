@@ -528,6 +528,80 @@ class TestEnforce(Base):
             self.assertIn(k, actions[-1])
 
 
+class TestRestoreFromStatus(Base):
+    """SPEC §2 across a controller restart: the last valid generation is
+    recorded in the profile's status, so a controller that starts while
+    the profile is invalid still enforces it."""
+
+    FLAGS = ["--max-actions-per-minute", "1000"]
+
+    def test_restart_while_invalid_restores_from_status(self):
+        ns = "restore"
+        broken = {"runtime": {"egress": [{"cidr": "10.0.0.0/33", "ports": [443]}]}}
+        wp = self.api.put(profile(ns, "edited", dict(REQUIRE_DIGEST, response={"action": "Delete"})))[0]
+        # Recorded in the write that says generation 1 is observed.
+        st = self.wait_status(ns, "edited", lambda s: s.get("enforcedGeneration") == 1)
+        self.assertEqual(st["observedGeneration"], 1)
+        self.assertEqual(st["enforcedSpec"], self.api.one("WorkloadProfile", ns, "edited")["spec"])
+        patches = lambda: [r for r in self.api.requests("PATCH", f"/namespaces/{ns}/workloadprofiles/edited/status$")
+                           if "enforcedSpec" in (r["body"].get("status") or {})]
+        self.assertEqual(len(patches()), 1)
+
+        # The controller goes; the spec is edited into an invalid one; a
+        # new controller, which never saw generation 1, starts.
+        self.assertEqual(self.ctl.stop(timeout=STOP_TIMEOUT), 0)
+        self.api.patch_profile(ns, "edited", broken)
+        type(self).ctl = controller(self.api, "--leader-elect=false", *self.FLAGS, name="ctl-restarted")
+        st = self.wait_status(ns, "edited", lambda s: s.get("observedGeneration") == 2)
+        cond = st["conditions"][0]
+        self.assertEqual((cond["status"], cond["reason"]), ("False", "Invalid"))
+        self.assertIn("generation 2 is invalid, generation 1 stays enforced (restored from status.enforcedSpec)",
+                      cond["message"])
+        self.assertIn('spec.runtime.egress[0].cidr: "10.0.0.0/33" is not a CIDR', cond["message"])
+        # Status still records generation 1, untouched.
+        self.assertEqual((st["enforcedGeneration"], st["enforcedSpec"]["images"]), (1, {"requireDigest": True}))
+        self.assertEqual(len(patches()), 1, [(r.get("time"), r["body"]) for r in patches()])
+        line = self.ctl.wait_log(lambda l: l.get("profile") == "edited" and
+                                 l.get("msg", "").startswith("invalid WorkloadProfile"))
+        self.assertEqual(line["msg"], "invalid WorkloadProfile: its last valid generation, restored from "
+                         "status.enforcedSpec, stays applied")
+        self.assertEqual((line["generation"], line["enforced_generation"]), ("2", "1"))
+        ev = wait_for(lambda: self.api.events(ns, "edited", "ProfileInvalid"), 10, what="ProfileInvalid Event")
+        self.assertIn("generation 2 is invalid, generation 1 stays enforced", ev[0]["note"])
+
+        # A drifted pod is found, and acted on, under the restored generation.
+        bad = self.api.put(pod(ns, "drifted", image="nginx"))[0]
+        self.wait_gone(ns, "drifted")
+        self.assertEqual(self.api.deletes(ns, "drifted"), [(200, bad["metadata"]["uid"])])
+        self.assert_event(self.wait_event(ns, "drifted", "AdmissionDrift"), "AdmissionDrift", "Delete",
+                          bad, "edited", "requireDigest")
+
+        # Valid again: the current spec wins, and status follows it.
+        self.api.patch_profile(ns, "edited", {"runtime": None, "mode": "Audit"})
+        st = self.wait_status(ns, "edited", lambda s: s.get("enforcedGeneration") == 3)
+        self.assertEqual(st["conditions"][0]["status"], "True")
+        self.assertEqual(st["enforcedSpec"]["mode"], "Audit")
+        self.assertEqual(st["enforcedSpec"], self.api.one("WorkloadProfile", ns, "edited")["spec"])
+        self.api.put(pod(ns, "audited", image="nginx"))
+        self.wait_event(ns, "audited", "AdmissionDrift")
+        self.assertEqual(self.api.deletes(ns, "audited"), [])
+        self.assertEqual(wp["metadata"]["uid"], self.api.one("WorkloadProfile", ns, "edited")["metadata"]["uid"])
+
+
+    def test_spec_over_the_cap_not_recorded(self):
+        """A spec over 256 KiB serialized is not recorded, and Ready says
+        so: over the cap is never a silent truncation."""
+        ns = "restore-big"
+        big = ["/" + "a" * 3999 for _ in range(70)]     # about 280 KiB serialized
+        self.api.put(profile(ns, "big", dict(REQUIRE_DIGEST, runtime={"executables": big})))
+        st = self.wait_status(ns, "big", lambda s: s.get("enforcedGeneration") == 1)
+        self.assertNotIn("enforcedSpec", st)
+        cond = st["conditions"][0]
+        self.assertEqual((cond["status"], cond["reason"]), ("True", "Accepted"))
+        self.assertRegex(cond["message"], r"^status\.enforcedSpec not recorded: the spec is 28\d{4} bytes, "
+                         r"over the cap of 262144: ")
+
+
 class TestDryRun(Base):
     FLAGS = ["--dry-run"]
 

@@ -266,6 +266,26 @@ START_TEST(test_mode_default_agrees)
 }
 END_TEST
 
+/* The controller records the last valid generation in status (SPEC §2):
+ * without these in the schema the API server would prune them, and a
+ * restart while a profile is invalid would enforce nothing of it.  The
+ * spec is kept whole (unknown fields preserved): it is validated when it
+ * is read back, as the spec is. */
+START_TEST(test_status_records_enforced_spec)
+{
+	json_t *v = json_array_get(json_object_get(json_object_get(crd, "spec"), "versions"), 0);
+	json_t *props;
+
+	v = json_object_get(json_object_get(v, "schema"), "openAPIV3Schema");
+	props = json_object_get(json_object_get(json_object_get(v, "properties"), "status"), "properties");
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(props, "enforcedGeneration"), "type")),
+			 "integer");
+	v = json_object_get(props, "enforcedSpec");
+	ck_assert_str_eq(json_string_value(json_object_get(v, "type")), "object");
+	ck_assert(json_is_true(json_object_get(v, "x-kubernetes-preserve-unknown-fields")));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("crd");
@@ -279,6 +299,7 @@ int main(void)
 	tcase_add_test(tc, test_enums_agree);
 	tcase_add_test(tc, test_names_and_columns);
 	tcase_add_test(tc, test_mode_default_agrees);
+	tcase_add_test(tc, test_status_records_enforced_spec);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

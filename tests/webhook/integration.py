@@ -1132,6 +1132,77 @@ class KubeSource(unittest.TestCase):
         self.api.kube("DELETE", WP % "team" + "/edited")
         self.wait_decision(pod, lambda r: r == {"uid": UID, "allowed": True})
 
+    def test_4c_restart_while_invalid_restores_from_status(self):
+        """SPEC §2 across a rollout: the real controller records the last
+        valid generation in the profile's status (enforcedGeneration,
+        enforcedSpec); the spec is then edited into an invalid one, and a
+        webhook that starts afterwards (never having seen it valid) still
+        enforces that generation, read back from status.  A valid spec
+        always wins over what status recorded."""
+        pod = {"apiVersion": "v1", "kind": "Pod",
+               "metadata": {"name": "r", "namespace": "team", "labels": {"app": "r"}},
+               "spec": {"containers": [{"name": "c", "image": "nginx:1.27"}]}}
+        prof = {"apiVersion": "profileguard.io/v1alpha1", "kind": "WorkloadProfile",
+                "metadata": {"name": "restored", "namespace": "team"},
+                "spec": {"selector": {"matchLabels": {"app": "r"}}, "mode": "Enforce",
+                         "images": {"allow": ["registry.example.com/*"]}}}
+        msg = "spec.containers[0].image: \"nginx:1.27\" not allowed by team/restored images.allow"
+        tmp = scratch("pg-webhook-restore-")
+        crt, key = CERTS.mint_server("webhook-restore")
+        flags = ["--kubeconfig", self.api.kubeconfig, "--namespace", "profileguard-system",
+                 "--threads", "2"]
+
+        def replica(n):
+            w = h.webhook(ARGS.binary, CERTS, tmp, None, flags, name="webhook-r%d" % n,
+                          tls=(crt, key), log_level="debug")
+            return w, Client(w.port)
+
+        def stop(w, cl):
+            cl.close()
+            self.assertEqual(w.stop(), 0)
+
+        self.api.kube("POST", WP % "team", prof)
+        ctl = h.controller(ARGS.binary, self.api, tmp, "ctl-restore", ["--leader-elect=false"],
+                           own_ns="profileguard-system")
+        try:
+            st = h.wait_for(lambda: (lambda s: s if s.get("enforcedGeneration") == 1 else None)(
+                self.api.profile_status("team", "restored")), 15, what="enforcedSpec recorded")
+        finally:
+            self.assertEqual(ctl.stop(), 0)
+        self.assertEqual(st["enforcedSpec"], self.api.one("WorkloadProfile", "team", "restored")["spec"])
+
+        # Generation 2 is invalid (written past the webhook); then the
+        # webhook rolls: the new replica never saw generation 1.
+        self.api.patch_profile("team", "restored", {"runtime": {"egress": [{"cidr": "10.0.0.0/33"}]}})
+        w, cl = replica(1)
+        try:
+            line = w.wait_log(lambda l: l.get("name") == "restored" and
+                              l.get("msg", "").startswith("invalid WorkloadProfile in the cluster"))
+            self.assertEqual(line["msg"], "invalid WorkloadProfile in the cluster: its last valid "
+                             "generation, restored from status.enforcedSpec, stays enforced")
+            self.assertEqual((line["generation"], line["enforced_generation"]), ("2", "1"))
+            self.assertIn("spec.runtime.egress[0].cidr", line["errors"])
+            r = cl.review(review(pod))
+            self.assertFalse(r["allowed"], r)
+            self.assertEqual(r["status"]["message"], msg)
+        finally:
+            stop(w, cl)
+
+        # Generation 3 is valid (Audit) while status still records 1: the
+        # current spec wins, before a restart and after one.
+        self.api.patch_profile("team", "restored", {"runtime": None, "mode": "Audit"})
+        self.assertEqual(self.api.profile_status("team", "restored")["enforcedGeneration"], 1)
+        w, cl = replica(2)
+        try:
+            r = cl.review(review(pod))
+            self.assertTrue(r["allowed"], r)
+            self.assertEqual(r["warnings"], [msg])
+            self.assertFalse([l for l in w.lines() if l.get("name") == "restored"])
+        finally:
+            stop(w, cl)
+        self.api.kube("DELETE", WP % "team" + "/restored")
+        self.wait_decision(pod, lambda r: r == {"uid": UID, "allowed": True})
+
     def test_5_api_server_restarts(self):
         """The API server goes away twice.  Meanwhile the webhook answers
         from its last snapshot and stays ready.  Back the first time with
