@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../lib/glob_reference.h"
 #include "arena.h"
 #include "buf.h"
 #include "errlist.h"
@@ -179,38 +180,6 @@ START_TEST(test_glob)
 	ck_assert(!glob_has_wildcard("/app/server"));
 }
 END_TEST
-
-/* The matcher glob_match() replaced (greedy, one backtrack point): right,
- * but O(n * m).  Kept here only as the reference the new one must agree
- * with. */
-static bool glob_reference(const char *p, const char *s)
-{
-	const char *star = NULL, *retry = NULL;
-
-	while (*s) {
-		if (*p == '*') {
-			while (*p == '*')
-				p++;
-			if (!*p)
-				return true;
-			star = p;
-			retry = s;
-			continue;
-		}
-		if (*p == '?' || *p == *s) {
-			p++;
-			s++;
-			continue;
-		}
-		if (!star)
-			return false;
-		p = star;
-		s = ++retry;
-	}
-	while (*p == '*')
-		p++;
-	return *p == '\0';
-}
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15u;
 
