@@ -192,10 +192,18 @@ static int add_profile(struct check *c, const struct manifest_origin *o, struct 
 	snprintf(key, sizeof(key), "%s/%s", p->namespace, p->name);
 	if ((d = find_pdef(c, key))) {
 		char *label = origin_label(o);
-		int r = label ? errlist_add(&c->errs, "%s: WorkloadProfile %s is also defined at %s; two profiles "
-					   "with one namespace/name: the last would silently win",
-					   label, key, d->label) : -ENOMEM;
+		int r;
 
+		/* The same document named twice (-p dir -p dir/a.yaml) is one
+		 * profile, not two. */
+		if (label && !strcmp(label, d->label)) {
+			pg_free(label);
+			profile_free(p);
+			return 0;
+		}
+		r = label ? errlist_add(&c->errs, "%s: WorkloadProfile %s is also defined at %s; two profiles "
+					"with one namespace/name: the last would silently win",
+					label, key, d->label) : -ENOMEM;
 		pg_free(label);
 		profile_free(p);
 		return r;

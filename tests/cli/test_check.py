@@ -526,6 +526,10 @@ class ProfilesGivenWrong(Tmp):
         e = json.loads(out)["errors"]
         self.assertEqual([(x["file"], x["document"]) for x in e], [(two, 2)])
         self.assertIn("also defined at %s: document 1" % two, e[0]["message"])
+        # the same document named twice is one profile
+        rc, out, err = run("check", "-p", a, "-p", a, "-f", pod, "-n", "payments")
+        self.assertEqual(rc, 1, out + err)
+        self.assertNotIn("also defined", err)
         # a profile without a namespace takes -n's, so these two clash too
         nons = self.path("nons.yaml", PAYMENTS_PROFILE.replace(", namespace: payments}", "}"))
         rc, out, err = run("check", "-p", a, "-p", nons, "-f", pod, "-n", "payments")
