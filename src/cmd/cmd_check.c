@@ -718,7 +718,7 @@ static int check_namespace(const char *ns)
 
 int cmd_check(int argc, char **argv)
 {
-	static const char synopsis[] = "-p PROFILES -f MANIFESTS [-o text|json]\n\n"
+	static const char synopsis[] = "-p PROFILES -f MANIFESTS [-n NS] [--require-profile] [-o text|json]\n\n"
 		"Evaluates Pods and pod templates (Deployment, ReplicaSet, StatefulSet, DaemonSet,\n"
 		"Job, CronJob) against WorkloadProfiles, with the webhook's messages.  PROFILES and\n"
 		"MANIFESTS are files, directories or - (stdin); both flags repeat.\n"
