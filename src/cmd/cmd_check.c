@@ -36,6 +36,7 @@ struct pdef {
 	char *key;              /* "ns/name" */
 	char *label;            /* "file: document N" */
 	char *file;
+	char *real;             /* realpath(file), else file: one file named two ways */
 	size_t doc, sub;
 	bool used;
 };
@@ -186,17 +187,21 @@ static struct pdef *lookup_pdef(struct check *c, const char *ns, const char *nam
  * an error naming both, never a silent replacement.  Takes @p. */
 static int add_profile(struct check *c, const struct manifest_origin *o, struct profile *p)
 {
-	char key[600];
+	char key[600], *real;
 	struct pdef *d;
 
 	snprintf(key, sizeof(key), "%s/%s", p->namespace, p->name);
 	if ((d = find_pdef(c, key))) {
 		char *label = origin_label(o);
+		bool same;
 		int r;
 
-		/* The same document named twice (-p dir -p dir/a.yaml) is one
-		 * profile, not two. */
-		if (label && !strcmp(label, d->label)) {
+		/* The same document named twice (-p dir -p ./dir/a.yaml) is
+		 * one profile, not two. */
+		real = realpath(o->file, NULL);
+		same = d->doc == o->doc && d->sub == o->item && !strcmp(d->real, real ? real : o->file);
+		free(real);
+		if (same) {
 			pg_free(label);
 			profile_free(p);
 			return 0;
@@ -217,8 +222,11 @@ static int add_profile(struct check *c, const struct manifest_origin *o, struct 
 	d = &c->pdefs[c->npdefs];
 	*d = (struct pdef){ .key = pg_strdup(key), .label = origin_label(o), .file = pg_strdup(o->file),
 			    .doc = o->doc, .sub = o->item };
+	real = realpath(o->file, NULL);
+	d->real = pg_strdup(real ? real : o->file);
+	free(real);
 	c->npdefs++;
-	if (!d->key || !d->label || !d->file) {
+	if (!d->key || !d->label || !d->file || !d->real) {
 		profile_free(p);
 		return -ENOMEM;
 	}
@@ -572,6 +580,7 @@ static void check_free(struct check *c)
 		pg_free(c->pdefs[i].key);
 		pg_free(c->pdefs[i].label);
 		pg_free(c->pdefs[i].file);
+		pg_free(c->pdefs[i].real);
 	}
 	pg_free(c->pdefs);
 	for (size_t i = 0; i < c->nwarns; i++) {

@@ -527,7 +527,7 @@ class ProfilesGivenWrong(Tmp):
         self.assertEqual([(x["file"], x["document"]) for x in e], [(two, 2)])
         self.assertIn("also defined at %s: document 1" % two, e[0]["message"])
         # the same document named twice is one profile
-        rc, out, err = run("check", "-p", a, "-p", a, "-f", pod, "-n", "payments")
+        rc, out, err = run("check", "-p", a, "-p", a, "-p", self.tmp.name + "/./a.yaml", "-f", pod, "-n", "payments")
         self.assertEqual(rc, 1, out + err)
         self.assertNotIn("also defined", err)
         # a profile without a namespace takes -n's, so these two clash too
