@@ -31,8 +31,12 @@ class CheckCommand(unittest.TestCase):
     def test_good_manifests_pass(self):
         rc, out, err = run("check", "-p", PROFILES, "-f", ex("manifests", "good"))
         self.assertEqual(rc, 0, out + err)
-        self.assertIn("6 objects checked: 6 passed, 0 denied, 0 allowed with warnings; 2 other objects skipped", out)
-        self.assertEqual(err, "")
+        # misc/toolbox: no profile lives in misc, so it is not judged, and
+        # that is said (the first hour of a new user: it used to count as passed).
+        self.assertIn("6 objects checked: 5 passed, 0 denied, 0 allowed with warnings; 1 not judged by any profile; "
+                      "2 other objects skipped", out)
+        self.assertEqual(err, "profileguard check: warning: %s: document 1: Pod misc/toolbox: no profile selects it, "
+                         "nothing judged it\n" % ex("manifests", "good", "misc-pod.yaml"))
 
     def test_denied_pod_names_every_violation(self):
         rc, out, _ = run("check", "-p", PROFILES, "-f", ex("manifests", "bad", "payments-latest-image.yaml"))
@@ -112,7 +116,8 @@ class CheckCommand(unittest.TestCase):
         rc, out, _ = run("check", "-p", PROFILES, "-f", ex("manifests", "bad"), "-o", "json")
         self.assertEqual(rc, 1)
         doc = json.loads(out)
-        self.assertEqual(doc["summary"], {"objects": 6, "passed": 0, "denied": 5, "warned": 1, "skipped": 0, "errors": 0})
+        self.assertEqual(doc["summary"], {"objects": 6, "passed": 0, "denied": 5, "warned": 1, "unjudged": 0,
+                                          "skipped": 0, "errors": 0, "warnings": 0})
         by_name = {r["name"]: r for r in doc["results"]}
         latest = by_name["payments-api-debug"]
         self.assertFalse(latest["allowed"])
@@ -378,6 +383,286 @@ class Bounds(unittest.TestCase):
             rc, out, err = run("check", "-p", d, "-f", "-", stdin=pod("nginx:1.25"))
             self.assertEqual(rc, 0, out + err)
 
+
+
+# ---------------------------------------------------------------------------
+# The first hour of a new user (SPEC §6): nothing judged never looks like a
+# pass, profiles passed the wrong way are named, JSON has one shape.
+# ---------------------------------------------------------------------------
+
+PAYMENTS_PROFILE = ("apiVersion: profileguard.io/v1alpha1\nkind: WorkloadProfile\n"
+                    "metadata: {name: api, namespace: payments}\n"
+                    "spec: {selector: {matchLabels: {app: api}}, mode: Enforce, privileges: {privileged: Forbid}}\n")
+# As argo-cd renders it: no metadata.namespace, applied with -n payments.
+NO_NS_POD = ("apiVersion: v1\nkind: Pod\nmetadata: {name: api, labels: {app: api}}\n"
+             "spec: {containers: [{name: c, image: x, securityContext: {privileged: true}}]}\n")
+
+
+class Tmp(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def path(self, name, text):
+        p = os.path.join(self.tmp.name, name)
+        with open(p, "w") as f:
+            f.write(text)
+        return p
+
+
+class NothingJudged(Tmp):
+    def test_manifest_without_namespace_is_not_a_silent_pass(self):
+        prof = self.path("p.yaml", PAYMENTS_PROFILE)
+        pod = self.path("pod.yaml", NO_NS_POD)
+        rc, out, err = run("check", "-p", prof, "-f", pod)
+        self.assertEqual(rc, 0, out + err)
+        self.assertIn("1 object checked: 0 passed, 0 denied, 0 allowed with warnings; 1 not judged by any profile; "
+                      "0 other objects skipped", out)
+        self.assertIn("warning: %s: document 1: Pod default/api: no profile selects it, nothing judged it" % pod, err)
+        self.assertIn("warning: profile payments/api (%s: document 1) selects no object in the inputs" % prof, err)
+        rc, out, err = run("check", "-p", prof, "-f", pod, "--require-profile")
+        self.assertEqual(rc, 1, out + err)
+        # -n: the namespace kubectl apply -n would give it
+        for ns in (["-n", "payments"], ["--namespace", "payments"], ["--namespace=payments"]):
+            rc, out, err = run("check", "-p", prof, "-f", pod, *ns)
+            self.assertEqual(rc, 1, out + err)
+            self.assertIn("Pod payments/api: denied", out)
+            self.assertIn("1 object checked: 0 passed, 1 denied, 0 allowed with warnings; 0 other objects skipped\n", out)
+            self.assertEqual(err, "")
+
+    def test_namespace_given_by_the_object_wins(self):
+        prof = self.path("p.yaml", PAYMENTS_PROFILE)
+        pod = self.path("pod.yaml", NO_NS_POD.replace("{name: api,", "{name: api, namespace: payments,"))
+        rc, out, err = run("check", "-p", prof, "-f", pod, "-n", "other")
+        self.assertEqual(rc, 1, out + err)
+        self.assertIn("Pod payments/api: denied", out)
+
+    def test_namespace_must_be_a_namespace_name(self):
+        prof = self.path("p.yaml", PAYMENTS_PROFILE)
+        pod = self.path("pod.yaml", NO_NS_POD)
+        at_cap = "a" * 63
+        rc, out, err = run("check", "-p", prof, "-f", pod, "-n", at_cap, "-o", "json")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(json.loads(out)["results"][0]["namespace"], at_cap)
+        rc, out, err = run("check", "-p", prof, "-f", pod, "-n", "a" * 64)
+        self.assertEqual(rc, 2)
+        self.assertIn("-n: a namespace name is at most 63 characters", err)
+        for bad in ("Payments", "pay_ments", "-x", ""):
+            rc, out, err = run("check", "-p", prof, "-f", pod, "-n", bad)
+            self.assertEqual(rc, 2, bad)
+            self.assertIn("-n: %s is not a namespace name (RFC 1123 label: a-z, 0-9 and '-')" % json.dumps(bad), err)
+
+    def test_require_profile(self):
+        rc, out, err = run("check", "-p", PROFILES, "-f", ex("manifests", "good"), "--require-profile")
+        self.assertEqual(rc, 1, out + err)
+        self.assertIn("misc-pod.yaml: document 1: Pod misc/toolbox: no profile selects it", err)
+        rc, out, err = run("check", "-p", PROFILES, "-f", ex("manifests", "good", "payments-pod.yaml"), "--require-profile")
+        self.assertEqual(rc, 0, out + err)
+        # borrowing an account: judged by the profile that binds it
+        rc, out, err = run("check", "-p", PROFILES, "-f", "-", "--require-profile", "-o", "json", stdin=CheckCommand.BORROWER)
+        self.assertEqual(rc, 1)
+        res = json.loads(out)["results"][0]
+        self.assertEqual(res["profiles"], ["payments/payments-api"])
+
+    def test_warnings_past_their_cap_are_counted(self):
+        # one warning per object no profile judges; 1,000 are listed, past
+        # that they are counted (as errors are), never dropped unsaid
+        def pods(n):
+            return "---\n".join("apiVersion: v1\nkind: Pod\nmetadata: {name: p%d, namespace: misc}\n"
+                                "spec: {containers: [{name: c, image: x}]}\n" % i for i in range(n))
+        prof = ex("manifests", "good", "payments-pod.yaml")
+        for n, listed in ((999, 999), (1000, 1000), (1001, 1000)):
+            # payments-api alone, which selects the payments pod: no profile warning
+            rc, out, err = run("check", "-p", os.path.join(PROFILES, "payments-api.yaml"), "-f", prof, "-f", "-",
+                               stdin=pods(n))
+            self.assertEqual(rc, 0, err[-500:])
+            self.assertEqual(err.count(": no profile selects it"), listed)
+            if n > listed:
+                self.assertIn("warning: ... and %d more warnings (the first 1000 are listed)" % (n - listed), err)
+            else:
+                self.assertNotIn("more warnings", err)
+            rc, out, err = run("check", "-p", os.path.join(PROFILES, "payments-api.yaml"), "-f", prof, "-f", "-",
+                               "-o", "json", stdin=pods(n))
+            doc = json.loads(out)
+            self.assertEqual(len(doc["warnings"]), listed)
+            self.assertEqual(doc["summary"]["warnings"], n)
+            self.assertEqual(doc["summary"]["unjudged"], n)
+
+    def test_every_unused_profile_is_named(self):
+        rc, out, err = run("check", "-p", PROFILES, "-f", ex("manifests", "good", "payments-pod.yaml"))
+        self.assertEqual(rc, 0, out + err)
+        for prof in ("batch/batch-jobs", "web/frontend", "shop/backend-identity", "shop/cart-images"):
+            self.assertIn("warning: profile %s (" % prof, err)
+        self.assertNotIn("payments/payments-api (", err)
+
+
+class ProfilesGivenWrong(Tmp):
+    def test_profile_among_manifests_says_use_p(self):
+        prof = self.path("p.yaml", PAYMENTS_PROFILE)
+        pod = self.path("pod.yaml", NO_NS_POD)
+        both = self.path("both.yaml", PAYMENTS_PROFILE + "---\n" + NO_NS_POD)
+        rc, out, err = run("check", "-p", PROFILES, "-f", both, "-n", "payments")
+        self.assertEqual(rc, 0, out + err)
+        self.assertIn("warning: %s: document 1: WorkloadProfile payments/api is among the manifests (-f): "
+                      "it is checked for validity but judges nothing; pass it with -p" % both, err)
+        # given with -p as well (-p k8s/ -f k8s/): applied, no warning
+        rc, out, err = run("check", "-p", prof, "-f", both, "-n", "payments")
+        self.assertEqual(rc, 1, out + err)
+        self.assertNotIn("among the manifests", err)
+
+    def test_duplicate_profiles_are_an_error(self):
+        a = self.path("a.yaml", PAYMENTS_PROFILE)
+        b = self.path("b.yaml", PAYMENTS_PROFILE.replace("privileged: Forbid", "privileged: Allow"))
+        pod = self.path("pod.yaml", NO_NS_POD)
+        rc, out, err = run("check", "-p", a, "-p", b, "-f", pod, "-n", "payments")
+        self.assertEqual(rc, 2, out + err)
+        self.assertIn("%s: document 1: WorkloadProfile payments/api is also defined at %s: document 1; "
+                      "two profiles with one namespace/name: the last would silently win" % (b, a), err)
+        two = self.path("two.yaml", PAYMENTS_PROFILE + "---\n" + PAYMENTS_PROFILE)
+        rc, out, err = run("check", "-p", two, "-f", pod, "-n", "payments", "-o", "json")
+        self.assertEqual(rc, 2, out + err)
+        e = json.loads(out)["errors"]
+        self.assertEqual([(x["file"], x["document"]) for x in e], [(two, 2)])
+        self.assertIn("also defined at %s: document 1" % two, e[0]["message"])
+        # the same document named twice is one profile
+        rc, out, err = run("check", "-p", a, "-p", a, "-p", self.tmp.name + "/./a.yaml", "-f", pod, "-n", "payments")
+        self.assertEqual(rc, 1, out + err)
+        self.assertNotIn("also defined", err)
+        # a profile without a namespace takes -n's, so these two clash too
+        nons = self.path("nons.yaml", PAYMENTS_PROFILE.replace(", namespace: payments}", "}"))
+        rc, out, err = run("check", "-p", a, "-p", nons, "-f", pod, "-n", "payments")
+        self.assertEqual(rc, 2, out + err)
+
+
+# The JSON schema of docs/check.md, as a checker: every key, its type, and
+# no key the document does not name.  A type is a Python type, a tuple of
+# choices, a dict (an object: key -> (type, required)), or a list of one type.
+STR, INT, BOOL = str, int, bool
+FINDING = {"reason": (STR, True), "rule": (STR, True), "path": (STR, True), "profile": (STR, True),
+           "mode": (("Enforce", "Audit"), True), "message": (STR, True)}
+EVENT_FINDING = dict(FINDING, kind=(STR, True), namespace=(STR, True), workload=(STR, True))
+SCHEMA = {
+    "results": ([{
+        "file": (STR, True), "document": (INT, True), "item": (INT, False), "kind": (STR, True),
+        "namespace": (STR, True), "name": (STR, True), "allowed": (BOOL, True), "judged": (BOOL, True),
+        "profiles": ([STR], True), "violations": ([FINDING], True), "warnings": ([FINDING], True)}], True),
+    "events": ([{"file": (STR, True), "findings": ([EVENT_FINDING], True)}], False),
+    "warnings": ([{
+        "type": (("ProfileSelectsNothing", "NotJudged", "ProfileInManifests"), True),
+        "file": (STR, True), "document": (INT, True), "item": (INT, False),
+        "kind": (STR, True), "namespace": (STR, True), "name": (STR, True), "message": (STR, True)}], True),
+    "errors": ([{"file": (STR, False), "document": (INT, False), "item": (INT, False), "line": (INT, False),
+                 "column": (INT, False), "path": (STR, False), "message": (STR, True)}], True),
+    "summary": ({"objects": (INT, True), "passed": (INT, True), "denied": (INT, True), "warned": (INT, True),
+                 "unjudged": (INT, True), "skipped": (INT, True), "errors": (INT, True), "warnings": (INT, True),
+                 "events": ({"judged": (INT, True), "findings": (INT, True), "enforce": (INT, True),
+                             "unattributed": (INT, True)}, False)}, True),
+}
+
+
+def schema_errors(v, t, where="$"):
+    if isinstance(t, dict):
+        if not isinstance(v, dict):
+            return ["%s: not an object" % where]
+        errs = ["%s.%s: not in the schema" % (where, k) for k in v if k not in t]
+        for k, (kt, req) in t.items():
+            if k in v:
+                errs += schema_errors(v[k], kt, "%s.%s" % (where, k))
+            elif req:
+                errs.append("%s.%s: missing" % (where, k))
+        return errs
+    if isinstance(t, list):
+        if not isinstance(v, list):
+            return ["%s: not an array" % where]
+        return [e for i, x in enumerate(v) for e in schema_errors(x, t[0], "%s[%d]" % (where, i))]
+    if isinstance(t, tuple):
+        return [] if v in t else ["%s: %r not one of %r" % (where, v, t)]
+    if t is int and isinstance(v, bool):
+        return ["%s: a boolean, not an integer" % where]
+    return [] if isinstance(v, t) else ["%s: %r is not %s" % (where, v, t.__name__)]
+
+
+class JsonShape(Tmp):
+    def test_schema_checker_catches_drift(self):
+        # the checker itself can fail
+        self.assertEqual(schema_errors({"a": 1}, {"a": (INT, True)}), [])
+        self.assertTrue(schema_errors({"a": True}, {"a": (INT, True)}))
+        self.assertTrue(schema_errors({"a": 1, "b": 2}, {"a": (INT, True)}))
+        self.assertTrue(schema_errors({}, {"a": (INT, True)}))
+        self.assertTrue(schema_errors({"a": [{"x": 1}]}, {"a": ([{"x": (STR, True)}], True)}))
+
+    def test_docs_name_every_key(self):
+        with open(os.path.join(ROOT, "docs", "check.md")) as f:
+            doc = f.read()
+
+        def keys(t):
+            if isinstance(t, dict):
+                for k, (kt, _) in t.items():
+                    yield k
+                    yield from keys(kt)
+            elif isinstance(t, list):
+                yield from keys(t[0])
+        for k in set(keys(SCHEMA)):
+            self.assertIn("`%s`" % k, doc, k)
+        # and its example is of that shape
+        example = json.loads(doc.split("### Example\n\n```json\n", 1)[1].split("```", 1)[0])
+        self.assertEqual(schema_errors(example, SCHEMA), [])
+
+    def run_everything(self):
+        with open(ex("manifests", "bad", "payments-privileged.yaml")) as f:
+            bad = f.read()
+        pod = self.path("pod.yaml", bad.replace("name: payments-api-node-debug", "name: payments-api"))
+        events = self.path("ev.jsonl", "\n".join(json.dumps({
+            "kind": "exec", "time": "2026-11-22T11:00:00Z", "node": "n", "container": "api",
+            "pod": {"namespace": "payments", "name": "payments-api-7d9f-x2"}, "exe": "/usr/bin/nc"}) for _ in range(2)) + "\n")
+        prof_in_f = self.path("prof.yaml", PAYMENTS_PROFILE)
+        return run("check", "-p", PROFILES, "-f", pod, "-f", ex("manifests", "good", "misc-pod.yaml"),
+                   "-f", ex("manifests", "bad", "batch-audit.yaml"), "-f", ex("broken", "bad-yaml.yaml"),
+                   "-f", prof_in_f, "-f", "-", "--events", events, "-o", "json",
+                   stdin="apiVersion: v1\nkind: Pod\nmetadata: {name: x, namespace: payments}\n"
+                         "spec: {containers: [{name: c, image: x, securityContext: {privileged: 'yes'}}]}\n")
+
+    def test_real_output_matches_the_documented_schema(self):
+        rc, out, err = self.run_everything()
+        self.assertEqual(rc, 2, err)
+        doc = json.loads(out)
+        self.assertEqual(schema_errors(doc, SCHEMA), [])
+        # every part of the schema is exercised by this run
+        res = {r["name"]: r for r in doc["results"]}
+        self.assertTrue(res["payments-api"]["violations"])
+        self.assertTrue(res["export-orders"]["warnings"])
+        self.assertEqual(res["payments-api"]["profiles"], ["payments/payments-api"])
+        self.assertEqual(res["toolbox"]["profiles"], [])
+        self.assertFalse(res["toolbox"]["judged"])
+        self.assertEqual({w["type"] for w in doc["warnings"]}, {"ProfileSelectsNothing", "NotJudged", "ProfileInManifests"})
+        self.assertEqual(doc["summary"]["unjudged"], 1)
+        self.assertEqual(len(doc["events"]), 1)
+        self.assertEqual(len(doc["events"][0]["findings"]), 2)
+        self.assertEqual(doc["events"][0]["findings"][0]["workload"], "payments-api")
+        # one shape per array: this is what a script does
+        self.assertEqual(len([v for r in doc["results"] for v in r["violations"]]),
+                         sum(len(r["violations"]) for r in res.values()))
+        errs = doc["errors"]
+        yaml_err = [e for e in errs if e.get("line")]
+        self.assertEqual(len(yaml_err), 1, errs)
+        self.assertTrue(yaml_err[0]["file"].endswith("bad-yaml.yaml"))
+        self.assertEqual((yaml_err[0]["document"], yaml_err[0]["line"], yaml_err[0]["column"]), (1, 13, 6))
+        self.assertIn("YAML syntax error", yaml_err[0]["message"])
+        field = [e for e in errs if e.get("path")]
+        self.assertEqual(field, [{"file": "-", "document": 1, "path": "spec.containers[0].securityContext.privileged",
+                                  "message": "must be true or false"}])
+
+    def test_errors_without_document(self):
+        rc, out, err = run("check", "-p", PROFILES, "-f", "/nonexistent.yaml", "-o", "json")
+        self.assertEqual(rc, 2)
+        doc = json.loads(out)
+        self.assertEqual(schema_errors(doc, SCHEMA), [])
+        self.assertEqual(doc["errors"], [{"file": "/nonexistent.yaml", "message": "No such file or directory"}])
+        rc, out, err = run("check", "-p", ex("manifests", "good"), "-f", ex("manifests", "good"), "-o", "json")
+        self.assertEqual(rc, 2)
+        self.assertEqual(json.loads(out)["errors"], [{"message": "no WorkloadProfile found in the -p inputs"}])
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -103,7 +103,7 @@ class Learn(unittest.TestCase):
         rc, out, err = run("check", "-p", prof, "-f", POD, "--events", new, "-o", "json")
         self.assertEqual(rc, 1, out + err)
         doc = json.loads(out)
-        findings = [f for r in doc["results"] if "findings" in r for f in r["findings"]]
+        findings = [f for e in doc["events"] for f in e["findings"]]
         self.assertEqual(sorted(f["reason"] for f in findings), ["UnexpectedEgress", "UnexpectedExecutable"])
         self.assertIn('container "api": exec "/usr/bin/nc" not allowed by payments/payments-api runtime.executables',
                       [f["message"] for f in findings])
