@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -246,6 +247,51 @@ static const struct flag *find_short(const struct flag *flags, char c)
 	return NULL;
 }
 
+/* Levenshtein distance of @a (@la bytes) and the flag name @b; names
+ * longer than the row are never near. */
+static size_t name_distance(const char *a, size_t la, const char *b)
+{
+	size_t row[64], lb = strlen(b);
+
+	if (la >= sizeof(row) / sizeof(row[0]) || lb >= sizeof(row) / sizeof(row[0]))
+		return SIZE_MAX;
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t diag = row[0];
+
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			diag = up;
+			row[j] = best;
+		}
+	}
+	return row[lb];
+}
+
+/* The flag a typo of a long name most likely meant, or NULL. */
+static const struct flag *near_long(const struct flag *flags, const char *name, size_t n)
+{
+	const struct flag *best = NULL;
+	size_t best_d = 3;
+
+	for (const struct flag *f = flags; f->name; f++) {
+		size_t d = name_distance(name, n, f->name);
+
+		if (d < best_d) {
+			best_d = d;
+			best = f;
+		}
+	}
+	return best;
+}
+
 int flags_parse(const struct flag *flags, int argc, char **argv, const char *cmd,
 		const char *synopsis, int *ret_optind)
 {
@@ -284,8 +330,14 @@ int flags_parse(const struct flag *flags, int argc, char **argv, const char *cmd
 				value = arg[2] == '=' ? arg + 3 : arg + 2;
 		}
 		if (!f) {
-			fprintf(stderr, "profileguard %s: unknown flag %s (see profileguard %s --help)\n",
-				cmd, arg, cmd);
+			const struct flag *near = arg[1] == '-' ? near_long(flags, arg + 2, strcspn(arg + 2, "=")) : NULL;
+
+			if (near)
+				fprintf(stderr, "profileguard %s: unknown flag %s, did you mean --%s? (see profileguard %s --help)\n",
+					cmd, arg, near->name, cmd);
+			else
+				fprintf(stderr, "profileguard %s: unknown flag %s (see profileguard %s --help)\n",
+					cmd, arg, cmd);
 			return -EINVAL;
 		}
 		if (f->type == FLAG_BOOL && !value) {

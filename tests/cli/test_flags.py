@@ -200,6 +200,18 @@ class Flags(unittest.TestCase):
             self.assertIn("--kubeconfig", out)
             self.assertIn("--metrics-addr", out)
 
+    def test_unknown_flag_suggests_the_near_one(self):
+        rc, out, err = self.learn("--ouput", "json")
+        self.assertEqual((rc, out), (2, ""), err)
+        self.assertIn("unknown flag --ouput, did you mean --output? (see profileguard learn --help)", err)
+        rc, out, err = self.run_pg("check", "-p", self.profile, "-f", self.pod, "--profile=x")
+        self.assertEqual((rc, out), (2, ""), err)
+        self.assertIn("unknown flag --profile=x, did you mean --profiles?", err)
+        # nothing near: no guess
+        rc, out, err = self.run_pg("check", "-p", self.profile, "-f", self.pod, "--kubeconfig", "x")
+        self.assertEqual(rc, 2, err)
+        self.assertNotIn("did you mean", err)
+
     def test_attached_value_is_not_a_bool_flag(self):
         # -h takes no value; a short flag with no value refuses one glued on
         rc, out, err = self.run_pg("check", "-hx")
