@@ -7,7 +7,9 @@
 /* Exit codes shared by the commands. */
 enum { EXIT_PASS = 0, EXIT_VIOLATIONS = 1, EXIT_BAD_INPUT = 2 };
 
-/* Flags every command takes (SPEC §1). */
+/* The common flags of SPEC §1.  Each command declares only those it uses
+ * (check and learn read no cluster and serve no metrics), so that a flag
+ * it would ignore is refused instead. */
 struct common_opts {
 	const char *kubeconfig;
 	const char *log_format;
@@ -15,11 +17,25 @@ struct common_opts {
 	const char *metrics_addr;
 };
 
-#define COMMON_FLAGS(o) \
-	{ "kubeconfig", 0, FLAG_STRING, &(o)->kubeconfig, "PATH", "kubeconfig file (else $KUBECONFIG, else in-cluster)" }, \
-	{ "log-format", 0, FLAG_STRING, &(o)->log_format, "json|text", "log format (default json)" }, \
-	{ "log-level", 0, FLAG_STRING, &(o)->log_level, "LEVEL", "error, warn, info or debug (default info)" }, \
+#define LOG_FLAGS(o) \
+	{ "log-format", 0, FLAG_ENUM, &(o)->log_format, "json|text", "log format (default json)" }, \
+	{ "log-level", 0, FLAG_ENUM, &(o)->log_level, "error|warn|info|debug", "log level (default info)" }
+
+#define KUBECONFIG_FLAG(o) \
+	{ "kubeconfig", 0, FLAG_STRING, &(o)->kubeconfig, "PATH", "kubeconfig file (else $KUBECONFIG, else in-cluster)" }
+
+#define METRICS_FLAG(o) \
 	{ "metrics-addr", 0, FLAG_STRING, &(o)->metrics_addr, "HOST:PORT", "plain HTTP /metrics, /healthz, /readyz" }
+
+/* The commands that talk to the API server and serve metrics. */
+#define COMMON_FLAGS(o) KUBECONFIG_FLAG(o), LOG_FLAGS(o), METRICS_FLAG(o)
+
+/* The output format flag: -o/--output is a format in every command, a
+ * path is --output-file (SPEC §6). */
+#define OUTPUT_FLAG(dst, formats, help) \
+	{ "output", 'o', FLAG_ENUM, (dst), (formats), (help) }
+#define OUTPUT_FILE_FLAG(dst) \
+	{ "output-file", 0, FLAG_STRING, (dst), "PATH", "write the output to this file instead of stdout" }
 
 /* Applies the log flags; -EINVAL with a message on stderr. */
 int common_setup(const char *cmd, const struct common_opts *o);

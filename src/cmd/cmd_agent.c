@@ -109,7 +109,8 @@ int cmd_agent(int argc, char **argv)
 		{ "max-queue", 0, FLAG_INT, &o.max_queue, "N", "events kept while the controller is away; the oldest are dropped past it (default 10000)" },
 		{ "exec-args", 0, FLAG_BOOL, &o.exec_args, NULL, "also send each first exec's arguments (they may hold secrets; off by default)" },
 		{ "once", 0, FLAG_BOOL, &o.once, NULL, "one sample, its events as JSON lines on stdout, then exit" },
-		COMMON_FLAGS(&o.common),
+		LOG_FLAGS(&o.common),
+		METRICS_FLAG(&o.common),
 		{ 0 },
 	};
 	struct agent_config cfg = { 0 };

@@ -728,8 +728,9 @@ static int check_namespace(const char *ns)
 int cmd_check(int argc, char **argv)
 {
 	static const char synopsis[] = "-p PROFILES -f MANIFESTS [-n NS] [--require-profile] [-o text|json]\n\n"
-		"Evaluates Pods and pod templates (Deployment, ReplicaSet, StatefulSet, DaemonSet,\n"
-		"Job, CronJob) against WorkloadProfiles, with the webhook's messages.  PROFILES and\n"
+		"Evaluates each Pod and pod template (Deployment, ReplicaSet, StatefulSet, DaemonSet,\n"
+		"Job, CronJob, ReplicationController) against WorkloadProfiles, with the webhook's\n"
+		"messages.  PROFILES and\n"
 		"MANIFESTS are files, directories or - (stdin); both flags repeat.\n"
 		"--events judges captured telemetry (any format profileguard ingests) offline with the\n"
 		"controller's runtime rules, attributing each event to a manifest's workload by\n"
@@ -748,12 +749,12 @@ int cmd_check(int argc, char **argv)
 	const struct flag flags[] = {
 		{ "profiles", 'p', FLAG_STRINGS, &profiles, "PATH", "WorkloadProfiles: file, directory or -" },
 		{ "filename", 'f', FLAG_STRINGS, &manifests, "PATH", "manifests to check: file, directory or -" },
-		{ "output", 'o', FLAG_STRING, &output, "FORMAT", "text (default) or json" },
+		OUTPUT_FLAG(&output, "text|json", "output format (default text)"),
 		{ "namespace", 'n', FLAG_STRING, &namespace, "NS", "namespace of manifests and profiles that name none, as kubectl apply -n (default: default)" },
 		{ "require-profile", 0, FLAG_BOOL, &require_profile, NULL, "fail (exit 1) on objects no profile judges" },
 		{ "events", 'e', FLAG_STRINGS, &events, "PATH", "captured telemetry to judge against the profiles of the manifests' workloads" },
-		{ "events-format", 0, FLAG_STRING, &events_format, "FORMAT", "native, falco, tetragon or audit (default: detect)" },
-		COMMON_FLAGS(&common),
+		{ "events-format", 0, FLAG_ENUM, &events_format, "native|falco|tetragon|audit", "format of --events (default: detect)" },
+		LOG_FLAGS(&common),
 		{ 0 },
 	};
 	struct engine_ctx ctx = { .sa_admission_done = false, .is_token_secret = lookup_token_secret };

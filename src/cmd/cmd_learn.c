@@ -107,6 +107,32 @@ static int parse_selector(char *buf, const char **keys, const char **values, siz
 	return 0;
 }
 
+static int keep_doc(void *ud, size_t index, json_t *doc)
+{
+	(void)index;
+	if (!*(json_t **)ud)    /* one profile is rendered */
+		*(json_t **)ud = json_incref(doc);
+	return 0;
+}
+
+/* The profile as JSON: the rendered YAML read back by the reader check
+ * and the webhook use, so both formats say the same thing (the YAML's
+ * header comments, the counts, are on stderr anyway). */
+static int write_json(const struct buf *yaml, FILE *f)
+{
+	struct doc_error derr;
+	json_t *doc = NULL;
+	int r = doc_parse(buf_str(yaml), yaml->len, &DOC_LIMITS_DEFAULT, keep_doc, &doc, &derr);
+
+	if (r < 0 || !doc) {
+		json_decref(doc);
+		return r == -ENOMEM ? -ENOMEM : -EINVAL;
+	}
+	r = json_dumpf(doc, f, JSON_INDENT(2)) < 0 || fputc('\n', f) == EOF ? -EIO : 0;
+	json_decref(doc);
+	return r;
+}
+
 static int on_event(void *ud, const struct tel_event *e)
 {
 	return learn_add(ud, e);
@@ -114,7 +140,8 @@ static int on_event(void *ud, const struct tel_event *e)
 
 int cmd_learn(int argc, char **argv)
 {
-	static const char synopsis[] = "-f EVENTS --pod MANIFEST [--selector K=V,...] --name NAME --namespace NS\n\n"
+	static const char synopsis[] = "-f EVENTS --pod MANIFEST [--selector K=V,...] --name NAME --namespace NS\n"
+		"       [--mode Audit|Enforce] [-o yaml|json] [--output-file PATH]\n\n"
 		"Prints a WorkloadProfile that allows exactly what the telemetry shows the workload\n"
 		"doing (executables, egress, files, API calls), with its admission rules taken from\n"
 		"the pod manifest.  EVENTS: files or - (stdin), in any format profileguard ingests\n"
@@ -133,7 +160,7 @@ int cmd_learn(int argc, char **argv)
 	struct common_opts common = { 0 };
 	struct strlist inputs = { 0 };
 	const char *pod_path = NULL, *name = NULL, *ns = NULL, *mode = "Audit", *format = NULL,
-		   *sa = NULL, *output = NULL, *selector = NULL;
+		   *sa = NULL, *output = "yaml", *output_file = NULL, *selector = NULL;
 	const struct flag flags[] = {
 		{ "filename", 'f', FLAG_STRINGS, &inputs, "PATH", "captured telemetry: file or -; repeats" },
 		{ "pod", 0, FLAG_STRING, &pod_path, "MANIFEST", "the workload's Pod or Deployment/Job/... manifest (required)" },
@@ -142,10 +169,12 @@ int cmd_learn(int argc, char **argv)
 		{ "selector", 0, FLAG_STRING, &selector, "K=V,...",
 		  "the workload is every object of --pod whose labels match (e.g. kubectl get pods -o yaml)" },
 		{ "service-account", 0, FLAG_STRING, &sa, "NAME", "identity whose API calls count (default: the pod's)" },
-		{ "mode", 0, FLAG_STRING, &mode, "MODE", "Audit (default) or Enforce" },
-		{ "format", 0, FLAG_STRING, &format, "FORMAT", "native, falco, tetragon or audit (default: detect)" },
-		{ "output", 'o', FLAG_STRING, &output, "PATH", "write the profile here instead of stdout" },
-		COMMON_FLAGS(&common),
+		{ "mode", 0, FLAG_ENUM, &mode, "Audit|Enforce", "the profile's mode (default Audit)" },
+		{ "events-format", 0, FLAG_ENUM, &format, "native|falco|tetragon|audit", "format of -f (default: detect per file)" },
+		{ "format", 0, FLAG_ENUM, &format, "native|falco|tetragon|audit", "same as --events-format, as check names it" },
+		OUTPUT_FLAG(&output, "yaml|json|text", "the profile's format (default yaml; text is yaml)"),
+		OUTPUT_FILE_FLAG(&output_file),
+		LOG_FLAGS(&common),
 		{ 0 },
 	};
 	struct errlist errs;
@@ -170,10 +199,6 @@ int cmd_learn(int argc, char **argv)
 		goto out;
 	if (!name || !ns || inputs.n == 0) {
 		fprintf(stderr, "profileguard learn: need -f EVENTS, --name and --namespace (see --help)\n");
-		goto out;
-	}
-	if (strcmp(mode, "Audit") && strcmp(mode, "Enforce")) {
-		fprintf(stderr, "profileguard learn: --mode must be Audit or Enforce\n");
 		goto out;
 	}
 	/* What the profile's metadata and identity will hold: refused here,
@@ -279,12 +304,21 @@ int cmd_learn(int argc, char **argv)
 	}
 	if (r < 0)
 		goto oom;
-	if (output && !(f = fopen(output, "we"))) {
-		fprintf(stderr, "profileguard learn: %s: %s\n", output, strerror(errno));
+	if (output_file && !(f = fopen(output_file, "we"))) {
+		fprintf(stderr, "profileguard learn: %s: %s\n", output_file, strerror(errno));
 		goto out;
 	}
-	if (fwrite(buf_str(&out), 1, out.len, f) != out.len || (output && fclose(f) != 0)) {
-		fprintf(stderr, "profileguard learn: write failed: %s\n", strerror(errno));
+	if (strcmp(output, "json") == 0)
+		r = write_json(&out, f);
+	else
+		r = fwrite(buf_str(&out), 1, out.len, f) != out.len ? -EIO : 0;
+	if (output_file && fclose(f) != 0 && r == 0)
+		r = -EIO;
+	if (r == -ENOMEM)
+		goto oom;
+	if (r < 0) {
+		fprintf(stderr, "profileguard learn: write failed: %s\n",
+			r == -EINVAL ? "the profile does not read back" : strerror(errno));
 		goto out;
 	}
 	/* Malformed records were skipped, and the profile still printed:

@@ -4,8 +4,10 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "strutil.h"
 #include "xalloc.h"
@@ -32,9 +34,9 @@ void strlist_free(struct strlist *l)
 
 static int parse_bool(const char *s, bool *ret)
 {
-	if (!strcmp(s, "true") || !strcmp(s, "1") || !strcmp(s, "yes"))
+	if (!strcasecmp(s, "true") || !strcmp(s, "1") || !strcasecmp(s, "yes"))
 		*ret = true;
-	else if (!strcmp(s, "false") || !strcmp(s, "0") || !strcmp(s, "no"))
+	else if (!strcasecmp(s, "false") || !strcmp(s, "0") || !strcasecmp(s, "no"))
 		*ret = false;
 	else
 		return -EINVAL;
@@ -58,11 +60,88 @@ static int parse_double(const char *s, double *ret)
 	return 0;
 }
 
-static int set_value(const struct flag *f, const char *value, const char *cmd, const char *from)
+/* The words of enum flags as their metavars spell them, NUL-terminated,
+ * for *dst to point at: the tables are static, so a few hundred bytes
+ * hold every word a command declares. */
+static char enum_words[1024];
+static size_t enum_words_len;
+
+static const char *enum_intern(const char *w, size_t n)
+{
+	for (size_t i = 0; i < enum_words_len; i += strlen(enum_words + i) + 1)
+		if (strlen(enum_words + i) == n && memcmp(enum_words + i, w, n) == 0)
+			return enum_words + i;
+	if (enum_words_len + n + 1 > sizeof(enum_words))
+		return NULL;
+	memcpy(enum_words + enum_words_len, w, n);
+	enum_words[enum_words_len + n] = '\0';
+	enum_words_len += n + 1;
+	return enum_words + enum_words_len - n - 1;
+}
+
+/* "-o/--output" or "--mode": how the flag is named in a message. */
+static void flag_label(const struct flag *f, char *out, size_t n)
+{
+	if (f->shortname)
+		snprintf(out, n, "-%c/--%s", f->shortname, f->name);
+	else
+		snprintf(out, n, "--%s", f->name);
+}
+
+static const struct flag *find_long(const struct flag *flags, const char *name, size_t n);
+
+static int set_enum(const struct flag *flags, const struct flag *f, const char *value, const char *cmd,
+		    const char *from)
+{
+	const char *w = f->metavar, *bar, *canon = NULL;
+	char label[96], sibling[96];
+	size_t words = 1, i = 0;
+
+	for (const char *p = w; *p; p++)
+		words += *p == '|';
+	for (;; w = bar + 1) {
+		size_t n;
+
+		bar = strchr(w, '|');
+		n = bar ? (size_t)(bar - w) : strlen(w);
+		if (strlen(value) == n && strncasecmp(value, w, n) == 0) {
+			canon = enum_intern(w, n);
+			break;
+		}
+		if (!bar)
+			break;
+	}
+	if (canon) {
+		*(const char **)f->dst = canon;
+		return 0;
+	}
+	flag_label(f, label, sizeof(label));
+	if (strncmp(from, "PROFILEGUARD_", 13) == 0)
+		fprintf(stderr, "profileguard %s: $%s (%s) must be ", cmd, from, label);
+	else
+		fprintf(stderr, "profileguard %s: %s must be ", cmd, label);
+	for (w = f->metavar; w; w = bar ? bar + 1 : NULL, i++) {
+		bar = strchr(w, '|');
+		fprintf(stderr, "%s%.*s", i == 0 ? "" : i + 1 == words ? " or " : ", ",
+			(int)(bar ? (size_t)(bar - w) : strlen(w)), w);
+	}
+	fprintf(stderr, " (got \"%s\")", value);
+	/* -o used to be a path in some commands: name the flag that is. */
+	snprintf(sibling, sizeof(sibling), "%s-file", f->name);
+	if (find_long(flags, sibling, strlen(sibling)))
+		fprintf(stderr, "; a file to write is --%s", sibling);
+	fputc('\n', stderr);
+	return -EINVAL;
+}
+
+static int set_value(const struct flag *flags, const struct flag *f, const char *value, const char *cmd,
+		     const char *from)
 {
 	int64_t n;
 
 	switch (f->type) {
+	case FLAG_ENUM:
+		return set_enum(flags, f, value, cmd, from);
 	case FLAG_STRING:
 		*(const char **)f->dst = value;
 		return 0;
@@ -131,7 +210,7 @@ static int apply_env(const struct flag *flags, const char *cmd)
 			}
 			continue;
 		}
-		if (set_value(f, v, cmd, name) < 0)
+		if (set_value(flags, f, v, cmd, name) < 0)
 			return -EINVAL;
 	}
 	return 0;
@@ -168,6 +247,51 @@ static const struct flag *find_short(const struct flag *flags, char c)
 	return NULL;
 }
 
+/* Levenshtein distance of @a (@la bytes) and the flag name @b; names
+ * longer than the row are never near. */
+static size_t name_distance(const char *a, size_t la, const char *b)
+{
+	size_t row[64], lb = strlen(b);
+
+	if (la >= sizeof(row) / sizeof(row[0]) || lb >= sizeof(row) / sizeof(row[0]))
+		return SIZE_MAX;
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t diag = row[0];
+
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			diag = up;
+			row[j] = best;
+		}
+	}
+	return row[lb];
+}
+
+/* The flag a typo of a long name most likely meant, or NULL. */
+static const struct flag *near_long(const struct flag *flags, const char *name, size_t n)
+{
+	const struct flag *best = NULL;
+	size_t best_d = 3;
+
+	for (const struct flag *f = flags; f->name; f++) {
+		size_t d = name_distance(name, n, f->name);
+
+		if (d < best_d) {
+			best_d = d;
+			best = f;
+		}
+	}
+	return best;
+}
+
 int flags_parse(const struct flag *flags, int argc, char **argv, const char *cmd,
 		const char *synopsis, int *ret_optind)
 {
@@ -197,11 +321,23 @@ int flags_parse(const struct flag *flags, int argc, char **argv, const char *cmd
 			if (eq)
 				value = eq + 1;
 		} else {
-			f = arg[2] ? NULL : find_short(flags, arg[1]);
+			/* -ojson and -o=json as kubectl takes them; a flag
+			 * without a value takes nothing glued on. */
+			f = find_short(flags, arg[1]);
+			if (f && arg[2] && f->type == FLAG_BOOL)
+				f = NULL;
+			else if (f && arg[2])
+				value = arg[2] == '=' ? arg + 3 : arg + 2;
 		}
 		if (!f) {
-			fprintf(stderr, "profileguard %s: unknown flag %s (see profileguard %s --help)\n",
-				cmd, arg, cmd);
+			const struct flag *near = arg[1] == '-' ? near_long(flags, arg + 2, strcspn(arg + 2, "=")) : NULL;
+
+			if (near)
+				fprintf(stderr, "profileguard %s: unknown flag %s, did you mean --%s? (see profileguard %s --help)\n",
+					cmd, arg, near->name, cmd);
+			else
+				fprintf(stderr, "profileguard %s: unknown flag %s (see profileguard %s --help)\n",
+					cmd, arg, cmd);
 			return -EINVAL;
 		}
 		if (f->type == FLAG_BOOL && !value) {
@@ -215,7 +351,7 @@ int flags_parse(const struct flag *flags, int argc, char **argv, const char *cmd
 			}
 			value = argv[++i];
 		}
-		if (set_value(f, value, cmd, arg) < 0)
+		if (set_value(flags, f, value, cmd, arg) < 0)
 			return -EINVAL;
 	}
 	*ret_optind = i;

@@ -285,15 +285,94 @@ static bool check_abs_pattern(struct vctx *c, const char *s, char *out, size_t o
 	return false;
 }
 
+/* A registry host as the normaliser tells one (model/image.c): a '.' or
+ * a ':' or upper case, or "localhost"; else a Docker Hub user. */
+static bool image_is_host(const char *s, size_t n)
+{
+	if (n == 9 && memcmp(s, "localhost", 9) == 0)
+		return true;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] == '.' || s[i] == ':' || (s[i] >= 'A' && s[i] <= 'Z'))
+			return true;
+	return false;
+}
+
+/* Inserts @ins at @at of the string @s of @n bytes (room checked). */
+static bool str_insert(char *s, size_t n, size_t at, const char *ins)
+{
+	size_t len = strlen(s), k = strlen(ins);
+
+	if (len + k + 1 > n)
+		return false;
+	memmove(s + at + k, s + at, len - at + 1);
+	memcpy(s + at, ins, k);
+	return true;
+}
+
+/* A wildcard pattern is matched against normalised references
+ * (SPEC §2): "docker.io/library/redis:7", never "redis:7".  True when
+ * the pattern's literal text rules out every normalised reference, with
+ * the pattern that was meant in @fix.  Only what normalisation itself
+ * rules out is judged: the first component, when literal, must be a
+ * registry host (else "docker.io/" is missing; index.docker.io is
+ * docker.io); a pattern without any '/' reads as Docker reads "redis:7"
+ * (a name, then a tag or digest), so "redis:*" misses
+ * "docker.io/library/"; on docker.io a single-component name misses
+ * "library/"; and a tag beside a digest is dropped by the normaliser,
+ * so ".../app:1@sha256:*" matches nothing.  A pattern without wildcards
+ * is normalised before it is compared, so it is never judged here. */
+static bool image_pattern_hopeless(const char *s, char *fix, size_t n)
+{
+	const char *wild = strpbrk(s, "*?"), *slash = strchr(s, '/');
+	size_t lit = wild ? (size_t)(wild - s) : 0;
+	char *p, *colon, *at;
+
+	if (!wild || (size_t)snprintf(fix, n, "%s", s) >= n)
+		return false;
+	if (slash && (size_t)(slash - s) < lit) {
+		size_t first = (size_t)(slash - s);
+
+		if (first == strlen("index.docker.io") && memcmp(s, "index.docker.io", first) == 0)
+			memmove(fix, fix + strlen("index."), strlen(fix + strlen("index.")) + 1);
+		else if (!image_is_host(s, first) && !str_insert(fix, n, 0, "docker.io/"))
+			return false;
+	} else if (!slash && lit > 0) {
+		size_t name = strcspn(s, ":@");
+
+		if (name > 0 && name < lit && !image_is_host(s, name) && !str_insert(fix, n, 0, "docker.io/library/"))
+			return false;
+	}
+	if (strncmp(fix, "docker.io/", strlen("docker.io/")) == 0) {
+		const char *rest = fix + strlen("docker.io/");
+		size_t k = strcspn(rest, "/:@*?");
+
+		if (k > 0 && (rest[k] == ':' || rest[k] == '@') &&
+		    !str_insert(fix, n, strlen("docker.io/"), "library/"))
+			return false;
+	}
+	/* A ':' after a '/' and before the '@' can only be a tag. */
+	p = strchr(fix, '/');
+	colon = p ? strchr(p, ':') : NULL;
+	at = colon ? strchr(colon, '@') : NULL;
+	if (at)
+		memmove(colon, at, strlen(at) + 1);
+	return strcmp(fix, s) != 0;
+}
+
 static bool check_image_pattern(struct vctx *c, const char *s, char *out, size_t outsz)
 {
-	char tmp[256];
+	char tmp[256], tmp2[256], fix[PROFILE_MAX_STRING + 32];
 
 	for (const char *p = s; *p; p++)
 		if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f) {
 			verr(c, "%s contains a space or control character", q(s, tmp, sizeof(tmp)));
 			return false;
 		}
+	if (image_pattern_hopeless(s, fix, sizeof(fix))) {
+		verr(c, "%s can never match: references are normalised, write %s", q(s, tmp, sizeof(tmp)),
+		     q(fix, tmp2, sizeof(tmp2)));
+		return false;
+	}
 	return true;
 }
 
@@ -764,8 +843,27 @@ int profile_parse(json_t *obj, const char *default_ns, struct errlist *errs,
 	if (!v || json_is_null(v)) {
 		verr(&c, "required: a profile must select its pods");
 	} else {
-		int r = selector_parse(v, c.a, &c.path, errs, &p->selector);
+		static const char *const sel_keys[] = { "matchLabels", "matchExpressions", NULL };
+		size_t nerr = errs->n + errs->dropped;
+		json_t *known = NULL;
+		int r = 0;
 
+		/* A typo in the selector's own keys gets the suggestion the
+		 * other fields get; the keys known are still checked. */
+		if (json_is_object(v))
+			check_keys(&c, v, sel_keys);
+		if (errs->n + errs->dropped == nerr) {
+			r = selector_parse(v, c.a, &c.path, errs, &p->selector);
+		} else if (!(known = json_object())) {
+			r = -ENOMEM;
+		} else {
+			for (const char *const *k = sel_keys; *k; k++)
+				if (json_object_get(v, *k) && json_object_set(known, *k, json_object_get(v, *k)) < 0)
+					r = -ENOMEM;
+			if (r == 0 && json_object_size(known))
+				r = selector_parse(known, c.a, &c.path, errs, &p->selector);
+			json_decref(known);
+		}
 		if (r == -ENOMEM)
 			c.oom = true;
 		else if (r < 0)

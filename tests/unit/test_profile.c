@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "image.h"
 #include "testutil.h"
 #include "xalloc.h"
 
@@ -65,6 +66,24 @@ static const struct vcase vcases[] = {
 	  "spec.images.allow: must be a list of strings; spec.images.requireDigest: must be true or false" },
 	{ HEAD "spec: {" SEL ", identity: {serviceAccountNames: [a], bindServiceAccounts: 'no'}}",
 	  "spec.identity.bindServiceAccounts: must be true or false" },
+	/* a wildcard pattern no normalised reference can match names the one to write */
+	{ HEAD "spec: {" SEL ", images: {allow: ['redis:*', 'bitnami/redis:*', 'docker.io/redis:*', 'redis@sha256:*']}}",
+	  "spec.images.allow[0]: \"redis:*\" can never match: references are normalised, write \"docker.io/library/redis:*\"; "
+	  "spec.images.allow[1]: \"bitnami/redis:*\" can never match: references are normalised, write \"docker.io/bitnami/redis:*\"; "
+	  "spec.images.allow[2]: \"docker.io/redis:*\" can never match: references are normalised, write \"docker.io/library/redis:*\"; "
+	  "spec.images.allow[3]: \"redis@sha256:*\" can never match: references are normalised, write \"docker.io/library/redis@sha256:*\"" },
+	{ HEAD "spec: {" SEL ", images: {allow: ['nginx:1.25@sha256:*', 'registry.example.com/app:*@sha256:*', "
+	  "'index.docker.io/library/*', 'index.docker.io/nginx:*', 'library/nginx:?.*']}}",
+	  "spec.images.allow[0]: \"nginx:1.25@sha256:*\" can never match: references are normalised, write \"docker.io/library/nginx@sha256:*\"; "
+	  "spec.images.allow[1]: \"registry.example.com/app:*@sha256:*\" can never match: references are normalised, write \"registry.example.com/app@sha256:*\"; "
+	  "spec.images.allow[2]: \"index.docker.io/library/*\" can never match: references are normalised, write \"docker.io/library/*\"; "
+	  "spec.images.allow[3]: \"index.docker.io/nginx:*\" can never match: references are normalised, write \"docker.io/library/nginx:*\"; "
+	  "spec.images.allow[4]: \"library/nginx:?.*\" can never match: references are normalised, write \"docker.io/library/nginx:?.*\"" },
+	/* patterns that can match are kept: exact ones are normalised before matching */
+	{ HEAD "spec: {" SEL ", images: {allow: ['*', 'docker.io/library/*', '*/nginx:*', 'registry.example.com/*', 'redis*', "
+	  "'*redis:*', 'localhost:*', 'localhost:5000/*', 'registry.example.com:5000/app:*', 'Registry/*', 'redis', 'nginx:1.25', "
+	  "'docker.io/redis*', 'docker.io/library/nginx@sha256:*', '*@sha256:*', '*:*@sha256:*', 'r.io/*:1', "
+	  "'docker.io/library/redis:*', 'docker.io/bitnami/redis:*', '?edis:*', 'registry.example.com:*']}}", "" },
 	{ HEAD "spec: {" SEL ", images: {allow: ['', 'a b', 3]}}",
 	  "spec.images.allow[0]: must be a non-empty string; spec.images.allow[1]: \"a b\" contains a space or control character; "
 	  "spec.images.allow[2]: must be a non-empty string" },
@@ -88,6 +107,15 @@ static const struct vcase vcases[] = {
 	  "spec.response.action: \"Kill\" must be Delete, Evict or None; spec.response.gracePeriodSeconds: -1 is out of range [0, 31536000]" },
 	{ HEAD "spec: {" SEL ", identity: []}", "spec.identity: must be an object" },
 	{ HEAD "spec: {" SEL ", runtimes: {}}", "spec.runtimes: unknown field (did you mean \"runtime\"?)" },
+	{ HEAD "spec: {selector: {matchLabel: {app: a}}}",
+	  "spec.selector.matchLabel: unknown field (did you mean \"matchLabels\"?)" },
+	{ HEAD "spec: {selector: {matchLabels: {app: a}, matchExpression: []}}",
+	  "spec.selector.matchExpression: unknown field (did you mean \"matchExpressions\"?)" },
+	{ HEAD "spec: {selector: {matchLabel: {app: a}, matchLabels: {'bad key!': a}}}",
+	  "spec.selector.matchLabel: unknown field (did you mean \"matchLabels\"?); "
+	  "spec.selector.matchLabels.bad key!: \"bad key!\" is not a valid label key" },
+	{ HEAD "spec: {selector: {app: a}}", "spec.selector.app: unknown field" },
+
 	{ "apiVersion: profileguard.io/v1\nkind: WorkloadProfile\nmetadata: {name: p}\nspec: {" SEL "}",
 	  "apiVersion: must be profileguard.io/v1alpha1" },
 	{ "apiVersion: profileguard.io/v1alpha1\nkind: Profile\nmetadata: {name: Bad_Name, nmespace: x}\nspec: {" SEL "}\nextra: 1",
@@ -104,6 +132,50 @@ START_TEST(test_validation_table)
 	tu_profile_errors(vcases[_i].yaml, got, sizeof(got));
 	ck_assert_msg(strcmp(got, vcases[_i].expect) == 0, "case %d:\n got: %s\nwant: %s", _i, got,
 		      vcases[_i].expect);
+}
+END_TEST
+
+/* The refusal is earned and the advice right: the refused pattern misses
+ * the reference it was written for, the pattern named instead matches
+ * it and is valid; and each pattern kept matches some reference. */
+#define HEX64 "682a1c47a1d34030b53d929d93f628b8e80e292b915f8c0e8d8fb51b3b7be968"
+START_TEST(test_image_pattern_advice)
+{
+	static const char *const refused[][3] = {
+		{ "redis:*", "redis:7", "docker.io/library/redis:*" },
+		{ "bitnami/redis:*", "bitnami/redis:7.2", "docker.io/bitnami/redis:*" },
+		{ "docker.io/redis:*", "redis:7", "docker.io/library/redis:*" },
+		{ "redis@sha256:*", "redis@sha256:" HEX64, "docker.io/library/redis@sha256:*" },
+		{ "nginx:1.25@sha256:*", "nginx:1.25@sha256:" HEX64, "docker.io/library/nginx@sha256:*" },
+		{ "registry.example.com/app:*@sha256:*", "registry.example.com/app:1@sha256:" HEX64,
+		  "registry.example.com/app@sha256:*" },
+		{ "index.docker.io/library/*", "index.docker.io/library/nginx", "docker.io/library/*" },
+		{ "index.docker.io/nginx:*", "nginx:1", "docker.io/library/nginx:*" },
+		{ "library/nginx:?.*", "nginx:1.25", "docker.io/library/nginx:?.*" },
+	};
+	static const char *const kept[][2] = {
+		{ "*", "nginx" }, { "docker.io/library/*", "nginx" }, { "*/nginx:*", "nginx:1" },
+		{ "registry.example.com/*", "registry.example.com/a" }, { "redis*", "redis.internal/x" },
+		{ "*redis:*", "redis:7" }, { "localhost:*", "localhost:5000/a" }, { "localhost:5000/*", "localhost:5000/a" },
+		{ "registry.example.com:5000/app:*", "registry.example.com:5000/app:1" }, { "Registry/*", "Registry/a" },
+		{ "docker.io/redis*", "redisfoo/bar" }, { "docker.io/library/nginx@sha256:*", "nginx@sha256:" HEX64 },
+		{ "*@sha256:*", "nginx@sha256:" HEX64 }, { "*:*@sha256:*", "r:5000/a@sha256:" HEX64 },
+		{ "r.io/*:1", "r.io/a:1" }, { "?edis:*", "redis:5000/a:1" }, { "registry.example.com:*", "registry.example.com:5000/a" },
+	};
+	char norm[IMAGE_REF_MAX + 64], yaml[512], got[1024];
+
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		ck_assert_int_eq(image_normalize(refused[i][1], norm, sizeof(norm)), 0);
+		ck_assert_msg(!image_pattern_match(refused[i][0], norm), "%s matches %s", refused[i][0], norm);
+		ck_assert_msg(image_pattern_match(refused[i][2], norm), "%s misses %s", refused[i][2], norm);
+		snprintf(yaml, sizeof(yaml), HEAD "spec: {" SEL ", images: {allow: ['%s']}}", refused[i][2]);
+		tu_profile_errors(yaml, got, sizeof(got));
+		ck_assert_msg(!*got, "%s: %s", refused[i][2], got);
+	}
+	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
+		ck_assert_int_eq(image_normalize(kept[i][1], norm, sizeof(norm)), 0);
+		ck_assert_msg(image_pattern_match(kept[i][0], norm), "%s misses %s", kept[i][0], norm);
+	}
 }
 END_TEST
 
@@ -380,6 +452,7 @@ int main(void)
 	tcase_add_test(tc, test_cap_lists);
 	tcase_add_test(tc, test_cap_string);
 	tcase_add_test(tc, test_nul_refused);
+	tcase_add_test(tc, test_image_pattern_advice);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
