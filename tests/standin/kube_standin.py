@@ -151,7 +151,9 @@ def err_bad_request(message):
 
 def err_invalid(rt, name, causes):
     """422 Invalid; causes are (field, reason, message) triples like field.ErrorList."""
-    text = "; ".join(f"{f}: {m}" for f, _, m in causes)
+    # As field.ErrorList.ToAggregate() prints: one error alone, several as [a, b].
+    text = ", ".join(f"{f}: {m}" for f, _, m in causes)
+    text = text if len(causes) == 1 else f"[{text}]"
     details = {"name": name or ""}
     if rt.group:
         details["group"] = rt.group
