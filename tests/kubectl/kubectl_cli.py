@@ -154,6 +154,10 @@ class Kubectl(unittest.TestCase):
         self.assertEqual(head, ["NAME", "CREATED AT"])
         self.assertEqual(row[0], "workloadprofiles.profileguard.io")
         self.assertRegex(row[1], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+        rc, out, err = self.kubectl("wait", "--for", "condition=established", "--timeout", "10s",
+                                    "crd/workloadprofiles.profileguard.io")
+        self.assertEqual((rc, out.strip()), (0, "customresourcedefinition.apiextensions.k8s.io/"
+                                                "workloadprofiles.profileguard.io condition met"), err)
 
     def test_explain_reads_the_crd_schema(self):
         rc, out, err = self.kubectl("explain", "workloadprofile.spec")

@@ -1168,6 +1168,18 @@ class Api:
             obj["status"] = {"phase": "Active"}
         if rt.kind == "Secret":
             obj.setdefault("type", "Opaque")
+        if rt is CRDS:
+            # The apiextensions controllers accept the names and establish the resource at
+            # once here (kubectl wait --for condition=established waits on this).
+            now = now_rfc3339()
+            obj["status"] = {"acceptedNames": copy.deepcopy((obj.get("spec") or {}).get("names") or {}),
+                             "storedVersions": [v.get("name") for v in (obj.get("spec") or {}).get("versions") or []
+                                                if v.get("storage")],
+                             "conditions": [
+                                 {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts",
+                                  "message": "no conflicts found", "lastTransitionTime": now},
+                                 {"type": "Established", "status": "True", "reason": "InitialNamesAccepted",
+                                  "message": "the initial names have been accepted", "lastTransitionTime": now}]}
 
     # -- update and patch -----------------------------------------------------
 

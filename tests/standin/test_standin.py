@@ -701,6 +701,27 @@ class TestKubectlFormats(Base):
         self.c.request("DELETE", f"{self.CRDS}/workloadprofiles.profileguard.io")
         super().tearDown()
 
+    def test_crd_is_established(self):
+        st, _, crd = self.c.get(f"{self.CRDS}/workloadprofiles.profileguard.io")
+        self.assertEqual(st, 200, crd)
+        conds = {c["type"]: c["status"] for c in crd["status"]["conditions"]}
+        self.assertEqual(conds, {"NamesAccepted": "True", "Established": "True"})
+        self.assertEqual(crd["status"]["acceptedNames"]["kind"], "WorkloadProfile")
+        self.assertEqual(crd["status"]["storedVersions"], ["v1alpha1"])
+
+    def test_ages_round_as_kubectl_prints_them(self):
+        import importlib.util
+        spec = importlib.util.spec_from_file_location("kube_standin", os.path.join(HERE, "kube_standin.py"))
+        ks = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(ks)
+        # k8s.io/apimachinery/pkg/util/duration.HumanDuration, at and past each of its steps
+        for secs, want in ((-2, "<invalid>"), (-1, "0s"), (0, "0s"), (119, "119s"), (120, "2m"),
+                           (125, "2m5s"), (599, "9m59s"), (600, "10m"), (3 * 3600 - 1, "179m"),
+                           (3 * 3600, "3h"), (3 * 3600 + 60, "3h1m"), (8 * 3600, "8h"), (47 * 3600, "47h"),
+                           (48 * 3600, "2d"), (50 * 3600, "2d2h"), (8 * 86400, "8d"),
+                           (2 * 365 * 86400, "2y"), (2 * 365 * 86400 + 86400, "2y1d"), (8 * 365 * 86400, "8y")):
+            self.assertEqual(ks.human_duration(secs), want, secs)
+
     def test_crd_columns_come_from_the_objects(self):
         self.create(self.base, {"metadata": {"name": "a"}, "spec": {"mode": "Audit"}})
         self.create(self.base, {"metadata": {"name": "b"}, "spec": {}})
