@@ -1972,10 +1972,9 @@ def as_table(store, rt, objs, list_meta, include):
 
 
 # OpenAPI: what kube-apiserver publishes for a CRD, from its openAPIV3Schema.  v3 per group
-# version (kubectl explain; kubectl apply asks it whether the server validates fields itself,
-# which the stand-in does not, so kubectl validates client-side) and v2 (the schema kubectl
-# apply validates with).  Only CRD-defined kinds have schemas here; kubectl skips validation
-# of kinds without one, as it does on a real server for a kind it has no schema of.
+# version (kubectl explain; kubectl apply reads there that PATCH takes fieldValidation, and
+# leaves field validation to the server) and v2 (JSON with the CRD schemas; as protobuf, see
+# openapi_v2_protobuf).  Only CRD-defined kinds have schemas here.
 
 _V2_DROP = ("oneOf", "anyOf", "allOf", "not", "nullable", "x-kubernetes-validations")
 
@@ -2024,6 +2023,27 @@ def _crd_models(store, group_version=None):
             rev = ".".join(reversed(group.split(".")))
             models[f"{rev}.{v.get('name')}.{kind}"] = schema
     return models
+
+
+def _pb_field(num, payload):
+    """One length-delimited protobuf field (wire type 2)."""
+    key, size, out = (num << 3) | 2, len(payload), bytearray()
+    for v in (key, size):
+        while True:
+            b, v = v & 0x7F, v >> 7
+            out.append(b | (0x80 if v else 0))
+            if not v:
+                break
+    return bytes(out) + payload
+
+
+def openapi_v2_protobuf():
+    """/openapi/v2 as kubectl asks for it (gnostic's openapi_v2.Document, protobuf): swagger (1)
+    and info (2: title 1, version 2) only, no definitions.  Older kubectls (before 1.28 or so)
+    fetch it for client-side validation; with no schema in it they validate nothing themselves,
+    and the stand-in still checks custom resources against their CRD."""
+    info = _pb_field(1, b"Kubernetes") + _pb_field(2, VERSION_INFO["gitVersion"].encode())
+    return _pb_field(1, b"2.0") + _pb_field(2, info)
 
 
 def openapi_v2(store):
@@ -2524,7 +2544,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def _openapi(self, app, which):
         if which == "v2":
-            self._send_json(200, openapi_v2(app.store))
+            if "protobuf" in (self.headers.get("Accept") or ""):
+                # Asked for as ...spec.v2@v1.0+protobuf; answered with the parseable name.
+                self._send(200, openapi_v2_protobuf(),
+                           "application/com.github.proto-openapi.spec.v2.v1.0+protobuf")
+            else:
+                self._send_json(200, openapi_v2(app.store))
             return
         if which == "v3":
             self._send_json(200, openapi_v3_paths(app.store))

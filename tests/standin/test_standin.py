@@ -796,6 +796,18 @@ class TestKubectlFormats(Base):
         self.assertIn("fieldValidation", [p["name"] for p in patch["parameters"]])
         st, _, _ = self.c.get("/openapi/v3/apis/nope.io/v1")
         self.assertEqual(st, 404)
+        # v2 as kubectl before 1.28 or so fetches it: protobuf, a content type Go can parse,
+        # gnostic's Document with swagger (field 1) and info (field 2: title, version).
+        st, hdrs, raw = self.c.get("/openapi/v2", headers={
+            "Accept": "application/com.github.proto-openapi.spec.v2@v1.0+protobuf, application/json"})
+        self.assertEqual((st, hdrs["content-type"]),
+                         (200, "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"))
+        title, version = b"Kubernetes", b"v1.30.0-profileguard-standin"
+        info = b"\x0a" + bytes([len(title)]) + title + b"\x12" + bytes([len(version)]) + version
+        self.assertEqual(raw, b"\x0a\x032.0\x12" + bytes([len(info)]) + info)
+        st, _, doc = self.c.get("/openapi/v2")
+        self.assertEqual((st, doc["swagger"]), (200, "2.0"))
+        self.assertEqual(doc["definitions"]["io.profileguard.v1alpha1.WorkloadProfile"]["required"], ["spec"])
 
 
 class TestWorkloadProfiles(Base):
