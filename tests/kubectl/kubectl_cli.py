@@ -48,6 +48,21 @@ PROFILE = {
 AGE = r"\d+s"
 
 
+def kubectl_minor():
+    """The client's minor version (Debian bookworm's kubernetes-client is 1.20)."""
+    try:
+        out = subprocess.run([KUBECTL, "version", "--client", "-o", "json"], capture_output=True,
+                             text=True, timeout=30).stdout
+        return int(re.match(r"\d+", json.loads(out)["clientVersion"]["minor"]).group(0))
+    except (OSError, ValueError, KeyError, AttributeError, subprocess.SubprocessError):
+        return 0
+
+
+# kubectl sends fieldValidation=Strict and explains from OpenAPI v3 from 1.27 on (both GA).
+MODERN = KUBECTL is not None and kubectl_minor() >= 27
+NOT_MODERN = "this kubectl predates 1.27: no fieldValidation, explain from OpenAPI v2"
+
+
 def copy(obj, **changes):
     out = json.loads(json.dumps(obj))
     out.update(changes)
@@ -159,6 +174,7 @@ class Kubectl(unittest.TestCase):
         self.assertEqual((rc, out.strip()), (0, "customresourcedefinition.apiextensions.k8s.io/"
                                                 "workloadprofiles.profileguard.io condition met"), err)
 
+    @unittest.skipUnless(MODERN, NOT_MODERN)
     def test_explain_reads_the_crd_schema(self):
         rc, out, err = self.kubectl("explain", "workloadprofile.spec")
         self.assertEqual(rc, 0, err)
@@ -184,6 +200,11 @@ class Kubectl(unittest.TestCase):
                            '* spec.mode: Unsupported value: "Enforcing": supported values: "Enforce", "Audit"',
                            "* spec.response.gracePeriodSeconds: Invalid value: -1: "
                            "spec.response.gracePeriodSeconds in body should be greater than or equal to 0")
+        rc, _, err = self.kubectl("get", "wp", "typo", "-n", NS)
+        self.assertIn('workloadprofiles.profileguard.io "typo" not found', err)
+
+    @unittest.skipUnless(MODERN, NOT_MODERN)
+    def test_unknown_field_refused(self):
         bad = copy(PROFILE, metadata={"name": "typo", "namespace": NS})
         bad["spec"]["modee"] = "Audit"
         self.assertRefused(self.apply(bad, "typo.json"),
