@@ -12,6 +12,7 @@ import argparse
 import base64
 import bisect
 import copy
+import hashlib
 import datetime
 import http.server
 import json
@@ -150,7 +151,9 @@ def err_bad_request(message):
 
 def err_invalid(rt, name, causes):
     """422 Invalid; causes are (field, reason, message) triples like field.ErrorList."""
-    text = "; ".join(f"{f}: {m}" for f, _, m in causes)
+    # As field.ErrorList.ToAggregate() prints: one error alone, several as [a, b].
+    text = ", ".join(f"{f}: {m}" for f, _, m in causes)
+    text = text if len(causes) == 1 else f"[{text}]"
     details = {"name": name or ""}
     if rt.group:
         details["group"] = rt.group
@@ -261,6 +264,12 @@ RESOURCES = [
                  subresources=("status",)),
     ResourceType("discovery.k8s.io", "v1", "endpointslices", "endpointslice", "EndpointSlice",
                  True, fields=("addressType",)),
+    # CRDs are stored and served (kubectl apply -f crds/...; kubectl get crd), and the one for
+    # workloadprofiles gives them their Table columns and OpenAPI schema, as in a cluster; the
+    # resource itself is served whether or not its CRD was created.
+    ResourceType("apiextensions.k8s.io", "v1", "customresourcedefinitions",
+                 "customresourcedefinition", "CustomResourceDefinition", False, ("crd", "crds"),
+                 ("api-extensions",), subresources=("status",), has_generation=True),
 ]
 
 BY_PATH = {(r.group, r.version, r.plural): r for r in RESOURCES}
@@ -276,6 +285,7 @@ TOKENREVIEWS = BY_PATH[("authentication.k8s.io", "v1", "tokenreviews")]
 VWCS = BY_PATH[("admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations")]
 SERVICES = BY_PATH[("", "v1", "services")]
 ENDPOINTSLICES = BY_PATH[("discovery.k8s.io", "v1", "endpointslices")]
+CRDS = BY_PATH[("apiextensions.k8s.io", "v1", "customresourcedefinitions")]
 
 
 def resource_for(api_version, kind):
@@ -547,7 +557,8 @@ def label_selector_matches(selector, labels):
 # kube-apiserver calls every ValidatingWebhookConfiguration whose rules and
 # namespaceSelector match a write, over TLS verified with its caBundle, and
 # refuses the write when a webhook denies it.  The stand-in does this for
-# CREATE (UPDATE is not simulated), with clientConfig.url, or with a
+# CREATE, UPDATE (PUT and every PATCH, no-op or not, with oldObject) and
+# DELETE (object null, oldObject the stored one), with clientConfig.url, or with a
 # clientConfig.service resolved as kube-apiserver routes to endpoints: the
 # Service's port (default 443) by number, its name to the EndpointSlice port
 # of that name, a ready endpoint's address, and TLS verified for the name
@@ -575,9 +586,10 @@ def _namespace_labels(store, ns):
     return labels
 
 
-def admit(store, rt, ns, obj, operation, user, dry_run, sub=None):
+def admit(store, rt, ns, obj, operation, user, dry_run, sub=None, old=None):
     """Runs the matching validating webhooks; returns their warnings, or raises
-    ApiError as kube-apiserver answers a denial or a failed call."""
+    ApiError as kube-apiserver answers a denial or a failed call.  @obj is None
+    on DELETE, @old the stored object on UPDATE and DELETE."""
     with store.cond:
         configs = [copy.deepcopy(c) for c in store.bucket(VWCS.store_key).values()]
     warnings = []
@@ -592,10 +604,12 @@ def admit(store, rt, ns, obj, operation, user, dry_run, sub=None):
                     continue
             osel = hook.get("objectSelector")
             if osel and (osel.get("matchLabels") or osel.get("matchExpressions")):
-                if not label_selector_matches(osel, meta_of(obj).get("labels") or {}):
+                # kube-apiserver matches the new object, or the old one, either sufficing.
+                if not any(label_selector_matches(osel, meta_of(o).get("labels") or {})
+                           for o in (obj, old) if o is not None):
                     continue
             warnings += _call_webhook(store, hook, name, rt, ns, obj, operation, user, dry_run,
-                                      sub)
+                                      sub, old)
     return warnings
 
 
@@ -630,7 +644,10 @@ def _resolve_service(store, ref):
     raise ValueError(f'no endpoints available for service "{svc_name}"')
 
 
-def _call_webhook(store, hook, name, rt, ns, obj, operation, user, dry_run, sub):
+_OPTIONS_KIND = {"CREATE": "CreateOptions", "UPDATE": "UpdateOptions", "DELETE": "DeleteOptions"}
+
+
+def _call_webhook(store, hook, name, rt, ns, obj, operation, user, dry_run, sub, old=None):
     timeout = int(hook.get("timeoutSeconds") or 10)
     fail_open = hook.get("failurePolicy") == "Ignore"
     cc = hook.get("clientConfig") or {}
@@ -640,11 +657,12 @@ def _call_webhook(store, hook, name, rt, ns, obj, operation, user, dry_run, sub)
         "resource": {"group": rt.group, "version": rt.version, "resource": rt.plural},
         "requestKind": {"group": rt.group, "version": rt.version, "kind": rt.kind},
         "requestResource": {"group": rt.group, "version": rt.version, "resource": rt.plural},
-        "name": meta_of(obj).get("name", ""), "namespace": ns or "", "operation": operation,
+        "name": meta_of(obj if obj is not None else old).get("name", ""), "namespace": ns or "",
+        "operation": operation,
         "userInfo": {"username": (user or {}).get("username", ""),
                      "groups": (user or {}).get("groups", [])},
-        "object": obj, "oldObject": None, "dryRun": bool(dry_run),
-        "options": {"apiVersion": "meta.k8s.io/v1", "kind": "CreateOptions"}}}
+        "object": obj, "oldObject": old, "dryRun": bool(dry_run),
+        "options": {"apiVersion": "meta.k8s.io/v1", "kind": _OPTIONS_KIND.get(operation, "")}}}
     if sub:
         review["request"]["subResource"] = sub
     try:
@@ -1131,6 +1149,8 @@ class Api:
             if rt.has_generation:
                 meta["generation"] = 1
             self._prepare_create(rt, obj)
+            if rt.custom:
+                crd_validate(self.store, rt, obj)
             obj["apiVersion"], obj["kind"] = rt.api_version, rt.kind
             obj = ordered(obj)
             if dry_run:
@@ -1148,10 +1168,22 @@ class Api:
             obj["status"] = {"phase": "Active"}
         if rt.kind == "Secret":
             obj.setdefault("type", "Opaque")
+        if rt is CRDS:
+            # The apiextensions controllers accept the names and establish the resource at
+            # once here (kubectl wait --for condition=established waits on this).
+            now = now_rfc3339()
+            obj["status"] = {"acceptedNames": copy.deepcopy((obj.get("spec") or {}).get("names") or {}),
+                             "storedVersions": [v.get("name") for v in (obj.get("spec") or {}).get("versions") or []
+                                                if v.get("storage")],
+                             "conditions": [
+                                 {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts",
+                                  "message": "no conflicts found", "lastTransitionTime": now},
+                                 {"type": "Established", "status": "True", "reason": "InitialNamesAccepted",
+                                  "message": "the initial names have been accepted", "lastTransitionTime": now}]}
 
     # -- update and patch -----------------------------------------------------
 
-    def update(self, rt, ns, name, body, sub=None, dry_run=False):
+    def update(self, rt, ns, name, body, sub=None, dry_run=False, admit_fn=None):
         obj = self._check_body(rt, body)
         meta = obj["metadata"]
         if meta.get("name") and meta["name"] != name:
@@ -1160,14 +1192,39 @@ class Api:
         self._check_namespace(rt, ns, obj)
         meta["name"] = name
         with self.store.cond:
-            cur = self.store.get(rt, ns, name)
-            if cur is None:
+            if self.store.get(rt, ns, name) is None:
                 if rt.allow_create_on_update and sub is None:
+                    # Only Events do this, and no webhook of ours watches them: no admission.
                     return self.create(rt, ns, obj, dry_run), 201
                 raise err_not_found(rt, name)
-            return self._apply_update(rt, cur, obj, sub, dry_run), 200
+        return self._guaranteed_update(rt, ns, name, lambda cur: copy.deepcopy(obj), sub,
+                                       dry_run, admit_fn), 200
 
-    def patch(self, rt, ns, name, content_type, raw, sub=None, dry_run=False):
+    def _guaranteed_update(self, rt, ns, name, build, sub, dry_run, admit_fn):
+        """Builds the new object from the current one (lock held), has admission judge it
+        with the lock released (a webhook may call back into this server), and writes it
+        only if the object did not change meanwhile; else starts again, as the real
+        server's GuaranteedUpdate does."""
+        for _ in range(16):
+            with self.store.cond:
+                cur = self.store.get(rt, ns, name)
+                if cur is None:
+                    raise err_not_found(rt, name)
+                new = build(cur)
+                if admit_fn is None:
+                    return self._apply_update(rt, cur, new, sub, dry_run)
+                preview = self._apply_update(rt, cur, copy.deepcopy(new), sub, True)
+                seen = meta_of(cur).get("resourceVersion")
+            admit_fn(cur, preview)
+            with self.store.cond:
+                cur = self.store.get(rt, ns, name)
+                if cur is None:
+                    raise err_not_found(rt, name)
+                if meta_of(cur).get("resourceVersion") == seen:
+                    return self._apply_update(rt, cur, new, sub, dry_run)
+        raise err_conflict(rt, name, "the object kept changing while admission judged it")
+
+    def patch(self, rt, ns, name, content_type, raw, sub=None, dry_run=False, admit_fn=None):
         ctype = (content_type or "").split(";")[0].strip().lower()
         if ctype not in ("application/merge-patch+json", "application/strategic-merge-patch+json",
                          "application/json-patch+json"):
@@ -1179,10 +1236,8 @@ class Api:
             patch = json.loads(raw.decode("utf-8") if raw else "null")
         except (ValueError, UnicodeDecodeError) as e:
             raise err_bad_request(f"error decoding patch: {e}") from None
-        with self.store.cond:
-            cur = self.store.get(rt, ns, name)
-            if cur is None:
-                raise err_not_found(rt, name)
+
+        def build(cur):
             view = present(rt, cur)
             try:
                 if ctype == "application/json-patch+json":
@@ -1204,7 +1259,8 @@ class Api:
             if new["metadata"].get("name") != name or (
                     rt.namespaced and new["metadata"].get("namespace") != ns):
                 raise err_bad_request("the patch changed the object's name or namespace")
-            return self._apply_update(rt, cur, new, sub, dry_run)
+            return new
+        return self._guaranteed_update(rt, ns, name, build, sub, dry_run, admit_fn)
 
     def _apply_update(self, rt, cur, new, sub, dry_run):
         """Shared tail of PUT and PATCH: concurrency, immutable fields, status isolation,
@@ -1252,6 +1308,8 @@ class Api:
             if _spec_part(result) != _spec_part(cur):
                 gen += 1
             rmeta["generation"] = gen
+        if rt.custom:
+            crd_validate(self.store, rt, result)
         result = ordered(result)
         rmeta["resourceVersion"] = cmeta.get("resourceVersion")
         if _without_rv(result) == _without_rv(cur):
@@ -1700,6 +1758,453 @@ def discovery_groups():
             "groups": [discovery_group(g) for g in GROUP_VERSIONS if g]}
 
 
+# ---------------------------------------------------------------------------
+# Tables (kubectl get) and OpenAPI (kubectl apply validation, kubectl explain)
+# ---------------------------------------------------------------------------
+# kubectl get asks for Accept: application/json;as=Table;v=v1;g=meta.k8s.io and prints the
+# columns the server computed.  As kube-apiserver: a CRD's additionalPrinterColumns evaluated
+# on each object (a simple JSONPath; date columns as an age, integer cells as numbers, a
+# missing value as null), the built-in printers for pods and events, and Name + Created At
+# for the rest.
+
+_NAME_DESC = ("Name must be unique within a namespace. Is required when creating resources, "
+              "although some resources may allow a client to request the generation of an "
+              "appropriate name automatically. Name is primarily intended for creation "
+              "idempotence and configuration definition. Cannot be updated. More info: "
+              "https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names")
+_CREATED_DESC = ("CreationTimestamp is a timestamp representing the server time when this object "
+                 "was created.")
+
+
+def human_duration(seconds):
+    """k8s.io/apimachinery/pkg/util/duration.HumanDuration, to the letter."""
+    s = int(seconds)
+    if s < -1:
+        return "<invalid>"
+    if s < 0:
+        return "0s"
+    if s < 120:
+        return f"{s}s"
+    minutes = s // 60
+    if minutes < 10:
+        return f"{minutes}m" if s % 60 == 0 else f"{minutes}m{s % 60}s"
+    if minutes < 180:
+        return f"{minutes}m"
+    hours = s // 3600
+    if hours < 8:
+        return f"{hours}h" if minutes % 60 == 0 else f"{hours}h{minutes % 60}m"
+    if hours < 48:
+        return f"{hours}h"
+    if hours < 24 * 8:
+        return f"{hours // 24}d" if hours % 24 == 0 else f"{hours // 24}d{hours % 24}h"
+    if hours < 24 * 365 * 2:
+        return f"{hours // 24}d"
+    if hours < 24 * 365 * 8:
+        dy = (hours // 24) % 365
+        return f"{hours // 24 // 365}y" if dy == 0 else f"{hours // 24 // 365}y{dy}d"
+    return f"{hours // 24 // 365}y"
+
+
+def age(timestamp):
+    t = parse_rfc3339(timestamp) if timestamp else None
+    return "<unknown>" if t is None else human_duration(time.time() - t)
+
+
+def _column(name, typ, desc="", fmt="", priority=0):
+    return {"name": name, "type": typ, "format": fmt, "description": desc, "priority": priority}
+
+
+def simple_jsonpath(obj, path):
+    """The value at a CRD column's JSONPath (.a.b.c), or None when absent."""
+    cur = obj
+    for part in [p for p in (path or "").strip().lstrip(".").split(".") if p]:
+        if not isinstance(cur, dict) or part not in cur:
+            return None
+        cur = cur[part]
+    return cur
+
+
+def crd_for(store, rt):
+    """The stored CRD that defines rt, and its entry for rt.version; (None, None) if none."""
+    with store.cond:
+        crds = list(store.bucket(CRDS.store_key).values())
+    for crd in crds:
+        spec = crd.get("spec") or {}
+        if spec.get("group") == rt.group and (spec.get("names") or {}).get("plural") == rt.plural:
+            for v in spec.get("versions") or []:
+                if v.get("name") == rt.version:
+                    return crd, v
+    return None, None
+
+
+def _crd_cell(typ, value):
+    """apiextensions-apiserver's cellForJSONValue; strings as JSONPath prints them."""
+    if value is None:
+        return None
+    if typ == "string":
+        return value if isinstance(value, str) else dumps(value).decode()
+    if typ == "integer":
+        return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    if typ == "number":
+        return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    if typ == "boolean":
+        return value if isinstance(value, bool) else None
+    if typ == "date":
+        if not isinstance(value, str):
+            return None
+        return "<invalid>" if parse_rfc3339(value) is None else age(value)
+    return None
+
+
+def _pod_row(obj):
+    """pkg/printers/internalversion printPod, the common cases."""
+    spec, st = obj.get("spec") or {}, obj.get("status") or {}
+    statuses = st.get("containerStatuses") or []
+    reason = st.get("reason") or st.get("phase") or ""
+    restarts = 0
+    ready = 0
+    for cs in reversed(statuses):
+        restarts += int(cs.get("restartCount") or 0)
+        state = cs.get("state") or {}
+        if (state.get("waiting") or {}).get("reason"):
+            reason = state["waiting"]["reason"]
+        elif (state.get("terminated") or {}).get("reason"):
+            reason = state["terminated"]["reason"]
+        if cs.get("ready") and state.get("running") is not None:
+            ready += 1
+    if meta_of(obj).get("deletionTimestamp"):
+        reason = "Terminating"
+    ips = [p.get("ip") for p in st.get("podIPs") or [] if p.get("ip")] or (
+        [st["podIP"]] if st.get("podIP") else [])
+    gates = spec.get("readinessGates") or []
+    return [meta_of(obj).get("name", ""), f"{ready}/{len(spec.get('containers') or [])}", reason,
+            str(restarts), age(meta_of(obj).get("creationTimestamp")),
+            ips[0] if ips else "<none>", spec.get("nodeName") or "<none>",
+            st.get("nominatedNodeName") or "<none>",
+            f"{len(gates)}/{len(gates)}" if gates else "<none>"]
+
+
+def _event_row(obj):
+    """printEvent, on the core/v1 view of the Event."""
+    ev = convert_event(obj, False)
+    if ev.get("lastTimestamp"):
+        last = age(ev["lastTimestamp"])
+    elif (ev.get("series") or {}).get("lastObservedTime"):
+        last = age(ev["series"]["lastObservedTime"])
+    elif ev.get("eventTime"):
+        last = age(ev["eventTime"])
+    else:
+        last = "<unknown>"
+    first = age(ev["firstTimestamp"]) if ev.get("firstTimestamp") else (
+        age(ev["eventTime"]) if ev.get("eventTime") else "<unknown>")
+    io = ev.get("involvedObject") or {}
+    src = ev.get("source") or {}
+    source = src.get("component") or ev.get("reportingComponent") or ""
+    if src.get("host"):
+        source += ", " + src["host"]
+    count = ev.get("count") or ((ev.get("series") or {}).get("count")) or 1
+    return [last, ev.get("type", ""), ev.get("reason", ""),
+            f"{(io.get('kind') or '').lower()}/{io.get('name', '')}", io.get("fieldPath", ""),
+            source, (ev.get("message") or "").strip(), first, int(count), meta_of(obj).get("name", "")]
+
+
+def table_columns(store, rt):
+    """(columnDefinitions, row function) for rt."""
+    if rt.custom:
+        _, ver = crd_for(store, rt)
+        extra = (ver or {}).get("additionalPrinterColumns")
+        if not extra:
+            # What the CRD API defaults an empty column list to.
+            extra = [{"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}]
+        cols = [_column("Name", "string", _NAME_DESC, "name")] + [
+            _column(c.get("name", ""), c.get("type", "string"), c.get("description", ""),
+                    c.get("format", ""), int(c.get("priority") or 0)) for c in extra]
+
+        def row(obj):
+            return [meta_of(obj).get("name", "")] + [
+                _crd_cell(c.get("type", "string"), simple_jsonpath(obj, c.get("jsonPath")))
+                for c in extra]
+        return cols, row
+    if rt is PODS:
+        return [_column("Name", "string", _NAME_DESC, "name"),
+                _column("Ready", "string", "The aggregate readiness state of this pod for accepting traffic."),
+                _column("Status", "string", "The aggregate status of the containers in this pod."),
+                _column("Restarts", "string", "The number of times the containers in this pod have been restarted and when the last container in this pod has restarted."),
+                _column("Age", "string", _CREATED_DESC),
+                _column("IP", "string", "IP address allocated to the pod. Routable at least within the cluster. Empty if not yet allocated.", priority=1),
+                _column("Node", "string", "NodeName is a request to schedule this pod onto a specific node.", priority=1),
+                _column("Nominated Node", "string", "nominatedNodeName is set only when this pod preempts other pods on the node.", priority=1),
+                _column("Readiness Gates", "string", "If specified, all readiness gates will be evaluated for pod readiness.", priority=1),
+                ], _pod_row
+    if rt.store_key == "events":
+        return [_column("Last Seen", "string", "The last time this event was seen."),
+                _column("Type", "string", "Type of this event (Normal, Warning), new types could be added in the future."),
+                _column("Reason", "string", "This should be a short, machine understandable string that gives the reason for this event being generated."),
+                _column("Object", "string", "The object this event is about."),
+                _column("Subobject", "string", "The specific part of the object the event is about.", priority=1),
+                _column("Source", "string", "The component reporting this event.", priority=1),
+                _column("Message", "string", "A human-readable description of the status of this operation."),
+                _column("First Seen", "string", "The first time this event was seen.", priority=1),
+                _column("Count", "integer", "The number of times this event has occurred.", priority=1),
+                _column("Name", "string", _NAME_DESC, "name", priority=1),
+                ], _event_row
+    return [_column("Name", "string", _NAME_DESC, "name"),
+            _column("Created At", "date", _CREATED_DESC)], lambda obj: [
+        meta_of(obj).get("name", ""), meta_of(obj).get("creationTimestamp")]
+
+
+def as_table(store, rt, objs, list_meta, include):
+    """A meta.k8s.io/v1 Table of @objs; @include: None | Object | PartialObjectMetadata."""
+    if include not in ("None", "Object", "PartialObjectMetadata"):
+        raise err_bad_request(f'includeObject: Unsupported value: "{include}": supported values: '
+                              f'"None", "Object", "PartialObjectMetadata"')
+    cols, row = table_columns(store, rt)
+    rows = []
+    for obj in objs:
+        r = {"cells": row(obj)}
+        if include == "Object":
+            r["object"] = present(rt, obj)
+        elif include == "PartialObjectMetadata":
+            r["object"] = present(rt, obj, "meta")
+        rows.append(r)
+    return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": list_meta,
+            "columnDefinitions": cols, "rows": rows}
+
+
+# OpenAPI: what kube-apiserver publishes for a CRD, from its openAPIV3Schema.  v3 per group
+# version (kubectl explain; kubectl apply reads there that PATCH takes fieldValidation, and
+# leaves field validation to the server) and v2 (JSON with the CRD schemas; as protobuf, see
+# openapi_v2_protobuf).  Only CRD-defined kinds have schemas here.
+
+_V2_DROP = ("oneOf", "anyOf", "allOf", "not", "nullable", "x-kubernetes-validations")
+
+
+def _schema_v2(schema):
+    """A structural v3 schema as the v2 document carries it: without what Swagger 2.0 lacks."""
+    if isinstance(schema, list):
+        return [_schema_v2(x) for x in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {}
+    for k, v in schema.items():
+        if k in _V2_DROP:
+            continue
+        if k in ("properties",):
+            out[k] = {pk: _schema_v2(pv) for pk, pv in v.items()}
+        elif k in ("items", "additionalProperties") and isinstance(v, dict):
+            out[k] = _schema_v2(v)
+        else:
+            out[k] = v
+    if schema.get("x-kubernetes-int-or-string"):
+        out.pop("type", None)
+    return out
+
+
+def _crd_models(store, group_version=None):
+    """{definition name: schema} for every CRD-defined kind (of one group/version)."""
+    with store.cond:
+        crds = list(store.bucket(CRDS.store_key).values())
+    models = {}
+    for crd in crds:
+        spec = crd.get("spec") or {}
+        group, kind = spec.get("group", ""), (spec.get("names") or {}).get("kind", "")
+        for v in spec.get("versions") or []:
+            if not v.get("served", True):
+                continue
+            if group_version and f"{group}/{v.get('name')}" != group_version:
+                continue
+            schema = copy.deepcopy(((v.get("schema") or {}).get("openAPIV3Schema")) or {})
+            props = schema.setdefault("properties", {})
+            props["apiVersion"] = {"type": "string", "description": "APIVersion defines the versioned schema of this representation of an object."}
+            props["kind"] = {"type": "string", "description": "Kind is a string value representing the REST resource this object represents."}
+            props["metadata"] = {"type": "object", "description": "Standard object's metadata. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata"}
+            schema["x-kubernetes-group-version-kind"] = [
+                {"group": group, "kind": kind, "version": v.get("name", "")}]
+            rev = ".".join(reversed(group.split(".")))
+            models[f"{rev}.{v.get('name')}.{kind}"] = schema
+    return models
+
+
+def _pb_field(num, payload):
+    """One length-delimited protobuf field (wire type 2)."""
+    key, size, out = (num << 3) | 2, len(payload), bytearray()
+    for v in (key, size):
+        while True:
+            b, v = v & 0x7F, v >> 7
+            out.append(b | (0x80 if v else 0))
+            if not v:
+                break
+    return bytes(out) + payload
+
+
+def openapi_v2_protobuf():
+    """/openapi/v2 as kubectl asks for it (gnostic's openapi_v2.Document, protobuf): swagger (1)
+    and info (2: title 1, version 2) only, no definitions.  Older kubectls (before 1.28 or so)
+    fetch it for client-side validation; with no schema in it they validate nothing themselves,
+    and the stand-in still checks custom resources against their CRD."""
+    info = _pb_field(1, b"Kubernetes") + _pb_field(2, VERSION_INFO["gitVersion"].encode())
+    return _pb_field(1, b"2.0") + _pb_field(2, info)
+
+
+def openapi_v2(store):
+    return {"swagger": "2.0", "info": {"title": "Kubernetes", "version": VERSION_INFO["gitVersion"]},
+            "paths": {}, "definitions": {k: _schema_v2(m) for k, m in _crd_models(store).items()}}
+
+
+def _gv_path(group, version):
+    return f"apis/{group}/{version}" if group else f"api/{version}"
+
+
+def openapi_v3_paths(store):
+    out = {}
+    for group, versions in GROUP_VERSIONS.items():
+        for version in versions:
+            gv = _gv_path(group, version)
+            digest = hashlib.sha512(dumps(openapi_v3_doc(store, gv))).hexdigest().upper()
+            out[gv] = {"serverRelativeURL": f"/openapi/v3/{gv}?hash={digest}"}
+    return {"paths": out}
+
+
+def openapi_v3_doc(store, gv_path):
+    """The document of one group version: its object paths, whose PATCH takes fieldValidation
+    (the stand-in checks custom resources' fields itself, so kubectl leaves that to it), and
+    the schemas of its CRD-defined kinds."""
+    gv = [(g, v) for g, vs in GROUP_VERSIONS.items() for v in vs if _gv_path(g, v) == gv_path]
+    if not gv:
+        return None
+    group, version = gv[0]
+    paths = {}
+    for r in RESOURCES:
+        if r.group != group or r.version != version or "patch" not in r.verbs:
+            continue
+        scope = "namespaces/{namespace}/" if r.namespaced else ""
+        paths[f"/{gv_path}/{scope}{r.plural}/{{name}}"] = {"patch": {
+            "operationId": f"patch{r.kind}", "x-kubernetes-action": "patch",
+            "x-kubernetes-group-version-kind": {"group": group, "version": version, "kind": r.kind},
+            "parameters": [{"name": "fieldValidation", "in": "query", "schema": {"type": "string"},
+                            "description": "fieldValidation instructs the server on how to handle "
+                                           "objects in the request containing unknown or duplicate "
+                                           "fields: Ignore, Warn (the default) or Strict."}],
+            "responses": {"200": {"description": "OK"}}}}
+    return {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": VERSION_INFO["gitVersion"]},
+            "paths": paths,
+            "components": {"schemas": _crd_models(store, f"{group}/{version}" if group else version)}}
+
+# Custom resources are checked against their CRD's openAPIV3Schema, as kube-apiserver does
+# before any validating webhook is called: unknown fields pruned (a warning), or refused with
+# ?fieldValidation=Strict (what kubectl sends); then types, required fields, enums, patterns,
+# lengths, item counts and bounds (all errors at once, 422).  x-kubernetes-validations (CEL)
+# rules are not evaluated.
+
+_REQUEST = threading.local()   # fieldValidation and warnings of the request being served
+
+_JSON_TYPES = {"object": dict, "array": list, "string": str, "boolean": bool}
+
+
+def _type_ok(typ, v):
+    if typ == "integer":
+        return isinstance(v, int) and not isinstance(v, bool) or (
+            isinstance(v, float) and v.is_integer())
+    if typ == "number":
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+    return typ not in _JSON_TYPES or isinstance(v, _JSON_TYPES[typ])
+
+
+def _json_type(v):
+    if isinstance(v, bool):
+        return "boolean"
+    if isinstance(v, (int, float)):
+        return "integer" if isinstance(v, int) or v.is_integer() else "number"
+    return {dict: "object", list: "array", str: "string", type(None): "null"}.get(type(v), "string")
+
+
+def _schema_walk(schema, v, path, errs, unknown):
+    """Validates @v against @schema; prunes unknown fields of objects, naming them in @unknown."""
+    if v is None:
+        if not schema.get("nullable"):
+            errs.append((path, "FieldValueTypeInvalid",
+                         f'Invalid value: "null": {path} in body must be of type {schema.get("type", "object")}: "null"'))
+        return
+    if schema.get("x-kubernetes-int-or-string"):
+        if not (isinstance(v, str) or _type_ok("integer", v)):
+            errs.append((path, "FieldValueTypeInvalid",
+                         f'Invalid value: "{_json_type(v)}": {path} in body must be of type integer-or-string'))
+        return
+    typ = schema.get("type")
+    if typ and not _type_ok(typ, v):
+        errs.append((path, "FieldValueTypeInvalid",
+                     f'Invalid value: "{_json_type(v)}": {path} in body must be of type {typ}: "{_json_type(v)}"'))
+        return
+    if "enum" in schema and v not in schema["enum"]:
+        allowed = ", ".join(json.dumps(x) for x in schema["enum"])
+        errs.append((path, "FieldValueNotSupported",
+                     f"Unsupported value: {json.dumps(v)}: supported values: {allowed}"))
+    if isinstance(v, str):
+        if "maxLength" in schema and len(v) > schema["maxLength"]:
+            errs.append((path, "FieldValueTooLong", f"Too long: may not be longer than {schema['maxLength']}"))
+        if "minLength" in schema and len(v) < schema["minLength"]:
+            errs.append((path, "FieldValueInvalid",
+                         f'Invalid value: "{v}": {path} in body should be at least {schema["minLength"]} chars long'))
+        if "pattern" in schema and not re.search(schema["pattern"], v):
+            errs.append((path, "FieldValueInvalid",
+                         f"Invalid value: \"{v}\": {path} in body should match '{schema['pattern']}'"))
+    if _type_ok("number", v):
+        if "minimum" in schema and v < schema["minimum"]:
+            errs.append((path, "FieldValueInvalid",
+                         f"Invalid value: {v}: {path} in body should be greater than or equal to {schema['minimum']}"))
+        if "maximum" in schema and v > schema["maximum"]:
+            errs.append((path, "FieldValueInvalid",
+                         f"Invalid value: {v}: {path} in body should be less than or equal to {schema['maximum']}"))
+    if isinstance(v, list):
+        if "maxItems" in schema and len(v) > schema["maxItems"]:
+            errs.append((path, "FieldValueTooMany",
+                         f"Too many: {len(v)}: must have at most {schema['maxItems']} items"))
+        if "minItems" in schema and len(v) < schema["minItems"]:
+            errs.append((path, "FieldValueInvalid",
+                         f"Invalid value: {len(v)}: {path} in body should have at least {schema['minItems']} items"))
+        for i, item in enumerate(v):
+            if isinstance(schema.get("items"), dict):
+                _schema_walk(schema["items"], item, f"{path}[{i}]", errs, unknown)
+    if isinstance(v, dict):
+        props = schema.get("properties") or {}
+        for req in schema.get("required") or []:
+            if req not in v:
+                errs.append((f"{path}.{req}" if path else req, "FieldValueRequired", "Required value"))
+        extra = schema.get("additionalProperties")
+        for k in list(v):
+            sub = f"{path}.{k}" if path else k
+            if k in props:
+                _schema_walk(props[k], v[k], sub, errs, unknown)
+            elif isinstance(extra, dict):
+                _schema_walk(extra, v[k], sub, errs, unknown)
+            elif not schema.get("x-kubernetes-preserve-unknown-fields") and extra is not True:
+                unknown.append(sub)
+                del v[k]
+
+
+def crd_validate(store, rt, obj):
+    """Checks (and prunes) a custom resource in place against its CRD, if there is one."""
+    _, ver = crd_for(store, rt)
+    schema = ((ver or {}).get("schema") or {}).get("openAPIV3Schema")
+    if not schema:
+        return
+    errs, unknown = [], []
+    top = dict(schema, properties=dict(schema.get("properties") or {}))
+    for k in ("apiVersion", "kind"):
+        top["properties"].setdefault(k, {"type": "string"})
+    top["properties"]["metadata"] = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+    _schema_walk(top, obj, "", errs, unknown)
+    mode = getattr(_REQUEST, "field_validation", None) or "Warn"
+    if unknown and mode == "Strict":
+        text = ", ".join(f'unknown field "{u}"' for u in unknown)
+        raise err_bad_request(f'{rt.kind} in version "{rt.version}" cannot be handled as a '
+                              f'{rt.kind}: strict decoding error: {text}')
+    if unknown and mode == "Warn" and hasattr(_REQUEST, "warnings"):
+        _REQUEST.warnings.extend(f'unknown field "{u}"' for u in unknown)
+    if errs:
+        raise err_invalid(rt, meta_of(obj).get("name", ""), errs)
+
+
 VERSION_INFO = {"major": "1", "minor": "30", "gitVersion": "v1.30.0-profileguard-standin",
                 "gitCommit": "0000000000000000000000000000000000000000", "gitTreeState": "clean",
                 "buildDate": "2024-01-01T00:00:00Z", "goVersion": "go1.22.0", "compiler": "gc",
@@ -1728,6 +2233,8 @@ def route(path):
         return Route("version")
     if segs in (["healthz"], ["livez"], ["readyz"]):
         return Route("health")
+    if segs[:1] == ["openapi"] and len(segs) >= 2:
+        return Route("openapi", name="/".join(segs[1:]))
     if not segs:
         raise err_not_found_path()
     if segs[0] == "api":
@@ -1777,7 +2284,7 @@ def route(path):
 
 
 def negotiate(accept, target):
-    """Pick the representation from Accept: 'full' or 'meta'. target: object|list|watch.
+    """Pick the representation from Accept: 'full', 'meta' or 'table'. target: object|list|watch.
 
     The real server takes the first acceptable entry in order, ignoring q-values."""
     if not accept or not accept.strip():
@@ -1801,6 +2308,8 @@ def negotiate(accept, target):
             return "meta"
         if as_ == "PartialObjectMetadataList" and target in ("list", "watch"):
             return "meta"
+        if as_ == "Table" and target in ("object", "list"):
+            return "table"
     raise err_not_acceptable()
 
 
@@ -1994,7 +2503,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if r.kind != "resource":
                 if self.command != "GET":
                     raise err_method_not_allowed()
-                if r.kind == "api":
+                if r.kind == "openapi":
+                    self._openapi(app, r.name)
+                elif r.kind == "api":
                     host, port = self.server.server_address[:2]
                     self._send_json(200, {"kind": "APIVersions", "versions": ["v1"],
                                           "serverAddressByClientCIDRs": [
@@ -2031,6 +2542,23 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 app.access(self.command, path, self._status, user,
                            (time.monotonic() - started) * 1000)
 
+    def _openapi(self, app, which):
+        if which == "v2":
+            if "protobuf" in (self.headers.get("Accept") or ""):
+                # Asked for as ...spec.v2@v1.0+protobuf; answered with the parseable name.
+                self._send(200, openapi_v2_protobuf(),
+                           "application/com.github.proto-openapi.spec.v2.v1.0+protobuf")
+            else:
+                self._send_json(200, openapi_v2(app.store))
+            return
+        if which == "v3":
+            self._send_json(200, openapi_v3_paths(app.store))
+            return
+        doc = openapi_v3_doc(app.store, which[len("v3/"):]) if which.startswith("v3/") else None
+        if doc is None:
+            raise err_not_found_path()
+        self._send_json(200, doc)
+
     def _parse_json_body(self, body):
         ctype = (self.headers.get("Content-Type") or MEDIA_JSON).split(";")[0].strip().lower()
         if ctype not in (MEDIA_JSON, "*/*", "application/*"):
@@ -2062,6 +2590,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def _resource(self, app, r, q, body, user, target):
         method = self.command
         rt, ns, name, sub = r.rt, r.ns, r.name, r.sub
+        _REQUEST.field_validation = q.get("fieldValidation")
+        _REQUEST.warnings = []
         watch = r.watch_prefix or truthy(q.get("watch", ""))
         if method in WRITE_METHODS and user.get("readonly"):
             verb = "deletecollection" if method == "DELETE" and not name else VERB_OF[method]
@@ -2087,19 +2617,27 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     self._serve_watch(app, rt, ns, None, q, negotiate(self.headers.get("Accept"), "watch"), target)
                 else:
                     mode = negotiate(self.headers.get("Accept"), "list")
-                    self._send_json(200, api.list(rt, ns, q, mode))
+                    lst = api.list(rt, ns, q, "full" if mode == "table" else mode)
+                    if mode == "table":
+                        lst = as_table(app.store, rt, lst["items"], lst["metadata"],
+                                       q.get("includeObject") or "PartialObjectMetadata")
+                    self._send_json(200, lst)
                 return
             if method == "POST":
                 if rt.namespaced and ns is None:
                     raise err_method_not_allowed()
                 obj = self._parse_json_body(body)
                 warnings = []
+                if isinstance(obj, dict) and rt.custom:
+                    # The schema is checked before any webhook sees the object.
+                    crd_validate(app.store, rt, obj)
                 if isinstance(obj, dict) and rt.stored:
                     warnings = admit(app.store, rt, ns, obj, "CREATE", user, self._dry_run(q))
                 obj = api.create(rt, ns, obj, self._dry_run(q))
                 # kube-apiserver passes webhook warnings on as Warning headers.
                 self._send_json(201, present(rt, obj), headers=[
-                    ("Warning", '299 - "' + w.replace('"', "'") + '"') for w in warnings])
+                    ("Warning", '299 - "' + w.replace('"', "'") + '"')
+                    for w in _REQUEST.warnings + warnings])
                 return
             if method == "DELETE":
                 opts = self._parse_json_body(body) if body.strip() else {}
@@ -2116,15 +2654,30 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 obj = app.store.get(rt, ns, name)
             if obj is None:
                 raise err_not_found(rt, name)
+            if mode == "table":
+                self._send_json(200, as_table(app.store, rt, [obj],
+                                              {"resourceVersion": meta_of(obj).get("resourceVersion", "")},
+                                              q.get("includeObject") or "PartialObjectMetadata"))
+                return
             self._send_json(200, present(rt, obj, mode))
             return
+        warnings = _REQUEST.warnings
+
+        def admit_fn(old, new, operation="UPDATE"):
+            warnings.extend(admit(app.store, rt, ns, present(rt, new) if new is not None else None,
+                                  operation, user, dry, sub, old=present(rt, old)))
+        hdrs = lambda: [("Warning", '299 - "' + w.replace('"', "'") + '"') for w in warnings]
         if method == "PUT":
-            obj, code = api.update(rt, ns, name, self._parse_json_body(body), sub, self._dry_run(q))
-            self._send_json(code, present(rt, obj))
+            dry = self._dry_run(q)
+            obj, code = api.update(rt, ns, name, self._parse_json_body(body), sub, dry,
+                                   admit_fn if rt.stored else None)
+            self._send_json(code, present(rt, obj), headers=hdrs())
             return
         if method == "PATCH":
-            obj = api.patch(rt, ns, name, self.headers.get("Content-Type"), body, sub, self._dry_run(q))
-            self._send_json(200, present(rt, obj))
+            dry = self._dry_run(q)
+            obj = api.patch(rt, ns, name, self.headers.get("Content-Type"), body, sub, dry,
+                            admit_fn if rt.stored else None)
+            self._send_json(200, present(rt, obj), headers=hdrs())
             return
         if method == "DELETE" and sub is None:
             opts = self._parse_json_body(body) if body.strip() else {}
@@ -2137,8 +2690,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 except ValueError:
                     raise err_bad_request("invalid gracePeriodSeconds") from None
             dry = self._dry_run(q) or opts.get("dryRun") == ["All"]
+            with app.store.cond:
+                cur = app.store.get(rt, ns, name)
+            if cur is not None and rt.stored:
+                # Admission sees the object as it is; the delete itself checks it again.
+                admit_fn(cur, None, "DELETE")
             obj, code = api.delete(rt, ns, name, opts, dry, grace)
-            self._send_json(code, present(rt, obj) if obj.get("kind") != "Status" else obj)
+            self._send_json(code, present(rt, obj) if obj.get("kind") != "Status" else obj,
+                            headers=hdrs())
             return
         raise err_method_not_allowed()
 

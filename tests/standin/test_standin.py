@@ -484,7 +484,7 @@ class TestCrud(Base):
 
 
 class TestAdmission(Base):
-    """CREATE calls the matching validating webhooks, as kube-apiserver does."""
+    """CREATE, UPDATE and DELETE call the matching validating webhooks, as kube-apiserver does."""
 
     def setUp(self):
         super().setUp()
@@ -498,7 +498,9 @@ class TestAdmission(Base):
             def do_POST(self):
                 review = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 req = review["request"]
-                labels = req["object"]["metadata"].get("labels") or {}
+                judged = req["object"] if req["object"] is not None else req["oldObject"]
+                labels = judged["metadata"].get("labels") or {}
+                Hook.reviews.append(req)
                 resp = {"uid": req["uid"], "allowed": "deny" not in labels}
                 if not resp["allowed"]:
                     resp["status"] = {"code": 403, "reason": "Forbidden", "message": "spec.x: no (ns/p rule)"}
@@ -512,6 +514,7 @@ class TestAdmission(Base):
                 self.end_headers()
                 self.wfile.write(out)
         Hook.seen = []
+        Hook.reviews = []
         self.hook = Hook
         self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -529,13 +532,57 @@ class TestAdmission(Base):
         self.srv.shutdown()
         super().tearDown()
 
-    def register(self, url, policy="Fail"):
+    def register(self, url, policy="Fail", ops=("CREATE",)):
         self.create("/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations", {
             "metadata": {"name": "t"}, "webhooks": [{
                 "name": "pods.test.io", "failurePolicy": policy, "timeoutSeconds": 2, "sideEffects": "None",
                 "admissionReviewVersions": ["v1"], "clientConfig": {"url": url, "caBundle": self.bundle},
                 "namespaceSelector": {"matchLabels": {"admission-test": "yes"}},
-                "rules": [{"operations": ["CREATE"], "apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods"]}]}]})
+                "rules": [{"operations": list(ops), "apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods"]}]}]})
+
+    def test_update_and_delete_are_judged(self):
+        base = f"/api/v1/namespaces/{self.ns}/pods"
+        self.create(base, pod("keep", self.ns, {"deny": "1"}))     # before the webhook exists
+        self.register(f"https://localhost:{self.srv.server_address[1]}/validate/pods",
+                      ops=("CREATE", "UPDATE", "DELETE"))
+        self.create(base, pod("p", self.ns))
+        # PATCH and PUT: the webhook sees the new object and the old one; a denial stores nothing.
+        st, _, out = self.c.patch(f"{base}/p", {"metadata": {"labels": {"deny": "1"}}})
+        self.assertEqual((st, out.get("message")), (403, 'admission webhook "pods.test.io" denied '
+                                                         'the request: spec.x: no (ns/p rule)'), out)
+        req = self.hook.reviews[-1]
+        self.assertEqual((req["operation"], req["options"]["kind"]), ("UPDATE", "UpdateOptions"))
+        self.assertEqual(req["object"]["metadata"]["labels"], {"deny": "1"})
+        self.assertEqual(req["oldObject"]["metadata"].get("labels") or {}, {})
+        st, _, cur = self.c.get(f"{base}/p")
+        self.assertEqual(cur["metadata"].get("labels") or {}, {})
+        cur["metadata"]["labels"] = {"deny": "1"}
+        st, _, out = self.c.put(f"{base}/p", cur)
+        self.assertEqual(st, 403, out)
+        self.assertEqual(self.hook.reviews[-1]["operation"], "UPDATE")
+        # An allowed update passes the webhook's warnings on.
+        conn = self.c.connect()
+        conn.request("PATCH", f"{base}/p", body=json.dumps({"metadata": {"labels": {"ok": "1"}}}),
+                     headers={"Authorization": "Bearer admin-token",
+                              "Content-Type": "application/merge-patch+json"})
+        r = conn.getresponse()
+        r.read()
+        conn.close()
+        self.assertEqual((r.status, r.headers.get_all("Warning")), (200, ['299 - "spec.y: audited (ns/p rule)"']))
+        # DELETE: object null, oldObject the stored pod; a denial keeps it.
+        st, _, out = self.c.delete(f"{base}/keep")
+        self.assertEqual(st, 403, out)
+        req = self.hook.reviews[-1]
+        self.assertEqual((req["operation"], req["object"], req["oldObject"]["metadata"]["name"],
+                          req["options"]["kind"]), ("DELETE", None, "keep", "DeleteOptions"))
+        st, _, _ = self.c.get(f"{base}/keep")
+        self.assertEqual(st, 200)
+        st, _, _ = self.c.delete(f"{base}/p")
+        self.assertEqual(st, 200)
+        # pods/status is another resource: the rule for pods does not match it.
+        n = len(self.hook.reviews)
+        st, _, out = self.c.patch(f"{base}/keep/status", {"status": {"phase": "Running"}})
+        self.assertEqual((st, len(self.hook.reviews)), (200, n), out)
 
     def test_deny_and_warnings(self):
         self.register(f"https://localhost:{self.srv.server_address[1]}/validate/pods")
@@ -613,6 +660,154 @@ class TestAdmission(Base):
         self.register_service(policy="Ignore")
         st, _, out = self.c.post(f"/api/v1/namespaces/{self.ns}/pods", pod("a", self.ns))
         self.assertEqual(st, 201, out)
+
+
+CRD = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+       "metadata": {"name": "workloadprofiles.profileguard.io"},
+       "spec": {"group": "profileguard.io", "scope": "Namespaced",
+                "names": {"plural": "workloadprofiles", "singular": "workloadprofile",
+                          "kind": "WorkloadProfile", "shortNames": ["wp"]},
+                "versions": [{"name": "v1alpha1", "served": True, "storage": True,
+                              "subresources": {"status": {}},
+                              "additionalPrinterColumns": [
+                                  {"name": "MODE", "type": "string", "jsonPath": ".spec.mode"},
+                                  {"name": "PODS", "type": "integer", "jsonPath": ".status.matchedPods"},
+                                  {"name": "AGE", "type": "date", "jsonPath": ".metadata.creationTimestamp"}],
+                              "schema": {"openAPIV3Schema": {
+                                  "type": "object", "required": ["spec"], "properties": {
+                                      "spec": {"type": "object", "description": "The profile.",
+                                               "properties": {
+                                                   "mode": {"type": "string", "enum": ["Enforce", "Audit"]},
+                                                   "free": {"type": "object",
+                                                            "x-kubernetes-preserve-unknown-fields": True}}},
+                                      "status": {"type": "object", "properties": {
+                                          "matchedPods": {"type": "integer"}}}}}}}]}}
+TABLE_ACCEPT = ("application/json;as=Table;v=v1;g=meta.k8s.io,"
+                "application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json")
+
+
+class TestKubectlFormats(Base):
+    """What kubectl needs beyond CRUD: Tables, the CRD behind a custom resource, OpenAPI."""
+
+    CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+
+    def setUp(self):
+        super().setUp()
+        self.create(self.CRDS, CRD)
+        self.ns = self.namespace()
+        self.base = f"/apis/profileguard.io/v1alpha1/namespaces/{self.ns}/workloadprofiles"
+
+    def tearDown(self):
+        self.c.request("DELETE", f"{self.CRDS}/workloadprofiles.profileguard.io")
+        super().tearDown()
+
+    def test_crd_is_established(self):
+        st, _, crd = self.c.get(f"{self.CRDS}/workloadprofiles.profileguard.io")
+        self.assertEqual(st, 200, crd)
+        conds = {c["type"]: c["status"] for c in crd["status"]["conditions"]}
+        self.assertEqual(conds, {"NamesAccepted": "True", "Established": "True"})
+        self.assertEqual(crd["status"]["acceptedNames"]["kind"], "WorkloadProfile")
+        self.assertEqual(crd["status"]["storedVersions"], ["v1alpha1"])
+
+    def test_ages_round_as_kubectl_prints_them(self):
+        import importlib.util
+        spec = importlib.util.spec_from_file_location("kube_standin", os.path.join(HERE, "kube_standin.py"))
+        ks = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(ks)
+        # k8s.io/apimachinery/pkg/util/duration.HumanDuration, at and past each of its steps
+        for secs, want in ((-2, "<invalid>"), (-1, "0s"), (0, "0s"), (119, "119s"), (120, "2m"),
+                           (125, "2m5s"), (599, "9m59s"), (600, "10m"), (3 * 3600 - 1, "179m"),
+                           (3 * 3600, "3h"), (3 * 3600 + 60, "3h1m"), (8 * 3600, "8h"), (47 * 3600, "47h"),
+                           (48 * 3600, "2d"), (50 * 3600, "2d2h"), (8 * 86400, "8d"),
+                           (2 * 365 * 86400, "2y"), (2 * 365 * 86400 + 86400, "2y1d"), (8 * 365 * 86400, "8y")):
+            self.assertEqual(ks.human_duration(secs), want, secs)
+
+    def test_crd_columns_come_from_the_objects(self):
+        self.create(self.base, {"metadata": {"name": "a"}, "spec": {"mode": "Audit"}})
+        self.create(self.base, {"metadata": {"name": "b"}, "spec": {}})
+        st, _, cur = self.c.get(f"{self.base}/a")
+        cur["status"] = {"matchedPods": 3}
+        st, _, out = self.c.put(f"{self.base}/a/status", cur)
+        self.assertEqual(st, 200, out)
+        st, _, t = self.c.get(self.base, headers={"Accept": TABLE_ACCEPT})
+        self.assertEqual((st, t["kind"], t["apiVersion"]), (200, "Table", "meta.k8s.io/v1"), t)
+        self.assertEqual([(c["name"], c["type"]) for c in t["columnDefinitions"]],
+                         [("Name", "string"), ("MODE", "string"), ("PODS", "integer"), ("AGE", "date")])
+        rows = {r["cells"][0]: r["cells"] for r in t["rows"]}
+        self.assertEqual(rows["a"][1:3], ["Audit", 3])
+        self.assertEqual(rows["b"][1:3], [None, None], "absent values are null, never made up")
+        self.assertRegex(rows["a"][3], r"^\d+s$")
+        self.assertEqual(rows["a"] and t["rows"][0]["object"]["kind"], "PartialObjectMetadata")
+        self.assertTrue(t["metadata"]["resourceVersion"])
+        st, _, one = self.c.get(f"{self.base}/a?includeObject=Object", headers={"Accept": TABLE_ACCEPT})
+        self.assertEqual(([r["cells"][:3] for r in one["rows"]], one["rows"][0]["object"]["spec"]),
+                         ([["a", "Audit", 3]], {"mode": "Audit"}))
+
+    def test_pod_and_event_tables(self):
+        self.create(f"/api/v1/namespaces/{self.ns}/pods", pod("p", self.ns))
+        st, _, t = self.c.get(f"/api/v1/namespaces/{self.ns}/pods", headers={"Accept": TABLE_ACCEPT})
+        self.assertEqual([c["name"] for c in t["columnDefinitions"] if c["priority"] == 0],
+                         ["Name", "Ready", "Status", "Restarts", "Age"])
+        self.assertEqual(t["rows"][0]["cells"][:4], ["p", "0/1", "Running", "0"])
+        self.create(f"/apis/events.k8s.io/v1/namespaces/{self.ns}/events", {
+            "metadata": {"name": "e1"}, "eventTime": "2024-01-01T00:00:00.000000Z", "type": "Warning",
+            "reason": "ProfileViolation", "note": "  container x: privileged  ", "action": "Deleted",
+            "reportingController": "profileguard.io/controller", "reportingInstance": "c-1",
+            "regarding": {"kind": "Pod", "namespace": self.ns, "name": "p"}})
+        st, _, t = self.c.get(f"/api/v1/namespaces/{self.ns}/events", headers={"Accept": TABLE_ACCEPT})
+        cols = [c["name"] for c in t["columnDefinitions"] if c["priority"] == 0]
+        self.assertEqual(cols, ["Last Seen", "Type", "Reason", "Object", "Message"])
+        cells = dict(zip([c["name"] for c in t["columnDefinitions"]], t["rows"][0]["cells"]))
+        self.assertEqual((cells["Type"], cells["Reason"], cells["Object"], cells["Message"]),
+                         ("Warning", "ProfileViolation", "pod/p", "container x: privileged"))
+        self.assertRegex(cells["Last Seen"], r"^\d+(y|d)")
+
+    def test_schema_checked_before_storage(self):
+        st, _, out = self.c.post(self.base, {"metadata": {"name": "x"}, "spec": {"mode": "Enforcing"}})
+        self.assertEqual((st, out["reason"]), (422, "Invalid"), out)
+        self.assertEqual(out["message"], 'WorkloadProfile.profileguard.io "x" is invalid: spec.mode: '
+                                         'Unsupported value: "Enforcing": supported values: "Enforce", "Audit"')
+        st, _, out = self.c.post(self.base, {"metadata": {"name": "x"}})
+        self.assertEqual((st, out["details"]["causes"][0]["field"]), (422, "spec"), out)
+        # Unknown fields: refused with fieldValidation=Strict (what kubectl sends), else pruned.
+        st, _, out = self.c.post(self.base + "?fieldValidation=Strict",
+                                 {"metadata": {"name": "x"}, "spec": {"modee": "Audit", "free": {"k": 1}}})
+        self.assertEqual((st, out["reason"]), (400, "BadRequest"), out)
+        self.assertEqual(out["message"], 'WorkloadProfile in version "v1alpha1" cannot be handled as a '
+                                         'WorkloadProfile: strict decoding error: unknown field "spec.modee"')
+        st, _, out = self.c.post(self.base, {"metadata": {"name": "x"}, "spec": {"modee": "Audit", "free": {"k": 1}}})
+        self.assertEqual((st, out["spec"]), (201, {"free": {"k": 1}}), out)
+        # ... and on updates too.
+        st, _, out = self.c.patch(f"{self.base}/x?fieldValidation=Strict", {"spec": {"mode": "Nope"}})
+        self.assertEqual(st, 422, out)
+
+    def test_openapi(self):
+        st, _, root = self.c.get("/openapi/v3")
+        self.assertEqual(st, 200, root)
+        self.assertIn("api/v1", root["paths"])
+        url = root["paths"]["apis/profileguard.io/v1alpha1"]["serverRelativeURL"]
+        self.assertRegex(url, r"^/openapi/v3/apis/profileguard.io/v1alpha1\?hash=[0-9A-F]{128}$")
+        st, _, doc = self.c.get(url)
+        schema = doc["components"]["schemas"]["io.profileguard.v1alpha1.WorkloadProfile"]
+        self.assertEqual(schema["properties"]["spec"]["description"], "The profile.")
+        self.assertEqual(schema["x-kubernetes-group-version-kind"],
+                         [{"group": "profileguard.io", "kind": "WorkloadProfile", "version": "v1alpha1"}])
+        patch = doc["paths"]["/apis/profileguard.io/v1alpha1/namespaces/{namespace}/workloadprofiles/{name}"]["patch"]
+        self.assertIn("fieldValidation", [p["name"] for p in patch["parameters"]])
+        st, _, _ = self.c.get("/openapi/v3/apis/nope.io/v1")
+        self.assertEqual(st, 404)
+        # v2 as kubectl before 1.28 or so fetches it: protobuf, a content type Go can parse,
+        # gnostic's Document with swagger (field 1) and info (field 2: title, version).
+        st, hdrs, raw = self.c.get("/openapi/v2", headers={
+            "Accept": "application/com.github.proto-openapi.spec.v2@v1.0+protobuf, application/json"})
+        self.assertEqual((st, hdrs["content-type"]),
+                         (200, "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"))
+        title, version = b"Kubernetes", b"v1.30.0-profileguard-standin"
+        info = b"\x0a" + bytes([len(title)]) + title + b"\x12" + bytes([len(version)]) + version
+        self.assertEqual(raw, b"\x0a\x032.0\x12" + bytes([len(info)]) + info)
+        st, _, doc = self.c.get("/openapi/v2")
+        self.assertEqual((st, doc["swagger"]), (200, "2.0"))
+        self.assertEqual(doc["definitions"]["io.profileguard.v1alpha1.WorkloadProfile"]["required"], ["spec"])
 
 
 class TestWorkloadProfiles(Base):
@@ -775,7 +970,13 @@ class TestLists(Base):
         self.assertEqual((st, out["reason"]), (406, "NotAcceptable"), "a list needs ...List")
         st, _, out = self.c.get(base, headers={
             "Accept": "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"})
-        self.assertEqual(out["kind"], "SecretList", "falls back to the plain type")
+        # A real server answers kubectl's Accept with a Table (its default columns for a
+        # kind without a printer), the rows carrying metadata only, never the data.
+        self.assertEqual((out["kind"], out["apiVersion"]), ("Table", "meta.k8s.io/v1"))
+        self.assertEqual([c["name"] for c in out["columnDefinitions"]], ["Name", "Created At"])
+        self.assertEqual(sorted(r["cells"][0] for r in out["rows"]), ["plain", "tok"])
+        self.assertEqual({r["object"]["kind"] for r in out["rows"]}, {"PartialObjectMetadata"})
+        self.assertNotIn("c2VjcmV0", json.dumps(out))
 
 
 class TestWatch(Base):
