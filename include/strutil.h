@@ -24,6 +24,9 @@ size_t str_utf8_len(const char *s, size_t avail);
  * a UTF-8 sequence: where text meant for people (and JSON) may be cut. */
 size_t str_utf8_cut(const char *s, size_t max);
 bool str_has_prefix(const char *s, const char *prefix);
+/* Levenshtein distance of @a (@la bytes) and @b (@lb bytes), for "did
+ * you mean" suggestions: SIZE_MAX when either is longer than 63 bytes. */
+size_t str_edit_distance(const char *a, size_t la, const char *b, size_t lb);
 bool str_has_suffix(const char *s, const char *suffix);
 
 /* Strict decimal parse of the whole string: 0, -EINVAL or -ERANGE.

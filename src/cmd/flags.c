@@ -247,34 +247,6 @@ static const struct flag *find_short(const struct flag *flags, char c)
 	return NULL;
 }
 
-/* Levenshtein distance of @a (@la bytes) and the flag name @b; names
- * longer than the row are never near. */
-static size_t name_distance(const char *a, size_t la, const char *b)
-{
-	size_t row[64], lb = strlen(b);
-
-	if (la >= sizeof(row) / sizeof(row[0]) || lb >= sizeof(row) / sizeof(row[0]))
-		return SIZE_MAX;
-	for (size_t j = 0; j <= lb; j++)
-		row[j] = j;
-	for (size_t i = 1; i <= la; i++) {
-		size_t diag = row[0];
-
-		row[0] = i;
-		for (size_t j = 1; j <= lb; j++) {
-			size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
-
-			if (up + 1 < best)
-				best = up + 1;
-			if (row[j - 1] + 1 < best)
-				best = row[j - 1] + 1;
-			diag = up;
-			row[j] = best;
-		}
-	}
-	return row[lb];
-}
-
 /* The flag a typo of a long name most likely meant, or NULL. */
 static const struct flag *near_long(const struct flag *flags, const char *name, size_t n)
 {
@@ -282,7 +254,7 @@ static const struct flag *near_long(const struct flag *flags, const char *name, 
 	size_t best_d = 3;
 
 	for (const struct flag *f = flags; f->name; f++) {
-		size_t d = name_distance(name, n, f->name);
+		size_t d = str_edit_distance(name, n, f->name, strlen(f->name));
 
 		if (d < best_d) {
 			best_d = d;

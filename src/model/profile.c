@@ -48,33 +48,6 @@ static const char *q(const char *s, char *tmp, size_t n)
 	return tmp;
 }
 
-/* Levenshtein distance, capped: only short field names are compared. */
-static size_t edit_distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b), row[65];
-
-	if (la > 64 || lb > 64)
-		return 99;
-	for (size_t j = 0; j <= lb; j++)
-		row[j] = j;
-	for (size_t i = 1; i <= la; i++) {
-		size_t diag = row[0];
-
-		row[0] = i;
-		for (size_t j = 1; j <= lb; j++) {
-			size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
-
-			if (up + 1 < best)
-				best = up + 1;
-			if (row[j - 1] + 1 < best)
-				best = row[j - 1] + 1;
-			diag = up;
-			row[j] = best;
-		}
-	}
-	return row[lb];
-}
-
 /* The allowed key a typo most likely meant, or NULL. */
 static const char *closest_key(const char *k, const char *const *allowed)
 {
@@ -82,7 +55,7 @@ static const char *closest_key(const char *k, const char *const *allowed)
 	size_t best_d = 3;
 
 	for (const char *const *a = allowed; *a; a++) {
-		size_t d = edit_distance(k, *a);
+		size_t d = str_edit_distance(k, strlen(k), *a, strlen(*a));
 
 		if (d < best_d) {
 			best_d = d;
