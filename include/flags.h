@@ -33,7 +33,8 @@ struct flag {
  * "-ovalue" or "-o=value", as kubectl does; a flag the table does not
  * hold is refused, so a command never ignores what it was told.
  * Returns 0, 1 when -h/--help was given (usage printed to stdout), or
- * -EINVAL with a message already written to stderr. */
+ * -EINVAL with a message already written to stderr; on anything but 0 the
+ * FLAG_STRINGS lists of @flags are freed and empty. */
 int flags_parse(const struct flag *flags, int argc, char **argv, const char *cmd,
 		const char *synopsis, int *ret_optind);
 void flags_usage(FILE *out, const char *cmd, const char *synopsis, const struct flag *flags);

@@ -264,8 +264,8 @@ static const struct flag *near_long(const struct flag *flags, const char *name, 
 	return best;
 }
 
-int flags_parse(const struct flag *flags, int argc, char **argv, const char *cmd,
-		const char *synopsis, int *ret_optind)
+static int parse_args(const struct flag *flags, int argc, char **argv, const char *cmd,
+		      const char *synopsis, int *ret_optind)
 {
 	int i, r;
 
@@ -328,4 +328,18 @@ int flags_parse(const struct flag *flags, int argc, char **argv, const char *cmd
 	}
 	*ret_optind = i;
 	return 0;
+}
+
+int flags_parse(const struct flag *flags, int argc, char **argv, const char *cmd,
+		const char *synopsis, int *ret_optind)
+{
+	int r = parse_args(flags, argc, argv, cmd, synopsis, ret_optind);
+
+	/* The lists filled before a refused flag (or --help) are the
+	 * caller's no longer: it returns at once. */
+	if (r != 0)
+		for (const struct flag *f = flags; f->name; f++)
+			if (f->type == FLAG_STRINGS)
+				strlist_free(f->dst);
+	return r;
 }
