@@ -22,6 +22,7 @@
 #include "kube_client.h"
 #include "metrics.h"
 #include "pglog.h"
+#include "strutil.h"
 #include "ticker.h"
 #include "xalloc.h"
 
@@ -223,6 +224,31 @@ static bool answers(struct webhookcfg_ops *o, const struct webhookcfg_hook *w, c
 	return probe(o, w->svc_name, addr, port, w->ca_bundle, why, whysz) == 0;
 }
 
+/* answers() for webhook @i of @p, asked once a round per Service and
+ * caBundle: the webhooks of one server are armed together or not at all,
+ * never split by a probe that raced the server's readiness.  @answered[j]
+ * is -1 (not asked), 0 or 1; @why is the reason of the probe that said no. */
+static bool answers_once(struct webhookcfg_ops *o, const struct webhookcfg_plan *p, size_t i,
+			 signed char *answered, char *why, size_t whysz)
+{
+	const struct webhookcfg_hook *w = &p->hooks[i];
+
+	for (size_t j = 0; j < i; j++) {
+		const struct webhookcfg_hook *v = &p->hooks[j];
+
+		if (answered[j] >= 0 && w->svc_name && v->svc_name && w->ca_bundle && v->ca_bundle &&
+		    str_eq(w->svc_ns, v->svc_ns) && strcmp(w->svc_name, v->svc_name) == 0 &&
+		    strcmp(w->ca_bundle, v->ca_bundle) == 0) {
+			answered[i] = answered[j];
+			if (!answered[i])
+				snprintf(why, whysz, "its Service did not answer, as for %s", v->name);
+			return answered[i] == 1;
+		}
+	}
+	answered[i] = answers(o, w, why, whysz) ? 1 : 0;
+	return answered[i] == 1;
+}
+
 /* ---- one round --------------------------------------------------------------- */
 
 /* Whether every webhook the annotation names is armed once @arm is written;
@@ -247,6 +273,7 @@ static int webhookcfg_round(struct webhookcfg_ops *o)
 	struct kube_error err = { 0 };
 	json_t *cur = NULL, *hooks = NULL, *patch = NULL, *rv;
 	bool arm[WEBHOOKCFG_MAX_HOOKS] = { false };
+	signed char answered[WEBHOOKCFG_MAX_HOOKS];
 	char why[512], names[512] = "";
 	size_t narm = 0, nresync = 0;
 	int r;
@@ -277,6 +304,7 @@ static int webhookcfg_round(struct webhookcfg_ops *o)
 		say(o, PGLOG_ERROR, "webhook configuration not armed", NULL, why);
 		goto out;
 	}
+	memset(answered, -1, sizeof(answered));
 	for (size_t i = 0; i < plan.nhooks; i++) {
 		const struct webhookcfg_hook *w = &plan.hooks[i];
 
@@ -289,7 +317,7 @@ static int webhookcfg_round(struct webhookcfg_ops *o)
 			nresync++;
 			break;
 		case WEBHOOKCFG_UNARMED:
-			if (answers(o, w, why, sizeof(why))) {
+			if (answers_once(o, &plan, i, answered, why, sizeof(why))) {
 				arm[i] = true;
 				narm++;
 				snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
