@@ -43,6 +43,7 @@
 #include "metrics.h"
 #include "pglog.h"
 #include "strutil.h"
+#include "ticker.h"
 #include "webhook_source.h"
 #include "webhook_tls.h"
 #include "xalloc.h"
@@ -222,14 +223,6 @@ struct server {
 	_Atomic(struct metric *) http_slots[RT__COUNT][NCODES];
 };
 
-static int64_t now_ms(void)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
-
 static double elapsed(const struct timespec *t0)
 {
 	struct timespec now;
@@ -369,7 +362,7 @@ static void conn_move_locked(struct server *s, struct conn *c, enum conn_state s
 	if (from)
 		list_remove(from, c);
 	c->state = st;
-	c->since_ms = now_ms();
+	c->since_ms = ticker_now_ms();
 	if (to)
 		list_append(to, c);
 }
@@ -487,7 +480,7 @@ static void peer_put_locked(struct server *s, struct peer *p)
 static void log_closes(struct server *s)
 {
 	struct close_log copy[CLOSE__COUNT];
-	int64_t now = now_ms();
+	int64_t now = ticker_now_ms();
 	bool any = false;
 	char n[24], cap[24], flag[160];
 
@@ -534,7 +527,7 @@ static void conn_started(struct server *s, struct MHD_Connection *mc, void **soc
 	const union MHD_ConnectionInfo *fdi = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
 	const union MHD_ConnectionInfo *ai = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	struct conn *c = pg_calloc(1, sizeof(*c));
-	int64_t now = now_ms();
+	int64_t now = ticker_now_ms();
 	bool refused = false;
 
 	*socket_context = c;
@@ -597,7 +590,7 @@ static void *sweeper_main(void *ud)
 
 	pthread_mutex_lock(&s->conn_mu);
 	while (!s->sweeper_stop) {
-		int64_t now = now_ms();
+		int64_t now = ticker_now_ms();
 		struct conn *c;
 
 		while ((c = s->waiting.head) && now - c->since_ms >= s->request_ms)
@@ -609,12 +602,7 @@ static void *sweeper_main(void *ud)
 		pthread_mutex_unlock(&s->conn_mu);
 		log_closes(s);
 		pthread_mutex_lock(&s->conn_mu);
-		clock_gettime(CLOCK_MONOTONIC, &wake);
-		wake.tv_nsec += SWEEP_MS * 1000000L;
-		if (wake.tv_nsec >= 1000000000L) {
-			wake.tv_sec++;
-			wake.tv_nsec -= 1000000000L;
-		}
+		ticker_deadline(SWEEP_MS, &wake);
 		if (!s->sweeper_stop)
 			pthread_cond_timedwait(&s->sweeper_cv, &s->conn_mu, &wake);
 	}
