@@ -4,6 +4,7 @@
  * 1 a case failed, 2 bad input.  The format is documented in docs/test.md. */
 #include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -803,6 +804,43 @@ static int find_operand(struct run *run, const char *path)
 
 /* ---- reports ------------------------------------------------------- */
 
+/* A report being written: the first error (-E2BIG past the cap, -ENOMEM)
+ * is kept and every later write skipped, so a report is whole or not
+ * written at all, never cut short. */
+struct report {
+	struct buf b;
+	int err;
+};
+
+static int rep_add(struct report *o, const void *p, size_t n)
+{
+	if (o->err == 0)
+		o->err = buf_add(&o->b, p, n);
+	return o->err;
+}
+
+static int rep_adds(struct report *o, const char *s)
+{
+	return rep_add(o, s, strlen(s));
+}
+
+static int rep_addc(struct report *o, char c)
+{
+	return rep_add(o, &c, 1);
+}
+
+static __attribute__((format(printf, 2, 3))) int rep_printf(struct report *o, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (o->err)
+		return o->err;
+	va_start(ap, fmt);
+	o->err = buf_vprintf(&o->b, fmt, ap);
+	va_end(ap);
+	return o->err;
+}
+
 static size_t suite_failed(const struct suite *s)
 {
 	size_t n = 0;
@@ -812,7 +850,7 @@ static size_t suite_failed(const struct suite *s)
 	return n;
 }
 
-static void print_text(struct buf *out, const struct run *run)
+static void print_text(struct report *out, const struct run *run)
 {
 	for (size_t i = 0; i < run->nsuites; i++) {
 		const struct suite *s = &run->suites[i];
@@ -823,26 +861,26 @@ static void print_text(struct buf *out, const struct run *run)
 
 			if (c->passed) {
 				reasons_str(c->got_reasons, rs, sizeof(rs));
-				buf_printf(out, "PASS %s: %s: %s%s%s%s\n", s->name, c->resource, result_names[c->got],
+				rep_printf(out, "PASS %s: %s: %s%s%s%s\n", s->name, c->resource, result_names[c->got],
 					   c->got_reasons ? " (" : "", c->got_reasons ? rs : "", c->got_reasons ? ")" : "");
 				continue;
 			}
-			buf_printf(out, "FAIL %s: %s: %s\n", s->name, c->resource, c->message);
+			rep_printf(out, "FAIL %s: %s: %s\n", s->name, c->resource, c->message);
 			for (size_t f = 0; f < json_array_size(c->findings); f++) {
 				json_t *x = json_array_get(c->findings, f);
 
-				buf_printf(out, "    %s%s\n", str_eq(json_string_value(json_object_get(x, "mode")), "Audit") ?
+				rep_printf(out, "    %s%s\n", str_eq(json_string_value(json_object_get(x, "mode")), "Audit") ?
 					   "warning: " : "", json_string_value(json_object_get(x, "message")));
 			}
 			if (c->findings_dropped)
-				buf_printf(out, "    ... and %zu more\n", c->findings_dropped);
+				rep_printf(out, "    ... and %zu more\n", c->findings_dropped);
 		}
 	}
-	buf_printf(out, "%zu case%s: %zu passed, %zu failed", run->cases, run->cases == 1 ? "" : "s", run->passed,
+	rep_printf(out, "%zu case%s: %zu passed, %zu failed", run->cases, run->cases == 1 ? "" : "s", run->passed,
 		   run->failed);
 	if (run->errors)
-		buf_printf(out, "; %zu error%s: bad input, see above", run->errors, run->errors == 1 ? "" : "s");
-	buf_addc(out, '\n');
+		rep_printf(out, "; %zu error%s: bad input, see above", run->errors, run->errors == 1 ? "" : "s");
+	rep_addc(out, '\n');
 }
 
 static json_t *strs_json(const char *const *v, size_t n)
@@ -882,11 +920,10 @@ static json_t *case_json(const struct tcase *c)
 			 (json_int_t)c->objects, "expected", want, "got", got);
 }
 
-static int print_json(struct buf *out, const struct run *run)
+static void print_json(struct report *out, const struct run *run)
 {
 	json_t *suites = json_array(), *root;
 	char *text;
-	int r;
 
 	for (size_t i = 0; i < run->nsuites && suites; i++) {
 		const struct suite *s = &run->suites[i];
@@ -907,18 +944,20 @@ static int print_json(struct buf *out, const struct run *run)
 		json_array_append_new(json_object_get(root, "errors"), json_string(run->errs.msgs[k]));
 	text = root ? json_dumps(root, JSON_INDENT(2) | JSON_ENSURE_ASCII) : NULL;
 	json_decref(root);
-	if (!text)
-		return -ENOMEM;
-	r = buf_adds(out, text);
+	if (!text) {
+		out->err = out->err ? out->err : -ENOMEM;
+		return;
+	}
+	rep_adds(out, text);
+	rep_addc(out, '\n');
 	free(text);
-	return r < 0 ? r : buf_addc(out, '\n');
 }
 
 /* @s as XML 1.0 text or attribute value: the five markup characters as
  * entities, line ends as character references (attributes keep them),
  * other control characters and bytes that are not UTF-8 (XML has no
  * way to say them) as U+FFFD. */
-static int xml_escaped(struct buf *out, const char *s)
+static int xml_escaped(struct report *out, const char *s)
 {
 	static const char repl[] = "\xef\xbf\xbd";
 	int r = 0;
@@ -928,27 +967,27 @@ static int xml_escaped(struct buf *out, const char *s)
 		size_t l;
 
 		switch (ch) {
-		case '&': r = buf_adds(out, "&amp;"); break;
-		case '<': r = buf_adds(out, "&lt;"); break;
-		case '>': r = buf_adds(out, "&gt;"); break;
-		case '"': r = buf_adds(out, "&quot;"); break;
-		case '\'': r = buf_adds(out, "&apos;"); break;
-		case '\n': r = buf_adds(out, "&#10;"); break;
-		case '\r': r = buf_adds(out, "&#13;"); break;
-		case '\t': r = buf_adds(out, "&#9;"); break;
+		case '&': r = rep_adds(out, "&amp;"); break;
+		case '<': r = rep_adds(out, "&lt;"); break;
+		case '>': r = rep_adds(out, "&gt;"); break;
+		case '"': r = rep_adds(out, "&quot;"); break;
+		case '\'': r = rep_adds(out, "&apos;"); break;
+		case '\n': r = rep_adds(out, "&#10;"); break;
+		case '\r': r = rep_adds(out, "&#13;"); break;
+		case '\t': r = rep_adds(out, "&#9;"); break;
 		default:
 			if (ch < 0x20) {
-				r = buf_adds(out, repl);
+				r = rep_adds(out, repl);
 				break;
 			}
 			l = str_utf8_len(s, n);
 			/* U+FFFE and U+FFFF are not XML characters either. */
 			if (!l || (l == 3 && !memcmp(s, "\xef\xbf", 2) && (unsigned char)s[2] >= 0xbe)) {
-				r = buf_adds(out, repl);
+				r = rep_adds(out, repl);
 				l = l ? l : 1;
 				break;
 			}
-			r = buf_add(out, s, l);
+			r = rep_add(out, s, l);
 			s += l;
 			n -= l;
 			continue;
@@ -962,85 +1001,85 @@ static int xml_escaped(struct buf *out, const char *s)
 /* One <testsuite> per test file, one <testcase> per case; a test file
  * with bad input is one <testcase name="bad input"> with an <error>, so
  * CI shows it where it shows failures. */
-static int print_junit(struct buf *out, const struct run *run)
+static void print_junit(struct report *out, const struct run *run)
 {
 	size_t errors = run->errors;
 
-	buf_printf(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"profileguard test\" "
+	rep_printf(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"profileguard test\" "
 		   "tests=\"%zu\" failures=\"%zu\" errors=\"%zu\">\n", run->cases + errors, run->failed, errors);
 	if (run->errs.n) {
-		buf_adds(out, "  <testsuite name=\"profileguard test\" tests=\"1\" failures=\"0\" errors=\"1\">\n"
+		rep_adds(out, "  <testsuite name=\"profileguard test\" tests=\"1\" failures=\"0\" errors=\"1\">\n"
 			 "    <testcase classname=\"profileguard test\" name=\"bad input\">\n      <error type=\"BadInput\" message=\"");
 		xml_escaped(out, run->errs.msgs[0]);
-		buf_adds(out, "\">");
+		rep_adds(out, "\">");
 		for (size_t k = 0; k < run->errs.n; k++) {
 			xml_escaped(out, run->errs.msgs[k]);
-			buf_adds(out, "\n");
+			rep_adds(out, "\n");
 		}
-		buf_adds(out, "</error>\n    </testcase>\n  </testsuite>\n");
+		rep_adds(out, "</error>\n    </testcase>\n  </testsuite>\n");
 	}
 	for (size_t i = 0; i < run->nsuites; i++) {
 		const struct suite *s = &run->suites[i];
 		bool bad = s->errs.n > 0;
 		size_t cases = bad ? 0 : s->ncases;
 
-		buf_adds(out, "  <testsuite name=\"");
+		rep_adds(out, "  <testsuite name=\"");
 		xml_escaped(out, s->name);
-		buf_adds(out, "\" file=\"");
+		rep_adds(out, "\" file=\"");
 		xml_escaped(out, s->file);
-		buf_printf(out, "\" tests=\"%zu\" failures=\"%zu\" errors=\"%d\">\n", cases + bad,
+		rep_printf(out, "\" tests=\"%zu\" failures=\"%zu\" errors=\"%d\">\n", cases + bad,
 			   bad ? 0 : suite_failed(s), bad);
 		for (size_t k = 0; k < cases; k++) {
 			const struct tcase *c = &s->cases[k];
 
-			buf_adds(out, "    <testcase classname=\"");
+			rep_adds(out, "    <testcase classname=\"");
 			xml_escaped(out, s->name);
-			buf_adds(out, "\" name=\"");
+			rep_adds(out, "\" name=\"");
 			xml_escaped(out, c->resource);
-			buf_adds(out, "\" file=\"");
+			rep_adds(out, "\" file=\"");
 			xml_escaped(out, s->file);
 			if (c->passed) {
-				buf_adds(out, "\"/>\n");
+				rep_adds(out, "\"/>\n");
 				continue;
 			}
-			buf_adds(out, "\">\n      <failure type=\"");
-			buf_adds(out, c->objects == 1 ? "ResultMismatch" : c->objects ? "AmbiguousResource" : "NoSuchResource");
-			buf_adds(out, "\" message=\"");
+			rep_adds(out, "\">\n      <failure type=\"");
+			rep_adds(out, c->objects == 1 ? "ResultMismatch" : c->objects ? "AmbiguousResource" : "NoSuchResource");
+			rep_adds(out, "\" message=\"");
 			xml_escaped(out, c->message);
-			buf_adds(out, "\">");
+			rep_adds(out, "\">");
 			xml_escaped(out, c->message);
-			buf_adds(out, "\n");
+			rep_adds(out, "\n");
 			for (size_t f = 0; f < json_array_size(c->findings); f++) {
 				json_t *x = json_array_get(c->findings, f);
 
 				if (str_eq(json_string_value(json_object_get(x, "mode")), "Audit"))
-					buf_adds(out, "warning: ");
+					rep_adds(out, "warning: ");
 				xml_escaped(out, json_string_value(json_object_get(x, "message")));
-				buf_adds(out, "\n");
+				rep_adds(out, "\n");
 			}
 			if (c->findings_dropped)
-				buf_printf(out, "... and %zu more\n", c->findings_dropped);
-			buf_adds(out, "</failure>\n    </testcase>\n");
+				rep_printf(out, "... and %zu more\n", c->findings_dropped);
+			rep_adds(out, "</failure>\n    </testcase>\n");
 		}
 		if (bad) {
-			buf_adds(out, "    <testcase classname=\"");
+			rep_adds(out, "    <testcase classname=\"");
 			xml_escaped(out, s->name);
-			buf_adds(out, "\" name=\"bad input\" file=\"");
+			rep_adds(out, "\" name=\"bad input\" file=\"");
 			xml_escaped(out, s->file);
-			buf_adds(out, "\">\n      <error type=\"BadInput\" message=\"");
+			rep_adds(out, "\">\n      <error type=\"BadInput\" message=\"");
 			xml_escaped(out, s->errs.msgs[0]);
-			buf_adds(out, "\">");
+			rep_adds(out, "\">");
 			for (size_t k = 0; k < s->errs.n; k++) {
 				xml_escaped(out, s->errs.msgs[k]);
-				buf_adds(out, "\n");
+				rep_adds(out, "\n");
 			}
 			if (s->errs.dropped)
-				buf_printf(out, "... and %zu more errors\n", s->errs.dropped);
-			buf_adds(out, "</error>\n    </testcase>\n");
+				rep_printf(out, "... and %zu more errors\n", s->errs.dropped);
+			rep_adds(out, "</error>\n    </testcase>\n");
 		}
-		buf_adds(out, "  </testsuite>\n");
+		rep_adds(out, "  </testsuite>\n");
 	}
-	return buf_adds(out, "</testsuites>\n");
+	rep_adds(out, "</testsuites>\n");
 }
 
 static void tcase_free(struct tcase *c)
@@ -1124,7 +1163,7 @@ int cmd_test(int argc, char **argv)
 		{ 0 },
 	};
 	struct run run = { 0 };
-	struct buf out = BUF_INIT(TEST_MAX_REPORT_BYTES);
+	struct report out = { .b = BUF_INIT(TEST_MAX_REPORT_BYTES) };
 	int optind_, r, rc = EXIT_PASS;
 
 	errlist_init(&run.errs, 100);
@@ -1188,20 +1227,20 @@ int cmd_test(int argc, char **argv)
 			fprintf(stderr, "profileguard test: %s: ... and %zu more errors\n", s->file, s->errs.dropped);
 	}
 	if (!strcmp(output, "json"))
-		r = print_json(&out, &run);
+		print_json(&out, &run);
 	else if (!strcmp(output, "junit"))
-		r = print_junit(&out, &run);
+		print_junit(&out, &run);
 	else
 		print_text(&out, &run);
-	if (r == -E2BIG || out.len >= TEST_MAX_REPORT_BYTES - 1) {
+	if (out.err == -E2BIG) {
 		fprintf(stderr, "profileguard test: the report is larger than the cap of %u bytes: run fewer suites at once\n",
 			TEST_MAX_REPORT_BYTES);
 		rc = EXIT_BAD_INPUT;
 		goto out;
 	}
-	if (r < 0)
+	if (out.err < 0)
 		goto oom;
-	if (write_report(&out, output_file) < 0) {
+	if (write_report(&out.b, output_file) < 0) {
 		rc = EXIT_BAD_INPUT;
 		goto out;
 	}
@@ -1215,7 +1254,7 @@ oom:
 	fprintf(stderr, "profileguard test: out of memory\n");
 	rc = EXIT_BAD_INPUT;
 out:
-	buf_free(&out);
+	buf_free(&out.b);
 	run_free(&run);
 	return rc;
 }

@@ -372,6 +372,21 @@ class Reports(Tmp):
         self.assertIsNone(missing["got"])
         self.assertEqual(missing["objects"], 0)
 
+        # every key the report has is documented
+        with open(os.path.join(ROOT, "docs", "test.md")) as f:
+            docs = f.read()
+
+        def keys(v):
+            if isinstance(v, dict):
+                for k, x in v.items():
+                    yield k
+                    yield from keys(x)
+            elif isinstance(v, list):
+                for x in v:
+                    yield from keys(x)
+        for k in set(keys(doc)):
+            self.assertIn("`%s`" % k, docs, k)
+
     def test_output_file_text(self):
         report = os.path.join(self.dir, "r.txt")
         rc, out, _ = run("test", "--output-file", report, ex("tests"))
