@@ -221,17 +221,16 @@ static int str_ptr_cmp(const void *a, const void *b)
 
 static const char *const case_keys[] = { "resource", "result", "reasons", "rules" };
 
-static const char *const workload_kinds[] = {
-	"Pod", "Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job", "CronJob", "ReplicationController",
-};
+/* The kinds check judges, as pod.c names them. */
+#define NKINDS ((size_t)WK_REPLICATIONCONTROLLER + 1)
 
 /* "Kind/name" or "Kind/namespace/name" into @c. */
 static int parse_resource(struct suite *s, struct tcase *c, const char *res, const char *path)
 {
-	const char *kinds[sizeof(workload_kinds) / sizeof(*workload_kinds)];
+	const char *kinds[NKINDS];
 	const char *a = strchr(res, '/'), *b = a ? strchr(a + 1, '/') : NULL, *near;
 	char msg[600], q[300];
-	size_t nk = sizeof(kinds) / sizeof(*kinds), i;
+	size_t nk = NKINDS, i;
 
 	if (!a || a == res || !a[1] || (b && (b == a + 1 || !b[1] || strchr(b + 1, '/')))) {
 		snprintf(msg, sizeof(msg), "%s is not Kind/name or Kind/namespace/name", quote(res, q, sizeof(q)));
@@ -243,7 +242,7 @@ static int parse_resource(struct suite *s, struct tcase *c, const char *res, con
 	if (!c->kind || !c->ns || !c->name)
 		return -ENOMEM;
 	for (i = 0; i < nk; i++) {
-		kinds[i] = workload_kinds[i];
+		kinds[i] = workload_kind_name((enum workload_kind)i);
 		if (!strcmp(c->kind, kinds[i]))
 			break;
 	}
