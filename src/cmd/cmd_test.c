@@ -122,6 +122,13 @@ static int suite_err(struct suite *s, const char *path, const char *msg)
 	return errlist_add(&s->errs, "%s: %s%s%s", s->file, path ? path : "", path ? ": " : "", msg);
 }
 
+/* What other tools' suites call our top-level keys (kyverno test, gator
+ * verify), for the did-you-mean. */
+static const char *const key_aliases[][2] = {
+	{ "policies", "profiles" }, { "policy", "profiles" }, { "manifests", "resources" },
+	{ "tests", "results" }, { "cases", "results" }, { "expect", "results" },
+};
+
 /* Refuses keys not in @allowed, with the one a typo most likely meant.
  * @where is the object's path ("" for the top level).  1 when a key was
  * refused, 0, or -ENOMEM. */
@@ -142,6 +149,9 @@ static int check_keys(struct suite *s, json_t *obj, const char *where, const cha
 		if (i < n)
 			continue;
 		near = closest(k, allowed, n);
+		for (size_t a = 0; !near && a < sizeof(key_aliases) / sizeof(*key_aliases); a++)
+			if (!strcmp(k, key_aliases[a][0]) && !*where)
+				near = key_aliases[a][1];
 		snprintf(path, sizeof(path), "%s%s%.*s%s", where, *where ? "." : "", (int)str_utf8_cut(k, 200), k,
 			 k[str_utf8_cut(k, 200)] ? "..." : "");
 		snprintf(msg, sizeof(msg), "unknown key%s%s%s", near ? " (did you mean \"" : "", near ? near : "",
@@ -351,10 +361,17 @@ static int parse_case(struct suite *s, struct tcase *c, json_t *v, size_t idx)
 		if (c->want == RES__COUNT) {
 			const char *near = closest(str, result_names, RES__COUNT);
 
-			/* "denied", "warning": the word check prints, not the one asked for. */
+			/* "denied", "warning": the word check prints, not the one asked
+			 * for; "pass", "fail", "skip": kyverno test's. */
 			for (size_t k = 0; k < RES__COUNT && !near; k++)
 				if (!strncasecmp(str, result_names[k], 3))
 					near = result_names[k];
+			if (!near && !strcmp(str, "pass"))
+				near = result_names[RES_ALLOW];
+			else if (!near && !strcmp(str, "fail"))
+				near = result_names[RES_DENY];
+			else if (!near && !strcmp(str, "skip"))
+				near = result_names[RES_UNJUDGED];
 			snprintf(msg, sizeof(msg), "%s is not allow, deny, warn or unjudged%s%s%s",
 				 quote(str, q, sizeof(q)), near ? " (did you mean \"" : "", near ? near : "",
 				 near ? "\"?)" : "");

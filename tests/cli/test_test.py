@@ -170,6 +170,16 @@ class BadInput(Tmp):
                           else want, err)
         self.assertIn("bad input", out)
 
+    def test_other_tools_words_are_pointed_at_ours(self):
+        p = self.write("k.yaml", "policies: [a]\nresources: [b]\nresults:\n  - {resource: Pod/a/b, result: pass}\n"
+                       "  - {resource: Pod/a/b, result: skip}\n  - {resource: Pod/a/b, result: warning}\n")
+        rc, _, err = run("test", p)
+        self.assertEqual(rc, 2)
+        self.assertIn('policies: unknown key (did you mean "profiles"?)', err)
+        self.assertIn('results[0].result: "pass" is not allow, deny, warn or unjudged (did you mean "allow"?)', err)
+        self.assertIn('results[1].result: "skip" is not allow, deny, warn or unjudged (did you mean "unjudged"?)', err)
+        self.assertIn('results[2].result: "warning" is not allow, deny, warn or unjudged (did you mean "warn"?)', err)
+
     def test_caps(self):
         case = "  - {resource: Pod/shop/cart, result: allow}\n"
         many = self.suite(case * 1001)
