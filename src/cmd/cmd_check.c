@@ -298,9 +298,12 @@ int cmd_check(int argc, char **argv)
 				goto oom;
 		}
 		r = judge_events(&c, events.v[i], events_format, on_event, &co);
-		if (co.findings)
+		/* An input that could not be read has an error, not an entry. */
+		if (co.findings && r == 0)
 			json_array_append_new(events_json, json_pack("{s:s, s:o}", "file", events.v[i], "findings",
 								     co.findings));
+		else
+			json_decref(co.findings);
 		co.findings = NULL;
 		if (r < 0)
 			goto oom;

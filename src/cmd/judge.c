@@ -230,8 +230,9 @@ static int on_manifest_doc(void *ud, const struct manifest_origin *o, json_t *ob
 		if (r == -EINVAL)
 			r = move_errors(c, &errs, label);
 		/* Passed with -f instead of -p, it judges nothing: say so,
-		 * unless -p loaded it too (-p k8s/ -f k8s/). */
-		if (r == 0 && !lookup_pdef(c, p->namespace, p->name)) {
+		 * unless -p loaded it too (-p k8s/ -f k8s/).  An invalid one
+		 * (p NULL) has said enough with its errors. */
+		if (r == 0 && p && !lookup_pdef(c, p->namespace, p->name)) {
 			char text[5000];
 
 			snprintf(text, sizeof(text), "%s: WorkloadProfile %s/%s is among the manifests (-f): it is "
@@ -426,8 +427,10 @@ int judge_events(struct judge *c, const char *path, const char *format, judge_ev
 	r = doc_read_file(path, JUDGE_MAX_EVENTS_BYTES, &data, &len);
 	if (r == -ENOMEM)
 		return r;
-	if (r < 0)
-		return errlist_add(&c->errs, "%s: %s", path, r == -EFBIG ? "larger than 256 MiB" : strerror(-r));
+	if (r < 0) {
+		r = errlist_add(&c->errs, "%s: %s", path, r == -EFBIG ? "larger than 256 MiB" : strerror(-r));
+		return r < 0 ? r : 1;
+	}
 	if (!format || tel_source_parse(format, &src) < 0)
 		src = tel_detect(data, len);
 	r = tel_parse(src, data, len, on_check_event, &ej, &st);

@@ -112,7 +112,9 @@ typedef int (*judge_event_fn)(void *ud, const char *file, const struct judge_ite
 
 /* Judges the captured telemetry at @path (@format a tel_source name, or
  * NULL to detect) against the profiles of the items' workloads; counts go
- * to j->ev, bad input to j->errs.  0, -ENOMEM or @fn's error. */
+ * to j->ev, bad input to j->errs.  0 when it was read (malformed records
+ * are errors in j->errs), 1 when it could not be read at all (the error
+ * is in j->errs), -ENOMEM or @fn's error. */
 int judge_events(struct judge *j, const char *path, const char *format, judge_event_fn fn, void *ud);
 
 /* A finding as the JSON object of docs/check.md; a new reference. */
