@@ -20,6 +20,7 @@ static const struct command commands[] = {
 	{ "check", cmd_check, "evaluate manifests against profiles offline (CI)" },
 	{ "controller", cmd_controller, "run the drift controller (leader-elected reconcile loop)" },
 	{ "learn", cmd_learn, "write a WorkloadProfile from observed telemetry and a pod manifest" },
+	{ "test", cmd_test, "run test suites: manifests with their expected results (CI)" },
 	{ "webhook", cmd_webhook, "serve the validating admission webhook (HTTPS)" },
 };
 

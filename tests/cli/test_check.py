@@ -224,6 +224,16 @@ spec:
                      'spec.runtime.egress[1].cidr: "10.0.0.0/33" is not a CIDR'):
             self.assertIn("bad-profile.yaml: document 1: " + want, err)
 
+    def test_bad_profile_among_manifests_is_bad_input(self):
+        # an invalid WorkloadProfile given with -f is validated like one
+        # given with -p (it used to crash the run: SIGSEGV)
+        rc, out, err = run("check", "-p", PROFILES, "-f", ex("broken", "bad-profile.yaml"),
+                           "-f", ex("manifests", "good", "shop-pod.yaml"))
+        self.assertEqual(rc, 2, err)
+        self.assertIn('bad-profile.yaml: document 1: spec.mode: "Enforcing" must be Enforce or Audit', err)
+        self.assertNotIn("is among the manifests", err)
+        self.assertIn("1 object checked: 1 passed", out)
+
     def test_bad_input_wins_over_violations_and_rest_still_checked(self):
         rc, out, err = run("check", "-p", PROFILES, "-f", ex("broken", "bad-yaml.yaml"),
                            "-f", ex("manifests", "bad", "shop-both.yaml"))
