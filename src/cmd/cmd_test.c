@@ -1195,14 +1195,6 @@ int cmd_test(int argc, char **argv)
 		fprintf(stderr, "profileguard test: --output-file needs a path\n");
 		return EXIT_BAD_INPUT;
 	}
-	/* Flags stop at the first path, as in every command: one given
-	 * after it would otherwise be read as a path that does not exist. */
-	for (int i = optind_; i < argc; i++)
-		if (argv[i][0] == '-' && argv[i][1]) {
-			fprintf(stderr, "profileguard test: %s after a path: flags go before the paths "
-				"(profileguard test [flags] PATH...)\n", argv[i]);
-			return EXIT_BAD_INPUT;
-		}
 	for (int i = optind_; i < argc || (i == optind_ && optind_ == argc); i++) {
 		if ((r = find_operand(&run, i < argc ? argv[i] : ".")) < 0)
 			goto oom;

@@ -267,21 +267,30 @@ static const struct flag *near_long(const struct flag *flags, const char *name, 
 static int parse_args(const struct flag *flags, int argc, char **argv, const char *cmd,
 		      const char *synopsis, int *ret_optind)
 {
-	int i, r;
+	int i, r, nops;
 
 	r = apply_env(flags, cmd);
 	if (r < 0)
 		return r;
+	/* Flags may follow operands, as in kubectl and GNU tools
+	 * ("test DIR -o junit"): operands are gathered in order and moved
+	 * to the end of argv once every flag is read; "--" ends the flags. */
+	nops = 0;
 	for (i = 1; i < argc; i++) {
 		const char *arg = argv[i], *value = NULL;
 		const struct flag *f;
 
 		if (strcmp(arg, "--") == 0) {
-			i++;
+			while (++i < argc)
+				argv[nops++ + 1] = argv[i];
 			break;
 		}
-		if (arg[0] != '-' || strcmp(arg, "-") == 0)
-			break;
+		if (arg[0] != '-' || strcmp(arg, "-") == 0) {
+			/* Slots before i are read already: operands are packed
+			 * there, from argv[1], and never overwrite one unread. */
+			argv[++nops] = argv[i];
+			continue;
+		}
 		if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
 			flags_usage(stdout, cmd, synopsis, flags);
 			return 1;
@@ -326,7 +335,9 @@ static int parse_args(const struct flag *flags, int argc, char **argv, const cha
 		if (set_value(flags, f, value, cmd, arg) < 0)
 			return -EINVAL;
 	}
-	*ret_optind = i;
+	/* argv[1..nops] hold the operands in order; move them to the end. */
+	memmove(argv + argc - nops, argv + 1, (size_t)nops * sizeof(*argv));
+	*ret_optind = argc - nops;
 	return 0;
 }
 

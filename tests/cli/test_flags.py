@@ -153,6 +153,16 @@ class Flags(unittest.TestCase):
         self.assertEqual(rc, 2, err)
         self.assertIn("-o/--output must be text or json", err)
 
+    def test_flags_after_operands(self):
+        # as kubectl and GNU tools: operands and flags in any order, in order
+        rc, out, err = self.run_pg("check", self.pod, "-p", self.profile, "-ojson")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual([r["name"] for r in json.loads(out)["results"]], ["web"])
+        # "--" ends the flags: what follows is an operand even if it looks like one
+        rc, out, err = self.run_pg("check", "-p", self.profile, "--", "-ojson")
+        self.assertEqual(rc, 2)
+        self.assertIn("-ojson: No such file or directory", err)
+
     def test_short_value_attached(self):
         rc, out, err = self.run_pg("check", "-p" + self.profile, "-f" + self.pod, "-ojson")
         self.assertEqual(rc, 0, err)
