@@ -214,6 +214,32 @@ PROFILE = {
 }
 
 
+def webhook_configuration(base_url, bundle):
+    """The ValidatingWebhookConfiguration the chart installs, as armed by the controller: the
+    webhook at @base_url (https://HOST:PORT) for pods, the workload kinds' pod templates and
+    WorkloadProfiles, trusted through @bundle (the CA, base64).  hack/sandbox uses it too."""
+    return {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration",
+            "metadata": {"name": "profileguard"},
+            "webhooks": [{"name": "pods.profileguard.io", "sideEffects": "None", "admissionReviewVersions": ["v1"],
+                          "failurePolicy": "Fail", "timeoutSeconds": 5,
+                          "clientConfig": {"url": base_url + "/validate/pods", "caBundle": bundle},
+                          "namespaceSelector": {"matchExpressions": [
+                              {"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["kube-system", "profileguard"]},
+                              {"key": "profileguard.io/ignore", "operator": "NotIn", "values": ["true"]}]},
+                          # The chart's rules: pods and the pod templates of the workload kinds.
+                          "rules": [{"operations": ["CREATE", "UPDATE"], "apiGroups": [""], "apiVersions": ["v1"],
+                                     "resources": ["pods", "pods/ephemeralcontainers", "replicationcontrollers"]},
+                                    {"operations": ["CREATE", "UPDATE"], "apiGroups": ["apps"], "apiVersions": ["v1"],
+                                     "resources": ["deployments", "replicasets", "statefulsets", "daemonsets"]},
+                                    {"operations": ["CREATE", "UPDATE"], "apiGroups": ["batch"], "apiVersions": ["v1"],
+                                     "resources": ["jobs", "cronjobs"]}]},
+                         {"name": "workloadprofiles.profileguard.io", "sideEffects": "None",
+                          "admissionReviewVersions": ["v1"], "failurePolicy": "Fail", "timeoutSeconds": 5,
+                          "clientConfig": {"url": base_url + "/validate/workloadprofiles", "caBundle": bundle},
+                          "rules": [{"operations": ["CREATE", "UPDATE"], "apiGroups": ["profileguard.io"],
+                                     "apiVersions": ["v1alpha1"], "resources": ["workloadprofiles"]}]}]}
+
+
 def main():
     if not os.access(PG, os.X_OK):
         raise SystemExit(f"demo: {PG} is not built (run hack/demo)")
@@ -307,26 +333,7 @@ def run(tmp):
     wait_for("the webhook", hook_ready)
     with open(ca, "rb") as f:
         bundle = base64.b64encode(f.read()).decode()
-    vwc = {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration",
-           "metadata": {"name": "profileguard"},
-           "webhooks": [{"name": "pods.profileguard.io", "sideEffects": "None", "admissionReviewVersions": ["v1"],
-                         "failurePolicy": "Fail", "timeoutSeconds": 5,
-                         "clientConfig": {"url": f"https://127.0.0.1:{hook_port}/validate/pods", "caBundle": bundle},
-                         "namespaceSelector": {"matchExpressions": [
-                             {"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["kube-system", "profileguard"]},
-                             {"key": "profileguard.io/ignore", "operator": "NotIn", "values": ["true"]}]},
-                         # The chart's rules: pods and the pod templates of the workload kinds.
-                         "rules": [{"operations": ["CREATE", "UPDATE"], "apiGroups": [""], "apiVersions": ["v1"],
-                                    "resources": ["pods", "pods/ephemeralcontainers", "replicationcontrollers"]},
-                                   {"operations": ["CREATE", "UPDATE"], "apiGroups": ["apps"], "apiVersions": ["v1"],
-                                    "resources": ["deployments", "replicasets", "statefulsets", "daemonsets"]},
-                                   {"operations": ["CREATE", "UPDATE"], "apiGroups": ["batch"], "apiVersions": ["v1"],
-                                    "resources": ["jobs", "cronjobs"]}]},
-                        {"name": "workloadprofiles.profileguard.io", "sideEffects": "None",
-                         "admissionReviewVersions": ["v1"], "failurePolicy": "Fail", "timeoutSeconds": 5,
-                         "clientConfig": {"url": f"https://127.0.0.1:{hook_port}/validate/workloadprofiles", "caBundle": bundle},
-                         "rules": [{"operations": ["CREATE", "UPDATE"], "apiGroups": ["profileguard.io"],
-                                    "apiVersions": ["v1alpha1"], "resources": ["workloadprofiles"]}]}]}
+    vwc = webhook_configuration(f"https://127.0.0.1:{hook_port}", bundle)
     say(f"2. profileguard webhook on https://127.0.0.1:{hook_port}, registered for pods, workload kinds and profiles")
     if not ctl.apply(vwc, "validatingwebhookconfiguration.json"):
         raise SystemExit("demo: the webhook could not be registered")
