@@ -22,6 +22,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import re
 import tempfile
 import time
 import urllib.parse
@@ -131,7 +132,9 @@ class Ctl:
         print(f"# the demo's client, as: kubectl apply -f {filename}")
         code, body, warnings = self.api.apply(obj)
         for w in warnings:
-            print(f"Warning: {w}")
+            # 299 - "text", the text quoted with \" and \\ escaped, as kubectl unquotes it.
+            m = re.match(r'^\d{3} \S+ "((?:[^"\\]|\\.)*)"', w)
+            print("Warning: " + (re.sub(r"\\(.)", r"\1", m.group(1)) if m else w))
         if code >= 400:
             print(f"Error from server ({body.get('reason')}): {body.get('message')}")
             return False
