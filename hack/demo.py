@@ -22,6 +22,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import re
 import tempfile
 import time
 import urllib.parse
@@ -131,7 +132,9 @@ class Ctl:
         print(f"# the demo's client, as: kubectl apply -f {filename}")
         code, body, warnings = self.api.apply(obj)
         for w in warnings:
-            print(f"Warning: {w}")
+            # 299 - "text", the text quoted with \" and \\ escaped, as kubectl unquotes it.
+            m = re.match(r'^\d{3} \S+ "((?:[^"\\]|\\.)*)"', w)
+            print("Warning: " + (re.sub(r"\\(.)", r"\1", m.group(1)) if m else w))
         if code >= 400:
             print(f"Error from server ({body.get('reason')}): {body.get('message')}")
             return False
@@ -212,6 +215,32 @@ PROFILE = {
         "response": {"action": "Delete", "gracePeriodSeconds": 0},
     },
 }
+
+
+def webhook_configuration(base_url, bundle):
+    """The ValidatingWebhookConfiguration the chart installs, as armed by the controller: the
+    webhook at @base_url (https://HOST:PORT) for pods, the workload kinds' pod templates and
+    WorkloadProfiles, trusted through @bundle (the CA, base64).  hack/sandbox uses it too."""
+    return {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration",
+            "metadata": {"name": "profileguard"},
+            "webhooks": [{"name": "pods.profileguard.io", "sideEffects": "None", "admissionReviewVersions": ["v1"],
+                          "failurePolicy": "Fail", "timeoutSeconds": 5,
+                          "clientConfig": {"url": base_url + "/validate/pods", "caBundle": bundle},
+                          "namespaceSelector": {"matchExpressions": [
+                              {"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["kube-system", "profileguard"]},
+                              {"key": "profileguard.io/ignore", "operator": "NotIn", "values": ["true"]}]},
+                          # The chart's rules: pods and the pod templates of the workload kinds.
+                          "rules": [{"operations": ["CREATE", "UPDATE"], "apiGroups": [""], "apiVersions": ["v1"],
+                                     "resources": ["pods", "pods/ephemeralcontainers", "replicationcontrollers"]},
+                                    {"operations": ["CREATE", "UPDATE"], "apiGroups": ["apps"], "apiVersions": ["v1"],
+                                     "resources": ["deployments", "replicasets", "statefulsets", "daemonsets"]},
+                                    {"operations": ["CREATE", "UPDATE"], "apiGroups": ["batch"], "apiVersions": ["v1"],
+                                     "resources": ["jobs", "cronjobs"]}]},
+                         {"name": "workloadprofiles.profileguard.io", "sideEffects": "None",
+                          "admissionReviewVersions": ["v1"], "failurePolicy": "Fail", "timeoutSeconds": 5,
+                          "clientConfig": {"url": base_url + "/validate/workloadprofiles", "caBundle": bundle},
+                          "rules": [{"operations": ["CREATE", "UPDATE"], "apiGroups": ["profileguard.io"],
+                                     "apiVersions": ["v1alpha1"], "resources": ["workloadprofiles"]}]}]}
 
 
 def main():
@@ -307,26 +336,7 @@ def run(tmp):
     wait_for("the webhook", hook_ready)
     with open(ca, "rb") as f:
         bundle = base64.b64encode(f.read()).decode()
-    vwc = {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration",
-           "metadata": {"name": "profileguard"},
-           "webhooks": [{"name": "pods.profileguard.io", "sideEffects": "None", "admissionReviewVersions": ["v1"],
-                         "failurePolicy": "Fail", "timeoutSeconds": 5,
-                         "clientConfig": {"url": f"https://127.0.0.1:{hook_port}/validate/pods", "caBundle": bundle},
-                         "namespaceSelector": {"matchExpressions": [
-                             {"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["kube-system", "profileguard"]},
-                             {"key": "profileguard.io/ignore", "operator": "NotIn", "values": ["true"]}]},
-                         # The chart's rules: pods and the pod templates of the workload kinds.
-                         "rules": [{"operations": ["CREATE", "UPDATE"], "apiGroups": [""], "apiVersions": ["v1"],
-                                    "resources": ["pods", "pods/ephemeralcontainers", "replicationcontrollers"]},
-                                   {"operations": ["CREATE", "UPDATE"], "apiGroups": ["apps"], "apiVersions": ["v1"],
-                                    "resources": ["deployments", "replicasets", "statefulsets", "daemonsets"]},
-                                   {"operations": ["CREATE", "UPDATE"], "apiGroups": ["batch"], "apiVersions": ["v1"],
-                                    "resources": ["jobs", "cronjobs"]}]},
-                        {"name": "workloadprofiles.profileguard.io", "sideEffects": "None",
-                         "admissionReviewVersions": ["v1"], "failurePolicy": "Fail", "timeoutSeconds": 5,
-                         "clientConfig": {"url": f"https://127.0.0.1:{hook_port}/validate/workloadprofiles", "caBundle": bundle},
-                         "rules": [{"operations": ["CREATE", "UPDATE"], "apiGroups": ["profileguard.io"],
-                                    "apiVersions": ["v1alpha1"], "resources": ["workloadprofiles"]}]}]}
+    vwc = webhook_configuration(f"https://127.0.0.1:{hook_port}", bundle)
     say(f"2. profileguard webhook on https://127.0.0.1:{hook_port}, registered for pods, workload kinds and profiles")
     if not ctl.apply(vwc, "validatingwebhookconfiguration.json"):
         raise SystemExit("demo: the webhook could not be registered")

@@ -2093,8 +2093,8 @@ def openapi_v3_doc(store, gv_path):
 # Custom resources are checked against their CRD's openAPIV3Schema, as kube-apiserver does
 # before any validating webhook is called: unknown fields pruned (a warning), or refused with
 # ?fieldValidation=Strict (what kubectl sends); then types, required fields, enums, patterns,
-# lengths, item counts and bounds (all errors at once, 422).  x-kubernetes-validations (CEL)
-# rules are not evaluated.
+# lengths, item counts and bounds (all errors at once, 422).  Schema defaults are filled in
+# first.  x-kubernetes-validations (CEL) rules are not evaluated.
 
 _REQUEST = threading.local()   # fieldValidation and warnings of the request being served
 
@@ -2182,8 +2182,30 @@ def _schema_walk(schema, v, path, errs, unknown):
                 del v[k]
 
 
+def warning_header(text):
+    """A Warning header as kube-apiserver writes it (k8s.io/apimachinery net.NewWarningHeader):
+    code 299, agent "-", the text a quoted-string with its '"' and '\\' escaped; kubectl
+    unquotes it and prints the text as the webhook wrote it."""
+    return '299 - "' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _schema_default(schema, v):
+    """Fills in the schema's `default`s of the fields @v lacks, as kube-apiserver does for a
+    structural schema: in every object present (never creating a parent that is absent)."""
+    if isinstance(v, dict):
+        for k, sub in (schema.get("properties") or {}).items():
+            if k not in v and "default" in sub:
+                v[k] = json.loads(json.dumps(sub["default"]))
+            if k in v:
+                _schema_default(sub, v[k])
+    elif isinstance(v, list) and isinstance(schema.get("items"), dict):
+        for item in v:
+            _schema_default(schema["items"], item)
+
+
 def crd_validate(store, rt, obj):
-    """Checks (and prunes) a custom resource in place against its CRD, if there is one."""
+    """Checks (and prunes) a custom resource in place against its CRD, if there is one, after
+    filling in the schema's defaults."""
     _, ver = crd_for(store, rt)
     schema = ((ver or {}).get("schema") or {}).get("openAPIV3Schema")
     if not schema:
@@ -2193,6 +2215,7 @@ def crd_validate(store, rt, obj):
     for k in ("apiVersion", "kind"):
         top["properties"].setdefault(k, {"type": "string"})
     top["properties"]["metadata"] = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+    _schema_default(top, obj)
     _schema_walk(top, obj, "", errs, unknown)
     mode = getattr(_REQUEST, "field_validation", None) or "Warn"
     if unknown and mode == "Strict":
@@ -2636,7 +2659,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 obj = api.create(rt, ns, obj, self._dry_run(q))
                 # kube-apiserver passes webhook warnings on as Warning headers.
                 self._send_json(201, present(rt, obj), headers=[
-                    ("Warning", '299 - "' + w.replace('"', "'") + '"')
+                    ("Warning", warning_header(w))
                     for w in _REQUEST.warnings + warnings])
                 return
             if method == "DELETE":
@@ -2666,7 +2689,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         def admit_fn(old, new, operation="UPDATE"):
             warnings.extend(admit(app.store, rt, ns, present(rt, new) if new is not None else None,
                                   operation, user, dry, sub, old=present(rt, old)))
-        hdrs = lambda: [("Warning", '299 - "' + w.replace('"', "'") + '"') for w in warnings]
+        hdrs = lambda: [("Warning", warning_header(w)) for w in warnings]
         if method == "PUT":
             dry = self._dry_run(q)
             obj, code = api.update(rt, ns, name, self._parse_json_body(body), sub, dry,

@@ -505,7 +505,7 @@ class TestAdmission(Base):
                 if not resp["allowed"]:
                     resp["status"] = {"code": 403, "reason": "Forbidden", "message": "spec.x: no (ns/p rule)"}
                 else:
-                    resp["warnings"] = ["spec.y: audited (ns/p rule)"]
+                    resp["warnings"] = ['spec.y: "y" audited (ns/p rule)']
                 Hook.seen.append(self.path)
                 out = json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": resp}).encode()
                 self.send_response(200)
@@ -568,7 +568,7 @@ class TestAdmission(Base):
         r = conn.getresponse()
         r.read()
         conn.close()
-        self.assertEqual((r.status, r.headers.get_all("Warning")), (200, ['299 - "spec.y: audited (ns/p rule)"']))
+        self.assertEqual((r.status, r.headers.get_all("Warning")), (200, ['299 - "spec.y: \\"y\\" audited (ns/p rule)"']))
         # DELETE: object null, oldObject the stored pod; a denial keeps it.
         st, _, out = self.c.delete(f"{base}/keep")
         self.assertEqual(st, 403, out)
@@ -597,7 +597,7 @@ class TestAdmission(Base):
         r = conn.getresponse()
         r.read()
         self.assertEqual(r.status, 201)
-        self.assertEqual(r.headers.get_all("Warning"), ['299 - "spec.y: audited (ns/p rule)"'])
+        self.assertEqual(r.headers.get_all("Warning"), ['299 - "spec.y: \\"y\\" audited (ns/p rule)"'])
         conn.close()
         self.assertTrue(all(p.startswith("/validate/pods?timeout=2s") for p in self.hook.seen), self.hook.seen)
         # another namespace is outside the selector: not called
@@ -780,6 +780,23 @@ class TestKubectlFormats(Base):
         # ... and on updates too.
         st, _, out = self.c.patch(f"{self.base}/x?fieldValidation=Strict", {"spec": {"mode": "Nope"}})
         self.assertEqual(st, 422, out)
+
+    def test_schema_defaults_filled_in(self):
+        """A field the CRD's schema gives a default (crds/workloadprofile.yaml: mode Audit) is
+        filled in when absent, on create and on update, as kube-apiserver does."""
+        st, _, crd = self.c.get(f"{self.CRDS}/workloadprofiles.profileguard.io")
+        crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["mode"][
+            "default"] = "Audit"
+        st, _, out = self.c.put(f"{self.CRDS}/workloadprofiles.profileguard.io", crd)
+        self.assertEqual(st, 200, out)
+        out = self.create(self.base, {"metadata": {"name": "d"}, "spec": {"free": {"k": 1}}})
+        self.assertEqual(out["spec"], {"mode": "Audit", "free": {"k": 1}})
+        st, _, out = self.c.patch(f"{self.base}/d", {"spec": {"mode": "Enforce"}})
+        self.assertEqual((st, out["spec"]["mode"]), (200, "Enforce"), out)
+        st, _, out = self.c.patch(f"{self.base}/d", {"spec": {"mode": None}})
+        self.assertEqual((st, out["spec"]["mode"]), (200, "Audit"), out)
+        st, _, t = self.c.get(self.base, headers={"Accept": TABLE_ACCEPT})
+        self.assertEqual([r["cells"][:2] for r in t["rows"]], [["d", "Audit"]])
 
     def test_openapi(self):
         st, _, root = self.c.get("/openapi/v3")

@@ -78,7 +78,7 @@ app.kubernetes.io/component: {{ $component }}
 {{- define "profileguard.agentName" -}}{{ include "profileguard.componentName" (list . "agent") }}{{- end }}
 {{- define "profileguard.telemetryServiceName" -}}{{ include "profileguard.componentName" (list . "telemetry") }}{{- end }}
 {{/* The ValidatingWebhookConfiguration is cluster-scoped: for the default release name it is
-"profileguard", the name the README's off-switch deletes. */}}
+"profileguard", the name the off-switch in docs/operations.md deletes. */}}
 {{- define "profileguard.webhookConfigName" -}}{{ include "profileguard.fullname" . }}{{- end }}
 {{- define "profileguard.tlsSecretName" -}}
 {{- default (include "profileguard.componentName" (list . "tls")) .Values.certificate.secretName }}
