@@ -545,6 +545,11 @@ static uint64_t fingerprint(const struct findings *f, const struct profile *prof
 {
 	uint64_t h = 14695981039346656037ull;
 
+	/* What would be done is part of what was reported: a profile that
+	 * goes from Audit to Enforce, or changes its action, acts on the
+	 * pods it only reported until then. */
+	h = (h ^ (uint64_t)prof->mode) * 1099511628211ull;
+	h = (h ^ (uint64_t)prof->response.action) * 1099511628211ull;
 	for (size_t i = 0; i < f->n; i++) {
 		if (f->v[i].profile != prof || f->v[i].reason != reason)
 			continue;

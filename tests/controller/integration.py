@@ -309,6 +309,21 @@ class TestEnforce(Base):
         self.assertEqual(self.api.deletes(ns, "audited") + self.api.deletes(ns, "noned"), [])
         self.assertEqual(self.api.evictions(ns, "audited") + self.api.evictions(ns, "noned"), [])
 
+    def test_audit_then_enforce_acts_on_running_pods(self):
+        """The documented path: a profile in Audit reports a running pod;
+        switched to Enforce, the same findings are acted on (they were
+        remembered as reported, not as acted on)."""
+        ns = "promote"
+        bad = self.api.put(pod(ns, "running", image="nginx"))[0]
+        self.api.put(profile(ns, "watch", dict(REQUIRE_DIGEST, mode="Audit")))
+        ev = self.wait_event(ns, "running", "AdmissionDrift")
+        self.assert_event(ev, "AdmissionDrift", "Record", bad, "watch", "no @sha256 digest")
+        time.sleep(0.5)
+        self.assertEqual(self.api.deletes(ns, "running"), [])
+        self.api.patch_profile(ns, "watch", {"mode": "Enforce"})
+        self.wait_gone(ns, "running")
+        self.assertEqual(self.api.deletes(ns, "running"), [(200, bad["metadata"]["uid"])])
+
     def test_repeat_folds_into_series(self):
         ns = "series"
         self.api.put(pod(ns, "twice", image="nginx", spec={"hostNetwork": True}))
