@@ -1257,15 +1257,59 @@ static void render_api_review(struct learn *l, struct out *o, const char *resour
 	}
 }
 
+/* The verbs a profile's kubernetesAPI may list (profile.c check_verb()):
+ * an audit event may carry others (bind, escalate, impersonate, use,
+ * approve, ...), which no profile can allow. */
+static bool profile_verb(const char *v)
+{
+	static const char *const verbs[] = { "get", "list", "watch", "create", "update",
+					     "patch", "delete", "deletecollection", NULL };
+
+	for (const char *const *p = verbs; *p; p++)
+		if (!strcmp(*p, v))
+			return true;
+	return false;
+}
+
+/* A call whose verb no profile can list is left out (the profile would
+ * be refused), and said above the list: a comment the reviewer reads,
+ * and a finding when the workload makes the call again. */
+static void render_api_left_out(struct learn *l, struct out *o, const char *resource, const char *verb)
+{
+	const char *why = learn_danger(LEARN_ON_API, resource, verb);
+	struct buf what = BUF_INIT(LEARN_MAX_RESOURCE + PROFILE_MAX_STRING + 2);
+
+	out_check(o, buf_printf(&what, "%s %s", verb, resource));
+	if (o->err) {
+		buf_free(&what);
+		return;
+	}
+	out_adds(o, "    # review: left out, a profile cannot list this verb: ");
+	yq(o, buf_str(&what));
+	out_printf(o, "%s%s\n", why ? ": " : "", why ? why : "");
+	out_check(o, review_add(l, "runtime.kubernetesAPI (left out)", buf_str(&what),
+				why ? why : "a verb a profile cannot list: left out"));
+	buf_free(&what);
+}
+
 static void render_api(struct learn *l, struct out *o)
 {
 	size_t rules = 0;
 
-	if (!l->ncalls) {
+	qsort(l->calls, l->ncalls, sizeof(*l->calls), cmp_call);
+	/* first the calls left out, and whether any rule remains */
+	for (size_t i = 0; i < l->ncalls; i++) {
+		if (profile_verb(l->calls[i].verb))
+			rules++;
+		else if (!i || strcmp(l->calls[i].resource, l->calls[i - 1].resource) ||
+			 strcmp(l->calls[i].verb, l->calls[i - 1].verb))
+			render_api_left_out(l, o, l->calls[i].resource, l->calls[i].verb);
+	}
+	if (!rules) {
 		out_adds(o, "    kubernetesAPI: []\n");
 		return;
 	}
-	qsort(l->calls, l->ncalls, sizeof(*l->calls), cmp_call);
+	rules = 0;
 	out_adds(o, "    kubernetesAPI:\n");
 	for (size_t i = 0; i < l->ncalls;) {
 		struct strset verbs = { 0 }, names = { 0 };
@@ -1273,6 +1317,8 @@ static void render_api(struct learn *l, struct out *o)
 		size_t j = i;
 
 		for (; j < l->ncalls && !strcmp(l->calls[j].resource, l->calls[i].resource); j++) {
+			if (!profile_verb(l->calls[j].verb))
+				continue;
 			out_check(o, set_add(&verbs, l->calls[j].verb));
 			if (l->calls[j].name)
 				out_check(o, set_add(&names, l->calls[j].name));
@@ -1281,6 +1327,10 @@ static void render_api(struct learn *l, struct out *o)
 		}
 		set_finish(&verbs);
 		set_finish(&names);
+		if (!verbs.n) {
+			i = j;
+			continue;
+		}
 		too_many(l, o, "verbs on one resource", verbs.n);
 		too_many(l, o, "resourceNames of one resource", names.n);
 		rules++;

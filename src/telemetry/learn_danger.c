@@ -79,7 +79,7 @@ static const struct danger table[] = {
 	{ ON_EXEC, "npm", NULL, "a package manager" },
 	{ ON_EXEC, "gem", NULL, "a package manager" },
 	/* API calls */
-	{ ON_API, "secrets", NULL, "Secrets" },
+	{ ON_API, "secrets", NULL, "Secrets: credentials" },
 	{ ON_API, "pods/exec", NULL, "runs commands in pods (pods/exec)" },
 	{ ON_API, "pods/attach", NULL, "attaches to pods (pods/attach)" },
 	{ ON_API, "serviceaccounts/token", "create", "mints service-account tokens" },
