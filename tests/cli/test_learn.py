@@ -664,11 +664,11 @@ class Learn(unittest.TestCase):
                 rc, out, err = run(*args, "-o", "json")
                 self.assertEqual(rc, 0, err)
                 rt = json.loads(out)["spec"]["runtime"]
-                self.assertEqual(sorted(rt["executables"]), sorted(set(exes)))
+                self.assertCountEqual(rt["executables"], exes)
                 files = {"/d%d/%s" % (i, h): bool(i % 2) for i, h in enumerate(hostile)}
-                self.assertEqual(sorted(rt["files"]["read"]), sorted(p for p, w in files.items() if not w))
-                self.assertEqual(sorted(rt["files"]["write"]), sorted(p for p, w in files.items() if w))
-                self.assertEqual(sorted(rt["kubernetesAPI"][0]["resourceNames"]), sorted(h for h in hostile if h))
+                self.assertCountEqual(rt["files"]["read"], [p for p, w in files.items() if not w])
+                self.assertCountEqual(rt["files"]["write"], [p for p, w in files.items() if w])
+                self.assertCountEqual(rt["kubernetesAPI"][0]["resourceNames"], [h for h in hostile if h])
                 # comments hold no line break: every line but the scalars' is YAML structure or a comment
                 for l in yaml_out.splitlines():
                     self.assertRegex(l, r'^(#|\s*#|\s*- |\s*[A-Za-z"]|\s*$)', l)
