@@ -75,7 +75,13 @@ void learn_counts(const struct learn *l, struct learn_counts *ret);
 /* Appends the profile as YAML, whole or not at all: 0, -ENOMEM, or -E2BIG
  * when a list would be longer than a profile may hold (learn_error() says
  * which) or @out's maximum was reached.  Every profile it writes passes
- * profile_parse() and allows every event it was given. */
+ * profile_parse() and allows every event it was given, but API calls
+ * whose verb no profile can list (bind, impersonate, ...): those are left
+ * out and marked.  Unless the options say exact, images are written by
+ * repository and directories with LEARN_FOLD_MIN files seen as one
+ * pattern; entries learn_danger() names carry "# review: WHY" and are
+ * listed by learn_reviews().  Scalars are plain only when no YAML 1.1
+ * reader could take them for anything else, otherwise double-quoted. */
 int learn_render(struct learn *l, struct buf *out);
 /* Why learn_render() gave -E2BIG; NULL when it was @out's maximum.
  * Borrowed. */

@@ -5,7 +5,11 @@
  * the capture never widens the profile.  What counts is collected into
  * sets, then written sorted: executables, file reads and writes, egress
  * (addresses merged into exact CIDRs when whole aligned blocks share a
- * port set), and API calls per resource. */
+ * port set), and API calls per resource.  Unless exact, images become
+ * their repository and directories with LEARN_FOLD_MIN files seen become
+ * one pattern; what learn_danger() names is marked "# review:".  The YAML
+ * is written by hand (libyaml's emitter writes no comments), every scalar
+ * through yq(). */
 #include "learn.h"
 
 #include <arpa/inet.h>

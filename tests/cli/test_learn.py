@@ -244,6 +244,14 @@ class Learn(unittest.TestCase):
         self.assertEqual(rc, 0, err)
         self.assertIn("Only events of the workload's own pods count", out + err)
 
+    def test_help_describes_exact(self):
+        rc, out, err = run("help", "learn")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("--exact", out)
+        self.assertIn("allow exactly what was seen: no image tag or file directory generalised", out)
+        self.assertIn("--exact allows exactly what was seen instead", out)
+        self.assertIn('"# review: WHY" comment', out)
+
     def test_usage(self):
         rc, _, err = run("learn", "--name", "x")
         self.assertEqual(rc, 2)
