@@ -1173,7 +1173,8 @@ static int fold_paths(struct learn *l, char **v, size_t n, enum learn_on on, cha
 		else
 			r = flist_add(ret, v[i], "", learn_danger(on, v[i], NULL));
 	}
-	qsort(ret->v, ret->n, sizeof(*ret->v), cmp_fitem);
+	if (ret->n)
+		qsort(ret->v, ret->n, sizeof(*ret->v), cmp_fitem);
 	return r;
 }
 
@@ -1300,7 +1301,8 @@ static void render_api(struct learn *l, struct out *o)
 {
 	size_t rules = 0;
 
-	qsort(l->calls, l->ncalls, sizeof(*l->calls), cmp_call);
+	if (l->ncalls)
+		qsort(l->calls, l->ncalls, sizeof(*l->calls), cmp_call);
 	/* first the calls left out, and whether any rule remains */
 	for (size_t i = 0; i < l->ncalls; i++) {
 		if (profile_verb(l->calls[i].verb))
