@@ -1334,6 +1334,8 @@ static void render_api(struct learn *l, struct out *o)
 		set_finish(&verbs);
 		set_finish(&names);
 		if (!verbs.n) {
+			set_free(&verbs);
+			set_free(&names);
 			i = j;
 			continue;
 		}

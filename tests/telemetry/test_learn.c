@@ -433,6 +433,56 @@ START_TEST(yaml_round_trip)
 }
 END_TEST
 
+/* Every allocation failing in turn, over folding, review marks and a
+ * left-out verb: -ENOMEM and nothing written, or the whole profile;
+ * never a crash or a leak (ASan). */
+START_TEST(alloc_failures)
+{
+	static const char *const reads[] = { "/etc/shadow", "/etc/hosts", "/app/c/a", "/app/c/b", "/app/c/c",
+					     "/app/c/d/e", "/tmp/w/k.key", NULL };
+	static const char *const writes[] = { "/tmp/w/1", "/tmp/w/2", "/tmp/w/3", "/srv/1", "/srv/2", "/srv/3",
+					      "/etc/passwd", NULL };
+	static const char *const verbs[][2] = { { "get", "secrets" }, { "bind", "clusterroles" },
+						{ "impersonate", "users" }, { "list", "secrets" }, { NULL, NULL } };
+	bool done = false;
+
+	setup_pod("app:1.0");
+	for (long n = 0; !done; n++) {
+		struct learn_opts o = { .name = "web", .namespace = "ns" };
+		struct buf b = BUF_INIT(1u << 20);
+		int r = 0;
+
+		ck_assert_int_lt(n, 20000);
+		pg_alloc_fail_at(n);
+		l = learn_new(&o);
+		if (l) {
+			learn_set_pod(l, &pod, "test");
+			for (const char *const *p = reads; *p && r == 0; p++)
+				r = learn_add(l, &(struct tel_event){ .pod_namespace = "ns", .pod_name = "web", .received = -1,
+					.ev = { .kind = RT_OPEN, .time = 1795341600, .path = *p } });
+			for (const char *const *p = writes; *p && r == 0; p++)
+				r = learn_add(l, &(struct tel_event){ .pod_namespace = "ns", .pod_name = "web", .received = -1,
+					.ev = { .kind = RT_OPEN, .time = 1795341600, .path = *p, .write = true } });
+			for (size_t i = 0; verbs[i][0] && r == 0; i++)
+				r = learn_add(l, &(struct tel_event){ .pod_namespace = "ns", .received = -1,
+					.ev = { .kind = RT_API, .time = 1795341600, .verb = verbs[i][0], .resource = verbs[i][1],
+						.username = "system:serviceaccount:ns:default", .object_name = "x" } });
+			r = r ? r : learn_add(l, &(struct tel_event){ .pod_namespace = "ns", .pod_name = "web", .received = -1,
+				.ev = { .kind = RT_EXEC, .time = 1795341600, .exe = "/bin/sh" } });
+			r = r ? r : learn_render(l, &b);
+			ck_assert_msg(r == 0 || r == -ENOMEM, "r=%d", r);
+			ck_assert(r == 0 || b.len == 0);
+		}
+		done = !pg_alloc_refused();
+		pg_alloc_fail_at(-1);
+		if (done)
+			ck_assert_ptr_nonnull(strstr(buf_str(&b), "# 7 entries need review"));
+		l = learn_free(l);
+		buf_free(&b);
+	}
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("learn");
@@ -449,6 +499,7 @@ static Suite *suite(void)
 	tcase_add_test(t, no_fold_over_danger);
 	tcase_add_test(t, exact_keeps_every_path);
 	tcase_add_test(t, yaml_round_trip);
+	tcase_add_test(t, alloc_failures);
 	suite_add_tcase(s, t);
 	return s;
 }
