@@ -1112,9 +1112,9 @@ static ssize_t folded_under(const struct strset *folds, const char *p)
 /* Sorted unique paths @v of @on as list items (sorted): a directory in
  * which LEARN_FOLD_MIN or more paths were seen directly becomes its
  * pattern ("/a/b/" and a star, which the profile's glob also lets reach
- * subdirectories), unless a path anywhere under it, in @v or in @also
- * (paths of @also_on that the pattern would also allow), looks dangerous,
- * or learn_dir_foldable() says no; every other path stays exact, with
+ * subdirectories), unless a path anywhere under it, in @v or in sorted
+ * @also (the other list, judged as @also_on), looks dangerous, or
+ * learn_dir_foldable() says no; every other path stays exact, with
  * learn_danger()'s reason.  With l->exact, every path stays.  The
  * directories folded go to @folds ("/a/b/").  0 or -ENOMEM. */
 static int fold_paths(struct learn *l, char **v, size_t n, enum learn_on on, char **also,
@@ -1145,7 +1145,7 @@ static int fold_paths(struct learn *l, char **v, size_t n, enum learn_on on, cha
 					break;
 				}
 				d[nd] = '\0';
-				if (learn_dir_foldable(on, d) && (!also || learn_dir_foldable(also_on, d))) {
+				if (learn_dir_foldable(on, d)) {
 					d[nd] = '/';
 					if (!subtree_dangerous(v, n, d, on) && !subtree_dangerous(also, nalso, d, also_on))
 						r = set_add(&cand, d);
@@ -1205,7 +1205,9 @@ static void render_files(struct learn *l, struct out *o)
 	for (size_t i = 0; i < l->reads.n && !o->err; i++)
 		if (!set_has(&l->writes, l->reads.v[i]) && folded_under(&wfolds, l->reads.v[i]) < 0)
 			out_check(o, set_add(&reads, l->reads.v[i]));
-	out_check(o, fold_paths(l, reads.v, reads.n, LEARN_ON_READ, NULL, 0, LEARN_ON_READ, &rfolds, &r));
+	/* a written dangerous file keeps its directory's reads exact too */
+	out_check(o, fold_paths(l, reads.v, reads.n, LEARN_ON_READ, l->writes.v, l->writes.n, LEARN_ON_WRITE,
+				&rfolds, &r));
 	l->folded_dirs += wfolds.n + rfolds.n;
 	too_many(l, o, "paths read", r.n);
 	too_many(l, o, "paths written", w.n);
@@ -1229,8 +1231,8 @@ static int cmp_call(const void *a, const void *b)
 	return r ? r : strcmp(x->verb, y->verb);
 }
 
-/* "# review: WHY (VERBS)" above a rule, a line per reason its verbs on
- * @resource have. */
+/* "# review: WHY: "VERBS RESOURCE"" above a rule, a line per reason its
+ * verbs on @resource have. */
 static void render_api_review(struct learn *l, struct out *o, const char *resource, const struct strset *verbs)
 {
 	for (size_t i = 0; i < verbs->n; i++) {

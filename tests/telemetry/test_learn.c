@@ -328,16 +328,22 @@ START_TEST(no_fold_over_danger)
 	add_open("/data/2", true);
 	add_open("/data/3", true);
 	add_open("/data/x/id_rsa", false);
+	/* read: a key written in the directory keeps it exact too */
+	add_open("/srv/w/a", false);
+	add_open("/srv/w/b", false);
+	add_open("/srv/w/c", false);
+	add_open("/srv/w/tls.key", true);
 	prof = render(&doc);
-	ck_assert_uint_eq(list_len(doc, "read"), 8);
-	ck_assert_uint_eq(list_len(doc, "write"), 3);
+	ck_assert_uint_eq(list_len(doc, "read"), 11);
+	ck_assert_uint_eq(list_len(doc, "write"), 4);
+	ck_assert(!allows_open(prof, "/srv/w/d", false));
 	ck_assert(!allows_open(prof, "/etc/gshadow", false));
 	ck_assert(!allows_open(prof, "/srv/k/d.crt", false));
 	ck_assert(!allows_open(prof, "/data/4", true));
 	ck_assert_ptr_nonnull(strstr(buf_str(&out), "        - /etc/shadow  # review: credential file: password hashes\n"));
 	ck_assert_ptr_nonnull(strstr(buf_str(&out), "        - /srv/k/deep/tls.key  # review: private key file (*.key)\n"));
 	ck_assert_ptr_nonnull(strstr(buf_str(&out), "0 directories generalised"));
-	ck_assert_uint_eq(learn_reviews(l, &rev), 3);
+	ck_assert_uint_eq(learn_reviews(l, &rev), 4);
 	ck_assert_str_eq(rev[0].field, "runtime.files.read");
 	json_decref(doc);
 	profile_free(prof);
