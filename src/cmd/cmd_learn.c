@@ -133,6 +133,28 @@ static int write_json(const struct buf *yaml, FILE *f)
 	return r;
 }
 
+/* The entries marked for review: JSON holds no comments, so there each
+ * is a warning here; the YAML carries them, and this says how many. */
+static void report_reviews(const struct learn *l, bool each)
+{
+	const struct learn_review *rev;
+	size_t n = learn_reviews(l, &rev);
+
+	for (size_t i = 0; each && i < n; i++) {
+		/* the value came from telemetry: escaped as a JSON string */
+		struct buf v = BUF_INIT(64u * 1024);
+
+		if (buf_add_json_escaped(&v, rev[i].value) < 0)
+			buf_reset(&v);
+		fprintf(stderr, "profileguard learn: warning: review %s \"%s\": %s\n", rev[i].field, buf_str(&v),
+			rev[i].why);
+		buf_free(&v);
+	}
+	if (n && !each)
+		fprintf(stderr, "profileguard learn: %zu entr%s marked \"# review:\" in the profile\n", n,
+			n == 1 ? "y" : "ies");
+}
+
 static int on_event(void *ud, const struct tel_event *e)
 {
 	return learn_add(ud, e);
@@ -141,11 +163,19 @@ static int on_event(void *ud, const struct tel_event *e)
 int cmd_learn(int argc, char **argv)
 {
 	static const char synopsis[] = "-f EVENTS --pod MANIFEST [--selector K=V,...] --name NAME --namespace NS\n"
-		"       [--mode Audit|Enforce] [-o yaml|json] [--output-file PATH]\n\n"
-		"Prints a WorkloadProfile that allows exactly what the telemetry shows the workload\n"
-		"doing (executables, egress, files, API calls), with its admission rules taken from\n"
-		"the pod manifest.  EVENTS: files or - (stdin), in any format profileguard ingests\n"
+		"       [--mode Audit|Enforce] [--exact] [-o yaml|json] [--output-file PATH]\n\n"
+		"Prints a WorkloadProfile that allows what the telemetry shows the workload doing\n"
+		"(executables, egress, files, API calls), with its admission rules taken from the\n"
+		"pod manifest.  EVENTS: files or - (stdin), in any format profileguard ingests\n"
 		"(native JSON lines, Falco, Tetragon, audit), detected per file unless --format says.\n\n"
+		"By default the profile is generalised so the next release still passes: images by\n"
+		"repository (REPO:* for tags, REPO@sha256:* when pinned by digest), and files by\n"
+		"directory (DIR/* once 3 or more files directly in DIR were seen, never over a\n"
+		"directory holding or leading to a sensitive file).  Executables, egress addresses\n"
+		"and API calls stay as seen.  --exact allows exactly what was seen instead.\n"
+		"Entries that look dangerous (credential files, writes to system files, shells,\n"
+		"package managers, /proc/*/mem, API calls on Secrets, pods/exec, bind, escalate,\n"
+		"impersonate) carry a \"# review: WHY\" comment; with -o json they are listed on stderr.\n\n"
 		"Only events of the workload's own pods count: the pod a Pod manifest names, or the\n"
 		"pods its controller would name (Deployment D: D-<hash>-<suffix>; StatefulSet S:\n"
 		"S-<ordinal>; ReplicaSet, DaemonSet, Job R: R-<suffix>; CronJob C: C-<time>-<suffix>),\n"
@@ -161,6 +191,7 @@ int cmd_learn(int argc, char **argv)
 	struct strlist inputs = { 0 };
 	const char *pod_path = NULL, *name = NULL, *ns = NULL, *mode = "Audit", *format = NULL,
 		   *sa = NULL, *output = "yaml", *output_file = NULL, *selector = NULL;
+	bool exact = false;
 	const struct flag flags[] = {
 		{ "filename", 'f', FLAG_STRINGS, &inputs, "PATH", "captured telemetry: file or -; repeats" },
 		{ "pod", 0, FLAG_STRING, &pod_path, "MANIFEST", "the workload's Pod or Deployment/Job/... manifest (required)" },
@@ -170,6 +201,8 @@ int cmd_learn(int argc, char **argv)
 		  "the workload is every object of --pod whose labels match (e.g. kubectl get pods -o yaml)" },
 		{ "service-account", 0, FLAG_STRING, &sa, "NAME", "identity whose API calls count (default: the pod's)" },
 		{ "mode", 0, FLAG_ENUM, &mode, "Audit|Enforce", "the profile's mode (default Audit)" },
+		{ "exact", 0, FLAG_BOOL, &exact, NULL,
+		  "allow exactly what was seen: no image tag or file directory generalised" },
 		{ "events-format", 0, FLAG_ENUM, &format, "native|falco|tetragon|audit", "format of -f (default: detect per file)" },
 		{ "format", 0, FLAG_ENUM, &format, "native|falco|tetragon|audit", "same as --events-format, as check names it" },
 		OUTPUT_FLAG(&output, "yaml|json|text", "the profile's format (default yaml; text is yaml)"),
@@ -241,7 +274,7 @@ int cmd_learn(int argc, char **argv)
 		}
 	}
 	l = learn_new(&(struct learn_opts){ .name = name, .namespace = ns, .mode = mode, .service_account = sa,
-					    .selector = selector ? &sel : NULL });
+					    .selector = selector ? &sel : NULL, .exact = exact });
 	if (!l)
 		goto oom;
 	pp.ns = ns;
@@ -326,6 +359,7 @@ int cmd_learn(int argc, char **argv)
 	 * 2 so CI notices. */
 	if (errs.n)
 		goto bad_input;
+	report_reviews(l, strcmp(output, "json") == 0);
 	if (counts.too_long)
 		fprintf(stderr, "profileguard learn: %zu events left out: a path or name longer than a profile holds\n",
 			counts.too_long);

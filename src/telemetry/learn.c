@@ -5,7 +5,11 @@
  * the capture never widens the profile.  What counts is collected into
  * sets, then written sorted: executables, file reads and writes, egress
  * (addresses merged into exact CIDRs when whole aligned blocks share a
- * port set), and API calls per resource. */
+ * port set), and API calls per resource.  Unless exact, images become
+ * their repository and directories with LEARN_FOLD_MIN files seen become
+ * one pattern; what learn_danger() names is marked "# review:".  The YAML
+ * is written by hand (libyaml's emitter writes no comments), every scalar
+ * through yq(). */
 #include "learn.h"
 
 #include <arpa/inet.h>
@@ -77,6 +81,11 @@ struct learn {
 	size_t nmore, cap_more;
 	char *pod_origin;
 	char error[200];                /* why learn_render() gave -E2BIG */
+	bool exact;                     /* --exact: no generalisation */
+	/* what the last learn_render() marked for review, and generalised */
+	struct learn_review *rev;
+	size_t nrev, cap_rev;
+	size_t folded_dirs, images_by_repo;
 };
 
 static int set_add(struct strset *s, const char *v)
@@ -140,6 +149,41 @@ static void pending_free(struct pending *p)
 	pg_free(p->pod_uid);
 }
 
+static void reviews_reset(struct learn *l)
+{
+	for (size_t i = 0; i < l->nrev; i++)
+		pg_free(l->rev[i].value);
+	l->nrev = 0;
+}
+
+size_t learn_reviews(const struct learn *l, const struct learn_review **ret)
+{
+	*ret = l->rev;
+	return l->nrev;
+}
+
+static int review_add(struct learn *l, const char *field, const char *value, const char *why)
+{
+	struct learn_review *r;
+
+	if (l->nrev == l->cap_rev) {
+		size_t ncap = l->cap_rev ? l->cap_rev * 2 : 16;
+		struct learn_review *v = pg_realloc(l->rev, ncap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		l->rev = v;
+		l->cap_rev = ncap;
+	}
+	r = &l->rev[l->nrev];
+	r->field = field;
+	r->why = why;
+	if (!(r->value = pg_strdup(value)))
+		return -ENOMEM;
+	l->nrev++;
+	return 0;
+}
+
 struct learn *learn_new(const struct learn_opts *o)
 {
 	struct learn *l = pg_calloc(1, sizeof(*l));
@@ -151,6 +195,7 @@ struct learn *learn_new(const struct learn_opts *o)
 	l->mode = pg_strdup(o->mode ? o->mode : "Audit");
 	l->sa = o->service_account ? pg_strdup(o->service_account) : NULL;
 	l->selector = o->selector;
+	l->exact = o->exact;
 	l->first = -1;
 	l->last = -1;
 	if (!l->name || !l->namespace || !l->mode || (o->service_account && !l->sa))
@@ -185,6 +230,8 @@ struct learn *learn_free(struct learn *l)
 	pg_free(l->rate_key);
 	pg_free(l->pod_origin);
 	pg_free(l->more);
+	reviews_reset(l);
+	pg_free(l->rev);
 	pg_free(l);
 	return NULL;
 }
@@ -744,6 +791,31 @@ static void ylist(struct out *o, const char *indent, const char *key, char *cons
 	}
 }
 
+/* One item of a block list; "# review: WHY" after it when @why, recorded
+ * for learn_reviews() under @field, else "# NOTE" when @note. */
+static void yitem(struct learn *l, struct out *o, const char *indent, const char *field, const char *v,
+		  const char *why, const char *note)
+{
+	out_printf(o, "%s  - ", indent);
+	yq(o, v);
+	if (why) {
+		out_printf(o, "  # review: %s", why);
+		out_check(o, review_add(l, field, v, why));
+	} else if (note) {
+		out_printf(o, "  # %s", note);
+	}
+	out_addc(o, '\n');
+}
+
+/* Text from the command line (a file name) in a comment: a byte that is
+ * not printable ASCII could end the comment line (YAML 1.1 breaks lines
+ * at NEL, U+2028 and U+2029 too), so it is written as '?'. */
+static void out_comment_text(struct out *o, const char *s)
+{
+	for (; *s; s++)
+		out_addc(o, (unsigned char)*s >= 0x20 && (unsigned char)*s < 0x7f ? *s : '?');
+}
+
 static void fmt_time(int64_t t, char *out, size_t n)
 {
 	time_t tt = (time_t)t;
@@ -927,6 +999,228 @@ static void render_egress(struct learn *l, struct out *o)
 	pg_free(ports);
 }
 
+/* ---- files: exact paths, and directories folded -------------------------------- */
+
+/* One item of runtime.files.read or .write as written. */
+struct fitem {
+	char *text;                     /* the path, or the directory's pattern */
+	const char *why;                /* learn_danger() of an exact path */
+	size_t nfiles;                  /* a folded directory: the paths it stands for */
+};
+
+struct flist {
+	struct fitem *v;
+	size_t n, cap;
+};
+
+/* @text and @suffix as one item. */
+static int flist_add(struct flist *f, const char *text, const char *suffix, const char *why)
+{
+	struct fitem *it;
+	size_t n = strlen(text), ns = strlen(suffix);
+
+	if (f->n == f->cap) {
+		size_t ncap = f->cap ? f->cap * 2 : 16;
+		struct fitem *v = pg_realloc(f->v, ncap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		f->v = v;
+		f->cap = ncap;
+	}
+	it = &f->v[f->n];
+	if (!(it->text = pg_malloc(n + ns + 1)))
+		return -ENOMEM;
+	memcpy(it->text, text, n);
+	memcpy(it->text + n, suffix, ns + 1);
+	it->why = why;
+	it->nfiles = 0;
+	f->n++;
+	return 0;
+}
+
+static void flist_free(struct flist *f)
+{
+	for (size_t i = 0; i < f->n; i++)
+		pg_free(f->v[i].text);
+	pg_free(f->v);
+	memset(f, 0, sizeof(*f));
+}
+
+static int cmp_fitem(const void *a, const void *b)
+{
+	return strcmp(((const struct fitem *)a)->text, ((const struct fitem *)b)->text);
+}
+
+/* The length of @p's directory: "/a/b/c" -> 3 ("/a/b"); 0 at the root
+ * or without a slash. */
+static size_t dir_len(const char *p)
+{
+	const char *s = strrchr(p, '/');
+
+	return s ? (size_t)(s - p) : 0;
+}
+
+static int cmp_parent(const void *a, const void *b, void *ud)
+{
+	char *const *v = ud;
+	const char *x = v[*(const size_t *)a], *y = v[*(const size_t *)b];
+	size_t nx = dir_len(x), ny = dir_len(y);
+	int r = memcmp(x, y, nx < ny ? nx : ny);
+
+	return r ? r : (nx > ny) - (nx < ny);
+}
+
+/* Whether a path of sorted @v starting with @dir_slash ("/a/b/") looks
+ * dangerous for @on. */
+static bool subtree_dangerous(char *const *v, size_t n, const char *dir_slash, enum learn_on on)
+{
+	size_t lo = 0, hi = n, nd = strlen(dir_slash);
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(v[mid], dir_slash) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < n && !strncmp(v[lo], dir_slash, nd); lo++)
+		if (learn_danger(on, v[lo], NULL))
+			return true;
+	return false;
+}
+
+/* The index in sorted @folds (directories "/a/b/", none under another)
+ * of the one @p lies under, or -1. */
+static ssize_t folded_under(const struct strset *folds, const char *p)
+{
+	size_t lo = 0, hi = folds->n;
+
+	/* the greatest fold <= @p: any fold that is a prefix of @p is it */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(folds->v[mid], p) <= 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo && str_has_prefix(p, folds->v[lo - 1]) ? (ssize_t)lo - 1 : -1;
+}
+
+/* Sorted unique paths @v of @on as list items (sorted): a directory in
+ * which LEARN_FOLD_MIN or more paths were seen directly becomes its
+ * pattern ("/a/b/" and a star, which the profile's glob also lets reach
+ * subdirectories), unless a path anywhere under it, in @v or in sorted
+ * @also (the other list, judged as @also_on), looks dangerous, or
+ * learn_dir_foldable() says no; every other path stays exact, with
+ * learn_danger()'s reason.  With l->exact, every path stays.  The
+ * directories folded go to @folds ("/a/b/").  0 or -ENOMEM. */
+static int fold_paths(struct learn *l, char **v, size_t n, enum learn_on on, char **also,
+		      size_t nalso, enum learn_on also_on, struct strset *folds, struct flist *ret)
+{
+	struct strset cand = { 0 };
+	size_t *idx = NULL;
+	int r = 0;
+
+	if (!l->exact && n >= LEARN_FOLD_MIN) {
+		idx = pg_calloc(n, sizeof(*idx));
+		if (!idx)
+			return -ENOMEM;
+		for (size_t i = 0; i < n; i++)
+			idx[i] = i;
+		qsort_r(idx, n, sizeof(*idx), cmp_parent, v);
+		for (size_t i = 0; i < n && r == 0;) {
+			const char *p = v[idx[i]];
+			size_t nd = dir_len(p), j = i;
+
+			while (j < n && cmp_parent(&idx[i], &idx[j], v) == 0)
+				j++;
+			if (j - i >= LEARN_FOLD_MIN && nd) {
+				char *d = pg_strndup(p, nd + 1);        /* "/a/b/" */
+
+				if (!d) {
+					r = -ENOMEM;
+					break;
+				}
+				d[nd] = '\0';
+				if (learn_dir_foldable(on, d)) {
+					d[nd] = '/';
+					if (!subtree_dangerous(v, n, d, on) && !subtree_dangerous(also, nalso, d, also_on))
+						r = set_add(&cand, d);
+				}
+				pg_free(d);
+			}
+			i = j;
+		}
+		pg_free(idx);
+		set_finish(&cand);
+		/* a directory under another folded one adds nothing */
+		for (size_t i = 0; i < cand.n && r == 0; i++)
+			if (folded_under(folds, cand.v[i]) < 0)
+				r = set_add(folds, cand.v[i]);
+		set_free(&cand);
+	}
+	/* the folds first, in the order of @folds: item k is fold k */
+	for (size_t i = 0; i < folds->n && r == 0; i++)
+		r = flist_add(ret, folds->v[i], "*", NULL);
+	for (size_t i = 0; i < n && r == 0; i++) {
+		ssize_t k = folded_under(folds, v[i]);
+
+		if (k >= 0)
+			ret->v[k].nfiles++;
+		else
+			r = flist_add(ret, v[i], "", learn_danger(on, v[i], NULL));
+	}
+	if (ret->n)
+		qsort(ret->v, ret->n, sizeof(*ret->v), cmp_fitem);
+	return r;
+}
+
+static void render_flist(struct learn *l, struct out *o, const char *key, const char *field, const struct flist *f)
+{
+	out_printf(o, "      %s:", key);
+	if (!f->n) {
+		out_adds(o, " []\n");
+		return;
+	}
+	out_addc(o, '\n');
+	for (size_t i = 0; i < f->n; i++) {
+		char note[64];
+
+		snprintf(note, sizeof(note), "generalised: %zu files seen", f->v[i].nfiles);
+		yitem(l, o, "      ", field, f->v[i].text, f->v[i].why, f->v[i].nfiles ? note : NULL);
+	}
+}
+
+static void render_files(struct learn *l, struct out *o)
+{
+	struct strset wfolds = { 0 }, rfolds = { 0 }, reads = { 0 };
+	struct flist w = { 0 }, r = { 0 };
+
+	out_check(o, fold_paths(l, l->writes.v, l->writes.n, LEARN_ON_WRITE, l->reads.v, l->reads.n, LEARN_ON_READ,
+				&wfolds, &w));
+	/* A path written is also readable: list it once, under write. */
+	for (size_t i = 0; i < l->reads.n && !o->err; i++)
+		if (!set_has(&l->writes, l->reads.v[i]) && folded_under(&wfolds, l->reads.v[i]) < 0)
+			out_check(o, set_add(&reads, l->reads.v[i]));
+	/* a written dangerous file keeps its directory's reads exact too */
+	out_check(o, fold_paths(l, reads.v, reads.n, LEARN_ON_READ, l->writes.v, l->writes.n, LEARN_ON_WRITE,
+				&rfolds, &r));
+	l->folded_dirs += wfolds.n + rfolds.n;
+	too_many(l, o, "paths read", r.n);
+	too_many(l, o, "paths written", w.n);
+	out_adds(o, "    files:\n");
+	render_flist(l, o, "read", "runtime.files.read", &r);
+	render_flist(l, o, "write", "runtime.files.write", &w);
+	flist_free(&w);
+	flist_free(&r);
+	set_free(&wfolds);
+	set_free(&rfolds);
+	set_free(&reads);
+}
+
 /* ---- API calls ---------------------------------------------------------------- */
 
 static int cmp_call(const void *a, const void *b)
@@ -937,15 +1231,93 @@ static int cmp_call(const void *a, const void *b)
 	return r ? r : strcmp(x->verb, y->verb);
 }
 
+/* "# review: WHY: "VERBS RESOURCE"" above a rule, a line per reason its
+ * verbs on @resource have. */
+static void render_api_review(struct learn *l, struct out *o, const char *resource, const struct strset *verbs)
+{
+	for (size_t i = 0; i < verbs->n; i++) {
+		const char *why = learn_danger(LEARN_ON_API, resource, verbs->v[i]);
+		struct buf what = BUF_INIT(2 * LEARN_MAX_RESOURCE + PROFILE_MAX_STRING * 2);
+		bool first = true;
+
+		/* each reason once, at its first verb */
+		for (size_t k = 0; why && k < i; k++)
+			if (learn_danger(LEARN_ON_API, resource, verbs->v[k]) == why)
+				why = NULL;
+		if (!why)
+			continue;
+		for (size_t k = i; k < verbs->n && !o->err; k++) {
+			if (learn_danger(LEARN_ON_API, resource, verbs->v[k]) != why)
+				continue;
+			out_check(o, buf_printf(&what, "%s%s", first ? "" : ",", verbs->v[k]));
+			first = false;
+		}
+		out_check(o, buf_printf(&what, " %s", resource));
+		/* verbs and the resource come from audit events: quoted as a
+		 * scalar, never raw in the comment */
+		out_printf(o, "      # review: %s: ", why);
+		yq(o, o->err ? "" : buf_str(&what));
+		out_addc(o, '\n');
+		if (!o->err)
+			out_check(o, review_add(l, "runtime.kubernetesAPI", buf_str(&what), why));
+		buf_free(&what);
+	}
+}
+
+/* The verbs a profile's kubernetesAPI may list (profile.c check_verb()):
+ * an audit event may carry others (bind, escalate, impersonate, use,
+ * approve, ...), which no profile can allow. */
+static bool profile_verb(const char *v)
+{
+	static const char *const verbs[] = { "get", "list", "watch", "create", "update",
+					     "patch", "delete", "deletecollection", NULL };
+
+	for (const char *const *p = verbs; *p; p++)
+		if (!strcmp(*p, v))
+			return true;
+	return false;
+}
+
+/* A call whose verb no profile can list is left out (the profile would
+ * be refused), and said above the list: a comment the reviewer reads,
+ * and a finding when the workload makes the call again. */
+static void render_api_left_out(struct learn *l, struct out *o, const char *resource, const char *verb)
+{
+	const char *why = learn_danger(LEARN_ON_API, resource, verb);
+	struct buf what = BUF_INIT(LEARN_MAX_RESOURCE + PROFILE_MAX_STRING + 2);
+
+	out_check(o, buf_printf(&what, "%s %s", verb, resource));
+	if (o->err) {
+		buf_free(&what);
+		return;
+	}
+	out_adds(o, "    # review: left out, a profile cannot list this verb: ");
+	yq(o, buf_str(&what));
+	out_printf(o, "%s%s\n", why ? ": " : "", why ? why : "");
+	out_check(o, review_add(l, "runtime.kubernetesAPI (left out)", buf_str(&what),
+				why ? why : "a verb a profile cannot list: left out"));
+	buf_free(&what);
+}
+
 static void render_api(struct learn *l, struct out *o)
 {
 	size_t rules = 0;
 
-	if (!l->ncalls) {
+	if (l->ncalls)
+		qsort(l->calls, l->ncalls, sizeof(*l->calls), cmp_call);
+	/* first the calls left out, and whether any rule remains */
+	for (size_t i = 0; i < l->ncalls; i++) {
+		if (profile_verb(l->calls[i].verb))
+			rules++;
+		else if (!i || strcmp(l->calls[i].resource, l->calls[i - 1].resource) ||
+			 strcmp(l->calls[i].verb, l->calls[i - 1].verb))
+			render_api_left_out(l, o, l->calls[i].resource, l->calls[i].verb);
+	}
+	if (!rules) {
 		out_adds(o, "    kubernetesAPI: []\n");
 		return;
 	}
-	qsort(l->calls, l->ncalls, sizeof(*l->calls), cmp_call);
+	rules = 0;
 	out_adds(o, "    kubernetesAPI:\n");
 	for (size_t i = 0; i < l->ncalls;) {
 		struct strset verbs = { 0 }, names = { 0 };
@@ -953,6 +1325,8 @@ static void render_api(struct learn *l, struct out *o)
 		size_t j = i;
 
 		for (; j < l->ncalls && !strcmp(l->calls[j].resource, l->calls[i].resource); j++) {
+			if (!profile_verb(l->calls[j].verb))
+				continue;
 			out_check(o, set_add(&verbs, l->calls[j].verb));
 			if (l->calls[j].name)
 				out_check(o, set_add(&names, l->calls[j].name));
@@ -961,9 +1335,16 @@ static void render_api(struct learn *l, struct out *o)
 		}
 		set_finish(&verbs);
 		set_finish(&names);
+		if (!verbs.n) {
+			set_free(&verbs);
+			set_free(&names);
+			i = j;
+			continue;
+		}
 		too_many(l, o, "verbs on one resource", verbs.n);
 		too_many(l, o, "resourceNames of one resource", names.n);
 		rules++;
+		render_api_review(l, o, l->calls[i].resource, &verbs);
 		out_adds(o, "      - verbs: [");
 		for (size_t k = 0; k < verbs.n; k++) {
 			out_adds(o, k ? ", " : "");
@@ -1064,6 +1445,43 @@ static void render_selector(struct learn *l, struct out *o)
 	}
 }
 
+/* An image reference as images.allow holds it: with l->exact as seen;
+ * else its repository, normalised as the engine matches ("app:1.0" is
+ * docker.io/library/app:1.0), with any tag ("REPO:*") or, pinned by
+ * digest, any digest ("REPO@sha256:*").  A tag never contains '/', ':'
+ * or '@', so the pattern matches no other repository.  A reference that
+ * does not normalise, or whose repository holds a wildcard, stays as
+ * seen.  0 or -ENOMEM. */
+static int add_image(struct learn *l, struct strset *images, const char *ref)
+{
+	char norm[IMAGE_REF_MAX + 64], pat[IMAGE_REF_MAX + 80];
+	size_t end;
+	const char *at;
+
+	if (l->exact || image_normalize(ref, norm, sizeof(norm)) < 0)
+		return set_add(images, ref);
+	at = strchr(norm, '@');
+	if (at && !image_has_digest(at))
+		return set_add(images, ref);
+	/* the name ends at the digest, or at the tag: the last ':' after
+	 * the last '/' (image_normalize() writes one when there is no digest) */
+	if (at) {
+		end = (size_t)(at - norm);
+	} else {
+		const char *colon = strrchr(norm, ':'), *slash = strrchr(norm, '/');
+
+		if (!colon || !slash || colon < slash)
+			return set_add(images, ref);
+		end = (size_t)(colon - norm);
+	}
+	norm[end] = '\0';
+	if (glob_has_wildcard(norm) || !strchr(norm, '/'))
+		return set_add(images, ref);
+	snprintf(pat, sizeof(pat), "%s%s", norm, at ? "@sha256:*" : ":*");
+	l->images_by_repo++;
+	return set_add(images, pat);
+}
+
 static void render_admission(struct learn *l, struct out *o)
 {
 	const struct pod *p = l->pod;
@@ -1096,8 +1514,6 @@ static void render_admission(struct learn *l, struct out *o)
 		int64_t uid = c->run_as_user >= 0 ? c->run_as_user : p->run_as_user;
 		uint8_t nr = c->run_as_non_root != OPT_UNSET ? c->run_as_non_root : p->run_as_non_root;
 
-		if (c->image)
-			out_check(o, set_add(&images, c->image));
 		all_digest &= c->image && image_has_digest(c->image);
 		any_priv |= c->privileged == OPT_TRUE;
 		all_no_esc &= c->allow_escalation == OPT_FALSE;
@@ -1115,6 +1531,9 @@ static void render_admission(struct learn *l, struct out *o)
 			out_check(o, set_add(&caps, cap));
 		}
 	}
+	for (uint16_t i = 0; i < p->ncontainers; i++)
+		if (p->containers[i].image)
+			out_check(o, add_image(l, &images, p->containers[i].image));
 	for (uint16_t i = 0; i < p->nhost_paths; i++)
 		out_check(o, set_add(&paths, p->host_paths[i].path));
 	set_finish(&images);
@@ -1135,25 +1554,16 @@ static void render_admission(struct learn *l, struct out *o)
 	set_free(&paths);
 }
 
-int learn_render(struct learn *l, struct buf *b)
+/* The header: what was seen and skipped, whose events counted, and what
+ * was generalised (known once the body is written). */
+static void render_header(struct learn *l, struct out *o, const char *t1, const char *t2)
 {
-	char t1[40], t2[40];
-	struct strset reads = { 0 };
-	struct out out = { b, 0 }, *o = &out;
-	size_t start = b->len;
-
-	out_check(o, settle(l));
-	set_finish(&l->exes);
-	set_finish(&l->reads);
-	set_finish(&l->writes);
-	set_finish(&l->sources);
-	fmt_time(l->first, t1, sizeof(t1));
-	fmt_time(l->last, t2, sizeof(t2));
-
 	out_printf(o, "# WorkloadProfile learned by profileguard learn %s\n", PG_VERSION);
 	out_printf(o, "# from %zu events", l->used);
-	for (size_t i = 0; i < l->sources.n; i++)
-		out_printf(o, "%s%s", i ? ", " : " (", l->sources.v[i]);
+	for (size_t i = 0; i < l->sources.n; i++) {
+		out_adds(o, i ? ", " : " (");
+		out_comment_text(o, l->sources.v[i]);
+	}
 	out_printf(o, "%s; %zu skipped (other namespaces or identities)\n", l->sources.n ? ")" : "", l->skipped);
 	out_printf(o, "# skipped: %zu event%s of other pods, %zu event%s not tied to this workload\n", l->other_pods,
 		   l->other_pods == 1 ? "" : "s", l->untied, l->untied == 1 ? "" : "s");
@@ -1168,8 +1578,9 @@ int learn_render(struct learn *l, struct buf *b)
 		const char *wname = l->pod->name && str_is_dns1123_subdomain(l->pod->name) ? l->pod->name : "?";
 		const char *wkind = workload_kind_name((enum workload_kind)l->pod->kind);
 
-		out_printf(o, "# admission rules from %s (%s %s/%s)\n", l->pod_origin ? l->pod_origin : "the pod manifest",
-			   wkind, l->namespace, wname);
+		out_adds(o, "# admission rules from ");
+		out_comment_text(o, l->pod_origin ? l->pod_origin : "the pod manifest");
+		out_printf(o, " (%s %s/%s)\n", wkind, l->namespace, wname);
 		if (l->selector) {
 			out_printf(o, "# workload: %zu object%s of the manifest matching ", l->nmore + 1,
 				   l->nmore ? "s" : "");
@@ -1182,8 +1593,37 @@ int learn_render(struct learn *l, struct buf *b)
 				   kind_pods(l->pod));
 		}
 	}
-	out_adds(o, "# It allows exactly what was seen. Review it; mode Audit reports without acting:\n"
+	if (l->exact)
+		out_adds(o, "# It allows exactly what was seen (--exact).\n");
+	else
+		out_printf(o, "# Generalised: %s; %zu director%s generalised (%d or more files seen in one);\n"
+			   "# executables, egress and API calls as seen.  --exact allows exactly what was seen.\n",
+			   l->images_by_repo ? "images by repository" : "no image to generalise", l->folded_dirs,
+			   l->folded_dirs == 1 ? "y" : "ies", LEARN_FOLD_MIN);
+	out_printf(o, "# %zu entr%s need%s review (marked \"# review:\").\n", l->nrev, l->nrev == 1 ? "y" : "ies",
+		   l->nrev == 1 ? "s" : "");
+	out_adds(o, "# Review it; mode Audit reports without acting:\n"
 		    "# switch to Enforce once the workload has run clean against it.\n");
+}
+
+int learn_render(struct learn *l, struct buf *b)
+{
+	char t1[40], t2[40];
+	struct buf body = BUF_INIT(b->max);
+	struct out out = { &body, 0 }, *o = &out, head = { b, 0 };
+	size_t start = b->len;
+
+	reviews_reset(l);
+	l->folded_dirs = 0;
+	l->images_by_repo = 0;
+	out_check(o, settle(l));
+	set_finish(&l->exes);
+	set_finish(&l->reads);
+	set_finish(&l->writes);
+	set_finish(&l->sources);
+	fmt_time(l->first, t1, sizeof(t1));
+	fmt_time(l->last, t2, sizeof(t2));
+
 	out_adds(o, "apiVersion: profileguard.io/v1alpha1\nkind: WorkloadProfile\nmetadata:\n  name: ");
 	yq(o, l->name);
 	out_adds(o, "\n  namespace: ");
@@ -1195,28 +1635,24 @@ int learn_render(struct learn *l, struct buf *b)
 
 	out_adds(o, "  runtime:\n");
 	too_many(l, o, "executables", l->exes.n);
-	too_many(l, o, "paths written", l->writes.n);
-	if (l->seen[RT_EXEC])
-		ylist(o, "    ", "executables", l->exes.v, l->exes.n);
-	else
+	if (l->seen[RT_EXEC] && !l->exes.n) {
+		out_adds(o, "    executables: []\n");
+	} else if (l->seen[RT_EXEC]) {
+		out_adds(o, "    executables:\n");
+		for (size_t i = 0; i < l->exes.n; i++)
+			yitem(l, o, "    ", "runtime.executables", l->exes.v[i],
+			      learn_danger(LEARN_ON_EXEC, l->exes.v[i], NULL), NULL);
+	} else {
 		out_adds(o, "    # no exec events seen: executables are not profiled\n");
+	}
 	if (l->seen[RT_CONNECT])
 		render_egress(l, o);
 	else
 		out_adds(o, "    # no connections seen: egress is not profiled\n");
-	if (l->seen[RT_OPEN]) {
-		/* A path written is also readable: list it once, under write. */
-		for (size_t i = 0; i < l->reads.n; i++)
-			if (!set_has(&l->writes, l->reads.v[i]))
-				out_check(o, set_add(&reads, l->reads.v[i]));
-		too_many(l, o, "paths read", reads.n);
-		out_adds(o, "    files:\n");
-		ylist(o, "      ", "read", reads.v, reads.n);
-		ylist(o, "      ", "write", l->writes.v, l->writes.n);
-		set_free(&reads);
-	} else {
+	if (l->seen[RT_OPEN])
+		render_files(l, o);
+	else
 		out_adds(o, "    # no file opens seen: files are not profiled\n");
-	}
 	if (l->seen[RT_API]) {
 		uint32_t limit = l->rate_peak * 2 < 60 ? 60 : l->rate_peak * 2;
 
@@ -1226,6 +1662,13 @@ int learn_render(struct learn *l, struct buf *b)
 	} else {
 		out_adds(o, "    # no audit events of this identity seen: API calls are not profiled\n");
 	}
+	if (!o->err) {
+		render_header(l, &head, t1, t2);
+		if (!head.err)
+			head.err = buf_add(b, body.data, body.len);
+		o->err = head.err;
+	}
+	buf_free(&body);
 	if (o->err)
 		buf_truncate(b, start);
 	return o->err;

@@ -48,6 +48,22 @@ def native(kind, **kw):
     return json.dumps({k: v for k, v in ev.items() if v is not None})
 
 
+def audit(verb, resource, name=None, subresource=None, group=None):
+    """One audit event of the pod's service account (ResponseComplete)."""
+    ref = {"resource": resource, "namespace": "payments", "name": name, "subresource": subresource,
+           "apiGroup": group, "apiVersion": "v1"}
+    return {"level": "Metadata", "auditID": "a-%s-%s-%s" % (verb, resource, subresource), "stage": "ResponseComplete",
+            "requestURI": "/api/v1/namespaces/payments/" + resource, "verb": verb,
+            "user": {"username": "system:serviceaccount:payments:payments-api"},
+            "objectRef": {k: v for k, v in ref.items() if v is not None}, "responseStatus": {"code": 200},
+            "requestReceivedTimestamp": "2026-11-22T11:00:00.000000Z", "stageTimestamp": "2026-11-22T11:00:00.001000Z"}
+
+
+def pod_with(image, name="web"):
+    return ("apiVersion: v1\nkind: Pod\nmetadata: {name: %s, namespace: payments, labels: {app: web}}\n"
+            "spec: {containers: [{name: c, image: '%s'}]}\n" % (name, image))
+
+
 class Learn(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.TemporaryDirectory()
@@ -81,7 +97,12 @@ class Learn(unittest.TestCase):
         return run(*args, *extra)
 
     def test_round_trip(self):
-        rc, profile, err = self.learn()
+        for extra in ([], ["--exact"]):
+            with self.subTest(extra=extra):
+                self.round_trip(*extra)
+
+    def round_trip(self, *extra):
+        rc, profile, err = self.learn(*extra)
         self.assertEqual(rc, 0, err)
         prof = self.path("learned.yaml", profile)
         # the learned profile is valid and the pod it came from passes admission
@@ -112,13 +133,14 @@ class Learn(unittest.TestCase):
         self.assertEqual(doc["summary"]["events"], {"judged": 3, "findings": 2, "enforce": 2, "unattributed": 0})
 
     def test_profile_content(self):
-        rc, profile, err = self.learn()
+        # --exact: what was seen, as seen (the image by its digest)
+        rc, profile, err = self.learn("--exact")
         self.assertEqual(rc, 0, err)
         for want in ("  name: payments-api\n  namespace: payments\n",
                      "    matchLabels:\n      app: payments-api\n  mode: Enforce\n",
                      "    serviceAccountNames: [payments-api]\n",
-                     "    requireDigest: true\n",
-                     "      - /app/server\n      - /bin/sh\n      - /usr/bin/curl\n",
+                     "    allow:\n      - \"registry.example.com/payments/api@" + DIGEST + "\"\n    requireDigest: true\n",
+                     "      - /app/server\n      - /bin/sh  # review: a shell\n      - /usr/bin/curl\n",
                      '      - cidr: "10.96.0.10/32"\n        ports: [53]\n',
                      '      - cidr: "10.96.14.2/32"\n        ports: [5432]\n',
                      "      read:\n        - /etc/ssl/certs/ca-certificates.crt\n      write:\n        - /tmp/cache/session.db\n",
@@ -126,6 +148,14 @@ class Learn(unittest.TestCase):
             self.assertIn(want, profile)
         self.assertNotIn("app.kubernetes.io/version", profile)   # changes every release
         self.assertNotIn("secrets", profile)                      # only in the stale-token sample
+        self.assertIn("# It allows exactly what was seen (--exact).\n# 1 entry needs review", profile)
+        # by default the same, but the image by its repository
+        rc, general, err = self.learn()
+        self.assertEqual(rc, 0, err)
+        self.assertIn('    allow:\n      - "registry.example.com/payments/api@sha256:*"\n    requireDigest: true\n', general)
+        self.assertIn("# Generalised: images by repository; 0 directories generalised", general)
+        strip = lambda t: [l for l in t.splitlines() if not l.startswith("#") and "registry.example.com" not in l]
+        self.assertEqual(strip(profile), strip(general))
 
     def test_deterministic(self):
         _, a, _ = self.learn()
@@ -213,6 +243,14 @@ class Learn(unittest.TestCase):
         rc, out, err = run("learn", "--help")
         self.assertEqual(rc, 0, err)
         self.assertIn("Only events of the workload's own pods count", out + err)
+
+    def test_help_describes_exact(self):
+        rc, out, err = run("help", "learn")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("--exact", out)
+        self.assertIn("allow exactly what was seen: no image tag or file directory generalised", out)
+        self.assertIn("--exact allows exactly what was seen instead", out)
+        self.assertIn('"# review: WHY" comment', out)
 
     def test_usage(self):
         rc, _, err = run("learn", "--name", "x")
@@ -398,6 +436,254 @@ class Learn(unittest.TestCase):
         rc, out, err = run("learn", "-f", os.path.join(DATA, "native.jsonl"), "--pod", self.pod, "--name", "x", "--namespace", "shop")
         self.assertEqual((rc, out), (2, ""), err)
         self.assertIn("is in namespace payments, not shop", err)
+
+    # ---- generalisation ---------------------------------------------------------
+
+    def learn_web(self, image, *extra, lines=None):
+        """learn from the pod web running @image; the profile (Enforce) and its path."""
+        pod = self.path("web.yaml", pod_with(image))
+        ev = self.path("web.jsonl", "\n".join(lines or [native("exec", exe="/app/server", pod={"namespace": "payments", "name": "web"})]) + "\n")
+        rc, profile, err = run("learn", "-f", ev, "--pod", pod, "--name", "web", "--namespace", "payments", "--mode", "Enforce", *extra)
+        self.assertEqual(rc, 0, err)
+        # the profile still passes the pod it was learned from
+        prof = self.path("web-profile.yaml", profile)
+        rc, out, err = run("check", "-p", prof, "-f", pod)
+        self.assertEqual(rc, 0, out + err)
+        return profile, prof
+
+    def admits(self, prof, image):
+        rc, out, err = run("check", "-p", prof, "-f", self.path("next.yaml", pod_with(image)))
+        self.assertIn(rc, (0, 1), out + err)
+        return rc == 0
+
+    def test_images_by_repository_tag(self):
+        # The next release of the same repository is admitted; another
+        # repository, or the same name elsewhere, is not.
+        profile, prof = self.learn_web("app:1.0")
+        self.assertIn('    allow:\n      - "docker.io/library/app:*"\n    requireDigest: false\n', profile)
+        for image in ("app:1.1", "app", "docker.io/library/app:2.0", "index.docker.io/library/app:3"):
+            self.assertTrue(self.admits(prof, image), image)
+        for image in ("other:1.0", "app-other:1.0", "evil/app:1.0", "ghcr.io/library/app:1.0",
+                      "app@sha256:" + "a" * 64):
+            self.assertFalse(self.admits(prof, image), image)
+        # a registry with a port: the port is not the tag
+        profile, prof = self.learn_web("registry.local:5000/team/tool:2.3")
+        self.assertIn('      - "registry.local:5000/team/tool:*"\n', profile)
+        self.assertTrue(self.admits(prof, "registry.local:5000/team/tool:2.4"))
+        self.assertFalse(self.admits(prof, "registry.local:5000/team/tool-x:2.4"))
+        self.assertFalse(self.admits(prof, "registry.local:5001/team/tool:2.4"))
+        # --exact: the tag seen, and nothing else
+        profile, prof = self.learn_web("app:1.0", "--exact")
+        self.assertIn('    allow:\n      - "app:1.0"\n', profile)
+        self.assertTrue(self.admits(prof, "app:1.0"))
+        self.assertFalse(self.admits(prof, "app:1.1"))
+
+    def test_images_by_repository_digest(self):
+        # Pinned by digest: any digest of the repository, and still
+        # requireDigest, so a tag of it is refused.
+        profile, prof = self.learn_web("registry.example.com/payments/api@" + DIGEST)
+        self.assertIn('      - "registry.example.com/payments/api@sha256:*"\n    requireDigest: true\n', profile)
+        self.assertTrue(self.admits(prof, "registry.example.com/payments/api@sha256:" + "b" * 64))
+        self.assertTrue(self.admits(prof, "registry.example.com/payments/api:2.0@sha256:" + "b" * 64))
+        self.assertFalse(self.admits(prof, "registry.example.com/payments/api:2.0"))
+        self.assertFalse(self.admits(prof, "registry.example.com/payments/other@sha256:" + "b" * 64))
+        self.assertFalse(self.admits(prof, "registry.example.com/payments/api-x@sha256:" + "b" * 64))
+
+    def files(self, reads=(), writes=(), *extra):
+        lines = [native("open", path=p, write=False, pod={"namespace": "payments", "name": "web"}) for p in reads]
+        lines += [native("open", path=p, write=True, pod={"namespace": "payments", "name": "web"}) for p in writes]
+        return self.learn_web("app:1.0", *extra, lines=lines)
+
+    def judge(self, prof, path, write=False):
+        """Whether check --events allows opening @path."""
+        ev = self.path("open.jsonl", native("open", path=path, write=write, pod={"namespace": "payments", "name": "web"}) + "\n")
+        rc, out, err = run("check", "-p", prof, "-f", self.path("web.yaml", pod_with("app:1.0")), "--events", ev)
+        self.assertIn(rc, (0, 1), out + err)
+        return rc == 0
+
+    def test_directory_folding_threshold(self):
+        # 3 files seen directly in a directory: the directory; 2: each file.
+        profile, prof = self.files(["/app/conf/a.yaml", "/app/conf/b.yaml", "/app/conf/c.yaml",
+                                    "/app/static/x.css", "/app/static/y.css"],
+                                   ["/tmp/work/1", "/tmp/work/2", "/tmp/work/3", "/tmp/one/x"])
+        self.assertIn('      read:\n        - "/app/conf/*"  # generalised: 3 files seen\n'
+                      '        - /app/static/x.css\n        - /app/static/y.css\n', profile)
+        self.assertIn('      write:\n        - /tmp/one/x\n        - "/tmp/work/*"  # generalised: 3 files seen\n', profile)
+        self.assertIn("# Generalised: images by repository; 2 directories generalised (3 or more files seen in one);", profile)
+        self.assertTrue(self.judge(prof, "/app/conf/d.yaml"))
+        self.assertTrue(self.judge(prof, "/tmp/work/4", write=True))
+        self.assertTrue(self.judge(prof, "/tmp/work/4"))             # written: readable
+        self.assertFalse(self.judge(prof, "/app/static/z.css"))
+        self.assertFalse(self.judge(prof, "/app/conf/d.yaml", write=True))
+        self.assertFalse(self.judge(prof, "/app/other"))
+        # files deeper in a folded directory are in it; the pattern's star
+        # also reaches subdirectories
+        profile, prof = self.files(["/srv/a", "/srv/b", "/srv/c", "/srv/sub/d", "/srv/sub/e", "/srv/sub/f"])
+        self.assertIn('      read:\n        - "/srv/*"  # generalised: 6 files seen\n      write: []\n', profile)
+        self.assertIn("1 directory generalised", profile)
+        # --exact: every file as seen
+        profile, prof = self.files(["/app/conf/a.yaml", "/app/conf/b.yaml", "/app/conf/c.yaml"], [], "--exact")
+        self.assertIn("      read:\n        - /app/conf/a.yaml\n        - /app/conf/b.yaml\n        - /app/conf/c.yaml\n", profile)
+        self.assertEqual([l for l in profile.split("\nspec:")[1].splitlines() if "*" in l], [])
+        self.assertFalse(self.judge(prof, "/app/conf/d.yaml"))
+
+    def test_no_folding_over_dangerous_files(self):
+        profile, prof = self.files([
+            # a dangerous file in the directory: never /etc/*
+            "/etc/shadow", "/etc/hosts", "/etc/resolv.conf", "/etc/nsswitch.conf",
+            # a key among certificates
+            "/app/tls/a.crt", "/app/tls/b.crt", "/app/tls/tls.key",
+            # /proc/self/* would reach /proc/self/mem and environ
+            "/proc/self/status", "/proc/self/stat", "/proc/self/cgroup",
+            # the service-account token's directory
+            "/var/run/secrets/kubernetes.io/serviceaccount/token",
+            "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt",
+            "/var/run/secrets/kubernetes.io/serviceaccount/namespace",
+            # a dangerous file deeper down keeps its ancestors exact
+            "/home/app/x", "/home/app/y", "/home/app/z", "/home/app/.ssh/id_ed25519"],
+            # a written directory whose pattern would let a key be read
+            ["/data/1", "/data/2", "/data/3"])
+        # but a read of a key under it
+        profile, prof = self.files([
+            "/etc/shadow", "/etc/hosts", "/etc/resolv.conf", "/etc/nsswitch.conf",
+            "/app/tls/a.crt", "/app/tls/b.crt", "/app/tls/tls.key",
+            "/proc/self/status", "/proc/self/stat", "/proc/self/cgroup",
+            "/var/run/secrets/kubernetes.io/serviceaccount/token",
+            "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt",
+            "/var/run/secrets/kubernetes.io/serviceaccount/namespace",
+            "/home/app/x", "/home/app/y", "/home/app/z", "/home/app/.ssh/id_ed25519", "/data/k.pem"],
+            ["/data/1", "/data/2", "/data/3"])
+        self.assertIn("0 directories generalised", profile)
+        body = profile.split("\nspec:")[1]
+        self.assertEqual([l for l in body.splitlines() if "*" in l.split("#")[0] and "docker.io" not in l], [])
+        self.assertIn("        - /etc/shadow  # review: credential file: password hashes\n", profile)
+        self.assertIn("        - /app/tls/tls.key  # review: private key file (*.key)\n", profile)
+        self.assertIn("        - /data/k.pem  # review: ", profile)
+        for path in ("/etc/gshadow", "/etc/passwd", "/proc/self/mem", "/proc/self/environ", "/app/tls/c.crt",
+                     "/var/run/secrets/kubernetes.io/serviceaccount/other", "/home/app/w", "/data/4"):
+            self.assertFalse(self.judge(prof, path), path)
+        # /etc without a dangerous file seen is not folded either: /etc/*
+        # would reach /etc/shadow unseen
+        profile, prof = self.files(["/etc/hosts", "/etc/resolv.conf", "/etc/nsswitch.conf"])
+        self.assertIn("        - /etc/hosts\n        - /etc/nsswitch.conf\n        - /etc/resolv.conf\n", profile)
+        self.assertFalse(self.judge(prof, "/etc/shadow"))
+        # nor written system directories, nor the root
+        profile, prof = self.files([], ["/etc/app/a", "/etc/app/b", "/etc/app/c", "/a", "/b", "/c"])
+        self.assertIn("0 directories generalised", profile)
+        self.assertFalse(self.judge(prof, "/etc/app/d", write=True))
+
+    def test_review_comments_on_each_kind(self):
+        web = {"namespace": "payments", "name": "web"}
+        lines = [native("open", path=p, write=False, pod=web) for p in
+                 ("/etc/shadow", "/etc/gshadow", "/etc/sudoers", "/etc/sudoers.d/app", "/root/.ssh/authorized_keys",
+                  "/srv/tls.key", "/srv/cert.pem", "/var/run/secrets/kubernetes.io/serviceaccount/token",
+                  "/proc/1/mem", "/proc/self/environ", "/etc/passwd", "/etc/hosts")]
+        lines += [native("open", path=p, write=True, pod=web) for p in ("/etc/passwd", "/etc/group", "/etc/ld.so.preload",
+                                                                     "/usr/local/bin/x", "/tmp/ok")]
+        lines += [native("exec", exe=e, pod=web) for e in
+                  ("/bin/sh", "/bin/bash", "/bin/dash", "/usr/bin/zsh", "/bin/ash", "/bin/busybox", "/usr/bin/apt",
+                   "/usr/bin/apt-get", "/usr/bin/dpkg", "/sbin/apk", "/usr/bin/yum", "/usr/bin/dnf", "/usr/bin/rpm",
+                   "/usr/local/bin/pip", "/usr/bin/pip3", "/usr/bin/npm", "/usr/bin/gem", "/app/server", "/usr/bin/shasum")]
+        pod = self.path("web.yaml", pod_with("app:1.0").replace("spec: {", "spec: {serviceAccountName: payments-api, "))
+        ev = self.path("danger.jsonl", "\n".join(lines) + "\n")
+        api = self.path("danger-audit.json", json.dumps({"kind": "EventList", "apiVersion": "audit.k8s.io/v1", "items": [
+            audit("get", "secrets", name="db-password"), audit("create", "pods", subresource="exec", name="other"),
+            audit("bind", "clusterroles", name="admin", group="rbac.authorization.k8s.io"),
+            audit("escalate", "roles", name="r", group="rbac.authorization.k8s.io"),
+            audit("impersonate", "serviceaccounts", name="admin"),
+            audit("get", "configmaps", name="cfg")]}))
+        rc, profile, err = run("learn", "-f", ev, "-f", api, "--pod", pod, "--name", "web", "--namespace", "payments")
+        self.assertEqual(rc, 0, err)
+        def line(item):
+            return [l for l in profile.splitlines() if l.strip().startswith("- ") and l.split("#")[0].strip()[2:].strip('"') == item]
+        for item in ("/etc/shadow", "/etc/gshadow", "/etc/sudoers", "/etc/sudoers.d/app", "/root/.ssh/authorized_keys",
+                     "/srv/tls.key", "/srv/cert.pem", "/var/run/secrets/kubernetes.io/serviceaccount/token",
+                     "/proc/1/mem", "/proc/self/environ", "/etc/passwd", "/etc/group", "/etc/ld.so.preload",
+                     "/usr/local/bin/x", "/bin/sh", "/bin/bash", "/bin/dash", "/usr/bin/zsh", "/bin/ash", "/bin/busybox",
+                     "/usr/bin/apt", "/usr/bin/apt-get", "/usr/bin/dpkg", "/sbin/apk", "/usr/bin/yum", "/usr/bin/dnf",
+                     "/usr/bin/rpm", "/usr/local/bin/pip", "/usr/bin/pip3", "/usr/bin/npm", "/usr/bin/gem"):
+            with self.subTest(item=item):
+                self.assertEqual(len(line(item)), 1, profile)
+                self.assertIn("  # review: ", line(item)[0])
+        for item in ("/etc/hosts", "/tmp/ok", "/app/server", "/usr/bin/shasum"):
+            self.assertEqual(len(line(item)), 1, item)
+            self.assertNotIn("#", line(item)[0])
+        self.assertIn("        - /etc/passwd  # review: write to the user database\n", profile)
+        self.assertIn("      - /usr/bin/gem  # review: a package manager\n", profile)
+        # API calls: a comment above the rule, for each reason; a verb no
+        # profile can list (bind, escalate, impersonate) is left out, and said
+        for want in ('      # review: Secrets: credentials: "get secrets"\n      - verbs: [get]\n        resources: [secrets]\n',
+                     '      # review: runs commands in pods (pods/exec): "create pods/exec"\n      - verbs: [create]\n',
+                     '    # review: left out, a profile cannot list this verb: "bind rbac.authorization.k8s.io/clusterroles": '
+                     'grants roles it does not hold (bind)\n',
+                     '    # review: left out, a profile cannot list this verb: "escalate rbac.authorization.k8s.io/roles": '
+                     'raises a role\'s permissions (escalate)\n',
+                     '    # review: left out, a profile cannot list this verb: "impersonate serviceaccounts": '
+                     'acts as another user or account (impersonate)\n'):
+            self.assertIn(want, profile)
+        for verb in ("bind", "escalate", "impersonate"):
+            self.assertNotIn("verbs: [%s]" % verb, profile)
+        self.assertIn("    kubernetesAPI:\n      - verbs: [get]\n        resources: [configmaps]\n", profile)   # no comment
+        n = profile.count("# review: ")   # the header says "# review:" without a space
+        self.assertEqual(n, 36)
+        self.assertIn("# 36 entries need review (marked \"# review:\").\n", profile)
+        self.assertIn('36 entries marked "# review:" in the profile', err)
+        # JSON has no comments: the same list is on stderr, one warning each
+        rc, out, err = run("learn", "-f", ev, "-f", api, "--pod", pod, "--name", "web", "--namespace", "payments", "-o", "json")
+        self.assertEqual(rc, 0, err)
+        doc = json.loads(out)
+        self.assertIn("/etc/shadow", doc["spec"]["runtime"]["files"]["read"])
+        warnings = [l for l in err.splitlines() if "warning: review" in l]
+        self.assertEqual(len(warnings), 36, err)
+        self.assertIn('profileguard learn: warning: review runtime.files.read "/etc/shadow": credential file: password hashes', warnings)
+        self.assertIn('profileguard learn: warning: review runtime.executables "/bin/sh": a shell', warnings)
+        self.assertIn('profileguard learn: warning: review runtime.kubernetesAPI "create pods/exec": runs commands in pods (pods/exec)', warnings)
+        # the profile learned is valid and passes the pod; it allows what it
+        # marked, and the calls it had to leave out are findings
+        rc, out, err = run("check", "-p", self.path("p.yaml", profile), "-f", pod, "--events", ev, "--events", api)
+        self.assertEqual(rc, 0, out + err)
+        self.assertIn("42 events judged: 3 findings (0 Enforce)", out)
+        for verb in ("bind", "escalate", "impersonate"):
+            self.assertIn('": %s ' % verb, out)
+
+    def test_hostile_strings_round_trip(self):
+        # learn writes YAML by hand: each string must read back as itself.
+        # -o json is that YAML read back by the YAML 1.1 reader check and
+        # the webhook use; check --events then judges the same events by it.
+        hostile = ["a: b", "a #b", "#c", "*star", "&anchor", "!tag", "-dash", "- item", "? key", '"dq"', "'sq'",
+                   "back\\slash", "new\nline", "tab\there", "cr\rx", "unicodé ✓ 日本", "nel\u0085x", "ls\u2028ps\u2029",
+                   "bom\ufeff", "yes", "no", "Yes", "NO", "on", "off", "y", "n", "null", "Null", "~", "true", "False",
+                   "123", "0x1F", "0o17", "017", "1e3", "1_000", ".inf", "-.inf", ".nan", "+1", "12:30", "2026-01-01",
+                   "[flow]", "{map}", "%pct", "@at", "`tick", "|pipe", ">gt", "<<", "=", ",comma", " lead", "trail ",
+                   "", "a\x01b", "del\x7f", "%", "!", "&", "*", "-", "?", ":", "---", "..."]
+        web = {"namespace": "payments", "name": "web"}
+        exes = ["/bin/" + h for h in hostile if h]
+        lines = [native("exec", exe=e, pod=web) for e in exes]
+        lines += [native("open", path="/d%d/%s" % (i, h), write=bool(i % 2), pod=web) for i, h in enumerate(hostile)]
+        pod = self.path("web.yaml", pod_with("app:1.0").replace("spec: {", "spec: {serviceAccountName: payments-api, "))
+        ev = self.path("hostile.jsonl", "\n".join(lines) + "\n")
+        api = self.path("hostile-audit.json", json.dumps({"kind": "EventList", "apiVersion": "audit.k8s.io/v1", "items": [
+            audit("get", "configmaps", name=h) for h in hostile if h]}))
+        for extra in ([], ["--exact"]):
+            with self.subTest(extra=extra):
+                args = ["learn", "-f", ev, "-f", api, "--pod", pod, "--name", "web", "--namespace", "payments", *extra]
+                rc, yaml_out, err = run(*args)
+                self.assertEqual(rc, 0, err)
+                rc, out, err = run(*args, "-o", "json")
+                self.assertEqual(rc, 0, err)
+                rt = json.loads(out)["spec"]["runtime"]
+                self.assertCountEqual(rt["executables"], exes)
+                files = {"/d%d/%s" % (i, h): bool(i % 2) for i, h in enumerate(hostile)}
+                self.assertCountEqual(rt["files"]["read"], [p for p, w in files.items() if not w])
+                self.assertCountEqual(rt["files"]["write"], [p for p, w in files.items() if w])
+                self.assertCountEqual(rt["kubernetesAPI"][0]["resourceNames"], [h for h in hostile if h])
+                # comments hold no line break: every line but the scalars' is YAML structure or a comment
+                for l in yaml_out.splitlines():
+                    self.assertRegex(l, r'^(#|\s*#|\s*- |\s*[A-Za-z"]|\s*$)', l)
+                prof = self.path("hostile-profile.yaml", yaml_out)
+                rc, out, err = run("check", "-p", prof, "-f", pod, "--events", ev, "--events", api)
+                self.assertEqual(rc, 0, out + err)
+                self.assertIn("0 findings", out)
 
 
 if __name__ == "__main__":
