@@ -112,6 +112,9 @@ int profile_parse(json_t *obj, const char *default_ns, struct errlist *errs,
 struct profile *profile_free(struct profile *p);
 
 const char *mode_name(enum pg_mode m);
+/* True for a verb runtime.kubernetesAPI may list by name (the "*" aside):
+ * Kubernetes' resource verbs, not bind, escalate, impersonate, use. */
+bool profile_verb_valid(const char *verb);
 const char *action_name(enum action a);
 
 /* A set of profiles sorted by namespace then name, so the profiles of a

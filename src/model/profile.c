@@ -349,15 +349,23 @@ static bool check_image_pattern(struct vctx *c, const char *s, char *out, size_t
 	return true;
 }
 
-static bool check_verb(struct vctx *c, const char *s, char *out, size_t outsz)
+bool profile_verb_valid(const char *s)
 {
 	static const char *const verbs[] = { "get", "list", "watch", "create", "update",
-					     "patch", "delete", "deletecollection", "*", NULL };
-	char tmp[256];
+					     "patch", "delete", "deletecollection", NULL };
 
 	for (const char *const *v = verbs; *v; v++)
 		if (strcmp(*v, s) == 0)
 			return true;
+	return false;
+}
+
+static bool check_verb(struct vctx *c, const char *s, char *out, size_t outsz)
+{
+	char tmp[256];
+
+	if (strcmp(s, "*") == 0 || profile_verb_valid(s))
+		return true;
 	verr(c, "%s is not a Kubernetes verb (get, list, watch, create, update, patch, delete, deletecollection, *)",
 	     q(s, tmp, sizeof(tmp)));
 	return false;

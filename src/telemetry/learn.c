@@ -1264,20 +1264,6 @@ static void render_api_review(struct learn *l, struct out *o, const char *resour
 	}
 }
 
-/* The verbs a profile's kubernetesAPI may list (profile.c check_verb()):
- * an audit event may carry others (bind, escalate, impersonate, use,
- * approve, ...), which no profile can allow. */
-static bool profile_verb(const char *v)
-{
-	static const char *const verbs[] = { "get", "list", "watch", "create", "update",
-					     "patch", "delete", "deletecollection", NULL };
-
-	for (const char *const *p = verbs; *p; p++)
-		if (!strcmp(*p, v))
-			return true;
-	return false;
-}
-
 /* A call whose verb no profile can list is left out (the profile would
  * be refused), and said above the list: a comment the reviewer reads,
  * and a finding when the workload makes the call again. */
@@ -1307,7 +1293,7 @@ static void render_api(struct learn *l, struct out *o)
 		qsort(l->calls, l->ncalls, sizeof(*l->calls), cmp_call);
 	/* first the calls left out, and whether any rule remains */
 	for (size_t i = 0; i < l->ncalls; i++) {
-		if (profile_verb(l->calls[i].verb))
+		if (profile_verb_valid(l->calls[i].verb))
 			rules++;
 		else if (!i || strcmp(l->calls[i].resource, l->calls[i - 1].resource) ||
 			 strcmp(l->calls[i].verb, l->calls[i - 1].verb))
@@ -1325,7 +1311,7 @@ static void render_api(struct learn *l, struct out *o)
 		size_t j = i;
 
 		for (; j < l->ncalls && !strcmp(l->calls[j].resource, l->calls[i].resource); j++) {
-			if (!profile_verb(l->calls[j].verb))
+			if (!profile_verb_valid(l->calls[j].verb))
 				continue;
 			out_check(o, set_add(&verbs, l->calls[j].verb));
 			if (l->calls[j].name)
