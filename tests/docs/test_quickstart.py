@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import unittest
+import xml.etree.ElementTree as ET
 
 MARK = "<!-- quickstart -->"
 
@@ -145,6 +146,14 @@ class Quickstart(unittest.TestCase):
                 r"Pod payments/payments-api-debug: allowed with warnings",
                 r'warning: spec.containers\[1\].image: "nginx:latest" not allowed by payments/payments-api',
                 r"(?m)^exit code 0$")
+        # 4b. test: the example suites pass, in text and as JUnit.
+        self.ok(r"^profileguard test examples/tests$", r"(?m)^12 cases: 12 passed, 0 failed$",
+                r"(?m)^PASS payments: Pod/payments/payments-api-debug: deny \(AdmissionDrift\)$")
+        self.ok(r"^profileguard test examples/tests -o junit", r"(?m)^12 cases: 12 passed, 0 failed$")
+        junit = ET.parse(os.path.join(self.top, "build", "profileguard-junit.xml")).getroot()
+        self.assertEqual(junit.tag, "testsuites")
+        self.assertEqual(sum(int(s.get("tests")) for s in junit), 12)
+        self.assertEqual(sum(int(s.get("failures")) for s in junit), 0)
         # 5. learn: the workload's events only, in Audit; the capture replays clean.
         self.ok(r"profileguard learn -f examples/quickstart/capture.jsonl",
                 r"6 events used, 1 skipped .*1 of other pods")
@@ -164,7 +173,8 @@ class Quickstart(unittest.TestCase):
                 r"Pod payments/payments-api-debug: denied",
                 r'spec.containers\[1\].image: "nginx:latest" not allowed by payments/payments-api images.allow',
                 r"(?m)^exit code 1$")
-        self.ok(r"kubectl delete .*-f examples/manifests/bad/payments-latest-image.yaml")
+        # The controller acts on the pod it only reported under Audit.
+        self.ok(r"^kubectl wait --for=delete pod/payments-api-debug -n payments")
         cmd, rc, out = self.step(r"kubectl apply -f examples/manifests/bad/payments-latest-image.yaml")
         self.assertNotEqual(rc, 0, out)
         self.assertRegex(out, r'Error from server \(Forbidden\): error when creating '
@@ -172,7 +182,8 @@ class Quickstart(unittest.TestCase):
                               r'"pods.profileguard.io" denied the request: ')
         self.assertIn('spec.containers[1].image: "nginx:latest" not allowed by payments/payments-api images.allow',
                       out)
-        self.ok(r"kubectl get events -n payments")
+        self.ok(r"kubectl get events -n payments",
+                r"(?m)^\S+\s+Warning\s+AdmissionDrift\s+pod/payments-api-debug\s")
         # 7. Stopped.
         self.ok(r"^hack/sandbox stop$", r"sandbox: stopped")
 
