@@ -25,6 +25,7 @@
 #include "agent_tokens.h"
 #include "arena.h"
 #include "buf.h"
+#include "hash.h"
 #include "strutil.h"
 #include "xalloc.h"
 
@@ -37,13 +38,8 @@
 
 static uint64_t hash_bytes(uint64_t seed, const void *p, size_t n)
 {
-	const unsigned char *b = p;
-	uint64_t h = 0xcbf29ce484222325ULL ^ seed;
+	uint64_t h = hash_fnv1a64(HASH_FNV64_BASIS ^ seed, p, n);
 
-	for (size_t i = 0; i < n; i++) {
-		h ^= b[i];
-		h *= 0x100000001b3ULL;
-	}
 	/* splitmix64's finaliser: FNV alone leaves the low bits weak */
 	h ^= h >> 30;
 	h *= 0xbf58476d1ce4e5b9ULL;

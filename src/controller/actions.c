@@ -493,14 +493,14 @@ static enum rec_result existing_event(struct actions *a, const struct item *it, 
 	if (t && strcmp(t, sent_time) == 0) {
 		json_decref(ev);
 		pthread_mutex_lock(&a->mu);
-		recorder_store(a->rec, name, count, ctl_now_ms());
+		recorder_store(a->rec, name, count, ticker_now_ms());
 		pthread_mutex_unlock(&a->mu);
 		return REC_NEW;
 	}
 	if (n && strcmp(n, note) == 0) {
 		json_decref(ev);
 		pthread_mutex_lock(&a->mu);
-		recorder_store(a->rec, name, count, ctl_now_ms());
+		recorder_store(a->rec, name, count, ticker_now_ms());
 		pthread_mutex_unlock(&a->mu);
 		return REC_ALREADY;
 	}
@@ -513,7 +513,7 @@ static enum rec_result existing_event(struct actions *a, const struct item *it, 
 		return REC_FAILED;
 	}
 	pthread_mutex_lock(&a->mu);
-	recorder_store(a->rec, name, count, ctl_now_ms());
+	recorder_store(a->rec, name, count, ticker_now_ms());
 	pthread_mutex_unlock(&a->mu);
 	return REC_FOLDED;
 }
@@ -541,14 +541,14 @@ static enum rec_result record_event(struct actions *a, const struct item *it, co
 	buf_truncate(&note, recorder_note_len(buf_str(&note)));
 
 	pthread_mutex_lock(&a->mu);
-	count = recorder_count(a->rec, name, ctl_now_ms());
+	count = recorder_count(a->rec, name, ticker_now_ms());
 	pthread_mutex_unlock(&a->mu);
 	if (count > 0) {
 		count = series_add(count, times);
 		r = series_update(a, it->ns, name, count, times > 1 ? buf_str(&note) : NULL, &err);
 		if (r == 0) {
 			pthread_mutex_lock(&a->mu);
-			recorder_store(a->rec, name, count, ctl_now_ms());
+			recorder_store(a->rec, name, count, ticker_now_ms());
 			pthread_mutex_unlock(&a->mu);
 			res = REC_FOLDED;
 			goto out;
@@ -588,7 +588,7 @@ static enum rec_result record_event(struct actions *a, const struct item *it, co
 						       &err) == 0)
 			count = series_add(0, times);
 		pthread_mutex_lock(&a->mu);
-		recorder_store(a->rec, name, count, ctl_now_ms());
+		recorder_store(a->rec, name, count, ticker_now_ms());
 		pthread_mutex_unlock(&a->mu);
 		res = REC_NEW;
 	} else if (r == -EEXIST) {
@@ -805,7 +805,7 @@ static void finish(struct actions *a, struct item *it, uint64_t epoch)
 		return;
 	}
 	it->events_only = true;
-	defer(a, it, epoch, ctl_now_ms() + retry_delay(a, it->event_attempts));
+	defer(a, it, epoch, ticker_now_ms() + retry_delay(a, it->event_attempts));
 }
 
 static void retry_events(struct actions *a, struct item *it, uint64_t epoch)
@@ -839,7 +839,7 @@ static void act(struct actions *a, struct item *it, uint64_t epoch)
 	struct kube_delete_opts o = { .uid = it->uid, .grace_period = it->grace };
 	struct kube_error err = { 0 };
 	enum pod_liveness lv;
-	int64_t now = ctl_now_ms(), wait;
+	int64_t now = ticker_now_ms(), wait;
 	unsigned n = 0;
 	int r;
 
@@ -921,7 +921,7 @@ static void act(struct actions *a, struct item *it, uint64_t epoch)
 		result = it->action == ACTION_EVICT ? "evicted" : "deleted";
 		set_pod(a, it->uid, PM_ACTED);
 		pthread_mutex_lock(&a->mu);
-		owner_backoff_record(a->owners, it->owner_uid, ctl_now_ms());
+		owner_backoff_record(a->owners, it->owner_uid, ticker_now_ms());
 		pthread_mutex_unlock(&a->mu);
 		count_action(a, label, result);
 		log_action(it, PGLOG_INFO, label, result, "");
@@ -957,7 +957,7 @@ static void act(struct actions *a, struct item *it, uint64_t epoch)
 		count_action(a, label, "error");
 		log_action(it, PGLOG_WARN, label, "error", detail);
 	}
-	defer(a, it, epoch, ctl_now_ms() + wait);
+	defer(a, it, epoch, ticker_now_ms() + wait);
 }
 
 /* The first pass: Events and violations, then the action if any. */
@@ -1043,7 +1043,7 @@ static void process(struct actions *a, struct item *it, uint64_t epoch)
 		 * waits, folding the repeats, so a flood costs one series
 		 * update per interval. */
 		bool records = it->fe.cls == FQ_RECORD || get_pod(a, it->uid) >= 0;
-		int64_t until = records ? fold_until(a, it, ctl_now_ms()) : 0;
+		int64_t until = records ? fold_until(a, it, ticker_now_ms()) : 0;
 
 		if (until > 0)
 			put_off(a, it, epoch, until, true);
@@ -1061,7 +1061,7 @@ static void *actions_main(void *arg)
 
 	pthread_mutex_lock(&a->mu);
 	while (!a->stop) {
-		int64_t now = ctl_now_ms();
+		int64_t now = ticker_now_ms();
 		struct item *it = NULL;
 		struct fq_entry *e;
 		uint64_t epoch;
@@ -1115,7 +1115,7 @@ static void refused(struct actions *a, const struct item *it, enum fq_refusal wh
 {
 	char limit[32], n[24];
 	uint64_t since = 0;
-	int64_t now = ctl_now_ms();
+	int64_t now = ticker_now_ms();
 	bool say = false;
 
 	count_action(a, "Record", "dropped");
@@ -1235,7 +1235,7 @@ int actions_new(const struct actions_config *cfg, struct actions **ret)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&a->cond, &ca);
 	pthread_condattr_destroy(&ca);
-	bucket_init(&a->bucket, cfg->max_per_minute, ctl_now_ms());
+	bucket_init(&a->bucket, cfg->max_per_minute, ticker_now_ms());
 	if (cfg->metrics) {
 		a->m_actions = metrics_counter(cfg->metrics, "profileguard_actions_total",
 			"Actions on drifted pods, by action (Delete, Evict, Record) and result.",
@@ -1318,7 +1318,7 @@ void actions_reset(struct actions *a)
 	smap_clear(&a->pods, free_pod, NULL);
 	owner_backoff_clear(a->owners);
 	recorder_clear(a->rec);
-	bucket_init(&a->bucket, a->cfg.max_per_minute, ctl_now_ms());
+	bucket_init(&a->bucket, a->cfg.max_per_minute, ticker_now_ms());
 	pthread_mutex_unlock(&a->mu);
 }
 

@@ -29,6 +29,7 @@
 #include "ctl.h"
 #include "engine.h"
 #include "errlist.h"
+#include "hash.h"
 #include "kube_api.h"
 #include "kube_decode.h"
 #include "kube_client.h"
@@ -207,11 +208,9 @@ static void free_wp(void *ud, void *data)
 
 static uint64_t hash_json(json_t *v)
 {
-	uint64_t h = 14695981039346656037ull;
 	char *text = v ? json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) : NULL;
+	uint64_t h = hash_fnv1a64_str(HASH_FNV64_BASIS, text ? text : "");
 
-	for (const unsigned char *p = (const unsigned char *)(text ? text : ""); *p; p++)
-		h = (h ^ *p) * 1099511628211ull;
 	free(text);
 	return h;
 }
@@ -543,14 +542,12 @@ static bool ns_ignored(struct controller *c, const char *ns)
 static uint64_t fingerprint(const struct findings *f, const struct profile *prof,
 			    enum reason reason)
 {
-	uint64_t h = 14695981039346656037ull;
+	uint64_t h = HASH_FNV64_BASIS;
 
 	for (size_t i = 0; i < f->n; i++) {
 		if (f->v[i].profile != prof || f->v[i].reason != reason)
 			continue;
-		for (const unsigned char *p = (const unsigned char *)f->v[i].message; *p; p++)
-			h = (h ^ *p) * 1099511628211ull;
-		h = (h ^ 0xffu) * 1099511628211ull;
+		h = hash_fnv1a64_field(h, f->v[i].message);
 	}
 	return h ? h : 1;
 }
@@ -794,7 +791,7 @@ static void expand(struct controller *c, const char *key)
 	if (!x.only) {
 		pthread_mutex_lock(&c->mu);
 		if (!c->pass_started_ms)
-			c->pass_started_ms = ctl_now_ms();
+			c->pass_started_ms = ticker_now_ms();
 		c->pass_all = true;
 		pthread_mutex_unlock(&c->mu);
 	}
@@ -808,7 +805,7 @@ static void expand(struct controller *c, const char *key)
 /* The queue drained after a pass: how long it took, from the request. */
 static void pass_done(struct controller *c, int64_t started, size_t n, bool all)
 {
-	double secs = (double)(ctl_now_ms() - started) / 1000.0;
+	double secs = (double)(ticker_now_ms() - started) / 1000.0;
 	char pods[24], s[32];
 
 	snprintf(pods, sizeof(pods), "%zu", n);
@@ -879,7 +876,7 @@ static void maybe_activate(struct controller *c)
 	    all_synced(c)) {
 		atomic_store(&c->active, true);
 		c->warming = true;
-		c->next_resync_ms = ctl_now_ms() + c->cfg.resync_ms;
+		c->next_resync_ms = ticker_now_ms() + c->cfg.resync_ms;
 		c->recounted_ms = 0;
 		atomic_store(&c->recount, true);
 		for (size_t i = 0; i < c->nprofs; i++)
@@ -1200,7 +1197,7 @@ static void on_error(void *ud, int err, const struct kube_error *e)
 	struct infslot *s = ud;
 	int64_t zero = 0;
 
-	atomic_compare_exchange_strong(&s->failing_since, &zero, ctl_now_ms());
+	atomic_compare_exchange_strong(&s->failing_since, &zero, ticker_now_ms());
 	pglog(PGLOG_WARN, "list or watch failed; retrying", "resource",
 	      kube_informer_name(s->inf), "error",
 	      e && e->message[0] ? e->message : strerror(-err), NULL);
@@ -1216,7 +1213,7 @@ static void request_ns(struct controller *c, const char *ns)
 		return;
 	pthread_mutex_lock(&c->mu);
 	if (!c->pass_started_ms)
-		c->pass_started_ms = ctl_now_ms();
+		c->pass_started_ms = ticker_now_ms();
 	if (!smap_get(&c->pending_ns, ns)) {
 		r = pg_calloc(1, sizeof(*r) + len + 1);
 		if (r) {
@@ -1415,14 +1412,14 @@ static int status_patch(struct controller *c, const char *ns, const char *name, 
 static size_t flush_status(struct controller *c, bool all, int max_rank, int64_t deadline_ms)
 {
 	struct patch *v;
-	size_t n = collect_patches(c, ctl_now_ms(), all, &v), left = 0;
+	size_t n = collect_patches(c, ticker_now_ms(), all, &v), left = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		struct patch *p = &v[i];
 		struct kube_error err = { 0 };
 		struct profstate *ps;
 		bool late = p->rank > max_rank || atomic_load(&c->flush_cancel) ||
-			    (deadline_ms && ctl_now_ms() >= deadline_ms) ||
+			    (deadline_ms && ticker_now_ms() >= deadline_ms) ||
 			    (!all && atomic_load(&c->stopping));
 		int r = -ENOMEM;
 
@@ -1494,7 +1491,7 @@ static char *invalid_note(const struct profstate *p)
 static void report_invalid(struct controller *c)
 {
 	struct invalid_report *v = NULL;
-	int64_t now = ctl_now_ms();
+	int64_t now = ticker_now_ms();
 	size_t n = 0;
 
 	pthread_mutex_lock(&c->mu);
@@ -1642,7 +1639,7 @@ static void *loop_main(void *arg)
 		bool resync = false;
 
 		pthread_mutex_unlock(&c->mu);
-		now = ctl_now_ms();
+		now = ticker_now_ms();
 		track_health(c, now);
 		if (atomic_load(&c->active)) {
 			pthread_mutex_lock(&c->mu);
@@ -1759,7 +1756,7 @@ bool controller_ready(struct controller *c, char *why, size_t n)
 
 bool controller_healthy(struct controller *c, char *why, size_t n)
 {
-	int64_t now = ctl_now_ms();
+	int64_t now = ticker_now_ms();
 
 	for (int i = 0; i < INF__COUNT; i++) {
 		int64_t since = atomic_load(&c->slot[i].failing_since);
@@ -2010,7 +2007,7 @@ static void *alarm_main(void *arg)
 
 	pthread_mutex_lock(&al->mu);
 	while (!al->done) {
-		int64_t now = ctl_now_ms(), d = al->at_ms - now;
+		int64_t now = ticker_now_ms(), d = al->at_ms - now;
 		struct timespec ts;
 
 		if (d <= 0) {
@@ -2061,7 +2058,7 @@ static void alarm_disarm(struct alarm *al)
 
 void controller_stop_within(struct controller *c, int64_t budget_ms)
 {
-	int64_t t0 = ctl_now_ms(), reserve, flush_by;
+	int64_t t0 = ticker_now_ms(), reserve, flush_by;
 
 	if (c->stopped)
 		return;

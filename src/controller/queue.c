@@ -49,7 +49,7 @@ struct queue *queue_new(size_t max, queue_clock_fn clock)
 	if (!q)
 		return NULL;
 	q->max = max;
-	q->clock = clock ? clock : ctl_now_ms;
+	q->clock = clock ? clock : ticker_now_ms;
 	pthread_mutex_init(&q->mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

@@ -6,6 +6,7 @@
  * listener (the webhook's server with a route hook), and the leader label
  * on this replica's Pod, so the chart's telemetry Service selects only the
  * replica that takes telemetry. */
+#include "hash.h"
 #include "telemetry_ops.h"
 
 #include <errno.h>
@@ -56,11 +57,7 @@ struct index {
 
 static uint32_t hash_str(const char *s)
 {
-	uint32_t h = 2166136261u;
-
-	for (; *s; s++)
-		h = (h ^ (uint8_t)*s) * 16777619u;
-	return h;
+	return smap_hash(s);
 }
 
 static int index_add(struct index *ix, const char *key, const char *val)

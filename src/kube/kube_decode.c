@@ -1,4 +1,5 @@
 /* kube_decode.c - informer decoders for pods and for bare metadata. */
+#include "hash.h"
 #include "kube_decode.h"
 
 #include <errno.h>
@@ -36,11 +37,7 @@ static struct {
 
 static uint32_t str_hash(const char *s)
 {
-	uint32_t h = 2166136261u;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h;
+	return smap_hash(s);
 }
 
 static int pool_grow_locked(void)

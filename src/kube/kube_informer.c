@@ -4,6 +4,7 @@
  * One thread per informer is the only writer of its cache, so it may read
  * the cache without the lock; readers on other threads take the read lock.
  * Handlers are called after the write lock is dropped. */
+#include "hash.h"
 #include "kube_informer.h"
 
 #include <errno.h>
@@ -75,14 +76,10 @@ void kube_objects_release(struct kube_object **v, size_t n)
 
 static uint32_t key_hash(const char *ns, const char *name)
 {
-	uint32_t h = 2166136261u;
+	uint32_t h = hash_fnv1a32_str(HASH_FNV32_BASIS, ns);
 
-	for (const unsigned char *p = (const unsigned char *)ns; *p; p++)
-		h = (h ^ *p) * 16777619u;
-	h = (h ^ '/') * 16777619u;
-	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
-		h = (h ^ *p) * 16777619u;
-	return h;
+	h = hash_fnv1a32(h, "/", 1);
+	return hash_fnv1a32_str(h, name);
 }
 
 static bool key_eq(const struct kube_object *o, uint32_t hash, const char *ns, const char *name)

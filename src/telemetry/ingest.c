@@ -5,6 +5,7 @@
  * reports.  Keeps three small memories of its own: deleted pods (for a
  * token used after its pod is gone), per-pod API rate windows, and the
  * findings submitted lately (so an exec loop is not an API call per exec). */
+#include "hash.h"
 #include "ingest.h"
 
 #include <errno.h>
@@ -62,11 +63,7 @@ struct htab {
 
 static uint32_t hash_str(const char *s)
 {
-	uint32_t h = 2166136261u;
-
-	for (; *s; s++)
-		h = (h ^ (uint8_t)*s) * 16777619u;
-	return h;
+	return smap_hash(s);
 }
 
 static void htab_init(struct htab *t)
@@ -442,29 +439,22 @@ static bool ns_has_profiles(const struct batch *b, const char *ns)
 	return b->set && ns && profile_set_namespace(b->set, ns, &first) > 0;
 }
 
-static uint64_t fnv64(uint64_t h, const char *s)
-{
-	for (; s && *s; s++)
-		h = (h ^ (uint8_t)*s) * 1099511628211ull;
-	return (h ^ 0xffu) * 1099511628211ull;
-}
-
 /* True when the same finding went out less than repeat_ms ago; else
  * notes that it goes out now. */
 static bool folded(struct batch *b, const struct pod *pod, const struct finding *f)
 {
 	struct ingest *ing = b->ing;
-	uint64_t fp = 14695981039346656037ull;
+	uint64_t fp = HASH_FNV64_BASIS;
 	int64_t now = ing->cfg.now_ms();
 	struct fold_slot *s;
 	bool hit;
 
 	if (!ing->fold)
 		return false;
-	fp = fnv64(fp, pod->uid);
-	fp = fnv64(fp, f->profile->uid ? f->profile->uid : f->profile->name);
-	fp = fnv64(fp, reason_name(f->reason));
-	fp = fnv64(fp, f->message);
+	fp = hash_fnv1a64_field(fp, pod->uid);
+	fp = hash_fnv1a64_field(fp, f->profile->uid ? f->profile->uid : f->profile->name);
+	fp = hash_fnv1a64_field(fp, reason_name(f->reason));
+	fp = hash_fnv1a64_field(fp, f->message);
 	fp |= 1;                        /* 0 marks an empty slot */
 	s = &ing->fold[fp % FOLD_SLOTS];
 	pthread_mutex_lock(&ing->mu);

@@ -2,6 +2,7 @@
  * route, leadership, sender, trust, ingest.  The edge of the telemetry
  * path, so this is where it logs: every refused request (who, why; never
  * a token), and malformed lines once a minute per sender. */
+#include "hash.h"
 #include "tel_endpoint.h"
 
 #include <errno.h>
@@ -160,14 +161,12 @@ static void log_refusal(struct tel_endpoint *ep, const struct tel_request *rq, u
 static void log_malformed(struct tel_endpoint *ep, const struct tel_principal *p,
 			  enum tel_source src, const struct ingest_result *res)
 {
-	uint64_t who = 14695981039346656037ull;
+	uint64_t who = hash_fnv1a64_str(HASH_FNV64_BASIS, p->username);
 	int64_t now = ep->cfg.now_ms();
 	struct malformed_slot *s;
 	char n[24];
 	bool log;
 
-	for (const char *c = p->username; *c; c++)
-		who = (who ^ (uint8_t)*c) * 1099511628211ull;
 	who |= 1;
 	s = &ep->malformed[who % MALFORMED_SLOTS];
 	pthread_mutex_lock(&ep->mu);

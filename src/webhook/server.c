@@ -15,6 +15,7 @@
  * and the review handed to a worker; workers take namespaces in turn and
  * no namespace holds them all, so one namespace's slow judgements never
  * hold another's review. */
+#include "hash.h"
 #include "webhook_server.h"
 
 #include <arpa/inet.h>
@@ -422,12 +423,7 @@ static bool evict_one_locked(struct server *s, int64_t now)
 
 static uint32_t hash_bytes(const void *p, size_t n)
 {
-	const unsigned char *b = p;
-	uint32_t h = 2166136261u;
-
-	while (n--)
-		h = (h ^ *b++) * 16777619u;
-	return h;
+	return hash_fnv1a32(HASH_FNV32_BASIS, p, n);
 }
 
 static struct peer *peer_get_locked(struct server *s, const struct sockaddr *sa)
