@@ -1351,6 +1351,8 @@ size_t actions_pending(struct actions *a)
 
 void actions_stop(struct actions *a)
 {
+	if (!a)
+		return;
 	pthread_mutex_lock(&a->mu);
 	a->stop = true;
 	pthread_cond_broadcast(&a->cond);

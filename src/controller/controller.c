@@ -1826,6 +1826,12 @@ int controller_new(const struct controller_config *cfg, struct controller **ret)
 	c = pg_calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
+	/* First, so controller_free() may take the lock whatever fails next. */
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&c->loop_cond, &ca);
+	pthread_condattr_destroy(&ca);
 	c->cfg = *cfg;
 	if (c->cfg.lease_ms <= 0)
 		c->cfg.lease_ms = 15000;
@@ -1854,11 +1860,6 @@ int controller_new(const struct controller_config *cfg, struct controller **ret)
 			if (!(c->ignored[i] = pg_strdup(cfg->ignored_ns[i])))
 				goto fail;
 	}
-	pthread_mutex_init(&c->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&c->loop_cond, &ca);
-	pthread_condattr_destroy(&ca);
 	c->queue = queue_new(0, NULL);
 	if (!c->ns || !c->identity || !c->lease_name || !c->queue)
 		goto fail;
@@ -2060,7 +2061,7 @@ void controller_stop_within(struct controller *c, int64_t budget_ms)
 {
 	int64_t t0 = ticker_now_ms(), reserve, flush_by;
 
-	if (c->stopped)
+	if (!c || c->stopped)
 		return;
 	if (budget_ms <= 0)
 		budget_ms = c->cfg.shutdown_timeout_ms;

@@ -290,6 +290,8 @@ void leader_stop(struct leader *l, bool rel)
 {
 	bool was;
 
+	if (!l)
+		return;
 	if (l->running) {
 		pthread_mutex_lock(&l->mu);
 		atomic_store(&l->stop, true);

@@ -381,6 +381,8 @@ size_t queue_len(struct queue *q)
 
 void queue_shutdown(struct queue *q)
 {
+	if (!q)
+		return;
 	pthread_mutex_lock(&q->mu);
 	q->shut = true;
 	pthread_cond_broadcast(&q->cond);
