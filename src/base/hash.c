@@ -81,6 +81,8 @@ struct smap_node *smap_next(const struct smap *m, const struct smap_node *after)
 	return find(after->next, after->hash, after->key);
 }
 
+/* Doubles the table: bucket i splits into i and i + cap, each keeping its
+ * nodes in order, so the nodes of one key stay newest first. */
 static int grow(struct smap *m)
 {
 	size_t ncap = m->cap ? m->cap * 2 : SMAP_MIN_CAP;
@@ -89,12 +91,18 @@ static int grow(struct smap *m)
 	if (!nb)
 		return -ENOMEM;
 	for (size_t i = 0; i < m->cap; i++) {
-		struct smap_node *n = m->b[i], *next;
+		struct smap_node **lo = &nb[i], **hi = &nb[i + m->cap], *n, *next;
 
-		for (; n; n = next) {
+		for (n = m->b[i]; n; n = next) {
 			next = n->next;
-			n->next = nb[n->hash & (ncap - 1)];
-			nb[n->hash & (ncap - 1)] = n;
+			n->next = NULL;
+			if (n->hash & m->cap) {
+				*hi = n;
+				hi = &n->next;
+			} else {
+				*lo = n;
+				lo = &n->next;
+			}
 		}
 	}
 	pg_free(m->b);

@@ -43,72 +43,42 @@
 /* ---- an index: string key -> "ns/name", several values per key ------------ */
 
 struct ientry {
-	struct ientry *next;
-	uint32_t hash;
-	char *key;                      /* both in this allocation */
+	struct smap_node node;          /* node.key and val: in this allocation */
 	char *val;
 };
 
 struct index {
-	struct ientry **b;
-	size_t cap;                     /* a power of two, or 0 */
-	size_t n;
+	struct smap m;
 };
-
-static uint32_t hash_str(const char *s)
-{
-	return smap_hash(s);
-}
 
 static int index_add(struct index *ix, const char *key, const char *val)
 {
 	size_t lk = strlen(key) + 1, lv = strlen(val) + 1;
-	struct ientry *e;
+	struct ientry *e = pg_malloc(sizeof(*e) + lk + lv);
+	char *k;
 
-	if (ix->n + 1 > ix->cap / 2) {
-		size_t ncap = ix->cap ? ix->cap * 2 : 1024;
-		struct ientry **nb = pg_calloc(ncap, sizeof(*nb));
-
-		if (!nb)
-			return -ENOMEM;
-		for (size_t i = 0; i < ix->cap; i++) {
-			for (struct ientry *x = ix->b[i], *next; x; x = next) {
-				next = x->next;
-				x->next = nb[x->hash & (ncap - 1)];
-				nb[x->hash & (ncap - 1)] = x;
-			}
-		}
-		pg_free(ix->b);
-		ix->b = nb;
-		ix->cap = ncap;
-	}
-	e = pg_malloc(sizeof(*e) + lk + lv);
 	if (!e)
 		return -ENOMEM;
-	e->key = (char *)(e + 1);
-	e->val = e->key + lk;
-	memcpy(e->key, key, lk);
+	k = (char *)(e + 1);
+	e->val = k + lk;
+	memcpy(k, key, lk);
 	memcpy(e->val, val, lv);
-	e->hash = hash_str(key);
-	e->next = ix->b[e->hash & (ix->cap - 1)];
-	ix->b[e->hash & (ix->cap - 1)] = e;
-	ix->n++;
+	e->node.key = k;
+	if (smap_add(&ix->m, &e->node) < 0) {
+		pg_free(e);
+		return -ENOMEM;
+	}
 	return 0;
 }
 
 static void index_del(struct index *ix, const char *key, const char *val)
 {
-	uint32_t h = hash_str(key);
+	for (struct smap_node *n = smap_get(&ix->m, key); n; n = smap_next(&ix->m, n)) {
+		struct ientry *e = smap_entry(n, struct ientry, node);
 
-	if (!ix->cap)
-		return;
-	for (struct ientry **p = &ix->b[h & (ix->cap - 1)]; *p; p = &(*p)->next) {
-		struct ientry *e = *p;
-
-		if (e->hash == h && !strcmp(e->key, key) && !strcmp(e->val, val)) {
-			*p = e->next;
+		if (!strcmp(e->val, val)) {
+			smap_remove(&ix->m, n);
 			pg_free(e);
-			ix->n--;
 			return;
 		}
 	}
@@ -118,28 +88,19 @@ static void index_del(struct index *ix, const char *key, const char *val)
 static const struct ientry *index_next(const struct index *ix, const char *key,
 				       const struct ientry *after)
 {
-	uint32_t h = hash_str(key);
-	const struct ientry *e;
+	struct smap_node *n = after ? smap_next(&ix->m, &after->node) : smap_get(&ix->m, key);
 
-	if (!ix->cap)
-		return NULL;
-	e = after ? after->next : ix->b[h & (ix->cap - 1)];
-	for (; e; e = e->next)
-		if (e->hash == h && !strcmp(e->key, key))
-			return e;
-	return NULL;
+	return n ? smap_entry(n, struct ientry, node) : NULL;
+}
+
+static void free_ientry(void *ud, struct smap_node *n)
+{
+	pg_free(smap_entry(n, struct ientry, node));
 }
 
 static void index_clear(struct index *ix)
 {
-	for (size_t i = 0; i < ix->cap; i++) {
-		for (struct ientry *e = ix->b[i], *next; e; e = next) {
-			next = e->next;
-			pg_free(e);
-		}
-	}
-	pg_free(ix->b);
-	memset(ix, 0, sizeof(*ix));
+	smap_clear(&ix->m, free_ientry, NULL);
 }
 
 /* ---- the state ---------------------------------------------------------------- */

@@ -133,6 +133,34 @@ START_TEST(test_smap_multi)
 }
 END_TEST
 
+/* The values of one key stay newest first however often the table grows
+ * under them (a growth once reversed them). */
+START_TEST(test_smap_multi_order_across_growth)
+{
+	static struct item it[300];
+	struct smap m = { 0 };
+	struct smap_node *n;
+	int want;
+
+	for (int i = 0; i < 300; i++) {
+		/* keys "a" (every third) and filler that makes the table grow */
+		if (i % 3 == 0)
+			snprintf(it[i].key, sizeof(it[i].key), "a");
+		else
+			snprintf(it[i].key, sizeof(it[i].key), "f%d", i);
+		it[i].node.key = it[i].key;
+		it[i].val = i;
+		ck_assert_int_eq(smap_add(&m, &it[i].node), 0);
+	}
+	ck_assert_uint_ge(m.cap, 256);
+	want = 297;
+	for (n = smap_get(&m, "a"); n; n = smap_next(&m, n), want -= 3)
+		ck_assert_int_eq(smap_entry(n, struct item, node)->val, want);
+	ck_assert_int_eq(want, -3);
+	smap_clear(&m, NULL, NULL);
+}
+END_TEST
+
 /* A refused growth leaves the table as it was. */
 START_TEST(test_smap_alloc_failure)
 {
@@ -171,6 +199,7 @@ int main(void)
 	tcase_add_test(tc, test_fnv_vectors);
 	tcase_add_test(tc, test_smap);
 	tcase_add_test(tc, test_smap_multi);
+	tcase_add_test(tc, test_smap_multi_order_across_growth);
 	tcase_add_test(tc, test_smap_alloc_failure);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
