@@ -27,6 +27,7 @@
 #include "buf.h"
 #include "hash.h"
 #include "strutil.h"
+#include "ticker.h"
 #include "xalloc.h"
 
 #define LINE_MAX_BYTES (64u * 1024)
@@ -435,14 +436,6 @@ static bool is_egress(const struct netns *n, const struct procfs_sock *sk)
 	return !is_listening(n, sk);
 }
 
-static double mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1000 + (double)ts.tv_nsec / 1e6;
-}
-
 /* Reads the tables of @want that this sample has not read yet, through
  * the process directory @pfd (any process of the namespace will do).
  * -EAGAIN, reading nothing, when the sample's time budget for tables has
@@ -467,11 +460,11 @@ static int netns_load(struct scan *s, struct netns *n, int pfd, uint8_t want)
 		return -EAGAIN;
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		size_t bad = 0;
-		double t0;
+		int64_t t0;
 
 		if (!(want & files[i].bit) || (n->loaded & files[i].bit))
 			continue;
-		t0 = mono_ms();
+		t0 = ticker_now_ns();
 		n->loaded |= files[i].bit;
 		buf_reset(&s->table);
 		r = procfs_read_buf(pfd, files[i].name, &s->table);
@@ -489,7 +482,7 @@ static int netns_load(struct scan *s, struct netns *n, int pfd, uint8_t want)
 		if (r < 0)
 			return r;
 		s->st.bad_rows += bad;
-		s->table_ms += mono_ms() - t0;
+		s->table_ms += (double)(ticker_now_ns() - t0) / 1e6;
 		grew = true;
 	}
 	if (!grew)

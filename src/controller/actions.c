@@ -290,7 +290,7 @@ static struct item *item_from_report(const struct drift_report *r)
 	if (!it->observed) {
 		struct timespec ts;
 
-		clock_gettime(CLOCK_REALTIME, &ts);
+		ticker_wall(&ts);
 		it->observed = ts.tv_sec;
 	}
 	for (size_t i = 0; i < r->ngroups && it->ng < DRIFT_MAX_GROUPS; i++) {
@@ -449,7 +449,7 @@ static int series_update(struct actions *a, const char *ns, const char *name, in
 
 	if (!note)
 		return kube_event_series_update(a->cfg.client, ns, name, count, NULL, err);
-	clock_gettime(CLOCK_REALTIME, &t);
+	ticker_wall(&t);
 	if (kube_time_format(&t, 1, when) < 0)
 		return -EINVAL;
 	patch = json_pack("{s{siss}ss}", "series", "count", (int)count, "lastObservedTime", when,
@@ -563,7 +563,7 @@ static enum rec_result record_event(struct actions *a, const struct item *it, co
 		}
 		/* Expired: start a new Event. */
 	}
-	clock_gettime(CLOCK_REALTIME, &now);
+	ticker_wall(&now);
 	kube_time_format(&now, 1, when);
 	ev.name = name;
 	ev.type = "Warning";
@@ -1088,13 +1088,7 @@ static void *actions_main(void *arg)
 			struct timespec ts;
 			int64_t d = a->later ? a->later->due_ms - now : 1000;
 
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			ts.tv_sec += (time_t)(d / 1000);
-			ts.tv_nsec += (long)(d % 1000) * 1000000;
-			if (ts.tv_nsec >= 1000000000) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000;
-			}
+			ticker_deadline(d, &ts);
 			pthread_cond_timedwait(&a->cond, &a->mu, &ts);
 			continue;
 		}

@@ -1302,7 +1302,7 @@ static size_t collect_patches(struct controller *c, int64_t now_ms, bool all, st
 	size_t n = 0;
 	struct timespec wall;
 
-	clock_gettime(CLOCK_REALTIME, &wall);
+	ticker_wall(&wall);
 	pthread_mutex_lock(&c->mu);
 	if (!atomic_load(&c->active) || c->warming)
 		goto out;
@@ -1657,12 +1657,7 @@ static void *loop_main(void *arg)
 			report_invalid(c);
 		}
 		pthread_mutex_lock(&c->mu);
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_nsec += TICK_MS * 1000000L;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
+		ticker_deadline(TICK_MS, &ts);
 		if (!atomic_load(&c->stopping))
 			pthread_cond_timedwait(&c->loop_cond, &c->mu, &ts);
 	}
@@ -2015,13 +2010,7 @@ static void *alarm_main(void *arg)
 			atomic_store(al->flag, true);
 			break;
 		}
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += (time_t)(d / 1000);
-		ts.tv_nsec += (long)(d % 1000) * 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
+		ticker_deadline(d, &ts);
 		pthread_cond_timedwait(&al->cond, &al->mu, &ts);
 	}
 	pthread_mutex_unlock(&al->mu);

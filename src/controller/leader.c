@@ -142,7 +142,7 @@ static int try_once(struct leader *l)
 	enum leader_decision d;
 	int r;
 
-	clock_gettime(CLOCK_REALTIME, &wall);
+	ticker_wall(&wall);
 	r = kube_lease_get(l->cfg.client, l->ns, l->name, &cur, &err);
 	if (r == -ENOENT) {
 		next.holder = l->id;
@@ -197,13 +197,7 @@ static void pause_ms(struct leader *l, int64_t ms)
 {
 	struct timespec dl;
 
-	clock_gettime(CLOCK_MONOTONIC, &dl);
-	dl.tv_sec += (time_t)(ms / 1000);
-	dl.tv_nsec += (long)(ms % 1000) * 1000000;
-	if (dl.tv_nsec >= 1000000000) {
-		dl.tv_sec++;
-		dl.tv_nsec -= 1000000000;
-	}
+	ticker_deadline(ms, &dl);
 	pthread_mutex_lock(&l->mu);
 	while (!atomic_load(&l->stop) && pthread_cond_timedwait(&l->cond, &l->mu, &dl) != ETIMEDOUT)
 		;
@@ -274,7 +268,7 @@ static void release(struct leader *l)
 
 	if (!l->have_obs || !l->obs.resource_version)
 		return;
-	clock_gettime(CLOCK_REALTIME, &wall);
+	ticker_wall(&wall);
 	rel.holder = NULL;
 	rel.duration_s = 1;
 	rel.acquire = wall;

@@ -311,13 +311,7 @@ int queue_get(struct queue *q, long timeout_ms, const char **ret_key)
 		}
 		/* The condition variable runs on the monotonic clock; the
 		 * queue's own clock only says how long to wait. */
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += (time_t)((until - now) / 1000);
-		ts.tv_nsec += (long)((until - now) % 1000) * 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
+		ticker_deadline(until - now, &ts);
 		pthread_cond_timedwait(&q->cond, &q->mu, &ts);
 	}
 	pthread_mutex_unlock(&q->mu);

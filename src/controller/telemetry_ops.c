@@ -6,7 +6,6 @@
  * listener (the webhook's server with a route hook), and the leader label
  * on this replica's Pod, so the chart's telemetry Service selects only the
  * replica that takes telemetry. */
-#include "hash.h"
 #include "telemetry_ops.h"
 
 #include <errno.h>
@@ -22,6 +21,7 @@
 #include "controller.h"
 #include "ctl.h"
 #include "doc.h"
+#include "hash.h"
 #include "ingest.h"
 #include "kube_api.h"
 #include "kube_informer.h"
@@ -29,6 +29,7 @@
 #include "strutil.h"
 #include "tel_auth.h"
 #include "tel_endpoint.h"
+#include "ticker.h"
 #include "webhook_server.h"
 #include "webhook_tls.h"
 #include "xalloc.h"
@@ -139,14 +140,6 @@ struct telemetry_ops {
 	bool labelled;                  /* our label is on our Pod */
 	int64_t label_tried_ms, swept_ms;
 };
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- pod indexes ---------------------------------------------------------------- */
 
@@ -472,7 +465,7 @@ static void start_listener(struct telemetry_ops *t)
 	char err[512], port[8];
 	char *ca = NULL;
 	size_t calen = 0;
-	int64_t now = now_ms();
+	int64_t now = ticker_now_ms();
 	int r;
 
 	if (!t->tls) {
@@ -588,7 +581,7 @@ static void sync_label(struct telemetry_ops *t)
 	bool want = controller_leading(t->cfg.controller), have;
 	struct kube_object *o;
 	const struct pod *p;
-	int64_t now = now_ms();
+	int64_t now = ticker_now_ms();
 
 	if (!t->pod_name)
 		return;
@@ -635,12 +628,7 @@ static void *loop_main(void *arg)
 			check_certificate(t);
 		sync_label(t);
 		pthread_mutex_lock(&t->mu);
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_nsec += TICK_MS * 1000000L;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
+		ticker_deadline(TICK_MS, &ts);
 		if (!t->stop)
 			pthread_cond_timedwait(&t->cond, &t->mu, &ts);
 	}

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "ticker.h"
 #include "xalloc.h"
 
 #define MERGE_PATCH "application/merge-patch+json"
@@ -260,7 +261,7 @@ static void now_or(struct timespec *ts, const struct timespec *given)
 	if (given && (given->tv_sec || given->tv_nsec))
 		*ts = *given;
 	else
-		clock_gettime(CLOCK_REALTIME, ts);
+		ticker_wall(ts);
 }
 
 /* The API server refuses notes over 1 KiB; cut on a UTF-8 boundary. */

@@ -1,5 +1,4 @@
 /* kube_decode.c - informer decoders for pods and for bare metadata. */
-#include "hash.h"
 #include "kube_decode.h"
 
 #include <errno.h>
@@ -12,6 +11,7 @@
 #include "arena.h"
 #include "errlist.h"
 #include "fpath.h"
+#include "hash.h"
 #include "jval.h"
 #include "kube_util.h"
 #include "pod.h"

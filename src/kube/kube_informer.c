@@ -4,7 +4,6 @@
  * One thread per informer is the only writer of its cache, so it may read
  * the cache without the lock; readers on other threads take the read lock.
  * Handlers are called after the write lock is dropped. */
-#include "hash.h"
 #include "kube_informer.h"
 
 #include <errno.h>
@@ -17,9 +16,11 @@
 
 #include "arena.h"
 #include "buf.h"
+#include "hash.h"
 #include "jval.h"
 #include "kube_retry.h"
 #include "kube_watch.h"
+#include "ticker.h"
 #include "xalloc.h"
 
 #define ACCEPT_META_LIST "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1," \
@@ -340,23 +341,12 @@ bool kube_informer_has_synced(const struct kube_informer *inf)
 	return atomic_load(&inf->synced);
 }
 
-static void deadline_in(struct timespec *ts, long ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (ms % 1000) * 1000000;
-	if (ts->tv_nsec >= 1000000000) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000;
-	}
-}
-
 int kube_informer_wait_synced(struct kube_informer *inf, long timeout_ms)
 {
 	struct timespec dl;
 	int r = 0;
 
-	deadline_in(&dl, timeout_ms);
+	ticker_deadline(timeout_ms, &dl);
 	pthread_mutex_lock(&inf->mu);
 	while (!inf->announced && !atomic_load(&inf->stop) && r == 0)
 		r = pthread_cond_timedwait(&inf->cond, &inf->mu, &dl);
@@ -370,7 +360,7 @@ static int pause_ms(struct kube_informer *inf, int64_t ms)
 {
 	struct timespec dl;
 
-	deadline_in(&dl, (long)ms);
+	ticker_deadline(ms, &dl);
 	pthread_mutex_lock(&inf->mu);
 	while (!atomic_load(&inf->stop) &&
 	       pthread_cond_timedwait(&inf->cond, &inf->mu, &dl) != ETIMEDOUT)
@@ -1157,7 +1147,7 @@ static void *informer_main(void *arg)
 
 	while (!atomic_load(&inf->stop)) {
 		struct kube_error err = { 0 };
-		struct timespec t0, t1;
+		int64_t t0;
 		int werr = 0, action;
 
 		if (need_list) {
@@ -1169,7 +1159,7 @@ static void *informer_main(void *arg)
 			need_list = false;
 			failures = 0;
 		}
-		clock_gettime(CLOCK_MONOTONIC, &t0);
+		t0 = ticker_now_ms();
 		inf->watch_events = 0;
 		action = watch_once(inf, &werr, &err);
 		if (action == -ECANCELED)
@@ -1184,15 +1174,13 @@ static void *informer_main(void *arg)
 		}
 		if (werr && werr != -ETIME)
 			report(inf, werr, &err);
-		clock_gettime(CLOCK_MONOTONIC, &t1);
 		/* A watch that carried anything was healthy however it ended
 		 * (a cut after events is what proxies do): resume at once,
 		 * or drift is seen seconds late.  One that failed, or ended
 		 * at once with nothing, backs off. */
 		if (action == WATCH_RESTART &&
 		    kube_watch_progressed(werr, inf->watch_events,
-					  (t1.tv_sec - t0.tv_sec) * 1000 +
-					  (t1.tv_nsec - t0.tv_nsec) / 1000000)) {
+					  ticker_now_ms() - t0)) {
 			failures = 0;
 			continue;
 		}

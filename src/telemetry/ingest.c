@@ -5,7 +5,6 @@
  * reports.  Keeps three small memories of its own: deleted pods (for a
  * token used after its pod is gone), per-pod API rate windows, and the
  * findings submitted lately (so an exec loop is not an API call per exec). */
-#include "hash.h"
 #include "ingest.h"
 
 #include <errno.h>
@@ -15,8 +14,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "hash.h"
 #include "metrics.h"
 #include "strutil.h"
+#include "ticker.h"
 #include "xalloc.h"
 
 #define DEFAULT_GONE_TTL_S (15 * 60)
@@ -152,22 +153,6 @@ struct ingest {
 static int64_t wall_now(void)
 {
 	return (int64_t)time(NULL);
-}
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 static void gone_drop(struct ingest *ing, struct gone *g)
@@ -341,7 +326,7 @@ int ingest_new(const struct ingest_config *cfg, struct ingest **ret)
 	if (!ing->cfg.now)
 		ing->cfg.now = wall_now;
 	if (!ing->cfg.now_ms)
-		ing->cfg.now_ms = mono_ms;
+		ing->cfg.now_ms = ticker_now_ms;
 	if (ing->cfg.repeat_ms > 0) {
 		ing->fold = pg_calloc(FOLD_SLOTS, sizeof(*ing->fold));
 		if (!ing->fold) {
@@ -502,7 +487,7 @@ static void submit(struct batch *b, const struct pod *pod, const struct findings
 		} else {
 			b->res->reports++;
 			if (b->t0_us)
-				metric_observe(b->ing->m_latency, (double)(mono_us() - b->t0_us) / 1e6);
+				metric_observe(b->ing->m_latency, (double)(ticker_now_ns() / 1000 - b->t0_us) / 1e6);
 		}
 	}
 }

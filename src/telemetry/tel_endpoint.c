@@ -2,7 +2,6 @@
  * route, leadership, sender, trust, ingest.  The edge of the telemetry
  * path, so this is where it logs: every refused request (who, why; never
  * a token), and malformed lines once a minute per sender. */
-#include "hash.h"
 #include "tel_endpoint.h"
 
 #include <errno.h>
@@ -12,11 +11,13 @@
 #include <time.h>
 
 #include "buf.h"
+#include "hash.h"
 #include "ingest.h"
 #include "metrics.h"
 #include "pglog.h"
 #include "strutil.h"
 #include "tel_auth.h"
+#include "ticker.h"
 #include "xalloc.h"
 
 /* Refusals logged per second at most; the rest are counted in one line. */
@@ -48,14 +49,6 @@ struct tel_endpoint {
 	struct metric *m_requests[TEL__COUNT + 1][NCODES];
 };
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int tel_endpoint_new(const struct tel_endpoint_config *cfg, struct tel_endpoint **ret)
 {
 	static const char *const labels[] = { "source", "code", NULL };
@@ -69,7 +62,7 @@ int tel_endpoint_new(const struct tel_endpoint_config *cfg, struct tel_endpoint 
 		return -ENOMEM;
 	ep->cfg = *cfg;
 	if (!ep->cfg.now_ms)
-		ep->cfg.now_ms = mono_ms;
+		ep->cfg.now_ms = ticker_now_ms;
 	pthread_mutex_init(&ep->mu, NULL);
 	if (cfg->metrics) {
 		v = metrics_counter(cfg->metrics, "profileguard_telemetry_requests_total",

@@ -15,7 +15,6 @@
  * and the review handed to a worker; workers take namespaces in turn and
  * no namespace holds them all, so one namespace's slow judgements never
  * hold another's review. */
-#include "hash.h"
 #include "webhook_server.h"
 
 #include <arpa/inet.h>
@@ -41,6 +40,7 @@
 #include "admission.h"
 #include "arena.h"
 #include "buf.h"
+#include "hash.h"
 #include "metrics.h"
 #include "pglog.h"
 #include "strutil.h"

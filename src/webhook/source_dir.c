@@ -3,7 +3,6 @@
  * symlinks followed) and reloads it whole when the fingerprint moves.  A
  * reload is all or nothing: one bad file keeps the previous set, as a
  * server keeps its running configuration when a new one does not parse. */
-#include "hash.h"
 #include "webhook_source.h"
 
 #include <dirent.h>
@@ -15,9 +14,11 @@
 #include <time.h>
 
 #include "errlist.h"
+#include "hash.h"
 #include "manifest.h"
 #include "pglog.h"
 #include "strutil.h"
+#include "ticker.h"
 #include "xalloc.h"
 
 struct dir_source {
@@ -232,13 +233,7 @@ static void *poll_main(void *arg)
 	while (!ds->stopping) {
 		struct timespec ts;
 
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += ds->poll_ms / 1000;
-		ts.tv_nsec += (long)(ds->poll_ms % 1000) * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		ticker_deadline(ds->poll_ms, &ts);
 		pthread_cond_timedwait(&ds->stop_cond, &ds->stop_lock, &ts);
 		if (ds->stopping)
 			break;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../lib/glob_reference.h"
 #include "arena.h"
@@ -485,6 +486,25 @@ START_TEST(test_ticker)
 }
 END_TEST
 
+/* One clock in three units: the monotonic milli- and nanoseconds are the
+ * same clock, and the wall clock is time()'s. */
+START_TEST(test_clock)
+{
+	int64_t ms0 = ticker_now_ms(), ns = ticker_now_ns(), ms1 = ticker_now_ms();
+	struct timespec wall;
+	time_t t0 = time(NULL), t1;
+
+	ck_assert_int_le(ms0, ns / 1000000);
+	ck_assert_int_ge(ms1, ns / 1000000);
+	ck_assert_int_le(ns, ticker_now_ns());
+	ticker_wall(&wall);
+	t1 = time(NULL);
+	ck_assert(wall.tv_nsec >= 0 && wall.tv_nsec < 1000000000L);
+	ck_assert_int_ge(wall.tv_sec, t0 - 1);
+	ck_assert_int_le(wall.tv_sec, t1 + 1);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *suites[] = { suite_create("buf"), suite_create("arena"), suite_create("errlist"),
@@ -517,6 +537,7 @@ int main(void)
 	tcase_add_test(tc[4], test_paths);
 	tcase_add_test(tc[5], test_cidr);
 	tcase_add_test(tc[6], test_ticker);
+	tcase_add_test(tc[6], test_clock);
 	sr = srunner_create(suites[0]);
 	for (int i = 1; i < 7; i++)
 		srunner_add_suite(sr, suites[i]);
