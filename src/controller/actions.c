@@ -27,6 +27,7 @@
 #include "kube_util.h"
 #include "metrics.h"
 #include "pglog.h"
+#include "rfc3339.h"
 #include "strutil.h"
 #include "xalloc.h"
 
@@ -442,7 +443,7 @@ static bool get_series(json_t *ev, int32_t *ret_count)
 static int series_update(struct actions *a, const char *ns, const char *name, int32_t count,
 			 const char *note, struct kube_error *err)
 {
-	char when[KUBE_TIME_MAX];
+	char when[RFC3339_MAX];
 	struct timespec t;
 	json_t *patch;
 	int e;
@@ -450,7 +451,7 @@ static int series_update(struct actions *a, const char *ns, const char *name, in
 	if (!note)
 		return kube_event_series_update(a->cfg.client, ns, name, count, NULL, err);
 	ticker_wall(&t);
-	if (kube_time_format(&t, 1, when) < 0)
+	if (rfc3339_format(&t, 1, when) < 0)
 		return -EINVAL;
 	patch = json_pack("{s{siss}ss}", "series", "count", (int)count, "lastObservedTime", when,
 			  "note", note);
@@ -525,7 +526,7 @@ static enum rec_result record_event(struct actions *a, const struct item *it, co
 				    const char *action, const char *prefix, const char *text,
 				    int64_t times)
 {
-	char name[RECORDER_NAME_MAX], when[KUBE_TIME_MAX];
+	char name[RECORDER_NAME_MAX], when[RFC3339_MAX];
 	struct kube_error err = { 0 };
 	struct buf note = BUF_INIT(NOTE_KEEP + 256);
 	struct timespec now;
@@ -564,7 +565,7 @@ static enum rec_result record_event(struct actions *a, const struct item *it, co
 		/* Expired: start a new Event. */
 	}
 	ticker_wall(&now);
-	kube_time_format(&now, 1, when);
+	rfc3339_format(&now, 1, when);
 	ev.name = name;
 	ev.type = "Warning";
 	ev.reason = reason;

@@ -15,6 +15,7 @@
 #include "jval.h"
 #include "kube_util.h"
 #include "pod.h"
+#include "rfc3339.h"
 #include "xalloc.h"
 
 /* ---- shared strings --------------------------------------------------------
@@ -459,7 +460,7 @@ int kube_decode_meta(void *ud, json_t *obj, void **ret_meta)
 		r = copy_owner(m, json_object_get(meta, "ownerReferences"));
 	m->created = -1;
 	if (r == 0 && json_is_string(created) &&
-	    kube_time_parse(json_string_value(created), &m->created) < 0)
+	    rfc3339_parse(json_string_value(created), &m->created, NULL) < 0)
 		m->created = -1;
 	if (r < 0) {
 		kube_free_meta(NULL, m);
