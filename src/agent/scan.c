@@ -35,7 +35,11 @@
 #define CMDLINE_MAX 4096
 #define ARGS_MAX 64
 
-/* ---- a keyed hash and an open-addressing table ------------------------- */
+/* ---- a keyed hash and an open-addressing table -------------------------
+ * Not base's smap: keys are bytes (inodes, container IDs, paths a
+ * container chooses), hashed with a per-process seed and a finaliser so a
+ * container cannot aim its entries at one chain, and the entries are
+ * values, not nodes embedded in what they index. */
 
 static uint64_t hash_bytes(uint64_t seed, const void *p, size_t n)
 {

@@ -90,7 +90,8 @@ static bool key_eq(const struct kube_object *o, uint32_t hash, const char *ns, c
 }
 
 /* ---- the table: open addressing, so one object can sit in two tables
- * while a relist compares the old cache with the new list. ---------------- */
+ * while a relist compares the old cache with the new list (base's smap
+ * embeds one node in its entry, so an entry is in one table at a time). */
 
 struct ktable {
 	struct kube_object **slots;
