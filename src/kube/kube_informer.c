@@ -1207,7 +1207,7 @@ int kube_informer_start(struct kube_informer *inf)
 
 void kube_informer_stop(struct kube_informer *inf)
 {
-	if (!inf->running)
+	if (!inf || !inf->running)
 		return;
 	pthread_mutex_lock(&inf->mu);
 	atomic_store(&inf->stop, true);

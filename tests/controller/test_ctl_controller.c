@@ -11,8 +11,11 @@
 #include <string.h>
 
 #include "controller.h"
+#include "ctl.h"
 #include "kube_client.h"
+#include "kube_informer.h"
 #include "kubeconfig.h"
+#include "leader.h"
 #include "metrics.h"
 #include "pglog.h"
 #include "telemetry_ops.h"
@@ -99,6 +102,12 @@ START_TEST(destructors_take_null)
 	ck_assert_ptr_null(controller_free(NULL));
 	telemetry_ops_stop(NULL);
 	ck_assert_ptr_null(telemetry_ops_free(NULL));
+	queue_shutdown(NULL);
+	ck_assert_ptr_null(queue_free(NULL));
+	leader_stop(NULL, true);
+	ck_assert_ptr_null(leader_free(NULL));
+	kube_informer_stop(NULL);
+	ck_assert_ptr_null(kube_informer_free(NULL));
 }
 END_TEST
 

@@ -97,6 +97,19 @@ START_TEST(test_buf_alloc_failure)
 }
 END_TEST
 
+/* Destructors take NULL (systemd's rule), so a half-built owner can call
+ * them on whatever it never made. */
+START_TEST(test_free_null)
+{
+	buf_free(NULL);
+	errlist_free(NULL);
+	ck_assert_ptr_null(arena_free(NULL));
+	ticker_stop(NULL);
+	ticker_destroy(NULL);
+	pg_free(NULL);
+}
+END_TEST
+
 START_TEST(test_arena)
 {
 	struct arena *a = arena_new(64);
@@ -525,6 +538,7 @@ int main(void)
 	tcase_add_test(tc[0], test_json_strings);
 	tcase_add_test(tc[0], test_utf8_cut);
 	tcase_add_test(tc[0], test_buf_alloc_failure);
+	tcase_add_test(tc[0], test_free_null);
 	tcase_add_test(tc[1], test_arena);
 	tcase_add_test(tc[2], test_errlist_cap);
 	tcase_add_test(tc[3], test_fpath);
