@@ -9,7 +9,6 @@
 #include <time.h>
 
 #include "buf.h"
-#include "kube_util.h"
 #include "rfc3339.h"
 #include "xalloc.h"
 

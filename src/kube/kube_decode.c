@@ -13,7 +13,6 @@
 #include "fpath.h"
 #include "hash.h"
 #include "jval.h"
-#include "kube_util.h"
 #include "pod.h"
 #include "rfc3339.h"
 #include "xalloc.h"
