@@ -168,7 +168,7 @@ void actions_forget_pod(struct actions *a, const char *uid);
 /* Reports queued or waiting for a retry. */
 size_t actions_pending(struct actions *a);
 /* Stops the worker (the report in hand is finished first); later submits
- * get -ESHUTDOWN.  Idempotent. */
+ * get -ESHUTDOWN.  Idempotent, NULL-safe. */
 void actions_stop(struct actions *a);
 /* Stops, then frees.  NULL-safe; returns NULL. */
 struct actions *actions_free(struct actions *a);

@@ -57,7 +57,8 @@ bool controller_leading(struct controller *c);
 
 /* Clean shutdown: stops judging and acting, flushes profile status while
  * still leading, releases the Lease, stops the informers, within the
- * config's shutdown_timeout_ms.  Idempotent. */
+ * config's shutdown_timeout_ms.  Idempotent, NULL-safe, and safe on a
+ * controller that controller_new() left half-built. */
 void controller_stop(struct controller *c);
 /* The same within @budget_ms (<= 0: shutdown_timeout_ms): the status
  * flush writes the changed statuses that say new violations first, then

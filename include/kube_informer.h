@@ -103,7 +103,8 @@ int kube_informer_new(struct kube_client *c, const struct kube_informer_opts *o,
 /* Starts the thread.  0, or a negative errno from pthread_create. */
 int kube_informer_start(struct kube_informer *inf);
 /* Stops the thread and waits for it: a blocked watch is interrupted
- * within about a second.  Idempotent.  The cache stays readable. */
+ * within about a second.  Idempotent, NULL-safe.  The cache stays
+ * readable. */
 void kube_informer_stop(struct kube_informer *inf);
 /* Stops, then frees the cache (entries still referenced elsewhere live
  * on until unreferenced).  NULL-safe; returns NULL. */

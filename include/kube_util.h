@@ -1,13 +1,12 @@
 /* kube_util.h - what the Kubernetes client needs and nothing else in the
- * tree does yet: percent encoding of path segments and query values, API
- * timestamps, and a per-thread random source for jitter.  Pure functions,
- * no I/O.  Base64 is base64.h's. */
+ * tree does yet: percent encoding of path segments and query values and
+ * a per-thread random source for jitter.  Pure functions, no I/O.  Base64
+ * is base64.h's, API timestamps rfc3339.h's. */
 #ifndef PG_KUBE_UTIL_H
 #define PG_KUBE_UTIL_H
 
 #include <stddef.h>
 #include <stdint.h>
-#include <time.h>
 
 struct buf;
 
@@ -27,16 +26,6 @@ struct kube_param {
 /* Appends "?k=v&k2=v2" (keys and values escaped) for the parameters with
  * a value; nothing when none has one. */
 int kube_query_append(struct buf *out, const struct kube_param *params);
-
-/* RFC 3339 in UTC with second ("2006-01-02T15:04:05Z", metav1.Time) or
- * microsecond precision ("...05.000000Z", metav1.MicroTime) into @out,
- * which has room for KUBE_TIME_MAX bytes.  -EINVAL for a time gmtime
- * cannot convert. */
-#define KUBE_TIME_MAX 32
-int kube_time_format(const struct timespec *ts, int micro, char out[KUBE_TIME_MAX]);
-/* Parses either form (any fraction, "Z" or a numeric offset) to epoch
- * seconds.  0 or -EINVAL. */
-int kube_time_parse(const char *s, int64_t *ret_epoch);
 
 /* A fast non-cryptographic random number for jitter, from a per-thread
  * generator seeded from getrandom().  Never use it for secrets. */

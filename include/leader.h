@@ -48,7 +48,7 @@ bool leader_holds(struct leader *l, int64_t margin_ms);
 /* The holder last observed, into @out ("" when none). */
 void leader_observed_holder(struct leader *l, char *out, size_t n);
 /* Stops the thread; with @release and the Lease held, clears its holder
- * (calling on_stopped first).  Idempotent. */
+ * (calling on_stopped first).  Idempotent, NULL-safe. */
 void leader_stop(struct leader *l, bool release);
 /* Stops (releasing), then frees.  NULL-safe; returns NULL. */
 struct leader *leader_free(struct leader *l);

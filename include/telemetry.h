@@ -67,7 +67,7 @@ enum tel_source tel_detect(const char *body, size_t len);
 int tel_source_parse(const char *s, enum tel_source *ret);
 
 /* "2026-11-22T10:00:00.123Z" (fractions and offsets allowed) to epoch
- * seconds; -1 when unreadable. */
+ * seconds; -1 when not an RFC 3339 time (rfc3339_parse()). */
 int64_t tel_time(const char *s);
 
 #endif

@@ -1,6 +1,8 @@
-/* ticker.h - a background thread that wakes now and then until it is
- * stopped: the one shape of the controller's periodic loops (the
- * certificate keeper, the webhook arming), so each writes only its round. */
+/* ticker.h - the one clock (monotonic milli- and nanoseconds, the wall
+ * clock, deadlines for condition variables on CLOCK_MONOTONIC), and a
+ * background thread that wakes now and then until it is stopped: the one
+ * shape of the controller's periodic loops (the certificate keeper, the
+ * webhook arming), so each writes only its round. */
 #ifndef PG_TICKER_H
 #define PG_TICKER_H
 
@@ -16,8 +18,12 @@ struct ticker {
 	bool started, stopping;
 };
 
-/* The monotonic clock, in milliseconds. */
+/* The monotonic clock, in milliseconds, and in nanoseconds. */
 int64_t ticker_now_ms(void);
+int64_t ticker_now_ns(void);
+/* The wall clock (CLOCK_REALTIME): for timestamps that leave the process,
+ * never for durations. */
+void ticker_wall(struct timespec *ret_ts);
 /* *@ret_ts = the monotonic time @ms from now, for pthread_cond_timedwait
  * on a condition variable of CLOCK_MONOTONIC. */
 void ticker_deadline(int64_t ms, struct timespec *ret_ts);

@@ -12,6 +12,7 @@
 
 #include "metrics.h"
 #include "pglog.h"
+#include "ticker.h"
 #include "xalloc.h"
 
 struct agent {
@@ -154,30 +155,18 @@ static int emit_queue(void *ud, const char *line, size_t len)
 	return sender_push(a->sender, line, len);
 }
 
-static void now_wall(struct timespec *ts)
-{
-	clock_gettime(CLOCK_REALTIME, ts);
-}
-
-static double mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* One sample with its logs and metrics. */
 static int sample(struct agent *a, scan_emit_fn emit)
 {
 	struct scan_stats st;
 	struct timespec wall;
-	double t0 = mono(), dt;
+	int64_t t0 = ticker_now_ns();
+	double dt;
 	int r;
 
-	now_wall(&wall);
+	ticker_wall(&wall);
 	r = scan_sample(a->scan, &wall, emit, a, &st);
-	dt = mono() - t0;
+	dt = (double)(ticker_now_ns() - t0) / 1e9;
 	if (r < 0) {
 		metric_inc(a->m_failed);
 		if (r != a->last_err)
@@ -254,13 +243,14 @@ int agent_run(struct agent *a, const sigset_t *stop)
 		return r;
 	}
 	while (sig <= 0) {
-		double t0 = mono(), left;
+		int64_t t0 = ticker_now_ns();
+		double left;
 		struct timespec ts;
 
 		sample(a, emit_queue);
 		sender_kick(a->sender);
 		for (;;) {
-			left = (double)a->cfg.interval_ms / 1000 - (mono() - t0);
+			left = (double)a->cfg.interval_ms / 1000 - (double)(ticker_now_ns() - t0) / 1e9;
 			if (left <= 0) {
 				sig = 0;
 				break;

@@ -25,7 +25,9 @@
 #include "agent_tokens.h"
 #include "arena.h"
 #include "buf.h"
+#include "hash.h"
 #include "strutil.h"
+#include "ticker.h"
 #include "xalloc.h"
 
 #define LINE_MAX_BYTES (64u * 1024)
@@ -33,17 +35,16 @@
 #define CMDLINE_MAX 4096
 #define ARGS_MAX 64
 
-/* ---- a keyed hash and an open-addressing table ------------------------- */
+/* ---- a keyed hash and an open-addressing table -------------------------
+ * Not base's smap: keys are bytes (inodes, container IDs, paths a
+ * container chooses), hashed with a per-process seed and a finaliser so a
+ * container cannot aim its entries at one chain, and the entries are
+ * values, not nodes embedded in what they index. */
 
 static uint64_t hash_bytes(uint64_t seed, const void *p, size_t n)
 {
-	const unsigned char *b = p;
-	uint64_t h = 0xcbf29ce484222325ULL ^ seed;
+	uint64_t h = hash_fnv1a64(HASH_FNV64_BASIS ^ seed, p, n);
 
-	for (size_t i = 0; i < n; i++) {
-		h ^= b[i];
-		h *= 0x100000001b3ULL;
-	}
 	/* splitmix64's finaliser: FNV alone leaves the low bits weak */
 	h ^= h >> 30;
 	h *= 0xbf58476d1ce4e5b9ULL;
@@ -439,14 +440,6 @@ static bool is_egress(const struct netns *n, const struct procfs_sock *sk)
 	return !is_listening(n, sk);
 }
 
-static double mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1000 + (double)ts.tv_nsec / 1e6;
-}
-
 /* Reads the tables of @want that this sample has not read yet, through
  * the process directory @pfd (any process of the namespace will do).
  * -EAGAIN, reading nothing, when the sample's time budget for tables has
@@ -471,11 +464,11 @@ static int netns_load(struct scan *s, struct netns *n, int pfd, uint8_t want)
 		return -EAGAIN;
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		size_t bad = 0;
-		double t0;
+		int64_t t0;
 
 		if (!(want & files[i].bit) || (n->loaded & files[i].bit))
 			continue;
-		t0 = mono_ms();
+		t0 = ticker_now_ns();
 		n->loaded |= files[i].bit;
 		buf_reset(&s->table);
 		r = procfs_read_buf(pfd, files[i].name, &s->table);
@@ -493,7 +486,7 @@ static int netns_load(struct scan *s, struct netns *n, int pfd, uint8_t want)
 		if (r < 0)
 			return r;
 		s->st.bad_rows += bad;
-		s->table_ms += mono_ms() - t0;
+		s->table_ms += (double)(ticker_now_ns() - t0) / 1e6;
 		grew = true;
 	}
 	if (!grew)

@@ -21,6 +21,7 @@
 #include "jval.h"
 #include "metrics.h"
 #include "pglog.h"
+#include "ticker.h"
 #include "xalloc.h"
 
 #define REPLY_MAX (64u * 1024)
@@ -67,14 +68,6 @@ struct sender {
 
 	struct metric *m_accepted, *m_rejected, *m_dropped, *m_ok, *m_failed, *m_queue;
 };
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static uint64_t next_rand(struct sender *s)
 {
@@ -236,7 +229,7 @@ static void token_reload(struct sender *s)
 	size_t len = 0;
 	int fd;
 
-	s->token_read_ms = now_ms();
+	s->token_read_ms = (uint64_t)ticker_now_ms();
 	if (!s->token_file)
 		return;
 	fd = open(s->token_file, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
@@ -418,7 +411,7 @@ static void timed_wait(struct sender *s, uint64_t until_ms)
  * left). */
 static bool send_one(struct sender *s)
 {
-	uint64_t seq = s->head_seq, t = now_ms(), acc, rej;
+	uint64_t seq = s->head_seq, t = (uint64_t)ticker_now_ms(), acc, rej;
 	unsigned timeout = s->timeout_ms;
 	size_t n = take_batch(s);
 	enum outcome o;
@@ -494,7 +487,7 @@ static bool send_one(struct sender *s)
 	metric_inc(s->m_failed);
 	s->st.failures++;
 	s->failures++;
-	s->retry_at_ms = now_ms() + sender_backoff_ms(s->failures, s->backoff_min_ms,
+	s->retry_at_ms = (uint64_t)ticker_now_ms() + sender_backoff_ms(s->failures, s->backoff_min_ms,
 						      s->backoff_max_ms, next_rand(s));
 	return false;
 }
@@ -506,7 +499,7 @@ static void *sender_main(void *ud)
 	token_reload(s);
 	pthread_mutex_lock(&s->lock);
 	for (;;) {
-		uint64_t t = now_ms();
+		uint64_t t = (uint64_t)ticker_now_ms();
 
 		if (s->stopping) {
 			/* one last effort, backoff ignored, bounded by the deadline */
@@ -531,7 +524,7 @@ static void *sender_main(void *ud)
 	return NULL;
 }
 
-/* timed waits measure CLOCK_MONOTONIC, like now_ms() */
+/* timed waits measure CLOCK_MONOTONIC, like (uint64_t)ticker_now_ms() */
 static int cond_init(pthread_cond_t *c)
 {
 	pthread_condattr_t a;
@@ -650,7 +643,7 @@ struct sender *sender_stop(struct sender *s, unsigned flush_ms)
 		return NULL;
 	pthread_mutex_lock(&s->lock);
 	s->stopping = true;
-	s->flush_deadline_ms = now_ms() + flush_ms;
+	s->flush_deadline_ms = (uint64_t)ticker_now_ms() + flush_ms;
 	pthread_cond_signal(&s->cond);
 	pthread_mutex_unlock(&s->lock);
 	if (s->started)

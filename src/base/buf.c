@@ -172,6 +172,8 @@ char *buf_steal(struct buf *b)
 
 void buf_free(struct buf *b)
 {
+	if (!b)
+		return;
 	pg_free(b->data);
 	b->data = NULL;
 	b->len = b->cap = 0;

@@ -68,6 +68,8 @@ void errlist_clear(struct errlist *e)
 
 void errlist_free(struct errlist *e)
 {
+	if (!e)
+		return;
 	errlist_clear(e);
 	pg_free(e->msgs);
 	e->msgs = NULL;

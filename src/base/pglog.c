@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "buf.h"
+#include "ticker.h"
 
 static enum pglog_format log_format = PGLOG_JSON;
 static enum pglog_level log_max = PGLOG_INFO;
@@ -59,7 +60,7 @@ void pglog(enum pglog_level lvl, const char *msg, ...)
 
 	if (!pglog_enabled(lvl))
 		return;
-	clock_gettime(CLOCK_REALTIME, &ts);
+	ticker_wall(&ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(tbuf, sizeof(tbuf), "%Y-%m-%dT%H:%M:%S", &tm);
 

@@ -1,5 +1,6 @@
-/* ticker.c - the periodic background thread of include/ticker.h: one
- * monotonic condition variable, one stop flag, one join. */
+/* ticker.c - the clock and the periodic background thread of
+ * include/ticker.h: one monotonic condition variable, one stop flag, one
+ * join. */
 #include "ticker.h"
 
 int64_t ticker_now_ms(void)
@@ -8,6 +9,19 @@ int64_t ticker_now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t ticker_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void ticker_wall(struct timespec *ret_ts)
+{
+	clock_gettime(CLOCK_REALTIME, ret_ts);
 }
 
 void ticker_deadline(int64_t ms, struct timespec *ret_ts)

@@ -25,6 +25,7 @@
 #include "pglog.h"
 #include "strutil.h"
 #include "telemetry_ops.h"
+#include "ticker.h"
 #include "webhook_server.h"
 #include "webhookcfg.h"
 #include "xalloc.h"
@@ -108,14 +109,6 @@ static int parse_duration(const char *s, int64_t *ret_ms)
 	return 0;
 }
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Exits the process when the shutdown deadline passes with something still
  * hanging (a request to an API server that stopped answering): better a
  * quick exit the next leader recovers from than the kubelet's SIGKILL. */
@@ -135,13 +128,7 @@ static void start_watchdog(struct timespec *at, int64_t timeout_ms)
 {
 	pthread_t t;
 
-	clock_gettime(CLOCK_MONOTONIC, at);
-	at->tv_sec += (time_t)(timeout_ms / 1000);
-	at->tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-	if (at->tv_nsec >= 1000000000) {
-		at->tv_sec++;
-		at->tv_nsec -= 1000000000;
-	}
+	ticker_deadline(timeout_ms, at);
 	if (pthread_create(&t, NULL, shutdown_watchdog, at) == 0)
 		pthread_detach(t);
 }
@@ -521,13 +508,13 @@ int cmd_controller(int argc, char **argv)
 	pglog(PGLOG_INFO, "shutting down: flushing status, releasing the lease", "signal",
 	      sig == SIGINT ? "SIGINT" : "SIGTERM", NULL);
 	start_watchdog(&watchdog_at, cc.shutdown_timeout_ms);
-	t_sig = mono_ms();
+	t_sig = ticker_now_ms();
 	certs_ops_stop(certs);
 	webhookcfg_ops_stop(arm);
 	telemetry_ops_stop(tel);
 	/* What the other stops took comes off the controller's budget. */
-	controller_stop_within(ctl, cc.shutdown_timeout_ms - (mono_ms() - t_sig) > 1000 ?
-				    cc.shutdown_timeout_ms - (mono_ms() - t_sig) : 1000);
+	controller_stop_within(ctl, cc.shutdown_timeout_ms - (ticker_now_ms() - t_sig) > 1000 ?
+				    cc.shutdown_timeout_ms - (ticker_now_ms() - t_sig) : 1000);
 	rc = EXIT_PASS;
 	pglog(PGLOG_INFO, "controller stopped", NULL);
 	goto out;

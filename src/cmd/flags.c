@@ -25,6 +25,8 @@ static int strlist_push(struct strlist *l, const char *s)
 
 void strlist_free(struct strlist *l)
 {
+	if (!l)
+		return;
 	pg_free(l->owned);
 	l->owned = NULL;
 	pg_free(l->v);

@@ -27,6 +27,7 @@
 #include "kube_util.h"
 #include "metrics.h"
 #include "pglog.h"
+#include "rfc3339.h"
 #include "strutil.h"
 #include "xalloc.h"
 
@@ -290,7 +291,7 @@ static struct item *item_from_report(const struct drift_report *r)
 	if (!it->observed) {
 		struct timespec ts;
 
-		clock_gettime(CLOCK_REALTIME, &ts);
+		ticker_wall(&ts);
 		it->observed = ts.tv_sec;
 	}
 	for (size_t i = 0; i < r->ngroups && it->ng < DRIFT_MAX_GROUPS; i++) {
@@ -442,15 +443,15 @@ static bool get_series(json_t *ev, int32_t *ret_count)
 static int series_update(struct actions *a, const char *ns, const char *name, int32_t count,
 			 const char *note, struct kube_error *err)
 {
-	char when[KUBE_TIME_MAX];
+	char when[RFC3339_MAX];
 	struct timespec t;
 	json_t *patch;
 	int e;
 
 	if (!note)
 		return kube_event_series_update(a->cfg.client, ns, name, count, NULL, err);
-	clock_gettime(CLOCK_REALTIME, &t);
-	if (kube_time_format(&t, 1, when) < 0)
+	ticker_wall(&t);
+	if (rfc3339_format(&t, 1, when) < 0)
 		return -EINVAL;
 	patch = json_pack("{s{siss}ss}", "series", "count", (int)count, "lastObservedTime", when,
 			  "note", note);
@@ -493,14 +494,14 @@ static enum rec_result existing_event(struct actions *a, const struct item *it, 
 	if (t && strcmp(t, sent_time) == 0) {
 		json_decref(ev);
 		pthread_mutex_lock(&a->mu);
-		recorder_store(a->rec, name, count, ctl_now_ms());
+		recorder_store(a->rec, name, count, ticker_now_ms());
 		pthread_mutex_unlock(&a->mu);
 		return REC_NEW;
 	}
 	if (n && strcmp(n, note) == 0) {
 		json_decref(ev);
 		pthread_mutex_lock(&a->mu);
-		recorder_store(a->rec, name, count, ctl_now_ms());
+		recorder_store(a->rec, name, count, ticker_now_ms());
 		pthread_mutex_unlock(&a->mu);
 		return REC_ALREADY;
 	}
@@ -513,7 +514,7 @@ static enum rec_result existing_event(struct actions *a, const struct item *it, 
 		return REC_FAILED;
 	}
 	pthread_mutex_lock(&a->mu);
-	recorder_store(a->rec, name, count, ctl_now_ms());
+	recorder_store(a->rec, name, count, ticker_now_ms());
 	pthread_mutex_unlock(&a->mu);
 	return REC_FOLDED;
 }
@@ -525,7 +526,7 @@ static enum rec_result record_event(struct actions *a, const struct item *it, co
 				    const char *action, const char *prefix, const char *text,
 				    int64_t times)
 {
-	char name[RECORDER_NAME_MAX], when[KUBE_TIME_MAX];
+	char name[RECORDER_NAME_MAX], when[RFC3339_MAX];
 	struct kube_error err = { 0 };
 	struct buf note = BUF_INIT(NOTE_KEEP + 256);
 	struct timespec now;
@@ -541,14 +542,14 @@ static enum rec_result record_event(struct actions *a, const struct item *it, co
 	buf_truncate(&note, recorder_note_len(buf_str(&note)));
 
 	pthread_mutex_lock(&a->mu);
-	count = recorder_count(a->rec, name, ctl_now_ms());
+	count = recorder_count(a->rec, name, ticker_now_ms());
 	pthread_mutex_unlock(&a->mu);
 	if (count > 0) {
 		count = series_add(count, times);
 		r = series_update(a, it->ns, name, count, times > 1 ? buf_str(&note) : NULL, &err);
 		if (r == 0) {
 			pthread_mutex_lock(&a->mu);
-			recorder_store(a->rec, name, count, ctl_now_ms());
+			recorder_store(a->rec, name, count, ticker_now_ms());
 			pthread_mutex_unlock(&a->mu);
 			res = REC_FOLDED;
 			goto out;
@@ -563,8 +564,8 @@ static enum rec_result record_event(struct actions *a, const struct item *it, co
 		}
 		/* Expired: start a new Event. */
 	}
-	clock_gettime(CLOCK_REALTIME, &now);
-	kube_time_format(&now, 1, when);
+	ticker_wall(&now);
+	rfc3339_format(&now, 1, when);
 	ev.name = name;
 	ev.type = "Warning";
 	ev.reason = reason;
@@ -588,7 +589,7 @@ static enum rec_result record_event(struct actions *a, const struct item *it, co
 						       &err) == 0)
 			count = series_add(0, times);
 		pthread_mutex_lock(&a->mu);
-		recorder_store(a->rec, name, count, ctl_now_ms());
+		recorder_store(a->rec, name, count, ticker_now_ms());
 		pthread_mutex_unlock(&a->mu);
 		res = REC_NEW;
 	} else if (r == -EEXIST) {
@@ -805,7 +806,7 @@ static void finish(struct actions *a, struct item *it, uint64_t epoch)
 		return;
 	}
 	it->events_only = true;
-	defer(a, it, epoch, ctl_now_ms() + retry_delay(a, it->event_attempts));
+	defer(a, it, epoch, ticker_now_ms() + retry_delay(a, it->event_attempts));
 }
 
 static void retry_events(struct actions *a, struct item *it, uint64_t epoch)
@@ -839,7 +840,7 @@ static void act(struct actions *a, struct item *it, uint64_t epoch)
 	struct kube_delete_opts o = { .uid = it->uid, .grace_period = it->grace };
 	struct kube_error err = { 0 };
 	enum pod_liveness lv;
-	int64_t now = ctl_now_ms(), wait;
+	int64_t now = ticker_now_ms(), wait;
 	unsigned n = 0;
 	int r;
 
@@ -921,7 +922,7 @@ static void act(struct actions *a, struct item *it, uint64_t epoch)
 		result = it->action == ACTION_EVICT ? "evicted" : "deleted";
 		set_pod(a, it->uid, PM_ACTED);
 		pthread_mutex_lock(&a->mu);
-		owner_backoff_record(a->owners, it->owner_uid, ctl_now_ms());
+		owner_backoff_record(a->owners, it->owner_uid, ticker_now_ms());
 		pthread_mutex_unlock(&a->mu);
 		count_action(a, label, result);
 		log_action(it, PGLOG_INFO, label, result, "");
@@ -957,7 +958,7 @@ static void act(struct actions *a, struct item *it, uint64_t epoch)
 		count_action(a, label, "error");
 		log_action(it, PGLOG_WARN, label, "error", detail);
 	}
-	defer(a, it, epoch, ctl_now_ms() + wait);
+	defer(a, it, epoch, ticker_now_ms() + wait);
 }
 
 /* The first pass: Events and violations, then the action if any. */
@@ -1043,7 +1044,7 @@ static void process(struct actions *a, struct item *it, uint64_t epoch)
 		 * waits, folding the repeats, so a flood costs one series
 		 * update per interval. */
 		bool records = it->fe.cls == FQ_RECORD || get_pod(a, it->uid) >= 0;
-		int64_t until = records ? fold_until(a, it, ctl_now_ms()) : 0;
+		int64_t until = records ? fold_until(a, it, ticker_now_ms()) : 0;
 
 		if (until > 0)
 			put_off(a, it, epoch, until, true);
@@ -1061,7 +1062,7 @@ static void *actions_main(void *arg)
 
 	pthread_mutex_lock(&a->mu);
 	while (!a->stop) {
-		int64_t now = ctl_now_ms();
+		int64_t now = ticker_now_ms();
 		struct item *it = NULL;
 		struct fq_entry *e;
 		uint64_t epoch;
@@ -1088,13 +1089,7 @@ static void *actions_main(void *arg)
 			struct timespec ts;
 			int64_t d = a->later ? a->later->due_ms - now : 1000;
 
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			ts.tv_sec += (time_t)(d / 1000);
-			ts.tv_nsec += (long)(d % 1000) * 1000000;
-			if (ts.tv_nsec >= 1000000000) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000;
-			}
+			ticker_deadline(d, &ts);
 			pthread_cond_timedwait(&a->cond, &a->mu, &ts);
 			continue;
 		}
@@ -1115,7 +1110,7 @@ static void refused(struct actions *a, const struct item *it, enum fq_refusal wh
 {
 	char limit[32], n[24];
 	uint64_t since = 0;
-	int64_t now = ctl_now_ms();
+	int64_t now = ticker_now_ms();
 	bool say = false;
 
 	count_action(a, "Record", "dropped");
@@ -1235,7 +1230,7 @@ int actions_new(const struct actions_config *cfg, struct actions **ret)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&a->cond, &ca);
 	pthread_condattr_destroy(&ca);
-	bucket_init(&a->bucket, cfg->max_per_minute, ctl_now_ms());
+	bucket_init(&a->bucket, cfg->max_per_minute, ticker_now_ms());
 	if (cfg->metrics) {
 		a->m_actions = metrics_counter(cfg->metrics, "profileguard_actions_total",
 			"Actions on drifted pods, by action (Delete, Evict, Record) and result.",
@@ -1318,7 +1313,7 @@ void actions_reset(struct actions *a)
 	smap_clear(&a->pods, free_pod, NULL);
 	owner_backoff_clear(a->owners);
 	recorder_clear(a->rec);
-	bucket_init(&a->bucket, a->cfg.max_per_minute, ctl_now_ms());
+	bucket_init(&a->bucket, a->cfg.max_per_minute, ticker_now_ms());
 	pthread_mutex_unlock(&a->mu);
 }
 
@@ -1351,6 +1346,8 @@ size_t actions_pending(struct actions *a)
 
 void actions_stop(struct actions *a)
 {
+	if (!a)
+		return;
 	pthread_mutex_lock(&a->mu);
 	a->stop = true;
 	pthread_cond_broadcast(&a->cond);

@@ -22,6 +22,7 @@
 #include "kube_client.h"
 #include "kube_util.h"
 #include "pglog.h"
+#include "rfc3339.h"
 #include "ticker.h"
 #include "xalloc.h"
 
@@ -221,7 +222,7 @@ static int certs_ops_round(struct certs_ops *o)
 	struct certs_info ci;
 	json_t *cur = NULL;
 	enum certs_verdict v;
-	char why[128], until[KUBE_TIME_MAX];
+	char why[128], until[RFC3339_MAX];
 	int64_t now = (int64_t)time(NULL);
 	int r;
 
@@ -254,7 +255,7 @@ static int certs_ops_round(struct certs_ops *o)
 			goto out;
 		}
 		if (certs_parse(b.cert, &ci) == 0 &&
-		    kube_time_format(&(struct timespec){ .tv_sec = (time_t)ci.not_after }, 0,
+		    rfc3339_format(&(struct timespec){ .tv_sec = (time_t)ci.not_after }, 0,
 				     until) == 0)
 			pglog(PGLOG_INFO, v == CERTS_NEW_CA ? "webhook CA and certificate generated"
 			      : "webhook certificate renewed", "secret", o->secret, "reason", why,

@@ -29,6 +29,7 @@
 #include "ctl.h"
 #include "engine.h"
 #include "errlist.h"
+#include "hash.h"
 #include "kube_api.h"
 #include "kube_decode.h"
 #include "kube_client.h"
@@ -207,11 +208,9 @@ static void free_wp(void *ud, void *data)
 
 static uint64_t hash_json(json_t *v)
 {
-	uint64_t h = 14695981039346656037ull;
 	char *text = v ? json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) : NULL;
+	uint64_t h = hash_fnv1a64_str(HASH_FNV64_BASIS, text ? text : "");
 
-	for (const unsigned char *p = (const unsigned char *)(text ? text : ""); *p; p++)
-		h = (h ^ *p) * 1099511628211ull;
 	free(text);
 	return h;
 }
@@ -543,7 +542,7 @@ static bool ns_ignored(struct controller *c, const char *ns)
 static uint64_t fingerprint(const struct findings *f, const struct profile *prof,
 			    enum reason reason)
 {
-	uint64_t h = 14695981039346656037ull;
+	uint64_t h = HASH_FNV64_BASIS;
 
 	/* What would be done is part of what was reported: a profile that
 	 * goes from Audit to Enforce, or changes its action, acts on the
@@ -553,9 +552,7 @@ static uint64_t fingerprint(const struct findings *f, const struct profile *prof
 	for (size_t i = 0; i < f->n; i++) {
 		if (f->v[i].profile != prof || f->v[i].reason != reason)
 			continue;
-		for (const unsigned char *p = (const unsigned char *)f->v[i].message; *p; p++)
-			h = (h ^ *p) * 1099511628211ull;
-		h = (h ^ 0xffu) * 1099511628211ull;
+		h = hash_fnv1a64_field(h, f->v[i].message);
 	}
 	return h ? h : 1;
 }
@@ -799,7 +796,7 @@ static void expand(struct controller *c, const char *key)
 	if (!x.only) {
 		pthread_mutex_lock(&c->mu);
 		if (!c->pass_started_ms)
-			c->pass_started_ms = ctl_now_ms();
+			c->pass_started_ms = ticker_now_ms();
 		c->pass_all = true;
 		pthread_mutex_unlock(&c->mu);
 	}
@@ -813,7 +810,7 @@ static void expand(struct controller *c, const char *key)
 /* The queue drained after a pass: how long it took, from the request. */
 static void pass_done(struct controller *c, int64_t started, size_t n, bool all)
 {
-	double secs = (double)(ctl_now_ms() - started) / 1000.0;
+	double secs = (double)(ticker_now_ms() - started) / 1000.0;
 	char pods[24], s[32];
 
 	snprintf(pods, sizeof(pods), "%zu", n);
@@ -884,7 +881,7 @@ static void maybe_activate(struct controller *c)
 	    all_synced(c)) {
 		atomic_store(&c->active, true);
 		c->warming = true;
-		c->next_resync_ms = ctl_now_ms() + c->cfg.resync_ms;
+		c->next_resync_ms = ticker_now_ms() + c->cfg.resync_ms;
 		c->recounted_ms = 0;
 		atomic_store(&c->recount, true);
 		for (size_t i = 0; i < c->nprofs; i++)
@@ -1205,7 +1202,7 @@ static void on_error(void *ud, int err, const struct kube_error *e)
 	struct infslot *s = ud;
 	int64_t zero = 0;
 
-	atomic_compare_exchange_strong(&s->failing_since, &zero, ctl_now_ms());
+	atomic_compare_exchange_strong(&s->failing_since, &zero, ticker_now_ms());
 	pglog(PGLOG_WARN, "list or watch failed; retrying", "resource",
 	      kube_informer_name(s->inf), "error",
 	      e && e->message[0] ? e->message : strerror(-err), NULL);
@@ -1221,7 +1218,7 @@ static void request_ns(struct controller *c, const char *ns)
 		return;
 	pthread_mutex_lock(&c->mu);
 	if (!c->pass_started_ms)
-		c->pass_started_ms = ctl_now_ms();
+		c->pass_started_ms = ticker_now_ms();
 	if (!smap_get(&c->pending_ns, ns)) {
 		r = pg_calloc(1, sizeof(*r) + len + 1);
 		if (r) {
@@ -1310,7 +1307,7 @@ static size_t collect_patches(struct controller *c, int64_t now_ms, bool all, st
 	size_t n = 0;
 	struct timespec wall;
 
-	clock_gettime(CLOCK_REALTIME, &wall);
+	ticker_wall(&wall);
 	pthread_mutex_lock(&c->mu);
 	if (!atomic_load(&c->active) || c->warming)
 		goto out;
@@ -1420,14 +1417,14 @@ static int status_patch(struct controller *c, const char *ns, const char *name, 
 static size_t flush_status(struct controller *c, bool all, int max_rank, int64_t deadline_ms)
 {
 	struct patch *v;
-	size_t n = collect_patches(c, ctl_now_ms(), all, &v), left = 0;
+	size_t n = collect_patches(c, ticker_now_ms(), all, &v), left = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		struct patch *p = &v[i];
 		struct kube_error err = { 0 };
 		struct profstate *ps;
 		bool late = p->rank > max_rank || atomic_load(&c->flush_cancel) ||
-			    (deadline_ms && ctl_now_ms() >= deadline_ms) ||
+			    (deadline_ms && ticker_now_ms() >= deadline_ms) ||
 			    (!all && atomic_load(&c->stopping));
 		int r = -ENOMEM;
 
@@ -1499,7 +1496,7 @@ static char *invalid_note(const struct profstate *p)
 static void report_invalid(struct controller *c)
 {
 	struct invalid_report *v = NULL;
-	int64_t now = ctl_now_ms();
+	int64_t now = ticker_now_ms();
 	size_t n = 0;
 
 	pthread_mutex_lock(&c->mu);
@@ -1647,7 +1644,7 @@ static void *loop_main(void *arg)
 		bool resync = false;
 
 		pthread_mutex_unlock(&c->mu);
-		now = ctl_now_ms();
+		now = ticker_now_ms();
 		track_health(c, now);
 		if (atomic_load(&c->active)) {
 			pthread_mutex_lock(&c->mu);
@@ -1665,12 +1662,7 @@ static void *loop_main(void *arg)
 			report_invalid(c);
 		}
 		pthread_mutex_lock(&c->mu);
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_nsec += TICK_MS * 1000000L;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
+		ticker_deadline(TICK_MS, &ts);
 		if (!atomic_load(&c->stopping))
 			pthread_cond_timedwait(&c->loop_cond, &c->mu, &ts);
 	}
@@ -1764,7 +1756,7 @@ bool controller_ready(struct controller *c, char *why, size_t n)
 
 bool controller_healthy(struct controller *c, char *why, size_t n)
 {
-	int64_t now = ctl_now_ms();
+	int64_t now = ticker_now_ms();
 
 	for (int i = 0; i < INF__COUNT; i++) {
 		int64_t since = atomic_load(&c->slot[i].failing_since);
@@ -1834,6 +1826,12 @@ int controller_new(const struct controller_config *cfg, struct controller **ret)
 	c = pg_calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
+	/* First, so controller_free() may take the lock whatever fails next. */
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&c->loop_cond, &ca);
+	pthread_condattr_destroy(&ca);
 	c->cfg = *cfg;
 	if (c->cfg.lease_ms <= 0)
 		c->cfg.lease_ms = 15000;
@@ -1862,11 +1860,6 @@ int controller_new(const struct controller_config *cfg, struct controller **ret)
 			if (!(c->ignored[i] = pg_strdup(cfg->ignored_ns[i])))
 				goto fail;
 	}
-	pthread_mutex_init(&c->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&c->loop_cond, &ca);
-	pthread_condattr_destroy(&ca);
 	c->queue = queue_new(0, NULL);
 	if (!c->ns || !c->identity || !c->lease_name || !c->queue)
 		goto fail;
@@ -2015,20 +2008,14 @@ static void *alarm_main(void *arg)
 
 	pthread_mutex_lock(&al->mu);
 	while (!al->done) {
-		int64_t now = ctl_now_ms(), d = al->at_ms - now;
+		int64_t now = ticker_now_ms(), d = al->at_ms - now;
 		struct timespec ts;
 
 		if (d <= 0) {
 			atomic_store(al->flag, true);
 			break;
 		}
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += (time_t)(d / 1000);
-		ts.tv_nsec += (long)(d % 1000) * 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
+		ticker_deadline(d, &ts);
 		pthread_cond_timedwait(&al->cond, &al->mu, &ts);
 	}
 	pthread_mutex_unlock(&al->mu);
@@ -2066,9 +2053,9 @@ static void alarm_disarm(struct alarm *al)
 
 void controller_stop_within(struct controller *c, int64_t budget_ms)
 {
-	int64_t t0 = ctl_now_ms(), reserve, flush_by;
+	int64_t t0 = ticker_now_ms(), reserve, flush_by;
 
-	if (c->stopped)
+	if (!c || c->stopped)
 		return;
 	if (budget_ms <= 0)
 		budget_ms = c->cfg.shutdown_timeout_ms;

@@ -1,7 +1,7 @@
 /* ctl.h - the drift controller's private modules, grouped by file (after
- * OpenBSD's one private header): a string-keyed hash table, the work
- * queue, the action throttles, the Event recorder's naming and cache, the
- * profile status builder and the ops listener.  The pure parts take the
+ * OpenBSD's one private header): the work queue, the action throttles,
+ * the Event recorder's naming and cache, the profile status builder and
+ * the ops listener (the string-keyed table is base's smap, hash.h).  The pure parts take the
  * time from their caller, so the Check suites can drive them exactly. */
 #ifndef PG_CTL_H
 #define PG_CTL_H
@@ -11,44 +11,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hash.h"
+#include "ticker.h"
 #include "webhook_source.h"
 
 struct metrics;
-
-/* Monotonic milliseconds. */
-int64_t ctl_now_ms(void);
-
-/* ---- smap.c: an intrusive hash table keyed by C strings ------------------ */
-
-/* Embed one in the struct to index; @key must live as long as the node. */
-struct smap_node {
-	struct smap_node *next;
-	uint32_t hash;
-	const char *key;
-};
-
-struct smap {
-	struct smap_node **b;
-	size_t cap;             /* a power of two, or 0 */
-	size_t n;
-};
-
-uint32_t smap_hash(const char *key);
-/* The node with @key, NULL when none. */
-struct smap_node *smap_get(const struct smap *m, const char *key);
-/* Adds @node (node->key set; no node with that key may be present).
- * 0 or -ENOMEM (then nothing changed). */
-int smap_put(struct smap *m, struct smap_node *node);
-/* Unlinks and returns the node with @key, NULL when none. */
-struct smap_node *smap_del(struct smap *m, const char *key);
-/* Unlinks every node, calling @fn (may be NULL) on each, and frees the
- * table. */
-void smap_clear(struct smap *m, void (*fn)(void *ud, struct smap_node *n), void *ud);
-/* Calls @fn on every node; @fn may return true to have the node unlinked
- * (it then owns it). */
-void smap_filter(struct smap *m, bool (*fn)(void *ud, struct smap_node *n), void *ud);
-
-#define smap_entry(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 
 /* ---- queue.c: a deduplicating work queue with delayed adds ---------------- */
 
@@ -59,7 +26,7 @@ void smap_filter(struct smap *m, bool (*fn)(void *ud, struct smap_node *n), void
 struct queue;
 typedef int64_t (*queue_clock_fn)(void);
 
-/* @max keys at most (0: no limit); @clock NULL: ctl_now_ms. */
+/* @max keys at most (0: no limit); @clock NULL: ticker_now_ms. */
 struct queue *queue_new(size_t max, queue_clock_fn clock);
 struct queue *queue_free(struct queue *q);
 /* 0 (added), 1 (already waiting: merged), -ENOBUFS (full), -ESHUTDOWN,
@@ -78,7 +45,7 @@ void queue_done(struct queue *q, const char *key);
 void queue_clear(struct queue *q);
 /* Keys waiting or being worked on. */
 size_t queue_len(struct queue *q);
-/* Wakes every waiter; later adds and gets return -ESHUTDOWN. */
+/* Wakes every waiter; later adds and gets return -ESHUTDOWN.  NULL-safe. */
 void queue_shutdown(struct queue *q);
 
 /* ---- queue.c: the actions' fair queue ----------------------------------------- */
@@ -215,7 +182,7 @@ int32_t recorder_count(struct recorder *rc, const char *name, int64_t now_ms);
 /* Records that @name now has @count.  0 or -ENOMEM. */
 int recorder_store(struct recorder *rc, const char *name, int32_t count, int64_t now_ms);
 void recorder_forget(struct recorder *rc, const char *name);
-/* When @name was last written (ctl_now_ms), -1 when not known. */
+/* When @name was last written (ticker_now_ms), -1 when not known. */
 int64_t recorder_written_ms(struct recorder *rc, const char *name, int64_t now_ms);
 /* The note of an Event that folds @count findings of one reason (found
  * while it waited): how many, the @latest evidence, and the @samples of

@@ -96,7 +96,7 @@ bool leader_holds(struct leader *l, int64_t margin_ms)
 {
 	if (!atomic_load(&l->leading))
 		return false;
-	return ctl_now_ms() - atomic_load(&l->renewed_sent_ms) < l->cfg.lease_ms - margin_ms;
+	return ticker_now_ms() - atomic_load(&l->renewed_sent_ms) < l->cfg.lease_ms - margin_ms;
 }
 
 void leader_observed_holder(struct leader *l, char *out, size_t n)
@@ -137,18 +137,18 @@ static int try_once(struct leader *l)
 	struct kube_error err = { 0 };
 	struct kube_lease cur = { 0 }, next = { 0 }, got = { 0 };
 	struct timespec wall;
-	int64_t now = ctl_now_ms(), sent;
+	int64_t now = ticker_now_ms(), sent;
 	int32_t lease_s = (int32_t)(l->cfg.lease_ms / 1000);
 	enum leader_decision d;
 	int r;
 
-	clock_gettime(CLOCK_REALTIME, &wall);
+	ticker_wall(&wall);
 	r = kube_lease_get(l->cfg.client, l->ns, l->name, &cur, &err);
 	if (r == -ENOENT) {
 		next.holder = l->id;
 		next.duration_s = lease_s;
 		next.acquire = next.renew = wall;
-		sent = ctl_now_ms();
+		sent = ticker_now_ms();
 		r = kube_lease_create(l->cfg.client, l->ns, l->name, &next, &got, &err);
 		if (r == -ESTALE)
 			return 0;
@@ -179,7 +179,7 @@ static int try_once(struct leader *l)
 		next.acquire = wall;
 		next.transitions = l->obs.transitions + 1;
 	}
-	sent = ctl_now_ms();
+	sent = ticker_now_ms();
 	r = kube_lease_update(l->cfg.client, l->ns, l->name, &next, &got, &err);
 	if (r == -ESTALE)
 		return 0;
@@ -187,7 +187,7 @@ static int try_once(struct leader *l)
 		report(l, r, "update lease", &err);
 		return r;
 	}
-	observe(l, &got, ctl_now_ms());
+	observe(l, &got, ticker_now_ms());
 	atomic_store(&l->renewed_sent_ms, sent);
 	return 1;
 }
@@ -197,13 +197,7 @@ static void pause_ms(struct leader *l, int64_t ms)
 {
 	struct timespec dl;
 
-	clock_gettime(CLOCK_MONOTONIC, &dl);
-	dl.tv_sec += (time_t)(ms / 1000);
-	dl.tv_nsec += (long)(ms % 1000) * 1000000;
-	if (dl.tv_nsec >= 1000000000) {
-		dl.tv_sec++;
-		dl.tv_nsec -= 1000000000;
-	}
+	ticker_deadline(ms, &dl);
 	pthread_mutex_lock(&l->mu);
 	while (!atomic_load(&l->stop) && pthread_cond_timedwait(&l->cond, &l->mu, &dl) != ETIMEDOUT)
 		;
@@ -234,7 +228,7 @@ static void *leader_main(void *arg)
 
 			/* Another holder is final; a failed renewal is not,
 			 * until the deadline passes. */
-			if (r <= 0 && (other || ctl_now_ms() - atomic_load(&l->renewed_sent_ms) >=
+			if (r <= 0 && (other || ticker_now_ms() - atomic_load(&l->renewed_sent_ms) >=
 					       l->cfg.renew_deadline_ms))
 				step_down(l);
 		} else if (r == 1) {
@@ -274,7 +268,7 @@ static void release(struct leader *l)
 
 	if (!l->have_obs || !l->obs.resource_version)
 		return;
-	clock_gettime(CLOCK_REALTIME, &wall);
+	ticker_wall(&wall);
 	rel.holder = NULL;
 	rel.duration_s = 1;
 	rel.acquire = wall;
@@ -290,6 +284,8 @@ void leader_stop(struct leader *l, bool rel)
 {
 	bool was;
 
+	if (!l)
+		return;
 	if (l->running) {
 		pthread_mutex_lock(&l->mu);
 		atomic_store(&l->stop, true);

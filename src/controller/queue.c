@@ -49,7 +49,7 @@ struct queue *queue_new(size_t max, queue_clock_fn clock)
 	if (!q)
 		return NULL;
 	q->max = max;
-	q->clock = clock ? clock : ctl_now_ms;
+	q->clock = clock ? clock : ticker_now_ms;
 	pthread_mutex_init(&q->mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -311,13 +311,7 @@ int queue_get(struct queue *q, long timeout_ms, const char **ret_key)
 		}
 		/* The condition variable runs on the monotonic clock; the
 		 * queue's own clock only says how long to wait. */
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += (time_t)((until - now) / 1000);
-		ts.tv_nsec += (long)((until - now) % 1000) * 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
+		ticker_deadline(until - now, &ts);
 		pthread_cond_timedwait(&q->cond, &q->mu, &ts);
 	}
 	pthread_mutex_unlock(&q->mu);
@@ -381,6 +375,8 @@ size_t queue_len(struct queue *q)
 
 void queue_shutdown(struct queue *q)
 {
+	if (!q)
+		return;
 	pthread_mutex_lock(&q->mu);
 	q->shut = true;
 	pthread_cond_broadcast(&q->cond);

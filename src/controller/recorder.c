@@ -10,28 +10,21 @@
 #include <string.h>
 
 #include "buf.h"
+#include "hash.h"
 #include "xalloc.h"
 
 #define POD_PART_MAX 200
 #define NOTE_MAX 1024
 
-static uint64_t fnv64(uint64_t h, const char *s)
-{
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-		h = (h ^ *p) * 1099511628211ull;
-	/* A separator, so ("ab", "c") and ("a", "bc") differ. */
-	return (h ^ 0xffu) * 1099511628211ull;
-}
-
 void recorder_event_name(char out[RECORDER_NAME_MAX], const char *pod, const char *pod_uid,
 			 const char *reason, const char *profile_key)
 {
-	uint64_t h = 14695981039346656037ull;
+	uint64_t h = HASH_FNV64_BASIS;
 	size_t n = pod ? strlen(pod) : 0;
 
-	h = fnv64(h, pod_uid ? pod_uid : "");
-	h = fnv64(h, reason ? reason : "");
-	h = fnv64(h, profile_key ? profile_key : "");
+	h = hash_fnv1a64_field(h, pod_uid);
+	h = hash_fnv1a64_field(h, reason);
+	h = hash_fnv1a64_field(h, profile_key);
 	if (n > POD_PART_MAX)
 		n = POD_PART_MAX;
 	/* A cut name may end in '-' or '.': a DNS subdomain may not. */

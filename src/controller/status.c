@@ -9,7 +9,7 @@
 #include <time.h>
 
 #include "buf.h"
-#include "kube_util.h"
+#include "rfc3339.h"
 #include "xalloc.h"
 
 /* The joined messages (at most 4 KiB) and the generations before them. */
@@ -18,9 +18,9 @@
 static json_t *time_string(int64_t epoch)
 {
 	struct timespec ts = { (time_t)epoch, 0 };
-	char t[KUBE_TIME_MAX];
+	char t[RFC3339_MAX];
 
-	if (kube_time_format(&ts, 0, t) < 0)
+	if (rfc3339_format(&ts, 0, t) < 0)
 		return json_null();
 	return json_string(t);
 }

@@ -21,6 +21,7 @@
 #include "controller.h"
 #include "ctl.h"
 #include "doc.h"
+#include "hash.h"
 #include "ingest.h"
 #include "kube_api.h"
 #include "kube_informer.h"
@@ -28,6 +29,7 @@
 #include "strutil.h"
 #include "tel_auth.h"
 #include "tel_endpoint.h"
+#include "ticker.h"
 #include "webhook_server.h"
 #include "webhook_tls.h"
 #include "xalloc.h"
@@ -42,76 +44,42 @@
 /* ---- an index: string key -> "ns/name", several values per key ------------ */
 
 struct ientry {
-	struct ientry *next;
-	uint32_t hash;
-	char *key;                      /* both in this allocation */
+	struct smap_node node;          /* node.key and val: in this allocation */
 	char *val;
 };
 
 struct index {
-	struct ientry **b;
-	size_t cap;                     /* a power of two, or 0 */
-	size_t n;
+	struct smap m;
 };
-
-static uint32_t hash_str(const char *s)
-{
-	uint32_t h = 2166136261u;
-
-	for (; *s; s++)
-		h = (h ^ (uint8_t)*s) * 16777619u;
-	return h;
-}
 
 static int index_add(struct index *ix, const char *key, const char *val)
 {
 	size_t lk = strlen(key) + 1, lv = strlen(val) + 1;
-	struct ientry *e;
+	struct ientry *e = pg_malloc(sizeof(*e) + lk + lv);
+	char *k;
 
-	if (ix->n + 1 > ix->cap / 2) {
-		size_t ncap = ix->cap ? ix->cap * 2 : 1024;
-		struct ientry **nb = pg_calloc(ncap, sizeof(*nb));
-
-		if (!nb)
-			return -ENOMEM;
-		for (size_t i = 0; i < ix->cap; i++) {
-			for (struct ientry *x = ix->b[i], *next; x; x = next) {
-				next = x->next;
-				x->next = nb[x->hash & (ncap - 1)];
-				nb[x->hash & (ncap - 1)] = x;
-			}
-		}
-		pg_free(ix->b);
-		ix->b = nb;
-		ix->cap = ncap;
-	}
-	e = pg_malloc(sizeof(*e) + lk + lv);
 	if (!e)
 		return -ENOMEM;
-	e->key = (char *)(e + 1);
-	e->val = e->key + lk;
-	memcpy(e->key, key, lk);
+	k = (char *)(e + 1);
+	e->val = k + lk;
+	memcpy(k, key, lk);
 	memcpy(e->val, val, lv);
-	e->hash = hash_str(key);
-	e->next = ix->b[e->hash & (ix->cap - 1)];
-	ix->b[e->hash & (ix->cap - 1)] = e;
-	ix->n++;
+	e->node.key = k;
+	if (smap_add(&ix->m, &e->node) < 0) {
+		pg_free(e);
+		return -ENOMEM;
+	}
 	return 0;
 }
 
 static void index_del(struct index *ix, const char *key, const char *val)
 {
-	uint32_t h = hash_str(key);
+	for (struct smap_node *n = smap_get(&ix->m, key); n; n = smap_next(&ix->m, n)) {
+		struct ientry *e = smap_entry(n, struct ientry, node);
 
-	if (!ix->cap)
-		return;
-	for (struct ientry **p = &ix->b[h & (ix->cap - 1)]; *p; p = &(*p)->next) {
-		struct ientry *e = *p;
-
-		if (e->hash == h && !strcmp(e->key, key) && !strcmp(e->val, val)) {
-			*p = e->next;
+		if (!strcmp(e->val, val)) {
+			smap_remove(&ix->m, n);
 			pg_free(e);
-			ix->n--;
 			return;
 		}
 	}
@@ -121,28 +89,19 @@ static void index_del(struct index *ix, const char *key, const char *val)
 static const struct ientry *index_next(const struct index *ix, const char *key,
 				       const struct ientry *after)
 {
-	uint32_t h = hash_str(key);
-	const struct ientry *e;
+	struct smap_node *n = after ? smap_next(&ix->m, &after->node) : smap_get(&ix->m, key);
 
-	if (!ix->cap)
-		return NULL;
-	e = after ? after->next : ix->b[h & (ix->cap - 1)];
-	for (; e; e = e->next)
-		if (e->hash == h && !strcmp(e->key, key))
-			return e;
-	return NULL;
+	return n ? smap_entry(n, struct ientry, node) : NULL;
+}
+
+static void free_ientry(void *ud, struct smap_node *n)
+{
+	pg_free(smap_entry(n, struct ientry, node));
 }
 
 static void index_clear(struct index *ix)
 {
-	for (size_t i = 0; i < ix->cap; i++) {
-		for (struct ientry *e = ix->b[i], *next; e; e = next) {
-			next = e->next;
-			pg_free(e);
-		}
-	}
-	pg_free(ix->b);
-	memset(ix, 0, sizeof(*ix));
+	smap_clear(&ix->m, free_ientry, NULL);
 }
 
 /* ---- the state ---------------------------------------------------------------- */
@@ -181,14 +140,6 @@ struct telemetry_ops {
 	bool labelled;                  /* our label is on our Pod */
 	int64_t label_tried_ms, swept_ms;
 };
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- pod indexes ---------------------------------------------------------------- */
 
@@ -514,7 +465,7 @@ static void start_listener(struct telemetry_ops *t)
 	char err[512], port[8];
 	char *ca = NULL;
 	size_t calen = 0;
-	int64_t now = now_ms();
+	int64_t now = ticker_now_ms();
 	int r;
 
 	if (!t->tls) {
@@ -630,7 +581,7 @@ static void sync_label(struct telemetry_ops *t)
 	bool want = controller_leading(t->cfg.controller), have;
 	struct kube_object *o;
 	const struct pod *p;
-	int64_t now = now_ms();
+	int64_t now = ticker_now_ms();
 
 	if (!t->pod_name)
 		return;
@@ -677,12 +628,7 @@ static void *loop_main(void *arg)
 			check_certificate(t);
 		sync_label(t);
 		pthread_mutex_lock(&t->mu);
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_nsec += TICK_MS * 1000000L;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
+		ticker_deadline(TICK_MS, &ts);
 		if (!t->stop)
 			pthread_cond_timedwait(&t->cond, &t->mu, &ts);
 	}

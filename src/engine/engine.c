@@ -64,6 +64,8 @@ void findings_clear(struct findings *f)
 
 void findings_free(struct findings *f)
 {
+	if (!f)
+		return;
 	findings_clear(f);
 	pg_free(f->v);
 	f->v = NULL;

@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "buf.h"
+#include "rfc3339.h"
+#include "ticker.h"
 #include "xalloc.h"
 
 #define MERGE_PATCH "application/merge-patch+json"
@@ -260,7 +262,7 @@ static void now_or(struct timespec *ts, const struct timespec *given)
 	if (given && (given->tv_sec || given->tv_nsec))
 		*ts = *given;
 	else
-		clock_gettime(CLOCK_REALTIME, ts);
+		ticker_wall(ts);
 }
 
 /* The API server refuses notes over 1 KiB; cut on a UTF-8 boundary. */
@@ -280,13 +282,13 @@ int kube_event_create(struct kube_client *c, const char *ns, const struct kube_e
 		      char **ret_name, struct kube_error *err)
 {
 	struct buf name = BUF_INIT(253);
-	char when[KUBE_TIME_MAX];
+	char when[RFC3339_MAX];
 	struct timespec t;
 	json_t *obj = NULL, *v;
 	int e = -ENOMEM;
 
 	now_or(&t, &ev->event_time);
-	if (kube_time_format(&t, 1, when) < 0)
+	if (rfc3339_format(&t, 1, when) < 0)
 		return -EINVAL;
 	if (ev->name) {
 		if (buf_adds(&name, ev->name) < 0)
@@ -341,13 +343,13 @@ int kube_event_series_update(struct kube_client *c, const char *ns, const char *
 			     int32_t count, const struct timespec *last_observed,
 			     struct kube_error *err)
 {
-	char when[KUBE_TIME_MAX];
+	char when[RFC3339_MAX];
 	struct timespec t;
 	json_t *patch;
 	int e;
 
 	now_or(&t, last_observed);
-	if (kube_time_format(&t, 1, when) < 0)
+	if (rfc3339_format(&t, 1, when) < 0)
 		return -EINVAL;
 	patch = json_pack("{s{siss}}", "series", "count", (int)count, "lastObservedTime", when);
 	if (!patch)
@@ -375,7 +377,7 @@ static int time_field(json_t *obj, const char *key, struct timespec *ret)
 	ret->tv_nsec = 0;
 	if (!json_is_string(v))
 		return 0;
-	if (kube_time_parse(json_string_value(v), &t) < 0)
+	if (rfc3339_parse(json_string_value(v), &t, NULL) < 0)
 		return -EBADMSG;
 	ret->tv_sec = (time_t)t;
 	return 0;
@@ -407,7 +409,7 @@ static int lease_from_json(json_t *obj, struct kube_lease *ret)
 
 static json_t *lease_to_json(const char *ns, const char *name, const struct kube_lease *l)
 {
-	char t[KUBE_TIME_MAX];
+	char t[RFC3339_MAX];
 	json_t *o, *spec;
 
 	o = json_pack("{sssss{ssss}s{si si}}", "apiVersion", "coordination.k8s.io/v1",
@@ -423,10 +425,10 @@ static json_t *lease_to_json(const char *ns, const char *name, const struct kube
 		goto fail;
 	if (l->holder && json_object_set_new(spec, "holderIdentity", json_string(l->holder)) < 0)
 		goto fail;
-	if (l->acquire.tv_sec && (kube_time_format(&l->acquire, 1, t) < 0 ||
+	if (l->acquire.tv_sec && (rfc3339_format(&l->acquire, 1, t) < 0 ||
 				  json_object_set_new(spec, "acquireTime", json_string(t)) < 0))
 		goto fail;
-	if (l->renew.tv_sec && (kube_time_format(&l->renew, 1, t) < 0 ||
+	if (l->renew.tv_sec && (rfc3339_format(&l->renew, 1, t) < 0 ||
 				json_object_set_new(spec, "renewTime", json_string(t)) < 0))
 		goto fail;
 	return o;

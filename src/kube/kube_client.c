@@ -17,6 +17,7 @@
 #include "kube_retry.h"
 #include "kubeconfig.h"
 #include "pg_config.h"
+#include "ticker.h"
 #include "xalloc.h"
 
 #define TOKEN_MAX (64 * 1024)
@@ -72,14 +73,6 @@ static CURLcode curl_init_result;
 static void curl_init_once(void)
 {
 	curl_init_result = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 static bool cancelled(const atomic_bool *cancel)
@@ -165,7 +158,7 @@ int kube_client_new(const struct kube_config *cfg, const struct kube_client_opts
 	pthread_mutex_init(&c->token_lock, NULL);
 	pthread_mutex_init(&c->bucket_lock, NULL);
 	pthread_mutex_init(&c->pool_lock, NULL);
-	kube_bucket_init(&c->bucket, c->opts.qps, c->opts.burst, now_ns());
+	kube_bucket_init(&c->bucket, c->opts.qps, c->opts.burst, ticker_now_ns());
 	c->server = pg_strdup(cfg->server);
 	c->namespace = pg_strdup(cfg->namespace ? cfg->namespace : "default");
 	c->user_agent = pg_strdup(c->opts.user_agent ? c->opts.user_agent
@@ -237,7 +230,7 @@ void kube_client_stats(struct kube_client *c, struct kube_client_stats *ret)
  * same: the kubelet swaps the file atomically, so failures are brief). */
 static void token_refresh_locked(struct kube_client *c, bool force)
 {
-	int64_t now = now_ns();
+	int64_t now = ticker_now_ns();
 	char *data = NULL;
 	size_t len;
 
@@ -758,7 +751,7 @@ static int wait_for_bucket(struct kube_client *c, const atomic_bool *cancel)
 	int64_t wait_ns;
 
 	pthread_mutex_lock(&c->bucket_lock);
-	wait_ns = kube_bucket_reserve(&c->bucket, now_ns());
+	wait_ns = kube_bucket_reserve(&c->bucket, ticker_now_ns());
 	pthread_mutex_unlock(&c->bucket_lock);
 	if (wait_ns <= 0)
 		return 0;

@@ -11,9 +11,10 @@
 #include "arena.h"
 #include "errlist.h"
 #include "fpath.h"
+#include "hash.h"
 #include "jval.h"
-#include "kube_util.h"
 #include "pod.h"
+#include "rfc3339.h"
 #include "xalloc.h"
 
 /* ---- shared strings --------------------------------------------------------
@@ -22,82 +23,44 @@
  * kept once, reference-counted, in one pool for the process. */
 
 struct istr {
-	struct istr *next;
-	uint32_t hash;
+	struct smap_node node;          /* node.key is s */
 	uint32_t refs;
 	char s[];
 };
 
 static struct {
 	pthread_mutex_t mu;
-	struct istr **buckets;
-	size_t cap, n;
-} pool = { PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0 };
-
-static uint32_t str_hash(const char *s)
-{
-	uint32_t h = 2166136261u;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h;
-}
-
-static int pool_grow_locked(void)
-{
-	size_t ncap = pool.cap ? pool.cap * 2 : 1024;
-	struct istr **nb = pg_calloc(ncap, sizeof(*nb));
-
-	if (!nb)
-		return -ENOMEM;
-	for (size_t i = 0; i < pool.cap; i++) {
-		struct istr *e = pool.buckets[i], *next;
-
-		for (; e; e = next) {
-			next = e->next;
-			e->next = nb[e->hash & (ncap - 1)];
-			nb[e->hash & (ncap - 1)] = e;
-		}
-	}
-	pg_free(pool.buckets);
-	pool.buckets = nb;
-	pool.cap = ncap;
-	return 0;
-}
+	struct smap map;
+} pool = { PTHREAD_MUTEX_INITIALIZER, { NULL, 0, 0 } };
 
 /* A pooled copy of @s with one more reference; NULL for NULL, and on
  * allocation failure (*oom set). */
 static const char *istr_get(const char *s, bool *oom)
 {
-	uint32_t h;
+	struct smap_node *n;
 	struct istr *e;
 	size_t len;
 
 	if (!s)
 		return NULL;
-	h = str_hash(s);
 	pthread_mutex_lock(&pool.mu);
-	if (pool.cap && pool.n >= pool.cap && pool_grow_locked() < 0)
-		goto fail;
-	if (!pool.cap && pool_grow_locked() < 0)
-		goto fail;
-	for (e = pool.buckets[h & (pool.cap - 1)]; e; e = e->next) {
-		if (e->hash == h && strcmp(e->s, s) == 0) {
-			e->refs++;
-			pthread_mutex_unlock(&pool.mu);
-			return e->s;
-		}
+	if ((n = smap_get(&pool.map, s))) {
+		e = smap_entry(n, struct istr, node);
+		e->refs++;
+		pthread_mutex_unlock(&pool.mu);
+		return e->s;
 	}
 	len = strlen(s);
 	e = pg_malloc(sizeof(*e) + len + 1);
 	if (!e)
 		goto fail;
-	e->hash = h;
 	e->refs = 1;
 	memcpy(e->s, s, len + 1);
-	e->next = pool.buckets[h & (pool.cap - 1)];
-	pool.buckets[h & (pool.cap - 1)] = e;
-	pool.n++;
+	e->node.key = e->s;
+	if (smap_put(&pool.map, &e->node) < 0) {
+		pg_free(e);
+		goto fail;
+	}
 	pthread_mutex_unlock(&pool.mu);
 	return e->s;
 fail:
@@ -109,17 +72,14 @@ fail:
 /* Drops a reference taken by istr_get(); NULL-safe. */
 static void istr_put(const char *s)
 {
-	struct istr *e, **pp;
+	struct istr *e;
 
 	if (!s)
 		return;
 	e = (struct istr *)(uintptr_t)(s - offsetof(struct istr, s));
 	pthread_mutex_lock(&pool.mu);
 	if (--e->refs == 0) {
-		for (pp = &pool.buckets[e->hash & (pool.cap - 1)]; *pp != e; pp = &(*pp)->next)
-			;
-		*pp = e->next;
-		pool.n--;
+		smap_remove(&pool.map, &e->node);
 		pg_free(e);
 	}
 	pthread_mutex_unlock(&pool.mu);
@@ -130,7 +90,7 @@ size_t kube_decode_shared_strings(void)
 	size_t n;
 
 	pthread_mutex_lock(&pool.mu);
-	n = pool.n;
+	n = pool.map.n;
 	pthread_mutex_unlock(&pool.mu);
 	return n;
 }
@@ -499,7 +459,7 @@ int kube_decode_meta(void *ud, json_t *obj, void **ret_meta)
 		r = copy_owner(m, json_object_get(meta, "ownerReferences"));
 	m->created = -1;
 	if (r == 0 && json_is_string(created) &&
-	    kube_time_parse(json_string_value(created), &m->created) < 0)
+	    rfc3339_parse(json_string_value(created), &m->created, NULL) < 0)
 		m->created = -1;
 	if (r < 0) {
 		kube_free_meta(NULL, m);

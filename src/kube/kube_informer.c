@@ -16,9 +16,11 @@
 
 #include "arena.h"
 #include "buf.h"
+#include "hash.h"
 #include "jval.h"
 #include "kube_retry.h"
 #include "kube_watch.h"
+#include "ticker.h"
 #include "xalloc.h"
 
 #define ACCEPT_META_LIST "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1," \
@@ -75,14 +77,10 @@ void kube_objects_release(struct kube_object **v, size_t n)
 
 static uint32_t key_hash(const char *ns, const char *name)
 {
-	uint32_t h = 2166136261u;
+	uint32_t h = hash_fnv1a32_str(HASH_FNV32_BASIS, ns);
 
-	for (const unsigned char *p = (const unsigned char *)ns; *p; p++)
-		h = (h ^ *p) * 16777619u;
-	h = (h ^ '/') * 16777619u;
-	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
-		h = (h ^ *p) * 16777619u;
-	return h;
+	h = hash_fnv1a32(h, "/", 1);
+	return hash_fnv1a32_str(h, name);
 }
 
 static bool key_eq(const struct kube_object *o, uint32_t hash, const char *ns, const char *name)
@@ -92,7 +90,8 @@ static bool key_eq(const struct kube_object *o, uint32_t hash, const char *ns, c
 }
 
 /* ---- the table: open addressing, so one object can sit in two tables
- * while a relist compares the old cache with the new list. ---------------- */
+ * while a relist compares the old cache with the new list (base's smap
+ * embeds one node in its entry, so an entry is in one table at a time). */
 
 struct ktable {
 	struct kube_object **slots;
@@ -343,23 +342,12 @@ bool kube_informer_has_synced(const struct kube_informer *inf)
 	return atomic_load(&inf->synced);
 }
 
-static void deadline_in(struct timespec *ts, long ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (ms % 1000) * 1000000;
-	if (ts->tv_nsec >= 1000000000) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000;
-	}
-}
-
 int kube_informer_wait_synced(struct kube_informer *inf, long timeout_ms)
 {
 	struct timespec dl;
 	int r = 0;
 
-	deadline_in(&dl, timeout_ms);
+	ticker_deadline(timeout_ms, &dl);
 	pthread_mutex_lock(&inf->mu);
 	while (!inf->announced && !atomic_load(&inf->stop) && r == 0)
 		r = pthread_cond_timedwait(&inf->cond, &inf->mu, &dl);
@@ -373,7 +361,7 @@ static int pause_ms(struct kube_informer *inf, int64_t ms)
 {
 	struct timespec dl;
 
-	deadline_in(&dl, (long)ms);
+	ticker_deadline(ms, &dl);
 	pthread_mutex_lock(&inf->mu);
 	while (!atomic_load(&inf->stop) &&
 	       pthread_cond_timedwait(&inf->cond, &inf->mu, &dl) != ETIMEDOUT)
@@ -1160,7 +1148,7 @@ static void *informer_main(void *arg)
 
 	while (!atomic_load(&inf->stop)) {
 		struct kube_error err = { 0 };
-		struct timespec t0, t1;
+		int64_t t0;
 		int werr = 0, action;
 
 		if (need_list) {
@@ -1172,7 +1160,7 @@ static void *informer_main(void *arg)
 			need_list = false;
 			failures = 0;
 		}
-		clock_gettime(CLOCK_MONOTONIC, &t0);
+		t0 = ticker_now_ms();
 		inf->watch_events = 0;
 		action = watch_once(inf, &werr, &err);
 		if (action == -ECANCELED)
@@ -1187,15 +1175,13 @@ static void *informer_main(void *arg)
 		}
 		if (werr && werr != -ETIME)
 			report(inf, werr, &err);
-		clock_gettime(CLOCK_MONOTONIC, &t1);
 		/* A watch that carried anything was healthy however it ended
 		 * (a cut after events is what proxies do): resume at once,
 		 * or drift is seen seconds late.  One that failed, or ended
 		 * at once with nothing, backs off. */
 		if (action == WATCH_RESTART &&
 		    kube_watch_progressed(werr, inf->watch_events,
-					  (t1.tv_sec - t0.tv_sec) * 1000 +
-					  (t1.tv_nsec - t0.tv_nsec) / 1000000)) {
+					  ticker_now_ms() - t0)) {
 			failures = 0;
 			continue;
 		}
@@ -1221,7 +1207,7 @@ int kube_informer_start(struct kube_informer *inf)
 
 void kube_informer_stop(struct kube_informer *inf)
 {
-	if (!inf->running)
+	if (!inf || !inf->running)
 		return;
 	pthread_mutex_lock(&inf->mu);
 	atomic_store(&inf->stop, true);

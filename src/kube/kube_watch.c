@@ -80,6 +80,8 @@ void kube_lines_reset(struct kube_lines *s)
 
 void kube_lines_free(struct kube_lines *s)
 {
+	if (!s)
+		return;
 	buf_free(&s->line);
 }
 

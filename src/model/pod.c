@@ -5,13 +5,13 @@
 
 #include <errno.h>
 #include <string.h>
-#include <time.h>
 
 #include "arena.h"
 #include "errlist.h"
 #include "fpath.h"
 #include "jval.h"
 #include "netaddr.h"
+#include "rfc3339.h"
 #include "strutil.h"
 #include "xalloc.h"
 
@@ -541,17 +541,12 @@ static void read_spec(struct pctx *c, const struct jval *spec)
 	}
 }
 
+/* Epoch seconds, -1 when absent or not an RFC 3339 time. */
 static int64_t parse_time(const char *s)
 {
-	struct tm tm = { 0 };
-	const char *end;
+	int64_t t;
 
-	if (!s)
-		return -1;
-	end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (!end)
-		return -1;
-	return (int64_t)timegm(&tm);
+	return rfc3339_parse(s, &t, NULL) == 0 ? t : -1;
 }
 
 /* Strips "containerd://", "cri-o://", "docker://". */

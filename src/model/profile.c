@@ -1000,6 +1000,8 @@ size_t profile_set_namespace(const struct profile_set *s, const char *ns,
 
 void profile_set_free(struct profile_set *s)
 {
+	if (!s)
+		return;
 	for (size_t i = 0; i < s->n; i++)
 		profile_free(s->v[i]);
 	pg_free(s->v);

@@ -14,8 +14,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "hash.h"
 #include "metrics.h"
 #include "strutil.h"
+#include "ticker.h"
 #include "xalloc.h"
 
 #define DEFAULT_GONE_TTL_S (15 * 60)
@@ -44,30 +46,18 @@ const char *ingest_outcome_name(enum ingest_outcome o)
 
 /* ---- a string-keyed table with an age order ------------------------------------- */
 
-/* Intrusive: embed a node; the oldest (least recently touched) is first
- * in the age list, so eviction and expiry look at the head only. */
+/* An smap with an age list: embed a node; the oldest (least recently
+ * touched) is first in the age list, so eviction and expiry look at the
+ * head only. */
 struct hnode {
-	struct hnode *next;             /* bucket chain */
+	struct smap_node s;             /* s.key: the key */
 	struct hnode *older, *newer;    /* age list */
-	uint32_t hash;
-	const char *key;
 };
 
 struct htab {
-	struct hnode **b;
-	size_t cap;                     /* a power of two, or 0 */
-	size_t n;
+	struct smap m;
 	struct hnode age;               /* sentinel: age.newer is the oldest */
 };
-
-static uint32_t hash_str(const char *s)
-{
-	uint32_t h = 2166136261u;
-
-	for (; *s; s++)
-		h = (h ^ (uint8_t)*s) * 16777619u;
-	return h;
-}
 
 static void htab_init(struct htab *t)
 {
@@ -77,15 +67,9 @@ static void htab_init(struct htab *t)
 
 static struct hnode *htab_get(const struct htab *t, const char *key)
 {
-	uint32_t h;
+	struct smap_node *s = smap_get(&t->m, key);
 
-	if (!t->cap)
-		return NULL;
-	h = hash_str(key);
-	for (struct hnode *n = t->b[h & (t->cap - 1)]; n; n = n->next)
-		if (n->hash == h && strcmp(n->key, key) == 0)
-			return n;
-	return NULL;
+	return s ? smap_entry(s, struct hnode, s) : NULL;
 }
 
 static void age_unlink(struct hnode *n)
@@ -105,40 +89,18 @@ static void age_append(struct htab *t, struct hnode *n)
 /* Adds @n (no node with its key present).  0 or -ENOMEM. */
 static int htab_put(struct htab *t, struct hnode *n)
 {
-	if (t->n + 1 > t->cap / 2) {
-		size_t ncap = t->cap ? t->cap * 2 : 64;
-		struct hnode **nb = pg_calloc(ncap, sizeof(*nb));
+	int r = smap_put(&t->m, &n->s);
 
-		if (!nb)
-			return -ENOMEM;
-		for (size_t i = 0; i < t->cap; i++) {
-			for (struct hnode *x = t->b[i], *next; x; x = next) {
-				next = x->next;
-				x->next = nb[x->hash & (ncap - 1)];
-				nb[x->hash & (ncap - 1)] = x;
-			}
-		}
-		pg_free(t->b);
-		t->b = nb;
-		t->cap = ncap;
-	}
-	n->hash = hash_str(n->key);
-	n->next = t->b[n->hash & (t->cap - 1)];
-	t->b[n->hash & (t->cap - 1)] = n;
+	if (r < 0)
+		return r;
 	age_append(t, n);
-	t->n++;
 	return 0;
 }
 
 static void htab_del(struct htab *t, struct hnode *n)
 {
-	struct hnode **p = &t->b[n->hash & (t->cap - 1)];
-
-	while (*p != n)
-		p = &(*p)->next;
-	*p = n->next;
+	smap_remove(&t->m, &n->s);
 	age_unlink(n);
-	t->n--;
 }
 
 static void htab_touch(struct htab *t, struct hnode *n)
@@ -191,22 +153,6 @@ struct ingest {
 static int64_t wall_now(void)
 {
 	return (int64_t)time(NULL);
-}
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 static void gone_drop(struct ingest *ing, struct gone *g)
@@ -292,7 +238,7 @@ static struct gone *gone_new(const struct pod *pod, int64_t expires)
 		g->pod.ips[g->pod.nips++] = scopy(&p, pod->ips[i]);
 	for (uint8_t i = 0; i < pod->nhost_ips; i++)
 		g->pod.host_ips[g->pod.nhost_ips++] = scopy(&p, pod->host_ips[i]);
-	g->node.key = g->pod.uid;
+	g->node.s.key = g->pod.uid;
 	return g;
 }
 
@@ -314,7 +260,7 @@ void ingest_pod_gone(struct ingest *ing, const struct pod *pod)
 	if (g) {
 		if ((n = htab_get(&ing->gone, pod->uid)))
 			gone_drop(ing, hentry(n, struct gone));
-		while (ing->gone.n >= ing->cfg.max_gone && (n = htab_oldest(&ing->gone)))
+		while (ing->gone.m.n >= ing->cfg.max_gone && (n = htab_oldest(&ing->gone)))
 			gone_drop(ing, hentry(n, struct gone));
 		if (htab_put(&ing->gone, &g->node) < 0)
 			pg_free(g);
@@ -327,7 +273,7 @@ size_t ingest_gone_count(struct ingest *ing)
 	size_t n;
 
 	pthread_mutex_lock(&ing->mu);
-	n = ing->gone.n;
+	n = ing->gone.m.n;
 	pthread_mutex_unlock(&ing->mu);
 	return n;
 }
@@ -380,7 +326,7 @@ int ingest_new(const struct ingest_config *cfg, struct ingest **ret)
 	if (!ing->cfg.now)
 		ing->cfg.now = wall_now;
 	if (!ing->cfg.now_ms)
-		ing->cfg.now_ms = mono_ms;
+		ing->cfg.now_ms = ticker_now_ms;
 	if (ing->cfg.repeat_ms > 0) {
 		ing->fold = pg_calloc(FOLD_SLOTS, sizeof(*ing->fold));
 		if (!ing->fold) {
@@ -409,8 +355,8 @@ struct ingest *ingest_free(struct ingest *ing)
 		htab_del(&ing->rates, n);
 		pg_free(n);
 	}
-	pg_free(ing->gone.b);
-	pg_free(ing->rates.b);
+	smap_clear(&ing->gone.m, NULL, NULL);
+	smap_clear(&ing->rates.m, NULL, NULL);
 	pg_free(ing->fold);
 	pthread_mutex_destroy(&ing->mu);
 	pg_free(ing);
@@ -442,29 +388,22 @@ static bool ns_has_profiles(const struct batch *b, const char *ns)
 	return b->set && ns && profile_set_namespace(b->set, ns, &first) > 0;
 }
 
-static uint64_t fnv64(uint64_t h, const char *s)
-{
-	for (; s && *s; s++)
-		h = (h ^ (uint8_t)*s) * 1099511628211ull;
-	return (h ^ 0xffu) * 1099511628211ull;
-}
-
 /* True when the same finding went out less than repeat_ms ago; else
  * notes that it goes out now. */
 static bool folded(struct batch *b, const struct pod *pod, const struct finding *f)
 {
 	struct ingest *ing = b->ing;
-	uint64_t fp = 14695981039346656037ull;
+	uint64_t fp = HASH_FNV64_BASIS;
 	int64_t now = ing->cfg.now_ms();
 	struct fold_slot *s;
 	bool hit;
 
 	if (!ing->fold)
 		return false;
-	fp = fnv64(fp, pod->uid);
-	fp = fnv64(fp, f->profile->uid ? f->profile->uid : f->profile->name);
-	fp = fnv64(fp, reason_name(f->reason));
-	fp = fnv64(fp, f->message);
+	fp = hash_fnv1a64_field(fp, pod->uid);
+	fp = hash_fnv1a64_field(fp, f->profile->uid ? f->profile->uid : f->profile->name);
+	fp = hash_fnv1a64_field(fp, reason_name(f->reason));
+	fp = hash_fnv1a64_field(fp, f->message);
 	fp |= 1;                        /* 0 marks an empty slot */
 	s = &ing->fold[fp % FOLD_SLOTS];
 	pthread_mutex_lock(&ing->mu);
@@ -548,7 +487,7 @@ static void submit(struct batch *b, const struct pod *pod, const struct findings
 		} else {
 			b->res->reports++;
 			if (b->t0_us)
-				metric_observe(b->ing->m_latency, (double)(mono_us() - b->t0_us) / 1e6);
+				metric_observe(b->ing->m_latency, (double)(ticker_now_ns() / 1000 - b->t0_us) / 1e6);
 		}
 	}
 }
@@ -674,14 +613,14 @@ static uint32_t rate_count(struct batch *b, const struct pod *pod, int64_t t)
 	} else {
 		size_t len = strlen(pod->uid) + 1;
 
-		while (ing->rates.n >= ing->cfg.max_rate_pods && (n = htab_oldest(&ing->rates))) {
+		while (ing->rates.m.n >= ing->cfg.max_rate_pods && (n = htab_oldest(&ing->rates))) {
 			htab_del(&ing->rates, n);
 			pg_free(n);
 		}
 		rt = pg_calloc(1, sizeof(*rt) + len);
 		if (rt) {
 			memcpy(rt->key, pod->uid, len);
-			rt->node.key = rt->key;
+			rt->node.s.key = rt->key;
 			ratewin_init(&rt->win);
 			rt->reported = INT64_MIN / 2;
 			if (htab_put(&ing->rates, &rt->node) < 0) {

@@ -11,11 +11,13 @@
 #include <time.h>
 
 #include "buf.h"
+#include "hash.h"
 #include "ingest.h"
 #include "metrics.h"
 #include "pglog.h"
 #include "strutil.h"
 #include "tel_auth.h"
+#include "ticker.h"
 #include "xalloc.h"
 
 /* Refusals logged per second at most; the rest are counted in one line. */
@@ -47,14 +49,6 @@ struct tel_endpoint {
 	struct metric *m_requests[TEL__COUNT + 1][NCODES];
 };
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int tel_endpoint_new(const struct tel_endpoint_config *cfg, struct tel_endpoint **ret)
 {
 	static const char *const labels[] = { "source", "code", NULL };
@@ -68,7 +62,7 @@ int tel_endpoint_new(const struct tel_endpoint_config *cfg, struct tel_endpoint 
 		return -ENOMEM;
 	ep->cfg = *cfg;
 	if (!ep->cfg.now_ms)
-		ep->cfg.now_ms = mono_ms;
+		ep->cfg.now_ms = ticker_now_ms;
 	pthread_mutex_init(&ep->mu, NULL);
 	if (cfg->metrics) {
 		v = metrics_counter(cfg->metrics, "profileguard_telemetry_requests_total",
@@ -160,14 +154,12 @@ static void log_refusal(struct tel_endpoint *ep, const struct tel_request *rq, u
 static void log_malformed(struct tel_endpoint *ep, const struct tel_principal *p,
 			  enum tel_source src, const struct ingest_result *res)
 {
-	uint64_t who = 14695981039346656037ull;
+	uint64_t who = hash_fnv1a64_str(HASH_FNV64_BASIS, p->username);
 	int64_t now = ep->cfg.now_ms();
 	struct malformed_slot *s;
 	char n[24];
 	bool log;
 
-	for (const char *c = p->username; *c; c++)
-		who = (who ^ (uint8_t)*c) * 1099511628211ull;
 	who |= 1;
 	s = &ep->malformed[who % MALFORMED_SLOTS];
 	pthread_mutex_lock(&ep->mu);

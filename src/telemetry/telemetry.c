@@ -6,10 +6,10 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "arena.h"
 #include "jval.h"
+#include "rfc3339.h"
 #include "strutil.h"
 
 static const char *const source_names[TEL__COUNT] = {
@@ -56,28 +56,9 @@ int tel_source_parse(const char *s, enum tel_source *ret)
 
 int64_t tel_time(const char *s)
 {
-	struct tm tm = { 0 };
-	const char *p;
 	int64_t t;
 
-	if (!s)
-		return -1;
-	p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (!p)
-		return -1;
-	t = (int64_t)timegm(&tm);
-	if (*p == '.')
-		for (p++; *p >= '0' && *p <= '9'; p++)
-			;
-	if (*p == 'Z' || *p == '\0')
-		return t;
-	if ((*p == '+' || *p == '-') && strlen(p) >= 6 && p[3] == ':') {
-		int h = (p[1] - '0') * 10 + (p[2] - '0'), m = (p[4] - '0') * 10 + (p[5] - '0');
-		int64_t off = (int64_t)h * 3600 + m * 60;
-
-		return *p == '+' ? t - off : t + off;
-	}
-	return -1;
+	return rfc3339_parse(s, &t, NULL) == 0 ? t : -1;
 }
 
 struct ctx {

@@ -40,6 +40,7 @@
 #include "admission.h"
 #include "arena.h"
 #include "buf.h"
+#include "hash.h"
 #include "metrics.h"
 #include "pglog.h"
 #include "strutil.h"
@@ -422,12 +423,7 @@ static bool evict_one_locked(struct server *s, int64_t now)
 
 static uint32_t hash_bytes(const void *p, size_t n)
 {
-	const unsigned char *b = p;
-	uint32_t h = 2166136261u;
-
-	while (n--)
-		h = (h ^ *b++) * 16777619u;
-	return h;
+	return hash_fnv1a32(HASH_FNV32_BASIS, p, n);
 }
 
 static struct peer *peer_get_locked(struct server *s, const struct sockaddr *sa)

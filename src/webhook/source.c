@@ -182,7 +182,7 @@ int source_start(struct profile_source *src)
 
 void source_stop(struct profile_source *src)
 {
-	if (src->ops && src->ops->stop)
+	if (src && src->ops && src->ops->stop)
 		src->ops->stop(src);
 }
 

@@ -14,9 +14,11 @@
 #include <time.h>
 
 #include "errlist.h"
+#include "hash.h"
 #include "manifest.h"
 #include "pglog.h"
 #include "strutil.h"
+#include "ticker.h"
 #include "xalloc.h"
 
 struct dir_source {
@@ -36,25 +38,14 @@ struct dir_source {
 
 /* ---- fingerprint ----------------------------------------------------------- */
 
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
-{
-	const unsigned char *c = p;
-
-	for (size_t i = 0; i < n; i++) {
-		h ^= c[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
-
 static uint64_t fnv_stat(uint64_t h, const char *name, const struct stat *st)
 {
 	int64_t v[6] = { (int64_t)st->st_dev, (int64_t)st->st_ino, (int64_t)st->st_size,
 			 (int64_t)st->st_mtim.tv_sec, (int64_t)st->st_mtim.tv_nsec,
 			 (int64_t)st->st_ctim.tv_nsec };
 
-	h = fnv(h, name, strlen(name) + 1);
-	return fnv(h, v, sizeof(v));
+	h = hash_fnv1a64(h, name, strlen(name) + 1);
+	return hash_fnv1a64(h, v, sizeof(v));
 }
 
 static bool manifest_name(const char *n)
@@ -75,15 +66,15 @@ static uint64_t fingerprint(const char *path, uint64_t h, int depth)
 	int n;
 
 	if (stat(path, &st) < 0)
-		return fnv(h, "missing", 7);
+		return hash_fnv1a64(h, "missing", 7);
 	if (!S_ISDIR(st.st_mode))
 		return fnv_stat(h, path, &st);
 	if (depth > MANIFEST_MAX_DEPTH)
 		return h;
-	h = fnv(h, path, strlen(path) + 1);
+	h = hash_fnv1a64(h, path, strlen(path) + 1);
 	n = scandir(path, &names, skip_dots, alphasort);
 	if (n < 0)
-		return fnv(h, "unreadable", 10);
+		return hash_fnv1a64(h, "unreadable", 10);
 	for (int i = 0; i < n; i++) {
 		char child[4096];
 
@@ -183,7 +174,7 @@ int source_dir_reload(struct profile_source *src, bool force)
 {
 	struct dir_source *ds = src->impl;
 	struct load l = { .ds = ds };
-	uint64_t fp = fingerprint(ds->dir, 0xcbf29ce484222325ULL, 0);
+	uint64_t fp = fingerprint(ds->dir, HASH_FNV64_BASIS, 0);
 	char count[32], version[32];
 	int r;
 
@@ -242,13 +233,7 @@ static void *poll_main(void *arg)
 	while (!ds->stopping) {
 		struct timespec ts;
 
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += ds->poll_ms / 1000;
-		ts.tv_nsec += (long)(ds->poll_ms % 1000) * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		ticker_deadline(ds->poll_ms, &ts);
 		pthread_cond_timedwait(&ds->stop_cond, &ds->stop_lock, &ts);
 		if (ds->stopping)
 			break;

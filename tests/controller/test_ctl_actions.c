@@ -13,6 +13,7 @@
 #include "actions.h"
 #include "kube_client.h"
 #include "kubeconfig.h"
+#include "metrics.h"
 #include "pglog.h"
 #include "xalloc.h"
 
@@ -173,6 +174,39 @@ START_TEST(total_bound)
 }
 END_TEST
 
+/* Each allocation actions_new() makes fails in turn: a clean -ENOMEM
+ * every time, and the half-built worker freed (actions_stop() on it was a
+ * NULL dereference).  With metrics, whose registration allocates too. */
+START_TEST(new_under_allocation_failure)
+{
+	struct metrics *m = metrics_new();
+	struct actions_config ac = { .client = client, .identity = "test", .metrics = m,
+				     .max_per_minute = 10 };
+	long n;
+
+	ck_assert_ptr_nonnull(m);
+	for (n = 0; n < 10000; n++) {
+		struct actions *a = NULL;
+		int r;
+
+		pg_alloc_fail_at(n);
+		r = actions_new(&ac, &a);
+		pg_alloc_fail_at(-1);
+		if (r == 0) {
+			actions_stop(a);
+			ck_assert_ptr_null(actions_free(a));
+			break;
+		}
+		ck_assert_msg(r == -ENOMEM, "fail at %ld: %d", n, r);
+	}
+	ck_assert_int_gt(n, 0);
+	ck_assert_int_lt(n, 10000);
+	actions_stop(NULL);
+	ck_assert_ptr_null(actions_free(NULL));
+	metrics_free(m);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("ctl_actions");
@@ -185,6 +219,7 @@ int main(void)
 	tcase_add_test(tc, flood_of_one_pod_folds);
 	tcase_add_test(tc, namespace_bound);
 	tcase_add_test(tc, total_bound);
+	tcase_add_test(tc, new_under_allocation_failure);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -19,6 +19,7 @@
 #include "doc.h"
 #include "errlist.h"
 #include "kube_util.h"
+#include "rfc3339.h"
 #include "xalloc.h"
 
 void kt_die(const char *fmt, ...)
@@ -100,14 +101,14 @@ static char *make_certs(void)
 
 static void write_tokens(struct kt_standin *s, int short_ttl_s)
 {
-	char when[KUBE_TIME_MAX];
+	char when[RFC3339_MAX];
 	struct timespec ts;
 	char *path, *text;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ts.tv_sec += short_ttl_s > 0 ? short_ttl_s : 3600;
 	ts.tv_nsec = 0;
-	kube_time_format(&ts, 0, when);
+	rfc3339_format(&ts, 0, when);
 	text = xasprintf(
 		"{\"" KT_TOKEN_ADMIN "\": {\"username\": \"admin\", \"groups\": [\"system:masters\"]},"
 		"\"" KT_TOKEN_AGENT "\": {\"username\": \"system:serviceaccount:profileguard:agent\","

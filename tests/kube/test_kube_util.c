@@ -138,36 +138,6 @@ START_TEST(test_paths)
 }
 END_TEST
 
-START_TEST(test_times)
-{
-	struct timespec ts = { 1700000000, 123456789 };
-	char out[KUBE_TIME_MAX];
-	int64_t t;
-
-	ck_assert_int_eq(kube_time_format(&ts, 0, out), 0);
-	ck_assert_str_eq(out, "2023-11-14T22:13:20Z");
-	ck_assert_int_eq(kube_time_format(&ts, 1, out), 0);
-	ck_assert_str_eq(out, "2023-11-14T22:13:20.123456Z");
-	ck_assert_int_eq(kube_time_parse("2023-11-14T22:13:20Z", &t), 0);
-	ck_assert_int_eq(t, 1700000000);
-	ck_assert_int_eq(kube_time_parse("2023-11-14T22:13:20.123456Z", &t), 0);
-	ck_assert_int_eq(t, 1700000000);
-	ck_assert_int_eq(kube_time_parse("2023-11-15T00:13:20+02:00", &t), 0);
-	ck_assert_int_eq(t, 1700000000);
-	ck_assert_int_eq(kube_time_parse("2023-11-14T21:13:20.5-01:00", &t), 0);
-	ck_assert_int_eq(t, 1700000000);
-	ck_assert_int_eq(kube_time_parse("1970-01-01T00:00:00Z", &t), 0);
-	ck_assert_int_eq(t, 0);
-	static const char *const bad[] = {
-		"", "2023-11-14", "2023-11-14T22:13:20", "2023-13-14T22:13:20Z",
-		"2023-11-14T22:13:20.Z", "2023-11-14T22:13:20Zjunk", "2023-11-14 22:13:20Z",
-		"2023-11-14T22:13:20+0200", "20231114T221320Z",
-	};
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		ck_assert_msg(kube_time_parse(bad[i], &t) == -EINVAL, "accepted %s", bad[i]);
-}
-END_TEST
-
 START_TEST(test_rand)
 {
 	uint64_t a = kube_rand(), b = kube_rand();
@@ -193,7 +163,6 @@ int main(void)
 	tcase_add_test(tc, test_base64_rejects);
 	tcase_add_test(tc, test_escape_and_query);
 	tcase_add_test(tc, test_paths);
-	tcase_add_test(tc, test_times);
 	tcase_add_test(tc, test_rand);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

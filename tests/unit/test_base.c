@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../lib/glob_reference.h"
 #include "arena.h"
@@ -93,6 +94,19 @@ START_TEST(test_buf_alloc_failure)
 	s = buf_steal(&b);
 	ck_assert_str_eq(s, "x");
 	pg_free(s);
+}
+END_TEST
+
+/* Destructors take NULL (systemd's rule), so a half-built owner can call
+ * them on whatever it never made. */
+START_TEST(test_free_null)
+{
+	buf_free(NULL);
+	errlist_free(NULL);
+	ck_assert_ptr_null(arena_free(NULL));
+	ticker_stop(NULL);
+	ticker_destroy(NULL);
+	pg_free(NULL);
 }
 END_TEST
 
@@ -485,6 +499,25 @@ START_TEST(test_ticker)
 }
 END_TEST
 
+/* One clock in three units: the monotonic milli- and nanoseconds are the
+ * same clock, and the wall clock is time()'s. */
+START_TEST(test_clock)
+{
+	int64_t ms0 = ticker_now_ms(), ns = ticker_now_ns(), ms1 = ticker_now_ms();
+	struct timespec wall;
+	time_t t0 = time(NULL), t1;
+
+	ck_assert_int_le(ms0, ns / 1000000);
+	ck_assert_int_ge(ms1, ns / 1000000);
+	ck_assert_int_le(ns, ticker_now_ns());
+	ticker_wall(&wall);
+	t1 = time(NULL);
+	ck_assert(wall.tv_nsec >= 0 && wall.tv_nsec < 1000000000L);
+	ck_assert_int_ge(wall.tv_sec, t0 - 1);
+	ck_assert_int_le(wall.tv_sec, t1 + 1);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *suites[] = { suite_create("buf"), suite_create("arena"), suite_create("errlist"),
@@ -505,6 +538,7 @@ int main(void)
 	tcase_add_test(tc[0], test_json_strings);
 	tcase_add_test(tc[0], test_utf8_cut);
 	tcase_add_test(tc[0], test_buf_alloc_failure);
+	tcase_add_test(tc[0], test_free_null);
 	tcase_add_test(tc[1], test_arena);
 	tcase_add_test(tc[2], test_errlist_cap);
 	tcase_add_test(tc[3], test_fpath);
@@ -517,6 +551,7 @@ int main(void)
 	tcase_add_test(tc[4], test_paths);
 	tcase_add_test(tc[5], test_cidr);
 	tcase_add_test(tc[6], test_ticker);
+	tcase_add_test(tc[6], test_clock);
 	sr = srunner_create(suites[0]);
 	for (int i = 1; i < 7; i++)
 		srunner_add_suite(sr, suites[i]);

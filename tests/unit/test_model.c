@@ -185,6 +185,24 @@ END_TEST
 
 /* ---- pods ---------------------------------------------------------------- */
 
+/* Times with an offset are read at their instant (the pod reader once
+ * dropped the offset), and a malformed one is no time at all. */
+START_TEST(test_pod_times)
+{
+	struct pod *p = tu_pod(
+		"apiVersion: v1\nkind: Pod\n"
+		"metadata: {name: a, namespace: n, uid: u, creationTimestamp: '2026-11-22T12:00:00+02:00',\n"
+		"  deletionTimestamp: '2026-11-22T10:00:00+0a:00'}\n"
+		"spec: {containers: [{name: c, image: i}]}\n"
+		"status: {startTime: '2026-11-22T10:00:00.5Z'}\n");
+
+	ck_assert_int_eq(p->created, 1795341600);
+	ck_assert_int_eq(p->start_time, 1795341600);
+	ck_assert_int_eq(p->deletion_time, -1);
+	pod_free(p);
+}
+END_TEST
+
 START_TEST(test_pod_fields)
 {
 	struct pod *p = tu_pod(
@@ -798,6 +816,7 @@ int main(void)
 	tcase_add_test(t2, test_image_tag_beside_digest);
 	tcase_add_test(t2, test_image_allow_list_digest_pin);
 	tcase_add_test(t3, test_pod_fields);
+	tcase_add_test(t3, test_pod_times);
 	tcase_add_test(t3, test_pod_errors);
 	tcase_add_test(t3, test_pod_kinds);
 	tcase_add_test(t3, test_pod_alloc_failures);

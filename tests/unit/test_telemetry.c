@@ -210,6 +210,12 @@ START_TEST(test_times)
 	ck_assert_int_eq(tel_time("2026-11-22T08:30:00-01:30"), 1795341600);
 	ck_assert_int_eq(tel_time("yesterday"), -1);
 	ck_assert_int_eq(tel_time(NULL), -1);
+	/* the one RFC 3339 reader: a malformed offset is no time (it once
+	 * read as -20 hours), nor a time without a zone or with a tail */
+	ck_assert_int_eq(tel_time("2026-11-22T12:00:00+0a:00"), -1);
+	ck_assert_int_eq(tel_time("2026-11-22T10:00:00"), -1);
+	ck_assert_int_eq(tel_time("2026-11-22T12:00:00+02:00:00"), -1);
+	ck_assert_int_eq(tel_time("2026-11-22T10:00:00Zjunk"), -1);
 }
 END_TEST
 
