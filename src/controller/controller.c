@@ -27,6 +27,7 @@
 #include "actions.h"
 #include "buf.h"
 #include "ctl.h"
+#include "drift.h"
 #include "engine.h"
 #include "errlist.h"
 #include "kube_api.h"
@@ -555,6 +556,24 @@ static uint64_t fingerprint(const struct findings *f, const struct profile *prof
 	return h ? h : 1;
 }
 
+/* A reason of one profile's findings that was not reported yet, or not
+ * with these messages. */
+struct unreported {
+	const struct findings *f;
+	const struct profile *prof;
+	struct profstate *ps;
+	const struct pentry *old;
+	size_t nold;
+};
+
+static bool unreported(void *ud, enum reason reason)
+{
+	const struct unreported *u = ud;
+	const struct pentry *pe = pentry_find(u->old, u->nold, u->ps, (uint8_t)reason);
+
+	return !(pe && pe->fp == fingerprint(u->f, u->prof, reason));
+}
+
 /* Submits, per profile, the finding groups not reported yet.  False when
  * a report was refused (the action queue at a bound). */
 static bool submit_new(struct controller *c, const struct pod *pod, const struct findings *f,
@@ -564,39 +583,16 @@ static bool submit_new(struct controller *c, const struct pod *pod, const struct
 	bool all = true;
 
 	for (size_t k = 0; k < nview; k++) {
-		const char *ev[DRIFT_MAX_GROUPS][DRIFT_MAX_EVIDENCE];
-		struct drift_group g[DRIFT_MAX_GROUPS];
+		struct unreported u = { f, view[k], ps[k], old, nold };
+		struct drift_groups g;
 		struct drift_report r;
-		size_t ng = 0;
 
-		for (size_t i = 0; i < f->n; i++) {
-			const struct pentry *pe;
-			uint64_t fp;
-			size_t j;
-
-			if (f->v[i].profile != view[k])
-				continue;
-			for (j = 0; j < ng && g[j].reason != f->v[i].reason; j++)
-				;
-			if (j == ng) {
-				fp = fingerprint(f, view[k], f->v[i].reason);
-				pe = pentry_find(old, nold, ps[k], (uint8_t)f->v[i].reason);
-				if ((pe && pe->fp == fp) || ng == DRIFT_MAX_GROUPS)
-					continue;
-				g[ng].reason = f->v[i].reason;
-				g[ng].evidence = ev[ng];
-				g[ng].nevidence = 0;
-				ng++;
-			}
-			if (g[j].nevidence < DRIFT_MAX_EVIDENCE)
-				ev[j][g[j].nevidence++] = f->v[i].message;
-		}
-		if (!ng)
+		if (!drift_group_findings(f, f->n, NULL, view[k], unreported, &u, &g))
 			continue;
 		drift_report_fill(&r, pod, view[k]);
 		r.evidence = EV_SPEC;
-		r.groups = g;
-		r.ngroups = ng;
+		r.groups = g.g;
+		r.ngroups = g.n;
 		if (actions_submit(c->actions, &r) < 0)
 			all = false;
 	}
