@@ -19,7 +19,7 @@
 #include "strutil.h"
 #include "webhook_server.h"
 #include "webhook_source.h"
-#include "webhook_tls.h"
+#include "http_tls.h"
 #include "xalloc.h"
 
 #define SA_NAMESPACE_FILE "/var/run/secrets/kubernetes.io/serviceaccount/namespace"

@@ -29,7 +29,7 @@
 #include "tel_auth.h"
 #include "tel_endpoint.h"
 #include "webhook_server.h"
-#include "webhook_tls.h"
+#include "http_tls.h"
 #include "xalloc.h"
 
 #define TICK_MS 500

@@ -40,12 +40,13 @@
 #include "admission.h"
 #include "arena.h"
 #include "buf.h"
+#include "http_listen.h"
+#include "http_tls.h"
 #include "metrics.h"
 #include "pglog.h"
 #include "strutil.h"
 #include "ticker.h"
 #include "webhook_source.h"
-#include "webhook_tls.h"
 #include "xalloc.h"
 
 enum route { RT_PODS, RT_PROFILES, RT_HEALTHZ, RT_READYZ, RT_METRICS, RT_HOOK, RT_OTHER, RT__COUNT };
@@ -1450,101 +1451,6 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	pglog(PGLOG_DEBUG, "http server", "server", s->name, "detail", msg, NULL);
 }
 
-/* ---- listening ---------------------------------------------------------------- */
-
-int server_parse_listen(const char *listen, char *host, size_t hostsz, uint16_t *port)
-{
-	const char *colon, *h = listen;
-	size_t hlen;
-	uint64_t p;
-
-	if (!listen || !*listen)
-		return -EINVAL;
-	if (listen[0] == '[') {
-		const char *close = strchr(listen, ']');
-
-		if (!close || close[1] != ':')
-			return -EINVAL;
-		h = listen + 1;
-		hlen = (size_t)(close - h);
-		colon = close + 1;
-	} else {
-		colon = strrchr(listen, ':');
-		if (!colon)
-			return -EINVAL;
-		hlen = (size_t)(colon - listen);
-		if (memchr(listen, ':', hlen))
-			return -EINVAL;         /* IPv6 without brackets */
-	}
-	if (hlen >= hostsz || str_to_u64(colon + 1, &p) < 0 || p > 65535)
-		return -EINVAL;
-	memcpy(host, h, hlen);
-	host[hlen] = '\0';
-	*port = (uint16_t)p;
-	return 0;
-}
-
-static int open_listener(const char *addr, int *ret_fd, uint16_t *ret_port, char *err,
-			 size_t errsz)
-{
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
-	struct addrinfo *ai = NULL;
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	char host[256], port[8];
-	uint16_t p;
-	int fd = -1, one = 1, zero = 0, r;
-
-	if (server_parse_listen(addr, host, sizeof(host), &p) < 0) {
-		snprintf(err, errsz, "--listen %s: expected HOST:PORT, :PORT or [IPv6]:PORT", addr);
-		return -EINVAL;
-	}
-	snprintf(port, sizeof(port), "%u", p);
-	if (!host[0]) {
-		/* Every address, IPv4 too when the kernel has IPv6. */
-		hints.ai_family = AF_INET6;
-		r = getaddrinfo(NULL, port, &hints, &ai);
-		if (r == 0)
-			fd = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (fd >= 0)
-			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
-		if (fd < 0) {
-			if (ai)
-				freeaddrinfo(ai);
-			hints.ai_family = AF_INET;
-			ai = NULL;
-			r = getaddrinfo(NULL, port, &hints, &ai);
-		}
-	} else {
-		hints.ai_family = AF_UNSPEC;
-		r = getaddrinfo(host, port, &hints, &ai);
-	}
-	if (r != 0) {
-		snprintf(err, errsz, "--listen %s: %s", addr, gai_strerror(r));
-		return -EINVAL;
-	}
-	if (fd < 0)
-		fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		goto syserr;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 1024) < 0)
-		goto syserr;
-	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
-		*ret_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-							   : ((struct sockaddr_in *)&ss)->sin_port);
-	freeaddrinfo(ai);
-	*ret_fd = fd;
-	return 0;
-syserr:
-	r = -errno;
-	snprintf(err, errsz, "--listen %s: %s", addr, strerror(errno));
-	if (fd >= 0)
-		close(fd);
-	freeaddrinfo(ai);
-	return r;
-}
-
 /* ---- start and stop ------------------------------------------------------------ */
 
 static void *sweeper_main(void *ud);
@@ -1649,7 +1555,7 @@ int server_start(const struct server_config *cfg, struct server **ret, char *err
 	if (s->tls)
 		tls_store_install(s->tls);
 
-	r = open_listener(cfg->listen, &s->listen_fd, &s->port, err, errsz);
+	r = http_listen_open(cfg->listen, "--listen", &s->listen_fd, &s->port, err, errsz);
 	if (r < 0)
 		goto fail;
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);

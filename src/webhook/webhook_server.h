@@ -133,7 +133,4 @@ void server_drain(struct server *s, unsigned timeout_ms);
 /* Stops the threads and closes every connection.  NULL-safe; returns NULL. */
 struct server *server_stop(struct server *s);
 
-/* Parses a listen address into host ("" for any) and port.  0 or -EINVAL. */
-int server_parse_listen(const char *listen, char *host, size_t hostsz, uint16_t *port);
-
 #endif

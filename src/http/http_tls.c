@@ -1,11 +1,11 @@
-/* tls.c - the serving certificate store of webhook_tls.h.  GnuTLS keeps
+/* http_tls.c - the serving certificate store of http_tls.h.  GnuTLS keeps
  * the pointers the retrieve callback returns for the whole session, so a
  * replaced pair is retired, not freed: it is freed once every connection
  * that opened while it (or an older pair) was current has closed.  Open
  * connections are counted per generation of the store, which needs
  * nothing from the TLS session itself (libmicrohttpd owns the session's
  * user pointer and frees the session before its "closed" notification). */
-#include "webhook_tls.h"
+#include "http_tls.h"
 
 #include <errno.h>
 #include <pthread.h>

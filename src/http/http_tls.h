@@ -1,4 +1,4 @@
-/* webhook_tls.h - a serving certificate and key that follow their files.
+/* http_tls.h - a serving certificate and key that follow their files.
  * Kubernetes Secret volumes swap a `..data` symlink and cert-manager
  * rewrites in place, so the pair is re-read whenever either file's inode,
  * size or mtime moves; every TLS handshake asks for the current pair
@@ -7,8 +7,8 @@
  * connections that may use it have closed.  A pair that does not load (unreadable,
  * bad PEM, key not matching the certificate) is reported and the previous
  * one kept.  Also used by the controller's telemetry listener. */
-#ifndef PG_WEBHOOK_TLS_H
-#define PG_WEBHOOK_TLS_H
+#ifndef PG_HTTP_TLS_H
+#define PG_HTTP_TLS_H
 
 #include <gnutls/abstract.h>
 #include <gnutls/gnutls.h>
