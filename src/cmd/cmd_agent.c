@@ -14,7 +14,7 @@
 #include "metrics.h"
 #include "pg_config.h"
 #include "pglog.h"
-#include "webhook_server.h"
+#include "server.h"
 
 #define DEFAULT_CONTROLLER_URL "https://profileguard-controller.profileguard.svc:9443" AGENT_EVENTS_PATH
 #define DEFAULT_CA_FILE "/var/run/secrets/profileguard/ca.crt"

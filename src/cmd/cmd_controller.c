@@ -25,7 +25,7 @@
 #include "pglog.h"
 #include "strutil.h"
 #include "telemetry_ops.h"
-#include "webhook_server.h"
+#include "server.h"
 #include "webhookcfg.h"
 #include "xalloc.h"
 
@@ -313,7 +313,7 @@ int cmd_controller(int argc, char **argv)
 	};
 	struct controller_config cc = { 0 };
 	struct kube_client_opts ko;
-	struct kube_config *kcfg = NULL;
+	struct kubeconfig *kcfg = NULL;
 	struct kube_client *client = NULL;
 	struct metrics *metrics = NULL;
 	struct controller *ctl = NULL;
@@ -372,7 +372,7 @@ int cmd_controller(int argc, char **argv)
 	}
 
 	rc = EXIT_FAILURE;
-	r = kube_config_resolve(o.common.kubeconfig, o.context, NULL, &errs, &kcfg);
+	r = kubeconfig_resolve(o.common.kubeconfig, o.context, NULL, &errs, &kcfg);
 	if (r < 0) {
 		pglog(PGLOG_ERROR, "no Kubernetes configuration", "error",
 		      errs.n ? errs.msgs[0] : strerror(-r), NULL);
@@ -545,7 +545,7 @@ out:
 	tel = telemetry_ops_free(tel);
 	ctl = controller_free(ctl);
 	client = kube_client_free(client);
-	kcfg = kube_config_free(kcfg);
+	kcfg = kubeconfig_free(kcfg);
 	metrics = metrics_free(metrics);
 	errlist_free(&errs);
 	for (size_t i = 0; i < nignored; i++)

@@ -17,8 +17,8 @@
 #include "pg_config.h"
 #include "pglog.h"
 #include "strutil.h"
-#include "webhook_server.h"
-#include "webhook_source.h"
+#include "server.h"
+#include "source.h"
 #include "http_tls.h"
 #include "xalloc.h"
 
@@ -57,7 +57,7 @@ struct webhook {
 	uint64_t restarts_seen[3];
 	struct profile_source source;
 	bool source_ok;
-	struct tls_store *tls;
+	struct http_tls_store *tls;
 	struct server *https;
 	struct server *ops;
 	char namespace[254];
@@ -134,9 +134,9 @@ oom:
 static void check_certificates(struct webhook *w)
 {
 	char err[512], when[32];
-	int r = tls_store_check(w->tls, err, sizeof(err));
+	int r = http_tls_store_check(w->tls, err, sizeof(err));
 
-	metric_set(w->m_retired, (double)tls_store_retired(w->tls));    /* after: counts this swap */
+	metric_set(w->m_retired, (double)http_tls_store_retired(w->tls));    /* after: counts this swap */
 	if (r == 0)
 		return;
 	if (r < 0) {
@@ -146,8 +146,8 @@ static void check_certificates(struct webhook *w)
 		return;
 	}
 	metric_inc(w->m_cert_ok);
-	metric_set(w->m_not_after, (double)tls_store_not_after(w->tls));
-	snprintf(when, sizeof(when), "%lld", (long long)tls_store_not_after(w->tls));
+	metric_set(w->m_not_after, (double)http_tls_store_not_after(w->tls));
+	snprintf(when, sizeof(when), "%lld", (long long)http_tls_store_not_after(w->tls));
 	pglog(PGLOG_INFO, "serving certificate reloaded", "not_after", when, NULL);
 }
 
@@ -187,7 +187,7 @@ static void webhook_free(struct webhook *w)
 	w->https = server_stop(w->https);
 	if (w->source_ok)
 		source_destroy(&w->source);
-	w->tls = tls_store_free(w->tls);
+	w->tls = http_tls_store_free(w->tls);
 	w->metrics = metrics_free(w->metrics);
 }
 
@@ -324,12 +324,12 @@ int cmd_webhook(int argc, char **argv)
 	rc = EXIT_FAILURE;
 	if (setup_metrics(&w) < 0)
 		goto oom;
-	r = tls_store_new(o.tls_cert, o.tls_key, &w.tls, err, sizeof(err));
+	r = http_tls_store_new(o.tls_cert, o.tls_key, &w.tls, err, sizeof(err));
 	if (r < 0) {
 		pglog(PGLOG_ERROR, "serving certificate not loaded", "error", err, NULL);
 		goto out;
 	}
-	metric_set(w.m_not_after, (double)tls_store_not_after(w.tls));
+	metric_set(w.m_not_after, (double)http_tls_store_not_after(w.tls));
 
 	if (o.profiles) {
 		struct source_dir_opts so = {

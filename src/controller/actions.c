@@ -21,13 +21,18 @@
 
 #include "arena.h"
 #include "buf.h"
-#include "ctl.h"
+#include "fairq.h"
 #include "kube_api.h"
 #include "kube_retry.h"
 #include "kube_util.h"
 #include "metrics.h"
 #include "pglog.h"
+#include "recorder.h"
+#include "smap.h"
+#include "status.h"
 #include "strutil.h"
+#include "throttle.h"
+#include "ticker.h"
 #include "xalloc.h"
 
 /* The API server cuts a note at 1 KiB: keeping more is waste. */
@@ -111,8 +116,8 @@ struct actions {
 	uint64_t refused, refused_logged;       /* reports refused; as of the last log */
 	int64_t refused_log_ms;
 	struct smap pods;               /* uid -> podmem */
-	struct owner_backoff *owners;
-	struct bucket bucket;
+	struct throttle_backoff *owners;
+	struct throttle_bucket bucket;
 	struct recorder *rec;
 
 	struct metric_vec *m_actions;   /* {action,result} */
@@ -428,14 +433,14 @@ static enum rec_result existing_event(struct actions *a, const struct item *it, 
 	if (t && strcmp(t, sent_time) == 0) {
 		json_decref(ev);
 		pthread_mutex_lock(&a->mu);
-		recorder_store(a->rec, name, count, ctl_now_ms());
+		recorder_store(a->rec, name, count, ticker_now_ms());
 		pthread_mutex_unlock(&a->mu);
 		return REC_NEW;
 	}
 	if (n && strcmp(n, note) == 0) {
 		json_decref(ev);
 		pthread_mutex_lock(&a->mu);
-		recorder_store(a->rec, name, count, ctl_now_ms());
+		recorder_store(a->rec, name, count, ticker_now_ms());
 		pthread_mutex_unlock(&a->mu);
 		return REC_ALREADY;
 	}
@@ -448,7 +453,7 @@ static enum rec_result existing_event(struct actions *a, const struct item *it, 
 		return REC_FAILED;
 	}
 	pthread_mutex_lock(&a->mu);
-	recorder_store(a->rec, name, count, ctl_now_ms());
+	recorder_store(a->rec, name, count, ticker_now_ms());
 	pthread_mutex_unlock(&a->mu);
 	return REC_FOLDED;
 }
@@ -476,14 +481,14 @@ static enum rec_result record_event(struct actions *a, const struct item *it, co
 	buf_truncate(&note, recorder_note_len(buf_str(&note)));
 
 	pthread_mutex_lock(&a->mu);
-	count = recorder_count(a->rec, name, ctl_now_ms());
+	count = recorder_count(a->rec, name, ticker_now_ms());
 	pthread_mutex_unlock(&a->mu);
 	if (count > 0) {
 		count = series_add(count, times);
 		r = series_update(a, it->ns, name, count, times > 1 ? buf_str(&note) : NULL, &err);
 		if (r == 0) {
 			pthread_mutex_lock(&a->mu);
-			recorder_store(a->rec, name, count, ctl_now_ms());
+			recorder_store(a->rec, name, count, ticker_now_ms());
 			pthread_mutex_unlock(&a->mu);
 			res = REC_FOLDED;
 			goto out;
@@ -523,7 +528,7 @@ static enum rec_result record_event(struct actions *a, const struct item *it, co
 						       &err) == 0)
 			count = series_add(0, times);
 		pthread_mutex_lock(&a->mu);
-		recorder_store(a->rec, name, count, ctl_now_ms());
+		recorder_store(a->rec, name, count, ticker_now_ms());
 		pthread_mutex_unlock(&a->mu);
 		res = REC_NEW;
 	} else if (r == -EEXIST) {
@@ -740,7 +745,7 @@ static void finish(struct actions *a, struct item *it, uint64_t epoch)
 		return;
 	}
 	it->events_only = true;
-	defer(a, it, epoch, ctl_now_ms() + retry_delay(a, it->event_attempts));
+	defer(a, it, epoch, ticker_now_ms() + retry_delay(a, it->event_attempts));
 }
 
 static void retry_events(struct actions *a, struct item *it, uint64_t epoch)
@@ -774,7 +779,7 @@ static void act(struct actions *a, struct item *it, uint64_t epoch)
 	struct kube_delete_opts o = { .uid = it->uid, .grace_period = it->grace };
 	struct kube_error err = { 0 };
 	enum pod_liveness lv;
-	int64_t now = ctl_now_ms(), wait;
+	int64_t now = ticker_now_ms(), wait;
 	unsigned n = 0;
 	int r;
 
@@ -803,7 +808,7 @@ static void act(struct actions *a, struct item *it, uint64_t epoch)
 	snprintf(owner_desc, sizeof(owner_desc), "%s %s", it->owner_kind ? it->owner_kind : "owner",
 		 it->owner_name ? it->owner_name : "");
 	pthread_mutex_lock(&a->mu);
-	wait = owner_backoff_wait(a->owners, it->owner_uid, now, &n);
+	wait = throttle_backoff_wait(a->owners, it->owner_uid, now, &n);
 	pthread_mutex_unlock(&a->mu);
 	if (wait > 0) {
 		snprintf(detail, sizeof(detail),
@@ -820,7 +825,7 @@ static void act(struct actions *a, struct item *it, uint64_t epoch)
 		return;
 	}
 	pthread_mutex_lock(&a->mu);
-	wait = bucket_take(&a->bucket, now);
+	wait = throttle_bucket_take(&a->bucket, now);
 	pthread_mutex_unlock(&a->mu);
 	if (wait > 0) {
 		/* A little spread, so put-off actions do not all ask at once. */
@@ -840,7 +845,7 @@ static void act(struct actions *a, struct item *it, uint64_t epoch)
 	}
 	if (!may_act(a)) {
 		pthread_mutex_lock(&a->mu);
-		bucket_refund(&a->bucket);
+		throttle_bucket_refund(&a->bucket);
 		pthread_mutex_unlock(&a->mu);
 		count_action(a, label, "not_leader");
 		set_pod(a, it->uid, -1);
@@ -856,7 +861,7 @@ static void act(struct actions *a, struct item *it, uint64_t epoch)
 		result = it->action == ACTION_EVICT ? "evicted" : "deleted";
 		set_pod(a, it->uid, PM_ACTED);
 		pthread_mutex_lock(&a->mu);
-		owner_backoff_record(a->owners, it->owner_uid, ctl_now_ms());
+		throttle_backoff_record(a->owners, it->owner_uid, ticker_now_ms());
 		pthread_mutex_unlock(&a->mu);
 		count_action(a, label, result);
 		log_action(it, PGLOG_INFO, label, result, "");
@@ -876,7 +881,7 @@ static void act(struct actions *a, struct item *it, uint64_t epoch)
 		break;
 	}
 	pthread_mutex_lock(&a->mu);
-	bucket_refund(&a->bucket);
+	throttle_bucket_refund(&a->bucket);
 	pthread_mutex_unlock(&a->mu);
 	wait = retry_delay(a, it->attempts++);
 	if (r == -EAGAIN) {
@@ -892,7 +897,7 @@ static void act(struct actions *a, struct item *it, uint64_t epoch)
 		count_action(a, label, "error");
 		log_action(it, PGLOG_WARN, label, "error", detail);
 	}
-	defer(a, it, epoch, ctl_now_ms() + wait);
+	defer(a, it, epoch, ticker_now_ms() + wait);
 }
 
 /* The first pass: Events and violations, then the action if any. */
@@ -978,7 +983,7 @@ static void process(struct actions *a, struct item *it, uint64_t epoch)
 		 * waits, folding the repeats, so a flood costs one series
 		 * update per interval. */
 		bool records = it->fe.cls == FQ_RECORD || get_pod(a, it->uid) >= 0;
-		int64_t until = records ? fold_until(a, it, ctl_now_ms()) : 0;
+		int64_t until = records ? fold_until(a, it, ticker_now_ms()) : 0;
 
 		if (until > 0)
 			put_off(a, it, epoch, until, true);
@@ -996,7 +1001,7 @@ static void *actions_main(void *arg)
 
 	pthread_mutex_lock(&a->mu);
 	while (!a->stop) {
-		int64_t now = ctl_now_ms();
+		int64_t now = ticker_now_ms();
 		struct item *it = NULL;
 		struct fq_entry *e;
 		uint64_t epoch;
@@ -1050,7 +1055,7 @@ static void refused(struct actions *a, const struct item *it, enum fq_refusal wh
 {
 	char limit[32], n[24];
 	uint64_t since = 0;
-	int64_t now = ctl_now_ms();
+	int64_t now = ticker_now_ms();
 	bool say = false;
 
 	count_action(a, "Record", "dropped");
@@ -1154,7 +1159,7 @@ int actions_new(const struct actions_config *cfg, struct actions **ret)
 		a->cfg.retry_cap_ms = 300000;
 	a->identity = pg_strdup(cfg->identity ? cfg->identity : "");
 	a->cfg.identity = a->identity;
-	a->owners = owner_backoff_new(cfg->owner_backoff_ms, cfg->owner_backoff_cap_ms, 0);
+	a->owners = throttle_backoff_new(cfg->owner_backoff_ms, cfg->owner_backoff_cap_ms, 0);
 	a->rec = recorder_new(0, 0);
 	{
 		struct fq_limits lim = {
@@ -1170,7 +1175,7 @@ int actions_new(const struct actions_config *cfg, struct actions **ret)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&a->cond, &ca);
 	pthread_condattr_destroy(&ca);
-	bucket_init(&a->bucket, cfg->max_per_minute, ctl_now_ms());
+	throttle_bucket_init(&a->bucket, cfg->max_per_minute, ticker_now_ms());
 	if (cfg->metrics) {
 		a->m_actions = metrics_counter(cfg->metrics, "profileguard_actions_total",
 			"Actions on drifted pods, by action (Delete, Evict, Record) and result.",
@@ -1251,9 +1256,9 @@ void actions_reset(struct actions *a)
 	a->epoch++;
 	drop_all_locked(a);
 	smap_clear(&a->pods, free_pod, NULL);
-	owner_backoff_clear(a->owners);
+	throttle_backoff_clear(a->owners);
 	recorder_clear(a->rec);
-	bucket_init(&a->bucket, a->cfg.max_per_minute, ctl_now_ms());
+	throttle_bucket_init(&a->bucket, a->cfg.max_per_minute, ticker_now_ms());
 	pthread_mutex_unlock(&a->mu);
 }
 
@@ -1304,7 +1309,7 @@ struct actions *actions_free(struct actions *a)
 	drop_all_locked(a);
 	a->fq = fairq_free(a->fq, NULL, NULL);
 	smap_clear(&a->pods, free_pod, NULL);
-	owner_backoff_free(a->owners);
+	throttle_backoff_free(a->owners);
 	recorder_free(a->rec);
 	pthread_mutex_destroy(&a->mu);
 	pthread_cond_destroy(&a->cond);

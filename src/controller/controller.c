@@ -26,18 +26,22 @@
 
 #include "actions.h"
 #include "buf.h"
-#include "ctl.h"
 #include "drift.h"
 #include "engine.h"
 #include "errlist.h"
 #include "kube_api.h"
-#include "kube_decode.h"
 #include "kube_client.h"
+#include "kube_decode.h"
 #include "kube_informer.h"
 #include "leader.h"
 #include "metrics.h"
 #include "pglog.h"
+#include "queue.h"
+#include "recorder.h"
+#include "smap.h"
+#include "status.h"
 #include "strutil.h"
+#include "ticker.h"
 #include "xalloc.h"
 
 #define IGNORE_LABEL "profileguard.io/ignore"
@@ -178,7 +182,7 @@ struct controller {
 	int64_t next_resync_ms;
 	_Atomic uint64_t profs_gen;     /* moves whenever profs changes */
 	/* The telemetry ingest's indexes follow the pods (telemetry_ops.c). */
-	ctl_pod_hook_fn pod_hook;
+	controller_pod_hook_fn pod_hook;
 	void *pod_hook_ud;
 
 	struct metric *m_leader, *m_profiles, *m_judged, *m_judge_all;
@@ -790,7 +794,7 @@ static void expand(struct controller *c, const char *key)
 	if (!x.only) {
 		pthread_mutex_lock(&c->mu);
 		if (!c->pass_started_ms)
-			c->pass_started_ms = ctl_now_ms();
+			c->pass_started_ms = ticker_now_ms();
 		c->pass_all = true;
 		pthread_mutex_unlock(&c->mu);
 	}
@@ -804,7 +808,7 @@ static void expand(struct controller *c, const char *key)
 /* The queue drained after a pass: how long it took, from the request. */
 static void pass_done(struct controller *c, int64_t started, size_t n, bool all)
 {
-	double secs = (double)(ctl_now_ms() - started) / 1000.0;
+	double secs = (double)(ticker_now_ms() - started) / 1000.0;
 	char pods[24], s[32];
 
 	snprintf(pods, sizeof(pods), "%zu", n);
@@ -875,7 +879,7 @@ static void maybe_activate(struct controller *c)
 	    all_synced(c)) {
 		atomic_store(&c->active, true);
 		c->warming = true;
-		c->next_resync_ms = ctl_now_ms() + c->cfg.resync_ms;
+		c->next_resync_ms = ticker_now_ms() + c->cfg.resync_ms;
 		c->recounted_ms = 0;
 		atomic_store(&c->recount, true);
 		for (size_t i = 0; i < c->nprofs; i++)
@@ -1196,7 +1200,7 @@ static void on_error(void *ud, int err, const struct kube_error *e)
 	struct infslot *s = ud;
 	int64_t zero = 0;
 
-	atomic_compare_exchange_strong(&s->failing_since, &zero, ctl_now_ms());
+	atomic_compare_exchange_strong(&s->failing_since, &zero, ticker_now_ms());
 	pglog(PGLOG_WARN, "list or watch failed; retrying", "resource",
 	      kube_informer_name(s->inf), "error",
 	      e && e->message[0] ? e->message : strerror(-err), NULL);
@@ -1212,7 +1216,7 @@ static void request_ns(struct controller *c, const char *ns)
 		return;
 	pthread_mutex_lock(&c->mu);
 	if (!c->pass_started_ms)
-		c->pass_started_ms = ctl_now_ms();
+		c->pass_started_ms = ticker_now_ms();
 	if (!smap_get(&c->pending_ns, ns)) {
 		r = pg_calloc(1, sizeof(*r) + len + 1);
 		if (r) {
@@ -1411,14 +1415,14 @@ static int status_patch(struct controller *c, const char *ns, const char *name, 
 static size_t flush_status(struct controller *c, bool all, int max_rank, int64_t deadline_ms)
 {
 	struct patch *v;
-	size_t n = collect_patches(c, ctl_now_ms(), all, &v), left = 0;
+	size_t n = collect_patches(c, ticker_now_ms(), all, &v), left = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		struct patch *p = &v[i];
 		struct kube_error err = { 0 };
 		struct profstate *ps;
 		bool late = p->rank > max_rank || atomic_load(&c->flush_cancel) ||
-			    (deadline_ms && ctl_now_ms() >= deadline_ms) ||
+			    (deadline_ms && ticker_now_ms() >= deadline_ms) ||
 			    (!all && atomic_load(&c->stopping));
 		int r = -ENOMEM;
 
@@ -1490,7 +1494,7 @@ static char *invalid_note(const struct profstate *p)
 static void report_invalid(struct controller *c)
 {
 	struct invalid_report *v = NULL;
-	int64_t now = ctl_now_ms();
+	int64_t now = ticker_now_ms();
 	size_t n = 0;
 
 	pthread_mutex_lock(&c->mu);
@@ -1638,7 +1642,7 @@ static void *loop_main(void *arg)
 		bool resync = false;
 
 		pthread_mutex_unlock(&c->mu);
-		now = ctl_now_ms();
+		now = ticker_now_ms();
 		track_health(c, now);
 		if (atomic_load(&c->active)) {
 			pthread_mutex_lock(&c->mu);
@@ -1688,23 +1692,23 @@ struct actions *controller_actions(struct controller *c)
 
 /* ---- for the telemetry ingest (telemetry_ops.c) ----------------------------------- */
 
-void ctl_set_pod_hook(struct controller *c, ctl_pod_hook_fn fn, void *ud)
+void controller_set_pod_hook(struct controller *c, controller_pod_hook_fn fn, void *ud)
 {
 	c->pod_hook = fn;
 	c->pod_hook_ud = ud;
 }
 
-struct kube_informer *ctl_pod_informer(struct controller *c)
+struct kube_informer *controller_pod_informer(struct controller *c)
 {
 	return c->slot[INF_PODS].inf;
 }
 
-bool ctl_ns_ignored(struct controller *c, const char *ns)
+bool controller_ns_ignored(struct controller *c, const char *ns)
 {
 	return ns_ignored(c, ns);
 }
 
-int ctl_profiles_snapshot(struct controller *c, uint64_t have, struct kube_object ***ret_objs,
+int controller_profiles_snapshot(struct controller *c, uint64_t have, struct kube_object ***ret_objs,
 			  struct profile ***ret_profiles, size_t *ret_n, uint64_t *ret_gen)
 {
 	struct kube_object **objs;
@@ -1755,7 +1759,7 @@ bool controller_ready(struct controller *c, char *why, size_t n)
 
 bool controller_healthy(struct controller *c, char *why, size_t n)
 {
-	int64_t now = ctl_now_ms();
+	int64_t now = ticker_now_ms();
 
 	for (int i = 0; i < INF__COUNT; i++) {
 		int64_t since = atomic_load(&c->slot[i].failing_since);
@@ -2006,7 +2010,7 @@ static void *alarm_main(void *arg)
 
 	pthread_mutex_lock(&al->mu);
 	while (!al->done) {
-		int64_t now = ctl_now_ms(), d = al->at_ms - now;
+		int64_t now = ticker_now_ms(), d = al->at_ms - now;
 		struct timespec ts;
 
 		if (d <= 0) {
@@ -2057,7 +2061,7 @@ static void alarm_disarm(struct alarm *al)
 
 void controller_stop_within(struct controller *c, int64_t budget_ms)
 {
-	int64_t t0 = ctl_now_ms(), reserve, flush_by;
+	int64_t t0 = ticker_now_ms(), reserve, flush_by;
 
 	if (c->stopped)
 		return;

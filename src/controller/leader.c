@@ -12,10 +12,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "ctl.h"
 #include "kube_api.h"
 #include "kube_util.h"
 #include "strutil.h"
+#include "ticker.h"
 #include "xalloc.h"
 
 struct leader {
@@ -96,7 +96,7 @@ bool leader_holds(struct leader *l, int64_t margin_ms)
 {
 	if (!atomic_load(&l->leading))
 		return false;
-	return ctl_now_ms() - atomic_load(&l->renewed_sent_ms) < l->cfg.lease_ms - margin_ms;
+	return ticker_now_ms() - atomic_load(&l->renewed_sent_ms) < l->cfg.lease_ms - margin_ms;
 }
 
 void leader_observed_holder(struct leader *l, char *out, size_t n)
@@ -137,7 +137,7 @@ static int try_once(struct leader *l)
 	struct kube_error err = { 0 };
 	struct kube_lease cur = { 0 }, next = { 0 }, got = { 0 };
 	struct timespec wall;
-	int64_t now = ctl_now_ms(), sent;
+	int64_t now = ticker_now_ms(), sent;
 	int32_t lease_s = (int32_t)(l->cfg.lease_ms / 1000);
 	enum leader_decision d;
 	int r;
@@ -148,7 +148,7 @@ static int try_once(struct leader *l)
 		next.holder = l->id;
 		next.duration_s = lease_s;
 		next.acquire = next.renew = wall;
-		sent = ctl_now_ms();
+		sent = ticker_now_ms();
 		r = kube_lease_create(l->cfg.client, l->ns, l->name, &next, &got, &err);
 		if (r == -ESTALE)
 			return 0;
@@ -179,7 +179,7 @@ static int try_once(struct leader *l)
 		next.acquire = wall;
 		next.transitions = l->obs.transitions + 1;
 	}
-	sent = ctl_now_ms();
+	sent = ticker_now_ms();
 	r = kube_lease_update(l->cfg.client, l->ns, l->name, &next, &got, &err);
 	if (r == -ESTALE)
 		return 0;
@@ -187,7 +187,7 @@ static int try_once(struct leader *l)
 		report(l, r, "update lease", &err);
 		return r;
 	}
-	observe(l, &got, ctl_now_ms());
+	observe(l, &got, ticker_now_ms());
 	atomic_store(&l->renewed_sent_ms, sent);
 	return 1;
 }
@@ -234,7 +234,7 @@ static void *leader_main(void *arg)
 
 			/* Another holder is final; a failed renewal is not,
 			 * until the deadline passes. */
-			if (r <= 0 && (other || ctl_now_ms() - atomic_load(&l->renewed_sent_ms) >=
+			if (r <= 0 && (other || ticker_now_ms() - atomic_load(&l->renewed_sent_ms) >=
 					       l->cfg.renew_deadline_ms))
 				step_down(l);
 		} else if (r == 1) {

@@ -2,7 +2,7 @@
  * series.  One Event per (pod UID, reason, profile): its name is derived
  * from those three, so a repeat folds into the same object whoever writes
  * it, this process, a restarted one or the next leader. */
-#include "ctl.h"
+#include "recorder.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "smap.h"
 #include "xalloc.h"
 
 #define POD_PART_MAX 200

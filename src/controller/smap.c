@@ -1,21 +1,13 @@
 /* smap.c - an intrusive, chained hash table keyed by C strings: the
  * controller's indexes of pods, owners, Events and queue keys embed a
  * node, so an entry costs one allocation. */
-#include "ctl.h"
+#include "smap.h"
 
 #include <errno.h>
 #include <string.h>
 #include <time.h>
 
 #include "xalloc.h"
-
-int64_t ctl_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 uint32_t smap_hash(const char *key)
 {

@@ -19,17 +19,16 @@
 #include "actions.h"
 #include "buf.h"
 #include "controller.h"
-#include "ctl.h"
 #include "doc.h"
+#include "http_tls.h"
 #include "ingest.h"
 #include "kube_api.h"
 #include "kube_informer.h"
 #include "pglog.h"
+#include "server.h"
 #include "strutil.h"
 #include "tel_auth.h"
 #include "tel_endpoint.h"
-#include "webhook_server.h"
-#include "http_tls.h"
 #include "xalloc.h"
 
 #define TICK_MS 500
@@ -174,7 +173,7 @@ struct telemetry_ops {
 	pthread_mutex_t mu;
 	pthread_cond_t cond;
 	bool stop;
-	struct tls_store *tls;
+	struct http_tls_store *tls;
 	struct server *server;
 	_Atomic uint16_t port;
 	int64_t cert_logged_ms;
@@ -392,7 +391,7 @@ static const struct profile_set *op_profiles_acquire(void *ud, void **ref)
 	size_t n;
 
 	pthread_mutex_lock(&t->snap_lock);
-	if (ctl_profiles_snapshot(t->cfg.controller, t->snap_gen, &objs, &profs, &n, &gen) == 0) {
+	if (controller_profiles_snapshot(t->cfg.controller, t->snap_gen, &objs, &profs, &n, &gen) == 0) {
 		s = pg_calloc(1, sizeof(*s));
 		if (s) {
 			atomic_init(&s->refs, 1);
@@ -423,7 +422,7 @@ static bool op_ns_exempt(void *ud, const char *ns)
 {
 	struct telemetry_ops *t = ud;
 
-	return ctl_ns_ignored(t->cfg.controller, ns);
+	return controller_ns_ignored(t->cfg.controller, ns);
 }
 
 static int op_submit(void *ud, const struct drift_report *r)
@@ -518,7 +517,7 @@ static void start_listener(struct telemetry_ops *t)
 	int r;
 
 	if (!t->tls) {
-		r = tls_store_new(t->cert, t->key, &t->tls, err, sizeof(err));
+		r = http_tls_store_new(t->cert, t->key, &t->tls, err, sizeof(err));
 		if (r < 0) {
 			t->tls = NULL;
 			if (!t->cert_logged_ms || now - t->cert_logged_ms >= CERT_WAIT_LOG_MS) {
@@ -576,7 +575,7 @@ static void start_listener(struct telemetry_ops *t)
 static void check_certificate(struct telemetry_ops *t)
 {
 	char err[512];
-	int r = tls_store_check(t->tls, err, sizeof(err));
+	int r = http_tls_store_check(t->tls, err, sizeof(err));
 
 	if (r < 0)
 		pglog(PGLOG_ERROR, "new telemetry certificate not loaded, keeping the previous one",
@@ -741,7 +740,7 @@ int telemetry_ops_new(const struct telemetry_ops_config *cfg, struct telemetry_o
 	pthread_cond_init(&t->cond, &ca);
 	pthread_condattr_destroy(&ca);
 	t->snap_gen = UINT64_MAX;
-	t->pods = ctl_pod_informer(cfg->controller);
+	t->pods = controller_pod_informer(cfg->controller);
 	if (oom)
 		goto oom;
 	{
@@ -779,7 +778,7 @@ int telemetry_ops_new(const struct telemetry_ops_config *cfg, struct telemetry_o
 	t->cfg.client_ca = t->ca;
 	t->cfg.audience = t->audience;
 	t->cfg.allowed_users = NULL;
-	ctl_set_pod_hook(cfg->controller, on_pod, t);
+	controller_set_pod_hook(cfg->controller, on_pod, t);
 	*ret = t;
 	return 0;
 oom:
@@ -832,8 +831,8 @@ struct telemetry_ops *telemetry_ops_free(struct telemetry_ops *t)
 		return NULL;
 	telemetry_ops_stop(t);
 	if (t->cfg.controller && t->pods)
-		ctl_set_pod_hook(t->cfg.controller, NULL, NULL);
-	t->tls = tls_store_free(t->tls);
+		controller_set_pod_hook(t->cfg.controller, NULL, NULL);
+	t->tls = http_tls_store_free(t->tls);
 	t->endpoint = tel_endpoint_free(t->endpoint);
 	t->auth = tel_auth_free(t->auth);
 	t->ingest = ingest_free(t->ingest);

@@ -32,7 +32,7 @@ struct telemetry_ops_config {
 	size_t nallowed;
 	const char *audience;           /* TokenReview audience; NULL: the API server's */
 	unsigned threads;               /* server threads; 0: one per CPU */
-	/* The listener's caps (webhook_server.h): 0 is TELEMETRY_MAX_CONNECTIONS,
+	/* The listener's caps (server.h): 0 is TELEMETRY_MAX_CONNECTIONS,
 	 * the server's per-address default (a quarter of the connections;
 	 * SERVER_NO_CAP: none) and its request deadline. */
 	unsigned max_connections;

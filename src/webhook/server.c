@@ -15,7 +15,7 @@
  * and the review handed to a worker; workers take namespaces in turn and
  * no namespace holds them all, so one namespace's slow judgements never
  * hold another's review. */
-#include "webhook_server.h"
+#include "server.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -46,7 +46,7 @@
 #include "pglog.h"
 #include "strutil.h"
 #include "ticker.h"
-#include "webhook_source.h"
+#include "source.h"
 #include "xalloc.h"
 
 enum route { RT_PODS, RT_PROFILES, RT_HEALTHZ, RT_READYZ, RT_METRICS, RT_HOOK, RT_OTHER, RT__COUNT };
@@ -184,7 +184,7 @@ struct server {
 	struct MHD_Daemon *d;
 	int listen_fd;
 	uint16_t port;
-	struct tls_store *tls;
+	struct http_tls_store *tls;
 	struct profile_source *source;
 	struct metrics *metrics;
 	bool (*ready)(void *ud);
@@ -540,7 +540,7 @@ static void conn_started(struct server *s, struct MHD_Connection *mc, void **soc
 	}
 	c->fd = fdi ? fdi->connect_fd : -1;
 	if (s->tls)
-		c->tls_token = tls_store_conn_open(s->tls);
+		c->tls_token = http_tls_store_conn_open(s->tls);
 	pthread_mutex_lock(&s->conn_mu);
 	c->peer = peer_get_locked(s, ai ? ai->client_addr : NULL);
 	if (c->peer)
@@ -576,7 +576,7 @@ static void conn_closed(struct server *s, void *socket_context)
 	peer_put_locked(s, c->peer);
 	pthread_mutex_unlock(&s->conn_mu);
 	if (s->tls)
-		tls_store_conn_close(s->tls, c->tls_token);
+		http_tls_store_conn_close(s->tls, c->tls_token);
 	pg_free(c);
 }
 
@@ -1553,7 +1553,7 @@ int server_start(const struct server_config *cfg, struct server **ret, char *err
 	if (s->source)
 		register_metrics(s);
 	if (s->tls)
-		tls_store_install(s->tls);
+		http_tls_store_install(s->tls);
 
 	r = http_listen_open(cfg->listen, "--listen", &s->listen_fd, &s->port, err, errsz);
 	if (r < 0)
@@ -1605,12 +1605,12 @@ int server_start(const struct server_config *cfg, struct server **ret, char *err
 	MHD_OPTION_NOTIFY_CONNECTION, connection_notify, s
 		if (s->tls && s->client_ca)
 			s->d = MHD_start_daemon(flags, 0, NULL, NULL, handle, s, COMMON_OPTIONS,
-						MHD_OPTION_HTTPS_CERT_CALLBACK, tls_store_retrieve,
+						MHD_OPTION_HTTPS_CERT_CALLBACK, http_tls_store_retrieve,
 						MHD_OPTION_HTTPS_PRIORITIES, prio,
 						MHD_OPTION_HTTPS_MEM_TRUST, s->client_ca, MHD_OPTION_END);
 		else if (s->tls)
 			s->d = MHD_start_daemon(flags, 0, NULL, NULL, handle, s, COMMON_OPTIONS,
-						MHD_OPTION_HTTPS_CERT_CALLBACK, tls_store_retrieve,
+						MHD_OPTION_HTTPS_CERT_CALLBACK, http_tls_store_retrieve,
 						MHD_OPTION_HTTPS_PRIORITIES, prio, MHD_OPTION_END);
 		else
 			s->d = MHD_start_daemon(flags, 0, NULL, NULL, handle, s, COMMON_OPTIONS,

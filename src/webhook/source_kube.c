@@ -6,7 +6,7 @@
  * profile edited into an invalid spec keeps its last valid generation
  * enforced, held by the invalid entry, or, when this process never saw
  * it valid, read back from the status the controller recorded. */
-#include "webhook_source.h"
+#include "source.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -26,7 +26,7 @@
 
 struct kube_source {
 	struct profile_source *src;
-	struct kube_config *cfg;
+	struct kubeconfig *cfg;
 	struct kube_client *client;
 	struct kube_informer *profiles;
 	struct kube_informer *namespaces;
@@ -444,7 +444,7 @@ static void kube_destroy(struct profile_source *src)
 	kube_informer_free(ks->namespaces);
 	kube_informer_free(ks->secrets);
 	kube_client_free(ks->client);
-	kube_config_free(ks->cfg);
+	kubeconfig_free(ks->cfg);
 	for (size_t i = 0; i < ks->nstatic; i++)
 		pg_free(ks->static_ignored[i]);
 	pg_free(ks->static_ignored);
@@ -510,7 +510,7 @@ int source_kube_new(const struct source_kube_opts *o, const char *own_namespace,
 	atomic_init(&ks->namespaces_synced, false);
 
 	errlist_init(&errs, 4);
-	r = kube_config_resolve(o->kubeconfig, NULL, o->sa_root, &errs, &ks->cfg);
+	r = kubeconfig_resolve(o->kubeconfig, NULL, o->sa_root, &errs, &ks->cfg);
 	if (r < 0) {
 		snprintf(err, errsz, "%s", errs.n ? errs.msgs[0] : strerror(-r));
 		errlist_free(&errs);

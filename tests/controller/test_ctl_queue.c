@@ -8,7 +8,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ctl.h"
+#include "fairq.h"
+#include "queue.h"
+#include "smap.h"
+#include "ticker.h"
 
 static int64_t fake_now;
 
@@ -186,9 +189,9 @@ START_TEST(blocking_get_wakes_and_times_out)
 	pthread_t t;
 	int64_t t0;
 
-	t0 = ctl_now_ms();
+	t0 = ticker_now_ms();
 	ck_assert_int_eq(queue_get(q, 60, &k), -ETIMEDOUT);
-	ck_assert_int_ge(ctl_now_ms() - t0, 55);
+	ck_assert_int_ge(ticker_now_ms() - t0, 55);
 	pthread_create(&t, NULL, adder, q);
 	ck_assert_int_eq(queue_get(q, 5000, &k), 0);
 	ck_assert_str_eq(k, "woken");
@@ -196,9 +199,9 @@ START_TEST(blocking_get_wakes_and_times_out)
 	pthread_join(t, NULL);
 	/* A delayed key wakes a waiter when due. */
 	queue_add_after(q, "later", 80);
-	t0 = ctl_now_ms();
+	t0 = ticker_now_ms();
 	ck_assert_int_eq(queue_get(q, -1, &k), 0);
-	ck_assert_int_ge(ctl_now_ms() - t0, 70);
+	ck_assert_int_ge(ticker_now_ms() - t0, 70);
 	queue_done(q, k);
 	queue_free(q);
 }

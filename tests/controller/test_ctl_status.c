@@ -5,7 +5,7 @@
 #include <jansson.h>
 #include <string.h>
 
-#include "ctl.h"
+#include "status.h"
 #include "xalloc.h"
 
 #define T0 1795000000          /* 2026-11-18T11:06:40Z */

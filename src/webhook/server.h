@@ -1,7 +1,7 @@
-/* webhook_server.h - the HTTP(S) server of `profileguard webhook` on
+/* server.h - the HTTP(S) server of `profileguard webhook` on
  * libmicrohttpd: a thread pool on epoll, keep-alive, bounded bodies, idle
  * timeouts and connection caps, TLS 1.2+ through GnuTLS with the
- * certificate chosen per handshake (webhook_tls.h).
+ * certificate chosen per handshake (http_tls.h).
  *
  * No client can hold the server: a request (a new connection's TLS
  * handshake included) must arrive whole within request_timeout, however
@@ -20,8 +20,8 @@
  * under a prefix handed to a route hook (the controller's telemetry
  * endpoints).  The same server without TLS and without a source is the
  * plain --metrics-addr listener, which the controller reuses. */
-#ifndef PG_WEBHOOK_SERVER_H
-#define PG_WEBHOOK_SERVER_H
+#ifndef PG_SERVER_H
+#define PG_SERVER_H
 
 #include <limits.h>
 #include <stdbool.h>
@@ -31,7 +31,7 @@
 struct buf;
 struct metrics;
 struct profile_source;
-struct tls_store;
+struct http_tls_store;
 
 #define SERVER_DEFAULT_MAX_REQUEST_BYTES (3u * 1024 * 1024 + 64 * 1024)
 #define SERVER_DEFAULT_MAX_CONNECTIONS 1024
@@ -75,7 +75,7 @@ typedef void (*server_route_fn)(void *ud, const struct server_route_request *rq,
 struct server_config {
 	const char *name;               /* for logs: "webhook", "metrics" */
 	const char *listen;             /* ":8443", "127.0.0.1:0", "[::1]:8443", "host:port" */
-	struct tls_store *tls;          /* borrowed; NULL: plain HTTP */
+	struct http_tls_store *tls;          /* borrowed; NULL: plain HTTP */
 	struct profile_source *source;  /* borrowed; NULL: no /validate routes */
 	struct metrics *metrics;        /* borrowed; NULL: /metrics is empty */
 	/* /readyz beyond the source's own readiness (the controller's leader

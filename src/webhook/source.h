@@ -1,10 +1,10 @@
-/* webhook_source.h - where the webhook's profiles and ignored namespaces
+/* source.h - where the webhook's profiles and ignored namespaces
  * come from: a directory (--profiles DIR, reloaded on change) or the API
  * server (informers).  Both publish immutable, refcounted snapshots, so a
  * request judges against one consistent set however long it runs, and a
  * reload never waits for requests. */
-#ifndef PG_WEBHOOK_SOURCE_H
-#define PG_WEBHOOK_SOURCE_H
+#ifndef PG_SOURCE_H
+#define PG_SOURCE_H
 
 #include <pthread.h>
 #include <stdatomic.h>
