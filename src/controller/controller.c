@@ -97,7 +97,7 @@ struct wp {
 	json_t *spec;
 	size_t spec_bytes;              /* the spec's size, serialized (status_spec_bytes) */
 	/* Invalid: the last valid generation read back from status, for a
-	 * controller that never saw it valid (source_restore_enforced). */
+	 * controller that never saw it valid (profile_restore_enforced). */
 	struct profile *restored;
 	int64_t restored_generation;
 	size_t restored_bytes;
@@ -263,7 +263,7 @@ static int decode_wp(void *ud, json_t *obj, void **ret)
 		char why[PROFILE_MAX_STRING + 256];
 		json_t *rs = json_object_get(status, "enforcedSpec");
 
-		r = source_restore_enforced(obj, &w->restored, &w->restored_generation, why, sizeof(why));
+		r = profile_restore_enforced(obj, &w->restored, &w->restored_generation, why, sizeof(why));
 		if (r == -ENOMEM) {
 			free_wp(NULL, w);
 			return r;

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "source.h"
+#include "profile.h"
 
 struct pstatus {
 	int64_t generation;             /* metadata.generation */
@@ -42,7 +42,7 @@ struct pstatus {
 
 /* The most status.enforcedSpec holds, serialized: a bigger spec is not
  * recorded (and the Ready condition says so), never cut. */
-#define STATUS_ENFORCED_SPEC_MAX SOURCE_ENFORCED_SPEC_MAX
+#define STATUS_ENFORCED_SPEC_MAX PROFILE_ENFORCED_SPEC_MAX
 
 /* The size of @spec serialized compactly, as status.enforcedSpec is
  * measured against STATUS_ENFORCED_SPEC_MAX. */
