@@ -3,7 +3,7 @@
  * synced).  The webhook's server answers /healthz with a constant 200, so
  * the controller keeps this small one, on the same libmicrohttpd, until
  * that server takes a health callback. */
-#include "controller_ops.h"
+#include "ops.h"
 
 #include <errno.h>
 #include <microhttpd.h>
