@@ -23,7 +23,7 @@
 #include "ops.h"
 #include "pg_config.h"
 #include "pglog.h"
-#include "server.h"
+#include "http_server.h"
 #include "strutil.h"
 #include "telemetry_ops.h"
 #include "webhookcfg.h"
@@ -275,7 +275,7 @@ int cmd_controller(int argc, char **argv)
 		.max_actions = 30,
 		.tel_max_conns = TELEMETRY_MAX_CONNECTIONS,
 		.tel_max_conns_per_ip = -1,
-		.tel_request_timeout = SERVER_DEFAULT_REQUEST_TIMEOUT,
+		.tel_request_timeout = HTTP_SERVER_DEFAULT_REQUEST_TIMEOUT,
 	};
 	const struct flag flags[] = {
 		{ "context", 0, FLAG_STRING, &o.context, "NAME", "kubeconfig context (default: current-context)" },
@@ -433,7 +433,7 @@ int cmd_controller(int argc, char **argv)
 			.max_connections = (unsigned)o.tel_max_conns,
 			/* -1: the server's default; 0: no cap. */
 			.max_connections_per_ip = o.tel_max_conns_per_ip < 0 ? 0
-						: o.tel_max_conns_per_ip == 0 ? SERVER_NO_CAP
+						: o.tel_max_conns_per_ip == 0 ? HTTP_SERVER_NO_CAP
 						: (unsigned)o.tel_max_conns_per_ip,
 			.request_timeout = (unsigned)o.tel_request_timeout,
 		};

@@ -1,8 +1,8 @@
 /* ops.c - the controller's plain HTTP listener (--metrics-addr): GET
- * /metrics, /healthz (the watches are healthy), /readyz (the caches have
- * synced).  The webhook's server answers /healthz with a constant 200, so
- * the controller keeps this small one, on the same libmicrohttpd, until
- * that server takes a health callback. */
+ * /metrics, /healthz and /livez (the watches are healthy), /readyz (the
+ * caches have synced), on the same libmicrohttpd and listening socket
+ * (http_listen.h) as http_server.h, which answers its errors in JSON and
+ * knows no /livez: this one keeps its plain-text answers. */
 #include "ops.h"
 
 #include <errno.h>

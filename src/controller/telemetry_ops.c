@@ -3,7 +3,7 @@
  * of its own by UID, container ID and ServiceAccount, kept by the pod
  * hook, which also tells the ingest of deleted pods), the profile set as
  * refcounted snapshots, TokenReview through the API client, the HTTPS
- * listener (the webhook's server with a route hook), and the leader label
+ * listener (http_server.h with a route hook), and the leader label
  * on this replica's Pod, so the chart's telemetry Service selects only the
  * replica that takes telemetry. */
 #include "telemetry_ops.h"
@@ -25,7 +25,7 @@
 #include "kube_api.h"
 #include "kube_informer.h"
 #include "pglog.h"
-#include "server.h"
+#include "http_server.h"
 #include "strutil.h"
 #include "tel_auth.h"
 #include "tel_endpoint.h"
@@ -174,7 +174,7 @@ struct telemetry_ops {
 	pthread_cond_t cond;
 	bool stop;
 	struct http_tls_store *tls;
-	struct server *server;
+	struct http_server *server;
 	_Atomic uint16_t port;
 	int64_t cert_logged_ms;
 	bool labelled;                  /* our label is on our Pod */
@@ -488,7 +488,7 @@ static bool pod_node(void *ud, const char *ns, const char *name, const char *uid
 	return ok;
 }
 
-static void route(void *ud, const struct server_route_request *rq, struct server_route_reply *ret)
+static void route(void *ud, const struct http_server_route_request *rq, struct http_server_route_reply *ret)
 {
 	struct telemetry_ops *t = ud;
 	struct tel_request req = {
@@ -538,7 +538,7 @@ static void start_listener(struct telemetry_ops *t)
 		return;
 	}
 	{
-		struct server_config sc = {
+		struct http_server_config sc = {
 			.name = "telemetry", .listen = t->listen, .tls = t->tls,
 			.metrics = NULL, .threads = t->cfg.threads,
 			.max_connections = t->cfg.max_connections ? t->cfg.max_connections
@@ -550,9 +550,9 @@ static void start_listener(struct telemetry_ops *t)
 			.route_prefix = TEL_ENDPOINT_PREFIX, .route = route, .route_ud = t,
 			.client_ca_pem = ca,
 		};
-		struct server *s = NULL;
+		struct http_server *s = NULL;
 
-		r = server_start(&sc, &s, err, sizeof(err));
+		r = http_server_start(&sc, &s, err, sizeof(err));
 		pg_free(ca);
 		if (r < 0) {
 			if (!t->cert_logged_ms || now - t->cert_logged_ms >= CERT_WAIT_LOG_MS) {
@@ -565,7 +565,7 @@ static void start_listener(struct telemetry_ops *t)
 		pthread_mutex_lock(&t->mu);
 		t->server = s;
 		pthread_mutex_unlock(&t->mu);
-		atomic_store(&t->port, server_port(s));
+		atomic_store(&t->port, http_server_port(s));
 	}
 	snprintf(port, sizeof(port), "%u", atomic_load(&t->port));
 	pglog(PGLOG_INFO, "telemetry listening", "listen", t->listen, "port", port,
@@ -817,8 +817,8 @@ void telemetry_ops_stop(struct telemetry_ops *t)
 		t->running = false;
 	}
 	if (t->server) {
-		server_drain(t->server, 2000);
-		t->server = server_stop(t->server);
+		http_server_drain(t->server, 2000);
+		t->server = http_server_stop(t->server);
 	}
 	atomic_store(&t->port, 0);
 	if (t->labelled && t->pod_name && patch_label(t, t->pod_name, false) == 0)
