@@ -33,10 +33,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent_cgroup.h"
-#include "agent_procfs.h"
-#include "agent_scan.h"
 #include "buf.h"
+#include "cgroup.h"
+#include "procfs.h"
+#include "scan.h"
 #include "synthproc.h"
 
 static double cpu_now(void)

@@ -2,7 +2,7 @@
  * The path is read component by component; nothing is trusted to sit at
  * a fixed depth, because kubelet --cgroup-root, kind, docker-in-docker
  * and cgroup namespaces all add or hide leading components. */
-#include "agent_cgroup.h"
+#include "cgroup.h"
 
 #include <errno.h>
 #include <stdbool.h>

@@ -1,7 +1,7 @@
 /* procfs.c - the /proc net tables, fd links and exe links, read without
  * sscanf: a table row is a handful of hex fields, and a hostNetwork pod's
  * netns can hold thousands of them every sample. */
-#include "agent_procfs.h"
+#include "procfs.h"
 
 #include <errno.h>
 #include <fcntl.h>

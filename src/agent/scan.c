@@ -6,7 +6,7 @@
  * check_sock), and only in the tables its protocol can be in: reading
  * /proc/PID/net/tcp walks the kernel's whole established hash, a few ms
  * each time on a large machine, so the steady state never reads one. */
-#include "agent_scan.h"
+#include "scan.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -20,14 +20,14 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include "agent_cgroup.h"
-#include "agent_procfs.h"
-#include "agent_tokens.h"
 #include "arena.h"
 #include "buf.h"
+#include "cgroup.h"
 #include "hash.h"
+#include "procfs.h"
 #include "strutil.h"
 #include "ticker.h"
+#include "tokens.h"
 #include "xalloc.h"
 
 #define LINE_MAX_BYTES (64u * 1024)

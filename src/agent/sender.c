@@ -3,7 +3,7 @@
  * the thread copies a batch out, POSTs it unlocked, and removes it from
  * the queue only after a 2xx, so a controller that is away costs memory
  * up to the queue bound, never events below it. */
-#include "agent_sender.h"
+#include "sender.h"
 
 #include <curl/curl.h>
 #include <errno.h>

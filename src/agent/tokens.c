@@ -2,7 +2,7 @@
  * payload is decoded into a scratch buffer that is zeroed before it is
  * freed, as is the buffer the file was read into; the claims are copied
  * out as numbers and a UID. */
-#include "agent_tokens.h"
+#include "tokens.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,8 +11,8 @@
 #include <unistd.h>
 
 #include "arena.h"
-#include "jval.h"
 #include "base64.h"
+#include "jval.h"
 #include "xalloc.h"
 
 /* An integer claim; JSON numbers like 1.7e9 are not what the API server

@@ -14,7 +14,7 @@
 #include "metrics.h"
 #include "pg_config.h"
 #include "pglog.h"
-#include "webhook_server.h"
+#include "http_server.h"
 
 #define DEFAULT_CONTROLLER_URL "https://profileguard-controller.profileguard.svc:9443" AGENT_EVENTS_PATH
 #define DEFAULT_CA_FILE "/var/run/secrets/profileguard/ca.crt"
@@ -54,26 +54,35 @@ static const char *cgroup_layout(const char *root)
 	return "unknown";
 }
 
-static int start_metrics(const char *addr, struct metrics *m, struct agent *a, struct server **ret)
+/* /readyz: the agent has sampled once (the 503 text is the one it always had). */
+static bool agent_is_ready(void *ud, char *why, size_t whysz)
 {
-	struct server_config mc = {
+	if (agent_ready(ud))
+		return true;
+	snprintf(why, whysz, "profiles not loaded");
+	return false;
+}
+
+static int start_metrics(const char *addr, struct metrics *m, struct agent *a, struct http_server **ret)
+{
+	struct http_server_config mc = {
 		.name = "metrics",
 		.listen = addr,
 		.metrics = m,
-		.ready = agent_ready,
+		.ready = agent_is_ready,
 		.ready_ud = a,
 		.threads = 1,
 		.max_connections = 64,
 		.max_request_bytes = 4096,
 	};
 	char err[256], port[8];
-	int r = server_start(&mc, ret, err, sizeof(err));
+	int r = http_server_start(&mc, ret, err, sizeof(err));
 
 	if (r < 0) {
 		pglog(PGLOG_ERROR, "metrics server did not start", "error", err, NULL);
 		return r;
 	}
-	snprintf(port, sizeof(port), "%u", server_port(*ret));
+	snprintf(port, sizeof(port), "%u", http_server_port(*ret));
 	pglog(PGLOG_INFO, "metrics listening", "listen", addr, "port", port, NULL);
 	return 0;
 }
@@ -115,7 +124,7 @@ int cmd_agent(int argc, char **argv)
 	};
 	struct agent_config cfg = { 0 };
 	struct metrics *metrics = NULL;
-	struct server *ops = NULL;
+	struct http_server *ops = NULL;
 	struct agent *a = NULL;
 	char url[2048] = "";
 	const char *ca;
@@ -210,7 +219,7 @@ int cmd_agent(int argc, char **argv)
 oom:
 	fprintf(stderr, "profileguard agent: out of memory\n");
 out:
-	ops = server_stop(ops);
+	ops = http_server_stop(ops);
 	a = agent_free(a);
 	metrics_free(metrics);
 	return rc;

@@ -15,18 +15,18 @@
 #include "certs.h"
 #include "cmd.h"
 #include "controller.h"
-#include "controller_ops.h"
 #include "doc.h"
 #include "errlist.h"
 #include "kube_client.h"
 #include "kubeconfig.h"
 #include "metrics.h"
+#include "ops.h"
 #include "pg_config.h"
 #include "pglog.h"
+#include "http_server.h"
 #include "strutil.h"
 #include "telemetry_ops.h"
 #include "ticker.h"
-#include "webhook_server.h"
 #include "webhookcfg.h"
 #include "xalloc.h"
 
@@ -262,7 +262,7 @@ int cmd_controller(int argc, char **argv)
 		.max_actions = 30,
 		.tel_max_conns = TELEMETRY_MAX_CONNECTIONS,
 		.tel_max_conns_per_ip = -1,
-		.tel_request_timeout = SERVER_DEFAULT_REQUEST_TIMEOUT,
+		.tel_request_timeout = HTTP_SERVER_DEFAULT_REQUEST_TIMEOUT,
 	};
 	const struct flag flags[] = {
 		{ "context", 0, FLAG_STRING, &o.context, "NAME", "kubeconfig context (default: current-context)" },
@@ -300,7 +300,7 @@ int cmd_controller(int argc, char **argv)
 	};
 	struct controller_config cc = { 0 };
 	struct kube_client_opts ko;
-	struct kube_config *kcfg = NULL;
+	struct kubeconfig *kcfg = NULL;
 	struct kube_client *client = NULL;
 	struct metrics *metrics = NULL;
 	struct controller *ctl = NULL;
@@ -359,7 +359,7 @@ int cmd_controller(int argc, char **argv)
 	}
 
 	rc = EXIT_FAILURE;
-	r = kube_config_resolve(o.common.kubeconfig, o.context, NULL, &errs, &kcfg);
+	r = kubeconfig_resolve(o.common.kubeconfig, o.context, NULL, &errs, &kcfg);
 	if (r < 0) {
 		pglog(PGLOG_ERROR, "no Kubernetes configuration", "error",
 		      errs.n ? errs.msgs[0] : strerror(-r), NULL);
@@ -420,7 +420,7 @@ int cmd_controller(int argc, char **argv)
 			.max_connections = (unsigned)o.tel_max_conns,
 			/* -1: the server's default; 0: no cap. */
 			.max_connections_per_ip = o.tel_max_conns_per_ip < 0 ? 0
-						: o.tel_max_conns_per_ip == 0 ? SERVER_NO_CAP
+						: o.tel_max_conns_per_ip == 0 ? HTTP_SERVER_NO_CAP
 						: (unsigned)o.tel_max_conns_per_ip,
 			.request_timeout = (unsigned)o.tel_request_timeout,
 		};
@@ -532,7 +532,7 @@ out:
 	tel = telemetry_ops_free(tel);
 	ctl = controller_free(ctl);
 	client = kube_client_free(client);
-	kcfg = kube_config_free(kcfg);
+	kcfg = kubeconfig_free(kcfg);
 	metrics = metrics_free(metrics);
 	errlist_free(&errs);
 	for (size_t i = 0; i < nignored; i++)

@@ -12,14 +12,15 @@
 
 #include "cmd.h"
 #include "doc.h"
+#include "http_server.h"
+#include "http_tls.h"
 #include "kube_informer.h"
 #include "metrics.h"
 #include "pg_config.h"
 #include "pglog.h"
+#include "source.h"
 #include "strutil.h"
-#include "webhook_server.h"
-#include "webhook_source.h"
-#include "webhook_tls.h"
+#include "webhook.h"
 #include "xalloc.h"
 
 #define SA_NAMESPACE_FILE "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
@@ -46,7 +47,7 @@ struct webhook_opts {
 	bool watch_token_secrets;
 };
 
-struct webhook {
+struct webhook_run {
 	struct metrics *metrics;
 	struct metric *m_profiles;
 	struct metric *m_not_after;
@@ -57,22 +58,27 @@ struct webhook {
 	uint64_t restarts_seen[3];
 	struct profile_source source;
 	bool source_ok;
-	struct tls_store *tls;
-	struct server *https;
-	struct server *ops;
+	struct http_tls_store *tls;
+	struct webhook *hook;           /* the admission handler of https */
+	struct http_server_handler handler;
+	struct http_server *https;
+	struct http_server *ops;
 	char namespace[254];
 };
 
 static void on_publish(void *ud, const struct profile_snapshot *snap)
 {
-	struct webhook *w = ud;
+	struct webhook_run *w = ud;
 
 	metric_set(w->m_profiles, (double)snap->profiles.n);
 }
 
-static bool source_is_ready(void *ud)
+static bool source_is_ready(void *ud, char *why, size_t whysz)
 {
-	return source_ready(ud);
+	if (source_ready(ud))
+		return true;
+	snprintf(why, whysz, "profiles not loaded");
+	return false;
 }
 
 /* --namespace, else $POD_NAMESPACE, else the in-cluster namespace file. */
@@ -131,12 +137,12 @@ oom:
 	return NULL;
 }
 
-static void check_certificates(struct webhook *w)
+static void check_certificates(struct webhook_run *w)
 {
 	char err[512], when[32];
-	int r = tls_store_check(w->tls, err, sizeof(err));
+	int r = http_tls_store_check(w->tls, err, sizeof(err));
 
-	metric_set(w->m_retired, (double)tls_store_retired(w->tls));    /* after: counts this swap */
+	metric_set(w->m_retired, (double)http_tls_store_retired(w->tls));    /* after: counts this swap */
 	if (r == 0)
 		return;
 	if (r < 0) {
@@ -146,12 +152,12 @@ static void check_certificates(struct webhook *w)
 		return;
 	}
 	metric_inc(w->m_cert_ok);
-	metric_set(w->m_not_after, (double)tls_store_not_after(w->tls));
-	snprintf(when, sizeof(when), "%lld", (long long)tls_store_not_after(w->tls));
+	metric_set(w->m_not_after, (double)http_tls_store_not_after(w->tls));
+	snprintf(when, sizeof(when), "%lld", (long long)http_tls_store_not_after(w->tls));
 	pglog(PGLOG_INFO, "serving certificate reloaded", "not_after", when, NULL);
 }
 
-static int setup_metrics(struct webhook *w)
+static int setup_metrics(struct webhook_run *w)
 {
 	static const char *const result[] = { "result", NULL };
 	static const char *const version[] = { "version", NULL };
@@ -181,13 +187,14 @@ static int setup_metrics(struct webhook *w)
 	return 0;
 }
 
-static void webhook_free(struct webhook *w)
+static void webhook_run_free(struct webhook_run *w)
 {
-	w->ops = server_stop(w->ops);
-	w->https = server_stop(w->https);
+	w->ops = http_server_stop(w->ops);
+	w->https = http_server_stop(w->https);
+	w->hook = webhook_free(w->hook);
 	if (w->source_ok)
 		source_destroy(&w->source);
-	w->tls = tls_store_free(w->tls);
+	w->tls = http_tls_store_free(w->tls);
 	w->metrics = metrics_free(w->metrics);
 }
 
@@ -200,7 +207,7 @@ static bool positive_or_zero(const char *name, long v)
 }
 
 /* SPEC §7 watch_restarts_total, from the informers' own counters. */
-static void count_watch_restarts(struct webhook *w)
+static void count_watch_restarts(struct webhook_run *w)
 {
 	for (int i = 0; i < 3; i++) {
 		struct kube_informer *inf = source_kube_informer(&w->source, i);
@@ -217,7 +224,7 @@ static void count_watch_restarts(struct webhook *w)
 }
 
 /* Blocks until SIGTERM or SIGINT, doing the once-a-second chores. */
-static int wait_loop(struct webhook *w, const sigset_t *set)
+static int wait_loop(struct webhook_run *w, const sigset_t *set)
 {
 	for (;;) {
 		struct timespec tick = { 1, 0 };
@@ -247,11 +254,11 @@ int cmd_webhook(int argc, char **argv)
 		"re-read when their files change; SIGHUP reloads at once.";
 	struct webhook_opts o = {
 		.listen = ":8443",
-		.max_request_bytes = SERVER_DEFAULT_MAX_REQUEST_BYTES,
-		.max_connections = SERVER_DEFAULT_MAX_CONNECTIONS,
+		.max_request_bytes = HTTP_SERVER_DEFAULT_MAX_REQUEST_BYTES,
+		.max_connections = HTTP_SERVER_DEFAULT_MAX_CONNECTIONS,
 		.max_connections_per_ip = -1,
-		.idle_timeout = SERVER_DEFAULT_IDLE_TIMEOUT,
-		.request_timeout = SERVER_DEFAULT_REQUEST_TIMEOUT,
+		.idle_timeout = HTTP_SERVER_DEFAULT_IDLE_TIMEOUT,
+		.request_timeout = HTTP_SERVER_DEFAULT_REQUEST_TIMEOUT,
 		.shutdown_delay = 5,
 		.shutdown_timeout = 10,
 	};
@@ -277,8 +284,8 @@ int cmd_webhook(int argc, char **argv)
 		COMMON_FLAGS(&o.common),
 		{ 0 },
 	};
-	struct webhook w = { 0 };
-	struct server_config cfg = { 0 };
+	struct webhook_run w = { 0 };
+	struct http_server_config cfg = { 0 };
 	struct kube_client_opts client_opts;
 	char err[512], port[8], **ignored = NULL;
 	size_t nignored = 0;
@@ -324,12 +331,12 @@ int cmd_webhook(int argc, char **argv)
 	rc = EXIT_FAILURE;
 	if (setup_metrics(&w) < 0)
 		goto oom;
-	r = tls_store_new(o.tls_cert, o.tls_key, &w.tls, err, sizeof(err));
+	r = http_tls_store_new(o.tls_cert, o.tls_key, &w.tls, err, sizeof(err));
 	if (r < 0) {
 		pglog(PGLOG_ERROR, "serving certificate not loaded", "error", err, NULL);
 		goto out;
 	}
-	metric_set(w.m_not_after, (double)tls_store_not_after(w.tls));
+	metric_set(w.m_not_after, (double)http_tls_store_not_after(w.tls));
 
 	if (o.profiles) {
 		struct source_dir_opts so = {
@@ -365,33 +372,39 @@ int cmd_webhook(int argc, char **argv)
 		goto out;
 	}
 
+	r = webhook_new(&w.source, w.metrics, &w.hook);
+	if (r < 0) {
+		pglog(PGLOG_ERROR, "webhook server did not start", "error", strerror(-r), NULL);
+		goto out;
+	}
+	webhook_handler(w.hook, &w.handler);
 	cfg.name = "webhook";
 	cfg.listen = o.listen;
 	cfg.tls = w.tls;
-	cfg.source = &w.source;
+	cfg.handler = &w.handler;
 	cfg.metrics = w.metrics;
 	cfg.threads = (unsigned)o.threads;
 	cfg.max_connections = (unsigned)o.max_connections;
 	/* -1: the server's default (a quarter of the slots); 0: no cap. */
 	cfg.max_connections_per_ip = o.max_connections_per_ip < 0 ? 0
-				   : o.max_connections_per_ip == 0 ? SERVER_NO_CAP
+				   : o.max_connections_per_ip == 0 ? HTTP_SERVER_NO_CAP
 				   : (unsigned)o.max_connections_per_ip;
 	cfg.idle_timeout = (unsigned)o.idle_timeout;
 	cfg.request_timeout = (unsigned)o.request_timeout;
 	cfg.judge_threads = (unsigned)o.judge_threads;
 	cfg.judge_threads_per_namespace = (unsigned)o.judge_threads_per_ns;
 	cfg.max_request_bytes = (size_t)o.max_request_bytes;
-	r = server_start(&cfg, &w.https, err, sizeof(err));
+	r = http_server_start(&cfg, &w.https, err, sizeof(err));
 	if (r < 0) {
 		pglog(PGLOG_ERROR, "webhook server did not start", "error", err, NULL);
 		goto out;
 	}
-	snprintf(port, sizeof(port), "%u", server_port(w.https));
+	snprintf(port, sizeof(port), "%u", http_server_port(w.https));
 	pglog(PGLOG_INFO, "webhook listening", "listen", o.listen, "port", port, "profiles",
 	      o.profiles ? o.profiles : "API server", "namespace", w.namespace, NULL);
 
 	if (o.common.metrics_addr) {
-		struct server_config mc = {
+		struct http_server_config mc = {
 			.name = "metrics",
 			.listen = o.common.metrics_addr,
 			.metrics = w.metrics,
@@ -403,12 +416,12 @@ int cmd_webhook(int argc, char **argv)
 			.max_request_bytes = 4096,
 		};
 
-		r = server_start(&mc, &w.ops, err, sizeof(err));
+		r = http_server_start(&mc, &w.ops, err, sizeof(err));
 		if (r < 0) {
 			pglog(PGLOG_ERROR, "metrics server did not start", "error", err, NULL);
 			goto out;
 		}
-		snprintf(port, sizeof(port), "%u", server_port(w.ops));
+		snprintf(port, sizeof(port), "%u", http_server_port(w.ops));
 		pglog(PGLOG_INFO, "metrics listening", "listen", o.common.metrics_addr, "port", port, NULL);
 	}
 
@@ -417,7 +430,7 @@ int cmd_webhook(int argc, char **argv)
 	 * every node only after a while, so keep serving, not ready, for
 	 * --shutdown-delay (a second signal cuts it short).  SIGINT is a
 	 * person at a terminal: no delay. */
-	server_drain_begin(w.https);
+	http_server_drain_begin(w.https);
 	if (sig == SIGTERM && o.shutdown_delay > 0) {
 		struct timespec delay = { o.shutdown_delay, 0 };
 		char d[24];
@@ -429,15 +442,15 @@ int cmd_webhook(int argc, char **argv)
 	}
 	pglog(PGLOG_INFO, "shutting down: draining requests in flight", "signal",
 	      sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
-	server_drain(w.https, (unsigned)o.shutdown_timeout * 1000);
-	webhook_free(&w);
+	http_server_drain(w.https, (unsigned)o.shutdown_timeout * 1000);
+	webhook_run_free(&w);
 	pglog(PGLOG_INFO, "webhook stopped", NULL);
 	rc = EXIT_PASS;
 	goto out;
 oom:
 	fprintf(stderr, "profileguard webhook: out of memory\n");
 out:
-	webhook_free(&w);
+	webhook_run_free(&w);
 	for (size_t i = 0; ignored && ignored[i]; i++)
 		pg_free(ignored[i]);
 	pg_free(ignored);

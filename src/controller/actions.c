@@ -21,14 +21,19 @@
 
 #include "arena.h"
 #include "buf.h"
-#include "ctl.h"
+#include "fairq.h"
 #include "kube_api.h"
 #include "kube_retry.h"
 #include "kube_util.h"
 #include "metrics.h"
 #include "pglog.h"
+#include "hash.h"
+#include "recorder.h"
 #include "rfc3339.h"
+#include "status.h"
 #include "strutil.h"
+#include "throttle.h"
+#include "ticker.h"
 #include "xalloc.h"
 
 /* The API server cuts a note at 1 KiB: keeping more is waste. */
@@ -112,8 +117,8 @@ struct actions {
 	uint64_t refused, refused_logged;       /* reports refused; as of the last log */
 	int64_t refused_log_ms;
 	struct smap pods;               /* uid -> podmem */
-	struct owner_backoff *owners;
-	struct bucket bucket;
+	struct throttle_backoff *owners;
+	struct throttle_bucket bucket;
 	struct recorder *rec;
 
 	struct metric_vec *m_actions;   /* {action,result} */
@@ -126,71 +131,6 @@ struct actions {
 enum rec_result { REC_NEW, REC_FOLDED, REC_ALREADY, REC_FAILED };
 
 /* ---- reports ---------------------------------------------------------------------- */
-
-void drift_report_fill(struct drift_report *r, const struct pod *pod,
-		       const struct profile *prof)
-{
-	memset(r, 0, sizeof(*r));
-	r->namespace = pod->namespace;
-	r->pod = pod->name;
-	r->uid = pod->uid;
-	r->node = pod->node_name;
-	r->owner_kind = pod->owner_kind;
-	r->owner_name = pod->owner_name;
-	r->owner_uid = pod->owner_uid;
-	r->profile = prof->name;
-	r->profile_uid = prof->uid;
-	r->mode = prof->mode;
-	r->action = prof->response.action;
-	r->grace_period = prof->response.grace_period;
-}
-
-int actions_submit_findings(struct actions *a, const struct pod *pod, const struct findings *f)
-{
-	int first_err = 0;
-
-	for (size_t i = 0; i < f->n; i++) {
-		const struct profile *prof = f->v[i].profile;
-		const char *ev[DRIFT_MAX_GROUPS][DRIFT_MAX_EVIDENCE];
-		struct drift_group g[DRIFT_MAX_GROUPS];
-		struct drift_report r;
-		size_t ng = 0;
-		bool seen = false;
-		int e;
-
-		/* One report per profile, at its first finding. */
-		for (size_t k = 0; k < i && !seen; k++)
-			seen = f->v[k].profile == prof;
-		if (seen)
-			continue;
-		for (size_t k = i; k < f->n; k++) {
-			size_t j;
-
-			if (f->v[k].profile != prof)
-				continue;
-			for (j = 0; j < ng && g[j].reason != f->v[k].reason; j++)
-				;
-			if (j == ng) {
-				if (ng == DRIFT_MAX_GROUPS)
-					continue;
-				g[ng].reason = f->v[k].reason;
-				g[ng].evidence = ev[ng];
-				g[ng].nevidence = 0;
-				ng++;
-			}
-			if (g[j].nevidence < DRIFT_MAX_EVIDENCE)
-				ev[j][g[j].nevidence++] = f->v[k].message;
-		}
-		drift_report_fill(&r, pod, prof);
-		r.evidence = f->v[i].evidence;
-		r.groups = g;
-		r.ngroups = ng;
-		e = actions_submit(a, &r);
-		if (e < 0 && !first_err)
-			first_err = e;
-	}
-	return first_err;
-}
 
 static char *adup(struct arena *ar, const char *s, bool *oom)
 {
@@ -869,7 +809,7 @@ static void act(struct actions *a, struct item *it, uint64_t epoch)
 	snprintf(owner_desc, sizeof(owner_desc), "%s %s", it->owner_kind ? it->owner_kind : "owner",
 		 it->owner_name ? it->owner_name : "");
 	pthread_mutex_lock(&a->mu);
-	wait = owner_backoff_wait(a->owners, it->owner_uid, now, &n);
+	wait = throttle_backoff_wait(a->owners, it->owner_uid, now, &n);
 	pthread_mutex_unlock(&a->mu);
 	if (wait > 0) {
 		snprintf(detail, sizeof(detail),
@@ -886,7 +826,7 @@ static void act(struct actions *a, struct item *it, uint64_t epoch)
 		return;
 	}
 	pthread_mutex_lock(&a->mu);
-	wait = bucket_take(&a->bucket, now);
+	wait = throttle_bucket_take(&a->bucket, now);
 	pthread_mutex_unlock(&a->mu);
 	if (wait > 0) {
 		/* A little spread, so put-off actions do not all ask at once. */
@@ -906,7 +846,7 @@ static void act(struct actions *a, struct item *it, uint64_t epoch)
 	}
 	if (!may_act(a)) {
 		pthread_mutex_lock(&a->mu);
-		bucket_refund(&a->bucket);
+		throttle_bucket_refund(&a->bucket);
 		pthread_mutex_unlock(&a->mu);
 		count_action(a, label, "not_leader");
 		set_pod(a, it->uid, -1);
@@ -922,7 +862,7 @@ static void act(struct actions *a, struct item *it, uint64_t epoch)
 		result = it->action == ACTION_EVICT ? "evicted" : "deleted";
 		set_pod(a, it->uid, PM_ACTED);
 		pthread_mutex_lock(&a->mu);
-		owner_backoff_record(a->owners, it->owner_uid, ticker_now_ms());
+		throttle_backoff_record(a->owners, it->owner_uid, ticker_now_ms());
 		pthread_mutex_unlock(&a->mu);
 		count_action(a, label, result);
 		log_action(it, PGLOG_INFO, label, result, "");
@@ -942,7 +882,7 @@ static void act(struct actions *a, struct item *it, uint64_t epoch)
 		break;
 	}
 	pthread_mutex_lock(&a->mu);
-	bucket_refund(&a->bucket);
+	throttle_bucket_refund(&a->bucket);
 	pthread_mutex_unlock(&a->mu);
 	wait = retry_delay(a, it->attempts++);
 	if (r == -EAGAIN) {
@@ -1214,7 +1154,7 @@ int actions_new(const struct actions_config *cfg, struct actions **ret)
 		a->cfg.retry_cap_ms = 300000;
 	a->identity = pg_strdup(cfg->identity ? cfg->identity : "");
 	a->cfg.identity = a->identity;
-	a->owners = owner_backoff_new(cfg->owner_backoff_ms, cfg->owner_backoff_cap_ms, 0);
+	a->owners = throttle_backoff_new(cfg->owner_backoff_ms, cfg->owner_backoff_cap_ms, 0);
 	a->rec = recorder_new(0, 0);
 	{
 		struct fq_limits lim = {
@@ -1230,7 +1170,7 @@ int actions_new(const struct actions_config *cfg, struct actions **ret)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&a->cond, &ca);
 	pthread_condattr_destroy(&ca);
-	bucket_init(&a->bucket, cfg->max_per_minute, ticker_now_ms());
+	throttle_bucket_init(&a->bucket, cfg->max_per_minute, ticker_now_ms());
 	if (cfg->metrics) {
 		a->m_actions = metrics_counter(cfg->metrics, "profileguard_actions_total",
 			"Actions on drifted pods, by action (Delete, Evict, Record) and result.",
@@ -1311,9 +1251,9 @@ void actions_reset(struct actions *a)
 	a->epoch++;
 	drop_all_locked(a);
 	smap_clear(&a->pods, free_pod, NULL);
-	owner_backoff_clear(a->owners);
+	throttle_backoff_clear(a->owners);
 	recorder_clear(a->rec);
-	bucket_init(&a->bucket, a->cfg.max_per_minute, ticker_now_ms());
+	throttle_bucket_init(&a->bucket, a->cfg.max_per_minute, ticker_now_ms());
 	pthread_mutex_unlock(&a->mu);
 }
 
@@ -1366,7 +1306,7 @@ struct actions *actions_free(struct actions *a)
 	drop_all_locked(a);
 	a->fq = fairq_free(a->fq, NULL, NULL);
 	smap_clear(&a->pods, free_pod, NULL);
-	owner_backoff_free(a->owners);
+	throttle_backoff_free(a->owners);
 	recorder_free(a->rec);
 	pthread_mutex_destroy(&a->mu);
 	pthread_cond_destroy(&a->cond);

@@ -26,18 +26,23 @@
 
 #include "actions.h"
 #include "buf.h"
-#include "ctl.h"
+#include "drift.h"
 #include "engine.h"
 #include "errlist.h"
 #include "hash.h"
 #include "kube_api.h"
-#include "kube_decode.h"
 #include "kube_client.h"
+#include "kube_decode.h"
 #include "kube_informer.h"
 #include "leader.h"
 #include "metrics.h"
 #include "pglog.h"
+#include "queue.h"
+#include "recorder.h"
+#include "hash.h"
+#include "status.h"
 #include "strutil.h"
+#include "ticker.h"
 #include "xalloc.h"
 
 #define IGNORE_LABEL "profileguard.io/ignore"
@@ -93,7 +98,7 @@ struct wp {
 	json_t *spec;
 	size_t spec_bytes;              /* the spec's size, serialized (status_spec_bytes) */
 	/* Invalid: the last valid generation read back from status, for a
-	 * controller that never saw it valid (source_restore_enforced). */
+	 * controller that never saw it valid (profile_restore_enforced). */
 	struct profile *restored;
 	int64_t restored_generation;
 	size_t restored_bytes;
@@ -178,7 +183,7 @@ struct controller {
 	int64_t next_resync_ms;
 	_Atomic uint64_t profs_gen;     /* moves whenever profs changes */
 	/* The telemetry ingest's indexes follow the pods (telemetry_ops.c). */
-	ctl_pod_hook_fn pod_hook;
+	controller_pod_hook_fn pod_hook;
 	void *pod_hook_ud;
 
 	struct metric *m_leader, *m_profiles, *m_judged, *m_judge_all;
@@ -257,7 +262,7 @@ static int decode_wp(void *ud, json_t *obj, void **ret)
 		char why[PROFILE_MAX_STRING + 256];
 		json_t *rs = json_object_get(status, "enforcedSpec");
 
-		r = source_restore_enforced(obj, &w->restored, &w->restored_generation, why, sizeof(why));
+		r = profile_restore_enforced(obj, &w->restored, &w->restored_generation, why, sizeof(why));
 		if (r == -ENOMEM) {
 			free_wp(NULL, w);
 			return r;
@@ -557,6 +562,24 @@ static uint64_t fingerprint(const struct findings *f, const struct profile *prof
 	return h ? h : 1;
 }
 
+/* A reason of one profile's findings that was not reported yet, or not
+ * with these messages. */
+struct unreported {
+	const struct findings *f;
+	const struct profile *prof;
+	struct profstate *ps;
+	const struct pentry *old;
+	size_t nold;
+};
+
+static bool unreported(void *ud, enum reason reason)
+{
+	const struct unreported *u = ud;
+	const struct pentry *pe = pentry_find(u->old, u->nold, u->ps, (uint8_t)reason);
+
+	return !(pe && pe->fp == fingerprint(u->f, u->prof, reason));
+}
+
 /* Submits, per profile, the finding groups not reported yet.  False when
  * a report was refused (the action queue at a bound). */
 static bool submit_new(struct controller *c, const struct pod *pod, const struct findings *f,
@@ -566,39 +589,16 @@ static bool submit_new(struct controller *c, const struct pod *pod, const struct
 	bool all = true;
 
 	for (size_t k = 0; k < nview; k++) {
-		const char *ev[DRIFT_MAX_GROUPS][DRIFT_MAX_EVIDENCE];
-		struct drift_group g[DRIFT_MAX_GROUPS];
+		struct unreported u = { f, view[k], ps[k], old, nold };
+		struct drift_groups g;
 		struct drift_report r;
-		size_t ng = 0;
 
-		for (size_t i = 0; i < f->n; i++) {
-			const struct pentry *pe;
-			uint64_t fp;
-			size_t j;
-
-			if (f->v[i].profile != view[k])
-				continue;
-			for (j = 0; j < ng && g[j].reason != f->v[i].reason; j++)
-				;
-			if (j == ng) {
-				fp = fingerprint(f, view[k], f->v[i].reason);
-				pe = pentry_find(old, nold, ps[k], (uint8_t)f->v[i].reason);
-				if ((pe && pe->fp == fp) || ng == DRIFT_MAX_GROUPS)
-					continue;
-				g[ng].reason = f->v[i].reason;
-				g[ng].evidence = ev[ng];
-				g[ng].nevidence = 0;
-				ng++;
-			}
-			if (g[j].nevidence < DRIFT_MAX_EVIDENCE)
-				ev[j][g[j].nevidence++] = f->v[i].message;
-		}
-		if (!ng)
+		if (!drift_group_findings(f, f->n, NULL, view[k], unreported, &u, &g))
 			continue;
 		drift_report_fill(&r, pod, view[k]);
 		r.evidence = EV_SPEC;
-		r.groups = g;
-		r.ngroups = ng;
+		r.groups = g.g;
+		r.ngroups = g.n;
 		if (actions_submit(c->actions, &r) < 0)
 			all = false;
 	}
@@ -1689,23 +1689,23 @@ struct actions *controller_actions(struct controller *c)
 
 /* ---- for the telemetry ingest (telemetry_ops.c) ----------------------------------- */
 
-void ctl_set_pod_hook(struct controller *c, ctl_pod_hook_fn fn, void *ud)
+void controller_set_pod_hook(struct controller *c, controller_pod_hook_fn fn, void *ud)
 {
 	c->pod_hook = fn;
 	c->pod_hook_ud = ud;
 }
 
-struct kube_informer *ctl_pod_informer(struct controller *c)
+struct kube_informer *controller_pod_informer(struct controller *c)
 {
 	return c->slot[INF_PODS].inf;
 }
 
-bool ctl_ns_ignored(struct controller *c, const char *ns)
+bool controller_ns_ignored(struct controller *c, const char *ns)
 {
 	return ns_ignored(c, ns);
 }
 
-int ctl_profiles_snapshot(struct controller *c, uint64_t have, struct kube_object ***ret_objs,
+int controller_profiles_snapshot(struct controller *c, uint64_t have, struct kube_object ***ret_objs,
 			  struct profile ***ret_profiles, size_t *ret_n, uint64_t *ret_gen)
 {
 	struct kube_object **objs;

@@ -12,10 +12,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "ctl.h"
 #include "kube_api.h"
 #include "kube_util.h"
 #include "strutil.h"
+#include "ticker.h"
 #include "xalloc.h"
 
 struct leader {

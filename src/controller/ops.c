@@ -1,20 +1,18 @@
 /* ops.c - the controller's plain HTTP listener (--metrics-addr): GET
- * /metrics, /healthz (the watches are healthy), /readyz (the caches have
- * synced).  The webhook's server answers /healthz with a constant 200, so
- * the controller keeps this small one, on the same libmicrohttpd, until
- * that server takes a health callback. */
-#include "controller_ops.h"
+ * /metrics, /healthz and /livez (the watches are healthy), /readyz (the
+ * caches have synced), on the same libmicrohttpd and listening socket
+ * (http_listen.h) as http_server.h, which answers its errors in JSON and
+ * knows no /livez: this one keeps its plain-text answers. */
+#include "ops.h"
 
 #include <errno.h>
 #include <microhttpd.h>
-#include <netdb.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "buf.h"
+#include "http_listen.h"
 #include "metrics.h"
 #include "strutil.h"
 #include "xalloc.h"
@@ -91,83 +89,6 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	return reply(c, 200, METRICS_CONTENT_TYPE, buf_steal(&b), len);
 }
 
-/* "host:port", ":port" or "[v6]:port" into @host and @port. */
-static int parse_listen(const char *s, char *host, size_t hostsz, char *port, size_t portsz)
-{
-	const char *colon, *h = s;
-	size_t hlen;
-	uint64_t p;
-
-	if (!s || !*s)
-		return -EINVAL;
-	if (s[0] == '[') {
-		const char *close = strchr(s, ']');
-
-		if (!close || close[1] != ':')
-			return -EINVAL;
-		h = s + 1;
-		hlen = (size_t)(close - h);
-		colon = close + 1;
-	} else {
-		colon = strrchr(s, ':');
-		if (!colon)
-			return -EINVAL;
-		hlen = (size_t)(colon - s);
-		if (memchr(s, ':', hlen))
-			return -EINVAL;
-	}
-	if (hlen >= hostsz || str_to_u64(colon + 1, &p) < 0 || p > 65535)
-		return -EINVAL;
-	memcpy(host, h, hlen);
-	host[hlen] = '\0';
-	snprintf(port, portsz, "%u", (unsigned)p);
-	return 0;
-}
-
-static int open_listener(const char *addr, int *ret_fd, uint16_t *ret_port, char *err,
-			 size_t errsz)
-{
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
-				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
-	struct addrinfo *ai = NULL;
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	char host[256], port[8];
-	int fd = -1, one = 1, r;
-
-	if (parse_listen(addr, host, sizeof(host), port, sizeof(port)) < 0) {
-		snprintf(err, errsz, "--metrics-addr %s: expected HOST:PORT, :PORT or [IPv6]:PORT",
-			 addr);
-		return -EINVAL;
-	}
-	r = getaddrinfo(host[0] ? host : NULL, port, &hints, &ai);
-	if (r != 0) {
-		snprintf(err, errsz, "--metrics-addr %s: %s", addr, gai_strerror(r));
-		return -EINVAL;
-	}
-	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd >= 0) {
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 64) < 0 ||
-		    getsockname(fd, (struct sockaddr *)&ss, &sl) < 0) {
-			r = -errno;
-			close(fd);
-			fd = -1;
-		}
-	} else {
-		r = -errno;
-	}
-	freeaddrinfo(ai);
-	if (fd < 0) {
-		snprintf(err, errsz, "--metrics-addr %s: %s", addr, strerror(-r));
-		return r;
-	}
-	*ret_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-						   : ((struct sockaddr_in *)&ss)->sin_port);
-	*ret_fd = fd;
-	return 0;
-}
-
 int ops_start(const struct ops_config *cfg, struct ops **ret, char *err, size_t errsz)
 {
 	struct ops *o = pg_calloc(1, sizeof(*o));
@@ -178,7 +99,7 @@ int ops_start(const struct ops_config *cfg, struct ops **ret, char *err, size_t 
 		return -ENOMEM;
 	}
 	o->cfg = *cfg;
-	r = open_listener(cfg->listen, &o->fd, &o->port, err, errsz);
+	r = http_listen_open(cfg->listen, "--metrics-addr", &o->fd, &o->port, err, errsz);
 	if (r < 0) {
 		pg_free(o);
 		return r;

@@ -2,7 +2,7 @@
  * series.  One Event per (pod UID, reason, profile): its name is derived
  * from those three, so a repeat folds into the same object whoever writes
  * it, this process, a restarted one or the next leader. */
-#include "ctl.h"
+#include "recorder.h"
 
 #include <ctype.h>
 #include <errno.h>

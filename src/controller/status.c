@@ -3,7 +3,7 @@
  * Ready condition, whose lastTransitionTime moves only when its status
  * does, and the last valid generation's spec (enforcedGeneration,
  * enforcedSpec), which a restart reads back while the spec is invalid.  Pure: the caller gathers the facts and sends the patch. */
-#include "ctl.h"
+#include "status.h"
 
 #include <string.h>
 #include <time.h>

@@ -3,7 +3,7 @@
  * of its own by UID, container ID and ServiceAccount, kept by the pod
  * hook, which also tells the ingest of deleted pods), the profile set as
  * refcounted snapshots, TokenReview through the API client, the HTTPS
- * listener (the webhook's server with a route hook), and the leader label
+ * listener (http_server.h with a route hook), and the leader label
  * on this replica's Pod, so the chart's telemetry Service selects only the
  * replica that takes telemetry. */
 #include "telemetry_ops.h"
@@ -19,19 +19,18 @@
 #include "actions.h"
 #include "buf.h"
 #include "controller.h"
-#include "ctl.h"
 #include "doc.h"
 #include "hash.h"
+#include "http_tls.h"
 #include "ingest.h"
 #include "kube_api.h"
 #include "kube_informer.h"
 #include "pglog.h"
+#include "http_server.h"
 #include "strutil.h"
 #include "tel_auth.h"
 #include "tel_endpoint.h"
 #include "ticker.h"
-#include "webhook_server.h"
-#include "webhook_tls.h"
 #include "xalloc.h"
 
 #define TICK_MS 500
@@ -133,8 +132,8 @@ struct telemetry_ops {
 	pthread_mutex_t mu;
 	pthread_cond_t cond;
 	bool stop;
-	struct tls_store *tls;
-	struct server *server;
+	struct http_tls_store *tls;
+	struct http_server *server;
 	_Atomic uint16_t port;
 	int64_t cert_logged_ms;
 	bool labelled;                  /* our label is on our Pod */
@@ -343,7 +342,7 @@ static const struct profile_set *op_profiles_acquire(void *ud, void **ref)
 	size_t n;
 
 	pthread_mutex_lock(&t->snap_lock);
-	if (ctl_profiles_snapshot(t->cfg.controller, t->snap_gen, &objs, &profs, &n, &gen) == 0) {
+	if (controller_profiles_snapshot(t->cfg.controller, t->snap_gen, &objs, &profs, &n, &gen) == 0) {
 		s = pg_calloc(1, sizeof(*s));
 		if (s) {
 			atomic_init(&s->refs, 1);
@@ -374,7 +373,7 @@ static bool op_ns_exempt(void *ud, const char *ns)
 {
 	struct telemetry_ops *t = ud;
 
-	return ctl_ns_ignored(t->cfg.controller, ns);
+	return controller_ns_ignored(t->cfg.controller, ns);
 }
 
 static int op_submit(void *ud, const struct drift_report *r)
@@ -440,7 +439,7 @@ static bool pod_node(void *ud, const char *ns, const char *name, const char *uid
 	return ok;
 }
 
-static void route(void *ud, const struct server_route_request *rq, struct server_route_reply *ret)
+static void route(void *ud, const struct http_server_route_request *rq, struct http_server_route_reply *ret)
 {
 	struct telemetry_ops *t = ud;
 	struct tel_request req = {
@@ -469,7 +468,7 @@ static void start_listener(struct telemetry_ops *t)
 	int r;
 
 	if (!t->tls) {
-		r = tls_store_new(t->cert, t->key, &t->tls, err, sizeof(err));
+		r = http_tls_store_new(t->cert, t->key, &t->tls, err, sizeof(err));
 		if (r < 0) {
 			t->tls = NULL;
 			if (!t->cert_logged_ms || now - t->cert_logged_ms >= CERT_WAIT_LOG_MS) {
@@ -490,7 +489,7 @@ static void start_listener(struct telemetry_ops *t)
 		return;
 	}
 	{
-		struct server_config sc = {
+		struct http_server_config sc = {
 			.name = "telemetry", .listen = t->listen, .tls = t->tls,
 			.metrics = NULL, .threads = t->cfg.threads,
 			.max_connections = t->cfg.max_connections ? t->cfg.max_connections
@@ -502,9 +501,9 @@ static void start_listener(struct telemetry_ops *t)
 			.route_prefix = TEL_ENDPOINT_PREFIX, .route = route, .route_ud = t,
 			.client_ca_pem = ca,
 		};
-		struct server *s = NULL;
+		struct http_server *s = NULL;
 
-		r = server_start(&sc, &s, err, sizeof(err));
+		r = http_server_start(&sc, &s, err, sizeof(err));
 		pg_free(ca);
 		if (r < 0) {
 			if (!t->cert_logged_ms || now - t->cert_logged_ms >= CERT_WAIT_LOG_MS) {
@@ -517,7 +516,7 @@ static void start_listener(struct telemetry_ops *t)
 		pthread_mutex_lock(&t->mu);
 		t->server = s;
 		pthread_mutex_unlock(&t->mu);
-		atomic_store(&t->port, server_port(s));
+		atomic_store(&t->port, http_server_port(s));
 	}
 	snprintf(port, sizeof(port), "%u", atomic_load(&t->port));
 	pglog(PGLOG_INFO, "telemetry listening", "listen", t->listen, "port", port,
@@ -527,7 +526,7 @@ static void start_listener(struct telemetry_ops *t)
 static void check_certificate(struct telemetry_ops *t)
 {
 	char err[512];
-	int r = tls_store_check(t->tls, err, sizeof(err));
+	int r = http_tls_store_check(t->tls, err, sizeof(err));
 
 	if (r < 0)
 		pglog(PGLOG_ERROR, "new telemetry certificate not loaded, keeping the previous one",
@@ -687,7 +686,7 @@ int telemetry_ops_new(const struct telemetry_ops_config *cfg, struct telemetry_o
 	pthread_cond_init(&t->cond, &ca);
 	pthread_condattr_destroy(&ca);
 	t->snap_gen = UINT64_MAX;
-	t->pods = ctl_pod_informer(cfg->controller);
+	t->pods = controller_pod_informer(cfg->controller);
 	if (oom)
 		goto oom;
 	{
@@ -725,7 +724,7 @@ int telemetry_ops_new(const struct telemetry_ops_config *cfg, struct telemetry_o
 	t->cfg.client_ca = t->ca;
 	t->cfg.audience = t->audience;
 	t->cfg.allowed_users = NULL;
-	ctl_set_pod_hook(cfg->controller, on_pod, t);
+	controller_set_pod_hook(cfg->controller, on_pod, t);
 	*ret = t;
 	return 0;
 oom:
@@ -764,8 +763,8 @@ void telemetry_ops_stop(struct telemetry_ops *t)
 		t->running = false;
 	}
 	if (t->server) {
-		server_drain(t->server, 2000);
-		t->server = server_stop(t->server);
+		http_server_drain(t->server, 2000);
+		t->server = http_server_stop(t->server);
 	}
 	atomic_store(&t->port, 0);
 	if (t->labelled && t->pod_name && patch_label(t, t->pod_name, false) == 0)
@@ -778,8 +777,8 @@ struct telemetry_ops *telemetry_ops_free(struct telemetry_ops *t)
 		return NULL;
 	telemetry_ops_stop(t);
 	if (t->cfg.controller && t->pods)
-		ctl_set_pod_hook(t->cfg.controller, NULL, NULL);
-	t->tls = tls_store_free(t->tls);
+		controller_set_pod_hook(t->cfg.controller, NULL, NULL);
+	t->tls = http_tls_store_free(t->tls);
 	t->endpoint = tel_endpoint_free(t->endpoint);
 	t->auth = tel_auth_free(t->auth);
 	t->ingest = ingest_free(t->ingest);

@@ -2,17 +2,18 @@
  * (--max-actions-per-minute) and an exponential backoff per owning
  * workload, so a Deployment whose replacement pods drift again is not
  * deleted in a tight loop.  Pure: the caller passes the time. */
-#include "ctl.h"
+#include "throttle.h"
 
 #include <errno.h>
 #include <math.h>
 #include <string.h>
 
+#include "hash.h"
 #include "xalloc.h"
 
 /* ---- the bucket ------------------------------------------------------------ */
 
-void bucket_init(struct bucket *b, double per_minute, int64_t now_ms)
+void throttle_bucket_init(struct throttle_bucket *b, double per_minute, int64_t now_ms)
 {
 	b->per_ms = per_minute > 0 ? per_minute / 60000.0 : 0;
 	b->burst = per_minute > 0 ? per_minute : 0;
@@ -20,7 +21,7 @@ void bucket_init(struct bucket *b, double per_minute, int64_t now_ms)
 	b->last_ms = now_ms;
 }
 
-int64_t bucket_take(struct bucket *b, int64_t now_ms)
+int64_t throttle_bucket_take(struct throttle_bucket *b, int64_t now_ms)
 {
 	if (b->per_ms <= 0)
 		return 0;
@@ -37,7 +38,7 @@ int64_t bucket_take(struct bucket *b, int64_t now_ms)
 	return (int64_t)ceil((1.0 - b->tokens) / b->per_ms);
 }
 
-void bucket_refund(struct bucket *b)
+void throttle_bucket_refund(struct throttle_bucket *b)
 {
 	if (b->per_ms <= 0)
 		return;
@@ -57,15 +58,15 @@ struct owner {
 	char uid[];
 };
 
-struct owner_backoff {
+struct throttle_backoff {
 	struct smap map;
 	int64_t base_ms, cap_ms;
 	size_t max;
 };
 
-struct owner_backoff *owner_backoff_new(int64_t base_ms, int64_t cap_ms, size_t max)
+struct throttle_backoff *throttle_backoff_new(int64_t base_ms, int64_t cap_ms, size_t max)
 {
-	struct owner_backoff *ob = pg_calloc(1, sizeof(*ob));
+	struct throttle_backoff *ob = pg_calloc(1, sizeof(*ob));
 
 	if (!ob)
 		return NULL;
@@ -80,21 +81,21 @@ static void free_owner(void *ud, struct smap_node *n)
 	pg_free(smap_entry(n, struct owner, node));
 }
 
-void owner_backoff_clear(struct owner_backoff *ob)
+void throttle_backoff_clear(struct throttle_backoff *ob)
 {
 	smap_clear(&ob->map, free_owner, NULL);
 }
 
-struct owner_backoff *owner_backoff_free(struct owner_backoff *ob)
+struct throttle_backoff *throttle_backoff_free(struct throttle_backoff *ob)
 {
 	if (!ob)
 		return NULL;
-	owner_backoff_clear(ob);
+	throttle_backoff_clear(ob);
 	pg_free(ob);
 	return NULL;
 }
 
-int64_t owner_backoff_delay(const struct owner_backoff *ob, unsigned n)
+int64_t throttle_backoff_delay(const struct throttle_backoff *ob, unsigned n)
 {
 	int64_t d = ob->base_ms;
 
@@ -107,19 +108,19 @@ int64_t owner_backoff_delay(const struct owner_backoff *ob, unsigned n)
 
 /* A streak ends when the owner stayed quiet this long after its last
  * action. */
-static int64_t quiet_ms(const struct owner_backoff *ob, unsigned n)
+static int64_t quiet_ms(const struct throttle_backoff *ob, unsigned n)
 {
-	int64_t q = 2 * owner_backoff_delay(ob, n);
+	int64_t q = 2 * throttle_backoff_delay(ob, n);
 
 	return q > QUIET_MIN_MS ? q : QUIET_MIN_MS;
 }
 
-static bool streak_over(const struct owner_backoff *ob, const struct owner *o, int64_t now_ms)
+static bool streak_over(const struct throttle_backoff *ob, const struct owner *o, int64_t now_ms)
 {
 	return now_ms - o->last_ms > quiet_ms(ob, o->n);
 }
 
-int64_t owner_backoff_wait(struct owner_backoff *ob, const char *owner, int64_t now_ms,
+int64_t throttle_backoff_wait(struct throttle_backoff *ob, const char *owner, int64_t now_ms,
 			   unsigned *ret_n)
 {
 	struct smap_node *n = owner && *owner ? smap_get(&ob->map, owner) : NULL;
@@ -132,12 +133,12 @@ int64_t owner_backoff_wait(struct owner_backoff *ob, const char *owner, int64_t 
 		return 0;
 	if (ret_n)
 		*ret_n = o->n;
-	until = o->last_ms + owner_backoff_delay(ob, o->n);
+	until = o->last_ms + throttle_backoff_delay(ob, o->n);
 	return until > now_ms ? until - now_ms : 0;
 }
 
 struct prune_ctx {
-	struct owner_backoff *ob;
+	struct throttle_backoff *ob;
 	int64_t now;
 };
 
@@ -152,7 +153,7 @@ static bool prune_quiet(void *ud, struct smap_node *n)
 	return true;
 }
 
-int owner_backoff_record(struct owner_backoff *ob, const char *owner, int64_t now_ms)
+int throttle_backoff_record(struct throttle_backoff *ob, const char *owner, int64_t now_ms)
 {
 	struct smap_node *n;
 	struct owner *o;

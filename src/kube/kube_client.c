@@ -136,7 +136,7 @@ void kube_client_opts_default(struct kube_client_opts *o)
 	};
 }
 
-int kube_client_new(const struct kube_config *cfg, const struct kube_client_opts *opts,
+int kube_client_new(const struct kubeconfig *cfg, const struct kube_client_opts *opts,
 		    struct kube_client **ret_client)
 {
 	struct kube_client *c;

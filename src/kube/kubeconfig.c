@@ -58,7 +58,7 @@ static char *wipe_free(char *p, size_t n)
 	return NULL;
 }
 
-struct kube_config *kube_config_free(struct kube_config *c)
+struct kubeconfig *kubeconfig_free(struct kubeconfig *c)
 {
 	if (!c)
 		return NULL;
@@ -233,7 +233,7 @@ static int dup_into(char **dst, const char *s)
 }
 
 /* "host:6443" and "https://host:6443/" both become "https://host:6443". */
-static int set_server(struct kube_config *c, const char *server)
+static int set_server(struct kubeconfig *c, const char *server)
 {
 	struct buf b = BUF_INIT(8192);
 
@@ -252,7 +252,7 @@ fail:
 
 /* ---- kubeconfig ------------------------------------------------------------ */
 
-static int parse_cluster(struct kcx *x, json_t *cl, struct fpath *fp, struct kube_config *c)
+static int parse_cluster(struct kcx *x, json_t *cl, struct fpath *fp, struct kubeconfig *c)
 {
 	const char *server;
 	json_t *v;
@@ -285,7 +285,7 @@ static int parse_cluster(struct kcx *x, json_t *cl, struct fpath *fp, struct kub
 			&c->ca_pem, &c->ca_len);
 }
 
-static int parse_user(struct kcx *x, json_t *u, struct fpath *fp, struct kube_config *c)
+static int parse_user(struct kcx *x, json_t *u, struct fpath *fp, struct kubeconfig *c)
 {
 	const char *token, *token_file;
 	size_t mark;
@@ -360,12 +360,12 @@ static int kcx_init(struct kcx *x, const char *path, struct errlist *errs)
 }
 
 int kubeconfig_parse(const char *data, size_t len, const char *path, const char *context,
-		     struct errlist *errs, struct kube_config **ret_config)
+		     struct errlist *errs, struct kubeconfig **ret_config)
 {
 	struct doc_limits lim = { 32, 100000, 1 };
 	struct first_doc first = { NULL };
 	struct doc_error derr = { 0 };
-	struct kube_config *c = NULL;
+	struct kubeconfig *c = NULL;
 	const char *cluster_name, *user_name, *ns;
 	json_t *ctx, *cl, *user;
 	struct fpath fp;
@@ -439,13 +439,13 @@ int kubeconfig_parse(const char *data, size_t len, const char *path, const char 
 	r = 0;
 out:
 	json_decref(first.doc);
-	kube_config_free(c);
+	kubeconfig_free(c);
 	pg_free(x.dir);
 	return r;
 }
 
 int kubeconfig_load(const char *path, const char *context, struct errlist *errs,
-		    struct kube_config **ret_config)
+		    struct kubeconfig **ret_config)
 {
 	char *data;
 	size_t len;
@@ -465,11 +465,11 @@ int kubeconfig_load(const char *path, const char *context, struct errlist *errs,
 
 /* ---- in-cluster --------------------------------------------------------- */
 
-int kube_config_in_cluster(const char *host, const char *port, const char *sa_root,
-			   struct errlist *errs, struct kube_config **ret_config)
+int kubeconfig_in_cluster(const char *host, const char *port, const char *sa_root,
+			   struct errlist *errs, struct kubeconfig **ret_config)
 {
 	struct buf b = BUF_INIT(8192);
-	struct kube_config *c = NULL;
+	struct kubeconfig *c = NULL;
 	char *ns = NULL;
 	size_t nslen;
 	int64_t portnum;
@@ -542,12 +542,12 @@ int kube_config_in_cluster(const char *host, const char *port, const char *sa_ro
 out:
 	buf_free(&b);
 	pg_free(ns);
-	kube_config_free(c);
+	kubeconfig_free(c);
 	return r;
 }
 
-int kube_config_resolve(const char *kubeconfig_flag, const char *context, const char *sa_root,
-			struct errlist *errs, struct kube_config **ret_config)
+int kubeconfig_resolve(const char *kubeconfig_flag, const char *context, const char *sa_root,
+			struct errlist *errs, struct kubeconfig **ret_config)
 {
 	const char *env = getenv("KUBECONFIG");
 	size_t nerrs = errlist_count(errs);
@@ -592,7 +592,7 @@ int kube_config_resolve(const char *kubeconfig_flag, const char *context, const 
 			return r < 0 ? r : -ENOENT;
 		}
 	}
-	r = kube_config_in_cluster(getenv("KUBERNETES_SERVICE_HOST"),
+	r = kubeconfig_in_cluster(getenv("KUBERNETES_SERVICE_HOST"),
 				   getenv("KUBERNETES_SERVICE_PORT"), sa_root, errs, ret_config);
 	if (r == -ENOENT && errlist_count(errs) == nerrs) {
 		if (errlist_add(errs, "no Kubernetes API configured: give --kubeconfig, set "

@@ -4,6 +4,7 @@
 #include "profile.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -1006,4 +1007,73 @@ void profile_set_free(struct profile_set *s)
 		profile_free(s->v[i]);
 	pg_free(s->v);
 	profile_set_init(s);
+}
+
+int profile_restore_enforced(json_t *obj, struct profile **ret_profile, int64_t *ret_generation,
+			     char *why, size_t whysz)
+{
+	json_t *meta = json_object_get(obj, "metadata"), *st = json_object_get(obj, "status");
+	json_t *spec = json_object_get(st, "enforcedSpec"), *g = json_object_get(st, "enforcedGeneration");
+	json_t *stored = NULL, *smeta = NULL;
+	struct errlist errs;
+	size_t bytes;
+	int64_t gen;
+	int r;
+
+	*ret_profile = NULL;
+	*ret_generation = 0;
+	snprintf(why, whysz, "%s", "");
+	if (!json_is_integer(g))
+		return -ENOENT;
+	gen = json_integer_value(g);
+	/* The current generation, even invalid, is what status follows: a
+	 * record of it or of a later one is not a last valid generation. */
+	if (gen <= 0 || gen >= json_integer_value(json_object_get(meta, "generation"))) {
+		snprintf(why, whysz, "status.enforcedGeneration %lld is not older than the spec",
+			 (long long)gen);
+		return -ENOENT;
+	}
+	if (!json_is_object(spec)) {
+		snprintf(why, whysz, "status.enforcedGeneration is %lld but status.enforcedSpec is absent "
+			 "(over the cap of %d bytes when it was recorded?)", (long long)gen,
+			 PROFILE_ENFORCED_SPEC_MAX);
+		return -ENOENT;
+	}
+	bytes = json_dumpb(spec, NULL, 0, JSON_COMPACT);
+	if (bytes > PROFILE_ENFORCED_SPEC_MAX) {
+		snprintf(why, whysz, "status.enforcedSpec is %zu bytes, over the cap of %d", bytes,
+			 PROFILE_ENFORCED_SPEC_MAX);
+		return -EINVAL;
+	}
+	/* The object as it was at that generation: this one's identity, the
+	 * recorded spec, no status. */
+	smeta = json_is_object(meta) ? json_copy(meta) : json_object();
+	stored = json_copy(obj);
+	if (!smeta || !stored || json_object_set_new(smeta, "generation", json_integer(gen)) < 0 ||
+	    json_object_del(stored, "status") < 0 ||
+	    json_object_set(stored, "metadata", smeta) < 0 ||
+	    json_object_set(stored, "spec", spec) < 0) {
+		json_decref(smeta);
+		json_decref(stored);
+		return -ENOMEM;
+	}
+	json_decref(smeta);
+	errlist_init(&errs, 1);
+	r = profile_parse(stored, "default", &errs, ret_profile);
+	json_decref(stored);
+	if (r == -ENOMEM || errs.oom) {
+		errlist_free(&errs);
+		profile_free(*ret_profile);
+		*ret_profile = NULL;
+		return -ENOMEM;
+	}
+	if (r < 0) {
+		snprintf(why, whysz, "status.enforcedSpec of generation %lld does not validate: %s",
+			 (long long)gen, errs.n ? errs.msgs[0] : "invalid");
+		errlist_free(&errs);
+		return -EINVAL;
+	}
+	errlist_free(&errs);
+	*ret_generation = gen;
+	return 0;
 }

@@ -417,7 +417,7 @@ static bool folded(struct batch *b, const struct pod *pod, const struct finding 
 }
 
 /* One report per profile, its findings grouped by reason in the engine's
- * order (as actions_submit_findings() makes them). */
+ * order (drift_group_findings()). */
 static void submit(struct batch *b, const struct pod *pod, const struct findings *f,
 		   bool no_pod, int64_t observed)
 {
@@ -436,51 +436,20 @@ static void submit(struct batch *b, const struct pod *pod, const struct findings
 		return;
 	for (size_t i = 0; i < f->n && i < FINDINGS_DEFAULT_MAX; i++) {
 		const struct profile *prof = f->v[i].profile;
-		const char *ev[DRIFT_MAX_GROUPS][DRIFT_MAX_EVIDENCE];
-		struct drift_group g[DRIFT_MAX_GROUPS];
+		struct drift_groups g;
 		struct drift_report r;
-		size_t ng = 0;
 		bool seen = !sent[i];
 
 		for (size_t k = 0; k < i && !seen; k++)
 			seen = sent[k] && f->v[k].profile == prof;
 		if (seen)
 			continue;
-		for (size_t k = i; k < f->n && k < FINDINGS_DEFAULT_MAX; k++) {
-			size_t j;
-
-			if (!sent[k] || f->v[k].profile != prof)
-				continue;
-			for (j = 0; j < ng && g[j].reason != f->v[k].reason; j++)
-				;
-			if (j == ng) {
-				if (ng == DRIFT_MAX_GROUPS)
-					continue;
-				g[ng].reason = f->v[k].reason;
-				g[ng].evidence = ev[ng];
-				g[ng].nevidence = 0;
-				ng++;
-			}
-			if (g[j].nevidence < DRIFT_MAX_EVIDENCE)
-				ev[j][g[j].nevidence++] = f->v[k].message;
-		}
-		memset(&r, 0, sizeof(r));
-		r.namespace = pod->namespace;
-		r.pod = pod->name;
-		r.uid = pod->uid;
-		r.node = pod->node_name;
-		r.owner_kind = pod->owner_kind;
-		r.owner_name = pod->owner_name;
-		r.owner_uid = pod->owner_uid;
+		drift_group_findings(f, FINDINGS_DEFAULT_MAX, sent, prof, NULL, NULL, &g);
+		drift_report_fill(&r, pod, prof);
 		r.no_pod = no_pod;
 		r.evidence = f->v[i].evidence;
-		r.profile = prof->name;
-		r.profile_uid = prof->uid;
-		r.mode = prof->mode;
-		r.action = prof->response.action;
-		r.grace_period = prof->response.grace_period;
-		r.groups = g;
-		r.ngroups = ng;
+		r.groups = g.g;
+		r.ngroups = g.n;
 		r.observed = observed;
 		if (o->submit(o->ud, &r) < 0) {
 			b->res->dropped++;

@@ -1,6 +1,6 @@
 /* source.c - refcounted profile snapshots and the generic half of a profile
  * source: publish, acquire, release, namespace skips. */
-#include "webhook_source.h"
+#include "source.h"
 
 #include <errno.h>
 #include <stdio.h>

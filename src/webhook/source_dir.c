@@ -3,7 +3,7 @@
  * symlinks followed) and reloads it whole when the fingerprint moves.  A
  * reload is all or nothing: one bad file keeps the previous set, as a
  * server keeps its running configuration when a new one does not parse. */
-#include "webhook_source.h"
+#include "source.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -6,7 +6,7 @@
  * profile edited into an invalid spec keeps its last valid generation
  * enforced, held by the invalid entry, or, when this process never saw
  * it valid, read back from the status the controller recorded. */
-#include "webhook_source.h"
+#include "source.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -26,7 +26,7 @@
 
 struct kube_source {
 	struct profile_source *src;
-	struct kube_config *cfg;
+	struct kubeconfig *cfg;
 	struct kube_client *client;
 	struct kube_informer *profiles;
 	struct kube_informer *namespaces;
@@ -58,7 +58,7 @@ struct kprofile {
 	 * object never was valid here: then nothing is enforced. */
 	struct kube_object *last_valid;
 	/* When invalid and no last_valid: the last valid generation read
-	 * back from status.enforcedSpec (source_restore_enforced), or NULL. */
+	 * back from status.enforcedSpec (profile_restore_enforced), or NULL. */
 	struct profile *restored;
 	int64_t restored_generation;
 };
@@ -88,75 +88,6 @@ static void free_profile(void *ud, void *data)
 	pg_free(kp->errors);
 	kube_object_unref(kp->last_valid);
 	pg_free(kp);
-}
-
-int source_restore_enforced(json_t *obj, struct profile **ret_profile, int64_t *ret_generation,
-			    char *why, size_t whysz)
-{
-	json_t *meta = json_object_get(obj, "metadata"), *st = json_object_get(obj, "status");
-	json_t *spec = json_object_get(st, "enforcedSpec"), *g = json_object_get(st, "enforcedGeneration");
-	json_t *stored = NULL, *smeta = NULL;
-	struct errlist errs;
-	size_t bytes;
-	int64_t gen;
-	int r;
-
-	*ret_profile = NULL;
-	*ret_generation = 0;
-	snprintf(why, whysz, "%s", "");
-	if (!json_is_integer(g))
-		return -ENOENT;
-	gen = json_integer_value(g);
-	/* The current generation, even invalid, is what status follows: a
-	 * record of it or of a later one is not a last valid generation. */
-	if (gen <= 0 || gen >= json_integer_value(json_object_get(meta, "generation"))) {
-		snprintf(why, whysz, "status.enforcedGeneration %lld is not older than the spec",
-			 (long long)gen);
-		return -ENOENT;
-	}
-	if (!json_is_object(spec)) {
-		snprintf(why, whysz, "status.enforcedGeneration is %lld but status.enforcedSpec is absent "
-			 "(over the cap of %d bytes when it was recorded?)", (long long)gen,
-			 SOURCE_ENFORCED_SPEC_MAX);
-		return -ENOENT;
-	}
-	bytes = json_dumpb(spec, NULL, 0, JSON_COMPACT);
-	if (bytes > SOURCE_ENFORCED_SPEC_MAX) {
-		snprintf(why, whysz, "status.enforcedSpec is %zu bytes, over the cap of %d", bytes,
-			 SOURCE_ENFORCED_SPEC_MAX);
-		return -EINVAL;
-	}
-	/* The object as it was at that generation: this one's identity, the
-	 * recorded spec, no status. */
-	smeta = json_is_object(meta) ? json_copy(meta) : json_object();
-	stored = json_copy(obj);
-	if (!smeta || !stored || json_object_set_new(smeta, "generation", json_integer(gen)) < 0 ||
-	    json_object_del(stored, "status") < 0 ||
-	    json_object_set(stored, "metadata", smeta) < 0 ||
-	    json_object_set(stored, "spec", spec) < 0) {
-		json_decref(smeta);
-		json_decref(stored);
-		return -ENOMEM;
-	}
-	json_decref(smeta);
-	errlist_init(&errs, 1);
-	r = profile_parse(stored, "default", &errs, ret_profile);
-	json_decref(stored);
-	if (r == -ENOMEM || errs.oom) {
-		errlist_free(&errs);
-		profile_free(*ret_profile);
-		*ret_profile = NULL;
-		return -ENOMEM;
-	}
-	if (r < 0) {
-		snprintf(why, whysz, "status.enforcedSpec of generation %lld does not validate: %s",
-			 (long long)gen, errs.n ? errs.msgs[0] : "invalid");
-		errlist_free(&errs);
-		return -EINVAL;
-	}
-	errlist_free(&errs);
-	*ret_generation = gen;
-	return 0;
 }
 
 /* Runs on the profile informer's thread before the cache shows @obj, so
@@ -216,7 +147,7 @@ static int decode_profile(void *ud, json_t *obj, void **ret)
 	/* Never seen valid here (this process started while it was
 	 * invalid): the last valid generation the controller recorded. */
 	if (!kp->last_valid) {
-		r = source_restore_enforced(obj, &kp->restored, &kp->restored_generation, why, sizeof(why));
+		r = profile_restore_enforced(obj, &kp->restored, &kp->restored_generation, why, sizeof(why));
 		if (r == -ENOMEM) {
 			kube_object_unref(prev_obj);
 			free_profile(NULL, kp);
@@ -444,7 +375,7 @@ static void kube_destroy(struct profile_source *src)
 	kube_informer_free(ks->namespaces);
 	kube_informer_free(ks->secrets);
 	kube_client_free(ks->client);
-	kube_config_free(ks->cfg);
+	kubeconfig_free(ks->cfg);
 	for (size_t i = 0; i < ks->nstatic; i++)
 		pg_free(ks->static_ignored[i]);
 	pg_free(ks->static_ignored);
@@ -510,7 +441,7 @@ int source_kube_new(const struct source_kube_opts *o, const char *own_namespace,
 	atomic_init(&ks->namespaces_synced, false);
 
 	errlist_init(&errs, 4);
-	r = kube_config_resolve(o->kubeconfig, NULL, o->sa_root, &errs, &ks->cfg);
+	r = kubeconfig_resolve(o->kubeconfig, NULL, o->sa_root, &errs, &ks->cfg);
 	if (r < 0) {
 		snprintf(err, errsz, "%s", errs.n ? errs.msgs[0] : strerror(-r));
 		errlist_free(&errs);

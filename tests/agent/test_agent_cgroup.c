@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent_cgroup.h"
+#include "cgroup.h"
 #include "doc.h"
 #include "xalloc.h"
 

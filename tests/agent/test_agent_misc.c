@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "agent.h"
-#include "agent_sender.h"
+#include "sender.h"
 
 START_TEST(events_url)
 {

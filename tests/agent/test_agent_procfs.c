@@ -14,8 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "agent_procfs.h"
 #include "buf.h"
+#include "procfs.h"
 
 /* The address as the kernel prints it: each 32-bit word of the address
  * in memory, read as a host integer, %08X. */

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent_scan.h"
 #include "buf.h"
+#include "scan.h"
 #include "synthproc.h"
 #include "telemetry.h"
 #include "xalloc.h"

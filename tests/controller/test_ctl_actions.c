@@ -17,7 +17,7 @@
 #include "pglog.h"
 #include "xalloc.h"
 
-static struct kube_config cfg;
+static struct kubeconfig cfg;
 static struct kube_client *client;
 static FILE *log_file;
 

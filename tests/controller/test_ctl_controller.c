@@ -11,19 +11,19 @@
 #include <string.h>
 
 #include "controller.h"
-#include "ctl.h"
 #include "kube_client.h"
 #include "kube_informer.h"
 #include "kubeconfig.h"
 #include "leader.h"
 #include "metrics.h"
 #include "pglog.h"
+#include "queue.h"
 #include "telemetry_ops.h"
 #include "xalloc.h"
 
 #define TRIES 100000
 
-static struct kube_config cfg;
+static struct kubeconfig cfg;
 static struct kube_client *client;
 static FILE *log_file;
 

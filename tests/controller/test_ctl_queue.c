@@ -8,7 +8,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ctl.h"
+#include "fairq.h"
+#include "queue.h"
+#include "hash.h"
+#include "ticker.h"
 
 static int64_t fake_now;
 

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "buf.h"
-#include "ctl.h"
+#include "recorder.h"
 
 static void assert_dns_subdomain(const char *s)
 {

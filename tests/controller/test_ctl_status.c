@@ -5,7 +5,7 @@
 #include <jansson.h>
 #include <string.h>
 
-#include "ctl.h"
+#include "status.h"
 #include "xalloc.h"
 
 #define T0 1795000000          /* 2026-11-18T11:06:40Z */
@@ -297,15 +297,15 @@ START_TEST(restore_from_status)
 	json_t *small = json_pack("{s{s{ss}} ss s{sb}}", "selector", "matchLabels", "app", "a",
 				  "mode", "Enforce", "images", "requireDigest", 1);
 	json_t *bad = json_pack("{s{s{ss}} ss}", "selector", "matchLabels", "app", "a", "mode", "Never");
-	json_t *at = valid_spec_of_size(SOURCE_ENFORCED_SPEC_MAX);
-	json_t *past = valid_spec_of_size(SOURCE_ENFORCED_SPEC_MAX + 1);
+	json_t *at = valid_spec_of_size(PROFILE_ENFORCED_SPEC_MAX);
+	json_t *past = valid_spec_of_size(PROFILE_ENFORCED_SPEC_MAX + 1);
 	struct profile *p;
 	int64_t gen;
 	char why[512];
 	json_t *o;
 
 	o = invalid_object(4, 3, small);
-	ck_assert_int_eq(source_restore_enforced(o, &p, &gen, why, sizeof(why)), 0);
+	ck_assert_int_eq(profile_restore_enforced(o, &p, &gen, why, sizeof(why)), 0);
 	ck_assert_int_eq(gen, 3);
 	ck_assert_int_eq(p->generation, 3);
 	ck_assert_str_eq(p->namespace, "ns");
@@ -316,37 +316,37 @@ START_TEST(restore_from_status)
 
 	/* Not older than the spec: not a last valid generation. */
 	o = invalid_object(3, 3, small);
-	ck_assert_int_eq(source_restore_enforced(o, &p, &gen, why, sizeof(why)), -ENOENT);
+	ck_assert_int_eq(profile_restore_enforced(o, &p, &gen, why, sizeof(why)), -ENOENT);
 	ck_assert_ptr_null(p);
 	json_decref(o);
 
 	/* Nothing recorded at all: nothing to say. */
 	o = invalid_object(2, 0, NULL);
 	json_object_del(json_object_get(o, "status"), "enforcedGeneration");
-	ck_assert_int_eq(source_restore_enforced(o, &p, &gen, why, sizeof(why)), -ENOENT);
+	ck_assert_int_eq(profile_restore_enforced(o, &p, &gen, why, sizeof(why)), -ENOENT);
 	ck_assert_str_eq(why, "");
 	json_decref(o);
 
 	/* A generation recorded without its spec (it was over the cap). */
 	o = invalid_object(4, 3, NULL);
-	ck_assert_int_eq(source_restore_enforced(o, &p, &gen, why, sizeof(why)), -ENOENT);
+	ck_assert_int_eq(profile_restore_enforced(o, &p, &gen, why, sizeof(why)), -ENOENT);
 	ck_assert_ptr_nonnull(strstr(why, "status.enforcedSpec is absent"));
 	json_decref(o);
 
 	/* A recorded spec that does not validate is not enforced. */
 	o = invalid_object(4, 3, bad);
-	ck_assert_int_eq(source_restore_enforced(o, &p, &gen, why, sizeof(why)), -EINVAL);
+	ck_assert_int_eq(profile_restore_enforced(o, &p, &gen, why, sizeof(why)), -EINVAL);
 	ck_assert_ptr_null(p);
 	ck_assert_ptr_nonnull(strstr(why, "status.enforcedSpec of generation 3 does not validate: spec.mode"));
 	json_decref(o);
 
 	o = invalid_object(4, 3, at);
-	ck_assert_int_eq(source_restore_enforced(o, &p, &gen, why, sizeof(why)), 0);
+	ck_assert_int_eq(profile_restore_enforced(o, &p, &gen, why, sizeof(why)), 0);
 	ck_assert_int_eq(gen, 3);
 	profile_free(p);
 	json_decref(o);
 	o = invalid_object(4, 3, past);
-	ck_assert_int_eq(source_restore_enforced(o, &p, &gen, why, sizeof(why)), -EINVAL);
+	ck_assert_int_eq(profile_restore_enforced(o, &p, &gen, why, sizeof(why)), -EINVAL);
 	ck_assert_ptr_null(p);
 	ck_assert_str_eq(why, "status.enforcedSpec is 262145 bytes, over the cap of 262144");
 	json_decref(o);

@@ -249,12 +249,12 @@ static char *file_base64(const char *dir, const char *name)
 	return buf_steal(&b);
 }
 
-struct kube_config *kt_config(struct kt_standin *s, enum kt_auth auth, const char *token)
+struct kubeconfig *kt_config(struct kt_standin *s, enum kt_auth auth, const char *token)
 {
 	const char *ca_name = auth == KT_AUTH_WRONG_CA || auth == KT_AUTH_INSECURE
 			      ? "client.crt" : "ca.crt";
 	char *ca = file_base64(s->certs, ca_name), *user, *yaml;
-	struct kube_config *c = NULL;
+	struct kubeconfig *c = NULL;
 	struct errlist errs;
 
 	if (auth == KT_AUTH_CERT || auth == KT_AUTH_BAD_CERT) {
@@ -299,12 +299,12 @@ struct kube_config *kt_config(struct kt_standin *s, enum kt_auth auth, const cha
 struct kube_client *kt_client(struct kt_standin *s, enum kt_auth auth, const char *token,
 			      const struct kube_client_opts *opts)
 {
-	struct kube_config *cfg = kt_config(s, auth, token);
+	struct kubeconfig *cfg = kt_config(s, auth, token);
 	struct kube_client *c;
 
 	if (kube_client_new(cfg, opts, &c) < 0)
 		kt_die("kube_client_new failed");
-	kube_config_free(cfg);
+	kubeconfig_free(cfg);
 	return c;
 }
 

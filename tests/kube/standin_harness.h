@@ -43,7 +43,7 @@ void kt_stop(struct kt_standin *s);
 
 /* A kubeconfig for this stand-in, parsed by kubeconfig_parse (so the
  * parser is exercised with real PEM data too). */
-struct kube_config *kt_config(struct kt_standin *s, enum kt_auth auth, const char *token);
+struct kubeconfig *kt_config(struct kt_standin *s, enum kt_auth auth, const char *token);
 /* A client with @opts (NULL: defaults) on top of kt_config(). */
 struct kube_client *kt_client(struct kt_standin *s, enum kt_auth auth, const char *token,
 			      const struct kube_client_opts *opts);

@@ -103,7 +103,7 @@ START_TEST(test_token_file_rotation)
 {
 	struct kube_client_opts o = fast_opts();
 	struct kube_client_stats st;
-	struct kube_config *cfg;
+	struct kubeconfig *cfg;
 	struct kube_client *c;
 	struct kube_error err;
 	struct errlist errs;
@@ -135,11 +135,11 @@ START_TEST(test_token_file_rotation)
 
 	snprintf(port, sizeof(port), "%d", S.port);
 	errlist_init(&errs, 0);
-	ck_assert_int_eq(kube_config_in_cluster("127.0.0.1", port, root, &errs, &cfg), 0);
+	ck_assert_int_eq(kubeconfig_in_cluster("127.0.0.1", port, root, &errs, &cfg), 0);
 	errlist_free(&errs);
 	o.token_reread_s = 3600;
 	ck_assert_int_eq(kube_client_new(cfg, &o, &c), 0);
-	kube_config_free(cfg);
+	kubeconfig_free(cfg);
 
 	ck_assert_int_eq(get(c, "/api/v1/namespaces", &err), 0);
 	/* The kubelet's atomic swap. */
@@ -162,10 +162,10 @@ START_TEST(test_token_file_rotation)
 	o.token_reread_s = 1;
 	snprintf(port, sizeof(port), "%d", S.port);
 	errlist_init(&errs, 0);
-	ck_assert_int_eq(kube_config_in_cluster("127.0.0.1", port, root, &errs, &cfg), 0);
+	ck_assert_int_eq(kubeconfig_in_cluster("127.0.0.1", port, root, &errs, &cfg), 0);
 	errlist_free(&errs);
 	ck_assert_int_eq(kube_client_new(cfg, &o, &c), 0);
-	kube_config_free(cfg);
+	kubeconfig_free(cfg);
 	ck_assert_int_eq(get(c, "/api/v1/namespaces", &err), 0);
 	ck_assert_int_eq(get(c, "/api/v1/namespaces", &err), 0);
 	kube_client_stats(c, &st);
@@ -490,7 +490,7 @@ END_TEST
 START_TEST(test_connection_refused)
 {
 	struct kube_client_opts o = fast_opts();
-	struct kube_config *cfg = kt_config(&S, KT_AUTH_TOKEN, KT_TOKEN_ADMIN);
+	struct kubeconfig *cfg = kt_config(&S, KT_AUTH_TOKEN, KT_TOKEN_ADMIN);
 	struct kube_client *c;
 	struct kube_error err;
 
@@ -499,7 +499,7 @@ START_TEST(test_connection_refused)
 	cfg->server = pg_strdup("https://127.0.0.1:1");
 	o.max_retries = 2;
 	ck_assert_int_eq(kube_client_new(cfg, &o, &c), 0);
-	kube_config_free(cfg);
+	kubeconfig_free(cfg);
 	ck_assert_int_eq(get(c, "/api/v1/namespaces", &err), -ECONNREFUSED);
 	ck_assert_str_eq(err.reason, "ConnectionRefused");
 	ck_assert_uint_eq(err.attempts, 3);

@@ -42,7 +42,7 @@ static const char full_config[] =
 /* Parses @text as the kubeconfig at @path; returns the errno, with the
  * first message in @msg. */
 static int parse(const char *text, const char *path, const char *context,
-		 struct kube_config **ret, char *msg, size_t n)
+		 struct kubeconfig **ret, char *msg, size_t n)
 {
 	struct errlist errs;
 	int r;
@@ -59,7 +59,7 @@ static int parse(const char *text, const char *path, const char *context,
 
 START_TEST(test_every_field)
 {
-	struct kube_config *c;
+	struct kubeconfig *c;
 	char msg[1024];
 
 	ck_assert_int_eq(parse(full_config, "/etc/kc", NULL, &c, msg, sizeof(msg)), 0);
@@ -74,7 +74,7 @@ START_TEST(test_every_field)
 	ck_assert_mem_eq(c->key_pem, "key-pem\n", 8);
 	ck_assert_ptr_null(c->token);
 	ck_assert_ptr_null(c->token_file);
-	kube_config_free(c);
+	kubeconfig_free(c);
 
 	/* --context wins over current-context; namespace defaults. */
 	ck_assert_int_eq(parse(full_config, "/etc/kc", "second", &c, msg, sizeof(msg)), 0);
@@ -84,7 +84,7 @@ START_TEST(test_every_field)
 	ck_assert(!c->insecure);
 	ck_assert_ptr_null(c->ca_pem);
 	ck_assert_ptr_null(c->cert_pem);
-	kube_config_free(c);
+	kubeconfig_free(c);
 }
 END_TEST
 
@@ -92,7 +92,7 @@ START_TEST(test_files_and_relative_paths)
 {
 	char *dir = kt_tmpdir();
 	char sub[4200], path[4300], expect[4300], msg[1024];
-	struct kube_config *c;
+	struct kubeconfig *c;
 	struct errlist errs;
 
 	snprintf(sub, sizeof(sub), "%s/kube", dir);
@@ -116,7 +116,7 @@ START_TEST(test_files_and_relative_paths)
 	ck_assert_str_eq(c->key_pem, "file-key\n");
 	snprintf(expect, sizeof(expect), "%s/./token", sub);
 	ck_assert_str_eq(c->token_file, expect);
-	kube_config_free(c);
+	kubeconfig_free(c);
 
 	/* Data wins over a file, as in client-go, even a missing one. */
 	kt_write(sub, "config2",
@@ -127,7 +127,7 @@ START_TEST(test_files_and_relative_paths)
 	snprintf(path, sizeof(path), "%s/config2", sub);
 	ck_assert_int_eq(kubeconfig_load(path, NULL, &errs, &c), 0);
 	ck_assert_str_eq(c->ca_pem, "ca-pem\n");
-	kube_config_free(c);
+	kubeconfig_free(c);
 
 	/* A named file that is missing: -ENOENT, naming field and path. */
 	ck_assert_int_eq(parse("current-context: x\n"
@@ -200,7 +200,7 @@ static const struct bad_case bad_cases[] = {
 START_TEST(test_errors_name_file_and_field)
 {
 	const struct bad_case *bc = &bad_cases[_i];
-	struct kube_config *c;
+	struct kubeconfig *c;
 	char msg[1024];
 	int r;
 
@@ -216,7 +216,7 @@ END_TEST
 
 START_TEST(test_base64_forms)
 {
-	struct kube_config *c;
+	struct kubeconfig *c;
 	char msg[1024];
 	/* Wrapped base64 (as some tools write it) decodes; a bad length and
 	 * stray padding do not. */
@@ -227,7 +227,7 @@ START_TEST(test_base64_forms)
 
 	ck_assert_int_eq(parse(good, "/k", NULL, &c, msg, sizeof(msg)), 0);
 	ck_assert_str_eq(c->ca_pem, "ca-pem\n");
-	kube_config_free(c);
+	kubeconfig_free(c);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char yaml[512];
 
@@ -247,7 +247,7 @@ START_TEST(test_parse_alloc_failures)
 	/* Every allocation fails in turn: each failure is -ENOMEM with
 	 * nothing leaked (ASan checks), and the run ends in success. */
 	for (long n = 0;; n++) {
-		struct kube_config *c = NULL;
+		struct kubeconfig *c = NULL;
 		struct errlist errs;
 		int r;
 
@@ -258,7 +258,7 @@ START_TEST(test_parse_alloc_failures)
 		errlist_free(&errs);
 		if (r == 0) {
 			ck_assert_str_eq(c->server, "https://api.example.com:6443");
-			kube_config_free(c);
+			kubeconfig_free(c);
 			break;
 		}
 		ck_assert_msg(r == -ENOMEM || r == -EINVAL, "n=%ld: %d", n, r);
@@ -271,29 +271,29 @@ END_TEST
 START_TEST(test_in_cluster)
 {
 	char *dir = kt_tmpdir();
-	struct kube_config *c = NULL;
+	struct kubeconfig *c = NULL;
 	struct errlist errs;
 	char tok[4200];
 
 	errlist_init(&errs, 0);
 	/* Not in a cluster: -ENOENT and no message (resolve adds one). */
-	ck_assert_int_eq(kube_config_in_cluster(NULL, "443", dir, &errs, &c), -ENOENT);
-	ck_assert_int_eq(kube_config_in_cluster("10.0.0.1", "", dir, &errs, &c), -ENOENT);
+	ck_assert_int_eq(kubeconfig_in_cluster(NULL, "443", dir, &errs, &c), -ENOENT);
+	ck_assert_int_eq(kubeconfig_in_cluster("10.0.0.1", "", dir, &errs, &c), -ENOENT);
 	ck_assert_uint_eq(errs.n, 0);
 
 	/* No ca.crt yet. */
-	ck_assert_int_eq(kube_config_in_cluster("10.0.0.1", "443", dir, &errs, &c), -ENOENT);
+	ck_assert_int_eq(kubeconfig_in_cluster("10.0.0.1", "443", dir, &errs, &c), -ENOENT);
 	ck_assert_uint_eq(errs.n, 1);
 	ck_assert_ptr_nonnull(strstr(errs.msgs[0], "/ca.crt: No such file"));
 	errlist_clear(&errs);
 	kt_write(dir, "ca.crt", "cluster-ca\n");
 	/* No token file. */
-	ck_assert_int_eq(kube_config_in_cluster("10.0.0.1", "443", dir, &errs, &c), -ENOENT);
+	ck_assert_int_eq(kubeconfig_in_cluster("10.0.0.1", "443", dir, &errs, &c), -ENOENT);
 	ck_assert_ptr_nonnull(strstr(errs.msgs[0], "/token: No such file"));
 	errlist_clear(&errs);
 	kt_write(dir, "token", SECRET "\n");
 
-	ck_assert_int_eq(kube_config_in_cluster("10.0.0.1", "443", dir, &errs, &c), 0);
+	ck_assert_int_eq(kubeconfig_in_cluster("10.0.0.1", "443", dir, &errs, &c), 0);
 	ck_assert_str_eq(c->server, "https://10.0.0.1:443");
 	ck_assert_str_eq(c->ca_pem, "cluster-ca\n");
 	snprintf(tok, sizeof(tok), "%s/token", dir);
@@ -301,18 +301,18 @@ START_TEST(test_in_cluster)
 	ck_assert_ptr_null(c->token);           /* read by the client, when needed */
 	ck_assert_str_eq(c->namespace, "default");
 	ck_assert_str_eq(c->source, "in-cluster");
-	c = kube_config_free(c);
+	c = kubeconfig_free(c);
 
 	kt_write(dir, "namespace", "profileguard\n");
-	ck_assert_int_eq(kube_config_in_cluster("fd00::1", "6443", dir, &errs, &c), 0);
+	ck_assert_int_eq(kubeconfig_in_cluster("fd00::1", "6443", dir, &errs, &c), 0);
 	ck_assert_str_eq(c->server, "https://[fd00::1]:6443");
 	ck_assert_str_eq(c->namespace, "profileguard");
-	c = kube_config_free(c);
-	ck_assert_int_eq(kube_config_in_cluster("[fd00::1]", "443", dir, &errs, &c), 0);
+	c = kubeconfig_free(c);
+	ck_assert_int_eq(kubeconfig_in_cluster("[fd00::1]", "443", dir, &errs, &c), 0);
 	ck_assert_str_eq(c->server, "https://[fd00::1]:443");
-	c = kube_config_free(c);
+	c = kubeconfig_free(c);
 
-	ck_assert_int_eq(kube_config_in_cluster("h", "https", dir, &errs, &c), -EINVAL);
+	ck_assert_int_eq(kubeconfig_in_cluster("h", "https", dir, &errs, &c), -EINVAL);
 	ck_assert_str_eq(errs.msgs[0], "in-cluster config: KUBERNETES_SERVICE_PORT: \"https\" is "
 			 "not a port");
 	errlist_free(&errs);
@@ -324,7 +324,7 @@ START_TEST(test_resolve_order)
 {
 	char *dir = kt_tmpdir();
 	char a[4200], b[4200], env[16384];
-	struct kube_config *c = NULL;
+	struct kubeconfig *c = NULL;
 	struct errlist errs;
 	static const char cfg_a[] = "current-context: x\ncontexts: [{name: x, context: {cluster: c}}]\n"
 				    "clusters: [{name: c, cluster: {server: 'https://a'}}]\n";
@@ -344,35 +344,35 @@ START_TEST(test_resolve_order)
 	/* The flag first. */
 	snprintf(env, sizeof(env), "%s", b);
 	setenv("KUBECONFIG", env, 1);
-	ck_assert_int_eq(kube_config_resolve(a, NULL, dir, &errs, &c), 0);
+	ck_assert_int_eq(kubeconfig_resolve(a, NULL, dir, &errs, &c), 0);
 	ck_assert_str_eq(c->server, "https://a");
-	c = kube_config_free(c);
+	c = kubeconfig_free(c);
 	/* Then the first existing file of $KUBECONFIG. */
 	snprintf(env, sizeof(env), "%s/missing::%s:%s", dir, b, a);
 	setenv("KUBECONFIG", env, 1);
-	ck_assert_int_eq(kube_config_resolve(NULL, NULL, dir, &errs, &c), 0);
+	ck_assert_int_eq(kubeconfig_resolve(NULL, NULL, dir, &errs, &c), 0);
 	ck_assert_str_eq(c->server, "https://b");
-	c = kube_config_free(c);
+	c = kubeconfig_free(c);
 	/* A $KUBECONFIG whose files are all missing is an error, not a
 	 * silent fall-through to in-cluster. */
 	snprintf(env, sizeof(env), "%s/missing", dir);
 	setenv("KUBECONFIG", env, 1);
-	ck_assert_int_eq(kube_config_resolve(NULL, NULL, dir, &errs, &c), -ENOENT);
+	ck_assert_int_eq(kubeconfig_resolve(NULL, NULL, dir, &errs, &c), -ENOENT);
 	ck_assert_ptr_nonnull(strstr(errs.msgs[0], "(from $KUBECONFIG)"));
 	errlist_clear(&errs);
 	/* Then in-cluster. */
 	unsetenv("KUBECONFIG");
-	ck_assert_int_eq(kube_config_resolve(NULL, NULL, dir, &errs, &c), 0);
+	ck_assert_int_eq(kubeconfig_resolve(NULL, NULL, dir, &errs, &c), 0);
 	ck_assert_str_eq(c->server, "https://10.9.9.9:443");
-	c = kube_config_free(c);
+	c = kubeconfig_free(c);
 	/* Nothing at all. */
 	unsetenv("KUBERNETES_SERVICE_HOST");
-	ck_assert_int_eq(kube_config_resolve(NULL, NULL, dir, &errs, &c), -ENOENT);
+	ck_assert_int_eq(kubeconfig_resolve(NULL, NULL, dir, &errs, &c), -ENOENT);
 	ck_assert_uint_eq(errs.n, 1);
 	ck_assert_ptr_nonnull(strstr(errs.msgs[0], "no Kubernetes API configured"));
 	errlist_clear(&errs);
 	/* A missing --kubeconfig names itself. */
-	ck_assert_int_eq(kube_config_resolve("/nonexistent/kc", NULL, dir, &errs, &c), -ENOENT);
+	ck_assert_int_eq(kubeconfig_resolve("/nonexistent/kc", NULL, dir, &errs, &c), -ENOENT);
 	ck_assert_str_eq(errs.msgs[0], "kubeconfig /nonexistent/kc: No such file or directory");
 	errlist_free(&errs);
 	unsetenv("KUBERNETES_SERVICE_PORT");

@@ -17,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static const char *const contexts[] = { NULL, "x", "prod" };
 
 	for (size_t i = 0; i < sizeof(contexts) / sizeof(contexts[0]); i++) {
-		struct kube_config *c = NULL;
+		struct kubeconfig *c = NULL;
 		struct errlist errs;
 		int r;
 
@@ -29,7 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if ((r == 0 && (!c || !c->server || !c->namespace)) ||
 		    (r < 0 && r != -ENOMEM && errs.n != 1 && !pg_alloc_refused()))
 			abort();
-		kube_config_free(c);
+		kubeconfig_free(c);
 		errlist_free(&errs);
 	}
 	return 0;

@@ -1,11 +1,11 @@
-/* tls.c - the serving certificate store of webhook_tls.h.  GnuTLS keeps
+/* http_tls.c - the serving certificate store of http_tls.h.  GnuTLS keeps
  * the pointers the retrieve callback returns for the whole session, so a
  * replaced pair is retired, not freed: it is freed once every connection
  * that opened while it (or an older pair) was current has closed.  Open
  * connections are counted per generation of the store, which needs
  * nothing from the TLS session itself (libmicrohttpd owns the session's
  * user pointer and frees the session before its "closed" notification). */
-#include "webhook_tls.h"
+#include "http_tls.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -22,7 +22,7 @@
 #include "xalloc.h"
 
 struct tls_pair {
-	gnutls_pcert_st pcerts[TLS_MAX_CHAIN];
+	gnutls_pcert_st pcerts[HTTP_TLS_MAX_CHAIN];
 	unsigned npcerts;
 	gnutls_privkey_t key;
 	int64_t not_after;
@@ -47,7 +47,7 @@ struct conn_count {
 	uint64_t n;
 };
 
-struct tls_store {
+struct http_tls_store {
 	char *cert_path;
 	char *key_path;
 	pthread_mutex_t lock;           /* guards everything below but atomics */
@@ -62,9 +62,9 @@ struct tls_store {
 	_Atomic int64_t not_after;
 };
 
-/* The store tls_store_retrieve() serves: GnuTLS's callback has no
+/* The store http_tls_store_retrieve() serves: GnuTLS's callback has no
  * closure, so there is one serving identity per process. */
-static _Atomic(struct tls_store *) installed;
+static _Atomic(struct http_tls_store *) installed;
 
 static int errf(char *err, size_t errsz, int code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -143,10 +143,10 @@ static int pair_load(const char *cert_path, const char *key_path, struct tls_pai
 	gnutls_x509_crt_t crt = NULL;
 	int r, g;
 
-	r = doc_read_file(cert_path, TLS_MAX_PEM_BYTES, &cert, &cert_len);
+	r = doc_read_file(cert_path, HTTP_TLS_MAX_PEM_BYTES, &cert, &cert_len);
 	if (r < 0)
 		return errf(err, errsz, r, "%s: %s", cert_path, strerror(-r));
-	r = doc_read_file(key_path, TLS_MAX_PEM_BYTES, &keydata, &key_len);
+	r = doc_read_file(key_path, HTTP_TLS_MAX_PEM_BYTES, &keydata, &key_len);
 	if (r < 0) {
 		pg_free(cert);
 		return errf(err, errsz, r, "%s: %s", key_path, strerror(-r));
@@ -158,7 +158,7 @@ static int pair_load(const char *cert_path, const char *key_path, struct tls_pai
 	}
 	d.data = (unsigned char *)cert;
 	d.size = (unsigned)cert_len;
-	p->npcerts = TLS_MAX_CHAIN;
+	p->npcerts = HTTP_TLS_MAX_CHAIN;
 	g = gnutls_pcert_list_import_x509_raw(p->pcerts, &p->npcerts, &d, GNUTLS_X509_FMT_PEM, 0);
 	if (g < 0 || p->npcerts == 0) {
 		p->npcerts = 0;
@@ -204,10 +204,10 @@ out:
 	return r;
 }
 
-int tls_store_new(const char *cert_path, const char *key_path, struct tls_store **ret,
+int http_tls_store_new(const char *cert_path, const char *key_path, struct http_tls_store **ret,
 		  char *err, size_t errsz)
 {
-	struct tls_store *s;
+	struct http_tls_store *s;
 	int r;
 
 	if (!cert_path || !key_path)
@@ -219,14 +219,14 @@ int tls_store_new(const char *cert_path, const char *key_path, struct tls_store 
 	s->cert_path = pg_strdup(cert_path);
 	s->key_path = pg_strdup(key_path);
 	if (!s->cert_path || !s->key_path) {
-		tls_store_free(s);
+		http_tls_store_free(s);
 		return -ENOMEM;
 	}
 	file_id_get(cert_path, &s->cert_id);
 	file_id_get(key_path, &s->key_id);
 	r = pair_load(cert_path, key_path, &s->cur, err, errsz);
 	if (r < 0) {
-		tls_store_free(s);
+		http_tls_store_free(s);
 		return r;
 	}
 	s->cur_generation = 1;
@@ -236,12 +236,12 @@ int tls_store_new(const char *cert_path, const char *key_path, struct tls_store 
 	return 0;
 }
 
-struct tls_store *tls_store_free(struct tls_store *s)
+struct http_tls_store *http_tls_store_free(struct http_tls_store *s)
 {
 	if (!s)
 		return NULL;
 	{
-		struct tls_store *self = s;
+		struct http_tls_store *self = s;
 
 		atomic_compare_exchange_strong(&installed, &self, NULL);
 	}
@@ -260,7 +260,7 @@ struct tls_store *tls_store_free(struct tls_store *s)
 /* Under the lock: removes and returns (NULL-terminated by a zero
  * generation) the retired pairs no open connection can hold, i.e. those
  * older than the oldest generation a connection opened in. */
-static struct retired *take_unused(struct tls_store *s)
+static struct retired *take_unused(struct http_tls_store *s)
 {
 	uint64_t oldest = s->ncounts ? s->counts[0].generation : UINT64_MAX;
 	struct retired *out;
@@ -290,7 +290,7 @@ static void release_all(struct retired *list)
 	pg_free(list);
 }
 
-int tls_store_check(struct tls_store *s, char *err, size_t errsz)
+int http_tls_store_check(struct http_tls_store *s, char *err, size_t errsz)
 {
 	struct file_id cid, kid;
 	struct tls_pair *p = NULL;
@@ -332,22 +332,22 @@ int tls_store_check(struct tls_store *s, char *err, size_t errsz)
 	return 1;
 }
 
-int64_t tls_store_not_after(struct tls_store *s)
+int64_t http_tls_store_not_after(struct http_tls_store *s)
 {
 	return atomic_load(&s->not_after);
 }
 
-uint64_t tls_store_generation(struct tls_store *s)
+uint64_t http_tls_store_generation(struct http_tls_store *s)
 {
 	return atomic_load(&s->generation);
 }
 
-void tls_store_install(struct tls_store *s)
+void http_tls_store_install(struct http_tls_store *s)
 {
 	atomic_store(&installed, s);
 }
 
-uint64_t tls_store_conn_open(struct tls_store *s)
+uint64_t http_tls_store_conn_open(struct http_tls_store *s)
 {
 	uint64_t gen;
 	size_t i;
@@ -377,7 +377,7 @@ uint64_t tls_store_conn_open(struct tls_store *s)
 	return gen;
 }
 
-void tls_store_conn_close(struct tls_store *s, uint64_t generation)
+void http_tls_store_conn_close(struct http_tls_store *s, uint64_t generation)
 {
 	struct retired *unused = NULL;
 
@@ -397,7 +397,7 @@ void tls_store_conn_close(struct tls_store *s, uint64_t generation)
 	release_all(unused);
 }
 
-size_t tls_store_retired(struct tls_store *s)
+size_t http_tls_store_retired(struct http_tls_store *s)
 {
 	size_t n;
 
@@ -407,12 +407,12 @@ size_t tls_store_retired(struct tls_store *s)
 	return n;
 }
 
-int tls_store_retrieve(gnutls_session_t session, const gnutls_datum_t *req_ca_dn, int nreqs,
+int http_tls_store_retrieve(gnutls_session_t session, const gnutls_datum_t *req_ca_dn, int nreqs,
 		       const gnutls_pk_algorithm_t *pk_algos, int pk_algos_length,
 		       gnutls_pcert_st **pcert, unsigned int *pcert_length,
 		       gnutls_privkey_t *pkey)
 {
-	struct tls_store *s = atomic_load(&installed);
+	struct http_tls_store *s = atomic_load(&installed);
 	struct tls_pair *p;
 
 	if (!s)

@@ -1,12 +1,12 @@
-/* agent_sender.h - delivery of the agent's events to the controller
+/* sender.h - delivery of the agent's events to the controller
  * (SPEC §5.1 POST /telemetry/v1/events): a bounded queue that drops its
  * oldest events when full, batches of JSON lines POSTed over verified
  * TLS by a thread of its own with the agent's bearer token (re-read as
  * the kubelet rotates it, and after a 401), and exponential backoff with
  * jitter while the controller is away.  An event leaves the queue only
  * once the controller has answered 2xx for its batch. */
-#ifndef PG_AGENT_SENDER_H
-#define PG_AGENT_SENDER_H
+#ifndef PG_SENDER_H
+#define PG_SENDER_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,6 +1,6 @@
 /* agent.h - the node agent's loop (SPEC §5.3): a sample every interval
- * (agent_scan.h), what changed queued for the controller
- * (agent_sender.h), until a stop signal; or one sample printed as JSON
+ * (scan.h), what changed queued for the controller
+ * (sender.h), until a stop signal; or one sample printed as JSON
  * lines (--once). */
 #ifndef PG_AGENT_H
 #define PG_AGENT_H
@@ -10,8 +10,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "agent_scan.h"
-#include "agent_sender.h"
+#include "scan.h"
+#include "sender.h"
 
 #define AGENT_EVENTS_PATH "/telemetry/v1/events"
 #define AGENT_DEFAULT_INTERVAL_MS 1000

@@ -1,10 +1,10 @@
-/* webhook_source.h - where the webhook's profiles and ignored namespaces
+/* source.h - where the webhook's profiles and ignored namespaces
  * come from: a directory (--profiles DIR, reloaded on change) or the API
  * server (informers).  Both publish immutable, refcounted snapshots, so a
  * request judges against one consistent set however long it runs, and a
  * reload never waits for requests. */
-#ifndef PG_WEBHOOK_SOURCE_H
-#define PG_WEBHOOK_SOURCE_H
+#ifndef PG_SOURCE_H
+#define PG_SOURCE_H
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -159,7 +159,7 @@ struct source_kube_opts {
  * (each validated as the webhook validates it; a generation that does not
  * validate is logged with its messages, once, and the object's last valid
  * generation stays enforced (SPEC §2): the one this process saw, else the
- * one the controller recorded in its status (source_restore_enforced);
+ * one the controller recorded in its status (profile_restore_enforced);
  * one with neither is not enforced; a deleted one is dropped), the Namespaces labelled profileguard.io/ignore=true
  * (metadata only, by label selector, so the cache holds just those), and
  * with @o->watch_token_secrets, the Secrets of type
@@ -172,23 +172,6 @@ struct source_kube_opts {
  * 0, or -errno with a one-line reason in @err (no usable kubeconfig). */
 int source_kube_new(const struct source_kube_opts *o, const char *own_namespace,
 		    struct profile_source *ret, char *err, size_t errsz);
-/* The most status.enforcedSpec holds, serialized (the controller does not
- * record a bigger spec, and a reader refuses one). */
-#define SOURCE_ENFORCED_SPEC_MAX (256 * 1024)
-
-/* For a WorkloadProfile @obj (borrowed) whose spec is invalid: the last
- * valid generation the controller recorded in its status
- * (status.enforcedGeneration, status.enforcedSpec; SPEC §2), validated
- * with profile_parse as the spec is, so that a webhook or controller that
- * starts while the profile is invalid still enforces it.  Used only when
- * enforcedGeneration is older than metadata.generation.  Trusted as far as
- * the status subresource is: only the controller may write it.
- * 0 with a new profile in @ret_profile and its generation; -ENOENT when
- * status holds none to use, -EINVAL when it does not validate or is over
- * the cap (a one-line reason in @why either way, "" for none at all);
- * -ENOMEM. */
-int source_restore_enforced(json_t *obj, struct profile **ret_profile, int64_t *ret_generation,
-			    char *why, size_t whysz);
 
 /* The informers behind a kube source (0 profiles, 1 namespaces, 2 token
  * Secrets), for their counters; NULL for other sources. */

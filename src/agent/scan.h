@@ -1,4 +1,4 @@
-/* agent_scan.h - one sample of a node: the processes of pod containers
+/* scan.h - one sample of a node: the processes of pod containers
  * under a proc root (their executables and their outbound connections)
  * and the claims of the pods' projected tokens under the kubelet's pod
  * directory, handed out as native telemetry lines (SPEC §5.2) for what
@@ -16,8 +16,8 @@
  * seen before (or due again: a UDP socket may connect() elsewhere, and
  * is looked up again every recheck_samples), and only within the
  * sample's budget for tables. */
-#ifndef PG_AGENT_SCAN_H
-#define PG_AGENT_SCAN_H
+#ifndef PG_SCAN_H
+#define PG_SCAN_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,9 +1,9 @@
-/* agent_procfs.h - reading what the agent needs from /proc: the rows of
+/* procfs.h - reading what the agent needs from /proc: the rows of
  * /proc/PID/net/{tcp,tcp6,udp,udp6}, the socket inodes behind
  * /proc/PID/fd, an exe link's " (deleted)" mark, and bounded reads
  * relative to a directory descriptor.  The parsers are pure. */
-#ifndef PG_AGENT_PROCFS_H
-#define PG_AGENT_PROCFS_H
+#ifndef PG_PROCFS_H
+#define PG_PROCFS_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -17,16 +17,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "drift.h"
 #include "engine.h"
 
 struct kube_client;
 struct metrics;
 struct actions;
 
-/* Limits on one report: more groups or evidence lines are cut, not
- * refused (the Event note is cut at 1 KiB anyway). */
-#define DRIFT_MAX_GROUPS 16
-#define DRIFT_MAX_EVIDENCE 32
 /* What waits for the worker, per namespace and in all (reports queued,
  * actions and Events put off for later): entries and their bytes.  Past a
  * bound submit refuses, except that an Enforce action, or a namespace
@@ -44,56 +41,6 @@ struct actions;
  * flood of findings makes one series update per interval, not one each. */
 #define ACTIONS_FOLD_MS 5000
 #define ACTIONS_FOLD_SAMPLES 3
-
-/* One reason and the engine messages that prove it: one Event. */
-struct drift_group {
-	enum reason reason;
-	const char *const *evidence;    /* engine messages (finding.message) */
-	size_t nevidence;
-};
-
-/* Everything an action needs, copied by actions_submit(): the caller's
- * strings may go away as soon as it returns. */
-struct drift_report {
-	/* The pod. */
-	const char *namespace;
-	const char *pod;
-	const char *uid;
-	const char *node;               /* NULL: unknown */
-	const char *owner_kind;         /* the controller ownerReference; NULL: none */
-	const char *owner_name;
-	const char *owner_uid;
-	/* The pod is gone (telemetry's TokenReplay after deletion, say): the
-	 * Event is still written, nothing is acted on. */
-	bool no_pod;
-	/* The profile that found it, in the pod's namespace. */
-	const char *profile;
-	const char *profile_uid;
-	enum pg_mode mode;
-	enum action action;             /* response.action */
-	int64_t grace_period;           /* response.gracePeriodSeconds; -1: the pod's own */
-	/* Where its findings' evidence comes from (one judgement: one kind);
-	 * with the pod's phase just before acting it decides whether the
-	 * action still stands (engine_counts()). */
-	enum evidence evidence;
-	/* The findings, grouped by reason. */
-	const struct drift_group *groups;
-	size_t ngroups;
-	int64_t observed;               /* epoch seconds; 0: now */
-};
-
-/* Fills the pod and profile fields of @r from @pod and @prof (both
- * borrowed; @r points into them, so submit before they go away). */
-void drift_report_fill(struct drift_report *r, const struct pod *pod,
-		       const struct profile *prof);
-
-/* Submits @f's findings on @pod (borrowed): one report per profile, its
- * findings grouped by reason in the engine's order, the report's evidence
- * that of its first finding.  A convenience for
- * telemetry handlers, which judge one observation at a time.  0, or the
- * first error of actions_submit(). */
-int actions_submit_findings(struct actions *a, const struct pod *pod,
-			    const struct findings *f);
 
 /* Queues @r (copied), or folds it into the report of the same pod,
  * profile and class that waits already.  Never blocks on the API server.

@@ -17,7 +17,7 @@ struct errlist;
 /* The largest kubeconfig, certificate, key or token file we read. */
 #define KUBECONFIG_MAX_FILE (4u * 1024 * 1024)
 
-struct kube_config {
+struct kubeconfig {
 	char *server;           /* "https://host:port[/prefix]", no trailing '/' */
 	char *ca_pem;           /* NULL: the system trust store */
 	size_t ca_len;
@@ -43,27 +43,27 @@ struct kube_config {
  * *ret_config, -EINVAL (see @errs), -ENOENT (a named file is missing),
  * or -ENOMEM. */
 int kubeconfig_parse(const char *data, size_t len, const char *path, const char *context,
-		     struct errlist *errs, struct kube_config **ret_config);
+		     struct errlist *errs, struct kubeconfig **ret_config);
 /* Reads @path (at most KUBECONFIG_MAX_FILE) and parses it. */
 int kubeconfig_load(const char *path, const char *context, struct errlist *errs,
-		    struct kube_config **ret_config);
+		    struct kubeconfig **ret_config);
 
 /* In-cluster config from the service host and port (as in
  * KUBERNETES_SERVICE_HOST/_PORT; an IPv6 host is bracketed) and the
  * service-account mount at @sa_root (NULL: KUBE_SA_ROOT): ca.crt is read
  * now, token is left to the client, namespace is read when present.
  * -ENOENT when @host or @port is NULL or empty (not in a cluster). */
-int kube_config_in_cluster(const char *host, const char *port, const char *sa_root,
-			   struct errlist *errs, struct kube_config **ret_config);
+int kubeconfig_in_cluster(const char *host, const char *port, const char *sa_root,
+			   struct errlist *errs, struct kubeconfig **ret_config);
 
 /* SPEC §1 resolution: @kubeconfig_flag (--kubeconfig) when not NULL, else
  * the first existing file of $KUBECONFIG (a colon-separated list), else
  * in-cluster from the environment and @sa_root.  @context is --context.
  * -ENOENT, with a message, when none applies. */
-int kube_config_resolve(const char *kubeconfig_flag, const char *context, const char *sa_root,
-			struct errlist *errs, struct kube_config **ret_config);
+int kubeconfig_resolve(const char *kubeconfig_flag, const char *context, const char *sa_root,
+			struct errlist *errs, struct kubeconfig **ret_config);
 
 /* NULL-safe, wipes key and token; returns NULL. */
-struct kube_config *kube_config_free(struct kube_config *c);
+struct kubeconfig *kubeconfig_free(struct kubeconfig *c);
 
 #endif

@@ -73,4 +73,28 @@ void controller_stop_within(struct controller *c, int64_t budget_ms);
 /* Stops, then frees.  NULL-safe; returns NULL. */
 struct controller *controller_free(struct controller *c);
 
+/* ---- what the telemetry ingest reads (telemetry_ops.c) ------------------- */
+
+struct kube_informer;
+struct kube_object;
+struct profile;
+
+/* Called on the pod informer's thread after each change, once the cache
+ * shows it: @old NULL for an add, @cur NULL for a delete. */
+typedef void (*controller_pod_hook_fn)(void *ud, struct kube_object *old, struct kube_object *cur);
+/* Before controller_start() only. */
+void controller_set_pod_hook(struct controller *c, controller_pod_hook_fn fn, void *ud);
+/* The pod cache (borrowed). */
+struct kube_informer *controller_pod_informer(struct controller *c);
+/* The controller's own namespace, a --ignore-namespaces one, or one
+ * labelled profileguard.io/ignore=true. */
+bool controller_ns_ignored(struct controller *c, const char *ns);
+/* The enforced profiles (while a profile is invalid, its last valid
+ * generation, SPEC §2), sorted by namespace and name, unless the set is
+ * still generation @have (then -EALREADY).  Each profile is kept alive by
+ * a reference to its cached object: release @ret_objs with
+ * kube_objects_release() and pg_free() @ret_profiles.  0 or -ENOMEM. */
+int controller_profiles_snapshot(struct controller *c, uint64_t have, struct kube_object ***ret_objs,
+			  struct profile ***ret_profiles, size_t *ret_n, uint64_t *ret_gen);
+
 #endif

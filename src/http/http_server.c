@@ -1,6 +1,6 @@
-/* server.c - the webhook's HTTP(S) front: routing, bounded bodies, the
- * admission call, health and metrics, graceful drain.  One request's
- * memory (its body buffer, its parsed review and answer) has one owner,
+/* http_server.c - the HTTP(S) front of every command: routing, bounded
+ * bodies, the handler's jobs, health and metrics, graceful drain.  One
+ * request's memory (its body buffer, its job and answer) has one owner,
  * struct request, freed by MHD's request-completed callback whatever
  * happened to the request.
  *
@@ -9,13 +9,12 @@
  * request, not only on inactivity, a cap per client address, and eviction
  * when the slots run out; a connection is closed from outside its thread
  * by shutdown(2) on its socket, which MHD then sees as the peer leaving.
- * And a judging pool: an admission review is parsed on its connection's
- * thread; unless its judging is bounded small (judge_is_cheap: then it is
- * judged in place, cheaper than any hand-off), the connection is suspended
- * and the review handed to a worker; workers take namespaces in turn and
- * no namespace holds them all, so one namespace's slow judgements never
- * hold another's review. */
-#include "webhook_server.h"
+ * And a work pool: a handler's job is parsed on its connection's thread;
+ * unless it is cheap (then it is done in place, cheaper than any
+ * hand-off), the connection is suspended and the job handed to a worker;
+ * workers take keys (namespaces) in turn and no key holds them all, so one
+ * namespace's slow judgements never hold another's review. */
+#include "http_server.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -37,23 +36,22 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "admission.h"
-#include "arena.h"
 #include "buf.h"
 #include "hash.h"
+#include "http_listen.h"
+#include "http_tls.h"
 #include "metrics.h"
 #include "pglog.h"
 #include "strutil.h"
 #include "ticker.h"
-#include "webhook_source.h"
-#include "webhook_tls.h"
 #include "xalloc.h"
 
-enum route { RT_PODS, RT_PROFILES, RT_HEALTHZ, RT_READYZ, RT_METRICS, RT_HOOK, RT_OTHER, RT__COUNT };
+/* The handler's paths first (HTTP_SERVER_MAX_PATHS), then the server's own. */
+enum route { RT_PATH0, RT_HEALTHZ = HTTP_SERVER_MAX_PATHS, RT_READYZ, RT_METRICS, RT_HOOK, RT_OTHER,
+	     RT__COUNT };
 
-static const char *const route_paths[RT__COUNT] = {
-	"/validate/pods", "/validate/workloadprofiles", "/healthz", "/readyz", "/metrics", "hook",
-	"other",
+static const char *const own_paths[RT__COUNT - RT_HEALTHZ] = {
+	"/healthz", "/readyz", "/metrics", "hook", "other",
 };
 
 /* A route hook's reply body at most; its requests may take this long. */
@@ -67,26 +65,10 @@ static const char *const route_paths[RT__COUNT] = {
 #define SWEEP_MS 250
 #define CLOSE_LOG_MS 10000
 #define NS_BUCKETS 256
-/* A review is judged in place, without the hand-off to the pool, when a
- * bound on its judging work is this small: its bytes times the bytes of
- * the profiles of its namespace (every pattern compared with every string
- * of the pod costs at most that, even with a quadratic matcher; a linear
- * one a fraction of it).  2^25 pairs is some milliseconds at the very
- * worst, and takes the usual review (4-10 KB against a few KB of
- * profiles) in place: the hand-off costs more than judging it. */
-#define INLINE_WORK_MAX (1ull << 25)
-#define INLINE_BODY_MAX (64u * 1024)
 
 /* The status codes this server answers with, for the metric slots. */
 static const unsigned codes[] = { 200, 400, 404, 405, 413, 500, 503 };
 #define NCODES (sizeof(codes) / sizeof(codes[0]))
-
-/* Kinds the admission metric distinguishes; anything else is "other". */
-static const char *const kind_labels[] = {
-	"Pod", "Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job", "CronJob",
-	"ReplicationController", "WorkloadProfile", "other",
-};
-#define NKINDS (sizeof(kind_labels) / sizeof(kind_labels[0]))
 
 enum job_state { JOB_NONE, JOB_QUEUED, JOB_DONE };
 
@@ -99,12 +81,11 @@ struct request {
 	double deadline;                /* seconds, from ?timeout= */
 	bool too_big;
 	bool answered;
-	/* An admission review handed to the judging pool: parsed on the
-	 * connection's thread, judged by a worker, answered after resume. */
+	/* The handler's job, handed to the pool: parsed on the connection's
+	 * thread, worked on by a worker, answered after resume. */
 	enum job_state job;
 	struct MHD_Connection *mc;
-	struct admission_review rv;
-	bool have_rv;
+	void *work;                     /* the handler's; NULL: none yet */
 	struct request *qnext;          /* in its namespace's queue */
 	struct ns_queue *ns;
 	unsigned code;                  /* the answer, once JOB_DONE */
@@ -179,18 +160,20 @@ struct judge_pool {
 	unsigned idle, waking;
 };
 
-struct server {
+struct http_server {
 	char name[32];
 	struct MHD_Daemon *d;
 	int listen_fd;
 	uint16_t port;
-	struct tls_store *tls;
-	struct profile_source *source;
+	struct http_tls_store *tls;
+	struct http_server_handler handler;  /* paths[0] NULL: none */
+	const char *paths[RT__COUNT];   /* the metric's path labels */
 	struct metrics *metrics;
-	bool (*ready)(void *ud);
+	bool (*healthy)(void *ud, char *why, size_t whysz);
+	bool (*ready)(void *ud, char *why, size_t whysz);
 	void *ready_ud;
 	char *route_prefix;
-	server_route_fn route;
+	http_server_route_fn route;
 	void *route_ud;
 	char *client_ca;
 	size_t max_body;
@@ -211,16 +194,12 @@ struct server {
 	bool sweeper_stop;
 	pthread_cond_t sweeper_cv;
 
-	struct judge_pool *pool;        /* NULL without a source */
+	struct judge_pool *pool;        /* NULL without a handler */
 
 	/* Metric series, resolved on first use and kept. */
-	struct metric_vec *m_requests;          /* {operation,kind,allowed} */
 	struct metric_vec *m_http;              /* {path,code} */
-	struct metric_vec *m_skipped;           /* {reason} */
-	struct metric *m_duration;
 	struct metric *m_connections;
 	struct metric *m_closed[CLOSE__COUNT];
-	_Atomic(struct metric *) req_slots[ADM_OP__COUNT][NKINDS][2];
 	_Atomic(struct metric *) http_slots[RT__COUNT][NCODES];
 };
 
@@ -234,26 +213,13 @@ static double elapsed(const struct timespec *t0)
 
 /* ---- metrics ------------------------------------------------------------------ */
 
-static void register_metrics(struct server *s)
+static void register_metrics(struct http_server *s)
 {
-	static const char *const req_labels[] = { "operation", "kind", "allowed", NULL };
 	static const char *const http_labels[] = { "path", "code", NULL };
-	static const char *const skip_labels[] = { "reason", NULL };
-	static const double buckets[] = { 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
-					  0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 };
 
-	s->m_requests = metrics_counter(s->metrics, "profileguard_admission_requests_total",
-					"Admission reviews answered, by operation, object kind and outcome.",
-					req_labels);
-	s->m_duration = metric_vec_get(metrics_histogram(s->metrics,
-		"profileguard_admission_duration_seconds",
-		"Time from an admission request's headers being read to its response being queued.",
-		NULL, buckets, sizeof(buckets) / sizeof(buckets[0])), NULL);
 	s->m_http = metrics_counter(s->metrics, "profileguard_webhook_http_responses_total",
 				    "HTTP responses of the webhook server, by path and status code.",
 				    http_labels);
-	s->m_skipped = metrics_counter(s->metrics, "profileguard_admission_skipped_total",
-				       "Admission reviews allowed without judgement, by why.", skip_labels);
 	s->m_connections = metric_vec_get(metrics_gauge(s->metrics, "profileguard_webhook_connections",
 		"Open connections to the webhook server.", NULL), NULL);
 	{
@@ -283,10 +249,10 @@ static struct metric *slot_get(_Atomic(struct metric *) *slot, struct metric_vec
 	return m;
 }
 
-static void count_http(struct server *s, enum route rt, unsigned code)
+static void count_http(struct http_server *s, enum route rt, unsigned code)
 {
 	char cs[8];
-	const char *vals[2] = { route_paths[rt], cs };
+	const char *vals[2] = { s->paths[rt], cs };
 	size_t i;
 
 	if (!s->m_http)
@@ -297,26 +263,6 @@ static void count_http(struct server *s, enum route rt, unsigned code)
 		return;
 	snprintf(cs, sizeof(cs), "%u", code);
 	metric_inc(slot_get(&s->http_slots[rt][i], s->m_http, vals));
-}
-
-static void count_admission(struct server *s, const struct admission_review *rv,
-			    const struct admission_response *r)
-{
-	static const char *const skip_names[] = {
-		[ADM_SKIP_OPERATION] = "operation", [ADM_SKIP_NAMESPACE] = "namespace",
-		[ADM_SKIP_KIND] = "kind", [ADM_SKIP_TERMINATING] = "terminating",
-	};
-	const char *vals[3];
-	size_t k;
-
-	for (k = 0; k < NKINDS - 1 && strcmp(kind_labels[k], r->kind) != 0; k++)
-		;
-	vals[0] = admission_op_name(rv->op);
-	vals[1] = kind_labels[k];
-	vals[2] = r->allowed ? "true" : "false";
-	metric_inc(slot_get(&s->req_slots[rv->op][k][r->allowed], s->m_requests, vals));
-	if (r->verdict != ADM_JUDGED && r->verdict != ADM_BAD_OBJECT && s->m_skipped)
-		metric_inc(metric_vec_get1(s->m_skipped, skip_names[r->verdict]));
 }
 
 /* ---- connection bookkeeping ------------------------------------------------------ */
@@ -345,14 +291,14 @@ static void list_append(struct conn_list *l, struct conn *c)
 	l->tail = c;
 }
 
-static struct conn_list *list_of(struct server *s, enum conn_state st)
+static struct conn_list *list_of(struct http_server *s, enum conn_state st)
 {
 	return st == CONN_WAITING ? &s->waiting : st == CONN_IDLE ? &s->idle : NULL;
 }
 
 /* Moves @c to @st; @restart: its wait starts now (else it keeps its
  * start, and its place in the list, when it stays waiting).  Locked. */
-static void conn_move_locked(struct server *s, struct conn *c, enum conn_state st, bool restart)
+static void conn_move_locked(struct http_server *s, struct conn *c, enum conn_state st, bool restart)
 {
 	struct conn_list *from = list_of(s, c->state), *to = list_of(s, st);
 
@@ -368,7 +314,7 @@ static void conn_move_locked(struct server *s, struct conn *c, enum conn_state s
 		list_append(to, c);
 }
 
-static void conn_move(struct server *s, struct conn *c, enum conn_state st, bool restart)
+static void conn_move(struct http_server *s, struct conn *c, enum conn_state st, bool restart)
 {
 	if (!c)
 		return;
@@ -388,7 +334,7 @@ static struct conn *conn_of(struct MHD_Connection *mc)
  * EOF, MHD's thread sees the peer gone and closes it, and its close
  * notification (which takes conn_mu, so the descriptor cannot have been
  * reused under us) forgets it.  Locked. */
-static void conn_close_locked(struct server *s, struct conn *c, enum close_kind why)
+static void conn_close_locked(struct http_server *s, struct conn *c, enum close_kind why)
 {
 	struct conn_list *from = list_of(s, c->state);
 
@@ -409,7 +355,7 @@ static void conn_close_locked(struct server *s, struct conn *c, enum close_kind 
  * request, if it is slower than any healthy client; else the one idle
  * longest (a client reconnects at no cost); else the oldest waiting one.
  * Connections being judged are never chosen.  Locked. */
-static bool evict_one_locked(struct server *s, int64_t now)
+static bool evict_one_locked(struct http_server *s, int64_t now)
 {
 	struct conn *c = s->waiting.head;
 
@@ -426,7 +372,7 @@ static uint32_t hash_bytes(const void *p, size_t n)
 	return hash_fnv1a32(HASH_FNV32_BASIS, p, n);
 }
 
-static struct peer *peer_get_locked(struct server *s, const struct sockaddr *sa)
+static struct peer *peer_get_locked(struct http_server *s, const struct sockaddr *sa)
 {
 	unsigned char addr[16];
 	uint8_t len;
@@ -456,7 +402,7 @@ static struct peer *peer_get_locked(struct server *s, const struct sockaddr *sa)
 	return p;
 }
 
-static void peer_put_locked(struct server *s, struct peer *p)
+static void peer_put_locked(struct http_server *s, struct peer *p)
 {
 	struct peer **pp;
 
@@ -473,7 +419,7 @@ static void peer_put_locked(struct server *s, struct peer *p)
 
 /* The log lines of what was closed since the last ones, at most one per
  * kind per CLOSE_LOG_MS.  Called without the lock. */
-static void log_closes(struct server *s)
+static void log_closes(struct http_server *s)
 {
 	struct close_log copy[CLOSE__COUNT];
 	int64_t now = ticker_now_ms();
@@ -518,7 +464,7 @@ static void log_closes(struct server *s)
 	}
 }
 
-static void conn_started(struct server *s, struct MHD_Connection *mc, void **socket_context)
+static void conn_started(struct http_server *s, struct MHD_Connection *mc, void **socket_context)
 {
 	const union MHD_ConnectionInfo *fdi = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
 	const union MHD_ConnectionInfo *ai = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -535,7 +481,7 @@ static void conn_started(struct server *s, struct MHD_Connection *mc, void **soc
 	}
 	c->fd = fdi ? fdi->connect_fd : -1;
 	if (s->tls)
-		c->tls_token = tls_store_conn_open(s->tls);
+		c->tls_token = http_tls_store_conn_open(s->tls);
 	pthread_mutex_lock(&s->conn_mu);
 	c->peer = peer_get_locked(s, ai ? ai->client_addr : NULL);
 	if (c->peer)
@@ -554,7 +500,7 @@ static void conn_started(struct server *s, struct MHD_Connection *mc, void **soc
 	log_closes(s);
 }
 
-static void conn_closed(struct server *s, void *socket_context)
+static void conn_closed(struct http_server *s, void *socket_context)
 {
 	struct conn *c = socket_context;
 
@@ -571,7 +517,7 @@ static void conn_closed(struct server *s, void *socket_context)
 	peer_put_locked(s, c->peer);
 	pthread_mutex_unlock(&s->conn_mu);
 	if (s->tls)
-		tls_store_conn_close(s->tls, c->tls_token);
+		http_tls_store_conn_close(s->tls, c->tls_token);
 	pg_free(c);
 }
 
@@ -581,7 +527,7 @@ static void conn_closed(struct server *s, void *socket_context)
  * they arrive, but only while MHD still accepts). */
 static void *sweeper_main(void *ud)
 {
-	struct server *s = ud;
+	struct http_server *s = ud;
 	struct timespec wake;
 
 	pthread_mutex_lock(&s->conn_mu);
@@ -606,9 +552,23 @@ static void *sweeper_main(void *ud)
 	return NULL;
 }
 
+int http_server_error_render(const char *msg, struct buf *out)
+{
+	size_t start = out->len;
+	int e = buf_adds(out, "{\"error\":\"");
+
+	if (e == 0)
+		e = buf_add_json_escaped(out, msg);
+	if (e == 0)
+		e = buf_adds(out, "\"}\n");
+	if (e < 0)
+		buf_truncate(out, start);
+	return e;
+}
+
 /* ---- responses ---------------------------------------------------------------- */
 
-static enum MHD_Result respond(struct server *s, struct MHD_Connection *c, struct request *rq,
+static enum MHD_Result respond(struct http_server *s, struct MHD_Connection *c, struct request *rq,
 			       unsigned code, const char *ctype, struct buf *body, const char *allow)
 {
 	struct MHD_Response *resp;
@@ -640,7 +600,7 @@ static enum MHD_Result respond(struct server *s, struct MHD_Connection *c, struc
 	return ret;
 }
 
-static enum MHD_Result respond_text(struct server *s, struct MHD_Connection *c,
+static enum MHD_Result respond_text(struct http_server *s, struct MHD_Connection *c,
 				    struct request *rq, unsigned code, const char *text,
 				    const char *allow)
 {
@@ -651,85 +611,18 @@ static enum MHD_Result respond_text(struct server *s, struct MHD_Connection *c,
 	return respond(s, c, rq, code, "text/plain; charset=utf-8", &b, allow);
 }
 
-static enum MHD_Result respond_error(struct server *s, struct MHD_Connection *c,
+static enum MHD_Result respond_error(struct http_server *s, struct MHD_Connection *c,
 				     struct request *rq, unsigned code, const char *msg,
 				     const char *allow)
 {
 	struct buf b = BUF_INIT(4096);
 
-	if (admission_error_render(msg, &b) < 0)
+	if (http_server_error_render(msg, &b) < 0)
 		return MHD_NO;
 	return respond(s, c, rq, code, "application/json", &b, allow);
 }
 
-/* ---- admission ---------------------------------------------------------------- */
-
-struct ns_check {
-	struct profile_source *src;
-	struct profile_snapshot *snap;
-};
-
-static bool ns_ignored(void *ud, const char *ns)
-{
-	struct ns_check *n = ud;
-
-	return source_ns_ignored(n->src, n->snap, ns);
-}
-
-static bool token_secret(void *ud, const char *ns, const char *name)
-{
-	struct ns_check *n = ud;
-
-	return source_is_token_secret(n->src, n->snap, ns, name);
-}
-
-static void log_decision(struct server *s, const struct admission_review *rv,
-			 const struct admission_response *r)
-{
-	char nwarn[24];
-
-	if (r->allowed && r->nwarnings == 0) {
-		if (pglog_enabled(PGLOG_DEBUG))
-			pglog(PGLOG_DEBUG, "admission allowed", "uid", rv->uid, "operation",
-			      admission_op_name(rv->op), "kind", r->kind, "namespace", r->obj_namespace,
-			      "name", r->obj_name, NULL);
-		return;
-	}
-	snprintf(nwarn, sizeof(nwarn), "%zu", r->warnings_total);
-	if (r->allowed) {
-		pglog(PGLOG_INFO, "admission allowed with warnings", "uid", rv->uid, "operation",
-		      admission_op_name(rv->op), "kind", r->kind, "namespace", r->obj_namespace, "name",
-		      r->obj_name, "user", rv->username, "dry_run", rv->dry_run ? "true" : "false",
-		      "warnings", nwarn, NULL);
-		return;
-	}
-	pglog(PGLOG_INFO, "admission denied", "uid", rv->uid, "operation", admission_op_name(rv->op),
-	      "kind", r->kind, "namespace", r->obj_namespace, "name", r->obj_name, "user",
-	      rv->username, "dry_run", rv->dry_run ? "true" : "false", "reasons",
-	      buf_str(&r->message), NULL);
-}
-
 /* ---- the judging pool ---------------------------------------------------------- */
-
-static const char *object_namespace(const struct jval *obj)
-{
-	const char *ns = jval_str(jval_get(jval_get(obj, "metadata"), "namespace"));
-
-	return ns && *ns ? ns : NULL;
-}
-
-/* The namespace whose profiles judge @rv, as the pod decoder picks it:
- * the object's own, else the request's.  A review sent by anyone but the
- * API server may make them differ. */
-static const char *judged_namespace(const struct admission_review *rv)
-{
-	const char *ns = object_namespace(rv->object);
-
-	if (!ns)
-		ns = object_namespace(rv->old_object);
-	return ns ? ns : rv->namespace[0] ? rv->namespace : "default";
-}
-
 
 /* The round: namespaces with reviews queued, served in turn.  Locked. */
 static void round_insert(struct judge_pool *p, struct ns_queue *q)
@@ -824,8 +717,6 @@ static struct request *pick_locked(struct judge_pool *p)
 	return rq;
 }
 
-static void judge(struct server *s, struct request *rq);
-
 /* Whether to wake a worker, once the lock is released (a worker woken
  * while the lock is held would only block on it again).  Locked. */
 static bool wake_one_locked(struct judge_pool *p)
@@ -838,7 +729,7 @@ static bool wake_one_locked(struct judge_pool *p)
 
 static void *judge_main(void *ud)
 {
-	struct server *s = ud;
+	struct http_server *s = ud;
 	struct judge_pool *p = s->pool;
 
 	pthread_mutex_lock(&p->mu);
@@ -863,7 +754,7 @@ static void *judge_main(void *ud)
 		pthread_mutex_unlock(&p->mu);
 		if (wake)
 			pthread_cond_signal(&p->cv);
-		judge(s, rq);
+		rq->code = s->handler.work(s->handler.ud, rq->work, &rq->t0, rq->deadline, &rq->out);
 		rq->job = JOB_DONE;
 		/* From here @rq is MHD's again: the connection's thread answers. */
 		MHD_resume_connection(rq->mc);
@@ -878,7 +769,7 @@ static void *judge_main(void *ud)
 /* Suspends the connection and queues its review; false when the pool is
  * stopping (the caller judges in place, so nothing stays suspended past
  * the daemon's stop) or out of memory. */
-static bool judge_later(struct server *s, struct MHD_Connection *mc, struct request *rq)
+static bool judge_later(struct http_server *s, struct MHD_Connection *mc, struct request *rq)
 {
 	struct judge_pool *p = s->pool;
 	struct ns_queue *q;
@@ -887,7 +778,7 @@ static bool judge_later(struct server *s, struct MHD_Connection *mc, struct requ
 	if (!p)
 		return false;
 	pthread_mutex_lock(&p->mu);
-	if (p->stopping || !(q = ns_get_locked(p, judged_namespace(&rq->rv)))) {
+	if (p->stopping || !(q = ns_get_locked(p, s->handler.key(s->handler.ud, rq->work)))) {
 		pthread_mutex_unlock(&p->mu);
 		return false;
 	}
@@ -930,7 +821,7 @@ static struct judge_pool *pool_free(struct judge_pool *p)
 	return NULL;
 }
 
-static int pool_start(struct server *s, unsigned nthreads, unsigned per_ns)
+static int pool_start(struct http_server *s, unsigned nthreads, unsigned per_ns)
 {
 	struct judge_pool *p = pg_calloc(1, sizeof(*p));
 	sigset_t all, old;
@@ -962,135 +853,27 @@ static int pool_start(struct server *s, unsigned nthreads, unsigned per_ns)
 	return r;
 }
 
-/* Judges @rq's parsed review into rq->code and rq->out, and logs and
- * counts the decision.  On a judging worker, or in place when the pool
- * is stopping. */
-static void judge(struct server *s, struct request *rq)
-{
-	struct admission_review *rv = &rq->rv;
-	struct admission_response r;
-	struct admission_policy pol = { 0 };
-	struct ns_check nc = { s->source, NULL };
-	double took;
-	int e;
-
-	if (elapsed(&rq->t0) > rq->deadline) {
-		/* The API server has given up on it: judging it now would only
-		 * delay the reviews behind it. */
-		rq->code = 503;
-		admission_error_render("not judged within the request's timeout", &rq->out);
-		return;
-	}
-	admission_response_init(&r);
-	if (rq->route == RT_PROFILES) {
-		e = admission_judge_profile(rv, &r);
-	} else {
-		nc.snap = source_acquire(s->source);
-		if (!nc.snap) {
-			admission_response_free(&r);
-			rq->code = 503;
-			admission_error_render("profiles are not loaded yet", &rq->out);
-			return;
-		}
-		pol.profiles = &nc.snap->profiles;
-		pol.ns_ignored = ns_ignored;
-		pol.ud = &nc;
-		pol.is_token_secret = token_secret;
-		pol.secret_ud = &nc;
-		e = admission_judge_pod(rv, &pol, &r);
-		source_release(nc.snap);
-	}
-	if (e == 0)
-		e = admission_response_render(rv, &r, &rq->out);
-	if (e < 0) {
-		pglog(PGLOG_ERROR, "admission failed", "uid", rv->uid, "error", strerror(-e), NULL);
-		buf_reset(&rq->out);
-		rq->code = 500;
-		admission_error_render("internal error", &rq->out);
-	} else {
-		log_decision(s, rv, &r);
-		count_admission(s, rv, &r);
-		rq->code = 200;
-	}
-	took = elapsed(&rq->t0);
-	metric_observe(s->m_duration, took);
-	if (took > rq->deadline / 2) {
-		char t[32], d[32];
-
-		snprintf(t, sizeof(t), "%.3f", took);
-		snprintf(d, sizeof(d), "%.3f", rq->deadline);
-		pglog(PGLOG_WARN, "admission close to the API server's deadline", "uid", rv->uid,
-		      "seconds", t, "timeout", d, NULL);
-	}
-	admission_response_free(&r);
-}
-
-/* Whether @rq's judging is bounded small enough (INLINE_WORK_MAX) to be
- * done on the connection's thread: the hand-off to the pool costs more
- * than judging a usual review. */
-static uint64_t ns_profile_bytes(const struct profile_set *set, const char *ns)
-{
-	struct profile *const *first;
-	size_t n = profile_set_namespace(set, ns, &first);
-	uint64_t bytes = 0;
-
-	for (size_t i = 0; i < n; i++)
-		bytes += arena_footprint(first[i]->arena);
-	return bytes;
-}
-
-static bool judge_is_cheap(struct server *s, const struct request *rq)
-{
-	const struct admission_review *rv = &rq->rv;
-	struct profile_snapshot *snap;
-	const char *obj_ns = object_namespace(rv->object), *old_ns = object_namespace(rv->old_object);
-	uint64_t bytes;
-
-	if (rq->body.len > INLINE_BODY_MAX)
-		return false;
-	if (rq->route == RT_PROFILES)
-		return true;            /* parsing a profile: linear in its bytes */
-	snap = source_acquire(s->source);
-	if (!snap)
-		return true;            /* answered at once: not loaded yet */
-	/* Every namespace the object or its old version may be judged in. */
-	bytes = ns_profile_bytes(&snap->profiles, rv->namespace[0] ? rv->namespace : "default");
-	if (obj_ns)
-		bytes += ns_profile_bytes(&snap->profiles, obj_ns);
-	if (old_ns)
-		bytes += ns_profile_bytes(&snap->profiles, old_ns);
-	source_release(snap);
-	return bytes * rq->body.len <= INLINE_WORK_MAX;
-}
-
-/* The body is in: parse here (bounded by the body's size), judge on the
+/* The body is in: parse here (bounded by the body's size), work on the
  * pool, answer when the connection is resumed and this is called again. */
-static enum MHD_Result serve_admission(struct server *s, struct MHD_Connection *c,
-				       struct request *rq)
+static enum MHD_Result serve_handler(struct http_server *s, struct MHD_Connection *c,
+				     struct request *rq)
 {
-	char err[256];
 	bool cheap;
-	int e;
+	unsigned code;
 
 	if (rq->job == JOB_DONE)
 		return respond(s, c, rq, rq->code, "application/json", &rq->out, NULL);
-	e = admission_review_parse(rq->body.data ? rq->body.data : "", rq->body.len, &rq->rv, err,
-				   sizeof(err));
-	if (e == -ENOMEM)
-		return respond_error(s, c, rq, 500, "out of memory", NULL);
-	if (e < 0) {
-		pglog(PGLOG_WARN, "malformed admission review", "path", route_paths[rq->route],
-		      "error", err, NULL);
-		return respond_error(s, c, rq, 400, err, NULL);
-	}
-	rq->have_rv = true;
-	cheap = judge_is_cheap(s, rq);
-	/* The body is no longer needed: the review holds its own copy. */
+	code = s->handler.parse(s->handler.ud, (unsigned)(rq->route - RT_PATH0),
+				rq->body.data ? rq->body.data : "", rq->body.len, &rq->work, &rq->out);
+	if (code)
+		return respond(s, c, rq, code, "application/json", &rq->out, NULL);
+	cheap = s->handler.cheap(s->handler.ud, rq->work, rq->body.len);
+	/* The body is no longer needed: the job holds its own copy. */
 	buf_free(&rq->body);
 	conn_move(s, conn_of(c), CONN_BUSY, true);
 	if (!cheap && judge_later(s, c, rq))
 		return MHD_YES;
-	judge(s, rq);
+	rq->code = s->handler.work(s->handler.ud, rq->work, &rq->t0, rq->deadline, &rq->out);
 	rq->job = JOB_DONE;
 	return respond(s, c, rq, rq->code, "application/json", &rq->out, NULL);
 }
@@ -1127,36 +910,48 @@ static double parse_timeout(const char *s)
 
 /* ---- the MHD callbacks ----------------------------------------------------------- */
 
-static enum route route_of(const char *url)
+static enum route route_of(const struct http_server *s, const char *url)
 {
 	for (int i = 0; i < RT_HOOK; i++)
-		if (strcmp(url, route_paths[i]) == 0)
+		if (s->paths[i] && strcmp(url, s->paths[i]) == 0)
 			return (enum route)i;
 	return RT_OTHER;
 }
 
-static bool is_ready(struct server *s)
+static bool is_ready(struct http_server *s, char *why, size_t whysz)
 {
-	if (atomic_load(&s->draining))
+	if (atomic_load(&s->draining)) {
+		snprintf(why, whysz, "shutting down");
 		return false;
-	if (s->source && !source_ready(s->source))
+	}
+	if (s->handler.ready && !s->handler.ready(s->handler.ud, why, whysz))
 		return false;
-	return !s->ready || s->ready(s->ready_ud);
+	return !s->ready || s->ready(s->ready_ud, why, whysz);
 }
 
-static enum MHD_Result serve_ops(struct server *s, struct MHD_Connection *c, struct request *rq)
+/* 200 "ok", or 503 with the callback's reason (@dflt when it gave none). */
+static enum MHD_Result respond_check(struct http_server *s, struct MHD_Connection *c,
+				     struct request *rq, bool ok, const char *why, const char *dflt)
+{
+	char text[600];
+
+	if (ok)
+		return respond_text(s, c, rq, 200, "ok\n", NULL);
+	snprintf(text, sizeof(text), "%s\n", why[0] ? why : dflt);
+	return respond_text(s, c, rq, 503, text, NULL);
+}
+
+static enum MHD_Result serve_ops(struct http_server *s, struct MHD_Connection *c, struct request *rq)
 {
 	struct buf b = BUF_INIT(16 * 1024 * 1024);
+	char why[512] = "";
 
 	switch (rq->route) {
 	case RT_HEALTHZ:
-		return respond_text(s, c, rq, 200, "ok\n", NULL);
+		return respond_check(s, c, rq, !s->healthy || s->healthy(s->ready_ud, why, sizeof(why)),
+				     why, "not healthy");
 	case RT_READYZ:
-		if (is_ready(s))
-			return respond_text(s, c, rq, 200, "ok\n", NULL);
-		return respond_text(s, c, rq, 503,
-				    atomic_load(&s->draining) ? "shutting down\n" : "profiles not loaded\n",
-				    NULL);
+		return respond_check(s, c, rq, is_ready(s, why, sizeof(why)), why, "not ready");
 	default:
 		if (metrics_render(s->metrics, &b) < 0) {
 			buf_free(&b);
@@ -1169,7 +964,7 @@ static enum MHD_Result serve_ops(struct server *s, struct MHD_Connection *c, str
 /* Makes room for the announced body, or refuses an oversize one before a
  * byte of it is read (the client that sent Expect: 100-continue never
  * sends it at all). */
-static enum MHD_Result expect_body(struct server *s, struct MHD_Connection *c, struct request *rq)
+static enum MHD_Result expect_body(struct http_server *s, struct MHD_Connection *c, struct request *rq)
 {
 	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	uint64_t n;
@@ -1203,7 +998,7 @@ static enum MHD_Result expect_body(struct server *s, struct MHD_Connection *c, s
 
 /* The client's address, and the CN of a certificate that verifies
  * against the client CA (for the purpose of TLS client authentication). */
-static void hook_client(struct server *s, struct MHD_Connection *c, struct request *rq)
+static void hook_client(struct http_server *s, struct MHD_Connection *c, struct request *rq)
 {
 	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	gnutls_typed_vdata_st purpose = { GNUTLS_DT_KEY_PURPOSE_OID,
@@ -1250,13 +1045,13 @@ static void hook_client(struct server *s, struct MHD_Connection *c, struct reque
 
 /* Asks the hook; 0 when it let the request go on (headers only), else
  * the reply is queued. */
-static enum MHD_Result call_hook(struct server *s, struct MHD_Connection *c, struct request *rq,
+static enum MHD_Result call_hook(struct http_server *s, struct MHD_Connection *c, struct request *rq,
 				 const char *url, const char *method, bool headers_only,
 				 bool *ret_answered)
 {
 	struct buf out = BUF_INIT(HOOK_REPLY_MAX);
-	struct server_route_reply rep = { .body = &out };
-	struct server_route_request req = {
+	struct http_server_route_reply rep = { .body = &out };
+	struct http_server_route_request req = {
 		.method = method, .path = url, .cert_cn = rq->cert_cn[0] ? rq->cert_cn : NULL,
 		.cert_bad = rq->cert_bad, .peer = rq->peer, .headers_only = headers_only,
 		.body = buf_str(&rq->body), .len = rq->body.len,
@@ -1311,7 +1106,7 @@ static enum MHD_Result call_hook(struct server *s, struct MHD_Connection *c, str
 	return ret;
 }
 
-static enum MHD_Result first_call(struct server *s, struct MHD_Connection *c, const char *url,
+static enum MHD_Result first_call(struct http_server *s, struct MHD_Connection *c, const char *url,
 				  const char *method, struct request *rq)
 {
 	if (s->route && str_has_prefix(url, s->route_prefix)) {
@@ -1324,9 +1119,7 @@ static enum MHD_Result first_call(struct server *s, struct MHD_Connection *c, co
 		r = call_hook(s, c, rq, url, method, true, &answered);
 		return answered || r == MHD_NO ? r : expect_body(s, c, rq);
 	}
-	rq->route = route_of(url);
-	if ((rq->route == RT_PODS || rq->route == RT_PROFILES) && !s->source)
-		rq->route = RT_OTHER;
+	rq->route = route_of(s, url);
 	if (rq->route == RT_OTHER)
 		return respond_error(s, c, rq, 404, "not found", NULL);
 	if (rq->route == RT_HEALTHZ || rq->route == RT_READYZ || rq->route == RT_METRICS) {
@@ -1344,7 +1137,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 			      const char *method, const char *version, const char *upload_data,
 			      size_t *upload_data_size, void **req_cls)
 {
-	struct server *s = cls;
+	struct http_server *s = cls;
 	struct request *rq = *req_cls;
 	int r;
 
@@ -1392,13 +1185,13 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 
 		return call_hook(s, c, rq, url, method, false, &answered);
 	}
-	return serve_admission(s, c, rq);
+	return serve_handler(s, c, rq);
 }
 
 static void completed(void *cls, struct MHD_Connection *c, void **req_cls,
 		      enum MHD_RequestTerminationCode toe)
 {
-	struct server *s = cls;
+	struct http_server *s = cls;
 	struct request *rq = *req_cls;
 
 	/* Answered (or abandoned): the connection now waits for the next. */
@@ -1407,8 +1200,8 @@ static void completed(void *cls, struct MHD_Connection *c, void **req_cls,
 		return;
 	buf_free(&rq->body);
 	buf_free(&rq->out);
-	if (rq->have_rv)
-		admission_review_free(&rq->rv);
+	if (rq->work)
+		s->handler.job_free(s->handler.ud, rq->work);
 	pg_free(rq);
 	*req_cls = NULL;
 	atomic_fetch_sub(&s->inflight, 1);
@@ -1417,7 +1210,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **req_cls,
 static void connection_notify(void *cls, struct MHD_Connection *c, void **socket_context,
 			      enum MHD_ConnectionNotificationCode toe)
 {
-	struct server *s = cls;
+	struct http_server *s = cls;
 
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
 		metric_gauge_add(s->m_connections, 1);
@@ -1433,7 +1226,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((forma
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
-	struct server *s = cls;
+	struct http_server *s = cls;
 	char msg[512];
 	size_t n;
 
@@ -1446,109 +1239,14 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	pglog(PGLOG_DEBUG, "http server", "server", s->name, "detail", msg, NULL);
 }
 
-/* ---- listening ---------------------------------------------------------------- */
-
-int server_parse_listen(const char *listen, char *host, size_t hostsz, uint16_t *port)
-{
-	const char *colon, *h = listen;
-	size_t hlen;
-	uint64_t p;
-
-	if (!listen || !*listen)
-		return -EINVAL;
-	if (listen[0] == '[') {
-		const char *close = strchr(listen, ']');
-
-		if (!close || close[1] != ':')
-			return -EINVAL;
-		h = listen + 1;
-		hlen = (size_t)(close - h);
-		colon = close + 1;
-	} else {
-		colon = strrchr(listen, ':');
-		if (!colon)
-			return -EINVAL;
-		hlen = (size_t)(colon - listen);
-		if (memchr(listen, ':', hlen))
-			return -EINVAL;         /* IPv6 without brackets */
-	}
-	if (hlen >= hostsz || str_to_u64(colon + 1, &p) < 0 || p > 65535)
-		return -EINVAL;
-	memcpy(host, h, hlen);
-	host[hlen] = '\0';
-	*port = (uint16_t)p;
-	return 0;
-}
-
-static int open_listener(const char *addr, int *ret_fd, uint16_t *ret_port, char *err,
-			 size_t errsz)
-{
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
-	struct addrinfo *ai = NULL;
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	char host[256], port[8];
-	uint16_t p;
-	int fd = -1, one = 1, zero = 0, r;
-
-	if (server_parse_listen(addr, host, sizeof(host), &p) < 0) {
-		snprintf(err, errsz, "--listen %s: expected HOST:PORT, :PORT or [IPv6]:PORT", addr);
-		return -EINVAL;
-	}
-	snprintf(port, sizeof(port), "%u", p);
-	if (!host[0]) {
-		/* Every address, IPv4 too when the kernel has IPv6. */
-		hints.ai_family = AF_INET6;
-		r = getaddrinfo(NULL, port, &hints, &ai);
-		if (r == 0)
-			fd = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (fd >= 0)
-			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
-		if (fd < 0) {
-			if (ai)
-				freeaddrinfo(ai);
-			hints.ai_family = AF_INET;
-			ai = NULL;
-			r = getaddrinfo(NULL, port, &hints, &ai);
-		}
-	} else {
-		hints.ai_family = AF_UNSPEC;
-		r = getaddrinfo(host, port, &hints, &ai);
-	}
-	if (r != 0) {
-		snprintf(err, errsz, "--listen %s: %s", addr, gai_strerror(r));
-		return -EINVAL;
-	}
-	if (fd < 0)
-		fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		goto syserr;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 1024) < 0)
-		goto syserr;
-	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
-		*ret_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-							   : ((struct sockaddr_in *)&ss)->sin_port);
-	freeaddrinfo(ai);
-	*ret_fd = fd;
-	return 0;
-syserr:
-	r = -errno;
-	snprintf(err, errsz, "--listen %s: %s", addr, strerror(errno));
-	if (fd >= 0)
-		close(fd);
-	freeaddrinfo(ai);
-	return r;
-}
-
 /* ---- start and stop ------------------------------------------------------------ */
 
 static void *sweeper_main(void *ud);
 
 /* The caps, from the configuration and its defaults. */
-static void set_caps(struct server *s, const struct server_config *cfg)
+static void set_caps(struct http_server *s, const struct http_server_config *cfg)
 {
-	unsigned maxc = cfg->max_connections ? cfg->max_connections : SERVER_DEFAULT_MAX_CONNECTIONS;
+	unsigned maxc = cfg->max_connections ? cfg->max_connections : HTTP_SERVER_DEFAULT_MAX_CONNECTIONS;
 	unsigned reserve = maxc / 8;
 
 	if (!reserve && maxc > 1)
@@ -1558,12 +1256,12 @@ static void set_caps(struct server *s, const struct server_config *cfg)
 	s->per_ip = cfg->max_connections_per_ip ? cfg->max_connections_per_ip
 						: (maxc / 4 ? maxc / 4 : 1);
 	s->request_ms = 1000LL * (cfg->request_timeout ? cfg->request_timeout
-						      : SERVER_DEFAULT_REQUEST_TIMEOUT);
-	s->idle_ms = 1000LL * (cfg->idle_timeout ? cfg->idle_timeout : SERVER_DEFAULT_IDLE_TIMEOUT);
+						      : HTTP_SERVER_DEFAULT_REQUEST_TIMEOUT);
+	s->idle_ms = 1000LL * (cfg->idle_timeout ? cfg->idle_timeout : HTTP_SERVER_DEFAULT_IDLE_TIMEOUT);
 	snprintf(s->flag_prefix, sizeof(s->flag_prefix), "%s", cfg->flag_prefix ? cfg->flag_prefix : "");
 }
 
-static int sweeper_start(struct server *s)
+static int sweeper_start(struct http_server *s)
 {
 	sigset_t all, old;
 	int r;
@@ -1576,7 +1274,7 @@ static int sweeper_start(struct server *s)
 	return r;
 }
 
-static void sweeper_stop(struct server *s)
+static void sweeper_stop(struct http_server *s)
 {
 	if (!s->sweeper_started)
 		return;
@@ -1589,7 +1287,7 @@ static void sweeper_stop(struct server *s)
 }
 
 /* After the daemon stopped: every connection closed, so every peer gone. */
-static void conns_free(struct server *s)
+static void conns_free(struct http_server *s)
 {
 	for (int i = 0; i < NS_BUCKETS; i++) {
 		while (s->peers[i]) {
@@ -1603,9 +1301,9 @@ static void conns_free(struct server *s)
 	pthread_mutex_destroy(&s->conn_mu);
 }
 
-int server_start(const struct server_config *cfg, struct server **ret, char *err, size_t errsz)
+int http_server_start(const struct http_server_config *cfg, struct http_server **ret, char *err, size_t errsz)
 {
-	struct server *s;
+	struct http_server *s;
 	unsigned threads = cfg->threads, flags;
 	long ncpu;
 	int r;
@@ -1625,13 +1323,20 @@ int server_start(const struct server_config *cfg, struct server **ret, char *err
 	set_caps(s, cfg);
 	snprintf(s->name, sizeof(s->name), "%s", cfg->name ? cfg->name : "http");
 	s->tls = cfg->tls;
-	s->source = cfg->source;
+	for (int i = 0; i < RT__COUNT - RT_HEALTHZ; i++)
+		s->paths[RT_HEALTHZ + i] = own_paths[i];
+	if (cfg->handler && cfg->handler->paths[0]) {
+		s->handler = *cfg->handler;
+		for (int i = 0; i < HTTP_SERVER_MAX_PATHS; i++)
+			s->paths[RT_PATH0 + i] = s->handler.paths[i];
+	}
 	s->metrics = cfg->metrics;
+	s->healthy = cfg->healthy;
 	s->ready = cfg->ready;
 	s->ready_ud = cfg->ready_ud;
 	s->route = cfg->route_prefix ? cfg->route : NULL;
 	s->route_ud = cfg->route_ud;
-	s->max_body = cfg->max_request_bytes ? cfg->max_request_bytes : SERVER_DEFAULT_MAX_REQUEST_BYTES;
+	s->max_body = cfg->max_request_bytes ? cfg->max_request_bytes : HTTP_SERVER_DEFAULT_MAX_REQUEST_BYTES;
 	s->listen_fd = -1;
 	atomic_init(&s->draining, false);
 	atomic_init(&s->inflight, 0);
@@ -1640,12 +1345,12 @@ int server_start(const struct server_config *cfg, struct server **ret, char *err
 		r = -ENOMEM;
 		goto fail;
 	}
-	if (s->source)
+	if (s->handler.paths[0])
 		register_metrics(s);
 	if (s->tls)
-		tls_store_install(s->tls);
+		http_tls_store_install(s->tls);
 
-	r = open_listener(cfg->listen, &s->listen_fd, &s->port, err, errsz);
+	r = http_listen_open(cfg->listen, "--listen", &s->listen_fd, &s->port, err, errsz);
 	if (r < 0)
 		goto fail;
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -1653,7 +1358,7 @@ int server_start(const struct server_config *cfg, struct server **ret, char *err
 		ncpu = 1;
 	if (!threads)
 		threads = (unsigned)ncpu;
-	if (s->source) {
+	if (s->handler.paths[0]) {
 		unsigned jt = cfg->judge_threads ? cfg->judge_threads : 2 * (unsigned)ncpu;
 		unsigned per_ns = cfg->judge_threads_per_namespace;
 
@@ -1681,9 +1386,9 @@ int server_start(const struct server_config *cfg, struct server **ret, char *err
 		flags |= MHD_ALLOW_SUSPEND_RESUME;
 	{
 		unsigned pool = threads > 1 ? threads : 0;
-		unsigned maxc = cfg->max_connections ? cfg->max_connections : SERVER_DEFAULT_MAX_CONNECTIONS;
-		unsigned idle = cfg->idle_timeout ? cfg->idle_timeout : SERVER_DEFAULT_IDLE_TIMEOUT;
-		const char *prio = cfg->tls_priorities ? cfg->tls_priorities : SERVER_TLS_PRIORITIES;
+		unsigned maxc = cfg->max_connections ? cfg->max_connections : HTTP_SERVER_DEFAULT_MAX_CONNECTIONS;
+		unsigned idle = cfg->idle_timeout ? cfg->idle_timeout : HTTP_SERVER_DEFAULT_IDLE_TIMEOUT;
+		const char *prio = cfg->tls_priorities ? cfg->tls_priorities : HTTP_SERVER_TLS_PRIORITIES;
 
 #define COMMON_OPTIONS \
 	MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, \
@@ -1695,12 +1400,12 @@ int server_start(const struct server_config *cfg, struct server **ret, char *err
 	MHD_OPTION_NOTIFY_CONNECTION, connection_notify, s
 		if (s->tls && s->client_ca)
 			s->d = MHD_start_daemon(flags, 0, NULL, NULL, handle, s, COMMON_OPTIONS,
-						MHD_OPTION_HTTPS_CERT_CALLBACK, tls_store_retrieve,
+						MHD_OPTION_HTTPS_CERT_CALLBACK, http_tls_store_retrieve,
 						MHD_OPTION_HTTPS_PRIORITIES, prio,
 						MHD_OPTION_HTTPS_MEM_TRUST, s->client_ca, MHD_OPTION_END);
 		else if (s->tls)
 			s->d = MHD_start_daemon(flags, 0, NULL, NULL, handle, s, COMMON_OPTIONS,
-						MHD_OPTION_HTTPS_CERT_CALLBACK, tls_store_retrieve,
+						MHD_OPTION_HTTPS_CERT_CALLBACK, http_tls_store_retrieve,
 						MHD_OPTION_HTTPS_PRIORITIES, prio, MHD_OPTION_END);
 		else
 			s->d = MHD_start_daemon(flags, 0, NULL, NULL, handle, s, COMMON_OPTIONS,
@@ -1714,7 +1419,7 @@ int server_start(const struct server_config *cfg, struct server **ret, char *err
 		goto fail;
 	}
 	/* MHD owns the socket now and closes it when it stops, unless
-	 * server_drain() took it back. */
+	 * http_server_drain() took it back. */
 	s->listen_fd = -1;
 	*ret = s;
 	return 0;
@@ -1730,18 +1435,18 @@ fail:
 	return r;
 }
 
-uint16_t server_port(const struct server *s)
+uint16_t http_server_port(const struct http_server *s)
 {
 	return s->port;
 }
 
-void server_drain_begin(struct server *s)
+void http_server_drain_begin(struct http_server *s)
 {
 	if (s)
 		atomic_store(&s->draining, true);
 }
 
-void server_drain(struct server *s, unsigned timeout_ms)
+void http_server_drain(struct http_server *s, unsigned timeout_ms)
 {
 	struct timespec t0;
 	MHD_socket fd;
@@ -1751,7 +1456,7 @@ void server_drain(struct server *s, unsigned timeout_ms)
 	atomic_store(&s->draining, true);
 	fd = MHD_quiesce_daemon(s->d);
 	/* MHD's threads may still look at the socket until they stop, so it
-	 * is closed in server_stop(); shutdown() takes it out of LISTEN now,
+	 * is closed in http_server_stop(); shutdown() takes it out of LISTEN now,
 	 * so new connections are refused at once instead of queueing in a
 	 * backlog nobody accepts from. */
 	if (fd != MHD_INVALID_SOCKET) {
@@ -1763,7 +1468,7 @@ void server_drain(struct server *s, unsigned timeout_ms)
 		nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
 }
 
-struct server *server_stop(struct server *s)
+struct http_server *http_server_stop(struct http_server *s)
 {
 	if (!s)
 		return NULL;

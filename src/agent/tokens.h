@@ -1,10 +1,10 @@
-/* agent_tokens.h - the claims of a pod's projected service-account token,
+/* tokens.h - the claims of a pod's projected service-account token,
  * and only the claims: the JWT's payload segment is decoded, its header
  * and signature are never looked at, and the token text never leaves the
  * buffer it was read into (zeroed before that is freed).  What comes out
  * is numbers and a UID: nothing in it could authenticate anyone. */
-#ifndef PG_AGENT_TOKENS_H
-#define PG_AGENT_TOKENS_H
+#ifndef PG_TOKENS_H
+#define PG_TOKENS_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -136,4 +136,22 @@ size_t profile_set_namespace(const struct profile_set *s, const char *ns,
 			     struct profile *const **ret_first);
 void profile_set_free(struct profile_set *s);
 
+/* The most status.enforcedSpec holds, serialized (the controller does not
+ * record a bigger spec, and a reader refuses one). */
+#define PROFILE_ENFORCED_SPEC_MAX (256 * 1024)
+
+/* For a WorkloadProfile @obj (borrowed) whose spec is invalid: the last
+ * valid generation the controller recorded in its status
+ * (status.enforcedGeneration, status.enforcedSpec; SPEC §2), validated
+ * with profile_parse as the spec is, so that a webhook or controller that
+ * starts while the profile is invalid still enforces it.  Used only when
+ * enforcedGeneration is older than metadata.generation.  Trusted as far as
+ * the status subresource is: only the controller may write it.
+ * 0 with a new profile in @ret_profile and its generation; -ENOENT when
+ * status holds none to use, -EINVAL when it does not validate or is over
+ * the cap (a one-line reason in @why either way, "" for none at all);
+ * -ENOMEM. */
+int profile_restore_enforced(json_t *obj, struct profile **ret_profile, int64_t *ret_generation,
+			     char *why, size_t whysz);
+
 #endif

@@ -1,10 +1,10 @@
 /* ingest.h - the controller's telemetry ingest (SPEC §5.1): one batch from
  * an authenticated sender is parsed (telemetry.h), each event attributed
  * to a pod of the controller's caches, judged against every profile that
- * selects the pod (runtime.h), and the findings handed to the action path
- * (actions.h).  Pure of HTTP and of the controller's internals: the caches
- * and the action path come through struct ingest_ops, so the Check suites
- * drive it with fakes.
+ * selects the pod (runtime.h), and the findings handed, as drift reports
+ * (drift.h), to the action path.  Pure of HTTP and of the controller's
+ * internals: the caches and the action path come through struct
+ * ingest_ops, so the Check suites drive it with fakes.
  *
  * Trust (SPEC §5.1): a sender with a node claim (an agent) is believed
  * only about pods on its own node; a sender without one (the API server's
@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "actions.h"
+#include "drift.h"
 #include "engine.h"
 #include "telemetry.h"
 

@@ -1,8 +1,8 @@
-/* controller_ops.h - the controller's plain HTTP listener (--metrics-addr):
+/* ops.h - the controller's plain HTTP listener (--metrics-addr):
  * GET /metrics, /healthz and /readyz, each answered by a callback, so
  * /healthz can follow the watches and /readyz the caches. */
-#ifndef PG_CONTROLLER_OPS_H
-#define PG_CONTROLLER_OPS_H
+#ifndef PG_OPS_H
+#define PG_OPS_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* agent_cgroup.h - which pod and container a process runs in, read from
+/* cgroup.h - which pod and container a process runs in, read from
  * the text of /proc/PID/cgroup.  Pure: bytes in, identity out.
  *
  * Knows the kubelet's two cgroup drivers (cgroupfs "/kubepods/burstable/
@@ -9,8 +9,8 @@
  * container names of containerd ("cri-containerd-<id>.scope" or a bare
  * "<id>"), CRI-O ("crio-<id>.scope", "crio-<id>") and Docker
  * ("docker-<id>.scope", bare "<id>"). */
-#ifndef PG_AGENT_CGROUP_H
-#define PG_AGENT_CGROUP_H
+#ifndef PG_CGROUP_H
+#define PG_CGROUP_H
 
 #include <stddef.h>
 

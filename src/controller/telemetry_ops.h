@@ -32,9 +32,9 @@ struct telemetry_ops_config {
 	size_t nallowed;
 	const char *audience;           /* TokenReview audience; NULL: the API server's */
 	unsigned threads;               /* server threads; 0: one per CPU */
-	/* The listener's caps (webhook_server.h): 0 is TELEMETRY_MAX_CONNECTIONS,
+	/* The listener's caps (http_server.h): 0 is TELEMETRY_MAX_CONNECTIONS,
 	 * the server's per-address default (a quarter of the connections;
-	 * SERVER_NO_CAP: none) and its request deadline. */
+	 * HTTP_SERVER_NO_CAP: none) and its request deadline. */
 	unsigned max_connections;
 	unsigned max_connections_per_ip;
 	unsigned request_timeout;

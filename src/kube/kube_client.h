@@ -16,7 +16,7 @@
 #include "kube_util.h"
 
 struct buf;
-struct kube_config;
+struct kubeconfig;
 struct kube_client;
 
 struct kube_client_opts {
@@ -40,7 +40,7 @@ void kube_client_opts_default(struct kube_client_opts *o);
 
 /* Copies what it needs from @cfg (borrowed).  @opts NULL: defaults.
  * 0, -EINVAL (a config without a server), -ENOMEM. */
-int kube_client_new(const struct kube_config *cfg, const struct kube_client_opts *opts,
+int kube_client_new(const struct kubeconfig *cfg, const struct kube_client_opts *opts,
 		    struct kube_client **ret_client);
 /* NULL-safe; no request may be in flight.  Returns NULL. */
 struct kube_client *kube_client_free(struct kube_client *c);
