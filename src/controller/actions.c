@@ -475,7 +475,7 @@ static enum rec_result record_event(struct actions *a, const struct item *it, co
 	int r;
 	enum rec_result res = REC_FAILED;
 
-	recorder_event_name(name, it->pod, it->uid, reason,
+	recorder_event_name(name, it->pod, it->uid, reason, action,
 			    *it->profile_uid ? it->profile_uid : it->profile);
 	if (buf_adds(&note, prefix ? prefix : "") < 0 || buf_adds(&note, text ? text : "") < 0)
 		buf_truncate(&note, note.len);
@@ -638,7 +638,8 @@ static void defer(struct actions *a, struct item *it, uint64_t epoch, int64_t du
 
 /* When a record's Events may be written again: ACTIONS_FOLD_MS after the
  * latest of them, 0 when now. */
-static int64_t fold_until(struct actions *a, const struct item *it, int64_t now)
+static int64_t fold_until(struct actions *a, const struct item *it, const char *action,
+			  int64_t now)
 {
 	char name[RECORDER_NAME_MAX];
 	int64_t until = 0;
@@ -647,7 +648,7 @@ static int64_t fold_until(struct actions *a, const struct item *it, int64_t now)
 	for (size_t i = 0; i < it->ng; i++) {
 		int64_t w;
 
-		recorder_event_name(name, it->pod, it->uid, reason_name(it->g[i].reason),
+		recorder_event_name(name, it->pod, it->uid, reason_name(it->g[i].reason), action,
 				    *it->profile_uid ? it->profile_uid : it->profile);
 		w = recorder_written_ms(a->rec, name, now);
 		if (w >= 0 && w + ACTIONS_FOLD_MS > now && w + ACTIONS_FOLD_MS > until)
@@ -983,8 +984,12 @@ static void process(struct actions *a, struct item *it, uint64_t epoch)
 		 * waiting for it already) and whose Events were just written
 		 * waits, folding the repeats, so a flood costs one series
 		 * update per interval. */
-		bool records = it->fe.cls == FQ_RECORD || get_pod(a, it->uid) >= 0;
-		int64_t until = records ? fold_until(a, it, ticker_now_ms()) : 0;
+		bool acting = !it->no_pod && it->mode == MODE_ENFORCE && it->action != ACTION_NONE;
+		bool held = get_pod(a, it->uid) >= 0;
+		bool records = it->fe.cls == FQ_RECORD || held;
+		/* the action first_pass() would name in its Events */
+		const char *label = action_label(it, acting && held);
+		int64_t until = records ? fold_until(a, it, label, ticker_now_ms()) : 0;
 
 		if (until > 0)
 			put_off(a, it, epoch, until, true);

@@ -1527,7 +1527,7 @@ static void report_invalid(struct controller *c)
 
 		snprintf(gen, sizeof(gen), "%lld", (long long)ir->generation);
 		if (ir->ns && ir->name && ir->uid && ir->note) {
-			recorder_event_name(name, ir->name, ir->uid, "ProfileInvalid", gen);
+			recorder_event_name(name, ir->name, ir->uid, "ProfileInvalid", NULL, gen);
 			ev.name = name;
 			ev.type = "Warning";
 			ev.reason = "ProfileInvalid";

@@ -1,7 +1,9 @@
 /* recorder.c - how the controller names its Events and remembers their
- * series.  One Event per (pod UID, reason, profile): its name is derived
- * from those three, so a repeat folds into the same object whoever writes
- * it, this process, a restarted one or the next leader. */
+ * series.  One Event per (pod UID, reason, profile, action): its name is
+ * derived from those, so a repeat folds into the same object whoever
+ * writes it, this process, a restarted one or the next leader, while a
+ * Delete after a Record (the profile switched to Enforce) is an Event of
+ * its own, as kube-apiserver's isomorphic-Event rule has it. */
 #include "recorder.h"
 
 #include <ctype.h>
@@ -17,13 +19,17 @@
 #define NOTE_MAX 1024
 
 void recorder_event_name(char out[RECORDER_NAME_MAX], const char *pod, const char *pod_uid,
-			 const char *reason, const char *profile_key)
+			 const char *reason, const char *action, const char *profile_key)
 {
 	uint64_t h = HASH_FNV64_BASIS;
 	size_t n = pod ? strlen(pod) : 0;
 
 	h = hash_fnv1a64_field(h, pod_uid);
 	h = hash_fnv1a64_field(h, reason);
+	/* "Record" adds nothing: the names of recorded Events stay those
+	 * of earlier releases, which keep folding across an upgrade. */
+	if (action && strcmp(action, "Record") != 0)
+		h = hash_fnv1a64_field(h, action);
 	h = hash_fnv1a64_field(h, profile_key);
 	if (n > POD_PART_MAX)
 		n = POD_PART_MAX;

@@ -9,10 +9,12 @@
 #define RECORDER_NAME_MAX 254
 
 /* The name of the Event for one finding group, fixed by (pod UID, reason,
- * profile), so repeats fold into one Event even across restarts and
- * leader changes: "<pod name>.<16 hex>", a valid DNS subdomain. */
+ * action, profile), so repeats fold into one Event even across restarts
+ * and leader changes, and what was done differently is a new Event:
+ * "<pod name>.<16 hex>", a valid DNS subdomain.  @action NULL or
+ * "Record": the name of a recorded Event. */
 void recorder_event_name(char out[RECORDER_NAME_MAX], const char *pod, const char *pod_uid,
-			 const char *reason, const char *profile_key);
+			 const char *reason, const char *action, const char *profile_key);
 /* The API server's cap on a note, cut on a UTF-8 boundary: the length to
  * keep of @s. */
 size_t recorder_note_len(const char *s);

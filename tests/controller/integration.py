@@ -323,6 +323,13 @@ class TestEnforce(Base):
         self.api.patch_profile(ns, "watch", {"mode": "Enforce"})
         self.wait_gone(ns, "running")
         self.assertEqual(self.api.deletes(ns, "running"), [(200, bad["metadata"]["uid"])])
+        # What was done is an Event of its own, not a repeat of the Record.
+        evs = wait_for(lambda: [e for e in self.api.events(ns, "running", "AdmissionDrift")
+                                if e.get("action") == "Delete"], 10, what="a Delete Event")
+        self.assert_event(evs[0], "AdmissionDrift", "Delete", bad, "watch", "no @sha256 digest")
+        rec = [e for e in self.api.events(ns, "running", "AdmissionDrift") if e.get("action") == "Record"]
+        self.assertEqual(len(rec), 1, rec)
+        self.assertNotIn("series", rec[0])
 
     def test_repeat_folds_into_series(self):
         ns = "series"

@@ -27,22 +27,30 @@ START_TEST(names_fold_on_pod_reason_profile)
 {
 	char a[RECORDER_NAME_MAX], b[RECORDER_NAME_MAX];
 
-	recorder_event_name(a, "api-7d9f-x2", "uid-1", "AdmissionDrift", "wp-uid-1");
-	recorder_event_name(b, "api-7d9f-x2", "uid-1", "AdmissionDrift", "wp-uid-1");
+	recorder_event_name(a, "api-7d9f-x2", "uid-1", "AdmissionDrift", NULL, "wp-uid-1");
+	recorder_event_name(b, "api-7d9f-x2", "uid-1", "AdmissionDrift", NULL, "wp-uid-1");
 	ck_assert_str_eq(a, b);
 	ck_assert(strncmp(a, "api-7d9f-x2.", 12) == 0);
 	ck_assert_uint_eq(strlen(a), strlen("api-7d9f-x2.") + 16);
 	assert_dns_subdomain(a);
 	/* Any of the three differs: another Event. */
-	recorder_event_name(b, "api-7d9f-x2", "uid-2", "AdmissionDrift", "wp-uid-1");
+	recorder_event_name(b, "api-7d9f-x2", "uid-2", "AdmissionDrift", NULL, "wp-uid-1");
 	ck_assert_str_ne(a, b);
-	recorder_event_name(b, "api-7d9f-x2", "uid-1", "LegacyToken", "wp-uid-1");
+	recorder_event_name(b, "api-7d9f-x2", "uid-1", "LegacyToken", NULL, "wp-uid-1");
 	ck_assert_str_ne(a, b);
-	recorder_event_name(b, "api-7d9f-x2", "uid-1", "AdmissionDrift", "wp-uid-2");
+	recorder_event_name(b, "api-7d9f-x2", "uid-1", "AdmissionDrift", NULL, "wp-uid-2");
+	ck_assert_str_ne(a, b);
+	/* What was done is part of it: a Delete after a Record is a new
+	 * Event; "Record" names what NULL does (names of earlier releases). */
+	recorder_event_name(b, "api-7d9f-x2", "uid-1", "AdmissionDrift", "Record", "wp-uid-1");
+	ck_assert_str_eq(a, b);
+	recorder_event_name(b, "api-7d9f-x2", "uid-1", "AdmissionDrift", "Delete", "wp-uid-1");
+	ck_assert_str_ne(a, b);
+	recorder_event_name(a, "api-7d9f-x2", "uid-1", "AdmissionDrift", "Evict", "wp-uid-1");
 	ck_assert_str_ne(a, b);
 	/* Fields do not run into each other. */
-	recorder_event_name(a, "p", "ab", "c", "x");
-	recorder_event_name(b, "p", "a", "bc", "x");
+	recorder_event_name(a, "p", "ab", "c", NULL, "x");
+	recorder_event_name(b, "p", "a", "bc", NULL, "x");
 	ck_assert_str_ne(a, b);
 }
 END_TEST
@@ -53,18 +61,18 @@ START_TEST(names_stay_valid)
 
 	memset(pod, 'a', sizeof(pod) - 1);
 	pod[sizeof(pod) - 1] = '\0';
-	recorder_event_name(name, pod, "u", "r", "p");
+	recorder_event_name(name, pod, "u", "r", NULL, "p");
 	assert_dns_subdomain(name);
 	/* A cut that would end on '-' or '.' backs off to a letter. */
 	memset(pod, 'b', sizeof(pod) - 1);
 	pod[199] = '-';
 	pod[198] = '.';
 	pod[200] = '\0';
-	recorder_event_name(name, pod, "u", "r", "p");
+	recorder_event_name(name, pod, "u", "r", NULL, "p");
 	assert_dns_subdomain(name);
-	recorder_event_name(name, "", "u", "r", "p");
+	recorder_event_name(name, "", "u", "r", NULL, "p");
 	ck_assert(strncmp(name, "profileguard.", 13) == 0);
-	recorder_event_name(name, NULL, NULL, NULL, NULL);
+	recorder_event_name(name, NULL, NULL, NULL, NULL, NULL);
 	assert_dns_subdomain(name);
 }
 END_TEST
