@@ -20,6 +20,10 @@ OPEN = re.compile(r"\b(open|openat)\s*\(")
 FOPEN = re.compile(r"\bfopen\s*\(\s*[^,]+,\s*\"([a-z+]*)\"")
 SOCKET = re.compile(r"\bsocket\s*\(")
 PLAIN = re.compile(r"\b(pipe|accept)\s*\(")
+# A project header is named by its file name alone: a path ("../x/y.h")
+# would reach past the layer's include directories, which the build
+# enforces (a layer sees only its own headers and those below).
+PATHINC = re.compile(r'^\s*#\s*include\s+"[^"]*/')
 
 
 def strip(text):
@@ -79,6 +83,8 @@ def check(path, errors):
             errors.append(f"{where}: open() without O_CLOEXEC")
         if SOCKET.search(line) and "SOCK_CLOEXEC" not in statement(code, k):
             errors.append(f"{where}: socket() without SOCK_CLOEXEC")
+        if PATHINC.search(rawl[k]):
+            errors.append(f"{where}: a project header is included by its name alone, not a path")
         m = FOPEN.search(rawl[k])
         if m and "e" not in m.group(1):
             errors.append(f"{where}: fopen() mode \"{m.group(1)}\" without \"e\" (close-on-exec)")
