@@ -272,6 +272,18 @@ out:
 	return s;
 }
 
+struct metric *metric_vec_cached(_Atomic(struct metric *) *slot, struct metric_vec *v,
+				 const char *const *values)
+{
+	struct metric *m = atomic_load_explicit(slot, memory_order_acquire);
+
+	if (!m && v) {
+		m = metric_vec_get(v, values);
+		atomic_store_explicit(slot, m, memory_order_release);
+	}
+	return m;
+}
+
 struct metric *metric_vec_get1(struct metric_vec *v, const char *value)
 {
 	const char *vals[1] = { value };

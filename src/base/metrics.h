@@ -10,6 +10,7 @@
 #ifndef PG_METRICS_H
 #define PG_METRICS_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -54,6 +55,11 @@ struct metric_vec *metrics_histogram(struct metrics *m, const char *name, const 
  * allocation failure or past METRICS_MAX_SERIES.  Takes a lock: call it
  * once and keep the pointer on hot paths. */
 struct metric *metric_vec_get(struct metric_vec *v, const char *const *values);
+/* metric_vec_get() once per @slot: a hot path keeps one atomic slot per
+ * label combination it counts, so the lookup (and its lock) is paid on the
+ * first count only.  @v NULL: NULL (the metric_* calls take NULL). */
+struct metric *metric_vec_cached(_Atomic(struct metric *) *slot, struct metric_vec *v,
+				 const char *const *values);
 /* The same for a family with exactly one or two labels. */
 struct metric *metric_vec_get1(struct metric_vec *v, const char *value);
 struct metric *metric_vec_get2(struct metric_vec *v, const char *a, const char *b);

@@ -19,6 +19,11 @@ int64_t ticker_now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+double ticker_since_s(int64_t t0_ns)
+{
+	return (double)(ticker_now_ns() - t0_ns) / 1e9;
+}
+
 void ticker_wall(struct timespec *ret_ts)
 {
 	clock_gettime(CLOCK_REALTIME, ret_ts);

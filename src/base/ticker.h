@@ -21,6 +21,8 @@ struct ticker {
 /* The monotonic clock, in milliseconds, and in nanoseconds. */
 int64_t ticker_now_ms(void);
 int64_t ticker_now_ns(void);
+/* Seconds since @t0_ns, a ticker_now_ns() value. */
+double ticker_since_s(int64_t t0_ns);
 /* The wall clock (CLOCK_REALTIME): for timestamps that leave the process,
  * never for durations. */
 void ticker_wall(struct timespec *ret_ts);

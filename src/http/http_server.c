@@ -77,7 +77,7 @@ struct ns_queue;
 struct request {
 	struct buf body;
 	enum route route;
-	struct timespec t0;
+	int64_t t0_ns;                  /* ticker_now_ns() at arrival */
 	double deadline;                /* seconds, from ?timeout= */
 	bool too_big;
 	bool answered;
@@ -203,14 +203,6 @@ struct http_server {
 	_Atomic(struct metric *) http_slots[RT__COUNT][NCODES];
 };
 
-static double elapsed(const struct timespec *t0)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
-}
-
 /* ---- metrics ------------------------------------------------------------------ */
 
 static void register_metrics(struct http_server *s)
@@ -237,18 +229,6 @@ static void register_metrics(struct http_server *s)
 	}
 }
 
-static struct metric *slot_get(_Atomic(struct metric *) *slot, struct metric_vec *v,
-			       const char *const *values)
-{
-	struct metric *m = atomic_load_explicit(slot, memory_order_acquire);
-
-	if (!m && v) {
-		m = metric_vec_get(v, values);
-		atomic_store_explicit(slot, m, memory_order_release);
-	}
-	return m;
-}
-
 static void count_http(struct http_server *s, enum route rt, unsigned code)
 {
 	char cs[8];
@@ -262,7 +242,7 @@ static void count_http(struct http_server *s, enum route rt, unsigned code)
 	if (i == NCODES)
 		return;
 	snprintf(cs, sizeof(cs), "%u", code);
-	metric_inc(slot_get(&s->http_slots[rt][i], s->m_http, vals));
+	metric_inc(metric_vec_cached(&s->http_slots[rt][i], s->m_http, vals));
 }
 
 /* ---- connection bookkeeping ------------------------------------------------------ */
@@ -754,7 +734,7 @@ static void *judge_main(void *ud)
 		pthread_mutex_unlock(&p->mu);
 		if (wake)
 			pthread_cond_signal(&p->cv);
-		rq->code = s->handler.work(s->handler.ud, rq->work, &rq->t0, rq->deadline, &rq->out);
+		rq->code = s->handler.work(s->handler.ud, rq->work, rq->t0_ns, rq->deadline, &rq->out);
 		rq->job = JOB_DONE;
 		/* From here @rq is MHD's again: the connection's thread answers. */
 		MHD_resume_connection(rq->mc);
@@ -873,7 +853,7 @@ static enum MHD_Result serve_handler(struct http_server *s, struct MHD_Connectio
 	conn_move(s, conn_of(c), CONN_BUSY, true);
 	if (!cheap && judge_later(s, c, rq))
 		return MHD_YES;
-	rq->code = s->handler.work(s->handler.ud, rq->work, &rq->t0, rq->deadline, &rq->out);
+	rq->code = s->handler.work(s->handler.ud, rq->work, rq->t0_ns, rq->deadline, &rq->out);
 	rq->job = JOB_DONE;
 	return respond(s, c, rq, rq->code, "application/json", &rq->out, NULL);
 }
@@ -1055,7 +1035,7 @@ static enum MHD_Result call_hook(struct http_server *s, struct MHD_Connection *c
 		.method = method, .path = url, .cert_cn = rq->cert_cn[0] ? rq->cert_cn : NULL,
 		.cert_bad = rq->cert_bad, .peer = rq->peer, .headers_only = headers_only,
 		.body = buf_str(&rq->body), .len = rq->body.len,
-		.t0_us = (int64_t)rq->t0.tv_sec * 1000000 + rq->t0.tv_nsec / 1000,
+		.t0_us = rq->t0_ns / 1000,
 		.authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 							     MHD_HTTP_HEADER_AUTHORIZATION),
 	};
@@ -1145,7 +1125,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		rq = pg_calloc(1, sizeof(*rq));
 		if (!rq)
 			return MHD_NO;
-		clock_gettime(CLOCK_MONOTONIC, &rq->t0);
+		rq->t0_ns = ticker_now_ns();
 		buf_init(&rq->body, s->max_body);
 		buf_init(&rq->out, 2 * 1024 * 1024);
 		*req_cls = rq;
@@ -1161,7 +1141,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		*upload_data_size = 0;
 		/* A client dripping its body past the API server's own
 		 * deadline is not the API server: drop it. */
-		if (elapsed(&rq->t0) > rq->deadline + 1)
+		if (ticker_since_s(rq->t0_ns) > rq->deadline + 1)
 			return MHD_NO;
 		if (rq->answered || rq->too_big)
 			return MHD_YES;         /* discarding what is left */
@@ -1448,7 +1428,7 @@ void http_server_drain_begin(struct http_server *s)
 
 void http_server_drain(struct http_server *s, unsigned timeout_ms)
 {
-	struct timespec t0;
+	int64_t t0;
 	MHD_socket fd;
 
 	if (!s || s->listen_fd >= 0)
@@ -1463,8 +1443,8 @@ void http_server_drain(struct http_server *s, unsigned timeout_ms)
 		s->listen_fd = fd;
 		shutdown(fd, SHUT_RDWR);
 	}
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while (atomic_load(&s->inflight) > 0 && elapsed(&t0) * 1000 < timeout_ms)
+	t0 = ticker_now_ms();
+	while (atomic_load(&s->inflight) > 0 && ticker_now_ms() - t0 < (int64_t)timeout_ms)
 		nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
 }
 

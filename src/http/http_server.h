@@ -64,10 +64,10 @@ struct http_server_handler {
 	bool (*cheap)(void *ud, void *job, size_t len);
 	/* The pool's fairness key of @job (its namespace), valid while it is. */
 	const char *(*key)(void *ud, void *job);
-	/* Does @job: the status, the JSON body in @out.  @t0 is when its
-	 * request arrived (CLOCK_MONOTONIC), @deadline the seconds its client
+	/* Does @job: the status, the JSON body in @out.  @t0_ns is when its
+	 * request arrived (ticker_now_ns()), @deadline the seconds its client
 	 * waits (?timeout=). */
-	unsigned (*work)(void *ud, void *job, const struct timespec *t0, double deadline,
+	unsigned (*work)(void *ud, void *job, int64_t t0_ns, double deadline,
 			 struct buf *out);
 	void (*job_free)(void *ud, void *job);
 	/* /readyz beyond the server's own: false, with why in @why (a line of

@@ -16,6 +16,7 @@
 #include "metrics.h"
 #include "pglog.h"
 #include "source.h"
+#include "ticker.h"
 #include "xalloc.h"
 
 enum { WEBHOOK_PATH_PODS, WEBHOOK_PATH_PROFILES };
@@ -52,26 +53,6 @@ struct webhook_job {
 	unsigned path;
 };
 
-static double elapsed(const struct timespec *t0)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
-}
-
-static struct metric *slot_get(_Atomic(struct metric *) *slot, struct metric_vec *v,
-			       const char *const *values)
-{
-	struct metric *m = atomic_load_explicit(slot, memory_order_acquire);
-
-	if (!m && v) {
-		m = metric_vec_get(v, values);
-		atomic_store_explicit(slot, m, memory_order_release);
-	}
-	return m;
-}
-
 static void count_admission(struct webhook *w, const struct admission_review *rv,
 			    const struct admission_response *r)
 {
@@ -87,7 +68,7 @@ static void count_admission(struct webhook *w, const struct admission_review *rv
 	vals[0] = admission_op_name(rv->op);
 	vals[1] = kind_labels[k];
 	vals[2] = r->allowed ? "true" : "false";
-	metric_inc(slot_get(&w->req_slots[rv->op][k][r->allowed], w->m_requests, vals));
+	metric_inc(metric_vec_cached(&w->req_slots[rv->op][k][r->allowed], w->m_requests, vals));
 	if (r->verdict != ADM_JUDGED && r->verdict != ADM_BAD_OBJECT && w->m_skipped)
 		metric_inc(metric_vec_get1(w->m_skipped, skip_names[r->verdict]));
 }
@@ -158,7 +139,7 @@ static const char *judged_namespace(const struct admission_review *rv)
 
 /* Judges @job's review into @out and returns the status, and logs and
  * counts the decision.  On a worker of the server's pool, or in place. */
-static unsigned work(void *ud, void *job, const struct timespec *t0, double deadline,
+static unsigned work(void *ud, void *job, int64_t t0_ns, double deadline,
 		     struct buf *out)
 {
 	struct webhook *w = ud;
@@ -171,7 +152,7 @@ static unsigned work(void *ud, void *job, const struct timespec *t0, double dead
 	double took;
 	int e;
 
-	if (elapsed(t0) > deadline) {
+	if (ticker_since_s(t0_ns) > deadline) {
 		/* The API server has given up on it: judging it now would only
 		 * delay the reviews behind it. */
 		admission_error_render("not judged within the request's timeout", out);
@@ -207,7 +188,7 @@ static unsigned work(void *ud, void *job, const struct timespec *t0, double dead
 		count_admission(w, rv, &r);
 		code = 200;
 	}
-	took = elapsed(t0);
+	took = ticker_since_s(t0_ns);
 	metric_observe(w->m_duration, took);
 	if (took > deadline / 2) {
 		char t[32], d[32];

@@ -121,6 +121,25 @@ START_TEST(series_limit)
 }
 END_TEST
 
+START_TEST(cached_series)
+{
+	static const char *const labels[] = { "k", NULL };
+	static const char *const a[] = { "a" }, *const b[] = { "b" };
+	struct metrics *m = metrics_new();
+	struct metric_vec *c = metrics_counter(m, "c_total", "", labels);
+	_Atomic(struct metric *) slot = NULL, other = NULL;
+	struct metric *first = metric_vec_cached(&slot, c, a);
+
+	ck_assert_ptr_nonnull(first);
+	ck_assert_ptr_eq(first, metric_vec_get(c, a));          /* the same series */
+	ck_assert_ptr_eq(atomic_load(&slot), first);           /* kept in the slot */
+	ck_assert_ptr_eq(metric_vec_cached(&slot, c, b), first);/* the slot wins after */
+	ck_assert_ptr_ne(metric_vec_cached(&other, c, b), first);
+	ck_assert_ptr_null(metric_vec_cached(&(_Atomic(struct metric *)){ NULL }, NULL, a));
+	metrics_free(m);
+}
+END_TEST
+
 struct worker {
 	struct metric *c, *h, *g;
 };
@@ -238,6 +257,7 @@ int main(void)
 	tcase_add_test(tc, labelled_histogram);
 	tcase_add_test(tc, bad_registrations);
 	tcase_add_test(tc, series_limit);
+	tcase_add_test(tc, cached_series);
 	tcase_add_test(tc, concurrent_updates);
 	tcase_add_test(tc, process_metrics);
 	tcase_add_test(tc, render_limit);
