@@ -2,6 +2,10 @@
 #ifndef PG_CMD_H
 #define PG_CMD_H
 
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+
 #include "flags.h"
 
 /* Exit codes shared by the commands. */
@@ -70,6 +74,20 @@ int cmd_agent(int argc, char **argv);
 /* The start every server command shares: parses @flags (help printed on
  * -h), refuses operands, applies the common flags.  0 to go on; -1 when the
  * command is to exit with *ret_rc (0 after --help, else 2). */
+/* Every comma-separated piece of a repeated list flag (--ignore-namespaces
+ * a,b --ignore-namespaces c), copied into *@ret, NULL-terminated (NULL
+ * when there is none).  0 or -ENOMEM (nothing kept). */
+int cmd_split_list(const struct strlist *l, char ***ret, size_t *ret_n);
+/* Frees what cmd_split_list() made. */
+void cmd_list_free(char **v, size_t n);
+/* The namespace this replica runs in: @flag, else $POD_NAMESPACE, else
+ * the in-cluster namespace file, else @fallback ("" when NULL). */
+void cmd_own_namespace(const char *flag, const char *fallback, char *out, size_t n);
+/* Blocks SIGTERM and SIGINT (and SIGHUP when @hup) in this thread and so
+ * in every thread started after, for the command's sigtimedwait(), and
+ * ignores SIGPIPE.  @ret_set: the blocked set. */
+void cmd_block_signals(bool hup, sigset_t *ret_set);
+
 int cmd_begin(const char *cmd, const struct flag *flags, const char *synopsis, int argc,
 	      char **argv, const struct common_opts *common, int *ret_rc);
 

@@ -187,11 +187,7 @@ int cmd_agent(int argc, char **argv)
 
 	/* Every thread started below inherits this mask: the signals are
 	 * taken in the loop's sigtimedwait() and nowhere else. */
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	cmd_block_signals(false, &set);
 	signal(SIGHUP, SIG_IGN);
 
 	metrics = metrics_new();

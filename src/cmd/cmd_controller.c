@@ -30,7 +30,6 @@
 #include "webhookcfg.h"
 #include "xalloc.h"
 
-#define SA_NAMESPACE_FILE KUBE_SA_ROOT "/namespace"
 #define DEFAULT_NAMESPACE "profileguard"
 /* Below Kubernetes' (and the chart's) 30 s terminationGracePeriodSeconds. */
 #define SHUTDOWN_TIMEOUT_MS 20000
@@ -142,67 +141,6 @@ static bool duration_flag(const char *name, const char *value, int64_t min_ms, i
 	fprintf(stderr, "profileguard controller: --%s \"%s\": expected a duration such as 15s, "
 			"2m or 500ms (at least %lld ms)\n", name, value, (long long)min_ms);
 	return false;
-}
-
-/* --ignore-namespaces a,b --ignore-namespaces c: every piece, copied
- * into @ret (NULL-terminated).  -ENOMEM. */
-static int split_namespaces(const struct strlist *l, char ***ret, size_t *ret_n)
-{
-	char **v = NULL;
-	size_t n = 0;
-
-	for (size_t i = 0; i < l->n; i++) {
-		for (const char *p = l->v[i]; *p;) {
-			size_t len = strcspn(p, ",");
-
-			if (len) {
-				char **nv = pg_realloc(v, (n + 2) * sizeof(*v));
-
-				if (!nv)
-					goto oom;
-				v = nv;
-				if (!(v[n] = pg_strndup(p, len)))
-					goto oom;
-				v[++n] = NULL;
-			}
-			p += len + (p[len] == ',');
-		}
-	}
-	*ret = v;
-	*ret_n = n;
-	return 0;
-oom:
-	for (size_t i = 0; i < n; i++)
-		pg_free(v[i]);
-	pg_free(v);
-	return -ENOMEM;
-}
-
-/* --namespace, else $POD_NAMESPACE, else the in-cluster namespace file,
- * else "profileguard". */
-static void own_namespace(const char *flag, char *out, size_t n)
-{
-	const char *env = getenv("POD_NAMESPACE");
-	char *data = NULL;
-	size_t len = 0;
-
-	if (flag && *flag) {
-		snprintf(out, n, "%s", flag);
-		return;
-	}
-	if (env && *env) {
-		snprintf(out, n, "%s", env);
-		return;
-	}
-	if (doc_read_file(SA_NAMESPACE_FILE, 4096, &data, &len) == 0) {
-		while (len && (data[len - 1] == '\n' || data[len - 1] == ' '))
-			data[--len] = '\0';
-		snprintf(out, n, "%s", data);
-		pg_free(data);
-		if (*out)
-			return;
-	}
-	snprintf(out, n, "%s", DEFAULT_NAMESPACE);
 }
 
 /* --identity, else $POD_NAME, else hostname_pid. */
@@ -367,8 +305,8 @@ int cmd_controller(int argc, char **argv)
 	}
 	if (!explicit_le)
 		o.leader_elect = strcmp(kcfg->source, "in-cluster") == 0;
-	own_namespace(o.namespace, ns, sizeof(ns));
-	if (split_namespaces(&o.ignore, &ignored, &nignored) < 0)
+	cmd_own_namespace(o.namespace, DEFAULT_NAMESPACE, ns, sizeof(ns));
+	if (cmd_split_list(&o.ignore, &ignored, &nignored) < 0)
 		goto oom;
 	own_identity(o.identity, identity, sizeof(identity));
 
@@ -380,11 +318,7 @@ int cmd_controller(int argc, char **argv)
 
 	/* Every thread started below inherits this mask: the signals are
 	 * taken here, in sigtimedwait(), and nowhere else. */
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	cmd_block_signals(false, &set);
 
 	metrics = metrics_new();
 	if (!metrics)
@@ -425,7 +359,7 @@ int cmd_controller(int argc, char **argv)
 			.request_timeout = (unsigned)o.tel_request_timeout,
 		};
 
-		if (split_namespaces(&o.tel_users, &users, &nusers) < 0)
+		if (cmd_split_list(&o.tel_users, &users, &nusers) < 0)
 			goto oom;
 		tc.allowed_users = (const char *const *)users;
 		tc.nallowed = nusers;
@@ -535,13 +469,9 @@ out:
 	kcfg = kubeconfig_free(kcfg);
 	metrics = metrics_free(metrics);
 	errlist_free(&errs);
-	for (size_t i = 0; i < nignored; i++)
-		pg_free(ignored[i]);
-	pg_free(ignored);
+	cmd_list_free(ignored, nignored);
 	strlist_free(&o.ignore);
-	for (size_t i = 0; i < nusers; i++)
-		pg_free(users[i]);
-	pg_free(users);
+	cmd_list_free(users, nusers);
 	strlist_free(&o.tel_users);
 	return rc;
 }

@@ -23,7 +23,6 @@
 #include "webhook.h"
 #include "xalloc.h"
 
-#define SA_NAMESPACE_FILE "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 
 struct webhook_opts {
 	struct common_opts common;
@@ -79,62 +78,6 @@ static bool source_is_ready(void *ud, char *why, size_t whysz)
 		return true;
 	snprintf(why, whysz, "profiles not loaded");
 	return false;
-}
-
-/* --namespace, else $POD_NAMESPACE, else the in-cluster namespace file. */
-static void own_namespace(const char *flag, char *out, size_t n)
-{
-	const char *env = getenv("POD_NAMESPACE");
-	char *data = NULL;
-	size_t len = 0;
-
-	out[0] = '\0';
-	if (flag && *flag) {
-		snprintf(out, n, "%s", flag);
-	} else if (env && *env) {
-		snprintf(out, n, "%s", env);
-	} else if (doc_read_file(SA_NAMESPACE_FILE, 4096, &data, &len) == 0) {
-		while (len && (data[len - 1] == '\n' || data[len - 1] == ' '))
-			data[--len] = '\0';
-		snprintf(out, n, "%s", data);
-		pg_free(data);
-	}
-}
-
-/* --ignore-namespaces a,b --ignore-namespaces c: every piece, in a
- * NULL-terminated array of copies. */
-static char **split_namespaces(const struct strlist *l, size_t *ret_n)
-{
-	char **v = NULL;
-	size_t n = 0;
-
-	for (size_t i = 0; i < l->n; i++) {
-		const char *p = l->v[i];
-
-		while (*p) {
-			size_t len = strcspn(p, ",");
-			char **nv;
-
-			if (len) {
-				nv = pg_realloc(v, (n + 2) * sizeof(*v));
-				if (!nv)
-					goto oom;
-				v = nv;
-				if (!(v[n] = pg_strndup(p, len)))
-					goto oom;
-				v[++n] = NULL;
-			}
-			p += len + (p[len] == ',');
-		}
-	}
-	*ret_n = n;
-	return v;
-oom:
-	for (size_t i = 0; i < n; i++)
-		pg_free(v[i]);
-	pg_free(v);
-	*ret_n = (size_t)-1;
-	return NULL;
 }
 
 static void check_certificates(struct webhook_run *w)
@@ -313,19 +256,13 @@ int cmd_webhook(int argc, char **argv)
 	    !positive_or_zero("shutdown-delay", o.shutdown_delay) ||
 	    !positive_or_zero("shutdown-timeout", o.shutdown_timeout))
 		goto out_flags;
-	ignored = split_namespaces(&o.ignore, &nignored);
-	if (nignored == (size_t)-1)
+	if (cmd_split_list(&o.ignore, &ignored, &nignored) < 0)
 		goto oom;
-	own_namespace(o.namespace, w.namespace, sizeof(w.namespace));
+	cmd_own_namespace(o.namespace, NULL, w.namespace, sizeof(w.namespace));
 
 	/* Every thread started below inherits this mask: the signals are
 	 * taken here, in sigtimedwait(), and nowhere else. */
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	cmd_block_signals(true, &set);
 
 	/* From here on a failure is the environment's, not the flags'. */
 	rc = EXIT_FAILURE;
@@ -451,9 +388,7 @@ oom:
 	fprintf(stderr, "profileguard webhook: out of memory\n");
 out:
 	webhook_run_free(&w);
-	for (size_t i = 0; ignored && ignored[i]; i++)
-		pg_free(ignored[i]);
-	pg_free(ignored);
+	cmd_list_free(ignored, nignored);
 out_flags:
 	strlist_free(&o.ignore);
 	return rc;
