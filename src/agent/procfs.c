@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "fdio.h"
 
 static int hexval(char c)
 {
@@ -282,6 +283,7 @@ static int open_at(int dirfd, const char *name)
 int procfs_read_at(int dirfd, const char *name, char *out, size_t cap, size_t *ret_len)
 {
 	size_t len = 0;
+	ssize_t n;
 	int fd, r = 0;
 
 	if (cap == 0)
@@ -289,31 +291,21 @@ int procfs_read_at(int dirfd, const char *name, char *out, size_t cap, size_t *r
 	fd = open_at(dirfd, name);
 	if (fd < 0)
 		return fd;
-	for (;;) {
-		ssize_t n;
-		char extra;
-
+	n = fdio_read_full(fd, out, cap - 1);
+	if (n < 0) {
+		r = (int)n;
+	} else {
+		len = (size_t)n;
 		if (len == cap - 1) {
 			/* full: one more byte says whether there was more */
-			n = read(fd, &extra, 1);
+			char extra;
+
+			n = fdio_read_full(fd, &extra, 1);
 			if (n > 0)
 				r = -E2BIG;
-			else if (n < 0 && errno != EINTR)
-				r = -errno;
 			else if (n < 0)
-				continue;
-			break;
+				r = (int)n;
 		}
-		n = read(fd, out + len, cap - 1 - len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			r = -errno;
-			break;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
 	}
 	close(fd);
 	out[len] = '\0';
@@ -330,18 +322,16 @@ int procfs_read_buf(int dirfd, const char *name, struct buf *out)
 	if (fd < 0)
 		return fd;
 	for (;;) {
-		ssize_t n = read(fd, chunk, sizeof(chunk));
+		ssize_t n = fdio_read_full(fd, chunk, sizeof(chunk));
 
 		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			r = -errno;
+			r = (int)n;
 			break;
 		}
 		if (n == 0)
 			break;
 		r = buf_add(out, chunk, (size_t)n);
-		if (r < 0)
+		if (r < 0 || (size_t)n < sizeof(chunk))
 			break;
 	}
 	close(fd);

@@ -12,6 +12,7 @@
 
 #include "arena.h"
 #include "base64.h"
+#include "fdio.h"
 #include "jval.h"
 #include "xalloc.h"
 
@@ -124,6 +125,7 @@ int tokens_read_at(int dirfd, const char *name, struct token_claims *ret)
 	char *text;
 	struct stat st;
 	size_t len = 0;
+	ssize_t n;
 	int fd, r = 0;
 
 	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
@@ -142,19 +144,11 @@ int tokens_read_at(int dirfd, const char *name, struct token_claims *ret)
 		close(fd);
 		return -ENOMEM;
 	}
-	while (len <= TOKENS_MAX_BYTES) {
-		ssize_t n = read(fd, text + len, TOKENS_MAX_BYTES + 1 - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			break;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
+	n = fdio_read_full(fd, text, TOKENS_MAX_BYTES + 1);
+	if (n < 0)
+		r = (int)n;
+	else
+		len = (size_t)n;
 	close(fd);
 	if (r == 0)
 		r = len > TOKENS_MAX_BYTES ? -E2BIG : tokens_decode(text, len, ret);

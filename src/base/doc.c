@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "fdio.h"
 #include "strutil.h"
 #include "xalloc.h"
 
@@ -690,6 +691,7 @@ int doc_read_file(const char *path, size_t max, char **ret_data, size_t *ret_len
 	if (fd < 0)
 		return -errno;
 	for (;;) {
+		size_t want;
 		ssize_t n;
 
 		if (cap - len < 2) {
@@ -710,20 +712,19 @@ int doc_read_file(const char *path, size_t max, char **ret_data, size_t *ret_len
 			data = p;
 			cap = ncap;
 		}
-		n = read(fd, data + len, cap - len - 1);
+		want = cap - len - 1;
+		n = fdio_read_full(fd, data + len, want);
 		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			r = -errno;
+			r = (int)n;
 			break;
 		}
-		if (n == 0)
-			break;
 		len += (size_t)n;
 		if (len > max) {
 			r = -EFBIG;
 			break;
 		}
+		if ((size_t)n < want)
+			break;          /* short: the end of the file */
 	}
 	if (!is_stdin)
 		close(fd);
