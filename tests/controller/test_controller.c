@@ -1,4 +1,4 @@
-/* test_ctl_controller.c - the controller's and the telemetry ops' set-up
+/* test_controller.c - the controller's and the telemetry ops' set-up
  * under allocation failure: each allocation controller_new() and
  * telemetry_ops_new() make fails in turn; every failure is a clean
  * -ENOMEM, and what was half built is freed (controller_free() on it once

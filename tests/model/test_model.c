@@ -10,7 +10,7 @@
 #include "fpath.h"
 #include "image.h"
 #include "jval.h"
-#include "testutil.h"
+#include "../lib/testutil.h"
 #include "xalloc.h"
 
 /* ---- selectors ----------------------------------------------------------- */

@@ -1,4 +1,4 @@
-/* test_agent_misc.c - the agent's small pure pieces: the events URL from
+/* test_misc.c - the agent's small pure pieces: the events URL from
  * --controller-url, --interval durations, and the backoff schedule. */
 #include <check.h>
 #include <errno.h>

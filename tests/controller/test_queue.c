@@ -1,4 +1,4 @@
-/* test_ctl_queue.c - the controller's work queue: deduplication, keys
+/* test_queue.c - the controller's work queue: deduplication, keys
  * added while worked on, delayed keys, limits and shutdown, on a clock the
  * test moves by hand. */
 #include <check.h>
