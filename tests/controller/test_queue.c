@@ -207,38 +207,6 @@ START_TEST(blocking_get_wakes_and_times_out)
 }
 END_TEST
 
-static bool drop_odd(void *ud, struct smap_node *n)
-{
-	(void)ud;
-	return n->key[strlen(n->key) - 1] % 2 == 1;
-}
-
-START_TEST(smap_put_get_del_filter)
-{
-	struct smap m = { 0 };
-	struct smap_node nodes[100];
-	char keys[100][8];
-
-	for (int i = 0; i < 100; i++) {
-		snprintf(keys[i], sizeof(keys[i]), "k%d", i);
-		nodes[i].key = keys[i];
-		ck_assert_int_eq(smap_put(&m, &nodes[i]), 0);
-	}
-	ck_assert_uint_eq(m.n, 100);
-	ck_assert_ptr_eq(smap_get(&m, "k42"), &nodes[42]);
-	ck_assert_ptr_null(smap_get(&m, "k100"));
-	ck_assert_ptr_eq(smap_del(&m, "k42"), &nodes[42]);
-	ck_assert_ptr_null(smap_get(&m, "k42"));
-	smap_filter(&m, drop_odd, NULL);
-	ck_assert_uint_eq(m.n, 49);
-	ck_assert_ptr_null(smap_get(&m, "k41"));
-	ck_assert_ptr_eq(smap_get(&m, "k40"), &nodes[40]);
-	smap_clear(&m, NULL, NULL);
-	ck_assert_uint_eq(m.n, 0);
-}
-END_TEST
-
-
 /* ---- the actions' fair queue ------------------------------------------------------ */
 
 struct tent {
@@ -501,7 +469,6 @@ int main(void)
 	tcase_add_test(tc, fifo_order_and_many_keys);
 	tcase_add_test(tc, limit_clear_and_shutdown);
 	tcase_add_test(tc, blocking_get_wakes_and_times_out);
-	tcase_add_test(tc, smap_put_get_del_filter);
 	tcase_add_test(tc, fair_flood_refused_action_first);
 	tcase_add_test(tc, fair_action_displaces_own_record);
 	tcase_add_test(tc, fair_total_bound_longest_drop);
