@@ -1,6 +1,6 @@
 /* test_buf.c - base/buf.c: growing buffers within their cap, JSON strings
- * from any bytes, UTF-8 cut on a character boundary; and every destructor
- * taking NULL. */
+ * from any bytes, allocation failures; and every base destructor taking
+ * NULL. */
 #include <check.h>
 #include <errno.h>
 #include <stdint.h>
@@ -10,8 +10,6 @@
 #include "arena.h"
 #include "buf.h"
 #include "errlist.h"
-#include "fpath.h"
-#include "strutil.h"
 #include "ticker.h"
 #include "xalloc.h"
 
@@ -56,29 +54,6 @@ START_TEST(test_json_strings)
 }
 END_TEST
 
-START_TEST(test_utf8_cut)
-{
-	struct fpath fp;
-	char key[FPATH_MAX + 8];
-
-	ck_assert_uint_eq(str_utf8_cut("abc", 5), 3);
-	ck_assert_uint_eq(str_utf8_cut("abc", 2), 2);
-	ck_assert_uint_eq(str_utf8_cut("a\xc3\xa9" "b", 2), 1);           /* not inside the é */
-	ck_assert_uint_eq(str_utf8_cut("a\xc3\xa9" "b", 3), 3);
-	ck_assert_uint_eq(str_utf8_cut("\xf0\x9f\x98\x80z", 3), 0);
-	ck_assert_uint_eq(str_utf8_cut("\xf0\x9f\x98\x80z", 4), 4);
-	/* a field path full to the brim ends on a whole character */
-	fpath_init(&fp, "spec");
-	memset(key, 0, sizeof(key));
-	for (size_t i = 0; i + 2 < sizeof(key) - 1; i += 2)
-		memcpy(key + i, "\xc3\xa9", 2);
-	fpath_key(&fp, "x");
-	fpath_key(&fp, key);
-	ck_assert_uint_lt(fp.len, FPATH_MAX);
-	ck_assert_uint_eq(str_utf8_cut(fp.s, fp.len), fp.len);
-}
-END_TEST
-
 START_TEST(test_buf_alloc_failure)
 {
 	struct buf b = BUF_INIT(1 << 20);
@@ -116,7 +91,6 @@ int main(void)
 
 	tcase_add_test(tc, test_buf_limits);
 	tcase_add_test(tc, test_json_strings);
-	tcase_add_test(tc, test_utf8_cut);
 	tcase_add_test(tc, test_buf_alloc_failure);
 	tcase_add_test(tc, test_free_null);
 	suite_add_tcase(s, tc);

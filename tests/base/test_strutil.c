@@ -1,5 +1,6 @@
 /* test_strutil.c - base/strutil.c: glob patterns (against a reference
- * matcher, and linear on hostile input), numbers, names and paths. */
+ * matcher, and linear on hostile input), numbers, names, paths, and UTF-8
+ * cut on a character boundary. */
 #include <check.h>
 #include <errno.h>
 #include <stdint.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 
 #include "../lib/glob_reference.h"
+#include "fpath.h"
 #include "strutil.h"
 #include "xalloc.h"
 
@@ -255,6 +257,29 @@ START_TEST(test_paths)
 }
 END_TEST
 
+START_TEST(test_utf8_cut)
+{
+	struct fpath fp;
+	char key[FPATH_MAX + 8];
+
+	ck_assert_uint_eq(str_utf8_cut("abc", 5), 3);
+	ck_assert_uint_eq(str_utf8_cut("abc", 2), 2);
+	ck_assert_uint_eq(str_utf8_cut("a\xc3\xa9" "b", 2), 1);           /* not inside the é */
+	ck_assert_uint_eq(str_utf8_cut("a\xc3\xa9" "b", 3), 3);
+	ck_assert_uint_eq(str_utf8_cut("\xf0\x9f\x98\x80z", 3), 0);
+	ck_assert_uint_eq(str_utf8_cut("\xf0\x9f\x98\x80z", 4), 4);
+	/* a field path full to the brim ends on a whole character */
+	fpath_init(&fp, "spec");
+	memset(key, 0, sizeof(key));
+	for (size_t i = 0; i + 2 < sizeof(key) - 1; i += 2)
+		memcpy(key + i, "\xc3\xa9", 2);
+	fpath_key(&fp, "x");
+	fpath_key(&fp, key);
+	ck_assert_uint_lt(fp.len, FPATH_MAX);
+	ck_assert_uint_eq(str_utf8_cut(fp.s, fp.len), fp.len);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("strutil");
@@ -269,6 +294,7 @@ int main(void)
 	tcase_add_test(tc, test_numbers);
 	tcase_add_test(tc, test_names);
 	tcase_add_test(tc, test_paths);
+	tcase_add_test(tc, test_utf8_cut);
 	suite_add_tcase(s, tc);
 	tcase_set_timeout(hostile, 60);
 	tcase_add_test(hostile, test_glob_hostile_linear);
