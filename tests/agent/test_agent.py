@@ -362,7 +362,7 @@ class Agent(unittest.TestCase):
         self.assertNotIn(SIGNATURE, out + err)
         if not self.addr:
             self.skipTest("no non-loopback address here: the connection path is covered by the "
-                          "synthetic net tables of test_agent_scan")
+                          "synthetic net tables of tests/agent/test_scan.c")
         # The project's own reader takes every line: learn turns them into a
         # profile that allows exactly these executables and destinations.
         # Only the pod the manifest names counts (its UID ties the agent's

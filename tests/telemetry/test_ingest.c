@@ -12,7 +12,7 @@
 #include "buf.h"
 #include "ingest.h"
 #include "metrics.h"
-#include "testutil.h"
+#include "../lib/testutil.h"
 #include "xalloc.h"
 
 /* ---- fake caches ------------------------------------------------------------- */

@@ -18,7 +18,7 @@
 #include "pod.h"
 #include "profile.h"
 #include "runtime.h"
-#include "testutil.h"
+#include "../lib/testutil.h"
 #include "xalloc.h"
 
 /* ---- the danger table ---------------------------------------------------------- */

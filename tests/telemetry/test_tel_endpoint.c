@@ -10,7 +10,7 @@
 #include "ingest.h"
 #include "tel_auth.h"
 #include "tel_endpoint.h"
-#include "testutil.h"
+#include "../lib/testutil.h"
 
 static struct pod *pod_a;
 static struct profile_set set;

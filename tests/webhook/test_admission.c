@@ -10,7 +10,7 @@
 #include "admission.h"
 #include "manifest.h"
 #include "strutil.h"
-#include "testutil.h"
+#include "../lib/testutil.h"
 #include "xalloc.h"
 
 static struct profile_set examples;

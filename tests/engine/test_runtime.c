@@ -4,7 +4,7 @@
 #include <stdlib.h>
 
 #include "runtime.h"
-#include "testutil.h"
+#include "../lib/testutil.h"
 
 #define PROF "runtime: {executables: [/app/server, \"/usr/bin/*\"], " \
 	"egress: [{cidr: 10.0.0.0/8, ports: [5432, 443]}, {cidr: 'fd00::/8'}], " \

@@ -1,4 +1,4 @@
-/* test_ctl_certs.c - the generated webhook certificates (certs.h): made,
+/* test_certs.c - the generated webhook certificates (certs.h): made,
  * read back (SANs, dates, CA flag), checked against their CA, and the
  * renewal decisions on times the test chooses. */
 #include <check.h>

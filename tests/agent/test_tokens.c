@@ -1,4 +1,4 @@
-/* test_agent_tokens.c - the claims of projected tokens: base64url without
+/* test_tokens.c - the claims of projected tokens: base64url without
  * padding, every malformed shape refused, the size bound, the kubelet's
  * ..data symlink layout, and no trace of the signature or the token text
  * in what comes out. */

@@ -1,4 +1,4 @@
-/* test_ctl_status.c - the WorkloadProfile status the controller writes,
+/* test_status.c - the WorkloadProfile status the controller writes,
  * and the leader election's decision. */
 #include <check.h>
 #include <errno.h>

@@ -1,189 +1,15 @@
-/* test_model.c - the Kubernetes model: label selectors, image references,
- * pods and templates. */
+/* test_pod.c - model/pod.c: pods and templates read from YAML and JSON,
+ * their errors, allocation failures, every bound and NUL in any string. */
 #include <check.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "arena.h"
-#include "buf.h"
-#include "fpath.h"
-#include "image.h"
 #include "jval.h"
-#include "testutil.h"
+#include "../lib/items.h"
+#include "../lib/testutil.h"
 #include "xalloc.h"
-
-/* ---- selectors ----------------------------------------------------------- */
-
-struct scase {
-	const char *selector;   /* YAML */
-	const char *labels;     /* YAML map */
-	bool match;
-};
-
-static const struct scase scases[] = {
-	{ "{matchLabels: {app: a}}", "{app: a, x: z}", true },
-	{ "{matchLabels: {app: a}}", "{app: b}", false },
-	{ "{matchLabels: {app: a}}", "{}", false },
-	{ "{matchLabels: {app: a, tier: web}}", "{app: a}", false },
-	{ "{matchExpressions: [{key: app, operator: In, values: [a, b]}]}", "{app: b}", true },
-	{ "{matchExpressions: [{key: app, operator: In, values: [a, b]}]}", "{app: c}", false },
-	{ "{matchExpressions: [{key: app, operator: In, values: [a]}]}", "{}", false },
-	{ "{matchExpressions: [{key: app, operator: NotIn, values: [a]}]}", "{app: b}", true },
-	{ "{matchExpressions: [{key: app, operator: NotIn, values: [a]}]}", "{}", true },
-	{ "{matchExpressions: [{key: app, operator: NotIn, values: [a]}]}", "{app: a}", false },
-	{ "{matchExpressions: [{key: app, operator: Exists}]}", "{app: ''}", true },
-	{ "{matchExpressions: [{key: app, operator: Exists}]}", "{other: x}", false },
-	{ "{matchExpressions: [{key: canary, operator: DoesNotExist}]}", "{app: a}", true },
-	{ "{matchExpressions: [{key: canary, operator: DoesNotExist}]}", "{canary: 'true'}", false },
-	{ "{matchLabels: {app: a}, matchExpressions: [{key: t, operator: Exists}]}", "{app: a}", false },
-	{ "{matchLabels: {app: a}, matchExpressions: [{key: t, operator: Exists}]}", "{app: a, t: x}", true },
-};
-
-START_TEST(test_selector_table)
-{
-	const struct scase *tc = &scases[_i];
-	struct arena *a = arena_new(256);
-	struct errlist errs;
-	struct fpath path;
-	struct selector sel;
-	struct labels labels;
-	json_t *sj = tu_yaml(tc->selector), *lj = tu_yaml(tc->labels);
-
-	errlist_init(&errs, 0);
-	fpath_init(&path, "selector");
-	ck_assert_int_eq(selector_parse(sj, a, &path, &errs, &sel), 0);
-	ck_assert_int_eq(labels_from_json(lj, a, &path, &errs, &labels), 0);
-	ck_assert_msg(selector_matches(&sel, &labels) == tc->match, "case %d: %s vs %s", _i,
-		      tc->selector, tc->labels);
-	errlist_free(&errs);
-	json_decref(sj);
-	json_decref(lj);
-	arena_free(a);
-}
-END_TEST
-
-/* ---- images -------------------------------------------------------------- */
-
-static const char *const norm_cases[][2] = {
-	{ "nginx", "docker.io/library/nginx:latest" },
-	{ "nginx:1.25", "docker.io/library/nginx:1.25" },
-	{ "bitnami/nginx", "docker.io/bitnami/nginx:latest" },
-	{ "docker.io/nginx", "docker.io/library/nginx:latest" },
-	{ "index.docker.io/nginx:1", "docker.io/library/nginx:1" },
-	{ "ghcr.io/a/b", "ghcr.io/a/b:latest" },
-	{ "localhost/app", "localhost/app:latest" },
-	{ "localhost:5000/app:dev", "localhost:5000/app:dev" },
-	{ "registry.example.com:443/team/app:1.0", "registry.example.com:443/team/app:1.0" },
-	{ "nginx@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-	  "docker.io/library/nginx@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef" },
-	/* A tag beside a digest is dropped: the runtime pulls by digest. */
-	{ "r.io/a:1@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-	  "r.io/a@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef" },
-	{ "nginx:1.25@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-	  "docker.io/library/nginx@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef" },
-	{ "localhost:5000/app:dev@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-	  "localhost:5000/app@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef" },
-};
-
-START_TEST(test_image_normalize)
-{
-	char out[IMAGE_REF_MAX + 64];
-
-	ck_assert_int_eq(image_normalize(norm_cases[_i][0], out, sizeof(out)), 0);
-	ck_assert_str_eq(out, norm_cases[_i][1]);
-}
-END_TEST
-
-START_TEST(test_image_invalid)
-{
-	char out[64];
-
-	ck_assert_int_eq(image_normalize("", out, sizeof(out)), -EINVAL);
-	ck_assert_int_eq(image_normalize("a b", out, sizeof(out)), -EINVAL);
-	ck_assert_int_eq(image_normalize("nginx:", out, sizeof(out)), -EINVAL);
-	ck_assert_int_eq(image_normalize("r.io/", out, sizeof(out)), -EINVAL);
-	ck_assert_int_eq(image_normalize("@sha256:00", out, sizeof(out)), -EINVAL);
-	ck_assert_int_eq(image_normalize("nginx@md5:00", out, sizeof(out)), -EINVAL);
-	ck_assert_int_eq(image_normalize("registry.example.com/a-very-long/path/that/does/not/fit/in/sixty-four/bytes:1", out, sizeof(out)),
-			 -ENAMETOOLONG);
-}
-END_TEST
-
-START_TEST(test_image_patterns)
-{
-	const char *d = "@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-	char img[256];
-
-	ck_assert(image_pattern_match("docker.io/library/nginx:*", "docker.io/library/nginx:1.25"));
-	ck_assert(!image_pattern_match("nginx:*", "docker.io/library/nginx:1.25"));  /* wildcards are not normalised */
-	ck_assert(image_pattern_match("nginx:1.25", "docker.io/library/nginx:1.25"));
-	ck_assert_int_eq(image_normalize("r.io/app:1@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-					 img, sizeof(img)), 0);
-	ck_assert(!image_pattern_match("r.io/app:1", img));    /* the tag beside a digest is not the tag */
-	ck_assert(image_pattern_match("r.io/*", img));
-	ck_assert(!image_pattern_match("r.io/app:2", img));
-	snprintf(img, sizeof(img), "r.io/app%s", d);
-	ck_assert(!image_pattern_match("r.io/app", img));      /* :latest is not the digest */
-	ck_assert(image_pattern_match("r.io/app@sha256:*", img));
-	ck_assert(image_has_digest(img));
-	ck_assert(!image_has_digest("r.io/app@sha256:ABCDEF"));
-	ck_assert(!image_has_digest("r.io/app:sha256"));
-}
-END_TEST
-
-/* `nginx:1.25@sha256:<any>` runs whatever build the digest names: a tag
- * allow list must not admit it (SPEC §2). */
-START_TEST(test_image_tag_beside_digest)
-{
-	const char *any = "@sha256:ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff";
-	char ref[256], norm[IMAGE_REF_MAX + 64];
-
-	snprintf(ref, sizeof(ref), "nginx:1.25%s", any);
-	ck_assert_int_eq(image_normalize(ref, norm, sizeof(norm)), 0);
-	ck_assert(!image_pattern_match("nginx:1.25", norm));
-	ck_assert(!image_pattern_match("docker.io/library/nginx:1.25", norm));
-	ck_assert(!image_pattern_match("docker.io/library/nginx:1.25*", norm));
-	ck_assert(!image_pattern_match("docker.io/library/nginx:*", norm));
-	/* What names the repository or the digest still works. */
-	ck_assert(image_pattern_match("docker.io/library/nginx@sha256:*", norm));
-	ck_assert(image_pattern_match("docker.io/library/nginx*", norm));
-	ck_assert(image_pattern_match(ref, norm));                    /* the same pin, tag and all */
-	snprintf(ref, sizeof(ref), "nginx%s", any);
-	ck_assert(image_pattern_match(ref, norm));                    /* the same digest */
-	/* A tag pattern still allows the tag. */
-	ck_assert_int_eq(image_normalize("nginx:1.25", norm, sizeof(norm)), 0);
-	ck_assert(image_pattern_match("nginx:1.25", norm));
-	ck_assert_int_eq(image_normalize("nginx:@sha256:ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
-					 norm, sizeof(norm)), -EINVAL);
-}
-END_TEST
-
-/* The same through the engine: images.allow [nginx:1.25] is a finding for
- * nginx:1.25@sha256:<any>, learn's own pin still passes. */
-START_TEST(test_image_allow_list_digest_pin)
-{
-	struct profile *p = tu_profile("images: {allow: [\"nginx:1.25\", "
-				       "\"r.io/app:2@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\"]}");
-	struct findings f;
-	struct pod *pod;
-
-	pod = tu_pod("apiVersion: v1\nkind: Pod\nmetadata: {name: x, namespace: ns, labels: {app: a}}\n"
-		     "spec: {containers: [{name: c, image: \"nginx:1.25@sha256:ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff\"}, "
-		     "{name: d, image: nginx:1.25}, "
-		     "{name: e, image: \"r.io/app:2@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\"}]}\n");
-	findings_init(&f, 0);
-	ck_assert_int_eq(engine_eval_profile(p, pod, NULL, &f), 0);
-	ck_assert_uint_eq(f.n, 1);
-	ck_assert_str_eq(f.v[0].path, "spec.containers[0].image");
-	ck_assert_str_eq(f.v[0].rule, "images.allow");
-	findings_free(&f);
-	pod_free(pod);
-	profile_free(p);
-}
-END_TEST
-
-/* ---- pods ---------------------------------------------------------------- */
 
 /* Times with an offset are read at their instant (the pod reader once
  * dropped the offset), and a malformed one is no time at all. */
@@ -380,21 +206,6 @@ static int decode2(const char *json, size_t len, int code, const char *msg, stru
 }
 
 #define PODJ "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"x\",\"namespace\":\"ns\""
-
-/* @n items of @item, each '#' in it the item's index, joined by commas. */
-static void add_items(struct buf *b, size_t n, const char *item)
-{
-	for (size_t i = 0; i < n; i++) {
-		if (i)
-			buf_addc(b, ',');
-		for (const char *q = item; *q; q++) {
-			if (*q == '#')
-				buf_printf(b, "%zu", i);
-			else
-				buf_addc(b, *q);
-		}
-	}
-}
 
 /* A pod whose container c has @nenv env secretKeyRefs and @nfrom envFrom
  * secretRefs, over @nc containers; @ncaps capabilities in container 0. */
@@ -686,58 +497,6 @@ START_TEST(test_pod_cap_labels)
 }
 END_TEST
 
-static void expect_selector(const char *json, int code, const char *msg, size_t nreqs)
-{
-	struct arena *a = arena_new(256);
-	struct errlist errs;
-	struct fpath path;
-	struct selector sel;
-	json_t *obj = json_loads(json, 0, NULL);
-
-	ck_assert_ptr_nonnull(obj);
-	errlist_init(&errs, 0);
-	fpath_init(&path, "spec.selector");
-	ck_assert_int_eq(selector_parse(obj, a, &path, &errs, &sel), code);
-	if (msg)
-		ck_assert_msg(errs.n && strcmp(errs.msgs[0], msg) == 0, "got \"%s\" want \"%s\"",
-			      errs.n ? errs.msgs[0] : "", msg);
-	if (code == 0)
-		ck_assert_uint_eq(sel.nreqs, nreqs);
-	errlist_free(&errs);
-	json_decref(obj);
-	arena_free(a);
-}
-
-START_TEST(test_selector_caps)
-{
-	struct buf b;
-
-	buf_init(&b, 64 << 20);
-	buf_adds(&b, "{\"matchLabels\":{");
-	add_items(&b, SELECTOR_MAX_REQS, "\"k#\":\"v\"");
-	buf_adds(&b, "}}");
-	expect_selector(buf_str(&b), 0, NULL, SELECTOR_MAX_REQS);
-	buf_reset(&b);
-	buf_adds(&b, "{\"matchLabels\":{");
-	add_items(&b, SELECTOR_MAX_REQS, "\"k#\":\"v\"");
-	buf_adds(&b, "},\"matchExpressions\":[{\"key\":\"x\",\"operator\":\"Exists\"}]}");
-	expect_selector(buf_str(&b), -EINVAL, "spec.selector: more than 256 requirements (profileguard's limit)", 0);
-
-	buf_reset(&b);
-	buf_adds(&b, "{\"matchExpressions\":[{\"key\":\"x\",\"operator\":\"In\",\"values\":[");
-	add_items(&b, SELECTOR_MAX_VALUES, "\"v#\"");
-	buf_adds(&b, "]}]}");
-	expect_selector(buf_str(&b), 0, NULL, 1);
-	buf_reset(&b);
-	buf_adds(&b, "{\"matchExpressions\":[{\"key\":\"x\",\"operator\":\"In\",\"values\":[");
-	add_items(&b, SELECTOR_MAX_VALUES + 1, "\"v#\"");
-	buf_adds(&b, "]}]}");
-	expect_selector(buf_str(&b), -EINVAL,
-			"spec.selector.matchExpressions[0].values: more than 1024 values (profileguard's limit)", 0);
-	buf_free(&b);
-}
-END_TEST
-
 /* ---- NUL (U+0000) -------------------------------------------------------- */
 
 /* Every string the decoder reads is refused with its path when it holds a
@@ -799,44 +558,32 @@ END_TEST
 
 int main(void)
 {
-	Suite *sel = suite_create("selector"), *img = suite_create("image"), *pod = suite_create("pod");
-	TCase *t1 = tcase_create("main"), *t2 = tcase_create("main"), *t3 = tcase_create("main");
+	Suite *s = suite_create("pod");
+	TCase *tc = tcase_create("main");
 	SRunner *sr;
 	int failed;
 
 	/* The pod cases build pods at every cap and one past it (tens of
 	 * thousands of entries, each through both readers): not a timing
 	 * test, so room for a sanitizer build on a loaded machine. */
-	tcase_set_timeout(t3, 60);
-
-	tcase_add_loop_test(t1, test_selector_table, 0, (int)(sizeof(scases) / sizeof(scases[0])));
-	tcase_add_loop_test(t2, test_image_normalize, 0, (int)(sizeof(norm_cases) / sizeof(norm_cases[0])));
-	tcase_add_test(t2, test_image_invalid);
-	tcase_add_test(t2, test_image_patterns);
-	tcase_add_test(t2, test_image_tag_beside_digest);
-	tcase_add_test(t2, test_image_allow_list_digest_pin);
-	tcase_add_test(t3, test_pod_fields);
-	tcase_add_test(t3, test_pod_times);
-	tcase_add_test(t3, test_pod_errors);
-	tcase_add_test(t3, test_pod_kinds);
-	tcase_add_test(t3, test_pod_alloc_failures);
-	tcase_add_test(t3, test_pod_cap_env);
-	tcase_add_test(t3, test_pod_env_truncation_hid_secret);
-	tcase_add_test(t3, test_pod_cap_caps);
-	tcase_add_test(t3, test_pod_cap_containers);
-	tcase_add_test(t3, test_pod_cap_volumes);
-	tcase_add_test(t3, test_pod_token_overflow_shape);
-	tcase_add_test(t3, test_pod_cap_status);
-	tcase_add_test(t3, test_pod_cap_labels);
-	tcase_add_test(t3, test_pod_nul);
-	tcase_add_test(t3, test_pod_nul_yaml);
-	tcase_add_test(t1, test_selector_caps);
-	suite_add_tcase(sel, t1);
-	suite_add_tcase(img, t2);
-	suite_add_tcase(pod, t3);
-	sr = srunner_create(sel);
-	srunner_add_suite(sr, img);
-	srunner_add_suite(sr, pod);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_pod_fields);
+	tcase_add_test(tc, test_pod_times);
+	tcase_add_test(tc, test_pod_errors);
+	tcase_add_test(tc, test_pod_kinds);
+	tcase_add_test(tc, test_pod_alloc_failures);
+	tcase_add_test(tc, test_pod_cap_env);
+	tcase_add_test(tc, test_pod_env_truncation_hid_secret);
+	tcase_add_test(tc, test_pod_cap_caps);
+	tcase_add_test(tc, test_pod_cap_containers);
+	tcase_add_test(tc, test_pod_cap_volumes);
+	tcase_add_test(tc, test_pod_token_overflow_shape);
+	tcase_add_test(tc, test_pod_cap_status);
+	tcase_add_test(tc, test_pod_cap_labels);
+	tcase_add_test(tc, test_pod_nul);
+	tcase_add_test(tc, test_pod_nul_yaml);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

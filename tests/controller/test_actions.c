@@ -1,4 +1,4 @@
-/* test_ctl_actions.c - the actions' queue at its real bounds, with the
+/* test_actions.c - the actions' queue at its real bounds, with the
  * worker not started (so nothing is taken and no API server is needed):
  * a pod's flood of findings folds into one report; a namespace at its
  * bound refuses its own overflow, naming the bound, while other namespaces

@@ -4,7 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "testutil.h"
+#include "../lib/testutil.h"
 #include "xalloc.h"
 
 #define POD_HEAD "apiVersion: v1\nkind: Pod\nmetadata: {name: x, namespace: ns, labels: {app: a}}\n"

@@ -1,4 +1,4 @@
-/* test_ctl_leader.c - the leader election's decision, apart from any
+/* test_leader.c - the leader election's decision, apart from any
  * clock or API server. */
 #include <check.h>
 

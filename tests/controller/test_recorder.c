@@ -1,4 +1,4 @@
-/* test_ctl_recorder.c - Event names (the series folding key) and the
+/* test_recorder.c - Event names (the series folding key) and the
  * series cache. */
 #include <check.h>
 #include <ctype.h>

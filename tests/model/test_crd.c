@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "doc.h"
-#include "testutil.h"
+#include "../lib/testutil.h"
 
 #ifndef SOURCE_ROOT
 #define SOURCE_ROOT "."

@@ -1,4 +1,4 @@
-/* test_agent_scan.c - samples of a synthetic /proc and pods directory:
+/* test_scan.c - samples of a synthetic /proc and pods directory:
  * which processes are a pod's, which sockets are egress, what each
  * sample reports (and that the next reports nothing again), tokens as
  * they rotate, bounds, odd bytes, and allocation failures.  Every event

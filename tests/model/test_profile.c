@@ -5,7 +5,7 @@
 #include <stdlib.h>
 
 #include "image.h"
-#include "testutil.h"
+#include "../lib/testutil.h"
 #include "xalloc.h"
 
 #define HEAD "apiVersion: profileguard.io/v1alpha1\nkind: WorkloadProfile\nmetadata: {name: p, namespace: ns}\n"

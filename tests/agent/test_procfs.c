@@ -1,4 +1,4 @@
-/* test_agent_procfs.c - rows of /proc/PID/net/{tcp,tcp6,udp,udp6} (IPv4,
+/* test_procfs.c - rows of /proc/PID/net/{tcp,tcp6,udp,udp6} (IPv4,
  * IPv6, IPv4-mapped, every state the agent cares about, malformed rows),
  * socket links of /proc/PID/fd, the exe link's " (deleted)", bounded
  * reads; and the real kernel's own table for a socket this test opens. */

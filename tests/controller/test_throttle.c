@@ -1,4 +1,4 @@
-/* test_ctl_throttle.c - the global token bucket and the per-owner
+/* test_throttle.c - the global token bucket and the per-owner
  * exponential backoff, on times the test chooses. */
 #include <check.h>
 #include <errno.h>

@@ -188,6 +188,38 @@ START_TEST(test_smap_alloc_failure)
 }
 END_TEST
 
+/* Drops the keys that end in an odd digit. */
+static bool drop_odd_key(void *ud, struct smap_node *n)
+{
+	(void)ud;
+	return n->key[strlen(n->key) - 1] % 2 == 1;
+}
+
+START_TEST(smap_put_get_del_filter)
+{
+	struct smap m = { 0 };
+	struct smap_node nodes[100];
+	char keys[100][8];
+
+	for (int i = 0; i < 100; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "k%d", i);
+		nodes[i].key = keys[i];
+		ck_assert_int_eq(smap_put(&m, &nodes[i]), 0);
+	}
+	ck_assert_uint_eq(m.n, 100);
+	ck_assert_ptr_eq(smap_get(&m, "k42"), &nodes[42]);
+	ck_assert_ptr_null(smap_get(&m, "k100"));
+	ck_assert_ptr_eq(smap_del(&m, "k42"), &nodes[42]);
+	ck_assert_ptr_null(smap_get(&m, "k42"));
+	smap_filter(&m, drop_odd_key, NULL);
+	ck_assert_uint_eq(m.n, 49);
+	ck_assert_ptr_null(smap_get(&m, "k41"));
+	ck_assert_ptr_eq(smap_get(&m, "k40"), &nodes[40]);
+	smap_clear(&m, NULL, NULL);
+	ck_assert_uint_eq(m.n, 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("hash");
@@ -201,6 +233,7 @@ int main(void)
 	tcase_add_test(tc, test_smap_multi);
 	tcase_add_test(tc, test_smap_multi_order_across_growth);
 	tcase_add_test(tc, test_smap_alloc_failure);
+	tcase_add_test(tc, smap_put_get_del_filter);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

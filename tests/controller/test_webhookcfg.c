@@ -1,4 +1,4 @@
-/* test_ctl_webhookcfg.c - arming the webhook configuration (webhookcfg.h),
+/* test_webhookcfg.c - arming the webhook configuration (webhookcfg.h),
  * the pure half: each webhook's state from the configuration and its
  * annotation, the caps on both, the armed webhooks keeping everything
  * else (a cert-manager caBundle), and which EndpointSlice endpoint is

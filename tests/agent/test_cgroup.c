@@ -1,4 +1,4 @@
-/* test_agent_cgroup.c - pod UID and container ID from /proc/PID/cgroup:
+/* test_cgroup.c - pod UID and container ID from /proc/PID/cgroup:
  * recorded files of each runtime and driver (containerd, CRI-O, Docker x
  * systemd, cgroupfs x v1, v2, hybrid), QoS classes, cgroup namespaces,
  * host processes and garbage, as folders of input + expected output
