@@ -28,7 +28,6 @@
 #include "buf.h"
 #include "drift.h"
 #include "engine.h"
-#include "errlist.h"
 #include "hash.h"
 #include "kube_api.h"
 #include "kube_client.h"
@@ -37,9 +36,9 @@
 #include "leader.h"
 #include "metrics.h"
 #include "pglog.h"
+#include "profcache.h"
 #include "queue.h"
 #include "recorder.h"
-#include "hash.h"
 #include "status.h"
 #include "strutil.h"
 #include "ticker.h"
@@ -47,7 +46,6 @@
 
 #define IGNORE_LABEL "profileguard.io/ignore"
 #define TOKEN_SECRET_SELECTOR "type=kubernetes.io/service-account-token"
-#define INVALID_MESSAGE_MAX 4096
 /* A ProfileInvalid Event that could not be written is tried again after this. */
 #define INVALID_EVENT_RETRY_MS 30000
 /* An informer failing this long with no success in between: /healthz 503. */
@@ -81,54 +79,6 @@ struct infslot {
 	int64_t activity_ms;
 };
 
-/* The informer's value for a WorkloadProfile. */
-struct wp {
-	struct profile *profile;        /* NULL: this generation is invalid */
-	char *invalid;                  /* the validation messages, joined */
-	int64_t generation;
-	int64_t violations;             /* status.violations */
-	char *ready;                    /* status of the Ready condition; NULL */
-	char *ready_ltt;                /* its lastTransitionTime */
-	uint64_t spec_hash;             /* what the spec says, whatever generation says */
-	json_t *status;                 /* the status as the cluster has it; NULL */
-	/* status.enforcedGeneration as the cluster has it (0: none). */
-	int64_t stored_generation;
-	/* Valid and not yet recorded in status: the spec to record (a
-	 * reference); NULL otherwise, so a recorded spec is not held twice. */
-	json_t *spec;
-	size_t spec_bytes;              /* the spec's size, serialized (status_spec_bytes) */
-	/* Invalid: the last valid generation read back from status, for a
-	 * controller that never saw it valid (profile_restore_enforced). */
-	struct profile *restored;
-	int64_t restored_generation;
-	size_t restored_bytes;
-	char *restore_why;              /* why none was, when status said something */
-};
-
-/* The controller's view of one profile. */
-struct profstate {
-	int refs;
-	bool removed;
-	char *ns, *name, *uid;
-	struct kube_object *obj;        /* the cached profile (a reference) */
-	const struct wp *wp;
-	/* While wp is invalid: the cache entry of this object's last valid
-	 * generation (a reference), enforced instead (SPEC §2); NULL when
-	 * wp is valid or none was seen this process. */
-	struct kube_object *valid_obj;
-	int64_t invalid_reported;       /* the invalid generation whose Event is written */
-	int64_t invalid_retry_ms;       /* an Event write failed: not before this */
-	int64_t matched;
-	int64_t counting;               /* matched, while a recount runs */
-	int64_t base, added;            /* violations: as found this term, and since */
-	bool has_last;
-	char *last_pod, *last_reason, *last_message;
-	int64_t last_time;
-	char *my_ready, *my_ltt;        /* the Ready condition this term wrote */
-	bool dirty;
-	int64_t flushed_ms;
-	char *written;                  /* the last status patch sent */
-};
 
 /* A finding group reported for a pod. */
 struct pentry {
@@ -170,8 +120,7 @@ struct controller {
 
 	pthread_mutex_t mu;             /* everything below */
 	pthread_cond_t loop_cond;
-	struct profstate **profs;       /* sorted by namespace, name */
-	size_t nprofs, capprofs;
+	struct profcache profs;
 	struct smap pods;               /* "ns/name" -> podstate, pods with findings */
 	atomic_bool recount;            /* matchedPods may have moved */
 	int64_t recounted_ms;
@@ -181,7 +130,6 @@ struct controller {
 	size_t pass_count;
 	bool pass_all;
 	int64_t next_resync_ms;
-	_Atomic uint64_t profs_gen;     /* moves whenever profs changes */
 	/* The telemetry ingest's indexes follow the pods (telemetry_ops.c). */
 	controller_pod_hook_fn pod_hook;
 	void *pod_hook_ud;
@@ -192,276 +140,10 @@ struct controller {
 static void request_ns(struct controller *c, const char *ns);
 static void maybe_activate(struct controller *c);
 
-/* ---- WorkloadProfile decoding ------------------------------------------------------ */
-
-static void free_wp(void *ud, void *data)
-{
-	struct wp *w = data;
-
-	if (!w)
-		return;
-	profile_free(w->profile);
-	pg_free(w->invalid);
-	pg_free(w->ready);
-	pg_free(w->ready_ltt);
-	json_decref(w->status);
-	json_decref(w->spec);
-	profile_free(w->restored);
-	pg_free(w->restore_why);
-	pg_free(w);
-}
-
-static uint64_t hash_json(json_t *v)
-{
-	char *text = v ? json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) : NULL;
-	uint64_t h = hash_fnv1a64_str(HASH_FNV64_BASIS, text ? text : "");
-
-	free(text);
-	return h;
-}
-
-/* Keeps an invalid profile too, as "invalid with these messages", so its
- * Ready condition can say why; it is never applied. */
-static int decode_wp(void *ud, json_t *obj, void **ret)
-{
-	json_t *meta = json_object_get(obj, "metadata");
-	json_t *status = json_object_get(obj, "status"), *cond;
-	struct errlist errs;
-	struct wp *w;
-	size_t i;
-	int r;
-
-	w = pg_calloc(1, sizeof(*w));
-	if (!w)
-		return -ENOMEM;
-	errlist_init(&errs, 64);
-	r = profile_parse(obj, "default", &errs, &w->profile);
-	if (r == -ENOMEM || errs.oom) {
-		errlist_free(&errs);
-		free_wp(NULL, w);
-		return -ENOMEM;
-	}
-	if (r < 0) {
-		w->profile = NULL;
-		w->invalid = status_join_messages((const char *const *)errs.msgs, errs.n,
-						  INVALID_MESSAGE_MAX);
-	}
-	errlist_free(&errs);
-	w->generation = json_integer_value(json_object_get(meta, "generation"));
-	w->spec_hash = hash_json(json_object_get(obj, "spec"));
-	if (json_is_object(status))
-		w->status = json_incref(status);
-	w->stored_generation = json_integer_value(json_object_get(status, "enforcedGeneration"));
-	w->spec_bytes = status_spec_bytes(json_object_get(obj, "spec"));
-	/* Over the cap it is not recorded: status_build() says so from the
-	 * size alone. */
-	if (w->profile && w->stored_generation != w->generation &&
-	    w->spec_bytes <= STATUS_ENFORCED_SPEC_MAX)
-		w->spec = json_incref(json_object_get(obj, "spec"));
-	if (!w->profile) {
-		char why[PROFILE_MAX_STRING + 256];
-		json_t *rs = json_object_get(status, "enforcedSpec");
-
-		r = profile_restore_enforced(obj, &w->restored, &w->restored_generation, why, sizeof(why));
-		if (r == -ENOMEM) {
-			free_wp(NULL, w);
-			return r;
-		}
-		w->restored_bytes = w->restored ? status_spec_bytes(rs) : 0;
-		if (!w->restored && why[0] && !(w->restore_why = pg_strdup(why))) {
-			free_wp(NULL, w);
-			return -ENOMEM;
-		}
-		r = -EINVAL;
-	}
-	w->violations = json_integer_value(json_object_get(status, "violations"));
-	if (w->violations < 0)
-		w->violations = 0;
-	json_array_foreach(json_object_get(status, "conditions"), i, cond) {
-		const char *type = json_string_value(json_object_get(cond, "type"));
-		const char *st = json_string_value(json_object_get(cond, "status"));
-		const char *ltt = json_string_value(json_object_get(cond, "lastTransitionTime"));
-
-		if (!type || strcmp(type, "Ready") != 0)
-			continue;
-		w->ready = st ? pg_strdup(st) : NULL;
-		w->ready_ltt = ltt ? pg_strdup(ltt) : NULL;
-		break;
-	}
-	if ((r < 0 && !w->invalid)) {
-		free_wp(NULL, w);
-		return -ENOMEM;
-	}
-	*ret = w;
-	return 0;
-}
-
 /* Token Secrets: that the name exists is all the judge asks. */
 static int decode_exists(void *ud, json_t *obj, void **ret)
 {
 	*ret = NULL;
-	return 0;
-}
-
-/* ---- profiles ---------------------------------------------------------------------- */
-
-static int prof_cmp(const struct profstate *p, const char *ns, const char *name)
-{
-	int r = strcmp(p->ns, ns);
-
-	return r ? r : strcmp(p->name, name);
-}
-
-static size_t prof_lower(struct controller *c, const char *ns, const char *name)
-{
-	size_t lo = 0, hi = c->nprofs;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (prof_cmp(c->profs[mid], ns, name) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
-static struct profstate *prof_find(struct controller *c, const char *ns, const char *name)
-{
-	size_t i = prof_lower(c, ns, name);
-
-	return i < c->nprofs && prof_cmp(c->profs[i], ns, name) == 0 ? c->profs[i] : NULL;
-}
-
-static void prof_unref(struct profstate *p)
-{
-	if (!p || --p->refs > 0)
-		return;
-	kube_object_unref(p->obj);
-	kube_object_unref(p->valid_obj);
-	pg_free(p->ns);
-	pg_free(p->name);
-	pg_free(p->uid);
-	pg_free(p->last_pod);
-	pg_free(p->last_reason);
-	pg_free(p->last_message);
-	pg_free(p->my_ready);
-	pg_free(p->my_ltt);
-	pg_free(p->written);
-	pg_free(p);
-}
-
-/* The profile enforced for @p: its own, or while it is invalid its last
- * valid generation's (seen by this process, else the one recorded in its
- * status), or NULL (never valid: nothing is enforced). */
-static struct profile *prof_applied(const struct profstate *p)
-{
-	if (p->wp->profile)
-		return p->wp->profile;
-	return p->valid_obj ? ((const struct wp *)kube_object_data(p->valid_obj))->profile
-			    : p->wp->restored;
-}
-
-/* The generation prof_applied() comes from, 0 for none. */
-static int64_t prof_applied_generation(const struct profstate *p)
-{
-	if (p->wp->profile)
-		return p->wp->generation;
-	if (p->valid_obj)
-		return ((const struct wp *)kube_object_data(p->valid_obj))->generation;
-	return p->wp->restored ? p->wp->restored_generation : 0;
-}
-
-/* The decoded generation prof_applied() comes from when it is one this
- * process saw (its spec may still have to be recorded), else NULL. */
-static const struct wp *prof_applied_wp(const struct profstate *p)
-{
-	if (p->wp->profile)
-		return p->wp;
-	return p->valid_obj ? kube_object_data(p->valid_obj) : NULL;
-}
-
-static void prof_remove_at(struct controller *c, size_t i)
-{
-	struct profstate *p = c->profs[i];
-
-	memmove(c->profs + i, c->profs + i + 1, (c->nprofs - i - 1) * sizeof(*c->profs));
-	c->nprofs--;
-	atomic_fetch_add(&c->profs_gen, 1);
-	p->removed = true;
-	prof_unref(p);
-}
-
-/* A new term counts from what the cluster shows now. */
-static void prof_reset_term(struct profstate *p)
-{
-	p->base = p->wp->violations;
-	p->added = 0;
-	p->has_last = false;
-	p->matched = 0;
-	pg_free(p->my_ready);
-	pg_free(p->my_ltt);
-	pg_free(p->written);
-	p->my_ready = p->my_ltt = p->written = NULL;
-	p->dirty = true;
-}
-
-static int prof_upsert(struct controller *c, struct kube_object *o)
-{
-	const char *ns = kube_object_namespace(o), *name = kube_object_name(o);
-	size_t i = prof_lower(c, ns, name);
-	struct profstate *p;
-
-	atomic_fetch_add(&c->profs_gen, 1);
-	if (i < c->nprofs && prof_cmp(c->profs[i], ns, name) == 0) {
-		p = c->profs[i];
-		if (strcmp(p->uid, kube_object_uid(o)) == 0) {
-			const struct wp *nw = kube_object_data(o);
-
-			/* An invalid generation keeps the last valid one. */
-			if (nw->profile) {
-				p->valid_obj = kube_object_unref(p->valid_obj);
-			} else if (p->wp->profile && p->obj != o) {
-				kube_object_unref(p->valid_obj);
-				p->valid_obj = kube_object_ref(p->obj);
-			}
-			kube_object_unref(p->obj);
-			p->obj = kube_object_ref(o);
-			p->wp = nw;
-			p->dirty = true;
-			return 0;
-		}
-		/* Recreated under the same name: a new profile. */
-		prof_remove_at(c, i);
-	}
-	if (c->nprofs == c->capprofs) {
-		size_t ncap = c->capprofs ? c->capprofs * 2 : 64;
-		struct profstate **v = pg_realloc(c->profs, ncap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		c->profs = v;
-		c->capprofs = ncap;
-	}
-	p = pg_calloc(1, sizeof(*p));
-	if (!p)
-		return -ENOMEM;
-	p->refs = 1;
-	p->ns = pg_strdup(ns);
-	p->name = pg_strdup(name);
-	p->uid = pg_strdup(kube_object_uid(o));
-	if (!p->ns || !p->name || !p->uid) {
-		prof_unref(p);
-		return -ENOMEM;
-	}
-	p->obj = kube_object_ref(o);
-	p->wp = kube_object_data(o);
-	p->invalid_reported = -1;
-	prof_reset_term(p);
-	memmove(c->profs + i + 1, c->profs + i, (c->nprofs - i) * sizeof(*c->profs));
-	c->profs[i] = p;
-	c->nprofs++;
 	return 0;
 }
 
@@ -470,7 +152,7 @@ static int prof_upsert(struct controller *c, struct kube_object *o)
 static void podstate_free(struct podstate *ps)
 {
 	for (size_t i = 0; i < ps->n; i++)
-		prof_unref(ps->v[i].prof);
+		profcache_unref(ps->v[i].prof);
 	pg_free(ps);
 }
 
@@ -633,8 +315,8 @@ static void judge_locked(struct controller *c, const char *key, struct kube_obje
 			podstate_drop(c, ps);
 		return;
 	}
-	lo = prof_lower(c, pod->namespace, "");
-	for (hi = lo; hi < c->nprofs && strcmp(c->profs[hi]->ns, pod->namespace) == 0; hi++)
+	lo = profcache_lower(&c->profs, pod->namespace, "");
+	for (hi = lo; hi < c->profs.n && strcmp(c->profs.v[hi]->ns, pod->namespace) == 0; hi++)
 		;
 	if (hi == lo && !ps)
 		return;         /* no profile here, nothing to forget */
@@ -645,8 +327,8 @@ static void judge_locked(struct controller *c, const char *key, struct kube_obje
 			goto oom;
 	}
 	for (size_t i = lo; i < hi; i++) {
-		struct profstate *p = c->profs[i];
-		struct profile *prof = prof_applied(p);
+		struct profstate *p = c->profs.v[i];
+		struct profile *prof = profcache_applied(p);
 
 		/* The profiles that bind the pod's account judge it too, even
 		 * when they do not select it: that is identity binding. */
@@ -884,8 +566,8 @@ static void maybe_activate(struct controller *c)
 		c->next_resync_ms = ticker_now_ms() + c->cfg.resync_ms;
 		c->recounted_ms = 0;
 		atomic_store(&c->recount, true);
-		for (size_t i = 0; i < c->nprofs; i++)
-			prof_reset_term(c->profs[i]);
+		for (size_t i = 0; i < c->profs.n; i++)
+			profcache_reset_term(c->profs.v[i]);
 		go = true;
 	}
 	pthread_mutex_unlock(&c->mu);
@@ -917,8 +599,8 @@ static void on_stopped_leading(void *ud)
 	atomic_store(&c->active, false);
 	smap_clear(&c->pods, drop_all_pods, NULL);
 	smap_clear(&c->pending_ns, free_nsreq, NULL);
-	for (size_t i = 0; i < c->nprofs; i++)
-		prof_reset_term(c->profs[i]);
+	for (size_t i = 0; i < c->profs.n; i++)
+		profcache_reset_term(c->profs.v[i]);
 	pthread_mutex_unlock(&c->mu);
 	queue_clear(c->queue);
 	actions_reset(c->actions);
@@ -982,7 +664,7 @@ static void on_violation(void *ud, const struct violation *v)
 	struct profstate *p;
 
 	pthread_mutex_lock(&c->mu);
-	p = prof_find(c, v->namespace, v->profile);
+	p = profcache_find(&c->profs, v->namespace, v->profile);
 	if (p && (!v->profile_uid || !*v->profile_uid || strcmp(p->uid, v->profile_uid) == 0)) {
 		p->added += v->count > 1 ? v->count : 1;
 		p->has_last = true;
@@ -1073,20 +755,16 @@ static void profile_changed(struct infslot *s, struct kube_object *cur, struct k
 	if (cur) {
 		struct profstate *p;
 
-		r = prof_upsert(c, cur);
-		p = r == 0 ? prof_find(c, ns, kube_object_name(cur)) : NULL;
+		r = profcache_upsert(&c->profs, cur);
+		p = r == 0 ? profcache_find(&c->profs, ns, kube_object_name(cur)) : NULL;
 		if (p && !p->wp->profile) {
-			kept = prof_applied_generation(p);
+			kept = profcache_applied_generation(p);
 			restored = !p->valid_obj && p->wp->restored;
 		}
 	} else {
-		size_t i = prof_lower(c, ns, kube_object_name(old));
-
-		if (i < c->nprofs && prof_cmp(c->profs[i], ns, kube_object_name(old)) == 0 &&
-		    strcmp(c->profs[i]->uid, kube_object_uid(old)) == 0)
-			prof_remove_at(c, i);
+		profcache_remove(&c->profs, ns, kube_object_name(old), kube_object_uid(old));
 	}
-	metric_set(c->m_profiles, (double)c->nprofs);
+	metric_set(c->m_profiles, (double)c->profs.n);
 	pthread_mutex_unlock(&c->mu);
 	atomic_store(&c->recount, true);
 	if (r < 0)
@@ -1137,7 +815,7 @@ static void profile_update(void *ud, struct kube_object *old, struct kube_object
 	if (a->generation == b->generation && a->spec_hash == b->spec_hash &&
 	    !a->profile == !b->profile) {
 		pthread_mutex_lock(&s->c->mu);
-		prof_upsert(s->c, cur);
+		profcache_upsert(&s->c->profs, cur);
 		pthread_mutex_unlock(&s->c->mu);
 		slot_ok(s);
 		return;
@@ -1311,8 +989,8 @@ static size_t collect_patches(struct controller *c, int64_t now_ms, bool all, st
 	pthread_mutex_lock(&c->mu);
 	if (!atomic_load(&c->active) || c->warming)
 		goto out;
-	for (size_t i = 0; i < c->nprofs; i++) {
-		struct profstate *p = c->profs[i];
+	for (size_t i = 0; i < c->profs.n; i++) {
+		struct profstate *p = c->profs.v[i];
 		struct pstatus st;
 		const struct wp *aw;
 		json_t *js, *cond;
@@ -1320,11 +998,11 @@ static size_t collect_patches(struct controller *c, int64_t now_ms, bool all, st
 
 		if (!p->dirty || (!all && now_ms - p->flushed_ms < c->cfg.status_interval_ms))
 			continue;
-		aw = prof_applied_wp(p);
+		aw = profcache_applied_wp(p);
 		st = (struct pstatus){
 			.generation = p->wp->generation, .valid = p->wp->profile != NULL,
 			.invalid_message = p->wp->invalid,
-			.enforced_generation = p->wp->profile ? 0 : prof_applied_generation(p),
+			.enforced_generation = p->wp->profile ? 0 : profcache_applied_generation(p),
 			.restored = !aw && p->wp->restored,
 			.stored_generation = p->wp->stored_generation,
 			.enforced_spec = aw ? aw->spec : NULL,
@@ -1435,7 +1113,7 @@ static size_t flush_status(struct controller *c, bool all, int max_rank, int64_t
 		if (r == -ECANCELED)
 			left++;
 		pthread_mutex_lock(&c->mu);
-		ps = p->ns && p->name ? prof_find(c, p->ns, p->name) : NULL;
+		ps = p->ns && p->name ? profcache_find(&c->profs, p->ns, p->name) : NULL;
 		if (ps && p->uid && strcmp(ps->uid, p->uid) == 0) {
 			if (r == 0) {
 				pg_free(ps->written);
@@ -1471,8 +1149,8 @@ struct invalid_report {
  * and the validation messages (the API server cuts a note at 1 KiB). */
 static char *invalid_note(const struct profstate *p)
 {
-	struct buf b = BUF_INIT(INVALID_MESSAGE_MAX + 128);
-	int64_t kept = prof_applied_generation(p);
+	struct buf b = BUF_INIT(PROFCACHE_INVALID_MAX + 128);
+	int64_t kept = profcache_applied_generation(p);
 	int r;
 
 	if (kept)
@@ -1500,8 +1178,8 @@ static void report_invalid(struct controller *c)
 	size_t n = 0;
 
 	pthread_mutex_lock(&c->mu);
-	for (size_t i = 0; i < c->nprofs; i++) {
-		struct profstate *p = c->profs[i];
+	for (size_t i = 0; i < c->profs.n; i++) {
+		struct profstate *p = c->profs.v[i];
 
 		if (p->wp->profile || p->invalid_reported == p->wp->generation || now < p->invalid_retry_ms)
 			continue;
@@ -1540,7 +1218,7 @@ static void report_invalid(struct controller *c)
 			r = may_act(c) ? kube_event_create(c->cfg.client, ir->ns, &ev, NULL, &err) : -EPERM;
 		}
 		pthread_mutex_lock(&c->mu);
-		ps = ir->ns && ir->name ? prof_find(c, ir->ns, ir->name) : NULL;
+		ps = ir->ns && ir->name ? profcache_find(&c->profs, ir->ns, ir->name) : NULL;
 		if (ps && ir->uid && strcmp(ps->uid, ir->uid) == 0) {
 			if (r == 0 || r == -EEXIST)
 				ps->invalid_reported = ir->generation;
@@ -1570,10 +1248,10 @@ static int count_one(void *ud, struct kube_object *o)
 
 	if (!pod || pod->terminating)
 		return 0;
-	for (i = prof_lower(c, pod->namespace, "");
-	     i < c->nprofs && strcmp(c->profs[i]->ns, pod->namespace) == 0; i++) {
-		struct profstate *p = c->profs[i];
-		const struct profile *prof = prof_applied(p);
+	for (i = profcache_lower(&c->profs, pod->namespace, "");
+	     i < c->profs.n && strcmp(c->profs.v[i]->ns, pod->namespace) == 0; i++) {
+		struct profstate *p = c->profs.v[i];
+		const struct profile *prof = profcache_applied(p);
 
 		if (prof && selector_matches(&prof->selector, &pod->labels))
 			p->counting++;
@@ -1587,11 +1265,11 @@ static void recount_matched(struct controller *c, int64_t now)
 {
 	atomic_store(&c->recount, false);
 	pthread_mutex_lock(&c->mu);
-	for (size_t i = 0; i < c->nprofs; i++)
-		c->profs[i]->counting = 0;
+	for (size_t i = 0; i < c->profs.n; i++)
+		c->profs.v[i]->counting = 0;
 	kube_informer_foreach(c->slot[INF_PODS].inf, count_one, c);
-	for (size_t i = 0; i < c->nprofs; i++) {
-		struct profstate *p = c->profs[i];
+	for (size_t i = 0; i < c->profs.n; i++) {
+		struct profstate *p = c->profs.v[i];
 
 		if (p->matched != p->counting) {
 			p->matched = p->counting;
@@ -1712,25 +1390,25 @@ int controller_profiles_snapshot(struct controller *c, uint64_t have, struct kub
 	struct profile **profs;
 	size_t n = 0;
 
-	if (atomic_load(&c->profs_gen) == have)
+	if (atomic_load(&c->profs.gen) == have)
 		return -EALREADY;
 	pthread_mutex_lock(&c->mu);
-	objs = pg_malloc((c->nprofs ? c->nprofs : 1) * sizeof(*objs));
-	profs = pg_malloc((c->nprofs ? c->nprofs : 1) * sizeof(*profs));
+	objs = pg_malloc((c->profs.n ? c->profs.n : 1) * sizeof(*objs));
+	profs = pg_malloc((c->profs.n ? c->profs.n : 1) * sizeof(*profs));
 	if (!objs || !profs) {
 		pthread_mutex_unlock(&c->mu);
 		pg_free(objs);
 		pg_free(profs);
 		return -ENOMEM;
 	}
-	*ret_gen = atomic_load(&c->profs_gen);
-	for (size_t i = 0; i < c->nprofs; i++) {
-		struct profstate *p = c->profs[i];
+	*ret_gen = atomic_load(&c->profs.gen);
+	for (size_t i = 0; i < c->profs.n; i++) {
+		struct profstate *p = c->profs.v[i];
 
-		if (!prof_applied(p))
+		if (!profcache_applied(p))
 			continue;
 		objs[n] = kube_object_ref(p->wp->profile ? p->obj : p->valid_obj);
-		profs[n++] = prof_applied(p);
+		profs[n++] = profcache_applied(p);
 	}
 	pthread_mutex_unlock(&c->mu);
 	*ret_objs = objs;
@@ -1909,8 +1587,8 @@ int controller_new(const struct controller_config *cfg, struct controller **ret)
 	r = add_informer(c, INF_PODS, &kube_res_pods, false, NULL, kube_decode_pod, kube_free_pod,
 			 &pods);
 	if (r == 0)
-		r = add_informer(c, INF_PROFILES, &kube_res_workloadprofiles, false, NULL, decode_wp,
-				 free_wp, &profiles);
+		r = add_informer(c, INF_PROFILES, &kube_res_workloadprofiles, false, NULL, profcache_wp_decode,
+				 profcache_wp_free, &profiles);
 	if (r == 0)
 		r = add_informer(c, INF_SAS, &kube_res_serviceaccounts, true, NULL, kube_decode_meta,
 				 kube_free_meta, &meta);
@@ -2124,9 +1802,9 @@ struct controller *controller_free(struct controller *c)
 	c->actions = actions_free(c->actions);
 	smap_clear(&c->pods, drop_all_pods, NULL);
 	smap_clear(&c->pending_ns, free_nsreq, NULL);
-	while (c->nprofs)
-		prof_remove_at(c, c->nprofs - 1);
-	pg_free(c->profs);
+	while (c->profs.n)
+		profcache_remove_at(&c->profs, c->profs.n - 1);
+	pg_free(c->profs.v);
 	for (int i = 0; i < INF__COUNT; i++)
 		c->slot[i].inf = kube_informer_free(c->slot[i].inf);
 	c->queue = queue_free(c->queue);
