@@ -40,6 +40,7 @@
 #include "queue.h"
 #include "recorder.h"
 #include "status.h"
+#include "status_ops.h"
 #include "strutil.h"
 #include "ticker.h"
 #include "xalloc.h"
@@ -53,8 +54,6 @@
 /* Errors and retries quiet this long: the watch is taken to be running. */
 #define QUIET_HEALTHY_MS (90 * 1000)
 #define TICK_MS 250
-/* How long our own status write may take to come back through the watch. */
-#define STATUS_ECHO_MS 5000
 /* The whole shutdown, by default: below the chart's (and Kubernetes')
  * terminationGracePeriodSeconds of 30 s. */
 #define SHUTDOWN_DEFAULT_MS 20000
@@ -915,176 +914,24 @@ static void request_ns(struct controller *c, const char *ns)
 
 /* ---- status ------------------------------------------------------------------------ */
 
-struct patch {
-	char *ns, *name, *uid, *text, *ready, *ltt;
-	json_t *status;
-	int rank;                       /* 0 violations, 1 the Ready condition, 2 counts */
-	size_t order;
-};
-
-static void patch_free(struct patch *p)
-{
-	pg_free(p->ns);
-	pg_free(p->name);
-	pg_free(p->uid);
-	pg_free(p->text);
-	pg_free(p->ready);
-	pg_free(p->ltt);
-	json_decref(p->status);
-}
-
-/* Whether the cluster's status already says what @built says. */
-static bool status_current(json_t *cached, json_t *built)
-{
-	const char *k;
-	json_t *v;
-
-	if (!cached)
-		return false;
-	json_object_foreach(built, k, v) {
-		if (!json_equal(v, json_object_get(cached, k)))
-			return false;
-	}
-	return true;
-}
-
-/* How much a status patch matters when there is no time for all: new
- * violations first (evidence of drift), then the Ready condition, then
- * counts (matchedPods, observedGeneration), which any leader recomputes. */
-static int patch_rank(json_t *cached, json_t *built)
-{
-	json_t *last = json_object_get(built, "lastViolation");
-
-	/* A status never written says no violation: 0 is no news. */
-	if (json_integer_value(json_object_get(built, "violations")) !=
-	    json_integer_value(json_object_get(cached, "violations")) ||
-	    (last && !json_equal(last, json_object_get(cached, "lastViolation"))))
-		return 0;
-	/* The last valid generation recorded: what a restart while the
-	 * profile is invalid will enforce. */
-	if (!json_equal(json_object_get(built, "conditions"), json_object_get(cached, "conditions")) ||
-	    json_object_get(built, "enforcedGeneration"))
-		return 1;
-	return 2;
-}
-
-static int patch_cmp(const void *x, const void *y)
-{
-	const struct patch *a = x, *b = y;
-
-	if (a->rank != b->rank)
-		return a->rank < b->rank ? -1 : 1;
-	return a->order < b->order ? -1 : a->order > b->order;
-}
-
 /* The status patches due now, taken under the lock, most important
  * first. */
-static size_t collect_patches(struct controller *c, int64_t now_ms, bool all, struct patch **ret)
+static size_t collect_patches(struct controller *c, int64_t now_ms, bool all,
+			      struct status_ops_patch **ret)
 {
-	struct patch *v = NULL;
+	struct status_ops_patch *v = NULL;
 	size_t n = 0;
 	struct timespec wall;
 
 	ticker_wall(&wall);
 	pthread_mutex_lock(&c->mu);
-	if (!atomic_load(&c->active) || c->warming)
-		goto out;
-	for (size_t i = 0; i < c->profs.n; i++) {
-		struct profstate *p = c->profs.v[i];
-		struct pstatus st;
-		const struct wp *aw;
-		json_t *js, *cond;
-		char *text;
-
-		if (!p->dirty || (!all && now_ms - p->flushed_ms < c->cfg.status_interval_ms))
-			continue;
-		aw = profcache_applied_wp(p);
-		st = (struct pstatus){
-			.generation = p->wp->generation, .valid = p->wp->profile != NULL,
-			.invalid_message = p->wp->invalid,
-			.enforced_generation = p->wp->profile ? 0 : profcache_applied_generation(p),
-			.restored = !aw && p->wp->restored,
-			.stored_generation = p->wp->stored_generation,
-			.enforced_spec = aw ? aw->spec : NULL,
-			.enforced_spec_bytes = aw ? aw->spec_bytes : p->wp->restored_bytes,
-			.matched = p->matched,
-			.violations = p->base + p->added, .has_last = p->has_last,
-			.last_pod = p->last_pod, .last_reason = p->last_reason,
-			.last_message = p->last_message, .last_time = p->last_time,
-			.prev_ready = p->my_ready ? p->my_ready : p->wp->ready,
-			.prev_transition = p->my_ready ? p->my_ltt : p->wp->ready_ltt,
-		};
-		js = status_build(&st, wall.tv_sec);
-		text = js ? json_dumps(js, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-		if (!text) {
-			json_decref(js);
-			continue;
-		}
-		p->dirty = false;
-		/* Nothing to say when the cluster shows it already, or when we
-		 * just said it and the cache has not caught up. */
-		if (status_current(p->wp->status, js) ||
-		    (p->written && strcmp(p->written, text) == 0 &&
-		     now_ms - p->flushed_ms < STATUS_ECHO_MS)) {
-			free(text);
-			json_decref(js);
-			continue;
-		}
-		if (n % 16 == 0) {
-			struct patch *nv = pg_realloc(v, (n + 16) * sizeof(*v));
-
-			if (!nv) {
-				free(text);
-				json_decref(js);
-				p->dirty = true;
-				break;
-			}
-			v = nv;
-		}
-		p->flushed_ms = now_ms;
-		cond = json_array_get(json_object_get(js, "conditions"), 0);
-		v[n] = (struct patch){
-			.ns = pg_strdup(p->ns), .name = pg_strdup(p->name), .uid = pg_strdup(p->uid),
-			.text = pg_strdup(text), .status = js,
-			.ready = pg_strdup(json_string_value(json_object_get(cond, "status"))),
-			.ltt = pg_strdup(json_string_value(json_object_get(cond, "lastTransitionTime"))),
-			.rank = patch_rank(p->wp->status, js), .order = n,
-		};
-		free(text);
-		n++;
-	}
-out:
+	if (atomic_load(&c->active) && !c->warming)
+		n = status_ops_collect(&c->profs, now_ms, wall.tv_sec, all, c->cfg.status_interval_ms,
+				       &v);
 	pthread_mutex_unlock(&c->mu);
-	if (n > 1)
-		qsort(v, n, sizeof(*v), patch_cmp);
+	status_ops_sort(v, n);
 	*ret = v;
 	return n;
-}
-
-/* A merge patch of the profile's /status that gives up when
- * c->flush_cancel is set (the shutdown deadline), within about a second. */
-static int status_patch(struct controller *c, const char *ns, const char *name, json_t *status,
-			struct kube_error *err)
-{
-	struct buf path = BUF_INIT(4096);
-	struct kube_request req = {
-		.method = "PATCH", .content_type = "application/merge-patch+json",
-		.retry = KUBE_RETRY_IDEMPOTENT, .cancel = &c->flush_cancel,
-	};
-	json_t *patch = json_pack("{sO}", "status", status);
-	char *text = patch ? json_dumps(patch, JSON_COMPACT) : NULL;
-	int r = -ENOMEM;
-
-	if (text && kube_path(&path, &kube_res_workloadprofiles, ns, name, "status") == 0) {
-		req.path = buf_str(&path);
-		req.body = text;
-		req.body_len = strlen(text);
-		r = kube_client_do(c->cfg.client, &req, NULL, err);
-	}
-	free(text);
-	json_decref(patch);
-	buf_free(&path);
-	return r;
 }
 
 /* Writes the status patches due (@all: every changed one, the interval
@@ -1094,13 +941,12 @@ static int status_patch(struct controller *c, const char *ns, const char *name, 
  * returned. */
 static size_t flush_status(struct controller *c, bool all, int max_rank, int64_t deadline_ms)
 {
-	struct patch *v;
+	struct status_ops_patch *v;
 	size_t n = collect_patches(c, ticker_now_ms(), all, &v), left = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		struct patch *p = &v[i];
+		struct status_ops_patch *p = &v[i];
 		struct kube_error err = { 0 };
-		struct profstate *ps;
 		bool late = p->rank > max_rank || atomic_load(&c->flush_cancel) ||
 			    (deadline_ms && ticker_now_ms() >= deadline_ms) ||
 			    (!all && atomic_load(&c->stopping));
@@ -1109,30 +955,19 @@ static size_t flush_status(struct controller *c, bool all, int max_rank, int64_t
 		if (late)
 			r = -ECANCELED;
 		else if (p->ns && p->name && p->uid && p->text && p->ready && p->ltt)
-			r = may_act(c) ? status_patch(c, p->ns, p->name, p->status, &err) : -EPERM;
+			r = may_act(c) ? status_ops_write(c->cfg.client, &c->flush_cancel, p->ns,
+							  p->name, p->status, &err)
+				       : -EPERM;
 		if (r == -ECANCELED)
 			left++;
 		pthread_mutex_lock(&c->mu);
-		ps = p->ns && p->name ? profcache_find(&c->profs, p->ns, p->name) : NULL;
-		if (ps && p->uid && strcmp(ps->uid, p->uid) == 0) {
-			if (r == 0) {
-				pg_free(ps->written);
-				pg_free(ps->my_ready);
-				pg_free(ps->my_ltt);
-				ps->written = p->text;
-				ps->my_ready = p->ready;
-				ps->my_ltt = p->ltt;
-				p->text = p->ready = p->ltt = NULL;
-			} else if (r != -ENOENT) {
-				ps->dirty = true;
-			}
-		}
+		status_ops_settle(&c->profs, p, r);
 		pthread_mutex_unlock(&c->mu);
 		if (r < 0 && r != -ENOENT && r != -EPERM && r != -ECANCELED)
 			pglog(PGLOG_WARN, "profile status not written", "namespace", p->ns ? p->ns : "",
 			      "profile", p->name ? p->name : "",
 			      "error", err.message[0] ? err.message : strerror(-r), NULL);
-		patch_free(p);
+		status_ops_patch_free(p);
 	}
 	pg_free(v);
 	return left;
