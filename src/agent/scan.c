@@ -23,7 +23,7 @@
 #include "arena.h"
 #include "buf.h"
 #include "cgroup.h"
-#include "hash.h"
+#include "ktab.h"
 #include "procfs.h"
 #include "strutil.h"
 #include "ticker.h"
@@ -34,92 +34,6 @@
 #define NET_TABLE_MAX (64u * 1024 * 1024)   /* a host netns with ~400k sockets */
 #define CMDLINE_MAX 4096
 #define ARGS_MAX 64
-
-/* ---- a keyed hash and an open-addressing table -------------------------
- * Not base's smap: keys are bytes (inodes, container IDs, paths a
- * container chooses), hashed with a per-process seed and a finaliser so a
- * container cannot aim its entries at one chain, and the entries are
- * values, not nodes embedded in what they index. */
-
-static uint64_t hash_bytes(uint64_t seed, const void *p, size_t n)
-{
-	uint64_t h = hash_fnv1a64(HASH_FNV64_BASIS ^ seed, p, n);
-
-	/* splitmix64's finaliser: FNV alone leaves the low bits weak */
-	h ^= h >> 30;
-	h *= 0xbf58476d1ce4e5b9ULL;
-	h ^= h >> 27;
-	h *= 0x94d049bb133111ebULL;
-	h ^= h >> 31;
-	return h;
-}
-
-/* Entries point at keys their owner keeps; a table never frees them. */
-struct kent {
-	uint64_t h;
-	const void *key;                /* NULL: empty slot */
-	size_t len;
-	void *val;
-};
-
-struct ktab {
-	struct kent *tab;
-	size_t cap;                     /* 0 or a power of two */
-	size_t n;
-};
-
-static struct kent *ktab_find(const struct ktab *t, uint64_t h, const void *key, size_t len)
-{
-	if (!t->cap)
-		return NULL;
-	for (size_t i = h & (t->cap - 1);; i = (i + 1) & (t->cap - 1)) {
-		struct kent *e = &t->tab[i];
-
-		if (!e->key)
-			return NULL;
-		if (e->h == h && e->len == len && memcmp(e->key, key, len) == 0)
-			return e;
-	}
-}
-
-static void ktab_place(struct kent *tab, size_t cap, const struct kent *e)
-{
-	size_t i = e->h & (cap - 1);
-
-	while (tab[i].key)
-		i = (i + 1) & (cap - 1);
-	tab[i] = *e;
-}
-
-/* Adds a key known to be absent.  0 or -ENOMEM. */
-static int ktab_add(struct ktab *t, uint64_t h, const void *key, size_t len, void *val)
-{
-	struct kent e = { h, key, len, val };
-
-	if ((t->n + 1) * 2 > t->cap) {
-		size_t ncap = t->cap ? t->cap * 2 : 16;
-		struct kent *nt = pg_calloc(ncap, sizeof(*nt));
-
-		if (!nt)
-			return -ENOMEM;
-		for (size_t i = 0; i < t->cap; i++)
-			if (t->tab[i].key)
-				ktab_place(nt, ncap, &t->tab[i]);
-		pg_free(t->tab);
-		t->tab = nt;
-		t->cap = ncap;
-	}
-	ktab_place(t->tab, t->cap, &e);
-	t->n++;
-	return 0;
-}
-
-static void ktab_free(struct ktab *t)
-{
-	pg_free(t->tab);
-	t->tab = NULL;
-	t->cap = t->n = 0;
-}
 
 /* ---- state kept across samples ------------------------------------------ */
 
@@ -242,7 +156,7 @@ static struct netns *netns_free(struct netns *n)
 
 static uint64_t inode_hash(const struct scan *s, uint64_t inode)
 {
-	return hash_bytes(s->seed, &inode, sizeof(inode));
+	return ktab_hash(s->seed, &inode, sizeof(inode));
 }
 
 /* The entry of @inode, added when absent.  NULL on allocation failure. */
@@ -346,7 +260,7 @@ static int netns_get(struct scan *s, int pfd, const char *pid, struct netns **re
 		n = snprintf(key, sizeof(key), "pid:%s", pid);
 	if (n < 0 || (size_t)n >= sizeof(key))
 		return -EINVAL;
-	h = hash_bytes(s->seed, key, (size_t)n);
+	h = ktab_hash(s->seed, key, (size_t)n);
 	e = ktab_find(&s->nets, h, key, (size_t)n);
 	if (e) {
 		ns = e->val;
@@ -633,7 +547,7 @@ static struct ctr *ctr_free(struct ctr *c)
 
 static int ctr_get(struct scan *s, const struct cgroup_ident *id, struct ctr **ret)
 {
-	uint64_t h = hash_bytes(s->seed, id->container_id, CGROUP_CONTAINER_ID_LEN);
+	uint64_t h = ktab_hash(s->seed, id->container_id, CGROUP_CONTAINER_ID_LEN);
 	struct kent *e = ktab_find(&s->ctrs, h, id->container_id, CGROUP_CONTAINER_ID_LEN);
 	struct ctr *c;
 
@@ -740,7 +654,7 @@ static int report_exe(struct scan *s, struct ctr *c, int pfd)
 		return 0;
 	deleted = procfs_strip_deleted(exe);
 	n = (long)strlen(exe);
-	h = hash_bytes(s->seed, exe, (size_t)n);
+	h = ktab_hash(s->seed, exe, (size_t)n);
 	if (ktab_find(&c->exes, h, exe, (size_t)n))
 		return 0;
 	if (c->exes.n >= max_keys(s)) {
@@ -786,7 +700,7 @@ static int report_conn(struct scan *s, struct ctr *c, const struct procfs_sock *
 	key.port[0] = (uint8_t)(k->rport >> 8);
 	key.port[1] = (uint8_t)k->rport;
 	memcpy(key.addr, k->raddr.bytes, sizeof(key.addr));
-	h = hash_bytes(s->seed, &key, sizeof(key));
+	h = ktab_hash(s->seed, &key, sizeof(key));
 	if (ktab_find(&c->conns, h, &key, sizeof(key)))
 		return 0;
 	if (c->conns.n >= max_keys(s)) {
@@ -1004,7 +918,7 @@ static int tok_get(struct scan *s, const char *uid, const char *vol, struct tok 
 
 	if (n < 0 || (size_t)n >= sizeof(key))
 		return -EINVAL;
-	h = hash_bytes(s->seed, key, (size_t)n);
+	h = ktab_hash(s->seed, key, (size_t)n);
 	e = ktab_find(&s->toks, h, key, (size_t)n);
 	if (e) {
 		*ret = e->val;
