@@ -55,15 +55,6 @@ struct conn_key {
 	uint8_t addr[16];
 };
 
-struct tok {
-	char *key;                      /* "<pod uid>/<volume>" */
-	size_t uid_len;
-	int64_t iat, exp;
-	uint64_t gen;
-	int last_err;                   /* the problem last told, 0 none */
-	bool reported;
-};
-
 /* What is known of one socket inode of a network namespace. */
 struct sock_ent {
 	uint64_t inode;                 /* 0: an empty slot */
@@ -106,7 +97,7 @@ struct scan {
 	uint64_t seed;
 	uint64_t gen;
 	struct ktab ctrs;               /* id -> struct ctr * */
-	struct ktab toks;               /* key -> struct tok * */
+	struct tokens_seen toks;
 	struct ktab nets;               /* key -> struct netns * */
 	struct buf line;                /* the event being written */
 	struct buf table;               /* a net table being read */
@@ -893,179 +884,34 @@ out:
 	return r;
 }
 
-/* ---- tokens ---------------------------------------------------------------- */
+/* ---- tokens (tokens.c reads them) --------------------------------------------- */
 
-static void tok_warn(struct scan *s, struct tok *t, int err, const char *what, const char *detail)
+static int report_token(void *ud, const char *uid, const char *vol, int64_t iat, int64_t exp)
 {
-	char uid[CGROUP_POD_UID_MAX + 1];
+	struct scan *s = ud;
+	int r = event_begin(s, "token", uid, NULL);
 
-	if (t->last_err == err)
-		return;
-	t->last_err = err;
-	if (!s->cfg.warn)
-		return;
-	snprintf(uid, sizeof(uid), "%.*s", (int)t->uid_len, t->key);
-	s->cfg.warn(s->cfg.warn_ud, what, uid, t->key + t->uid_len + 1, detail);
-}
-
-static int tok_get(struct scan *s, const char *uid, const char *vol, struct tok **ret)
-{
-	char key[512];
-	int n = snprintf(key, sizeof(key), "%s/%s", uid, vol);
-	struct kent *e;
-	struct tok *t;
-	uint64_t h;
-
-	if (n < 0 || (size_t)n >= sizeof(key))
-		return -EINVAL;
-	h = ktab_hash(s->seed, key, (size_t)n);
-	e = ktab_find(&s->toks, h, key, (size_t)n);
-	if (e) {
-		*ret = e->val;
-		return 0;
-	}
-	t = pg_calloc(1, sizeof(*t));
-	if (!t || !(t->key = pg_strdup(key))) {
-		pg_free(t);
-		return -ENOMEM;
-	}
-	t->uid_len = strlen(uid);
-	if (ktab_add(&s->toks, h, t->key, (size_t)n, t) < 0) {
-		pg_free(t->key);
-		pg_free(t);
-		return -ENOMEM;
-	}
-	*ret = t;
-	return 0;
-}
-
-static int report_token(struct scan *s, int voldirfd, const char *uid, const char *vol)
-{
-	char path[300];
-	struct token_claims cl;
-	struct tok *t;
-	int r;
-
-	if ((size_t)snprintf(path, sizeof(path), "%s/token", vol) >= sizeof(path))
-		return 0;
-	r = tokens_read_at(voldirfd, path, &cl);
-	if (r == -ENOENT)
-		return 0;       /* a projected volume without a token file */
-	if (r == -ENOMEM)
-		return r;
-	if (tok_get(s, uid, vol, &t) < 0)
-		return 0;
-	t->gen = s->gen;
-	if (r < 0) {
-		tok_warn(s, t, r, "projected token unreadable", strerror(-r));
-		return 0;
-	}
-	if (cl.iat < 0 || cl.exp < 0) {
-		tok_warn(s, t, -ENODATA, "projected token without iat or exp", "");
-		return 0;
-	}
-	if (cl.pod_uid[0] && strcmp(cl.pod_uid, uid) != 0)
-		tok_warn(s, t, -EXDEV, "projected token bound to another pod", cl.pod_uid);
-	else
-		t->last_err = 0;
-	if (t->reported && t->iat == cl.iat && t->exp == cl.exp)
-		return 0;
-	r = event_begin(s, "token", uid, NULL);
 	if (r == 0) {
 		r = buf_adds(&s->line, ",\"volume\":\"");
 		if (r == 0)
 			r = buf_add_json_escaped(&s->line, vol);
 		if (r == 0)
-			r = buf_printf(&s->line, "\",\"iat\":%lld,\"exp\":%lld", (long long)cl.iat,
-				       (long long)cl.exp);
+			r = buf_printf(&s->line, "\",\"iat\":%lld,\"exp\":%lld", (long long)iat,
+				       (long long)exp);
 	}
 	if (r == 0)
 		r = event_end(s);
 	if (r < 0)
 		return r;
 	s->st.tokens++;
-	t->iat = cl.iat;
-	t->exp = cl.exp;
-	t->reported = true;
 	return 0;
-}
-
-static bool is_pod_uid(const char *name)
-{
-	size_t n = strlen(name);
-
-	if (n != 36 && n != 32)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		bool dash = n == 36 && (i == 8 || i == 13 || i == 18 || i == 23);
-		char ch = name[i];
-
-		if (dash ? ch != '-' : !((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f')))
-			return false;
-	}
-	return true;
-}
-
-static int scan_pod_tokens(struct scan *s, int podsfd, const char *uid)
-{
-	char path[128];
-	struct dirent *de;
-	DIR *d;
-	int fd, r = 0;
-
-	snprintf(path, sizeof(path), "%s/volumes/kubernetes.io~projected", uid);
-	fd = openat(podsfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -ENOMEM;
-	}
-	while (r == 0 && (de = readdir(d)))
-		if (de->d_name[0] != '.')
-			r = report_token(s, fd, uid, de->d_name);
-	closedir(d);
-	return r;
 }
 
 static int scan_tokens(struct scan *s)
 {
-	struct dirent *de;
-	DIR *d;
-	int r = 0;
+	const struct tokens_sink sink = { report_token, s->cfg.warn, s->cfg.warn_ud, s };
 
-	if (!s->cfg.pods_dir || !*s->cfg.pods_dir)
-		return 0;
-	d = opendir(s->cfg.pods_dir);
-	if (!d)
-		return 0;       /* no kubelet here (yet): nothing to read */
-	while (r == 0 && (de = readdir(d)))
-		if (is_pod_uid(de->d_name))
-			r = scan_pod_tokens(s, dirfd(d), de->d_name);
-	closedir(d);
-	return r;
-}
-
-/* Drops the volumes gone from disk.  Out of memory, a live one is
- * dropped too: it is then reported again, never lost. */
-static void toks_collect(struct scan *s)
-{
-	struct ktab keep = { 0 };
-
-	for (size_t i = 0; i < s->toks.cap; i++) {
-		struct kent *e = &s->toks.tab[i];
-		struct tok *t = e->val;
-
-		if (!e->key)
-			continue;
-		if (t->gen == s->gen && ktab_add(&keep, e->h, e->key, e->len, t) == 0)
-			continue;
-		pg_free(t->key);
-		pg_free(t);
-	}
-	ktab_free(&s->toks);
-	s->toks = keep;
+	return tokens_scan(&s->toks, s->cfg.pods_dir, s->seed, s->gen, &sink);
 }
 
 /* ---- the sample ------------------------------------------------------------ */
@@ -1151,7 +997,7 @@ int scan_sample(struct scan *s, const struct timespec *now, scan_emit_fn emit, v
 	if (r == 0)
 		r = ctrs_collect(s);
 	if (r == 0)
-		toks_collect(s);
+		tokens_forget(&s->toks, s->gen);
 	sample_end(s);
 	if (ret_stats)
 		*ret_stats = s->st;
@@ -1166,14 +1012,7 @@ struct scan *scan_free(struct scan *s)
 		if (s->ctrs.tab[i].key)
 			ctr_free(s->ctrs.tab[i].val);
 	ktab_free(&s->ctrs);
-	for (size_t i = 0; i < s->toks.cap; i++)
-		if (s->toks.tab[i].key) {
-			struct tok *t = s->toks.tab[i].val;
-
-			pg_free(t->key);
-			pg_free(t);
-		}
-	ktab_free(&s->toks);
+	tokens_seen_free(&s->toks);
 	for (size_t i = 0; i < s->nets.cap; i++)
 		if (s->nets.tab[i].key)
 			netns_free(s->nets.tab[i].val);
