@@ -23,7 +23,7 @@
 #include "arena.h"
 #include "buf.h"
 #include "cgroup.h"
-#include "hash.h"
+#include "ktab.h"
 #include "procfs.h"
 #include "strutil.h"
 #include "ticker.h"
@@ -34,92 +34,6 @@
 #define NET_TABLE_MAX (64u * 1024 * 1024)   /* a host netns with ~400k sockets */
 #define CMDLINE_MAX 4096
 #define ARGS_MAX 64
-
-/* ---- a keyed hash and an open-addressing table -------------------------
- * Not base's smap: keys are bytes (inodes, container IDs, paths a
- * container chooses), hashed with a per-process seed and a finaliser so a
- * container cannot aim its entries at one chain, and the entries are
- * values, not nodes embedded in what they index. */
-
-static uint64_t hash_bytes(uint64_t seed, const void *p, size_t n)
-{
-	uint64_t h = hash_fnv1a64(HASH_FNV64_BASIS ^ seed, p, n);
-
-	/* splitmix64's finaliser: FNV alone leaves the low bits weak */
-	h ^= h >> 30;
-	h *= 0xbf58476d1ce4e5b9ULL;
-	h ^= h >> 27;
-	h *= 0x94d049bb133111ebULL;
-	h ^= h >> 31;
-	return h;
-}
-
-/* Entries point at keys their owner keeps; a table never frees them. */
-struct kent {
-	uint64_t h;
-	const void *key;                /* NULL: empty slot */
-	size_t len;
-	void *val;
-};
-
-struct ktab {
-	struct kent *tab;
-	size_t cap;                     /* 0 or a power of two */
-	size_t n;
-};
-
-static struct kent *ktab_find(const struct ktab *t, uint64_t h, const void *key, size_t len)
-{
-	if (!t->cap)
-		return NULL;
-	for (size_t i = h & (t->cap - 1);; i = (i + 1) & (t->cap - 1)) {
-		struct kent *e = &t->tab[i];
-
-		if (!e->key)
-			return NULL;
-		if (e->h == h && e->len == len && memcmp(e->key, key, len) == 0)
-			return e;
-	}
-}
-
-static void ktab_place(struct kent *tab, size_t cap, const struct kent *e)
-{
-	size_t i = e->h & (cap - 1);
-
-	while (tab[i].key)
-		i = (i + 1) & (cap - 1);
-	tab[i] = *e;
-}
-
-/* Adds a key known to be absent.  0 or -ENOMEM. */
-static int ktab_add(struct ktab *t, uint64_t h, const void *key, size_t len, void *val)
-{
-	struct kent e = { h, key, len, val };
-
-	if ((t->n + 1) * 2 > t->cap) {
-		size_t ncap = t->cap ? t->cap * 2 : 16;
-		struct kent *nt = pg_calloc(ncap, sizeof(*nt));
-
-		if (!nt)
-			return -ENOMEM;
-		for (size_t i = 0; i < t->cap; i++)
-			if (t->tab[i].key)
-				ktab_place(nt, ncap, &t->tab[i]);
-		pg_free(t->tab);
-		t->tab = nt;
-		t->cap = ncap;
-	}
-	ktab_place(t->tab, t->cap, &e);
-	t->n++;
-	return 0;
-}
-
-static void ktab_free(struct ktab *t)
-{
-	pg_free(t->tab);
-	t->tab = NULL;
-	t->cap = t->n = 0;
-}
 
 /* ---- state kept across samples ------------------------------------------ */
 
@@ -139,15 +53,6 @@ struct conn_key {
 	uint8_t proto;
 	uint8_t port[2];
 	uint8_t addr[16];
-};
-
-struct tok {
-	char *key;                      /* "<pod uid>/<volume>" */
-	size_t uid_len;
-	int64_t iat, exp;
-	uint64_t gen;
-	int last_err;                   /* the problem last told, 0 none */
-	bool reported;
 };
 
 /* What is known of one socket inode of a network namespace. */
@@ -192,7 +97,7 @@ struct scan {
 	uint64_t seed;
 	uint64_t gen;
 	struct ktab ctrs;               /* id -> struct ctr * */
-	struct ktab toks;               /* key -> struct tok * */
+	struct tokens_seen toks;
 	struct ktab nets;               /* key -> struct netns * */
 	struct buf line;                /* the event being written */
 	struct buf table;               /* a net table being read */
@@ -242,7 +147,7 @@ static struct netns *netns_free(struct netns *n)
 
 static uint64_t inode_hash(const struct scan *s, uint64_t inode)
 {
-	return hash_bytes(s->seed, &inode, sizeof(inode));
+	return ktab_hash(s->seed, &inode, sizeof(inode));
 }
 
 /* The entry of @inode, added when absent.  NULL on allocation failure. */
@@ -346,7 +251,7 @@ static int netns_get(struct scan *s, int pfd, const char *pid, struct netns **re
 		n = snprintf(key, sizeof(key), "pid:%s", pid);
 	if (n < 0 || (size_t)n >= sizeof(key))
 		return -EINVAL;
-	h = hash_bytes(s->seed, key, (size_t)n);
+	h = ktab_hash(s->seed, key, (size_t)n);
 	e = ktab_find(&s->nets, h, key, (size_t)n);
 	if (e) {
 		ns = e->val;
@@ -633,7 +538,7 @@ static struct ctr *ctr_free(struct ctr *c)
 
 static int ctr_get(struct scan *s, const struct cgroup_ident *id, struct ctr **ret)
 {
-	uint64_t h = hash_bytes(s->seed, id->container_id, CGROUP_CONTAINER_ID_LEN);
+	uint64_t h = ktab_hash(s->seed, id->container_id, CGROUP_CONTAINER_ID_LEN);
 	struct kent *e = ktab_find(&s->ctrs, h, id->container_id, CGROUP_CONTAINER_ID_LEN);
 	struct ctr *c;
 
@@ -740,7 +645,7 @@ static int report_exe(struct scan *s, struct ctr *c, int pfd)
 		return 0;
 	deleted = procfs_strip_deleted(exe);
 	n = (long)strlen(exe);
-	h = hash_bytes(s->seed, exe, (size_t)n);
+	h = ktab_hash(s->seed, exe, (size_t)n);
 	if (ktab_find(&c->exes, h, exe, (size_t)n))
 		return 0;
 	if (c->exes.n >= max_keys(s)) {
@@ -786,7 +691,7 @@ static int report_conn(struct scan *s, struct ctr *c, const struct procfs_sock *
 	key.port[0] = (uint8_t)(k->rport >> 8);
 	key.port[1] = (uint8_t)k->rport;
 	memcpy(key.addr, k->raddr.bytes, sizeof(key.addr));
-	h = hash_bytes(s->seed, &key, sizeof(key));
+	h = ktab_hash(s->seed, &key, sizeof(key));
 	if (ktab_find(&c->conns, h, &key, sizeof(key)))
 		return 0;
 	if (c->conns.n >= max_keys(s)) {
@@ -979,179 +884,34 @@ out:
 	return r;
 }
 
-/* ---- tokens ---------------------------------------------------------------- */
+/* ---- tokens (tokens.c reads them) --------------------------------------------- */
 
-static void tok_warn(struct scan *s, struct tok *t, int err, const char *what, const char *detail)
+static int report_token(void *ud, const char *uid, const char *vol, int64_t iat, int64_t exp)
 {
-	char uid[CGROUP_POD_UID_MAX + 1];
+	struct scan *s = ud;
+	int r = event_begin(s, "token", uid, NULL);
 
-	if (t->last_err == err)
-		return;
-	t->last_err = err;
-	if (!s->cfg.warn)
-		return;
-	snprintf(uid, sizeof(uid), "%.*s", (int)t->uid_len, t->key);
-	s->cfg.warn(s->cfg.warn_ud, what, uid, t->key + t->uid_len + 1, detail);
-}
-
-static int tok_get(struct scan *s, const char *uid, const char *vol, struct tok **ret)
-{
-	char key[512];
-	int n = snprintf(key, sizeof(key), "%s/%s", uid, vol);
-	struct kent *e;
-	struct tok *t;
-	uint64_t h;
-
-	if (n < 0 || (size_t)n >= sizeof(key))
-		return -EINVAL;
-	h = hash_bytes(s->seed, key, (size_t)n);
-	e = ktab_find(&s->toks, h, key, (size_t)n);
-	if (e) {
-		*ret = e->val;
-		return 0;
-	}
-	t = pg_calloc(1, sizeof(*t));
-	if (!t || !(t->key = pg_strdup(key))) {
-		pg_free(t);
-		return -ENOMEM;
-	}
-	t->uid_len = strlen(uid);
-	if (ktab_add(&s->toks, h, t->key, (size_t)n, t) < 0) {
-		pg_free(t->key);
-		pg_free(t);
-		return -ENOMEM;
-	}
-	*ret = t;
-	return 0;
-}
-
-static int report_token(struct scan *s, int voldirfd, const char *uid, const char *vol)
-{
-	char path[300];
-	struct token_claims cl;
-	struct tok *t;
-	int r;
-
-	if ((size_t)snprintf(path, sizeof(path), "%s/token", vol) >= sizeof(path))
-		return 0;
-	r = tokens_read_at(voldirfd, path, &cl);
-	if (r == -ENOENT)
-		return 0;       /* a projected volume without a token file */
-	if (r == -ENOMEM)
-		return r;
-	if (tok_get(s, uid, vol, &t) < 0)
-		return 0;
-	t->gen = s->gen;
-	if (r < 0) {
-		tok_warn(s, t, r, "projected token unreadable", strerror(-r));
-		return 0;
-	}
-	if (cl.iat < 0 || cl.exp < 0) {
-		tok_warn(s, t, -ENODATA, "projected token without iat or exp", "");
-		return 0;
-	}
-	if (cl.pod_uid[0] && strcmp(cl.pod_uid, uid) != 0)
-		tok_warn(s, t, -EXDEV, "projected token bound to another pod", cl.pod_uid);
-	else
-		t->last_err = 0;
-	if (t->reported && t->iat == cl.iat && t->exp == cl.exp)
-		return 0;
-	r = event_begin(s, "token", uid, NULL);
 	if (r == 0) {
 		r = buf_adds(&s->line, ",\"volume\":\"");
 		if (r == 0)
 			r = buf_add_json_escaped(&s->line, vol);
 		if (r == 0)
-			r = buf_printf(&s->line, "\",\"iat\":%lld,\"exp\":%lld", (long long)cl.iat,
-				       (long long)cl.exp);
+			r = buf_printf(&s->line, "\",\"iat\":%lld,\"exp\":%lld", (long long)iat,
+				       (long long)exp);
 	}
 	if (r == 0)
 		r = event_end(s);
 	if (r < 0)
 		return r;
 	s->st.tokens++;
-	t->iat = cl.iat;
-	t->exp = cl.exp;
-	t->reported = true;
 	return 0;
-}
-
-static bool is_pod_uid(const char *name)
-{
-	size_t n = strlen(name);
-
-	if (n != 36 && n != 32)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		bool dash = n == 36 && (i == 8 || i == 13 || i == 18 || i == 23);
-		char ch = name[i];
-
-		if (dash ? ch != '-' : !((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f')))
-			return false;
-	}
-	return true;
-}
-
-static int scan_pod_tokens(struct scan *s, int podsfd, const char *uid)
-{
-	char path[128];
-	struct dirent *de;
-	DIR *d;
-	int fd, r = 0;
-
-	snprintf(path, sizeof(path), "%s/volumes/kubernetes.io~projected", uid);
-	fd = openat(podsfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -ENOMEM;
-	}
-	while (r == 0 && (de = readdir(d)))
-		if (de->d_name[0] != '.')
-			r = report_token(s, fd, uid, de->d_name);
-	closedir(d);
-	return r;
 }
 
 static int scan_tokens(struct scan *s)
 {
-	struct dirent *de;
-	DIR *d;
-	int r = 0;
+	const struct tokens_sink sink = { report_token, s->cfg.warn, s->cfg.warn_ud, s };
 
-	if (!s->cfg.pods_dir || !*s->cfg.pods_dir)
-		return 0;
-	d = opendir(s->cfg.pods_dir);
-	if (!d)
-		return 0;       /* no kubelet here (yet): nothing to read */
-	while (r == 0 && (de = readdir(d)))
-		if (is_pod_uid(de->d_name))
-			r = scan_pod_tokens(s, dirfd(d), de->d_name);
-	closedir(d);
-	return r;
-}
-
-/* Drops the volumes gone from disk.  Out of memory, a live one is
- * dropped too: it is then reported again, never lost. */
-static void toks_collect(struct scan *s)
-{
-	struct ktab keep = { 0 };
-
-	for (size_t i = 0; i < s->toks.cap; i++) {
-		struct kent *e = &s->toks.tab[i];
-		struct tok *t = e->val;
-
-		if (!e->key)
-			continue;
-		if (t->gen == s->gen && ktab_add(&keep, e->h, e->key, e->len, t) == 0)
-			continue;
-		pg_free(t->key);
-		pg_free(t);
-	}
-	ktab_free(&s->toks);
-	s->toks = keep;
+	return tokens_scan(&s->toks, s->cfg.pods_dir, s->seed, s->gen, &sink);
 }
 
 /* ---- the sample ------------------------------------------------------------ */
@@ -1237,7 +997,7 @@ int scan_sample(struct scan *s, const struct timespec *now, scan_emit_fn emit, v
 	if (r == 0)
 		r = ctrs_collect(s);
 	if (r == 0)
-		toks_collect(s);
+		tokens_forget(&s->toks, s->gen);
 	sample_end(s);
 	if (ret_stats)
 		*ret_stats = s->st;
@@ -1252,14 +1012,7 @@ struct scan *scan_free(struct scan *s)
 		if (s->ctrs.tab[i].key)
 			ctr_free(s->ctrs.tab[i].val);
 	ktab_free(&s->ctrs);
-	for (size_t i = 0; i < s->toks.cap; i++)
-		if (s->toks.tab[i].key) {
-			struct tok *t = s->toks.tab[i].val;
-
-			pg_free(t->key);
-			pg_free(t);
-		}
-	ktab_free(&s->toks);
+	tokens_seen_free(&s->toks);
 	for (size_t i = 0; i < s->nets.cap; i++)
 		if (s->nets.tab[i].key)
 			netns_free(s->nets.tab[i].val);

@@ -1,19 +1,25 @@
 /* tokens.c - a projected token's claims without its credential.  The
  * payload is decoded into a scratch buffer that is zeroed before it is
  * freed, as is the buffer the file was read into; the claims are copied
- * out as numbers and a UID. */
+ * out as numbers and a UID.  And, for the sampler, the tokens of every pod
+ * under the kubelet's pod directory: which are new or renewed since the
+ * last sample, and which volumes are gone. */
 #include "tokens.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "arena.h"
 #include "base64.h"
+#include "cgroup.h"
 #include "fdio.h"
 #include "jval.h"
+#include "ktab.h"
 #include "xalloc.h"
 
 /* An integer claim; JSON numbers like 1.7e9 are not what the API server
@@ -155,4 +161,199 @@ int tokens_read_at(int dirfd, const char *name, struct token_claims *ret)
 	explicit_bzero(text, TOKENS_MAX_BYTES + 1);
 	pg_free(text);
 	return r;
+}
+
+/* ---- the pods' projected tokens, sample by sample -------------------------- */
+
+/* What was last seen and reported of one projected volume's token. */
+struct tok {
+	char *key;                      /* "<pod uid>/<volume>" */
+	size_t uid_len;
+	int64_t iat, exp;
+	uint64_t gen;
+	int last_err;                   /* the problem last told, 0 none */
+	bool reported;
+};
+
+struct tokens_scan_ctx {
+	const struct tokens_sink *sink;
+	uint64_t seed, gen;
+};
+
+static void tok_warn(const struct tokens_sink *sink, struct tok *t, int err, const char *what,
+		     const char *detail)
+{
+	char uid[CGROUP_POD_UID_MAX + 1];
+
+	if (t->last_err == err)
+		return;
+	t->last_err = err;
+	if (!sink->warn)
+		return;
+	snprintf(uid, sizeof(uid), "%.*s", (int)t->uid_len, t->key);
+	sink->warn(sink->warn_ud, what, uid, t->key + t->uid_len + 1, detail);
+}
+
+static int tok_get(struct tokens_seen *ts, uint64_t seed, const char *uid, const char *vol,
+		   struct tok **ret)
+{
+	char key[512];
+	int n = snprintf(key, sizeof(key), "%s/%s", uid, vol);
+	struct kent *e;
+	struct tok *t;
+	uint64_t h;
+
+	if (n < 0 || (size_t)n >= sizeof(key))
+		return -EINVAL;
+	h = ktab_hash(seed, key, (size_t)n);
+	e = ktab_find(&ts->toks, h, key, (size_t)n);
+	if (e) {
+		*ret = e->val;
+		return 0;
+	}
+	t = pg_calloc(1, sizeof(*t));
+	if (!t || !(t->key = pg_strdup(key))) {
+		pg_free(t);
+		return -ENOMEM;
+	}
+	t->uid_len = strlen(uid);
+	if (ktab_add(&ts->toks, h, t->key, (size_t)n, t) < 0) {
+		pg_free(t->key);
+		pg_free(t);
+		return -ENOMEM;
+	}
+	*ret = t;
+	return 0;
+}
+
+static int report_token(struct tokens_seen *ts, const struct tokens_scan_ctx *x, int voldirfd,
+			const char *uid, const char *vol)
+{
+	char path[300];
+	struct token_claims cl;
+	struct tok *t;
+	int r;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/token", vol) >= sizeof(path))
+		return 0;
+	r = tokens_read_at(voldirfd, path, &cl);
+	if (r == -ENOENT)
+		return 0;       /* a projected volume without a token file */
+	if (r == -ENOMEM)
+		return r;
+	if (tok_get(ts, x->seed, uid, vol, &t) < 0)
+		return 0;
+	t->gen = x->gen;
+	if (r < 0) {
+		tok_warn(x->sink, t, r, "projected token unreadable", strerror(-r));
+		return 0;
+	}
+	if (cl.iat < 0 || cl.exp < 0) {
+		tok_warn(x->sink, t, -ENODATA, "projected token without iat or exp", "");
+		return 0;
+	}
+	if (cl.pod_uid[0] && strcmp(cl.pod_uid, uid) != 0)
+		tok_warn(x->sink, t, -EXDEV, "projected token bound to another pod", cl.pod_uid);
+	else
+		t->last_err = 0;
+	if (t->reported && t->iat == cl.iat && t->exp == cl.exp)
+		return 0;
+	r = x->sink->report(x->sink->ud, uid, vol, cl.iat, cl.exp);
+	if (r < 0)
+		return r;
+	t->iat = cl.iat;
+	t->exp = cl.exp;
+	t->reported = true;
+	return 0;
+}
+
+static bool is_pod_uid(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n != 36 && n != 32)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		bool dash = n == 36 && (i == 8 || i == 13 || i == 18 || i == 23);
+		char ch = name[i];
+
+		if (dash ? ch != '-' : !((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f')))
+			return false;
+	}
+	return true;
+}
+
+static int scan_pod_tokens(struct tokens_seen *ts, const struct tokens_scan_ctx *x, int podsfd,
+			   const char *uid)
+{
+	char path[128];
+	struct dirent *de;
+	DIR *d;
+	int fd, r = 0;
+
+	snprintf(path, sizeof(path), "%s/volumes/kubernetes.io~projected", uid);
+	fd = openat(podsfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -ENOMEM;
+	}
+	while (r == 0 && (de = readdir(d)))
+		if (de->d_name[0] != '.')
+			r = report_token(ts, x, fd, uid, de->d_name);
+	closedir(d);
+	return r;
+}
+
+int tokens_scan(struct tokens_seen *ts, const char *pods_dir, uint64_t seed, uint64_t gen,
+		const struct tokens_sink *sink)
+{
+	const struct tokens_scan_ctx x = { sink, seed, gen };
+	struct dirent *de;
+	DIR *d;
+	int r = 0;
+
+	if (!pods_dir || !*pods_dir)
+		return 0;
+	d = opendir(pods_dir);
+	if (!d)
+		return 0;       /* no kubelet here (yet): nothing to read */
+	while (r == 0 && (de = readdir(d)))
+		if (is_pod_uid(de->d_name))
+			r = scan_pod_tokens(ts, &x, dirfd(d), de->d_name);
+	closedir(d);
+	return r;
+}
+
+void tokens_forget(struct tokens_seen *ts, uint64_t gen)
+{
+	struct ktab keep = { 0 };
+
+	for (size_t i = 0; i < ts->toks.cap; i++) {
+		struct kent *e = &ts->toks.tab[i];
+		struct tok *t = e->val;
+
+		if (!e->key)
+			continue;
+		if (t->gen == gen && ktab_add(&keep, e->h, e->key, e->len, t) == 0)
+			continue;
+		pg_free(t->key);
+		pg_free(t);
+	}
+	ktab_free(&ts->toks);
+	ts->toks = keep;
+}
+
+void tokens_seen_free(struct tokens_seen *ts)
+{
+	for (size_t i = 0; i < ts->toks.cap; i++)
+		if (ts->toks.tab[i].key) {
+			struct tok *t = ts->toks.tab[i].val;
+
+			pg_free(t->key);
+			pg_free(t);
+		}
+	ktab_free(&ts->toks);
 }

@@ -5,12 +5,14 @@
  * resyncs, and keeps metrics and health.  Nothing is judged until every
  * cache has synced and this replica leads.
  *
- * For a pod with findings the judge remembers a fingerprint of each
- * (profile, reason) group already reported, so a re-judge reports only what
- * changed; pods without findings cost nothing beyond the informer's cache.
- * That memory belongs to one leadership term: a new term starts from the
- * cluster's state.  matchedPods is counted afresh by a scan of the cache
- * when pods or profiles changed, at most once per status interval. */
+ * For a pod with findings the judge (podjudge.c) remembers a fingerprint
+ * of each (profile, reason) group already reported, so a re-judge reports
+ * only what changed; pods without findings cost nothing beyond the
+ * informer's cache.  That memory belongs to one leadership term: a new
+ * term starts from the cluster's state.  matchedPods is counted afresh by
+ * a scan of the cache when pods or profiles changed, at most once per
+ * status interval.  The profile cache is profcache.c's, the status writes
+ * status_ops.c's. */
 #include "controller.h"
 
 #include <errno.h>
@@ -26,9 +28,7 @@
 
 #include "actions.h"
 #include "buf.h"
-#include "drift.h"
 #include "engine.h"
-#include "errlist.h"
 #include "hash.h"
 #include "kube_api.h"
 #include "kube_client.h"
@@ -37,17 +37,18 @@
 #include "leader.h"
 #include "metrics.h"
 #include "pglog.h"
+#include "podjudge.h"
+#include "profcache.h"
 #include "queue.h"
 #include "recorder.h"
-#include "hash.h"
 #include "status.h"
+#include "status_ops.h"
 #include "strutil.h"
 #include "ticker.h"
 #include "xalloc.h"
 
 #define IGNORE_LABEL "profileguard.io/ignore"
 #define TOKEN_SECRET_SELECTOR "type=kubernetes.io/service-account-token"
-#define INVALID_MESSAGE_MAX 4096
 /* A ProfileInvalid Event that could not be written is tried again after this. */
 #define INVALID_EVENT_RETRY_MS 30000
 /* An informer failing this long with no success in between: /healthz 503. */
@@ -55,8 +56,6 @@
 /* Errors and retries quiet this long: the watch is taken to be running. */
 #define QUIET_HEALTHY_MS (90 * 1000)
 #define TICK_MS 250
-/* How long our own status write may take to come back through the watch. */
-#define STATUS_ECHO_MS 5000
 /* The whole shutdown, by default: below the chart's (and Kubernetes')
  * terminationGracePeriodSeconds of 30 s. */
 #define SHUTDOWN_DEFAULT_MS 20000
@@ -79,71 +78,6 @@ struct infslot {
 	_Atomic int64_t failing_since;  /* 0: healthy */
 	uint64_t progress_seen, activity_seen;
 	int64_t activity_ms;
-};
-
-/* The informer's value for a WorkloadProfile. */
-struct wp {
-	struct profile *profile;        /* NULL: this generation is invalid */
-	char *invalid;                  /* the validation messages, joined */
-	int64_t generation;
-	int64_t violations;             /* status.violations */
-	char *ready;                    /* status of the Ready condition; NULL */
-	char *ready_ltt;                /* its lastTransitionTime */
-	uint64_t spec_hash;             /* what the spec says, whatever generation says */
-	json_t *status;                 /* the status as the cluster has it; NULL */
-	/* status.enforcedGeneration as the cluster has it (0: none). */
-	int64_t stored_generation;
-	/* Valid and not yet recorded in status: the spec to record (a
-	 * reference); NULL otherwise, so a recorded spec is not held twice. */
-	json_t *spec;
-	size_t spec_bytes;              /* the spec's size, serialized (status_spec_bytes) */
-	/* Invalid: the last valid generation read back from status, for a
-	 * controller that never saw it valid (profile_restore_enforced). */
-	struct profile *restored;
-	int64_t restored_generation;
-	size_t restored_bytes;
-	char *restore_why;              /* why none was, when status said something */
-};
-
-/* The controller's view of one profile. */
-struct profstate {
-	int refs;
-	bool removed;
-	char *ns, *name, *uid;
-	struct kube_object *obj;        /* the cached profile (a reference) */
-	const struct wp *wp;
-	/* While wp is invalid: the cache entry of this object's last valid
-	 * generation (a reference), enforced instead (SPEC §2); NULL when
-	 * wp is valid or none was seen this process. */
-	struct kube_object *valid_obj;
-	int64_t invalid_reported;       /* the invalid generation whose Event is written */
-	int64_t invalid_retry_ms;       /* an Event write failed: not before this */
-	int64_t matched;
-	int64_t counting;               /* matched, while a recount runs */
-	int64_t base, added;            /* violations: as found this term, and since */
-	bool has_last;
-	char *last_pod, *last_reason, *last_message;
-	int64_t last_time;
-	char *my_ready, *my_ltt;        /* the Ready condition this term wrote */
-	bool dirty;
-	int64_t flushed_ms;
-	char *written;                  /* the last status patch sent */
-};
-
-/* A finding group reported for a pod. */
-struct pentry {
-	struct profstate *prof;         /* a reference */
-	uint64_t fp;
-	uint8_t reason;
-};
-
-/* The groups reported for one pod, in one allocation: the entries, then
- * the key ("ns/name") and the pod's UID. */
-struct podstate {
-	struct smap_node node;
-	const char *uid;
-	size_t n;
-	struct pentry v[];
 };
 
 struct nsreq {
@@ -170,9 +104,8 @@ struct controller {
 
 	pthread_mutex_t mu;             /* everything below */
 	pthread_cond_t loop_cond;
-	struct profstate **profs;       /* sorted by namespace, name */
-	size_t nprofs, capprofs;
-	struct smap pods;               /* "ns/name" -> podstate, pods with findings */
+	struct profcache profs;
+	struct podjudge judge;          /* what was reported, per pod with findings */
 	atomic_bool recount;            /* matchedPods may have moved */
 	int64_t recounted_ms;
 	struct smap pending_ns;         /* namespaces to re-judge */
@@ -181,7 +114,6 @@ struct controller {
 	size_t pass_count;
 	bool pass_all;
 	int64_t next_resync_ms;
-	_Atomic uint64_t profs_gen;     /* moves whenever profs changes */
 	/* The telemetry ingest's indexes follow the pods (telemetry_ops.c). */
 	controller_pod_hook_fn pod_hook;
 	void *pod_hook_ud;
@@ -192,326 +124,11 @@ struct controller {
 static void request_ns(struct controller *c, const char *ns);
 static void maybe_activate(struct controller *c);
 
-/* ---- WorkloadProfile decoding ------------------------------------------------------ */
-
-static void free_wp(void *ud, void *data)
-{
-	struct wp *w = data;
-
-	if (!w)
-		return;
-	profile_free(w->profile);
-	pg_free(w->invalid);
-	pg_free(w->ready);
-	pg_free(w->ready_ltt);
-	json_decref(w->status);
-	json_decref(w->spec);
-	profile_free(w->restored);
-	pg_free(w->restore_why);
-	pg_free(w);
-}
-
-static uint64_t hash_json(json_t *v)
-{
-	char *text = v ? json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) : NULL;
-	uint64_t h = hash_fnv1a64_str(HASH_FNV64_BASIS, text ? text : "");
-
-	free(text);
-	return h;
-}
-
-/* Keeps an invalid profile too, as "invalid with these messages", so its
- * Ready condition can say why; it is never applied. */
-static int decode_wp(void *ud, json_t *obj, void **ret)
-{
-	json_t *meta = json_object_get(obj, "metadata");
-	json_t *status = json_object_get(obj, "status"), *cond;
-	struct errlist errs;
-	struct wp *w;
-	size_t i;
-	int r;
-
-	w = pg_calloc(1, sizeof(*w));
-	if (!w)
-		return -ENOMEM;
-	errlist_init(&errs, 64);
-	r = profile_parse(obj, "default", &errs, &w->profile);
-	if (r == -ENOMEM || errs.oom) {
-		errlist_free(&errs);
-		free_wp(NULL, w);
-		return -ENOMEM;
-	}
-	if (r < 0) {
-		w->profile = NULL;
-		w->invalid = status_join_messages((const char *const *)errs.msgs, errs.n,
-						  INVALID_MESSAGE_MAX);
-	}
-	errlist_free(&errs);
-	w->generation = json_integer_value(json_object_get(meta, "generation"));
-	w->spec_hash = hash_json(json_object_get(obj, "spec"));
-	if (json_is_object(status))
-		w->status = json_incref(status);
-	w->stored_generation = json_integer_value(json_object_get(status, "enforcedGeneration"));
-	w->spec_bytes = status_spec_bytes(json_object_get(obj, "spec"));
-	/* Over the cap it is not recorded: status_build() says so from the
-	 * size alone. */
-	if (w->profile && w->stored_generation != w->generation &&
-	    w->spec_bytes <= STATUS_ENFORCED_SPEC_MAX)
-		w->spec = json_incref(json_object_get(obj, "spec"));
-	if (!w->profile) {
-		char why[PROFILE_MAX_STRING + 256];
-		json_t *rs = json_object_get(status, "enforcedSpec");
-
-		r = profile_restore_enforced(obj, &w->restored, &w->restored_generation, why, sizeof(why));
-		if (r == -ENOMEM) {
-			free_wp(NULL, w);
-			return r;
-		}
-		w->restored_bytes = w->restored ? status_spec_bytes(rs) : 0;
-		if (!w->restored && why[0] && !(w->restore_why = pg_strdup(why))) {
-			free_wp(NULL, w);
-			return -ENOMEM;
-		}
-		r = -EINVAL;
-	}
-	w->violations = json_integer_value(json_object_get(status, "violations"));
-	if (w->violations < 0)
-		w->violations = 0;
-	json_array_foreach(json_object_get(status, "conditions"), i, cond) {
-		const char *type = json_string_value(json_object_get(cond, "type"));
-		const char *st = json_string_value(json_object_get(cond, "status"));
-		const char *ltt = json_string_value(json_object_get(cond, "lastTransitionTime"));
-
-		if (!type || strcmp(type, "Ready") != 0)
-			continue;
-		w->ready = st ? pg_strdup(st) : NULL;
-		w->ready_ltt = ltt ? pg_strdup(ltt) : NULL;
-		break;
-	}
-	if ((r < 0 && !w->invalid)) {
-		free_wp(NULL, w);
-		return -ENOMEM;
-	}
-	*ret = w;
-	return 0;
-}
-
 /* Token Secrets: that the name exists is all the judge asks. */
 static int decode_exists(void *ud, json_t *obj, void **ret)
 {
 	*ret = NULL;
 	return 0;
-}
-
-/* ---- profiles ---------------------------------------------------------------------- */
-
-static int prof_cmp(const struct profstate *p, const char *ns, const char *name)
-{
-	int r = strcmp(p->ns, ns);
-
-	return r ? r : strcmp(p->name, name);
-}
-
-static size_t prof_lower(struct controller *c, const char *ns, const char *name)
-{
-	size_t lo = 0, hi = c->nprofs;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (prof_cmp(c->profs[mid], ns, name) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
-static struct profstate *prof_find(struct controller *c, const char *ns, const char *name)
-{
-	size_t i = prof_lower(c, ns, name);
-
-	return i < c->nprofs && prof_cmp(c->profs[i], ns, name) == 0 ? c->profs[i] : NULL;
-}
-
-static void prof_unref(struct profstate *p)
-{
-	if (!p || --p->refs > 0)
-		return;
-	kube_object_unref(p->obj);
-	kube_object_unref(p->valid_obj);
-	pg_free(p->ns);
-	pg_free(p->name);
-	pg_free(p->uid);
-	pg_free(p->last_pod);
-	pg_free(p->last_reason);
-	pg_free(p->last_message);
-	pg_free(p->my_ready);
-	pg_free(p->my_ltt);
-	pg_free(p->written);
-	pg_free(p);
-}
-
-/* The profile enforced for @p: its own, or while it is invalid its last
- * valid generation's (seen by this process, else the one recorded in its
- * status), or NULL (never valid: nothing is enforced). */
-static struct profile *prof_applied(const struct profstate *p)
-{
-	if (p->wp->profile)
-		return p->wp->profile;
-	return p->valid_obj ? ((const struct wp *)kube_object_data(p->valid_obj))->profile
-			    : p->wp->restored;
-}
-
-/* The generation prof_applied() comes from, 0 for none. */
-static int64_t prof_applied_generation(const struct profstate *p)
-{
-	if (p->wp->profile)
-		return p->wp->generation;
-	if (p->valid_obj)
-		return ((const struct wp *)kube_object_data(p->valid_obj))->generation;
-	return p->wp->restored ? p->wp->restored_generation : 0;
-}
-
-/* The decoded generation prof_applied() comes from when it is one this
- * process saw (its spec may still have to be recorded), else NULL. */
-static const struct wp *prof_applied_wp(const struct profstate *p)
-{
-	if (p->wp->profile)
-		return p->wp;
-	return p->valid_obj ? kube_object_data(p->valid_obj) : NULL;
-}
-
-static void prof_remove_at(struct controller *c, size_t i)
-{
-	struct profstate *p = c->profs[i];
-
-	memmove(c->profs + i, c->profs + i + 1, (c->nprofs - i - 1) * sizeof(*c->profs));
-	c->nprofs--;
-	atomic_fetch_add(&c->profs_gen, 1);
-	p->removed = true;
-	prof_unref(p);
-}
-
-/* A new term counts from what the cluster shows now. */
-static void prof_reset_term(struct profstate *p)
-{
-	p->base = p->wp->violations;
-	p->added = 0;
-	p->has_last = false;
-	p->matched = 0;
-	pg_free(p->my_ready);
-	pg_free(p->my_ltt);
-	pg_free(p->written);
-	p->my_ready = p->my_ltt = p->written = NULL;
-	p->dirty = true;
-}
-
-static int prof_upsert(struct controller *c, struct kube_object *o)
-{
-	const char *ns = kube_object_namespace(o), *name = kube_object_name(o);
-	size_t i = prof_lower(c, ns, name);
-	struct profstate *p;
-
-	atomic_fetch_add(&c->profs_gen, 1);
-	if (i < c->nprofs && prof_cmp(c->profs[i], ns, name) == 0) {
-		p = c->profs[i];
-		if (strcmp(p->uid, kube_object_uid(o)) == 0) {
-			const struct wp *nw = kube_object_data(o);
-
-			/* An invalid generation keeps the last valid one. */
-			if (nw->profile) {
-				p->valid_obj = kube_object_unref(p->valid_obj);
-			} else if (p->wp->profile && p->obj != o) {
-				kube_object_unref(p->valid_obj);
-				p->valid_obj = kube_object_ref(p->obj);
-			}
-			kube_object_unref(p->obj);
-			p->obj = kube_object_ref(o);
-			p->wp = nw;
-			p->dirty = true;
-			return 0;
-		}
-		/* Recreated under the same name: a new profile. */
-		prof_remove_at(c, i);
-	}
-	if (c->nprofs == c->capprofs) {
-		size_t ncap = c->capprofs ? c->capprofs * 2 : 64;
-		struct profstate **v = pg_realloc(c->profs, ncap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		c->profs = v;
-		c->capprofs = ncap;
-	}
-	p = pg_calloc(1, sizeof(*p));
-	if (!p)
-		return -ENOMEM;
-	p->refs = 1;
-	p->ns = pg_strdup(ns);
-	p->name = pg_strdup(name);
-	p->uid = pg_strdup(kube_object_uid(o));
-	if (!p->ns || !p->name || !p->uid) {
-		prof_unref(p);
-		return -ENOMEM;
-	}
-	p->obj = kube_object_ref(o);
-	p->wp = kube_object_data(o);
-	p->invalid_reported = -1;
-	prof_reset_term(p);
-	memmove(c->profs + i + 1, c->profs + i, (c->nprofs - i) * sizeof(*c->profs));
-	c->profs[i] = p;
-	c->nprofs++;
-	return 0;
-}
-
-/* ---- pods: the judge's memory ------------------------------------------------------ */
-
-static void podstate_free(struct podstate *ps)
-{
-	for (size_t i = 0; i < ps->n; i++)
-		prof_unref(ps->v[i].prof);
-	pg_free(ps);
-}
-
-static void podstate_drop(struct controller *c, struct podstate *ps)
-{
-	smap_del(&c->pods, ps->node.key);
-	podstate_free(ps);
-}
-
-static void drop_all_pods(void *ud, struct smap_node *n)
-{
-	podstate_free(smap_entry(n, struct podstate, node));
-}
-
-static const struct pentry *pentry_find(const struct pentry *v, size_t n,
-					const struct profstate *p, uint8_t reason)
-{
-	for (size_t i = 0; i < n; i++)
-		if (v[i].prof == p && v[i].reason == reason)
-			return &v[i];
-	return NULL;
-}
-
-/* A podstate holding @v (the references are taken over). */
-static struct podstate *podstate_new(const char *key, const char *uid, const struct pentry *v,
-				     size_t n)
-{
-	size_t lk = strlen(key), lu = strlen(uid);
-	struct podstate *ps = pg_malloc(sizeof(*ps) + n * sizeof(*v) + lk + lu + 2);
-	char *str;
-
-	if (!ps)
-		return NULL;
-	memcpy(ps->v, v, n * sizeof(*v));
-	ps->n = n;
-	str = (char *)(ps->v + n);
-	memcpy(str, key, lk + 1);
-	memcpy(str + lk + 1, uid, lu + 1);
-	ps->node.key = str;
-	ps->uid = str + lk + 1;
-	return ps;
 }
 
 /* ---- the judge ------------------------------------------------------------------------ */
@@ -544,198 +161,17 @@ static bool ns_ignored(struct controller *c, const char *ns)
 	return ignored;
 }
 
-static uint64_t fingerprint(const struct findings *f, const struct profile *prof,
-			    enum reason reason)
+static bool env_ns_ignored(void *ud, const char *ns)
 {
-	uint64_t h = HASH_FNV64_BASIS;
-
-	/* What would be done is part of what was reported: a profile that
-	 * goes from Audit to Enforce, or changes its action, acts on the
-	 * pods it only reported until then. */
-	h = (h ^ (uint64_t)prof->mode) * 1099511628211ull;
-	h = (h ^ (uint64_t)prof->response.action) * 1099511628211ull;
-	for (size_t i = 0; i < f->n; i++) {
-		if (f->v[i].profile != prof || f->v[i].reason != reason)
-			continue;
-		h = hash_fnv1a64_field(h, f->v[i].message);
-	}
-	return h ? h : 1;
-}
-
-/* A reason of one profile's findings that was not reported yet, or not
- * with these messages. */
-struct unreported {
-	const struct findings *f;
-	const struct profile *prof;
-	struct profstate *ps;
-	const struct pentry *old;
-	size_t nold;
-};
-
-static bool unreported(void *ud, enum reason reason)
-{
-	const struct unreported *u = ud;
-	const struct pentry *pe = pentry_find(u->old, u->nold, u->ps, (uint8_t)reason);
-
-	return !(pe && pe->fp == fingerprint(u->f, u->prof, reason));
-}
-
-/* Submits, per profile, the finding groups not reported yet.  False when
- * a report was refused (the action queue at a bound). */
-static bool submit_new(struct controller *c, const struct pod *pod, const struct findings *f,
-		       struct profstate *const *ps, struct profile *const *view, size_t nview,
-		       const struct pentry *old, size_t nold)
-{
-	bool all = true;
-
-	for (size_t k = 0; k < nview; k++) {
-		struct unreported u = { f, view[k], ps[k], old, nold };
-		struct drift_groups g;
-		struct drift_report r;
-
-		if (!drift_group_findings(f, f->n, NULL, view[k], unreported, &u, &g))
-			continue;
-		drift_report_fill(&r, pod, view[k]);
-		r.evidence = EV_SPEC;
-		r.groups = g.g;
-		r.ngroups = g.n;
-		if (actions_submit(c->actions, &r) < 0)
-			all = false;
-	}
-	return all;
-}
-
-/* Judges the pod @obj (NULL: gone) under @key.  Lock held. */
-static void judge_locked(struct controller *c, const char *key, struct kube_object *obj)
-{
-	struct smap_node *sn = smap_get(&c->pods, key);
-	struct podstate *ps = sn ? smap_entry(sn, struct podstate, node) : NULL, *nps;
-	struct profile *view[256], **pview = view;
-	struct profstate *pstate[256], **ppstate = pstate;
-	struct pentry *nv = NULL;
-	struct findings f;
-	const struct pod *pod;
-	size_t lo, hi, nview = 0, nn = 0;
-
-	if (!obj) {
-		if (ps)
-			podstate_drop(c, ps);
-		return;
-	}
-	pod = kube_object_data(obj);
-	if (ps && strcmp(ps->uid, kube_object_uid(obj)) != 0) {
-		podstate_drop(c, ps);
-		ps = NULL;
-	}
-	if (pod->terminating || pod->mirror || ns_ignored(c, pod->namespace)) {
-		/* Never acted on: nothing to remember either. */
-		if (ps)
-			podstate_drop(c, ps);
-		return;
-	}
-	lo = prof_lower(c, pod->namespace, "");
-	for (hi = lo; hi < c->nprofs && strcmp(c->profs[hi]->ns, pod->namespace) == 0; hi++)
-		;
-	if (hi == lo && !ps)
-		return;         /* no profile here, nothing to forget */
-	if (hi - lo > 256) {
-		pview = pg_malloc((hi - lo) * sizeof(*pview));
-		ppstate = pg_malloc((hi - lo) * sizeof(*ppstate));
-		if (!pview || !ppstate)
-			goto oom;
-	}
-	for (size_t i = lo; i < hi; i++) {
-		struct profstate *p = c->profs[i];
-		struct profile *prof = prof_applied(p);
-
-		/* The profiles that bind the pod's account judge it too, even
-		 * when they do not select it: that is identity binding. */
-		if (!prof || (!selector_matches(&prof->selector, &pod->labels) &&
-			      !engine_binds(prof, pod)))
-			continue;
-		pview[nview] = prof;
-		ppstate[nview++] = p;
-	}
-	findings_init(&f, 0);
-	if (nview) {
-		struct profile_set set = { pview, nview, nview };
-		struct engine_ctx ctx = { .is_token_secret = is_token_secret, .ud = c };
-		struct kube_object *sa = kube_informer_get(c->slot[INF_SAS].inf, pod->namespace,
-							   pod_service_account(pod));
-		const struct kube_meta *m = sa ? kube_object_data(sa) : NULL;
-		struct sa_facts facts = { sa != NULL, m ? m->created : -1 };
-
-		if (engine_eval_running(&set, pod, &ctx, &facts, &f) < 0)
-			pglog(PGLOG_WARN, "pod judged in part: out of memory", "namespace",
-			      pod->namespace, "pod", pod->name, NULL);
-		kube_object_unref(sa);
-	}
-	if (f.n) {
-		/* One entry per (profile, reason) group, then what is new. */
-		nv = pg_calloc(f.n, sizeof(*nv));
-		if (!nv) {
-			findings_free(&f);
-			goto oom;
-		}
-		for (size_t k = 0; k < nview; k++) {
-			for (size_t i = 0; i < f.n; i++) {
-				if (f.v[i].profile != pview[k] ||
-				    pentry_find(nv, nn, ppstate[k], (uint8_t)f.v[i].reason))
-					continue;
-				nv[nn++] = (struct pentry){ ppstate[k],
-							    fingerprint(&f, pview[k], f.v[i].reason),
-							    (uint8_t)f.v[i].reason };
-			}
-		}
-		if (!submit_new(c, pod, &f, ppstate, pview, nview, ps ? ps->v : NULL,
-				ps ? ps->n : 0)) {
-			/* Refused (the actions log the bound): not remembered,
-			 * so the next look (a change, the resync) reports it
-			 * again. */
-			findings_free(&f);
-			if (ps)
-				podstate_drop(c, ps);
-			goto out;
-		}
-	}
-	findings_free(&f);
-	if (ps && ps->n == nn) {
-		bool same = true;
-
-		for (size_t i = 0; i < nn && same; i++) {
-			const struct pentry *pe = pentry_find(ps->v, ps->n, nv[i].prof, nv[i].reason);
-
-			same = pe && pe->fp == nv[i].fp;
-		}
-		if (same)
-			goto out;
-	}
-	if (ps)
-		podstate_drop(c, ps);
-	if (!nn)
-		goto out;
-	nps = podstate_new(key, kube_object_uid(obj), nv, nn);
-	if (!nps || smap_put(&c->pods, &nps->node) < 0) {
-		/* Forgotten: the findings are reported again at the next look,
-		 * as repeats (their Events fold). */
-		pg_free(nps);
-		goto oom;
-	}
-	for (size_t i = 0; i < nn; i++)
-		nv[i].prof->refs++;
-	goto out;
-oom:
-	pglog(PGLOG_WARN, "pod not judged: out of memory", "key", key, NULL);
-out:
-	pg_free(nv);
-	if (pview != view)
-		pg_free(pview);
-	if (ppstate != pstate)
-		pg_free(ppstate);
+	return ns_ignored(ud, ns);
 }
 
 static void judge_key(struct controller *c, const char *key)
 {
+	const struct podjudge_env env = {
+		.profs = &c->profs, .actions = c->actions, .sas = c->slot[INF_SAS].inf,
+		.ns_ignored = env_ns_ignored, .is_token_secret = is_token_secret, .ud = c,
+	};
 	char ns[256];
 	const char *slash = strchr(key, '/');
 	struct kube_object *obj;
@@ -748,7 +184,7 @@ static void judge_key(struct controller *c, const char *key)
 	obj = kube_informer_get(c->slot[INF_PODS].inf, ns, slash + 1);
 	pthread_mutex_lock(&c->mu);
 	if (atomic_load(&c->active))
-		judge_locked(c, key, obj);
+		podjudge_pod(&c->judge, &env, key, obj);
 	pthread_mutex_unlock(&c->mu);
 	kube_object_unref(obj);
 	metric_inc(c->m_judged);
@@ -884,8 +320,8 @@ static void maybe_activate(struct controller *c)
 		c->next_resync_ms = ticker_now_ms() + c->cfg.resync_ms;
 		c->recounted_ms = 0;
 		atomic_store(&c->recount, true);
-		for (size_t i = 0; i < c->nprofs; i++)
-			prof_reset_term(c->profs[i]);
+		for (size_t i = 0; i < c->profs.n; i++)
+			profcache_reset_term(c->profs.v[i]);
 		go = true;
 	}
 	pthread_mutex_unlock(&c->mu);
@@ -915,10 +351,10 @@ static void on_stopped_leading(void *ud)
 	metric_set(c->m_leader, 0);
 	pthread_mutex_lock(&c->mu);
 	atomic_store(&c->active, false);
-	smap_clear(&c->pods, drop_all_pods, NULL);
+	podjudge_forget_all(&c->judge);
 	smap_clear(&c->pending_ns, free_nsreq, NULL);
-	for (size_t i = 0; i < c->nprofs; i++)
-		prof_reset_term(c->profs[i]);
+	for (size_t i = 0; i < c->profs.n; i++)
+		profcache_reset_term(c->profs.v[i]);
 	pthread_mutex_unlock(&c->mu);
 	queue_clear(c->queue);
 	actions_reset(c->actions);
@@ -982,7 +418,7 @@ static void on_violation(void *ud, const struct violation *v)
 	struct profstate *p;
 
 	pthread_mutex_lock(&c->mu);
-	p = prof_find(c, v->namespace, v->profile);
+	p = profcache_find(&c->profs, v->namespace, v->profile);
 	if (p && (!v->profile_uid || !*v->profile_uid || strcmp(p->uid, v->profile_uid) == 0)) {
 		p->added += v->count > 1 ? v->count : 1;
 		p->has_last = true;
@@ -1073,20 +509,16 @@ static void profile_changed(struct infslot *s, struct kube_object *cur, struct k
 	if (cur) {
 		struct profstate *p;
 
-		r = prof_upsert(c, cur);
-		p = r == 0 ? prof_find(c, ns, kube_object_name(cur)) : NULL;
+		r = profcache_upsert(&c->profs, cur);
+		p = r == 0 ? profcache_find(&c->profs, ns, kube_object_name(cur)) : NULL;
 		if (p && !p->wp->profile) {
-			kept = prof_applied_generation(p);
+			kept = profcache_applied_generation(p);
 			restored = !p->valid_obj && p->wp->restored;
 		}
 	} else {
-		size_t i = prof_lower(c, ns, kube_object_name(old));
-
-		if (i < c->nprofs && prof_cmp(c->profs[i], ns, kube_object_name(old)) == 0 &&
-		    strcmp(c->profs[i]->uid, kube_object_uid(old)) == 0)
-			prof_remove_at(c, i);
+		profcache_remove(&c->profs, ns, kube_object_name(old), kube_object_uid(old));
 	}
-	metric_set(c->m_profiles, (double)c->nprofs);
+	metric_set(c->m_profiles, (double)c->profs.n);
 	pthread_mutex_unlock(&c->mu);
 	atomic_store(&c->recount, true);
 	if (r < 0)
@@ -1137,7 +569,7 @@ static void profile_update(void *ud, struct kube_object *old, struct kube_object
 	if (a->generation == b->generation && a->spec_hash == b->spec_hash &&
 	    !a->profile == !b->profile) {
 		pthread_mutex_lock(&s->c->mu);
-		prof_upsert(s->c, cur);
+		profcache_upsert(&s->c->profs, cur);
 		pthread_mutex_unlock(&s->c->mu);
 		slot_ok(s);
 		return;
@@ -1237,176 +669,24 @@ static void request_ns(struct controller *c, const char *ns)
 
 /* ---- status ------------------------------------------------------------------------ */
 
-struct patch {
-	char *ns, *name, *uid, *text, *ready, *ltt;
-	json_t *status;
-	int rank;                       /* 0 violations, 1 the Ready condition, 2 counts */
-	size_t order;
-};
-
-static void patch_free(struct patch *p)
-{
-	pg_free(p->ns);
-	pg_free(p->name);
-	pg_free(p->uid);
-	pg_free(p->text);
-	pg_free(p->ready);
-	pg_free(p->ltt);
-	json_decref(p->status);
-}
-
-/* Whether the cluster's status already says what @built says. */
-static bool status_current(json_t *cached, json_t *built)
-{
-	const char *k;
-	json_t *v;
-
-	if (!cached)
-		return false;
-	json_object_foreach(built, k, v) {
-		if (!json_equal(v, json_object_get(cached, k)))
-			return false;
-	}
-	return true;
-}
-
-/* How much a status patch matters when there is no time for all: new
- * violations first (evidence of drift), then the Ready condition, then
- * counts (matchedPods, observedGeneration), which any leader recomputes. */
-static int patch_rank(json_t *cached, json_t *built)
-{
-	json_t *last = json_object_get(built, "lastViolation");
-
-	/* A status never written says no violation: 0 is no news. */
-	if (json_integer_value(json_object_get(built, "violations")) !=
-	    json_integer_value(json_object_get(cached, "violations")) ||
-	    (last && !json_equal(last, json_object_get(cached, "lastViolation"))))
-		return 0;
-	/* The last valid generation recorded: what a restart while the
-	 * profile is invalid will enforce. */
-	if (!json_equal(json_object_get(built, "conditions"), json_object_get(cached, "conditions")) ||
-	    json_object_get(built, "enforcedGeneration"))
-		return 1;
-	return 2;
-}
-
-static int patch_cmp(const void *x, const void *y)
-{
-	const struct patch *a = x, *b = y;
-
-	if (a->rank != b->rank)
-		return a->rank < b->rank ? -1 : 1;
-	return a->order < b->order ? -1 : a->order > b->order;
-}
-
 /* The status patches due now, taken under the lock, most important
  * first. */
-static size_t collect_patches(struct controller *c, int64_t now_ms, bool all, struct patch **ret)
+static size_t collect_patches(struct controller *c, int64_t now_ms, bool all,
+			      struct status_ops_patch **ret)
 {
-	struct patch *v = NULL;
+	struct status_ops_patch *v = NULL;
 	size_t n = 0;
 	struct timespec wall;
 
 	ticker_wall(&wall);
 	pthread_mutex_lock(&c->mu);
-	if (!atomic_load(&c->active) || c->warming)
-		goto out;
-	for (size_t i = 0; i < c->nprofs; i++) {
-		struct profstate *p = c->profs[i];
-		struct pstatus st;
-		const struct wp *aw;
-		json_t *js, *cond;
-		char *text;
-
-		if (!p->dirty || (!all && now_ms - p->flushed_ms < c->cfg.status_interval_ms))
-			continue;
-		aw = prof_applied_wp(p);
-		st = (struct pstatus){
-			.generation = p->wp->generation, .valid = p->wp->profile != NULL,
-			.invalid_message = p->wp->invalid,
-			.enforced_generation = p->wp->profile ? 0 : prof_applied_generation(p),
-			.restored = !aw && p->wp->restored,
-			.stored_generation = p->wp->stored_generation,
-			.enforced_spec = aw ? aw->spec : NULL,
-			.enforced_spec_bytes = aw ? aw->spec_bytes : p->wp->restored_bytes,
-			.matched = p->matched,
-			.violations = p->base + p->added, .has_last = p->has_last,
-			.last_pod = p->last_pod, .last_reason = p->last_reason,
-			.last_message = p->last_message, .last_time = p->last_time,
-			.prev_ready = p->my_ready ? p->my_ready : p->wp->ready,
-			.prev_transition = p->my_ready ? p->my_ltt : p->wp->ready_ltt,
-		};
-		js = status_build(&st, wall.tv_sec);
-		text = js ? json_dumps(js, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-		if (!text) {
-			json_decref(js);
-			continue;
-		}
-		p->dirty = false;
-		/* Nothing to say when the cluster shows it already, or when we
-		 * just said it and the cache has not caught up. */
-		if (status_current(p->wp->status, js) ||
-		    (p->written && strcmp(p->written, text) == 0 &&
-		     now_ms - p->flushed_ms < STATUS_ECHO_MS)) {
-			free(text);
-			json_decref(js);
-			continue;
-		}
-		if (n % 16 == 0) {
-			struct patch *nv = pg_realloc(v, (n + 16) * sizeof(*v));
-
-			if (!nv) {
-				free(text);
-				json_decref(js);
-				p->dirty = true;
-				break;
-			}
-			v = nv;
-		}
-		p->flushed_ms = now_ms;
-		cond = json_array_get(json_object_get(js, "conditions"), 0);
-		v[n] = (struct patch){
-			.ns = pg_strdup(p->ns), .name = pg_strdup(p->name), .uid = pg_strdup(p->uid),
-			.text = pg_strdup(text), .status = js,
-			.ready = pg_strdup(json_string_value(json_object_get(cond, "status"))),
-			.ltt = pg_strdup(json_string_value(json_object_get(cond, "lastTransitionTime"))),
-			.rank = patch_rank(p->wp->status, js), .order = n,
-		};
-		free(text);
-		n++;
-	}
-out:
+	if (atomic_load(&c->active) && !c->warming)
+		n = status_ops_collect(&c->profs, now_ms, wall.tv_sec, all, c->cfg.status_interval_ms,
+				       &v);
 	pthread_mutex_unlock(&c->mu);
-	if (n > 1)
-		qsort(v, n, sizeof(*v), patch_cmp);
+	status_ops_sort(v, n);
 	*ret = v;
 	return n;
-}
-
-/* A merge patch of the profile's /status that gives up when
- * c->flush_cancel is set (the shutdown deadline), within about a second. */
-static int status_patch(struct controller *c, const char *ns, const char *name, json_t *status,
-			struct kube_error *err)
-{
-	struct buf path = BUF_INIT(4096);
-	struct kube_request req = {
-		.method = "PATCH", .content_type = "application/merge-patch+json",
-		.retry = KUBE_RETRY_IDEMPOTENT, .cancel = &c->flush_cancel,
-	};
-	json_t *patch = json_pack("{sO}", "status", status);
-	char *text = patch ? json_dumps(patch, JSON_COMPACT) : NULL;
-	int r = -ENOMEM;
-
-	if (text && kube_path(&path, &kube_res_workloadprofiles, ns, name, "status") == 0) {
-		req.path = buf_str(&path);
-		req.body = text;
-		req.body_len = strlen(text);
-		r = kube_client_do(c->cfg.client, &req, NULL, err);
-	}
-	free(text);
-	json_decref(patch);
-	buf_free(&path);
-	return r;
 }
 
 /* Writes the status patches due (@all: every changed one, the interval
@@ -1416,13 +696,12 @@ static int status_patch(struct controller *c, const char *ns, const char *name, 
  * returned. */
 static size_t flush_status(struct controller *c, bool all, int max_rank, int64_t deadline_ms)
 {
-	struct patch *v;
+	struct status_ops_patch *v;
 	size_t n = collect_patches(c, ticker_now_ms(), all, &v), left = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		struct patch *p = &v[i];
+		struct status_ops_patch *p = &v[i];
 		struct kube_error err = { 0 };
-		struct profstate *ps;
 		bool late = p->rank > max_rank || atomic_load(&c->flush_cancel) ||
 			    (deadline_ms && ticker_now_ms() >= deadline_ms) ||
 			    (!all && atomic_load(&c->stopping));
@@ -1431,30 +710,19 @@ static size_t flush_status(struct controller *c, bool all, int max_rank, int64_t
 		if (late)
 			r = -ECANCELED;
 		else if (p->ns && p->name && p->uid && p->text && p->ready && p->ltt)
-			r = may_act(c) ? status_patch(c, p->ns, p->name, p->status, &err) : -EPERM;
+			r = may_act(c) ? status_ops_write(c->cfg.client, &c->flush_cancel, p->ns,
+							  p->name, p->status, &err)
+				       : -EPERM;
 		if (r == -ECANCELED)
 			left++;
 		pthread_mutex_lock(&c->mu);
-		ps = p->ns && p->name ? prof_find(c, p->ns, p->name) : NULL;
-		if (ps && p->uid && strcmp(ps->uid, p->uid) == 0) {
-			if (r == 0) {
-				pg_free(ps->written);
-				pg_free(ps->my_ready);
-				pg_free(ps->my_ltt);
-				ps->written = p->text;
-				ps->my_ready = p->ready;
-				ps->my_ltt = p->ltt;
-				p->text = p->ready = p->ltt = NULL;
-			} else if (r != -ENOENT) {
-				ps->dirty = true;
-			}
-		}
+		status_ops_settle(&c->profs, p, r);
 		pthread_mutex_unlock(&c->mu);
 		if (r < 0 && r != -ENOENT && r != -EPERM && r != -ECANCELED)
 			pglog(PGLOG_WARN, "profile status not written", "namespace", p->ns ? p->ns : "",
 			      "profile", p->name ? p->name : "",
 			      "error", err.message[0] ? err.message : strerror(-r), NULL);
-		patch_free(p);
+		status_ops_patch_free(p);
 	}
 	pg_free(v);
 	return left;
@@ -1471,8 +739,8 @@ struct invalid_report {
  * and the validation messages (the API server cuts a note at 1 KiB). */
 static char *invalid_note(const struct profstate *p)
 {
-	struct buf b = BUF_INIT(INVALID_MESSAGE_MAX + 128);
-	int64_t kept = prof_applied_generation(p);
+	struct buf b = BUF_INIT(PROFCACHE_INVALID_MAX + 128);
+	int64_t kept = profcache_applied_generation(p);
 	int r;
 
 	if (kept)
@@ -1500,8 +768,8 @@ static void report_invalid(struct controller *c)
 	size_t n = 0;
 
 	pthread_mutex_lock(&c->mu);
-	for (size_t i = 0; i < c->nprofs; i++) {
-		struct profstate *p = c->profs[i];
+	for (size_t i = 0; i < c->profs.n; i++) {
+		struct profstate *p = c->profs.v[i];
 
 		if (p->wp->profile || p->invalid_reported == p->wp->generation || now < p->invalid_retry_ms)
 			continue;
@@ -1540,7 +808,7 @@ static void report_invalid(struct controller *c)
 			r = may_act(c) ? kube_event_create(c->cfg.client, ir->ns, &ev, NULL, &err) : -EPERM;
 		}
 		pthread_mutex_lock(&c->mu);
-		ps = ir->ns && ir->name ? prof_find(c, ir->ns, ir->name) : NULL;
+		ps = ir->ns && ir->name ? profcache_find(&c->profs, ir->ns, ir->name) : NULL;
 		if (ps && ir->uid && strcmp(ps->uid, ir->uid) == 0) {
 			if (r == 0 || r == -EEXIST)
 				ps->invalid_reported = ir->generation;
@@ -1570,10 +838,10 @@ static int count_one(void *ud, struct kube_object *o)
 
 	if (!pod || pod->terminating)
 		return 0;
-	for (i = prof_lower(c, pod->namespace, "");
-	     i < c->nprofs && strcmp(c->profs[i]->ns, pod->namespace) == 0; i++) {
-		struct profstate *p = c->profs[i];
-		const struct profile *prof = prof_applied(p);
+	for (i = profcache_lower(&c->profs, pod->namespace, "");
+	     i < c->profs.n && strcmp(c->profs.v[i]->ns, pod->namespace) == 0; i++) {
+		struct profstate *p = c->profs.v[i];
+		const struct profile *prof = profcache_applied(p);
 
 		if (prof && selector_matches(&prof->selector, &pod->labels))
 			p->counting++;
@@ -1587,11 +855,11 @@ static void recount_matched(struct controller *c, int64_t now)
 {
 	atomic_store(&c->recount, false);
 	pthread_mutex_lock(&c->mu);
-	for (size_t i = 0; i < c->nprofs; i++)
-		c->profs[i]->counting = 0;
+	for (size_t i = 0; i < c->profs.n; i++)
+		c->profs.v[i]->counting = 0;
 	kube_informer_foreach(c->slot[INF_PODS].inf, count_one, c);
-	for (size_t i = 0; i < c->nprofs; i++) {
-		struct profstate *p = c->profs[i];
+	for (size_t i = 0; i < c->profs.n; i++) {
+		struct profstate *p = c->profs.v[i];
 
 		if (p->matched != p->counting) {
 			p->matched = p->counting;
@@ -1712,25 +980,25 @@ int controller_profiles_snapshot(struct controller *c, uint64_t have, struct kub
 	struct profile **profs;
 	size_t n = 0;
 
-	if (atomic_load(&c->profs_gen) == have)
+	if (atomic_load(&c->profs.gen) == have)
 		return -EALREADY;
 	pthread_mutex_lock(&c->mu);
-	objs = pg_malloc((c->nprofs ? c->nprofs : 1) * sizeof(*objs));
-	profs = pg_malloc((c->nprofs ? c->nprofs : 1) * sizeof(*profs));
+	objs = pg_malloc((c->profs.n ? c->profs.n : 1) * sizeof(*objs));
+	profs = pg_malloc((c->profs.n ? c->profs.n : 1) * sizeof(*profs));
 	if (!objs || !profs) {
 		pthread_mutex_unlock(&c->mu);
 		pg_free(objs);
 		pg_free(profs);
 		return -ENOMEM;
 	}
-	*ret_gen = atomic_load(&c->profs_gen);
-	for (size_t i = 0; i < c->nprofs; i++) {
-		struct profstate *p = c->profs[i];
+	*ret_gen = atomic_load(&c->profs.gen);
+	for (size_t i = 0; i < c->profs.n; i++) {
+		struct profstate *p = c->profs.v[i];
 
-		if (!prof_applied(p))
+		if (!profcache_applied(p))
 			continue;
 		objs[n] = kube_object_ref(p->wp->profile ? p->obj : p->valid_obj);
-		profs[n++] = prof_applied(p);
+		profs[n++] = profcache_applied(p);
 	}
 	pthread_mutex_unlock(&c->mu);
 	*ret_objs = objs;
@@ -1909,8 +1177,8 @@ int controller_new(const struct controller_config *cfg, struct controller **ret)
 	r = add_informer(c, INF_PODS, &kube_res_pods, false, NULL, kube_decode_pod, kube_free_pod,
 			 &pods);
 	if (r == 0)
-		r = add_informer(c, INF_PROFILES, &kube_res_workloadprofiles, false, NULL, decode_wp,
-				 free_wp, &profiles);
+		r = add_informer(c, INF_PROFILES, &kube_res_workloadprofiles, false, NULL, profcache_wp_decode,
+				 profcache_wp_free, &profiles);
 	if (r == 0)
 		r = add_informer(c, INF_SAS, &kube_res_serviceaccounts, true, NULL, kube_decode_meta,
 				 kube_free_meta, &meta);
@@ -2122,11 +1390,11 @@ struct controller *controller_free(struct controller *c)
 	controller_stop(c);
 	c->leader = leader_free(c->leader);
 	c->actions = actions_free(c->actions);
-	smap_clear(&c->pods, drop_all_pods, NULL);
+	podjudge_forget_all(&c->judge);
 	smap_clear(&c->pending_ns, free_nsreq, NULL);
-	while (c->nprofs)
-		prof_remove_at(c, c->nprofs - 1);
-	pg_free(c->profs);
+	while (c->profs.n)
+		profcache_remove_at(&c->profs, c->profs.n - 1);
+	pg_free(c->profs.v);
 	for (int i = 0; i < INF__COUNT; i++)
 		c->slot[i].inf = kube_informer_free(c->slot[i].inf);
 	c->queue = queue_free(c->queue);
