@@ -62,7 +62,7 @@ struct agroup {
 };
 
 struct item {
-	struct fq_entry fe;     /* queued, or held while in the later list */
+	struct fairq_entry fe;     /* queued, or held while in the later list */
 	struct smap_node knode; /* in pending by key, while reports may fold in */
 	bool indexed;
 	bool parked;            /* a record waiting so repeats fold into it */
@@ -269,8 +269,8 @@ static struct item *item_from_report(const struct drift_report *r)
 		return NULL;
 	}
 	it->knode.key = it->key;
-	it->fe.cls = acting_class(it) ? FQ_ACTION : FQ_RECORD;
-	it->fe.cost = (uint32_t)it->ng + (it->fe.cls == FQ_ACTION);
+	it->fe.cls = acting_class(it) ? FAIRQ_ACTION : FAIRQ_RECORD;
+	it->fe.cost = (uint32_t)it->ng + (it->fe.cls == FAIRQ_ACTION);
 	it->fe.bytes = item_bytes(it);
 	return it;
 }
@@ -569,7 +569,7 @@ static void unindex(struct actions *a, struct item *it)
 }
 
 /* A report displaced from the queue by a bound (queue.c).  Lock held. */
-static void drop_displaced(void *ud, struct fq_entry *e)
+static void drop_displaced(void *ud, struct fairq_entry *e)
 {
 	struct actions *a = ud;
 	struct item *it = smap_entry(e, struct item, fe);
@@ -986,7 +986,7 @@ static void process(struct actions *a, struct item *it, uint64_t epoch)
 		 * update per interval. */
 		bool acting = !it->no_pod && it->mode == MODE_ENFORCE && it->action != ACTION_NONE;
 		bool held = get_pod(a, it->uid) >= 0;
-		bool records = it->fe.cls == FQ_RECORD || held;
+		bool records = it->fe.cls == FAIRQ_RECORD || held;
 		/* the action first_pass() would name in its Events */
 		const char *label = action_label(it, acting && held);
 		int64_t until = records ? fold_until(a, it, label, ticker_now_ms()) : 0;
@@ -1009,7 +1009,7 @@ static void *actions_main(void *arg)
 	while (!a->stop) {
 		int64_t now = ticker_now_ms();
 		struct item *it = NULL;
-		struct fq_entry *e;
+		struct fairq_entry *e;
 		uint64_t epoch;
 
 		if (a->later && a->later->due_ms <= now) {
@@ -1051,7 +1051,7 @@ static void *actions_main(void *arg)
 
 /* Counts a refused report; logs the bound it met at most every
  * REFUSAL_LOG_MS, with how many were refused since. */
-static void refused(struct actions *a, const struct item *it, enum fq_refusal why)
+static void refused(struct actions *a, const struct item *it, enum fairq_refusal why)
 {
 	char limit[32], n[24];
 	uint64_t since = 0;
@@ -1072,13 +1072,13 @@ static void refused(struct actions *a, const struct item *it, enum fq_refusal wh
 	if (!say)
 		return;
 	switch (why) {
-	case FQ_NS_ENTRIES:
+	case FAIRQ_NS_ENTRIES:
 		snprintf(limit, sizeof(limit), "%u", (unsigned)ACTIONS_NS_MAX_PENDING);
 		break;
-	case FQ_NS_BYTES:
+	case FAIRQ_NS_BYTES:
 		snprintf(limit, sizeof(limit), "%u", (unsigned)ACTIONS_NS_MAX_PENDING_BYTES);
 		break;
-	case FQ_ENTRIES:
+	case FAIRQ_ENTRIES:
 		snprintf(limit, sizeof(limit), "%u", (unsigned)ACTIONS_MAX_PENDING);
 		break;
 	default:
@@ -1095,7 +1095,7 @@ int actions_submit(struct actions *a, const struct drift_report *r)
 {
 	struct item *it;
 	struct smap_node *n;
-	enum fq_refusal why = FQ_OK;
+	enum fairq_refusal why = FAIRQ_OK;
 	int e;
 
 	if (!r->namespace || !*r->namespace || !r->pod || !*r->pod || !r->profile ||
@@ -1162,7 +1162,7 @@ int actions_new(const struct actions_config *cfg, struct actions **ret)
 	a->owners = throttle_backoff_new(cfg->owner_backoff_ms, cfg->owner_backoff_cap_ms, 0);
 	a->rec = recorder_new(0, 0);
 	{
-		struct fq_limits lim = {
+		struct fairq_limits lim = {
 			.ns_max = ACTIONS_NS_MAX_PENDING, .ns_max_bytes = ACTIONS_NS_MAX_PENDING_BYTES,
 			.max = ACTIONS_MAX_PENDING, .max_bytes = ACTIONS_MAX_PENDING_BYTES,
 			.quantum = FAIR_QUANTUM,
@@ -1222,7 +1222,7 @@ static void free_pod(void *ud, struct smap_node *n)
 	pg_free(smap_entry(n, struct podmem, node));
 }
 
-static void drop_queued(void *ud, struct fq_entry *e)
+static void drop_queued(void *ud, struct fairq_entry *e)
 {
 	struct actions *a = ud;
 	struct item *it = smap_entry(e, struct item, fe);
@@ -1234,7 +1234,7 @@ static void drop_queued(void *ud, struct fq_entry *e)
 /* Drops every waiting report and put-off item.  Lock held. */
 static void drop_all_locked(struct actions *a)
 {
-	struct fq_entry *e;
+	struct fairq_entry *e;
 
 	while (a->later) {
 		struct item *next = a->later->next;

@@ -11,24 +11,24 @@
 #include "hash.h"
 #include "xalloc.h"
 
-struct fq_ns {
+struct fairq_ns {
 	struct smap_node node;
-	struct fq_entry *head[FQ__CLASSES], *tail[FQ__CLASSES];
-	struct fq_ns *ring_next[FQ__CLASSES], *ring_prev[FQ__CLASSES];
-	int64_t deficit[FQ__CLASSES];
+	struct fairq_entry *head[FAIRQ__CLASSES], *tail[FAIRQ__CLASSES];
+	struct fairq_ns *ring_next[FAIRQ__CLASSES], *ring_prev[FAIRQ__CLASSES];
+	int64_t deficit[FAIRQ__CLASSES];
 	size_t n, bytes;                /* both classes, held ones included */
 	size_t nrec, rec_bytes;         /* queued records: what others may displace */
 	char name[];
 };
 
 struct fairq {
-	struct fq_limits lim;
-	struct smap ns;                 /* name -> fq_ns, while it holds entries */
-	struct fq_ns *cur[FQ__CLASSES]; /* the ring of namespaces with entries */
+	struct fairq_limits lim;
+	struct smap ns;                 /* name -> fairq_ns, while it holds entries */
+	struct fairq_ns *cur[FAIRQ__CLASSES]; /* the ring of namespaces with entries */
 	size_t n, bytes;                /* held ones included */
 };
 
-struct fairq *fairq_new(const struct fq_limits *lim)
+struct fairq *fairq_new(const struct fairq_limits *lim)
 {
 	struct fairq *q = pg_calloc(1, sizeof(*q));
 
@@ -41,9 +41,9 @@ struct fairq *fairq_new(const struct fq_limits *lim)
 }
 
 /* Unlinks @ns from the ring of @cls; the turn passes to the next one. */
-static void ring_remove(struct fairq *q, int cls, struct fq_ns *ns)
+static void ring_remove(struct fairq *q, int cls, struct fairq_ns *ns)
 {
-	struct fq_ns *next = ns->ring_next[cls];
+	struct fairq_ns *next = ns->ring_next[cls];
 
 	ns->deficit[cls] = 0;
 	if (next == ns) {
@@ -60,9 +60,9 @@ static void ring_remove(struct fairq *q, int cls, struct fq_ns *ns)
 }
 
 /* Links @ns into the ring of @cls, last in the current round. */
-static void ring_add(struct fairq *q, int cls, struct fq_ns *ns)
+static void ring_add(struct fairq *q, int cls, struct fairq_ns *ns)
 {
-	struct fq_ns *cur = q->cur[cls];
+	struct fairq_ns *cur = q->cur[cls];
 
 	if (!cur) {
 		ns->ring_next[cls] = ns->ring_prev[cls] = ns;
@@ -79,9 +79,9 @@ static void ring_add(struct fairq *q, int cls, struct fq_ns *ns)
 
 /* Takes @e out of its namespace's and the queue's counts; frees the
  * namespace when it is left empty. */
-static void uncount(struct fairq *q, struct fq_entry *e)
+static void uncount(struct fairq *q, struct fairq_entry *e)
 {
-	struct fq_ns *ns = e->ns;
+	struct fairq_ns *ns = e->ns;
 
 	e->ns = NULL;
 	e->held = false;
@@ -96,9 +96,9 @@ static void uncount(struct fairq *q, struct fq_entry *e)
 }
 
 /* Unlinks the head of @ns's @cls list (still counted). */
-static struct fq_entry *unlink_head(struct fairq *q, struct fq_ns *ns, int cls)
+static struct fairq_entry *unlink_head(struct fairq *q, struct fairq_ns *ns, int cls)
 {
-	struct fq_entry *e = ns->head[cls];
+	struct fairq_entry *e = ns->head[cls];
 
 	ns->head[cls] = e->next;
 	if (!ns->head[cls]) {
@@ -106,23 +106,23 @@ static struct fq_entry *unlink_head(struct fairq *q, struct fq_ns *ns, int cls)
 		ring_remove(q, cls, ns);
 	}
 	e->next = NULL;
-	if (cls == FQ_RECORD) {
+	if (cls == FAIRQ_RECORD) {
 		ns->nrec--;
 		ns->rec_bytes -= e->bytes;
 	}
 	return e;
 }
 
-static struct fq_entry *ns_shift(struct fairq *q, struct fq_ns *ns, int cls)
+static struct fairq_entry *ns_shift(struct fairq *q, struct fairq_ns *ns, int cls)
 {
-	struct fq_entry *e = unlink_head(q, ns, cls);
+	struct fairq_entry *e = unlink_head(q, ns, cls);
 
 	uncount(q, e);
 	return e;
 }
 
 /* Links @e (counted in @ns) at the tail of its class. */
-static void link_tail(struct fairq *q, struct fq_ns *ns, struct fq_entry *e)
+static void link_tail(struct fairq *q, struct fairq_ns *ns, struct fairq_entry *e)
 {
 	e->next = NULL;
 	if (ns->tail[e->cls]) {
@@ -132,7 +132,7 @@ static void link_tail(struct fairq *q, struct fq_ns *ns, struct fq_entry *e)
 		ring_add(q, e->cls, ns);
 	}
 	ns->tail[e->cls] = e;
-	if (e->cls == FQ_RECORD) {
+	if (e->cls == FAIRQ_RECORD) {
 		ns->nrec++;
 		ns->rec_bytes += e->bytes;
 	}
@@ -140,14 +140,14 @@ static void link_tail(struct fairq *q, struct fq_ns *ns, struct fq_entry *e)
 
 /* The namespace named @name, made when @make; NULL when none (or out of
  * memory). */
-static struct fq_ns *ns_get(struct fairq *q, const char *name, bool make)
+static struct fairq_ns *ns_get(struct fairq *q, const char *name, bool make)
 {
 	struct smap_node *sn = smap_get(&q->ns, name);
-	struct fq_ns *ns;
+	struct fairq_ns *ns;
 	size_t len;
 
 	if (sn || !make)
-		return sn ? smap_entry(sn, struct fq_ns, node) : NULL;
+		return sn ? smap_entry(sn, struct fairq_ns, node) : NULL;
 	len = strlen(name);
 	ns = pg_calloc(1, sizeof(*ns) + len + 1);
 	if (!ns)
@@ -161,7 +161,7 @@ static struct fq_ns *ns_get(struct fairq *q, const char *name, bool make)
 	return ns;
 }
 
-static void count_in(struct fairq *q, struct fq_ns *ns, struct fq_entry *e)
+static void count_in(struct fairq *q, struct fairq_ns *ns, struct fairq_entry *e)
 {
 	e->ns = ns;
 	ns->n++;
@@ -171,13 +171,13 @@ static void count_in(struct fairq *q, struct fq_ns *ns, struct fq_entry *e)
 }
 
 /* The namespace holding the most records, by entries or by bytes. */
-static struct fq_ns *biggest_holder(struct fairq *q, bool by_bytes)
+static struct fairq_ns *biggest_holder(struct fairq *q, bool by_bytes)
 {
-	struct fq_ns *best = NULL;
+	struct fairq_ns *best = NULL;
 
 	for (size_t i = 0; i < q->ns.cap; i++) {
 		for (struct smap_node *n = q->ns.b[i]; n; n = n->next) {
-			struct fq_ns *ns = smap_entry(n, struct fq_ns, node);
+			struct fairq_ns *ns = smap_entry(n, struct fairq_ns, node);
 			size_t v = by_bytes ? ns->rec_bytes : ns->nrec;
 
 			if (v && (!best || v > (by_bytes ? best->rec_bytes : best->nrec)))
@@ -187,24 +187,24 @@ static struct fq_ns *biggest_holder(struct fairq *q, bool by_bytes)
 	return best;
 }
 
-static void drop_oldest_record(struct fairq *q, struct fq_ns *ns, fq_drop_fn drop, void *ud,
+static void drop_oldest_record(struct fairq *q, struct fairq_ns *ns, fairq_drop_fn drop, void *ud,
 			       size_t *ndropped)
 {
-	struct fq_entry *e = ns_shift(q, ns, FQ_RECORD);
+	struct fairq_entry *e = ns_shift(q, ns, FAIRQ_RECORD);
 
 	(*ndropped)++;
 	if (drop)
 		drop(ud, e);
 }
 
-int fairq_push(struct fairq *q, const char *nsname, struct fq_entry *e, fq_drop_fn drop, void *ud,
-	       size_t *ret_dropped, enum fq_refusal *ret_why)
+int fairq_push(struct fairq *q, const char *nsname, struct fairq_entry *e, fairq_drop_fn drop, void *ud,
+	       size_t *ret_dropped, enum fairq_refusal *ret_why)
 {
 	struct smap_node *sn = smap_get(&q->ns, nsname);
-	struct fq_ns *ns = sn ? smap_entry(sn, struct fq_ns, node) : NULL;
-	enum fq_refusal why = FQ_OK;
+	struct fairq_ns *ns = sn ? smap_entry(sn, struct fairq_ns, node) : NULL;
+	enum fairq_refusal why = FAIRQ_OK;
 	size_t dropped = 0, have_n = ns ? ns->n : 0, have_bytes = ns ? ns->bytes : 0;
-	bool action = e->cls == FQ_ACTION;
+	bool action = e->cls == FAIRQ_ACTION;
 
 	if (e->cost < 1)
 		e->cost = 1;
@@ -218,13 +218,13 @@ int fairq_push(struct fairq *q, const char *nsname, struct fq_entry *e, fq_drop_
 			have_bytes = ns ? ns->bytes : 0;
 			continue;
 		}
-		why = have_n + 1 > q->lim.ns_max ? FQ_NS_ENTRIES : FQ_NS_BYTES;
+		why = have_n + 1 > q->lim.ns_max ? FAIRQ_NS_ENTRIES : FAIRQ_NS_BYTES;
 	}
 	/* The total: the biggest holder of records gives room to an action,
 	 * or to a namespace holding less than it. */
 	while (!why && (q->n + 1 > q->lim.max || q->bytes + e->bytes > q->lim.max_bytes)) {
 		bool by_bytes = !(q->n + 1 > q->lim.max);
-		struct fq_ns *v = biggest_holder(q, by_bytes);
+		struct fairq_ns *v = biggest_holder(q, by_bytes);
 
 		if (v && v != ns &&
 		    (action || (by_bytes ? have_bytes < v->bytes : have_n < v->n))) {
@@ -238,7 +238,7 @@ int fairq_push(struct fairq *q, const char *nsname, struct fq_entry *e, fq_drop_
 			have_bytes = ns ? ns->bytes : 0;
 			continue;
 		}
-		why = by_bytes ? FQ_BYTES : FQ_ENTRIES;
+		why = by_bytes ? FAIRQ_BYTES : FAIRQ_ENTRIES;
 	}
 	if (ret_dropped)
 		*ret_dropped = dropped;
@@ -255,15 +255,15 @@ int fairq_push(struct fairq *q, const char *nsname, struct fq_entry *e, fq_drop_
 	return 0;
 }
 
-struct fq_entry *fairq_pop(struct fairq *q)
+struct fairq_entry *fairq_pop(struct fairq *q)
 {
-	for (int cls = 0; cls < FQ__CLASSES; cls++) {
-		struct fq_ns *ns;
+	for (int cls = 0; cls < FAIRQ__CLASSES; cls++) {
+		struct fairq_ns *ns;
 
 		/* Each turn adds a quantum, so this ends within
 		 * cost / quantum rounds. */
 		while ((ns = q->cur[cls])) {
-			struct fq_entry *e = ns->head[cls];
+			struct fairq_entry *e = ns->head[cls];
 
 			if ((int64_t)e->cost <= ns->deficit[cls]) {
 				ns->deficit[cls] -= e->cost;
@@ -276,9 +276,9 @@ struct fq_entry *fairq_pop(struct fairq *q)
 	return NULL;
 }
 
-int fairq_hold(struct fairq *q, const char *nsname, struct fq_entry *e)
+int fairq_hold(struct fairq *q, const char *nsname, struct fairq_entry *e)
 {
-	struct fq_ns *ns = ns_get(q, nsname, true);
+	struct fairq_ns *ns = ns_get(q, nsname, true);
 
 	if (!ns)
 		return -ENOMEM;
@@ -287,13 +287,13 @@ int fairq_hold(struct fairq *q, const char *nsname, struct fq_entry *e)
 	return 0;
 }
 
-void fairq_unhold(struct fairq *q, struct fq_entry *e)
+void fairq_unhold(struct fairq *q, struct fairq_entry *e)
 {
 	if (e->ns && e->held)
 		uncount(q, e);
 }
 
-void fairq_requeue(struct fairq *q, struct fq_entry *e)
+void fairq_requeue(struct fairq *q, struct fairq_entry *e)
 {
 	if (!e->ns || !e->held)
 		return;
@@ -301,10 +301,10 @@ void fairq_requeue(struct fairq *q, struct fq_entry *e)
 	link_tail(q, e->ns, e);
 }
 
-void fairq_forget(struct fairq *q, struct fq_entry *e)
+void fairq_forget(struct fairq *q, struct fairq_entry *e)
 {
-	struct fq_ns *ns = e->ns;
-	struct fq_entry **pp, *prev = NULL;
+	struct fairq_ns *ns = e->ns;
+	struct fairq_entry **pp, *prev = NULL;
 
 	if (!ns)
 		return;
@@ -318,7 +318,7 @@ void fairq_forget(struct fairq *q, struct fq_entry *e)
 			ns->tail[e->cls] = prev;
 		if (!ns->head[e->cls])
 			ring_remove(q, e->cls, ns);
-		if (e->cls == FQ_RECORD) {
+		if (e->cls == FAIRQ_RECORD) {
 			ns->nrec--;
 			ns->rec_bytes -= e->bytes;
 		}
@@ -327,16 +327,16 @@ void fairq_forget(struct fairq *q, struct fq_entry *e)
 	uncount(q, e);
 }
 
-void fairq_resize(struct fairq *q, struct fq_entry *e, size_t bytes)
+void fairq_resize(struct fairq *q, struct fairq_entry *e, size_t bytes)
 {
-	struct fq_ns *ns = e->ns;
+	struct fairq_ns *ns = e->ns;
 
 	if (!ns) {
 		e->bytes = bytes;
 		return;
 	}
 	ns->bytes = ns->bytes - e->bytes + bytes;
-	if (e->cls == FQ_RECORD && !e->held)
+	if (e->cls == FAIRQ_RECORD && !e->held)
 		ns->rec_bytes = ns->rec_bytes - e->bytes + bytes;
 	q->bytes = q->bytes - e->bytes + bytes;
 	e->bytes = bytes;
@@ -351,7 +351,7 @@ size_t fairq_ns_len(const struct fairq *q, const char *ns)
 {
 	struct smap_node *n = smap_get(&q->ns, ns);
 
-	return n ? smap_entry(n, struct fq_ns, node)->n : 0;
+	return n ? smap_entry(n, struct fairq_ns, node)->n : 0;
 }
 
 size_t fairq_bytes(const struct fairq *q)
@@ -359,25 +359,25 @@ size_t fairq_bytes(const struct fairq *q)
 	return q->bytes;
 }
 
-const char *fairq_refusal_name(enum fq_refusal why)
+const char *fairq_refusal_name(enum fairq_refusal why)
 {
 	switch (why) {
-	case FQ_NS_ENTRIES:
+	case FAIRQ_NS_ENTRIES:
 		return "per-namespace entries";
-	case FQ_NS_BYTES:
+	case FAIRQ_NS_BYTES:
 		return "per-namespace bytes";
-	case FQ_ENTRIES:
+	case FAIRQ_ENTRIES:
 		return "total entries";
-	case FQ_BYTES:
+	case FAIRQ_BYTES:
 		return "total bytes";
 	default:
 		return "none";
 	}
 }
 
-struct fairq *fairq_free(struct fairq *q, fq_drop_fn drop, void *ud)
+struct fairq *fairq_free(struct fairq *q, fairq_drop_fn drop, void *ud)
 {
-	struct fq_entry *e;
+	struct fairq_entry *e;
 
 	if (!q)
 		return NULL;

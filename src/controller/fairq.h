@@ -16,21 +16,21 @@
  * holder of records, takes the place of that holder's oldest record (a
  * fair share of the room, as longest-queue drop).  Not locked: the caller
  * holds its own lock. */
-enum fq_class { FQ_ACTION, FQ_RECORD, FQ__CLASSES };
+enum fairq_class { FAIRQ_ACTION, FAIRQ_RECORD, FAIRQ__CLASSES };
 
-struct fq_ns;
+struct fairq_ns;
 
 /* Embedded in the caller's entry; the caller sets cls, cost and bytes. */
-struct fq_entry {
-	struct fq_entry *next;
-	struct fq_ns *ns;       /* queued or held: its namespace */
+struct fairq_entry {
+	struct fairq_entry *next;
+	struct fairq_ns *ns;       /* queued or held: its namespace */
 	size_t bytes;           /* its memory, held against the byte bounds */
 	uint32_t cost;          /* API writes it will make (1 at least) */
-	uint8_t cls;            /* enum fq_class */
+	uint8_t cls;            /* enum fairq_class */
 	bool held;              /* counted, not queued (put off for later) */
 };
 
-struct fq_limits {
+struct fairq_limits {
 	size_t ns_max;          /* entries of one namespace, held ones included */
 	size_t ns_max_bytes;
 	size_t max;             /* entries in all, held ones included */
@@ -39,42 +39,42 @@ struct fq_limits {
 };
 
 /* Why a push was refused: the bound it met. */
-enum fq_refusal { FQ_OK, FQ_NS_ENTRIES, FQ_NS_BYTES, FQ_ENTRIES, FQ_BYTES };
+enum fairq_refusal { FAIRQ_OK, FAIRQ_NS_ENTRIES, FAIRQ_NS_BYTES, FAIRQ_ENTRIES, FAIRQ_BYTES };
 
 struct fairq;
-typedef void (*fq_drop_fn)(void *ud, struct fq_entry *e);
+typedef void (*fairq_drop_fn)(void *ud, struct fairq_entry *e);
 
 /* NULL on allocation failure. */
-struct fairq *fairq_new(const struct fq_limits *lim);
+struct fairq *fairq_new(const struct fairq_limits *lim);
 /* Hands every queued entry to @drop (may be NULL), then frees; held
  * entries are the caller's.  NULL-safe. */
-struct fairq *fairq_free(struct fairq *q, fq_drop_fn drop, void *ud);
+struct fairq *fairq_free(struct fairq *q, fairq_drop_fn drop, void *ud);
 /* Queues @e at the tail of namespace @ns (copied).  Room is made by
  * handing displaced records to @drop (counted in *ret_dropped, may be
  * NULL).  0; -ENOBUFS with *ret_why (may be NULL) the bound met; -ENOMEM. */
-int fairq_push(struct fairq *q, const char *ns, struct fq_entry *e, fq_drop_fn drop, void *ud,
-	       size_t *ret_dropped, enum fq_refusal *ret_why);
+int fairq_push(struct fairq *q, const char *ns, struct fairq_entry *e, fairq_drop_fn drop, void *ud,
+	       size_t *ret_dropped, enum fairq_refusal *ret_why);
 /* The next entry to serve, NULL when none is queued. */
-struct fq_entry *fairq_pop(struct fairq *q);
+struct fairq_entry *fairq_pop(struct fairq *q);
 /* Keeps @e (popped) counted against its namespace @ns and the total while
  * the caller holds it for later; never refused, since it was admitted once
  * (so a bound may be passed by the entries in the caller's hands).
  * 0 or -ENOMEM. */
-int fairq_hold(struct fairq *q, const char *ns, struct fq_entry *e);
+int fairq_hold(struct fairq *q, const char *ns, struct fairq_entry *e);
 /* A held @e leaves the queue's counts (the caller is done with it). */
-void fairq_unhold(struct fairq *q, struct fq_entry *e);
+void fairq_unhold(struct fairq *q, struct fairq_entry *e);
 /* A held @e is queued again, at its namespace's tail. */
-void fairq_requeue(struct fairq *q, struct fq_entry *e);
+void fairq_requeue(struct fairq *q, struct fairq_entry *e);
 /* Takes @e (queued or held) out of the queue and its counts (it was
  * folded into another). */
-void fairq_forget(struct fairq *q, struct fq_entry *e);
+void fairq_forget(struct fairq *q, struct fairq_entry *e);
 /* @e now holds @bytes (a merge grew it): accounted when queued or held. */
-void fairq_resize(struct fairq *q, struct fq_entry *e, size_t bytes);
+void fairq_resize(struct fairq *q, struct fairq_entry *e, size_t bytes);
 /* Entries (held ones included), those of namespace @ns, and bytes. */
 size_t fairq_len(const struct fairq *q);
 size_t fairq_ns_len(const struct fairq *q, const char *ns);
 size_t fairq_bytes(const struct fairq *q);
 /* The bound @why names, for messages ("per-namespace entries"...). */
-const char *fairq_refusal_name(enum fq_refusal why);
+const char *fairq_refusal_name(enum fairq_refusal why);
 
 #endif

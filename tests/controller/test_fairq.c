@@ -12,7 +12,7 @@
 #include "hash.h"
 
 struct tent {
-	struct fq_entry fe;
+	struct fairq_entry fe;
 	int id;
 	bool dropped;
 };
@@ -20,14 +20,14 @@ struct tent {
 static struct tent tents[64];
 static size_t ndropped;
 
-static void tdrop(void *ud, struct fq_entry *e)
+static void tdrop(void *ud, struct fairq_entry *e)
 {
 	(void)ud;
 	smap_entry(e, struct tent, fe)->dropped = true;
 	ndropped++;
 }
 
-static struct tent *tent(int id, enum fq_class cls, uint32_t cost, size_t bytes)
+static struct tent *tent(int id, enum fairq_class cls, uint32_t cost, size_t bytes)
 {
 	struct tent *t = &tents[id];
 
@@ -39,15 +39,15 @@ static struct tent *tent(int id, enum fq_class cls, uint32_t cost, size_t bytes)
 	return t;
 }
 
-static int push(struct fairq *q, const char *ns, int id, enum fq_class cls,
-		enum fq_refusal *why)
+static int push(struct fairq *q, const char *ns, int id, enum fairq_class cls,
+		enum fairq_refusal *why)
 {
 	return fairq_push(q, ns, &tent(id, cls, 1, 10)->fe, tdrop, NULL, NULL, why);
 }
 
 static int pop_id(struct fairq *q)
 {
-	struct fq_entry *e = fairq_pop(q);
+	struct fairq_entry *e = fairq_pop(q);
 
 	return e ? smap_entry(e, struct tent, fe)->id : -1;
 }
@@ -59,23 +59,23 @@ static int pop_id(struct fairq *q)
  * every record.) */
 START_TEST(fair_flood_refused_action_first)
 {
-	struct fq_limits lim = { .ns_max = 50, .ns_max_bytes = 1 << 20, .max = 60,
+	struct fairq_limits lim = { .ns_max = 50, .ns_max_bytes = 1 << 20, .max = 60,
 				 .max_bytes = 1 << 20, .quantum = 1 };
 	struct fairq *q = fairq_new(&lim);
-	enum fq_refusal why = FQ_OK;
+	enum fairq_refusal why = FAIRQ_OK;
 	int id;
 
 	ndropped = 0;
 	for (id = 0; id < 50; id++)
-		ck_assert_int_eq(push(q, "tenant", id, FQ_RECORD, &why), 0);
+		ck_assert_int_eq(push(q, "tenant", id, FAIRQ_RECORD, &why), 0);
 	/* At the bound: refused, and the refusal names the namespace bound. */
-	ck_assert_int_eq(push(q, "tenant", 50, FQ_RECORD, &why), -ENOBUFS);
-	ck_assert_int_eq(why, FQ_NS_ENTRIES);
+	ck_assert_int_eq(push(q, "tenant", 50, FAIRQ_RECORD, &why), -ENOBUFS);
+	ck_assert_int_eq(why, FAIRQ_NS_ENTRIES);
 	ck_assert_str_eq(fairq_refusal_name(why), "per-namespace entries");
 	ck_assert_uint_eq(fairq_ns_len(q, "tenant"), 50);
 	ck_assert_uint_eq(ndropped, 0);
 	/* The other namespace's action is taken, and first. */
-	ck_assert_int_eq(push(q, "bank", 51, FQ_ACTION, &why), 0);
+	ck_assert_int_eq(push(q, "bank", 51, FAIRQ_ACTION, &why), 0);
 	ck_assert_uint_eq(fairq_len(q), 51);
 	ck_assert_int_eq(pop_id(q), 51);
 	/* Then the records, in order. */
@@ -92,22 +92,22 @@ END_TEST
  * makes room; with no record to give, the action is refused. */
 START_TEST(fair_action_displaces_own_record)
 {
-	struct fq_limits lim = { .ns_max = 3, .ns_max_bytes = 1 << 20, .max = 100,
+	struct fairq_limits lim = { .ns_max = 3, .ns_max_bytes = 1 << 20, .max = 100,
 				 .max_bytes = 1 << 20 };
 	struct fairq *q = fairq_new(&lim);
-	enum fq_refusal why;
+	enum fairq_refusal why;
 
 	ndropped = 0;
-	ck_assert_int_eq(push(q, "a", 0, FQ_RECORD, &why), 0);
-	ck_assert_int_eq(push(q, "a", 1, FQ_RECORD, &why), 0);
-	ck_assert_int_eq(push(q, "a", 2, FQ_ACTION, &why), 0);
-	ck_assert_int_eq(push(q, "a", 3, FQ_ACTION, &why), 0);
+	ck_assert_int_eq(push(q, "a", 0, FAIRQ_RECORD, &why), 0);
+	ck_assert_int_eq(push(q, "a", 1, FAIRQ_RECORD, &why), 0);
+	ck_assert_int_eq(push(q, "a", 2, FAIRQ_ACTION, &why), 0);
+	ck_assert_int_eq(push(q, "a", 3, FAIRQ_ACTION, &why), 0);
 	ck_assert(tents[0].dropped);
-	ck_assert_int_eq(push(q, "a", 4, FQ_ACTION, &why), 0);
+	ck_assert_int_eq(push(q, "a", 4, FAIRQ_ACTION, &why), 0);
 	ck_assert(tents[1].dropped);
-	ck_assert_int_eq(push(q, "a", 5, FQ_ACTION, &why), -ENOBUFS);
-	ck_assert_int_eq(why, FQ_NS_ENTRIES);
-	ck_assert_int_eq(push(q, "a", 6, FQ_RECORD, &why), -ENOBUFS);
+	ck_assert_int_eq(push(q, "a", 5, FAIRQ_ACTION, &why), -ENOBUFS);
+	ck_assert_int_eq(why, FAIRQ_NS_ENTRIES);
+	ck_assert_int_eq(push(q, "a", 6, FAIRQ_RECORD, &why), -ENOBUFS);
 	ck_assert_uint_eq(ndropped, 2);
 	ck_assert_int_eq(pop_id(q), 2);
 	ck_assert_int_eq(pop_id(q), 3);
@@ -122,33 +122,33 @@ END_TEST
  * is refused; held entries count. */
 START_TEST(fair_total_bound_longest_drop)
 {
-	struct fq_limits lim = { .ns_max = 20, .ns_max_bytes = 1 << 20, .max = 10,
+	struct fairq_limits lim = { .ns_max = 20, .ns_max_bytes = 1 << 20, .max = 10,
 				 .max_bytes = 1 << 20 };
 	struct fairq *q = fairq_new(&lim);
-	enum fq_refusal why;
+	enum fairq_refusal why;
 
 	ndropped = 0;
 	for (int id = 0; id < 10; id++)
-		ck_assert_int_eq(push(q, "big", id, FQ_RECORD, &why), 0);
-	ck_assert_int_eq(push(q, "big", 10, FQ_RECORD, &why), -ENOBUFS);
-	ck_assert_int_eq(why, FQ_ENTRIES);
-	ck_assert_int_eq(push(q, "small", 11, FQ_RECORD, &why), 0);
+		ck_assert_int_eq(push(q, "big", id, FAIRQ_RECORD, &why), 0);
+	ck_assert_int_eq(push(q, "big", 10, FAIRQ_RECORD, &why), -ENOBUFS);
+	ck_assert_int_eq(why, FAIRQ_ENTRIES);
+	ck_assert_int_eq(push(q, "small", 11, FAIRQ_RECORD, &why), 0);
 	ck_assert(tents[0].dropped);
 	ck_assert_uint_eq(fairq_ns_len(q, "big"), 9);
-	ck_assert_int_eq(push(q, "small", 12, FQ_RECORD, &why), 0);
+	ck_assert_int_eq(push(q, "small", 12, FAIRQ_RECORD, &why), 0);
 	ck_assert(tents[1].dropped);
 	ck_assert_uint_eq(fairq_len(q), 10);
 	/* Held entries (put off for later) still count against the total
 	 * and their namespace, and can be queued again. */
 	{
-		struct fq_entry *e = fairq_pop(q);
+		struct fairq_entry *e = fairq_pop(q);
 
 		ck_assert_ptr_eq(e, &tents[2].fe);
 		ck_assert_uint_eq(fairq_len(q), 9);
 		ck_assert_int_eq(fairq_hold(q, "big", e), 0);
 		ck_assert_uint_eq(fairq_len(q), 10);
 		ck_assert_uint_eq(fairq_ns_len(q, "big"), 8);
-		ck_assert_int_eq(push(q, "other", 13, FQ_ACTION, &why), 0);
+		ck_assert_int_eq(push(q, "other", 13, FAIRQ_ACTION, &why), 0);
 		ck_assert(tents[3].dropped);
 		ck_assert_uint_eq(fairq_len(q), 10);
 		ck_assert_uint_eq(ndropped, 3);
@@ -174,32 +174,32 @@ END_TEST
 /* The byte bounds, per namespace and in all: at the bound and just past. */
 START_TEST(fair_byte_bounds)
 {
-	struct fq_limits lim = { .ns_max = 100, .ns_max_bytes = 1000, .max = 100,
+	struct fairq_limits lim = { .ns_max = 100, .ns_max_bytes = 1000, .max = 100,
 				 .max_bytes = 1500 };
 	struct fairq *q = fairq_new(&lim);
-	enum fq_refusal why = FQ_OK;
+	enum fairq_refusal why = FAIRQ_OK;
 
 	ndropped = 0;
 	for (int id = 0; id < 10; id++)
-		ck_assert_int_eq(fairq_push(q, "a", &tent(id, FQ_RECORD, 1, 100)->fe, tdrop, NULL,
+		ck_assert_int_eq(fairq_push(q, "a", &tent(id, FAIRQ_RECORD, 1, 100)->fe, tdrop, NULL,
 					    NULL, &why), 0);
 	ck_assert_uint_eq(fairq_bytes(q), 1000);
-	ck_assert_int_eq(fairq_push(q, "a", &tent(10, FQ_RECORD, 1, 1)->fe, tdrop, NULL, NULL,
+	ck_assert_int_eq(fairq_push(q, "a", &tent(10, FAIRQ_RECORD, 1, 1)->fe, tdrop, NULL, NULL,
 				    &why), -ENOBUFS);
-	ck_assert_int_eq(why, FQ_NS_BYTES);
+	ck_assert_int_eq(why, FAIRQ_NS_BYTES);
 	ck_assert_str_eq(fairq_refusal_name(why), "per-namespace bytes");
 	for (int id = 11; id < 16; id++)
-		ck_assert_int_eq(fairq_push(q, "b", &tent(id, FQ_RECORD, 1, 100)->fe, tdrop, NULL,
+		ck_assert_int_eq(fairq_push(q, "b", &tent(id, FAIRQ_RECORD, 1, 100)->fe, tdrop, NULL,
 					    NULL, &why), 0);
 	ck_assert_uint_eq(fairq_bytes(q), 1500);
 	/* b holds less than a: a's oldest record makes room. */
-	ck_assert_int_eq(fairq_push(q, "b", &tent(16, FQ_RECORD, 1, 100)->fe, tdrop, NULL,
+	ck_assert_int_eq(fairq_push(q, "b", &tent(16, FAIRQ_RECORD, 1, 100)->fe, tdrop, NULL,
 				    NULL, &why), 0);
 	ck_assert(tents[0].dropped);
 	/* a is the biggest holder: refused on the total. */
-	ck_assert_int_eq(fairq_push(q, "a", &tent(17, FQ_RECORD, 1, 100)->fe, tdrop, NULL,
+	ck_assert_int_eq(fairq_push(q, "a", &tent(17, FAIRQ_RECORD, 1, 100)->fe, tdrop, NULL,
 				    NULL, &why), -ENOBUFS);
-	ck_assert_int_eq(why, FQ_BYTES);
+	ck_assert_int_eq(why, FAIRQ_BYTES);
 	/* A merge that grows an entry is accounted. */
 	fairq_resize(q, &tents[16].fe, 150);
 	ck_assert_uint_eq(fairq_bytes(q), 1550);
@@ -211,29 +211,29 @@ END_TEST
  * per turn, so a namespace whose entries cost more gets fewer of them. */
 START_TEST(fair_deficit_round_robin)
 {
-	struct fq_limits lim = { .ns_max = 100, .ns_max_bytes = 1 << 20, .max = 100,
+	struct fairq_limits lim = { .ns_max = 100, .ns_max_bytes = 1 << 20, .max = 100,
 				 .max_bytes = 1 << 20, .quantum = 4 };
 	struct fairq *q = fairq_new(&lim);
 	int want[] = { 0, 10, 11, 12, 13, 1, 14, 15, 2, 3 };
 
 	for (int id = 0; id < 4; id++)
-		ck_assert_int_eq(fairq_push(q, "heavy", &tent(id, FQ_RECORD, 4, 10)->fe, NULL,
+		ck_assert_int_eq(fairq_push(q, "heavy", &tent(id, FAIRQ_RECORD, 4, 10)->fe, NULL,
 					    NULL, NULL, NULL), 0);
 	for (int id = 10; id < 16; id++)
-		ck_assert_int_eq(fairq_push(q, "light", &tent(id, FQ_RECORD, 1, 10)->fe, NULL,
+		ck_assert_int_eq(fairq_push(q, "light", &tent(id, FAIRQ_RECORD, 1, 10)->fe, NULL,
 					    NULL, NULL, NULL), 0);
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
 		ck_assert_int_eq(pop_id(q), want[i]);
 	ck_assert_int_eq(pop_id(q), -1);
 	/* An entry taken out of the middle, the tail, and a held one. */
 	for (int id = 20; id < 24; id++)
-		ck_assert_int_eq(fairq_push(q, "m", &tent(id, FQ_RECORD, 1, 10)->fe, NULL, NULL,
+		ck_assert_int_eq(fairq_push(q, "m", &tent(id, FAIRQ_RECORD, 1, 10)->fe, NULL, NULL,
 					    NULL, NULL), 0);
 	fairq_forget(q, &tents[21].fe);
 	fairq_forget(q, &tents[23].fe);
 	ck_assert_uint_eq(fairq_len(q), 2);
 	ck_assert_uint_eq(fairq_bytes(q), 20);
-	ck_assert_int_eq(fairq_push(q, "m", &tent(24, FQ_RECORD, 1, 10)->fe, NULL, NULL, NULL,
+	ck_assert_int_eq(fairq_push(q, "m", &tent(24, FAIRQ_RECORD, 1, 10)->fe, NULL, NULL, NULL,
 				    NULL), 0);
 	ck_assert_int_eq(pop_id(q), 20);
 	ck_assert_int_eq(fairq_hold(q, "m", &tents[20].fe), 0);
@@ -248,7 +248,7 @@ START_TEST(fair_deficit_round_robin)
 		char ns[8];
 
 		snprintf(ns, sizeof(ns), "n%d", id % 3);
-		ck_assert_int_eq(fairq_push(q, ns, &tent(id, FQ_RECORD, 4, 10)->fe, NULL, NULL,
+		ck_assert_int_eq(fairq_push(q, ns, &tent(id, FAIRQ_RECORD, 4, 10)->fe, NULL, NULL,
 					    NULL, NULL), 0);
 	}
 	for (int id = 0; id < 6; id++)
