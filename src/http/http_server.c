@@ -1281,6 +1281,24 @@ static void conns_free(struct http_server *s)
 	pthread_mutex_destroy(&s->conn_mu);
 }
 
+/* Stops and frees what @s holds, built whole or in part: the sweeper,
+ * then the pool (every review handed to it is judged and its connection
+ * resumed first: MHD refuses to stop with a connection suspended), then
+ * the daemon, the socket when it is still ours, the connections. */
+static void server_free(struct http_server *s)
+{
+	sweeper_stop(s);
+	s->pool = pool_free(s->pool);
+	if (s->d)
+		MHD_stop_daemon(s->d);
+	if (s->listen_fd >= 0)
+		close(s->listen_fd);
+	conns_free(s);
+	pg_free(s->route_prefix);
+	pg_free(s->client_ca);
+	pg_free(s);
+}
+
 int http_server_start(const struct http_server_config *cfg, struct http_server **ret, char *err, size_t errsz)
 {
 	struct http_server *s;
@@ -1404,14 +1422,7 @@ int http_server_start(const struct http_server_config *cfg, struct http_server *
 	*ret = s;
 	return 0;
 fail:
-	sweeper_stop(s);
-	s->pool = pool_free(s->pool);
-	if (s->listen_fd >= 0)
-		close(s->listen_fd);
-	conns_free(s);
-	pg_free(s->route_prefix);
-	pg_free(s->client_ca);
-	pg_free(s);
+	server_free(s);
 	return r;
 }
 
@@ -1452,16 +1463,6 @@ struct http_server *http_server_stop(struct http_server *s)
 {
 	if (!s)
 		return NULL;
-	sweeper_stop(s);
-	/* Every review handed to the pool is judged and its connection
-	 * resumed first: MHD refuses to stop with a connection suspended. */
-	s->pool = pool_free(s->pool);
-	MHD_stop_daemon(s->d);
-	if (s->listen_fd >= 0)
-		close(s->listen_fd);
-	conns_free(s);
-	pg_free(s->route_prefix);
-	pg_free(s->client_ca);
-	pg_free(s);
+	server_free(s);
 	return NULL;
 }
