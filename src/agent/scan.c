@@ -25,6 +25,7 @@
 #include "cgroup.h"
 #include "ktab.h"
 #include "procfs.h"
+#include "rfc3339.h"
 #include "strutil.h"
 #include "ticker.h"
 #include "tokens.h"
@@ -101,7 +102,7 @@ struct scan {
 	struct ktab nets;               /* key -> struct netns * */
 	struct buf line;                /* the event being written */
 	struct buf table;               /* a net table being read */
-	char time[32];
+	char time[RFC3339_MAX];
 	struct scan_stats st;
 	double table_ms;                /* this sample's time in net tables */
 	uint32_t *pids;                 /* this sample's process directories */
@@ -944,7 +945,6 @@ static void sample_end(struct scan *s)
 int scan_sample(struct scan *s, const struct timespec *now, scan_emit_fn emit, void *ud,
 		struct scan_stats *ret_stats)
 {
-	struct tm tm;
 	struct dirent *de;
 	DIR *d;
 	int r = 0;
@@ -952,7 +952,7 @@ int scan_sample(struct scan *s, const struct timespec *now, scan_emit_fn emit, v
 	memset(&s->st, 0, sizeof(s->st));
 	s->emit = emit;
 	s->emit_ud = ud;
-	if (!gmtime_r(&now->tv_sec, &tm) || !strftime(s->time, sizeof(s->time), "%Y-%m-%dT%H:%M:%SZ", &tm))
+	if (rfc3339_format(&(struct timespec){ now->tv_sec, 0 }, 0, s->time) < 0)
 		return -EINVAL;
 	d = opendir(s->cfg.proc_root);
 	if (!d)

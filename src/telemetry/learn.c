@@ -23,6 +23,7 @@
 #include "image.h"
 #include "pg_config.h"
 #include "profile.h"
+#include "rfc3339.h"
 #include "strutil.h"
 #include "xalloc.h"
 
@@ -816,16 +817,13 @@ static void out_comment_text(struct out *o, const char *s)
 		out_addc(o, (unsigned char)*s >= 0x20 && (unsigned char)*s < 0x7f ? *s : '?');
 }
 
-static void fmt_time(int64_t t, char *out, size_t n)
+/* @t (seconds since the epoch) as RFC 3339, "?" when there is none. */
+static void fmt_time(int64_t t, char out[RFC3339_MAX])
 {
-	time_t tt = (time_t)t;
-	struct tm tm;
+	struct timespec ts = { (time_t)t, 0 };
 
-	if (t < 0 || !gmtime_r(&tt, &tm)) {
-		snprintf(out, n, "?");
-		return;
-	}
-	strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (t < 0 || rfc3339_format(&ts, 0, out) < 0)
+		snprintf(out, RFC3339_MAX, "?");
 }
 
 /* ---- egress: exact CIDR aggregation ------------------------------------------ */
@@ -1594,7 +1592,7 @@ static void render_header(struct learn *l, struct out *o, const char *t1, const 
 
 int learn_render(struct learn *l, struct buf *b)
 {
-	char t1[40], t2[40];
+	char t1[RFC3339_MAX], t2[RFC3339_MAX];
 	struct buf body = BUF_INIT(b->max);
 	struct out out = { &body, 0 }, *o = &out, head = { b, 0 };
 	size_t start = b->len;
@@ -1607,8 +1605,8 @@ int learn_render(struct learn *l, struct buf *b)
 	set_finish(&l->reads);
 	set_finish(&l->writes);
 	set_finish(&l->sources);
-	fmt_time(l->first, t1, sizeof(t1));
-	fmt_time(l->last, t2, sizeof(t2));
+	fmt_time(l->first, t1);
+	fmt_time(l->last, t2);
 
 	out_adds(o, "apiVersion: profileguard.io/v1alpha1\nkind: WorkloadProfile\nmetadata:\n  name: ");
 	yq(o, l->name);
