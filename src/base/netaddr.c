@@ -81,3 +81,21 @@ bool cidr_contains(const struct cidr *c, const struct netaddr *a)
 	}
 	return true;
 }
+
+static bool addr_bit(const uint8_t *b, unsigned i)
+{
+	return (b[i / 8] >> (7 - i % 8)) & 1;
+}
+
+bool cidr_siblings(const struct cidr *lo, const struct cidr *hi)
+{
+	unsigned p = lo->prefix;
+	uint8_t x[16];
+
+	if (p == 0 || lo->addr.family != hi->addr.family || hi->prefix != p ||
+	    addr_bit(lo->addr.bytes, p - 1) || !addr_bit(hi->addr.bytes, p - 1))
+		return false;
+	memcpy(x, lo->addr.bytes, 16);
+	x[(p - 1) / 8] |= (uint8_t)(0x80u >> ((p - 1) % 8));
+	return memcmp(x, hi->addr.bytes, 16) == 0;
+}

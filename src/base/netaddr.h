@@ -24,5 +24,10 @@ int netaddr_parse(const char *s, struct netaddr *ret);
  * NetworkPolicy ipBlock does not, but users expect. -EINVAL otherwise. */
 int cidr_parse(const char *s, struct cidr *ret);
 bool cidr_contains(const struct cidr *c, const struct netaddr *a);
+/* Whether @lo and @hi are the lower and the upper half of one block
+ * (same family and prefix p > 0, equal but for bit p-1): together they
+ * are exactly @lo with prefix p-1, which is how learn merges the
+ * addresses it saw into CIDRs that allow nothing more. */
+bool cidr_siblings(const struct cidr *lo, const struct cidr *hi);
 
 #endif

@@ -871,23 +871,10 @@ static int cmp_block(const void *a, const void *b)
 	return memcmp(x->net.addr.bytes, y->net.addr.bytes, 16);
 }
 
-static bool bit(const uint8_t *b, unsigned i)
-{
-	return (b[i / 8] >> (7 - i % 8)) & 1;
-}
-
-/* Two blocks of one prefix length that are the halves of their parent. */
+/* Two blocks with the same ports that are the halves of their parent. */
 static bool siblings(const struct block *a, const struct block *b)
 {
-	unsigned p = a->net.prefix;
-	uint8_t x[16];
-
-	if (p == 0 || a->net.addr.family != b->net.addr.family || b->net.prefix != p ||
-	    cmp_ports(a, b) || bit(a->net.addr.bytes, p - 1) || !bit(b->net.addr.bytes, p - 1))
-		return false;
-	memcpy(x, a->net.addr.bytes, 16);
-	x[(p - 1) / 8] |= (uint8_t)(0x80u >> ((p - 1) % 8));
-	return memcmp(x, b->net.addr.bytes, 16) == 0;
+	return !cmp_ports(a, b) && cidr_siblings(&a->net, &b->net);
 }
 
 /* The egress rules: one block per address, then sibling halves with the

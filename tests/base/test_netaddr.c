@@ -41,6 +41,31 @@ START_TEST(test_cidr)
 }
 END_TEST
 
+static bool sib(const char *x, const char *y)
+{
+	struct cidr a, b;
+
+	ck_assert_int_eq(cidr_parse(x, &a), 0);
+	ck_assert_int_eq(cidr_parse(y, &b), 0);
+	return cidr_siblings(&a, &b);
+}
+
+START_TEST(test_cidr_siblings)
+{
+	ck_assert(sib("10.0.0.0/32", "10.0.0.1/32"));
+	ck_assert(sib("10.0.0.0/31", "10.0.0.2/31"));
+	ck_assert(sib("10.0.0.0/25", "10.0.0.128/25"));
+	ck_assert(sib("0.0.0.0/1", "128.0.0.0/1"));
+	ck_assert(sib("fd00::/128", "fd00::1/128"));
+	ck_assert(!sib("10.0.0.1/32", "10.0.0.0/32"));          /* upper half first */
+	ck_assert(!sib("10.0.0.1/32", "10.0.0.2/32"));          /* not one /31 */
+	ck_assert(!sib("10.0.0.0/32", "10.0.0.1/31"));          /* prefix lengths differ */
+	ck_assert(!sib("10.0.0.0/32", "10.0.1.1/32"));          /* other bits differ */
+	ck_assert(!sib("0.0.0.0/0", "0.0.0.0/0"));
+	ck_assert(!sib("10.0.0.0/32", "::a00:1/128"));          /* families differ */
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("netaddr");
@@ -49,6 +74,7 @@ int main(void)
 	int failed;
 
 	tcase_add_test(tc, test_cidr);
+	tcase_add_test(tc, test_cidr_siblings);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
