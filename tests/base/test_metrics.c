@@ -127,7 +127,7 @@ START_TEST(cached_series)
 	static const char *const a[] = { "a" }, *const b[] = { "b" };
 	struct metrics *m = metrics_new();
 	struct metric_vec *c = metrics_counter(m, "c_total", "", labels);
-	_Atomic(struct metric *) slot = NULL, other = NULL;
+	_Atomic(struct metric *) slot = NULL, other = NULL, unused = NULL;
 	struct metric *first = metric_vec_cached(&slot, c, a);
 
 	ck_assert_ptr_nonnull(first);
@@ -135,7 +135,7 @@ START_TEST(cached_series)
 	ck_assert_ptr_eq(atomic_load(&slot), first);           /* kept in the slot */
 	ck_assert_ptr_eq(metric_vec_cached(&slot, c, b), first);/* the slot wins after */
 	ck_assert_ptr_ne(metric_vec_cached(&other, c, b), first);
-	ck_assert_ptr_null(metric_vec_cached(&(_Atomic(struct metric *)){ NULL }, NULL, a));
+	ck_assert_ptr_null(metric_vec_cached(&unused, NULL, a));
 	metrics_free(m);
 }
 END_TEST
