@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "xalloc.h"
@@ -331,6 +332,30 @@ size_t str_edit_distance(const char *a, size_t la, const char *b, size_t lb)
 		}
 	}
 	return row[lb];
+}
+
+const char *str_closest(const char *w, const char *const *v, size_t n)
+{
+	const char *best = NULL;
+	size_t best_d = 3;
+
+	for (size_t i = 0; i < n && v[i]; i++) {
+		size_t d = str_edit_distance(w, strlen(w), v[i], strlen(v[i]));
+
+		if (d < best_d) {
+			best_d = d;
+			best = v[i];
+		}
+	}
+	return best;
+}
+
+const char *str_quote(const char *s, char *tmp, size_t n)
+{
+	size_t cut = str_utf8_cut(s, 200);
+
+	snprintf(tmp, n, "\"%.*s%s\"", (int)cut, s, s[cut] ? "..." : "");
+	return tmp;
 }
 
 bool str_has_prefix(const char *s, const char *prefix)

@@ -27,6 +27,13 @@ bool str_has_prefix(const char *s, const char *prefix);
 /* Levenshtein distance of @a (@la bytes) and @b (@lb bytes), for "did
  * you mean" suggestions: SIZE_MAX when either is longer than 63 bytes. */
 size_t str_edit_distance(const char *a, size_t la, const char *b, size_t lb);
+/* The entry of @v nearest @w, within an edit distance of 2: the "did you
+ * mean" of a typo, NULL when none is that near.  @v has @n entries or
+ * ends at a NULL before (SIZE_MAX for a NULL-terminated list). */
+const char *str_closest(const char *w, const char *const *v, size_t n);
+/* @s in double quotes for a message, cut at 200 bytes (on a UTF-8
+ * boundary, "..." said) so a message stays bounded; into @tmp. */
+const char *str_quote(const char *s, char *tmp, size_t n);
 bool str_has_suffix(const char *s, const char *suffix);
 
 /* Strict decimal parse of the whole string: 0, -EINVAL or -ERANGE.

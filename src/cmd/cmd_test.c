@@ -92,31 +92,6 @@ struct run {
 /* ---- reading a test file ------------------------------------------- */
 
 /* The allowed word a typo most likely meant, or NULL. */
-static const char *closest(const char *w, const char *const *allowed, size_t n)
-{
-	const char *best = NULL;
-	size_t best_d = 3;
-
-	for (size_t i = 0; i < n; i++) {
-		size_t d = str_edit_distance(w, strlen(w), allowed[i], strlen(allowed[i]));
-
-		if (d < best_d) {
-			best_d = d;
-			best = allowed[i];
-		}
-	}
-	return best;
-}
-
-/* A user string quoted for a message, cut to keep messages bounded. */
-static const char *quote(const char *s, char *tmp, size_t n)
-{
-	size_t cut = str_utf8_cut(s, 200);
-
-	snprintf(tmp, n, "\"%.*s%s\"", (int)cut, s, s[cut] ? "..." : "");
-	return tmp;
-}
-
 static int suite_err(struct suite *s, const char *path, const char *msg)
 {
 	return errlist_add(&s->errs, "%s: %s%s%s", s->file, path ? path : "", path ? ": " : "", msg);
@@ -148,7 +123,7 @@ static int check_keys(struct suite *s, json_t *obj, const char *where, const cha
 				break;
 		if (i < n)
 			continue;
-		near = closest(k, allowed, n);
+		near = str_closest(k, allowed, n);
 		for (size_t a = 0; !near && a < sizeof(key_aliases) / sizeof(*key_aliases); a++)
 			if (!strcmp(k, key_aliases[a][0]) && !*where)
 				near = key_aliases[a][1];
@@ -243,7 +218,7 @@ static int parse_resource(struct suite *s, struct tcase *c, const char *res, con
 	size_t nk = NKINDS, i;
 
 	if (!a || a == res || !a[1] || (b && (b == a + 1 || !b[1] || strchr(b + 1, '/')))) {
-		snprintf(msg, sizeof(msg), "%s is not Kind/name or Kind/namespace/name", quote(res, q, sizeof(q)));
+		snprintf(msg, sizeof(msg), "%s is not Kind/name or Kind/namespace/name", str_quote(res, q, sizeof(q)));
 		return suite_err(s, path, msg) < 0 ? -ENOMEM : 1;
 	}
 	c->kind = pg_strndup(res, (size_t)(a - res));
@@ -257,18 +232,18 @@ static int parse_resource(struct suite *s, struct tcase *c, const char *res, con
 			break;
 	}
 	if (i == nk) {
-		near = closest(c->kind, kinds, nk);
+		near = str_closest(c->kind, kinds, nk);
 		if (!near)
 			for (i = 0; i < nk && !near; i++)
 				if (!strcasecmp(c->kind, kinds[i]))
 					near = kinds[i];
 		snprintf(msg, sizeof(msg), "kind %s is not a Pod or a pod template kind (Pod, Deployment, ReplicaSet, "
-			 "StatefulSet, DaemonSet, Job, CronJob, ReplicationController)%s%s%s", quote(c->kind, q, sizeof(q)),
+			 "StatefulSet, DaemonSet, Job, CronJob, ReplicationController)%s%s%s", str_quote(c->kind, q, sizeof(q)),
 			 near ? "; did you mean \"" : "", near ? near : "", near ? "\"?" : "");
 		return suite_err(s, path, msg) < 0 ? -ENOMEM : 1;
 	}
 	if (!str_is_dns1123_label(c->ns)) {
-		snprintf(msg, sizeof(msg), "namespace %s is not a namespace name", quote(c->ns, q, sizeof(q)));
+		snprintf(msg, sizeof(msg), "namespace %s is not a namespace name", str_quote(c->ns, q, sizeof(q)));
 		return suite_err(s, path, msg) < 0 ? -ENOMEM : 1;
 	}
 	i = strlen(c->kind) + strlen(c->ns) + strlen(c->name) + 3;
@@ -315,9 +290,9 @@ static int parse_set(struct suite *s, struct tcase *c, json_t *v, const char *pa
 			if (!strcmp(str, names[k]))
 				break;
 		if (k == R__COUNT) {
-			const char *near = closest(str, names, R__COUNT);
+			const char *near = str_closest(str, names, R__COUNT);
 
-			snprintf(msg, sizeof(msg), "%s is not a reason%s%s%s", quote(str, q, sizeof(q)),
+			snprintf(msg, sizeof(msg), "%s is not a reason%s%s%s", str_quote(str, q, sizeof(q)),
 				 near ? " (did you mean \"" : "", near ? near : "", near ? "\"?)" : "");
 			return suite_err(s, p, msg) < 0 ? -ENOMEM : 1;
 		}
@@ -359,7 +334,7 @@ static int parse_case(struct suite *s, struct tcase *c, json_t *v, size_t idx)
 			if (!strcmp(str, result_names[c->want]))
 				break;
 		if (c->want == RES__COUNT) {
-			const char *near = closest(str, result_names, RES__COUNT);
+			const char *near = str_closest(str, result_names, RES__COUNT);
 
 			/* "denied", "warning": the word check prints, not the one asked
 			 * for; "pass", "fail", "skip": kyverno test's. */
@@ -373,7 +348,7 @@ static int parse_case(struct suite *s, struct tcase *c, json_t *v, size_t idx)
 			else if (!near && !strcmp(str, "skip"))
 				near = result_names[RES_UNJUDGED];
 			snprintf(msg, sizeof(msg), "%s is not allow, deny, warn or unjudged%s%s%s",
-				 quote(str, q, sizeof(q)), near ? " (did you mean \"" : "", near ? near : "",
+				 str_quote(str, q, sizeof(q)), near ? " (did you mean \"" : "", near ? near : "",
 				 near ? "\"?)" : "");
 			r = suite_err(s, p, msg);
 		}
@@ -431,7 +406,7 @@ static int parse_suite(struct suite *s, json_t *doc)
 			char q[300];
 
 			snprintf(msg, sizeof(msg), "%s is not a namespace name (RFC 1123 label: a-z, 0-9 and '-', "
-				 "at most 63 characters)", quote(str, q, sizeof(q)));
+				 "at most 63 characters)", str_quote(str, q, sizeof(q)));
 			r = suite_err(s, "namespace", msg);
 		} else {
 			ns = str;

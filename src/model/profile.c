@@ -40,32 +40,6 @@ static void verr(struct vctx *c, const char *fmt, ...)
 	c->failed = true;
 }
 
-/* Quotes a user string for a message, cut to keep messages bounded. */
-static const char *q(const char *s, char *tmp, size_t n)
-{
-	size_t cut = str_utf8_cut(s, 200);
-
-	snprintf(tmp, n, "\"%.*s%s\"", (int)cut, s, s[cut] ? "..." : "");
-	return tmp;
-}
-
-/* The allowed key a typo most likely meant, or NULL. */
-static const char *closest_key(const char *k, const char *const *allowed)
-{
-	const char *best = NULL;
-	size_t best_d = 3;
-
-	for (const char *const *a = allowed; *a; a++) {
-		size_t d = str_edit_distance(k, strlen(k), *a, strlen(*a));
-
-		if (d < best_d) {
-			best_d = d;
-			best = *a;
-		}
-	}
-	return best;
-}
-
 static void check_keys(struct vctx *c, json_t *obj, const char *const *allowed)
 {
 	const char *k;
@@ -79,7 +53,7 @@ static void check_keys(struct vctx *c, json_t *obj, const char *const *allowed)
 				break;
 		if (!*a) {
 			size_t m = fpath_key(&c->path, k);
-			const char *near = closest_key(k, allowed);
+			const char *near = str_closest(k, allowed, SIZE_MAX);
 
 			if (near)
 				verr(c, "unknown field (did you mean \"%s\"?)", near);
@@ -123,7 +97,7 @@ static void get_knob(struct vctx *c, json_t *obj, const char *key, const char *a
 	else if (json_is_string(v) && strcmp(json_string_value(v), forbid_word) == 0)
 		*ret = KNOB_FORBID;
 	else if (json_is_string(v))
-		verr(c, "%s must be %s or %s", q(json_string_value(v), tmp, sizeof(tmp)),
+		verr(c, "%s must be %s or %s", str_quote(json_string_value(v), tmp, sizeof(tmp)),
 		     forbid_word, allow_word);
 	else
 		verr(c, "must be %s or %s", forbid_word, allow_word);
@@ -208,7 +182,7 @@ static bool check_sa_name(struct vctx *c, const char *s, char *out, size_t outsz
 
 	if (str_is_dns1123_subdomain(s))
 		return true;
-	verr(c, "%s is not a valid service account name", q(s, tmp, sizeof(tmp)));
+	verr(c, "%s is not a valid service account name", str_quote(s, tmp, sizeof(tmp)));
 	return false;
 }
 
@@ -234,7 +208,7 @@ static bool check_capability(struct vctx *c, const char *s, char *out, size_t ou
 	out[n] = '\0';
 	return true;
 bad:
-	verr(c, "%s is not a capability name", q(s, tmp, sizeof(tmp)));
+	verr(c, "%s is not a capability name", str_quote(s, tmp, sizeof(tmp)));
 	return false;
 }
 
@@ -243,7 +217,7 @@ static bool check_host_path(struct vctx *c, const char *s, char *out, size_t out
 	char tmp[256];
 
 	if (path_clean(s, out, outsz) < 0) {
-		verr(c, "%s must be an absolute path", q(s, tmp, sizeof(tmp)));
+		verr(c, "%s must be an absolute path", str_quote(s, tmp, sizeof(tmp)));
 		return false;
 	}
 	return true;
@@ -255,7 +229,7 @@ static bool check_abs_pattern(struct vctx *c, const char *s, char *out, size_t o
 
 	if (s[0] == '/' || s[0] == '*')
 		return true;
-	verr(c, "%s must be an absolute path or start with *", q(s, tmp, sizeof(tmp)));
+	verr(c, "%s must be an absolute path or start with *", str_quote(s, tmp, sizeof(tmp)));
 	return false;
 }
 
@@ -339,12 +313,12 @@ static bool check_image_pattern(struct vctx *c, const char *s, char *out, size_t
 
 	for (const char *p = s; *p; p++)
 		if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f) {
-			verr(c, "%s contains a space or control character", q(s, tmp, sizeof(tmp)));
+			verr(c, "%s contains a space or control character", str_quote(s, tmp, sizeof(tmp)));
 			return false;
 		}
 	if (image_pattern_hopeless(s, fix, sizeof(fix))) {
-		verr(c, "%s can never match: references are normalised, write %s", q(s, tmp, sizeof(tmp)),
-		     q(fix, tmp2, sizeof(tmp2)));
+		verr(c, "%s can never match: references are normalised, write %s", str_quote(s, tmp, sizeof(tmp)),
+		     str_quote(fix, tmp2, sizeof(tmp2)));
 		return false;
 	}
 	return true;
@@ -368,7 +342,7 @@ static bool check_verb(struct vctx *c, const char *s, char *out, size_t outsz)
 	if (strcmp(s, "*") == 0 || profile_verb_valid(s))
 		return true;
 	verr(c, "%s is not a Kubernetes verb (get, list, watch, create, update, patch, delete, deletecollection, *)",
-	     q(s, tmp, sizeof(tmp)));
+	     str_quote(s, tmp, sizeof(tmp)));
 	return false;
 }
 
@@ -393,7 +367,7 @@ static bool check_resource(struct vctx *c, const char *s, char *out, size_t outs
 		return true;
 bad:
 	verr(c, "%s is not a resource (\"configmaps\", \"apps/deployments\", \"pods/log\")",
-	     q(s, tmp, sizeof(tmp)));
+	     str_quote(s, tmp, sizeof(tmp)));
 	return false;
 }
 
@@ -536,7 +510,7 @@ static void parse_egress(struct vctx *c, json_t *rt, struct profile *p)
 			verr(c, "must be a string");
 			ok = false;
 		} else if (cidr_parse(json_string_value(cidr), &r->net) < 0) {
-			verr(c, "%s is not a CIDR", q(json_string_value(cidr), tmp, sizeof(tmp)));
+			verr(c, "%s is not a CIDR", str_quote(json_string_value(cidr), tmp, sizeof(tmp)));
 			ok = false;
 		} else if (!(r->cidr_text = arena_strdup(c->a, json_string_value(cidr)))) {
 			c->oom = true;
@@ -679,7 +653,7 @@ static void parse_response(struct vctx *c, json_t *spec, struct profile *p)
 		else if (strcmp(s, "None") == 0)
 			p->response.action = ACTION_NONE;
 		else if (json_is_string(a))
-			verr(c, "%s must be Delete, Evict or None", q(s, tmp, sizeof(tmp)));
+			verr(c, "%s must be Delete, Evict or None", str_quote(s, tmp, sizeof(tmp)));
 		else
 			verr(c, "must be Delete, Evict or None");
 		fpath_pop(&c->path, mm);
@@ -711,7 +685,7 @@ static void parse_metadata(struct vctx *c, json_t *obj, const char *default_ns, 
 		verr(c, "required");
 	else if (!str_is_dns1123_subdomain(json_string_value(v)))
 		verr(c, "%s is not a valid name (RFC 1123 subdomain)",
-		     q(json_string_value(v), tmp, sizeof(tmp)));
+		     str_quote(json_string_value(v), tmp, sizeof(tmp)));
 	else if (!(p->name = arena_strdup(c->a, json_string_value(v))))
 		c->oom = true;
 	fpath_pop(&c->path, mm);
@@ -864,7 +838,7 @@ int profile_parse(json_t *obj, const char *default_ns, struct errlist *errs,
 		else if (json_is_string(v) && strcmp(json_string_value(v), "Audit") == 0)
 			p->mode = MODE_AUDIT;
 		else if (json_is_string(v))
-			verr(&c, "%s must be Enforce or Audit", q(json_string_value(v), tmp, sizeof(tmp)));
+			verr(&c, "%s must be Enforce or Audit", str_quote(json_string_value(v), tmp, sizeof(tmp)));
 		else
 			verr(&c, "must be Enforce or Audit");
 		fpath_pop(&c.path, mm);

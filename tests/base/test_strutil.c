@@ -280,6 +280,25 @@ START_TEST(test_utf8_cut)
 }
 END_TEST
 
+START_TEST(test_closest_and_quote)
+{
+	static const char *const keys[] = { "selector", "mode", "response", NULL };
+	char tmp[256], big[300];
+
+	ck_assert_str_eq(str_closest("selectr", keys, SIZE_MAX), "selector");
+	ck_assert_str_eq(str_closest("mdoe", keys, SIZE_MAX), "mode");
+	ck_assert_ptr_null(str_closest("identity", keys, SIZE_MAX));    /* none near */
+	ck_assert_ptr_null(str_closest("respons", keys, 2));            /* past @n */
+	ck_assert_str_eq(str_closest("respons", keys, 3), "response");
+	ck_assert_str_eq(str_quote("a\"b", tmp, sizeof(tmp)), "\"a\"b\"");
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	str_quote(big, tmp, sizeof(tmp));
+	ck_assert_uint_eq(strlen(tmp), 1 + 200 + 3 + 1);               /* cut, and said */
+	ck_assert(str_has_suffix(tmp, "x...\""));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("strutil");
@@ -295,6 +314,7 @@ int main(void)
 	tcase_add_test(tc, test_names);
 	tcase_add_test(tc, test_paths);
 	tcase_add_test(tc, test_utf8_cut);
+	tcase_add_test(tc, test_closest_and_quote);
 	suite_add_tcase(s, tc);
 	tcase_set_timeout(hostile, 60);
 	tcase_add_test(hostile, test_glob_hostile_linear);
