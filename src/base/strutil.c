@@ -301,6 +301,11 @@ size_t str_utf8_cut(const char *s, size_t max)
 	return n;
 }
 
+int str_ptr_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 bool str_eq(const char *a, const char *b)
 {
 	if (!a || !b)

@@ -16,6 +16,9 @@ bool glob_match(const char *pattern, const char *s);
 bool glob_has_wildcard(const char *pattern);
 
 bool str_eq(const char *a, const char *b);        /* NULL-safe */
+/* strcmp() of two (const char *)s pointed to: qsort() and bsearch() over
+ * arrays of strings. */
+int str_ptr_cmp(const void *a, const void *b);
 /* Length of the valid UTF-8 sequence at @s, of which @avail bytes may be
  * read (at least 1); 0 when it is not one: overlong forms, surrogates and
  * code points past U+10FFFF included. */

@@ -199,11 +199,6 @@ static int get_paths(struct suite *s, json_t *v, const char *key, struct paths *
 	return r;
 }
 
-static int str_ptr_cmp(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 static const char *const case_keys[] = { "resource", "result", "reasons", "rules" };
 
 /* The kinds check judges, as pod.c names them. */

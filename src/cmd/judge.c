@@ -269,11 +269,6 @@ static int on_manifest_doc(void *ud, const struct manifest_origin *o, json_t *ob
 	return 0;
 }
 
-static int str_cmp(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 static bool lookup_token_secret(void *ud, const char *ns, const char *name)
 {
 	struct judge *c = ud;
@@ -283,7 +278,7 @@ static bool lookup_token_secret(void *ud, const char *ns, const char *name)
 	if (!c->ntoken_secrets)
 		return false;
 	snprintf(key, sizeof(key), "%s/%s", ns, name);
-	return bsearch(&k, c->token_secrets, c->ntoken_secrets, sizeof(char *), str_cmp) != NULL;
+	return bsearch(&k, c->token_secrets, c->ntoken_secrets, sizeof(char *), str_ptr_cmp) != NULL;
 }
 
 json_t *judge_finding_json(const struct finding *f)
@@ -508,7 +503,7 @@ int judge_load(struct judge *j, const char *const *profiles, size_t nprofiles,
 			return r;
 	}
 	if (j->ntoken_secrets)
-		qsort(j->token_secrets, j->ntoken_secrets, sizeof(char *), str_cmp);
+		qsort(j->token_secrets, j->ntoken_secrets, sizeof(char *), str_ptr_cmp);
 	return j->errs.oom ? -ENOMEM : 0;
 }
 

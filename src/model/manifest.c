@@ -83,11 +83,6 @@ static int walk_file(const char *path, manifest_fn fn, void *ud, struct errlist 
 	return r;
 }
 
-static int name_cmp(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 static bool manifest_name(const char *name)
 {
 	return str_has_suffix(name, ".yaml") || str_has_suffix(name, ".yml") ||
@@ -135,7 +130,7 @@ static int walk_dir(const char *path, int depth, manifest_fn fn, void *ud, struc
 	}
 	closedir(d);
 	if (r == 0 && n)
-		qsort(names, n, sizeof(*names), name_cmp);
+		qsort(names, n, sizeof(*names), str_ptr_cmp);
 	for (size_t i = 0; i < n && r >= 0; i++) {
 		struct stat st;
 

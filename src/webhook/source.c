@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "strutil.h"
 #include "xalloc.h"
 
 int source_init(struct profile_source *src, const struct profile_source_ops *ops,
@@ -33,11 +34,6 @@ struct profile_snapshot *source_snapshot_new(void)
 	return s;
 }
 
-static int str_cmp(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 /* A sorted copy of @names without repeats, into *ret_v / *ret_n (NULL, 0
  * for none); -ENOMEM leaves them alone. */
 static int sorted_copy(const char *const *names, size_t n, char ***ret_v, size_t *ret_n)
@@ -56,7 +52,7 @@ static int sorted_copy(const char *const *names, size_t n, char ***ret_v, size_t
 		}
 	}
 	if (n)
-		qsort(v, n, sizeof(char *), str_cmp);
+		qsort(v, n, sizeof(char *), str_ptr_cmp);
 	for (size_t i = 0; i < n; i++) {
 		if (k && strcmp(v[k - 1], v[i]) == 0)
 			pg_free(v[i]);
@@ -153,7 +149,7 @@ bool source_ns_ignored(const struct profile_source *src, const struct profile_sn
 	if (src->own_namespace && strcmp(ns, src->own_namespace) == 0)
 		return true;
 	return snap && snap->nignored &&
-	       bsearch(&ns, snap->ignored_ns, snap->nignored, sizeof(char *), str_cmp) != NULL;
+	       bsearch(&ns, snap->ignored_ns, snap->nignored, sizeof(char *), str_ptr_cmp) != NULL;
 }
 
 bool source_is_token_secret(struct profile_source *src, const struct profile_snapshot *snap,
@@ -167,7 +163,7 @@ bool source_is_token_secret(struct profile_source *src, const struct profile_sna
 	if (!snap || !snap->ntoken_secrets)
 		return false;
 	snprintf(key, sizeof(key), "%s/%s", ns, name);
-	return bsearch(&k, snap->token_secrets, snap->ntoken_secrets, sizeof(char *), str_cmp) != NULL;
+	return bsearch(&k, snap->token_secrets, snap->ntoken_secrets, sizeof(char *), str_ptr_cmp) != NULL;
 }
 
 bool source_ready(const struct profile_source *src)
