@@ -211,6 +211,30 @@ class BadInput(Tmp):
         self.assertEqual(rc, 2)
         self.assertIn("results[0].resource: longer than the cap of 1024 bytes", err)
 
+    def test_at_the_caps_no_refusal(self):
+        # Each cap exactly reached is not a refusal (what else is wrong with
+        # the input may still be reported, never the cap).
+        exact = self.write("exact.yaml", "#" + "x" * (1024 * 1024 - 2) + "\n")
+        self.assertEqual(os.path.getsize(exact), 1024 * 1024)
+        rc, _, err = run("test", exact)
+        self.assertNotIn("larger than the cap", err)
+
+        paths = self.write("paths.yaml", "profiles: [%s]\nresources: [%s]\nresults: [{resource: Pod/a/b, result: allow}]\n"
+                           % (ex("profiles"), ", ".join(["x.yaml"] * 100)))
+        rc, _, err = run("test", paths)
+        self.assertNotIn("more than the cap", err)
+        self.assertIn("x.yaml", err)          # judged as far as the paths go
+
+        reasons = self.suite("  - {resource: Pod/shop/cart, result: deny, reasons: [%s]}\n" % ", ".join(["LegacyToken"] * 64))
+        rc, _, err = run("test", reasons)
+        self.assertNotIn("more than the cap", err)
+
+        res = "Pod/shop/" + "a" * (1024 - len("Pod/shop/"))
+        self.assertEqual(len(res), 1024)
+        rc, out, err = run("test", self.suite("  - {resource: %s, result: allow}\n" % res))
+        self.assertNotIn("longer than the cap", err)
+        self.assertIn("no such resource", out + err)
+
     def test_bad_values(self):
         for results, want in (
                 ("  - {resource: Pod, result: allow}\n", '"Pod" is not Kind/name or Kind/namespace/name'),
