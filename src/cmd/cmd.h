@@ -88,6 +88,10 @@ void cmd_own_namespace(const char *flag, const char *fallback, char *out, size_t
  * ignores SIGPIPE.  @ret_set: the blocked set. */
 void cmd_block_signals(bool hup, sigset_t *ret_set);
 
+/* -n takes what kubectl apply -n does: an RFC 1123 label.  0, or -EINVAL
+ * with a message on stderr naming @cmd. */
+int cmd_check_namespace(const char *cmd, const char *ns);
+
 int cmd_begin(const char *cmd, const struct flag *flags, const char *synopsis, int argc,
 	      char **argv, const struct common_opts *common, int *ret_rc);
 

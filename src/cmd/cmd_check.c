@@ -145,34 +145,6 @@ static json_t *warning_json(const struct judge_warning *w)
 	return j;
 }
 
-#define NS_MAX 63
-
-/* -n takes what kubectl apply -n does: an RFC 1123 label. */
-static int check_namespace(const char *ns)
-{
-	size_t n = strlen(ns);
-	bool ok = n > 0 && isalnum((unsigned char)ns[0]) && isalnum((unsigned char)ns[n - 1]);
-
-	if (n > NS_MAX) {
-		fprintf(stderr, "profileguard check: -n: a namespace name is at most %d characters (got %zu)\n",
-			NS_MAX, n);
-		return -EINVAL;
-	}
-	for (size_t i = 0; i < n && ok; i++)
-		ok = (ns[i] >= 'a' && ns[i] <= 'z') || (ns[i] >= '0' && ns[i] <= '9') || ns[i] == '-';
-	if (!ok) {
-		json_t *q = json_string(ns);
-		char *quoted = q ? json_dumps(q, JSON_ENCODE_ANY) : NULL;
-
-		fprintf(stderr, "profileguard check: -n: %s is not a namespace name (RFC 1123 label: a-z, 0-9 and '-')\n",
-			quoted ? quoted : "the value");
-		free(quoted);
-		json_decref(q);
-		return -EINVAL;
-	}
-	return 0;
-}
-
 /* What check does with each judged item and event: print it, or add it to
  * the JSON arrays. */
 struct check_out {
@@ -277,7 +249,7 @@ int cmd_check(int argc, char **argv)
 		goto bad_usage;
 	}
 	json_out = strcmp(output, "json") == 0;
-	if (namespace && check_namespace(namespace) < 0)
+	if (namespace && cmd_check_namespace("check", namespace) < 0)
 		goto bad_usage;
 	if (profiles.n == 0 || manifests.n == 0) {
 		fprintf(stderr, "profileguard check: need -p PROFILES and -f MANIFESTS (see --help)\n");

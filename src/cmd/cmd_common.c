@@ -3,11 +3,14 @@
  * replica runs in, and the signal mask their loops wait on. */
 #include "cmd.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <jansson.h>
 
 #include "doc.h"
 #include "kubeconfig.h"
@@ -86,4 +89,32 @@ void cmd_block_signals(bool hup, sigset_t *ret_set)
 		sigaddset(ret_set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, ret_set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+}
+
+#define NS_MAX 63
+
+/* -n takes what kubectl apply -n does: an RFC 1123 label. */
+int cmd_check_namespace(const char *cmd, const char *ns)
+{
+	size_t n = strlen(ns);
+	bool ok = n > 0 && isalnum((unsigned char)ns[0]) && isalnum((unsigned char)ns[n - 1]);
+
+	if (n > NS_MAX) {
+		fprintf(stderr, "profileguard %s: -n: a namespace name is at most %d characters (got %zu)\n",
+			cmd, NS_MAX, n);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < n && ok; i++)
+		ok = (ns[i] >= 'a' && ns[i] <= 'z') || (ns[i] >= '0' && ns[i] <= '9') || ns[i] == '-';
+	if (!ok) {
+		json_t *q = json_string(ns);
+		char *quoted = q ? json_dumps(q, JSON_ENCODE_ANY) : NULL;
+
+		fprintf(stderr, "profileguard %s: -n: %s is not a namespace name (RFC 1123 label: a-z, 0-9 and '-')\n",
+			cmd, quoted ? quoted : "the value");
+		free(quoted);
+		json_decref(q);
+		return -EINVAL;
+	}
+	return 0;
 }
