@@ -74,25 +74,20 @@ int kube_watch_event_parse_jval(const char *line, size_t len, const struct jval_
 
 /* ---- list pages ------------------------------------------------------------ */
 
-/* Receives one list item, parsed alone; @item is borrowed (incref to keep).
- * A negative return stops kube_list_parse(), which returns it. */
-typedef int (*kube_item_fn)(void *ud, json_t *item);
+/* Receives one object item's bytes, unparsed (@item, @len borrowed): the
+ * caller parses it alone (the informer with jval.h into a short-lived
+ * arena), so the memory a page costs is one item's tree, not the whole
+ * page's.  A negative return stops kube_list_parse(), which returns it. */
+typedef int (*kube_raw_item_fn)(void *ud, const char *item, size_t len);
 
 /* Walks a list response ({"kind":..., "metadata":{...}, "items":[...]},
- * keys in any order) and hands over each item parsed on its own, so the
- * memory a page costs is one item's tree, not the whole page's.  Items
- * that are not objects are skipped.  *ret_meta (may be NULL) gets the
- * list's metadata (a new reference; an empty object when absent).
+ * keys in any order) and hands over each object item.  Items that are
+ * not objects are skipped, once read as JSON.  *ret_meta (may be NULL)
+ * gets the list's metadata, read into @a (an empty object when absent).
  * -EINVAL for a body that is not such an object (also nesting deeper
  * than @max_depth), -ENOMEM, or the callback's value.  Items before a
  * failure have been delivered. */
-int kube_list_parse(const char *body, size_t len, unsigned max_depth, kube_item_fn fn,
-		    void *ud, json_t **ret_meta);
-
-/* The same, handing over each object item's bytes unparsed (@item, @len
- * borrowed): the informers' fast path parses them with jval.h. */
-typedef int (*kube_raw_item_fn)(void *ud, const char *item, size_t len);
-int kube_list_parse_raw(const char *body, size_t len, unsigned max_depth, kube_raw_item_fn fn,
-			void *ud, json_t **ret_meta);
+int kube_list_parse(const char *body, size_t len, unsigned max_depth, kube_raw_item_fn fn,
+		    void *ud, struct arena *a, const struct jval **ret_meta);
 
 #endif

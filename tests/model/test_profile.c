@@ -255,7 +255,7 @@ START_TEST(test_default_namespace)
 	struct profile *p = NULL;
 
 	errlist_init(&errs, 0);
-	ck_assert_int_eq(profile_parse(obj, "default", &errs, &p), 0);
+	ck_assert_int_eq(profile_parse(tu_jv(obj), "default", &errs, &p), 0);
 	ck_assert_str_eq(p->namespace, "default");
 	profile_free(p);
 	errlist_free(&errs);
@@ -284,7 +284,7 @@ START_TEST(test_set)
 			 "metadata: {name: %s, namespace: %s}\nspec: {" SEL "}", names[i], nss[i]);
 		obj = tu_yaml(yaml);
 		errlist_init(&errs, 0);
-		ck_assert_int_eq(profile_parse(obj, "default", &errs, &p), 0);
+		ck_assert_int_eq(profile_parse(tu_jv(obj), "default", &errs, &p), 0);
 		ck_assert_int_eq(profile_set_add(&s, p), 0);
 		errlist_free(&errs);
 		json_decref(obj);
@@ -305,6 +305,7 @@ END_TEST
 START_TEST(test_alloc_failures)
 {
 	json_t *obj = tu_yaml(vcases[2].yaml);
+	const struct jval *jv = tu_jv(obj);
 	long total;
 
 	pg_alloc_fail_at(1L << 40);
@@ -313,7 +314,7 @@ START_TEST(test_alloc_failures)
 		struct profile *p = NULL;
 
 		errlist_init(&errs, 0);
-		ck_assert_int_eq(profile_parse(obj, "default", &errs, &p), 0);
+		ck_assert_int_eq(profile_parse(jv, "default", &errs, &p), 0);
 		total = pg_alloc_count();
 		profile_free(p);
 		errlist_free(&errs);
@@ -325,7 +326,7 @@ START_TEST(test_alloc_failures)
 
 		errlist_init(&errs, 0);
 		pg_alloc_fail_at(i);
-		r = profile_parse(obj, "default", &errs, &p);
+		r = profile_parse(jv, "default", &errs, &p);
 		pg_alloc_fail_at(-1);
 		ck_assert_msg(r == -ENOMEM, "allocation %ld failed but parse returned %d", i, r);
 		ck_assert_ptr_null(p);

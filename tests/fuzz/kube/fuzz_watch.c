@@ -103,9 +103,9 @@ static void feed(const uint8_t *data, size_t size, size_t chunk, struct seen *s,
 	kube_lines_free(&l);
 }
 
-static int count_item(void *ud, json_t *item)
+static int count_item(void *ud, const char *item, size_t len)
 {
-	if (!json_is_object(item))
+	if (len == 0 || item[0] != '{')
 		abort();
 	(*(size_t *)ud)++;
 	return 0;
@@ -113,17 +113,15 @@ static int count_item(void *ud, json_t *item)
 
 static void list_page(const char *body, size_t len)
 {
-	json_t *meta = NULL, *whole, *items, *it;
+	const struct jval *meta = NULL;
+	json_t *whole, *items, *it;
+	struct arena *a = arena_new(1024);
 	size_t n = 0, want = 0, i;
-	int r;
+	int r = a ? kube_list_parse(body, len, 64, count_item, &n, a, &meta) : -ENOMEM;
 
-	pg_alloc_hold(true);            /* jansson inside: see on_line() */
-	r = kube_list_parse(body, len, 64, count_item, &n, &meta);
-	pg_alloc_hold(false);
-
-	if (r == 0 && !json_is_object(meta))
+	if (r == 0 && !jval_is_object(meta))
 		abort();
-	json_decref(meta);
+	arena_free(a);
 	if (r < 0 || memchr(body, '\\', len) || pg_alloc_refused())
 		return;
 	pg_alloc_hold(true);
