@@ -154,7 +154,7 @@ static size_t strsz(const char *s)
 	return s ? strlen(s) + 1 : 0;
 }
 
-/* Pointer arrays keep a NULL after the last entry, as pod_from_object's. */
+/* Pointer arrays keep a NULL after the last entry, as pod_from_jval's. */
 static size_t ptrs(size_t n)
 {
 	return n ? align8((n + 1) * sizeof(char *)) : 0;

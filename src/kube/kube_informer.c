@@ -959,7 +959,7 @@ static int on_line(void *ud, const char *line, size_t len)
 	struct kube_object *o = NULL;
 	int r;
 
-	r = a ? kube_watch_event_parse_jval(line, len, &lim, a, &type, &obj) : -ENOMEM;
+	r = a ? kube_watch_event_parse(line, len, &lim, a, &type, &obj) : -ENOMEM;
 	if (r < 0) {
 		/* Garbage in the stream: the events after it cannot be
 		 * trusted to follow on; start over from the last good one. */

@@ -99,35 +99,7 @@ const char *kube_event_type_name(enum kube_event_type t)
 	return (unsigned)t <= KUBE_EVENT_ERROR ? event_names[t] : "?";
 }
 
-int kube_watch_event_parse(const char *line, size_t len, struct kube_watch_event *ev)
-{
-	json_error_t jerr;
-	json_t *root, *type, *obj;
-	int r = -EINVAL;
-
-	/* Size is bounded by the line limit, depth by jansson's own nesting
-	 * limit; the API server never writes duplicate keys. */
-	root = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!root)
-		return json_error_code(&jerr) == json_error_out_of_memory ? -ENOMEM : -EINVAL;
-	type = json_object_get(root, "type");
-	obj = json_object_get(root, "object");
-	if (!json_is_object(root) || !json_is_string(type) || !json_is_object(obj))
-		goto out;
-	for (unsigned t = 0; t <= KUBE_EVENT_ERROR; t++) {
-		if (strcmp(json_string_value(type), event_names[t]) == 0) {
-			ev->type = (enum kube_event_type)t;
-			ev->object = json_incref(obj);
-			r = 0;
-			break;
-		}
-	}
-out:
-	json_decref(root);
-	return r;
-}
-
-int kube_watch_event_parse_jval(const char *line, size_t len, const struct jval_limits *lim,
+int kube_watch_event_parse(const char *line, size_t len, const struct jval_limits *lim,
 				struct arena *a, enum kube_event_type *ret_type,
 				const struct jval **ret_obj)
 {

@@ -6,7 +6,6 @@
 #ifndef PG_KUBE_WATCH_H
 #define PG_KUBE_WATCH_H
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -48,27 +47,18 @@ enum kube_event_type {
 	KUBE_EVENT_ERROR,
 };
 
-struct kube_watch_event {
-	enum kube_event_type type;
-	json_t *object;         /* new reference: the object, or the Status of ERROR */
-};
-
-/* Parses one line into @ev.  -EINVAL for anything that is not an object
- * with a known "type" and an object "object"; -ENOMEM.  @ev is untouched
- * on failure; on success the caller owns ev->object (json_decref). */
-int kube_watch_event_parse(const char *line, size_t len, struct kube_watch_event *ev);
 const char *kube_event_type_name(enum kube_event_type t);
 
 struct arena;
 struct jval;
 struct jval_limits;
 
-/* The same with the fast reader: the tree lives in @a, *ret_obj borrows
- * from it.  The same refusals as kube_watch_event_parse(), and -EINVAL
- * for what jval refuses and jansson may not (depth past @lim).  Callers
- * fall back to kube_watch_event_parse() on -EINVAL so the two paths never
- * disagree on what a stream holds. */
-int kube_watch_event_parse_jval(const char *line, size_t len, const struct jval_limits *lim,
+/* Parses one line with the strict fast reader (jval.h): the tree lives in
+ * @a, *ret_obj (the object, or the Status of ERROR) borrows from it.
+ * -EINVAL for anything that is not an object with a known "type" and an
+ * object "object", and for what jval refuses (bad JSON, duplicate keys,
+ * depth past @lim); -ENOMEM. */
+int kube_watch_event_parse(const char *line, size_t len, const struct jval_limits *lim,
 				struct arena *a, enum kube_event_type *ret_type,
 				const struct jval **ret_obj);
 

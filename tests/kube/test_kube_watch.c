@@ -11,6 +11,8 @@
 #include "kube_watch.h"
 #include "xalloc.h"
 
+#include "../lib/watch_reference.h"
+
 struct lines_seen {
 	char out[8192];
 	size_t len;
@@ -179,12 +181,12 @@ START_TEST(test_event_parse)
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct kube_watch_event ev = { 0, NULL };
+		struct ref_watch_event ev = { 0, NULL };
 		struct jval_limits lim = { 64, 1000 };
 		struct arena *a = arena_new(1024);
 		enum kube_event_type type = 0;
 		const struct jval *obj = NULL;
-		int r = kube_watch_event_parse(cases[i].line, strlen(cases[i].line), &ev);
+		int r = ref_watch_event_parse(cases[i].line, strlen(cases[i].line), &ev);
 
 		ck_assert_msg(r == cases[i].r, "case %zu: %d", i, r);
 		if (r == 0) {
@@ -196,7 +198,7 @@ START_TEST(test_event_parse)
 		}
 		/* The informer's fast reader agrees on every case. */
 		ck_assert_ptr_nonnull(a);
-		r = kube_watch_event_parse_jval(cases[i].line, strlen(cases[i].line), &lim, a, &type, &obj);
+		r = kube_watch_event_parse(cases[i].line, strlen(cases[i].line), &lim, a, &type, &obj);
 		ck_assert_msg(r == cases[i].r, "case %zu (jval): %d", i, r);
 		if (r == 0) {
 			ck_assert_int_eq(type, cases[i].type);

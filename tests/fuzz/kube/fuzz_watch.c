@@ -15,6 +15,8 @@
 #include "kube_watch.h"
 #include "xalloc.h"
 
+#include "../../lib/watch_reference.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 struct seen {
@@ -22,11 +24,12 @@ struct seen {
 	size_t events;
 };
 
-/* The informer's fast reader must agree with jansson on every event it
- * takes: same type, and an object either way.  What jansson refuses and
- * jval reads (a NUL escape, an integer past int64) the informer never
- * sees through the fast path alone: it falls back only on -EINVAL. */
-static void differential(const char *line, size_t len, int jr, const struct kube_watch_event *ev)
+/* The informer's reader must agree with jansson, the reference, on every
+ * event both take: same type, and an object either way.  A line only one
+ * of them reads holds what they differ on by design: a NUL escape, an
+ * integer past int64, a real out of range (jval reads them, jansson
+ * refuses them). */
+static void differential(const char *line, size_t len, int jr, const struct ref_watch_event *ev)
 {
 	struct jval_limits lim = { 128, 1u << 20 };
 	struct arena *a = arena_new(len + 1024);
@@ -36,7 +39,7 @@ static void differential(const char *line, size_t len, int jr, const struct kube
 
 	if (!a)
 		return;
-	r = kube_watch_event_parse_jval(line, len, &lim, a, &type, &obj);
+	r = kube_watch_event_parse(line, len, &lim, a, &type, &obj);
 	if (!pg_alloc_refused()) {
 		if (r == 0 && jr == 0 && (type != ev->type || !jval_is_object(obj)))
 			abort();
@@ -62,7 +65,7 @@ static void differential(const char *line, size_t len, int jr, const struct kube
 static int on_line(void *ud, const char *line, size_t len)
 {
 	struct seen *s = ud;
-	struct kube_watch_event ev;
+	struct ref_watch_event ev;
 	int r;
 
 	if (len == 0 || line[len] != '\0')
@@ -74,7 +77,7 @@ static int on_line(void *ud, const char *line, size_t len)
 	 * which would stop the run on the library's bug, not ours.  The line
 	 * splitter and the fast reader stay under it. */
 	pg_alloc_hold(true);
-	r = kube_watch_event_parse(line, len, &ev);
+	r = ref_watch_event_parse(line, len, &ev);
 	pg_alloc_hold(false);
 	differential(line, len, r, &ev);
 	if (r == 0) {
