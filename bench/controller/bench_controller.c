@@ -105,7 +105,8 @@ static struct profile *bench_profile(unsigned k)
 	char text[2048];
 	struct errlist errs;
 	struct profile *p = NULL;
-	json_t *obj;
+	struct arena *a = arena_new(4096);
+	const struct jval *obj = NULL;
 
 	snprintf(text, sizeof(text),
 		 "{\"apiVersion\":\"profileguard.io/v1alpha1\",\"kind\":\"WorkloadProfile\","
@@ -117,14 +118,14 @@ static struct profile *bench_profile(unsigned k)
 		 "\"privileges\":{\"privileged\":\"Forbid\",\"privilegeEscalation\":\"Forbid\","
 		 "\"hostNamespaces\":\"Forbid\",\"runAsNonRoot\":\"Require\","
 		 "\"allowedCapabilities\":[\"NET_BIND_SERVICE\"]},\"response\":{\"action\":\"Delete\"}}}", k);
-	obj = json_loads(text, 0, NULL);
 	errlist_init(&errs, 4);
-	if (!obj || profile_parse(obj, "default", &errs, &p) < 0) {
+	if (!a || jval_parse(text, strlen(text), NULL, a, &obj, NULL) < 0 ||
+	    profile_parse(obj, "default", &errs, &p) < 0) {
 		fprintf(stderr, "bench profile invalid: %s\n", errs.n ? errs.msgs[0] : "?");
 		exit(1);
 	}
 	errlist_free(&errs);
-	json_decref(obj);
+	arena_free(a);
 	return p;
 }
 
@@ -190,11 +191,13 @@ int main(int argc, char **argv)
 	heap0 = heap_in_use();
 	t0 = now();
 	for (unsigned i = 0; i < pods; i++) {
-		json_t *o = json_loadb(text[i], len[i], 0, NULL);
+		struct arena *a = arena_new(len[i] + 1024);
+		const struct jval *o;
 
-		if (!o || kube_decode_pod(NULL, o, &cached[i]) < 0)
+		if (!a || jval_parse(text[i], len[i], NULL, a, &o, NULL) < 0 ||
+		    kube_decode_pod(NULL, o, &cached[i]) < 0)
 			return 1;
-		json_decref(o);
+		arena_free(a);
 	}
 	t = now() - t0;
 	line("parse_and_decode", t, pods);

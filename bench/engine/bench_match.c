@@ -11,8 +11,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "arena.h"
 #include "engine.h"
 #include "errlist.h"
+#include "jval.h"
 #include "pod.h"
 #include "profile.h"
 #include "runtime.h"
@@ -69,15 +71,18 @@ static struct profile *make_profile(const char *img_pat, const char *exe_pat)
 			      "spec", "selector", "matchLabels", "app", "victim", "mode", "Enforce",
 			      "images", "allow", strlist(img_pat, "registry.example.com/*"),
 			      "runtime", "executables", strlist(exe_pat, "/usr/bin/*"));
+	struct arena *a = arena_new(64 * 1024);
+	const struct jval *v;
 	struct errlist errs;
 	struct profile *p = NULL;
 
 	errlist_init(&errs, 0);
-	if (!o || profile_parse(o, "t", &errs, &p) < 0) {
+	if (!o || !a || jval_from_json(o, a, &v) < 0 || profile_parse(v, "t", &errs, &p) < 0) {
 		fprintf(stderr, "profile refused: %s\n", errs.n ? errs.msgs[0] : "?");
 		exit(1);
 	}
 	errlist_free(&errs);
+	arena_free(a);
 	json_decref(o);
 	return p;
 }
@@ -86,6 +91,8 @@ static struct pod *make_pod(void)
 {
 	json_t *cs = json_array(), *o;
 	char *image = malloc(IMAGE_RUN + 64);
+	struct arena *a = arena_new(64 * 1024);
+	const struct jval *v;
 	struct errlist errs;
 	struct pod *pod = NULL;
 
@@ -101,11 +108,12 @@ static struct pod *make_pod(void)
 		      "metadata", "name", "victim-0", "namespace", "t", "labels", "app", "victim",
 		      "spec", "containers", cs);
 	errlist_init(&errs, 0);
-	if (!o || pod_from_object(o, "t", &errs, &pod) < 0) {
+	if (!o || !a || jval_from_json(o, a, &v) < 0 || pod_from_jval(v, "t", &errs, &pod) < 0) {
 		fprintf(stderr, "pod refused: %s\n", errs.n ? errs.msgs[0] : "?");
 		exit(1);
 	}
 	errlist_free(&errs);
+	arena_free(a);
 	json_decref(o);
 	free(image);
 	return pod;

@@ -5,7 +5,7 @@
  *
  * Seeds PODS realistic pods (2-4 KB of JSON each: two containers, labels,
  * an owner reference, the projected token volume) into a fresh stand-in,
- * then times list + decode (struct pod via pod_from_object) until the
+ * then times list + decode (struct pod via pod_from_jval_kind) until the
  * informer has synced.  Memory is the process RSS after the sync minus
  * the RSS before it, both after malloc_trim(), so the transient JSON of the
  * list pages is not counted; the heap in use (mallinfo2) and the pods' own

@@ -15,9 +15,24 @@
 #include <string.h>
 #include <time.h>
 
+#include "arena.h"
 #include "buf.h"
 #include "errlist.h"
 #include "ingest.h"
+#include "jval.h"
+
+/* @j as the model reads it (jval.h), in an arena kept for the run. */
+static const struct jval *jv(json_t *j)
+{
+	static struct arena *a;
+	const struct jval *v = NULL;
+
+	if (!a)
+		a = arena_new(64 * 1024);
+	if (!a || !j || jval_from_json(j, a, &v) < 0)
+		return NULL;
+	return v;
+}
 
 #define NPODS 10000
 #define NNS 100
@@ -225,9 +240,10 @@ int main(int argc, char **argv)
 	for (int ns = 0; ns < NNS; ns++) {
 		for (int k = 0; k < PROFILES_PER_NS; k++) {
 			json_t *j = profile_json(ns, k);
+			const struct jval *v = jv(j);
 			struct profile *p = NULL;
 
-			if (profile_parse(j, "default", &errs, &p) < 0 || profile_set_add(&set, p) < 0) {
+			if (!v || profile_parse(v, "default", &errs, &p) < 0 || profile_set_add(&set, p) < 0) {
 				fprintf(stderr, "profile: %s\n", errs.n ? errs.msgs[0] : "?");
 				return 1;
 			}
@@ -236,8 +252,9 @@ int main(int argc, char **argv)
 	}
 	for (int i = 0; i < NPODS; i++) {
 		json_t *j = pod_json(i);
+		const struct jval *v = jv(j);
 
-		if (pod_from_object(j, "default", &errs, &pods[i]) < 0) {
+		if (!v || pod_from_jval(v, "default", &errs, &pods[i]) < 0) {
 			fprintf(stderr, "pod: %s\n", errs.n ? errs.msgs[0] : "?");
 			return 1;
 		}

@@ -7,10 +7,25 @@
 #include <string.h>
 #include <time.h>
 
+#include "arena.h"
 #include "doc.h"
 #include "errlist.h"
+#include "jval.h"
 #include "runtime.h"
 #include "telemetry.h"
+
+/* @j as the model reads it (jval.h), in an arena kept for the run. */
+static const struct jval *jv(json_t *j)
+{
+	static struct arena *a;
+	const struct jval *v = NULL;
+
+	if (!a)
+		a = arena_new(64 * 1024);
+	if (!a || !j || jval_from_json(j, a, &v) < 0)
+		return NULL;
+	return v;
+}
 
 static double now(void)
 {
@@ -67,6 +82,7 @@ int main(int argc, char **argv)
 			  "    files: {read: [\"/etc/ssl/*\", \"/app/*\"], write: [\"/tmp/*\"]}\n");
 	json_t *podj = yaml("apiVersion: v1\nkind: Pod\nmetadata: {name: payments-api-7d9f-x2, namespace: payments, labels: {app: payments-api}}\n"
 			    "spec: {containers: [{name: api, image: x}]}\n");
+	const struct jval *pv, *podv;
 	struct judge_ctx j = { 0 };
 	struct errlist errs;
 	struct profile *prof = NULL;
@@ -77,7 +93,8 @@ int main(int argc, char **argv)
 	double t0, el;
 
 	errlist_init(&errs, 0);
-	if (!pj || !podj || profile_parse(pj, "default", &errs, &prof) || pod_from_object(podj, "default", &errs, &pod)) {
+	if (!pj || !podj || !(pv = jv(pj)) || !(podv = jv(podj)) ||
+	    profile_parse(pv, "default", &errs, &prof) || pod_from_jval(podv, "default", &errs, &pod)) {
 		fprintf(stderr, "setup failed\n");
 		return 1;
 	}

@@ -12,7 +12,9 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "arena.h"
 #include "fdio.h"
+#include "jval.h"
 #include "strutil.h"
 #include "xalloc.h"
 
@@ -678,6 +680,40 @@ int doc_parse(const char *data, size_t len, const struct doc_limits *lim,
 		return r;
 	}
 	return yaml_stream(data, len, lim, fn, ud, err);
+}
+
+struct to_jval {
+	doc_jval_fn fn;
+	void *ud;
+	struct doc_error *err;
+};
+
+static int to_jval_fn(void *ud, size_t index, json_t *doc)
+{
+	struct to_jval *t = ud;
+	struct arena *a = arena_new(16 * 1024);
+	const struct jval *v;
+	int r;
+
+	if (!a)
+		return -ENOMEM;
+	r = jval_from_json(doc, a, &v);
+	if (r == -EINVAL)
+		set_err(t->err, index, 0, 0, "a mapping key contains a NUL byte");
+	else if (r == -E2BIG)
+		set_err(t->err, index, 0, 0, "document nests deeper than 128 levels");
+	if (r == 0)
+		r = t->fn(t->ud, index, v);
+	arena_free(a);
+	return r;
+}
+
+int doc_parse_jval(const char *data, size_t len, const struct doc_limits *lim,
+		   doc_jval_fn fn, void *ud, struct doc_error *err)
+{
+	struct to_jval t = { fn, ud, err };
+
+	return doc_parse(data, len, lim, to_jval_fn, &t, err);
 }
 
 int doc_read_file(const char *path, size_t max, char **ret_data, size_t *ret_len)

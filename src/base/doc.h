@@ -36,6 +36,16 @@ typedef int (*doc_fn)(void *ud, size_t index, json_t *doc);
 int doc_parse(const char *data, size_t len, const struct doc_limits *lim,
 	      doc_fn fn, void *ud, struct doc_error *err);
 
+struct jval;
+
+/* The same, each document handed over as the fast reader's tree
+ * (jval.h): one copy of the document the YAML rules above composed, in an
+ * arena that lives until @fn returns (copy what you keep).  The readers
+ * of the model take this tree only. */
+typedef int (*doc_jval_fn)(void *ud, size_t index, const struct jval *doc);
+int doc_parse_jval(const char *data, size_t len, const struct doc_limits *lim,
+		   doc_jval_fn fn, void *ud, struct doc_error *err);
+
 /* Reads a whole file (or stdin for "-") of at most @max bytes into a
  * NUL-terminated buffer the caller frees with pg_free().  Negative errno;
  * -EFBIG when larger than @max. */

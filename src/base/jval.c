@@ -563,6 +563,155 @@ int jval_from_json(json_t *j, struct arena *a, const struct jval **ret_val)
 	return 0;
 }
 
+static json_t *to_json(const struct jval *v, int depth)
+{
+	json_t *j;
+
+	if (depth > 128)
+		return NULL;
+	switch (v->type) {
+	case JV_OBJECT:
+		if (!(j = json_object()))
+			return NULL;
+		for (uint32_t i = 0; i < v->n; i++)
+			if (json_object_set_new(j, v->u.members[i].key,
+						to_json(&v->u.members[i].val, depth + 1)) < 0) {
+				json_decref(j);
+				return NULL;
+			}
+		return j;
+	case JV_ARRAY:
+		if (!(j = json_array()))
+			return NULL;
+		for (uint32_t i = 0; i < v->n; i++)
+			if (json_array_append_new(j, to_json(&v->u.items[i], depth + 1)) < 0) {
+				json_decref(j);
+				return NULL;
+			}
+		return j;
+	case JV_STRING:
+		return json_stringn_nocheck(v->u.s, v->n);
+	case JV_INT:
+		return json_integer(v->u.i);
+	case JV_REAL:
+		return json_real(v->u.d);
+	case JV_TRUE:
+		return json_true();
+	case JV_FALSE:
+		return json_false();
+	default:
+		return json_null();
+	}
+}
+
+json_t *jval_to_json(const struct jval *v)
+{
+	return to_json(v, 0);
+}
+
+static int copy_val(struct arena *a, const struct jval *v, struct jval *out)
+{
+	*out = *v;
+	switch (v->type) {
+	case JV_STRING: {
+		char *s = arena_alloc(a, (size_t)v->n + 1);
+
+		if (!s)
+			return -ENOMEM;
+		memcpy(s, v->u.s, (size_t)v->n + 1);
+		out->u.s = s;
+		return 0;
+	}
+	case JV_ARRAY:
+		out->u.items = arena_alloc(a, (v->n ? v->n : 1) * sizeof(struct jval));
+		if (!out->u.items)
+			return -ENOMEM;
+		for (uint32_t i = 0; i < v->n; i++)
+			if (copy_val(a, &v->u.items[i], &out->u.items[i]) < 0)
+				return -ENOMEM;
+		return 0;
+	case JV_OBJECT:
+		out->u.members = arena_alloc(a, (v->n ? v->n : 1) * sizeof(struct jmember));
+		if (!out->u.members)
+			return -ENOMEM;
+		for (uint32_t i = 0; i < v->n; i++) {
+			if (!(out->u.members[i].key = arena_strdup(a, v->u.members[i].key)) ||
+			    copy_val(a, &v->u.members[i].val, &out->u.members[i].val) < 0)
+				return -ENOMEM;
+		}
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+int jval_copy(struct arena *a, const struct jval *v, const struct jval **ret_val)
+{
+	struct jval *out = arena_alloc(a, sizeof(*out));
+
+	if (!out || copy_val(a, v, out) < 0)
+		return -ENOMEM;
+	*ret_val = out;
+	return 0;
+}
+
+struct jval *jval_object_new(struct arena *a)
+{
+	struct jval *o = arena_alloc(a, sizeof(*o));
+
+	if (o)
+		o->type = JV_OBJECT;
+	return o;
+}
+
+struct jval *jval_object_copy(struct arena *a, const struct jval *obj)
+{
+	struct jval *o;
+
+	if (!jval_is_object(obj) || !(o = jval_object_new(a)))
+		return NULL;
+	if (obj->n && !(o->u.members = arena_alloc(a, obj->n * sizeof(struct jmember))))
+		return NULL;
+	if (obj->n)
+		memcpy(o->u.members, obj->u.members, obj->n * sizeof(struct jmember));
+	o->n = obj->n;
+	return o;
+}
+
+int jval_object_set(struct arena *a, struct jval *obj, const char *key, const struct jval *val)
+{
+	struct jmember *m;
+
+	for (uint32_t i = 0; i < obj->n; i++)
+		if (strcmp(obj->u.members[i].key, key) == 0) {
+			obj->u.members[i].val = *val;
+			return 0;
+		}
+	/* Arena memory is not given back: the old array stays until the
+	 * arena goes, which is fine for the few members built this way. */
+	m = arena_alloc(a, ((size_t)obj->n + 1) * sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	if (obj->n)
+		memcpy(m, obj->u.members, obj->n * sizeof(*m));
+	m[obj->n].key = key;
+	m[obj->n].val = *val;
+	obj->u.members = m;
+	obj->n++;
+	return 0;
+}
+
+void jval_object_del(struct jval *obj, const char *key)
+{
+	for (uint32_t i = 0; i < obj->n; i++)
+		if (strcmp(obj->u.members[i].key, key) == 0) {
+			memmove(&obj->u.members[i], &obj->u.members[i + 1],
+				(obj->n - i - 1) * sizeof(struct jmember));
+			obj->n--;
+			return;
+		}
+}
+
 const struct jval *jval_get(const struct jval *v, const char *key)
 {
 	if (!jval_is_object(v))

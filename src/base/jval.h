@@ -60,6 +60,27 @@ int jval_parse(const char *data, size_t len, const struct jval_limits *lim, stru
 	       const struct jval **ret_val, struct jval_error *err);
 /* Copies a jansson value into @a (the YAML path uses it). */
 int jval_from_json(json_t *j, struct arena *a, const struct jval **ret_val);
+/* A new jansson value equal to @v (NULs in strings kept), for writing
+ * out or measuring what was read: NULL on allocation failure or past a
+ * depth of 128. */
+json_t *jval_to_json(const struct jval *v);
+
+/* A deep copy of @v into @a, for a tree kept past the arena it was read
+ * into.  0 or -ENOMEM. */
+int jval_copy(struct arena *a, const struct jval *v, const struct jval **ret_val);
+
+/* Building objects in @a, for the few places that derive one object from
+ * another (cold paths).  Keys are borrowed: they must outlive the object.
+ * Values are copied shallowly, sharing their children. */
+struct jval *jval_object_new(struct arena *a);
+/* A new object holding @obj's members, in order; NULL when @obj is not
+ * an object or on allocation failure. */
+struct jval *jval_object_copy(struct arena *a, const struct jval *obj);
+/* Replaces @key's value in place, or appends the member: the order
+ * jansson's json_object_set() gives.  0 or -ENOMEM. */
+int jval_object_set(struct arena *a, struct jval *obj, const char *key, const struct jval *val);
+/* Removes @key, keeping the order of the others. */
+void jval_object_del(struct jval *obj, const char *key);
 
 /* Lookups: NULL when @v is not an object or has no such key. */
 const struct jval *jval_get(const struct jval *v, const char *key);
@@ -69,6 +90,12 @@ const struct jval *jval_get(const struct jval *v, const char *key);
  * jval_is_string() says the same.  Readers that must name the problem
  * test jval_has_nul() first. */
 const char *jval_str(const struct jval *v);
+/* Any string, one holding U+0000 included, read as a C string (so only
+ * up to its first NUL), as jansson's json_string_value() reads it; NULL
+ * when @v is not a string.  For the readers that sort objects by a field
+ * (kind, apiVersion) or that validate and leave naming the NUL to a check
+ * of their own (profile_parse()): never for a value that is judged. */
+static inline const char *jval_cstr(const struct jval *v) { return v && v->type == JV_STRING ? v->u.s : NULL; }
 /* True when @v is a string holding U+0000. */
 static inline bool jval_has_nul(const struct jval *v) { return v && v->type == JV_STRING && (v->flags & JVF_NUL); }
 /* Item @i of an array, NULL when out of range or not an array. */

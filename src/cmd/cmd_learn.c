@@ -38,7 +38,7 @@ static bool labels_match(const struct labels *want, const struct labels *have)
 	return true;
 }
 
-static int pick_pod(void *ud, const struct manifest_origin *o, json_t *obj)
+static int pick_pod(void *ud, const struct manifest_origin *o, const struct jval *obj)
 {
 	struct podpick *pp = ud;
 	enum workload_kind wk;
@@ -46,12 +46,12 @@ static int pick_pod(void *ud, const struct manifest_origin *o, json_t *obj)
 	char label[4200];
 	int r;
 
-	if (pod_workload_kind(obj, &wk) < 0)
+	if (pod_workload_kind_cstr(obj, &wk) < 0)
 		return 0;
 	pp->candidates++;
 	if (pp->pod && !pp->selector)
 		return 0;       /* the first pod-bearing object is the workload */
-	r = pod_from_object(obj, pp->ns, pp->errs, &pod);
+	r = pod_from_jval(obj, pp->ns, pp->errs, &pod);
 	if (r == -ENOMEM)
 		return r;
 	if (r < 0)

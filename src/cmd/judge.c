@@ -10,7 +10,9 @@
 #include <string.h>
 
 #include "judge.h"
+#include "arena.h"
 #include "doc.h"
+#include "jval.h"
 #include "manifest.h"
 #include "pod.h"
 #include "runtime.h"
@@ -30,24 +32,27 @@ static char *origin_label(const struct manifest_origin *o)
 }
 
 /* An object that names no namespace is in -n's, as kubectl apply -n puts it. */
-static const char *obj_ns(const struct judge *c, json_t *obj)
+/* Strings here are read with jval_cstr(), a NUL ending them: what an
+ * object is (kind, type) and what it is named decide only where it goes;
+ * the readers of the model refuse and name a NUL. */
+static const char *obj_ns(const struct judge *c, const struct jval *obj)
 {
-	const char *ns = json_string_value(json_object_get(json_object_get(obj, "metadata"), "namespace"));
+	const char *ns = jval_cstr(jval_get(jval_get(obj, "metadata"), "namespace"));
 
 	return ns && *ns ? ns : c->default_ns;
 }
 
-static const char *obj_name(json_t *obj)
+static const char *obj_name(const struct jval *obj)
 {
-	json_t *meta = json_object_get(obj, "metadata");
-	const char *n = json_string_value(json_object_get(meta, "name"));
+	const struct jval *meta = jval_get(obj, "metadata");
+	const char *n = jval_cstr(jval_get(meta, "name"));
 
 	if (!n)
-		n = json_string_value(json_object_get(meta, "generateName"));
+		n = jval_cstr(jval_get(meta, "generateName"));
 	return n ? n : "";
 }
 
-static int add_token_secret(struct judge *c, json_t *obj)
+static int add_token_secret(struct judge *c, const struct jval *obj)
 {
 	char key[600];
 	char **v;
@@ -63,15 +68,15 @@ static int add_token_secret(struct judge *c, json_t *obj)
 	return 0;
 }
 
-static bool is_token_secret_obj(json_t *obj)
+static bool is_token_secret_obj(const struct jval *obj)
 {
-	return str_eq(json_string_value(json_object_get(obj, "kind")), "Secret") &&
-	       str_eq(json_string_value(json_object_get(obj, "type")), "kubernetes.io/service-account-token");
+	return str_eq(jval_cstr(jval_get(obj, "kind")), "Secret") &&
+	       str_eq(jval_cstr(jval_get(obj, "type")), "kubernetes.io/service-account-token");
 }
 
-static bool is_profile_obj(json_t *obj)
+static bool is_profile_obj(const struct jval *obj)
 {
-	return str_eq(json_string_value(json_object_get(obj, "kind")), "WorkloadProfile");
+	return str_eq(jval_cstr(jval_get(obj, "kind")), "WorkloadProfile");
 }
 
 /* Validation errors come back as "path: msg"; prefix where they are. */
@@ -180,7 +185,7 @@ static int add_profile(struct judge *c, const struct manifest_origin *o, struct 
 	return profile_set_add(&c->profiles, p);
 }
 
-static int on_profile_doc(void *ud, const struct manifest_origin *o, json_t *obj)
+static int on_profile_doc(void *ud, const struct manifest_origin *o, const struct jval *obj)
 {
 	struct judge *c = ud;
 	struct errlist errs;
@@ -206,7 +211,7 @@ static int on_profile_doc(void *ud, const struct manifest_origin *o, json_t *obj
 	return r;
 }
 
-static int on_manifest_doc(void *ud, const struct manifest_origin *o, json_t *obj)
+static int on_manifest_doc(void *ud, const struct manifest_origin *o, const struct jval *obj)
 {
 	struct judge *c = ud;
 	enum workload_kind wk;
@@ -245,7 +250,7 @@ static int on_manifest_doc(void *ud, const struct manifest_origin *o, json_t *ob
 		errlist_free(&errs);
 		return r;
 	}
-	if (pod_workload_kind(obj, &wk) < 0) {
+	if (pod_workload_kind_cstr(obj, &wk) < 0) {
 		c->skipped++;
 		return 0;
 	}
@@ -256,15 +261,17 @@ static int on_manifest_doc(void *ud, const struct manifest_origin *o, json_t *ob
 	it = &c->items[c->nitems];
 	it->label = origin_label(o);
 	it->file = pg_strdup(o->file);
-	if (!it->label || !it->file) {
+	/* Judged once every input is read: the tree outlives its document. */
+	it->arena = arena_new(16 * 1024);
+	if (!it->label || !it->file || !it->arena || jval_copy(it->arena, obj, &it->obj) < 0) {
 		pg_free(it->label);
 		pg_free(it->file);
+		arena_free(it->arena);
 		return -ENOMEM;
 	}
 	it->doc = o->doc;
 	it->sub = o->item;
 	it->pod = NULL;
-	it->obj = json_incref(obj);
 	c->nitems++;
 	return 0;
 }
@@ -467,7 +474,7 @@ void judge_free(struct judge *c)
 	for (size_t i = 0; i < c->nitems; i++) {
 		pg_free(c->items[i].label);
 		pg_free(c->items[i].file);
-		json_decref(c->items[i].obj);
+		arena_free(c->items[i].arena);
 		pod_free(c->items[i].pod);
 	}
 	pg_free(c->items);
@@ -517,7 +524,7 @@ static int eval_item(struct judge *j, struct judge_item *it, const struct engine
 	int r;
 
 	errlist_init(&perrs, 0);
-	r = pod_from_object(it->obj, j->default_ns, &perrs, &pod);
+	r = pod_from_jval(it->obj, j->default_ns, &perrs, &pod);
 	if (r == -EINVAL)
 		r = move_errors(j, &perrs, it->label);
 	errlist_free(&perrs);

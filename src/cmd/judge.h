@@ -12,12 +12,16 @@
 #include "errlist.h"
 #include "profile.h"
 
+struct arena;
+struct jval;
+
 /* A Pod or pod template of the manifests. */
 struct judge_item {
 	char *label;            /* "file: document N" */
 	char *file;
 	size_t doc, sub;
-	json_t *obj;            /* owned reference */
+	struct arena *arena;    /* owns obj */
+	const struct jval *obj;
 	struct pod *pod;        /* after judge_eval(); NULL when it failed */
 };
 

@@ -125,7 +125,7 @@ static void request_ns(struct controller *c, const char *ns);
 static void maybe_activate(struct controller *c);
 
 /* Token Secrets: that the name exists is all the judge asks. */
-static int decode_exists(void *ud, json_t *obj, void **ret)
+static int decode_exists(void *ud, const struct jval *obj, void **ret)
 {
 	*ret = NULL;
 	return 0;
@@ -1067,12 +1067,8 @@ static int add_informer(struct controller *c, int idx, const struct kube_resourc
 	o.handlers.ud = s;
 	o.handlers.on_synced = on_synced;
 	o.handlers.on_error = on_error;
-	/* Pods are the bulk of every list: read their pages with the fast
-	 * reader straight into the compact pod. */
-	if (decode == kube_decode_pod) {
-		o.decode_jval = kube_decode_pod_jval;
+	if (decode == kube_decode_pod)
 		o.decode_ud = &pod_refused_log;
-	}
 	return kube_informer_new(c->cfg.client, &o, &s->inf);
 }
 

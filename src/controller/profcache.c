@@ -11,6 +11,7 @@
 
 #include "errlist.h"
 #include "hash.h"
+#include "jval.h"
 #include "kube_informer.h"
 #include "profile.h"
 #include "status.h"
@@ -44,12 +45,20 @@ static uint64_t hash_json(json_t *v)
 	return h;
 }
 
-/* Keeps an invalid profile too, as "invalid with these messages", so its
- * Ready condition can say why; it is never applied. */
-int profcache_wp_decode(void *ud, json_t *obj, void **ret)
+static int64_t int_or_zero(const struct jval *v)
 {
-	json_t *meta = json_object_get(obj, "metadata");
-	json_t *status = json_object_get(obj, "status"), *cond;
+	return jval_is_int(v) ? v->u.i : 0;
+}
+
+/* Keeps an invalid profile too, as "invalid with these messages", so its
+ * Ready condition can say why; it is never applied.  What is kept to be
+ * written back or compared with what is written (status, spec) becomes
+ * jansson values: the informer's tree lives only for this call. */
+int profcache_wp_decode(void *ud, const struct jval *obj, void **ret)
+{
+	const struct jval *meta = jval_get(obj, "metadata");
+	const struct jval *status = jval_get(obj, "status"), *cond, *jspec = jval_get(obj, "spec");
+	json_t *spec = NULL;
 	struct errlist errs;
 	struct wp *w;
 	size_t i;
@@ -71,40 +80,56 @@ int profcache_wp_decode(void *ud, json_t *obj, void **ret)
 						  PROFCACHE_INVALID_MAX);
 	}
 	errlist_free(&errs);
-	w->generation = json_integer_value(json_object_get(meta, "generation"));
-	w->spec_hash = hash_json(json_object_get(obj, "spec"));
-	if (json_is_object(status))
-		w->status = json_incref(status);
-	w->stored_generation = json_integer_value(json_object_get(status, "enforcedGeneration"));
-	w->spec_bytes = status_spec_bytes(json_object_get(obj, "spec"));
+	if ((jspec && !(spec = jval_to_json(jspec))) ||
+	    (jval_is_object(status) && !(w->status = jval_to_json(status)))) {
+		json_decref(spec);
+		profcache_wp_free(NULL, w);
+		return -ENOMEM;
+	}
+	w->generation = int_or_zero(jval_get(meta, "generation"));
+	w->spec_hash = hash_json(spec);
+	w->stored_generation = int_or_zero(jval_get(status, "enforcedGeneration"));
+	w->spec_bytes = status_spec_bytes(spec);
 	/* Over the cap it is not recorded: status_build() says so from the
 	 * size alone. */
 	if (w->profile && w->stored_generation != w->generation &&
 	    w->spec_bytes <= STATUS_ENFORCED_SPEC_MAX)
-		w->spec = json_incref(json_object_get(obj, "spec"));
+		w->spec = json_incref(spec);
+	json_decref(spec);
 	if (!w->profile) {
 		char why[PROFILE_MAX_STRING + 256];
-		json_t *rs = json_object_get(status, "enforcedSpec");
 
 		r = profile_restore_enforced(obj, &w->restored, &w->restored_generation, why, sizeof(why));
 		if (r == -ENOMEM) {
 			profcache_wp_free(NULL, w);
 			return r;
 		}
-		w->restored_bytes = w->restored ? status_spec_bytes(rs) : 0;
+		/* Restored, so status.enforcedSpec is an object: measured
+		 * as status_spec_bytes() measures every spec. */
+		if (w->restored) {
+			json_t *rs = jval_to_json(jval_get(status, "enforcedSpec"));
+
+			if (!rs) {
+				profcache_wp_free(NULL, w);
+				return -ENOMEM;
+			}
+			w->restored_bytes = status_spec_bytes(rs);
+			json_decref(rs);
+		}
 		if (!w->restored && why[0] && !(w->restore_why = pg_strdup(why))) {
 			profcache_wp_free(NULL, w);
 			return -ENOMEM;
 		}
 		r = -EINVAL;
 	}
-	w->violations = json_integer_value(json_object_get(status, "violations"));
+	w->violations = int_or_zero(jval_get(status, "violations"));
 	if (w->violations < 0)
 		w->violations = 0;
-	json_array_foreach(json_object_get(status, "conditions"), i, cond) {
-		const char *type = json_string_value(json_object_get(cond, "type"));
-		const char *st = json_string_value(json_object_get(cond, "status"));
-		const char *ltt = json_string_value(json_object_get(cond, "lastTransitionTime"));
+	jval_foreach_item(jval_get(status, "conditions"), i, cond) {
+		/* Read as jansson read them, a NUL ending the text. */
+		const char *type = jval_cstr(jval_get(cond, "type"));
+		const char *st = jval_cstr(jval_get(cond, "status"));
+		const char *ltt = jval_cstr(jval_get(cond, "lastTransitionTime"));
 
 		if (!type || strcmp(type, "Ready") != 0)
 			continue;

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct jval;
 struct kube_object;
 struct profile;
 
@@ -77,7 +78,7 @@ struct profcache {
 /* The informer's decode and free for WorkloadProfiles (kube_decode_fn,
  * kube_free_fn): keeps an invalid profile too, as "invalid with these
  * messages", with the last valid generation restored from its status. */
-int profcache_wp_decode(void *ud, json_t *obj, void **ret);
+int profcache_wp_decode(void *ud, const struct jval *obj, void **ret);
 void profcache_wp_free(void *ud, void *data);
 
 /* The index of the first profile at or after (@ns, @name). */

@@ -96,7 +96,7 @@ size_t kube_decode_shared_strings(void)
 }
 
 /* ---- pods -----------------------------------------------------------------
- * pod_from_object() builds a pod for one-off judgement: a 512-byte-chunk
+ * pod_from_jval() builds a pod for one-off judgement: a 512-byte-chunk
  * arena, arrays sized for the worst case.  A pod that stays in a cache for
  * its life is copied once into an exact-size block, with its shared
  * strings pooled: about a third of the memory. */
@@ -154,7 +154,7 @@ static size_t strsz(const char *s)
 	return s ? strlen(s) + 1 : 0;
 }
 
-/* Pointer arrays keep a NULL after the last entry, as pod_from_object's. */
+/* Pointer arrays keep a NULL after the last entry, as pod_from_jval's. */
 static size_t ptrs(size_t n)
 {
 	return n ? align8((n + 1) * sizeof(char *)) : 0;
@@ -337,24 +337,7 @@ static void tell_refused(void *ud, const char *ns, const char *name, const struc
 		t->fn(t->ud, ns ? ns : "", name ? name : "", errs->n ? errs->msgs[0] : "refused");
 }
 
-int kube_decode_pod(void *ud, json_t *obj, void **ret_pod)
-{
-	json_t *meta = json_object_get(obj, "metadata");
-	struct errlist errs;
-	struct pod *p = NULL;
-	int r;
-
-	/* One message is enough to say why: keep one, to stay cheap. */
-	errlist_init(&errs, 1);
-	r = pod_from_object(obj, "default", &errs, &p);
-	if (r == -EINVAL)
-		tell_refused(ud, json_string_value(json_object_get(meta, "namespace")),
-			     json_string_value(json_object_get(meta, "name")), &errs);
-	errlist_free(&errs);
-	return compacted(r, p, ret_pod);
-}
-
-int kube_decode_pod_jval(void *ud, const struct jval *obj, void **ret_pod)
+int kube_decode_pod(void *ud, const struct jval *obj, void **ret_pod)
 {
 	const struct jval *meta = jval_get(obj, "metadata");
 	struct errlist errs;
@@ -380,24 +363,23 @@ void kube_free_pod(void *ud, void *pod)
 
 /* Annotations as strings, without kubectl's copy of the whole object:
  * the cache is for facts, not for last-applied-configuration. */
-static int copy_annotations(struct kube_meta *m, json_t *obj)
+static int copy_annotations(struct kube_meta *m, const struct jval *obj)
 {
-	const char *k;
-	size_t n = 0, max = json_object_size(obj);
-	json_t *v;
+	size_t n = 0, max = jval_size(obj);
 
-	if (!json_is_object(obj) || max == 0)
+	if (!jval_is_object(obj) || max == 0)
 		return 0;
 	m->annotations.keys = arena_alloc(m->arena, max * sizeof(char *));
 	m->annotations.values = arena_alloc(m->arena, max * sizeof(char *));
 	if (!m->annotations.keys || !m->annotations.values)
 		return -ENOMEM;
-	json_object_foreach(obj, k, v) {
-		if (!json_is_string(v) ||
-		    strcmp(k, "kubectl.kubernetes.io/last-applied-configuration") == 0)
+	jval_foreach_member(obj, mem) {
+		/* A value holding U+0000 is not a string here (jval_str()). */
+		if (!jval_is_string(&mem->val) ||
+		    strcmp(mem->key, "kubectl.kubernetes.io/last-applied-configuration") == 0)
 			continue;
-		m->annotations.keys[n] = arena_strdup(m->arena, k);
-		m->annotations.values[n] = arena_strdup(m->arena, json_string_value(v));
+		m->annotations.keys[n] = arena_strdup(m->arena, mem->key);
+		m->annotations.values[n] = arena_strdup(m->arena, jval_str(&mem->val));
 		if (!m->annotations.keys[n] || !m->annotations.values[n])
 			return -ENOMEM;
 		n++;
@@ -406,23 +388,21 @@ static int copy_annotations(struct kube_meta *m, json_t *obj)
 	return 0;
 }
 
-static int copy_owner(struct kube_meta *m, json_t *owners)
+static int copy_owner(struct kube_meta *m, const struct jval *owners)
 {
-	json_t *ref;
+	const struct jval *ref;
 	size_t i;
 
-	json_array_foreach(owners, i, ref) {
-		json_t *kind = json_object_get(ref, "kind");
-		json_t *name = json_object_get(ref, "name");
-		json_t *uid = json_object_get(ref, "uid");
+	jval_foreach_item(owners, i, ref) {
+		const char *kind = jval_str(jval_get(ref, "kind"));
+		const char *name = jval_str(jval_get(ref, "name"));
+		const char *uid = jval_str(jval_get(ref, "uid"));
 
-		if (!json_is_true(json_object_get(ref, "controller")) ||
-		    !json_is_string(kind) || !json_is_string(name))
+		if (!jval_is_true(jval_get(ref, "controller")) || !kind || !name)
 			continue;
-		m->owner_kind = arena_strdup(m->arena, json_string_value(kind));
-		m->owner_name = arena_strdup(m->arena, json_string_value(name));
-		m->owner_uid = arena_strdup(m->arena, json_is_string(uid) ?
-					    json_string_value(uid) : "");
+		m->owner_kind = arena_strdup(m->arena, kind);
+		m->owner_name = arena_strdup(m->arena, name);
+		m->owner_uid = arena_strdup(m->arena, uid ? uid : "");
 		if (!m->owner_kind || !m->owner_name || !m->owner_uid)
 			return -ENOMEM;
 		break;
@@ -430,16 +410,16 @@ static int copy_owner(struct kube_meta *m, json_t *owners)
 	return 0;
 }
 
-int kube_decode_meta(void *ud, json_t *obj, void **ret_meta)
+int kube_decode_meta(void *ud, const struct jval *obj, void **ret_meta)
 {
-	json_t *meta = json_object_get(obj, "metadata");
-	json_t *created = json_object_get(meta, "creationTimestamp");
+	const struct jval *meta = jval_get(obj, "metadata");
+	const char *created = jval_str(jval_get(meta, "creationTimestamp"));
 	struct kube_meta *m;
 	struct errlist errs;
 	struct fpath fp;
 	int r;
 
-	if (!json_is_object(meta))
+	if (!jval_is_object(meta))
 		return -EINVAL;
 	m = pg_calloc(1, sizeof(*m));
 	if (!m)
@@ -451,15 +431,14 @@ int kube_decode_meta(void *ud, json_t *obj, void **ret_meta)
 	}
 	errlist_init(&errs, 1);
 	fpath_init(&fp, "metadata.labels");
-	r = labels_from_json(json_object_get(meta, "labels"), m->arena, &fp, &errs, &m->labels);
+	r = labels_from_jval(jval_get(meta, "labels"), m->arena, &fp, &errs, &m->labels);
 	errlist_free(&errs);
 	if (r == 0)
-		r = copy_annotations(m, json_object_get(meta, "annotations"));
+		r = copy_annotations(m, jval_get(meta, "annotations"));
 	if (r == 0)
-		r = copy_owner(m, json_object_get(meta, "ownerReferences"));
+		r = copy_owner(m, jval_get(meta, "ownerReferences"));
 	m->created = -1;
-	if (r == 0 && json_is_string(created) &&
-	    rfc3339_parse(json_string_value(created), &m->created, NULL) < 0)
+	if (r == 0 && created && rfc3339_parse(created, &m->created, NULL) < 0)
 		m->created = -1;
 	if (r < 0) {
 		kube_free_meta(NULL, m);

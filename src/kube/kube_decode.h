@@ -5,7 +5,6 @@
 #ifndef PG_KUBE_DECODE_H
 #define PG_KUBE_DECODE_H
 
-#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -14,13 +13,14 @@
 struct arena;
 struct jval;
 
-/* Pods as the engine judges them (pod.h, pod_from_object): a pod the
+/* Pods as the engine judges them (pod.h, pod_from_jval_kind: the kind is
+ * known, list items do not say it): a pod the
  * model refuses (e.g. over its limits) is left out of the cache.  The pod
  * is compacted for a long stay: one exact-size block, and the strings
  * pods share (namespace, labels, images, owner...) held once for the
  * process, reference-counted.  Free it with kube_free_pod() only, never
  * with pod_free(). */
-int kube_decode_pod(void *ud, json_t *obj, void **ret_pod);
+int kube_decode_pod(void *ud, const struct jval *obj, void **ret_pod);
 /* The pod decoders' decode_ud: NULL, or this, told of each pod the model
  * refuses with the first problem (a field path and what is wrong, e.g. the
  * cap it is over; never a value), so the caller can say which pod is left
@@ -29,9 +29,6 @@ struct kube_pod_refused {
 	void (*fn)(void *ud, const char *ns, const char *name, const char *why);
 	void *ud;
 };
-/* The same from the fast reader's tree, for the informers' list path
- * (kube_informer_opts.decode_jval): items there carry no kind. */
-int kube_decode_pod_jval(void *ud, const struct jval *obj, void **ret_pod);
 void kube_free_pod(void *ud, void *pod);
 /* Distinct shared strings held now (for tests and metrics). */
 size_t kube_decode_shared_strings(void);
@@ -48,7 +45,7 @@ struct kube_meta {
 	const char *owner_uid;
 };
 
-int kube_decode_meta(void *ud, json_t *obj, void **ret_meta);
+int kube_decode_meta(void *ud, const struct jval *obj, void **ret_meta);
 void kube_free_meta(void *ud, void *meta);
 
 #endif

@@ -459,47 +459,57 @@ static int set_rv(struct kube_informer *inf, const char *rv)
 	return r;
 }
 
-/* ---- objects from JSON ------------------------------------------------------ */
+/* ---- objects from the tree ------------------------------------------------ */
 
-static const char *meta_str(json_t *meta, const char *key)
+/* A metadata string, "" when absent, not a string, or holding a NUL
+ * (which would cut the key short). */
+static const char *meta_str(const struct jval *meta, const char *key)
 {
-	json_t *v = json_object_get(meta, key);
+	const char *s = jval_str(jval_get(meta, key));
 
-	return json_is_string(v) ? json_string_value(v) : "";
+	return s ? s : "";
 }
 
-/* List items come without kind and apiVersion; decoders want them. */
-static int fill_kind(struct kube_informer *inf, json_t *obj)
+/* List items come without kind and apiVersion; decoders want them.  The
+ * item is copied shallowly into @a (its own arena) with both added. */
+static int fill_kind(struct kube_informer *inf, struct arena *a, const struct jval **obj)
 {
-	struct buf av = BUF_INIT(256);
+	struct jval kind = { .type = JV_STRING }, av = { .type = JV_STRING };
+	struct buf avb = BUF_INIT(256);
+	struct jval *o;
 	int r = 0;
 
-	if (json_object_get(obj, "kind"))
+	if (jval_get(*obj, "kind"))
 		return 0;
 	if (inf->o.metadata_only) {
-		r = json_object_set_new(obj, "kind", json_string("PartialObjectMetadata"));
-		if (r == 0)
-			r = json_object_set_new(obj, "apiVersion", json_string("meta.k8s.io/v1"));
+		kind.u.s = "PartialObjectMetadata";
+		av.u.s = "meta.k8s.io/v1";
 	} else {
-		r = kube_api_version(&av, inf->o.resource);
-		if (r == 0)
-			r = json_object_set_new(obj, "kind", json_string(inf->o.resource->kind));
-		if (r == 0)
-			r = json_object_set_new(obj, "apiVersion", json_string(buf_str(&av)));
+		kind.u.s = inf->o.resource->kind;
+		r = kube_api_version(&avb, inf->o.resource);
+		av.u.s = r == 0 ? arena_strdup(a, buf_str(&avb)) : NULL;
 	}
-	buf_free(&av);
-	return r < 0 ? -ENOMEM : 0;
+	buf_free(&avb);
+	if (!av.u.s)
+		return -ENOMEM;
+	kind.n = (uint32_t)strlen(kind.u.s);
+	av.n = (uint32_t)strlen(av.u.s);
+	o = jval_object_copy(a, *obj);
+	if (!o || jval_object_set(a, o, "kind", &kind) < 0 || jval_object_set(a, o, "apiVersion", &av) < 0)
+		return -ENOMEM;
+	*obj = o;
+	return 0;
 }
 
-typedef int (*decode_thunk)(struct kube_informer *inf, const void *src, void **ret_data);
-
-/* A new entry with one reference for the object named by the four
- * metadata strings, its value from @decode on @src.  -EINVAL (counted) for
- * an object without a name or one the decoder refuses; -ENOMEM. */
-static int object_from(struct kube_informer *inf, const char *ns, const char *name,
-		       const char *uid, const char *rv, decode_thunk decode, const void *src,
-		       struct kube_object **ret)
+/* A new entry with one reference for @obj (its tree in @a), its value
+ * from the decoder.  -EINVAL (counted) for an object without a name or
+ * one the decoder refuses; -ENOMEM. */
+static int object_new(struct kube_informer *inf, struct arena *a, const struct jval *obj,
+		      struct kube_object **ret)
 {
+	const struct jval *meta = jval_get(obj, "metadata");
+	const char *ns = meta_str(meta, "namespace"), *name = meta_str(meta, "name");
+	const char *uid = meta_str(meta, "uid"), *rv = meta_str(meta, "resourceVersion");
 	size_t lns = strlen(ns), lname = strlen(name), luid = strlen(uid), lrv = strlen(rv);
 	size_t total = lns + lname + luid + lrv + 4;
 	struct kube_object *o;
@@ -512,7 +522,9 @@ static int object_from(struct kube_informer *inf, const char *ns, const char *na
 	}
 	if (!inf->o.resource->namespaced)
 		ns = "", lns = 0, total = lname + luid + lrv + 4;
-	r = decode(inf, src, &data);
+	r = fill_kind(inf, a, &obj);
+	if (r == 0)
+		r = inf->o.decode(inf->o.decode_ud, obj, &data);
 	if (r < 0) {
 		if (r != -ENOMEM) {
 			atomic_fetch_add(&inf->n_decode_errors, 1);
@@ -540,50 +552,6 @@ static int object_from(struct kube_informer *inf, const char *ns, const char *na
 	o->hash = key_hash(o->str, o->str + o->name_off);
 	*ret = o;
 	return 0;
-}
-
-static int decode_json(struct kube_informer *inf, const void *src, void **ret_data)
-{
-	json_t *obj = (json_t *)(uintptr_t)src;   /* fill_kind adds kind to list items */
-	int r = fill_kind(inf, obj);
-
-	return r < 0 ? r : inf->o.decode(inf->o.decode_ud, obj, ret_data);
-}
-
-static int decode_jval(struct kube_informer *inf, const void *src, void **ret_data)
-{
-	return inf->o.decode_jval(inf->o.decode_ud, src, ret_data);
-}
-
-/* An entry from a jansson object (watch events, and lists without a
- * decode_jval). */
-static int object_new(struct kube_informer *inf, json_t *obj, struct kube_object **ret)
-{
-	json_t *meta = json_object_get(obj, "metadata");
-
-	return object_from(inf, meta_str(meta, "namespace"), meta_str(meta, "name"),
-			   meta_str(meta, "uid"), meta_str(meta, "resourceVersion"), decode_json, obj, ret);
-}
-
-/* A metadata string of the fast reader's tree, "" when absent, not a
- * string, or holding a NUL (which would cut the key short). */
-static const char *jmeta_str(const struct jval *meta, const char *key)
-{
-	const struct jval *v = jval_get(meta, key);
-	const char *s = jval_str(v);
-
-	return s && strlen(s) == v->n ? s : "";
-}
-
-/* The same for the fast paths (list items, watch events): @obj is the fast
- * reader's tree. */
-static int object_new_jval(struct kube_informer *inf, const struct jval *obj,
-			   struct kube_object **ret)
-{
-	const struct jval *meta = jval_get(obj, "metadata");
-
-	return object_from(inf, jmeta_str(meta, "namespace"), jmeta_str(meta, "name"),
-			   jmeta_str(meta, "uid"), jmeta_str(meta, "resourceVersion"), decode_jval, obj, ret);
 }
 
 /* ---- handlers ------------------------------------------------------------- */
@@ -647,22 +615,8 @@ struct page_ctx {
 
 static int put_item(struct page_ctx *pc, struct kube_object *o);
 
-static int add_item(void *ud, json_t *item)
-{
-	struct page_ctx *pc = ud;
-	struct kube_object *o;
-	int r;
-
-	r = object_new(pc->inf, item, &o);
-	if (r == -EINVAL)
-		return 0;
-	if (r < 0)
-		return r;
-	return put_item(pc, o);
-}
-
-/* The list fast path: one item's bytes, parsed into a short-lived arena. */
-static int add_item_raw(void *ud, const char *item, size_t len)
+/* One item's bytes, parsed into a short-lived arena. */
+static int add_item(void *ud, const char *item, size_t len)
 {
 	struct page_ctx *pc = ud;
 	struct jval_limits lim = { LIST_MAX_DEPTH, 1u << 20 };
@@ -675,7 +629,7 @@ static int add_item_raw(void *ud, const char *item, size_t len)
 		return -ENOMEM;
 	r = jval_parse(item, len, &lim, a, &v, NULL);
 	if (r == 0)
-		r = object_new_jval(pc->inf, v, &o);
+		r = object_new(pc->inf, a, v, &o);
 	else if (r != -ENOMEM)
 		atomic_fetch_add(&pc->inf->n_decode_errors, 1), r = -EINVAL;
 	arena_free(a);
@@ -729,8 +683,14 @@ static int list_all(struct kube_informer *inf, struct ktable *t, struct buf *ret
 			.retry = KUBE_RETRY_IDEMPOTENT, .cancel = &inf->stop,
 		};
 		struct page_ctx pc = { inf, t };
-		json_t *meta = NULL, *next;
+		const struct jval *meta = NULL;
+		const char *next;
+		struct arena *a = arena_new(4096);
 
+		if (!a) {
+			r = -ENOMEM;
+			break;
+		}
 		buf_reset(&body);
 		r = kube_client_do(inf->client, &req, &body, err);
 		if (r == -ETIME && cont && restarts++ < LIST_RESTARTS) {
@@ -743,33 +703,36 @@ static int list_all(struct kube_informer *inf, struct ktable *t, struct buf *ret
 			ktable_free(t);
 			pg_free(cont);
 			cont = NULL;
+			arena_free(a);
 			continue;
 		}
-		if (r < 0)
+		if (r < 0) {
+			arena_free(a);
 			break;
+		}
 		atomic_fetch_add(&inf->n_pages, 1);
 		/* Item by item: a page costs one item's tree, not its own. */
-		r = inf->o.decode_jval
-			? kube_list_parse_raw(buf_str(&body), body.len, LIST_MAX_DEPTH, add_item_raw, &pc, &meta)
-			: kube_list_parse(buf_str(&body), body.len, LIST_MAX_DEPTH, add_item, &pc, &meta);
+		r = kube_list_parse(buf_str(&body), body.len, LIST_MAX_DEPTH, add_item, &pc, a, &meta);
 		if (r == -EINVAL) {
 			snprintf(err->reason, sizeof(err->reason), "BadResponse");
 			snprintf(err->message, sizeof(err->message), "a list page is not a list");
 			r = -EBADMSG;
 		}
-		if (r < 0)
+		if (r < 0) {
+			arena_free(a);
 			break;
+		}
 		buf_reset(ret_rv);
 		r = buf_adds(ret_rv, meta_str(meta, "resourceVersion"));
-		next = json_object_get(meta, "continue");
+		next = jval_str(jval_get(meta, "continue"));
 		pg_free(cont);
 		cont = NULL;
-		if (r == 0 && json_is_string(next) && *json_string_value(next)) {
-			cont = pg_strdup(json_string_value(next));
+		if (r == 0 && next && *next) {
+			cont = pg_strdup(next);
 			if (!cont)
 				r = -ENOMEM;
 		}
-		json_decref(meta);
+		arena_free(a);
 		if (r < 0 || !cont)
 			break;
 	}
@@ -894,17 +857,17 @@ fail:
 
 /* ---- watch ---------------------------------------------------------------- */
 
-static bool status_is_gone(json_t *st)
+static bool status_is_gone(const struct jval *st)
 {
-	json_t *code = json_object_get(st, "code");
+	const struct jval *code = jval_get(st, "code");
 	const char *reason = meta_str(st, "reason");
 
-	return json_integer_value(code) == 410 || strcmp(reason, "Expired") == 0 ||
+	return (jval_is_int(code) && code->u.i == 410) || strcmp(reason, "Expired") == 0 ||
 	       strcmp(reason, "Gone") == 0;
 }
 
-/* An ADDED or MODIFIED event: @r and @o are what object_new() or
- * object_new_jval() made of it, @ns and @name its metadata. */
+/* An ADDED or MODIFIED event: @r and @o are what object_new() made of
+ * it, @ns and @name its metadata. */
 static int apply_upsert(struct kube_informer *inf, int r, struct kube_object *o, const char *ns,
 			const char *name)
 {
@@ -984,76 +947,32 @@ static int event_done(struct kube_informer *inf, enum kube_event_type type, int 
 	return 0;
 }
 
-/* The fast path for informers with decode_jval: the event's tree lives in
- * a short-lived arena.  -EINVAL hands the line to the jansson path (an
- * ERROR event, or something the fast reader refuses), so what a stream
- * means never depends on the path. */
-static int on_line_jval(struct kube_informer *inf, const char *line, size_t len)
+/* One event line, its tree in a short-lived arena.  A negative return
+ * aborts the stream; watch_action says what to do next. */
+static int on_line(void *ud, const char *line, size_t len)
 {
+	struct kube_informer *inf = ud;
 	struct jval_limits lim = { LIST_MAX_DEPTH, 1u << 20 };
 	struct arena *a = arena_new(len + 1024);
-	enum kube_event_type type;
-	const struct jval *obj, *meta;
+	enum kube_event_type type = KUBE_EVENT_ERROR;
+	const struct jval *obj = NULL, *meta;
 	struct kube_object *o = NULL;
 	int r;
 
-	if (!a)
-		return -ENOMEM;
-	r = kube_watch_event_parse_jval(line, len, &lim, a, &type, &obj);
-	if (r == 0 && type == KUBE_EVENT_ERROR)
-		r = -EINVAL;
+	r = a ? kube_watch_event_parse(line, len, &lim, a, &type, &obj) : -ENOMEM;
 	if (r < 0) {
+		/* Garbage in the stream: the events after it cannot be
+		 * trusted to follow on; start over from the last good one. */
 		arena_free(a);
-		return r;
+		inf->watch_err = r == -ENOMEM ? -ENOMEM : -EBADMSG;
+		inf->watch_action = WATCH_RESTART;
+		return -EINTR;
 	}
 	meta = jval_get(obj, "metadata");
 	switch (type) {
 	case KUBE_EVENT_ADDED:
 	case KUBE_EVENT_MODIFIED:
-		r = object_new_jval(inf, obj, &o);
-		r = apply_upsert(inf, r, o, jmeta_str(meta, "namespace"), jmeta_str(meta, "name"));
-		break;
-	case KUBE_EVENT_DELETED:
-		apply_delete(inf, jmeta_str(meta, "namespace"), jmeta_str(meta, "name"), jmeta_str(meta, "uid"));
-		break;
-	case KUBE_EVENT_BOOKMARK:
-		atomic_fetch_add(&inf->n_bookmarks, 1);
-		break;
-	case KUBE_EVENT_ERROR:
-		break;
-	}
-	r = event_done(inf, type, r, jmeta_str(meta, "resourceVersion"));
-	arena_free(a);
-	return r;
-}
-
-/* One event line.  A negative return aborts the stream; watch_action
- * says what to do next. */
-static int on_line(void *ud, const char *line, size_t len)
-{
-	struct kube_informer *inf = ud;
-	struct kube_watch_event ev;
-	struct kube_object *o = NULL;
-	json_t *meta;
-	int r;
-
-	r = inf->o.decode_jval ? on_line_jval(inf, line, len) : -EINVAL;
-	if (r != -EINVAL && r != -ENOMEM)
-		return r;
-	if (r == -EINVAL)
-		r = kube_watch_event_parse(line, len, &ev);
-	if (r < 0) {
-		/* Garbage in the stream: the events after it cannot be
-		 * trusted to follow on; start over from the last good one. */
-		inf->watch_err = r == -ENOMEM ? -ENOMEM : -EBADMSG;
-		inf->watch_action = WATCH_RESTART;
-		return -EINTR;
-	}
-	meta = json_object_get(ev.object, "metadata");
-	switch (ev.type) {
-	case KUBE_EVENT_ADDED:
-	case KUBE_EVENT_MODIFIED:
-		r = object_new(inf, ev.object, &o);
+		r = object_new(inf, a, obj, &o);
 		r = apply_upsert(inf, r, o, meta_str(meta, "namespace"), meta_str(meta, "name"));
 		break;
 	case KUBE_EVENT_DELETED:
@@ -1063,13 +982,13 @@ static int on_line(void *ud, const char *line, size_t len)
 		atomic_fetch_add(&inf->n_bookmarks, 1);
 		break;
 	case KUBE_EVENT_ERROR:
-		inf->watch_action = status_is_gone(ev.object) ? WATCH_RELIST : WATCH_RESTART;
+		inf->watch_action = status_is_gone(obj) ? WATCH_RELIST : WATCH_RESTART;
 		inf->watch_err = inf->watch_action == WATCH_RELIST ? -ETIME : -EIO;
-		json_decref(ev.object);
+		arena_free(a);
 		return -EINTR;
 	}
-	r = event_done(inf, ev.type, r, meta_str(meta, "resourceVersion"));
-	json_decref(ev.object);
+	r = event_done(inf, type, r, meta_str(meta, "resourceVersion"));
+	arena_free(a);
 	return r;
 }
 

@@ -17,7 +17,6 @@
 #ifndef PG_KUBE_INFORMER_H
 #define PG_KUBE_INFORMER_H
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -46,14 +45,15 @@ struct kube_object *kube_object_unref(struct kube_object *o);
 
 /* ---- decoding ------------------------------------------------------------ */
 
-/* Turns @obj (borrowed; kind and apiVersion are filled in for list items,
- * which the API server sends without them) into the value to cache in
+/* Turns @obj (the strict fast reader's tree, jval.h, borrowed: it lives
+ * until the call returns; kind and apiVersion are filled in for list
+ * items, which the API server sends without them) into the value to cache in
  * *ret_data.  -ENOMEM makes the informer start over after a pause; any
  * other negative value leaves the object out of the cache (counted in
  * decode_errors; if an older version was cached it is dropped and
  * on_delete is called).  A decoder that wants invalid objects seen (an
  * invalid profile to report) returns a value that says so instead. */
-typedef int (*kube_decode_fn)(void *ud, json_t *obj, void **ret_data);
+typedef int (*kube_decode_fn)(void *ud, const struct jval *obj, void **ret_data);
 typedef void (*kube_free_fn)(void *ud, void *data);
 
 struct kube_informer_handlers {
@@ -86,11 +86,7 @@ struct kube_informer_opts {
 	size_t max_objects;             /* largest cache; 0: 4,000,000 */
 	int64_t backoff_base_ms;        /* pause after a failure; 0: 500 */
 	int64_t backoff_cap_ms;         /* 0: 30000 */
-	kube_decode_fn decode;          /* required */
-	/* Optional, faster: list items are parsed with the strict fast reader
-	 * (jval.h) and decoded from its tree, without jansson (items carry no
-	 * kind; the decoder knows it).  Watch events still use @decode. */
-	int (*decode_jval)(void *ud, const struct jval *obj, void **ret_data);
+	kube_decode_fn decode;          /* required; list items and watch events alike */
 	kube_free_fn free_data;         /* NULL: the value needs no freeing */
 	void *decode_ud;
 	struct kube_informer_handlers handlers;

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "arena.h"
 #include "jval.h"
 
 void kube_lines_init(struct kube_lines *s, size_t max_line)
@@ -98,35 +99,7 @@ const char *kube_event_type_name(enum kube_event_type t)
 	return (unsigned)t <= KUBE_EVENT_ERROR ? event_names[t] : "?";
 }
 
-int kube_watch_event_parse(const char *line, size_t len, struct kube_watch_event *ev)
-{
-	json_error_t jerr;
-	json_t *root, *type, *obj;
-	int r = -EINVAL;
-
-	/* Size is bounded by the line limit, depth by jansson's own nesting
-	 * limit; the API server never writes duplicate keys. */
-	root = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!root)
-		return json_error_code(&jerr) == json_error_out_of_memory ? -ENOMEM : -EINVAL;
-	type = json_object_get(root, "type");
-	obj = json_object_get(root, "object");
-	if (!json_is_object(root) || !json_is_string(type) || !json_is_object(obj))
-		goto out;
-	for (unsigned t = 0; t <= KUBE_EVENT_ERROR; t++) {
-		if (strcmp(json_string_value(type), event_names[t]) == 0) {
-			ev->type = (enum kube_event_type)t;
-			ev->object = json_incref(obj);
-			r = 0;
-			break;
-		}
-	}
-out:
-	json_decref(root);
-	return r;
-}
-
-int kube_watch_event_parse_jval(const char *line, size_t len, const struct jval_limits *lim,
+int kube_watch_event_parse(const char *line, size_t len, const struct jval_limits *lim,
 				struct arena *a, enum kube_event_type *ret_type,
 				const struct jval **ret_obj)
 {
@@ -234,18 +207,19 @@ static const char *skip_value(const char *p, const char *end, unsigned max_depth
 	return p;
 }
 
-static int parse_slice(const char *p, size_t n, json_t **ret)
+/* Parses @n bytes at @p with the fast reader into @a: -EINVAL for what it
+ * refuses, -ENOMEM. */
+static int parse_slice(const char *p, size_t n, unsigned max_depth, struct arena *a,
+		       const struct jval **ret)
 {
-	json_error_t jerr;
+	struct jval_limits lim = { max_depth, 1u << 20 };
+	int r = jval_parse(p, n, &lim, a, ret, NULL);
 
-	*ret = json_loadb(p, n, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
-	if (*ret)
-		return 0;
-	return json_error_code(&jerr) == json_error_out_of_memory ? -ENOMEM : -EINVAL;
+	return r == -ENOMEM ? -ENOMEM : r < 0 ? -EINVAL : 0;
 }
 
-static int list_items(const char *p, const char *end, unsigned max_depth, kube_item_fn fn,
-		      kube_raw_item_fn raw_fn, void *ud, const char **ret_end)
+static int list_items(const char *p, const char *end, unsigned max_depth, kube_raw_item_fn fn,
+		      void *ud, const char **ret_end)
 {
 	p = skip_ws(p, end);
 	if (p >= end)
@@ -263,20 +237,21 @@ static int list_items(const char *p, const char *end, unsigned max_depth, kube_i
 	}
 	for (;;) {
 		const char *v = skip_ws(p, end), *ve = skip_value(v, end, max_depth);
-		json_t *item;
 		int r;
 
 		if (!ve)
 			return -EINVAL;
-		if (raw_fn) {
-			/* The caller parses the item itself (with the fast reader). */
-			r = *v == '{' ? raw_fn(ud, v, (size_t)(ve - v)) : 0;
+		if (*v == '{') {
+			/* The caller parses the item itself, alone. */
+			r = fn(ud, v, (size_t)(ve - v));
 		} else {
-			r = parse_slice(v, (size_t)(ve - v), &item);
-			if (r < 0)
-				return r;
-			r = json_is_object(item) ? fn(ud, item) : 0;
-			json_decref(item);
+			/* Not an object: skipped, but only if it is JSON at all
+			 * ("tru\x0e" is a broken page, not an item to skip). */
+			struct arena *a = arena_new(256);
+			const struct jval *item;
+
+			r = a ? parse_slice(v, (size_t)(ve - v), max_depth, a, &item) : -ENOMEM;
+			arena_free(a);
 		}
 		if (r < 0)
 			return r;
@@ -293,26 +268,11 @@ static int list_items(const char *p, const char *end, unsigned max_depth, kube_i
 	}
 }
 
-static int list_parse(const char *body, size_t len, unsigned max_depth, kube_item_fn fn,
-		      kube_raw_item_fn raw_fn, void *ud, json_t **ret_meta);
-
-int kube_list_parse(const char *body, size_t len, unsigned max_depth, kube_item_fn fn,
-		    void *ud, json_t **ret_meta)
-{
-	return list_parse(body, len, max_depth, fn, NULL, ud, ret_meta);
-}
-
-int kube_list_parse_raw(const char *body, size_t len, unsigned max_depth, kube_raw_item_fn fn,
-			void *ud, json_t **ret_meta)
-{
-	return list_parse(body, len, max_depth, NULL, fn, ud, ret_meta);
-}
-
-static int list_parse(const char *body, size_t len, unsigned max_depth, kube_item_fn fn,
-		      kube_raw_item_fn raw_fn, void *ud, json_t **ret_meta)
+int kube_list_parse(const char *body, size_t len, unsigned max_depth, kube_raw_item_fn fn,
+		    void *ud, struct arena *a, const struct jval **ret_meta)
 {
 	const char *p = body, *end = body + len;
-	json_t *meta = NULL;
+	const struct jval *meta = NULL;
 	bool items = false;
 	int r = -EINVAL;
 
@@ -329,35 +289,33 @@ static int list_parse(const char *body, size_t len, unsigned max_depth, kube_ite
 		size_t klen;
 
 		if (p >= end || *p != '"' || !(ke = skip_string(p, end)))
-			goto fail;
+			return -EINVAL;
 		klen = (size_t)(ke - k);
 		p = skip_ws(ke, end);
 		if (p >= end || *p != ':')
-			goto fail;
+			return -EINVAL;
 		v = skip_ws(p + 1, end);
 		/* Keys are compared as written: the API server never escapes
 		 * "items" or "metadata". */
 		if (klen == 7 && memcmp(k, "\"items\"", 7) == 0) {
 			if (items)
-				goto fail;
+				return -EINVAL;
 			items = true;
-			r = list_items(v, end, max_depth, fn, raw_fn, ud, &ve);
+			r = list_items(v, end, max_depth, fn, ud, &ve);
 			if (r < 0)
-				goto out;
-			r = -EINVAL;
+				return r;
 		} else {
 			ve = skip_value(v, end, max_depth);
 			if (!ve)
-				goto fail;
+				return -EINVAL;
 			if (klen == 10 && memcmp(k, "\"metadata\"", 10) == 0) {
 				if (meta)
-					goto fail;
-				r = parse_slice(v, (size_t)(ve - v), &meta);
+					return -EINVAL;
+				r = parse_slice(v, (size_t)(ve - v), max_depth, a, &meta);
 				if (r < 0)
-					goto out;
-				r = -EINVAL;
-				if (!json_is_object(meta))
-					goto fail;
+					return r;
+				if (!jval_is_object(meta))
+					return -EINVAL;
 			}
 		}
 		p = skip_ws(ve, end);
@@ -369,22 +327,15 @@ static int list_parse(const char *body, size_t len, unsigned max_depth, kube_ite
 			p++;
 			break;
 		}
-		goto fail;
+		return -EINVAL;
 	}
 done:
 	if (skip_ws(p, end) != end)
-		goto fail;
+		return -EINVAL;
 	if (ret_meta) {
-		*ret_meta = meta ? meta : json_object();
-		meta = NULL;
-		if (!*ret_meta)
+		if (!meta && !(meta = jval_object_new(a)))
 			return -ENOMEM;
+		*ret_meta = meta;
 	}
-	json_decref(meta);
 	return 0;
-fail:
-	r = -EINVAL;
-out:
-	json_decref(meta);
-	return r;
 }

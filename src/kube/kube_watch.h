@@ -6,7 +6,6 @@
 #ifndef PG_KUBE_WATCH_H
 #define PG_KUBE_WATCH_H
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -48,51 +47,37 @@ enum kube_event_type {
 	KUBE_EVENT_ERROR,
 };
 
-struct kube_watch_event {
-	enum kube_event_type type;
-	json_t *object;         /* new reference: the object, or the Status of ERROR */
-};
-
-/* Parses one line into @ev.  -EINVAL for anything that is not an object
- * with a known "type" and an object "object"; -ENOMEM.  @ev is untouched
- * on failure; on success the caller owns ev->object (json_decref). */
-int kube_watch_event_parse(const char *line, size_t len, struct kube_watch_event *ev);
 const char *kube_event_type_name(enum kube_event_type t);
 
 struct arena;
 struct jval;
 struct jval_limits;
 
-/* The same with the fast reader: the tree lives in @a, *ret_obj borrows
- * from it.  The same refusals as kube_watch_event_parse(), and -EINVAL
- * for what jval refuses and jansson may not (depth past @lim).  Callers
- * fall back to kube_watch_event_parse() on -EINVAL so the two paths never
- * disagree on what a stream holds. */
-int kube_watch_event_parse_jval(const char *line, size_t len, const struct jval_limits *lim,
+/* Parses one line with the strict fast reader (jval.h): the tree lives in
+ * @a, *ret_obj (the object, or the Status of ERROR) borrows from it.
+ * -EINVAL for anything that is not an object with a known "type" and an
+ * object "object", and for what jval refuses (bad JSON, duplicate keys,
+ * depth past @lim); -ENOMEM. */
+int kube_watch_event_parse(const char *line, size_t len, const struct jval_limits *lim,
 				struct arena *a, enum kube_event_type *ret_type,
 				const struct jval **ret_obj);
 
 /* ---- list pages ------------------------------------------------------------ */
 
-/* Receives one list item, parsed alone; @item is borrowed (incref to keep).
- * A negative return stops kube_list_parse(), which returns it. */
-typedef int (*kube_item_fn)(void *ud, json_t *item);
+/* Receives one object item's bytes, unparsed (@item, @len borrowed): the
+ * caller parses it alone (the informer with jval.h into a short-lived
+ * arena), so the memory a page costs is one item's tree, not the whole
+ * page's.  A negative return stops kube_list_parse(), which returns it. */
+typedef int (*kube_raw_item_fn)(void *ud, const char *item, size_t len);
 
 /* Walks a list response ({"kind":..., "metadata":{...}, "items":[...]},
- * keys in any order) and hands over each item parsed on its own, so the
- * memory a page costs is one item's tree, not the whole page's.  Items
- * that are not objects are skipped.  *ret_meta (may be NULL) gets the
- * list's metadata (a new reference; an empty object when absent).
+ * keys in any order) and hands over each object item.  Items that are
+ * not objects are skipped, once read as JSON.  *ret_meta (may be NULL)
+ * gets the list's metadata, read into @a (an empty object when absent).
  * -EINVAL for a body that is not such an object (also nesting deeper
  * than @max_depth), -ENOMEM, or the callback's value.  Items before a
  * failure have been delivered. */
-int kube_list_parse(const char *body, size_t len, unsigned max_depth, kube_item_fn fn,
-		    void *ud, json_t **ret_meta);
-
-/* The same, handing over each object item's bytes unparsed (@item, @len
- * borrowed): the informers' fast path parses them with jval.h. */
-typedef int (*kube_raw_item_fn)(void *ud, const char *item, size_t len);
-int kube_list_parse_raw(const char *body, size_t len, unsigned max_depth, kube_raw_item_fn fn,
-			void *ud, json_t **ret_meta);
+int kube_list_parse(const char *body, size_t len, unsigned max_depth, kube_raw_item_fn fn,
+		    void *ud, struct arena *a, const struct jval **ret_meta);
 
 #endif

@@ -9,6 +9,7 @@
 
 #include "doc.h"
 #include "errlist.h"
+#include "jval.h"
 #include "strutil.h"
 #include "xalloc.h"
 
@@ -19,27 +20,28 @@ struct walk {
 	struct errlist *errs;
 };
 
-static int on_doc(void *ud, size_t index, json_t *doc)
+static int on_doc(void *ud, size_t index, const struct jval *doc)
 {
 	struct walk *w = ud;
 	struct manifest_origin o = { .file = w->file, .doc = index };
-	const char *kind = json_string_value(json_object_get(doc, "kind"));
-	json_t *items, *it;
+	/* Sorted by kind as ever, a NUL in it left to the readers (jval_cstr()). */
+	const char *kind = jval_cstr(jval_get(doc, "kind"));
+	const struct jval *items, *it;
 	size_t i;
 
-	if (!json_is_object(doc) || !kind || !json_is_string(json_object_get(doc, "apiVersion"))) {
+	if (!jval_is_object(doc) || !kind || !jval_cstr(jval_get(doc, "apiVersion"))) {
 		if (errlist_add(w->errs, "%s: document %zu: not a Kubernetes object (%s)", w->file, index,
-				json_is_object(doc) ? "no apiVersion and kind" : "not a mapping") < 0)
+				jval_is_object(doc) ? "no apiVersion and kind" : "not a mapping") < 0)
 			return -ENOMEM;
 		return 0;
 	}
-	items = json_object_get(doc, "items");
-	if (str_has_suffix(kind, "List") && json_is_array(items)) {
-		json_array_foreach(items, i, it) {
+	items = jval_get(doc, "items");
+	if (str_has_suffix(kind, "List") && jval_is_array(items)) {
+		jval_foreach_item(items, i, it) {
 			int r;
 
 			o.item = i + 1;
-			if (!json_is_object(it) || !json_is_string(json_object_get(it, "kind"))) {
+			if (!jval_is_object(it) || !jval_cstr(jval_get(it, "kind"))) {
 				if (errlist_add(w->errs, "%s: document %zu: items[%zu]: not a Kubernetes object",
 						w->file, index, i) < 0)
 					return -ENOMEM;
@@ -72,7 +74,7 @@ static int walk_file(const char *path, manifest_fn fn, void *ud, struct errlist 
 			return errlist_add(errs, "%s: larger than %u bytes", path, MANIFEST_MAX_FILE_BYTES);
 		return errlist_add(errs, "%s: %s", path, strerror(-r));
 	}
-	r = doc_parse(data, len, NULL, on_doc, &w, &derr);
+	r = doc_parse_jval(data, len, NULL, on_doc, &w, &derr);
 	pg_free(data);
 	if (r == -EINVAL || r == -E2BIG) {
 		if (derr.line)

@@ -5,10 +5,10 @@
 #ifndef PG_MANIFEST_H
 #define PG_MANIFEST_H
 
-#include <jansson.h>
 #include <stddef.h>
 
 struct errlist;
+struct jval;
 
 /* Where an object came from. */
 struct manifest_origin {
@@ -18,7 +18,7 @@ struct manifest_origin {
 };
 
 /* @obj is borrowed.  A negative return stops the walk with that value. */
-typedef int (*manifest_fn)(void *ud, const struct manifest_origin *o, json_t *obj);
+typedef int (*manifest_fn)(void *ud, const struct manifest_origin *o, const struct jval *obj);
 
 #define MANIFEST_MAX_FILE_BYTES (64u * 1024 * 1024)
 #define MANIFEST_MAX_DEPTH 16   /* directory nesting */

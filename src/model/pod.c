@@ -98,7 +98,7 @@ static const char *pdup(struct pctx *c, const char *s)
 	return r;
 }
 
-int pod_workload_kind_jval(const struct jval *obj, enum workload_kind *ret)
+int pod_workload_kind(const struct jval *obj, enum workload_kind *ret)
 {
 	const char *kind = jval_str(jval_get(obj, "kind"));
 	const char *av = jval_str(jval_get(obj, "apiVersion"));
@@ -115,6 +115,22 @@ int pod_workload_kind_jval(const struct jval *obj, enum workload_kind *ret)
 		return 0;
 	}
 	return -ENOENT;
+}
+
+int pod_workload_kind_cstr(const struct jval *obj, enum workload_kind *ret)
+{
+	const char *kind = jval_cstr(jval_get(obj, "kind")), *av = jval_cstr(jval_get(obj, "apiVersion"));
+	struct jmember m[2] = {
+		{ "kind", { .type = JV_STRING, .u.s = kind } },
+		{ "apiVersion", { .type = JV_STRING, .u.s = av } },
+	};
+	struct jval v = { .type = JV_OBJECT, .n = 2, .u.members = m };
+
+	if (!kind || !av)
+		return -EINVAL;
+	m[0].val.n = (uint32_t)strlen(kind);
+	m[1].val.n = (uint32_t)strlen(av);
+	return pod_workload_kind(&v, ret);
 }
 
 const char *workload_kind_name(enum workload_kind k)
@@ -760,7 +776,7 @@ int pod_from_jval(const struct jval *obj, const char *default_ns, struct errlist
 		  struct pod **ret_pod)
 {
 	enum workload_kind wk;
-	int r = pod_workload_kind_jval(obj, &wk);
+	int r = pod_workload_kind(obj, &wk);
 
 	if (r < 0)
 		return r;
@@ -868,37 +884,3 @@ struct pod *pod_free(struct pod *p)
 	return NULL;
 }
 
-/* The jansson entry points convert first: they serve cold paths (check,
- * tests), while the webhook and the informer parse straight to jval. */
-int pod_workload_kind(json_t *obj, enum workload_kind *ret)
-{
-	const char *kind = json_string_value(json_object_get(obj, "kind"));
-	const char *av = json_string_value(json_object_get(obj, "apiVersion"));
-	struct jmember m[2] = {
-		{ "kind", { .type = JV_STRING, .u.s = kind } },
-		{ "apiVersion", { .type = JV_STRING, .u.s = av } },
-	};
-	struct jval v = { .type = JV_OBJECT, .n = 2, .u.members = m };
-
-	if (!kind || !av)
-		return -EINVAL;
-	return pod_workload_kind_jval(&v, ret);
-}
-
-int pod_from_object(json_t *obj, const char *default_ns, struct errlist *errs,
-		    struct pod **ret_pod)
-{
-	struct arena *a = arena_new(4096);
-	const struct jval *v;
-	int r;
-
-	if (!a)
-		return -ENOMEM;
-	r = jval_from_json(obj, a, &v);
-	if (r == -EINVAL && errlist_add(errs, "a key holds NUL") < 0)
-		r = -ENOMEM;
-	if (r == 0)
-		r = pod_from_jval(v, default_ns, errs, ret_pod);
-	arena_free(a);
-	return r;
-}

@@ -7,7 +7,6 @@
 #ifndef PG_POD_H
 #define PG_POD_H
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -141,8 +140,11 @@ struct pod {
 /* Names the kind of @obj: 0 and *ret set for a pod-bearing kind,
  * -ENOENT for any other object (skip it), -EINVAL when it has no
  * apiVersion/kind. */
-int pod_workload_kind(json_t *obj, enum workload_kind *ret);
-int pod_workload_kind_jval(const struct jval *obj, enum workload_kind *ret);
+int pod_workload_kind(const struct jval *obj, enum workload_kind *ret);
+/* The same reading kind and apiVersion with jval_cstr() (up to a NUL), as
+ * the commands sort the objects of their inputs: one whose kind holds a
+ * NUL is taken for the kind before it, and pod_from_jval() refuses it. */
+int pod_workload_kind_cstr(const struct jval *obj, enum workload_kind *ret);
 const char *workload_kind_name(enum workload_kind k);
 
 /* Builds the compact pod of @obj (borrowed).  @default_ns is used when
@@ -150,9 +152,6 @@ const char *workload_kind_name(enum workload_kind k);
  * limit exceeded, a string read holding U+0000) go to @errs with their
  * field path: -EINVAL.
  * -ENOENT when @obj carries no pod spec; -ENOMEM. */
-int pod_from_object(json_t *obj, const char *default_ns, struct errlist *errs,
-		    struct pod **ret_pod);
-/* The same from the fast reader's tree (include/jval.h); @obj borrowed. */
 int pod_from_jval(const struct jval *obj, const char *default_ns, struct errlist *errs,
 		  struct pod **ret_pod);
 /* The same when the kind is known and @obj may not say it (list items). */

@@ -11,6 +11,7 @@
 #include "arena.h"
 #include "errlist.h"
 #include "fpath.h"
+#include "jval.h"
 #include "strutil.h"
 #include "xalloc.h"
 
@@ -24,6 +25,11 @@ struct vctx {
 	bool failed;
 	bool oom;
 };
+
+/* Strings are read with jval_cstr(): one holding U+0000 is still a string
+ * here, read up to the NUL, because check_nul() refuses the profile and
+ * names the field; the other messages stay what they are for the part
+ * before it. */
 
 static void verr(struct vctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -40,13 +46,10 @@ static void verr(struct vctx *c, const char *fmt, ...)
 	c->failed = true;
 }
 
-static void check_keys(struct vctx *c, json_t *obj, const char *const *allowed)
+static void check_keys(struct vctx *c, const struct jval *obj, const char *const *allowed)
 {
-	const char *k;
-	json_t *v;
-
-	json_object_foreach(obj, k, v) {
-		const char *const *a;
+	jval_foreach_member(obj, mem) {
+		const char *const *a, *k = mem->key;
 
 		for (a = allowed; *a; a++)
 			if (strcmp(*a, k) == 0)
@@ -66,14 +69,14 @@ static void check_keys(struct vctx *c, json_t *obj, const char *const *allowed)
 
 /* Descends into @key of @obj; NULL (and nothing pushed) when absent or
  * null; an error when present but not an object. */
-static json_t *enter_object(struct vctx *c, json_t *obj, const char *key, size_t *mark)
+static const struct jval *enter_object(struct vctx *c, const struct jval *obj, const char *key, size_t *mark)
 {
-	json_t *v = json_object_get(obj, key);
+	const struct jval *v = jval_get(obj, key);
 
-	if (!v || json_is_null(v))
+	if (!v || jval_is_null(v))
 		return NULL;
 	*mark = fpath_key(&c->path, key);
-	if (!json_is_object(v)) {
+	if (!jval_is_object(v)) {
 		verr(c, "must be an object");
 		fpath_pop(&c->path, *mark);
 		return NULL;
@@ -81,46 +84,46 @@ static json_t *enter_object(struct vctx *c, json_t *obj, const char *key, size_t
 	return v;
 }
 
-static void get_knob(struct vctx *c, json_t *obj, const char *key, const char *allow_word,
+static void get_knob(struct vctx *c, const struct jval *obj, const char *key, const char *allow_word,
 		     const char *forbid_word, enum knob *ret)
 {
-	json_t *v = json_object_get(obj, key);
+	const struct jval *v = jval_get(obj, key);
 	size_t m;
 	char tmp[256];
 
 	*ret = KNOB_UNSET;
-	if (!v || json_is_null(v))
+	if (!v || jval_is_null(v))
 		return;
 	m = fpath_key(&c->path, key);
-	if (json_is_string(v) && strcmp(json_string_value(v), allow_word) == 0)
+	if (jval_cstr(v) && strcmp(jval_cstr(v), allow_word) == 0)
 		*ret = KNOB_ALLOW;
-	else if (json_is_string(v) && strcmp(json_string_value(v), forbid_word) == 0)
+	else if (jval_cstr(v) && strcmp(jval_cstr(v), forbid_word) == 0)
 		*ret = KNOB_FORBID;
-	else if (json_is_string(v))
-		verr(c, "%s must be %s or %s", str_quote(json_string_value(v), tmp, sizeof(tmp)),
+	else if (jval_cstr(v))
+		verr(c, "%s must be %s or %s", str_quote(jval_cstr(v), tmp, sizeof(tmp)),
 		     forbid_word, allow_word);
 	else
 		verr(c, "must be %s or %s", forbid_word, allow_word);
 	fpath_pop(&c->path, m);
 }
 
-static void get_int(struct vctx *c, json_t *obj, const char *key, int64_t min, int64_t max,
+static void get_int(struct vctx *c, const struct jval *obj, const char *key, int64_t min, int64_t max,
 		    int64_t *ret)
 {
-	json_t *v = json_object_get(obj, key);
+	const struct jval *v = jval_get(obj, key);
 	size_t m;
 
 	*ret = -1;
-	if (!v || json_is_null(v))
+	if (!v || jval_is_null(v))
 		return;
 	m = fpath_key(&c->path, key);
-	if (!json_is_integer(v))
+	if (!jval_is_int(v))
 		verr(c, "must be an integer");
-	else if (json_integer_value(v) < min || json_integer_value(v) > max)
-		verr(c, "%lld is out of range [%lld, %lld]", (long long)json_integer_value(v),
+	else if (v->u.i < min || v->u.i > max)
+		verr(c, "%lld is out of range [%lld, %lld]", (long long)v->u.i,
 		     (long long)min, (long long)max);
 	else
-		*ret = json_integer_value(v);
+		*ret = v->u.i;
 	fpath_pop(&c->path, m);
 }
 
@@ -128,42 +131,42 @@ typedef bool (*str_check)(struct vctx *c, const char *s, char *out, size_t outsz
 
 /* Reads a list of strings; @check may rewrite an item into @out (e.g. to
  * normalise it) and reports its own error.  Absent: set=false. */
-static void get_strv(struct vctx *c, json_t *obj, const char *key, str_check check,
+static void get_strv(struct vctx *c, const struct jval *obj, const char *key, str_check check,
 		     struct strv *ret)
 {
-	json_t *arr = json_object_get(obj, key);
+	const struct jval *arr = jval_get(obj, key);
 	size_t m, i;
-	json_t *v;
+	const struct jval *v;
 
 	memset(ret, 0, sizeof(*ret));
-	if (!arr || json_is_null(arr))
+	if (!arr || jval_is_null(arr))
 		return;
 	m = fpath_key(&c->path, key);
 	ret->set = true;
-	if (!json_is_array(arr)) {
+	if (!jval_is_array(arr)) {
 		verr(c, "must be a list of strings");
 		goto out;
 	}
-	if (json_array_size(arr) > PROFILE_MAX_LIST) {
+	if (jval_size(arr) > PROFILE_MAX_LIST) {
 		verr(c, "more than %d items (profileguard's limit)", PROFILE_MAX_LIST);
 		goto out;
 	}
-	ret->v = arena_alloc(c->a, (json_array_size(arr) + 1) * sizeof(char *));
+	ret->v = arena_alloc(c->a, (jval_size(arr) + 1) * sizeof(char *));
 	if (!ret->v) {
 		c->oom = true;
 		goto out;
 	}
-	json_array_foreach(arr, i, v) {
+	jval_foreach_item(arr, i, v) {
 		size_t mi = fpath_index(&c->path, i);
 		char out[PROFILE_MAX_STRING + 2];
 		const char *s;
 
-		if (!json_is_string(v) || !*json_string_value(v)) {
+		if (!jval_cstr(v) || !*jval_cstr(v)) {
 			verr(c, "must be a non-empty string");
-		} else if (strlen(json_string_value(v)) > PROFILE_MAX_STRING) {
+		} else if (strlen(jval_cstr(v)) > PROFILE_MAX_STRING) {
 			verr(c, "longer than %d bytes (profileguard's limit)", PROFILE_MAX_STRING);
 		} else {
-			s = json_string_value(v);
+			s = jval_cstr(v);
 			snprintf(out, sizeof(out), "%s", s);
 			if (!check || check(c, s, out, sizeof(out))) {
 				if (!(ret->v[ret->n++] = arena_strdup(c->a, out)))
@@ -373,14 +376,14 @@ bad:
 
 /* ---- sections ------------------------------------------------------------- */
 
-static void parse_identity(struct vctx *c, json_t *spec, struct profile *p)
+static void parse_identity(struct vctx *c, const struct jval *spec, struct profile *p)
 {
 	static const char *const keys[] = { "serviceAccountNames", "bindServiceAccounts",
 					     "tokenAutomount", "maxTokenExpirationSeconds",
 					     "extendedTokens", "legacyTokenSecrets",
 					     "maxTokenAgeSeconds", NULL };
 	size_t m, mm;
-	json_t *o = enter_object(c, spec, "identity", &m), *bind;
+	const struct jval *o = enter_object(c, spec, "identity", &m), *bind;
 
 	p->identity.max_token_expiration = -1;
 	p->identity.max_token_age = -1;
@@ -390,13 +393,13 @@ static void parse_identity(struct vctx *c, json_t *spec, struct profile *p)
 	p->identity.set = true;
 	check_keys(c, o, keys);
 	get_strv(c, o, "serviceAccountNames", check_sa_name, &p->identity.service_accounts);
-	bind = json_object_get(o, "bindServiceAccounts");
-	if (bind && !json_is_null(bind)) {
+	bind = jval_get(o, "bindServiceAccounts");
+	if (bind && !jval_is_null(bind)) {
 		mm = fpath_key(&c->path, "bindServiceAccounts");
-		if (!json_is_boolean(bind))
+		if (!jval_is_bool(bind))
 			verr(c, "must be true or false");
 		else
-			p->identity.bind_service_accounts = json_is_true(bind);
+			p->identity.bind_service_accounts = jval_is_true(bind);
 		fpath_pop(&c->path, mm);
 	}
 	get_knob(c, o, "tokenAutomount", "Allow", "Forbid", &p->identity.token_automount);
@@ -408,35 +411,35 @@ static void parse_identity(struct vctx *c, json_t *spec, struct profile *p)
 	fpath_pop(&c->path, m);
 }
 
-static void parse_images(struct vctx *c, json_t *spec, struct profile *p)
+static void parse_images(struct vctx *c, const struct jval *spec, struct profile *p)
 {
 	static const char *const keys[] = { "allow", "requireDigest", NULL };
 	size_t m, mm;
-	json_t *o = enter_object(c, spec, "images", &m), *rd;
+	const struct jval *o = enter_object(c, spec, "images", &m), *rd;
 
 	if (!o)
 		return;
 	check_keys(c, o, keys);
 	get_strv(c, o, "allow", check_image_pattern, &p->images.allow);
-	rd = json_object_get(o, "requireDigest");
-	if (rd && !json_is_null(rd)) {
+	rd = jval_get(o, "requireDigest");
+	if (rd && !jval_is_null(rd)) {
 		mm = fpath_key(&c->path, "requireDigest");
-		if (!json_is_boolean(rd))
+		if (!jval_is_bool(rd))
 			verr(c, "must be true or false");
 		else
-			p->images.require_digest = json_is_true(rd);
+			p->images.require_digest = jval_is_true(rd);
 		fpath_pop(&c->path, mm);
 	}
 	fpath_pop(&c->path, m);
 }
 
-static void parse_privileges(struct vctx *c, json_t *spec, struct profile *p)
+static void parse_privileges(struct vctx *c, const struct jval *spec, struct profile *p)
 {
 	static const char *const keys[] = { "privileged", "privilegeEscalation", "hostNamespaces",
 					     "runAsNonRoot", "allowedCapabilities",
 					     "allowedHostPaths", NULL };
 	size_t m;
-	json_t *o = enter_object(c, spec, "privileges", &m);
+	const struct jval *o = enter_object(c, spec, "privileges", &m);
 
 	if (!o)
 		return;
@@ -453,20 +456,20 @@ static void parse_privileges(struct vctx *c, json_t *spec, struct profile *p)
 /* Enters the list @key of rules: NULL when absent (nothing pushed) or
  * refused (an error, nothing pushed); otherwise *ret_v is an arena array
  * of its length + 1 elements of @elem bytes and *mark is to be popped. */
-static json_t *enter_rules(struct vctx *c, json_t *obj, const char *key, size_t elem,
+static const struct jval *enter_rules(struct vctx *c, const struct jval *obj, const char *key, size_t elem,
 			   void **ret_v, bool *ret_set, size_t *mark)
 {
-	json_t *arr = json_object_get(obj, key);
+	const struct jval *arr = jval_get(obj, key);
 
-	if (!arr || json_is_null(arr))
+	if (!arr || jval_is_null(arr))
 		return NULL;
 	*ret_set = true;
 	*mark = fpath_key(&c->path, key);
-	if (!json_is_array(arr))
+	if (!jval_is_array(arr))
 		verr(c, "must be a list");
-	else if (json_array_size(arr) > PROFILE_MAX_LIST)
+	else if (jval_size(arr) > PROFILE_MAX_LIST)
 		verr(c, "more than %d rules (profileguard's limit)", PROFILE_MAX_LIST);
-	else if (!(*ret_v = arena_alloc(c->a, (json_array_size(arr) + 1) * elem)))
+	else if (!(*ret_v = arena_alloc(c->a, (jval_size(arr) + 1) * elem)))
 		c->oom = true;
 	else
 		return arr;
@@ -474,78 +477,78 @@ static json_t *enter_rules(struct vctx *c, json_t *obj, const char *key, size_t 
 	return NULL;
 }
 
-static void parse_egress(struct vctx *c, json_t *rt, struct profile *p)
+static void parse_egress(struct vctx *c, const struct jval *rt, struct profile *p)
 {
 	static const char *const keys[] = { "cidr", "ports", NULL };
 	void *v = NULL;
 	size_t m, i;
-	json_t *arr = enter_rules(c, rt, "egress", sizeof(struct egress_rule), &v,
+	const struct jval *arr = enter_rules(c, rt, "egress", sizeof(struct egress_rule), &v,
 				  &p->runtime.egress_set, &m), *e;
 	char tmp[256];
 
 	if (!arr)
 		return;
 	p->runtime.egress = v;
-	json_array_foreach(arr, i, e) {
+	jval_foreach_item(arr, i, e) {
 		struct egress_rule *r = &p->runtime.egress[p->runtime.negress];
 		size_t mi = fpath_index(&c->path, i), mk;
-		json_t *cidr, *ports;
+		const struct jval *cidr, *ports;
 		bool ok = true;
 
 		/* A refused rule leaves its slot to the next one: nothing of it
 		 * (its port count above all) may carry over. */
 		memset(r, 0, sizeof(*r));
-		if (!json_is_object(e)) {
+		if (!jval_is_object(e)) {
 			verr(c, "must be an object with cidr and ports");
 			fpath_pop(&c->path, mi);
 			continue;
 		}
 		check_keys(c, e, keys);
-		cidr = json_object_get(e, "cidr");
+		cidr = jval_get(e, "cidr");
 		mk = fpath_key(&c->path, "cidr");
 		if (!cidr) {
 			verr(c, "required");
 			ok = false;
-		} else if (!json_is_string(cidr)) {
+		} else if (!jval_cstr(cidr)) {
 			verr(c, "must be a string");
 			ok = false;
-		} else if (cidr_parse(json_string_value(cidr), &r->net) < 0) {
-			verr(c, "%s is not a CIDR", str_quote(json_string_value(cidr), tmp, sizeof(tmp)));
+		} else if (cidr_parse(jval_cstr(cidr), &r->net) < 0) {
+			verr(c, "%s is not a CIDR", str_quote(jval_cstr(cidr), tmp, sizeof(tmp)));
 			ok = false;
-		} else if (!(r->cidr_text = arena_strdup(c->a, json_string_value(cidr)))) {
+		} else if (!(r->cidr_text = arena_strdup(c->a, jval_cstr(cidr)))) {
 			c->oom = true;
 		}
 		fpath_pop(&c->path, mk);
 
-		ports = json_object_get(e, "ports");
-		if (ports && !json_is_null(ports)) {
+		ports = jval_get(e, "ports");
+		if (ports && !jval_is_null(ports)) {
 			size_t j;
-			json_t *pv;
+			const struct jval *pv;
 
 			mk = fpath_key(&c->path, "ports");
-			if (!json_is_array(ports)) {
+			if (!jval_is_array(ports)) {
 				verr(c, "must be a list of port numbers");
 				ok = false;
-			} else if (json_array_size(ports) > PROFILE_MAX_PORTS) {
+			} else if (jval_size(ports) > PROFILE_MAX_PORTS) {
 				verr(c, "more than %d ports (profileguard's limit)", PROFILE_MAX_PORTS);
 				ok = false;
 			} else {
-				r->ports = arena_alloc(c->a, (json_array_size(ports) + 1) * sizeof(uint16_t));
+				r->ports = arena_alloc(c->a, (jval_size(ports) + 1) * sizeof(uint16_t));
 				if (!r->ports)
 					c->oom = true;
-				json_array_foreach(ports, j, pv) {
+				jval_foreach_item(ports, j, pv) {
 					size_t mj = fpath_index(&c->path, j);
 
-					if (!json_is_integer(pv) || json_integer_value(pv) < 1 ||
-					    json_integer_value(pv) > 65535) {
-						if (json_is_integer(pv))
+					if (!jval_is_int(pv) || pv->u.i < 1 ||
+					    pv->u.i > 65535) {
+						if (jval_is_int(pv))
 							verr(c, "%lld is not a port (1-65535)",
-							     (long long)json_integer_value(pv));
+							     (long long)pv->u.i);
 						else
 							verr(c, "must be a port number (1-65535)");
 						ok = false;
 					} else if (r->ports) {
-						r->ports[r->nports++] = (uint16_t)json_integer_value(pv);
+						r->ports[r->nports++] = (uint16_t)pv->u.i;
 					}
 					fpath_pop(&c->path, mj);
 				}
@@ -559,11 +562,11 @@ static void parse_egress(struct vctx *c, json_t *rt, struct profile *p)
 	fpath_pop(&c->path, m);
 }
 
-static void parse_files(struct vctx *c, json_t *rt, struct profile *p)
+static void parse_files(struct vctx *c, const struct jval *rt, struct profile *p)
 {
 	static const char *const keys[] = { "read", "write", NULL };
 	size_t m;
-	json_t *o = enter_object(c, rt, "files", &m);
+	const struct jval *o = enter_object(c, rt, "files", &m);
 
 	if (!o)
 		return;
@@ -573,23 +576,23 @@ static void parse_files(struct vctx *c, json_t *rt, struct profile *p)
 	fpath_pop(&c->path, m);
 }
 
-static void parse_api(struct vctx *c, json_t *rt, struct profile *p)
+static void parse_api(struct vctx *c, const struct jval *rt, struct profile *p)
 {
 	static const char *const keys[] = { "verbs", "resources", "resourceNames", NULL };
 	void *v = NULL;
 	size_t m, i;
-	json_t *arr = enter_rules(c, rt, "kubernetesAPI", sizeof(struct api_rule), &v,
+	const struct jval *arr = enter_rules(c, rt, "kubernetesAPI", sizeof(struct api_rule), &v,
 				  &p->runtime.api_set, &m), *e;
 
 	if (!arr)
 		return;
 	p->runtime.api = v;
-	json_array_foreach(arr, i, e) {
+	jval_foreach_item(arr, i, e) {
 		struct api_rule *r = &p->runtime.api[p->runtime.napi];
 		size_t mi = fpath_index(&c->path, i);
 
 		memset(r, 0, sizeof(*r));      /* as in parse_egress */
-		if (!json_is_object(e)) {
+		if (!jval_is_object(e)) {
 			verr(c, "must be an object with verbs and resources");
 		} else {
 			check_keys(c, e, keys);
@@ -610,12 +613,12 @@ static void parse_api(struct vctx *c, json_t *rt, struct profile *p)
 	fpath_pop(&c->path, m);
 }
 
-static void parse_runtime(struct vctx *c, json_t *spec, struct profile *p)
+static void parse_runtime(struct vctx *c, const struct jval *spec, struct profile *p)
 {
 	static const char *const keys[] = { "executables", "egress", "files", "kubernetesAPI",
 					     "maxAPICallsPerMinute", NULL };
 	size_t m;
-	json_t *o = enter_object(c, spec, "runtime", &m);
+	const struct jval *o = enter_object(c, spec, "runtime", &m);
 
 	p->runtime.max_api_calls_per_minute = -1;
 	if (!o)
@@ -629,11 +632,11 @@ static void parse_runtime(struct vctx *c, json_t *spec, struct profile *p)
 	fpath_pop(&c->path, m);
 }
 
-static void parse_response(struct vctx *c, json_t *spec, struct profile *p)
+static void parse_response(struct vctx *c, const struct jval *spec, struct profile *p)
 {
 	static const char *const keys[] = { "action", "gracePeriodSeconds", NULL };
 	size_t m, mm;
-	json_t *o = enter_object(c, spec, "response", &m), *a;
+	const struct jval *o = enter_object(c, spec, "response", &m), *a;
 	char tmp[256];
 
 	p->response.action = ACTION_DELETE;
@@ -641,9 +644,9 @@ static void parse_response(struct vctx *c, json_t *spec, struct profile *p)
 	if (!o)
 		return;
 	check_keys(c, o, keys);
-	a = json_object_get(o, "action");
-	if (a && !json_is_null(a)) {
-		const char *s = json_is_string(a) ? json_string_value(a) : "";
+	a = jval_get(o, "action");
+	if (a && !jval_is_null(a)) {
+		const char *s = jval_cstr(a) ? jval_cstr(a) : "";
 
 		mm = fpath_key(&c->path, "action");
 		if (strcmp(s, "Delete") == 0)
@@ -652,7 +655,7 @@ static void parse_response(struct vctx *c, json_t *spec, struct profile *p)
 			p->response.action = ACTION_EVICT;
 		else if (strcmp(s, "None") == 0)
 			p->response.action = ACTION_NONE;
-		else if (json_is_string(a))
+		else if (jval_cstr(a))
 			verr(c, "%s must be Delete, Evict or None", str_quote(s, tmp, sizeof(tmp)));
 		else
 			verr(c, "must be Delete, Evict or None");
@@ -662,7 +665,7 @@ static void parse_response(struct vctx *c, json_t *spec, struct profile *p)
 	fpath_pop(&c->path, m);
 }
 
-static void parse_metadata(struct vctx *c, json_t *obj, const char *default_ns, struct profile *p)
+static void parse_metadata(struct vctx *c, const struct jval *obj, const char *default_ns, struct profile *p)
 {
 	/* ObjectMeta as the API server returns it: anything else is a typo. */
 	static const char *const keys[] = { "name", "namespace", "labels", "annotations", "uid",
@@ -671,42 +674,42 @@ static void parse_metadata(struct vctx *c, json_t *obj, const char *default_ns, 
 					     "finalizers", "ownerReferences", "managedFields",
 					     "generateName", "selfLink", NULL };
 	size_t m = fpath_key(&c->path, "metadata"), mm;
-	json_t *meta = json_object_get(obj, "metadata"), *v;
+	const struct jval *meta = jval_get(obj, "metadata"), *v;
 	char tmp[256];
 
-	if (!json_is_object(meta)) {
+	if (!jval_is_object(meta)) {
 		verr(c, meta ? "must be an object" : "required");
 		goto out;
 	}
 	check_keys(c, meta, keys);
-	v = json_object_get(meta, "name");
+	v = jval_get(meta, "name");
 	mm = fpath_key(&c->path, "name");
-	if (!json_is_string(v))
+	if (!jval_cstr(v))
 		verr(c, "required");
-	else if (!str_is_dns1123_subdomain(json_string_value(v)))
+	else if (!str_is_dns1123_subdomain(jval_cstr(v)))
 		verr(c, "%s is not a valid name (RFC 1123 subdomain)",
-		     str_quote(json_string_value(v), tmp, sizeof(tmp)));
-	else if (!(p->name = arena_strdup(c->a, json_string_value(v))))
+		     str_quote(jval_cstr(v), tmp, sizeof(tmp)));
+	else if (!(p->name = arena_strdup(c->a, jval_cstr(v))))
 		c->oom = true;
 	fpath_pop(&c->path, mm);
 
-	v = json_object_get(meta, "namespace");
+	v = jval_get(meta, "namespace");
 	mm = fpath_key(&c->path, "namespace");
-	if (v && !json_is_null(v) && (!json_is_string(v) || !str_is_dns1123_label(json_string_value(v))))
+	if (v && !jval_is_null(v) && (!jval_cstr(v) || !str_is_dns1123_label(jval_cstr(v))))
 		verr(c, "must be a valid namespace name");
-	else if (!(p->namespace = arena_strdup(c->a, json_is_string(v) ? json_string_value(v)
+	else if (!(p->namespace = arena_strdup(c->a, jval_cstr(v) ? jval_cstr(v)
 								    : default_ns)))
 		c->oom = true;
 	fpath_pop(&c->path, mm);
 
-	v = json_object_get(meta, "uid");
-	if (json_is_string(v) && !(p->uid = arena_strdup(c->a, json_string_value(v))))
+	v = jval_get(meta, "uid");
+	if (jval_cstr(v) && !(p->uid = arena_strdup(c->a, jval_cstr(v))))
 		c->oom = true;
-	v = json_object_get(meta, "resourceVersion");
-	if (json_is_string(v) && !(p->resource_version = arena_strdup(c->a, json_string_value(v))))
+	v = jval_get(meta, "resourceVersion");
+	if (jval_cstr(v) && !(p->resource_version = arena_strdup(c->a, jval_cstr(v))))
 		c->oom = true;
-	v = json_object_get(meta, "generation");
-	p->generation = json_is_integer(v) ? json_integer_value(v) : 0;
+	v = jval_get(meta, "generation");
+	p->generation = jval_is_int(v) ? v->u.i : 0;
 out:
 	fpath_pop(&c->path, m);
 }
@@ -714,28 +717,27 @@ out:
 /* Refuses every string holding U+0000 (JSON "\u0000", YAML "\0"): the
  * readers below see C strings, and "Forbid\u0000x" or "r.io/app\u0000evil"
  * would be read as the part before the NUL. */
-static void check_nul(struct vctx *c, json_t *v, int depth)
+static void check_nul(struct vctx *c, const struct jval *v, int depth)
 {
-	const char *k;
-	json_t *x;
+	const struct jval *x;
 	size_t i, m;
 
 	if (depth > 64)
 		return;         /* deeper than any field we read */
-	switch (json_typeof(v)) {
-	case JSON_STRING:
-		if (memchr(json_string_value(v), '\0', json_string_length(v)))
+	switch (v->type) {
+	case JV_STRING:
+		if (jval_has_nul(v))
 			verr(c, "must not contain NUL");
 		break;
-	case JSON_OBJECT:
-		json_object_foreach(v, k, x) {
-			m = fpath_key(&c->path, k);
-			check_nul(c, x, depth + 1);
+	case JV_OBJECT:
+		jval_foreach_member(v, mem) {
+			m = fpath_key(&c->path, mem->key);
+			check_nul(c, &mem->val, depth + 1);
 			fpath_pop(&c->path, m);
 		}
 		break;
-	case JSON_ARRAY:
-		json_array_foreach(v, i, x) {
+	case JV_ARRAY:
+		jval_foreach_item(v, i, x) {
 			m = fpath_index(&c->path, i);
 			check_nul(c, x, depth + 1);
 			fpath_pop(&c->path, m);
@@ -746,7 +748,7 @@ static void check_nul(struct vctx *c, json_t *v, int depth)
 	}
 }
 
-int profile_parse(json_t *obj, const char *default_ns, struct errlist *errs,
+int profile_parse(const struct jval *obj, const char *default_ns, struct errlist *errs,
 		  struct profile **ret_profile)
 {
 	static const char *const top_keys[] = { "apiVersion", "kind", "metadata", "spec", "status", NULL };
@@ -754,7 +756,7 @@ int profile_parse(json_t *obj, const char *default_ns, struct errlist *errs,
 						  "runtime", "response", NULL };
 	struct vctx c = { .errs = errs };
 	struct profile *p;
-	json_t *v, *spec;
+	const struct jval *v, *spec;
 	size_t m, mm;
 	char tmp[256];
 
@@ -767,27 +769,27 @@ int profile_parse(json_t *obj, const char *default_ns, struct errlist *errs,
 		return -ENOMEM;
 	}
 	p->arena = c.a;
-	if (!json_is_object(obj)) {
+	if (!jval_is_object(obj)) {
 		verr(&c, "a WorkloadProfile must be an object");
 		goto done;
 	}
 	check_keys(&c, obj, top_keys);
 	check_nul(&c, obj, 0);
-	v = json_object_get(obj, "apiVersion");
+	v = jval_get(obj, "apiVersion");
 	m = fpath_key(&c.path, "apiVersion");
-	if (!json_is_string(v) || strcmp(json_string_value(v), PROFILE_API_VERSION) != 0)
+	if (!jval_cstr(v) || strcmp(jval_cstr(v), PROFILE_API_VERSION) != 0)
 		verr(&c, "must be %s", PROFILE_API_VERSION);
 	fpath_pop(&c.path, m);
-	v = json_object_get(obj, "kind");
+	v = jval_get(obj, "kind");
 	m = fpath_key(&c.path, "kind");
-	if (!json_is_string(v) || strcmp(json_string_value(v), PROFILE_KIND) != 0)
+	if (!jval_cstr(v) || strcmp(jval_cstr(v), PROFILE_KIND) != 0)
 		verr(&c, "must be %s", PROFILE_KIND);
 	fpath_pop(&c.path, m);
 	parse_metadata(&c, obj, default_ns ? default_ns : "default", p);
 
-	spec = json_object_get(obj, "spec");
+	spec = jval_get(obj, "spec");
 	m = fpath_key(&c.path, "spec");
-	if (!json_is_object(spec)) {
+	if (!jval_is_object(spec)) {
 		verr(&c, spec ? "must be an object" : "required");
 		fpath_pop(&c.path, m);
 		goto done;
@@ -795,30 +797,29 @@ int profile_parse(json_t *obj, const char *default_ns, struct errlist *errs,
 	check_keys(&c, spec, spec_keys);
 
 	mm = fpath_key(&c.path, "selector");
-	v = json_object_get(spec, "selector");
-	if (!v || json_is_null(v)) {
+	v = jval_get(spec, "selector");
+	if (!v || jval_is_null(v)) {
 		verr(&c, "required: a profile must select its pods");
 	} else {
 		static const char *const sel_keys[] = { "matchLabels", "matchExpressions", NULL };
 		size_t nerr = errs->n + errs->dropped;
-		json_t *known = NULL;
+		struct jval *known = NULL;
 		int r = 0;
 
 		/* A typo in the selector's own keys gets the suggestion the
 		 * other fields get; the keys known are still checked. */
-		if (json_is_object(v))
+		if (jval_is_object(v))
 			check_keys(&c, v, sel_keys);
 		if (errs->n + errs->dropped == nerr) {
 			r = selector_parse(v, c.a, &c.path, errs, &p->selector);
-		} else if (!(known = json_object())) {
+		} else if (!(known = jval_object_new(c.a))) {
 			r = -ENOMEM;
 		} else {
 			for (const char *const *k = sel_keys; *k; k++)
-				if (json_object_get(v, *k) && json_object_set(known, *k, json_object_get(v, *k)) < 0)
+				if (jval_get(v, *k) && jval_object_set(c.a, known, *k, jval_get(v, *k)) < 0)
 					r = -ENOMEM;
-			if (r == 0 && json_object_size(known))
+			if (r == 0 && jval_size(known))
 				r = selector_parse(known, c.a, &c.path, errs, &p->selector);
-			json_decref(known);
 		}
 		if (r == -ENOMEM)
 			c.oom = true;
@@ -827,18 +828,18 @@ int profile_parse(json_t *obj, const char *default_ns, struct errlist *errs,
 	}
 	fpath_pop(&c.path, mm);
 
-	v = json_object_get(spec, "mode");
+	v = jval_get(spec, "mode");
 	/* Absent: Audit (SPEC §2).  A profile acts on pods only once it says
 	 * Enforce, so one applied to try the tool deletes nothing. */
 	p->mode = MODE_AUDIT;
-	if (v && !json_is_null(v)) {
+	if (v && !jval_is_null(v)) {
 		mm = fpath_key(&c.path, "mode");
-		if (json_is_string(v) && strcmp(json_string_value(v), "Enforce") == 0)
+		if (jval_cstr(v) && strcmp(jval_cstr(v), "Enforce") == 0)
 			p->mode = MODE_ENFORCE;
-		else if (json_is_string(v) && strcmp(json_string_value(v), "Audit") == 0)
+		else if (jval_cstr(v) && strcmp(jval_cstr(v), "Audit") == 0)
 			p->mode = MODE_AUDIT;
-		else if (json_is_string(v))
-			verr(&c, "%s must be Enforce or Audit", str_quote(json_string_value(v), tmp, sizeof(tmp)));
+		else if (jval_cstr(v))
+			verr(&c, "%s must be Enforce or Audit", str_quote(jval_cstr(v), tmp, sizeof(tmp)));
 		else
 			verr(&c, "must be Enforce or Audit");
 		fpath_pop(&c.path, mm);
@@ -983,13 +984,16 @@ void profile_set_free(struct profile_set *s)
 	profile_set_init(s);
 }
 
-int profile_restore_enforced(json_t *obj, struct profile **ret_profile, int64_t *ret_generation,
-			     char *why, size_t whysz)
+int profile_restore_enforced(const struct jval *obj, struct profile **ret_profile,
+			     int64_t *ret_generation, char *why, size_t whysz)
 {
-	json_t *meta = json_object_get(obj, "metadata"), *st = json_object_get(obj, "status");
-	json_t *spec = json_object_get(st, "enforcedSpec"), *g = json_object_get(st, "enforcedGeneration");
-	json_t *stored = NULL, *smeta = NULL;
+	const struct jval *meta = jval_get(obj, "metadata"), *st = jval_get(obj, "status");
+	const struct jval *spec = jval_get(st, "enforcedSpec"), *g = jval_get(st, "enforcedGeneration");
+	const struct jval *mg = jval_get(meta, "generation");
+	struct jval *stored = NULL, *smeta = NULL, genv = { .type = JV_INT };
+	struct arena *a;
 	struct errlist errs;
+	json_t *out;
 	size_t bytes;
 	int64_t gen;
 	int r;
@@ -997,44 +1001,54 @@ int profile_restore_enforced(json_t *obj, struct profile **ret_profile, int64_t 
 	*ret_profile = NULL;
 	*ret_generation = 0;
 	snprintf(why, whysz, "%s", "");
-	if (!json_is_integer(g))
+	if (!jval_is_int(g))
 		return -ENOENT;
-	gen = json_integer_value(g);
+	gen = g->u.i;
 	/* The current generation, even invalid, is what status follows: a
 	 * record of it or of a later one is not a last valid generation. */
-	if (gen <= 0 || gen >= json_integer_value(json_object_get(meta, "generation"))) {
+	if (gen <= 0 || gen >= (jval_is_int(mg) ? mg->u.i : 0)) {
 		snprintf(why, whysz, "status.enforcedGeneration %lld is not older than the spec",
 			 (long long)gen);
 		return -ENOENT;
 	}
-	if (!json_is_object(spec)) {
+	if (!jval_is_object(spec)) {
 		snprintf(why, whysz, "status.enforcedGeneration is %lld but status.enforcedSpec is absent "
 			 "(over the cap of %d bytes when it was recorded?)", (long long)gen,
 			 PROFILE_ENFORCED_SPEC_MAX);
 		return -ENOENT;
 	}
-	bytes = json_dumpb(spec, NULL, 0, JSON_COMPACT);
+	/* Measured as the controller wrote it (compact, by jansson), so the
+	 * cap means the same bytes on both sides. */
+	if (!(out = jval_to_json(spec)))
+		return -ENOMEM;
+	bytes = json_dumpb(out, NULL, 0, JSON_COMPACT);
+	json_decref(out);
 	if (bytes > PROFILE_ENFORCED_SPEC_MAX) {
 		snprintf(why, whysz, "status.enforcedSpec is %zu bytes, over the cap of %d", bytes,
 			 PROFILE_ENFORCED_SPEC_MAX);
 		return -EINVAL;
 	}
 	/* The object as it was at that generation: this one's identity, the
-	 * recorded spec, no status. */
-	smeta = json_is_object(meta) ? json_copy(meta) : json_object();
-	stored = json_copy(obj);
-	if (!smeta || !stored || json_object_set_new(smeta, "generation", json_integer(gen)) < 0 ||
-	    json_object_del(stored, "status") < 0 ||
-	    json_object_set(stored, "metadata", smeta) < 0 ||
-	    json_object_set(stored, "spec", spec) < 0) {
-		json_decref(smeta);
-		json_decref(stored);
+	 * recorded spec, no status.  Shallow: the children are @obj's. */
+	genv.u.i = gen;
+	a = arena_new(1024);
+	if (a) {
+		smeta = jval_is_object(meta) ? jval_object_copy(a, meta) : jval_object_new(a);
+		stored = jval_object_copy(a, obj);
+	}
+	if (!smeta || !stored || jval_object_set(a, smeta, "generation", &genv) < 0) {
+		arena_free(a);
 		return -ENOMEM;
 	}
-	json_decref(smeta);
+	jval_object_del(stored, "status");
+	if (jval_object_set(a, stored, "metadata", smeta) < 0 ||
+	    jval_object_set(a, stored, "spec", spec) < 0) {
+		arena_free(a);
+		return -ENOMEM;
+	}
 	errlist_init(&errs, 1);
 	r = profile_parse(stored, "default", &errs, ret_profile);
-	json_decref(stored);
+	arena_free(a);
 	if (r == -ENOMEM || errs.oom) {
 		errlist_free(&errs);
 		profile_free(*ret_profile);

@@ -5,7 +5,6 @@
 #ifndef PG_PROFILE_H
 #define PG_PROFILE_H
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -14,6 +13,7 @@
 
 struct arena;
 struct errlist;
+struct jval;
 
 enum pg_mode { MODE_ENFORCE, MODE_AUDIT };
 /* Every Allow/Forbid (and Require/Any) knob: UNSET constrains nothing. */
@@ -106,7 +106,7 @@ struct profile {
  * only).  Every problem is added to @errs as "field.path: what is wrong".
  * A missing metadata.namespace is @default_ns (SPEC §2: "default").
  * Returns 0, -EINVAL (see @errs) or -ENOMEM. */
-int profile_parse(json_t *obj, const char *default_ns, struct errlist *errs,
+int profile_parse(const struct jval *obj, const char *default_ns, struct errlist *errs,
 		  struct profile **ret_profile);
 /* NULL-safe; returns NULL. */
 struct profile *profile_free(struct profile *p);
@@ -151,7 +151,7 @@ void profile_set_free(struct profile_set *s);
  * status holds none to use, -EINVAL when it does not validate or is over
  * the cap (a one-line reason in @why either way, "" for none at all);
  * -ENOMEM. */
-int profile_restore_enforced(json_t *obj, struct profile **ret_profile, int64_t *ret_generation,
-			     char *why, size_t whysz);
+int profile_restore_enforced(const struct jval *obj, struct profile **ret_profile,
+			     int64_t *ret_generation, char *why, size_t whysz);
 
 #endif

@@ -18,24 +18,6 @@ const char *labels_get(const struct labels *l, const char *key)
 	return NULL;
 }
 
-int labels_from_json(json_t *obj, struct arena *a, struct fpath *path,
-		     struct errlist *errs, struct labels *ret)
-{
-	/* Cold path (profiles, tests): read through the fast reader's form,
-	 * so both inputs share one set of checks. */
-	struct arena *tmp = arena_new(1024);
-	const struct jval *v = NULL;
-	int r;
-
-	if (!tmp)
-		return -ENOMEM;
-	r = obj ? jval_from_json(obj, tmp, &v) : 0;
-	if (r == 0)
-		r = labels_from_jval(v, a, path, errs, ret);
-	arena_free(tmp);
-	return r;
-}
-
 int labels_from_jval(const struct jval *obj, struct arena *a, struct fpath *path,
 		     struct errlist *errs, struct labels *ret)
 {
@@ -83,32 +65,36 @@ int labels_from_jval(const struct jval *obj, struct arena *a, struct fpath *path
 	return r;
 }
 
-static int parse_values(json_t *arr, struct arena *a, struct fpath *path,
+/* selector_parse() reads strings with jval_cstr(): a selector is read
+ * inside a profile, whose check_nul() refuses every string holding U+0000
+ * and names it, so such a string reads up to the NUL and no second
+ * message is added for it. */
+static int parse_values(const struct jval *arr, struct arena *a, struct fpath *path,
 			struct errlist *errs, struct sel_req *req)
 {
 	size_t i;
-	json_t *v;
+	const struct jval *v;
 	int r = 0;
 
-	if (!json_is_array(arr)) {
+	if (!jval_is_array(arr)) {
 		errlist_add(errs, "%s: must be a list of strings", fpath_str(path));
 		return -EINVAL;
 	}
-	if (json_array_size(arr) > SELECTOR_MAX_VALUES) {
+	if (jval_size(arr) > SELECTOR_MAX_VALUES) {
 		errlist_add(errs, "%s: more than %d values (profileguard's limit)", fpath_str(path),
 			    SELECTOR_MAX_VALUES);
 		return -EINVAL;
 	}
-	req->values = arena_alloc(a, (json_array_size(arr) + 1) * sizeof(char *));
+	req->values = arena_alloc(a, (jval_size(arr) + 1) * sizeof(char *));
 	if (!req->values)
 		return -ENOMEM;
-	json_array_foreach(arr, i, v) {
+	jval_foreach_item(arr, i, v) {
 		size_t mark = fpath_index(path, i);
 
-		if (!json_is_string(v) || !str_is_label_value(json_string_value(v))) {
+		if (!jval_cstr(v) || !str_is_label_value(jval_cstr(v))) {
 			errlist_add(errs, "%s: must be a valid label value", fpath_str(path));
 			r = -EINVAL;
-		} else if (!(req->values[req->nvalues++] = arena_strdup(a, json_string_value(v)))) {
+		} else if (!(req->values[req->nvalues++] = arena_strdup(a, jval_cstr(v)))) {
 			return -ENOMEM;
 		}
 		fpath_pop(path, mark);
@@ -116,20 +102,20 @@ static int parse_values(json_t *arr, struct arena *a, struct fpath *path,
 	return r;
 }
 
-static int parse_expression(json_t *e, struct arena *a, struct fpath *path,
+static int parse_expression(const struct jval *e, struct arena *a, struct fpath *path,
 			    struct errlist *errs, struct sel_req *req)
 {
-	json_t *key, *op, *values;
-	const char *k;
-	json_t *v;
+	const struct jval *key, *op, *values;
 	int r = 0;
 	size_t mark;
 
-	if (!json_is_object(e)) {
+	if (!jval_is_object(e)) {
 		errlist_add(errs, "%s: must be an object", fpath_str(path));
 		return -EINVAL;
 	}
-	json_object_foreach(e, k, v) {
+	jval_foreach_member(e, mem) {
+		const char *k = mem->key;
+
 		if (strcmp(k, "key") && strcmp(k, "operator") && strcmp(k, "values")) {
 			mark = fpath_key(path, k);
 			errlist_add(errs, "%s: unknown field", fpath_str(path));
@@ -137,16 +123,16 @@ static int parse_expression(json_t *e, struct arena *a, struct fpath *path,
 			r = -EINVAL;
 		}
 	}
-	key = json_object_get(e, "key");
-	op = json_object_get(e, "operator");
-	values = json_object_get(e, "values");
+	key = jval_get(e, "key");
+	op = jval_get(e, "operator");
+	values = jval_get(e, "values");
 
 	mark = fpath_key(path, "key");
-	if (!json_is_string(key) || !str_is_label_key(json_string_value(key))) {
+	if (!jval_cstr(key) || !str_is_label_key(jval_cstr(key))) {
 		errlist_add(errs, "%s: %s", fpath_str(path),
 			    key ? "must be a valid label key" : "required");
 		r = -EINVAL;
-	} else if (!(req->key = arena_strdup(a, json_string_value(key)))) {
+	} else if (!(req->key = arena_strdup(a, jval_cstr(key)))) {
 		return -ENOMEM;
 	}
 	fpath_pop(path, mark);
@@ -155,13 +141,13 @@ static int parse_expression(json_t *e, struct arena *a, struct fpath *path,
 	if (!op) {
 		errlist_add(errs, "%s: required", fpath_str(path));
 		r = -EINVAL;
-	} else if (json_is_string(op) && strcmp(json_string_value(op), "In") == 0) {
+	} else if (jval_cstr(op) && strcmp(jval_cstr(op), "In") == 0) {
 		req->op = SEL_IN;
-	} else if (json_is_string(op) && strcmp(json_string_value(op), "NotIn") == 0) {
+	} else if (jval_cstr(op) && strcmp(jval_cstr(op), "NotIn") == 0) {
 		req->op = SEL_NOT_IN;
-	} else if (json_is_string(op) && strcmp(json_string_value(op), "Exists") == 0) {
+	} else if (jval_cstr(op) && strcmp(jval_cstr(op), "Exists") == 0) {
 		req->op = SEL_EXISTS;
-	} else if (json_is_string(op) && strcmp(json_string_value(op), "DoesNotExist") == 0) {
+	} else if (jval_cstr(op) && strcmp(jval_cstr(op), "DoesNotExist") == 0) {
 		req->op = SEL_DOES_NOT_EXIST;
 	} else {
 		errlist_add(errs, "%s: must be one of In, NotIn, Exists, DoesNotExist",
@@ -172,7 +158,7 @@ static int parse_expression(json_t *e, struct arena *a, struct fpath *path,
 	fpath_pop(path, mark);
 
 	mark = fpath_key(path, "values");
-	if (values && !json_is_null(values)) {
+	if (values && !jval_is_null(values)) {
 		int r2 = parse_values(values, a, path, errs, req);
 
 		if (r2 == -ENOMEM)
@@ -194,21 +180,22 @@ static int parse_expression(json_t *e, struct arena *a, struct fpath *path,
 	return r;
 }
 
-int selector_parse(json_t *obj, struct arena *a, struct fpath *path,
+int selector_parse(const struct jval *obj, struct arena *a, struct fpath *path,
 		   struct errlist *errs, struct selector *ret)
 {
-	json_t *ml, *me;
-	const char *k;
-	json_t *v;
+	const struct jval *ml, *me;
+	const struct jval *v;
 	size_t n = 0, i, mark;
 	int r = 0;
 
 	memset(ret, 0, sizeof(*ret));
-	if (!json_is_object(obj)) {
+	if (!jval_is_object(obj)) {
 		errlist_add(errs, "%s: must be a label selector object", fpath_str(path));
 		return -EINVAL;
 	}
-	json_object_foreach(obj, k, v) {
+	jval_foreach_member(obj, mem) {
+		const char *k = mem->key;
+
 		if (strcmp(k, "matchLabels") && strcmp(k, "matchExpressions")) {
 			mark = fpath_key(path, k);
 			errlist_add(errs, "%s: unknown field", fpath_str(path));
@@ -216,35 +203,39 @@ int selector_parse(json_t *obj, struct arena *a, struct fpath *path,
 			r = -EINVAL;
 		}
 	}
-	ml = json_object_get(obj, "matchLabels");
-	me = json_object_get(obj, "matchExpressions");
-	if (ml && !json_is_null(ml) && !json_is_object(ml)) {
+	ml = jval_get(obj, "matchLabels");
+	me = jval_get(obj, "matchExpressions");
+	if (ml && !jval_is_null(ml) && !jval_is_object(ml)) {
 		mark = fpath_key(path, "matchLabels");
 		errlist_add(errs, "%s: must be a map of strings", fpath_str(path));
 		fpath_pop(path, mark);
 		return -EINVAL;
 	}
-	if (me && !json_is_null(me) && !json_is_array(me)) {
+	if (me && !jval_is_null(me) && !jval_is_array(me)) {
 		mark = fpath_key(path, "matchExpressions");
 		errlist_add(errs, "%s: must be a list", fpath_str(path));
 		fpath_pop(path, mark);
 		return -EINVAL;
 	}
-	if (json_object_size(ml) + json_array_size(me) == 0) {
+	if (jval_size(ml) + jval_size(me) == 0) {
 		errlist_add(errs, "%s: an empty selector is refused: select pods with matchLabels or matchExpressions",
 			    fpath_str(path));
 		return -EINVAL;
 	}
-	if (json_object_size(ml) + json_array_size(me) > SELECTOR_MAX_REQS) {
+	if (jval_size(ml) + jval_size(me) > SELECTOR_MAX_REQS) {
 		errlist_add(errs, "%s: more than %d requirements (profileguard's limit)", fpath_str(path),
 			    SELECTOR_MAX_REQS);
 		return -EINVAL;
 	}
-	ret->reqs = arena_alloc(a, (json_object_size(ml) + json_array_size(me)) * sizeof(*ret->reqs));
+	ret->reqs = arena_alloc(a, (jval_size(ml) + jval_size(me)) * sizeof(*ret->reqs));
 	if (!ret->reqs)
 		return -ENOMEM;
 
-	json_object_foreach(ml, k, v) {
+	jval_foreach_member(ml, mem) {
+		const char *k = mem->key;
+
+		v = &mem->val;
+
 		struct sel_req *req = &ret->reqs[n];
 
 		mark = fpath_key(path, "matchLabels");
@@ -252,7 +243,7 @@ int selector_parse(json_t *obj, struct arena *a, struct fpath *path,
 		if (!str_is_label_key(k)) {
 			errlist_add(errs, "%s: \"%s\" is not a valid label key", fpath_str(path), k);
 			r = -EINVAL;
-		} else if (!json_is_string(v) || !str_is_label_value(json_string_value(v))) {
+		} else if (!jval_cstr(v) || !str_is_label_value(jval_cstr(v))) {
 			errlist_add(errs, "%s: must be a valid label value", fpath_str(path));
 			r = -EINVAL;
 		} else {
@@ -260,7 +251,7 @@ int selector_parse(json_t *obj, struct arena *a, struct fpath *path,
 			req->values = arena_alloc(a, sizeof(char *));
 			if (!req->key || !req->values)
 				return -ENOMEM;
-			req->values[0] = arena_strdup(a, json_string_value(v));
+			req->values[0] = arena_strdup(a, jval_cstr(v));
 			if (!req->values[0])
 				return -ENOMEM;
 			req->nvalues = 1;
@@ -269,7 +260,7 @@ int selector_parse(json_t *obj, struct arena *a, struct fpath *path,
 		}
 		fpath_pop(path, mark);
 	}
-	json_array_foreach(me, i, v) {
+	jval_foreach_item(me, i, v) {
 		int r2;
 
 		mark = fpath_key(path, "matchExpressions");

@@ -2,7 +2,6 @@
 #ifndef PG_SELECTOR_H
 #define PG_SELECTOR_H
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -42,14 +41,12 @@ struct selector {
 const char *labels_get(const struct labels *l, const char *key);
 /* Copies a JSON object of strings into @a.  Errors go to @errs at @path;
  * -EINVAL for a non-string value or bad key, -ENOMEM. */
-int labels_from_json(json_t *obj, struct arena *a, struct fpath *path,
-		     struct errlist *errs, struct labels *ret);
 int labels_from_jval(const struct jval *obj, struct arena *a, struct fpath *path,
 		     struct errlist *errs, struct labels *ret);
 
 /* Parses and validates a LabelSelector; an empty selector is an error
  * (SPEC §2: it must select something). */
-int selector_parse(json_t *obj, struct arena *a, struct fpath *path,
+int selector_parse(const struct jval *obj, struct arena *a, struct fpath *path,
 		   struct errlist *errs, struct selector *ret);
 bool selector_matches(const struct selector *s, const struct labels *l);
 

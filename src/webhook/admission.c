@@ -346,13 +346,13 @@ int admission_judge_pod(const struct admission_review *rv, const struct admissio
 	if (rv->op == ADM_DELETE || rv->op == ADM_CONNECT ||
 	    (rv->sub_resource[0] && strcmp(rv->sub_resource, "ephemeralcontainers") != 0)) {
 		ret->verdict = ADM_SKIP_OPERATION;
-		if (rv->object && pod_workload_kind_jval(rv->object, &wk) == 0)
+		if (rv->object && pod_workload_kind(rv->object, &wk) == 0)
 			ret->kind = workload_kind_name(wk);
 		else if (str_eq(rv->kind, "Pod") && rv->group[0] == '\0')
 			ret->kind = "Pod";
 		return 0;
 	}
-	r = pod_workload_kind_jval(rv->object, &wk);
+	r = pod_workload_kind(rv->object, &wk);
 	if (r == -ENOENT) {
 		ret->verdict = ADM_SKIP_KIND;
 		return 0;
@@ -421,44 +421,10 @@ int admission_judge_pod(const struct admission_review *rv, const struct admissio
 	return r;
 }
 
-/* profile_parse() reads jansson values: a WorkloadProfile is small and
- * this path is cold, so the object is copied over. */
-static json_t *to_json(const struct jval *v)
-{
-	json_t *o;
-	size_t i;
-	const struct jval *it;
-
-	switch (v->type) {
-	case JV_NULL: return json_null();
-	case JV_TRUE: return json_true();
-	case JV_FALSE: return json_false();
-	case JV_INT: return json_integer((json_int_t)v->u.i);
-	case JV_REAL: return json_real(v->u.d);
-	case JV_STRING: return json_stringn(v->u.s, v->n);
-	case JV_ARRAY:
-		o = json_array();
-		jval_foreach_item(v, i, it)
-			if (!o || json_array_append_new(o, to_json(it)) < 0)
-				goto fail;
-		return o;
-	default:
-		o = json_object();
-		jval_foreach_member(v, m)
-			if (!o || json_object_set_new(o, m->key, to_json(&m->val)) < 0)
-				goto fail;
-		return o;
-	}
-fail:
-	json_decref(o);
-	return NULL;
-}
-
 int admission_judge_profile(const struct admission_review *rv, struct admission_response *ret)
 {
 	const char *av, *kind, *name;
 	struct errlist errs;
-	json_t *obj;
 	int r;
 
 	ret->kind = "WorkloadProfile";
@@ -478,17 +444,13 @@ int admission_judge_profile(const struct admission_review *rv, struct admission_
 	if (name)
 		set_object_ids(ret, rv->namespace, name);
 	ret->verdict = ADM_JUDGED;
-	obj = to_json(rv->object);
-	if (!obj)
-		return -ENOMEM;
 	errlist_init(&errs, 0);
-	r = profile_parse(obj, rv->namespace[0] ? rv->namespace : "default", &errs, NULL);
+	r = profile_parse(rv->object, rv->namespace[0] ? rv->namespace : "default", &errs, NULL);
 	if (r == -EINVAL) {
 		ret->violations = errlist_count(&errs);
 		r = deny_errors(ret, 422, "Invalid", &errs);
 	}
 	errlist_free(&errs);
-	json_decref(obj);
 	return r;
 }
 

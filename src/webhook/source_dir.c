@@ -15,6 +15,7 @@
 
 #include "errlist.h"
 #include "hash.h"
+#include "jval.h"
 #include "manifest.h"
 #include "pglog.h"
 #include "strutil.h"
@@ -103,11 +104,11 @@ struct load {
 };
 
 /* A Secret of type kubernetes.io/service-account-token: its name only. */
-static int add_token_secret(struct load *l, json_t *obj)
+static int add_token_secret(struct load *l, const struct jval *obj)
 {
-	json_t *meta = json_object_get(obj, "metadata");
-	const char *ns = json_string_value(json_object_get(meta, "namespace"));
-	const char *name = json_string_value(json_object_get(meta, "name"));
+	const struct jval *meta = jval_get(obj, "metadata");
+	const char *ns = jval_cstr(jval_get(meta, "namespace"));
+	const char *name = jval_cstr(jval_get(meta, "name"));
 	char key[600], **v;
 
 	if (!name)
@@ -134,7 +135,7 @@ static bool already_loaded(const struct profile_set *set, const struct profile *
 	return false;
 }
 
-static int on_doc(void *ud, const struct manifest_origin *o, json_t *obj)
+static int on_doc(void *ud, const struct manifest_origin *o, const struct jval *obj)
 {
 	struct load *l = ud;
 	struct errlist perrs;
@@ -142,10 +143,11 @@ static int on_doc(void *ud, const struct manifest_origin *o, json_t *obj)
 	char where[4200];
 	int r;
 
-	if (str_eq(json_string_value(json_object_get(obj, "kind")), "Secret") &&
-	    str_eq(json_string_value(json_object_get(obj, "type")), "kubernetes.io/service-account-token"))
+	/* Sorted as ever, a NUL in kind left to profile_parse (jval_cstr()). */
+	if (str_eq(jval_cstr(jval_get(obj, "kind")), "Secret") &&
+	    str_eq(jval_cstr(jval_get(obj, "type")), "kubernetes.io/service-account-token"))
 		return add_token_secret(l, obj);
-	if (!str_eq(json_string_value(json_object_get(obj, "kind")), "WorkloadProfile"))
+	if (!str_eq(jval_cstr(jval_get(obj, "kind")), "WorkloadProfile"))
 		return 0;
 	l->docs++;
 	if (o->item)

@@ -16,6 +16,7 @@
 
 #include "buf.h"
 #include "errlist.h"
+#include "jval.h"
 #include "kube_client.h"
 #include "kube_decode.h"
 #include "kube_informer.h"
@@ -63,9 +64,11 @@ struct kprofile {
 	int64_t restored_generation;
 };
 
-static const char *str_or_empty(json_t *v)
+static const char *str_or_empty(const struct jval *v)
 {
-	return json_is_string(v) ? json_string_value(v) : "";
+	const char *s = jval_cstr(v);
+
+	return s ? s : "";
 }
 
 /* The profile to enforce for a cache entry, NULL for none. */
@@ -92,12 +95,13 @@ static void free_profile(void *ud, void *data)
 
 /* Runs on the profile informer's thread before the cache shows @obj, so
  * the cache still holds the generation it replaces. */
-static int decode_profile(void *ud, json_t *obj, void **ret)
+static int decode_profile(void *ud, const struct jval *obj, void **ret)
 {
 	struct kube_source *ks = ud;
-	json_t *meta = json_object_get(obj, "metadata");
-	const char *ns = str_or_empty(json_object_get(meta, "namespace"));
-	const char *name = str_or_empty(json_object_get(meta, "name"));
+	const struct jval *meta = jval_get(obj, "metadata");
+	const struct jval *g = jval_get(meta, "generation");
+	const char *ns = str_or_empty(jval_get(meta, "namespace"));
+	const char *name = str_or_empty(jval_get(meta, "name"));
 	const struct kprofile *prev = NULL;
 	struct kube_object *prev_obj = NULL;
 	struct kprofile *kp;
@@ -109,7 +113,7 @@ static int decode_profile(void *ud, json_t *obj, void **ret)
 	kp = pg_calloc(1, sizeof(*kp));
 	if (!kp)
 		return -ENOMEM;
-	kp->generation = json_integer_value(json_object_get(meta, "generation"));
+	kp->generation = jval_is_int(g) ? g->u.i : 0;
 	errlist_init(&errs, 20);
 	r = profile_parse(obj, "default", &errs, &kp->profile);
 	if (r == 0 || r != -EINVAL || errs.oom) {
@@ -137,7 +141,7 @@ static int decode_profile(void *ud, json_t *obj, void **ret)
 	if (ks && ks->profiles)
 		prev_obj = kube_informer_get(ks->profiles, ns, name);
 	if (prev_obj && str_eq(kube_object_uid(prev_obj),
-			       str_or_empty(json_object_get(meta, "uid")))) {
+			       str_or_empty(jval_get(meta, "uid")))) {
 		prev = kube_object_data(prev_obj);
 		if (prev->profile)
 			kp->last_valid = kube_object_ref(prev_obj);

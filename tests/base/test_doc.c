@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arena.h"
 #include "doc.h"
+#include "jval.h"
 #include "xalloc.h"
 
 struct collect {
@@ -257,6 +259,44 @@ START_TEST(test_alloc_failures)
 }
 END_TEST
 
+/* doc_parse_jval() hands over the very documents doc_parse() gives, in
+ * order, with the same indexes: YAML 1.1 scalars, merges, a NUL escape
+ * kept (and flagged), empty documents counted but not delivered. */
+static int collect_jval(void *ud, size_t index, const struct jval *doc)
+{
+	struct collect *c = ud;
+	json_t *j = jval_to_json(doc);
+
+	ck_assert_ptr_nonnull(j);
+	json_array_append_new(c->docs, j);
+	json_array_append_new(c->indexes, json_integer((json_int_t)index));
+	return jval_has_nul(jval_get(doc, "nul")) ? 0 : -EBADMSG;
+}
+
+START_TEST(test_jval_documents)
+{
+	static const char yaml[] =
+		"base: &b {x: 1}\nnul: \"a\\0b\"\ny: {<<: *b, z: yes}\nn: 0644\nf: 1.5\n---\n---\n"
+		"nul: \"\\0\"\nlist: [~, \"x\"]\n";
+	struct collect want, got = { json_array(), json_array() };
+	struct doc_error err;
+
+	ck_assert_int_eq(parse(yaml, &want, &err), 0);
+	ck_assert_int_eq(doc_parse_jval(yaml, strlen(yaml), NULL, collect_jval, &got, &err), 0);
+	ck_assert_uint_eq(json_array_size(got.docs), 2);
+	ck_assert(json_equal(got.docs, want.docs));
+	ck_assert(json_equal(got.indexes, want.indexes));
+	ck_assert_int_eq(json_integer_value(json_array_get(got.indexes, 1)), 3);
+	done(&want);
+	done(&got);
+	/* The callback's value stops the walk, as with doc_parse(). */
+	got.docs = json_array();
+	got.indexes = json_array();
+	ck_assert_int_eq(doc_parse_jval("a: 1\n", 5, NULL, collect_jval, &got, &err), -EBADMSG);
+	done(&got);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("doc");
@@ -275,6 +315,7 @@ int main(void)
 	tcase_add_test(tc, test_huge_document);
 	tcase_add_test(tc, test_callback_stops);
 	tcase_add_test(tc, test_alloc_failures);
+	tcase_add_test(tc, test_jval_documents);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -175,6 +175,103 @@ START_TEST(test_nul_in_string)
 }
 END_TEST
 
+/* jval_to_json() gives back what jval_from_json() took, NULs, reals and
+ * member order included, so a tree read by jval is written as it was. */
+START_TEST(test_to_json_round_trip)
+{
+	static const char text[] = "{\"z\":1,\"a\":[-9223372036854775807,2.5,1e300,\"x\\u0000y\",null,true,false],"
+				   "\"m\":{\"k\":{}},\"e\":[]}";
+	struct arena *a = arena_new(256);
+	json_t *want = json_loadb(text, strlen(text), JSON_ALLOW_NUL, NULL), *got;
+	const struct jval *v;
+	char *dump;
+
+	ck_assert_ptr_nonnull(want);
+	ck_assert_int_eq(jval_parse(text, strlen(text), NULL, a, &v, NULL), 0);
+	got = jval_to_json(v);
+	ck_assert_ptr_nonnull(got);
+	ck_assert(json_equal(got, want));
+	ck_assert_uint_eq(json_string_length(json_array_get(json_object_get(got, "a"), 3)), 3);
+	/* Members in the order read: the compact dump is the text. */
+	dump = json_dumps(got, JSON_COMPACT);
+	ck_assert_str_eq(dump, "{\"z\":1,\"a\":[-9223372036854775807,2.5,1.0000000000000001e300,\"x\\u0000y\","
+			 "null,true,false],\"m\":{\"k\":{}},\"e\":[]}");
+	free(dump);
+	json_decref(got);
+	json_decref(want);
+	arena_free(a);
+}
+END_TEST
+
+/* A deep copy outlives the arena it was read into. */
+START_TEST(test_copy)
+{
+	static const char text[] = "{\"a\":[1,{\"b\":\"c\\u0000d\"}],\"s\":\"t\"}";
+	struct arena *from = arena_new(64), *to = arena_new(64);
+	const struct jval *v, *cp;
+
+	ck_assert_int_eq(jval_parse(text, strlen(text), NULL, from, &v, NULL), 0);
+	ck_assert_int_eq(jval_copy(to, v, &cp), 0);
+	arena_free(from);
+	ck_assert_str_eq(jval_str(jval_get(cp, "s")), "t");
+	ck_assert_int_eq(jval_at(jval_get(cp, "a"), 0)->u.i, 1);
+	ck_assert(jval_has_nul(jval_get(jval_at(jval_get(cp, "a"), 1), "b")));
+	ck_assert_uint_eq(jval_get(jval_at(jval_get(cp, "a"), 1), "b")->n, 3);
+	arena_free(to);
+}
+END_TEST
+
+/* Objects derived from others: set replaces in place or appends, del
+ * keeps the order of the rest, the source is untouched (as jansson's
+ * json_object_set()/del() on a copy). */
+START_TEST(test_object_building)
+{
+	static const char text[] = "{\"a\":1,\"b\":2,\"c\":3}";
+	struct arena *a = arena_new(64);
+	const struct jval *v;
+	struct jval *o, nine = { .type = JV_INT, .u.i = 9 };
+	char *dump;
+	json_t *j;
+
+	ck_assert_int_eq(jval_parse(text, strlen(text), NULL, a, &v, NULL), 0);
+	o = jval_object_copy(a, v);
+	ck_assert_ptr_nonnull(o);
+	ck_assert_int_eq(jval_object_set(a, o, "b", &nine), 0);
+	ck_assert_int_eq(jval_object_set(a, o, "d", &nine), 0);
+	jval_object_del(o, "a");
+	jval_object_del(o, "nothing");
+	j = jval_to_json(o);
+	dump = json_dumps(j, JSON_COMPACT);
+	ck_assert_str_eq(dump, "{\"b\":9,\"c\":3,\"d\":9}");
+	free(dump);
+	json_decref(j);
+	ck_assert_int_eq(jval_get(v, "b")->u.i, 2);
+	ck_assert_uint_eq(jval_size(v), 3);
+	ck_assert_ptr_null(jval_object_copy(a, jval_get(v, "a")));
+	o = jval_object_new(a);
+	ck_assert(jval_is_object(o));
+	ck_assert_uint_eq(jval_size(o), 0);
+	arena_free(a);
+}
+END_TEST
+
+/* jval_cstr() reads what jval_str() refuses, up to the NUL, as jansson's
+ * json_string_value() does. */
+START_TEST(test_cstr)
+{
+	static const char text[] = "{\"k\":\"Pod\\u0000x\",\"n\":1}";
+	struct arena *a = arena_new(64);
+	const struct jval *v;
+
+	ck_assert_int_eq(jval_parse(text, strlen(text), NULL, a, &v, NULL), 0);
+	ck_assert_ptr_null(jval_str(jval_get(v, "k")));
+	ck_assert_str_eq(jval_cstr(jval_get(v, "k")), "Pod");
+	ck_assert_ptr_null(jval_cstr(jval_get(v, "n")));
+	ck_assert_ptr_null(jval_cstr(NULL));
+	arena_free(a);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("jval");
@@ -189,6 +286,10 @@ int main(void)
 	tcase_add_test(tc, test_from_json);
 	tcase_add_test(tc, test_alloc_failures);
 	tcase_add_test(tc, test_nul_in_string);
+	tcase_add_test(tc, test_to_json_round_trip);
+	tcase_add_test(tc, test_copy);
+	tcase_add_test(tc, test_object_building);
+	tcase_add_test(tc, test_cstr);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -5,6 +5,8 @@
 #include <jansson.h>
 #include <string.h>
 
+#include "arena.h"
+#include "jval.h"
 #include "status.h"
 #include "xalloc.h"
 
@@ -289,6 +291,20 @@ static json_t *invalid_object(int64_t generation, int64_t stored, json_t *spec)
 	return o;
 }
 
+/* profile_restore_enforced() on @o as the informer hands it over (jval.h). */
+static int restore(json_t *o, struct profile **p, int64_t *gen, char *why, size_t whysz)
+{
+	struct arena *a = arena_new(4096);
+	const struct jval *v = NULL;
+	int r;
+
+	ck_assert_ptr_nonnull(a);
+	ck_assert_int_eq(jval_from_json(o, a, &v), 0);
+	r = profile_restore_enforced(v, p, gen, why, whysz);
+	arena_free(a);
+	return r;
+}
+
 /* What a restart reads back while the spec is invalid: the recorded
  * generation, validated as a spec is, only when older than the spec, and
  * within the cap (at it: read; one byte past: refused, the cap named). */
@@ -305,7 +321,7 @@ START_TEST(restore_from_status)
 	json_t *o;
 
 	o = invalid_object(4, 3, small);
-	ck_assert_int_eq(profile_restore_enforced(o, &p, &gen, why, sizeof(why)), 0);
+	ck_assert_int_eq(restore(o, &p, &gen, why, sizeof(why)), 0);
 	ck_assert_int_eq(gen, 3);
 	ck_assert_int_eq(p->generation, 3);
 	ck_assert_str_eq(p->namespace, "ns");
@@ -316,37 +332,37 @@ START_TEST(restore_from_status)
 
 	/* Not older than the spec: not a last valid generation. */
 	o = invalid_object(3, 3, small);
-	ck_assert_int_eq(profile_restore_enforced(o, &p, &gen, why, sizeof(why)), -ENOENT);
+	ck_assert_int_eq(restore(o, &p, &gen, why, sizeof(why)), -ENOENT);
 	ck_assert_ptr_null(p);
 	json_decref(o);
 
 	/* Nothing recorded at all: nothing to say. */
 	o = invalid_object(2, 0, NULL);
 	json_object_del(json_object_get(o, "status"), "enforcedGeneration");
-	ck_assert_int_eq(profile_restore_enforced(o, &p, &gen, why, sizeof(why)), -ENOENT);
+	ck_assert_int_eq(restore(o, &p, &gen, why, sizeof(why)), -ENOENT);
 	ck_assert_str_eq(why, "");
 	json_decref(o);
 
 	/* A generation recorded without its spec (it was over the cap). */
 	o = invalid_object(4, 3, NULL);
-	ck_assert_int_eq(profile_restore_enforced(o, &p, &gen, why, sizeof(why)), -ENOENT);
+	ck_assert_int_eq(restore(o, &p, &gen, why, sizeof(why)), -ENOENT);
 	ck_assert_ptr_nonnull(strstr(why, "status.enforcedSpec is absent"));
 	json_decref(o);
 
 	/* A recorded spec that does not validate is not enforced. */
 	o = invalid_object(4, 3, bad);
-	ck_assert_int_eq(profile_restore_enforced(o, &p, &gen, why, sizeof(why)), -EINVAL);
+	ck_assert_int_eq(restore(o, &p, &gen, why, sizeof(why)), -EINVAL);
 	ck_assert_ptr_null(p);
 	ck_assert_ptr_nonnull(strstr(why, "status.enforcedSpec of generation 3 does not validate: spec.mode"));
 	json_decref(o);
 
 	o = invalid_object(4, 3, at);
-	ck_assert_int_eq(profile_restore_enforced(o, &p, &gen, why, sizeof(why)), 0);
+	ck_assert_int_eq(restore(o, &p, &gen, why, sizeof(why)), 0);
 	ck_assert_int_eq(gen, 3);
 	profile_free(p);
 	json_decref(o);
 	o = invalid_object(4, 3, past);
-	ck_assert_int_eq(profile_restore_enforced(o, &p, &gen, why, sizeof(why)), -EINVAL);
+	ck_assert_int_eq(restore(o, &p, &gen, why, sizeof(why)), -EINVAL);
 	ck_assert_ptr_null(p);
 	ck_assert_str_eq(why, "status.enforcedSpec is 262145 bytes, over the cap of 262144");
 	json_decref(o);

@@ -308,7 +308,7 @@ START_TEST(test_two_profiles)
 		      "metadata: {name: a-images, namespace: ns}\n"
 		      "spec: {selector: {matchExpressions: [{key: tier, operator: Exists}]}, mode: Audit, images: {allow: []}}\n");
 	errlist_init(&errs, 0);
-	ck_assert_int_eq(profile_parse(obj, "default", &errs, &p2), 0);
+	ck_assert_int_eq(profile_parse(tu_jv(obj), "default", &errs, &p2), 0);
 	json_decref(obj);
 	errlist_free(&errs);
 	profile_set_add(&set, p2);
@@ -345,7 +345,7 @@ static struct profile *named_profile(const char *name, const char *spec)
 		 "metadata: {name: %s, namespace: ns}\nspec: {%s}\n", name, spec);
 	obj = tu_yaml(yaml);
 	errlist_init(&errs, 0);
-	ck_assert_msg(profile_parse(obj, "default", &errs, &p) == 0, "%s", errs.n ? errs.msgs[0] : "");
+	ck_assert_msg(profile_parse(tu_jv(obj), "default", &errs, &p) == 0, "%s", errs.n ? errs.msgs[0] : "");
 	errlist_free(&errs);
 	json_decref(obj);
 	return p;

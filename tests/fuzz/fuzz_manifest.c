@@ -30,7 +30,7 @@ static bool always(void *ud, const char *ns, const char *name)
 	return name[0] == 't';
 }
 
-static int on_profile(void *ud, size_t index, json_t *doc)
+static int on_profile(void *ud, size_t index, const struct jval *doc)
 {
 	struct errlist errs;
 	struct profile *p = NULL;
@@ -42,7 +42,7 @@ static int on_profile(void *ud, size_t index, json_t *doc)
 	return 0;
 }
 
-static int on_doc(void *ud, size_t index, json_t *doc)
+static int on_doc(void *ud, size_t index, const struct jval *doc)
 {
 	struct engine_ctx ctx = { .is_token_secret = always };
 	struct errlist errs;
@@ -50,7 +50,7 @@ static int on_doc(void *ud, size_t index, json_t *doc)
 	struct pod *pod = NULL;
 
 	errlist_init(&errs, 0);
-	if (pod_from_object(doc, "default", &errs, &pod) == 0) {
+	if (pod_from_jval(doc, "default", &errs, &pod) == 0) {
 		findings_init(&f, 0);
 		engine_eval_pod(&set, pod, &ctx, &f);
 		ctx.sa_admission_done = true;
@@ -69,9 +69,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!ready) {
 		profile_set_init(&set);
-		doc_parse(profile_yaml, strlen(profile_yaml), NULL, on_profile, NULL, &err);
+		doc_parse_jval(profile_yaml, strlen(profile_yaml), NULL, on_profile, NULL, &err);
 		ready = 1;
 	}
-	doc_parse((const char *)data, size, &lim, on_doc, NULL, &err);
+	doc_parse_jval((const char *)data, size, &lim, on_doc, NULL, &err);
 	return 0;
 }

@@ -10,7 +10,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static int on_doc(void *ud, size_t index, json_t *doc)
+static int on_doc(void *ud, size_t index, const struct jval *doc)
 {
 	struct errlist errs;
 	struct profile *p = NULL;
@@ -27,6 +27,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct doc_limits lim = { 32, 20000, 64 };
 	struct doc_error err;
 
-	doc_parse((const char *)data, size, &lim, on_doc, NULL, &err);
+	doc_parse_jval((const char *)data, size, &lim, on_doc, NULL, &err);
 	return 0;
 }

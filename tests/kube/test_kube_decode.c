@@ -1,5 +1,5 @@
 /* test_kube_decode.c - the informer decoders: a cached pod is the same pod
- * pod_from_object() makes, field by field, only smaller; shared strings are
+ * pod_from_jval() makes, field by field, only smaller; shared strings are
  * held once and released with the last pod; metadata keeps what the
  * controller needs and not kubectl's last-applied copy. */
 #include <check.h>
@@ -15,6 +15,20 @@
 #include "kube_watch.h"
 #include "pod.h"
 #include "xalloc.h"
+
+/* @j as the informer hands objects over (jval.h), in an arena that lives
+ * as long as the test process. */
+static const struct jval *jv(json_t *j)
+{
+	static struct arena *a;
+	const struct jval *v = NULL;
+
+	if (!a)
+		a = arena_new(64 * 1024);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_int_eq(jval_from_json(j, a, &v), 0);
+	return v;
+}
 
 static json_t *rich_pod(const char *name, const char *uid)
 {
@@ -128,9 +142,9 @@ START_TEST(test_pod_is_the_same_pod)
 	size_t base = kube_decode_shared_strings();
 
 	errlist_init(&errs, 0);
-	ck_assert_int_eq(pod_from_object(obj, "default", &errs, &ref), 0);
+	ck_assert_int_eq(pod_from_jval(jv(obj), "default", &errs, &ref), 0);
 	errlist_free(&errs);
-	ck_assert_int_eq(kube_decode_pod(NULL, obj, (void **)&p), 0);
+	ck_assert_int_eq(kube_decode_pod(NULL, jv(obj), (void **)&p), 0);
 	same_pod(p, ref);
 	/* What the test pod carries, to be sure each array was compared. */
 	ck_assert_uint_eq(p->ncontainers, 2);
@@ -149,8 +163,8 @@ START_TEST(test_pod_is_the_same_pod)
 }
 END_TEST
 
-/* The list fast path (kube_list_parse_raw + kube_decode_pod_jval, items
- * without kind as the API server sends them) caches the very same pod. */
+/* A list page (kube_list_parse + kube_decode_pod, items without kind as
+ * the API server sends them) caches the very same pod. */
 static struct pod *raw_pod;
 
 static int decode_raw(void *ud, const char *item, size_t len)
@@ -160,19 +174,21 @@ static int decode_raw(void *ud, const char *item, size_t len)
 	int r = jval_parse(item, len, NULL, a, &v, NULL);
 
 	if (r == 0)
-		r = kube_decode_pod_jval(NULL, v, (void **)&raw_pod);
+		r = kube_decode_pod(NULL, v, (void **)&raw_pod);
 	arena_free(a);
 	return r;
 }
 
 START_TEST(test_pod_from_list_fast_path)
 {
-	json_t *obj = rich_pod("payments-api-7d9f-x2", "uid-1"), *meta = NULL;
+	json_t *obj = rich_pod("payments-api-7d9f-x2", "uid-1");
+	const struct jval *meta = NULL;
+	struct arena *a = arena_new(1024);
 	struct pod *ref = NULL;
 	char *item, *list;
 	size_t n;
 
-	ck_assert_int_eq(kube_decode_pod(NULL, obj, (void **)&ref), 0);
+	ck_assert_int_eq(kube_decode_pod(NULL, jv(obj), (void **)&ref), 0);
 	json_object_del(obj, "kind");
 	json_object_del(obj, "apiVersion");
 	item = json_dumps(obj, JSON_COMPACT);
@@ -180,13 +196,13 @@ START_TEST(test_pod_from_list_fast_path)
 	list = malloc(n);
 	snprintf(list, n, "{\"kind\":\"PodList\",\"metadata\":{\"resourceVersion\":\"7\"},\"items\":[%s]}", item);
 	raw_pod = NULL;
-	ck_assert_int_eq(kube_list_parse_raw(list, strlen(list), 64, decode_raw, NULL, &meta), 0);
+	ck_assert_int_eq(kube_list_parse(list, strlen(list), 64, decode_raw, NULL, a, &meta), 0);
 	ck_assert_ptr_nonnull(raw_pod);
 	same_pod(raw_pod, ref);
-	ck_assert_str_eq(json_string_value(json_object_get(meta, "resourceVersion")), "7");
+	ck_assert_str_eq(jval_str(jval_get(meta, "resourceVersion")), "7");
 	kube_free_pod(NULL, raw_pod);
 	kube_free_pod(NULL, ref);
-	json_decref(meta);
+	arena_free(a);
 	free(item);
 	free(list);
 	json_decref(obj);
@@ -197,7 +213,8 @@ END_TEST
  * pages give (items without kind).  The pod is the caller's. */
 static struct pod *decode_as_list_item(json_t *obj)
 {
-	json_t *item = json_deep_copy(obj), *meta = NULL;
+	json_t *item = json_deep_copy(obj);
+	struct arena *a = arena_new(1024);
 	char *text, *list;
 	size_t n;
 
@@ -208,17 +225,17 @@ static struct pod *decode_as_list_item(json_t *obj)
 	list = malloc(n);
 	snprintf(list, n, "{\"kind\":\"PodList\",\"metadata\":{\"resourceVersion\":\"9\"},\"items\":[%s]}", text);
 	raw_pod = NULL;
-	ck_assert_int_eq(kube_list_parse_raw(list, strlen(list), 64, decode_raw, NULL, &meta), 0);
+	ck_assert_int_eq(kube_list_parse(list, strlen(list), 64, decode_raw, NULL, a, NULL), 0);
 	ck_assert_ptr_nonnull(raw_pod);
-	json_decref(meta);
+	arena_free(a);
 	free(text);
 	free(list);
 	json_decref(item);
 	return raw_pod;
 }
 
-/* status.phase reaches the cached pod, the same from a watch event
- * (jansson) and from a list page (jval); anything but the API's own
+/* status.phase reaches the cached pod, the same from a watch event's
+ * object and from a list page's item; anything but the API's own
  * spelling, and no phase at all, is PHASE_UNSET. */
 START_TEST(test_pod_phase_both_paths)
 {
@@ -244,7 +261,7 @@ START_TEST(test_pod_phase_both_paths)
 			json_object_set_new(status, "phase", json_integer(3));
 		else
 			json_object_set_new(status, "phase", json_string(cases[i].phase));
-		ck_assert_int_eq(kube_decode_pod(NULL, obj, (void **)&watched), 0);
+		ck_assert_int_eq(kube_decode_pod(NULL, jv(obj), (void **)&watched), 0);
 		listed = decode_as_list_item(obj);
 		ck_assert_msg(watched->phase == cases[i].want, "%s: watch path gave %u",
 			      cases[i].phase ? cases[i].phase : "(none)", watched->phase);
@@ -268,10 +285,10 @@ START_TEST(test_shared_strings)
 	struct pod *pa = NULL, *pb = NULL;
 	size_t base = kube_decode_shared_strings(), one;
 
-	ck_assert_int_eq(kube_decode_pod(NULL, a, (void **)&pa), 0);
+	ck_assert_int_eq(kube_decode_pod(NULL, jv(a), (void **)&pa), 0);
 	one = kube_decode_shared_strings();
 	ck_assert_uint_gt(one, base);
-	ck_assert_int_eq(kube_decode_pod(NULL, b, (void **)&pb), 0);
+	ck_assert_int_eq(kube_decode_pod(NULL, jv(b), (void **)&pb), 0);
 	/* The second pod of the workload adds no shared string. */
 	ck_assert_uint_eq(kube_decode_shared_strings(), one);
 	ck_assert_ptr_eq(pa->containers[0].image, pb->containers[0].image);
@@ -295,6 +312,7 @@ END_TEST
 START_TEST(test_pod_alloc_failures)
 {
 	json_t *obj = rich_pod("api-1", "uid-a");
+	const struct jval *v = jv(obj);
 	size_t base = kube_decode_shared_strings();
 
 	for (long n = 0;; n++) {
@@ -302,7 +320,7 @@ START_TEST(test_pod_alloc_failures)
 		int r;
 
 		pg_alloc_fail_at(n);
-		r = kube_decode_pod(NULL, obj, (void **)&p);
+		r = kube_decode_pod(NULL, v, (void **)&p);
 		pg_alloc_fail_at(-1);
 		if (r == 0) {
 			kube_free_pod(NULL, p);
@@ -323,7 +341,7 @@ START_TEST(test_refused_pod)
 	void *p = NULL;
 
 	json_object_set_new(json_object_get(obj, "spec"), "containers", json_string("x"));
-	ck_assert_int_eq(kube_decode_pod(NULL, obj, &p), -EINVAL);
+	ck_assert_int_eq(kube_decode_pod(NULL, jv(obj), &p), -EINVAL);
 	ck_assert_ptr_null(p);
 	json_decref(obj);
 }
@@ -342,7 +360,7 @@ START_TEST(test_meta)
 		"controller", 1, "kind", "Other", "name", "o", "uid", "o-1");
 	struct kube_meta *m = NULL;
 
-	ck_assert_int_eq(kube_decode_meta(NULL, obj, (void **)&m), 0);
+	ck_assert_int_eq(kube_decode_meta(NULL, jv(obj), (void **)&m), 0);
 	ck_assert_str_eq(labels_get(&m->labels, "app"), "api");
 	ck_assert_str_eq(labels_get(&m->annotations, "kubernetes.io/service-account.name"), "api");
 	ck_assert_ptr_null(labels_get(&m->annotations,
@@ -352,7 +370,7 @@ START_TEST(test_meta)
 	ck_assert_str_eq(m->owner_uid, "sa-1");
 	kube_free_meta(NULL, m);
 	json_object_del(obj, "metadata");
-	ck_assert_int_eq(kube_decode_meta(NULL, obj, (void **)&m), -EINVAL);
+	ck_assert_int_eq(kube_decode_meta(NULL, jv(obj), (void **)&m), -EINVAL);
 	json_decref(obj);
 }
 END_TEST

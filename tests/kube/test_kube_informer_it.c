@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jval.h"
 #include "kube_api.h"
 #include "kube_decode.h"
 #include "kube_informer.h"
@@ -522,8 +523,6 @@ START_TEST(test_no_lost_or_duplicate_entries)
 	seed_pods("s", "pod", "web", 600);
 	tracker_init(&t);
 	o = pod_opts(&t, "s");
-	if (_i)
-		o.decode_jval = kube_decode_pod_jval;
 	o.page_size = 50;
 	o.watch_min_s = o.watch_max_s = 2;
 	/* Slow pages stretch the list over ~1.5 s of concurrent writes. */
@@ -819,8 +818,6 @@ START_TEST(test_split_chunks)
 		kt_faults(&S, knobs[k % 2]);
 		tracker_init(&t);
 		o = pod_opts(&t, ns);
-		if (k >= 2)
-			o.decode_jval = kube_decode_pod_jval;
 		ck_assert_int_eq(kube_informer_new(c, &o, &inf), 0);
 		ck_assert_int_eq(kube_informer_start(inf), 0);
 		ck_assert_int_eq(kube_informer_wait_synced(inf, 10000), 0);
@@ -882,12 +879,12 @@ END_TEST
 /* A decoder that proves metadata-only: no data, no type, no spec. */
 static int meta_seen_with_data;
 
-static int decode_meta_checked(void *ud, json_t *obj, void **ret)
+static int decode_meta_checked(void *ud, const struct jval *obj, void **ret)
 {
-	const char *kind = json_string_value(json_object_get(obj, "kind"));
+	const char *kind = jval_str(jval_get(obj, "kind"));
 
-	if (json_object_get(obj, "data") || json_object_get(obj, "stringData") ||
-	    json_object_get(obj, "type") || !kind || strcmp(kind, "PartialObjectMetadata") != 0)
+	if (jval_get(obj, "data") || jval_get(obj, "stringData") ||
+	    jval_get(obj, "type") || !kind || strcmp(kind, "PartialObjectMetadata") != 0)
 		meta_seen_with_data++;
 	return kube_decode_meta(ud, obj, ret);
 }
@@ -1166,8 +1163,6 @@ START_TEST(test_pod_over_a_cap_left_out)
 	kt_seed(&S, json_pack("[o]", overflow_pod("b", "overflow-listed")));
 	tracker_init(&t);
 	o = pod_opts(&t, "b");
-	if (_i == 1)
-		o.decode_jval = kube_decode_pod_jval;
 	o.decode_ud = &tell;
 	ck_assert_int_eq(kube_informer_new(c, &o, &inf), 0);
 	ck_assert_int_eq(kube_informer_start(inf), 0);

@@ -11,6 +11,8 @@
 #include "kube_watch.h"
 #include "xalloc.h"
 
+#include "../lib/watch_reference.h"
+
 struct lines_seen {
 	char out[8192];
 	size_t len;
@@ -179,12 +181,12 @@ START_TEST(test_event_parse)
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct kube_watch_event ev = { 0, NULL };
+		struct ref_watch_event ev = { 0, NULL };
 		struct jval_limits lim = { 64, 1000 };
 		struct arena *a = arena_new(1024);
 		enum kube_event_type type = 0;
 		const struct jval *obj = NULL;
-		int r = kube_watch_event_parse(cases[i].line, strlen(cases[i].line), &ev);
+		int r = ref_watch_event_parse(cases[i].line, strlen(cases[i].line), &ev);
 
 		ck_assert_msg(r == cases[i].r, "case %zu: %d", i, r);
 		if (r == 0) {
@@ -196,7 +198,7 @@ START_TEST(test_event_parse)
 		}
 		/* The informer's fast reader agrees on every case. */
 		ck_assert_ptr_nonnull(a);
-		r = kube_watch_event_parse_jval(cases[i].line, strlen(cases[i].line), &lim, a, &type, &obj);
+		r = kube_watch_event_parse(cases[i].line, strlen(cases[i].line), &lim, a, &type, &obj);
 		ck_assert_msg(r == cases[i].r, "case %zu (jval): %d", i, r);
 		if (r == 0) {
 			ck_assert_int_eq(type, cases[i].type);
@@ -208,11 +210,16 @@ START_TEST(test_event_parse)
 }
 END_TEST
 
-static int count_item(void *ud, json_t *item)
+/* Each item's bytes, read here as the informer reads them: one that is
+ * not JSON fails the walk. */
+static int count_item(void *ud, const char *bytes, size_t len)
 {
-	json_t *names = ud;
+	json_t *names = ud, *item = json_loadb(bytes, len, JSON_REJECT_DUPLICATES, NULL);
 
+	if (!item)
+		return -EINVAL;
 	json_array_append(names, json_object_get(json_object_get(item, "metadata"), "name"));
+	json_decref(item);
 	return json_array_size(names) == 99 ? -ECANCELED : 0;
 }
 
@@ -225,25 +232,26 @@ START_TEST(test_list_parse)
 	/* Keys in another order, items first; null items; no metadata. */
 	static const char reordered[] =
 		"{\"items\":[{\"metadata\":{\"name\":\"c\"}}],\"metadata\":{\"resourceVersion\":\"7\"}}";
-	json_t *names = json_array(), *meta = NULL;
+	json_t *names = json_array();
+	const struct jval *meta = NULL;
+	struct arena *a = arena_new(1024);
 
-	ck_assert_int_eq(kube_list_parse(page, strlen(page), 16, count_item, names, &meta), 0);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_int_eq(kube_list_parse(page, strlen(page), 16, count_item, names, a, &meta), 0);
 	ck_assert_uint_eq(json_array_size(names), 2);
 	ck_assert_str_eq(json_string_value(json_array_get(names, 0)), "a");
 	ck_assert_str_eq(json_string_value(json_array_get(names, 1)), "b\xc3\xa9");
-	ck_assert_str_eq(json_string_value(json_object_get(meta, "resourceVersion")), "42");
-	ck_assert_str_eq(json_string_value(json_object_get(meta, "continue")), "abc");
-	json_decref(meta);
+	ck_assert_str_eq(jval_str(jval_get(meta, "resourceVersion")), "42");
+	ck_assert_str_eq(jval_str(jval_get(meta, "continue")), "abc");
 	json_array_clear(names);
 	ck_assert_int_eq(kube_list_parse(reordered, strlen(reordered), 16, count_item, names,
-					 &meta), 0);
+					 a, &meta), 0);
 	ck_assert_uint_eq(json_array_size(names), 1);
-	ck_assert_str_eq(json_string_value(json_object_get(meta, "resourceVersion")), "7");
-	json_decref(meta);
-	ck_assert_int_eq(kube_list_parse("{\"items\":null}", 14, 16, count_item, names, &meta), 0);
-	ck_assert_uint_eq(json_object_size(meta), 0);
-	json_decref(meta);
-	ck_assert_int_eq(kube_list_parse("{}", 2, 16, count_item, names, NULL), 0);
+	ck_assert_str_eq(jval_str(jval_get(meta, "resourceVersion")), "7");
+	ck_assert_int_eq(kube_list_parse("{\"items\":null}", 14, 16, count_item, names, a, &meta), 0);
+	ck_assert(jval_is_object(meta));
+	ck_assert_uint_eq(jval_size(meta), 0);
+	ck_assert_int_eq(kube_list_parse("{}", 2, 16, count_item, names, a, NULL), 0);
 
 	static const char *const bad[] = {
 		"", "[]", "{", "{\"items\":[}", "{\"items\":[{}", "{\"items\":{}}", "{\"items\":[{]}",
@@ -253,7 +261,7 @@ START_TEST(test_list_parse)
 		"{\"items\":[1,,2]}", "{\"k\" \"v\"}", "{\"items\":[\x00]}", "{\"items\":[tru\x0e]}",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		ck_assert_msg(kube_list_parse(bad[i], strlen(bad[i]), 16, count_item, names, &meta) ==
+		ck_assert_msg(kube_list_parse(bad[i], strlen(bad[i]), 16, count_item, names, a, &meta) ==
 			      -EINVAL, "accepted %s", bad[i]);
 	/* The callback's error stops the walk. */
 	{
@@ -265,10 +273,11 @@ START_TEST(test_list_parse)
 					      i ? "," : "", i);
 		n += (size_t)snprintf(big + n, sizeof(big) - n, "]}");
 		json_array_clear(names);
-		ck_assert_int_eq(kube_list_parse(big, n, 16, count_item, names, NULL), -ECANCELED);
+		ck_assert_int_eq(kube_list_parse(big, n, 16, count_item, names, a, NULL), -ECANCELED);
 		ck_assert_uint_eq(json_array_size(names), 99);
 	}
 	json_decref(names);
+	arena_free(a);
 }
 END_TEST
 

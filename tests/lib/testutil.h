@@ -7,9 +7,11 @@
 #include <jansson.h>
 #include <string.h>
 
+#include "arena.h"
 #include "doc.h"
 #include "engine.h"
 #include "errlist.h"
+#include "jval.h"
 #include "pod.h"
 #include "profile.h"
 
@@ -34,6 +36,21 @@ static inline json_t *tu_yaml(const char *yaml)
 	return ret;
 }
 
+/* @j as the model reads it (jval.h), in an arena that lives as long as
+ * the test process: the suites build jansson values and convert them. */
+static inline const struct jval *tu_jv(json_t *j)
+{
+	static struct arena *a;
+	const struct jval *v = NULL;
+
+	if (!a)
+		a = arena_new(64 * 1024);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_ptr_nonnull(j);
+	ck_assert_int_eq(jval_from_json(j, a, &v), 0);
+	return v;
+}
+
 /* A profile in namespace "ns" named "p" selecting app=a, with @spec_extra
  * (YAML flow-mapping entries, e.g. "images: {allow: [x]}") in its spec. */
 static inline struct profile *tu_profile(const char *spec_extra)
@@ -51,7 +68,7 @@ static inline struct profile *tu_profile(const char *spec_extra)
 		 *spec_extra ? ", " : "", spec_extra);
 	obj = tu_yaml(yaml);
 	errlist_init(&errs, 0);
-	r = profile_parse(obj, "default", &errs, &p);
+	r = profile_parse(tu_jv(obj), "default", &errs, &p);
 	ck_assert_msg(r == 0, "profile in test: %s", errs.n ? errs.msgs[0] : "?");
 	errlist_free(&errs);
 	json_decref(obj);
@@ -66,7 +83,7 @@ static inline struct pod *tu_pod(const char *yaml)
 	int r;
 
 	errlist_init(&errs, 0);
-	r = pod_from_object(obj, "default", &errs, &p);
+	r = pod_from_jval(tu_jv(obj), "default", &errs, &p);
 	ck_assert_msg(r == 0, "pod in test (%d): %s", r, errs.n ? errs.msgs[0] : "?");
 	errlist_free(&errs);
 	json_decref(obj);
@@ -81,7 +98,7 @@ static inline char *tu_profile_errors(const char *yaml, char *out, size_t n)
 	size_t len = 0;
 
 	errlist_init(&errs, 0);
-	profile_parse(obj, "default", &errs, NULL);
+	profile_parse(tu_jv(obj), "default", &errs, NULL);
 	out[0] = '\0';
 	for (size_t i = 0; i < errs.n; i++)
 		len += (size_t)snprintf(out + len, len < n ? n - len : 0, "%s%s", i ? "; " : "", errs.msgs[i]);

@@ -107,7 +107,7 @@ START_TEST(test_schema_fields_accepted)
 
 	/* The sampled selector has both parts filled and is valid. */
 	errlist_init(&errs, 0);
-	r = profile_parse(obj, "default", &errs, NULL);
+	r = profile_parse(tu_jv(obj), "default", &errs, NULL);
 	for (size_t i = 0; i < errs.n; i++)
 		fprintf(stderr, "validator refused a schema field: %s\n", errs.msgs[i]);
 	ck_assert_int_eq(r, 0);

@@ -86,7 +86,7 @@ static void expect_pod_error(const char *yaml, int code, const char *msg)
 	int r;
 
 	errlist_init(&errs, 0);
-	r = pod_from_object(obj, "default", &errs, &p);
+	r = pod_from_jval(tu_jv(obj), "default", &errs, &p);
 	ck_assert_msg(r == code, "%s: got %d", yaml, r);
 	if (msg)
 		ck_assert_msg(errs.n && strcmp(errs.msgs[0], msg) == 0, "got \"%s\" want \"%s\"",
@@ -121,15 +121,15 @@ START_TEST(test_pod_kinds)
 	enum workload_kind k;
 	json_t *o = tu_yaml("{apiVersion: batch/v1beta1, kind: CronJob}");
 
-	ck_assert_int_eq(pod_workload_kind(o, &k), 0);
+	ck_assert_int_eq(pod_workload_kind(tu_jv(o), &k), 0);
 	ck_assert_int_eq(k, WK_CRONJOB);
 	ck_assert_str_eq(workload_kind_name(k), "CronJob");
 	json_decref(o);
 	o = tu_yaml("{apiVersion: v1, kind: ReplicationController}");
-	ck_assert_int_eq(pod_workload_kind(o, &k), 0);
+	ck_assert_int_eq(pod_workload_kind(tu_jv(o), &k), 0);
 	json_decref(o);
 	o = tu_yaml("{apiVersion: example.com/v1, kind: Deployment}");
-	ck_assert_int_eq(pod_workload_kind(o, &k), -ENOENT);
+	ck_assert_int_eq(pod_workload_kind(tu_jv(o), &k), -ENOENT);
 	json_decref(o);
 }
 END_TEST
@@ -141,19 +141,20 @@ START_TEST(test_pod_alloc_failures)
 			      "{name: p, projected: {sources: [{serviceAccountToken: {path: t}}, {secret: {name: u}}]}}], "
 			      "containers: [{name: c, image: x, env: [{name: e, valueFrom: {secretKeyRef: {name: t, key: k}}}], "
 			      "securityContext: {capabilities: {add: [A, B]}}}]}\n");
+	const struct jval *jv = tu_jv(obj);
 	long total;
 	struct errlist errs;
 	struct pod *p = NULL;
 
 	errlist_init(&errs, 0);
 	pg_alloc_fail_at(1L << 40);
-	ck_assert_int_eq(pod_from_object(obj, "default", &errs, &p), 0);
+	ck_assert_int_eq(pod_from_jval(jv, "default", &errs, &p), 0);
 	total = pg_alloc_count();
 	pod_free(p);
 	for (long i = 0; i < total; i++) {
 		p = NULL;
 		pg_alloc_fail_at(i);
-		ck_assert_int_eq(pod_from_object(obj, "default", &errs, &p), -ENOMEM);
+		ck_assert_int_eq(pod_from_jval(jv, "default", &errs, &p), -ENOMEM);
 		pg_alloc_fail_at(-1);
 		ck_assert_ptr_null(p);
 		errlist_clear(&errs);
@@ -194,7 +195,7 @@ static int decode2(const char *json, size_t len, int code, const char *msg, stru
 	obj = json_loadb(json, len, JSON_ALLOW_NUL | JSON_REJECT_DUPLICATES, &err);
 	ck_assert_msg(obj != NULL, "jansson: %s", err.text);
 	p = NULL;
-	r = pod_from_object(obj, "default", &errs, &p);
+	r = pod_from_jval(tu_jv(obj), "default", &errs, &p);
 	ck_assert_msg(r == code, "jansson: got %d (%s), want %d", r, errs.n ? errs.msgs[0] : "", code);
 	if (msg)
 		ck_assert_msg(errs.n && strcmp(errs.msgs[0], msg) == 0, "jansson: got \"%s\" want \"%s\"",
@@ -548,7 +549,7 @@ START_TEST(test_pod_nul_yaml)
 	struct pod *p = NULL;
 
 	errlist_init(&errs, 0);
-	ck_assert_int_eq(pod_from_object(obj, "default", &errs, &p), -EINVAL);
+	ck_assert_int_eq(pod_from_jval(tu_jv(obj), "default", &errs, &p), -EINVAL);
 	ck_assert_str_eq(errs.msgs[0], "spec.containers[0].image: must not contain NUL");
 	ck_assert_ptr_null(p);
 	errlist_free(&errs);

@@ -255,7 +255,7 @@ START_TEST(test_default_namespace)
 	struct profile *p = NULL;
 
 	errlist_init(&errs, 0);
-	ck_assert_int_eq(profile_parse(obj, "default", &errs, &p), 0);
+	ck_assert_int_eq(profile_parse(tu_jv(obj), "default", &errs, &p), 0);
 	ck_assert_str_eq(p->namespace, "default");
 	profile_free(p);
 	errlist_free(&errs);
@@ -284,7 +284,7 @@ START_TEST(test_set)
 			 "metadata: {name: %s, namespace: %s}\nspec: {" SEL "}", names[i], nss[i]);
 		obj = tu_yaml(yaml);
 		errlist_init(&errs, 0);
-		ck_assert_int_eq(profile_parse(obj, "default", &errs, &p), 0);
+		ck_assert_int_eq(profile_parse(tu_jv(obj), "default", &errs, &p), 0);
 		ck_assert_int_eq(profile_set_add(&s, p), 0);
 		errlist_free(&errs);
 		json_decref(obj);
@@ -305,6 +305,7 @@ END_TEST
 START_TEST(test_alloc_failures)
 {
 	json_t *obj = tu_yaml(vcases[2].yaml);
+	const struct jval *jv = tu_jv(obj);
 	long total;
 
 	pg_alloc_fail_at(1L << 40);
@@ -313,7 +314,7 @@ START_TEST(test_alloc_failures)
 		struct profile *p = NULL;
 
 		errlist_init(&errs, 0);
-		ck_assert_int_eq(profile_parse(obj, "default", &errs, &p), 0);
+		ck_assert_int_eq(profile_parse(jv, "default", &errs, &p), 0);
 		total = pg_alloc_count();
 		profile_free(p);
 		errlist_free(&errs);
@@ -325,7 +326,7 @@ START_TEST(test_alloc_failures)
 
 		errlist_init(&errs, 0);
 		pg_alloc_fail_at(i);
-		r = profile_parse(obj, "default", &errs, &p);
+		r = profile_parse(jv, "default", &errs, &p);
 		pg_alloc_fail_at(-1);
 		ck_assert_msg(r == -ENOMEM, "allocation %ld failed but parse returned %d", i, r);
 		ck_assert_ptr_null(p);
@@ -435,6 +436,57 @@ START_TEST(test_nul_refused)
 }
 END_TEST
 
+/* Every message, whole, of the profile @json read as the informer and the
+ * webhook read it (jval_parse, no jansson on the way). */
+static char *errors_read_by_jval(const char *json, char *out, size_t n)
+{
+	struct arena *a = arena_new(1024);
+	const struct jval *v;
+	struct errlist errs;
+	size_t len = 0;
+
+	ck_assert_int_eq(jval_parse(json, strlen(json), NULL, a, &v, NULL), 0);
+	errlist_init(&errs, 0);
+	ck_assert_int_eq(profile_parse(v, "default", &errs, NULL), -EINVAL);
+	out[0] = '\0';
+	for (size_t i = 0; i < errs.n; i++)
+		len += (size_t)snprintf(out + len, len < n ? n - len : 0, "%s%s", i ? "; " : "", errs.msgs[i]);
+	errlist_free(&errs);
+	arena_free(a);
+	return out;
+}
+
+/* A NUL is named once, and only the NUL: the rest of the profile reads
+ * its strings as before (up to the NUL), so no second message appears
+ * for a name, a mode or a label value that is valid before it.  The same
+ * from the cluster (jval) and from a file (YAML "\0"). */
+START_TEST(test_nul_named_once)
+{
+	static const char *const cases[][3] = {
+		{ "{\"apiVersion\":\"profileguard.io/v1alpha1\",\"kind\":\"WorkloadProfile\","
+		  "\"metadata\":{\"name\":\"p\\u0000x\",\"namespace\":\"ns\"},"
+		  "\"spec\":{\"selector\":{\"matchLabels\":{\"app\":\"a\"}}}}",
+		  "apiVersion: profileguard.io/v1alpha1\nkind: WorkloadProfile\n"
+		  "metadata: {name: \"p\\0x\", namespace: ns}\nspec: {" SEL "}\n",
+		  "metadata.name: must not contain NUL" },
+		{ "{\"apiVersion\":\"profileguard.io/v1alpha1\",\"kind\":\"WorkloadProfile\","
+		  "\"metadata\":{\"name\":\"p\",\"namespace\":\"ns\"},"
+		  "\"spec\":{\"selector\":{\"matchLabels\":{\"app\":\"a\\u0000b\"}},\"mode\":\"Enforce\\u0000\","
+		  "\"response\":{\"action\":\"Evict\\u0000x\"}}}",
+		  HEAD "spec: {selector: {matchLabels: {app: \"a\\0b\"}}, mode: \"Enforce\\0\", "
+		  "response: {action: \"Evict\\0x\"}}\n",
+		  "spec.selector.matchLabels.app: must not contain NUL; spec.mode: must not contain NUL; "
+		  "spec.response.action: must not contain NUL" },
+	};
+	char got[1024];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ck_assert_str_eq(errors_read_by_jval(cases[i][0], got, sizeof(got)), cases[i][2]);
+		ck_assert_str_eq(tu_profile_errors(cases[i][1], got, sizeof(got)), cases[i][2]);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("profile");
@@ -452,6 +504,7 @@ int main(void)
 	tcase_add_test(tc, test_cap_lists);
 	tcase_add_test(tc, test_cap_string);
 	tcase_add_test(tc, test_nul_refused);
+	tcase_add_test(tc, test_nul_named_once);
 	tcase_add_test(tc, test_image_pattern_advice);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

@@ -47,8 +47,8 @@ START_TEST(test_selector_table)
 
 	errlist_init(&errs, 0);
 	fpath_init(&path, "selector");
-	ck_assert_int_eq(selector_parse(sj, a, &path, &errs, &sel), 0);
-	ck_assert_int_eq(labels_from_json(lj, a, &path, &errs, &labels), 0);
+	ck_assert_int_eq(selector_parse(tu_jv(sj), a, &path, &errs, &sel), 0);
+	ck_assert_int_eq(labels_from_jval(tu_jv(lj), a, &path, &errs, &labels), 0);
 	ck_assert_msg(selector_matches(&sel, &labels) == tc->match, "case %d: %s vs %s", _i,
 		      tc->selector, tc->labels);
 	errlist_free(&errs);
@@ -69,7 +69,7 @@ static void expect_selector(const char *json, int code, const char *msg, size_t 
 	ck_assert_ptr_nonnull(obj);
 	errlist_init(&errs, 0);
 	fpath_init(&path, "spec.selector");
-	ck_assert_int_eq(selector_parse(obj, a, &path, &errs, &sel), code);
+	ck_assert_int_eq(selector_parse(tu_jv(obj), a, &path, &errs, &sel), code);
 	if (msg)
 		ck_assert_msg(errs.n && strcmp(errs.msgs[0], msg) == 0, "got \"%s\" want \"%s\"",
 			      errs.n ? errs.msgs[0] : "", msg);

@@ -183,7 +183,7 @@ static struct profile *mkprofile(const char *name, const char *mode, const char 
 		 name, name, app, mode, *extra ? ", " : "", extra);
 	obj = tu_yaml(y);
 	errlist_init(&errs, 0);
-	ck_assert_msg(profile_parse(obj, "default", &errs, &p) == 0, "%s", errs.n ? errs.msgs[0] : "");
+	ck_assert_msg(profile_parse(tu_jv(obj), "default", &errs, &p) == 0, "%s", errs.n ? errs.msgs[0] : "");
 	errlist_free(&errs);
 	json_decref(obj);
 	return p;

@@ -212,7 +212,7 @@ static struct profile *render(json_t **ret_doc)
 	ck_assert_int_eq(learn_render(l, &out), 0);
 	doc = tu_yaml(buf_str(&out));
 	errlist_init(&errs, 10);
-	ck_assert_msg(profile_parse(doc, "ns", &errs, &prof) == 0, "%s\n%s", errs.n ? errs.msgs[0] : "?",
+	ck_assert_msg(profile_parse(tu_jv(doc), "ns", &errs, &prof) == 0, "%s\n%s", errs.n ? errs.msgs[0] : "?",
 		      buf_str(&out));
 	errlist_free(&errs);
 	if (ret_doc)

@@ -15,12 +15,12 @@
 
 static struct profile_set examples;
 
-static int add_profile(void *ud, const struct manifest_origin *o, json_t *obj)
+static int add_profile(void *ud, const struct manifest_origin *o, const struct jval *obj)
 {
 	struct errlist errs;
 	struct profile *p = NULL;
 
-	if (!str_eq(json_string_value(json_object_get(obj, "kind")), "WorkloadProfile"))
+	if (!str_eq(jval_str(jval_get(obj, "kind")), "WorkloadProfile"))
 		return 0;
 	errlist_init(&errs, 0);
 	ck_assert_int_eq(profile_parse(obj, "default", &errs, &p), 0);

@@ -15,6 +15,8 @@
 #include "kube_watch.h"
 #include "xalloc.h"
 
+#include "../../lib/watch_reference.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 struct seen {
@@ -22,11 +24,12 @@ struct seen {
 	size_t events;
 };
 
-/* The informer's fast reader must agree with jansson on every event it
- * takes: same type, and an object either way.  What jansson refuses and
- * jval reads (a NUL escape, an integer past int64) the informer never
- * sees through the fast path alone: it falls back only on -EINVAL. */
-static void differential(const char *line, size_t len, int jr, const struct kube_watch_event *ev)
+/* The informer's reader must agree with jansson, the reference, on every
+ * event both take: same type, and an object either way.  A line only one
+ * of them reads holds what they differ on by design: a NUL escape, an
+ * integer past int64, a real out of range (jval reads them, jansson
+ * refuses them). */
+static void differential(const char *line, size_t len, int jr, const struct ref_watch_event *ev)
 {
 	struct jval_limits lim = { 128, 1u << 20 };
 	struct arena *a = arena_new(len + 1024);
@@ -36,7 +39,7 @@ static void differential(const char *line, size_t len, int jr, const struct kube
 
 	if (!a)
 		return;
-	r = kube_watch_event_parse_jval(line, len, &lim, a, &type, &obj);
+	r = kube_watch_event_parse(line, len, &lim, a, &type, &obj);
 	if (!pg_alloc_refused()) {
 		if (r == 0 && jr == 0 && (type != ev->type || !jval_is_object(obj)))
 			abort();
@@ -62,7 +65,7 @@ static void differential(const char *line, size_t len, int jr, const struct kube
 static int on_line(void *ud, const char *line, size_t len)
 {
 	struct seen *s = ud;
-	struct kube_watch_event ev;
+	struct ref_watch_event ev;
 	int r;
 
 	if (len == 0 || line[len] != '\0')
@@ -74,7 +77,7 @@ static int on_line(void *ud, const char *line, size_t len)
 	 * which would stop the run on the library's bug, not ours.  The line
 	 * splitter and the fast reader stay under it. */
 	pg_alloc_hold(true);
-	r = kube_watch_event_parse(line, len, &ev);
+	r = ref_watch_event_parse(line, len, &ev);
 	pg_alloc_hold(false);
 	differential(line, len, r, &ev);
 	if (r == 0) {
@@ -103,9 +106,9 @@ static void feed(const uint8_t *data, size_t size, size_t chunk, struct seen *s,
 	kube_lines_free(&l);
 }
 
-static int count_item(void *ud, json_t *item)
+static int count_item(void *ud, const char *item, size_t len)
 {
-	if (!json_is_object(item))
+	if (len == 0 || item[0] != '{')
 		abort();
 	(*(size_t *)ud)++;
 	return 0;
@@ -113,17 +116,15 @@ static int count_item(void *ud, json_t *item)
 
 static void list_page(const char *body, size_t len)
 {
-	json_t *meta = NULL, *whole, *items, *it;
+	const struct jval *meta = NULL;
+	json_t *whole, *items, *it;
+	struct arena *a = arena_new(1024);
 	size_t n = 0, want = 0, i;
-	int r;
+	int r = a ? kube_list_parse(body, len, 64, count_item, &n, a, &meta) : -ENOMEM;
 
-	pg_alloc_hold(true);            /* jansson inside: see on_line() */
-	r = kube_list_parse(body, len, 64, count_item, &n, &meta);
-	pg_alloc_hold(false);
-
-	if (r == 0 && !json_is_object(meta))
+	if (r == 0 && !jval_is_object(meta))
 		abort();
-	json_decref(meta);
+	arena_free(a);
 	if (r < 0 || memchr(body, '\\', len) || pg_alloc_refused())
 		return;
 	pg_alloc_hold(true);

@@ -129,7 +129,7 @@ static int other_pods(void *ud, const struct tel_event *e)
 	return 0;
 }
 
-static int on_doc(void *ud, size_t index, json_t *doc)
+static int on_doc(void *ud, size_t index, const struct jval *doc)
 {
 	struct pass *p = ud;
 	struct errlist errs;
@@ -192,7 +192,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (!pg_alloc_refused() && (a.len != b.len || memcmp(a.data, b.data, a.len) != 0))
 		abort();
-	if (doc_parse(a.data, a.len, NULL, on_doc, &p, &derr) != 0 && !pg_alloc_refused())
+	if (doc_parse_jval(a.data, a.len, NULL, on_doc, &p, &derr) != 0 && !pg_alloc_refused())
 		abort();
 	if (p.prof) {
 		tel_parse(src, body, len, rejudge, &p, &st);

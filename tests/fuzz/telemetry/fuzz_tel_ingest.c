@@ -8,8 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arena.h"
 #include "errlist.h"
 #include "ingest.h"
+#include "jval.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -94,12 +96,16 @@ static struct pod *mkpod(const char *name, const char *uid, const char *node, co
 			      "serviceAccountName", "payments-api", "containers", "name", "api", "image",
 			      "x", "status", "startTime", "2026-11-22T09:00:00Z", "podIPs", "ip", ip,
 			      "containerStatuses", "name", "api", "containerID", cid);
+	struct arena *a = arena_new(4096);
+	const struct jval *v;
 	struct errlist errs;
 	struct pod *p = NULL;
 
 	errlist_init(&errs, 0);
-	pod_from_object(j, "default", &errs, &p);
+	if (a && j && jval_from_json(j, a, &v) == 0)
+		pod_from_jval(v, "default", &errs, &p);
 	errlist_free(&errs);
+	arena_free(a);
 	json_decref(j);
 	return p;
 }
@@ -119,12 +125,16 @@ static int setup(void)
 		"\"ports\":[443]}],\"files\":{\"read\":[\"/etc/*\"],\"write\":[\"/tmp/*\"]},"
 		"\"kubernetesAPI\":[{\"verbs\":[\"get\"],\"resources\":[\"configmaps\"]}],"
 		"\"maxAPICallsPerMinute\":2}}}", 0, NULL);
+	struct arena *a = arena_new(4096);
+	const struct jval *v;
 	struct errlist errs;
 	struct profile *p = NULL;
 
 	errlist_init(&errs, 0);
-	profile_parse(j, "default", &errs, &p);
+	if (a && j && jval_from_json(j, a, &v) == 0)
+		profile_parse(v, "default", &errs, &p);
 	errlist_free(&errs);
+	arena_free(a);
 	json_decref(j);
 	profile_set_init(&set);
 	pods[0] = mkpod("payments-api-7d9f-x2", "8a7c2e1f-9b3d-4c5e-8f7a-6b5c4d3e2f1a", "node-a",

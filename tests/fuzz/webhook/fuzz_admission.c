@@ -32,7 +32,7 @@ static const char profiles_yaml[] =
 static struct profile_set set;
 static int ready;
 
-static int on_profile(void *ud, size_t index, json_t *doc)
+static int on_profile(void *ud, size_t index, const struct jval *doc)
 {
 	struct errlist errs;
 	struct profile *p = NULL;
@@ -92,7 +92,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!ready) {
 		profile_set_init(&set);
-		doc_parse(profiles_yaml, strlen(profiles_yaml), NULL, on_profile, NULL, &derr);
+		doc_parse_jval(profiles_yaml, strlen(profiles_yaml), NULL, on_profile, NULL, &derr);
 		ready = 1;
 	}
 	if (admission_review_parse((const char *)data, size, &rv, err, sizeof(err)) != 0)
