@@ -271,7 +271,7 @@ static int on_object(void *ud, const struct manifest_origin *o, const struct jva
 		break;
 	}
 	default:
-		if (pod_workload_kind_jval(obj, &wk) == 0)
+		if (pod_workload_kind(obj, &wk) == 0)
 			r = on_pod(v, o, obj);
 		else if (str_eq(jval_str(jval_get(obj, "kind")), "Secret") &&
 			 str_eq(jval_str(jval_get(obj, "apiVersion")), "v1"))
@@ -293,7 +293,7 @@ static int on_audit(void *ud, const struct tel_event *e)
 	const char *rest, *colon;
 	char ns[254];
 
-	if (e->ev.kind != RT_API || e->code >= 400 || !str_has_prefix(e->ev.username, SA_USER_PREFIX))
+	if (e->ev.kind != RT_API || e->code >= 400 || e->code == 0 || !str_has_prefix(e->ev.username, SA_USER_PREFIX))
 		return 0;
 	rest = e->ev.username + strlen(SA_USER_PREFIX);
 	if (!(colon = strchr(rest, ':')) || (size_t)(colon - rest) >= sizeof(ns) || !colon[1])

@@ -12,9 +12,11 @@
 #include "judge.h"
 #include "arena.h"
 #include "doc.h"
+#include "identity.h"
 #include "jval.h"
 #include "manifest.h"
 #include "pod.h"
+#include "rbac.h"
 #include "runtime.h"
 #include "strutil.h"
 #include "telemetry.h"
@@ -211,14 +213,63 @@ static int on_profile_doc(void *ud, const struct manifest_origin *o, const struc
 	return r;
 }
 
+/* A Role, ClusterRole or binding of the manifests, kept for
+ * identity.maxRisk (errors under the document's label). */
+static int add_rbac(struct judge *c, const struct manifest_origin *o, const struct jval *obj, enum rbac_kind k)
+{
+	struct errlist errs;
+	struct rbac_role *role = NULL;
+	struct rbac_binding *b = NULL;
+	char *label;
+	int r;
+
+	errlist_init(&errs, 0);
+	if (k == RBAC_ROLE || k == RBAC_CLUSTER_ROLE)
+		r = rbac_role_parse(obj, c->default_ns, &errs, &role);
+	else
+		r = rbac_binding_parse(obj, c->default_ns, &errs, &b);
+	if (r == -EINVAL) {
+		label = origin_label(o);
+		r = label ? move_errors(c, &errs, label) : -ENOMEM;
+		pg_free(label);
+	} else if (r == 0 && role) {
+		struct rbac_role **v = pg_realloc(c->roles, (c->nroles + 1) * sizeof(*v));
+
+		if (v) {
+			c->roles = v;
+			v[c->nroles++] = role;
+			role = NULL;
+		}
+		r = v ? 0 : -ENOMEM;
+	} else if (r == 0) {
+		struct rbac_binding **v = pg_realloc(c->bindings, (c->nbindings + 1) * sizeof(*v));
+
+		if (v) {
+			c->bindings = v;
+			v[c->nbindings++] = b;
+			b = NULL;
+		}
+		r = v ? 0 : -ENOMEM;
+	}
+	rbac_role_free(role);
+	rbac_binding_free(b);
+	errlist_free(&errs);
+	return r;
+}
+
 static int on_manifest_doc(void *ud, const struct manifest_origin *o, const struct jval *obj)
 {
 	struct judge *c = ud;
 	enum workload_kind wk;
 	struct judge_item *it;
+	enum rbac_kind rk = rbac_kind_of(obj);
 
 	if (is_token_secret_obj(obj))
 		return add_token_secret(c, obj);
+	if (rk == RBAC_ROLE || rk == RBAC_CLUSTER_ROLE || rk == RBAC_ROLE_BINDING || rk == RBAC_CLUSTER_ROLE_BINDING) {
+		c->skipped++;   /* not judged itself: it informs identity.maxRisk */
+		return add_rbac(c, o, obj, rk);
+	}
 	if (is_profile_obj(obj)) {
 		/* A profile among the manifests is checked for validity, so a
 		 * broken profile fails CI before it reaches the cluster. */
@@ -478,6 +529,14 @@ void judge_free(struct judge *c)
 		pod_free(c->items[i].pod);
 	}
 	pg_free(c->items);
+	for (size_t i = 0; i < c->nroles; i++)
+		rbac_role_free(c->roles[i]);
+	pg_free(c->roles);
+	for (size_t i = 0; i < c->nbindings; i++)
+		rbac_binding_free(c->bindings[i]);
+	pg_free(c->bindings);
+	identity_index_free(c->rbac);
+	pg_free(c->risk);
 }
 
 void judge_init(struct judge *j, const char *default_ns)
@@ -485,6 +544,45 @@ void judge_init(struct judge *j, const char *default_ns)
 	*j = (struct judge){ .default_ns = default_ns };
 	profile_set_init(&j->profiles);
 	errlist_init(&j->errs, JUDGE_MAX_ERRORS);
+}
+
+/* The manifests' RBAC into the index the controller judges with. */
+static int load_rbac(struct judge *j)
+{
+	int r;
+
+	if (!j->nroles && !j->nbindings)
+		return 0;
+	if ((r = rbac_aggregate(j->roles, j->nroles, &j->errs)) == -ENOMEM)
+		return r;
+	if (identity_index_new(&j->rbac) < 0 || !(j->risk = pg_malloc(sizeof(*j->risk))))
+		return -ENOMEM;
+	for (size_t i = 0; i < j->nroles; i++) {
+		r = identity_index_put_role(j->rbac, j->roles[i], NULL, NULL);
+		j->roles[i] = NULL;
+		if (r < 0)
+			return r;
+	}
+	for (size_t i = 0; i < j->nbindings; i++) {
+		r = identity_index_put_binding(j->rbac, j->bindings[i], NULL, NULL);
+		j->bindings[i] = NULL;
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int lookup_identity_risk(void *ud, const char *ns, const char *name, const struct risk_result **ret)
+{
+	struct judge *j = ud;
+	int r;
+
+	if (!j->rbac)
+		return -ENOENT;
+	if ((r = identity_index_judge(j->rbac, ns, name, j->risk)) < 0)
+		return r;
+	*ret = j->risk;
+	return 0;
 }
 
 int judge_load(struct judge *j, const char *const *profiles, size_t nprofiles,
@@ -511,6 +609,8 @@ int judge_load(struct judge *j, const char *const *profiles, size_t nprofiles,
 	}
 	if (j->ntoken_secrets)
 		qsort(j->token_secrets, j->ntoken_secrets, sizeof(char *), str_ptr_cmp);
+	if ((r = load_rbac(j)) < 0)
+		return r;
 	return j->errs.oom ? -ENOMEM : 0;
 }
 
@@ -564,7 +664,8 @@ static int eval_item(struct judge *j, struct judge_item *it, const struct engine
 
 int judge_eval(struct judge *j, judge_item_fn fn, void *ud)
 {
-	struct engine_ctx ctx = { .sa_admission_done = false, .is_token_secret = lookup_token_secret, .ud = j };
+	struct engine_ctx ctx = { .sa_admission_done = false, .is_token_secret = lookup_token_secret,
+				  .identity_risk = lookup_identity_risk, .ud = j };
 	int r;
 
 	for (size_t i = 0; i < j->nitems; i++) {

@@ -13,7 +13,10 @@
 #include "profile.h"
 
 struct arena;
+struct identity_index;
 struct jval;
+struct rbac_binding;
+struct rbac_role;
 
 /* A Pod or pod template of the manifests. */
 struct judge_item {
@@ -85,6 +88,15 @@ struct judge {
 	/* judge_eval()'s counts, one per item judged */
 	size_t passed, denied, warned, unjudged;
 	struct judge_event_counts ev;
+	/* RBAC of the manifests, for identity.maxRisk: the roles until
+	 * loading ends (aggregation needs them all), then the index; NULL
+	 * when the manifests hold none (risk is then not judged). */
+	struct rbac_role **roles;
+	size_t nroles;
+	struct rbac_binding **bindings;
+	size_t nbindings;
+	struct identity_index *rbac;
+	struct risk_result *risk;       /* the last account judged, for the engine */
 };
 
 /* @default_ns (borrowed, outliving @j) is the namespace of objects and

@@ -19,6 +19,7 @@ static const struct command commands[] = {
 	{ "agent", cmd_agent, "node agent: /proc telemetry (execs, connections, token claims) to the controller" },
 	{ "check", cmd_check, "evaluate manifests against profiles offline (CI)" },
 	{ "controller", cmd_controller, "run the drift controller (leader-elected reconcile loop)" },
+	{ "identities", cmd_identities, "inventory the ServiceAccounts of manifests: RBAC grants and risk (CI)" },
 	{ "learn", cmd_learn, "write a WorkloadProfile from observed telemetry and a pod manifest" },
 	{ "test", cmd_test, "run test suites: manifests with their expected results (CI)" },
 	{ "webhook", cmd_webhook, "serve the validating admission webhook (HTTPS)" },

@@ -29,6 +29,7 @@ static const char *const reason_names[R__COUNT] = {
 	[R_SERVICE_ACCOUNT_MISSING] = "ServiceAccountMissing",
 	[R_TOKEN_REPLAY] = "TokenReplay",
 	[R_SERVICE_ACCOUNT_BORROWED] = "ServiceAccountBorrowed",
+	[R_IDENTITY_RISK_EXCEEDED] = "IdentityRiskExceeded",
 };
 
 const char *reason_name(enum reason r)
@@ -306,6 +307,44 @@ static void judge_identity(struct judge *j)
 	}
 }
 
+_Static_assert(RISK_LOW == 1 && RISK_CRITICAL == 4, "identity.maxRisk counts as enum risk_level");
+
+/* identity.maxRisk: the account's risk above the profile's ceiling names
+ * each finding above it and the binding it comes through (at most as
+ * many as fit a message; the rest are counted). */
+static void judge_identity_risk(struct judge *j)
+{
+	const struct profile *pr = j->prof;
+	const struct pod *pod = j->pod;
+	const struct risk_result *rr = NULL;
+	const char *sa = pod_service_account(pod);
+	struct buf list = BUF_INIT(4096);
+	char path[512], tmp[600], line[RISK_GRANT_TEXT + RISK_VIA_TEXT + 64];
+	size_t listed = 0, above = 0;
+
+	if (pr->identity.max_risk == PROFILE_RISK_UNSET || !j->ctx->identity_risk ||
+	    j->ctx->identity_risk(j->ctx->ud, pod->namespace, sa, &rr) < 0 || !rr ||
+	    (int)rr->level <= pr->identity.max_risk)
+		return;
+	for (size_t i = 0; i < rr->nfindings; i++) {
+		if ((int)risk_rule_severity(rr->findings[i].rule) <= pr->identity.max_risk)
+			continue;
+		above++;
+		risk_finding_format(&rr->findings[i], line, sizeof(line));
+		if (list.len + strlen(line) + 2 < 4000 && buf_printf(&list, "%s%s", listed ? "; " : "", line) == 0)
+			listed++;
+	}
+	above += rr->omitted;   /* omitted ones are the least severe: counted, maybe above */
+	if (above > listed)
+		buf_printf(&list, "%s%zu more", listed ? "; and " : "", above - listed);
+	snprintf(path, sizeof(path), "%s.serviceAccountName", pod->spec_root);
+	judge_add(j, R_IDENTITY_RISK_EXCEEDED, "identity.maxRisk", path, sa, "not allowed",
+	    "ServiceAccount %s has RBAC risk %s, above %s (%s),", judge_quote(sa, tmp, sizeof(tmp)),
+	    risk_level_name(rr->level), risk_level_name((enum risk_level)pr->identity.max_risk),
+	    buf_str(&list));
+	buf_free(&list);
+}
+
 static void judge_pod_privileges(struct judge *j)
 {
 	const struct profile *pr = j->prof;
@@ -499,6 +538,7 @@ int engine_eval_profile(const struct profile *prof, const struct pod *pod,
 	struct judge j = { .prof = prof, .pod = pod, .ctx = ctx ? ctx : &no_ctx, .out = out };
 
 	judge_identity(&j);
+	judge_identity_risk(&j);
 	judge_pod_privileges(&j);
 	for (size_t i = 0; i < pod->ncontainers; i++) {
 		judge_image(&j, &pod->containers[i]);

@@ -9,6 +9,7 @@
 
 #include "pod.h"
 #include "profile.h"
+#include "risk.h"
 
 /* SPEC §4: each is an Event reason and a metric label. */
 enum reason {
@@ -24,6 +25,7 @@ enum reason {
 	R_SERVICE_ACCOUNT_MISSING,
 	R_TOKEN_REPLAY,
 	R_SERVICE_ACCOUNT_BORROWED,
+	R_IDENTITY_RISK_EXCEEDED,
 	R__COUNT
 };
 
@@ -84,6 +86,11 @@ struct engine_ctx {
 	/* Answers whether @ns/@name is a Secret of type
 	 * kubernetes.io/service-account-token; NULL: none known. */
 	bool (*is_token_secret)(void *ud, const char *ns, const char *name);
+	/* The RBAC risk of the ServiceAccount @ns/@name (its IdentityReport,
+	 * or offline the manifests' RBAC): 0 with *@ret borrowed for the
+	 * call, -ENOENT when none is known (identity.maxRisk is then not
+	 * judged: no report is no evidence).  NULL: none known. */
+	int (*identity_risk)(void *ud, const char *ns, const char *name, const struct risk_result **ret);
 	void *ud;
 };
 

@@ -182,14 +182,13 @@ static void text_add(struct text *t, const char *s)
 	t->s[t->len] = '\0';
 }
 
-static void text_scope(struct text *t, const struct risk_grant *g)
+/* " in NAMESPACE" or " cluster-wide" into @out. */
+static void scope_text(const struct risk_grant *g, char *out, size_t n)
 {
-	if (g->namespace) {
-		text_add(t, " in ");
-		text_add(t, g->namespace);
-	} else {
-		text_add(t, " cluster-wide");
-	}
+	if (g->namespace)
+		snprintf(out, n, " in %s", g->namespace);
+	else
+		snprintf(out, n, " cluster-wide");
 }
 
 /* The verbs of @r that cover @verbs (NULL: all of them), comma-joined. */
@@ -257,8 +256,12 @@ struct cand {
 static void cand_text(struct cand *c, char *out)
 {
 	const struct rbac_rule *r = c->grant->rule;
+	char scope[80];
 	struct text t = { out, RISK_GRANT_TEXT, 0, false };
 
+	/* The scope is never cut: the body is, before it. */
+	scope_text(c->grant, scope, sizeof(scope));
+	t.n = RISK_GRANT_TEXT - strlen(scope);
 	out[0] = '\0';
 	switch (c->rule) {
 	case RR_CLUSTER_ADMIN:
@@ -282,7 +285,9 @@ static void cand_text(struct cand *c, char *out)
 		text_resources(&t, r, c->need);
 		break;
 	}
-	text_scope(&t, c->grant);
+	t.n = RISK_GRANT_TEXT;
+	t.cut = false;
+	text_add(&t, scope);
 	c->text = out;
 }
 

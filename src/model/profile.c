@@ -381,7 +381,8 @@ static void parse_identity(struct vctx *c, const struct jval *spec, struct profi
 	static const char *const keys[] = { "serviceAccountNames", "bindServiceAccounts",
 					     "tokenAutomount", "maxTokenExpirationSeconds",
 					     "extendedTokens", "legacyTokenSecrets",
-					     "maxTokenAgeSeconds", NULL };
+					     "maxTokenAgeSeconds", "maxRisk", NULL };
+	static const char *const risks[] = { "Low", "Medium", "High", "Critical" };
 	size_t m, mm;
 	const struct jval *o = enter_object(c, spec, "identity", &m), *bind;
 
@@ -408,6 +409,21 @@ static void parse_identity(struct vctx *c, const struct jval *spec, struct profi
 	get_knob(c, o, "extendedTokens", "Allow", "Forbid", &p->identity.extended_tokens);
 	get_knob(c, o, "legacyTokenSecrets", "Allow", "Forbid", &p->identity.legacy_token_secrets);
 	get_int(c, o, "maxTokenAgeSeconds", 1, 4294967296LL, &p->identity.max_token_age);
+	p->identity.max_risk = PROFILE_RISK_UNSET;
+	bind = jval_get(o, "maxRisk");
+	if (bind && !jval_is_null(bind)) {
+		char tmp[256];
+
+		mm = fpath_key(&c->path, "maxRisk");
+		for (int i = 0; i < 4 && jval_cstr(bind); i++)
+			if (!strcmp(jval_cstr(bind), risks[i]))
+				p->identity.max_risk = (int8_t)(i + 1);
+		if (p->identity.max_risk == PROFILE_RISK_UNSET && jval_cstr(bind))
+			verr(c, "%s must be Low, Medium, High or Critical", str_quote(jval_cstr(bind), tmp, sizeof(tmp)));
+		else if (p->identity.max_risk == PROFILE_RISK_UNSET)
+			verr(c, "must be Low, Medium, High or Critical");
+		fpath_pop(&c->path, mm);
+	}
 	fpath_pop(&c->path, m);
 }
 

@@ -61,6 +61,10 @@ struct profile {
 		enum knob extended_tokens;
 		enum knob legacy_token_secrets;
 		int64_t max_token_age;          /* -1: unset */
+		/* maxRisk: the highest RBAC risk level the pod's ServiceAccount
+		 * may have, 1 Low .. 4 Critical (the engine's enum risk_level);
+		 * PROFILE_RISK_UNSET: not judged. */
+		int8_t max_risk;
 	} identity;
 
 	struct {
@@ -95,6 +99,8 @@ struct profile {
 		int64_t grace_period;   /* -1: unset */
 	} response;
 };
+
+#define PROFILE_RISK_UNSET 0
 
 /* Limits on what one profile may hold: every list is bounded. */
 #define PROFILE_MAX_LIST 4096       /* items of any list, rules included */

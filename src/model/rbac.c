@@ -162,8 +162,14 @@ static void read_meta(struct rctx *c, const struct jval *obj, bool namespaced,
 	*uid = get_str(c, meta, "uid");
 	if (namespaced) {
 		*ns = get_str(c, meta, "namespace");
-		if (!*ns)
+		if (*ns && !str_is_dns1123_label(*ns)) {
+			size_t m2 = fpath_key(&c->path, "namespace");
+
+			rerr(c, "not a namespace name (RFC 1123 label: a-z, 0-9 and '-', at most 63)");
+			fpath_pop(&c->path, m2);
+		} else if (!*ns) {
 			*ns = rdup(c, default_ns ? default_ns : "default");
+		}
 	}
 	if (labels) {
 		size_t m2 = fpath_key(&c->path, "labels");
@@ -240,7 +246,7 @@ static void read_aggregation(struct rctx *c, const struct jval *obj, struct rbac
 	} else {
 		jval_foreach_item(sels, i, it) {
 			size_t m3 = fpath_index(&c->path, i);
-			int r = -EINVAL; (void)it; /* XXX-MERGE selector_parse(it, c->a, &c->path, c->errs, &role->aggregation[i]); */
+			int r = selector_parse(it, c->a, &c->path, c->errs, &role->aggregation[i]);
 
 			if (r == -ENOMEM)
 				c->oom = true;
@@ -305,7 +311,7 @@ static bool sa_user(struct rctx *c, const char *user, struct rbac_subject *s)
 		return false;
 	rest = user + strlen(SA_USER_PREFIX);
 	colon = strchr(rest, ':');
-	if (!colon || colon == rest || !colon[1] || strchr(colon + 1, ':'))
+	if (!colon || colon == rest || colon - rest > 63 || !colon[1] || strchr(colon + 1, ':'))
 		return false;
 	s->kind = SUBJECT_SERVICE_ACCOUNT;
 	if (!(s->namespace = arena_strndup(c->a, rest, (size_t)(colon - rest))))
@@ -337,7 +343,12 @@ static void read_subject(struct rctx *c, const struct jval *o, const char *bindi
 	if (!strcmp(kind, "ServiceAccount")) {
 		s->kind = SUBJECT_SERVICE_ACCOUNT;
 		s->namespace = ns ? ns : binding_ns;
-		if (!s->namespace) {
+		if (ns && !str_is_dns1123_label(ns)) {
+			size_t m = fpath_key(&c->path, "namespace");
+
+			rerr(c, "not a namespace name (RFC 1123 label: a-z, 0-9 and '-', at most 63)");
+			fpath_pop(&c->path, m);
+		} else if (!s->namespace) {
 			size_t m = fpath_key(&c->path, "namespace");
 
 			rerr(c, "required for a ServiceAccount subject of a ClusterRoleBinding");

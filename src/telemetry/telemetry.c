@@ -420,6 +420,12 @@ static int parse_audit_event(struct ctx *c, const struct jval *v, struct arena *
 	/* When the call was made, for "after its pod was deleted": the
 	 * stage time of a long watch may be minutes later. */
 	e.received = tel_time(str_at(v, "requestReceivedTimestamp"));
+	{
+		const struct jval *code = jval_get(jval_get(v, "responseStatus"), "code");
+
+		if (jval_is_int(code) && code->u.i > 0 && code->u.i < 1000)
+			e.code = (int)code->u.i;
+	}
 	e.ev.username = username;
 	e.ev.verb = str_at(v, "verb");
 	e.ev.api_group = str_at(ref, "apiGroup");

@@ -30,6 +30,7 @@ struct tel_event {
 	const char *bound_pod_name;     /* user.extra authentication.kubernetes.io/pod-name */
 	const char *bound_pod_uid;      /* ... /pod-uid */
 	const char *source_ip;          /* the last of sourceIPs: the connection's address */
+	int code;                       /* RT_API: responseStatus.code; 0: absent */
 	int64_t received;               /* requestReceivedTimestamp (the API server's
 	                                 * clock), epoch seconds; -1: absent */
 	const char *args;               /* exec arguments, joined (learn shows them) */

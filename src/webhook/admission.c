@@ -332,6 +332,32 @@ static bool is_terminating(const struct jval *obj)
 	return !jval_is_null(jval_get(jval_get(obj, "metadata"), "deletionTimestamp"));
 }
 
+/* identity.maxRisk needs the account's IdentityReport: without one it is
+ * not judged (no report is no evidence), and the answer says so once per
+ * profile, so nobody reads an allowed pod as a pod within its ceiling. */
+static int warn_risk_unjudged(const struct admission_policy *pol, const struct pod *pod,
+			      struct admission_response *ret)
+{
+	struct profile *const *first;
+	size_t n = profile_set_namespace(pol->profiles, pod->namespace, &first);
+	const struct risk_result *rr;
+	const char *sa = pod_service_account(pod);
+	char msg[1200], tmp[600];
+	int r = 0;
+
+	for (size_t i = 0; i < n && r == 0; i++) {
+		if (first[i]->identity.max_risk == PROFILE_RISK_UNSET || !engine_selects(first[i], pod))
+			continue;
+		if (pol->identity_risk && pol->identity_risk(pol->secret_ud, pod->namespace, sa, &rr) == 0)
+			continue;
+		snprintf(msg, sizeof(msg), "%s.serviceAccountName: ServiceAccount %s has no IdentityReport yet, "
+			 "so %s/%s identity.maxRisk is not judged", pod->spec_root, str_quote(sa, tmp, sizeof(tmp)),
+			 first[i]->namespace, first[i]->name);
+		r = admission_response_warn(ret, msg);
+	}
+	return r;
+}
+
 int admission_judge_pod(const struct admission_review *rv, const struct admission_policy *pol,
 			struct admission_response *ret)
 {
@@ -391,6 +417,7 @@ int admission_judge_pod(const struct admission_review *rv, const struct admissio
 	ret->verdict = ADM_JUDGED;
 	ctx.sa_admission_done = wk == WK_POD;
 	ctx.is_token_secret = pol->is_token_secret;
+	ctx.identity_risk = pol->identity_risk;
 	ctx.ud = pol->secret_ud;
 	findings_init(&f, 0);
 	findings_init(&old, 0);
@@ -408,6 +435,8 @@ int admission_judge_pod(const struct admission_review *rv, const struct admissio
 			r = admission_response_warn(ret, x->message);
 		}
 	}
+	if (r == 0)
+		r = warn_risk_unjudged(pol, pod, ret);
 	if (r == 0 && f.dropped) {
 		char more[96];
 

@@ -105,6 +105,11 @@ struct admission_policy {
 	/* Passed to the engine (legacy token Secrets); may be NULL. */
 	bool (*is_token_secret)(void *ud, const char *ns, const char *name);
 	void *secret_ud;
+	/* The RBAC risk of a ServiceAccount (its IdentityReport), for
+	 * identity.maxRisk; passed to the engine with @secret_ud.  NULL, or
+	 * -ENOENT for one account: no report, so maxRisk is not judged and
+	 * the answer carries a warning saying so. */
+	int (*identity_risk)(void *ud, const char *ns, const char *name, const struct risk_result **ret);
 };
 
 /* POST /validate/pods: Pods (CREATE, UPDATE, the ephemeralcontainers

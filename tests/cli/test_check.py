@@ -3,6 +3,7 @@
 input, and assert its output and exit codes (SPEC §6)."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -673,6 +674,103 @@ class JsonShape(Tmp):
         rc, out, err = run("check", "-p", ex("manifests", "good"), "-f", ex("manifests", "good"), "-o", "json")
         self.assertEqual(rc, 2)
         self.assertEqual(json.loads(out)["errors"], [{"message": "no WorkloadProfile found in the -p inputs"}])
+
+class MaxRisk(unittest.TestCase):
+    """identity.maxRisk offline: the RBAC among the manifests is judged with the controller's
+    engine, and a workload whose account is above its profile's ceiling is denied, naming each
+    finding above it and the binding it comes through (docs/identities.md)."""
+    PROFILE = """apiVersion: profileguard.io/v1alpha1
+kind: WorkloadProfile
+metadata: {name: api, namespace: pay}
+spec:
+  mode: Enforce
+  selector: {matchLabels: {app: api}}
+  identity: {maxRisk: %s}
+"""
+    MANIFESTS = """apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: app, namespace: pay}
+rules:
+- {apiGroups: [""], resources: [secrets], verbs: [get, list], resourceNames: [one]}
+- {apiGroups: [""], resources: [configmaps], verbs: ["*"]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: app, namespace: pay}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: app}
+subjects: [{kind: ServiceAccount, name: api}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api, namespace: pay}
+spec:
+  selector: {matchLabels: {app: api}}
+  template:
+    metadata: {labels: {app: api}}
+    spec: {serviceAccountName: api, containers: [{name: c, image: i}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: quiet, namespace: pay}
+spec:
+  selector: {matchLabels: {app: api}}
+  template:
+    metadata: {labels: {app: api}}
+    spec: {serviceAccountName: quiet, containers: [{name: c, image: i}]}
+"""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="pgmaxrisk-")
+
+    def tearDown(self):
+        shutil.rmtree(self.dir)
+
+    def write(self, name, text):
+        p = os.path.join(self.dir, name)
+        with open(p, "w") as f:
+            f.write(text)
+        return p
+
+    def test_denied_above_the_ceiling(self):
+        p = self.write("p.yaml", self.PROFILE % "Medium")
+        m = self.write("m.yaml", self.MANIFESTS)
+        code, out, err = run("check", "-p", p, "-f", m, "-o", "json")
+        self.assertEqual(code, 1, out + err)
+        res = {r["name"]: r for r in json.loads(out)["results"]}
+        self.assertFalse(res["api"]["allowed"])
+        v = res["api"]["violations"]
+        self.assertEqual(len(v), 1)
+        self.assertEqual(v[0]["reason"], "IdentityRiskExceeded")
+        self.assertEqual(v[0]["rule"], "identity.maxRisk")
+        # resourceNames do not narrow read-secrets; the Medium wildcard is at the ceiling, not named
+        self.assertEqual(v[0]["message"],
+                         'spec.template.spec.serviceAccountName: ServiceAccount "api" has RBAC risk Critical, '
+                         'above Medium (read-secrets (Critical): get,list secrets in pay via RoleBinding pay/app '
+                         '-> Role pay/app), not allowed by pay/api identity.maxRisk')
+        # an account no binding names has no risk: allowed
+        self.assertTrue(res["quiet"]["allowed"])
+
+    def test_at_the_ceiling_passes(self):
+        p = self.write("p.yaml", self.PROFILE % "Critical")
+        m = self.write("m.yaml", self.MANIFESTS)
+        code, out, err = run("check", "-p", p, "-f", m)
+        self.assertEqual(code, 0, out + err)
+
+    def test_without_rbac_in_the_inputs_not_judged(self):
+        p = self.write("p.yaml", self.PROFILE % "Low")
+        # the same workloads without the Role and binding: the account's risk is unknown offline
+        only_apps = "---\n".join(d for d in self.MANIFESTS.split("---\n") if "apps/v1" in d)
+        m = self.write("m2.yaml", only_apps)
+        code, out, err = run("check", "-p", p, "-f", m)
+        self.assertEqual(code, 0, out + err)
+
+    def test_bad_value(self):
+        p = self.write("p.yaml", self.PROFILE % "Severe")
+        m = self.write("m.yaml", self.MANIFESTS)
+        code, out, err = run("check", "-p", p, "-f", m)
+        self.assertEqual(code, 2, out + err)
+        self.assertIn('spec.identity.maxRisk: "Severe" must be Low, Medium, High or Critical', err)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -229,7 +229,9 @@ subjects: [{kind: User, name: "system:serviceaccount:ops:bot"}]
         self.assertEqual(rules_of(bot), [("escalate-or-bind", "bind clusterroles.rbac.authorization.k8s.io in ops",
                                           "RoleBinding ops/as-user -> ClusterRole binder")])
         # without the binder binding only read-only grants remain: Low
-        p2 = self.write("m2.yaml", open(p).read().split("---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: binder}")[0])
+        with open(p) as f:
+            head = f.read().split("---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: binder}")[0]
+        p2 = self.write("m2.yaml", head)
         doc, _ = run_json("-f", p2)
         bot = by_name(doc)["ops/bot"]
         self.assertEqual(bot["risk"]["level"], "Low")

@@ -2,7 +2,9 @@
  * (profile spec, pod, context) -> the exact messages, in order. */
 #include <check.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../lib/testutil.h"
 #include "xalloc.h"
@@ -725,6 +727,104 @@ START_TEST(test_reason_names)
 }
 END_TEST
 
+/* identity.maxRisk: the engine asks the context for the account's risk
+ * (an IdentityReport in the cluster, the manifests' RBAC offline). */
+static struct risk_result stub_risk;
+static int stub_rc;
+static char stub_asked[128];
+
+static int stub_identity_risk(void *ud, const char *ns, const char *name, const struct risk_result **ret)
+{
+	(void)ud;
+	snprintf(stub_asked, sizeof(stub_asked), "%s/%s", ns, name);
+	if (stub_rc < 0)
+		return stub_rc;
+	*ret = &stub_risk;
+	return 0;
+}
+
+static void stub_finding(size_t i, enum risk_rule rule, const char *grant, const char *via)
+{
+	stub_risk.findings[i].rule = rule;
+	snprintf(stub_risk.findings[i].grant, sizeof(stub_risk.findings[i].grant), "%s", grant);
+	snprintf(stub_risk.findings[i].via, sizeof(stub_risk.findings[i].via), "%s", via);
+	stub_risk.nfindings = i + 1;
+}
+
+START_TEST(test_max_risk)
+{
+	struct profile *prof = tu_profile("mode: Enforce, identity: {maxRisk: Medium}");
+	struct pod *pod = tu_pod(POD_HEAD "spec: {serviceAccountName: api, containers: [{name: c, image: x}]}");
+	struct engine_ctx ctx = { .sa_admission_done = true, .identity_risk = stub_identity_risk };
+	struct findings f;
+
+	memset(&stub_risk, 0, sizeof(stub_risk));
+	stub_risk.level = RISK_CRITICAL;
+	stub_finding(0, RR_READ_SECRETS, "get,list secrets in ns", "RoleBinding ns/app -> Role ns/app");
+	stub_finding(1, RR_EXEC_INTO_PODS, "create pods/exec in ns", "RoleBinding ns/dbg -> ClusterRole dbg");
+	stub_finding(2, RR_WILDCARD, "* configmaps in ns", "RoleBinding ns/app -> Role ns/app");
+	stub_rc = 0;
+	findings_init(&f, 0);
+	ck_assert_int_eq(engine_eval_profile(prof, pod, &ctx, &f), 0);
+	ck_assert_str_eq(stub_asked, "ns/api");
+	ck_assert_uint_eq(f.n, 1);
+	ck_assert_str_eq(reason_name(f.v[0].reason), "IdentityRiskExceeded");
+	ck_assert_int_eq(f.v[0].mode, MODE_ENFORCE);
+	/* only the findings above the ceiling are named, each with its binding */
+	ck_assert_str_eq(f.v[0].message, "spec.serviceAccountName: ServiceAccount \"api\" has RBAC risk Critical, "
+			 "above Medium (read-secrets (Critical): get,list secrets in ns via RoleBinding ns/app -> Role ns/app; "
+			 "exec-into-pods (High): create pods/exec in ns via RoleBinding ns/dbg -> ClusterRole dbg), "
+			 "not allowed by ns/p identity.maxRisk");
+	findings_clear(&f);
+
+	/* at the ceiling: allowed */
+	stub_risk.level = RISK_MEDIUM;
+	stub_risk.nfindings = 0;
+	stub_finding(0, RR_WILDCARD, "* configmaps in ns", "RoleBinding ns/app -> Role ns/app");
+	ck_assert_int_eq(engine_eval_profile(prof, pod, &ctx, &f), 0);
+	ck_assert_uint_eq(f.n, 0);
+	/* no report: not judged */
+	stub_risk.level = RISK_CRITICAL;
+	stub_rc = -ENOENT;
+	ck_assert_int_eq(engine_eval_profile(prof, pod, &ctx, &f), 0);
+	ck_assert_uint_eq(f.n, 0);
+	/* no source of risk at all: not judged */
+	ck_assert_int_eq(engine_eval_profile(prof, pod, NULL, &f), 0);
+	ck_assert_uint_eq(f.n, 0);
+	profile_free(prof);
+
+	/* a profile without maxRisk never asks */
+	prof = tu_profile("identity: {serviceAccountNames: [api]}");
+	stub_asked[0] = '\0';
+	stub_rc = 0;
+	ck_assert_int_eq(engine_eval_profile(prof, pod, &ctx, &f), 0);
+	ck_assert_uint_eq(f.n, 0);
+	ck_assert_str_eq(stub_asked, "");
+	profile_free(prof);
+
+	/* many findings: as many as fit, the rest counted, omitted ones too */
+	prof = tu_profile("identity: {maxRisk: Low}");
+	memset(&stub_risk, 0, sizeof(stub_risk));
+	stub_risk.level = RISK_HIGH;
+	for (size_t i = 0; i < RISK_MAX_FINDINGS; i++) {
+		char via[300];
+
+		snprintf(via, sizeof(via), "ClusterRoleBinding b%02zu -> ClusterRole %0200zu", i, i);
+		stub_finding(i, RR_CREATE_WORKLOADS, "create pods in ns", via);
+	}
+	stub_risk.omitted = 5;
+	ck_assert_int_eq(engine_eval_profile(prof, pod, &ctx, &f), 0);
+	ck_assert_uint_eq(f.n, 1);
+	ck_assert_int_eq(f.v[0].mode, MODE_AUDIT);
+	ck_assert_ptr_nonnull(strstr(f.v[0].message, " more), not allowed by ns/p identity.maxRisk"));
+	ck_assert_ptr_nonnull(strstr(f.v[0].message, "; and "));
+	ck_assert_uint_lt(strlen(f.v[0].message), 4500);
+	findings_free(&f);
+	profile_free(prof);
+	pod_free(pod);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("engine");
@@ -745,6 +845,7 @@ int main(void)
 	tcase_add_test(tc, test_finding_same);
 	tcase_add_loop_test(tc, test_phase_decides, 0, (int)(sizeof(phase_cases) / sizeof(phase_cases[0])));
 	tcase_add_test(tc, test_alloc_failures);
+	tcase_add_test(tc, test_max_risk);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

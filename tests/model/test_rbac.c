@@ -107,6 +107,10 @@ START_TEST(test_role_errors)
 			 "rules[1].verbs[0]: must be a string; rules[1].resources[0]: must not contain NUL; "
 			 "rules[2]: must be an object");
 	errlist_clear(&e);
+	ck_assert_int_eq(rbac_role_parse(J("{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"Role\","
+		"\"metadata\":{\"name\":\"r\",\"namespace\":\"Not_A_Namespace\"}}"), NULL, &e, &r), -EINVAL);
+	ck_assert_str_eq(errs_str(&e), "metadata.namespace: not a namespace name (RFC 1123 label: a-z, 0-9 and '-', at most 63)");
+	errlist_clear(&e);
 	ck_assert_int_eq(rbac_role_parse(J("{\"apiVersion\":\"v1\",\"kind\":\"Pod\"}"), NULL, &e, &r), -EINVAL);
 	ck_assert_str_eq(errs_str(&e), "kind: must be Role or ClusterRole of rbac.authorization.k8s.io");
 	errlist_free(&e);

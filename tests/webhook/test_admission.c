@@ -858,6 +858,77 @@ START_TEST(torture)
 }
 END_TEST
 
+/* identity.maxRisk at admission: judged from the account's IdentityReport
+ * (the policy's identity_risk); without one, allowed with a warning that
+ * says it was not judged. */
+static struct risk_result report;
+
+static int report_lookup(void *ud, const char *ns, const char *name, const struct risk_result **ret)
+{
+	(void)ud;
+	if (strcmp(ns, "ns") || strcmp(name, "api"))
+		return -ENOENT;
+	*ret = &report;
+	return 0;
+}
+
+START_TEST(max_risk_needs_a_report)
+{
+	struct profile_set set;
+	struct admission_policy pol = { .profiles = &set };
+	struct admission_response r;
+	struct admission_review rv;
+	struct buf out = BUF_INIT(1 << 20);
+	char err[256], *text;
+	const char *pods[] = { "api", "other" };
+
+	profile_set_init(&set);
+	ck_assert_int_eq(profile_set_add(&set, tu_profile("mode: Enforce, identity: {maxRisk: High}")), 0);
+	memset(&report, 0, sizeof(report));
+	report.level = RISK_CRITICAL;
+	report.nfindings = 1;
+	report.findings[0].rule = RR_READ_SECRETS;
+	snprintf(report.findings[0].grant, sizeof(report.findings[0].grant), "get secrets in ns");
+	snprintf(report.findings[0].via, sizeof(report.findings[0].via), "RoleBinding ns/a -> Role ns/a");
+	for (int with = 0; with < 2; with++) {
+		pol.identity_risk = with ? report_lookup : NULL;
+		for (size_t k = 0; k < 2; k++) {
+			char yaml[400];
+
+			snprintf(yaml, sizeof(yaml), "apiVersion: v1\nkind: Pod\nmetadata: {name: x, namespace: ns, "
+				 "labels: {app: a}}\nspec: {serviceAccountName: %s, containers: [{name: c, image: i}]}\n",
+				 pods[k]);
+			text = review_text("CREATE", NULL, "ns", yaml, NULL);
+			ck_assert_int_eq(admission_review_parse(text, strlen(text), &rv, err, sizeof(err)), 0);
+			admission_response_init(&r);
+			ck_assert_int_eq(admission_judge_pod(&rv, &pol, &r), 0);
+			if (with && k == 0) {
+				ck_assert(!r.allowed);
+				ck_assert_str_eq(buf_str(&r.message), "spec.serviceAccountName: ServiceAccount \"api\" has "
+						 "RBAC risk Critical, above High (read-secrets (Critical): get secrets in ns via "
+						 "RoleBinding ns/a -> Role ns/a), not allowed by ns/p identity.maxRisk");
+				ck_assert_uint_eq(r.nwarnings, 0);
+			} else {
+				char want[300];
+
+				ck_assert(r.allowed);
+				ck_assert_uint_eq(r.nwarnings, 1);
+				snprintf(want, sizeof(want), "spec.serviceAccountName: ServiceAccount \"%s\" has no "
+					 "IdentityReport yet, so ns/p identity.maxRisk is not judged", pods[k]);
+				ck_assert_str_eq(r.warnings[0], want);
+			}
+			ck_assert_int_eq(admission_response_render(&rv, &r, &out), 0);
+			buf_reset(&out);
+			admission_response_free(&r);
+			admission_review_free(&rv);
+			free(text);
+		}
+	}
+	buf_free(&out);
+	profile_set_free(&set);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("admission");
@@ -882,6 +953,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, update_keeps_preexisting_as_warnings);
 	tcase_add_test(tc, update_same_prefix_is_new);
 	tcase_add_test(tc, borrowed_identity_denied);
+	tcase_add_test(tc, max_risk_needs_a_report);
 	tcase_add_loop_test(tc, allowed_verdicts, 0, (int)(sizeof(verdict_cases) / sizeof(verdict_cases[0])));
 	tcase_add_test(tc, dry_run_judged);
 	tcase_add_test(tc, ignored_namespace);
