@@ -451,7 +451,7 @@ static int load_audit(struct inv *v, const char *path)
 int cmd_identities(int argc, char **argv)
 {
 	static const char synopsis[] =
-		"identities -f MANIFESTS [-f AUDIT_EVENTS] [-n NS] [-o text|json] [--fail-on LEVEL]\n\n"
+		"-f MANIFESTS [-f AUDIT_EVENTS] [-n NS] [-o text|json] [--fail-on LEVEL]\n\n"
 		"The identity inventory of a set of manifests: every ServiceAccount they define or a\n"
 		"pod template names, what the Roles, ClusterRoles and bindings in them grant it, its\n"
 		"risk findings (the controller's rules), pods, workloads and tokens, and, from captured\n"
