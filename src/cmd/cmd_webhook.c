@@ -44,6 +44,7 @@ struct webhook_opts {
 	long shutdown_delay;
 	long shutdown_timeout;
 	bool watch_token_secrets;
+	bool watch_identity_reports;
 };
 
 struct webhook_run {
@@ -221,6 +222,7 @@ int cmd_webhook(int argc, char **argv)
 		{ "judge-threads", 0, FLAG_INT, &o.judge_threads, "N", "threads judging reviews, off the connection threads (default: two per CPU)" },
 		{ "judge-threads-per-namespace", 0, FLAG_INT, &o.judge_threads_per_ns, "N", "of those, how many one namespace's reviews may hold at once (default: half; never all)" },
 		{ "watch-token-secrets", 0, FLAG_BOOL, &o.watch_token_secrets, NULL, "watch token Secrets' names for legacyTokenSecrets (needs list/watch on Secrets)" },
+		{ "watch-identity-reports", 0, FLAG_BOOL, &o.watch_identity_reports, NULL, "watch IdentityReports for identity.maxRisk (needs their CRD and list/watch on identityreports)" },
 		{ "shutdown-delay", 0, FLAG_INT, &o.shutdown_delay, "SECONDS", "on SIGTERM, keep serving (not ready) this long first (default 5)" },
 		{ "shutdown-timeout", 0, FLAG_INT, &o.shutdown_timeout, "SECONDS", "then wait this long for requests in flight (default 10)" },
 		KUBE_API_FLAGS(&o.api),
@@ -290,6 +292,7 @@ int cmd_webhook(int argc, char **argv)
 			.ignored_ns = (const char *const *)ignored,
 			.nignored = nignored,
 			.watch_token_secrets = o.watch_token_secrets,
+			.watch_identity_reports = o.watch_identity_reports,
 			.client_opts = &client_opts,
 		};
 

@@ -100,6 +100,17 @@ const char *risk_rule_name(enum risk_rule r)
 	return (unsigned)r < RR__COUNT ? rules[r].name : "unknown";
 }
 
+int risk_rule_parse(const char *s, enum risk_rule *ret)
+{
+	for (int k = 0; s && k < RR__COUNT; k++) {
+		if (!strcmp(s, rules[k].name)) {
+			*ret = (enum risk_rule)k;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
 enum risk_level risk_rule_severity(enum risk_rule r)
 {
 	return (unsigned)r < RR__COUNT ? rules[r].severity : RISK_NONE;

@@ -37,6 +37,8 @@ enum risk_rule {
 };
 
 const char *risk_rule_name(enum risk_rule r);          /* "read-secrets" */
+/* The rule of that name; -EINVAL for none. */
+int risk_rule_parse(const char *s, enum risk_rule *ret);
 enum risk_level risk_rule_severity(enum risk_rule r);
 
 /* One rule granted to an account, and the way it comes. */

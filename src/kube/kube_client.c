@@ -58,6 +58,8 @@ const struct kube_resource kube_res_secrets = { "", "v1", "secrets", "Secret", t
 const struct kube_resource kube_res_namespaces = { "", "v1", "namespaces", "Namespace", false };
 const struct kube_resource kube_res_workloadprofiles =
 	{ "profileguard.io", "v1alpha1", "workloadprofiles", "WorkloadProfile", true };
+const struct kube_resource kube_res_identityreports =
+	{ "profileguard.io", "v1alpha1", "identityreports", "IdentityReport", true };
 const struct kube_resource kube_res_leases =
 	{ "coordination.k8s.io", "v1", "leases", "Lease", true };
 const struct kube_resource kube_res_events = { "events.k8s.io", "v1", "events", "Event", true };

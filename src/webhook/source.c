@@ -152,6 +152,14 @@ bool source_ns_ignored(const struct profile_source *src, const struct profile_sn
 	       bsearch(&ns, snap->ignored_ns, snap->nignored, sizeof(char *), str_ptr_cmp) != NULL;
 }
 
+int source_identity_risk(struct profile_source *src, const char *ns, const char *name,
+			 const struct risk_result **ret)
+{
+	if (!src->ops || !src->ops->identity_risk)
+		return -ENOENT;
+	return src->ops->identity_risk(src, ns, name, ret);
+}
+
 bool source_is_token_secret(struct profile_source *src, const struct profile_snapshot *snap,
 			    const char *ns, const char *name)
 {

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "profile.h"
+#include "risk.h"
 
 struct kube_client_opts;
 
@@ -49,6 +50,11 @@ struct profile_source_ops {
 	/* Whether @ns/@name is a legacy service-account token Secret; NULL:
 	 * look in the snapshot's list. */
 	bool (*is_token_secret)(struct profile_source *src, const char *ns, const char *name);
+	/* The RBAC risk of the ServiceAccount @ns/@name from its
+	 * IdentityReport: 0 with *@ret (valid until this thread's next call),
+	 * -ENOENT when there is none.  NULL: no reports known. */
+	int (*identity_risk)(struct profile_source *src, const char *ns, const char *name,
+			     const struct risk_result **ret);
 };
 
 /* Called after every publication (from the publishing thread), e.g. to
@@ -97,6 +103,11 @@ bool source_ready(const struct profile_source *src);
  * of type kubernetes.io/service-account-token, as far as @src knows. */
 bool source_is_token_secret(struct profile_source *src, const struct profile_snapshot *snap,
 			    const char *ns, const char *name);
+
+/* For identity.maxRisk: the account's risk from its IdentityReport, as
+ * the source's identity_risk op says; -ENOENT when the source has none. */
+int source_identity_risk(struct profile_source *src, const char *ns, const char *name,
+			 const struct risk_result **ret);
 
 int source_start(struct profile_source *src);
 void source_stop(struct profile_source *src);
@@ -147,6 +158,10 @@ struct source_kube_opts {
 	 * the cluster wants legacyTokenSecrets enforced at admission (the
 	 * controller enforces it on running pods either way). */
 	bool watch_token_secrets;
+	/* Watch IdentityReports for identity.maxRisk (needs their CRD and
+	 * list/watch on identityreports).  Off: maxRisk is never judged at
+	 * admission, and a pod under a profile with it gets a warning. */
+	bool watch_identity_reports;
 	/* The API client's pacing and limits (borrowed, copied); NULL: its
 	 * defaults (kube_client_opts_default). */
 	const struct kube_client_opts *client_opts;

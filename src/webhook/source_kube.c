@@ -32,6 +32,7 @@ struct kube_source {
 	struct kube_informer *profiles;
 	struct kube_informer *namespaces;
 	struct kube_informer *secrets;          /* token Secrets, metadata only */
+	struct kube_informer *reports;          /* IdentityReports: each account's risk */
 	char **static_ignored;
 	size_t nstatic;
 	pthread_mutex_t rebuild_lock;
@@ -328,6 +329,112 @@ static void on_error(void *ud, int err, const struct kube_error *e)
 	      "code", code, "reason", e ? e->reason : "", "message", e ? e->message : "", NULL);
 }
 
+/* ---- IdentityReports ------------------------------------------------------------ */
+
+/* The informer's value for an IdentityReport: its risk only, compact (a
+ * few hundred bytes), expanded into a risk_result per lookup. */
+struct kreport {
+	uint8_t level;                  /* enum risk_level */
+	uint8_t nfindings;
+	uint32_t omitted;
+	struct {
+		uint8_t rule;           /* enum risk_rule */
+		const char *grant;      /* in this allocation */
+		const char *via;
+	} f[];
+};
+
+/* A report without a risk yet (just created) decodes to no value: the
+ * account reads as having no report.  A report over the CRD's bounds is
+ * refused (counted by the informer), never cut. */
+static int decode_report(void *ud, const struct jval *obj, void **ret)
+{
+	const struct jval *risk = jval_get(jval_get(obj, "status"), "risk");
+	const struct jval *fs = jval_get(risk, "findings"), *it;
+	enum risk_level level;
+	struct kreport *k;
+	size_t i, n = jval_size(fs), strings = 0, nk = 0;
+	char *p;
+
+	(void)ud;
+	if (risk_level_parse(jval_cstr(jval_get(risk, "level")), &level) < 0)
+		return -EINVAL;
+	if (n > RISK_MAX_FINDINGS)
+		return -E2BIG;
+	jval_foreach_item(fs, i, it) {
+		const char *g = jval_cstr(jval_get(it, "grant")), *v = jval_cstr(jval_get(it, "via"));
+
+		if ((g && strlen(g) >= RISK_GRANT_TEXT) || (v && strlen(v) >= RISK_VIA_TEXT))
+			return -E2BIG;
+		strings += (g ? strlen(g) : 0) + (v ? strlen(v) : 0) + 2;
+	}
+	k = pg_malloc(sizeof(*k) + n * sizeof(k->f[0]) + strings);
+	if (!k)
+		return -ENOMEM;
+	k->level = (uint8_t)level;
+	k->omitted = 0;
+	p = (char *)&k->f[n];
+	jval_foreach_item(fs, i, it) {
+		const char *g = jval_cstr(jval_get(it, "grant")), *v = jval_cstr(jval_get(it, "via"));
+		enum risk_rule rule;
+		size_t lg = g ? strlen(g) : 0, lv = v ? strlen(v) : 0;
+
+		/* A rule this version does not know (a newer controller's)
+		 * still counts in the level; it is counted, not named. */
+		if (risk_rule_parse(jval_cstr(jval_get(it, "rule")), &rule) < 0) {
+			k->omitted++;
+			continue;
+		}
+		k->f[nk].rule = (uint8_t)rule;
+		k->f[nk].grant = memcpy(p, g ? g : "", lg + 1);
+		p += lg + 1;
+		k->f[nk].via = memcpy(p, v ? v : "", lv + 1);
+		p += lv + 1;
+		nk++;
+	}
+	{
+		const struct jval *om = jval_get(risk, "findingsOmitted");
+
+		if (jval_is_int(om) && om->u.i > 0 && om->u.i < UINT32_MAX - k->omitted)
+			k->omitted += (uint32_t)om->u.i;
+	}
+	k->nfindings = (uint8_t)nk;
+	*ret = k;
+	return 0;
+}
+
+static void free_report(void *ud, void *data)
+{
+	(void)ud;
+	pg_free(data);
+}
+
+static int kube_identity_risk(struct profile_source *src, const char *ns, const char *name,
+			      const struct risk_result **ret)
+{
+	/* One per judging thread: the engine reads it within the call. */
+	static _Thread_local struct risk_result res;
+	struct kube_source *ks = src->impl;
+	struct kube_object *o;
+	const struct kreport *k;
+
+	if (!ks->reports || !(o = kube_informer_get(ks->reports, ns, name)))
+		return -ENOENT;
+	k = kube_object_data(o);
+	memset(&res, 0, sizeof(res));
+	res.level = (enum risk_level)k->level;
+	for (size_t i = 0; i < k->nfindings; i++) {
+		res.findings[i].rule = (enum risk_rule)k->f[i].rule;
+		snprintf(res.findings[i].grant, sizeof(res.findings[i].grant), "%s", k->f[i].grant);
+		snprintf(res.findings[i].via, sizeof(res.findings[i].via), "%s", k->f[i].via);
+	}
+	res.nfindings = k->nfindings;
+	res.omitted = k->omitted;
+	kube_object_unref(o);
+	*ret = &res;
+	return 0;
+}
+
 /* ---- the source ------------------------------------------------------------------ */
 
 static int kube_start(struct profile_source *src)
@@ -340,12 +447,16 @@ static int kube_start(struct profile_source *src)
 	r = kube_informer_start(ks->namespaces);
 	if (r == 0 && ks->secrets)
 		r = kube_informer_start(ks->secrets);
+	if (r == 0 && ks->reports)
+		r = kube_informer_start(ks->reports);
 	if (r == 0)
 		r = kube_informer_start(ks->profiles);
 	if (r < 0) {
 		kube_informer_stop(ks->namespaces);
 		if (ks->secrets)
 			kube_informer_stop(ks->secrets);
+		if (ks->reports)
+			kube_informer_stop(ks->reports);
 		return r;
 	}
 	ks->started = true;
@@ -362,6 +473,8 @@ static void kube_stop(struct profile_source *src)
 	kube_informer_stop(ks->namespaces);
 	if (ks->secrets)
 		kube_informer_stop(ks->secrets);
+	if (ks->reports)
+		kube_informer_stop(ks->reports);
 	ks->started = false;
 }
 
@@ -378,6 +491,7 @@ static void kube_destroy(struct profile_source *src)
 	kube_informer_free(ks->profiles);
 	kube_informer_free(ks->namespaces);
 	kube_informer_free(ks->secrets);
+	kube_informer_free(ks->reports);
 	kube_client_free(ks->client);
 	kubeconfig_free(ks->cfg);
 	for (size_t i = 0; i < ks->nstatic; i++)
@@ -406,6 +520,7 @@ static const struct profile_source_ops kube_ops = {
 	.stop = kube_stop,
 	.destroy = kube_destroy,
 	.is_token_secret = kube_is_token_secret,
+	.identity_risk = kube_identity_risk,
 };
 
 struct kube_informer *source_kube_informer(struct profile_source *src, int which)
@@ -415,7 +530,29 @@ struct kube_informer *source_kube_informer(struct profile_source *src, int which
 	if (!src || src->ops != &kube_ops)
 		return NULL;
 	ks = src->impl;
-	return which == 0 ? ks->profiles : which == 1 ? ks->namespaces : which == 2 ? ks->secrets : NULL;
+	return which == 0 ? ks->profiles : which == 1 ? ks->namespaces : which == 2 ? ks->secrets :
+	       which == 3 ? ks->reports : NULL;
+}
+
+/* One informer of the source.  @h NULL: errors are logged, nothing else
+ * (a live lookup); else @h with @on_synced. */
+static int informer(struct kube_source *ks, const struct kube_resource *res, const char *label_selector,
+		    const char *field_selector, bool metadata_only, kube_decode_fn decode, kube_free_fn free_fn,
+		    const struct kube_informer_handlers *h, void (*on_synced)(void *ud), struct kube_informer **ret)
+{
+	struct kube_informer_opts o = {
+		.resource = res, .name = res->plural, .label_selector = label_selector,
+		.field_selector = field_selector, .metadata_only = metadata_only,
+		.decode = decode, .free_data = free_fn, .decode_ud = ks,
+	};
+
+	if (h) {
+		o.handlers = *h;
+		o.handlers.on_synced = on_synced;
+	} else {
+		o.handlers.on_error = on_error;
+	}
+	return kube_informer_new(ks->client, &o, ret);
 }
 
 int source_kube_new(const struct source_kube_opts *o, const char *own_namespace,
@@ -425,7 +562,6 @@ int source_kube_new(const struct source_kube_opts *o, const char *own_namespace,
 		.on_add = on_add, .on_update = on_update, .on_delete = on_delete,
 		.on_error = on_error,
 	};
-	struct kube_informer_opts po = { 0 }, no = { 0 }, so = { 0 };
 	struct kube_source *ks;
 	struct errlist errs;
 	int r;
@@ -467,40 +603,21 @@ int source_kube_new(const struct source_kube_opts *o, const char *own_namespace,
 	}
 	h.ud = ks;
 
-	po.resource = &kube_res_workloadprofiles;
-	po.name = "workloadprofiles";
-	po.decode = decode_profile;
-	po.free_data = free_profile;
-	po.decode_ud = ks;
-	po.handlers = h;
-	po.handlers.on_synced = on_profiles_synced;
-	r = kube_informer_new(ks->client, &po, &ks->profiles);
-	if (r < 0)
-		goto informer_fail;
-
-	no.resource = &kube_res_namespaces;
-	no.name = "namespaces";
-	no.label_selector = SOURCE_IGNORE_SELECTOR;
-	no.metadata_only = true;
-	no.decode = kube_decode_meta;
-	no.free_data = kube_free_meta;
-	no.handlers = h;
-	no.handlers.on_synced = on_namespaces_synced;
-	r = kube_informer_new(ks->client, &no, &ks->namespaces);
-	if (r < 0)
-		goto informer_fail;
-
-	if (!o->watch_token_secrets)
-		return 0;
-	/* Names only (never data), and no rebuild: the lookup is live. */
-	so.resource = &kube_res_secrets;
-	so.name = "secrets";
-	so.field_selector = "type=kubernetes.io/service-account-token";
-	so.metadata_only = true;
-	so.decode = kube_decode_meta;
-	so.free_data = kube_free_meta;
-	so.handlers.on_error = on_error;
-	r = kube_informer_new(ks->client, &so, &ks->secrets);
+	r = informer(ks, &kube_res_workloadprofiles, NULL, NULL, false, decode_profile, free_profile,
+		     &h, on_profiles_synced, &ks->profiles);
+	if (r == 0)
+		r = informer(ks, &kube_res_namespaces, SOURCE_IGNORE_SELECTOR, NULL, true, kube_decode_meta,
+			     kube_free_meta, &h, on_namespaces_synced, &ks->namespaces);
+	/* IdentityReports: risk only, and no rebuild: the lookup is live.
+	 * Not part of readiness: without a report, maxRisk is not judged
+	 * (and said so), nothing is refused. */
+	if (r == 0 && o->watch_identity_reports)
+		r = informer(ks, &kube_res_identityreports, NULL, NULL, false, decode_report, free_report,
+			     NULL, NULL, &ks->reports);
+	/* Token Secrets: names only (never data), and no rebuild either. */
+	if (r == 0 && o->watch_token_secrets)
+		r = informer(ks, &kube_res_secrets, NULL, "type=kubernetes.io/service-account-token", true,
+			     kube_decode_meta, kube_free_meta, NULL, NULL, &ks->secrets);
 	if (r < 0)
 		goto informer_fail;
 	return 0;

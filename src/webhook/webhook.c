@@ -92,6 +92,13 @@ static bool token_secret(void *ud, const char *ns, const char *name)
 	return source_is_token_secret(n->src, n->snap, ns, name);
 }
 
+static int identity_risk(void *ud, const char *ns, const char *name, const struct risk_result **ret)
+{
+	struct ns_check *n = ud;
+
+	return source_identity_risk(n->src, ns, name, ret);
+}
+
 static void log_decision( const struct admission_review *rv,
 			 const struct admission_response *r)
 {
@@ -172,6 +179,7 @@ static unsigned work(void *ud, void *job, int64_t t0_ns, double deadline,
 		pol.ns_ignored = ns_ignored;
 		pol.ud = &nc;
 		pol.is_token_secret = token_secret;
+		pol.identity_risk = identity_risk;
 		pol.secret_ud = &nc;
 		e = admission_judge_pod(rv, &pol, &r);
 		source_release(nc.snap);

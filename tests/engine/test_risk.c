@@ -308,6 +308,18 @@ START_TEST(test_level_names)
 	ck_assert_int_eq(risk_level_parse("critical", &l), -EINVAL);
 	ck_assert_int_eq(risk_level_parse(NULL, &l), -EINVAL);
 	ck_assert_str_eq(risk_rule_name(RR_READ_SECRETS), "read-secrets");
+	for (int k = 0; k < RR__COUNT; k++) {
+		enum risk_rule r;
+
+		ck_assert_int_eq(risk_rule_parse(risk_rule_name((enum risk_rule)k), &r), 0);
+		ck_assert_int_eq(r, k);
+	}
+	{
+		enum risk_rule r;
+
+		ck_assert_int_eq(risk_rule_parse("read_secrets", &r), -EINVAL);
+		ck_assert_int_eq(risk_rule_parse(NULL, &r), -EINVAL);
+	}
 	ck_assert_int_eq(risk_rule_severity(RR_WILDCARD), RISK_MEDIUM);
 	ck_assert_int_eq(risk_rule_severity(RR_READ_ONLY), RISK_LOW);
 }
