@@ -1251,6 +1251,90 @@ class KubeSource(unittest.TestCase):
         self.assertRegex(body.decode(), r'profileguard_watch_restarts_total\{resource="workloadprofiles"\} [1-9]')
 
 
+IDR = "/apis/profileguard.io/v1alpha1/namespaces/%s/identityreports"
+
+
+class IdentityReports(unittest.TestCase):
+    """identity.maxRisk at admission from IdentityReports (--watch-identity-reports): a report
+    above the ceiling denies, naming its findings; no report (or none yet) allows with a warning;
+    a report that changes or goes away is seen live."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = scratch("pg-webhook-idr-")
+        prof = {"apiVersion": "profileguard.io/v1alpha1", "kind": "WorkloadProfile",
+                "metadata": {"name": "ceiling", "namespace": "team"},
+                "spec": {"selector": {"matchLabels": {"app": "t"}}, "mode": "Enforce",
+                         "identity": {"maxRisk": "High"}}}
+        cls.api = standin(cls.tmp, [h.namespace("team"), prof])
+        crt, key = CERTS.mint_server("webhook-idr")
+        cls.server = start_webhook(cls.tmp, crt, key, None,
+                                   ["--kubeconfig", cls.api.kubeconfig, "--namespace", "profileguard-system",
+                                    "--watch-identity-reports"])
+        cls.client = Client(cls.server.port)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.client.close()
+        rc = cls.server.stop()
+        cls.api.stop()
+        assert rc == 0, "webhook exit status %r" % rc
+
+    def pod(self, sa):
+        return {"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": "p", "namespace": "team", "labels": {"app": "t"}},
+                "spec": {"serviceAccountName": sa, "containers": [{"name": "c", "image": "i"}]}}
+
+    def wait_decision(self, obj, pred, timeout=10):
+        deadline = time.time() + timeout
+        while True:
+            r = self.client.review(review(obj))
+            if pred(r):
+                return r
+            if time.time() > deadline:
+                self.fail("decision never became the expected one: %r" % r)
+            time.sleep(0.1)
+
+    def set_status(self, name, level, findings):
+        self.api.kube("PATCH", IDR % "team" + "/" + name + "/status",
+                      {"status": {"state": "Active", "pods": 1,
+                                  "risk": {"level": level, "findings": findings}}},
+                      ctype="application/merge-patch+json")
+
+    def test_max_risk(self):
+        self.wait_decision(self.pod("api"), lambda r: r.get("allowed"))
+        warn = ('spec.serviceAccountName: ServiceAccount "api" has no IdentityReport yet, so '
+                'team/ceiling identity.maxRisk is not judged')
+        r = self.client.review(review(self.pod("api")))
+        self.assertEqual((r["allowed"], r.get("warnings")), (True, [warn]))
+        # the report appears (its status written as the controller does: after creation)
+        self.api.kube("POST", IDR % "team", {"apiVersion": "profileguard.io/v1alpha1", "kind": "IdentityReport",
+                                             "metadata": {"name": "api", "namespace": "team"}})
+        self.set_status("api", "Critical", [
+            {"rule": "read-secrets", "severity": "Critical", "grant": "get,list secrets in team",
+             "via": "RoleBinding team/app -> Role team/app"},
+            {"rule": "wildcard", "severity": "Medium", "grant": "* configmaps in team",
+             "via": "RoleBinding team/app -> Role team/app"}])
+        r = self.wait_decision(self.pod("api"), lambda r: not r["allowed"])
+        self.assertEqual(r["status"]["message"],
+                         'spec.serviceAccountName: ServiceAccount "api" has RBAC risk Critical, above High '
+                         '(read-secrets (Critical): get,list secrets in team via RoleBinding team/app -> Role team/app), '
+                         'not allowed by team/ceiling identity.maxRisk')
+        # another account of the namespace has no report: allowed, warned
+        r = self.client.review(review(self.pod("other")))
+        self.assertTrue(r["allowed"])
+        self.assertEqual(r["warnings"], [warn.replace('"api"', '"other"')])
+        # the grant is narrowed: the report says Medium, at or under the ceiling
+        self.set_status("api", "Medium", [{"rule": "wildcard", "severity": "Medium",
+                                           "grant": "* configmaps in team", "via": "RoleBinding team/app -> Role team/app"}])
+        r = self.wait_decision(self.pod("api"), lambda r: r["allowed"])
+        self.assertNotIn("warnings", r)
+        # the account is deleted with its report: not judged again
+        self.api.kube("DELETE", IDR % "team" + "/api")
+        r = self.wait_decision(self.pod("api"), lambda r: r.get("warnings") == [warn])
+        self.assertTrue(r["allowed"])
+
+
 class KubeApiFlags(unittest.TestCase):
     """--kube-api-qps/--kube-api-burst: the webhook's API client keeps to
     them (its three informers' lists and watches spread over seconds), and
