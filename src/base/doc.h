@@ -1,4 +1,4 @@
-/* doc.h - YAML and JSON documents to jansson values.
+/* doc.h - YAML and JSON documents to jansson values, or to jval trees.
  * One reader for every input: profiles, manifests, kubeconfig, fixtures.
  * YAML follows what kubectl does (sigs.k8s.io/yaml: YAML 1.1 scalars, so
  * `yes` is true and `0644` is octal), anchors and merge keys included, with

@@ -1,9 +1,11 @@
-/* jval.h - a fast, read-only JSON reader into one arena, for the hot
- * paths: AdmissionReviews at the webhook and pod lists/watches in the
- * informer.  Jansson (45 MB/s here, a malloc per node) stays for cold
- * paths; this reader does one pass, no per-node malloc, and is strict:
- * valid UTF-8, no duplicate keys (a key read twice is how a parser
- * differential smuggles a field past a policy), bounded depth. */
+/* jval.h - a fast, read-only JSON reader into one arena: the one tree the
+ * model reads (profiles, selectors, pods, manifests), from AdmissionReviews
+ * at the webhook, list pages and watch events in every informer, and YAML
+ * documents copied over by doc_parse_jval().  Jansson (45 MB/s here, a
+ * malloc per node) stays for writing and cold paths; this reader does one
+ * pass, no per-node malloc, and is strict: valid UTF-8, no duplicate keys
+ * (a key read twice is how a parser differential smuggles a field past a
+ * policy), bounded depth. */
 #ifndef PG_JVAL_H
 #define PG_JVAL_H
 
@@ -58,7 +60,8 @@ struct jval_error {
  * bad input, -E2BIG for a limit hit, -ENOMEM. */
 int jval_parse(const char *data, size_t len, const struct jval_limits *lim, struct arena *a,
 	       const struct jval **ret_val, struct jval_error *err);
-/* Copies a jansson value into @a (the YAML path uses it). */
+/* Copies a jansson value into @a (the YAML path uses it): -EINVAL for a
+ * key holding a NUL, -E2BIG past a depth of 128, -ENOMEM. */
 int jval_from_json(json_t *j, struct arena *a, const struct jval **ret_val);
 /* A new jansson value equal to @v (NULs in strings kept), for writing
  * out or measuring what was read: NULL on allocation failure or past a

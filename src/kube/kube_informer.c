@@ -216,6 +216,9 @@ struct kube_informer {
 	struct kube_informer_opts o;
 	char *name, *namespace, *label_selector, *field_selector;
 	char *path;                     /* the collection's path */
+	/* What list items lack (fill_kind): strings in av_text and static. */
+	struct jval kind, api_version;
+	char *av_text;
 
 	pthread_rwlock_t lock;          /* guards cache for readers */
 	struct ktable cache;
@@ -295,7 +298,17 @@ int kube_informer_new(struct kube_client *c, const struct kube_informer_opts *o,
 	inf->o.field_selector = inf->field_selector;
 	if (!oom && kube_path(&path, o->resource, inf->namespace, NULL, NULL) == 0)
 		inf->path = buf_steal(&path);
+	buf_reset(&path);
+	if (inf->o.metadata_only)
+		inf->av_text = dup_opt("meta.k8s.io/v1", &oom);
+	else if (!oom && kube_api_version(&path, o->resource) == 0)
+		inf->av_text = buf_steal(&path);
 	buf_free(&path);
+	inf->kind = (struct jval){ .type = JV_STRING, .u.s = inf->o.metadata_only ? "PartialObjectMetadata"
+										 : o->resource->kind };
+	inf->kind.n = (uint32_t)strlen(inf->kind.u.s);
+	inf->api_version = (struct jval){ .type = JV_STRING, .u.s = inf->av_text ? inf->av_text : "" };
+	inf->api_version.n = (uint32_t)strlen(inf->api_version.u.s);
 	buf_init(&inf->rv, RV_MAX);
 	kube_lines_init(&inf->lines, inf->o.max_line);
 	pthread_rwlock_init(&inf->lock, NULL);
@@ -304,7 +317,7 @@ int kube_informer_new(struct kube_client *c, const struct kube_informer_opts *o,
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&inf->cond, &ca);
 	pthread_condattr_destroy(&ca);
-	if (oom || !inf->path) {
+	if (oom || !inf->path || !inf->av_text) {
 		kube_informer_free(inf);
 		return -ENOMEM;
 	}
@@ -328,6 +341,7 @@ struct kube_informer *kube_informer_free(struct kube_informer *inf)
 	pg_free(inf->label_selector);
 	pg_free(inf->field_selector);
 	pg_free(inf->path);
+	pg_free(inf->av_text);
 	pg_free(inf);
 	return NULL;
 }
@@ -471,32 +485,37 @@ static const char *meta_str(const struct jval *meta, const char *key)
 }
 
 /* List items come without kind and apiVersion; decoders want them.  The
- * item is copied shallowly into @a (its own arena) with both added. */
+ * item's top level is copied into @a (its own arena) with kind appended
+ * and apiVersion set (in place when present), as jansson's set would. */
 static int fill_kind(struct kube_informer *inf, struct arena *a, const struct jval **obj)
 {
-	struct jval kind = { .type = JV_STRING }, av = { .type = JV_STRING };
-	struct buf avb = BUF_INIT(256);
+	const struct jval *src = *obj;
+	size_t n = jval_size(src), k = n;
+	struct jmember *m;
 	struct jval *o;
-	int r = 0;
 
-	if (jval_get(*obj, "kind"))
+	if (!jval_is_object(src) || jval_get(src, "kind"))
 		return 0;
-	if (inf->o.metadata_only) {
-		kind.u.s = "PartialObjectMetadata";
-		av.u.s = "meta.k8s.io/v1";
-	} else {
-		kind.u.s = inf->o.resource->kind;
-		r = kube_api_version(&avb, inf->o.resource);
-		av.u.s = r == 0 ? arena_strdup(a, buf_str(&avb)) : NULL;
+	o = arena_alloc(a, sizeof(*o));
+	m = arena_alloc(a, (n + 2) * sizeof(*m));
+	if (!o || !m)
+		return -ENOMEM;
+	if (n)
+		memcpy(m, src->u.members, n * sizeof(*m));
+	m[k].key = "kind";
+	m[k++].val = inf->kind;
+	for (size_t i = 0; i <= n; i++) {
+		if (i == n) {
+			m[k].key = "apiVersion";
+			m[k++].val = inf->api_version;
+		} else if (strcmp(m[i].key, "apiVersion") == 0) {
+			m[i].val = inf->api_version;
+			break;
+		}
 	}
-	buf_free(&avb);
-	if (!av.u.s)
-		return -ENOMEM;
-	kind.n = (uint32_t)strlen(kind.u.s);
-	av.n = (uint32_t)strlen(av.u.s);
-	o = jval_object_copy(a, *obj);
-	if (!o || jval_object_set(a, o, "kind", &kind) < 0 || jval_object_set(a, o, "apiVersion", &av) < 0)
-		return -ENOMEM;
+	*o = *src;
+	o->u.members = m;
+	o->n = (uint32_t)k;
 	*obj = o;
 	return 0;
 }

@@ -153,7 +153,7 @@ static const char *skip_string(const char *p, const char *end)
 }
 
 /* The end of the JSON value at @p, or NULL when it is cut or malformed at
- * the structural level (jansson checks the rest when the value is parsed).
+ * the structural level (jval checks the rest when the value is parsed).
  * Iterative: nesting is only counted, never recursed into. */
 static const char *skip_value(const char *p, const char *end, unsigned max_depth)
 {
