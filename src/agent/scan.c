@@ -244,7 +244,7 @@ static int netns_get(struct scan *s, int pfd, const char *pid, struct netns **re
 {
 	char key[64];
 	long n = procfs_readlink_at(pfd, "ns/net", key, sizeof(key));
-	struct kent *e;
+	struct ktab_entry *e;
 	struct netns *ns;
 	uint64_t h;
 
@@ -438,7 +438,7 @@ static int nets_collect(struct scan *s)
 	int r = 0;
 
 	for (size_t i = 0; i < s->nets.cap; i++) {
-		struct kent *e = &s->nets.tab[i];
+		struct ktab_entry *e = &s->nets.tab[i];
 		struct netns *n = e->val;
 
 		if (!e->key)
@@ -540,7 +540,7 @@ static struct ctr *ctr_free(struct ctr *c)
 static int ctr_get(struct scan *s, const struct cgroup_ident *id, struct ctr **ret)
 {
 	uint64_t h = ktab_hash(s->seed, id->container_id, CGROUP_CONTAINER_ID_LEN);
-	struct kent *e = ktab_find(&s->ctrs, h, id->container_id, CGROUP_CONTAINER_ID_LEN);
+	struct ktab_entry *e = ktab_find(&s->ctrs, h, id->container_id, CGROUP_CONTAINER_ID_LEN);
 	struct ctr *c;
 
 	if (e) {
@@ -574,7 +574,7 @@ static int ctrs_collect(struct scan *s)
 	struct ktab keep = { 0 };
 
 	for (size_t i = 0; i < s->ctrs.cap; i++) {
-		struct kent *e = &s->ctrs.tab[i];
+		struct ktab_entry *e = &s->ctrs.tab[i];
 		struct ctr *c = e->val;
 
 		if (!e->key)

@@ -198,7 +198,7 @@ int cmd_controller(int argc, char **argv)
 	struct controller_opts o = {
 		.lease_name = "profileguard-controller",
 		.max_actions = 30,
-		.tel_max_conns = TELEMETRY_MAX_CONNECTIONS,
+		.tel_max_conns = TELEMETRY_OPS_MAX_CONNECTIONS,
 		.tel_max_conns_per_ip = -1,
 		.tel_request_timeout = HTTP_SERVER_DEFAULT_REQUEST_TIMEOUT,
 	};

@@ -541,7 +541,7 @@ static int case_add_findings(struct tcase *c, const struct findings *f)
 	return 0;
 }
 
-static int on_item(void *ud, const struct judge_item *it, const struct findings *f, const struct judged_by *jb)
+static int on_item(void *ud, const struct judge_item *it, const struct findings *f, const struct judge_by *jb)
 {
 	struct suite *s = ud;
 
