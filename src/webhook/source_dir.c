@@ -266,7 +266,7 @@ static void dir_stop(struct profile_source *src)
 {
 	struct dir_source *ds = src->impl;
 
-	if (!ds->running)
+	if (!ds || !ds->running)        /* half built: nothing started */
 		return;
 	pthread_mutex_lock(&ds->stop_lock);
 	ds->stopping = true;
