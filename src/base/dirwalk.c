@@ -61,6 +61,8 @@ static int walk(const struct dirwalk *w, const char *dir, int depth)
 
 	if (depth > w->max_depth)
 		return w->fail(w->ud, DIRWALK_TOO_DEEP, dir, 0);
+	if (w->dir && (r = w->dir(w->ud, dir)) < 0)
+		return r;
 	if (!(d = opendir(dir)))
 		return w->fail(w->ud, DIRWALK_OPEN, dir, errno);
 	r = read_names(d, dir, &names, &n);
@@ -72,7 +74,7 @@ static int walk(const struct dirwalk *w, const char *dir, int depth)
 		else if (S_ISDIR(st.st_mode))
 			r = walk(w, names[i], depth + 1);
 		else if (S_ISREG(st.st_mode))
-			r = w->file(w->ud, names[i]);
+			r = w->file(w->ud, names[i], &st);
 	}
 	for (size_t i = 0; i < n; i++)
 		pg_free(names[i]);

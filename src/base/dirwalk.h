@@ -13,11 +13,17 @@ enum dirwalk_fail {
 	                         * (a dangling link, a race) */
 };
 
+struct stat;
+
 struct dirwalk {
 	int max_depth;          /* the top directory is depth 0 */
 	/* Each regular file (links followed), by its path under the top
-	 * directory ("DIR/sub/name").  A negative return stops the walk. */
-	int (*file)(void *ud, const char *path);
+	 * directory ("DIR/sub/name"), with what stat() said of it.  A
+	 * negative return stops the walk. */
+	int (*file)(void *ud, const char *path, const struct stat *st);
+	/* Optional: each directory within the depth cap, the top one
+	 * included, before it is read.  A negative return stops the walk. */
+	int (*dir)(void *ud, const char *path);
 	/* Each failure, with the errno behind it (0 for DIRWALK_TOO_DEEP).
 	 * 0 goes on past it; a negative return stops the walk. */
 	int (*fail)(void *ud, enum dirwalk_fail what, const char *path, int err);

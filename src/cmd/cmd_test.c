@@ -729,7 +729,7 @@ struct find {
 	size_t found;
 };
 
-static int find_file(void *ud, const char *path)
+static int find_file(void *ud, const char *path, const struct stat *st)
 {
 	struct find *f = ud;
 
@@ -754,7 +754,7 @@ static int find_fail(void *ud, enum dirwalk_fail what, const char *path, int err
 static int find_operand(struct run *run, const char *path)
 {
 	struct find f = { .run = run };
-	const struct dirwalk w = { TEST_MAX_DEPTH, find_file, find_fail, &f };
+	const struct dirwalk w = { .max_depth = TEST_MAX_DEPTH, .file = find_file, .fail = find_fail, .ud = &f };
 	struct stat st;
 	int r;
 

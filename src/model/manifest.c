@@ -83,7 +83,7 @@ static int walk_file(const char *path, manifest_fn fn, void *ud, struct errlist 
 	return r;
 }
 
-static bool manifest_name(const char *name)
+bool manifest_is_manifest_name(const char *name)
 {
 	return str_has_suffix(name, ".yaml") || str_has_suffix(name, ".yml") ||
 	       str_has_suffix(name, ".json");
@@ -96,11 +96,11 @@ struct dir_walk {
 	struct errlist *errs;
 };
 
-static int dir_file(void *ud, const char *path)
+static int dir_file(void *ud, const char *path, const struct stat *st)
 {
 	struct dir_walk *w = ud;
 
-	return manifest_name(path) ? walk_file(path, w->fn, w->ud, w->errs) : 0;
+	return manifest_is_manifest_name(path) ? walk_file(path, w->fn, w->ud, w->errs) : 0;
 }
 
 static int dir_fail(void *ud, enum dirwalk_fail what, const char *path, int err)
@@ -118,7 +118,8 @@ int manifest_walk(const char *path, manifest_fn fn, void *ud, struct errlist *er
 
 	if (strcmp(path, "-") != 0 && stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
 		struct dir_walk w = { fn, ud, errs };
-		const struct dirwalk dw = { MANIFEST_MAX_DEPTH, dir_file, dir_fail, &w };
+		const struct dirwalk dw = { .max_depth = MANIFEST_MAX_DEPTH, .file = dir_file, .fail = dir_fail,
+					   .ud = &w };
 
 		return dirwalk(&dw, path);
 	}

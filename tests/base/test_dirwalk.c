@@ -24,6 +24,7 @@ struct log {
 	size_t n;
 	int stop_file;          /* return this from the file callback (0: go on) */
 	int stop_fail;
+	int stop_dir;
 };
 
 static const char *rel(const char *path)
@@ -33,13 +34,24 @@ static const char *rel(const char *path)
 	return strncmp(path, root, n) == 0 ? path + n : path;
 }
 
-static int on_file(void *ud, const char *path)
+static int on_file(void *ud, const char *path, const struct stat *st)
 {
 	struct log *l = ud;
 
 	ck_assert_uint_lt(l->n, 32);
+	ck_assert(S_ISREG(st->st_mode));
+	ck_assert_int_eq(st->st_size, 2);       /* what put() writes */
 	snprintf(l->lines[l->n++], sizeof(l->lines[0]), "F %s", rel(path));
 	return l->stop_file;
+}
+
+static int on_dir(void *ud, const char *path)
+{
+	struct log *l = ud;
+
+	ck_assert_uint_lt(l->n, 32);
+	snprintf(l->lines[l->n++], sizeof(l->lines[0]), "D %s", rel(path));
+	return l->stop_dir;
 }
 
 static int on_fail(void *ud, enum dirwalk_fail what, const char *path, int err)
@@ -111,10 +123,14 @@ static void expect(const struct log *l, const char *const *want, size_t n)
 START_TEST(name_order_and_failures)
 {
 	struct log l = { .n = 0 };
-	struct dirwalk w = { 16, on_file, on_fail, &l };
+	struct dirwalk w = { .max_depth = 16, .file = on_file, .fail = on_fail, .ud = &l };
 	char dir[80];
 	static const char *const want[] = {
 		"F /a/b/c.txt", "F /a/b/d/e.txt", "E stat 2 /a/dangling", "F /a/z.txt", "F /b.txt", "F /c.txt",
+	};
+	static const char *const with_dirs[] = {
+		"D ", "D /a", "D /a/b", "F /a/b/c.txt", "D /a/b/d", "F /a/b/d/e.txt", "E stat 2 /a/dangling",
+		"F /a/z.txt", "F /b.txt", "F /c.txt",
 	};
 
 	build();
@@ -125,6 +141,15 @@ START_TEST(name_order_and_failures)
 	snprintf(dir, sizeof(dir), "%s/", root);
 	ck_assert_int_eq(dirwalk(&w, dir), 0);
 	expect(&l, want, 6);
+	/* each directory is told before it is read, the top one too */
+	l.n = 0;
+	w.dir = on_dir;
+	ck_assert_int_eq(dirwalk(&w, root), 0);
+	expect(&l, with_dirs, 10);
+	/* and a negative answer stops the walk there */
+	l = (struct log){ .n = 0, .stop_dir = -ENOTDIR };
+	ck_assert_int_eq(dirwalk(&w, root), -ENOTDIR);
+	expect(&l, with_dirs, 1);
 	teardown();
 }
 END_TEST
@@ -132,7 +157,7 @@ END_TEST
 START_TEST(depth_cap)
 {
 	struct log l = { .n = 0 };
-	struct dirwalk w = { 1, on_file, on_fail, &l };
+	struct dirwalk w = { .max_depth = 1, .file = on_file, .fail = on_fail, .ud = &l };
 	static const char *const want[] = {
 		"F /a/b/c.txt", "E deep 0 /a/b/d", "E stat 2 /a/dangling", "F /a/z.txt", "F /b.txt", "F /c.txt",
 	};
@@ -156,7 +181,7 @@ END_TEST
 START_TEST(a_negative_answer_stops)
 {
 	struct log l = { .n = 0, .stop_fail = -ECANCELED };
-	struct dirwalk w = { 16, on_file, on_fail, &l };
+	struct dirwalk w = { .max_depth = 16, .file = on_file, .fail = on_fail, .ud = &l };
 	static const char *const at_fail[] = { "F /a/b/c.txt", "F /a/b/d/e.txt", "E stat 2 /a/dangling" };
 	static const char *const at_file[] = { "F /a/b/c.txt" };
 
@@ -173,7 +198,7 @@ END_TEST
 START_TEST(unreadable_top)
 {
 	struct log l = { .n = 0 };
-	struct dirwalk w = { 16, on_file, on_fail, &l };
+	struct dirwalk w = { .max_depth = 16, .file = on_file, .fail = on_fail, .ud = &l };
 
 	snprintf(root, sizeof(root), "/nonexistent");
 	ck_assert_int_eq(dirwalk(&w, "/nonexistent/pg-dirwalk"), 0);
@@ -191,7 +216,7 @@ START_TEST(allocation_failures)
 	build();
 	for (long i = 0; i < 100; i++) {
 		struct log l = { .n = 0 };
-		struct dirwalk w = { 16, on_file, on_fail, &l };
+		struct dirwalk w = { .max_depth = 16, .file = on_file, .fail = on_fail, .ud = &l };
 		bool refused;
 		int r;
 
