@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "certs.h"
+#include "certs_ops.h"
 #include "cmd.h"
 #include "controller.h"
 #include "doc.h"
@@ -27,7 +27,7 @@
 #include "strutil.h"
 #include "telemetry_ops.h"
 #include "ticker.h"
-#include "webhookcfg.h"
+#include "webhookcfg_ops.h"
 #include "xalloc.h"
 
 #define DEFAULT_NAMESPACE "profileguard"

@@ -4,7 +4,7 @@
  * replace guarded by its resourceVersion) and patches the caBundle of
  * every webhook of the named ValidatingWebhookConfiguration.  The
  * configuration is never created: deleting it is the off-switch. */
-#include "certs.h"
+#include "certs_ops.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -17,6 +17,7 @@
 
 #include "base64.h"
 #include "buf.h"
+#include "certs.h"
 #include "controller.h"
 #include "kube_api.h"
 #include "kube_client.h"

@@ -5,7 +5,7 @@
  * TLS verified with the webhook's caBundle for <svc>.<ns>.svc, dialled at
  * that endpoint) before a merge patch, guarded by the resourceVersion it
  * read, gives it the rules.  Never creates the configuration. */
-#include "webhookcfg.h"
+#include "webhookcfg_ops.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -17,6 +17,7 @@
 
 #include "base64.h"
 #include "buf.h"
+#include "webhookcfg.h"
 #include "controller.h"
 #include "kube_api.h"
 #include "kube_client.h"
