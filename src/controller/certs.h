@@ -14,7 +14,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-
 #define CERTS_CA_DAYS 3650
 #define CERTS_LEAF_DAYS 365
 #define CERTS_LEAF_RENEW_S (30 * 86400LL)      /* renew a leaf with less left */

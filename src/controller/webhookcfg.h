@@ -29,7 +29,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-
 #define WEBHOOKCFG_ANNOTATION "profileguard.io/webhook-rules"
 #define WEBHOOKCFG_MAX_ANNOTATION (16 * 1024)  /* bytes of the annotation's value */
 #define WEBHOOKCFG_MAX_HOOKS 16                 /* webhooks in the configuration */
