@@ -24,7 +24,7 @@ struct certs_ops_config {
 };
 
 /* Checks the configuration (the names make a certificate) and copies it.
- * 0, or -EINVAL with a reason in @err, -ENOMEM. */
+ * 0, or -EINVAL or -ENOMEM with a reason in @err. */
 int certs_ops_new(const struct certs_ops_config *cfg, struct certs_ops **ret, char *err,
 		  size_t errsz);
 /* Starts the thread: a round when this replica starts leading and every

@@ -410,7 +410,7 @@ int webhookcfg_ops_new(const struct webhookcfg_ops_config *cfg, struct webhookcf
 	}
 	o = pg_calloc(1, sizeof(*o));
 	if (!o)
-		return -ENOMEM;
+		goto oom;
 	ticker_init(&o->tick);
 	o->client = cfg->client;
 	o->ctl = cfg->controller;
@@ -424,12 +424,14 @@ int webhookcfg_ops_new(const struct webhookcfg_ops_config *cfg, struct webhookcf
 	metric_set(o->armed, 0);
 	o->ns = pg_strdup(cfg->namespace);
 	o->vwc = pg_strdup(cfg->webhook_config);
-	if (!o->ns || !o->vwc) {
-		webhookcfg_ops_free(o);
-		return -ENOMEM;
-	}
+	if (!o->ns || !o->vwc)
+		goto oom;
 	*ret = o;
 	return 0;
+oom:
+	webhookcfg_ops_free(o);
+	snprintf(err, errsz, "out of memory");
+	return -ENOMEM;
 }
 
 int webhookcfg_ops_start(struct webhookcfg_ops *o)

@@ -23,7 +23,8 @@ struct webhookcfg_ops_config {
 	struct metrics *metrics;        /* borrowed, may be NULL: profileguard_webhook_armed */
 };
 
-/* Copies the configuration.  0, -EINVAL (reason in @err), -ENOMEM. */
+/* Copies the configuration.  0, or -EINVAL or -ENOMEM with a reason in
+ * @err. */
 int webhookcfg_ops_new(const struct webhookcfg_ops_config *cfg, struct webhookcfg_ops **ret,
 		       char *err, size_t errsz);
 /* Starts the thread: a check when this replica starts leading and every
