@@ -8,7 +8,6 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +16,9 @@
 #include <unistd.h>
 
 #include "http_tls.h"
-#include "xalloc.h"
+
+#include "../lib/allocfail.h"
+#include "../lib/tmptree.h"
 
 static char certs[128];         /* gencerts.sh's output, made once */
 static char root[64];           /* each test's files */
@@ -46,27 +47,14 @@ static char *slurp(const char *name, size_t *len)
 
 static const char *at(const char *name)
 {
-	static char p[4][256];
-	static int k;
-
-	k = (k + 1) % 4;
-	snprintf(p[k], sizeof(p[k]), "%s/%s", root, name);
-	return p[k];
+	return tt_path(root, name);
 }
 
 /* Writes @len bytes of @data to @name in the test's directory through a
  * rename, as a Secret volume's swap or cert-manager's rewrite would. */
 static void put(const char *name, const char *data, size_t len)
 {
-	char tmp[300];
-	FILE *f;
-
-	snprintf(tmp, sizeof(tmp), "%s.new", at(name));
-	f = fopen(tmp, "wb");
-	ck_assert_ptr_nonnull(f);
-	ck_assert_uint_eq(fwrite(data, 1, len, f), len);
-	fclose(f);
-	ck_assert_int_eq(rename(tmp, at(name)), 0);
+	tt_put_n(root, name, data, len);
 }
 
 /* Copies gencerts.sh's @from to @name. */
@@ -79,23 +67,16 @@ static void put_from(const char *name, const char *from)
 	free(d);
 }
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	return remove(path);
-}
-
 static void setup(void)
 {
-	snprintf(root, sizeof(root), "/tmp/pg-tls-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(root));
+	tt_make(root, sizeof(root), "tls");
 	put_from("tls.crt", "server.crt");
 	put_from("tls.key", "server.key");
 }
 
 static void teardown(void)
 {
-	nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	tt_remove(root);
 }
 
 START_TEST(loads_a_pair)
@@ -317,32 +298,33 @@ START_TEST(installed_store_is_served)
 }
 END_TEST
 
+/* A store made, a connection opened, a rotation taken (to the other pair
+ * each run), freed. */
+static int store_life(void *ud)
+{
+	int *run = ud;
+	struct http_tls_store *s = NULL;
+	char err[256] = "";
+	int r = http_tls_store_new(at("tls.crt"), at("tls.key"), &s, err, sizeof(err));
+
+	if (r == 0) {
+		put_from("tls.crt", ++*run % 2 ? "ca.crt" : "server.crt");
+		put_from("tls.key", *run % 2 ? "ca.key" : "server.key");
+		http_tls_store_conn_open(s);
+		r = http_tls_store_check(s, err, sizeof(err));
+		r = r > 0 ? 0 : r;
+	}
+	http_tls_store_free(s);
+	return r;
+}
+
 START_TEST(allocation_failures)
 {
-	/* each of the store's own allocations fails in turn: -ENOMEM, no
-	 * crash, no leak (ASan checks) */
-	setup();
-	for (long i = 0; i < 100; i++) {
-		struct http_tls_store *s = NULL;
-		char err[256] = "";
-		bool refused;
-		int r;
+	/* each of the store's own allocations fails in turn */
+	int run = 0;
 
-		pg_alloc_fail_at(i);
-		r = http_tls_store_new(at("tls.crt"), at("tls.key"), &s, err, sizeof(err));
-		if (r == 0) {
-			put_from("tls.crt", i % 2 ? "ca.crt" : "server.crt");
-			put_from("tls.key", i % 2 ? "ca.key" : "server.key");
-			http_tls_store_conn_open(s);
-			r = http_tls_store_check(s, err, sizeof(err));
-		}
-		refused = pg_alloc_refused();
-		pg_alloc_fail_at(-1);
-		ck_assert_msg(r >= 0 || (refused && r == -ENOMEM), "%d at %ld: %s", r, i, err);
-		http_tls_store_free(s);
-		if (!refused)
-			break;
-	}
+	setup();
+	af_each(100, store_life, &run);
 	teardown();
 }
 END_TEST

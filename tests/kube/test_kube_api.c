@@ -27,16 +27,6 @@ static void stop(void)
 	kt_stop(&S);
 }
 
-static struct kube_client_opts fast_opts(void)
-{
-	struct kube_client_opts o;
-
-	kube_client_opts_default(&o);
-	o.backoff_base_ms = 20;
-	o.backoff_cap_ms = 200;
-	return o;
-}
-
 /* ---- writes ------------------------------------------------------------------- */
 
 static json_t *stored(const char *kind, const char *ns, const char *name)
@@ -107,7 +97,7 @@ END_TEST
 
 START_TEST(test_eviction_and_pdb)
 {
-	struct kube_client_opts o = fast_opts();
+	struct kube_client_opts o = kt_fast_opts();
 	struct kube_client *c = kt_client(&S, KT_AUTH_TOKEN, KT_TOKEN_ADMIN, &o);
 	struct kube_delete_opts d = { .grace_period = -1 };
 	struct kube_error err;

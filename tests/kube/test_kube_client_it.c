@@ -32,16 +32,6 @@ static void stop(void)
 	kt_stop(&S);
 }
 
-static struct kube_client_opts fast_opts(void)
-{
-	struct kube_client_opts o;
-
-	kube_client_opts_default(&o);
-	o.backoff_base_ms = 20;
-	o.backoff_cap_ms = 200;
-	return o;
-}
-
 static int get(struct kube_client *c, const char *path, struct kube_error *err)
 {
 	struct kube_request req = { .method = "GET", .path = path };
@@ -102,7 +92,7 @@ END_TEST
  * client re-reads it on schedule, and at once on a 401. */
 START_TEST(test_token_file_rotation)
 {
-	struct kube_client_opts o = fast_opts();
+	struct kube_client_opts o = kt_fast_opts();
 	struct kube_client_stats st;
 	struct kubeconfig *cfg;
 	struct kube_client *c;
@@ -267,7 +257,7 @@ END_TEST
 
 START_TEST(test_qps_limiter)
 {
-	struct kube_client_opts o = fast_opts();
+	struct kube_client_opts o = kt_fast_opts();
 	struct kube_client_stats st;
 	struct kube_client *c;
 	struct kube_error err;
@@ -290,7 +280,7 @@ END_TEST
 
 START_TEST(test_fault_500_retried)
 {
-	struct kube_client_opts o = fast_opts();
+	struct kube_client_opts o = kt_fast_opts();
 	struct kube_client *c = kt_client(&S, KT_AUTH_TOKEN, KT_TOKEN_ADMIN, &o);
 	struct kube_client_stats st;
 	struct kube_error err;
@@ -325,7 +315,7 @@ END_TEST
 
 START_TEST(test_fault_429_retry_after)
 {
-	struct kube_client_opts o = fast_opts();
+	struct kube_client_opts o = kt_fast_opts();
 	struct kube_client *c = kt_client(&S, KT_AUTH_TOKEN, KT_TOKEN_ADMIN, &o);
 	struct kube_error err;
 	json_t *obj;
@@ -363,7 +353,7 @@ END_TEST
 
 START_TEST(test_fault_reset)
 {
-	struct kube_client_opts o = fast_opts();
+	struct kube_client_opts o = kt_fast_opts();
 	struct kube_client *c = kt_client(&S, KT_AUTH_TOKEN, KT_TOKEN_ADMIN, &o);
 	struct kube_error err;
 	json_t *obj, *items;
@@ -391,7 +381,7 @@ END_TEST
 
 START_TEST(test_fault_slow_and_timeouts)
 {
-	struct kube_client_opts o = fast_opts();
+	struct kube_client_opts o = kt_fast_opts();
 	struct kube_request req = { .method = "GET", .path = "/api/v1/namespaces/default",
 				    .timeout_ms = 300 };
 	struct kube_client *c;
@@ -490,7 +480,7 @@ END_TEST
 
 START_TEST(test_connection_refused)
 {
-	struct kube_client_opts o = fast_opts();
+	struct kube_client_opts o = kt_fast_opts();
 	struct kubeconfig *cfg = kt_config(&S, KT_AUTH_TOKEN, KT_TOKEN_ADMIN);
 	struct kube_client *c;
 	struct kube_error err;

@@ -7,7 +7,6 @@
  * cap at and past it, and NULL-safe, half-built-safe destruction. */
 #include <check.h>
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +15,9 @@
 
 #include "pglog.h"
 #include "source.h"
-#include "xalloc.h"
+
+#include "../lib/allocfail.h"
+#include "../lib/tmptree.h"
 
 static char root[64];
 static FILE *logs;              /* what the source logged */
@@ -31,42 +32,17 @@ static FILE *logs;              /* what the source logged */
 
 static void put(const char *rel, const char *text)
 {
-	char p[256], tmp[300];
-	FILE *f;
-
-	snprintf(p, sizeof(p), "%s/%s", root, rel);
-	for (char *c = p + strlen(root) + 1; (c = strchr(c, '/')); c++) {
-		*c = '\0';
-		ck_assert(mkdir(p, 0755) == 0 || errno == EEXIST);
-		*c = '/';
-	}
-	/* a new inode each time, so a rewrite in the same second is seen */
-	snprintf(tmp, sizeof(tmp), "%s.tmp~", p);
-	f = fopen(tmp, "w");
-	ck_assert_ptr_nonnull(f);
-	fputs(text, f);
-	fclose(f);
-	ck_assert_int_eq(rename(tmp, p), 0);
+	tt_put(root, rel, text);
 }
 
 static const char *at(const char *rel)
 {
-	static char p[256];
-
-	snprintf(p, sizeof(p), "%s/%s", root, rel);
-	return p;
-}
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	return remove(path);
+	return tt_path(root, rel);
 }
 
 static void setup(void)
 {
-	snprintf(root, sizeof(root), "/tmp/pg-source-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(root));
+	tt_make(root, sizeof(root), "source");
 	logs = tmpfile();
 	ck_assert_ptr_nonnull(logs);
 	pglog_setup(PGLOG_TEXT, PGLOG_DEBUG, logs);
@@ -76,7 +52,7 @@ static void teardown(void)
 {
 	pglog_setup(PGLOG_TEXT, PGLOG_INFO, stderr);
 	fclose(logs);
-	nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	tt_remove(root);
 }
 
 /* Whether the log so far holds @s; the log is emptied. */
@@ -349,29 +325,25 @@ START_TEST(destroy_is_null_and_half_built_safe)
 }
 END_TEST
 
+static int load_once(void *ud)
+{
+	static const char *const ignored[] = { "kube-system" };
+	struct source_dir_opts o = { .dir = root, .ignored_ns = ignored, .nignored = 1 };
+	struct profile_source src;
+	int r = source_dir_new(&o, "own", &src);
+
+	if (r == 0) {
+		r = source_dir_reload(&src, false);
+		source_destroy(&src);
+	}
+	return r;
+}
+
 START_TEST(allocation_failures)
 {
 	setup();
 	put("a.yaml", PROFILE("shop", "a") "---\n" TOKEN_SECRET("x", "t"));
-	for (long i = 0; i < 2000; i++) {
-		static const char *const ignored[] = { "kube-system" };
-		struct source_dir_opts o = { .dir = root, .ignored_ns = ignored, .nignored = 1 };
-		struct profile_source src;
-		bool refused;
-		int r;
-
-		pg_alloc_fail_at(i);
-		r = source_dir_new(&o, "own", &src);
-		if (r == 0) {
-			r = source_dir_reload(&src, false);
-			source_destroy(&src);
-		}
-		refused = pg_alloc_refused();
-		pg_alloc_fail_at(-1);
-		ck_assert_msg(r == 0 || (refused && r == -ENOMEM), "%d at %ld", r, i);
-		if (!refused)
-			break;
-	}
+	af_each(2000, load_once, NULL);
 	teardown();
 }
 END_TEST
