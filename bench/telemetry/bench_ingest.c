@@ -273,13 +273,13 @@ int main(int argc, char **argv)
 	for (int i = 0; i < 16; i++) {
 		buf_init(&body[i], 64u << 20);
 		make_batch(&body[i], batch, &seed);
-		ingest_batch(ing, &sender, TEL_NATIVE, buf_str(&body[i]), body[i].len, 0, &res);
+		ingest_batch(ing, &sender, TELEMETRY_NATIVE, buf_str(&body[i]), body[i].len, 0, &res);
 	}
 	t0 = now();
 	for (unsigned k = 0;; k++) {
 		const struct buf *b = &body[k % 16];
 
-		if (ingest_batch(ing, &sender, TEL_NATIVE, buf_str(b), b->len, 0, &res) < 0)
+		if (ingest_batch(ing, &sender, TELEMETRY_NATIVE, buf_str(b), b->len, 0, &res) < 0)
 			return 1;
 		events += res.accepted + res.unattributed + res.ignored + res.forbidden;
 		unattributed += res.unattributed;

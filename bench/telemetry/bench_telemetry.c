@@ -42,7 +42,7 @@ struct judge_ctx {
 	size_t findings;
 };
 
-static int judge(void *ud, const struct tel_event *e)
+static int judge(void *ud, const struct telemetry_event *e)
 {
 	struct judge_ctx *j = ud;
 
@@ -87,7 +87,7 @@ int main(int argc, char **argv)
 	struct errlist errs;
 	struct profile *prof = NULL;
 	struct pod *pod = NULL;
-	struct tel_stats st;
+	struct telemetry_stats st;
 	char *body;
 	size_t len = 0, cap = n * 300 + 1, iters = 0;
 	double t0, el;
@@ -120,7 +120,7 @@ int main(int argc, char **argv)
 	}
 	t0 = now();
 	do {
-		tel_parse(TEL_NATIVE, body, len, judge, &j, &st);
+		telemetry_parse(TELEMETRY_NATIVE, body, len, judge, &j, &st);
 		iters++;
 	} while ((el = now() - t0) < seconds);
 	printf("telemetry_native_judged events=%zu bytes_per_event=%zu ns_per_event=%.0f events_per_s=%.0f findings_per_batch=%zu\n",

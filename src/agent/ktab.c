@@ -23,12 +23,12 @@ uint64_t ktab_hash(uint64_t seed, const void *p, size_t n)
 	return h;
 }
 
-struct kent *ktab_find(const struct ktab *t, uint64_t h, const void *key, size_t len)
+struct ktab_entry *ktab_find(const struct ktab *t, uint64_t h, const void *key, size_t len)
 {
 	if (!t->cap)
 		return NULL;
 	for (size_t i = h & (t->cap - 1);; i = (i + 1) & (t->cap - 1)) {
-		struct kent *e = &t->tab[i];
+		struct ktab_entry *e = &t->tab[i];
 
 		if (!e->key)
 			return NULL;
@@ -37,7 +37,7 @@ struct kent *ktab_find(const struct ktab *t, uint64_t h, const void *key, size_t
 	}
 }
 
-static void ktab_place(struct kent *tab, size_t cap, const struct kent *e)
+static void ktab_place(struct ktab_entry *tab, size_t cap, const struct ktab_entry *e)
 {
 	size_t i = e->h & (cap - 1);
 
@@ -48,11 +48,11 @@ static void ktab_place(struct kent *tab, size_t cap, const struct kent *e)
 
 int ktab_add(struct ktab *t, uint64_t h, const void *key, size_t len, void *val)
 {
-	struct kent e = { h, key, len, val };
+	struct ktab_entry e = { h, key, len, val };
 
 	if ((t->n + 1) * 2 > t->cap) {
 		size_t ncap = t->cap ? t->cap * 2 : 16;
-		struct kent *nt = pg_calloc(ncap, sizeof(*nt));
+		struct ktab_entry *nt = pg_calloc(ncap, sizeof(*nt));
 
 		if (!nt)
 			return -ENOMEM;

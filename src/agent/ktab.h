@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 /* Entries point at keys their owner keeps; a table never frees them. */
-struct kent {
+struct ktab_entry {
 	uint64_t h;
 	const void *key;                /* NULL: empty slot */
 	size_t len;
@@ -19,7 +19,7 @@ struct kent {
 
 /* Zeroed: empty. */
 struct ktab {
-	struct kent *tab;
+	struct ktab_entry *tab;
 	size_t cap;                     /* 0 or a power of two */
 	size_t n;
 };
@@ -28,7 +28,7 @@ struct ktab {
  * process). */
 uint64_t ktab_hash(uint64_t seed, const void *p, size_t n);
 /* The entry of @key (@len bytes, hash @h), borrowed; NULL when absent. */
-struct kent *ktab_find(const struct ktab *t, uint64_t h, const void *key, size_t len);
+struct ktab_entry *ktab_find(const struct ktab *t, uint64_t h, const void *key, size_t len);
 /* Adds a key known to be absent; @key is borrowed and must outlive the
  * entry.  0 or -ENOMEM. */
 int ktab_add(struct ktab *t, uint64_t h, const void *key, size_t len, void *val);

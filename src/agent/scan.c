@@ -1,11 +1,11 @@
 /* scan.c - one sample of the node, diffed against what was reported.
  *
  * Per pod process: its cgroup (which pod and container), its exe link,
- * its network namespace and its fds.  A socket inode is looked up in the
- * namespace's net tables only when it is new (or due again, see
- * check_sock), and only in the tables its protocol can be in: reading
- * /proc/PID/net/tcp walks the kernel's whole established hash, a few ms
- * each time on a large machine, so the steady state never reads one. */
+ * its network namespace (netns.c) and its fds.  A socket inode is looked
+ * up in the namespace's net tables only when it is new (or due again, see
+ * check_sock): reading /proc/PID/net/tcp walks the kernel's whole
+ * established hash, a few ms each time on a large machine, so the steady
+ * state never reads one. */
 #include "scan.h"
 
 #include <arpa/inet.h>
@@ -17,13 +17,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "arena.h"
 #include "buf.h"
 #include "cgroup.h"
 #include "ktab.h"
+#include "netns.h"
 #include "procfs.h"
 #include "rfc3339.h"
 #include "strutil.h"
@@ -32,7 +32,6 @@
 #include "xalloc.h"
 
 #define LINE_MAX_BYTES (64u * 1024)
-#define NET_TABLE_MAX (64u * 1024 * 1024)   /* a host netns with ~400k sockets */
 #define CMDLINE_MAX 4096
 #define ARGS_MAX 64
 
@@ -56,55 +55,16 @@ struct conn_key {
 	uint8_t addr[16];
 };
 
-/* What is known of one socket inode of a network namespace. */
-struct sock_ent {
-	uint64_t inode;                 /* 0: an empty slot */
-	uint64_t seen;                  /* the last sample an fd of it was seen in */
-	uint64_t due;                   /* the sample it is looked up in again */
-	uint8_t tables;                 /* the net tables that can hold it; 0: not known yet */
-};
-
-#define DUE_NEVER UINT64_MAX
-enum { TABLE_TCP = 1, TABLE_TCP6 = 2, TABLE_UDP = 4, TABLE_UDP6 = 8, TABLE_ALL = 15 };
-
-/* A row of a net table, as this sample read it. */
-struct row {
-	uint64_t inode;
-	struct procfs_sock sock;
-};
-
-/* A network namespace with a pod process in it. */
-struct netns {
-	char *key;                      /* "net:[4026532001]", or "pid:N" in a tree without ns links */
-	uint64_t gen;                   /* the last sample it had a pod process in */
-	uint64_t walked;                /* the last sample its processes' fds were read in */
-	bool walk;                      /* read its processes' fds in this sample */
-	bool have_counters;
-	struct procfs_counters counters;        /* as the last sample read them */
-	struct sock_ent *socks;         /* open addressing by inode */
-	size_t scap, sn;
-	/* this sample's reads of its tables */
-	uint8_t loaded;
-	struct row *rows;
-	size_t nrows, caprows;
-	uint32_t *idx;                  /* inode -> row index + 1 */
-	size_t idxcap;
-	uint32_t *listen;               /* proto << 16 | port, sorted */
-	size_t nl, capl;
-};
-
 struct scan {
 	struct scan_config cfg;
 	uint64_t seed;
 	uint64_t gen;
 	struct ktab ctrs;               /* id -> struct ctr * */
 	struct tokens_seen toks;
-	struct ktab nets;               /* key -> struct netns * */
+	struct netns_set nets;
 	struct buf line;                /* the event being written */
-	struct buf table;               /* a net table being read */
 	char time[RFC3339_MAX];
 	struct scan_stats st;
-	double table_ms;                /* this sample's time in net tables */
 	uint32_t *pids;                 /* this sample's process directories */
 	size_t npids, cappids;
 	scan_emit_fn emit;
@@ -114,347 +74,6 @@ struct scan {
 static unsigned recheck(const struct scan *s)
 {
 	return s->cfg.recheck_samples ? s->cfg.recheck_samples : SCAN_DEFAULT_RECHECK;
-}
-
-/* ---- network namespaces ----------------------------------------------------- */
-
-static void netns_sample_reset(struct netns *n)
-{
-	n->loaded = 0;
-	n->nrows = n->nl = 0;
-	/* a hostNetwork pod's tables can be large: do not hold them */
-	if (n->caprows > 4096) {
-		pg_free(n->rows);
-		n->rows = NULL;
-		n->caprows = 0;
-	}
-	pg_free(n->idx);
-	n->idx = NULL;
-	n->idxcap = 0;
-}
-
-static struct netns *netns_free(struct netns *n)
-{
-	if (n) {
-		netns_sample_reset(n);
-		pg_free(n->rows);
-		pg_free(n->listen);
-		pg_free(n->socks);
-		pg_free(n->key);
-		pg_free(n);
-	}
-	return NULL;
-}
-
-static uint64_t inode_hash(const struct scan *s, uint64_t inode)
-{
-	return ktab_hash(s->seed, &inode, sizeof(inode));
-}
-
-/* The entry of @inode, added when absent.  NULL on allocation failure. */
-static struct sock_ent *sock_get(struct scan *s, struct netns *n, uint64_t inode)
-{
-	size_t i;
-
-	if ((n->sn + 1) * 2 > n->scap) {
-		size_t ncap = n->scap ? n->scap * 2 : 32;
-		struct sock_ent *nt = pg_calloc(ncap, sizeof(*nt));
-
-		if (!nt)
-			return NULL;
-		for (size_t k = 0; k < n->scap; k++) {
-			if (!n->socks[k].inode)
-				continue;
-			for (i = inode_hash(s, n->socks[k].inode) & (ncap - 1); nt[i].inode; i = (i + 1) & (ncap - 1))
-				;
-			nt[i] = n->socks[k];
-		}
-		pg_free(n->socks);
-		n->socks = nt;
-		n->scap = ncap;
-	}
-	for (i = inode_hash(s, inode) & (n->scap - 1); n->socks[i].inode; i = (i + 1) & (n->scap - 1))
-		if (n->socks[i].inode == inode)
-			return &n->socks[i];
-	n->socks[i] = (struct sock_ent){ .inode = inode };
-	n->sn++;
-	return &n->socks[i];
-}
-
-/* Keeps the inodes whose fds were seen in this sample (all of them when
- * no fd was read). */
-static int netns_collect_socks(struct scan *s, struct netns *n)
-{
-	size_t keep = 0, cap = 32, i;
-	struct sock_ent *nt;
-
-	if (n->walked != s->gen)
-		return 0;
-
-	for (size_t k = 0; k < n->scap; k++)
-		keep += n->socks[k].inode && n->socks[k].seen == s->gen;
-	while (cap < keep * 2 + 2)
-		cap *= 2;
-	nt = pg_calloc(cap, sizeof(*nt));
-	if (!nt)
-		return -ENOMEM;
-	for (size_t k = 0; k < n->scap; k++) {
-		if (!n->socks[k].inode || n->socks[k].seen != s->gen)
-			continue;
-		for (i = inode_hash(s, n->socks[k].inode) & (cap - 1); nt[i].inode; i = (i + 1) & (cap - 1))
-			;
-		nt[i] = n->socks[k];
-	}
-	pg_free(n->socks);
-	n->socks = nt;
-	n->scap = cap;
-	n->sn = keep;
-	return 0;
-}
-
-/* Whether this sample reads the fds of the namespace's processes: only
- * when one of its sockets may have a new destination, that is when it
- * made a TCP connection attempt or sent a UDP datagram since the last
- * sample (its counters moved), or when that cannot be told (the first
- * sample, a tree without the counters).  Read before any fd, so what
- * happens during the walk moves the counters for the next sample. */
-static void netns_decide_walk(struct netns *n, int pfd)
-{
-	char snmp[8192], snmp6[16384];
-	size_t len, len6 = 0;
-	struct procfs_counters c;
-	int r = procfs_read_at(pfd, "net/snmp", snmp, sizeof(snmp), &len);
-	int r6 = procfs_read_at(pfd, "net/snmp6", snmp6, sizeof(snmp6), &len6);
-
-	if ((r < 0 && r != -E2BIG) ||
-	    procfs_snmp_parse(snmp, len, r6 < 0 && r6 != -E2BIG ? NULL : snmp6, len6, &c) < 0) {
-		n->walk = true;
-		n->have_counters = false;
-		return;
-	}
-	n->walk = !n->have_counters || memcmp(&c, &n->counters, sizeof(c)) != 0;
-	n->counters = c;
-	n->have_counters = true;
-}
-
-/* The namespace @pfd's process is in.  Namespaces are told apart by
- * their ns/net link; a tree without one (a synthetic one) gets one per
- * process. */
-static int netns_get(struct scan *s, int pfd, const char *pid, struct netns **ret)
-{
-	char key[64];
-	long n = procfs_readlink_at(pfd, "ns/net", key, sizeof(key));
-	struct kent *e;
-	struct netns *ns;
-	uint64_t h;
-
-	if (n < 0)
-		n = snprintf(key, sizeof(key), "pid:%s", pid);
-	if (n < 0 || (size_t)n >= sizeof(key))
-		return -EINVAL;
-	h = ktab_hash(s->seed, key, (size_t)n);
-	e = ktab_find(&s->nets, h, key, (size_t)n);
-	if (e) {
-		ns = e->val;
-	} else {
-		ns = pg_calloc(1, sizeof(*ns));
-		if (!ns || !(ns->key = pg_strdup(key))) {
-			pg_free(ns);
-			return -ENOMEM;
-		}
-		if (ktab_add(&s->nets, h, ns->key, (size_t)n, ns) < 0) {
-			netns_free(ns);
-			return -ENOMEM;
-		}
-	}
-	if (ns->gen != s->gen) {
-		ns->gen = s->gen;
-		s->st.netns++;
-		netns_decide_walk(ns, pfd);
-	}
-	*ret = ns;
-	return 0;
-}
-
-static int push_listen(struct netns *n, uint32_t v)
-{
-	if (n->nl == n->capl) {
-		size_t ncap = n->capl ? n->capl * 2 : 16;
-		uint32_t *nl = pg_realloc(n->listen, ncap * sizeof(*nl));
-
-		if (!nl)
-			return -ENOMEM;
-		n->listen = nl;
-		n->capl = ncap;
-	}
-	n->listen[n->nl++] = v;
-	return 0;
-}
-
-static int on_row(void *ud, const struct procfs_sock *sk)
-{
-	struct netns *n = ud;
-
-	if (sk->proto == PROCFS_TCP && sk->state == PROCFS_LISTEN &&
-	    push_listen(n, (uint32_t)sk->proto << 16 | sk->lport) < 0)
-		return -ENOMEM;
-	/* a bound, unconnected UDP socket is UDP's listener */
-	if (sk->proto == PROCFS_UDP && sk->state == PROCFS_CLOSE && sk->lport != 0 &&
-	    push_listen(n, (uint32_t)sk->proto << 16 | sk->lport) < 0)
-		return -ENOMEM;
-	if (sk->inode == 0)
-		return 0;       /* a TIME_WAIT or request socket: no fd has it */
-	if (n->nrows == n->caprows) {
-		size_t ncap = n->caprows ? n->caprows * 2 : 64;
-		struct row *nr = pg_realloc(n->rows, ncap * sizeof(*nr));
-
-		if (!nr)
-			return -ENOMEM;
-		n->rows = nr;
-		n->caprows = ncap;
-	}
-	n->rows[n->nrows].inode = sk->inode;
-	n->rows[n->nrows].sock = *sk;
-	n->nrows++;
-	return 0;
-}
-
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static bool is_listening(const struct netns *n, const struct procfs_sock *sk)
-{
-	uint32_t v = (uint32_t)sk->proto << 16 | sk->lport;
-
-	return n->nl && bsearch(&v, n->listen, n->nl, sizeof(v), cmp_u32) != NULL;
-}
-
-/* Outbound: established or connecting TCP, connected UDP, to a remote
- * that is neither loopback nor unspecified, from a local port nothing
- * listens on (an accepted connection is inbound). */
-static bool is_egress(const struct netns *n, const struct procfs_sock *sk)
-{
-	if (sk->proto == PROCFS_TCP ? sk->state != PROCFS_ESTABLISHED && sk->state != PROCFS_SYN_SENT
-				    : sk->state != PROCFS_ESTABLISHED)
-		return false;
-	if (procfs_addr_is_local(&sk->raddr) || sk->rport == 0)
-		return false;
-	return !is_listening(n, sk);
-}
-
-/* Reads the tables of @want that this sample has not read yet, through
- * the process directory @pfd (any process of the namespace will do).
- * -EAGAIN, reading nothing, when the sample's time budget for tables has
- * run out: the caller looks again next sample.  A load that starts
- * finishes, so a lookup that needs all four tables is never starved. */
-static int netns_load(struct scan *s, struct netns *n, int pfd, uint8_t want)
-{
-	static const struct {
-		uint8_t bit;
-		const char *name;
-		enum procfs_proto proto;
-	} files[] = {
-		{ TABLE_TCP, "net/tcp", PROCFS_TCP }, { TABLE_TCP6, "net/tcp6", PROCFS_TCP },
-		{ TABLE_UDP, "net/udp", PROCFS_UDP }, { TABLE_UDP6, "net/udp6", PROCFS_UDP },
-	};
-	bool grew = false;
-	int r;
-
-	if (!(want & ~n->loaded))
-		return 0;
-	if (s->cfg.table_budget_ms && s->table_ms >= s->cfg.table_budget_ms)
-		return -EAGAIN;
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		size_t bad = 0;
-		int64_t t0;
-
-		if (!(want & files[i].bit) || (n->loaded & files[i].bit))
-			continue;
-		t0 = ticker_now_ns();
-		n->loaded |= files[i].bit;
-		buf_reset(&s->table);
-		r = procfs_read_buf(pfd, files[i].name, &s->table);
-		if (r == -ENOMEM)
-			return r;
-		if (r == -ENOENT && (files[i].bit & (TABLE_TCP6 | TABLE_UDP6)))
-			continue;       /* no IPv6 in this kernel */
-		if (r < 0 && r != -E2BIG) {
-			s->st.unreadable++;
-			continue;
-		}
-		s->st.tables++;
-		r = procfs_net_parse(s->table.data ? s->table.data : "", s->table.len, files[i].proto, on_row,
-				     n, &bad);
-		if (r < 0)
-			return r;
-		s->st.bad_rows += bad;
-		s->table_ms += (double)(ticker_now_ns() - t0) / 1e6;
-		grew = true;
-	}
-	if (!grew)
-		return 0;
-	if (n->nl > 1)
-		qsort(n->listen, n->nl, sizeof(*n->listen), cmp_u32);
-	pg_free(n->idx);
-	n->idxcap = 16;
-	while (n->idxcap < n->nrows * 2)
-		n->idxcap *= 2;
-	n->idx = pg_calloc(n->idxcap, sizeof(*n->idx));
-	if (!n->idx) {
-		n->idxcap = 0;
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < n->nrows; i++) {
-		size_t j = inode_hash(s, n->rows[i].inode) & (n->idxcap - 1);
-
-		while (n->idx[j])
-			j = (j + 1) & (n->idxcap - 1);
-		n->idx[j] = (uint32_t)(i + 1);
-	}
-	return 0;
-}
-
-static const struct procfs_sock *netns_lookup(const struct scan *s, const struct netns *n, uint64_t inode)
-{
-	if (!n->idxcap)
-		return NULL;
-	for (size_t j = inode_hash(s, inode) & (n->idxcap - 1);; j = (j + 1) & (n->idxcap - 1)) {
-		if (!n->idx[j])
-			return NULL;
-		if (n->rows[n->idx[j] - 1].inode == inode)
-			return &n->rows[n->idx[j] - 1].sock;
-	}
-}
-
-/* Drops the namespaces without a pod process in this sample, and in the
- * others the inodes no fd holds any more. */
-static int nets_collect(struct scan *s)
-{
-	struct ktab keep = { 0 };
-	int r = 0;
-
-	for (size_t i = 0; i < s->nets.cap; i++) {
-		struct kent *e = &s->nets.tab[i];
-		struct netns *n = e->val;
-
-		if (!e->key)
-			continue;
-		netns_sample_reset(n);
-		if (n->gen == s->gen && r == 0 && netns_collect_socks(s, n) == 0 &&
-		    ktab_add(&keep, e->h, e->key, e->len, n) == 0)
-			continue;
-		/* gone, or out of memory: forgotten, so looked up afresh */
-		if (n->gen == s->gen)
-			r = -ENOMEM;
-		netns_free(n);
-	}
-	ktab_free(&s->nets);
-	s->nets = keep;
-	return r;
 }
 
 /* ---- events --------------------------------------------------------------- */
@@ -540,7 +159,7 @@ static struct ctr *ctr_free(struct ctr *c)
 static int ctr_get(struct scan *s, const struct cgroup_ident *id, struct ctr **ret)
 {
 	uint64_t h = ktab_hash(s->seed, id->container_id, CGROUP_CONTAINER_ID_LEN);
-	struct kent *e = ktab_find(&s->ctrs, h, id->container_id, CGROUP_CONTAINER_ID_LEN);
+	struct ktab_entry *e = ktab_find(&s->ctrs, h, id->container_id, CGROUP_CONTAINER_ID_LEN);
 	struct ctr *c;
 
 	if (e) {
@@ -574,7 +193,7 @@ static int ctrs_collect(struct scan *s)
 	struct ktab keep = { 0 };
 
 	for (size_t i = 0; i < s->ctrs.cap; i++) {
-		struct kent *e = &s->ctrs.tab[i];
+		struct ktab_entry *e = &s->ctrs.tab[i];
 		struct ctr *c = e->val;
 
 		if (!e->key)
@@ -717,29 +336,6 @@ static int report_conn(struct scan *s, struct ctr *c, const struct procfs_sock *
 	return ktab_add(&c->conns, h, stored, sizeof(*stored), NULL);
 }
 
-/* Which tables can hold the socket behind an fd link: the kernel names
- * a socket's protocol in the "system.sockprotoname" attribute, so Unix,
- * netlink and other sockets never cost a table read.  Without the
- * attribute (a synthetic tree) every table is looked at. */
-static uint8_t sock_tables(const char *path)
-{
-	char name[32];
-	ssize_t n = getxattr(path, "system.sockprotoname", name, sizeof(name) - 1);
-
-	if (n < 0)
-		return TABLE_ALL;
-	name[n] = '\0';
-	if (!strcmp(name, "TCP"))
-		return TABLE_TCP;
-	if (!strcmp(name, "TCPv6"))
-		return TABLE_TCP6;
-	if (!strcmp(name, "UDP"))
-		return TABLE_UDP;
-	if (!strcmp(name, "UDPv6"))
-		return TABLE_UDP6;
-	return 0;
-}
-
 /* One socket inode of a process: looked up in its namespace's tables
  * when it is new or due again, reported when it is egress.  A TCP
  * socket past CLOSE cannot change its remote and is never looked up
@@ -748,7 +344,7 @@ static uint8_t sock_tables(const char *path)
 static int check_sock(struct scan *s, struct ctr *c, int pfd, struct netns *n, uint64_t inode,
 		      const char *fdpath)
 {
-	struct sock_ent *e = sock_get(s, n, inode);
+	struct netns_sock *e = netns_sock(&s->nets, n, inode);
 	const struct procfs_sock *sk;
 	int r;
 
@@ -758,13 +354,13 @@ static int check_sock(struct scan *s, struct ctr *c, int pfd, struct netns *n, u
 	if (e->due > s->gen)
 		return 0;
 	if (!e->tables) {
-		e->tables = sock_tables(fdpath);
+		e->tables = netns_sock_tables(fdpath);
 		if (!e->tables) {
-			e->due = DUE_NEVER;
+			e->due = NETNS_DUE_NEVER;
 			return 0;
 		}
 	}
-	r = netns_load(s, n, pfd, e->tables);
+	r = netns_load(&s->nets, n, pfd, e->tables);
 	if (r == -EAGAIN) {
 		s->st.deferred++;
 		return 0;       /* still due */
@@ -772,18 +368,18 @@ static int check_sock(struct scan *s, struct ctr *c, int pfd, struct netns *n, u
 	if (r < 0)
 		return r;
 	s->st.lookups++;
-	sk = netns_lookup(s, n, inode);
+	sk = netns_lookup(&s->nets, n, inode);
 	if (!sk) {
 		/* closed since, or a socket of another namespace */
 		e->due = s->gen + recheck(s);
 		return 0;
 	}
-	if (is_egress(n, sk)) {
+	if (netns_is_egress(n, sk)) {
 		r = report_conn(s, c, sk);
 		if (r < 0)
 			return r;       /* still due: the next sample reports it */
 	}
-	e->due = sk->proto == PROCFS_TCP && sk->state != PROCFS_CLOSE ? DUE_NEVER : s->gen + recheck(s);
+	e->due = sk->proto == PROCFS_TCP && sk->state != PROCFS_CLOSE ? NETNS_DUE_NEVER : s->gen + recheck(s);
 	return 0;
 }
 
@@ -871,7 +467,7 @@ static int scan_process(struct scan *s, int procfd, const char *pid)
 	r = report_exe(s, c, pfd);
 	if (r < 0)
 		goto out;
-	r = netns_get(s, pfd, pid, &n);
+	r = netns_get(&s->nets, pfd, pid, &n);
 	if (r == 0 && n->walk) {
 		n->walked = s->gen;
 		r = walk_fds(s, c, pfd, pid, n);
@@ -927,19 +523,19 @@ int scan_new(const struct scan_config *cfg, struct scan **ret)
 	if (getrandom(&s->seed, sizeof(s->seed), GRND_NONBLOCK) != sizeof(s->seed))
 		s->seed = (uint64_t)getpid() * 0x9e3779b97f4a7c15ULL ^ (uint64_t)time(NULL);
 	buf_init(&s->line, LINE_MAX_BYTES);
-	buf_init(&s->table, NET_TABLE_MAX);
+	netns_set_init(&s->nets, s->seed, cfg->table_budget_ms);
 	*ret = s;
 	return 0;
 }
 
+/* The namespaces' counts join the sample's. */
 static void sample_end(struct scan *s)
 {
-	for (size_t i = 0; i < s->nets.cap; i++)
-		if (s->nets.tab[i].key)
-			netns_sample_reset(s->nets.tab[i].val);
-	/* a hostNetwork pod's table can be large: do not hold it between samples */
-	if (s->table.cap > 1024 * 1024)
-		buf_free(&s->table);
+	netns_set_end(&s->nets);
+	s->st.netns += s->nets.st.netns;
+	s->st.tables += s->nets.st.tables;
+	s->st.unreadable += s->nets.st.unreadable;
+	s->st.bad_rows += s->nets.st.bad_rows;
 }
 
 int scan_sample(struct scan *s, const struct timespec *now, scan_emit_fn emit, void *ud,
@@ -958,7 +554,7 @@ int scan_sample(struct scan *s, const struct timespec *now, scan_emit_fn emit, v
 	if (!d)
 		return -errno;
 	s->gen++;
-	s->table_ms = 0;
+	netns_set_begin(&s->nets, s->gen);
 	s->npids = 0;
 	while ((de = readdir(d))) {
 		uint64_t pid;
@@ -993,7 +589,7 @@ int scan_sample(struct scan *s, const struct timespec *now, scan_emit_fn emit, v
 	/* after a failed sample nothing is forgotten: what it missed is seen
 	 * by the next one */
 	if (r == 0)
-		r = nets_collect(s);
+		r = netns_set_collect(&s->nets);
 	if (r == 0)
 		r = ctrs_collect(s);
 	if (r == 0)
@@ -1013,13 +609,9 @@ struct scan *scan_free(struct scan *s)
 			ctr_free(s->ctrs.tab[i].val);
 	ktab_free(&s->ctrs);
 	tokens_seen_free(&s->toks);
-	for (size_t i = 0; i < s->nets.cap; i++)
-		if (s->nets.tab[i].key)
-			netns_free(s->nets.tab[i].val);
-	ktab_free(&s->nets);
+	netns_set_free(&s->nets);
 	pg_free(s->pids);
 	buf_free(&s->line);
-	buf_free(&s->table);
 	pg_free(s);
 	return NULL;
 }

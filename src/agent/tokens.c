@@ -38,7 +38,7 @@ static int int_claim(const struct jval *obj, const char *key, int64_t *ret)
 	return 0;
 }
 
-static int claims_of(const struct jval *payload, struct token_claims *c)
+static int claims_of(const struct jval *payload, struct tokens_claims *c)
 {
 	const struct jval *kio, *pod, *uid;
 
@@ -63,13 +63,13 @@ static int claims_of(const struct jval *payload, struct token_claims *c)
 	return 0;
 }
 
-int tokens_decode(const char *jwt, size_t len, struct token_claims *ret)
+int tokens_decode(const char *jwt, size_t len, struct tokens_claims *ret)
 {
 	const char *p = jwt, *end = jwt + len, *dot1, *dot2;
 	const struct jval *payload;
 	struct jval_limits lim = { 8, 256 };
 	struct jval_error err;
-	struct token_claims c;
+	struct tokens_claims c;
 	struct arena *a = NULL;
 	unsigned char *dec = NULL;
 	size_t plen;
@@ -126,7 +126,7 @@ out:
 	return r;
 }
 
-int tokens_read_at(int dirfd, const char *name, struct token_claims *ret)
+int tokens_read_at(int dirfd, const char *name, struct tokens_claims *ret)
 {
 	char *text;
 	struct stat st;
@@ -199,7 +199,7 @@ static int tok_get(struct tokens_seen *ts, uint64_t seed, const char *uid, const
 {
 	char key[512];
 	int n = snprintf(key, sizeof(key), "%s/%s", uid, vol);
-	struct kent *e;
+	struct ktab_entry *e;
 	struct tok *t;
 	uint64_t h;
 
@@ -230,7 +230,7 @@ static int report_token(struct tokens_seen *ts, const struct tokens_scan_ctx *x,
 			const char *uid, const char *vol)
 {
 	char path[300];
-	struct token_claims cl;
+	struct tokens_claims cl;
 	struct tok *t;
 	int r;
 
@@ -332,7 +332,7 @@ void tokens_forget(struct tokens_seen *ts, uint64_t gen)
 	struct ktab keep = { 0 };
 
 	for (size_t i = 0; i < ts->toks.cap; i++) {
-		struct kent *e = &ts->toks.tab[i];
+		struct ktab_entry *e = &ts->toks.tab[i];
 		struct tok *t = e->val;
 
 		if (!e->key)

@@ -17,7 +17,7 @@
  * is not one, and is never read whole. */
 #define TOKENS_MAX_BYTES (16u * 1024)
 
-struct token_claims {
+struct tokens_claims {
 	int64_t iat;                    /* -1: absent */
 	int64_t exp;                    /* -1: absent */
 	int64_t nbf;                    /* -1: absent */
@@ -29,13 +29,13 @@ struct token_claims {
  * second a JSON object.  0; -EINVAL when it is not a JWT, the payload is
  * not base64url or not a JSON object, or a claim has the wrong type;
  * -E2BIG past TOKENS_MAX_BYTES; -ENOMEM.  *ret is left alone on error. */
-int tokens_decode(const char *jwt, size_t len, struct token_claims *ret);
+int tokens_decode(const char *jwt, size_t len, struct tokens_claims *ret);
 
 /* Reads the token file @name relative to @dirfd (a symlink into the
  * projected volume's ..data is followed; a FIFO or a directory is
  * refused), decodes it, and zeroes every copy of the text.  0, -E2BIG
  * for a file over TOKENS_MAX_BYTES, -EINVAL, or negative errno. */
-int tokens_read_at(int dirfd, const char *name, struct token_claims *ret);
+int tokens_read_at(int dirfd, const char *name, struct tokens_claims *ret);
 
 /* ---- for the sampler (scan.c) --------------------------------------------- */
 

@@ -32,7 +32,7 @@ static void print_text(const struct judge_item *it, const struct pod *pod, const
 
 
 static json_t *result_json(const struct judge_item *it, const struct pod *pod, const struct findings *f,
-			   const struct judged_by *j)
+			   const struct judge_by *j)
 {
 	json_t *res, *viol = json_array(), *warn = json_array(), *profs = json_array();
 
@@ -129,9 +129,9 @@ static json_t *error_json(const char *msg)
 }
 
 static const char *const warn_type_names[] = {
-	[W_PROFILE_IN_MANIFESTS] = "ProfileInManifests",
-	[W_NOT_JUDGED] = "NotJudged",
-	[W_SELECTS_NOTHING] = "ProfileSelectsNothing",
+	[JUDGE_W_PROFILE_IN_MANIFESTS] = "ProfileInManifests",
+	[JUDGE_W_NOT_JUDGED] = "NotJudged",
+	[JUDGE_W_SELECTS_NOTHING] = "ProfileSelectsNothing",
 };
 
 static json_t *warning_json(const struct judge_warning *w)
@@ -152,7 +152,7 @@ struct check_out {
 	json_t *findings;       /* JSON mode: one --events input's findings */
 };
 
-static int on_item(void *ud, const struct judge_item *it, const struct findings *f, const struct judged_by *jb)
+static int on_item(void *ud, const struct judge_item *it, const struct findings *f, const struct judge_by *jb)
 {
 	struct check_out *o = ud;
 
@@ -237,9 +237,9 @@ int cmd_check(int argc, char **argv)
 	if (common_setup("check", &common) < 0)
 		goto bad_usage;
 	if (events_format) {
-		enum tel_source src;
+		enum telemetry_source src;
 
-		if (tel_source_parse(events_format, &src) < 0) {
+		if (telemetry_source_parse(events_format, &src) < 0) {
 			fprintf(stderr, "profileguard check: --events-format must be native, falco, tetragon or audit\n");
 			goto bad_usage;
 		}

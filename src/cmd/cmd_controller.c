@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "certs.h"
+#include "certs_ops.h"
 #include "cmd.h"
 #include "controller.h"
 #include "doc.h"
@@ -27,7 +27,7 @@
 #include "strutil.h"
 #include "telemetry_ops.h"
 #include "ticker.h"
-#include "webhookcfg.h"
+#include "webhookcfg_ops.h"
 #include "xalloc.h"
 
 #define DEFAULT_NAMESPACE "profileguard"
@@ -198,7 +198,7 @@ int cmd_controller(int argc, char **argv)
 	struct controller_opts o = {
 		.lease_name = "profileguard-controller",
 		.max_actions = 30,
-		.tel_max_conns = TELEMETRY_MAX_CONNECTIONS,
+		.tel_max_conns = TELEMETRY_OPS_MAX_CONNECTIONS,
 		.tel_max_conns_per_ip = -1,
 		.tel_request_timeout = HTTP_SERVER_DEFAULT_REQUEST_TIMEOUT,
 	};

@@ -287,7 +287,7 @@ static int on_object(void *ud, const struct manifest_origin *o, const struct jva
 }
 
 /* Audit events: the last successful call of each account. */
-static int on_audit(void *ud, const struct tel_event *e)
+static int on_audit(void *ud, const struct telemetry_event *e)
 {
 	struct inv *v = ud;
 	const char *rest, *colon;
@@ -422,14 +422,14 @@ static bool is_audit(const char *path)
 	if (!strcmp(path, "-") || str_has_suffix(path, ".yaml") || str_has_suffix(path, ".yml"))
 		return false;
 	if (doc_read_file(path, IDS_MAX_AUDIT_BYTES, &data, &len) == 0)
-		audit = tel_detect(data, len) == TEL_AUDIT;
+		audit = telemetry_detect(data, len) == TELEMETRY_AUDIT;
 	pg_free(data);
 	return audit;
 }
 
 static int load_audit(struct inv *v, const char *path)
 {
-	struct tel_stats st;
+	struct telemetry_stats st;
 	char *data = NULL;
 	size_t len = 0;
 	int r = doc_read_file(path, IDS_MAX_AUDIT_BYTES, &data, &len);
@@ -439,9 +439,9 @@ static int load_audit(struct inv *v, const char *path)
 								  : strerror(-r));
 		return r == -ENOMEM ? r : 0;
 	}
-	r = tel_parse(TEL_AUDIT, data, len, on_audit, v, &st);
+	r = telemetry_parse(TELEMETRY_AUDIT, data, len, on_audit, v, &st);
 	if (r == -E2BIG)
-		errlist_add(&v->errs, "%s: more than %d audit events (profileguard's limit)", path, TEL_MAX_EVENTS);
+		errlist_add(&v->errs, "%s: more than %d audit events (profileguard's limit)", path, TELEMETRY_MAX_EVENTS);
 	else if (r == 0 && st.rejected)
 		errlist_add(&v->errs, "%s: %zu audit events not read: %s", path, st.rejected, st.first_error);
 	pg_free(data);

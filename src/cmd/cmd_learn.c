@@ -155,7 +155,7 @@ static void report_reviews(const struct learn *l, bool each)
 			n == 1 ? "y" : "ies");
 }
 
-static int on_event(void *ud, const struct tel_event *e)
+static int on_event(void *ud, const struct telemetry_event *e)
 {
 	return learn_add(ud, e);
 }
@@ -217,7 +217,7 @@ int cmd_learn(int argc, char **argv)
 	struct learn_counts counts;
 	struct labels sel = { 0 };
 	char *selbuf = NULL;
-	enum tel_source forced = TEL_NATIVE;
+	enum telemetry_source forced = TELEMETRY_NATIVE;
 	int optind_, r, rc = EXIT_BAD_INPUT;
 	FILE *f = stdout;
 
@@ -248,7 +248,7 @@ int cmd_learn(int argc, char **argv)
 		fprintf(stderr, "profileguard learn: --service-account \"%s\" is not a valid name\n", sa);
 		goto out;
 	}
-	if (format && tel_source_parse(format, &forced) < 0) {
+	if (format && telemetry_source_parse(format, &forced) < 0) {
 		fprintf(stderr, "profileguard learn: --format must be native, falco, tetragon or audit\n");
 		goto out;
 	}
@@ -303,8 +303,8 @@ int cmd_learn(int argc, char **argv)
 		if (learn_add_pod(l, pp.more[i]) < 0)
 			goto oom;
 	for (size_t i = 0; i < inputs.n; i++) {
-		struct tel_stats st;
-		enum tel_source src;
+		struct telemetry_stats st;
+		enum telemetry_source src;
 		char *data = NULL, note[4200];
 		size_t len;
 
@@ -313,17 +313,17 @@ int cmd_learn(int argc, char **argv)
 			errlist_add(&errs, "%s: %s", inputs.v[i], r == -EFBIG ? "larger than 256 MiB" : strerror(-r));
 			continue;
 		}
-		src = format ? forced : tel_detect(data, len);
-		r = tel_parse(src, data, len, on_event, l, &st);
+		src = format ? forced : telemetry_detect(data, len);
+		r = telemetry_parse(src, data, len, on_event, l, &st);
 		pg_free(data);
 		if (r == -ENOMEM)
 			goto oom;
 		if (r == -E2BIG)
-			errlist_add(&errs, "%s: more than %u events in one input: split it", inputs.v[i], TEL_MAX_EVENTS);
+			errlist_add(&errs, "%s: more than %u events in one input: split it", inputs.v[i], TELEMETRY_MAX_EVENTS);
 		if (st.rejected)
 			errlist_add(&errs, "%s: %zu malformed %s record%s skipped (first: %s)", inputs.v[i], st.rejected,
-				    tel_source_name(src), st.rejected == 1 ? "" : "s", st.first_error);
-		snprintf(note, sizeof(note), "%s: %zu %s", inputs.v[i], st.accepted, tel_source_name(src));
+				    telemetry_source_name(src), st.rejected == 1 ? "" : "s", st.first_error);
+		snprintf(note, sizeof(note), "%s: %zu %s", inputs.v[i], st.accepted, telemetry_source_name(src));
 		if (learn_note_source(l, note) < 0)
 			goto oom;
 	}

@@ -2,7 +2,6 @@
  * they are expected to get, judged with check's code (judge.c), reported
  * per case as text, JSON or JUnit XML for CI.  Exit 0 every case passed,
  * 1 a case failed, 2 bad input.  The format is documented in docs/test.md. */
-#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -14,6 +13,7 @@
 
 #include "buf.h"
 #include "cmd.h"
+#include "dirwalk.h"
 #include "doc.h"
 #include "judge.h"
 #include "manifest.h"
@@ -541,7 +541,7 @@ static int case_add_findings(struct tcase *c, const struct findings *f)
 	return 0;
 }
 
-static int on_item(void *ud, const struct judge_item *it, const struct findings *f, const struct judged_by *jb)
+static int on_item(void *ud, const struct judge_item *it, const struct findings *f, const struct judge_by *jb)
 {
 	struct suite *s = ud;
 
@@ -723,70 +723,47 @@ static int add_suite(struct run *run, const char *file)
 	return (v->file = pg_strdup(file)) ? 0 : -ENOMEM;
 }
 
-static int find_tests(struct run *run, const char *dir, int depth, size_t *found)
+/* The test files under a directory operand. */
+struct find {
+	struct run *run;
+	size_t found;
+};
+
+static int find_file(void *ud, const char *path, const struct stat *st)
 {
-	struct dirent *de;
-	char **names = NULL;
-	size_t n = 0;
-	int r = 0;
-	DIR *d;
+	struct find *f = ud;
 
-	if (depth > TEST_MAX_DEPTH)
-		return errlist_add(&run->errs, "%s: directories nest deeper than the cap of %d", dir, TEST_MAX_DEPTH);
-	if (!(d = opendir(dir)))
-		return errlist_add(&run->errs, "%s: %s", dir, strerror(errno));
-	while ((de = readdir(d))) {
-		char **v;
-		size_t len;
+	if (strcmp(strrchr(path, '/') + 1, TEST_FILE_NAME) != 0)
+		return 0;
+	f->found++;
+	return add_suite(f->run, path);
+}
 
-		if (de->d_name[0] == '.')
-			continue;
-		if (!(v = pg_realloc(names, (n + 1) * sizeof(*v)))) {
-			r = -ENOMEM;
-			break;
-		}
-		names = v;
-		len = strlen(dir) + strlen(de->d_name) + 2;
-		if (!(names[n] = pg_malloc(len))) {
-			r = -ENOMEM;
-			break;
-		}
-		snprintf(names[n++], len, "%s%s%s", dir, str_has_suffix(dir, "/") ? "" : "/", de->d_name);
-	}
-	closedir(d);
-	if (r == 0 && n > 1)
-		qsort(names, n, sizeof(*names), str_ptr_cmp);
-	for (size_t i = 0; i < n && r >= 0; i++) {
-		const char *base = strrchr(names[i], '/') + 1;
-		struct stat st;
+static int find_fail(void *ud, enum dirwalk_fail what, const char *path, int err)
+{
+	struct find *f = ud;
 
-		if (stat(names[i], &st) < 0)
-			continue;       /* a dangling link is not a test */
-		if (S_ISDIR(st.st_mode))
-			r = find_tests(run, names[i], depth + 1, found);
-		else if (S_ISREG(st.st_mode) && !strcmp(base, TEST_FILE_NAME)) {
-			(*found)++;
-			r = add_suite(run, names[i]);
-		}
-	}
-	for (size_t i = 0; i < n; i++)
-		pg_free(names[i]);
-	pg_free(names);
-	return r;
+	if (what == DIRWALK_STAT)
+		return 0;       /* a dangling link is not a test */
+	if (what == DIRWALK_TOO_DEEP)
+		return errlist_add(&f->run->errs, "%s: directories nest deeper than the cap of %d", path,
+				   TEST_MAX_DEPTH);
+	return errlist_add(&f->run->errs, "%s: %s", path, strerror(err));
 }
 
 static int find_operand(struct run *run, const char *path)
 {
+	struct find f = { .run = run };
+	const struct dirwalk w = { .max_depth = TEST_MAX_DEPTH, .file = find_file, .fail = find_fail, .ud = &f };
 	struct stat st;
-	size_t found = 0;
 	int r;
 
 	if (stat(path, &st) < 0)
 		return errlist_add(&run->errs, "%s: %s", path, strerror(errno));
 	if (!S_ISDIR(st.st_mode))
 		return add_suite(run, path);
-	r = find_tests(run, path, 0, &found);
-	if (r == 0 && found == 0)
+	r = dirwalk(&w, path);
+	if (r == 0 && f.found == 0)
 		r = errlist_add(&run->errs, "%s: no %s in this directory or below it", path, TEST_FILE_NAME);
 	return r;
 }

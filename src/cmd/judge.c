@@ -293,7 +293,7 @@ static int on_manifest_doc(void *ud, const struct manifest_origin *o, const stru
 
 			snprintf(text, sizeof(text), "%s: WorkloadProfile %s/%s is among the manifests (-f): it is "
 				 "checked for validity but judges nothing; pass it with -p", label, p->namespace, p->name);
-			r = add_warning(c, W_PROFILE_IN_MANIFESTS, o->file, o->doc, o->item, "WorkloadProfile",
+			r = add_warning(c, JUDGE_W_PROFILE_IN_MANIFESTS, o->file, o->doc, o->item, "WorkloadProfile",
 					p->namespace, p->name, text);
 		}
 		profile_free(p);
@@ -349,7 +349,7 @@ json_t *judge_finding_json(const struct finding *f)
 			 "message", f->message);
 }
 
-static int judged_add(struct judged_by *j, const char *ns, const char *name)
+static int judged_add(struct judge_by *j, const char *ns, const char *name)
 {
 	char key[600];
 	char (*v)[600];
@@ -371,7 +371,7 @@ static int key_cmp(const void *a, const void *b)
 	return strcmp(a, b);
 }
 
-static int judged_collect(struct judge *c, const struct pod *pod, const struct findings *f, struct judged_by *j)
+static int judged_collect(struct judge *c, const struct pod *pod, const struct findings *f, struct judge_by *j)
 {
 	struct profile *const *first;
 	size_t n = profile_set_namespace(&c->profiles, pod->namespace, &first);
@@ -405,7 +405,7 @@ struct event_judge {
  * named exactly like it or like one of its replicas ("api-7d9f-x2" for
  * Deployment "api"); the longest name wins.  For API calls without a pod
  * claim, the workload running as that service account. */
-static struct judge_item *attribute(struct judge *c, const struct tel_event *e)
+static struct judge_item *attribute(struct judge *c, const struct telemetry_event *e)
 {
 	struct judge_item *best = NULL;
 	size_t best_len = 0;
@@ -438,7 +438,7 @@ static struct judge_item *attribute(struct judge *c, const struct tel_event *e)
 	return best;
 }
 
-static int on_check_event(void *ud, const struct tel_event *e)
+static int on_check_event(void *ud, const struct telemetry_event *e)
 {
 	struct event_judge *ej = ud;
 	struct judge_item *it = attribute(ej->c, e);
@@ -471,8 +471,8 @@ static int on_check_event(void *ud, const struct tel_event *e)
 int judge_events(struct judge *c, const char *path, const char *format, judge_event_fn fn, void *ud)
 {
 	struct event_judge ej = { .c = c, .file = path, .fn = fn, .ud = ud };
-	struct tel_stats st;
-	enum tel_source src;
+	struct telemetry_stats st;
+	enum telemetry_source src;
 	char *data;
 	size_t len;
 	int r;
@@ -484,17 +484,17 @@ int judge_events(struct judge *c, const char *path, const char *format, judge_ev
 		r = errlist_add(&c->errs, "%s: %s", path, r == -EFBIG ? "larger than 256 MiB" : strerror(-r));
 		return r < 0 ? r : 1;
 	}
-	if (!format || tel_source_parse(format, &src) < 0)
-		src = tel_detect(data, len);
-	r = tel_parse(src, data, len, on_check_event, &ej, &st);
+	if (!format || telemetry_source_parse(format, &src) < 0)
+		src = telemetry_detect(data, len);
+	r = telemetry_parse(src, data, len, on_check_event, &ej, &st);
 	pg_free(data);
 	if (r < 0 && r != -E2BIG)
 		return r;
 	if (r == -E2BIG)
-		errlist_add(&c->errs, "%s: more than %u events in one input: split it", path, TEL_MAX_EVENTS);
+		errlist_add(&c->errs, "%s: more than %u events in one input: split it", path, TELEMETRY_MAX_EVENTS);
 	if (st.rejected)
 		return errlist_add(&c->errs, "%s: %zu malformed %s record%s (first: %s)", path, st.rejected,
-				   tel_source_name(src), st.rejected == 1 ? "" : "s", st.first_error);
+				   telemetry_source_name(src), st.rejected == 1 ? "" : "s", st.first_error);
 	return 0;
 }
 
@@ -619,7 +619,7 @@ static int eval_item(struct judge *j, struct judge_item *it, const struct engine
 {
 	struct errlist perrs;
 	struct findings f;
-	struct judged_by jb = { 0 };
+	struct judge_by jb = { 0 };
 	struct pod *pod = NULL;
 	int r;
 
@@ -639,7 +639,7 @@ static int eval_item(struct judge *j, struct judge_item *it, const struct engine
 
 		snprintf(text, sizeof(text), "%s: %s %s/%s: no profile selects it, nothing judged it", it->label,
 			 workload_kind_name((enum workload_kind)pod->kind), pod->namespace, pod->name);
-		r = add_warning(j, W_NOT_JUDGED, it->file, it->doc, it->sub,
+		r = add_warning(j, JUDGE_W_NOT_JUDGED, it->file, it->doc, it->sub,
 				workload_kind_name((enum workload_kind)pod->kind), pod->namespace, pod->name, text);
 	}
 	if (r == 0) {
@@ -683,7 +683,7 @@ int judge_eval(struct judge *j, judge_item_fn fn, void *ud)
 			continue;
 		snprintf(ns, sizeof(ns), "%.*s", (int)(slash - d->key), d->key);
 		snprintf(text, sizeof(text), "profile %s (%s) selects no object in the inputs", d->key, d->label);
-		r = add_warning(j, W_SELECTS_NOTHING, d->file, d->doc, d->sub, "WorkloadProfile", ns, slash + 1, text);
+		r = add_warning(j, JUDGE_W_SELECTS_NOTHING, d->file, d->doc, d->sub, "WorkloadProfile", ns, slash + 1, text);
 		if (r < 0)
 			return r;
 	}

@@ -39,7 +39,7 @@ struct judge_pdef {
 	bool used;
 };
 
-enum judge_warn_type { W_PROFILE_IN_MANIFESTS, W_NOT_JUDGED, W_SELECTS_NOTHING };
+enum judge_warn_type { JUDGE_W_PROFILE_IN_MANIFESTS, JUDGE_W_NOT_JUDGED, JUDGE_W_SELECTS_NOTHING };
 
 struct judge_warning {
 	enum judge_warn_type type;
@@ -59,7 +59,7 @@ struct judge_warning {
 /* The profiles that judged an object: those that select it, and those
  * that reported on it without selecting it (identity binding), as
  * "ns/name", sorted and unique. */
-struct judged_by {
+struct judge_by {
 	char (*v)[600];
 	size_t n;
 };
@@ -114,7 +114,7 @@ int judge_load(struct judge *j, const char *const *profiles, size_t nprofiles,
 /* Called once per item judged, in input order; @it->pod is set.  All
  * arguments are borrowed for the call.  A negative return stops. */
 typedef int (*judge_item_fn)(void *ud, const struct judge_item *it, const struct findings *f,
-			     const struct judged_by *jb);
+			     const struct judge_by *jb);
 
 /* Judges every item with the engine, counts it, warns about objects no
  * profile judges and profiles that select nothing.  0, -ENOMEM or @fn's
@@ -126,7 +126,7 @@ int judge_eval(struct judge *j, judge_item_fn fn, void *ud);
 typedef int (*judge_event_fn)(void *ud, const char *file, const struct judge_item *it,
 			      const struct findings *f);
 
-/* Judges the captured telemetry at @path (@format a tel_source name, or
+/* Judges the captured telemetry at @path (@format a telemetry_source name, or
  * NULL to detect) against the profiles of the items' workloads; counts go
  * to j->ev, bad input to j->errs.  0 when it was read (malformed records
  * are errors in j->errs), 1 when it could not be read at all (the error

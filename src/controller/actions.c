@@ -704,25 +704,25 @@ static bool may_act(struct actions *a)
 	return !a->cfg.hooks.may_act || a->cfg.hooks.may_act(a->cfg.hooks.ud);
 }
 
-static enum pod_liveness check_pod(struct actions *a, const struct item *it)
+static enum actions_liveness check_pod(struct actions *a, const struct item *it)
 {
 	if (!a->cfg.hooks.pod_check)
-		return POD_LIVE;
+		return ACTIONS_POD_LIVE;
 	return a->cfg.hooks.pod_check(a->cfg.hooks.ud, it->ns, it->pod, it->uid, it->evidence);
 }
 
-static const char *liveness_result(enum pod_liveness l)
+static const char *liveness_result(enum actions_liveness l)
 {
 	switch (l) {
-	case POD_GONE:
+	case ACTIONS_POD_GONE:
 		return "gone";
-	case POD_REPLACED:
+	case ACTIONS_POD_REPLACED:
 		return "replaced";
-	case POD_TERMINATING:
+	case ACTIONS_POD_TERMINATING:
 		return "terminating";
-	case POD_EXEMPT:
+	case ACTIONS_POD_EXEMPT:
 		return "skipped";
-	case POD_FINISHED:
+	case ACTIONS_POD_FINISHED:
 		return "finished";
 	default:
 		return "live";
@@ -780,7 +780,7 @@ static void act(struct actions *a, struct item *it, uint64_t epoch)
 	char detail[640], owner_desc[512];
 	struct kube_delete_opts o = { .uid = it->uid, .grace_period = it->grace };
 	struct kube_error err = { 0 };
-	enum pod_liveness lv;
+	enum actions_liveness lv;
 	int64_t now = ticker_now_ms(), wait;
 	unsigned n = 0;
 	int r;
@@ -792,7 +792,7 @@ static void act(struct actions *a, struct item *it, uint64_t epoch)
 		return;
 	}
 	lv = check_pod(a, it);
-	if (lv != POD_LIVE) {
+	if (lv != ACTIONS_POD_LIVE) {
 		result = liveness_result(lv);
 		count_action(a, label, result);
 		log_action(it, PGLOG_INFO, label, result, "the pod changed before the action");
@@ -906,12 +906,12 @@ static void act(struct actions *a, struct item *it, uint64_t epoch)
 static void first_pass(struct actions *a, struct item *it, uint64_t epoch)
 {
 	bool acting = !it->no_pod && it->mode == MODE_ENFORCE && it->action != ACTION_NONE;
-	enum pod_liveness lv = it->no_pod ? POD_GONE : check_pod(a, it);
+	enum actions_liveness lv = it->no_pod ? ACTIONS_POD_GONE : check_pod(a, it);
 	const char *result = "recorded", *prefix = NULL;
 	size_t fresh = 0;
 	int pm;
 
-	if (lv == POD_EXEMPT) {
+	if (lv == ACTIONS_POD_EXEMPT) {
 		count_action(a, "Record", "skipped");
 		item_free(it);
 		return;
@@ -919,7 +919,7 @@ static void first_pass(struct actions *a, struct item *it, uint64_t epoch)
 	for (size_t i = 0; i < it->ng; i++)
 		metric_add(metric_vec_get2(a->m_findings, reason_name(it->g[i].reason),
 					   mode_name(it->mode)), (uint64_t)it->g[i].count);
-	if (acting && lv != POD_LIVE) {
+	if (acting && lv != ACTIONS_POD_LIVE) {
 		acting = false;
 		result = liveness_result(lv);
 	}
@@ -943,7 +943,7 @@ static void first_pass(struct actions *a, struct item *it, uint64_t epoch)
 		if (rr != REC_ALREADY)
 			fresh++;
 		if (rr != REC_ALREADY && a->cfg.hooks.on_violation) {
-			struct violation v = {
+			struct actions_violation v = {
 				.namespace = it->ns, .profile = it->profile,
 				.profile_uid = it->profile_uid, .pod = it->pod,
 				.reason = reason_name(g->reason), .message = g->first,

@@ -53,18 +53,18 @@ int actions_submit(struct actions *a, const struct drift_report *r);
 /* ---- set-up (the controller's) -------------------------------------------- */
 
 /* What the worker asks of its owner before it writes. */
-enum pod_liveness {
-	POD_LIVE,               /* the same UID is cached and not terminating */
-	POD_GONE,               /* no pod of that name */
-	POD_REPLACED,           /* a pod of that name with another UID */
-	POD_TERMINATING,        /* deletionTimestamp set */
-	POD_EXEMPT,             /* mirror pod, ignored or own namespace */
-	POD_FINISHED,           /* Succeeded or Failed, and the report's evidence no
+enum actions_liveness {
+	ACTIONS_POD_LIVE,               /* the same UID is cached and not terminating */
+	ACTIONS_POD_GONE,               /* no pod of that name */
+	ACTIONS_POD_REPLACED,           /* a pod of that name with another UID */
+	ACTIONS_POD_TERMINATING,        /* deletionTimestamp set */
+	ACTIONS_POD_EXEMPT,             /* mirror pod, ignored or own namespace */
+	ACTIONS_POD_FINISHED,           /* Succeeded or Failed, and the report's evidence no
 	                         * longer counts (engine_counts()): recorded, not acted on */
 };
 
 /* A violation that the status of @profile must count. */
-struct violation {
+struct actions_violation {
 	const char *namespace;
 	const char *profile;
 	const char *profile_uid;
@@ -81,11 +81,11 @@ struct actions_hooks {
 	bool (*may_act)(void *ud);
 	/* Re-checks the pod against the informer cache before acting on
 	 * findings of evidence @ev. */
-	enum pod_liveness (*pod_check)(void *ud, const char *ns, const char *name,
+	enum actions_liveness (*pod_check)(void *ud, const char *ns, const char *name,
 				       const char *uid, enum evidence ev);
 	/* A new violation was recorded (not a repeat of one already on
 	 * record): count it in the profile's status. */
-	void (*on_violation)(void *ud, const struct violation *v);
+	void (*on_violation)(void *ud, const struct actions_violation *v);
 	void *ud;
 };
 

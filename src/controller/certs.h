@@ -4,8 +4,8 @@
  * as its caBundle.
  *
  * Two halves.  certs_* are pure (no I/O, no logging, time passed in) so
- * the decisions are unit-testable; certs_ops_* is the controller's loop
- * that reads and writes the Secret and patches the caBundle, on the
+ * the decisions are unit-testable; certs_ops_* (certs_ops.h) is the controller's
+ * loop that reads and writes the Secret and patches the caBundle, on the
  * leader only.  Key material never reaches a log line or an error text. */
 #ifndef PG_CERTS_H
 #define PG_CERTS_H
@@ -13,9 +13,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-struct controller;
-struct kube_client;
 
 #define CERTS_CA_DAYS 3650
 #define CERTS_LEAF_DAYS 365
@@ -100,32 +97,5 @@ enum certs_verdict certs_check(const struct certs_bundle *have, const char *cons
  * loads the new one).  0 or -errno; @b is unchanged on failure. */
 int certs_renew(struct certs_bundle *b, enum certs_verdict verdict, const char *const *names,
 		size_t nnames, int64_t now);
-
-/* ---- the controller's loop ------------------------------------------------ */
-
-struct certs_ops;
-
-struct certs_ops_config {
-	struct kube_client *client;     /* borrowed */
-	struct controller *controller;  /* borrowed: writes only while it leads */
-	const char *namespace;          /* the Secret's, the Services' */
-	const char *secret;             /* --webhook-cert-secret */
-	const char *webhook_config;     /* --webhook-config-name; NULL or "": none */
-	const char *webhook_service;    /* --webhook-service */
-	const char *telemetry_service;  /* --telemetry-service; NULL or "": none */
-	int64_t interval_ms;            /* --cert-check-interval; 0: 1 h */
-};
-
-/* Checks the configuration (the names make a certificate) and copies it.
- * 0, or -EINVAL with a reason in @err, -ENOMEM. */
-int certs_ops_new(const struct certs_ops_config *cfg, struct certs_ops **ret, char *err,
-		  size_t errsz);
-/* Starts the thread: a round when this replica starts leading and every
- * interval while it leads.  0 or -errno. */
-int certs_ops_start(struct certs_ops *o);
-/* Stops the thread.  Idempotent, NULL-safe. */
-void certs_ops_stop(struct certs_ops *o);
-/* NULL-safe; returns NULL. */
-struct certs_ops *certs_ops_free(struct certs_ops *o);
 
 #endif

@@ -4,7 +4,7 @@
  * replace guarded by its resourceVersion) and patches the caBundle of
  * every webhook of the named ValidatingWebhookConfiguration.  The
  * configuration is never created: deleting it is the off-switch. */
-#include "certs.h"
+#include "certs_ops.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -17,6 +17,7 @@
 
 #include "base64.h"
 #include "buf.h"
+#include "certs.h"
 #include "controller.h"
 #include "kube_api.h"
 #include "kube_client.h"
@@ -314,7 +315,7 @@ int certs_ops_new(const struct certs_ops_config *cfg, struct certs_ops **ret, ch
 	}
 	o = pg_calloc(1, sizeof(*o));
 	if (!o)
-		return -ENOMEM;
+		goto oom;
 	n = certs_dns_names(cfg->namespace, svcs, 2, o->names, o->store, sizeof(o->store));
 	if (n < 0) {
 		snprintf(err, errsz, "--webhook-service, --telemetry-service and the namespace must "
@@ -331,12 +332,14 @@ int certs_ops_new(const struct certs_ops_config *cfg, struct certs_ops **ret, ch
 	o->secret = pg_strdup(cfg->secret);
 	o->vwc = cfg->webhook_config && *cfg->webhook_config ? pg_strdup(cfg->webhook_config)
 							       : NULL;
-	if (!o->ns || !o->secret || (cfg->webhook_config && *cfg->webhook_config && !o->vwc)) {
-		certs_ops_free(o);
-		return -ENOMEM;
-	}
+	if (!o->ns || !o->secret || (cfg->webhook_config && *cfg->webhook_config && !o->vwc))
+		goto oom;
 	*ret = o;
 	return 0;
+oom:
+	certs_ops_free(o);
+	snprintf(err, errsz, "out of memory");
+	return -ENOMEM;
 }
 
 int certs_ops_start(struct certs_ops *o)

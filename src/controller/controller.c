@@ -378,26 +378,26 @@ static bool may_act(void *ud)
 	return !c->leader || leader_holds(c->leader, c->cfg.lease_ms / 5);
 }
 
-static enum pod_liveness pod_check(void *ud, const char *ns, const char *name, const char *uid,
+static enum actions_liveness pod_check(void *ud, const char *ns, const char *name, const char *uid,
 				   enum evidence ev)
 {
 	struct controller *c = ud;
 	struct kube_object *o = kube_informer_get(c->slot[INF_PODS].inf, ns, name);
 	const struct pod *p = o ? kube_object_data(o) : NULL;
-	enum pod_liveness r;
+	enum actions_liveness r;
 
 	if (!o)
-		return POD_GONE;
+		return ACTIONS_POD_GONE;
 	if (strcmp(kube_object_uid(o), uid) != 0)
-		r = POD_REPLACED;
+		r = ACTIONS_POD_REPLACED;
 	else if (p->terminating)
-		r = POD_TERMINATING;
+		r = ACTIONS_POD_TERMINATING;
 	else if (p->mirror || ns_ignored(c, ns))
-		r = POD_EXEMPT;
+		r = ACTIONS_POD_EXEMPT;
 	else if (!engine_counts(p, ev))
-		r = POD_FINISHED;       /* it finished after it was judged */
+		r = ACTIONS_POD_FINISHED;       /* it finished after it was judged */
 	else
-		r = POD_LIVE;
+		r = ACTIONS_POD_LIVE;
 	kube_object_unref(o);
 	return r;
 }
@@ -412,10 +412,10 @@ static char *dup_or_keep(char *old, const char *s)
 	return n;
 }
 
-static void on_violation(void *ud, const struct violation *v)
+static void on_violation(void *ud, const struct actions_violation *v)
 {
 	struct controller *c = ud;
-	struct profstate *p;
+	struct profcache_state *p;
 
 	pthread_mutex_lock(&c->mu);
 	p = profcache_find(&c->profs, v->namespace, v->profile);
@@ -507,7 +507,7 @@ static void profile_changed(struct infslot *s, struct kube_object *cur, struct k
 	slot_ok(s);
 	pthread_mutex_lock(&c->mu);
 	if (cur) {
-		struct profstate *p;
+		struct profcache_state *p;
 
 		r = profcache_upsert(&c->profs, cur);
 		p = r == 0 ? profcache_find(&c->profs, ns, kube_object_name(cur)) : NULL;
@@ -525,13 +525,13 @@ static void profile_changed(struct infslot *s, struct kube_object *cur, struct k
 		pglog(PGLOG_ERROR, "profile not tracked: out of memory", "namespace", ns,
 		      "profile", kube_object_name(cur), NULL);
 	if (cur) {
-		const struct wp *w = kube_object_data(cur);
+		const struct profcache_wp *w = kube_object_data(cur);
 		char gen[24], kgen[24];
 
 		snprintf(gen, sizeof(gen), "%lld", (long long)w->generation);
 		snprintf(kgen, sizeof(kgen), "%lld", (long long)kept);
-		if (!w->profile && (!old || ((const struct wp *)kube_object_data(old))->profile ||
-				    !str_eq(w->invalid, ((const struct wp *)kube_object_data(old))->invalid))) {
+		if (!w->profile && (!old || ((const struct profcache_wp *)kube_object_data(old))->profile ||
+				    !str_eq(w->invalid, ((const struct profcache_wp *)kube_object_data(old))->invalid))) {
 			if (restored)
 				pglog(PGLOG_WARN, "invalid WorkloadProfile: its last valid generation, restored "
 				      "from status.enforcedSpec, stays applied",
@@ -559,7 +559,7 @@ static void profile_add(void *ud, struct kube_object *cur)
 
 static void profile_update(void *ud, struct kube_object *old, struct kube_object *cur)
 {
-	const struct wp *a = kube_object_data(old), *b = kube_object_data(cur);
+	const struct profcache_wp *a = kube_object_data(old), *b = kube_object_data(cur);
 	struct infslot *s = ud;
 
 	/* Our own status writes come back as updates: only a new spec
@@ -737,7 +737,7 @@ struct invalid_report {
 
 /* The Event's note: which generation is invalid, what holds meanwhile,
  * and the validation messages (the API server cuts a note at 1 KiB). */
-static char *invalid_note(const struct profstate *p)
+static char *invalid_note(const struct profcache_state *p)
 {
 	struct buf b = BUF_INIT(PROFCACHE_INVALID_MAX + 128);
 	int64_t kept = profcache_applied_generation(p);
@@ -769,7 +769,7 @@ static void report_invalid(struct controller *c)
 
 	pthread_mutex_lock(&c->mu);
 	for (size_t i = 0; i < c->profs.n; i++) {
-		struct profstate *p = c->profs.v[i];
+		struct profcache_state *p = c->profs.v[i];
 
 		if (p->wp->profile || p->invalid_reported == p->wp->generation || now < p->invalid_retry_ms)
 			continue;
@@ -790,7 +790,7 @@ static void report_invalid(struct controller *c)
 		char name[RECORDER_NAME_MAX], gen[24];
 		struct kube_error err = { 0 };
 		struct kube_event ev = { 0 };
-		struct profstate *ps;
+		struct profcache_state *ps;
 		int r = -ENOMEM;
 
 		snprintf(gen, sizeof(gen), "%lld", (long long)ir->generation);
@@ -840,7 +840,7 @@ static int count_one(void *ud, struct kube_object *o)
 		return 0;
 	for (i = profcache_lower(&c->profs, pod->namespace, "");
 	     i < c->profs.n && strcmp(c->profs.v[i]->ns, pod->namespace) == 0; i++) {
-		struct profstate *p = c->profs.v[i];
+		struct profcache_state *p = c->profs.v[i];
 		const struct profile *prof = profcache_applied(p);
 
 		if (prof && selector_matches(&prof->selector, &pod->labels))
@@ -859,7 +859,7 @@ static void recount_matched(struct controller *c, int64_t now)
 		c->profs.v[i]->counting = 0;
 	kube_informer_foreach(c->slot[INF_PODS].inf, count_one, c);
 	for (size_t i = 0; i < c->profs.n; i++) {
-		struct profstate *p = c->profs.v[i];
+		struct profcache_state *p = c->profs.v[i];
 
 		if (p->matched != p->counting) {
 			p->matched = p->counting;
@@ -993,7 +993,7 @@ int controller_profiles_snapshot(struct controller *c, uint64_t have, struct kub
 	}
 	*ret_gen = atomic_load(&c->profs.gen);
 	for (size_t i = 0; i < c->profs.n; i++) {
-		struct profstate *p = c->profs.v[i];
+		struct profcache_state *p = c->profs.v[i];
 
 		if (!profcache_applied(p))
 			continue;

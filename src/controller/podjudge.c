@@ -21,7 +21,7 @@
 
 /* A finding group reported for a pod. */
 struct pentry {
-	struct profstate *prof;         /* a reference */
+	struct profcache_state *prof;         /* a reference */
 	uint64_t fp;
 	uint8_t reason;
 };
@@ -51,7 +51,7 @@ static void podstate_drop(struct podjudge *j, struct podstate *ps)
 }
 
 static const struct pentry *pentry_find(const struct pentry *v, size_t n,
-					const struct profstate *p, uint8_t reason)
+					const struct profcache_state *p, uint8_t reason)
 {
 	for (size_t i = 0; i < n; i++)
 		if (v[i].prof == p && v[i].reason == reason)
@@ -114,7 +114,7 @@ static uint64_t fingerprint(const struct findings *f, const struct profile *prof
 struct unreported {
 	const struct findings *f;
 	const struct profile *prof;
-	struct profstate *ps;
+	struct profcache_state *ps;
 	const struct pentry *old;
 	size_t nold;
 };
@@ -130,7 +130,7 @@ static bool unreported(void *ud, enum reason reason)
 /* Submits, per profile, the finding groups not reported yet.  False when
  * a report was refused (the action queue at a bound). */
 static bool submit_new(const struct podjudge_env *env, const struct pod *pod, const struct findings *f,
-		       struct profstate *const *ps, struct profile *const *view, size_t nview,
+		       struct profcache_state *const *ps, struct profile *const *view, size_t nview,
 		       const struct pentry *old, size_t nold)
 {
 	bool all = true;
@@ -158,7 +158,7 @@ void podjudge_pod(struct podjudge *j, const struct podjudge_env *env, const char
 	struct smap_node *sn = smap_get(&j->pods, key);
 	struct podstate *ps = sn ? smap_entry(sn, struct podstate, node) : NULL, *nps;
 	struct profile *view[256], **pview = view;
-	struct profstate *pstate[256], **ppstate = pstate;
+	struct profcache_state *pstate[256], **ppstate = pstate;
 	struct pentry *nv = NULL;
 	struct findings f;
 	const struct pod *pod;
@@ -192,7 +192,7 @@ void podjudge_pod(struct podjudge *j, const struct podjudge_env *env, const char
 			goto oom;
 	}
 	for (size_t i = lo; i < hi; i++) {
-		struct profstate *p = env->profs->v[i];
+		struct profcache_state *p = env->profs->v[i];
 		struct profile *prof = profcache_applied(p);
 
 		/* The profiles that bind the pod's account judge it too, even

@@ -21,7 +21,7 @@
 
 void profcache_wp_free(void *ud, void *data)
 {
-	struct wp *w = data;
+	struct profcache_wp *w = data;
 
 	if (!w)
 		return;
@@ -60,7 +60,7 @@ int profcache_wp_decode(void *ud, const struct jval *obj, void **ret)
 	const struct jval *status = jval_get(obj, "status"), *cond, *jspec = jval_get(obj, "spec");
 	json_t *spec = NULL;
 	struct errlist errs;
-	struct wp *w;
+	struct profcache_wp *w;
 	size_t i;
 	int r;
 
@@ -148,7 +148,7 @@ int profcache_wp_decode(void *ud, const struct jval *obj, void **ret)
 
 /* ---- profiles ---------------------------------------------------------------------- */
 
-static int prof_cmp(const struct profstate *p, const char *ns, const char *name)
+static int prof_cmp(const struct profcache_state *p, const char *ns, const char *name)
 {
 	int r = strcmp(p->ns, ns);
 
@@ -170,14 +170,14 @@ size_t profcache_lower(const struct profcache *pc, const char *ns, const char *n
 	return lo;
 }
 
-struct profstate *profcache_find(const struct profcache *pc, const char *ns, const char *name)
+struct profcache_state *profcache_find(const struct profcache *pc, const char *ns, const char *name)
 {
 	size_t i = profcache_lower(pc, ns, name);
 
 	return i < pc->n && prof_cmp(pc->v[i], ns, name) == 0 ? pc->v[i] : NULL;
 }
 
-void profcache_unref(struct profstate *p)
+void profcache_unref(struct profcache_state *p)
 {
 	if (!p || --p->refs > 0)
 		return;
@@ -198,27 +198,27 @@ void profcache_unref(struct profstate *p)
 /* The profile enforced for @p: its own, or while it is invalid its last
  * valid generation's (seen by this process, else the one recorded in its
  * status), or NULL (never valid: nothing is enforced). */
-struct profile *profcache_applied(const struct profstate *p)
+struct profile *profcache_applied(const struct profcache_state *p)
 {
 	if (p->wp->profile)
 		return p->wp->profile;
-	return p->valid_obj ? ((const struct wp *)kube_object_data(p->valid_obj))->profile
+	return p->valid_obj ? ((const struct profcache_wp *)kube_object_data(p->valid_obj))->profile
 			    : p->wp->restored;
 }
 
 /* The generation profcache_applied() comes from, 0 for none. */
-int64_t profcache_applied_generation(const struct profstate *p)
+int64_t profcache_applied_generation(const struct profcache_state *p)
 {
 	if (p->wp->profile)
 		return p->wp->generation;
 	if (p->valid_obj)
-		return ((const struct wp *)kube_object_data(p->valid_obj))->generation;
+		return ((const struct profcache_wp *)kube_object_data(p->valid_obj))->generation;
 	return p->wp->restored ? p->wp->restored_generation : 0;
 }
 
 /* The decoded generation profcache_applied() comes from when it is one this
  * process saw (its spec may still have to be recorded), else NULL. */
-const struct wp *profcache_applied_wp(const struct profstate *p)
+const struct profcache_wp *profcache_applied_wp(const struct profcache_state *p)
 {
 	if (p->wp->profile)
 		return p->wp;
@@ -227,7 +227,7 @@ const struct wp *profcache_applied_wp(const struct profstate *p)
 
 void profcache_remove_at(struct profcache *pc, size_t i)
 {
-	struct profstate *p = pc->v[i];
+	struct profcache_state *p = pc->v[i];
 
 	memmove(pc->v + i, pc->v + i + 1, (pc->n - i - 1) * sizeof(*pc->v));
 	pc->n--;
@@ -245,7 +245,7 @@ void profcache_remove(struct profcache *pc, const char *ns, const char *name, co
 }
 
 /* A new term counts from what the cluster shows now. */
-void profcache_reset_term(struct profstate *p)
+void profcache_reset_term(struct profcache_state *p)
 {
 	p->base = p->wp->violations;
 	p->added = 0;
@@ -262,13 +262,13 @@ int profcache_upsert(struct profcache *pc, struct kube_object *o)
 {
 	const char *ns = kube_object_namespace(o), *name = kube_object_name(o);
 	size_t i = profcache_lower(pc, ns, name);
-	struct profstate *p;
+	struct profcache_state *p;
 
 	atomic_fetch_add(&pc->gen, 1);
 	if (i < pc->n && prof_cmp(pc->v[i], ns, name) == 0) {
 		p = pc->v[i];
 		if (strcmp(p->uid, kube_object_uid(o)) == 0) {
-			const struct wp *nw = kube_object_data(o);
+			const struct profcache_wp *nw = kube_object_data(o);
 
 			/* An invalid generation keeps the last valid one. */
 			if (nw->profile) {
@@ -288,7 +288,7 @@ int profcache_upsert(struct profcache *pc, struct kube_object *o)
 	}
 	if (pc->n == pc->cap) {
 		size_t ncap = pc->cap ? pc->cap * 2 : 64;
-		struct profstate **v = pg_realloc(pc->v, ncap * sizeof(*v));
+		struct profcache_state **v = pg_realloc(pc->v, ncap * sizeof(*v));
 
 		if (!v)
 			return -ENOMEM;

@@ -20,7 +20,7 @@ struct profile;
 #define PROFCACHE_INVALID_MAX 4096
 
 /* The informer's value for a WorkloadProfile. */
-struct wp {
+struct profcache_wp {
 	struct profile *profile;        /* NULL: this generation is invalid */
 	char *invalid;                  /* the validation messages, joined */
 	int64_t generation;
@@ -44,12 +44,12 @@ struct wp {
 };
 
 /* The controller's view of one profile. */
-struct profstate {
+struct profcache_state {
 	int refs;
 	bool removed;
 	char *ns, *name, *uid;
 	struct kube_object *obj;        /* the cached profile (a reference) */
-	const struct wp *wp;
+	const struct profcache_wp *wp;
 	/* While wp is invalid: the cache entry of this object's last valid
 	 * generation (a reference), enforced instead (SPEC §2); NULL when
 	 * wp is valid or none was seen this process. */
@@ -70,7 +70,7 @@ struct profstate {
 
 /* The profiles, sorted by namespace, name. */
 struct profcache {
-	struct profstate **v;
+	struct profcache_state **v;
 	size_t n, cap;
 	_Atomic uint64_t gen;           /* moves whenever v changes */
 };
@@ -84,7 +84,7 @@ void profcache_wp_free(void *ud, void *data);
 /* The index of the first profile at or after (@ns, @name). */
 size_t profcache_lower(const struct profcache *pc, const char *ns, const char *name);
 /* The profile (@ns, @name) (borrowed), NULL when there is none. */
-struct profstate *profcache_find(const struct profcache *pc, const char *ns, const char *name);
+struct profcache_state *profcache_find(const struct profcache *pc, const char *ns, const char *name);
 /* Takes over the cached object @o (its own reference is taken): a new
  * profile, or the next generation of one.  0 or -ENOMEM. */
 int profcache_upsert(struct profcache *pc, struct kube_object *o);
@@ -93,18 +93,18 @@ void profcache_remove(struct profcache *pc, const char *ns, const char *name, co
 /* Removes the profile at @i (its reference is dropped). */
 void profcache_remove_at(struct profcache *pc, size_t i);
 /* Drops a reference; the last one frees.  NULL-safe. */
-void profcache_unref(struct profstate *p);
+void profcache_unref(struct profcache_state *p);
 /* A new term counts from what the cluster shows now. */
-void profcache_reset_term(struct profstate *p);
+void profcache_reset_term(struct profcache_state *p);
 
 /* The profile enforced for @p: its own, or while it is invalid its last
  * valid generation's (seen by this process, else the one recorded in its
  * status), or NULL (never valid: nothing is enforced).  Borrowed. */
-struct profile *profcache_applied(const struct profstate *p);
+struct profile *profcache_applied(const struct profcache_state *p);
 /* The generation profcache_applied() comes from, 0 for none. */
-int64_t profcache_applied_generation(const struct profstate *p);
+int64_t profcache_applied_generation(const struct profcache_state *p);
 /* The decoded generation profcache_applied() comes from when it is one
  * this process saw (its spec may still have to be recorded), else NULL. */
-const struct wp *profcache_applied_wp(const struct profstate *p);
+const struct profcache_wp *profcache_applied_wp(const struct profcache_state *p);
 
 #endif

@@ -27,7 +27,7 @@ static json_t *time_string(int64_t epoch)
 
 /* Whether the enforced generation's spec is over STATUS_ENFORCED_SPEC_MAX,
  * so that a restart while the profile is invalid would find nothing. */
-static bool spec_over_cap(const struct pstatus *s)
+static bool spec_over_cap(const struct status_profile *s)
 {
 	return (s->valid || s->enforced_generation > 0) && !s->restored &&
 	       s->enforced_spec_bytes > STATUS_ENFORCED_SPEC_MAX;
@@ -38,7 +38,7 @@ static bool spec_over_cap(const struct pstatus *s)
  * (SPEC §2), so that kubectl describe says both what is wrong and what
  * holds meanwhile.  A spec too big to record is said too: over a cap is
  * never silent. */
-static char *ready_message(const struct pstatus *s)
+static char *ready_message(const struct status_profile *s)
 {
 	struct buf b = BUF_INIT(READY_MESSAGE_MAX);
 	char *out;
@@ -76,7 +76,7 @@ out:
 	return out;
 }
 
-static json_t *ready_condition(const struct pstatus *s, int64_t now)
+static json_t *ready_condition(const struct status_profile *s, int64_t now)
 {
 	const char *status = s->valid ? "True" : "False";
 	char *msg = ready_message(s);
@@ -108,7 +108,7 @@ size_t status_spec_bytes(const json_t *spec)
  * generation (in the write that moves observedGeneration), not with every
  * count.  Over the cap, enforcedSpec is removed (null in a merge patch)
  * rather than left at an older generation that is not the last valid. */
-static int enforced_record(const struct pstatus *s, json_t *st)
+static int enforced_record(const struct status_profile *s, json_t *st)
 {
 	int64_t gen = s->valid ? s->generation : s->enforced_generation;
 	json_t *spec;
@@ -127,7 +127,7 @@ static int enforced_record(const struct pstatus *s, json_t *st)
 	return 0;
 }
 
-json_t *status_build(const struct pstatus *s, int64_t now)
+json_t *status_build(const struct status_profile *s, int64_t now)
 {
 	json_t *st, *cond;
 

@@ -10,7 +10,7 @@
 
 #include "profile.h"
 
-struct pstatus {
+struct status_profile {
 	int64_t generation;             /* metadata.generation */
 	bool valid;
 	const char *invalid_message;    /* the validation messages, joined */
@@ -49,7 +49,7 @@ struct pstatus {
 size_t status_spec_bytes(const json_t *spec);
 /* The status object for a merge patch of /status (a new reference), or
  * NULL on allocation failure.  @now is epoch seconds. */
-json_t *status_build(const struct pstatus *s, int64_t now);
+json_t *status_build(const struct status_profile *s, int64_t now);
 /* The messages of @errs joined with "; ", cut at @max bytes (new string). */
 char *status_join_messages(const char *const *msgs, size_t n, size_t max);
 

@@ -81,16 +81,16 @@ size_t status_ops_collect(struct profcache *pc, int64_t now_ms, int64_t wall_sec
 	size_t n = 0;
 
 	for (size_t i = 0; i < pc->n; i++) {
-		struct profstate *p = pc->v[i];
-		struct pstatus st;
-		const struct wp *aw;
+		struct profcache_state *p = pc->v[i];
+		struct status_profile st;
+		const struct profcache_wp *aw;
 		json_t *js, *cond;
 		char *text;
 
 		if (!p->dirty || (!all && now_ms - p->flushed_ms < interval_ms))
 			continue;
 		aw = profcache_applied_wp(p);
-		st = (struct pstatus){
+		st = (struct status_profile){
 			.generation = p->wp->generation, .valid = p->wp->profile != NULL,
 			.invalid_message = p->wp->invalid,
 			.enforced_generation = p->wp->profile ? 0 : profcache_applied_generation(p),
@@ -180,7 +180,7 @@ int status_ops_write(struct kube_client *client, atomic_bool *cancel, const char
 
 void status_ops_settle(struct profcache *pc, struct status_ops_patch *p, int r)
 {
-	struct profstate *ps = p->ns && p->name ? profcache_find(pc, p->ns, p->name) : NULL;
+	struct profcache_state *ps = p->ns && p->name ? profcache_find(pc, p->ns, p->name) : NULL;
 
 	if (!ps || !p->uid || strcmp(ps->uid, p->uid) != 0)
 		return;

@@ -442,12 +442,12 @@ static bool pod_node(void *ud, const char *ns, const char *name, const char *uid
 static void route(void *ud, const struct http_server_route_request *rq, struct http_server_route_reply *ret)
 {
 	struct telemetry_ops *t = ud;
-	struct tel_request req = {
+	struct tel_endpoint_request req = {
 		.method = rq->method, .path = rq->path, .authorization = rq->authorization,
 		.cert_cn = rq->cert_cn, .cert_bad = rq->cert_bad, .peer = rq->peer,
 		.headers_only = rq->headers_only, .body = rq->body, .len = rq->len, .t0_us = rq->t0_us,
 	};
-	struct tel_reply rep;
+	struct tel_endpoint_reply rep;
 
 	tel_endpoint_handle(t->endpoint, &req, &rep);
 	ret->status = rep.status;
@@ -493,7 +493,7 @@ static void start_listener(struct telemetry_ops *t)
 			.name = "telemetry", .listen = t->listen, .tls = t->tls,
 			.metrics = NULL, .threads = t->cfg.threads,
 			.max_connections = t->cfg.max_connections ? t->cfg.max_connections
-								  : TELEMETRY_MAX_CONNECTIONS,
+								  : TELEMETRY_OPS_MAX_CONNECTIONS,
 			.max_connections_per_ip = t->cfg.max_connections_per_ip,
 			.request_timeout = t->cfg.request_timeout, .flag_prefix = "telemetry-",
 			.idle_timeout = 120,
@@ -539,7 +539,7 @@ static void check_certificate(struct telemetry_ops *t)
 
 static int patch_label(struct telemetry_ops *t, const char *pod, bool on)
 {
-	json_t *patch = json_pack("{s:{s:{s:s?}}}", "metadata", "labels", TELEMETRY_LEADER_LABEL,
+	json_t *patch = json_pack("{s:{s:{s:s?}}}", "metadata", "labels", TELEMETRY_OPS_LEADER_LABEL,
 				  on ? "true" : NULL);
 	struct kube_error err = { 0 };
 	int r;
@@ -567,7 +567,7 @@ static int sweep_one(void *ud, struct kube_object *o)
 	const struct pod *p = kube_object_data(o);
 
 	if (s->n < s->max && !strcmp(p->namespace, s->t->ns) && strcmp(p->name, s->t->pod_name) &&
-	    labels_get(&p->labels, TELEMETRY_LEADER_LABEL))
+	    labels_get(&p->labels, TELEMETRY_OPS_LEADER_LABEL))
 		snprintf(s->names[s->n++], sizeof(s->names[0]), "%s", p->name);
 	return 0;
 }
@@ -586,7 +586,7 @@ static void sync_label(struct telemetry_ops *t)
 		return;
 	o = kube_informer_get(t->pods, t->ns, t->pod_name);
 	p = o ? kube_object_data(o) : NULL;
-	have = p ? str_eq(labels_get(&p->labels, TELEMETRY_LEADER_LABEL), "true") :
+	have = p ? str_eq(labels_get(&p->labels, TELEMETRY_OPS_LEADER_LABEL), "true") :
 		   (want ? false : t->labelled);
 	kube_object_unref(o);
 	if (want != have && now - t->label_tried_ms >= LABEL_RETRY_MS) {
@@ -595,7 +595,7 @@ static void sync_label(struct telemetry_ops *t)
 			t->labelled = want;
 			pglog(PGLOG_INFO, want ? "leader label set on this pod" :
 			      "leader label taken off this pod", "pod", t->pod_name, "label",
-			      TELEMETRY_LEADER_LABEL, NULL);
+			      TELEMETRY_OPS_LEADER_LABEL, NULL);
 		}
 	}
 	if (want && now - t->swept_ms >= LABEL_SWEEP_MS) {

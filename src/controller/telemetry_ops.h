@@ -16,7 +16,7 @@ struct kube_client;
 struct metrics;
 struct telemetry_ops;
 
-#define TELEMETRY_LEADER_LABEL "profileguard.io/leader"
+#define TELEMETRY_OPS_LEADER_LABEL "profileguard.io/leader"
 
 struct telemetry_ops_config {
 	struct controller *controller;  /* borrowed; outlives these ops */
@@ -32,7 +32,7 @@ struct telemetry_ops_config {
 	size_t nallowed;
 	const char *audience;           /* TokenReview audience; NULL: the API server's */
 	unsigned threads;               /* server threads; 0: one per CPU */
-	/* The listener's caps (http_server.h): 0 is TELEMETRY_MAX_CONNECTIONS,
+	/* The listener's caps (http_server.h): 0 is TELEMETRY_OPS_MAX_CONNECTIONS,
 	 * the server's per-address default (a quarter of the connections;
 	 * HTTP_SERVER_NO_CAP: none) and its request deadline. */
 	unsigned max_connections;
@@ -40,7 +40,7 @@ struct telemetry_ops_config {
 	unsigned request_timeout;
 };
 
-#define TELEMETRY_MAX_CONNECTIONS 16384
+#define TELEMETRY_OPS_MAX_CONNECTIONS 16384
 
 /* Builds the ingest and authentication and hooks into the controller's
  * pod cache: call after controller_new() and before controller_start().

@@ -19,8 +19,8 @@
  * Fail) is never armed.  The configuration is never created: deleting it
  * is the off-switch.
  *
- * webhookcfg_* are pure (JSON in, decisions out); webhookcfg_ops_* is the
- * leader's loop, which logs. */
+ * webhookcfg_* are pure (JSON in, decisions out); webhookcfg_ops_* (webhookcfg_ops.h)
+ * is the leader's loop, which logs. */
 #ifndef PG_WEBHOOKCFG_H
 #define PG_WEBHOOKCFG_H
 
@@ -28,10 +28,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-struct controller;
-struct kube_client;
-struct metrics;
 
 #define WEBHOOKCFG_ANNOTATION "profileguard.io/webhook-rules"
 #define WEBHOOKCFG_MAX_ANNOTATION (16 * 1024)  /* bytes of the annotation's value */
@@ -86,30 +82,5 @@ json_t *webhookcfg_armed_hooks(json_t *vwc, const struct webhookcfg_plan *p, con
  * "https".  0 with the address in @addr (@addrsz bytes) and *ret_port;
  * -ENOENT when there is none. */
 int webhookcfg_ready_endpoint(json_t *slices, char *addr, size_t addrsz, int *ret_port);
-
-/* ---- the controller's loop ------------------------------------------------ */
-
-struct webhookcfg_ops;
-
-struct webhookcfg_ops_config {
-	struct kube_client *client;     /* borrowed */
-	struct controller *controller;  /* borrowed: writes only while it leads */
-	const char *namespace;          /* the controller's: the Services', the slices' */
-	const char *webhook_config;     /* --webhook-config-name */
-	int64_t interval_ms;            /* --webhook-arm-interval; 0: 2 s */
-	int64_t probe_timeout_ms;       /* 0: 3 s */
-	struct metrics *metrics;        /* borrowed, may be NULL: profileguard_webhook_armed */
-};
-
-/* Copies the configuration.  0, -EINVAL (reason in @err), -ENOMEM. */
-int webhookcfg_ops_new(const struct webhookcfg_ops_config *cfg, struct webhookcfg_ops **ret,
-		       char *err, size_t errsz);
-/* Starts the thread: a check when this replica starts leading and every
- * interval while it leads.  0 or -errno. */
-int webhookcfg_ops_start(struct webhookcfg_ops *o);
-/* Stops the thread.  Idempotent, NULL-safe. */
-void webhookcfg_ops_stop(struct webhookcfg_ops *o);
-/* NULL-safe; returns NULL. */
-struct webhookcfg_ops *webhookcfg_ops_free(struct webhookcfg_ops *o);
 
 #endif

@@ -5,7 +5,7 @@
  * TLS verified with the webhook's caBundle for <svc>.<ns>.svc, dialled at
  * that endpoint) before a merge patch, guarded by the resourceVersion it
  * read, gives it the rules.  Never creates the configuration. */
-#include "webhookcfg.h"
+#include "webhookcfg_ops.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -17,6 +17,7 @@
 
 #include "base64.h"
 #include "buf.h"
+#include "webhookcfg.h"
 #include "controller.h"
 #include "kube_api.h"
 #include "kube_client.h"
@@ -409,7 +410,7 @@ int webhookcfg_ops_new(const struct webhookcfg_ops_config *cfg, struct webhookcf
 	}
 	o = pg_calloc(1, sizeof(*o));
 	if (!o)
-		return -ENOMEM;
+		goto oom;
 	ticker_init(&o->tick);
 	o->client = cfg->client;
 	o->ctl = cfg->controller;
@@ -423,12 +424,14 @@ int webhookcfg_ops_new(const struct webhookcfg_ops_config *cfg, struct webhookcf
 	metric_set(o->armed, 0);
 	o->ns = pg_strdup(cfg->namespace);
 	o->vwc = pg_strdup(cfg->webhook_config);
-	if (!o->ns || !o->vwc) {
-		webhookcfg_ops_free(o);
-		return -ENOMEM;
-	}
+	if (!o->ns || !o->vwc)
+		goto oom;
 	*ret = o;
 	return 0;
+oom:
+	webhookcfg_ops_free(o);
+	snprintf(err, errsz, "out of memory");
+	return -ENOMEM;
 }
 
 int webhookcfg_ops_start(struct webhookcfg_ops *o)

@@ -133,6 +133,20 @@ static int key_matches(gnutls_privkey_t key, gnutls_pcert_st *leaf)
 	return ok;
 }
 
+/* A PEM file of at most HTTP_TLS_MAX_PEM_BYTES; a larger one is refused
+ * naming the cap. */
+static int read_pem(const char *path, char **ret, size_t *ret_len, char *err, size_t errsz)
+{
+	int r = doc_read_file(path, HTTP_TLS_MAX_PEM_BYTES, ret, ret_len);
+
+	if (r == -EFBIG)
+		return errf(err, errsz, r, "%s: larger than the cap of %d bytes for a PEM file", path,
+			    HTTP_TLS_MAX_PEM_BYTES);
+	if (r < 0)
+		return errf(err, errsz, r, "%s: %s", path, strerror(-r));
+	return 0;
+}
+
 static int pair_load(const char *cert_path, const char *key_path, struct tls_pair **ret,
 		     char *err, size_t errsz)
 {
@@ -143,13 +157,13 @@ static int pair_load(const char *cert_path, const char *key_path, struct tls_pai
 	gnutls_x509_crt_t crt = NULL;
 	int r, g;
 
-	r = doc_read_file(cert_path, HTTP_TLS_MAX_PEM_BYTES, &cert, &cert_len);
+	r = read_pem(cert_path, &cert, &cert_len, err, errsz);
 	if (r < 0)
-		return errf(err, errsz, r, "%s: %s", cert_path, strerror(-r));
-	r = doc_read_file(key_path, HTTP_TLS_MAX_PEM_BYTES, &keydata, &key_len);
+		return r;
+	r = read_pem(key_path, &keydata, &key_len, err, errsz);
 	if (r < 0) {
 		pg_free(cert);
-		return errf(err, errsz, r, "%s: %s", key_path, strerror(-r));
+		return r;
 	}
 	p = pg_calloc(1, sizeof(*p));
 	if (!p) {
@@ -159,7 +173,15 @@ static int pair_load(const char *cert_path, const char *key_path, struct tls_pai
 	d.data = (unsigned char *)cert;
 	d.size = (unsigned)cert_len;
 	p->npcerts = HTTP_TLS_MAX_CHAIN;
-	g = gnutls_pcert_list_import_x509_raw(p->pcerts, &p->npcerts, &d, GNUTLS_X509_FMT_PEM, 0);
+	/* past the cap the import fails rather than keeping the first ones */
+	g = gnutls_pcert_list_import_x509_raw(p->pcerts, &p->npcerts, &d, GNUTLS_X509_FMT_PEM,
+					      GNUTLS_X509_CRT_LIST_IMPORT_FAIL_IF_EXCEED);
+	if (g == GNUTLS_E_SHORT_MEMORY_BUFFER) {
+		p->npcerts = 0;
+		r = errf(err, errsz, -E2BIG, "%s: more than the cap of %d certificates in a chain", cert_path,
+			 HTTP_TLS_MAX_CHAIN);
+		goto out;
+	}
 	if (g < 0 || p->npcerts == 0) {
 		p->npcerts = 0;
 		r = errf(err, errsz, -EINVAL, "%s: no usable PEM certificate (%s)", cert_path,

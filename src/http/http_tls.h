@@ -16,8 +16,10 @@
 
 struct http_tls_store;
 
-#define HTTP_TLS_MAX_CHAIN 8
-#define HTTP_TLS_MAX_PEM_BYTES (1024 * 1024)
+/* Caps on what the files may hold: past them a pair is refused (the
+ * reason names the cap), never cut. */
+#define HTTP_TLS_MAX_CHAIN 8                    /* certificates, leaf included */
+#define HTTP_TLS_MAX_PEM_BYTES (1024 * 1024)    /* per file */
 
 /* Loads @cert_path (PEM, leaf first, chain after) and @key_path (PEM).
  * 0 with *ret set; -errno with a one-line reason in @err. */

@@ -363,6 +363,8 @@ int kube_event_series_update(struct kube_client *c, const char *ns, const char *
 
 void kube_lease_clear(struct kube_lease *l)
 {
+	if (!l)
+		return;
 	pg_free(l->holder);
 	pg_free(l->resource_version);
 	memset(l, 0, sizeof(*l));
@@ -497,6 +499,8 @@ int kube_lease_update(struct kube_client *c, const char *ns, const char *name,
 
 void kube_token_review_clear(struct kube_token_review *tr)
 {
+	if (!tr)
+		return;
 	pg_free(tr->username);
 	pg_free(tr->uid);
 	for (size_t i = 0; i < tr->ngroups; i++)

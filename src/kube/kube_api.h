@@ -124,6 +124,7 @@ int kube_lease_create(struct kube_client *c, const char *ns, const char *name,
  * since it was read (409: lost the race). */
 int kube_lease_update(struct kube_client *c, const char *ns, const char *name,
 		      const struct kube_lease *l, struct kube_lease *ret, struct kube_error *err);
+/* Frees what @l holds and zeroes it; NULL-safe. */
 void kube_lease_clear(struct kube_lease *l);
 
 /* ---- authentication.k8s.io/v1 TokenReview ---------------------------------- */
@@ -150,6 +151,7 @@ int kube_token_review(struct kube_client *c, const char *token, const char *cons
 /* The first value of user.extra[@key] (borrowed), e.g.
  * "authentication.kubernetes.io/node-name"; NULL when absent. */
 const char *kube_token_review_extra(const struct kube_token_review *tr, const char *key);
+/* Frees what @tr holds and zeroes it; NULL-safe. */
 void kube_token_review_clear(struct kube_token_review *tr);
 
 #endif

@@ -1,12 +1,12 @@
 /* manifest.c - files and directories of Kubernetes objects. */
 #include "manifest.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "dirwalk.h"
 #include "doc.h"
 #include "errlist.h"
 #include "jval.h"
@@ -85,75 +85,45 @@ static int walk_file(const char *path, manifest_fn fn, void *ud, struct errlist 
 	return r;
 }
 
-static bool manifest_name(const char *name)
+bool manifest_is_manifest_name(const char *name)
 {
 	return str_has_suffix(name, ".yaml") || str_has_suffix(name, ".yml") ||
 	       str_has_suffix(name, ".json");
 }
 
-static int walk_dir(const char *path, int depth, manifest_fn fn, void *ud, struct errlist *errs)
+/* A directory's files: the manifests among them, read in turn. */
+struct dir_walk {
+	manifest_fn fn;
+	void *ud;
+	struct errlist *errs;
+};
+
+static int dir_file(void *ud, const char *path, const struct stat *st)
 {
-	DIR *d;
-	struct dirent *de;
-	char **names = NULL;
-	size_t n = 0, cap = 0;
-	int r = 0;
+	struct dir_walk *w = ud;
 
-	if (depth > MANIFEST_MAX_DEPTH)
-		return errlist_add(errs, "%s: directories nest deeper than %d", path, MANIFEST_MAX_DEPTH);
-	d = opendir(path);
-	if (!d)
-		return errlist_add(errs, "%s: %s", path, strerror(errno));
-	while ((de = readdir(d))) {
-		char *full;
-		size_t len;
+	return manifest_is_manifest_name(path) ? walk_file(path, w->fn, w->ud, w->errs) : 0;
+}
 
-		if (de->d_name[0] == '.')
-			continue;
-		if (n == cap) {
-			size_t ncap = cap ? cap * 2 : 32;
-			char **p = pg_realloc(names, ncap * sizeof(*p));
+static int dir_fail(void *ud, enum dirwalk_fail what, const char *path, int err)
+{
+	struct dir_walk *w = ud;
 
-			if (!p) {
-				r = -ENOMEM;
-				break;
-			}
-			names = p;
-			cap = ncap;
-		}
-		len = strlen(path) + strlen(de->d_name) + 2;
-		full = pg_malloc(len);
-		if (!full) {
-			r = -ENOMEM;
-			break;
-		}
-		snprintf(full, len, "%s%s%s", path, str_has_suffix(path, "/") ? "" : "/", de->d_name);
-		names[n++] = full;
-	}
-	closedir(d);
-	if (r == 0 && n)
-		qsort(names, n, sizeof(*names), str_ptr_cmp);
-	for (size_t i = 0; i < n && r >= 0; i++) {
-		struct stat st;
-
-		if (stat(names[i], &st) < 0)
-			r = errlist_add(errs, "%s: %s", names[i], strerror(errno));
-		else if (S_ISDIR(st.st_mode))
-			r = walk_dir(names[i], depth + 1, fn, ud, errs);
-		else if (S_ISREG(st.st_mode) && manifest_name(names[i]))
-			r = walk_file(names[i], fn, ud, errs);
-	}
-	for (size_t i = 0; i < n; i++)
-		pg_free(names[i]);
-	pg_free(names);
-	return r;
+	if (what == DIRWALK_TOO_DEEP)
+		return errlist_add(w->errs, "%s: directories nest deeper than %d", path, MANIFEST_MAX_DEPTH);
+	return errlist_add(w->errs, "%s: %s", path, strerror(err));
 }
 
 int manifest_walk(const char *path, manifest_fn fn, void *ud, struct errlist *errs)
 {
 	struct stat st;
 
-	if (strcmp(path, "-") != 0 && stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-		return walk_dir(path, 0, fn, ud, errs);
+	if (strcmp(path, "-") != 0 && stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		struct dir_walk w = { fn, ud, errs };
+		const struct dirwalk dw = { .max_depth = MANIFEST_MAX_DEPTH, .file = dir_file, .fail = dir_fail,
+					   .ud = &w };
+
+		return dirwalk(&dw, path);
+	}
 	return walk_file(path, fn, ud, errs);
 }

@@ -5,6 +5,7 @@
 #ifndef PG_MANIFEST_H
 #define PG_MANIFEST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct errlist;
@@ -30,5 +31,8 @@ typedef int (*manifest_fn)(void *ud, const struct manifest_origin *o, const stru
  * kind) is added to @errs as "FILE: document N: ..." and the walk goes
  * on.  Returns 0 (check @errs), -ENOMEM, or the callback's error. */
 int manifest_walk(const char *path, manifest_fn fn, void *ud, struct errlist *errs);
+
+/* Whether a directory walk reads @name: it ends .yaml, .yml or .json. */
+bool manifest_is_manifest_name(const char *name);
 
 #endif

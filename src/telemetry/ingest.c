@@ -146,7 +146,7 @@ struct ingest {
 	struct htab gone;
 	struct htab rates;
 	struct fold_slot *fold;         /* FOLD_SLOTS; NULL: folding off */
-	struct metric *m_events[TEL__COUNT][INGEST__COUNT];
+	struct metric *m_events[TELEMETRY__COUNT][INGEST__COUNT];
 	struct metric *m_latency;
 };
 
@@ -292,9 +292,9 @@ static void register_metrics(struct ingest *ing)
 			    "(attributed and judged), rejected (malformed), unattributed (no such pod), "
 			    "forbidden (a pod the sender may not speak for), ignored (no profile, "
 			    "exempt, or not an event that is judged).", labels);
-	for (int s = 0; s < TEL__COUNT; s++)
+	for (int s = 0; s < TELEMETRY__COUNT; s++)
 		for (int o = 0; o < INGEST__COUNT; o++)
-			ing->m_events[s][o] = metric_vec_get2(v, tel_source_name((enum tel_source)s),
+			ing->m_events[s][o] = metric_vec_get2(v, telemetry_source_name((enum telemetry_source)s),
 							      outcome_names[o]);
 	ing->m_latency = metric_vec_get(metrics_histogram(ing->cfg.metrics,
 		"profileguard_telemetry_receipt_to_action_seconds",
@@ -368,7 +368,7 @@ struct ingest *ingest_free(struct ingest *ing)
 struct batch {
 	struct ingest *ing;
 	const struct ingest_sender *sender;
-	enum tel_source src;
+	enum telemetry_source src;
 	const struct profile_set *set;
 	struct ingest_result *res;
 	int64_t t0_us;
@@ -463,7 +463,7 @@ static void submit(struct batch *b, const struct pod *pod, const struct findings
 
 /* Judges @ev from @pod against every profile of the set that selects it:
  * -ENOENT when none does (ignored), 0 (findings in @f), -ENOMEM. */
-static int judge_pod(struct batch *b, const struct pod *pod, const struct tel_event *e,
+static int judge_pod(struct batch *b, const struct pod *pod, const struct telemetry_event *e,
 		     struct findings *f)
 {
 	struct profile *const *first;
@@ -492,7 +492,7 @@ static bool exempt(const struct batch *b, const struct pod *pod, enum evidence e
 
 /* ---- exec, connect, open, token: native, Falco, Tetragon ---------------------------- */
 
-static const struct pod *attribute(struct batch *b, const struct tel_event *e, void **ref)
+static const struct pod *attribute(struct batch *b, const struct telemetry_event *e, void **ref)
 {
 	const struct ingest_ops *o = &b->ing->cfg.ops;
 	const struct pod *pod = NULL;
@@ -520,11 +520,11 @@ static const struct pod *attribute(struct batch *b, const struct tel_event *e, v
 	return pod;
 }
 
-static int node_event(struct batch *b, const struct tel_event *e)
+static int node_event(struct batch *b, const struct telemetry_event *e)
 {
 	const struct ingest_ops *o = &b->ing->cfg.ops;
 	const char *node = b->sender->node;
-	struct tel_event ev = *e;
+	struct telemetry_event ev = *e;
 	struct findings f;
 	const struct pod *pod;
 	void *ref;
@@ -622,7 +622,7 @@ static void rate_reported(struct batch *b, const struct pod *pod, int64_t t)
  * kubernetesAPI rules and token annotations, the rate, and when the token
  * is bound to this pod, where it was used from.  0, -ENOENT (no profile
  * selects the pod), -ENOMEM. */
-static int judge_api(struct batch *b, const struct pod *pod, const struct tel_event *e, bool bound)
+static int judge_api(struct batch *b, const struct pod *pod, const struct telemetry_event *e, bool bound)
 {
 	struct profile *const *first;
 	size_t n = b->set ? profile_set_namespace(b->set, pod->namespace, &first) : 0;
@@ -664,7 +664,7 @@ static int judge_api(struct batch *b, const struct pod *pod, const struct tel_ev
 
 /* A token bound to a pod that is gone: a TokenReplay of every profile
  * that selected it, on record only.  The outcome in *@ret; 0 or -ENOMEM. */
-static int judge_gone(struct batch *b, const struct tel_event *e, enum ingest_outcome *ret)
+static int judge_gone(struct batch *b, const struct telemetry_event *e, enum ingest_outcome *ret)
 {
 	struct ingest *ing = b->ing;
 	struct profile *const *first;
@@ -709,7 +709,7 @@ static int judge_gone(struct batch *b, const struct tel_event *e, enum ingest_ou
 	return r;
 }
 
-static int audit_event(struct batch *b, const struct tel_event *e)
+static int audit_event(struct batch *b, const struct telemetry_event *e)
 {
 	const struct ingest_ops *o = &b->ing->cfg.ops;
 	const struct pod *pods[INGEST_MAX_SA_PODS];
@@ -775,11 +775,11 @@ static int audit_event(struct batch *b, const struct tel_event *e)
 	return outcome(b, any ? INGEST_ACCEPTED : INGEST_IGNORED);
 }
 
-static int on_event(void *ud, const struct tel_event *e)
+static int on_event(void *ud, const struct telemetry_event *e)
 {
 	struct batch *b = ud;
 
-	if (e->source == TEL_AUDIT) {
+	if (e->source == TELEMETRY_AUDIT) {
 		/* The parser only delivers system:serviceaccount:NS:NAME users. */
 		if (!e->ev.username || !str_has_prefix(e->ev.username, SA_PREFIX) || !e->pod_namespace)
 			return outcome(b, INGEST_IGNORED);
@@ -788,21 +788,21 @@ static int on_event(void *ud, const struct tel_event *e)
 	return node_event(b, e);
 }
 
-int ingest_batch(struct ingest *ing, const struct ingest_sender *sender, enum tel_source src,
+int ingest_batch(struct ingest *ing, const struct ingest_sender *sender, enum telemetry_source src,
 		 const char *body, size_t len, int64_t t0_us, struct ingest_result *ret)
 {
 	const struct ingest_ops *o = &ing->cfg.ops;
 	struct batch b = { .ing = ing, .sender = sender, .src = src, .res = ret };
-	struct tel_stats st;
+	struct telemetry_stats st;
 	void *pref = NULL;
 	int r;
 
 	memset(ret, 0, sizeof(*ret));
-	if (src == TEL_AUDIT && sender->node)
+	if (src == TELEMETRY_AUDIT && sender->node)
 		return -EPERM;
 	b.t0_us = t0_us;
 	b.set = o->profiles_acquire(o->ud, &pref);
-	r = tel_parse(src, body ? body : "", len, on_event, &b, &st);
+	r = telemetry_parse(src, body ? body : "", len, on_event, &b, &st);
 	if (b.set)
 		o->profiles_release(o->ud, pref);
 	b.counts[INGEST_REJECTED] = st.rejected;
@@ -813,7 +813,7 @@ int ingest_batch(struct ingest *ing, const struct ingest_sender *sender, enum te
 	ret->unattributed = b.counts[INGEST_UNATTRIBUTED];
 	ret->ignored = b.counts[INGEST_IGNORED];
 	memcpy(ret->first_error, st.first_error, sizeof(ret->first_error));
-	if (src < TEL__COUNT)
+	if (src < TELEMETRY__COUNT)
 		for (int k = 0; k < INGEST__COUNT; k++)
 			metric_add(ing->m_events[src][k], b.counts[k]);
 	return r;

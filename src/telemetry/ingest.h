@@ -116,9 +116,9 @@ struct ingest *ingest_free(struct ingest *ing);
  * unknown), for the receipt-to-action histogram.  Fills @ret (zeroed first) and counts the
  * metric.  Returns 0; -EPERM when @sender may not send @src at all (audit
  * events from a sender with a node claim: nothing is read); -E2BIG when
- * the batch held more than TEL_MAX_EVENTS (what came before counts);
+ * the batch held more than TELEMETRY_MAX_EVENTS (what came before counts);
  * -ENOMEM. */
-int ingest_batch(struct ingest *ing, const struct ingest_sender *sender, enum tel_source src,
+int ingest_batch(struct ingest *ing, const struct ingest_sender *sender, enum telemetry_source src,
 		 const char *body, size_t len, int64_t t0_us, struct ingest_result *ret);
 
 /* The pod @pod (borrowed) was deleted: remember its namespace, name, UID,

@@ -285,7 +285,7 @@ static const char *identity_sa(const struct learn *l)
 	return l->pod ? pod_service_account(l->pod) : NULL;
 }
 
-static int add_call(struct learn *l, const struct tel_event *e)
+static int add_call(struct learn *l, const struct telemetry_event *e)
 {
 	char res[LEARN_MAX_RESOURCE];
 	struct apicall *c;
@@ -317,7 +317,7 @@ static int add_call(struct learn *l, const struct tel_event *e)
 }
 
 /* Peak calls per minute of one pod (or identity). */
-static int count_rate(struct learn *l, const struct tel_event *e)
+static int count_rate(struct learn *l, const struct telemetry_event *e)
 {
 	const char *key = e->pod_uid ? e->pod_uid : e->pod_name ? e->pod_name : e->ev.username;
 	int64_t minute = e->ev.time / 60;
@@ -505,7 +505,7 @@ static bool cid_known(const struct strset *set, const char *id)
 }
 
 /* Adds what @ev shows to the profile. */
-static int take(struct learn *l, const struct rt_event *ev, const struct tel_event *e)
+static int take(struct learn *l, const struct rt_event *ev, const struct telemetry_event *e)
 {
 	int r = 0;
 
@@ -553,7 +553,7 @@ static int take(struct learn *l, const struct rt_event *ev, const struct tel_eve
 	return 0;
 }
 
-static int hold(struct learn *l, const struct tel_event *e)
+static int hold(struct learn *l, const struct telemetry_event *e)
 {
 	struct pending *p;
 
@@ -614,7 +614,7 @@ static int settle(struct learn *l)
 	return r;
 }
 
-int learn_add(struct learn *l, const struct tel_event *e)
+int learn_add(struct learn *l, const struct telemetry_event *e)
 {
 	int r = 0;
 

@@ -50,7 +50,7 @@ struct learn *learn_free(struct learn *l);
  * pod, that pod must be an own one.  Everything else is counted as
  * skipped: another namespace or identity, another pod, not tied.  No pod
  * set: nothing but API calls counts.  0 or -ENOMEM. */
-int learn_add(struct learn *l, const struct tel_event *e);
+int learn_add(struct learn *l, const struct telemetry_event *e);
 /* The pod (or template) the admission rules are taken from, and whose
  * pods count; borrowed until learn_render().  Set it before the first
  * learn_add().  @origin names it in the header comment. */

@@ -285,7 +285,7 @@ static void copy(char *dst, size_t n, const char *src)
 	snprintf(dst, n, "%s", src ? src : "");
 }
 
-static enum tel_auth_status decide(struct tel_auth *a, struct tel_principal *p, char *why,
+static enum tel_auth_status decide(struct tel_auth *a, struct tel_auth_principal *p, char *why,
 				   size_t whysz)
 {
 	if (!tel_auth_allowed(a, p->username)) {
@@ -296,7 +296,7 @@ static enum tel_auth_status decide(struct tel_auth *a, struct tel_principal *p, 
 }
 
 static enum tel_auth_status check_cert(struct tel_auth *a, const char *cn,
-				       struct tel_principal *p, char *why, size_t whysz)
+				       struct tel_auth_principal *p, char *why, size_t whysz)
 {
 	p->via_cert = true;
 	copy(p->username, sizeof(p->username), cn);
@@ -322,7 +322,7 @@ static const char *bearer(const char *h, size_t *ret_len)
 	return n ? h : NULL;
 }
 
-static void fill_from_entry(struct tel_principal *p, const struct entry *e)
+static void fill_from_entry(struct tel_auth_principal *p, const struct entry *e)
 {
 	copy(p->username, sizeof(p->username), e->username);
 	copy(p->node, sizeof(p->node), e->node);
@@ -331,7 +331,7 @@ static void fill_from_entry(struct tel_principal *p, const struct entry *e)
 }
 
 enum tel_auth_status tel_auth_check(struct tel_auth *a, const char *authorization,
-				    const char *cert_cn, bool cert_bad, struct tel_principal *ret,
+				    const char *cert_cn, bool cert_bad, struct tel_auth_principal *ret,
 				    char *why, size_t whysz)
 {
 	uint8_t key[TEL_AUTH_SHA256_LEN];

@@ -61,7 +61,7 @@ enum tel_auth_status {
 };
 
 /* Who sent a request, once authenticated. */
-struct tel_principal {
+struct tel_auth_principal {
 	char username[512];
 	char node[256];                 /* the node claim; "" none */
 	char pod_name[256];             /* a token bound to a pod; "" none */
@@ -87,7 +87,7 @@ struct tel_auth *tel_auth_free(struct tel_auth *a);
  * @ret (its username also for FORBIDDEN) and @why (a reason for logs,
  * never the token). */
 enum tel_auth_status tel_auth_check(struct tel_auth *a, const char *authorization,
-				    const char *cert_cn, bool cert_bad, struct tel_principal *ret,
+				    const char *cert_cn, bool cert_bad, struct tel_auth_principal *ret,
 				    char *why, size_t whysz);
 
 /* Whether @user is in the allowed list (exact, or matching a pattern). */

@@ -32,7 +32,7 @@
 /* Reply codes counted in profileguard_telemetry_requests_total. */
 static const unsigned codes[] = { 200, 400, 401, 403, 404, 405, 413, 500, 503 };
 #define NCODES (sizeof(codes) / sizeof(codes[0]))
-#define SRC_OTHER TEL__COUNT
+#define SRC_OTHER TELEMETRY__COUNT
 
 struct malformed_slot {
 	uint64_t who;
@@ -46,7 +46,7 @@ struct tel_endpoint {
 	unsigned logged;
 	uint64_t unlogged;
 	struct malformed_slot malformed[MALFORMED_SLOTS];
-	struct metric *m_requests[TEL__COUNT + 1][NCODES];
+	struct metric *m_requests[TELEMETRY__COUNT + 1][NCODES];
 };
 
 int tel_endpoint_new(const struct tel_endpoint_config *cfg, struct tel_endpoint **ret)
@@ -68,13 +68,13 @@ int tel_endpoint_new(const struct tel_endpoint_config *cfg, struct tel_endpoint 
 		v = metrics_counter(cfg->metrics, "profileguard_telemetry_requests_total",
 				    "Telemetry requests answered, by source and HTTP status code (401/403: "
 				    "refused senders, 503: not the leader).", labels);
-		for (int s = 0; s <= TEL__COUNT; s++) {
+		for (int s = 0; s <= TELEMETRY__COUNT; s++) {
 			for (size_t c = 0; c < NCODES; c++) {
 				char cs[8];
 
 				snprintf(cs, sizeof(cs), "%u", codes[c]);
 				ep->m_requests[s][c] = metric_vec_get2(v, s == SRC_OTHER ? "other" :
-							tel_source_name((enum tel_source)s), cs);
+							telemetry_source_name((enum telemetry_source)s), cs);
 			}
 		}
 	}
@@ -100,7 +100,7 @@ static void count(struct tel_endpoint *ep, int src, unsigned code)
 			metric_inc(ep->m_requests[src][c]);
 }
 
-static void reply_error(struct tel_endpoint *ep, int src, struct tel_reply *ret, unsigned code,
+static void reply_error(struct tel_endpoint *ep, int src, struct tel_endpoint_reply *ret, unsigned code,
 			const char *msg)
 {
 	struct buf b = BUF_INIT(sizeof(ret->body) - 16);
@@ -116,8 +116,8 @@ static void reply_error(struct tel_endpoint *ep, int src, struct tel_reply *ret,
 }
 
 /* One line per refused request, within a budget per second. */
-static void log_refusal(struct tel_endpoint *ep, const struct tel_request *rq, unsigned code,
-			const struct tel_principal *p, const char *why)
+static void log_refusal(struct tel_endpoint *ep, const struct tel_endpoint_request *rq, unsigned code,
+			const struct tel_auth_principal *p, const char *why)
 {
 	int64_t sec = ep->cfg.now_ms() / 1000;
 	uint64_t dropped = 0;
@@ -151,8 +151,8 @@ static void log_refusal(struct tel_endpoint *ep, const struct tel_request *rq, u
 	      "token_sha256", p ? p->token_id : "", "node", p ? p->node : "", "reason", why, NULL);
 }
 
-static void log_malformed(struct tel_endpoint *ep, const struct tel_principal *p,
-			  enum tel_source src, const struct ingest_result *res)
+static void log_malformed(struct tel_endpoint *ep, const struct tel_auth_principal *p,
+			  enum telemetry_source src, const struct ingest_result *res)
 {
 	uint64_t who = hash_fnv1a64_str(HASH_FNV64_BASIS, p->username);
 	int64_t now = ep->cfg.now_ms();
@@ -173,7 +173,7 @@ static void log_malformed(struct tel_endpoint *ep, const struct tel_principal *p
 		return;
 	snprintf(n, sizeof(n), "%zu", res->rejected);
 	pglog(PGLOG_WARN, "telemetry lines rejected as malformed (logged once a minute per sender)",
-	      "user", p->username, "source", tel_source_name(src), "rejected", n, "first_error",
+	      "user", p->username, "source", telemetry_source_name(src), "rejected", n, "first_error",
 	      res->first_error, NULL);
 }
 
@@ -181,11 +181,11 @@ static void log_malformed(struct tel_endpoint *ep, const struct tel_principal *p
 
 static int source_of(const char *path)
 {
-	static const struct { const char *path; enum tel_source src; } routes[] = {
-		{ TEL_ENDPOINT_PREFIX "v1/events", TEL_NATIVE },
-		{ TEL_ENDPOINT_PREFIX "v1/falco", TEL_FALCO },
-		{ TEL_ENDPOINT_PREFIX "v1/tetragon", TEL_TETRAGON },
-		{ TEL_ENDPOINT_PREFIX "v1/audit", TEL_AUDIT },
+	static const struct { const char *path; enum telemetry_source src; } routes[] = {
+		{ TEL_ENDPOINT_PREFIX "v1/events", TELEMETRY_NATIVE },
+		{ TEL_ENDPOINT_PREFIX "v1/falco", TELEMETRY_FALCO },
+		{ TEL_ENDPOINT_PREFIX "v1/tetragon", TELEMETRY_TETRAGON },
+		{ TEL_ENDPOINT_PREFIX "v1/audit", TELEMETRY_AUDIT },
 	};
 
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
@@ -197,7 +197,7 @@ static int source_of(const char *path)
 /* A pod-bound token without a node claim speaks for the node its pod
  * runs on, as it would with the claim: never for every node.  False when
  * that pod is not known. */
-static bool bound_node(struct tel_endpoint *ep, struct tel_principal *p)
+static bool bound_node(struct tel_endpoint *ep, struct tel_auth_principal *p)
 {
 	char ns[256];
 	const char *colon;
@@ -217,10 +217,10 @@ static bool bound_node(struct tel_endpoint *ep, struct tel_principal *p)
 				p->node, sizeof(p->node)) && p->node[0];
 }
 
-void tel_endpoint_handle(struct tel_endpoint *ep, const struct tel_request *rq,
-			 struct tel_reply *ret)
+void tel_endpoint_handle(struct tel_endpoint *ep, const struct tel_endpoint_request *rq,
+			 struct tel_endpoint_reply *ret)
 {
-	struct tel_principal p;
+	struct tel_auth_principal p;
 	struct ingest_sender sender;
 	struct ingest_result res;
 	enum tel_auth_status st;
@@ -253,7 +253,7 @@ void tel_endpoint_handle(struct tel_endpoint *ep, const struct tel_request *rq,
 			 "which node it speaks for", p.pod_name);
 		st = TEL_AUTH_FORBIDDEN;
 	}
-	if (st == TEL_AUTH_OK && src == TEL_AUDIT && p.node[0]) {
+	if (st == TEL_AUTH_OK && src == TELEMETRY_AUDIT && p.node[0]) {
 		snprintf(why, sizeof(why), "audit events are taken only from senders without a "
 			 "node claim (this one speaks for node %s)", p.node);
 		st = TEL_AUTH_FORBIDDEN;
@@ -273,10 +273,10 @@ void tel_endpoint_handle(struct tel_endpoint *ep, const struct tel_request *rq,
 
 	sender.username = p.username;
 	sender.node = p.node[0] ? p.node : NULL;
-	r = ingest_batch(ep->cfg.ingest, &sender, (enum tel_source)src, rq->body, rq->len, rq->t0_us,
+	r = ingest_batch(ep->cfg.ingest, &sender, (enum telemetry_source)src, rq->body, rq->len, rq->t0_us,
 			 &res);
 	if (res.rejected)
-		log_malformed(ep, &p, (enum tel_source)src, &res);
+		log_malformed(ep, &p, (enum telemetry_source)src, &res);
 	if (r == -ENOMEM) {
 		pglog(PGLOG_ERROR, "telemetry batch not taken: out of memory", "user", p.username,
 		      NULL);
@@ -288,14 +288,14 @@ void tel_endpoint_handle(struct tel_endpoint *ep, const struct tel_request *rq,
 		 "{\"accepted\":%zu,\"rejected\":%zu,\"forbidden\":%zu,\"unattributed\":%zu,"
 		 "\"ignored\":%zu%s}", res.accepted, res.rejected, res.forbidden, res.unattributed,
 		 res.ignored, r == -E2BIG ? ",\"error\":\"more events than one batch may hold "
-		 "(" PG_STR(TEL_MAX_EVENTS) "): the rest was not read\"" : "");
+		 "(" PG_STR(TELEMETRY_MAX_EVENTS) "): the rest was not read\"" : "");
 	count(ep, src, ret->status);
 	if (res.forbidden) {
 		char n[24];
 
 		snprintf(n, sizeof(n), "%zu", res.forbidden);
 		pglog(PGLOG_WARN, "telemetry events about pods on another node refused", "user",
-		      p.username, "node", p.node, "source", tel_source_name((enum tel_source)src),
+		      p.username, "node", p.node, "source", telemetry_source_name((enum telemetry_source)src),
 		      "count", n, NULL);
 	}
 	if (pglog_enabled(PGLOG_DEBUG)) {
@@ -304,6 +304,6 @@ void tel_endpoint_handle(struct tel_endpoint *ep, const struct tel_request *rq,
 		snprintf(a, sizeof(a), "%zu", res.accepted);
 		snprintf(rep, sizeof(rep), "%zu", res.reports);
 		pglog(PGLOG_DEBUG, "telemetry batch", "user", p.username, "source",
-		      tel_source_name((enum tel_source)src), "accepted", a, "reports", rep, NULL);
+		      telemetry_source_name((enum telemetry_source)src), "accepted", a, "reports", rep, NULL);
 	}
 }

@@ -37,7 +37,7 @@ struct tel_endpoint_config {
 	int64_t (*now_ms)(void);        /* monotonic; NULL: the clock */
 };
 
-struct tel_request {
+struct tel_endpoint_request {
 	const char *method;
 	const char *path;               /* without the query */
 	const char *authorization;      /* the header; NULL: none */
@@ -50,7 +50,7 @@ struct tel_request {
 	int64_t t0_us;                  /* arrival, CLOCK_MONOTONIC microseconds; 0: unknown */
 };
 
-struct tel_reply {
+struct tel_endpoint_reply {
 	unsigned status;                /* 0 (headers only): go on, read the body */
 	unsigned retry_after;           /* seconds; 0: no header */
 	const char *allow;              /* the Allow header for 405; NULL */
@@ -64,7 +64,7 @@ int tel_endpoint_new(const struct tel_endpoint_config *cfg, struct tel_endpoint 
 struct tel_endpoint *tel_endpoint_free(struct tel_endpoint *ep);
 
 /* Answers @rq into @ret.  Thread-safe. */
-void tel_endpoint_handle(struct tel_endpoint *ep, const struct tel_request *rq,
-			 struct tel_reply *ret);
+void tel_endpoint_handle(struct tel_endpoint *ep, const struct tel_endpoint_request *rq,
+			 struct tel_endpoint_reply *ret);
 
 #endif

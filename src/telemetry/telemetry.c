@@ -12,16 +12,16 @@
 #include "rfc3339.h"
 #include "strutil.h"
 
-static const char *const source_names[TEL__COUNT] = {
-	[TEL_NATIVE] = "events", [TEL_FALCO] = "falco", [TEL_TETRAGON] = "tetragon", [TEL_AUDIT] = "audit",
+static const char *const source_names[TELEMETRY__COUNT] = {
+	[TELEMETRY_NATIVE] = "events", [TELEMETRY_FALCO] = "falco", [TELEMETRY_TETRAGON] = "tetragon", [TELEMETRY_AUDIT] = "audit",
 };
 
-const char *tel_source_name(enum tel_source s)
+const char *telemetry_source_name(enum telemetry_source s)
 {
-	return s < TEL__COUNT ? source_names[s] : "unknown";
+	return s < TELEMETRY__COUNT ? source_names[s] : "unknown";
 }
 
-enum tel_source tel_detect(const char *body, size_t len)
+enum telemetry_source telemetry_detect(const char *body, size_t len)
 {
 	/* Look at the first record only: at most 64 KiB. */
 	size_t n = len < 65536 ? len : 65536;
@@ -30,31 +30,31 @@ enum tel_source tel_detect(const char *body, size_t len)
 	if (nl && body[0] != '{')
 		n = (size_t)(nl - body);
 	if (memmem(body, n, "\"output_fields\"", 15))
-		return TEL_FALCO;
+		return TELEMETRY_FALCO;
 	if (memmem(body, n, "\"process_exec\"", 14) || memmem(body, n, "\"process_kprobe\"", 16) ||
 	    memmem(body, n, "\"process_exit\"", 14))
-		return TEL_TETRAGON;
+		return TELEMETRY_TETRAGON;
 	if (memmem(body, n, "\"auditID\"", 9) || memmem(body, n, "audit.k8s.io/", 13))
-		return TEL_AUDIT;
-	return TEL_NATIVE;
+		return TELEMETRY_AUDIT;
+	return TELEMETRY_NATIVE;
 }
 
-int tel_source_parse(const char *s, enum tel_source *ret)
+int telemetry_source_parse(const char *s, enum telemetry_source *ret)
 {
 	if (!strcmp(s, "native") || !strcmp(s, "events"))
-		*ret = TEL_NATIVE;
+		*ret = TELEMETRY_NATIVE;
 	else if (!strcmp(s, "falco"))
-		*ret = TEL_FALCO;
+		*ret = TELEMETRY_FALCO;
 	else if (!strcmp(s, "tetragon"))
-		*ret = TEL_TETRAGON;
+		*ret = TELEMETRY_TETRAGON;
 	else if (!strcmp(s, "audit"))
-		*ret = TEL_AUDIT;
+		*ret = TELEMETRY_AUDIT;
 	else
 		return -EINVAL;
 	return 0;
 }
 
-int64_t tel_time(const char *s)
+int64_t telemetry_time(const char *s)
 {
 	int64_t t;
 
@@ -62,10 +62,10 @@ int64_t tel_time(const char *s)
 }
 
 struct ctx {
-	enum tel_source src;
-	tel_fn fn;
+	enum telemetry_source src;
+	telemetry_fn fn;
 	void *ud;
-	struct tel_stats *st;
+	struct telemetry_stats *st;
 	int rc;
 };
 
@@ -76,11 +76,11 @@ static void reject(struct ctx *c, const char *why)
 		snprintf(c->st->first_error, sizeof(c->st->first_error), "%s", why);
 }
 
-static int deliver(struct ctx *c, struct tel_event *e)
+static int deliver(struct ctx *c, struct telemetry_event *e)
 {
 	int r;
 
-	if (c->st->accepted >= TEL_MAX_EVENTS)
+	if (c->st->accepted >= TELEMETRY_MAX_EVENTS)
 		return -E2BIG;
 	e->source = c->src;
 	r = c->fn(c->ud, e);
@@ -134,7 +134,7 @@ static char *join_args(struct arena *a, const struct jval *args)
 
 static int parse_native(struct ctx *c, const struct jval *v, struct arena *a)
 {
-	struct tel_event e = { 0 };
+	struct telemetry_event e = { 0 };
 	const char *kind = str_at(v, "kind");
 	const struct jval *pod = jval_get(v, "pod");
 
@@ -142,7 +142,7 @@ static int parse_native(struct ctx *c, const struct jval *v, struct arena *a)
 		reject(c, "not an event object with a kind");
 		return 0;
 	}
-	e.ev.time = tel_time(str_at(v, "time"));
+	e.ev.time = telemetry_time(str_at(v, "time"));
 	if (e.ev.time < 0) {
 		reject(c, "time: not an RFC 3339 time");
 		return 0;
@@ -214,14 +214,14 @@ static const char *falco_str(const struct jval *f, const char *k)
 static int parse_falco(struct ctx *c, const struct jval *v, struct arena *a)
 {
 	const struct jval *f = jval_get(v, "output_fields");
-	struct tel_event e = { 0 };
+	struct telemetry_event e = { 0 };
 	const char *type, *exe, *name;
 
 	if (!jval_is_object(f)) {
 		reject(c, "no output_fields");
 		return 0;
 	}
-	e.ev.time = tel_time(str_at(v, "time"));
+	e.ev.time = telemetry_time(str_at(v, "time"));
 	if (e.ev.time < 0) {
 		reject(c, "time: not an RFC 3339 time");
 		return 0;
@@ -297,12 +297,12 @@ static int parse_falco(struct ctx *c, const struct jval *v, struct arena *a)
 /* ---- Tetragon export --------------------------------------------------------- */
 
 static int tetragon_common(struct ctx *c, const struct jval *v, const struct jval *proc,
-			   struct tel_event *e)
+			   struct telemetry_event *e)
 {
 	const struct jval *pod = jval_get(proc, "pod");
 	const struct jval *ct = jval_get(pod, "container");
 
-	e->ev.time = tel_time(str_at(v, "time"));
+	e->ev.time = telemetry_time(str_at(v, "time"));
 	if (e->ev.time < 0) {
 		reject(c, "time: not an RFC 3339 time");
 		return -1;
@@ -327,7 +327,7 @@ static int tetragon_common(struct ctx *c, const struct jval *v, const struct jva
 static int parse_tetragon(struct ctx *c, const struct jval *v, struct arena *a)
 {
 	const struct jval *ex = jval_get(v, "process_exec"), *kp = jval_get(v, "process_kprobe");
-	struct tel_event e = { 0 };
+	struct telemetry_event e = { 0 };
 
 	if (jval_is_object(ex)) {
 		const struct jval *proc = jval_get(ex, "process");
@@ -393,7 +393,7 @@ static int parse_audit_event(struct ctx *c, const struct jval *v, struct arena *
 	const struct jval *user = jval_get(v, "user"), *ref = jval_get(v, "objectRef");
 	const struct jval *extra = jval_get(user, "extra"), *ann = jval_get(v, "annotations");
 	const char *stage = str_at(v, "stage"), *username = str_at(user, "username");
-	struct tel_event e = { 0 };
+	struct telemetry_event e = { 0 };
 
 	if (!jval_is_object(v) || !stage || !username || !str_at(v, "verb")) {
 		reject(c, "not an audit Event (stage, verb, user.username)");
@@ -410,16 +410,16 @@ static int parse_audit_event(struct ctx *c, const struct jval *v, struct arena *
 	}
 	e.ev.kind = RT_API;
 	e.ev.iat = e.ev.exp = -1;
-	e.ev.time = tel_time(str_at(v, "stageTimestamp"));
+	e.ev.time = telemetry_time(str_at(v, "stageTimestamp"));
 	if (e.ev.time < 0)
-		e.ev.time = tel_time(str_at(v, "requestReceivedTimestamp"));
+		e.ev.time = telemetry_time(str_at(v, "requestReceivedTimestamp"));
 	if (e.ev.time < 0) {
 		reject(c, "stageTimestamp: not an RFC 3339 time");
 		return 0;
 	}
 	/* When the call was made, for "after its pod was deleted": the
 	 * stage time of a long watch may be minutes later. */
-	e.received = tel_time(str_at(v, "requestReceivedTimestamp"));
+	e.received = telemetry_time(str_at(v, "requestReceivedTimestamp"));
 	{
 		const struct jval *code = jval_get(jval_get(v, "responseStatus"), "code");
 
@@ -494,9 +494,9 @@ static int parse_audit(struct ctx *c, const struct jval *v, struct arena *a)
 static int dispatch(struct ctx *c, const struct jval *v, struct arena *a)
 {
 	switch (c->src) {
-	case TEL_NATIVE: return parse_native(c, v, a);
-	case TEL_FALCO: return parse_falco(c, v, a);
-	case TEL_TETRAGON: return parse_tetragon(c, v, a);
+	case TELEMETRY_NATIVE: return parse_native(c, v, a);
+	case TELEMETRY_FALCO: return parse_falco(c, v, a);
+	case TELEMETRY_TETRAGON: return parse_tetragon(c, v, a);
 	default: return parse_audit(c, v, a);
 	}
 }
@@ -529,8 +529,8 @@ static int parse_one(struct ctx *c, const char *p, size_t n)
 	return r;
 }
 
-int tel_parse(enum tel_source src, const char *body, size_t len, tel_fn fn, void *ud,
-	      struct tel_stats *stats)
+int telemetry_parse(enum telemetry_source src, const char *body, size_t len, telemetry_fn fn, void *ud,
+	      struct telemetry_stats *stats)
 {
 	struct ctx c = { .src = src, .fn = fn, .ud = ud, .st = stats };
 	size_t off = 0, i = 0;
@@ -542,7 +542,7 @@ int tel_parse(enum tel_source src, const char *body, size_t len, tel_fn fn, void
 	while (i < len && strchr(" \t\r\n", body[i]))
 		i++;
 	if (i < len && body[i] == '{') {
-		struct jval_limits lim = { 32, TEL_MAX_EVENTS };
+		struct jval_limits lim = { 32, TELEMETRY_MAX_EVENTS };
 		struct arena *a = arena_new(16384);
 		const struct jval *v;
 		int r;
@@ -556,7 +556,7 @@ int tel_parse(enum tel_source src, const char *body, size_t len, tel_fn fn, void
 		if (r != -EINVAL && r != -E2BIG)
 			return r;
 		/* not one value (or too big for one): JSON lines */
-		if (r == -E2BIG && src == TEL_AUDIT)
+		if (r == -E2BIG && src == TELEMETRY_AUDIT)
 			return r;
 	}
 	while (off < len) {
@@ -568,7 +568,7 @@ int tel_parse(enum tel_source src, const char *body, size_t len, tel_fn fn, void
 		while (s < n && strchr(" \t\r", body[off + s]))
 			s++;
 		if (s < n) {
-			if (n > TEL_MAX_LINE)
+			if (n > TELEMETRY_MAX_LINE)
 				reject(&c, "line longer than 256 KiB");
 			else if ((r = parse_one(&c, body + off, n)) < 0)
 				return r;

@@ -11,15 +11,15 @@
 
 #include "runtime.h"
 
-enum tel_source { TEL_NATIVE, TEL_FALCO, TEL_TETRAGON, TEL_AUDIT, TEL__COUNT };
+enum telemetry_source { TELEMETRY_NATIVE, TELEMETRY_FALCO, TELEMETRY_TETRAGON, TELEMETRY_AUDIT, TELEMETRY__COUNT };
 
-const char *tel_source_name(enum tel_source s);   /* "events", "falco", ... */
+const char *telemetry_source_name(enum telemetry_source s);   /* "events", "falco", ... */
 
 /* One observation, attributed by pod name or uid, or by container ID.
  * Strings are borrowed from the parser's arena and live only for the
  * callback. */
-struct tel_event {
-	enum tel_source source;
+struct telemetry_event {
+	enum telemetry_source source;
 	struct rt_event ev;             /* kind, time, container and the facts */
 	const char *node;               /* the node that saw it; NULL unknown */
 	const char *pod_namespace;      /* NULL when only a container ID is known */
@@ -37,9 +37,9 @@ struct tel_event {
 };
 
 /* Called for each event; a negative return stops the batch with it. */
-typedef int (*tel_fn)(void *ud, const struct tel_event *e);
+typedef int (*telemetry_fn)(void *ud, const struct telemetry_event *e);
 
-struct tel_stats {
+struct telemetry_stats {
 	size_t accepted;                /* events delivered */
 	size_t rejected;                /* lines or items that were malformed */
 	size_t ignored;                 /* well-formed but not for us (another
@@ -48,27 +48,27 @@ struct tel_stats {
 };
 
 /* Limits on what one request may make us parse. */
-#define TEL_MAX_LINE (256u * 1024)
-#define TEL_MAX_EVENTS 100000        /* per batch */
+#define TELEMETRY_MAX_LINE (256u * 1024)
+#define TELEMETRY_MAX_EVENTS 100000        /* per batch */
 
 /* Parses @body (JSON lines, or for Falco one object or JSON lines, for
  * audit one EventList or Event per line) and calls @fn per event.
  * Counts go to @stats (zeroed first).  Returns 0, -E2BIG when the batch
- * holds more than TEL_MAX_EVENTS (the rest is not read), -ENOMEM, or the
+ * holds more than TELEMETRY_MAX_EVENTS (the rest is not read), -ENOMEM, or the
  * callback's value. */
-int tel_parse(enum tel_source src, const char *body, size_t len, tel_fn fn, void *ud,
-	      struct tel_stats *stats);
+int telemetry_parse(enum telemetry_source src, const char *body, size_t len, telemetry_fn fn, void *ud,
+	      struct telemetry_stats *stats);
 
 /* Guesses the format of a captured body from its first record: Falco
  * alerts carry "output_fields", Tetragon lines "process_exec" or
  * "process_kprobe", audit events "auditID" or an EventList; anything
  * else is read as native events. */
-enum tel_source tel_detect(const char *body, size_t len);
+enum telemetry_source telemetry_detect(const char *body, size_t len);
 /* "events", "native", "falco", "tetragon", "audit": 0, or -EINVAL. */
-int tel_source_parse(const char *s, enum tel_source *ret);
+int telemetry_source_parse(const char *s, enum telemetry_source *ret);
 
 /* "2026-11-22T10:00:00.123Z" (fractions and offsets allowed) to epoch
  * seconds; -1 when not an RFC 3339 time (rfc3339_parse()). */
-int64_t tel_time(const char *s);
+int64_t telemetry_time(const char *s);
 
 #endif

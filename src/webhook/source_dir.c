@@ -5,7 +5,6 @@
  * server keeps its running configuration when a new one does not parse. */
 #include "source.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +12,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "dirwalk.h"
 #include "errlist.h"
 #include "hash.h"
 #include "jval.h"
@@ -49,46 +49,50 @@ static uint64_t fnv_stat(uint64_t h, const char *name, const struct stat *st)
 	return hash_fnv1a64(h, v, sizeof(v));
 }
 
-static bool manifest_name(const char *n)
+/* What manifest_walk() would read, as one number: the directories' paths
+ * and the manifests' stat data, in the walk's order. */
+static int fp_dir(void *ud, const char *path)
 {
-	return str_has_suffix(n, ".yaml") || str_has_suffix(n, ".yml") || str_has_suffix(n, ".json");
+	uint64_t *h = ud;
+
+	*h = hash_fnv1a64(*h, path, strlen(path) + 1);
+	return 0;
 }
 
-static int skip_dots(const struct dirent *de)
+static int fp_file(void *ud, const char *path, const struct stat *st)
 {
-	return de->d_name[0] != '.';
+	uint64_t *h = ud;
+
+	if (manifest_is_manifest_name(path))
+		*h = fnv_stat(*h, path, st);
+	return 0;
 }
 
-/* What manifest_walk() would read, as one number. */
-static uint64_t fingerprint(const char *path, uint64_t h, int depth)
+static int fp_fail(void *ud, enum dirwalk_fail what, const char *path, int err)
 {
-	struct dirent **names = NULL;
+	uint64_t *h = ud;
+
+	/* past the depth cap and dangling links: nothing the walk reads */
+	if (what == DIRWALK_OPEN)
+		*h = hash_fnv1a64(*h, "unreadable", 10);
+	return 0;
+}
+
+static uint64_t fingerprint(const char *path)
+{
+	uint64_t h = HASH_FNV64_BASIS;
+	const struct dirwalk w = { .max_depth = MANIFEST_MAX_DEPTH, .file = fp_file, .dir = fp_dir,
+				   .fail = fp_fail, .ud = &h };
 	struct stat st;
-	int n;
 
 	if (stat(path, &st) < 0)
 		return hash_fnv1a64(h, "missing", 7);
 	if (!S_ISDIR(st.st_mode))
 		return fnv_stat(h, path, &st);
-	if (depth > MANIFEST_MAX_DEPTH)
-		return h;
-	h = hash_fnv1a64(h, path, strlen(path) + 1);
-	n = scandir(path, &names, skip_dots, alphasort);
-	if (n < 0)
+	/* out of memory part way: a number no complete walk gives, so the
+	 * next poll looks again */
+	if (dirwalk(&w, path) < 0)
 		return hash_fnv1a64(h, "unreadable", 10);
-	for (int i = 0; i < n; i++) {
-		char child[4096];
-
-		snprintf(child, sizeof(child), "%s/%s", path, names[i]->d_name);
-		if (stat(child, &st) == 0) {
-			if (S_ISDIR(st.st_mode))
-				h = fingerprint(child, h, depth + 1);
-			else if (manifest_name(names[i]->d_name))
-				h = fnv_stat(h, child, &st);
-		}
-		free(names[i]);
-	}
-	free(names);
 	return h;
 }
 
@@ -176,7 +180,7 @@ int source_dir_reload(struct profile_source *src, bool force)
 {
 	struct dir_source *ds = src->impl;
 	struct load l = { .ds = ds };
-	uint64_t fp = fingerprint(ds->dir, HASH_FNV64_BASIS, 0);
+	uint64_t fp = fingerprint(ds->dir);
 	char count[32], version[32];
 	int r;
 
@@ -268,7 +272,7 @@ static void dir_stop(struct profile_source *src)
 {
 	struct dir_source *ds = src->impl;
 
-	if (!ds->running)
+	if (!ds || !ds->running)        /* half built: nothing started */
 		return;
 	pthread_mutex_lock(&ds->stop_lock);
 	ds->stopping = true;

@@ -48,7 +48,7 @@ static int record(void *ud, const char *line, size_t len)
 }
 
 /* Each native event as "kind pod container facts". */
-static int describe(void *ud, const struct tel_event *e)
+static int describe(void *ud, const struct telemetry_event *e)
 {
 	struct events *ev = ud;
 	char *l = ev->lines[ev->n++];
@@ -84,14 +84,14 @@ static int cmp_lines(const void *a, const void *b)
 static struct scan_stats sample(struct scan *s, struct events *out)
 {
 	struct events raw = { .n = 0 };
-	struct tel_stats ts;
+	struct telemetry_stats ts;
 	struct scan_stats st;
 	struct timespec now = { 1795340100, 0 };
 
 	buf_init(&raw.raw, 1 << 20);
 	ck_assert_int_eq(scan_sample(s, &now, record, &raw, &st), 0);
 	memset(out, 0, sizeof(*out));
-	ck_assert_int_eq(tel_parse(TEL_NATIVE, buf_str(&raw.raw), raw.raw.len, describe, out, &ts), 0);
+	ck_assert_int_eq(telemetry_parse(TELEMETRY_NATIVE, buf_str(&raw.raw), raw.raw.len, describe, out, &ts), 0);
 	ck_assert_msg(ts.rejected == 0, "native parser rejected: %s\n%s", ts.first_error, buf_str(&raw.raw));
 	ck_assert_uint_eq(ts.accepted, raw.n);
 	ck_assert_uint_eq(out->n, st.execs + st.connects + st.tokens);
@@ -552,7 +552,7 @@ START_TEST(odd_bytes_and_args)
 	struct buf out = BUF_INIT(1 << 20);
 	struct timespec now = { 1795340100, 0 };
 	struct events ev;
-	struct tel_stats ts;
+	struct telemetry_stats ts;
 	static const char cmdline[] = "/opt/t\xff\xfe" "ool\0--flag=\"x\"\0\x01tab\there\0caf\xc3\xa9\0";
 
 	build_tree();
@@ -570,7 +570,7 @@ START_TEST(odd_bytes_and_args)
 	ck_assert_ptr_nonnull(strstr(buf_str(&out), "\"node\":\"node \\\"a\\\"\\n\""));
 	/* and the strict reader takes every line */
 	memset(&ev, 0, sizeof(ev));
-	ck_assert_int_eq(tel_parse(TEL_NATIVE, buf_str(&out), out.len, describe, &ev, &ts), 0);
+	ck_assert_int_eq(telemetry_parse(TELEMETRY_NATIVE, buf_str(&out), out.len, describe, &ev, &ts), 0);
 	ck_assert_uint_eq(ts.rejected, 0);
 	ck_assert_uint_eq(ts.accepted, 10);
 	buf_free(&out);

@@ -73,7 +73,7 @@ static const char projected[] =
 START_TEST(projected_token)
 {
 	char *t = jwt(projected);
-	struct token_claims c;
+	struct tokens_claims c;
 
 	ck_assert_int_eq(tokens_decode(t, strlen(t), &c), 0);
 	ck_assert_int_eq(c.iat, 1795340000);
@@ -93,7 +93,7 @@ START_TEST(every_padding_length)
 
 	for (size_t i = 0; i < 3; i++) {
 		char *t = jwt(payloads[i]);
-		struct token_claims c;
+		struct tokens_claims c;
 
 		ck_assert_int_eq(tokens_decode(t, strlen(t), &c), 0);
 		ck_assert_int_eq(c.iat, 1);
@@ -106,7 +106,7 @@ END_TEST
 START_TEST(absent_claims)
 {
 	char *t = jwt("{\"sub\":\"x\"}");
-	struct token_claims c;
+	struct tokens_claims c;
 
 	ck_assert_int_eq(tokens_decode(t, strlen(t), &c), 0);
 	ck_assert_int_eq(c.iat, -1);
@@ -119,7 +119,7 @@ END_TEST
 START_TEST(surrounding_whitespace)
 {
 	char *t = jwt(projected), *padded = pg_malloc(strlen(t) + 8);
-	struct token_claims c;
+	struct tokens_claims c;
 
 	ck_assert_ptr_nonnull(padded);
 	snprintf(padded, strlen(t) + 8, " \n%s\r\n", t);
@@ -133,7 +133,7 @@ END_TEST
 START_TEST(bad_input)
 {
 	char ok[512], payload[512];
-	struct token_claims c;
+	struct tokens_claims c;
 	static const char *const bad_payloads[] = {
 		"[1,2]", "\"s\"", "{\"iat\":\"1795340000\"}", "{\"exp\":1.5e9}", "{\"iat\":-5}",
 		"{\"iat\":1,\"iat\":2}", "{\"kubernetes.io\":{\"pod\":{\"uid\":5}}}",
@@ -174,7 +174,7 @@ START_TEST(oversized)
 {
 	size_t n = TOKENS_MAX_BYTES + 1;
 	char *big = pg_malloc(n + 1), *payload = pg_malloc(TOKENS_MAX_BYTES), *t;
-	struct token_claims c;
+	struct tokens_claims c;
 
 	memset(big, 'A', n);
 	big[n] = '\0';
@@ -198,7 +198,7 @@ START_TEST(nothing_of_the_credential_kept)
 	/* What comes out is numbers and a UID: its size says so, and neither
 	 * the signature nor any segment of the token is in it. */
 	char *t = jwt(projected);
-	struct token_claims c;
+	struct tokens_claims c;
 
 	ck_assert_uint_eq(sizeof(c), 3 * sizeof(int64_t) + 40);
 	memset(&c, 0, sizeof(c));
@@ -225,7 +225,7 @@ START_TEST(kubelet_layout)
 	/* <volume>/token -> ..data/token, ..data -> ..2026_11_22_10_00_00.123 */
 	char dir[] = "/tmp/pg-tokens-XXXXXX";
 	char *t = jwt(projected), *big;
-	struct token_claims c;
+	struct tokens_claims c;
 	int dfd;
 
 	ck_assert_ptr_nonnull(mkdtemp(dir));
@@ -270,7 +270,7 @@ START_TEST(allocation_failures)
 	char *t = jwt(projected);
 
 	for (long i = 0; i < 50; i++) {
-		struct token_claims c;
+		struct tokens_claims c;
 		int r;
 
 		pg_alloc_fail_at(i);

@@ -328,6 +328,44 @@ class Discovery(Tmp):
         self.assertEqual(rc, 2)
         self.assertIn("missing: No such file or directory", err)
 
+    def test_test_file_cap(self):
+        # 1,000 test files in one run are the cap: all run; one more is a
+        # refusal naming the cap (exit 2), not a silent skip
+        case = "  - {resource: Pod/shop/cart, result: allow}\n"
+        for i in range(1000):
+            self.suite(case, rel="s%04d/profileguard-test.yaml" % i)
+        rc, out, err = run("test", self.dir)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("1000 cases: 1000 passed, 0 failed", out)
+        self.assertNotIn("cap", err)
+        self.suite(case, rel="s1000/profileguard-test.yaml")
+        rc, out, err = run("test", self.dir)
+        self.assertEqual(rc, 2, out)
+        self.assertIn(os.path.join(self.dir, "s1000", "profileguard-test.yaml") +
+                      ": more than the cap of 1000 test files in one run", err)
+
+    def test_dangling_links_and_depth(self):
+        case = "  - {resource: Pod/shop/cart, result: allow}\n"
+        self.suite(case, rel="a/profileguard-test.yaml")
+        # a dangling link, even one with the file's name, is not a test
+        os.symlink(os.path.join(self.dir, "gone"), os.path.join(self.dir, "b"))
+        os.makedirs(os.path.join(self.dir, "c"))
+        os.symlink(os.path.join(self.dir, "gone"), os.path.join(self.dir, "c", "profileguard-test.yaml"))
+        rc, out, err = run("test", "-o", "json", self.dir)
+        self.assertEqual(rc, 0, out + err)
+        self.assertEqual([s["file"] for s in json.loads(out)["suites"]],
+                         [os.path.join(self.dir, "a/profileguard-test.yaml")])
+        # 16 directories below the operand are searched, the 17th is not
+        deep = os.path.join(*["d"] * 16)
+        self.suite(case, rel=os.path.join(deep, "profileguard-test.yaml"))
+        rc, out, err = run("test", "-o", "json", self.dir)
+        self.assertEqual(rc, 0, out + err)
+        self.assertEqual(len(json.loads(out)["suites"]), 2)
+        self.suite(case, rel=os.path.join(deep, "d", "profileguard-test.yaml"))
+        rc, out, err = run("test", self.dir)
+        self.assertEqual(rc, 2, out)
+        self.assertIn(os.path.join(self.dir, deep, "d") + ": directories nest deeper than the cap of 16", err)
+
     def test_relative_paths_are_the_test_files(self):
         # the example suites name ../../profiles from their own directory,
         # whatever the working directory

@@ -36,7 +36,7 @@ static json_t *ready(json_t *st)
 
 START_TEST(valid_profile)
 {
-	struct pstatus s = { .generation = 3, .valid = true, .matched = 4, .violations = 12 };
+	struct status_profile s = { .generation = 3, .valid = true, .matched = 4, .violations = 12 };
 	json_t *st = status_build(&s, T0), *c;
 
 	ck_assert_int_eq(json_integer_value(json_object_get(st, "observedGeneration")), 3);
@@ -55,7 +55,7 @@ END_TEST
 
 START_TEST(transition_time_moves_only_on_change)
 {
-	struct pstatus s = { .generation = 1, .valid = true, .prev_ready = "True",
+	struct status_profile s = { .generation = 1, .valid = true, .prev_ready = "True",
 			     .prev_transition = "2026-01-01T00:00:00Z" };
 	json_t *st = status_build(&s, T0);
 
@@ -73,7 +73,7 @@ START_TEST(invalid_profile)
 	const char *msgs[] = { "spec.mode: must be Enforce or Audit",
 			       "spec.selector: required: a profile must select its pods" };
 	char *joined = status_join_messages(msgs, 2, 4096);
-	struct pstatus s = { .generation = 2, .valid = false, .invalid_message = joined,
+	struct status_profile s = { .generation = 2, .valid = false, .invalid_message = joined,
 			     .matched = 5, .prev_ready = "True",
 			     .prev_transition = "2026-01-01T00:00:00Z" };
 	json_t *st = status_build(&s, T0), *c = ready(st);
@@ -96,7 +96,7 @@ END_TEST
  * pods that generation selects. */
 START_TEST(invalid_keeps_last_valid)
 {
-	struct pstatus s = { .generation = 4, .valid = false, .enforced_generation = 3,
+	struct status_profile s = { .generation = 4, .valid = false, .enforced_generation = 3,
 			     .invalid_message = "spec.mode: must be Enforce or Audit", .matched = 5,
 			     .prev_ready = "True", .prev_transition = "2026-01-01T00:00:00Z" };
 	json_t *st = status_build(&s, T0), *c = ready(st);
@@ -134,7 +134,7 @@ START_TEST(enforced_spec_recorded_once_per_valid_generation)
 {
 	json_t *spec = json_pack("{s{s{ss}} ss s{sb}}", "selector", "matchLabels", "app", "a",
 				 "mode", "Enforce", "images", "requireDigest", 1);
-	struct pstatus s = { .generation = 3, .valid = true, .stored_generation = 2,
+	struct status_profile s = { .generation = 3, .valid = true, .stored_generation = 2,
 			     .enforced_spec = spec, .enforced_spec_bytes = status_spec_bytes(spec) };
 	json_t *st = status_build(&s, T0);
 
@@ -152,7 +152,7 @@ START_TEST(enforced_spec_recorded_once_per_valid_generation)
 
 	/* Invalid, generation 3 kept in memory, never recorded (the spec
 	 * changed twice before a write went out): recorded now. */
-	s = (struct pstatus){ .generation = 4, .valid = false, .enforced_generation = 3,
+	s = (struct status_profile){ .generation = 4, .valid = false, .enforced_generation = 3,
 			      .invalid_message = "spec.mode: must be Enforce or Audit",
 			      .enforced_spec = spec, .enforced_spec_bytes = status_spec_bytes(spec) };
 	st = status_build(&s, T0);
@@ -165,7 +165,7 @@ START_TEST(enforced_spec_recorded_once_per_valid_generation)
 	json_decref(st);
 
 	/* Invalid from the start: nothing to record. */
-	s = (struct pstatus){ .generation = 1, .valid = false, .invalid_message = "x: y" };
+	s = (struct status_profile){ .generation = 1, .valid = false, .invalid_message = "x: y" };
 	st = status_build(&s, T0);
 	ck_assert_ptr_null(json_object_get(st, "enforcedGeneration"));
 	ck_assert_ptr_null(json_object_get(st, "enforcedSpec"));
@@ -178,7 +178,7 @@ END_TEST
  * enforced generation came from, and status is not rewritten. */
 START_TEST(enforced_restored_from_status)
 {
-	struct pstatus s = { .generation = 4, .valid = false, .enforced_generation = 3,
+	struct status_profile s = { .generation = 4, .valid = false, .enforced_generation = 3,
 			     .restored = true, .stored_generation = 3, .enforced_spec_bytes = 100,
 			     .invalid_message = "spec.mode: must be Enforce or Audit" };
 	json_t *st = status_build(&s, T0);
@@ -198,7 +198,7 @@ END_TEST
 START_TEST(enforced_spec_cap)
 {
 	json_t *at = spec_of_size(STATUS_ENFORCED_SPEC_MAX), *past = spec_of_size(STATUS_ENFORCED_SPEC_MAX + 1);
-	struct pstatus s = { .generation = 5, .valid = true, .stored_generation = 4,
+	struct status_profile s = { .generation = 5, .valid = true, .stored_generation = 4,
 			     .enforced_spec = at, .enforced_spec_bytes = STATUS_ENFORCED_SPEC_MAX };
 	json_t *st = status_build(&s, T0), *c;
 
@@ -228,7 +228,7 @@ START_TEST(enforced_spec_cap)
 
 	/* Invalid later, generation 5 kept in memory: the message says it is
 	 * not recorded. */
-	s = (struct pstatus){ .generation = 6, .valid = false, .enforced_generation = 5,
+	s = (struct status_profile){ .generation = 6, .valid = false, .enforced_generation = 5,
 			      .stored_generation = 5, .enforced_spec = past,
 			      .enforced_spec_bytes = STATUS_ENFORCED_SPEC_MAX + 1,
 			      .invalid_message = "x: y" };
@@ -376,7 +376,7 @@ END_TEST
 
 START_TEST(last_violation)
 {
-	struct pstatus s = { .valid = true, .violations = 1, .has_last = true,
+	struct status_profile s = { .valid = true, .violations = 1, .has_last = true,
 			     .last_pod = "api-7d9f-x2", .last_reason = "LegacyToken",
 			     .last_message = "spec.volumes[0].secret.secretName: ...",
 			     .last_time = T0 };

@@ -10,7 +10,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static int sink(void *ud, const struct tel_event *e)
+static int sink(void *ud, const struct telemetry_event *e)
 {
 	/* touch what a consumer reads, so bad pointers show up under ASan */
 	size_t *n = ud;
@@ -21,10 +21,10 @@ static int sink(void *ud, const struct tel_event *e)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct tel_stats st;
+	struct telemetry_stats st;
 	size_t n = 0;
 
-	tel_parse(FUZZ_TEL_SOURCE, (const char *)data, size, sink, &n, &st);
+	telemetry_parse(FUZZ_TEL_SOURCE, (const char *)data, size, sink, &n, &st);
 	return 0;
 }
 

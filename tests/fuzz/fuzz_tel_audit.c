@@ -1,3 +1,3 @@
 /* fuzz_tel_audit.c - the audit telemetry parser on arbitrary bodies. */
-#define FUZZ_TEL_SOURCE TEL_AUDIT
+#define FUZZ_TEL_SOURCE TELEMETRY_AUDIT
 #include "fuzz_tel.h"

@@ -1,3 +1,3 @@
 /* fuzz_tel_falco.c - the falco telemetry parser on arbitrary bodies. */
-#define FUZZ_TEL_SOURCE TEL_FALCO
+#define FUZZ_TEL_SOURCE TELEMETRY_FALCO
 #include "fuzz_tel.h"

@@ -1,3 +1,3 @@
 /* fuzz_tel_tetragon.c - the tetragon telemetry parser on arbitrary bodies. */
-#define FUZZ_TEL_SOURCE TEL_TETRAGON
+#define FUZZ_TEL_SOURCE TELEMETRY_TETRAGON
 #include "fuzz_tel.h"

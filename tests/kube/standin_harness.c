@@ -449,3 +449,13 @@ json_t *kt_pod(const char *ns, const char *name, const char *app, bool rich, uns
 	json_object_set_new(json_object_get(pod, "status"), "podIP", json_string(ip));
 	return pod;
 }
+
+struct kube_client_opts kt_fast_opts(void)
+{
+	struct kube_client_opts o;
+
+	kube_client_opts_default(&o);
+	o.backoff_base_ms = 20;
+	o.backoff_cap_ms = 200;
+	return o;
+}

@@ -48,6 +48,10 @@ struct kubeconfig *kt_config(struct kt_standin *s, enum kt_auth auth, const char
 struct kube_client *kt_client(struct kt_standin *s, enum kt_auth auth, const char *token,
 			      const struct kube_client_opts *opts);
 
+/* The client's defaults with short backoffs (20 ms, at most 200 ms), so
+ * the fault tests retry quickly. */
+struct kube_client_opts kt_fast_opts(void);
+
 /* Control API and raw calls through s->ctl.  @body may be NULL.  Returns
  * the parsed answer (new reference, NULL when not JSON); aborts unless
  * the call succeeds. */

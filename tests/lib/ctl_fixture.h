@@ -1,7 +1,8 @@
 /* ctl_fixture.h - the fixture of the controller's allocation-failure
  * suites (tests/controller/): a client aimed at an address never reached,
- * the log in a temporary file, and a controller configuration around
- * them.  Nothing is started, so no API server is needed. */
+ * the log in a temporary file, a controller configuration around them,
+ * and a controller made from it.  Nothing is started, so no API server is
+ * needed. */
 #ifndef PG_TEST_CTL_FIXTURE_H
 #define PG_TEST_CTL_FIXTURE_H
 
@@ -51,6 +52,30 @@ static inline void controller_config(struct controller_config *cc, struct metric
 		.client = client, .metrics = m, .namespace = "profileguard",
 		.ignored_ns = ignored, .nignored = 2, .identity = "pod-0", .leader_elect = elect,
 	};
+}
+
+/* For the suites of the controller's loops: a controller (leader
+ * election on, never started, so never leading) and its metrics. */
+static struct controller *ctl;
+static struct metrics *met;
+
+static inline void setup_controller(void)
+{
+	struct controller_config cc;
+
+	setup();
+	met = metrics_new();
+	ck_assert_ptr_nonnull(met);
+	controller_config(&cc, met, true);
+	ck_assert_int_eq(controller_new(&cc, &ctl), 0);
+}
+
+static inline void teardown_controller(void)
+{
+	ctl = controller_free(ctl);
+	metrics_free(met);
+	met = NULL;
+	teardown();
 }
 
 #endif

@@ -232,7 +232,7 @@ static const struct ingest_sender central = { "system:serviceaccount:falco:falco
 static const struct ingest_sender agent_a = { "system:serviceaccount:profileguard:agent", "node-a" };
 static const struct ingest_sender agent_b = { "system:serviceaccount:profileguard:agent", "node-b" };
 
-static struct ingest_result run(const struct ingest_sender *s, enum tel_source src, const char *body)
+static struct ingest_result run(const struct ingest_sender *s, enum telemetry_source src, const char *body)
 {
 	struct ingest_result res;
 
@@ -248,7 +248,7 @@ static struct ingest_result run(const struct ingest_sender *s, enum tel_source s
 
 START_TEST(test_by_name)
 {
-	struct ingest_result r = run(&central, TEL_NATIVE,
+	struct ingest_result r = run(&central, TELEMETRY_NATIVE,
 		NATIVE_EXEC("\"pod\":{\"namespace\":\"payments\",\"name\":\"api-1\"}", "/bin/sh")
 		NATIVE_EXEC("\"pod\":{\"namespace\":\"payments\",\"name\":\"api-1\"}", "/app/server"));
 
@@ -268,7 +268,7 @@ END_TEST
 
 START_TEST(test_by_uid_and_mismatch)
 {
-	struct ingest_result r = run(&central, TEL_NATIVE,
+	struct ingest_result r = run(&central, TELEMETRY_NATIVE,
 		NATIVE_EXEC("\"pod\":{\"uid\":\"u-api-1\"}", "/bin/sh")
 		/* The name lives on in another pod: not this event's. */
 		NATIVE_EXEC("\"pod\":{\"namespace\":\"payments\",\"name\":\"api-1\",\"uid\":\"old\"}", "/bin/sh")
@@ -285,7 +285,7 @@ START_TEST(test_by_container_id)
 {
 	/* Full with the runtime prefix (native, Tetragon), and Falco's 12-hex
 	 * short ID: the container's name comes from the pod's status. */
-	struct ingest_result r = run(&central, TEL_NATIVE,
+	struct ingest_result r = run(&central, TELEMETRY_NATIVE,
 		"{\"kind\":\"connect\",\"time\":\"2026-11-22T10:00:00Z\",\"containerID\":"
 		"\"containerd://" CID_API "\",\"daddr\":\"203.0.113.9\",\"dport\":443}\n");
 
@@ -294,7 +294,7 @@ START_TEST(test_by_container_id)
 	ck_assert_int_eq(reps[0].reason[0], R_UNEXPECTED_EGRESS);
 	ck_assert_str_eq(reps[0].evidence[0],
 			 "container \"api\": connect 203.0.113.9:443 not allowed by payments/api runtime.egress");
-	r = run(&central, TEL_FALCO,
+	r = run(&central, TELEMETRY_FALCO,
 		"{\"time\":\"2026-11-22T10:00:09Z\",\"hostname\":\"ip-10-0-1-7.ec2.internal\","
 		"\"output_fields\":{\"container.id\":\"9c1e3b5d7f9a\",\"evt.type\":\"execve\","
 		"\"proc.exepath\":\"/bin/sh\"}}");
@@ -304,7 +304,7 @@ START_TEST(test_by_container_id)
 	ck_assert_str_eq(reps[1].evidence[0],
 			 "container \"api\": exec \"/bin/sh\" not allowed by payments/api runtime.executables");
 	/* Too short to be an ID, or nobody's. */
-	r = run(&central, TEL_FALCO,
+	r = run(&central, TELEMETRY_FALCO,
 		"{\"time\":\"2026-11-22T10:00:09Z\",\"output_fields\":{\"container.id\":\"9c1e3b\","
 		"\"evt.type\":\"execve\",\"proc.exepath\":\"/bin/sh\"}}\n"
 		"{\"time\":\"2026-11-22T10:00:09Z\",\"output_fields\":{\"container.id\":\"abcdefabcdef\","
@@ -318,7 +318,7 @@ START_TEST(test_event_before_pod)
 {
 	/* By name without a UID, an event from before the pod started is an
 	 * earlier pod's. */
-	struct ingest_result r = run(&central, TEL_NATIVE,
+	struct ingest_result r = run(&central, TELEMETRY_NATIVE,
 		"{\"kind\":\"exec\",\"time\":\"2026-11-22T08:00:00Z\",\"pod\":{\"namespace\":\"payments\","
 		"\"name\":\"api-1\"},\"exe\":\"/bin/sh\"}\n");
 
@@ -335,20 +335,20 @@ START_TEST(test_other_node_refused)
 		NATIVE_EXEC("\"pod\":{\"namespace\":\"payments\",\"name\":\"api-2\"}", "/bin/sh")
 		"{\"kind\":\"exec\",\"time\":\"2026-11-22T10:00:00Z\",\"containerID\":"
 		"\"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\",\"exe\":\"/bin/sh\"}\n";
-	struct ingest_result r = run(&agent_a, TEL_NATIVE, body);
+	struct ingest_result r = run(&agent_a, TELEMETRY_NATIVE, body);
 
 	/* api-2 runs on node-b: node-a's agent may not speak for it. */
 	ck_assert_uint_eq(r.forbidden, 2);
 	ck_assert_uint_eq(r.accepted, 0);
 	ck_assert_uint_eq(nreps, 0);
-	r = run(&agent_b, TEL_NATIVE, body);
+	r = run(&agent_b, TELEMETRY_NATIVE, body);
 	ck_assert_uint_eq(r.accepted, 2);
 	ck_assert_uint_eq(nreps, 1);            /* the second one folds into the first */
 	ck_assert_uint_eq(r.folded, 1);
 	ck_assert_str_eq(reps[0].pod, "api-2");
 	/* A sender without a node claim speaks for every node. */
 	clock_ms += 20000;
-	r = run(&central, TEL_NATIVE, body);
+	r = run(&central, TELEMETRY_NATIVE, body);
 	ck_assert_uint_eq(r.accepted, 2);
 }
 END_TEST
@@ -357,7 +357,7 @@ START_TEST(test_audit_needs_central_sender)
 {
 	struct ingest_result r;
 
-	ck_assert_int_eq(ingest_batch(ing, &agent_a, TEL_AUDIT, "{}", 2, 0, &r), -EPERM);
+	ck_assert_int_eq(ingest_batch(ing, &agent_a, TELEMETRY_AUDIT, "{}", 2, 0, &r), -EPERM);
 	ck_assert_uint_eq(lookups, 0);
 }
 END_TEST
@@ -386,18 +386,18 @@ START_TEST(test_audit_api_call_and_replay)
 	struct ingest_result r;
 
 	/* From the pod's own address, an allowed call: nothing. */
-	r = run(&central, TEL_AUDIT, audit(b, sizeof(b), "get", "configmaps", "10.244.1.7", "api-1",
+	r = run(&central, TELEMETRY_AUDIT, audit(b, sizeof(b), "get", "configmaps", "10.244.1.7", "api-1",
 					   "u-api-1", "2026-11-22T10:00:00Z", NULL));
 	ck_assert_uint_eq(r.accepted, 1);
 	ck_assert_uint_eq(nreps, 0);
 	/* A call outside kubernetesAPI. */
-	r = run(&central, TEL_AUDIT, audit(b, sizeof(b), "list", "secrets", "10.244.1.7", "api-1",
+	r = run(&central, TELEMETRY_AUDIT, audit(b, sizeof(b), "list", "secrets", "10.244.1.7", "api-1",
 					   "u-api-1", "2026-11-22T10:00:01Z", NULL));
 	ck_assert_uint_eq(nreps, 1);
 	ck_assert_int_eq(reps[0].reason[0], R_UNEXPECTED_API_CALL);
 	ck_assert_str_eq(reps[0].pod, "api-1");
 	/* The pod's token from somewhere else. */
-	r = run(&central, TEL_AUDIT, audit(b, sizeof(b), "get", "configmaps", "203.0.113.9", "api-1",
+	r = run(&central, TELEMETRY_AUDIT, audit(b, sizeof(b), "get", "configmaps", "203.0.113.9", "api-1",
 					   "u-api-1", "2026-11-22T10:00:02Z", NULL));
 	ck_assert_uint_eq(nreps, 2);
 	ck_assert_int_eq(reps[1].reason[0], R_TOKEN_REPLAY);
@@ -430,14 +430,14 @@ START_TEST(test_replay_after_deletion)
 	/* Without a memory of the pod, nobody to attribute it to. */
 	pod_free(pods[0]);
 	pods[0] = pods[--npods];
-	r = run(&central, TEL_AUDIT, audit(b, sizeof(b), "get", "configmaps", "10.244.1.7", "api-1",
+	r = run(&central, TELEMETRY_AUDIT, audit(b, sizeof(b), "get", "configmaps", "10.244.1.7", "api-1",
 					   "u-api-1", "2026-11-22T10:00:00Z", NULL));
 	ck_assert_uint_eq(r.unattributed, 1);
 	ck_assert_uint_eq(nreps, 0);
 	ingest_pod_gone(ing, gone);
 	pod_free(gone);
 	ck_assert_uint_eq(ingest_gone_count(ing), 1);
-	r = run(&central, TEL_AUDIT, audit(b, sizeof(b), "get", "configmaps", "10.244.1.7", "api-1",
+	r = run(&central, TELEMETRY_AUDIT, audit(b, sizeof(b), "get", "configmaps", "10.244.1.7", "api-1",
 					   "u-api-1", "2026-11-22T10:00:05Z", NULL));
 	ck_assert_uint_eq(r.accepted, 1);
 	ck_assert_uint_eq(nreps, 1);
@@ -450,7 +450,7 @@ START_TEST(test_replay_after_deletion)
 	/* A new pod of the same name is not the one the token is bound to. */
 	pods[npods++] = mkpod("api-1", "u-api-1-new", "node-a", "10.244.1.9", "payments-api", CID_API, "api");
 	clock_ms += 60000;
-	r = run(&central, TEL_AUDIT, audit(b, sizeof(b), "get", "configmaps", "10.244.1.9", "api-1",
+	r = run(&central, TELEMETRY_AUDIT, audit(b, sizeof(b), "get", "configmaps", "10.244.1.9", "api-1",
 					   "u-api-1", "2026-11-22T10:00:06Z", NULL));
 	ck_assert_uint_eq(nreps, 2);
 	ck_assert(reps[1].no_pod);
@@ -458,7 +458,7 @@ START_TEST(test_replay_after_deletion)
 	/* Forgotten after the memory's time. */
 	clock_s += 16 * 60;
 	clock_ms += 60000;
-	r = run(&central, TEL_AUDIT, audit(b, sizeof(b), "get", "configmaps", "10.244.1.7", "api-1",
+	r = run(&central, TELEMETRY_AUDIT, audit(b, sizeof(b), "get", "configmaps", "10.244.1.7", "api-1",
 					   "u-api-1", "2026-11-22T10:16:06Z", NULL));
 	ck_assert_uint_eq(r.unattributed, 1);
 	ck_assert_uint_eq(ingest_gone_count(ing), 0);
@@ -478,23 +478,23 @@ START_TEST(test_late_batch_after_deletion)
 	pods[0] = pods[--npods];
 	ingest_pod_gone(ing, gone);
 	pod_free(gone);
-	r = run(&central, TEL_AUDIT, audit(b, sizeof(b), "get", "configmaps", "10.244.1.7", "api-1",
+	r = run(&central, TELEMETRY_AUDIT, audit(b, sizeof(b), "get", "configmaps", "10.244.1.7", "api-1",
 					   "u-api-1", "2026-11-22T10:00:00Z", NULL));
 	ck_assert_uint_eq(r.unattributed, 0);
 	ck_assert_msg(nreps == 0, "a call made while the pod lived: %s", nreps ? reps[0].evidence[0] : "");
 	/* From its node's address (SNAT) too. */
-	r = run(&central, TEL_AUDIT, audit(b, sizeof(b), "get", "configmaps", "192.168.1.10", "api-1",
+	r = run(&central, TELEMETRY_AUDIT, audit(b, sizeof(b), "get", "configmaps", "192.168.1.10", "api-1",
 					   "u-api-1", "2026-11-22T10:00:01Z", NULL));
 	ck_assert_uint_eq(nreps, 0);
 	/* Made then, but from elsewhere: a replay, on record. */
-	r = run(&central, TEL_AUDIT, audit(b, sizeof(b), "get", "configmaps", "203.0.113.9", "api-1",
+	r = run(&central, TELEMETRY_AUDIT, audit(b, sizeof(b), "get", "configmaps", "203.0.113.9", "api-1",
 					   "u-api-1", "2026-11-22T10:00:02Z", NULL));
 	ck_assert_uint_eq(nreps, 1);
 	ck_assert(reps[0].no_pod);
 	ck_assert_ptr_nonnull(strstr(reps[0].evidence[0], "used from \"203.0.113.9\", not from the pod's address 10.244.1.7"));
 	/* Received after the deletion: a stolen token. */
 	clock_ms += 60000;
-	r = run(&central, TEL_AUDIT, audit(b, sizeof(b), "get", "configmaps", "10.244.1.7", "api-1",
+	r = run(&central, TELEMETRY_AUDIT, audit(b, sizeof(b), "get", "configmaps", "10.244.1.7", "api-1",
 					   "u-api-1", "2026-11-22T10:00:21Z", NULL));
 	ck_assert_uint_eq(nreps, 2);
 	ck_assert_ptr_nonnull(strstr(reps[1].evidence[0], "1 s after the pod was gone"));
@@ -514,11 +514,11 @@ START_TEST(test_gone_without_deletion_time)
 	pods[0] = pods[--npods];
 	ingest_pod_gone(ing, gone);
 	pod_free(gone);
-	r = run(&central, TEL_AUDIT, audit(b, sizeof(b), "get", "configmaps", "10.244.1.7", "api-1",
+	r = run(&central, TELEMETRY_AUDIT, audit(b, sizeof(b), "get", "configmaps", "10.244.1.7", "api-1",
 					   "u-api-1", "2026-11-22T10:30:00Z", NULL));
 	ck_assert_uint_eq(r.unattributed, 0);
 	ck_assert_uint_eq(nreps, 0);
-	r = run(&central, TEL_AUDIT, audit(b, sizeof(b), "get", "configmaps", "203.0.113.9", "api-1",
+	r = run(&central, TELEMETRY_AUDIT, audit(b, sizeof(b), "get", "configmaps", "203.0.113.9", "api-1",
 					   "u-api-1", "2026-11-22T10:30:01Z", NULL));
 	ck_assert_uint_eq(nreps, 1);
 	ck_assert_int_eq(reps[0].reason[0], R_TOKEN_REPLAY);
@@ -535,11 +535,11 @@ START_TEST(test_replay_from_node_address)
 	pod_free(pods[0]);
 	pods[0] = mkpod_as("api-1", "u-api-1", "", "{podIPs: [{ip: 10.244.1.7}], hostIP: 192.168.1.10, "
 			   "hostIPs: [{ip: 192.168.1.10}]}");
-	r = run(&central, TEL_AUDIT, audit(b, sizeof(b), "get", "configmaps", "192.168.1.10", "api-1",
+	r = run(&central, TELEMETRY_AUDIT, audit(b, sizeof(b), "get", "configmaps", "192.168.1.10", "api-1",
 					   "u-api-1", "2026-11-22T10:00:00Z", NULL));
 	ck_assert_uint_eq(r.accepted, 1);
 	ck_assert_msg(nreps == 0, "the node's address judged a replay: %s", nreps ? reps[0].evidence[0] : "");
-	r = run(&central, TEL_AUDIT, audit(b, sizeof(b), "get", "configmaps", "192.168.1.11", "api-1",
+	r = run(&central, TELEMETRY_AUDIT, audit(b, sizeof(b), "get", "configmaps", "192.168.1.11", "api-1",
 					   "u-api-1", "2026-11-22T10:00:01Z", NULL));
 	ck_assert_uint_eq(nreps, 1);
 	ck_assert_int_eq(reps[0].reason[0], R_TOKEN_REPLAY);
@@ -556,7 +556,7 @@ START_TEST(test_replay_pod_without_address)
 
 	pod_free(pods[0]);
 	pods[0] = mkpod_as("api-1", "u-api-1", "", "{phase: Pending}");
-	r = run(&central, TEL_AUDIT, audit(b, sizeof(b), "get", "configmaps", "10.244.1.7", "api-1",
+	r = run(&central, TELEMETRY_AUDIT, audit(b, sizeof(b), "get", "configmaps", "10.244.1.7", "api-1",
 					   "u-api-1", "2026-11-22T10:00:00Z", NULL));
 	ck_assert_uint_eq(r.accepted, 1);
 	ck_assert_msg(nreps == 0, "a pod with no IP judged a replay: %s", nreps ? reps[0].evidence[0] : "");
@@ -570,7 +570,7 @@ START_TEST(test_replay_needs_identity_section)
 	char b[2048];
 	struct ingest_result r;
 
-	r = run(&central, TEL_AUDIT, audit(b, sizeof(b), "get", "configmaps", "203.0.113.9", "batch-1",
+	r = run(&central, TELEMETRY_AUDIT, audit(b, sizeof(b), "get", "configmaps", "203.0.113.9", "batch-1",
 					   "u-batch-1", "2026-11-22T10:00:00Z", "system:serviceaccount:payments:batch"));
 	ck_assert_uint_eq(r.accepted, 1);
 	ck_assert_msg(nreps == 0, "replay judged without an identity section: %s", nreps ? reps[0].evidence[0] : "");
@@ -587,7 +587,7 @@ START_TEST(test_rate_window)
 	 * reported once a minute. */
 	for (int i = 0; i < 8; i++) {
 		snprintf(t, sizeof(t), "2026-11-22T10:00:%02dZ", i * 5);
-		r = run(&central, TEL_AUDIT, audit(b, sizeof(b), "get", "configmaps", "10.244.1.7",
+		r = run(&central, TELEMETRY_AUDIT, audit(b, sizeof(b), "get", "configmaps", "10.244.1.7",
 						   "api-1", "u-api-1", t, NULL));
 		ck_assert_uint_eq(r.accepted, 1);
 	}
@@ -597,11 +597,11 @@ START_TEST(test_rate_window)
 	ck_assert_ptr_nonnull(strstr(reps[0].evidence[0], "4 API calls in the last minute exceed 3"));
 	/* A minute later the window has slid past them all: one call. */
 	snprintf(t, sizeof(t), "2026-11-22T10:01:36Z");
-	run(&central, TEL_AUDIT, audit(b, sizeof(b), "get", "configmaps", "10.244.1.7", "api-1",
+	run(&central, TELEMETRY_AUDIT, audit(b, sizeof(b), "get", "configmaps", "10.244.1.7", "api-1",
 				       "u-api-1", t, NULL));
 	ck_assert_uint_eq(nreps, 1);
 	/* The other pod of the identity has its own window. */
-	run(&central, TEL_AUDIT, audit(b, sizeof(b), "get", "configmaps", "10.244.2.9", "api-2",
+	run(&central, TELEMETRY_AUDIT, audit(b, sizeof(b), "get", "configmaps", "10.244.2.9", "api-2",
 				       "u-api-2", "2026-11-22T10:00:00Z", NULL));
 	ck_assert_uint_eq(nreps, 1);
 }
@@ -612,11 +612,11 @@ START_TEST(test_identity_without_profile_ignored)
 	char b[2048];
 	struct ingest_result r;
 
-	r = run(&central, TEL_AUDIT, audit(b, sizeof(b), "delete", "pods", "10.9.9.9", NULL, NULL,
+	r = run(&central, TELEMETRY_AUDIT, audit(b, sizeof(b), "delete", "pods", "10.9.9.9", NULL, NULL,
 					   "2026-11-22T10:00:00Z", "system:serviceaccount:kube-system:coredns"));
 	ck_assert_uint_eq(r.ignored, 1);
 	ck_assert_uint_eq(lookups, 0);
-	r = run(&central, TEL_NATIVE,
+	r = run(&central, TELEMETRY_NATIVE,
 		"{\"kind\":\"exec\",\"time\":\"2026-11-22T10:00:00Z\",\"pod\":{\"namespace\":\"other\","
 		"\"name\":\"x\"},\"exe\":\"/bin/sh\"}\n");
 	ck_assert_uint_eq(r.ignored, 1);
@@ -624,12 +624,12 @@ START_TEST(test_identity_without_profile_ignored)
 	/* A pod no profile selects. */
 	pods[npods++] = mkpod("web-1", "u-web-1", "node-a", "10.244.1.20", "web",
 			      "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "web");
-	r = run(&central, TEL_NATIVE, NATIVE_EXEC("\"pod\":{\"namespace\":\"payments\",\"name\":\"web-1\"}", "/bin/sh"));
+	r = run(&central, TELEMETRY_NATIVE, NATIVE_EXEC("\"pod\":{\"namespace\":\"payments\",\"name\":\"web-1\"}", "/bin/sh"));
 	ck_assert_uint_eq(r.ignored, 1);
 	ck_assert_uint_eq(nreps, 0);
 	/* An exempt namespace. */
 	exempt_ns = "payments";
-	r = run(&central, TEL_NATIVE, NATIVE_EXEC("\"pod\":{\"namespace\":\"payments\",\"name\":\"api-1\"}", "/bin/sh"));
+	r = run(&central, TELEMETRY_NATIVE, NATIVE_EXEC("\"pod\":{\"namespace\":\"payments\",\"name\":\"api-1\"}", "/bin/sh"));
 	ck_assert_uint_eq(r.ignored, 1);
 	ck_assert_uint_eq(nreps, 0);
 }
@@ -641,7 +641,7 @@ START_TEST(test_unbound_token_every_pod)
 	struct ingest_result r;
 
 	/* A token that names no pod: every pod of the identity is judged. */
-	r = run(&central, TEL_AUDIT, audit(b, sizeof(b), "list", "secrets", "10.9.9.9", NULL, NULL,
+	r = run(&central, TELEMETRY_AUDIT, audit(b, sizeof(b), "list", "secrets", "10.9.9.9", NULL, NULL,
 					   "2026-11-22T10:00:00Z", NULL));
 	ck_assert_uint_eq(r.accepted, 1);
 	ck_assert_uint_eq(nreps, 2);
@@ -650,7 +650,7 @@ START_TEST(test_unbound_token_every_pod)
 	ck_assert_int_eq(reps[0].reason[0], R_UNEXPECTED_API_CALL);
 	/* No replay judgement without a binding. */
 	ck_assert_uint_eq(reps[0].ngroups, 1);
-	r = run(&central, TEL_AUDIT, audit(b, sizeof(b), "list", "secrets", "10.9.9.9", NULL, NULL,
+	r = run(&central, TELEMETRY_AUDIT, audit(b, sizeof(b), "list", "secrets", "10.9.9.9", NULL, NULL,
 					   "2026-11-22T10:00:00Z", "system:serviceaccount:payments:nobody"));
 	ck_assert_uint_eq(r.unattributed, 1);
 }
@@ -666,34 +666,34 @@ START_TEST(test_finished_pod)
 	struct ingest_result r;
 
 	pods[0]->phase = PHASE_SUCCEEDED;
-	r = run(&agent_a, TEL_NATIVE,
+	r = run(&agent_a, TELEMETRY_NATIVE,
 		NATIVE_EXEC("\"pod\":{\"namespace\":\"payments\",\"name\":\"api-1\"}", "/bin/sh")
 		"{\"kind\":\"token\",\"time\":\"2026-11-22T10:00:00Z\",\"pod\":{\"uid\":\"u-api-1\"},"
 		"\"iat\":1795000000,\"exp\":1795003600}\n");
 	ck_assert_uint_eq(r.ignored, 2);
 	ck_assert_uint_eq(r.accepted, 0);
 	ck_assert_uint_eq(nreps, 0);
-	r = run(&central, TEL_AUDIT, audit(b, sizeof(b), "list", "secrets", "10.244.1.7", "api-1",
+	r = run(&central, TELEMETRY_AUDIT, audit(b, sizeof(b), "list", "secrets", "10.244.1.7", "api-1",
 					   "u-api-1", "2026-11-22T10:00:01Z", NULL));
 	ck_assert_uint_eq(r.accepted, 1);
 	ck_assert_uint_eq(nreps, 1);
 	ck_assert_int_eq(reps[0].reason[0], R_UNEXPECTED_API_CALL);
 	ck_assert_int_eq(reps[0].kind, EV_AUDIT);
-	r = run(&central, TEL_AUDIT, audit(b, sizeof(b), "get", "configmaps", "203.0.113.9", "api-1",
+	r = run(&central, TELEMETRY_AUDIT, audit(b, sizeof(b), "get", "configmaps", "203.0.113.9", "api-1",
 					   "u-api-1", "2026-11-22T10:00:02Z", NULL));
 	ck_assert_uint_eq(nreps, 2);
 	ck_assert_int_eq(reps[1].reason[0], R_TOKEN_REPLAY);
 	ck_assert_int_eq(reps[1].kind, EV_AUDIT);
 	ck_assert(!reps[1].no_pod);
 	/* A token that names no pod still suspects the finished one too. */
-	r = run(&central, TEL_AUDIT, audit(b, sizeof(b), "list", "pods", "10.9.9.9", NULL, NULL,
+	r = run(&central, TELEMETRY_AUDIT, audit(b, sizeof(b), "list", "pods", "10.9.9.9", NULL, NULL,
 					   "2026-11-22T10:00:03Z", NULL));
 	ck_assert_uint_eq(nreps, 4);
 	ck_assert_str_eq(reps[2].pod, "api-1");
 	/* Running again (as far as the cache knows): node reports count,
 	 * as node evidence. */
 	pods[0]->phase = PHASE_RUNNING;
-	r = run(&agent_a, TEL_NATIVE,
+	r = run(&agent_a, TELEMETRY_NATIVE,
 		NATIVE_EXEC("\"pod\":{\"namespace\":\"payments\",\"name\":\"api-1\"}", "/bin/sh"));
 	ck_assert_uint_eq(r.accepted, 1);
 	ck_assert_uint_eq(nreps, 5);
@@ -703,7 +703,7 @@ END_TEST
 
 START_TEST(test_audit_mode_profile)
 {
-	struct ingest_result r = run(&central, TEL_TETRAGON,
+	struct ingest_result r = run(&central, TELEMETRY_TETRAGON,
 		"{\"process_exec\":{\"process\":{\"binary\":\"/usr/bin/wget\",\"pod\":{\"namespace\":"
 		"\"payments\",\"name\":\"batch-1\",\"container\":{\"id\":\"containerd://ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100\","
 		"\"name\":\"api\"}}}},\"node_name\":\"node-a\",\"time\":\"2026-11-22T10:00:14Z\"}\n");
@@ -719,7 +719,7 @@ END_TEST
 
 START_TEST(test_malformed_lines_counted)
 {
-	struct ingest_result r = run(&central, TEL_NATIVE,
+	struct ingest_result r = run(&central, TELEMETRY_NATIVE,
 		"not json\n"
 		NATIVE_EXEC("\"pod\":{\"namespace\":\"payments\",\"name\":\"api-1\"}", "/bin/sh")
 		"{\"kind\":\"exec\"}\n"
@@ -752,8 +752,8 @@ static double events_total(const char *src, const char *result)
 
 START_TEST(test_metrics)
 {
-	run(&central, TEL_NATIVE, "x\n" NATIVE_EXEC("\"pod\":{\"namespace\":\"payments\",\"name\":\"api-1\"}", "/bin/sh"));
-	run(&agent_b, TEL_NATIVE, NATIVE_EXEC("\"pod\":{\"namespace\":\"payments\",\"name\":\"api-1\"}", "/bin/sh"));
+	run(&central, TELEMETRY_NATIVE, "x\n" NATIVE_EXEC("\"pod\":{\"namespace\":\"payments\",\"name\":\"api-1\"}", "/bin/sh"));
+	run(&agent_b, TELEMETRY_NATIVE, NATIVE_EXEC("\"pod\":{\"namespace\":\"payments\",\"name\":\"api-1\"}", "/bin/sh"));
 	ck_assert_double_eq(events_total("events", "rejected"), 1);
 	ck_assert_double_eq(events_total("events", "accepted"), 1);
 	ck_assert_double_eq(events_total("events", "forbidden"), 1);
@@ -766,15 +766,15 @@ START_TEST(test_repeats_fold)
 	const char *ev = NATIVE_EXEC("\"pod\":{\"namespace\":\"payments\",\"name\":\"api-1\"}", "/bin/sh");
 	struct ingest_result r;
 
-	run(&central, TEL_NATIVE, ev);
-	r = run(&central, TEL_NATIVE, ev);
+	run(&central, TELEMETRY_NATIVE, ev);
+	r = run(&central, TELEMETRY_NATIVE, ev);
 	ck_assert_uint_eq(r.folded, 1);
 	ck_assert_uint_eq(nreps, 1);
 	/* Another finding on the same pod is not a repeat. */
-	run(&central, TEL_NATIVE, NATIVE_EXEC("\"pod\":{\"namespace\":\"payments\",\"name\":\"api-1\"}", "/bin/bash"));
+	run(&central, TELEMETRY_NATIVE, NATIVE_EXEC("\"pod\":{\"namespace\":\"payments\",\"name\":\"api-1\"}", "/bin/bash"));
 	ck_assert_uint_eq(nreps, 2);
 	clock_ms += 10001;
-	run(&central, TEL_NATIVE, ev);
+	run(&central, TELEMETRY_NATIVE, ev);
 	ck_assert_uint_eq(nreps, 3);
 }
 END_TEST
@@ -796,8 +796,8 @@ START_TEST(test_alloc_failures)
 		clock_ms += 20000;
 		nreps = 0;
 		pg_alloc_fail_at(n);
-		e1 = ingest_batch(ing, &central, TEL_NATIVE, body, strlen(body), 0, &r);
-		e2 = ingest_batch(ing, &central, TEL_AUDIT, b, strlen(b), 0, &r);
+		e1 = ingest_batch(ing, &central, TELEMETRY_NATIVE, body, strlen(body), 0, &r);
+		e2 = ingest_batch(ing, &central, TELEMETRY_AUDIT, b, strlen(b), 0, &r);
 		ingest_pod_gone(ing, pods[0]);
 		pg_alloc_fail_at(-1);
 		ck_assert(e1 == 0 || e1 == -ENOMEM);

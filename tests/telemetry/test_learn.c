@@ -169,7 +169,7 @@ static void finish(void)
 
 static void add_open(const char *path, bool write)
 {
-	struct tel_event e = { .pod_namespace = "ns", .pod_name = "web", .received = -1 };
+	struct telemetry_event e = { .pod_namespace = "ns", .pod_name = "web", .received = -1 };
 
 	e.ev.kind = RT_OPEN;
 	e.ev.time = 1795341600;
@@ -180,7 +180,7 @@ static void add_open(const char *path, bool write)
 
 static void add_exec(const char *exe)
 {
-	struct tel_event e = { .pod_namespace = "ns", .pod_name = "web", .received = -1 };
+	struct telemetry_event e = { .pod_namespace = "ns", .pod_name = "web", .received = -1 };
 
 	e.ev.kind = RT_EXEC;
 	e.ev.time = 1795341600;
@@ -191,7 +191,7 @@ static void add_exec(const char *exe)
 /* A get of the configmap @name by the pod's identity. */
 static void add_get(const char *name)
 {
-	struct tel_event e = { .pod_namespace = "ns", .received = -1 };
+	struct telemetry_event e = { .pod_namespace = "ns", .received = -1 };
 
 	e.ev.kind = RT_API;
 	e.ev.time = 1795341600;
@@ -464,16 +464,16 @@ START_TEST(alloc_failures)
 		if (l) {
 			learn_set_pod(l, &pod, "test");
 			for (const char *const *p = reads; *p && r == 0; p++)
-				r = learn_add(l, &(struct tel_event){ .pod_namespace = "ns", .pod_name = "web", .received = -1,
+				r = learn_add(l, &(struct telemetry_event){ .pod_namespace = "ns", .pod_name = "web", .received = -1,
 					.ev = { .kind = RT_OPEN, .time = 1795341600, .path = *p } });
 			for (const char *const *p = writes; *p && r == 0; p++)
-				r = learn_add(l, &(struct tel_event){ .pod_namespace = "ns", .pod_name = "web", .received = -1,
+				r = learn_add(l, &(struct telemetry_event){ .pod_namespace = "ns", .pod_name = "web", .received = -1,
 					.ev = { .kind = RT_OPEN, .time = 1795341600, .path = *p, .write = true } });
 			for (size_t i = 0; verbs[i][0] && r == 0; i++)
-				r = learn_add(l, &(struct tel_event){ .pod_namespace = "ns", .received = -1,
+				r = learn_add(l, &(struct telemetry_event){ .pod_namespace = "ns", .received = -1,
 					.ev = { .kind = RT_API, .time = 1795341600, .verb = verbs[i][0], .resource = verbs[i][1],
 						.username = "system:serviceaccount:ns:default", .object_name = "x" } });
-			r = r ? r : learn_add(l, &(struct tel_event){ .pod_namespace = "ns", .pod_name = "web", .received = -1,
+			r = r ? r : learn_add(l, &(struct telemetry_event){ .pod_namespace = "ns", .pod_name = "web", .received = -1,
 				.ev = { .kind = RT_EXEC, .time = 1795341600, .exe = "/bin/sh" } });
 			r = r ? r : learn_render(l, &b);
 			ck_assert_msg(r == 0 || r == -ENOMEM, "r=%d", r);

@@ -93,7 +93,7 @@ static char *jwt(char *out, size_t n, const char *payload, const char *sig)
 	return out;
 }
 
-static enum tel_auth_status check(struct tel_auth *a, const char *token, struct tel_principal *p)
+static enum tel_auth_status check(struct tel_auth *a, const char *token, struct tel_auth_principal *p)
 {
 	char h[4096], why[512];
 
@@ -142,7 +142,7 @@ END_TEST
 START_TEST(test_cache_one_review_per_token)
 {
 	struct tel_auth *a = mk(0, NULL);
-	struct tel_principal p;
+	struct tel_auth_principal p;
 	struct tel_auth_stats st;
 
 	ck_assert_int_eq(check(a, "good-1", &p), TEL_AUTH_OK);
@@ -168,7 +168,7 @@ END_TEST
 START_TEST(test_cache_bounded_by_expiry)
 {
 	struct tel_auth *a = mk(0, "profileguard");
-	struct tel_principal p;
+	struct tel_auth_principal p;
 	char t[1024], claims[128];
 
 	/* A token that expires in 100 s is asked about once, and refused
@@ -206,7 +206,7 @@ END_TEST
 START_TEST(test_negative_and_errors)
 {
 	struct tel_auth *a = mk(0, NULL);
-	struct tel_principal p;
+	struct tel_auth_principal p;
 
 	ck_assert_int_eq(check(a, "forged", &p), TEL_AUTH_UNAUTHENTICATED);
 	ck_assert_int_eq(check(a, "forged", &p), TEL_AUTH_UNAUTHENTICATED);
@@ -228,7 +228,7 @@ END_TEST
 START_TEST(test_eviction)
 {
 	struct tel_auth *a = mk(2, NULL);
-	struct tel_principal p;
+	struct tel_auth_principal p;
 	struct tel_auth_stats st;
 
 	check(a, "good-a", &p);
@@ -250,7 +250,7 @@ END_TEST
 START_TEST(test_allowed_users)
 {
 	struct tel_auth *a = mk(0, NULL);
-	struct tel_principal p;
+	struct tel_auth_principal p;
 	char why[256];
 
 	ck_assert_int_eq(check(a, "falco-1", &p), TEL_AUTH_OK);
@@ -279,7 +279,7 @@ START_TEST(test_nobody_allowed)
 {
 	struct tel_auth_config cfg = { NULL, 0, NULL, review, NULL, 0, 0, fake_now };
 	struct tel_auth *a = NULL;
-	struct tel_principal p;
+	struct tel_auth_principal p;
 	char why[128];
 
 	/* Telemetry on, no sender wired yet: everyone is refused. */
@@ -294,7 +294,7 @@ END_TEST
 START_TEST(test_certificates)
 {
 	struct tel_auth *a = mk(0, NULL);
-	struct tel_principal p;
+	struct tel_auth_principal p;
 	char why[256], node[64];
 
 	ck_assert_int_eq(tel_auth_check(a, NULL, "system:node:node-b", false, &p, why, sizeof(why)), TEL_AUTH_OK);
@@ -319,7 +319,7 @@ END_TEST
 START_TEST(test_long_token)
 {
 	struct tel_auth *a = mk(0, NULL);
-	struct tel_principal p;
+	struct tel_auth_principal p;
 	char *h = pg_malloc(TEL_AUTH_MAX_TOKEN + 64), why[128];
 
 	memcpy(h, "Bearer ", 7);
@@ -338,7 +338,7 @@ START_TEST(test_alloc_failures)
 		static const char *const users[] = { "a", "b*" };
 		struct tel_auth_config cfg = { users, 2, "aud", review, NULL, 0, 0, fake_now };
 		struct tel_auth *a = NULL;
-		struct tel_principal p;
+		struct tel_auth_principal p;
 		int r;
 
 		pg_alloc_fail_at(n);

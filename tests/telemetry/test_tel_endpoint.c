@@ -134,11 +134,11 @@ static void teardown(void)
 #define EXEC "{\"kind\":\"exec\",\"time\":\"2026-11-22T10:00:00Z\",\"pod\":{\"namespace\":\"ns\"," \
 	"\"name\":\"api-1\"},\"exe\":\"/bin/sh\"}\n"
 
-static struct tel_reply call(const char *method, const char *path, const char *token,
+static struct tel_endpoint_reply call(const char *method, const char *path, const char *token,
 			     const char *body)
 {
-	struct tel_request rq = { .method = method, .path = path, .peer = "127.0.0.1" };
-	struct tel_reply rep;
+	struct tel_endpoint_request rq = { .method = method, .path = path, .peer = "127.0.0.1" };
+	struct tel_endpoint_reply rep;
 	char h[256];
 
 	if (token) {
@@ -158,7 +158,7 @@ static struct tel_reply call(const char *method, const char *path, const char *t
 
 START_TEST(test_routes)
 {
-	struct tel_reply r = call("POST", "/telemetry/v1/nothing", "audit", "");
+	struct tel_endpoint_reply r = call("POST", "/telemetry/v1/nothing", "audit", "");
 
 	ck_assert_uint_eq(r.status, 404);
 	r = call("GET", "/telemetry/v1/events", "audit", "");
@@ -174,7 +174,7 @@ END_TEST
 
 START_TEST(test_refusals)
 {
-	struct tel_reply r = call("POST", "/telemetry/v1/events", NULL, EXEC);
+	struct tel_endpoint_reply r = call("POST", "/telemetry/v1/events", NULL, EXEC);
 
 	ck_assert_uint_eq(r.status, 401);
 	r = call("POST", "/telemetry/v1/events", "forged", EXEC);
@@ -192,7 +192,7 @@ END_TEST
 
 START_TEST(test_accepted)
 {
-	struct tel_reply r = call("POST", "/telemetry/v1/events", "audit", "bad\n" EXEC);
+	struct tel_endpoint_reply r = call("POST", "/telemetry/v1/events", "audit", "bad\n" EXEC);
 
 	ck_assert_uint_eq(r.status, 200);
 	ck_assert_str_eq(r.body, "{\"accepted\":1,\"rejected\":1,\"forbidden\":0,\"unattributed\":0,\"ignored\":0}");
@@ -203,7 +203,7 @@ END_TEST
 START_TEST(test_node_of_bound_token)
 {
 	/* node-b's agent about a pod on node-a: refused per event. */
-	struct tel_reply r = call("POST", "/telemetry/v1/events", "agent-b", EXEC);
+	struct tel_endpoint_reply r = call("POST", "/telemetry/v1/events", "agent-b", EXEC);
 
 	ck_assert_uint_eq(r.status, 200);
 	ck_assert_str_eq(r.body, "{\"accepted\":0,\"rejected\":0,\"forbidden\":1,\"unattributed\":0,\"ignored\":0}");

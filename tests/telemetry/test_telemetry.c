@@ -22,7 +22,7 @@ struct seen {
 	size_t n;
 };
 
-static int record(void *ud, const struct tel_event *e)
+static int record(void *ud, const struct telemetry_event *e)
 {
 	struct seen *s = ud;
 	char *l = s->lines[s->n++ % 64];
@@ -62,7 +62,7 @@ static int record(void *ud, const struct tel_event *e)
 	return 0;
 }
 
-static void parse_file(enum tel_source src, const char *name, struct seen *s, struct tel_stats *st)
+static void parse_file(enum telemetry_source src, const char *name, struct seen *s, struct telemetry_stats *st)
 {
 	char path[512], *data;
 	size_t len;
@@ -70,16 +70,16 @@ static void parse_file(enum tel_source src, const char *name, struct seen *s, st
 	snprintf(path, sizeof(path), "%s/tests/data/telemetry/%s", SOURCE_ROOT, name);
 	ck_assert_int_eq(doc_read_file(path, 1 << 20, &data, &len), 0);
 	memset(s, 0, sizeof(*s));
-	ck_assert_int_eq(tel_parse(src, data, len, record, s, st), 0);
+	ck_assert_int_eq(telemetry_parse(src, data, len, record, s, st), 0);
 	free(data);
 }
 
 START_TEST(test_native)
 {
 	struct seen s;
-	struct tel_stats st;
+	struct telemetry_stats st;
 
-	parse_file(TEL_NATIVE, "native.jsonl", &s, &st);
+	parse_file(TELEMETRY_NATIVE, "native.jsonl", &s, &st);
 	ck_assert_uint_eq(st.accepted, 7);
 	ck_assert_uint_eq(st.rejected, 0);
 	ck_assert_str_eq(s.lines[0], "exec payments/payments-api-7d9f-x2 c=api id=- node=node-a t=1795341600 exe=/app/server args=--listen=:8080");
@@ -93,12 +93,12 @@ END_TEST
 START_TEST(test_falco)
 {
 	struct seen s;
-	struct tel_stats st;
+	struct telemetry_stats st;
 
-	parse_file(TEL_FALCO, "falco.json", &s, &st);
+	parse_file(TELEMETRY_FALCO, "falco.json", &s, &st);
 	ck_assert_uint_eq(st.accepted, 1);
 	ck_assert_str_eq(s.lines[0], "exec payments/payments-api-7d9f-x2 c=api id=9c1e3b5d7f9a node=node-a t=1795341609 exe=/bin/sh args=sh -c id");
-	parse_file(TEL_FALCO, "falco-lines.jsonl", &s, &st);
+	parse_file(TELEMETRY_FALCO, "falco-lines.jsonl", &s, &st);
 	ck_assert_uint_eq(st.accepted, 3);
 	ck_assert_uint_eq(st.ignored, 1);       /* the host process */
 	ck_assert_str_eq(s.lines[0], "connect payments/payments-api-7d9f-x2 c=api id=9c1e3b5d7f9a 203.0.113.9:443/tcp");
@@ -110,9 +110,9 @@ END_TEST
 START_TEST(test_tetragon)
 {
 	struct seen s;
-	struct tel_stats st;
+	struct telemetry_stats st;
 
-	parse_file(TEL_TETRAGON, "tetragon.jsonl", &s, &st);
+	parse_file(TELEMETRY_TETRAGON, "tetragon.jsonl", &s, &st);
 	ck_assert_uint_eq(st.accepted, 2);
 	ck_assert_uint_eq(st.ignored, 1);       /* process_exit */
 	ck_assert_str_eq(s.lines[0], "exec payments/payments-api-7d9f-x2 c=api id=containerd://9c1e3b5d7f9a1c3e5b7d9f1a3c5e7b9d1f3a4f2a6c8e0b1d3f5a7c9e1b3d5f7a "
@@ -124,9 +124,9 @@ END_TEST
 START_TEST(test_audit)
 {
 	struct seen s;
-	struct tel_stats st;
+	struct telemetry_stats st;
 
-	parse_file(TEL_AUDIT, "audit.json", &s, &st);
+	parse_file(TELEMETRY_AUDIT, "audit.json", &s, &st);
 	ck_assert_uint_eq(st.accepted, 4);
 	ck_assert_uint_eq(st.ignored, 2);       /* RequestReceived, a person */
 	ck_assert_uint_eq(st.rejected, 0);
@@ -154,34 +154,34 @@ START_TEST(test_bad_lines_counted)
 		"{\"kind\":\"exec\",\"time\":\"2026-11-22T10:00:00Z\",\"pod\":{\"namespace\":\"a\",\"name\":\"b\"},\"exe\":\"relative\"}\n"
 		"{\"kind\":\"open\",\"time\":\"2026-11-22T10:00:00+02:00\",\"pod\":{\"uid\":\"u\"},\"path\":\"/x\",\"write\":true}";
 	struct seen s = { 0 };
-	struct tel_stats st;
+	struct telemetry_stats st;
 
-	ck_assert_int_eq(tel_parse(TEL_NATIVE, body, strlen(body), record, &s, &st), 0);
+	ck_assert_int_eq(telemetry_parse(TELEMETRY_NATIVE, body, strlen(body), record, &s, &st), 0);
 	ck_assert_uint_eq(st.accepted, 2);
 	ck_assert_uint_eq(st.rejected, 6);
 	ck_assert_ptr_nonnull(strstr(st.first_error, "malformed JSON"));
 }
 END_TEST
 
-static int stop(void *ud, const struct tel_event *e)
+static int stop(void *ud, const struct telemetry_event *e)
 {
 	return -ECANCELED;
 }
 
 START_TEST(test_limits_and_stop)
 {
-	char *big = malloc(TEL_MAX_LINE + 100);
+	char *big = malloc(TELEMETRY_MAX_LINE + 100);
 	struct seen s = { 0 };
-	struct tel_stats st;
+	struct telemetry_stats st;
 	const char *line = "{\"kind\":\"exec\",\"time\":\"2026-11-22T10:00:00Z\",\"pod\":{\"namespace\":\"a\",\"name\":\"b\"},\"exe\":\"/bin/x\"}\n";
 
-	memset(big, 'x', TEL_MAX_LINE + 10);
-	big[TEL_MAX_LINE + 10] = '\n';
-	ck_assert_int_eq(tel_parse(TEL_NATIVE, big, TEL_MAX_LINE + 11, record, &s, &st), 0);
+	memset(big, 'x', TELEMETRY_MAX_LINE + 10);
+	big[TELEMETRY_MAX_LINE + 10] = '\n';
+	ck_assert_int_eq(telemetry_parse(TELEMETRY_NATIVE, big, TELEMETRY_MAX_LINE + 11, record, &s, &st), 0);
 	ck_assert_uint_eq(st.rejected, 1);
 	ck_assert_ptr_nonnull(strstr(st.first_error, "256 KiB"));
 	free(big);
-	ck_assert_int_eq(tel_parse(TEL_NATIVE, line, strlen(line), stop, NULL, &st), -ECANCELED);
+	ck_assert_int_eq(telemetry_parse(TELEMETRY_NATIVE, line, strlen(line), stop, NULL, &st), -ECANCELED);
 }
 END_TEST
 
@@ -194,9 +194,9 @@ START_TEST(test_audit_source_ip_is_the_connection)
 		"\"user\":{\"username\":\"system:serviceaccount:payments:api\"},\"sourceIPs\":[\"10.244.1.7\",\"203.0.113.9\"],"
 		"\"objectRef\":{\"resource\":\"configmaps\",\"namespace\":\"payments\"},\"stageTimestamp\":\"2026-11-22T10:00:00Z\"}";
 	struct seen s = { 0 };
-	struct tel_stats st;
+	struct telemetry_stats st;
 
-	ck_assert_int_eq(tel_parse(TEL_AUDIT, body, strlen(body), record, &s, &st), 0);
+	ck_assert_int_eq(telemetry_parse(TELEMETRY_AUDIT, body, strlen(body), record, &s, &st), 0);
 	ck_assert_uint_eq(st.accepted, 1);
 	ck_assert_ptr_nonnull(strstr(s.lines[0], "ip=203.0.113.9"));
 }
@@ -204,22 +204,22 @@ END_TEST
 
 START_TEST(test_times)
 {
-	ck_assert_int_eq(tel_time("2026-11-22T10:00:00Z"), 1795341600);
-	ck_assert_int_eq(tel_time("2026-11-22T10:00:00.123456789Z"), 1795341600);
-	ck_assert_int_eq(tel_time("2026-11-22T12:00:00+02:00"), 1795341600);
-	ck_assert_int_eq(tel_time("2026-11-22T08:30:00-01:30"), 1795341600);
-	ck_assert_int_eq(tel_time("yesterday"), -1);
-	ck_assert_int_eq(tel_time(NULL), -1);
+	ck_assert_int_eq(telemetry_time("2026-11-22T10:00:00Z"), 1795341600);
+	ck_assert_int_eq(telemetry_time("2026-11-22T10:00:00.123456789Z"), 1795341600);
+	ck_assert_int_eq(telemetry_time("2026-11-22T12:00:00+02:00"), 1795341600);
+	ck_assert_int_eq(telemetry_time("2026-11-22T08:30:00-01:30"), 1795341600);
+	ck_assert_int_eq(telemetry_time("yesterday"), -1);
+	ck_assert_int_eq(telemetry_time(NULL), -1);
 	/* the one RFC 3339 reader: a malformed offset is no time (it once
 	 * read as -20 hours), nor a time without a zone or with a tail */
-	ck_assert_int_eq(tel_time("2026-11-22T12:00:00+0a:00"), -1);
-	ck_assert_int_eq(tel_time("2026-11-22T10:00:00"), -1);
-	ck_assert_int_eq(tel_time("2026-11-22T12:00:00+02:00:00"), -1);
-	ck_assert_int_eq(tel_time("2026-11-22T10:00:00Zjunk"), -1);
+	ck_assert_int_eq(telemetry_time("2026-11-22T12:00:00+0a:00"), -1);
+	ck_assert_int_eq(telemetry_time("2026-11-22T10:00:00"), -1);
+	ck_assert_int_eq(telemetry_time("2026-11-22T12:00:00+02:00:00"), -1);
+	ck_assert_int_eq(telemetry_time("2026-11-22T10:00:00Zjunk"), -1);
 }
 END_TEST
 
-static int count(void *ud, const struct tel_event *e)
+static int count(void *ud, const struct telemetry_event *e)
 {
 	(*(size_t *)ud)++;
 	return 0;
@@ -231,25 +231,25 @@ static int count(void *ud, const struct tel_event *e)
 START_TEST(test_alloc_failures)
 {
 	static const char *const files[] = { "native.jsonl", "falco-lines.jsonl", "tetragon.jsonl", "audit.json" };
-	static const enum tel_source srcs[] = { TEL_NATIVE, TEL_FALCO, TEL_TETRAGON, TEL_AUDIT };
+	static const enum telemetry_source srcs[] = { TELEMETRY_NATIVE, TELEMETRY_FALCO, TELEMETRY_TETRAGON, TELEMETRY_AUDIT };
 
 	for (size_t k = 0; k < 4; k++) {
 		char path[512], *data;
 		size_t len, n = 0;
-		struct tel_stats st;
+		struct telemetry_stats st;
 		long total;
 
 		snprintf(path, sizeof(path), "%s/tests/data/telemetry/%s", SOURCE_ROOT, files[k]);
 		ck_assert_int_eq(doc_read_file(path, 1 << 20, &data, &len), 0);
 		pg_alloc_fail_at(1L << 40);
-		ck_assert_int_eq(tel_parse(srcs[k], data, len, count, &n, &st), 0);
+		ck_assert_int_eq(telemetry_parse(srcs[k], data, len, count, &n, &st), 0);
 		total = pg_alloc_count();
 		for (long i = 0; i < total; i++) {
 			int r;
 
 			n = 0;
 			pg_alloc_fail_at(i);
-			r = tel_parse(srcs[k], data, len, count, &n, &st);
+			r = telemetry_parse(srcs[k], data, len, count, &n, &st);
 			pg_alloc_fail_at(-1);
 			ck_assert_msg(r == -ENOMEM, "%s: allocation %ld of %ld failed, parse gave %d", files[k], i, total, r);
 			ck_assert_uint_eq(st.accepted, n);

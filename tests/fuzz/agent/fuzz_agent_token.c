@@ -10,7 +10,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct token_claims c;
+	struct tokens_claims c;
 
 	if (tokens_decode((const char *)data, size, &c) == 0 &&
 	    strnlen(c.pod_uid, sizeof(c.pod_uid)) == sizeof(c.pod_uid))

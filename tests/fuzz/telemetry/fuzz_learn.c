@@ -35,7 +35,7 @@ struct pass {
 	int failed;
 };
 
-static int first_ns(void *ud, const struct tel_event *e)
+static int first_ns(void *ud, const struct telemetry_event *e)
 {
 	struct pass *p = ud;
 
@@ -50,14 +50,14 @@ static int first_ns(void *ud, const struct tel_event *e)
 	return 0;
 }
 
-static int add(void *ud, const struct tel_event *e)
+static int add(void *ud, const struct telemetry_event *e)
 {
 	return learn_add(((struct pass *)ud)->l, e);
 }
 
 /* Every exec, open and connect of the learned namespace must pass the
  * profile learned from it. */
-static int rejudge(void *ud, const struct tel_event *e)
+static int rejudge(void *ud, const struct telemetry_event *e)
 {
 	struct pass *p = ud;
 	struct pod pod = { .namespace = p->ns, .name = "fuzz", .run_as_user = -1 };
@@ -79,12 +79,12 @@ static int rejudge(void *ud, const struct tel_event *e)
 	return 0;
 }
 
-static bool own_event(const struct pass *p, const struct tel_event *e)
+static bool own_event(const struct pass *p, const struct telemetry_event *e)
 {
 	return e->pod_namespace && e->pod_name && !strcmp(e->pod_namespace, p->ns) && !strcmp(e->pod_name, p->pod);
 }
 
-static int collect_own(void *ud, const struct tel_event *e)
+static int collect_own(void *ud, const struct telemetry_event *e)
 {
 	struct pass *p = ud;
 
@@ -109,7 +109,7 @@ static int collect_own(void *ud, const struct tel_event *e)
 /* An exec of another pod that no executable of the workload's own pod
  * covers must be flagged by the profile: a capture's other pods never
  * widen it. */
-static int other_pods(void *ud, const struct tel_event *e)
+static int other_pods(void *ud, const struct telemetry_event *e)
 {
 	struct pass *p = ud;
 	struct pod pod = { .namespace = p->ns, .name = "fuzz", .run_as_user = -1 };
@@ -151,9 +151,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct pass p = { 0 };
 	struct pod workload = { .kind = WK_POD, .run_as_user = -1 };
 	struct buf a = BUF_INIT(1 << 24), b = BUF_INIT(1 << 24);
-	struct tel_stats st;
+	struct telemetry_stats st;
 	struct doc_error derr;
-	enum tel_source src;
+	enum telemetry_source src;
 	const char *body;
 	size_t len;
 	int ra, rb;
@@ -163,13 +163,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	body = (const char *)data + 1;
 	len = size - 1;
 	switch (data[0]) {
-	case 'n': src = TEL_NATIVE; break;
-	case 'f': src = TEL_FALCO; break;
-	case 't': src = TEL_TETRAGON; break;
-	case 'a': src = TEL_AUDIT; break;
-	default: src = tel_detect(body, len); break;
+	case 'n': src = TELEMETRY_NATIVE; break;
+	case 'f': src = TELEMETRY_FALCO; break;
+	case 't': src = TELEMETRY_TETRAGON; break;
+	case 'a': src = TELEMETRY_AUDIT; break;
+	default: src = telemetry_detect(body, len); break;
 	}
-	tel_parse(src, body, len, first_ns, &p, &st);
+	telemetry_parse(src, body, len, first_ns, &p, &st);
 	if (!p.ns[0])
 		memcpy(p.ns, "default", sizeof("default"));
 	p.l = learn_new(&(struct learn_opts){ .name = "fuzz", .namespace = p.ns });
@@ -178,7 +178,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	workload.namespace = p.ns;
 	workload.name = p.pod;
 	learn_set_pod(p.l, &workload, "fuzz");
-	if (tel_parse(src, body, len, add, &p, &st) < 0)
+	if (telemetry_parse(src, body, len, add, &p, &st) < 0)
 		goto out;
 	ra = learn_render(p.l, &a);
 	rb = learn_render(p.l, &b);
@@ -195,12 +195,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (doc_parse_jval(a.data, a.len, NULL, on_doc, &p, &derr) != 0 && !pg_alloc_refused())
 		abort();
 	if (p.prof) {
-		tel_parse(src, body, len, rejudge, &p, &st);
+		telemetry_parse(src, body, len, rejudge, &p, &st);
 		if (p.failed && !pg_alloc_refused())
 			abort();
-		tel_parse(src, body, len, collect_own, &p, &st);
+		telemetry_parse(src, body, len, collect_own, &p, &st);
 		if (!p.unnamed && !p.own_overflow && !pg_alloc_refused()) {
-			tel_parse(src, body, len, other_pods, &p, &st);
+			telemetry_parse(src, body, len, other_pods, &p, &st);
 			if (p.failed)
 				abort();
 		}

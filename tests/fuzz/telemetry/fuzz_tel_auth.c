@@ -36,7 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct tel_auth_config cfg = { users, 1, "aud", review, NULL, 4, 0, fake_now };
 	static struct tel_auth *a;
 	uint8_t key[TEL_AUTH_SHA256_LEN];
-	struct tel_principal p;
+	struct tel_auth_principal p;
 	char *hdr, why[256];
 	int64_t exp;
 

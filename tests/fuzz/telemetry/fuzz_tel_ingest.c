@@ -157,7 +157,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (ready < 0 || size < 1)
 		return 0;
 	clock_ms += 3000;
-	ingest_batch(ing, data[0] & 4 ? &agent : &central, (enum tel_source)(data[0] & 3),
+	ingest_batch(ing, data[0] & 4 ? &agent : &central, (enum telemetry_source)(data[0] & 3),
 		     (const char *)data + 1, size - 1, 1, &res);
 	if (data[0] & 8)
 		ingest_pod_gone(ing, pods[data[0] >> 7]);
