@@ -12,41 +12,19 @@
 #include "errlist.h"
 #include "fpath.h"
 #include "jval.h"
+#include "mctx.h"
 #include "strutil.h"
 #include "xalloc.h"
 
 #define PROFILE_API_VERSION "profileguard.io/v1alpha1"
 #define PROFILE_KIND "WorkloadProfile"
 
-struct vctx {
-	struct arena *a;
-	struct errlist *errs;
-	struct fpath path;
-	bool failed;
-	bool oom;
-};
-
 /* Strings are read with jval_cstr(): one holding U+0000 is still a string
  * here, read up to the NUL, because check_nul() refuses the profile and
  * names the field; the other messages stay what they are for the part
  * before it. */
 
-static void verr(struct vctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void verr(struct vctx *c, const char *fmt, ...)
-{
-	char msg[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (errlist_add(c->errs, "%s: %s", fpath_str(&c->path), msg) < 0)
-		c->oom = true;
-	c->failed = true;
-}
-
-static void check_keys(struct vctx *c, const struct jval *obj, const char *const *allowed)
+static void check_keys(struct mctx *c, const struct jval *obj, const char *const *allowed)
 {
 	jval_foreach_member(obj, mem) {
 		const char *const *a, *k = mem->key;
@@ -59,9 +37,9 @@ static void check_keys(struct vctx *c, const struct jval *obj, const char *const
 			const char *near = str_closest(k, allowed, SIZE_MAX);
 
 			if (near)
-				verr(c, "unknown field (did you mean \"%s\"?)", near);
+				mctx_err(c, "unknown field (did you mean \"%s\"?)", near);
 			else
-				verr(c, "unknown field");
+				mctx_err(c, "unknown field");
 			fpath_pop(&c->path, m);
 		}
 	}
@@ -69,7 +47,7 @@ static void check_keys(struct vctx *c, const struct jval *obj, const char *const
 
 /* Descends into @key of @obj; NULL (and nothing pushed) when absent or
  * null; an error when present but not an object. */
-static const struct jval *enter_object(struct vctx *c, const struct jval *obj, const char *key, size_t *mark)
+static const struct jval *enter_object(struct mctx *c, const struct jval *obj, const char *key, size_t *mark)
 {
 	const struct jval *v = jval_get(obj, key);
 
@@ -77,14 +55,14 @@ static const struct jval *enter_object(struct vctx *c, const struct jval *obj, c
 		return NULL;
 	*mark = fpath_key(&c->path, key);
 	if (!jval_is_object(v)) {
-		verr(c, "must be an object");
+		mctx_err(c, "must be an object");
 		fpath_pop(&c->path, *mark);
 		return NULL;
 	}
 	return v;
 }
 
-static void get_knob(struct vctx *c, const struct jval *obj, const char *key, const char *allow_word,
+static void get_knob(struct mctx *c, const struct jval *obj, const char *key, const char *allow_word,
 		     const char *forbid_word, enum knob *ret)
 {
 	const struct jval *v = jval_get(obj, key);
@@ -100,14 +78,14 @@ static void get_knob(struct vctx *c, const struct jval *obj, const char *key, co
 	else if (jval_cstr(v) && strcmp(jval_cstr(v), forbid_word) == 0)
 		*ret = KNOB_FORBID;
 	else if (jval_cstr(v))
-		verr(c, "%s must be %s or %s", str_quote(jval_cstr(v), tmp, sizeof(tmp)),
+		mctx_err(c, "%s must be %s or %s", str_quote(jval_cstr(v), tmp, sizeof(tmp)),
 		     forbid_word, allow_word);
 	else
-		verr(c, "must be %s or %s", forbid_word, allow_word);
+		mctx_err(c, "must be %s or %s", forbid_word, allow_word);
 	fpath_pop(&c->path, m);
 }
 
-static void get_int(struct vctx *c, const struct jval *obj, const char *key, int64_t min, int64_t max,
+static void get_int(struct mctx *c, const struct jval *obj, const char *key, int64_t min, int64_t max,
 		    int64_t *ret)
 {
 	const struct jval *v = jval_get(obj, key);
@@ -118,20 +96,20 @@ static void get_int(struct vctx *c, const struct jval *obj, const char *key, int
 		return;
 	m = fpath_key(&c->path, key);
 	if (!jval_is_int(v))
-		verr(c, "must be an integer");
+		mctx_err(c, "must be an integer");
 	else if (v->u.i < min || v->u.i > max)
-		verr(c, "%lld is out of range [%lld, %lld]", (long long)v->u.i,
+		mctx_err(c, "%lld is out of range [%lld, %lld]", (long long)v->u.i,
 		     (long long)min, (long long)max);
 	else
 		*ret = v->u.i;
 	fpath_pop(&c->path, m);
 }
 
-typedef bool (*str_check)(struct vctx *c, const char *s, char *out, size_t outsz);
+typedef bool (*str_check)(struct mctx *c, const char *s, char *out, size_t outsz);
 
 /* Reads a list of strings; @check may rewrite an item into @out (e.g. to
  * normalise it) and reports its own error.  Absent: set=false. */
-static void get_strv(struct vctx *c, const struct jval *obj, const char *key, str_check check,
+static void get_strv(struct mctx *c, const struct jval *obj, const char *key, str_check check,
 		     struct strv *ret)
 {
 	const struct jval *arr = jval_get(obj, key);
@@ -144,11 +122,11 @@ static void get_strv(struct vctx *c, const struct jval *obj, const char *key, st
 	m = fpath_key(&c->path, key);
 	ret->set = true;
 	if (!jval_is_array(arr)) {
-		verr(c, "must be a list of strings");
+		mctx_err(c, "must be a list of strings");
 		goto out;
 	}
 	if (jval_size(arr) > PROFILE_MAX_LIST) {
-		verr(c, "more than %d items (profileguard's limit)", PROFILE_MAX_LIST);
+		mctx_err(c, "more than %d items (profileguard's limit)", PROFILE_MAX_LIST);
 		goto out;
 	}
 	ret->v = arena_alloc(c->a, (jval_size(arr) + 1) * sizeof(char *));
@@ -162,9 +140,9 @@ static void get_strv(struct vctx *c, const struct jval *obj, const char *key, st
 		const char *s;
 
 		if (!jval_cstr(v) || !*jval_cstr(v)) {
-			verr(c, "must be a non-empty string");
+			mctx_err(c, "must be a non-empty string");
 		} else if (strlen(jval_cstr(v)) > PROFILE_MAX_STRING) {
-			verr(c, "longer than %d bytes (profileguard's limit)", PROFILE_MAX_STRING);
+			mctx_err(c, "longer than %d bytes (profileguard's limit)", PROFILE_MAX_STRING);
 		} else {
 			s = jval_cstr(v);
 			snprintf(out, sizeof(out), "%s", s);
@@ -179,17 +157,17 @@ out:
 	fpath_pop(&c->path, m);
 }
 
-static bool check_sa_name(struct vctx *c, const char *s, char *out, size_t outsz)
+static bool check_sa_name(struct mctx *c, const char *s, char *out, size_t outsz)
 {
 	char tmp[256];
 
 	if (str_is_dns1123_subdomain(s))
 		return true;
-	verr(c, "%s is not a valid service account name", str_quote(s, tmp, sizeof(tmp)));
+	mctx_err(c, "%s is not a valid service account name", str_quote(s, tmp, sizeof(tmp)));
 	return false;
 }
 
-static bool check_capability(struct vctx *c, const char *s, char *out, size_t outsz)
+static bool check_capability(struct mctx *c, const char *s, char *out, size_t outsz)
 {
 	char tmp[256];
 	size_t n;
@@ -211,28 +189,28 @@ static bool check_capability(struct vctx *c, const char *s, char *out, size_t ou
 	out[n] = '\0';
 	return true;
 bad:
-	verr(c, "%s is not a capability name", str_quote(s, tmp, sizeof(tmp)));
+	mctx_err(c, "%s is not a capability name", str_quote(s, tmp, sizeof(tmp)));
 	return false;
 }
 
-static bool check_host_path(struct vctx *c, const char *s, char *out, size_t outsz)
+static bool check_host_path(struct mctx *c, const char *s, char *out, size_t outsz)
 {
 	char tmp[256];
 
 	if (path_clean(s, out, outsz) < 0) {
-		verr(c, "%s must be an absolute path", str_quote(s, tmp, sizeof(tmp)));
+		mctx_err(c, "%s must be an absolute path", str_quote(s, tmp, sizeof(tmp)));
 		return false;
 	}
 	return true;
 }
 
-static bool check_abs_pattern(struct vctx *c, const char *s, char *out, size_t outsz)
+static bool check_abs_pattern(struct mctx *c, const char *s, char *out, size_t outsz)
 {
 	char tmp[256];
 
 	if (s[0] == '/' || s[0] == '*')
 		return true;
-	verr(c, "%s must be an absolute path or start with *", str_quote(s, tmp, sizeof(tmp)));
+	mctx_err(c, "%s must be an absolute path or start with *", str_quote(s, tmp, sizeof(tmp)));
 	return false;
 }
 
@@ -310,17 +288,17 @@ static bool image_pattern_hopeless(const char *s, char *fix, size_t n)
 	return strcmp(fix, s) != 0;
 }
 
-static bool check_image_pattern(struct vctx *c, const char *s, char *out, size_t outsz)
+static bool check_image_pattern(struct mctx *c, const char *s, char *out, size_t outsz)
 {
 	char tmp[256], tmp2[256], fix[PROFILE_MAX_STRING + 32];
 
 	for (const char *p = s; *p; p++)
 		if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f) {
-			verr(c, "%s contains a space or control character", str_quote(s, tmp, sizeof(tmp)));
+			mctx_err(c, "%s contains a space or control character", str_quote(s, tmp, sizeof(tmp)));
 			return false;
 		}
 	if (image_pattern_hopeless(s, fix, sizeof(fix))) {
-		verr(c, "%s can never match: references are normalised, write %s", str_quote(s, tmp, sizeof(tmp)),
+		mctx_err(c, "%s can never match: references are normalised, write %s", str_quote(s, tmp, sizeof(tmp)),
 		     str_quote(fix, tmp2, sizeof(tmp2)));
 		return false;
 	}
@@ -338,18 +316,18 @@ bool profile_verb_valid(const char *s)
 	return false;
 }
 
-static bool check_verb(struct vctx *c, const char *s, char *out, size_t outsz)
+static bool check_verb(struct mctx *c, const char *s, char *out, size_t outsz)
 {
 	char tmp[256];
 
 	if (strcmp(s, "*") == 0 || profile_verb_valid(s))
 		return true;
-	verr(c, "%s is not a Kubernetes verb (get, list, watch, create, update, patch, delete, deletecollection, *)",
+	mctx_err(c, "%s is not a Kubernetes verb (get, list, watch, create, update, patch, delete, deletecollection, *)",
 	     str_quote(s, tmp, sizeof(tmp)));
 	return false;
 }
 
-static bool check_resource(struct vctx *c, const char *s, char *out, size_t outsz)
+static bool check_resource(struct mctx *c, const char *s, char *out, size_t outsz)
 {
 	char tmp[256];
 
@@ -369,14 +347,14 @@ static bool check_resource(struct vctx *c, const char *s, char *out, size_t outs
 	if (slashes <= 2 && s[0] != '/' && !str_has_suffix(s, "/") && !strstr(s, "//"))
 		return true;
 bad:
-	verr(c, "%s is not a resource (\"configmaps\", \"apps/deployments\", \"pods/log\")",
+	mctx_err(c, "%s is not a resource (\"configmaps\", \"apps/deployments\", \"pods/log\")",
 	     str_quote(s, tmp, sizeof(tmp)));
 	return false;
 }
 
 /* ---- sections ------------------------------------------------------------- */
 
-static void parse_identity(struct vctx *c, const struct jval *spec, struct profile *p)
+static void parse_identity(struct mctx *c, const struct jval *spec, struct profile *p)
 {
 	static const char *const keys[] = { "serviceAccountNames", "bindServiceAccounts",
 					     "tokenAutomount", "maxTokenExpirationSeconds",
@@ -398,7 +376,7 @@ static void parse_identity(struct vctx *c, const struct jval *spec, struct profi
 	if (bind && !jval_is_null(bind)) {
 		mm = fpath_key(&c->path, "bindServiceAccounts");
 		if (!jval_is_bool(bind))
-			verr(c, "must be true or false");
+			mctx_err(c, "must be true or false");
 		else
 			p->identity.bind_service_accounts = jval_is_true(bind);
 		fpath_pop(&c->path, mm);
@@ -419,15 +397,15 @@ static void parse_identity(struct vctx *c, const struct jval *spec, struct profi
 			if (!strcmp(jval_cstr(bind), risks[i]))
 				p->identity.max_risk = (int8_t)(i + 1);
 		if (p->identity.max_risk == PROFILE_RISK_UNSET && jval_cstr(bind))
-			verr(c, "%s must be Low, Medium, High or Critical", str_quote(jval_cstr(bind), tmp, sizeof(tmp)));
+			mctx_err(c, "%s must be Low, Medium, High or Critical", str_quote(jval_cstr(bind), tmp, sizeof(tmp)));
 		else if (p->identity.max_risk == PROFILE_RISK_UNSET)
-			verr(c, "must be Low, Medium, High or Critical");
+			mctx_err(c, "must be Low, Medium, High or Critical");
 		fpath_pop(&c->path, mm);
 	}
 	fpath_pop(&c->path, m);
 }
 
-static void parse_images(struct vctx *c, const struct jval *spec, struct profile *p)
+static void parse_images(struct mctx *c, const struct jval *spec, struct profile *p)
 {
 	static const char *const keys[] = { "allow", "requireDigest", NULL };
 	size_t m, mm;
@@ -441,7 +419,7 @@ static void parse_images(struct vctx *c, const struct jval *spec, struct profile
 	if (rd && !jval_is_null(rd)) {
 		mm = fpath_key(&c->path, "requireDigest");
 		if (!jval_is_bool(rd))
-			verr(c, "must be true or false");
+			mctx_err(c, "must be true or false");
 		else
 			p->images.require_digest = jval_is_true(rd);
 		fpath_pop(&c->path, mm);
@@ -449,7 +427,7 @@ static void parse_images(struct vctx *c, const struct jval *spec, struct profile
 	fpath_pop(&c->path, m);
 }
 
-static void parse_privileges(struct vctx *c, const struct jval *spec, struct profile *p)
+static void parse_privileges(struct mctx *c, const struct jval *spec, struct profile *p)
 {
 	static const char *const keys[] = { "privileged", "privilegeEscalation", "hostNamespaces",
 					     "runAsNonRoot", "allowedCapabilities",
@@ -472,7 +450,7 @@ static void parse_privileges(struct vctx *c, const struct jval *spec, struct pro
 /* Enters the list @key of rules: NULL when absent (nothing pushed) or
  * refused (an error, nothing pushed); otherwise *ret_v is an arena array
  * of its length + 1 elements of @elem bytes and *mark is to be popped. */
-static const struct jval *enter_rules(struct vctx *c, const struct jval *obj, const char *key, size_t elem,
+static const struct jval *enter_rules(struct mctx *c, const struct jval *obj, const char *key, size_t elem,
 			   void **ret_v, bool *ret_set, size_t *mark)
 {
 	const struct jval *arr = jval_get(obj, key);
@@ -482,9 +460,9 @@ static const struct jval *enter_rules(struct vctx *c, const struct jval *obj, co
 	*ret_set = true;
 	*mark = fpath_key(&c->path, key);
 	if (!jval_is_array(arr))
-		verr(c, "must be a list");
+		mctx_err(c, "must be a list");
 	else if (jval_size(arr) > PROFILE_MAX_LIST)
-		verr(c, "more than %d rules (profileguard's limit)", PROFILE_MAX_LIST);
+		mctx_err(c, "more than %d rules (profileguard's limit)", PROFILE_MAX_LIST);
 	else if (!(*ret_v = arena_alloc(c->a, (jval_size(arr) + 1) * elem)))
 		c->oom = true;
 	else
@@ -493,7 +471,7 @@ static const struct jval *enter_rules(struct vctx *c, const struct jval *obj, co
 	return NULL;
 }
 
-static void parse_egress(struct vctx *c, const struct jval *rt, struct profile *p)
+static void parse_egress(struct mctx *c, const struct jval *rt, struct profile *p)
 {
 	static const char *const keys[] = { "cidr", "ports", NULL };
 	void *v = NULL;
@@ -515,7 +493,7 @@ static void parse_egress(struct vctx *c, const struct jval *rt, struct profile *
 		 * (its port count above all) may carry over. */
 		memset(r, 0, sizeof(*r));
 		if (!jval_is_object(e)) {
-			verr(c, "must be an object with cidr and ports");
+			mctx_err(c, "must be an object with cidr and ports");
 			fpath_pop(&c->path, mi);
 			continue;
 		}
@@ -523,13 +501,13 @@ static void parse_egress(struct vctx *c, const struct jval *rt, struct profile *
 		cidr = jval_get(e, "cidr");
 		mk = fpath_key(&c->path, "cidr");
 		if (!cidr) {
-			verr(c, "required");
+			mctx_err(c, "required");
 			ok = false;
 		} else if (!jval_cstr(cidr)) {
-			verr(c, "must be a string");
+			mctx_err(c, "must be a string");
 			ok = false;
 		} else if (cidr_parse(jval_cstr(cidr), &r->net) < 0) {
-			verr(c, "%s is not a CIDR", str_quote(jval_cstr(cidr), tmp, sizeof(tmp)));
+			mctx_err(c, "%s is not a CIDR", str_quote(jval_cstr(cidr), tmp, sizeof(tmp)));
 			ok = false;
 		} else if (!(r->cidr_text = arena_strdup(c->a, jval_cstr(cidr)))) {
 			c->oom = true;
@@ -543,10 +521,10 @@ static void parse_egress(struct vctx *c, const struct jval *rt, struct profile *
 
 			mk = fpath_key(&c->path, "ports");
 			if (!jval_is_array(ports)) {
-				verr(c, "must be a list of port numbers");
+				mctx_err(c, "must be a list of port numbers");
 				ok = false;
 			} else if (jval_size(ports) > PROFILE_MAX_PORTS) {
-				verr(c, "more than %d ports (profileguard's limit)", PROFILE_MAX_PORTS);
+				mctx_err(c, "more than %d ports (profileguard's limit)", PROFILE_MAX_PORTS);
 				ok = false;
 			} else {
 				r->ports = arena_alloc(c->a, (jval_size(ports) + 1) * sizeof(uint16_t));
@@ -558,10 +536,10 @@ static void parse_egress(struct vctx *c, const struct jval *rt, struct profile *
 					if (!jval_is_int(pv) || pv->u.i < 1 ||
 					    pv->u.i > 65535) {
 						if (jval_is_int(pv))
-							verr(c, "%lld is not a port (1-65535)",
+							mctx_err(c, "%lld is not a port (1-65535)",
 							     (long long)pv->u.i);
 						else
-							verr(c, "must be a port number (1-65535)");
+							mctx_err(c, "must be a port number (1-65535)");
 						ok = false;
 					} else if (r->ports) {
 						r->ports[r->nports++] = (uint16_t)pv->u.i;
@@ -578,7 +556,7 @@ static void parse_egress(struct vctx *c, const struct jval *rt, struct profile *
 	fpath_pop(&c->path, m);
 }
 
-static void parse_files(struct vctx *c, const struct jval *rt, struct profile *p)
+static void parse_files(struct mctx *c, const struct jval *rt, struct profile *p)
 {
 	static const char *const keys[] = { "read", "write", NULL };
 	size_t m;
@@ -592,7 +570,7 @@ static void parse_files(struct vctx *c, const struct jval *rt, struct profile *p
 	fpath_pop(&c->path, m);
 }
 
-static void parse_api(struct vctx *c, const struct jval *rt, struct profile *p)
+static void parse_api(struct mctx *c, const struct jval *rt, struct profile *p)
 {
 	static const char *const keys[] = { "verbs", "resources", "resourceNames", NULL };
 	void *v = NULL;
@@ -609,7 +587,7 @@ static void parse_api(struct vctx *c, const struct jval *rt, struct profile *p)
 
 		memset(r, 0, sizeof(*r));      /* as in parse_egress */
 		if (!jval_is_object(e)) {
-			verr(c, "must be an object with verbs and resources");
+			mctx_err(c, "must be an object with verbs and resources");
 		} else {
 			check_keys(c, e, keys);
 			get_strv(c, e, "verbs", check_verb, &r->verbs);
@@ -618,7 +596,7 @@ static void parse_api(struct vctx *c, const struct jval *rt, struct profile *p)
 			if (!r->verbs.set || !r->resources.set) {
 				size_t mk = fpath_key(&c->path, r->verbs.set ? "resources" : "verbs");
 
-				verr(c, "required");
+				mctx_err(c, "required");
 				fpath_pop(&c->path, mk);
 			} else {
 				p->runtime.napi++;
@@ -629,7 +607,7 @@ static void parse_api(struct vctx *c, const struct jval *rt, struct profile *p)
 	fpath_pop(&c->path, m);
 }
 
-static void parse_runtime(struct vctx *c, const struct jval *spec, struct profile *p)
+static void parse_runtime(struct mctx *c, const struct jval *spec, struct profile *p)
 {
 	static const char *const keys[] = { "executables", "egress", "files", "kubernetesAPI",
 					     "maxAPICallsPerMinute", NULL };
@@ -648,7 +626,7 @@ static void parse_runtime(struct vctx *c, const struct jval *spec, struct profil
 	fpath_pop(&c->path, m);
 }
 
-static void parse_response(struct vctx *c, const struct jval *spec, struct profile *p)
+static void parse_response(struct mctx *c, const struct jval *spec, struct profile *p)
 {
 	static const char *const keys[] = { "action", "gracePeriodSeconds", NULL };
 	size_t m, mm;
@@ -672,16 +650,16 @@ static void parse_response(struct vctx *c, const struct jval *spec, struct profi
 		else if (strcmp(s, "None") == 0)
 			p->response.action = ACTION_NONE;
 		else if (jval_cstr(a))
-			verr(c, "%s must be Delete, Evict or None", str_quote(s, tmp, sizeof(tmp)));
+			mctx_err(c, "%s must be Delete, Evict or None", str_quote(s, tmp, sizeof(tmp)));
 		else
-			verr(c, "must be Delete, Evict or None");
+			mctx_err(c, "must be Delete, Evict or None");
 		fpath_pop(&c->path, mm);
 	}
 	get_int(c, o, "gracePeriodSeconds", 0, 86400 * 365, &p->response.grace_period);
 	fpath_pop(&c->path, m);
 }
 
-static void parse_metadata(struct vctx *c, const struct jval *obj, const char *default_ns, struct profile *p)
+static void parse_metadata(struct mctx *c, const struct jval *obj, const char *default_ns, struct profile *p)
 {
 	/* ObjectMeta as the API server returns it: anything else is a typo. */
 	static const char *const keys[] = { "name", "namespace", "labels", "annotations", "uid",
@@ -694,16 +672,16 @@ static void parse_metadata(struct vctx *c, const struct jval *obj, const char *d
 	char tmp[256];
 
 	if (!jval_is_object(meta)) {
-		verr(c, meta ? "must be an object" : "required");
+		mctx_err(c, meta ? "must be an object" : "required");
 		goto out;
 	}
 	check_keys(c, meta, keys);
 	v = jval_get(meta, "name");
 	mm = fpath_key(&c->path, "name");
 	if (!jval_cstr(v))
-		verr(c, "required");
+		mctx_err(c, "required");
 	else if (!str_is_dns1123_subdomain(jval_cstr(v)))
-		verr(c, "%s is not a valid name (RFC 1123 subdomain)",
+		mctx_err(c, "%s is not a valid name (RFC 1123 subdomain)",
 		     str_quote(jval_cstr(v), tmp, sizeof(tmp)));
 	else if (!(p->name = arena_strdup(c->a, jval_cstr(v))))
 		c->oom = true;
@@ -712,7 +690,7 @@ static void parse_metadata(struct vctx *c, const struct jval *obj, const char *d
 	v = jval_get(meta, "namespace");
 	mm = fpath_key(&c->path, "namespace");
 	if (v && !jval_is_null(v) && (!jval_cstr(v) || !str_is_dns1123_label(jval_cstr(v))))
-		verr(c, "must be a valid namespace name");
+		mctx_err(c, "must be a valid namespace name");
 	else if (!(p->namespace = arena_strdup(c->a, jval_cstr(v) ? jval_cstr(v)
 								    : default_ns)))
 		c->oom = true;
@@ -733,7 +711,7 @@ out:
 /* Refuses every string holding U+0000 (JSON "\u0000", YAML "\0"): the
  * readers below see C strings, and "Forbid\u0000x" or "r.io/app\u0000evil"
  * would be read as the part before the NUL. */
-static void check_nul(struct vctx *c, const struct jval *v, int depth)
+static void check_nul(struct mctx *c, const struct jval *v, int depth)
 {
 	const struct jval *x;
 	size_t i, m;
@@ -743,7 +721,7 @@ static void check_nul(struct vctx *c, const struct jval *v, int depth)
 	switch (v->type) {
 	case JV_STRING:
 		if (jval_has_nul(v))
-			verr(c, "must not contain NUL");
+			mctx_err(c, "must not contain NUL");
 		break;
 	case JV_OBJECT:
 		jval_foreach_member(v, mem) {
@@ -770,7 +748,7 @@ int profile_parse(const struct jval *obj, const char *default_ns, struct errlist
 	static const char *const top_keys[] = { "apiVersion", "kind", "metadata", "spec", "status", NULL };
 	static const char *const spec_keys[] = { "selector", "mode", "identity", "images", "privileges",
 						  "runtime", "response", NULL };
-	struct vctx c = { .errs = errs };
+	struct mctx c = { .errs = errs };
 	struct profile *p;
 	const struct jval *v, *spec;
 	size_t m, mm;
@@ -786,7 +764,7 @@ int profile_parse(const struct jval *obj, const char *default_ns, struct errlist
 	}
 	p->arena = c.a;
 	if (!jval_is_object(obj)) {
-		verr(&c, "a WorkloadProfile must be an object");
+		mctx_err(&c, "a WorkloadProfile must be an object");
 		goto done;
 	}
 	check_keys(&c, obj, top_keys);
@@ -794,19 +772,19 @@ int profile_parse(const struct jval *obj, const char *default_ns, struct errlist
 	v = jval_get(obj, "apiVersion");
 	m = fpath_key(&c.path, "apiVersion");
 	if (!jval_cstr(v) || strcmp(jval_cstr(v), PROFILE_API_VERSION) != 0)
-		verr(&c, "must be %s", PROFILE_API_VERSION);
+		mctx_err(&c, "must be %s", PROFILE_API_VERSION);
 	fpath_pop(&c.path, m);
 	v = jval_get(obj, "kind");
 	m = fpath_key(&c.path, "kind");
 	if (!jval_cstr(v) || strcmp(jval_cstr(v), PROFILE_KIND) != 0)
-		verr(&c, "must be %s", PROFILE_KIND);
+		mctx_err(&c, "must be %s", PROFILE_KIND);
 	fpath_pop(&c.path, m);
 	parse_metadata(&c, obj, default_ns ? default_ns : "default", p);
 
 	spec = jval_get(obj, "spec");
 	m = fpath_key(&c.path, "spec");
 	if (!jval_is_object(spec)) {
-		verr(&c, spec ? "must be an object" : "required");
+		mctx_err(&c, spec ? "must be an object" : "required");
 		fpath_pop(&c.path, m);
 		goto done;
 	}
@@ -815,7 +793,7 @@ int profile_parse(const struct jval *obj, const char *default_ns, struct errlist
 	mm = fpath_key(&c.path, "selector");
 	v = jval_get(spec, "selector");
 	if (!v || jval_is_null(v)) {
-		verr(&c, "required: a profile must select its pods");
+		mctx_err(&c, "required: a profile must select its pods");
 	} else {
 		static const char *const sel_keys[] = { "matchLabels", "matchExpressions", NULL };
 		size_t nerr = errs->n + errs->dropped;
@@ -855,9 +833,9 @@ int profile_parse(const struct jval *obj, const char *default_ns, struct errlist
 		else if (jval_cstr(v) && strcmp(jval_cstr(v), "Audit") == 0)
 			p->mode = MODE_AUDIT;
 		else if (jval_cstr(v))
-			verr(&c, "%s must be Enforce or Audit", str_quote(jval_cstr(v), tmp, sizeof(tmp)));
+			mctx_err(&c, "%s must be Enforce or Audit", str_quote(jval_cstr(v), tmp, sizeof(tmp)));
 		else
-			verr(&c, "must be Enforce or Audit");
+			mctx_err(&c, "must be Enforce or Audit");
 		fpath_pop(&c.path, mm);
 	}
 	parse_identity(&c, spec, p);

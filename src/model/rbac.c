@@ -5,7 +5,6 @@
 #include "rbac.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -13,19 +12,12 @@
 #include "errlist.h"
 #include "fpath.h"
 #include "jval.h"
+#include "mctx.h"
 #include "strutil.h"
 #include "xalloc.h"
 
 #define RBAC_GROUP "rbac.authorization.k8s.io/"
 #define SA_USER_PREFIX "system:serviceaccount:"
-
-struct rctx {
-	struct arena *a;
-	struct errlist *errs;
-	struct fpath path;
-	bool failed;
-	bool oom;
-};
 
 static const char *const kind_names[] = {
 	[RBAC_ROLE] = "Role",
@@ -58,32 +50,9 @@ enum rbac_kind rbac_kind_of(const struct jval *obj)
 	return RBAC_OTHER;
 }
 
-static void rerr(struct rctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void rerr(struct rctx *c, const char *fmt, ...)
-{
-	char msg[256];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (errlist_add(c->errs, "%s: %s", fpath_str(&c->path), msg) < 0)
-		c->oom = true;
-	c->failed = true;
-}
-
-static const char *rdup(struct rctx *c, const char *s)
-{
-	char *r = arena_strdup(c->a, s);
-
-	if (!r)
-		c->oom = true;
-	return r;
-}
-
 /* A string member: absent or null is NULL; another type, a NUL inside or
  * more than RBAC_MAX_STRING bytes is an error. */
-static const char *get_str(struct rctx *c, const struct jval *o, const char *key)
+static const char *get_str(struct mctx *c, const struct jval *o, const char *key)
 {
 	const struct jval *v = jval_get(o, key);
 	size_t mark;
@@ -93,17 +62,17 @@ static const char *get_str(struct rctx *c, const struct jval *o, const char *key
 		return NULL;
 	mark = fpath_key(&c->path, key);
 	if (!jval_is_string(v))
-		rerr(c, jval_has_nul(v) ? "must not contain NUL" : "must be a string");
+		mctx_err(c, jval_has_nul(v) ? "must not contain NUL" : "must be a string");
 	else if (v->n > RBAC_MAX_STRING)
-		rerr(c, "longer than %d bytes (profileguard's limit)", RBAC_MAX_STRING);
+		mctx_err(c, "longer than %d bytes (profileguard's limit)", RBAC_MAX_STRING);
 	else
-		r = rdup(c, jval_str(v));
+		r = mctx_dup(c, jval_str(v));
 	fpath_pop(&c->path, mark);
 	return r;
 }
 
 /* A list of strings at @key into @ret and @n.  Absent is empty. */
-static void get_strv(struct rctx *c, const struct jval *o, const char *key, const char ***ret,
+static void get_strv(struct mctx *c, const struct jval *o, const char *key, const char ***ret,
 		     size_t *n)
 {
 	const struct jval *v = jval_get(o, key), *it;
@@ -115,9 +84,9 @@ static void get_strv(struct rctx *c, const struct jval *o, const char *key, cons
 		return;
 	mark = fpath_key(&c->path, key);
 	if (!jval_is_array(v)) {
-		rerr(c, "must be a list of strings");
+		mctx_err(c, "must be a list of strings");
 	} else if (jval_size(v) > RBAC_MAX_LIST) {
-		rerr(c, "more than %d items (profileguard's limit)", RBAC_MAX_LIST);
+		mctx_err(c, "more than %d items (profileguard's limit)", RBAC_MAX_LIST);
 	} else if (jval_size(v) && !(*ret = arena_alloc(c->a, jval_size(v) * sizeof(char *)))) {
 		c->oom = true;
 	} else {
@@ -125,11 +94,11 @@ static void get_strv(struct rctx *c, const struct jval *o, const char *key, cons
 			size_t m2 = fpath_index(&c->path, i);
 
 			if (!jval_is_string(it))
-				rerr(c, jval_has_nul(it) ? "must not contain NUL" : "must be a string");
+				mctx_err(c, jval_has_nul(it) ? "must not contain NUL" : "must be a string");
 			else if (it->n > RBAC_MAX_STRING)
-				rerr(c, "longer than %d bytes (profileguard's limit)", RBAC_MAX_STRING);
+				mctx_err(c, "longer than %d bytes (profileguard's limit)", RBAC_MAX_STRING);
 			else
-				(*ret)[(*n)++] = rdup(c, jval_str(it));
+				(*ret)[(*n)++] = mctx_dup(c, jval_str(it));
 			fpath_pop(&c->path, m2);
 		}
 	}
@@ -138,7 +107,7 @@ static void get_strv(struct rctx *c, const struct jval *o, const char *key, cons
 
 /* metadata: name (required), namespace (namespaced kinds: @default_ns
  * when absent; cluster kinds: NULL), uid, labels. */
-static void read_meta(struct rctx *c, const struct jval *obj, bool namespaced,
+static void read_meta(struct mctx *c, const struct jval *obj, bool namespaced,
 		      const char *default_ns, const char **ns, const char **name,
 		      const char **uid, struct labels *labels)
 {
@@ -147,7 +116,7 @@ static void read_meta(struct rctx *c, const struct jval *obj, bool namespaced,
 
 	*ns = *name = *uid = NULL;
 	if (!jval_is_object(meta)) {
-		rerr(c, "must be an object with a name");
+		mctx_err(c, "must be an object with a name");
 		fpath_pop(&c->path, mark);
 		return;
 	}
@@ -156,7 +125,7 @@ static void read_meta(struct rctx *c, const struct jval *obj, bool namespaced,
 	if ((!*name || !**name) && errlist_count(c->errs) == before) {
 		size_t m2 = fpath_key(&c->path, "name");
 
-		rerr(c, "required");
+		mctx_err(c, "required");
 		fpath_pop(&c->path, m2);
 	}
 	*uid = get_str(c, meta, "uid");
@@ -165,10 +134,10 @@ static void read_meta(struct rctx *c, const struct jval *obj, bool namespaced,
 		if (*ns && !str_is_dns1123_label(*ns)) {
 			size_t m2 = fpath_key(&c->path, "namespace");
 
-			rerr(c, "not a namespace name (RFC 1123 label: a-z, 0-9 and '-', at most 63)");
+			mctx_err(c, "not a namespace name (RFC 1123 label: a-z, 0-9 and '-', at most 63)");
 			fpath_pop(&c->path, m2);
 		} else if (!*ns) {
-			*ns = rdup(c, default_ns ? default_ns : "default");
+			*ns = mctx_dup(c, default_ns ? default_ns : "default");
 		}
 	}
 	if (labels) {
@@ -181,13 +150,13 @@ static void read_meta(struct rctx *c, const struct jval *obj, bool namespaced,
 	fpath_pop(&c->path, mark);
 }
 
-static void read_rule(struct rctx *c, const struct jval *o, struct rbac_rule *r)
+static void read_rule(struct mctx *c, const struct jval *o, struct rbac_rule *r)
 {
 	const char **urls;
 	size_t nurls;
 
 	if (!jval_is_object(o)) {
-		rerr(c, "must be an object");
+		mctx_err(c, "must be an object");
 		return;
 	}
 	get_strv(c, o, "verbs", &r->verbs, &r->nverbs);
@@ -198,7 +167,7 @@ static void read_rule(struct rctx *c, const struct jval *o, struct rbac_rule *r)
 	r->non_resource = nurls > 0 && r->nresources == 0;
 }
 
-static void read_rules(struct rctx *c, const struct jval *obj, struct rbac_role *role)
+static void read_rules(struct mctx *c, const struct jval *obj, struct rbac_role *role)
 {
 	const struct jval *rules = jval_get(obj, "rules"), *it;
 	size_t mark, i;
@@ -207,9 +176,9 @@ static void read_rules(struct rctx *c, const struct jval *obj, struct rbac_role 
 		return;
 	mark = fpath_key(&c->path, "rules");
 	if (!jval_is_array(rules)) {
-		rerr(c, "must be a list");
+		mctx_err(c, "must be a list");
 	} else if (jval_size(rules) > RBAC_MAX_RULES) {
-		rerr(c, "more than %d rules (profileguard's limit)", RBAC_MAX_RULES);
+		mctx_err(c, "more than %d rules (profileguard's limit)", RBAC_MAX_RULES);
 	} else if (jval_size(rules) &&
 		   !(role->rules = arena_alloc(c->a, jval_size(rules) * sizeof(*role->rules)))) {
 		c->oom = true;
@@ -226,7 +195,7 @@ static void read_rules(struct rctx *c, const struct jval *obj, struct rbac_role 
 	fpath_pop(&c->path, mark);
 }
 
-static void read_aggregation(struct rctx *c, const struct jval *obj, struct rbac_role *role)
+static void read_aggregation(struct mctx *c, const struct jval *obj, struct rbac_role *role)
 {
 	const struct jval *ag = jval_get(obj, "aggregationRule"), *sels, *it;
 	size_t mark, m2, i;
@@ -237,9 +206,9 @@ static void read_aggregation(struct rctx *c, const struct jval *obj, struct rbac
 	sels = jval_get(ag, "clusterRoleSelectors");
 	m2 = fpath_key(&c->path, "clusterRoleSelectors");
 	if (!jval_is_object(ag) || !jval_is_array(sels)) {
-		rerr(c, "must be a list of label selectors");
+		mctx_err(c, "must be a list of label selectors");
 	} else if (jval_size(sels) > RBAC_MAX_SELECTORS) {
-		rerr(c, "more than %d selectors (profileguard's limit)", RBAC_MAX_SELECTORS);
+		mctx_err(c, "more than %d selectors (profileguard's limit)", RBAC_MAX_SELECTORS);
 	} else if (jval_size(sels) &&
 		   !(role->aggregation = arena_alloc(c->a, jval_size(sels) * sizeof(*role->aggregation)))) {
 		c->oom = true;
@@ -260,18 +229,11 @@ static void read_aggregation(struct rctx *c, const struct jval *obj, struct rbac
 	fpath_pop(&c->path, mark);
 }
 
-static int finish(struct rctx *c)
-{
-	if (c->oom)
-		return -ENOMEM;
-	return c->failed ? -EINVAL : 0;
-}
-
 int rbac_role_parse(const struct jval *obj, const char *default_ns, struct errlist *errs,
 		    struct rbac_role **ret)
 {
 	enum rbac_kind k = rbac_kind_of(obj);
-	struct rctx c = { .errs = errs };
+	struct mctx c = { .errs = errs };
 	struct rbac_role *role;
 	int r;
 
@@ -293,7 +255,7 @@ int rbac_role_parse(const struct jval *obj, const char *default_ns, struct errli
 	read_rules(&c, obj, role);
 	if (k == RBAC_CLUSTER_ROLE)
 		read_aggregation(&c, obj, role);
-	if ((r = finish(&c)) < 0) {
+	if ((r = mctx_result(&c)) < 0) {
 		rbac_role_free(role);
 		return r;
 	}
@@ -303,7 +265,7 @@ int rbac_role_parse(const struct jval *obj, const char *default_ns, struct errli
 
 /* "system:serviceaccount:NS:NAME" as an account subject; false when @user
  * is not one. */
-static bool sa_user(struct rctx *c, const char *user, struct rbac_subject *s)
+static bool sa_user(struct mctx *c, const char *user, struct rbac_subject *s)
 {
 	const char *rest, *colon;
 
@@ -316,18 +278,18 @@ static bool sa_user(struct rctx *c, const char *user, struct rbac_subject *s)
 	s->kind = SUBJECT_SERVICE_ACCOUNT;
 	if (!(s->namespace = arena_strndup(c->a, rest, (size_t)(colon - rest))))
 		c->oom = true;
-	s->name = rdup(c, colon + 1);
+	s->name = mctx_dup(c, colon + 1);
 	return true;
 }
 
-static void read_subject(struct rctx *c, const struct jval *o, const char *binding_ns,
+static void read_subject(struct mctx *c, const struct jval *o, const char *binding_ns,
 			 struct rbac_subject *s)
 {
 	size_t before = errlist_count(c->errs);
 	const char *kind, *name, *ns;
 
 	if (!jval_is_object(o)) {
-		rerr(c, "must be an object");
+		mctx_err(c, "must be an object");
 		return;
 	}
 	kind = get_str(c, o, "kind");
@@ -336,7 +298,7 @@ static void read_subject(struct rctx *c, const struct jval *o, const char *bindi
 	if (errlist_count(c->errs) != before)
 		return;
 	if (!kind || !name || !*name) {
-		rerr(c, "a subject needs a kind and a name");
+		mctx_err(c, "a subject needs a kind and a name");
 		return;
 	}
 	s->name = name;
@@ -346,12 +308,12 @@ static void read_subject(struct rctx *c, const struct jval *o, const char *bindi
 		if (ns && !str_is_dns1123_label(ns)) {
 			size_t m = fpath_key(&c->path, "namespace");
 
-			rerr(c, "not a namespace name (RFC 1123 label: a-z, 0-9 and '-', at most 63)");
+			mctx_err(c, "not a namespace name (RFC 1123 label: a-z, 0-9 and '-', at most 63)");
 			fpath_pop(&c->path, m);
 		} else if (!s->namespace) {
 			size_t m = fpath_key(&c->path, "namespace");
 
-			rerr(c, "required for a ServiceAccount subject of a ClusterRoleBinding");
+			mctx_err(c, "required for a ServiceAccount subject of a ClusterRoleBinding");
 			fpath_pop(&c->path, m);
 		}
 	} else if (!strcmp(kind, "Group")) {
@@ -362,12 +324,12 @@ static void read_subject(struct rctx *c, const struct jval *o, const char *bindi
 	} else {
 		size_t m = fpath_key(&c->path, "kind");
 
-		rerr(c, "must be ServiceAccount, User or Group");
+		mctx_err(c, "must be ServiceAccount, User or Group");
 		fpath_pop(&c->path, m);
 	}
 }
 
-static void read_subjects(struct rctx *c, const struct jval *obj, struct rbac_binding *b)
+static void read_subjects(struct mctx *c, const struct jval *obj, struct rbac_binding *b)
 {
 	const struct jval *subs = jval_get(obj, "subjects"), *it;
 	size_t mark, i;
@@ -376,9 +338,9 @@ static void read_subjects(struct rctx *c, const struct jval *obj, struct rbac_bi
 		return;
 	mark = fpath_key(&c->path, "subjects");
 	if (!jval_is_array(subs)) {
-		rerr(c, "must be a list");
+		mctx_err(c, "must be a list");
 	} else if (jval_size(subs) > RBAC_MAX_SUBJECTS) {
-		rerr(c, "more than %d subjects (profileguard's limit)", RBAC_MAX_SUBJECTS);
+		mctx_err(c, "more than %d subjects (profileguard's limit)", RBAC_MAX_SUBJECTS);
 	} else if (jval_size(subs) &&
 		   !(b->subjects = arena_alloc(c->a, jval_size(subs) * sizeof(*b->subjects)))) {
 		c->oom = true;
@@ -399,7 +361,7 @@ int rbac_binding_parse(const struct jval *obj, const char *default_ns, struct er
 		       struct rbac_binding **ret)
 {
 	enum rbac_kind k = rbac_kind_of(obj);
-	struct rctx c = { .errs = errs };
+	struct mctx c = { .errs = errs };
 	struct rbac_binding *b;
 	const struct jval *ref;
 	const char *rk;
@@ -423,7 +385,7 @@ int rbac_binding_parse(const struct jval *obj, const char *default_ns, struct er
 	ref = jval_get(obj, "roleRef");
 	mark = fpath_key(&c.path, "roleRef");
 	if (!jval_is_object(ref)) {
-		rerr(&c, "required: the role this binding grants");
+		mctx_err(&c, "required: the role this binding grants");
 	} else {
 		size_t before = errlist_count(errs);
 
@@ -434,17 +396,17 @@ int rbac_binding_parse(const struct jval *obj, const char *default_ns, struct er
 		} else if ((!rk || (strcmp(rk, "Role") && strcmp(rk, "ClusterRole")))) {
 			size_t m2 = fpath_key(&c.path, "kind");
 
-			rerr(&c, "must be Role or ClusterRole");
+			mctx_err(&c, "must be Role or ClusterRole");
 			fpath_pop(&c.path, m2);
 		} else if (k == RBAC_CLUSTER_ROLE_BINDING && strcmp(rk, "ClusterRole")) {
 			size_t m2 = fpath_key(&c.path, "kind");
 
-			rerr(&c, "a ClusterRoleBinding can only refer to a ClusterRole");
+			mctx_err(&c, "a ClusterRoleBinding can only refer to a ClusterRole");
 			fpath_pop(&c.path, m2);
 		} else if ((!b->role_name || !*b->role_name)) {
 			size_t m2 = fpath_key(&c.path, "name");
 
-			rerr(&c, "required");
+			mctx_err(&c, "required");
 			fpath_pop(&c.path, m2);
 		} else {
 			b->role_cluster = !strcmp(rk, "ClusterRole");
@@ -452,7 +414,7 @@ int rbac_binding_parse(const struct jval *obj, const char *default_ns, struct er
 	}
 	fpath_pop(&c.path, mark);
 	read_subjects(&c, obj, b);
-	if ((r = finish(&c)) < 0) {
+	if ((r = mctx_result(&c)) < 0) {
 		rbac_binding_free(b);
 		return r;
 	}
@@ -463,7 +425,7 @@ int rbac_binding_parse(const struct jval *obj, const char *default_ns, struct er
 int rbac_account_parse(const struct jval *obj, const char *default_ns, struct errlist *errs,
 		       struct rbac_account **ret)
 {
-	struct rctx c = { .errs = errs };
+	struct mctx c = { .errs = errs };
 	struct rbac_account *sa;
 	const struct jval *v, *secrets, *it;
 	size_t mark, i;
@@ -489,7 +451,7 @@ int rbac_account_parse(const struct jval *obj, const char *default_ns, struct er
 		sa->automount = jval_is_true(v);
 	} else if (!jval_is_null(v)) {
 		mark = fpath_key(&c.path, "automountServiceAccountToken");
-		rerr(&c, "must be true or false");
+		mctx_err(&c, "must be true or false");
 		fpath_pop(&c.path, mark);
 	}
 	secrets = jval_get(obj, "secrets");
@@ -497,9 +459,9 @@ int rbac_account_parse(const struct jval *obj, const char *default_ns, struct er
 	if (jval_is_null(secrets)) {
 		/* none */
 	} else if (!jval_is_array(secrets)) {
-		rerr(&c, "must be a list");
+		mctx_err(&c, "must be a list");
 	} else if (jval_size(secrets) > RBAC_MAX_LIST) {
-		rerr(&c, "more than %d items (profileguard's limit)", RBAC_MAX_LIST);
+		mctx_err(&c, "more than %d items (profileguard's limit)", RBAC_MAX_LIST);
 	} else if (jval_size(secrets) &&
 		   !(sa->secrets = arena_alloc(c.a, jval_size(secrets) * sizeof(char *)))) {
 		c.oom = true;
@@ -512,12 +474,12 @@ int rbac_account_parse(const struct jval *obj, const char *default_ns, struct er
 			if (name)
 				sa->secrets[sa->nsecrets++] = name;
 			else if (errlist_count(errs) == before)
-				rerr(&c, "must be an object with a name");
+				mctx_err(&c, "must be an object with a name");
 			fpath_pop(&c.path, m2);
 		}
 	}
 	fpath_pop(&c.path, mark);
-	if ((r = finish(&c)) < 0) {
+	if ((r = mctx_result(&c)) < 0) {
 		rbac_account_free(sa);
 		return r;
 	}
