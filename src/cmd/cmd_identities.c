@@ -12,6 +12,7 @@
 #include "cmd.h"
 #include "doc.h"
 #include "errlist.h"
+#include "hash.h"
 #include "identity.h"
 #include "idreport.h"
 #include "jval.h"
@@ -30,8 +31,10 @@
 #define IDS_MAX_OBJECTS 1000000     /* roles, bindings, pods and templates together */
 #define IDS_MAX_AUDIT_BYTES (256u * 1024 * 1024)
 
-/* One identity being inventoried. */
+/* One identity being inventoried, indexed by "NS/NAME". */
 struct account {
+	struct smap_node node;
+	char *key;
 	char *namespace;
 	char *name;
 	struct rbac_account *sa;        /* NULL: no manifest defines it */
@@ -46,8 +49,9 @@ struct account {
 struct inv {
 	const char *default_ns;
 	struct errlist errs;
-	struct account *acc;
+	struct account **acc;
 	size_t nacc, capacc;
+	struct smap by_key;
 	struct rbac_role **roles;
 	size_t nroles, caproles;
 	struct rbac_binding **bindings;
@@ -71,36 +75,54 @@ static void *grow(void *v, size_t *cap, size_t n, size_t size)
 	return p;
 }
 
+static void account_free(struct account *a)
+{
+	for (size_t k = 0; k < a->nworkloads; k++)
+		pg_free(a->workloads[k]);
+	pg_free(a->workloads);
+	rbac_account_free(a->sa);
+	pg_free(a->key);
+	pg_free(a->namespace);
+	pg_free(a->name);
+	pg_free(a);
+}
+
 /* The account @ns/@name, added when absent; NULL when out of memory or
  * past IDS_MAX_ACCOUNTS. */
 static struct account *account_get(struct inv *v, const char *ns, const char *name)
 {
-	struct account *a, *acc;
+	struct account *a, **acc;
+	struct smap_node *n;
+	char key[600];
 
-	for (size_t i = 0; i < v->nacc; i++)
-		if (!strcmp(v->acc[i].namespace, ns) && !strcmp(v->acc[i].name, name))
-			return &v->acc[i];
+	snprintf(key, sizeof(key), "%s/%s", ns, name);
+	if ((n = smap_get(&v->by_key, key)))
+		return smap_entry(n, struct account, node);
 	if (v->nacc == IDS_MAX_ACCOUNTS) {
 		if (!v->over)
 			errlist_add(&v->errs, "more than %d ServiceAccounts (profileguard's limit)", IDS_MAX_ACCOUNTS);
 		v->over = true;
 		return NULL;
 	}
-	if (!(acc = grow(v->acc, &v->capacc, v->nacc, sizeof(*acc)))) {
-		v->oom = true;
-		return NULL;
-	}
+	if (!(acc = grow(v->acc, &v->capacc, v->nacc, sizeof(*acc))))
+		goto oom;
 	v->acc = acc;
-	a = &v->acc[v->nacc];
-	memset(a, 0, sizeof(*a));
+	if (!(a = pg_calloc(1, sizeof(*a))))
+		goto oom;
 	a->last_used = -1;
-	if (!(a->namespace = pg_strdup(ns)) || !(a->name = pg_strdup(name))) {
-		pg_free(a->namespace);
-		v->oom = true;
-		return NULL;
+	a->key = pg_strdup(key);
+	a->namespace = pg_strdup(ns);
+	a->name = pg_strdup(name);
+	a->node.key = a->key;
+	if (!a->key || !a->namespace || !a->name || smap_put(&v->by_key, &a->node) < 0) {
+		account_free(a);
+		goto oom;
 	}
-	v->nacc++;
+	v->acc[v->nacc++] = a;
 	return a;
+oom:
+	v->oom = true;
+	return NULL;
 }
 
 static int count_object(struct inv *v, const struct manifest_origin *o)
@@ -119,13 +141,11 @@ static void add_errors(struct inv *v, const struct manifest_origin *o, const cha
 		errlist_add(&v->errs, "%s: document %zu: %s: %s", o->file, o->doc, kind, e->msgs[i]);
 }
 
+/* Kept as they come; report_one() sorts them and drops repeats. */
 static int add_workload(struct account *a, const char *text)
 {
 	char **w;
 
-	for (size_t i = 0; i < a->nworkloads; i++)
-		if (!strcmp(a->workloads[i], text))
-			return 0;
 	if (!(w = grow(a->workloads, &a->capworkloads, a->nworkloads, sizeof(*w))))
 		return -ENOMEM;
 	a->workloads = w;
@@ -291,19 +311,19 @@ static int on_audit(void *ud, const struct telemetry_event *e)
 {
 	struct inv *v = ud;
 	const char *rest, *colon;
-	char ns[254];
+	struct smap_node *n;
+	char key[600];
 
 	if (e->ev.kind != RT_API || e->code >= 400 || e->code == 0 || !str_has_prefix(e->ev.username, SA_USER_PREFIX))
 		return 0;
 	rest = e->ev.username + strlen(SA_USER_PREFIX);
-	if (!(colon = strchr(rest, ':')) || (size_t)(colon - rest) >= sizeof(ns) || !colon[1])
+	if (!(colon = strchr(rest, ':')) || !colon[1] || strlen(rest) >= sizeof(key))
 		return 0;
-	memcpy(ns, rest, (size_t)(colon - rest));
-	ns[colon - rest] = '\0';
-	for (size_t i = 0; i < v->nacc; i++) {
-		struct account *a = &v->acc[i];
+	snprintf(key, sizeof(key), "%.*s/%s", (int)(colon - rest), rest, colon + 1);
+	if ((n = smap_get(&v->by_key, key))) {
+		struct account *a = smap_entry(n, struct account, node);
 
-		if (!strcmp(a->namespace, ns) && !strcmp(a->name, colon + 1) && e->ev.time > a->last_used)
+		if (e->ev.time > a->last_used)
 			a->last_used = e->ev.time;
 	}
 	return 0;
@@ -311,7 +331,7 @@ static int on_audit(void *ud, const struct telemetry_event *e)
 
 static int account_cmp(const void *pa, const void *pb)
 {
-	const struct account *a = pa, *b = pb;
+	const struct account *a = *(struct account *const *)pa, *b = *(struct account *const *)pb;
 	int d = strcmp(a->namespace, b->namespace);
 
 	return d ? d : strcmp(a->name, b->name);
@@ -330,6 +350,7 @@ static int report_one(struct out *out, struct identity_index *x, struct account 
 {
 	struct risk_result *risk = pg_malloc(sizeof(*risk));
 	struct idreport rep = { 0 };
+	size_t k = 0;
 	json_t *st;
 	int r;
 
@@ -340,6 +361,13 @@ static int report_one(struct out *out, struct identity_index *x, struct account 
 		return r;
 	}
 	qsort(a->workloads, a->nworkloads, sizeof(*a->workloads), str_ptr_cmp);
+	for (size_t i = 0; i < a->nworkloads; i++) {
+		if (k && !strcmp(a->workloads[i], a->workloads[k - 1]))
+			pg_free(a->workloads[i]);
+		else
+			a->workloads[k++] = a->workloads[i];
+	}
+	a->nworkloads = k;
 	rep.uid = a->sa ? a->sa->uid : NULL;
 	rep.state = a->pods || a->templates ? IDSTATE_ACTIVE : IDSTATE_UNKNOWN;
 	rep.state_since = -1;
@@ -392,14 +420,9 @@ static int report_one(struct out *out, struct identity_index *x, struct account 
 
 static void inv_free(struct inv *v)
 {
-	for (size_t i = 0; i < v->nacc; i++) {
-		for (size_t k = 0; k < v->acc[i].nworkloads; k++)
-			pg_free(v->acc[i].workloads[k]);
-		pg_free(v->acc[i].workloads);
-		rbac_account_free(v->acc[i].sa);
-		pg_free(v->acc[i].namespace);
-		pg_free(v->acc[i].name);
-	}
+	smap_clear(&v->by_key, NULL, NULL);
+	for (size_t i = 0; i < v->nacc; i++)
+		account_free(v->acc[i]);
 	pg_free(v->acc);
 	for (size_t i = 0; i < v->nroles; i++)
 		rbac_role_free(v->roles[i]);
@@ -535,7 +558,7 @@ int cmd_identities(int argc, char **argv)
 	if (out.json && !(out.list = json_array()))
 		goto oom;
 	for (size_t i = 0; i < v.nacc; i++)
-		if (report_one(&out, x, &v.acc[i]) < 0)
+		if (report_one(&out, x, v.acc[i]) < 0)
 			goto oom;
 	if (out.json) {
 		json_t *doc = json_pack("{s:o, s:{s:I, s:{s:I, s:I, s:I, s:I, s:I}, s:I}}", "identities", out.list,
