@@ -136,7 +136,7 @@ struct run {
 	struct profile_set set;
 	struct profile *prof;
 	struct pod *pod;
-	struct rt_event ev;
+	struct runtime_event ev;
 	struct findings f;
 };
 
@@ -195,7 +195,7 @@ int main(int argc, char **argv)
 		r.prof = make_profile(ip, ep);
 		profile_set_add(&r.set, r.prof);
 		r.pod = make_pod();
-		r.ev = (struct rt_event){ .kind = RT_EXEC, .container = "c0", .exe = exe, .iat = -1, .exp = -1 };
+		r.ev = (struct runtime_event){ .kind = RUNTIME_EXEC, .container = "c0", .exe = exe, .iat = -1, .exp = -1 };
 		findings_init(&r.f, 0);
 		t_pod = timed(seconds, judge_pod, &r, &nf_pod);
 		t_exec = timed(seconds, judge_exec, &r, &nf_exec);

@@ -159,7 +159,7 @@ int main(int argc, char **argv)
 	co.qps = 0;
 	co.timeout_ms = 600000;
 	c = kt_client(&s, KT_AUTH_CERT, NULL, &co);
-	if (kube_get(c, &kube_res_namespaces, NULL, "default", &warm, NULL) < 0)
+	if (kube_api_get(c, &kube_res_namespaces, NULL, "default", &warm, NULL) < 0)
 		kt_die("warm-up request failed");
 	json_decref(warm);
 	malloc_trim(0);

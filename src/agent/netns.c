@@ -62,27 +62,37 @@ static uint64_t inode_hash(const struct netns_set *t, uint64_t inode)
 	return ktab_hash(t->seed, &inode, sizeof(inode));
 }
 
+/* Moves @n's sockets into a new table of @cap slots (a power of two, more
+ * than twice what it keeps): all of them, or with @only_seen those an fd
+ * was seen holding in this sample. */
+static int socks_rehash(const struct netns_set *t, struct netns *n, size_t cap, bool only_seen)
+{
+	struct netns_sock *nt = pg_calloc(cap, sizeof(*nt));
+	size_t kept = 0, i;
+
+	if (!nt)
+		return -ENOMEM;
+	for (size_t k = 0; k < n->scap; k++) {
+		if (!n->socks[k].inode || (only_seen && n->socks[k].seen != t->gen))
+			continue;
+		for (i = inode_hash(t, n->socks[k].inode) & (cap - 1); nt[i].inode; i = (i + 1) & (cap - 1))
+			;
+		nt[i] = n->socks[k];
+		kept++;
+	}
+	pg_free(n->socks);
+	n->socks = nt;
+	n->scap = cap;
+	n->sn = kept;
+	return 0;
+}
+
 struct netns_sock *netns_sock(const struct netns_set *t, struct netns *n, uint64_t inode)
 {
 	size_t i;
 
-	if ((n->sn + 1) * 2 > n->scap) {
-		size_t ncap = n->scap ? n->scap * 2 : 32;
-		struct netns_sock *nt = pg_calloc(ncap, sizeof(*nt));
-
-		if (!nt)
-			return NULL;
-		for (size_t k = 0; k < n->scap; k++) {
-			if (!n->socks[k].inode)
-				continue;
-			for (i = inode_hash(t, n->socks[k].inode) & (ncap - 1); nt[i].inode; i = (i + 1) & (ncap - 1))
-				;
-			nt[i] = n->socks[k];
-		}
-		pg_free(n->socks);
-		n->socks = nt;
-		n->scap = ncap;
-	}
+	if ((n->sn + 1) * 2 > n->scap && socks_rehash(t, n, n->scap ? n->scap * 2 : 32, false) < 0)
+		return NULL;
 	for (i = inode_hash(t, inode) & (n->scap - 1); n->socks[i].inode; i = (i + 1) & (n->scap - 1))
 		if (n->socks[i].inode == inode)
 			return &n->socks[i];
@@ -95,31 +105,15 @@ struct netns_sock *netns_sock(const struct netns_set *t, struct netns *n, uint64
  * no fd was read). */
 static int collect_socks(const struct netns_set *t, struct netns *n)
 {
-	size_t keep = 0, cap = 32, i;
-	struct netns_sock *nt;
+	size_t keep = 0, cap = 32;
 
 	if (n->walked != t->gen)
 		return 0;
-
 	for (size_t k = 0; k < n->scap; k++)
 		keep += n->socks[k].inode && n->socks[k].seen == t->gen;
 	while (cap < keep * 2 + 2)
 		cap *= 2;
-	nt = pg_calloc(cap, sizeof(*nt));
-	if (!nt)
-		return -ENOMEM;
-	for (size_t k = 0; k < n->scap; k++) {
-		if (!n->socks[k].inode || n->socks[k].seen != t->gen)
-			continue;
-		for (i = inode_hash(t, n->socks[k].inode) & (cap - 1); nt[i].inode; i = (i + 1) & (cap - 1))
-			;
-		nt[i] = n->socks[k];
-	}
-	pg_free(n->socks);
-	n->socks = nt;
-	n->scap = cap;
-	n->sn = keep;
-	return 0;
+	return socks_rehash(t, n, cap, true);
 }
 
 /* Whether this sample reads the fds of the namespace's processes: only

@@ -9,40 +9,40 @@
 #include "flags.h"
 
 /* Exit codes shared by the commands. */
-enum { EXIT_PASS = 0, EXIT_VIOLATIONS = 1, EXIT_BAD_INPUT = 2 };
+enum { CMD_EXIT_PASS = 0, CMD_EXIT_VIOLATIONS = 1, CMD_EXIT_BAD_INPUT = 2 };
 
 /* The common flags of SPEC §1.  Each command declares only those it uses
  * (check and learn read no cluster and serve no metrics), so that a flag
  * it would ignore is refused instead. */
-struct common_opts {
+struct cmd_common_opts {
 	const char *kubeconfig;
 	const char *log_format;
 	const char *log_level;
 	const char *metrics_addr;
 };
 
-#define LOG_FLAGS(o) \
+#define CMD_LOG_FLAGS(o) \
 	{ "log-format", 0, FLAG_ENUM, &(o)->log_format, "json|text", "log format (default json)" }, \
 	{ "log-level", 0, FLAG_ENUM, &(o)->log_level, "error|warn|info|debug", "log level (default info)" }
 
-#define KUBECONFIG_FLAG(o) \
+#define CMD_KUBECONFIG_FLAG(o) \
 	{ "kubeconfig", 0, FLAG_STRING, &(o)->kubeconfig, "PATH", "kubeconfig file (else $KUBECONFIG, else in-cluster)" }
 
-#define METRICS_FLAG(o) \
+#define CMD_METRICS_FLAG(o) \
 	{ "metrics-addr", 0, FLAG_STRING, &(o)->metrics_addr, "HOST:PORT", "plain HTTP /metrics, /healthz, /readyz" }
 
 /* The commands that talk to the API server and serve metrics. */
-#define COMMON_FLAGS(o) KUBECONFIG_FLAG(o), LOG_FLAGS(o), METRICS_FLAG(o)
+#define CMD_COMMON_FLAGS(o) CMD_KUBECONFIG_FLAG(o), CMD_LOG_FLAGS(o), CMD_METRICS_FLAG(o)
 
 /* The output format flag: -o/--output is a format in every command, a
  * path is --output-file (SPEC §6). */
-#define OUTPUT_FLAG(dst, formats, help) \
+#define CMD_OUTPUT_FLAG(dst, formats, help) \
 	{ "output", 'o', FLAG_ENUM, (dst), (formats), (help) }
-#define OUTPUT_FILE_FLAG(dst) \
+#define CMD_OUTPUT_FILE_FLAG(dst) \
 	{ "output-file", 0, FLAG_STRING, (dst), "PATH", "write the output to this file instead of stdout" }
 
 /* Applies the log flags; -EINVAL with a message on stderr. */
-int common_setup(const char *cmd, const struct common_opts *o);
+int cmd_common_setup(const char *cmd, const struct cmd_common_opts *o);
 
 struct kube_client_opts;
 
@@ -50,24 +50,24 @@ struct kube_client_opts;
  * may: the API client's QPS/burst bucket.  Every request waits for a
  * token, the watches' included; the defaults are
  * kube_client_opts_default()'s, which the help texts name. */
-struct kube_api_opts {
+struct cmd_kube_api_opts {
 	double qps;
 	long burst;
 };
 
-#define KUBE_API_QPS_MAX 100000.0
-#define KUBE_API_BURST_MAX 1000000L
+#define CMD_KUBE_API_QPS_MAX 100000.0
+#define CMD_KUBE_API_BURST_MAX 1000000L
 
-#define KUBE_API_FLAGS(o) \
+#define CMD_KUBE_API_FLAGS(o) \
 	{ "kube-api-qps", 0, FLAG_DOUBLE, &(o)->qps, "QPS", "requests per second to the API server, sustained (default 50)" }, \
 	{ "kube-api-burst", 0, FLAG_INT, &(o)->burst, "N", "requests that may go at once before --kube-api-qps paces them (default 100)" }
 
 /* Sets @o to the client's defaults, before the flags are parsed. */
-void cmd_kube_api_init(struct kube_api_opts *o);
-/* Checks @o (qps a number in (0, KUBE_API_QPS_MAX], burst in
- * 1..KUBE_API_BURST_MAX) and fills the client's defaults with it into
+void cmd_kube_api_init(struct cmd_kube_api_opts *o);
+/* Checks @o (qps a number in (0, CMD_KUBE_API_QPS_MAX], burst in
+ * 1..CMD_KUBE_API_BURST_MAX) and fills the client's defaults with it into
  * @ret.  0, or -EINVAL with a message on stderr naming the flag. */
-int cmd_kube_api_apply(const char *cmd, const struct kube_api_opts *o,
+int cmd_kube_api_apply(const char *cmd, const struct cmd_kube_api_opts *o,
 		       struct kube_client_opts *ret);
 
 int cmd_agent(int argc, char **argv);
@@ -93,7 +93,7 @@ void cmd_block_signals(bool hup, sigset_t *ret_set);
 int cmd_check_namespace(const char *cmd, const char *ns);
 
 int cmd_begin(const char *cmd, const struct flag *flags, const char *synopsis, int argc,
-	      char **argv, const struct common_opts *common, int *ret_rc);
+	      char **argv, const struct cmd_common_opts *common, int *ret_rc);
 
 int cmd_check(int argc, char **argv);
 int cmd_controller(int argc, char **argv);

@@ -21,7 +21,7 @@
 #define DEFAULT_TOKEN_FILE "/var/run/secrets/tokens/profileguard-agent"
 
 struct agent_opts {
-	struct common_opts common;
+	struct cmd_common_opts common;
 	const char *interval;
 	const char *proc_root;
 	const char *cgroup_root;
@@ -118,8 +118,8 @@ int cmd_agent(int argc, char **argv)
 		{ "max-queue", 0, FLAG_INT, &o.max_queue, "N", "events kept while the controller is away; the oldest are dropped past it (default 10000)" },
 		{ "exec-args", 0, FLAG_BOOL, &o.exec_args, NULL, "also send each first exec's arguments (they may hold secrets; off by default)" },
 		{ "once", 0, FLAG_BOOL, &o.once, NULL, "one sample, its events as JSON lines on stdout, then exit" },
-		LOG_FLAGS(&o.common),
-		METRICS_FLAG(&o.common),
+		CMD_LOG_FLAGS(&o.common),
+		CMD_METRICS_FLAG(&o.common),
 		{ 0 },
 	};
 	struct agent_config cfg = { 0 };
@@ -129,27 +129,27 @@ int cmd_agent(int argc, char **argv)
 	char url[2048] = "";
 	const char *ca;
 	sigset_t set;
-	int r, rc = EXIT_BAD_INPUT;
+	int r, rc = CMD_EXIT_BAD_INPUT;
 
 	if (cmd_begin("agent", flags, synopsis, argc, argv, &o.common, &r) < 0)
 		return r;
 	if (agent_parse_interval(o.interval, &cfg.interval_ms) < 0) {
 		fprintf(stderr, "profileguard agent: --interval must be a duration between 10ms and 1h "
 				"(1s, 500ms, 2m), not \"%s\"\n", o.interval);
-		return EXIT_BAD_INPUT;
+		return CMD_EXIT_BAD_INPUT;
 	}
 	if (o.max_queue < 1 || o.max_queue > 10000000) {
 		fprintf(stderr, "profileguard agent: --max-queue must be between 1 and 10000000\n");
-		return EXIT_BAD_INPUT;
+		return CMD_EXIT_BAD_INPUT;
 	}
 	if (o.controller_ca && o.ca_file && strcmp(o.controller_ca, o.ca_file) != 0) {
 		fprintf(stderr, "profileguard agent: --controller-ca and --ca-file name different files\n");
-		return EXIT_BAD_INPUT;
+		return CMD_EXIT_BAD_INPUT;
 	}
 	if (!o.once && agent_events_url(o.controller_url, url, sizeof(url)) < 0) {
 		fprintf(stderr, "profileguard agent: --controller-url must be an https:// URL "
 				"(the requests carry a token), not \"%s\"\n", o.controller_url);
-		return EXIT_BAD_INPUT;
+		return CMD_EXIT_BAD_INPUT;
 	}
 	if (!o.node_name || !*o.node_name)
 		o.node_name = getenv("NODE_NAME");
@@ -181,7 +181,7 @@ int cmd_agent(int argc, char **argv)
 	if (o.once) {
 		if (agent_new(&cfg, &a) < 0)
 			goto oom;
-		rc = agent_once(a, stdout) < 0 ? EXIT_FAILURE : EXIT_PASS;
+		rc = agent_once(a, stdout) < 0 ? EXIT_FAILURE : CMD_EXIT_PASS;
 		goto out;
 	}
 
@@ -210,7 +210,7 @@ int cmd_agent(int argc, char **argv)
 	if (r < 0)
 		goto out;
 	pglog(PGLOG_INFO, "agent stopped", "signal", r == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
-	rc = EXIT_PASS;
+	rc = CMD_EXIT_PASS;
 	goto out;
 oom:
 	fprintf(stderr, "profileguard agent: out of memory\n");

@@ -199,7 +199,7 @@ int cmd_check(int argc, char **argv)
 		"-n gives manifests without metadata.namespace a namespace, as kubectl apply -n does.\n"
 		"Exit 0: all pass; 1: Enforce violations (or, with --require-profile, objects no\n"
 		"profile judged); 2: bad input.  The JSON output is described in docs/check.md.";
-	struct common_opts common = { 0 };
+	struct cmd_common_opts common = { 0 };
 	struct strlist profiles = { 0 }, manifests = { 0 }, events = { 0 };
 	const char *events_format = NULL;
 	const char *output = "text";
@@ -208,23 +208,23 @@ int cmd_check(int argc, char **argv)
 	const struct flag flags[] = {
 		{ "profiles", 'p', FLAG_STRINGS, &profiles, "PATH", "WorkloadProfiles: file, directory or -" },
 		{ "filename", 'f', FLAG_STRINGS, &manifests, "PATH", "manifests to check: file, directory or -" },
-		OUTPUT_FLAG(&output, "text|json", "output format (default text)"),
+		CMD_OUTPUT_FLAG(&output, "text|json", "output format (default text)"),
 		{ "namespace", 'n', FLAG_STRING, &namespace, "NS", "namespace of manifests and profiles that name none, as kubectl apply -n (default: default)" },
 		{ "require-profile", 0, FLAG_BOOL, &require_profile, NULL, "fail (exit 1) on objects no profile judges" },
 		{ "events", 'e', FLAG_STRINGS, &events, "PATH", "captured telemetry to judge against the profiles of the manifests' workloads" },
 		{ "events-format", 0, FLAG_ENUM, &events_format, "native|falco|tetragon|audit", "format of --events (default: detect)" },
-		LOG_FLAGS(&common),
+		CMD_LOG_FLAGS(&common),
 		{ 0 },
 	};
 	struct judge c = { 0 };
 	struct check_out co = { 0 };
 	json_t *events_json = NULL;
-	int optind_, r, rc = EXIT_PASS;
+	int optind_, r, rc = CMD_EXIT_PASS;
 	bool json_out;
 
 	r = flags_parse(flags, argc, argv, "check", synopsis, &optind_);
 	if (r != 0)
-		return r > 0 ? EXIT_PASS : EXIT_BAD_INPUT;
+		return r > 0 ? CMD_EXIT_PASS : CMD_EXIT_BAD_INPUT;
 	/* Operands are manifests too, as with kubectl apply -f. */
 	for (int i = optind_; i < argc; i++) {
 		const char **v = pg_realloc(manifests.v, (manifests.n + 1) * sizeof(*v));
@@ -234,7 +234,7 @@ int cmd_check(int argc, char **argv)
 		manifests.v = v;
 		v[manifests.n++] = argv[i];
 	}
-	if (common_setup("check", &common) < 0)
+	if (cmd_common_setup("check", &common) < 0)
 		goto bad_usage;
 	if (events_format) {
 		enum telemetry_source src;
@@ -346,16 +346,16 @@ int cmd_check(int argc, char **argv)
 		       errlist_count(&c.errs) ? "; bad input, see errors above" : "");
 	}
 	if (errlist_count(&c.errs))
-		rc = EXIT_BAD_INPUT;
+		rc = CMD_EXIT_BAD_INPUT;
 	else if (c.denied || c.ev.enforce || (require_profile && c.unjudged))
-		rc = EXIT_VIOLATIONS;
+		rc = CMD_EXIT_VIOLATIONS;
 	goto out;
 oom:
 	fprintf(stderr, "profileguard check: out of memory\n");
-	rc = EXIT_BAD_INPUT;
+	rc = CMD_EXIT_BAD_INPUT;
 	goto out;
 bad_usage:
-	rc = EXIT_BAD_INPUT;
+	rc = CMD_EXIT_BAD_INPUT;
 out:
 	json_decref(co.results);
 	json_decref(events_json);

@@ -35,8 +35,8 @@
 #define SHUTDOWN_TIMEOUT_MS 20000
 
 struct controller_opts {
-	struct common_opts common;
-	struct kube_api_opts api;
+	struct cmd_common_opts common;
+	struct cmd_kube_api_opts api;
 	const char *context;
 	const char *namespace;
 	struct strlist ignore;
@@ -232,8 +232,8 @@ int cmd_controller(int argc, char **argv)
 		{ "webhook-service", 0, FLAG_STRING, &o.webhook_service, "NAME", "the webhook's Service, named by the certificate" },
 		{ "telemetry-service", 0, FLAG_STRING, &o.tel_service, "NAME", "the telemetry Service, also named by the certificate (default: none)" },
 		{ "cert-check-interval", 0, FLAG_STRING, &o.cert_interval, "DURATION", "how often the leader checks the certificate (default 1h)" },
-		KUBE_API_FLAGS(&o.api),
-		COMMON_FLAGS(&o.common),
+		CMD_KUBE_API_FLAGS(&o.api),
+		CMD_COMMON_FLAGS(&o.common),
 		{ 0 },
 	};
 	struct controller_config cc = { 0 };
@@ -255,7 +255,7 @@ int cmd_controller(int argc, char **argv)
 	static struct timespec watchdog_at;    /* the watchdog outlives this frame */
 	int64_t t_sig;
 	sigset_t set;
-	int r, sig, rc = EXIT_BAD_INPUT;
+	int r, sig, rc = CMD_EXIT_BAD_INPUT;
 
 	errlist_init(&errs, 16);
 	cmd_kube_api_init(&o.api);
@@ -449,7 +449,7 @@ int cmd_controller(int argc, char **argv)
 	/* What the other stops took comes off the controller's budget. */
 	controller_stop_within(ctl, cc.shutdown_timeout_ms - (ticker_now_ms() - t_sig) > 1000 ?
 				    cc.shutdown_timeout_ms - (ticker_now_ms() - t_sig) : 1000);
-	rc = EXIT_PASS;
+	rc = CMD_EXIT_PASS;
 	pglog(PGLOG_INFO, "controller stopped", NULL);
 	goto out;
 oom:

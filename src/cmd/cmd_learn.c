@@ -187,7 +187,7 @@ int cmd_learn(int argc, char **argv)
 		"nothing says whose events are the workload's.  With --selector, every object of\n"
 		"MANIFEST whose labels match is the workload's (a pod list from kubectl get pods\n"
 		"-o yaml: their names, UIDs and container IDs), and it is the profile's selector.";
-	struct common_opts common = { 0 };
+	struct cmd_common_opts common = { 0 };
 	struct strlist inputs = { 0 };
 	const char *pod_path = NULL, *name = NULL, *ns = NULL, *mode = "Audit", *format = NULL,
 		   *sa = NULL, *output = "yaml", *output_file = NULL, *selector = NULL;
@@ -205,9 +205,9 @@ int cmd_learn(int argc, char **argv)
 		  "allow exactly what was seen: no image tag or file directory generalised" },
 		{ "events-format", 0, FLAG_ENUM, &format, "native|falco|tetragon|audit", "format of -f (default: detect per file)" },
 		{ "format", 0, FLAG_ENUM, &format, "native|falco|tetragon|audit", "same as --events-format, as check names it" },
-		OUTPUT_FLAG(&output, "yaml|json|text", "the profile's format (default yaml; text is yaml)"),
-		OUTPUT_FILE_FLAG(&output_file),
-		LOG_FLAGS(&common),
+		CMD_OUTPUT_FLAG(&output, "yaml|json|text", "the profile's format (default yaml; text is yaml)"),
+		CMD_OUTPUT_FILE_FLAG(&output_file),
+		CMD_LOG_FLAGS(&common),
 		{ 0 },
 	};
 	struct errlist errs;
@@ -218,17 +218,17 @@ int cmd_learn(int argc, char **argv)
 	struct labels sel = { 0 };
 	char *selbuf = NULL;
 	enum telemetry_source forced = TELEMETRY_NATIVE;
-	int optind_, r, rc = EXIT_BAD_INPUT;
+	int optind_, r, rc = CMD_EXIT_BAD_INPUT;
 	FILE *f = stdout;
 
 	errlist_init(&errs, 100);
 	pp.errs = &errs;
 	r = flags_parse(flags, argc, argv, "learn", synopsis, &optind_);
 	if (r != 0) {
-		rc = r > 0 ? EXIT_PASS : EXIT_BAD_INPUT;
+		rc = r > 0 ? CMD_EXIT_PASS : CMD_EXIT_BAD_INPUT;
 		goto out;
 	}
-	if (common_setup("learn", &common) < 0)
+	if (cmd_common_setup("learn", &common) < 0)
 		goto out;
 	if (!name || !ns || inputs.n == 0) {
 		fprintf(stderr, "profileguard learn: need -f EVENTS, --name and --namespace (see --help)\n");
@@ -332,7 +332,7 @@ int cmd_learn(int argc, char **argv)
 	if (r == -E2BIG) {
 		fprintf(stderr, "profileguard learn: cannot write the profile: %s\n",
 			learn_error(l) ? learn_error(l) : "it is larger than the output limit");
-		rc = EXIT_BAD_INPUT;
+		rc = CMD_EXIT_BAD_INPUT;
 		goto out;
 	}
 	if (r < 0)
@@ -366,7 +366,7 @@ int cmd_learn(int argc, char **argv)
 	fprintf(stderr, "profileguard learn: %zu events used, %zu skipped (%zu other namespaces or identities, "
 		"%zu of other pods, %zu not tied to this workload)\n", counts.used,
 		counts.skipped + counts.other_pods + counts.untied, counts.skipped, counts.other_pods, counts.untied);
-	rc = EXIT_PASS;
+	rc = CMD_EXIT_PASS;
 	goto out;
 oom:
 	fprintf(stderr, "profileguard learn: out of memory\n");
@@ -374,7 +374,7 @@ oom:
 bad_input:
 	for (size_t i = 0; i < errs.n; i++)
 		fprintf(stderr, "profileguard learn: %s\n", errs.msgs[i]);
-	rc = EXIT_BAD_INPUT;
+	rc = CMD_EXIT_BAD_INPUT;
 out:
 	learn_free(l);
 	pod_free(pp.pod);

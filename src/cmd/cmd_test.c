@@ -1120,27 +1120,27 @@ int cmd_test(int argc, char **argv)
 		TEST_FILE_NAME " (default: the current directory).\n"
 		"Exit 0: every case passed; 1: a case failed; 2: bad input.\n"
 		"The file format and the JSON and JUnit reports are described in docs/test.md.";
-	struct common_opts common = { 0 };
+	struct cmd_common_opts common = { 0 };
 	const char *output = "text", *output_file = NULL;
 	const struct flag flags[] = {
-		OUTPUT_FLAG(&output, "text|json|junit", "report format (default text)"),
-		OUTPUT_FILE_FLAG(&output_file),
-		LOG_FLAGS(&common),
+		CMD_OUTPUT_FLAG(&output, "text|json|junit", "report format (default text)"),
+		CMD_OUTPUT_FILE_FLAG(&output_file),
+		CMD_LOG_FLAGS(&common),
 		{ 0 },
 	};
 	struct run run = { 0 };
 	struct report out = { .b = BUF_INIT(TEST_MAX_REPORT_BYTES) };
-	int optind_, r, rc = EXIT_PASS;
+	int optind_, r, rc = CMD_EXIT_PASS;
 
 	errlist_init(&run.errs, 100);
 	r = flags_parse(flags, argc, argv, "test", synopsis, &optind_);
 	if (r != 0)
-		return r > 0 ? EXIT_PASS : EXIT_BAD_INPUT;
-	if (common_setup("test", &common) < 0)
-		return EXIT_BAD_INPUT;
+		return r > 0 ? CMD_EXIT_PASS : CMD_EXIT_BAD_INPUT;
+	if (cmd_common_setup("test", &common) < 0)
+		return CMD_EXIT_BAD_INPUT;
 	if (output_file && !*output_file) {
 		fprintf(stderr, "profileguard test: --output-file needs a path\n");
-		return EXIT_BAD_INPUT;
+		return CMD_EXIT_BAD_INPUT;
 	}
 	for (int i = optind_; i < argc || (i == optind_ && optind_ == argc); i++) {
 		if ((r = find_operand(&run, i < argc ? argv[i] : ".")) < 0)
@@ -1193,24 +1193,24 @@ int cmd_test(int argc, char **argv)
 	if (out.err == -E2BIG) {
 		fprintf(stderr, "profileguard test: the report is larger than the cap of %u bytes: run fewer suites at once\n",
 			TEST_MAX_REPORT_BYTES);
-		rc = EXIT_BAD_INPUT;
+		rc = CMD_EXIT_BAD_INPUT;
 		goto out;
 	}
 	if (out.err < 0)
 		goto oom;
 	if (write_report(&out.b, output_file) < 0) {
-		rc = EXIT_BAD_INPUT;
+		rc = CMD_EXIT_BAD_INPUT;
 		goto out;
 	}
 	/* The report went to a file: the CI log still gets the verdict. */
 	if (output_file)
 		printf("%zu case%s: %zu passed, %zu failed%s\n", run.cases, run.cases == 1 ? "" : "s", run.passed,
 		       run.failed, run.errors ? "; bad input, see errors above" : "");
-	rc = run.errors ? EXIT_BAD_INPUT : run.failed ? EXIT_VIOLATIONS : EXIT_PASS;
+	rc = run.errors ? CMD_EXIT_BAD_INPUT : run.failed ? CMD_EXIT_VIOLATIONS : CMD_EXIT_PASS;
 	goto out;
 oom:
 	fprintf(stderr, "profileguard test: out of memory\n");
-	rc = EXIT_BAD_INPUT;
+	rc = CMD_EXIT_BAD_INPUT;
 out:
 	buf_free(&out.b);
 	run_free(&run);

@@ -25,8 +25,8 @@
 
 
 struct webhook_opts {
-	struct common_opts common;
-	struct kube_api_opts api;
+	struct cmd_common_opts common;
+	struct cmd_kube_api_opts api;
 	const char *listen;
 	const char *tls_cert;
 	const char *tls_key;
@@ -225,8 +225,8 @@ int cmd_webhook(int argc, char **argv)
 		{ "watch-identity-reports", 0, FLAG_BOOL, &o.watch_identity_reports, NULL, "watch IdentityReports for identity.maxRisk (needs their CRD and list/watch on identityreports)" },
 		{ "shutdown-delay", 0, FLAG_INT, &o.shutdown_delay, "SECONDS", "on SIGTERM, keep serving (not ready) this long first (default 5)" },
 		{ "shutdown-timeout", 0, FLAG_INT, &o.shutdown_timeout, "SECONDS", "then wait this long for requests in flight (default 10)" },
-		KUBE_API_FLAGS(&o.api),
-		COMMON_FLAGS(&o.common),
+		CMD_KUBE_API_FLAGS(&o.api),
+		CMD_COMMON_FLAGS(&o.common),
 		{ 0 },
 	};
 	struct webhook_run w = { 0 };
@@ -235,7 +235,7 @@ int cmd_webhook(int argc, char **argv)
 	char err[512], port[8], **ignored = NULL;
 	size_t nignored = 0;
 	sigset_t set;
-	int r, sig, rc = EXIT_BAD_INPUT;
+	int r, sig, rc = CMD_EXIT_BAD_INPUT;
 
 	cmd_kube_api_init(&o.api);
 	if (cmd_begin("webhook", flags, synopsis, argc, argv, &o.common, &rc) < 0)
@@ -385,7 +385,7 @@ int cmd_webhook(int argc, char **argv)
 	http_server_drain(w.https, (unsigned)o.shutdown_timeout * 1000);
 	webhook_run_free(&w);
 	pglog(PGLOG_INFO, "webhook stopped", NULL);
-	rc = EXIT_PASS;
+	rc = CMD_EXIT_PASS;
 	goto out;
 oom:
 	fprintf(stderr, "profileguard webhook: out of memory\n");

@@ -411,7 +411,7 @@ static struct judge_item *attribute(struct judge *c, const struct telemetry_even
 	size_t best_len = 0;
 	const char *sa = NULL;
 
-	if (e->ev.kind == RT_API && !e->pod_name && e->ev.username) {
+	if (e->ev.kind == RUNTIME_API && !e->pod_name && e->ev.username) {
 		sa = strrchr(e->ev.username, ':');
 		sa = sa ? sa + 1 : NULL;
 	}

@@ -27,7 +27,7 @@ static const struct command commands[] = {
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
-int common_setup(const char *cmd, const struct common_opts *o)
+int cmd_common_setup(const char *cmd, const struct cmd_common_opts *o)
 {
 	enum pglog_format fmt = PGLOG_JSON;
 	enum pglog_level lvl = PGLOG_INFO;
@@ -44,7 +44,7 @@ int common_setup(const char *cmd, const struct common_opts *o)
 	return 0;
 }
 
-void cmd_kube_api_init(struct kube_api_opts *o)
+void cmd_kube_api_init(struct cmd_kube_api_opts *o)
 {
 	struct kube_client_opts ko;
 
@@ -53,18 +53,18 @@ void cmd_kube_api_init(struct kube_api_opts *o)
 	o->burst = (long)ko.burst;
 }
 
-int cmd_kube_api_apply(const char *cmd, const struct kube_api_opts *o,
+int cmd_kube_api_apply(const char *cmd, const struct cmd_kube_api_opts *o,
 		       struct kube_client_opts *ret)
 {
 	/* "!(x > 0)" so that a NaN is refused too. */
-	if (!(o->qps > 0) || o->qps > KUBE_API_QPS_MAX) {
+	if (!(o->qps > 0) || o->qps > CMD_KUBE_API_QPS_MAX) {
 		fprintf(stderr, "profileguard %s: --kube-api-qps must be a number above 0 and at most "
-			"%.0f (got %g)\n", cmd, KUBE_API_QPS_MAX, o->qps);
+			"%.0f (got %g)\n", cmd, CMD_KUBE_API_QPS_MAX, o->qps);
 		return -EINVAL;
 	}
-	if (o->burst < 1 || o->burst > KUBE_API_BURST_MAX) {
+	if (o->burst < 1 || o->burst > CMD_KUBE_API_BURST_MAX) {
 		fprintf(stderr, "profileguard %s: --kube-api-burst must be 1..%ld (got %ld)\n", cmd,
-			KUBE_API_BURST_MAX, o->burst);
+			CMD_KUBE_API_BURST_MAX, o->burst);
 		return -EINVAL;
 	}
 	kube_client_opts_default(ret);
@@ -74,20 +74,20 @@ int cmd_kube_api_apply(const char *cmd, const struct kube_api_opts *o,
 }
 
 int cmd_begin(const char *cmd, const struct flag *flags, const char *synopsis, int argc,
-	      char **argv, const struct common_opts *common, int *ret_rc)
+	      char **argv, const struct cmd_common_opts *common, int *ret_rc)
 {
 	int optind_, r = flags_parse(flags, argc, argv, cmd, synopsis, &optind_);
 
 	if (r != 0) {
-		*ret_rc = r > 0 ? EXIT_PASS : EXIT_BAD_INPUT;
+		*ret_rc = r > 0 ? CMD_EXIT_PASS : CMD_EXIT_BAD_INPUT;
 		return -1;
 	}
-	*ret_rc = EXIT_BAD_INPUT;
+	*ret_rc = CMD_EXIT_BAD_INPUT;
 	if (optind_ < argc) {
 		fprintf(stderr, "profileguard %s: unexpected argument \"%s\"\n", cmd, argv[optind_]);
 		return -1;
 	}
-	return common_setup(cmd, common) < 0 ? -1 : 0;
+	return cmd_common_setup(cmd, common) < 0 ? -1 : 0;
 }
 
 static void usage(FILE *out)
@@ -116,7 +116,7 @@ int main(int argc, char **argv)
 	pg_alloc_setup_jansson();
 	if (argc < 2) {
 		usage(stderr);
-		return EXIT_BAD_INPUT;
+		return CMD_EXIT_BAD_INPUT;
 	}
 	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
 		printf("profileguard %s\n", PG_VERSION);
@@ -136,14 +136,14 @@ int main(int argc, char **argv)
 		c = find(argv[2]);
 		if (!c) {
 			fprintf(stderr, "profileguard: unknown command \"%s\"\n", argv[2]);
-			return EXIT_BAD_INPUT;
+			return CMD_EXIT_BAD_INPUT;
 		}
 		return c->run(2, hargv);
 	}
 	c = find(argv[1]);
 	if (!c) {
 		fprintf(stderr, "profileguard: unknown command \"%s\" (see profileguard --help)\n", argv[1]);
-		return EXIT_BAD_INPUT;
+		return CMD_EXIT_BAD_INPUT;
 	}
 	return c->run(argc - 1, argv + 1);
 }

@@ -389,7 +389,7 @@ static int series_update(struct actions *a, const char *ns, const char *name, in
 	int e;
 
 	if (!note)
-		return kube_event_series_update(a->cfg.client, ns, name, count, NULL, err);
+		return kube_api_event_series_update(a->cfg.client, ns, name, count, NULL, err);
 	ticker_wall(&t);
 	if (rfc3339_format(&t, 1, when) < 0)
 		return -EINVAL;
@@ -397,7 +397,7 @@ static int series_update(struct actions *a, const char *ns, const char *name, in
 			  "note", note);
 	if (!patch)
 		return -ENOMEM;
-	e = kube_merge_patch(a->cfg.client, &kube_res_events, ns, name, NULL, patch, NULL, err);
+	e = kube_api_merge_patch(a->cfg.client, &kube_res_events, ns, name, NULL, patch, NULL, err);
 	json_decref(patch);
 	return e;
 }
@@ -422,7 +422,7 @@ static enum rec_result existing_event(struct actions *a, const struct item *it, 
 	int32_t count;
 	int r;
 
-	r = kube_get(a->cfg.client, &kube_res_events, it->ns, name, &ev, &err);
+	r = kube_api_get(a->cfg.client, &kube_res_events, it->ns, name, &ev, &err);
 	if (r < 0) {
 		pglog(PGLOG_WARN, "event not read", "namespace", it->ns, "event", name,
 		      "error", err.message[0] ? err.message : strerror(-r), NULL);
@@ -470,7 +470,7 @@ static enum rec_result record_event(struct actions *a, const struct item *it, co
 	struct kube_error err = { 0 };
 	struct buf note = BUF_INIT(NOTE_KEEP + 256);
 	struct timespec now;
-	struct kube_event ev = { 0 };
+	struct kube_api_event ev = { 0 };
 	int32_t count;
 	int r;
 	enum rec_result res = REC_FAILED;
@@ -513,14 +513,14 @@ static enum rec_result record_event(struct actions *a, const struct item *it, co
 	ev.note = buf_str(&note);
 	ev.reporting_controller = REPORTING_CONTROLLER;
 	ev.reporting_instance = a->identity;
-	ev.regarding = (struct kube_object_ref){ "v1", "Pod", it->ns, it->pod,
-						 *it->uid ? it->uid : NULL };
-	ev.related = (struct kube_object_ref){ "profileguard.io/v1alpha1", "WorkloadProfile",
-					       it->ns, it->profile,
-					       *it->profile_uid ? it->profile_uid : NULL };
+	ev.regarding = (struct kube_api_object_ref){ "v1", "Pod", it->ns, it->pod,
+						     *it->uid ? it->uid : NULL };
+	ev.related = (struct kube_api_object_ref){ "profileguard.io/v1alpha1", "WorkloadProfile",
+						   it->ns, it->profile,
+						   *it->profile_uid ? it->profile_uid : NULL };
 	ev.event_time = now;
 	memset(&err, 0, sizeof(err));
-	r = kube_event_create(a->cfg.client, it->ns, &ev, NULL, &err);
+	r = kube_api_event_create(a->cfg.client, it->ns, &ev, NULL, &err);
 	if (r == 0) {
 		count = 1;
 		/* Folded observations: the series says how many there were
@@ -778,7 +778,7 @@ static void act(struct actions *a, struct item *it, uint64_t epoch)
 {
 	const char *label = action_label(it, true), *result;
 	char detail[640], owner_desc[512];
-	struct kube_delete_opts o = { .uid = it->uid, .grace_period = it->grace };
+	struct kube_api_delete_opts o = { .uid = it->uid, .grace_period = it->grace };
 	struct kube_error err = { 0 };
 	enum actions_liveness lv;
 	int64_t now = ticker_now_ms(), wait;
@@ -855,9 +855,9 @@ static void act(struct actions *a, struct item *it, uint64_t epoch)
 		return;
 	}
 	if (it->action == ACTION_EVICT)
-		r = kube_pod_evict(a->cfg.client, it->ns, it->pod, &o, &err);
+		r = kube_api_pod_evict(a->cfg.client, it->ns, it->pod, &o, &err);
 	else
-		r = kube_pod_delete(a->cfg.client, it->ns, it->pod, &o, &err);
+		r = kube_api_pod_delete(a->cfg.client, it->ns, it->pod, &o, &err);
 	switch (r) {
 	case 0:
 		result = it->action == ACTION_EVICT ? "evicted" : "deleted";

@@ -113,7 +113,7 @@ static int secret_write(struct certs_ops *o, json_t *cur, struct certs_bundle *b
 			r = -ENOMEM;
 			goto out;
 		}
-		r = kube_replace(o->client, &kube_res_secrets, o->ns, o->secret, obj, NULL, err);
+		r = kube_api_replace(o->client, &kube_res_secrets, o->ns, o->secret, obj, NULL, err);
 	} else {
 		obj = json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}}, s:s, s:O}", "apiVersion", "v1",
 				"kind", "Secret", "metadata", "name", o->secret, "namespace", o->ns,
@@ -123,7 +123,7 @@ static int secret_write(struct certs_ops *o, json_t *cur, struct certs_bundle *b
 			r = -ENOMEM;
 			goto out;
 		}
-		r = kube_create(o->client, &kube_res_secrets, o->ns, obj, true, NULL, err);
+		r = kube_api_create(o->client, &kube_res_secrets, o->ns, obj, true, NULL, err);
 	}
 out:
 	json_decref(obj);
@@ -149,8 +149,8 @@ static int vwc_patch(struct certs_ops *o, const char *ca_pem)
 
 	if (!o->vwc)
 		return 0;
-	r = kube_get(o->client, &kube_res_validatingwebhookconfigurations, NULL, o->vwc, &cur,
-		     &err);
+	r = kube_api_get(o->client, &kube_res_validatingwebhookconfigurations, NULL, o->vwc, &cur,
+			 &err);
 	if (r == -ENOENT) {
 		if (!o->vwc_missing_logged)
 			pglog(PGLOG_WARN, "webhook configuration not found: caBundle not patched, "
@@ -199,8 +199,8 @@ static int vwc_patch(struct certs_ops *o, const char *ca_pem)
 		r = -ENOMEM;
 		goto out;
 	}
-	r = kube_merge_patch(o->client, &kube_res_validatingwebhookconfigurations, NULL, o->vwc,
-			     NULL, patch, NULL, &err);
+	r = kube_api_merge_patch(o->client, &kube_res_validatingwebhookconfigurations, NULL, o->vwc,
+				 NULL, patch, NULL, &err);
 	snprintf(nbuf, sizeof(nbuf), "%zu", changed);
 	if (r < 0)
 		pglog(PGLOG_WARN, "caBundle not patched", "name", o->vwc, "error",
@@ -227,7 +227,7 @@ static int certs_ops_round(struct certs_ops *o)
 	int64_t now = (int64_t)time(NULL);
 	int r;
 
-	r = kube_get(o->client, &kube_res_secrets, o->ns, o->secret, &cur, &err);
+	r = kube_api_get(o->client, &kube_res_secrets, o->ns, o->secret, &cur, &err);
 	if (r < 0 && r != -ENOENT) {
 		pglog(PGLOG_WARN, "webhook certificate Secret not read", "secret", o->secret,
 		      "error", err.message[0] ? err.message : strerror(-r), NULL);

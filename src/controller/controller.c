@@ -789,7 +789,7 @@ static void report_invalid(struct controller *c)
 		struct invalid_report *ir = &v[i];
 		char name[RECORDER_NAME_MAX], gen[24];
 		struct kube_error err = { 0 };
-		struct kube_event ev = { 0 };
+		struct kube_api_event ev = { 0 };
 		struct profcache_state *ps;
 		int r = -ENOMEM;
 
@@ -803,9 +803,9 @@ static void report_invalid(struct controller *c)
 			ev.note = ir->note;
 			ev.reporting_controller = "profileguard.io/controller";
 			ev.reporting_instance = c->identity;
-			ev.regarding = (struct kube_object_ref){ "profileguard.io/v1alpha1", "WorkloadProfile",
-								 ir->ns, ir->name, ir->uid };
-			r = may_act(c) ? kube_event_create(c->cfg.client, ir->ns, &ev, NULL, &err) : -EPERM;
+			ev.regarding = (struct kube_api_object_ref){ "profileguard.io/v1alpha1", "WorkloadProfile",
+								     ir->ns, ir->name, ir->uid };
+			r = may_act(c) ? kube_api_event_create(c->cfg.client, ir->ns, &ev, NULL, &err) : -EPERM;
 		}
 		pthread_mutex_lock(&c->mu);
 		ps = ir->ns && ir->name ? profcache_find(&c->profs, ir->ns, ir->name) : NULL;

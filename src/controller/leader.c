@@ -30,7 +30,7 @@ struct leader {
 	_Atomic int64_t renewed_sent_ms;        /* send time of the last good write */
 
 	/* Election thread only. */
-	struct kube_lease obs;          /* the record last seen */
+	struct kube_api_lease obs;          /* the record last seen */
 	bool have_obs;
 	int64_t obs_ms;                 /* when it last changed, our clock */
 	char holder[256];               /* under mu */
@@ -114,14 +114,14 @@ static void report(struct leader *l, int err, const char *what, const struct kub
 
 /* Keeps @seen (taken over) as the observed record; its time moves only
  * when the record changed. */
-static void observe(struct leader *l, struct kube_lease *seen, int64_t now)
+static void observe(struct leader *l, struct kube_api_lease *seen, int64_t now)
 {
 	bool changed = !l->have_obs || !str_eq(l->obs.resource_version, seen->resource_version) ||
 		       !str_eq(l->obs.holder, seen->holder);
 
 	if (changed)
 		l->obs_ms = now;
-	kube_lease_clear(&l->obs);
+	kube_api_lease_clear(&l->obs);
 	l->obs = *seen;
 	memset(seen, 0, sizeof(*seen));
 	l->have_obs = true;
@@ -135,7 +135,7 @@ static void observe(struct leader *l, struct kube_lease *seen, int64_t now)
 static int try_once(struct leader *l)
 {
 	struct kube_error err = { 0 };
-	struct kube_lease cur = { 0 }, next = { 0 }, got = { 0 };
+	struct kube_api_lease cur = { 0 }, next = { 0 }, got = { 0 };
 	struct timespec wall;
 	int64_t now = ticker_now_ms(), sent;
 	int32_t lease_s = (int32_t)(l->cfg.lease_ms / 1000);
@@ -143,13 +143,13 @@ static int try_once(struct leader *l)
 	int r;
 
 	ticker_wall(&wall);
-	r = kube_lease_get(l->cfg.client, l->ns, l->name, &cur, &err);
+	r = kube_api_lease_get(l->cfg.client, l->ns, l->name, &cur, &err);
 	if (r == -ENOENT) {
 		next.holder = l->id;
 		next.duration_s = lease_s;
 		next.acquire = next.renew = wall;
 		sent = ticker_now_ms();
-		r = kube_lease_create(l->cfg.client, l->ns, l->name, &next, &got, &err);
+		r = kube_api_lease_create(l->cfg.client, l->ns, l->name, &next, &got, &err);
 		if (r == -ESTALE)
 			return 0;
 		if (r < 0) {
@@ -180,7 +180,7 @@ static int try_once(struct leader *l)
 		next.transitions = l->obs.transitions + 1;
 	}
 	sent = ticker_now_ms();
-	r = kube_lease_update(l->cfg.client, l->ns, l->name, &next, &got, &err);
+	r = kube_api_lease_update(l->cfg.client, l->ns, l->name, &next, &got, &err);
 	if (r == -ESTALE)
 		return 0;
 	if (r < 0) {
@@ -262,7 +262,7 @@ int leader_start(struct leader *l)
 static void release(struct leader *l)
 {
 	struct kube_error err = { 0 };
-	struct kube_lease rel = { 0 };
+	struct kube_api_lease rel = { 0 };
 	struct timespec wall;
 	int r;
 
@@ -275,7 +275,7 @@ static void release(struct leader *l)
 	rel.renew = wall;
 	rel.transitions = l->obs.transitions;
 	rel.resource_version = l->obs.resource_version;
-	r = kube_lease_update(l->cfg.client, l->ns, l->name, &rel, NULL, &err);
+	r = kube_api_lease_update(l->cfg.client, l->ns, l->name, &rel, NULL, &err);
 	if (r < 0)
 		report(l, r, "release lease", &err);
 }
@@ -305,7 +305,7 @@ struct leader *leader_free(struct leader *l)
 	if (!l)
 		return NULL;
 	leader_stop(l, true);
-	kube_lease_clear(&l->obs);
+	kube_api_lease_clear(&l->obs);
 	pthread_mutex_destroy(&l->mu);
 	pthread_cond_destroy(&l->cond);
 	pg_free(l->ns);

@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 struct kube_client;
-struct kube_lease;
+struct kube_api_lease;
 struct leader;
 
 struct leader_config {

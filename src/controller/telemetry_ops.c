@@ -389,16 +389,16 @@ static int review(void *ud, const char *token, const char *audience, struct tel_
 {
 	struct telemetry_ops *t = ud;
 	const char *const auds[] = { audience, NULL };
-	struct kube_token_review tr = { 0 };
+	struct kube_api_token_review tr = { 0 };
 	struct kube_error err = { 0 };
 	bool aud_ok = !audience;
 	int r;
 
-	r = kube_token_review(t->cfg.client, token, audience ? auds : NULL, &tr, &err);
+	r = kube_api_token_review(t->cfg.client, token, audience ? auds : NULL, &tr, &err);
 	if (r < 0) {
 		pglog(PGLOG_WARN, "TokenReview failed", "error",
 		      err.message[0] ? err.message : strerror(-r), NULL);
-		kube_token_review_clear(&tr);
+		kube_api_token_review_clear(&tr);
 		return r;
 	}
 	for (size_t i = 0; i < tr.naudiences && !aud_ok; i++)
@@ -406,15 +406,15 @@ static int review(void *ud, const char *token, const char *audience, struct tel_
 	ret->authenticated = tr.authenticated && tr.username && aud_ok;
 	snprintf(ret->username, sizeof(ret->username), "%s", tr.username ? tr.username : "");
 #define EXTRA(field, key) snprintf(ret->field, sizeof(ret->field), "%s", \
-	kube_token_review_extra(&tr, "authentication.kubernetes.io/" key) ? \
-	kube_token_review_extra(&tr, "authentication.kubernetes.io/" key) : "")
+	kube_api_token_review_extra(&tr, "authentication.kubernetes.io/" key) ? \
+	kube_api_token_review_extra(&tr, "authentication.kubernetes.io/" key) : "")
 	EXTRA(node, "node-name");
 	EXTRA(pod_name, "pod-name");
 	EXTRA(pod_uid, "pod-uid");
 #undef EXTRA
 	snprintf(ret->error, sizeof(ret->error), "%s", tr.error ? tr.error :
 		 tr.authenticated && !aud_ok ? "not valid for --telemetry-audience" : "");
-	kube_token_review_clear(&tr);
+	kube_api_token_review_clear(&tr);
 	return 0;
 }
 
@@ -546,7 +546,7 @@ static int patch_label(struct telemetry_ops *t, const char *pod, bool on)
 
 	if (!patch)
 		return -ENOMEM;
-	r = kube_merge_patch(t->cfg.client, &kube_res_pods, t->ns, pod, NULL, patch, NULL, &err);
+	r = kube_api_merge_patch(t->cfg.client, &kube_res_pods, t->ns, pod, NULL, patch, NULL, &err);
 	json_decref(patch);
 	if (r < 0 && r != -ENOENT)
 		pglog(PGLOG_WARN, "leader label not written", "pod", pod, "label",

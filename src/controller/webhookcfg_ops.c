@@ -89,7 +89,7 @@ static int ready_endpoint(struct webhookcfg_ops *o, const char *svc, char *addr,
 		json_t *list = NULL;
 		const char *next;
 
-		r = kube_get_json(o->client, buf_str(&path), q, &list, &err);
+		r = kube_api_get_json(o->client, buf_str(&path), q, &list, &err);
 		if (r < 0) {
 			snprintf(why, whysz, "EndpointSlices of Service %s not listed: %.300s", svc,
 				 err.message[0] ? err.message : strerror(-r));
@@ -279,8 +279,8 @@ static int webhookcfg_round(struct webhookcfg_ops *o)
 	size_t narm = 0, nresync = 0;
 	int r;
 
-	r = kube_get(o->client, &kube_res_validatingwebhookconfigurations, NULL, o->vwc, &cur,
-		     &err);
+	r = kube_api_get(o->client, &kube_res_validatingwebhookconfigurations, NULL, o->vwc, &cur,
+			 &err);
 	if (r == -ENOENT) {
 		metric_set(o->armed, 0);
 		say(o, PGLOG_WARN, "webhook configuration to arm not found; it is not created "
@@ -342,8 +342,8 @@ static int webhookcfg_round(struct webhookcfg_ops *o)
 		r = -ENOMEM;
 		goto out;
 	}
-	r = kube_merge_patch(o->client, &kube_res_validatingwebhookconfigurations, NULL, o->vwc,
-			     NULL, patch, NULL, &err);
+	r = kube_api_merge_patch(o->client, &kube_res_validatingwebhookconfigurations, NULL, o->vwc,
+				 NULL, patch, NULL, &err);
 	if (r == -ESTALE) {
 		/* The certificate loop or cert-manager wrote it meanwhile. */
 		r = 0;

@@ -12,7 +12,7 @@
 #include "judge.h"
 #include "strutil.h"
 
-static void actor(const struct pod *pod, const struct rt_event *ev, char *out, size_t n)
+static void actor(const struct pod *pod, const struct runtime_event *ev, char *out, size_t n)
 {
 	char tmp[300];
 
@@ -39,7 +39,7 @@ static bool loopback(const struct netaddr *a)
 	return memcmp(a->bytes, v6_loop, 16) == 0;
 }
 
-static bool egress_allowed(const struct profile *p, const struct rt_event *ev)
+static bool egress_allowed(const struct profile *p, const struct runtime_event *ev)
 {
 	for (size_t i = 0; i < p->runtime.negress; i++) {
 		const struct egress_rule *r = &p->runtime.egress[i];
@@ -63,7 +63,7 @@ void runtime_api_resource(const char *group, const char *resource, const char *s
 		 subresource && *subresource ? subresource : "");
 }
 
-static bool api_allowed(const struct profile *p, const struct rt_event *ev)
+static bool api_allowed(const struct profile *p, const struct runtime_event *ev)
 {
 	char res[512];
 
@@ -89,7 +89,7 @@ static bool api_allowed(const struct profile *p, const struct rt_event *ev)
 	return false;
 }
 
-static void judge_token(struct judge *j, const struct rt_event *ev, const char *who)
+static void judge_token(struct judge *j, const struct runtime_event *ev, const char *who)
 {
 	const struct profile *p = j->prof;
 
@@ -106,23 +106,23 @@ static void judge_token(struct judge *j, const struct rt_event *ev, const char *
 			  (long long)p->identity.max_token_age);
 }
 
-int runtime_judge(const struct profile *prof, const struct pod *pod, const struct rt_event *ev,
+int runtime_judge(const struct profile *prof, const struct pod *pod, const struct runtime_event *ev,
 		  struct findings *out)
 {
 	struct judge j = { .prof = prof, .pod = pod, .out = out,
-			   .evidence = ev->kind == RT_API ? EV_AUDIT : EV_NODE };
+			   .evidence = ev->kind == RUNTIME_API ? EV_AUDIT : EV_NODE };
 	char who[400], tmp[600], addr[64];
 
 	if (!engine_counts(pod, j.evidence))
 		return 0;
 	actor(pod, ev, who, sizeof(who));
 	switch (ev->kind) {
-	case RT_EXEC:
+	case RUNTIME_EXEC:
 		if (prof->runtime.executables.set && ev->exe && !any_match(&prof->runtime.executables, ev->exe))
 			judge_add(&j, R_UNEXPECTED_EXECUTABLE, "runtime.executables", who, ev->exe, "not allowed",
 				  "exec %s", judge_quote(ev->exe, tmp, sizeof(tmp)));
 		break;
-	case RT_CONNECT:
+	case RUNTIME_CONNECT:
 		if (!prof->runtime.egress_set || loopback(&ev->daddr) || egress_allowed(prof, ev))
 			break;
 		if (!inet_ntop(ev->daddr.family == 4 ? AF_INET : AF_INET6, ev->daddr.bytes, addr, sizeof(addr)))
@@ -131,7 +131,7 @@ int runtime_judge(const struct profile *prof, const struct pod *pod, const struc
 			  ev->daddr.family == 6 ? "connect [%s]:%u%s%s" : "connect %s:%u%s%s", addr,
 			  ev->dport, ev->protocol ? "/" : "", ev->protocol ? ev->protocol : "");
 		break;
-	case RT_OPEN:
+	case RUNTIME_OPEN:
 		if (!ev->path)
 			break;
 		if (ev->write) {
@@ -144,11 +144,11 @@ int runtime_judge(const struct profile *prof, const struct pod *pod, const struc
 				  "read %s", judge_quote(ev->path, tmp, sizeof(tmp)));
 		}
 		break;
-	case RT_TOKEN:
+	case RUNTIME_TOKEN:
 		if (prof->identity.set)
 			judge_token(&j, ev, who);
 		break;
-	case RT_API: {
+	case RUNTIME_API: {
 		char res[512], id[400];
 
 		snprintf(id, sizeof(id), "identity %s", judge_quote(ev->username ? ev->username : "?", tmp, sizeof(tmp)));
@@ -217,12 +217,12 @@ int runtime_judge_replay(const struct profile *prof, const struct pod *pod, bool
 	return j.err;
 }
 
-void ratewin_init(struct ratewin *w)
+void runtime_ratewin_init(struct runtime_ratewin *w)
 {
 	memset(w, 0, sizeof(*w));
 }
 
-uint32_t ratewin_add(struct ratewin *w, int64_t now, uint32_t n)
+uint32_t runtime_ratewin_add(struct runtime_ratewin *w, int64_t now, uint32_t n)
 {
 	if (w->head == 0 && w->total == 0)
 		w->head = now;

@@ -12,26 +12,26 @@
 #include "engine.h"
 #include "netaddr.h"
 
-enum rt_kind { RT_EXEC, RT_CONNECT, RT_OPEN, RT_TOKEN, RT_API };
+enum runtime_kind { RUNTIME_EXEC, RUNTIME_CONNECT, RUNTIME_OPEN, RUNTIME_TOKEN, RUNTIME_API };
 
-struct rt_event {
-	enum rt_kind kind;
+struct runtime_event {
+	enum runtime_kind kind;
 	int64_t time;                   /* when it was observed, epoch seconds */
 	const char *container;          /* name when known; NULL: the pod */
 
-	/* RT_EXEC */
+	/* RUNTIME_EXEC */
 	const char *exe;
-	/* RT_CONNECT */
+	/* RUNTIME_CONNECT */
 	struct netaddr daddr;
 	uint16_t dport;
 	const char *protocol;           /* "tcp", "udp"; NULL: unknown */
-	/* RT_OPEN */
+	/* RUNTIME_OPEN */
 	const char *path;
 	bool write;
-	/* RT_TOKEN: the claims of the pod's projected token file */
+	/* RUNTIME_TOKEN: the claims of the pod's projected token file */
 	int64_t iat;                    /* -1: unknown */
 	int64_t exp;                    /* -1: unknown */
-	/* RT_API: one audit event of the pod's own identity */
+	/* RUNTIME_API: one audit event of the pod's own identity */
 	const char *username;           /* system:serviceaccount:NS:NAME */
 	const char *verb;
 	const char *api_group;          /* "" for core */
@@ -50,10 +50,10 @@ struct rt_event {
  * identity section.  Loopback connections are not egress and are never judged.
  * A read is allowed by files.read or files.write, a write only by
  * files.write.  Non-resource API calls (discovery, /healthz) are not
- * judged.  Findings of RT_API carry EV_AUDIT, the others EV_NODE; a pod
- * that has finished is judged on RT_API only (engine_counts()).  0 or
+ * judged.  Findings of RUNTIME_API carry EV_AUDIT, the others EV_NODE; a pod
+ * that has finished is judged on RUNTIME_API only (engine_counts()).  0 or
  * -ENOMEM. */
-int runtime_judge(const struct profile *prof, const struct pod *pod, const struct rt_event *ev,
+int runtime_judge(const struct profile *prof, const struct pod *pod, const struct runtime_event *ev,
 		  struct findings *out);
 
 /* The canonical resource string an API call is matched on: "configmaps",
@@ -87,15 +87,15 @@ int runtime_judge_replay(const struct profile *prof, const struct pod *pod, bool
 
 /* A sliding one-minute counter in one-second buckets: small enough to
  * keep one per pod. */
-struct ratewin {
+struct runtime_ratewin {
 	int64_t head;                   /* the second of buckets[head % 60] */
 	uint32_t buckets[60];
 	uint32_t total;
 };
 
-void ratewin_init(struct ratewin *w);
+void runtime_ratewin_init(struct runtime_ratewin *w);
 /* Counts @n calls at @now (epoch seconds; earlier times count as now) and
  * returns the calls in the 60 seconds ending at @now. */
-uint32_t ratewin_add(struct ratewin *w, int64_t now, uint32_t n);
+uint32_t runtime_ratewin_add(struct runtime_ratewin *w, int64_t now, uint32_t n);
 
 #endif

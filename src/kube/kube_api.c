@@ -81,8 +81,8 @@ static int send_json(struct kube_client *c, const char *method, const char *path
 	return r;
 }
 
-int kube_get_json(struct kube_client *c, const char *path, const struct kube_param *query,
-		  json_t **ret_obj, struct kube_error *err)
+int kube_api_get_json(struct kube_client *c, const char *path, const struct kube_param *query,
+		      json_t **ret_obj, struct kube_error *err)
 {
 	struct kube_request req = { .method = "GET", .path = path, .query = query };
 
@@ -96,20 +96,20 @@ static int path_of(struct buf *p, const struct kube_resource *r, const char *ns,
 	return kube_path(p, r, ns, name, sub);
 }
 
-int kube_get(struct kube_client *c, const struct kube_resource *r, const char *ns,
-	     const char *name, json_t **ret_obj, struct kube_error *err)
+int kube_api_get(struct kube_client *c, const struct kube_resource *r, const char *ns,
+		 const char *name, json_t **ret_obj, struct kube_error *err)
 {
 	struct buf p = BUF_INIT(8192);
 	int e = path_of(&p, r, ns, name, NULL);
 
 	if (e == 0)
-		e = kube_get_json(c, buf_str(&p), NULL, ret_obj, err);
+		e = kube_api_get_json(c, buf_str(&p), NULL, ret_obj, err);
 	buf_free(&p);
 	return e;
 }
 
-int kube_create(struct kube_client *c, const struct kube_resource *r, const char *ns,
-		json_t *obj, bool idempotent, json_t **ret_obj, struct kube_error *err)
+int kube_api_create(struct kube_client *c, const struct kube_resource *r, const char *ns,
+		    json_t *obj, bool idempotent, json_t **ret_obj, struct kube_error *err)
 {
 	struct buf p = BUF_INIT(8192);
 	int e = path_of(&p, r, ns, NULL, NULL);
@@ -121,8 +121,8 @@ int kube_create(struct kube_client *c, const struct kube_resource *r, const char
 	return e;
 }
 
-int kube_replace(struct kube_client *c, const struct kube_resource *r, const char *ns,
-		 const char *name, json_t *obj, json_t **ret_obj, struct kube_error *err)
+int kube_api_replace(struct kube_client *c, const struct kube_resource *r, const char *ns,
+		     const char *name, json_t *obj, json_t **ret_obj, struct kube_error *err)
 {
 	struct buf p = BUF_INIT(8192);
 	int e = path_of(&p, r, ns, name, NULL);
@@ -134,9 +134,9 @@ int kube_replace(struct kube_client *c, const struct kube_resource *r, const cha
 	return e;
 }
 
-int kube_merge_patch(struct kube_client *c, const struct kube_resource *r, const char *ns,
-		     const char *name, const char *sub, json_t *patch, json_t **ret_obj,
-		     struct kube_error *err)
+int kube_api_merge_patch(struct kube_client *c, const struct kube_resource *r, const char *ns,
+			 const char *name, const char *sub, json_t *patch, json_t **ret_obj,
+			 struct kube_error *err)
 {
 	struct buf p = BUF_INIT(8192);
 	int e = path_of(&p, r, ns, name, sub);
@@ -148,15 +148,15 @@ int kube_merge_patch(struct kube_client *c, const struct kube_resource *r, const
 	return e;
 }
 
-int kube_status_patch(struct kube_client *c, const struct kube_resource *r, const char *ns,
-		      const char *name, json_t *status, struct kube_error *err)
+int kube_api_status_patch(struct kube_client *c, const struct kube_resource *r, const char *ns,
+			  const char *name, json_t *status, struct kube_error *err)
 {
 	json_t *patch = json_pack("{sO}", "status", status);
 	int e;
 
 	if (!patch)
 		return -ENOMEM;
-	e = kube_merge_patch(c, r, ns, name, "status", patch, NULL, err);
+	e = kube_api_merge_patch(c, r, ns, name, "status", patch, NULL, err);
 	json_decref(patch);
 	return e;
 }
@@ -164,7 +164,7 @@ int kube_status_patch(struct kube_client *c, const struct kube_resource *r, cons
 /* ---- pods --------------------------------------------------------------- */
 
 /* DeleteOptions as a JSON object: preconditions and grace period. */
-static json_t *delete_options(const struct kube_delete_opts *o, bool typed)
+static json_t *delete_options(const struct kube_api_delete_opts *o, bool typed)
 {
 	json_t *d = typed ? json_pack("{ssss}", "apiVersion", "v1", "kind", "DeleteOptions")
 			  : json_object();
@@ -183,8 +183,8 @@ fail:
 	return NULL;
 }
 
-int kube_pod_delete(struct kube_client *c, const char *ns, const char *name,
-		    const struct kube_delete_opts *o, struct kube_error *err)
+int kube_api_pod_delete(struct kube_client *c, const char *ns, const char *name,
+			const struct kube_api_delete_opts *o, struct kube_error *err)
 {
 	const struct kube_param q[] = {
 		{ "dryRun", o && o->dry_run ? "All" : NULL },
@@ -202,8 +202,8 @@ int kube_pod_delete(struct kube_client *c, const char *ns, const char *name,
 	return e;
 }
 
-int kube_pod_evict(struct kube_client *c, const char *ns, const char *name,
-		   const struct kube_delete_opts *o, struct kube_error *err)
+int kube_api_pod_evict(struct kube_client *c, const char *ns, const char *name,
+		       const struct kube_api_delete_opts *o, struct kube_error *err)
 {
 	const struct kube_param q[] = {
 		{ "dryRun", o && o->dry_run ? "All" : NULL },
@@ -241,7 +241,7 @@ out:
 
 /* ---- events --------------------------------------------------------------- */
 
-static json_t *object_ref(const struct kube_object_ref *r)
+static json_t *object_ref(const struct kube_api_object_ref *r)
 {
 	json_t *o = json_pack("{ssss}", "apiVersion", r->api_version ? r->api_version : "v1",
 			      "kind", r->kind);
@@ -278,8 +278,8 @@ static json_t *note_string(const char *note)
 	return json_stringn(note, n);
 }
 
-int kube_event_create(struct kube_client *c, const char *ns, const struct kube_event *ev,
-		      char **ret_name, struct kube_error *err)
+int kube_api_event_create(struct kube_client *c, const char *ns, const struct kube_api_event *ev,
+			  char **ret_name, struct kube_error *err)
 {
 	struct buf name = BUF_INIT(253);
 	char when[RFC3339_MAX];
@@ -327,7 +327,7 @@ int kube_event_create(struct kube_client *c, const char *ns, const struct kube_e
 		if (!v || json_object_set_new(obj, "related", v) < 0)
 			goto out;
 	}
-	e = kube_create(c, &kube_res_events, ns, obj, true, NULL, err);
+	e = kube_api_create(c, &kube_res_events, ns, obj, true, NULL, err);
 	if (e == 0 && ret_name) {
 		*ret_name = buf_steal(&name);
 		if (!*ret_name)
@@ -339,9 +339,9 @@ out:
 	return e;
 }
 
-int kube_event_series_update(struct kube_client *c, const char *ns, const char *name,
-			     int32_t count, const struct timespec *last_observed,
-			     struct kube_error *err)
+int kube_api_event_series_update(struct kube_client *c, const char *ns, const char *name,
+				 int32_t count, const struct timespec *last_observed,
+				 struct kube_error *err)
 {
 	char when[RFC3339_MAX];
 	struct timespec t;
@@ -354,14 +354,14 @@ int kube_event_series_update(struct kube_client *c, const char *ns, const char *
 	patch = json_pack("{s{siss}}", "series", "count", (int)count, "lastObservedTime", when);
 	if (!patch)
 		return -ENOMEM;
-	e = kube_merge_patch(c, &kube_res_events, ns, name, NULL, patch, NULL, err);
+	e = kube_api_merge_patch(c, &kube_res_events, ns, name, NULL, patch, NULL, err);
 	json_decref(patch);
 	return e;
 }
 
 /* ---- leases --------------------------------------------------------------- */
 
-void kube_lease_clear(struct kube_lease *l)
+void kube_api_lease_clear(struct kube_api_lease *l)
 {
 	if (!l)
 		return;
@@ -385,13 +385,13 @@ static int time_field(json_t *obj, const char *key, struct timespec *ret)
 	return 0;
 }
 
-static int lease_from_json(json_t *obj, struct kube_lease *ret)
+static int lease_from_json(json_t *obj, struct kube_api_lease *ret)
 {
 	json_t *spec = json_object_get(obj, "spec");
 	json_t *meta = json_object_get(obj, "metadata");
 	json_t *holder = json_object_get(spec, "holderIdentity");
 	json_t *rv = json_object_get(meta, "resourceVersion");
-	struct kube_lease l = { 0 };
+	struct kube_api_lease l = { 0 };
 
 	if (!json_is_object(meta))
 		return -EBADMSG;
@@ -402,14 +402,14 @@ static int lease_from_json(json_t *obj, struct kube_lease *ret)
 		return -EBADMSG;
 	if ((json_is_string(holder) && !(l.holder = pg_strdup(json_string_value(holder)))) ||
 	    (json_is_string(rv) && !(l.resource_version = pg_strdup(json_string_value(rv))))) {
-		kube_lease_clear(&l);
+		kube_api_lease_clear(&l);
 		return -ENOMEM;
 	}
 	*ret = l;
 	return 0;
 }
 
-static json_t *lease_to_json(const char *ns, const char *name, const struct kube_lease *l)
+static json_t *lease_to_json(const char *ns, const char *name, const struct kube_api_lease *l)
 {
 	char t[RFC3339_MAX];
 	json_t *o, *spec;
@@ -439,10 +439,10 @@ fail:
 	return NULL;
 }
 
-static int lease_result(int e, json_t *obj, struct kube_lease *ret, struct kube_error *err)
+static int lease_result(int e, json_t *obj, struct kube_api_lease *ret, struct kube_error *err)
 {
 	if (e == 0 && ret) {
-		kube_lease_clear(ret);
+		kube_api_lease_clear(ret);
 		e = lease_from_json(obj, ret);
 		if (e == -EBADMSG)
 			set_local_error(err, "BadResponse", "the Lease in the answer is malformed");
@@ -454,19 +454,19 @@ static int lease_result(int e, json_t *obj, struct kube_lease *ret, struct kube_
 	return e;
 }
 
-int kube_lease_get(struct kube_client *c, const char *ns, const char *name,
-		   struct kube_lease *ret, struct kube_error *err)
+int kube_api_lease_get(struct kube_client *c, const char *ns, const char *name,
+		       struct kube_api_lease *ret, struct kube_error *err)
 {
 	json_t *obj = NULL;
 	int e;
 
 	memset(ret, 0, sizeof(*ret));
-	e = kube_get(c, &kube_res_leases, ns, name, &obj, err);
+	e = kube_api_get(c, &kube_res_leases, ns, name, &obj, err);
 	return lease_result(e, obj, ret, err);
 }
 
-int kube_lease_create(struct kube_client *c, const char *ns, const char *name,
-		      const struct kube_lease *l, struct kube_lease *ret, struct kube_error *err)
+int kube_api_lease_create(struct kube_client *c, const char *ns, const char *name,
+			  const struct kube_api_lease *l, struct kube_api_lease *ret, struct kube_error *err)
 {
 	json_t *body = lease_to_json(ns, name, l), *obj = NULL;
 	int e;
@@ -474,13 +474,13 @@ int kube_lease_create(struct kube_client *c, const char *ns, const char *name,
 	if (!body)
 		return -ENOMEM;
 	json_object_del(json_object_get(body, "metadata"), "resourceVersion");
-	e = kube_create(c, &kube_res_leases, ns, body, true, ret ? &obj : NULL, err);
+	e = kube_api_create(c, &kube_res_leases, ns, body, true, ret ? &obj : NULL, err);
 	json_decref(body);
 	return lease_result(e, obj, ret, err);
 }
 
-int kube_lease_update(struct kube_client *c, const char *ns, const char *name,
-		      const struct kube_lease *l, struct kube_lease *ret, struct kube_error *err)
+int kube_api_lease_update(struct kube_client *c, const char *ns, const char *name,
+			  const struct kube_api_lease *l, struct kube_api_lease *ret, struct kube_error *err)
 {
 	json_t *body, *obj = NULL;
 	int e;
@@ -490,14 +490,14 @@ int kube_lease_update(struct kube_client *c, const char *ns, const char *name,
 	body = lease_to_json(ns, name, l);
 	if (!body)
 		return -ENOMEM;
-	e = kube_replace(c, &kube_res_leases, ns, name, body, ret ? &obj : NULL, err);
+	e = kube_api_replace(c, &kube_res_leases, ns, name, body, ret ? &obj : NULL, err);
 	json_decref(body);
 	return lease_result(e, obj, ret, err);
 }
 
 /* ---- token reviews -------------------------------------------------------- */
 
-void kube_token_review_clear(struct kube_token_review *tr)
+void kube_api_token_review_clear(struct kube_api_token_review *tr)
 {
 	if (!tr)
 		return;
@@ -546,7 +546,7 @@ static int dup_opt(json_t *v, char **ret)
 	return *ret ? 0 : -ENOMEM;
 }
 
-static int token_review_from_json(json_t *obj, struct kube_token_review *tr)
+static int token_review_from_json(json_t *obj, struct kube_api_token_review *tr)
 {
 	json_t *st = json_object_get(obj, "status");
 	json_t *user = json_object_get(st, "user");
@@ -564,8 +564,8 @@ static int token_review_from_json(json_t *obj, struct kube_token_review *tr)
 	return 0;
 }
 
-int kube_token_review(struct kube_client *c, const char *token, const char *const *audiences,
-		      struct kube_token_review *ret, struct kube_error *err)
+int kube_api_token_review(struct kube_client *c, const char *token, const char *const *audiences,
+			  struct kube_api_token_review *ret, struct kube_error *err)
 {
 	struct kube_request req = { .method = "POST", .retry = KUBE_RETRY_IDEMPOTENT };
 	struct buf body = BUF_INIT(128 * 1024), p = BUF_INIT(256);
@@ -600,7 +600,7 @@ int kube_token_review(struct kube_client *c, const char *token, const char *cons
 	if (e == 0) {
 		e = token_review_from_json(obj, ret);
 		if (e < 0)
-			kube_token_review_clear(ret);
+			kube_api_token_review_clear(ret);
 	}
 out:
 	json_decref(obj);
@@ -611,7 +611,7 @@ out:
 	return e;
 }
 
-const char *kube_token_review_extra(const struct kube_token_review *tr, const char *key)
+const char *kube_api_token_review_extra(const struct kube_api_token_review *tr, const char *key)
 {
 	json_t *v = json_object_get(tr->extra, key);
 

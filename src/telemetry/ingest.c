@@ -130,7 +130,7 @@ struct gone {
 
 struct rate {
 	struct hnode node;              /* keyed by pod UID */
-	struct ratewin win;
+	struct runtime_ratewin win;
 	int64_t reported;               /* event time APIRateExceeded was last reported */
 	char key[];
 };
@@ -590,7 +590,7 @@ static uint32_t rate_count(struct batch *b, const struct pod *pod, int64_t t)
 		if (rt) {
 			memcpy(rt->key, pod->uid, len);
 			rt->node.s.key = rt->key;
-			ratewin_init(&rt->win);
+			runtime_ratewin_init(&rt->win);
 			rt->reported = INT64_MIN / 2;
 			if (htab_put(&ing->rates, &rt->node) < 0) {
 				pg_free(rt);
@@ -599,7 +599,7 @@ static uint32_t rate_count(struct batch *b, const struct pod *pod, int64_t t)
 		}
 	}
 	if (rt) {
-		calls = ratewin_add(&rt->win, t, 1);
+		calls = runtime_ratewin_add(&rt->win, t, 1);
 		if (t - rt->reported < RATE_REPORT_EVERY_S)
 			calls = 0;
 	}

@@ -49,7 +49,7 @@ struct apicall {
 /* An event that named its pod only by container ID or UID, held until
  * every event has been seen: an event of an own pod may tie it later. */
 struct pending {
-	struct rt_event ev;             /* exe and path point to the copies below */
+	struct runtime_event ev;             /* exe and path point to the copies below */
 	char *exe, *path;
 	char *container_id;             /* without the runtime's "scheme://" */
 	char *pod_uid;
@@ -63,7 +63,7 @@ struct learn {
 	size_t ndests, cap_dests;
 	struct apicall *calls;
 	size_t ncalls, cap_calls;
-	bool seen[5];                   /* per rt_kind */
+	bool seen[5];                   /* per runtime_kind */
 	size_t used, skipped;
 	size_t other_pods;              /* events of pods the workload would not make */
 	size_t untied;                  /* events naming no pod, not tied to an own one */
@@ -344,14 +344,14 @@ static bool fits(const char *s)
 
 /* Whether a profile can hold what @e would add: the validator refuses
  * strings past PROFILE_MAX_STRING, and a profile it refuses is no use. */
-static bool representable(const struct rt_event *ev)
+static bool representable(const struct runtime_event *ev)
 {
 	switch (ev->kind) {
-	case RT_EXEC:
+	case RUNTIME_EXEC:
 		return fits(ev->exe);
-	case RT_OPEN:
+	case RUNTIME_OPEN:
 		return fits(ev->path);
-	case RT_API:
+	case RUNTIME_API:
 		/* group/resource/subresource is matched in a 512-byte buffer
 		 * (runtime_api_resource); real ones are far shorter. */
 		return fits(ev->verb) && fits(ev->object_name) &&
@@ -505,7 +505,7 @@ static bool cid_known(const struct strset *set, const char *id)
 }
 
 /* Adds what @ev shows to the profile. */
-static int take(struct learn *l, const struct rt_event *ev, const struct telemetry_event *e)
+static int take(struct learn *l, const struct runtime_event *ev, const struct telemetry_event *e)
 {
 	int r = 0;
 
@@ -514,13 +514,13 @@ static int take(struct learn *l, const struct rt_event *ev, const struct telemet
 		return 0;
 	}
 	switch (ev->kind) {
-	case RT_EXEC:
+	case RUNTIME_EXEC:
 		r = set_add(&l->exes, ev->exe);
 		break;
-	case RT_OPEN:
+	case RUNTIME_OPEN:
 		r = set_add(ev->write ? &l->writes : &l->reads, ev->path);
 		break;
-	case RT_CONNECT:
+	case RUNTIME_CONNECT:
 		if (l->ndests == l->cap_dests) {
 			size_t ncap = l->cap_dests ? l->cap_dests * 2 : 16;
 			struct dest *p = pg_realloc(l->dests, ncap * sizeof(*p));
@@ -534,12 +534,12 @@ static int take(struct learn *l, const struct rt_event *ev, const struct telemet
 		l->dests[l->ndests].port = ev->dport;
 		l->ndests++;
 		break;
-	case RT_API:
+	case RUNTIME_API:
 		r = add_call(l, e);
 		if (r == 0)
 			r = count_rate(l, e);
 		break;
-	case RT_TOKEN:
+	case RUNTIME_TOKEN:
 		break;
 	}
 	if (r < 0)
@@ -622,7 +622,7 @@ int learn_add(struct learn *l, const struct telemetry_event *e)
 		l->skipped++;
 		return 0;
 	}
-	if (e->ev.kind == RT_API) {
+	if (e->ev.kind == RUNTIME_API) {
 		const char *sa = identity_sa(l);
 		char want[600];
 
@@ -1606,9 +1606,9 @@ int learn_render(struct learn *l, struct buf *b)
 
 	out_adds(o, "  runtime:\n");
 	too_many(l, o, "executables", l->exes.n);
-	if (l->seen[RT_EXEC] && !l->exes.n) {
+	if (l->seen[RUNTIME_EXEC] && !l->exes.n) {
 		out_adds(o, "    executables: []\n");
-	} else if (l->seen[RT_EXEC]) {
+	} else if (l->seen[RUNTIME_EXEC]) {
 		out_adds(o, "    executables:\n");
 		for (size_t i = 0; i < l->exes.n; i++)
 			yitem(l, o, "    ", "runtime.executables", l->exes.v[i],
@@ -1616,15 +1616,15 @@ int learn_render(struct learn *l, struct buf *b)
 	} else {
 		out_adds(o, "    # no exec events seen: executables are not profiled\n");
 	}
-	if (l->seen[RT_CONNECT])
+	if (l->seen[RUNTIME_CONNECT])
 		render_egress(l, o);
 	else
 		out_adds(o, "    # no connections seen: egress is not profiled\n");
-	if (l->seen[RT_OPEN])
+	if (l->seen[RUNTIME_OPEN])
 		render_files(l, o);
 	else
 		out_adds(o, "    # no file opens seen: files are not profiled\n");
-	if (l->seen[RT_API]) {
+	if (l->seen[RUNTIME_API]) {
 		uint32_t limit = l->rate_peak * 2 < 60 ? 60 : l->rate_peak * 2;
 
 		render_api(l, o);

@@ -159,7 +159,7 @@ static int parse_native(struct ctx *c, const struct jval *v, struct arena *a)
 	}
 	e.ev.iat = e.ev.exp = -1;
 	if (!strcmp(kind, "exec")) {
-		e.ev.kind = RT_EXEC;
+		e.ev.kind = RUNTIME_EXEC;
 		e.ev.exe = str_at(v, "exe");
 		e.args = join_args(a, jval_get(v, "args"));
 		if (!e.ev.exe || e.ev.exe[0] != '/') {
@@ -169,7 +169,7 @@ static int parse_native(struct ctx *c, const struct jval *v, struct arena *a)
 	} else if (!strcmp(kind, "connect")) {
 		long port = port_of(jval_get(v, "dport"));
 
-		e.ev.kind = RT_CONNECT;
+		e.ev.kind = RUNTIME_CONNECT;
 		e.ev.protocol = str_at(v, "protocol");
 		if (!str_at(v, "daddr") || netaddr_parse(str_at(v, "daddr"), &e.ev.daddr) < 0 || port < 0) {
 			reject(c, "connect: daddr and dport must be an address and a port");
@@ -177,7 +177,7 @@ static int parse_native(struct ctx *c, const struct jval *v, struct arena *a)
 		}
 		e.ev.dport = (uint16_t)port;
 	} else if (!strcmp(kind, "open")) {
-		e.ev.kind = RT_OPEN;
+		e.ev.kind = RUNTIME_OPEN;
 		e.ev.path = str_at(v, "path");
 		e.ev.write = jval_is_true(jval_get(v, "write"));
 		if (!e.ev.path || e.ev.path[0] != '/') {
@@ -187,7 +187,7 @@ static int parse_native(struct ctx *c, const struct jval *v, struct arena *a)
 	} else if (!strcmp(kind, "token")) {
 		const struct jval *iat = jval_get(v, "iat"), *exp = jval_get(v, "exp");
 
-		e.ev.kind = RT_TOKEN;
+		e.ev.kind = RUNTIME_TOKEN;
 		if (!jval_is_int(iat) || !jval_is_int(exp)) {
 			reject(c, "token: iat and exp must be integers");
 			return 0;
@@ -253,7 +253,7 @@ static int parse_falco(struct ctx *c, const struct jval *v, struct arena *a)
 		return 0;
 	}
 	if (!strcmp(type, "execve") || !strcmp(type, "execveat")) {
-		e.ev.kind = RT_EXEC;
+		e.ev.kind = RUNTIME_EXEC;
 		e.ev.exe = exe;
 		e.args = falco_str(f, "proc.cmdline");
 		if (!exe || exe[0] != '/') {
@@ -264,7 +264,7 @@ static int parse_falco(struct ctx *c, const struct jval *v, struct arena *a)
 		const char *sip = falco_str(f, "fd.sip");
 		long port = port_of(jval_get(f, "fd.sport"));
 
-		e.ev.kind = RT_CONNECT;
+		e.ev.kind = RUNTIME_CONNECT;
 		e.ev.protocol = falco_str(f, "fd.l4proto");
 		if (!sip || netaddr_parse(sip, &e.ev.daddr) < 0 || port < 0) {
 			reject(c, "connect without fd.sip and fd.sport");
@@ -276,7 +276,7 @@ static int parse_falco(struct ctx *c, const struct jval *v, struct arena *a)
 		const struct jval *w = jval_get(f, "evt.is_open_write");
 		const char *flags = falco_str(f, "evt.arg.flags");
 
-		e.ev.kind = RT_OPEN;
+		e.ev.kind = RUNTIME_OPEN;
 		e.ev.path = name;
 		e.ev.write = jval_is_true(w) || (jval_is_string(w) && !strcmp(w->u.s, "true")) ||
 			     (flags && (strstr(flags, "O_WRONLY") || strstr(flags, "O_RDWR") ||
@@ -334,7 +334,7 @@ static int parse_tetragon(struct ctx *c, const struct jval *v, struct arena *a)
 
 		if (tetragon_common(c, v, proc, &e) < 0)
 			return 0;
-		e.ev.kind = RT_EXEC;
+		e.ev.kind = RUNTIME_EXEC;
 		e.ev.exe = str_at(proc, "binary");
 		e.args = str_at(proc, "arguments");
 		if (!e.ev.exe || e.ev.exe[0] != '/') {
@@ -360,7 +360,7 @@ static int parse_tetragon(struct ctx *c, const struct jval *v, struct arena *a)
 			if (!sock && jval_is_object(jval_get(arg, "sock_arg")))
 				sock = jval_get(arg, "sock_arg");
 		port = port_of(jval_get(sock, "dport"));
-		e.ev.kind = RT_CONNECT;
+		e.ev.kind = RUNTIME_CONNECT;
 		if (!sock || !str_at(sock, "daddr") || netaddr_parse(str_at(sock, "daddr"), &e.ev.daddr) < 0 ||
 		    port < 0) {
 			reject(c, "tcp_connect without a sock_arg daddr and dport");
@@ -408,7 +408,7 @@ static int parse_audit_event(struct ctx *c, const struct jval *v, struct arena *
 		c->st->ignored++;       /* people and nodes have no profile */
 		return 0;
 	}
-	e.ev.kind = RT_API;
+	e.ev.kind = RUNTIME_API;
 	e.ev.iat = e.ev.exp = -1;
 	e.ev.time = telemetry_time(str_at(v, "stageTimestamp"));
 	if (e.ev.time < 0)

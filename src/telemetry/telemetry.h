@@ -20,13 +20,13 @@ const char *telemetry_source_name(enum telemetry_source s);   /* "events", "falc
  * callback. */
 struct telemetry_event {
 	enum telemetry_source source;
-	struct rt_event ev;             /* kind, time, container and the facts */
+	struct runtime_event ev;             /* kind, time, container and the facts */
 	const char *node;               /* the node that saw it; NULL unknown */
 	const char *pod_namespace;      /* NULL when only a container ID is known */
 	const char *pod_name;
 	const char *pod_uid;
 	const char *container_id;       /* full, prefixed or 12-hex short; NULL */
-	/* RT_API only: the token's binding and where it was used from. */
+	/* RUNTIME_API only: the token's binding and where it was used from. */
 	const char *bound_pod_name;     /* user.extra authentication.kubernetes.io/pod-name */
 	const char *bound_pod_uid;      /* ... /pod-uid */
 	const char *source_ip;          /* the last of sourceIPs: the connection's address */

@@ -59,14 +59,14 @@ static int describe(void *ud, const struct telemetry_event *e)
 	if (strlen(cid) > 16)
 		cid += strlen(cid) - 4;
 	switch (e->ev.kind) {
-	case RT_EXEC:
+	case RUNTIME_EXEC:
 		snprintf(l, 512, "exec %.8s %s %s", e->pod_uid, cid, e->ev.exe);
 		break;
-	case RT_CONNECT:
+	case RUNTIME_CONNECT:
 		inet_ntop(e->ev.daddr.family == 4 ? AF_INET : AF_INET6, e->ev.daddr.bytes, addr, sizeof(addr));
 		snprintf(l, 512, "connect %.8s %s %s %u %s", e->pod_uid, cid, addr, e->ev.dport, e->ev.protocol);
 		break;
-	case RT_TOKEN:
+	case RUNTIME_TOKEN:
 		snprintf(l, 512, "token %.8s %lld %lld", e->pod_uid, (long long)e->ev.iat, (long long)e->ev.exp);
 		break;
 	default:

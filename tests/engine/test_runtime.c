@@ -31,7 +31,7 @@ static void teardown(void)
 	pod_free(pod);
 }
 
-static void expect(const struct rt_event *ev, const char *want, enum reason reason)
+static void expect(const struct runtime_event *ev, const char *want, enum reason reason)
 {
 	struct findings f;
 
@@ -49,7 +49,7 @@ static void expect(const struct rt_event *ev, const char *want, enum reason reas
 
 START_TEST(test_exec)
 {
-	struct rt_event ev = { .kind = RT_EXEC, .container = "api", .exe = "/app/server" };
+	struct runtime_event ev = { .kind = RUNTIME_EXEC, .container = "api", .exe = "/app/server" };
 
 	expect(&ev, NULL, 0);
 	ev.exe = "/usr/bin/curl";
@@ -63,7 +63,7 @@ END_TEST
 
 START_TEST(test_egress)
 {
-	struct rt_event ev = { .kind = RT_CONNECT, .container = "api", .dport = 5432, .protocol = "tcp" };
+	struct runtime_event ev = { .kind = RUNTIME_CONNECT, .container = "api", .dport = 5432, .protocol = "tcp" };
 
 	netaddr_parse("10.9.9.9", &ev.daddr);
 	expect(&ev, NULL, 0);
@@ -90,7 +90,7 @@ END_TEST
 
 START_TEST(test_files)
 {
-	struct rt_event ev = { .kind = RT_OPEN, .container = "api", .path = "/etc/ssl/certs/ca.pem" };
+	struct runtime_event ev = { .kind = RUNTIME_OPEN, .container = "api", .path = "/etc/ssl/certs/ca.pem" };
 
 	expect(&ev, NULL, 0);
 	ev.path = "/tmp/x";
@@ -108,7 +108,7 @@ END_TEST
 START_TEST(test_files_absent_constrains_nothing)
 {
 	struct profile *p = tu_profile("runtime: {files: {write: []}}");
-	struct rt_event ev = { .kind = RT_OPEN, .container = "api", .path = "/anything" };
+	struct runtime_event ev = { .kind = RUNTIME_OPEN, .container = "api", .path = "/anything" };
 	struct findings f;
 
 	findings_init(&f, 0);
@@ -124,7 +124,7 @@ END_TEST
 
 START_TEST(test_api_calls)
 {
-	struct rt_event ev = { .kind = RT_API, .username = "system:serviceaccount:ns:api",
+	struct runtime_event ev = { .kind = RUNTIME_API, .username = "system:serviceaccount:ns:api",
 			       .verb = "list", .api_group = "", .resource = "configmaps",
 			       .object_namespace = "ns" };
 
@@ -160,7 +160,7 @@ END_TEST
 
 START_TEST(test_api_token_annotations)
 {
-	struct rt_event ev = { .kind = RT_API, .username = "system:serviceaccount:ns:api",
+	struct runtime_event ev = { .kind = RUNTIME_API, .username = "system:serviceaccount:ns:api",
 			       .verb = "get", .api_group = "", .resource = "configmaps", .legacy_token = true };
 	struct findings f;
 
@@ -180,7 +180,7 @@ END_TEST
 
 START_TEST(test_token_claims)
 {
-	struct rt_event ev = { .kind = RT_TOKEN, .container = "api", .time = 100000, .iat = 99000, .exp = 102600 };
+	struct runtime_event ev = { .kind = RUNTIME_TOKEN, .container = "api", .time = 100000, .iat = 99000, .exp = 102600 };
 
 	expect(&ev, NULL, 0);
 	ev.iat = 90000;
@@ -211,19 +211,19 @@ END_TEST
 
 START_TEST(test_ratewin)
 {
-	struct ratewin w;
+	struct runtime_ratewin w;
 
-	ratewin_init(&w);
-	ck_assert_uint_eq(ratewin_add(&w, 1000, 3), 3);
-	ck_assert_uint_eq(ratewin_add(&w, 1030, 2), 5);
-	ck_assert_uint_eq(ratewin_add(&w, 1059, 1), 6);
-	ck_assert_uint_eq(ratewin_add(&w, 1060, 0), 3);         /* second 1000 slid out */
-	ck_assert_uint_eq(ratewin_add(&w, 1089, 0), 3);         /* 1030..1089 */
-	ck_assert_uint_eq(ratewin_add(&w, 1090, 0), 1);         /* second 1030 slid out */
-	ck_assert_uint_eq(ratewin_add(&w, 1118, 0), 1);
-	ck_assert_uint_eq(ratewin_add(&w, 1119, 0), 0);
-	ck_assert_uint_eq(ratewin_add(&w, 5000, 7), 7);         /* a long gap */
-	ck_assert_uint_eq(ratewin_add(&w, 4000, 1), 8);         /* the past counts as now */
+	runtime_ratewin_init(&w);
+	ck_assert_uint_eq(runtime_ratewin_add(&w, 1000, 3), 3);
+	ck_assert_uint_eq(runtime_ratewin_add(&w, 1030, 2), 5);
+	ck_assert_uint_eq(runtime_ratewin_add(&w, 1059, 1), 6);
+	ck_assert_uint_eq(runtime_ratewin_add(&w, 1060, 0), 3);         /* second 1000 slid out */
+	ck_assert_uint_eq(runtime_ratewin_add(&w, 1089, 0), 3);         /* 1030..1089 */
+	ck_assert_uint_eq(runtime_ratewin_add(&w, 1090, 0), 1);         /* second 1030 slid out */
+	ck_assert_uint_eq(runtime_ratewin_add(&w, 1118, 0), 1);
+	ck_assert_uint_eq(runtime_ratewin_add(&w, 1119, 0), 0);
+	ck_assert_uint_eq(runtime_ratewin_add(&w, 5000, 7), 7);         /* a long gap */
+	ck_assert_uint_eq(runtime_ratewin_add(&w, 4000, 1), 8);         /* the past counts as now */
 }
 END_TEST
 
@@ -350,8 +350,8 @@ START_TEST(test_identity_reasons_need_identity_section)
 {
 	struct profile *noid = tu_profile("runtime: {executables: [/app/server]}");
 	struct profile *withid = tu_profile("runtime: {executables: [/app/server]}, identity: {}");
-	struct rt_event tok = { .kind = RT_TOKEN, .container = "api", .time = 100000, .iat = 99000, .exp = 99500 };
-	struct rt_event api = { .kind = RT_API, .username = "system:serviceaccount:ns:api",
+	struct runtime_event tok = { .kind = RUNTIME_TOKEN, .container = "api", .time = 100000, .iat = 99000, .exp = 99500 };
+	struct runtime_event api = { .kind = RUNTIME_API, .username = "system:serviceaccount:ns:api",
 				.verb = "get", .api_group = "", .resource = "configmaps", .stale_token = true };
 	struct findings f;
 
@@ -384,14 +384,14 @@ START_TEST(test_finished_pod)
 		char yaml[1024];
 		struct pod *done;
 		struct findings f;
-		struct rt_event exec = { .kind = RT_EXEC, .container = "api", .exe = "/bin/sh" };
-		struct rt_event conn = { .kind = RT_CONNECT, .dport = 22, .protocol = "tcp" };
-		struct rt_event open_ = { .kind = RT_OPEN, .path = "/etc/shadow" };
-		struct rt_event tok = { .kind = RT_TOKEN, .time = 100000, .iat = 90000, .exp = 99500 };
-		struct rt_event api = { .kind = RT_API, .username = "system:serviceaccount:ns:api",
+		struct runtime_event exec = { .kind = RUNTIME_EXEC, .container = "api", .exe = "/bin/sh" };
+		struct runtime_event conn = { .kind = RUNTIME_CONNECT, .dport = 22, .protocol = "tcp" };
+		struct runtime_event open_ = { .kind = RUNTIME_OPEN, .path = "/etc/shadow" };
+		struct runtime_event tok = { .kind = RUNTIME_TOKEN, .time = 100000, .iat = 90000, .exp = 99500 };
+		struct runtime_event api = { .kind = RUNTIME_API, .username = "system:serviceaccount:ns:api",
 					.verb = "list", .api_group = "", .resource = "secrets",
 					.object_namespace = "ns", .legacy_token = true };
-		const struct rt_event *stale[] = { &exec, &conn, &open_, &tok };
+		const struct runtime_event *stale[] = { &exec, &conn, &open_, &tok };
 
 		snprintf(yaml, sizeof(yaml),
 			 "apiVersion: v1\nkind: Pod\nmetadata: {name: api-1, namespace: ns, uid: u1, labels: {app: a}}\n"

@@ -48,7 +48,7 @@ START_TEST(test_token_and_cert_auth)
 	json_t *ns = NULL;
 
 	c = kt_client(&S, KT_AUTH_TOKEN, KT_TOKEN_ADMIN, NULL);
-	ck_assert_int_eq(kube_get(c, &kube_res_namespaces, NULL, "default", &ns, &err), 0);
+	ck_assert_int_eq(kube_api_get(c, &kube_res_namespaces, NULL, "default", &ns, &err), 0);
 	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(ns, "metadata"), "name")),
 			 "default");
 	json_decref(ns);
@@ -298,8 +298,8 @@ START_TEST(test_fault_500_retried)
 	json_decref(obj);
 	obj = json_pack("{ss ss s{ss}}", "apiVersion", "v1", "kind", "ServiceAccount",
 			"metadata", "name", "sa1");
-	ck_assert_int_eq(kube_create(c, &kube_res_serviceaccounts, "default", obj, false, NULL,
-				     &err), -EIO);
+	ck_assert_int_eq(kube_api_create(c, &kube_res_serviceaccounts, "default", obj, false, NULL,
+					 &err), -EIO);
 	ck_assert_int_eq(err.code, 500);
 	ck_assert_str_eq(err.reason, "InternalError");
 	ck_assert_uint_eq(err.attempts, 1);
@@ -334,8 +334,8 @@ START_TEST(test_fault_429_retry_after)
 		  " \"path_regex\": \"serviceaccounts\"}}");
 	obj = json_pack("{ss ss s{ss}}", "apiVersion", "v1", "kind", "ServiceAccount",
 			"metadata", "name", "sa2");
-	ck_assert_int_eq(kube_create(c, &kube_res_serviceaccounts, "default", obj, false, NULL,
-				     &err), 0);
+	ck_assert_int_eq(kube_api_create(c, &kube_res_serviceaccounts, "default", obj, false, NULL,
+					 &err), 0);
 	ck_assert_uint_eq(err.attempts, 2);
 	json_decref(obj);
 	/* A Retry-After beyond the client's cap is cut to the cap. */
@@ -366,8 +366,8 @@ START_TEST(test_fault_reset)
 	kt_faults(&S, "{\"reset\": {\"count\": 1, \"path_regex\": \"serviceaccounts\"}}");
 	obj = json_pack("{ss ss s{ss}}", "apiVersion", "v1", "kind", "ServiceAccount",
 			"metadata", "name", "sa3");
-	ck_assert_int_eq(kube_create(c, &kube_res_serviceaccounts, "default", obj, false, NULL,
-				     &err), -ECONNRESET);
+	ck_assert_int_eq(kube_api_create(c, &kube_res_serviceaccounts, "default", obj, false, NULL,
+					 &err), -ECONNRESET);
 	ck_assert_uint_eq(err.attempts, 1);
 	items = kt_objects(&S, "ServiceAccount", "default");
 	for (size_t i = 0; i < json_array_size(items); i++)
@@ -469,7 +469,7 @@ START_TEST(test_caps_and_status)
 	ck_assert_uint_gt(body.len, 64);
 	buf_free(&body);
 	/* A Status becomes an errno, a reason and a message. */
-	ck_assert_int_eq(kube_get(c, &kube_res_pods, "default", "nope", &obj, &err), -ENOENT);
+	ck_assert_int_eq(kube_api_get(c, &kube_res_pods, "default", "nope", &obj, &err), -ENOENT);
 	ck_assert_ptr_null(obj);
 	ck_assert_int_eq(err.code, 404);
 	ck_assert_str_eq(err.reason, "NotFound");

@@ -278,7 +278,7 @@ static void create_pod(struct kube_client *c, const char *ns, const char *name, 
 {
 	json_t *pod = kt_pod(ns, name, app, false, 0);
 	struct kube_error err;
-	int r = kube_create(c, &kube_res_pods, ns, pod, true, NULL, &err);
+	int r = kube_api_create(c, &kube_res_pods, ns, pod, true, NULL, &err);
 
 	ck_assert_msg(r == 0, "create %s: %d %s", name, r, err.message);
 	json_decref(pod);
@@ -288,7 +288,7 @@ static int relabel(struct kube_client *c, const char *ns, const char *name, cons
 		   const char *value)
 {
 	json_t *patch = json_pack("{s{s{ss}}}", "metadata", "labels", key, value);
-	int r = kube_merge_patch(c, &kube_res_pods, ns, name, NULL, patch, NULL, NULL);
+	int r = kube_api_merge_patch(c, &kube_res_pods, ns, name, NULL, patch, NULL, NULL);
 
 	json_decref(patch);
 	return r;
@@ -296,9 +296,9 @@ static int relabel(struct kube_client *c, const char *ns, const char *name, cons
 
 static int delete_pod(struct kube_client *c, const char *ns, const char *name)
 {
-	struct kube_delete_opts d = { .grace_period = 0 };
+	struct kube_api_delete_opts d = { .grace_period = 0 };
 
-	return kube_pod_delete(c, ns, name, &d, NULL);
+	return kube_api_pod_delete(c, ns, name, &d, NULL);
 }
 
 /* Polls @cond every 20 ms for up to @secs seconds, or fails with @what. */
@@ -447,7 +447,7 @@ static void *writer_main(void *arg)
 			{
 				json_t *pod = kt_pod(w->ns, name, "web", false, (unsigned)created);
 
-				kube_create(w->c, &kube_res_pods, w->ns, pod, true, NULL, NULL);
+				kube_api_create(w->c, &kube_res_pods, w->ns, pod, true, NULL, NULL);
 				json_decref(pod);
 			}
 			break;
@@ -942,7 +942,7 @@ START_TEST(test_metadata_only_secrets)
 	sec = json_pack("{ss ss s{ss} ss s{ss}}", "apiVersion", "v1", "kind", "Secret",
 			"metadata", "name", "api-token-9", "type",
 			"kubernetes.io/service-account-token", "data", "token", "c2VjcmV0");
-	ck_assert_int_eq(kube_create(c, &kube_res_secrets, "m", sec, true, NULL, NULL), 0);
+	ck_assert_int_eq(kube_api_create(c, &kube_res_secrets, "m", sec, true, NULL, NULL), 0);
 	json_decref(sec);
 	WAIT_UNTIL(kube_informer_count(inf) == 4, 10, "the new Secret did not arrive");
 	ck_assert_int_eq(meta_seen_with_data, 0);

@@ -171,7 +171,7 @@ static void add_open(const char *path, bool write)
 {
 	struct telemetry_event e = { .pod_namespace = "ns", .pod_name = "web", .received = -1 };
 
-	e.ev.kind = RT_OPEN;
+	e.ev.kind = RUNTIME_OPEN;
 	e.ev.time = 1795341600;
 	e.ev.path = path;
 	e.ev.write = write;
@@ -182,7 +182,7 @@ static void add_exec(const char *exe)
 {
 	struct telemetry_event e = { .pod_namespace = "ns", .pod_name = "web", .received = -1 };
 
-	e.ev.kind = RT_EXEC;
+	e.ev.kind = RUNTIME_EXEC;
 	e.ev.time = 1795341600;
 	e.ev.exe = exe;
 	ck_assert_int_eq(learn_add(l, &e), 0);
@@ -193,7 +193,7 @@ static void add_get(const char *name)
 {
 	struct telemetry_event e = { .pod_namespace = "ns", .received = -1 };
 
-	e.ev.kind = RT_API;
+	e.ev.kind = RUNTIME_API;
 	e.ev.time = 1795341600;
 	e.ev.username = "system:serviceaccount:ns:default";
 	e.ev.verb = "get";
@@ -224,7 +224,7 @@ static struct profile *render(json_t **ret_doc)
 
 static bool allows_open(const struct profile *prof, const char *path, bool write)
 {
-	struct rt_event ev = { .kind = RT_OPEN, .time = 1795341600, .path = path, .write = write };
+	struct runtime_event ev = { .kind = RUNTIME_OPEN, .time = 1795341600, .path = path, .write = write };
 	struct findings f;
 	bool ok;
 
@@ -414,7 +414,7 @@ START_TEST(yaml_round_trip)
 		got = json_object_get(json_object_get(json_object_get(doc, "spec"), "runtime"), "executables");
 		ck_assert_uint_eq(json_array_size(got), n);
 		for (size_t i = 0; i < n; i++) {
-			struct rt_event ev = { .kind = RT_EXEC, .time = 1795341600, .exe = exes[i] };
+			struct runtime_event ev = { .kind = RUNTIME_EXEC, .time = 1795341600, .exe = exes[i] };
 			struct findings f;
 			bool found = false;
 
@@ -465,16 +465,16 @@ START_TEST(alloc_failures)
 			learn_set_pod(l, &pod, "test");
 			for (const char *const *p = reads; *p && r == 0; p++)
 				r = learn_add(l, &(struct telemetry_event){ .pod_namespace = "ns", .pod_name = "web", .received = -1,
-					.ev = { .kind = RT_OPEN, .time = 1795341600, .path = *p } });
+					.ev = { .kind = RUNTIME_OPEN, .time = 1795341600, .path = *p } });
 			for (const char *const *p = writes; *p && r == 0; p++)
 				r = learn_add(l, &(struct telemetry_event){ .pod_namespace = "ns", .pod_name = "web", .received = -1,
-					.ev = { .kind = RT_OPEN, .time = 1795341600, .path = *p, .write = true } });
+					.ev = { .kind = RUNTIME_OPEN, .time = 1795341600, .path = *p, .write = true } });
 			for (size_t i = 0; verbs[i][0] && r == 0; i++)
 				r = learn_add(l, &(struct telemetry_event){ .pod_namespace = "ns", .received = -1,
-					.ev = { .kind = RT_API, .time = 1795341600, .verb = verbs[i][0], .resource = verbs[i][1],
+					.ev = { .kind = RUNTIME_API, .time = 1795341600, .verb = verbs[i][0], .resource = verbs[i][1],
 						.username = "system:serviceaccount:ns:default", .object_name = "x" } });
 			r = r ? r : learn_add(l, &(struct telemetry_event){ .pod_namespace = "ns", .pod_name = "web", .received = -1,
-				.ev = { .kind = RT_EXEC, .time = 1795341600, .exe = "/bin/sh" } });
+				.ev = { .kind = RUNTIME_EXEC, .time = 1795341600, .exe = "/bin/sh" } });
 			r = r ? r : learn_render(l, &b);
 			ck_assert_msg(r == 0 || r == -ENOMEM, "r=%d", r);
 			ck_assert(r == 0 || b.len == 0);

@@ -28,29 +28,29 @@ static int record(void *ud, const struct telemetry_event *e)
 	char *l = s->lines[s->n++ % 64];
 	char addr[64] = "";
 
-	if (e->ev.kind == RT_CONNECT)
+	if (e->ev.kind == RUNTIME_CONNECT)
 		inet_ntop(e->ev.daddr.family == 4 ? AF_INET : AF_INET6, e->ev.daddr.bytes, addr, sizeof(addr));
 	switch (e->ev.kind) {
-	case RT_EXEC:
+	case RUNTIME_EXEC:
 		snprintf(l, 512, "exec %s/%s c=%s id=%s node=%s t=%lld exe=%s args=%s", e->pod_namespace ? e->pod_namespace : "-",
 			 e->pod_name ? e->pod_name : "-", e->ev.container ? e->ev.container : "-",
 			 e->container_id ? e->container_id : "-", e->node ? e->node : "-", (long long)e->ev.time, e->ev.exe,
 			 e->args ? e->args : "-");
 		break;
-	case RT_CONNECT:
+	case RUNTIME_CONNECT:
 		snprintf(l, 512, "connect %s/%s c=%s id=%s %s:%u/%s", e->pod_namespace ? e->pod_namespace : "-",
 			 e->pod_name ? e->pod_name : "-", e->ev.container ? e->ev.container : "-",
 			 e->container_id ? e->container_id : "-", addr, e->ev.dport, e->ev.protocol ? e->ev.protocol : "-");
 		break;
-	case RT_OPEN:
+	case RUNTIME_OPEN:
 		snprintf(l, 512, "open %s/%s %s %s", e->pod_namespace ? e->pod_namespace : "-", e->pod_name ? e->pod_name : "-",
 			 e->ev.write ? "write" : "read", e->ev.path);
 		break;
-	case RT_TOKEN:
+	case RUNTIME_TOKEN:
 		snprintf(l, 512, "token %s/%s uid=%s iat=%lld exp=%lld", e->pod_namespace, e->pod_name, e->pod_uid ? e->pod_uid : "-",
 			 (long long)e->ev.iat, (long long)e->ev.exp);
 		break;
-	case RT_API:
+	case RUNTIME_API:
 		snprintf(l, 512, "api %s %s %s/%s/%s name=%s ns=%s bound=%s/%s ip=%s stale=%d legacy=%d node=%s podns=%s",
 			 e->ev.username, e->ev.verb, e->ev.api_group, e->ev.resource ? e->ev.resource : "-",
 			 e->ev.subresource ? e->ev.subresource : "-", e->ev.object_name ? e->ev.object_name : "-",

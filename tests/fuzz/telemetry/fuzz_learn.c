@@ -66,7 +66,7 @@ static int rejudge(void *ud, const struct telemetry_event *e)
 	if (!e->pod_namespace || strcmp(e->pod_namespace, p->ns) != 0 || !e->pod_name ||
 	    strcmp(e->pod_name, p->pod) != 0)
 		return 0;
-	if (e->ev.kind != RT_EXEC && e->ev.kind != RT_OPEN && e->ev.kind != RT_CONNECT)
+	if (e->ev.kind != RUNTIME_EXEC && e->ev.kind != RUNTIME_OPEN && e->ev.kind != RUNTIME_CONNECT)
 		return 0;
 	/* left out, and said so: no profile can hold such a string */
 	if ((e->ev.exe && strlen(e->ev.exe) > PROFILE_MAX_STRING) ||
@@ -90,7 +90,7 @@ static int collect_own(void *ud, const struct telemetry_event *e)
 
 	if (!(e->pod_namespace && e->pod_name))
 		p->unnamed = true;
-	if (!own_event(p, e) || e->ev.kind != RT_EXEC)
+	if (!own_event(p, e) || e->ev.kind != RUNTIME_EXEC)
 		return 0;
 	if (p->nown == sizeof(p->own_exes) / sizeof(p->own_exes[0])) {
 		p->own_overflow = true;
@@ -116,7 +116,7 @@ static int other_pods(void *ud, const struct telemetry_event *e)
 	struct findings f;
 
 	/* no exec of the workload seen: executables are not profiled */
-	if (!e->pod_namespace || !e->pod_name || own_event(p, e) || e->ev.kind != RT_EXEC ||
+	if (!e->pod_namespace || !e->pod_name || own_event(p, e) || e->ev.kind != RUNTIME_EXEC ||
 	    !p->prof->runtime.executables.set)
 		return 0;
 	for (size_t i = 0; i < p->nown; i++)
