@@ -314,7 +314,7 @@ static int on_audit(void *ud, const struct telemetry_event *e)
 	struct smap_node *n;
 	char key[600];
 
-	if (e->ev.kind != RT_API || e->code >= 400 || e->code == 0 || !str_has_prefix(e->ev.username, SA_USER_PREFIX))
+	if (e->ev.kind != RUNTIME_API || e->code >= 400 || e->code == 0 || !str_has_prefix(e->ev.username, SA_USER_PREFIX))
 		return 0;
 	rest = e->ev.username + strlen(SA_USER_PREFIX);
 	if (!(colon = strchr(rest, ':')) || !colon[1] || strlen(rest) >= sizeof(key))
@@ -481,31 +481,31 @@ int cmd_identities(int argc, char **argv)
 		"audit events (a file the audit backend wrote), the day it last made a successful call.\n"
 		"Exit 0: pass; 1: an identity at or above --fail-on; 2: bad input.\n"
 		"The output is described in docs/identities.md.";
-	struct common_opts common = { 0 };
+	struct cmd_common_opts common = { 0 };
 	struct strlist files = { 0 };
 	const char *output = "text", *namespace = NULL, *fail_on = NULL;
 	const struct flag flags[] = {
 		{ "filename", 'f', FLAG_STRINGS, &files, "PATH", "manifests or audit events: file, directory or -" },
-		OUTPUT_FLAG(&output, "text|json", "output format (default text)"),
+		CMD_OUTPUT_FLAG(&output, "text|json", "output format (default text)"),
 		{ "namespace", 'n', FLAG_STRING, &namespace, "NS", "namespace of manifests that name none, as kubectl apply -n (default: default)" },
 		{ "fail-on", 0, FLAG_ENUM, &fail_on, "Low|Medium|High|Critical", "exit 1 when an identity's risk is at or above this level" },
-		LOG_FLAGS(&common),
+		CMD_LOG_FLAGS(&common),
 		{ 0 },
 	};
 	struct inv v = { 0 };
 	struct out out = { 0 };
 	struct identity_index *x = NULL;
-	int optind_, r, rc = EXIT_PASS;
+	int optind_, r, rc = CMD_EXIT_PASS;
 
 	r = flags_parse(flags, argc, argv, "identities", synopsis, &optind_);
 	if (r != 0)
-		return r > 0 ? EXIT_PASS : EXIT_BAD_INPUT;
+		return r > 0 ? CMD_EXIT_PASS : CMD_EXIT_BAD_INPUT;
 	if (optind_ < argc) {
 		fprintf(stderr, "profileguard identities: unexpected argument \"%s\" (inputs go after -f)\n",
 			argv[optind_]);
 		goto usage;
 	}
-	if (common_setup("identities", &common) < 0)
+	if (cmd_common_setup("identities", &common) < 0)
 		goto usage;
 	if (strcmp(output, "text") && strcmp(output, "json")) {
 		fprintf(stderr, "profileguard identities: -o must be text or json\n");
@@ -592,9 +592,9 @@ int cmd_identities(int argc, char **argv)
 	if (v.errs.dropped)
 		fprintf(stderr, "profileguard identities: %zu more errors not listed\n", v.errs.dropped);
 	if (v.errs.n || v.errs.dropped)
-		rc = EXIT_BAD_INPUT;
+		rc = CMD_EXIT_BAD_INPUT;
 	else if (out.failing)
-		rc = EXIT_VIOLATIONS;
+		rc = CMD_EXIT_VIOLATIONS;
 	identity_index_free(x);
 	inv_free(&v);
 	strlist_free(&files);
@@ -605,8 +605,8 @@ oom:
 	identity_index_free(x);
 	inv_free(&v);
 	strlist_free(&files);
-	return EXIT_BAD_INPUT;
+	return CMD_EXIT_BAD_INPUT;
 usage:
 	strlist_free(&files);
-	return EXIT_BAD_INPUT;
+	return CMD_EXIT_BAD_INPUT;
 }
