@@ -376,6 +376,13 @@ static bool op_ns_exempt(void *ud, const char *ns)
 	return controller_ns_ignored(t->cfg.controller, ns);
 }
 
+static void op_account_used(void *ud, const char *ns, const char *sa, int64_t when)
+{
+	struct telemetry_ops *t = ud;
+
+	controller_identity_used(t->cfg.controller, ns, sa, when);
+}
+
 static int op_submit(void *ud, const struct drift_report *r)
 {
 	struct telemetry_ops *t = ud;
@@ -702,6 +709,7 @@ int telemetry_ops_new(const struct telemetry_ops_config *cfg, struct telemetry_o
 		struct tel_endpoint_config ec = { .metrics = cfg->metrics, .serving = serving,
 						  .pod_node = pod_node, .ud = t };
 
+		ic.ops.account_used = op_account_used;
 		r = ingest_new(&ic, &t->ingest);
 		if (r == 0)
 			r = tel_auth_new(&ac, &t->auth);

@@ -257,6 +257,29 @@ RESOURCES = [
                  subresources=("status",), has_generation=True),
     ResourceType("apps", "v1", "deployments", "deployment", "Deployment", True, ("deploy",),
                  ("all",), subresources=("status",), has_generation=True),
+    ResourceType("apps", "v1", "statefulsets", "statefulset", "StatefulSet", True, ("sts",), ("all",),
+                 subresources=("status",), has_generation=True),
+    ResourceType("apps", "v1", "daemonsets", "daemonset", "DaemonSet", True, ("ds",), ("all",),
+                 subresources=("status",), has_generation=True),
+    ResourceType("batch", "v1", "jobs", "job", "Job", True, (), ("all",), subresources=("status",),
+                 has_generation=True),
+    ResourceType("batch", "v1", "cronjobs", "cronjob", "CronJob", True, ("cj",), ("all",),
+                 subresources=("status",), has_generation=True),
+    ResourceType("", "v1", "replicationcontrollers", "replicationcontroller", "ReplicationController",
+                 True, ("rc",), ("all",), subresources=("status",), has_generation=True),
+    # RBAC is stored as written: no authorization, no escalation check, no aggregation controller
+    # (a ClusterRole with an aggregationRule keeps the rules it was given, as once filled).
+    ResourceType("rbac.authorization.k8s.io", "v1", "roles", "role", "Role", True),
+    ResourceType("rbac.authorization.k8s.io", "v1", "clusterroles", "clusterrole", "ClusterRole",
+                 False),
+    ResourceType("rbac.authorization.k8s.io", "v1", "rolebindings", "rolebinding", "RoleBinding",
+                 True),
+    ResourceType("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "clusterrolebinding",
+                 "ClusterRoleBinding", False),
+    ResourceType("profileguard.io", "v1alpha1", "identityreports", "identityreport",
+                 "IdentityReport", True, ("idr",), ("profileguard",), subresources=("status",),
+                 has_generation=True, drop_status_on_create=True, custom=True,
+                 return_deleted_object=True),
     # Services and their EndpointSlices: no IP allocation and no endpoints controller. Tests
     # write the slices (label kubernetes.io/service-name) as the EndpointSlice controller would;
     # webhook calls to a clientConfig.service go through them (see _resolve_service).
