@@ -1417,7 +1417,7 @@ int controller_new(const struct controller_config *cfg, struct controller **ret)
 				 kube_decode_meta, kube_free_meta, &nss);
 	if (r == 0)
 		r = add_informer(c, INF_SECRETS, &kube_res_secrets, true, TOKEN_SECRET_SELECTOR,
-				 kube_decode_meta, kube_free_meta, &secrets);
+				 identities_decode_token, identities_free_token, &secrets);
 	if (r == 0)
 		r = add_identity_informers(c);
 	if (r < 0)

@@ -392,6 +392,49 @@ void identities_free_sa(void *ud, void *data)
 	pg_free(s);
 }
 
+static int64_t time_of(const char *s)
+{
+	int64_t t;
+	long ns;
+
+	return s && rfc3339_parse(s, &t, &ns) == 0 ? t : -1;
+}
+
+/* The label is a day (YYYY-MM-DD): its midnight, UTC. */
+static int64_t day_of(const char *s)
+{
+	char text[32];
+
+	if (!s || strlen(s) != 10)
+		return -1;
+	snprintf(text, sizeof(text), "%sT00:00:00Z", s);
+	return time_of(text);
+}
+
+int identities_decode_token(void *ud, const struct jval *obj, void **ret)
+{
+	const struct jval *meta = jval_get(obj, "metadata");
+	const char *sa = jval_str(jval_get(jval_get(meta, "annotations"), SA_NAME_ANNOTATION));
+	struct identities_token *t;
+	size_t n;
+
+	if (!sa || strlen(sa) > NAME_MAX_LEN)
+		sa = "";
+	n = strlen(sa);
+	t = pg_malloc(sizeof(*t) + n + 1);
+	if (!t)
+		return -ENOMEM;
+	memcpy(t->account, sa, n + 1);
+	t->last_used = day_of(jval_str(jval_get(jval_get(meta, "labels"), LEGACY_USED_LABEL)));
+	*ret = t;
+	return 0;
+}
+
+void identities_free_token(void *ud, void *data)
+{
+	pg_free(data);
+}
+
 static uint64_t status_hash(json_t *status)
 {
 	char *text = json_dumps(status, JSON_COMPACT | JSON_SORT_KEYS);
@@ -402,14 +445,6 @@ static uint64_t status_hash(json_t *status)
 	h = hash_fnv1a64_str(HASH_FNV64_BASIS, text);
 	free(text);
 	return h ? h : 1;
-}
-
-static int64_t time_of(const char *s)
-{
-	int64_t t;
-	long ns;
-
-	return s && rfc3339_parse(s, &t, &ns) == 0 ? t : -1;
 }
 
 int identities_decode_report(void *ud, const struct jval *obj, void **ret)
@@ -622,43 +657,29 @@ void identities_pod_changed(struct identities *id, const struct pod *old, const 
 	pthread_mutex_unlock(&id->mu);
 }
 
-/* The label's day (YYYY-MM-DD) at noon UTC is no better than its day:
- * midnight, as the report writes days. */
-static int64_t legacy_used(const struct kube_meta *m)
+static void secret_apply(struct identities *id, const char *ns, const struct identities_token *t, int sign)
 {
-	const char *s = m ? labels_get(&m->labels, LEGACY_USED_LABEL) : NULL;
-	char text[32];
-
-	if (!s || strlen(s) != 10)
-		return -1;
-	snprintf(text, sizeof(text), "%sT00:00:00Z", s);
-	return time_of(text);
-}
-
-static void secret_apply(struct identities *id, const char *ns, const struct kube_meta *m, int sign)
-{
-	const char *sa = m ? labels_get(&m->annotations, SA_NAME_ANNOTATION) : NULL;
 	struct account *a;
-	int64_t used;
 
-	if (!sa || !*sa)
+	if (!t || !*t->account)
 		return;
-	a = sign > 0 ? account_get(id, ns, sa) : account_find(id, ns, sa);
+	a = sign > 0 ? account_get(id, ns, t->account) : account_find(id, ns, t->account);
 	if (!a)
 		return;
 	a->legacy += (uint32_t)sign;
-	used = legacy_used(m);
 	/* A last use stays a last use when its Secret goes. */
-	if (used > a->legacy_used)
-		a->legacy_used = used;
+	if (t->last_used > a->legacy_used)
+		a->legacy_used = t->last_used;
 	mark(id, a, ticker_now_ms());
 	if (sign < 0)
 		maybe_drop(id, a);
 }
 
-void identities_secret_changed(struct identities *id, const char *ns, const struct kube_meta *old,
-			       const struct kube_meta *cur)
+void identities_secret_changed(struct identities *id, const char *ns, const struct identities_token *old,
+			       const struct identities_token *cur)
 {
+	if (old && cur && old->last_used == cur->last_used && strcmp(old->account, cur->account) == 0)
+		return;
 	pthread_mutex_lock(&id->mu);
 	if (old)
 		secret_apply(id, ns, old, -1);

@@ -95,6 +95,17 @@ struct identities_sa {
 int identities_decode_sa(void *ud, const struct jval *obj, void **ret);
 void identities_free_sa(void *ud, void *data);
 
+/* A service-account-token Secret (metadata only): the account it is for
+ * (annotation kubernetes.io/service-account.name) and the day of label
+ * kubernetes.io/legacy-token-last-used, nothing else, so no annotation
+ * that copies the object (kubectl's last-applied-configuration) is kept. */
+struct identities_token {
+	int64_t last_used;              /* epoch seconds of the day; -1 */
+	char account[];                 /* "" when not annotated */
+};
+int identities_decode_token(void *ud, const struct jval *obj, void **ret);
+void identities_free_token(void *ud, void *data);
+
 /* A stored IdentityReport: what the controller compares against. */
 struct identities_stored {
 	uint64_t hash;                  /* of its status; 0: none */
@@ -113,11 +124,8 @@ void identities_sa_changed(struct identities *id, const char *ns, const char *na
 void identities_workload_changed(struct identities *id, enum identities_wl k, const char *ns,
 				 const char *name, const char *old_sa, const char *cur_sa);
 void identities_pod_changed(struct identities *id, const struct pod *old, const struct pod *cur);
-/* A service-account-token Secret's metadata (annotation
- * kubernetes.io/service-account.name, label
- * kubernetes.io/legacy-token-last-used). */
-void identities_secret_changed(struct identities *id, const char *ns, const struct kube_meta *old,
-			       const struct kube_meta *cur);
+void identities_secret_changed(struct identities *id, const char *ns, const struct identities_token *old,
+			       const struct identities_token *cur);
 void identities_report_changed(struct identities *id, const char *ns, const char *name,
 			       const struct identities_stored *cur);
 /* A successful API call by the account at @when (epoch seconds). */

@@ -297,7 +297,7 @@ START_TEST(counts_from_pods_workloads_and_secrets)
 		"{\"kind\":\"CronJob\",\"metadata\":{\"name\":\"nightly\"},\"spec\":{\"jobTemplate\":{\"spec\":"
 		"{\"template\":{\"spec\":{\"serviceAccountName\":\"api\"}}}}}}"), &w2), 0);
 	identities_workload_changed(id, IDWL_CRONJOBS, "pay", "nightly", NULL, w2);
-	ck_assert_int_eq(kube_decode_meta(NULL, obj(
+	ck_assert_int_eq(identities_decode_token(NULL, obj(
 		"{\"metadata\":{\"name\":\"api-token\",\"namespace\":\"pay\",\"annotations\":"
 		"{\"kubernetes.io/service-account.name\":\"api\"},\"labels\":"
 		"{\"kubernetes.io/legacy-token-last-used\":\"2026-11-02\"}}}"), &sec), 0);
@@ -340,7 +340,7 @@ START_TEST(counts_from_pods_workloads_and_secrets)
 	ck_assert_str_eq(json_string_value(json_object_get(ws.last, "state")), "Active");
 	identities_free_string(NULL, w1);
 	identities_free_string(NULL, w2);
-	kube_free_meta(NULL, sec);
+	identities_free_token(NULL, sec);
 	json_decref(ws.last);
 	identities_free(id);
 }
