@@ -699,7 +699,8 @@ int telemetry_ops_new(const struct telemetry_ops_config *cfg, struct telemetry_o
 	{
 		struct ingest_config ic = {
 			.ops = { op_by_name, op_by_uid, op_by_container, op_of_sa, op_release,
-				 op_profiles_acquire, op_profiles_release, op_ns_exempt, op_submit, t },
+				 op_profiles_acquire, op_profiles_release, op_ns_exempt, op_submit, t,
+				 op_account_used },
 			.metrics = cfg->metrics,
 		};
 		struct tel_auth_config ac = {
@@ -709,7 +710,6 @@ int telemetry_ops_new(const struct telemetry_ops_config *cfg, struct telemetry_o
 		struct tel_endpoint_config ec = { .metrics = cfg->metrics, .serving = serving,
 						  .pod_node = pod_node, .ud = t };
 
-		ic.ops.account_used = op_account_used;
 		r = ingest_new(&ic, &t->ingest);
 		if (r == 0)
 			r = tel_auth_new(&ac, &t->auth);
