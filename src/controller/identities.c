@@ -697,6 +697,10 @@ void identities_report_changed(struct identities *id, const char *ns, const char
 	a = cur ? account_get(id, ns, name) : account_find(id, ns, name);
 	if (a) {
 		if (cur) {
+			/* Our own writes come back with the hash written; a
+			 * status someone else wrote is made right again. */
+			if (!a->stored || a->st.hash != cur->hash)
+				mark(id, a, ticker_now_ms());
 			a->stored = true;
 			a->st = *cur;
 		} else {

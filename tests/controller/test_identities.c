@@ -258,6 +258,19 @@ START_TEST(restart_with_stored_hash)
 	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(
 		json_object_get(ws2.last, "conditions"), 0), "lastTransitionTime")), "2026-11-18T11:06:40Z");
 	pg_free(st);
+	/* Our write comes back from the informer: nothing to do.  A status
+	 * someone else wrote is written over, once its minute has passed. */
+	st = stored_of(ws2.last);
+	identities_report_changed(id2, "pay", "api", st);
+	ck_assert_uint_eq(identities_flush(id2, now0 + 3700000, WALL + 3700), 0);
+	pg_free(st);
+	json_object_set_new(ws2.last, "pods", json_integer(7));
+	st = stored_of(ws2.last);
+	identities_report_changed(id2, "pay", "api", st);
+	ck_assert_uint_eq(identities_flush(id2, now0 + 3701000, WALL + 3701), 1);
+	ck_assert_int_eq(json_integer_value(json_object_get(ws2.last, "pods")), 1);
+	ck_assert_int_eq(ws2.n, 2);
+	pg_free(st);
 	json_decref(ws.last);
 	json_decref(ws2.last);
 	identities_free(id2);
