@@ -12,7 +12,8 @@
  * term starts from the cluster's state.  matchedPods is counted afresh by
  * a scan of the cache when pods or profiles changed, at most once per
  * status interval.  The profile cache is profcache.c's, the status writes
- * status_ops.c's. */
+ * status_ops.c's, the identity inventory and its reports identities.c's
+ * (its informers are wired here; the loop flushes its reports). */
 #include "controller.h"
 
 #include <errno.h>

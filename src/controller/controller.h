@@ -1,8 +1,10 @@
 /* controller.h - the drift controller of SPEC §4: informers over Pods,
  * WorkloadProfiles, ServiceAccounts, Namespaces and service-account-token
- * Secrets (metadata only); leader election; event-driven judging of
- * running pods with a slow periodic resync; findings handed to the
- * actions (actions.h); profile status; metrics and health.
+ * Secrets (metadata only), and for the identity inventory (identities.h)
+ * over RBAC, the workload kinds and IdentityReports; leader election;
+ * event-driven judging of running pods with a slow periodic resync;
+ * findings handed to the actions (actions.h); profile and identity
+ * reports; metrics and health.
  *
  * Threads: one per informer, the election, one judge, the actions worker
  * and a housekeeping loop (status flushes, resync, metrics). */

@@ -876,11 +876,14 @@ size_t identities_flush(struct identities *id, int64_t now_ms, int64_t wall)
 			}
 			evaluated = true;
 			if (moved) {
-				struct moved *v = nm < capm ? mv : pg_realloc(mv, (capm = capm ? capm * 2 : 8) * sizeof(*mv));
+				size_t cap = nm < capm ? capm : (capm ? capm * 2 : 8);
+				struct moved *v = cap == capm ? mv : pg_realloc(mv, cap * sizeof(*mv));
 				char nsb[64];
 
+				/* Out of memory, its pods wait for the resync. */
 				if (v) {
 					mv = v;
+					capm = cap;
 					mv[nm].ns = pg_strdup(account_ns(a, nsb));
 					mv[nm].name = pg_strdup(account_name(a));
 					nm++;
