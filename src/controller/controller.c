@@ -12,7 +12,8 @@
  * term starts from the cluster's state.  matchedPods is counted afresh by
  * a scan of the cache when pods or profiles changed, at most once per
  * status interval.  The profile cache is profcache.c's, the status writes
- * status_ops.c's. */
+ * status_ops.c's, the identity inventory and its reports identities.c's
+ * (its informers are wired here; the loop flushes its reports). */
 #include "controller.h"
 
 #include <errno.h>
@@ -30,6 +31,7 @@
 #include "buf.h"
 #include "engine.h"
 #include "hash.h"
+#include "identities.h"
 #include "kube_api.h"
 #include "kube_client.h"
 #include "kube_decode.h"
@@ -64,7 +66,13 @@
 #define SHUTDOWN_RESERVE_MS 3000
 #define KEY_MAX 600
 
-enum { INF_PODS, INF_PROFILES, INF_SAS, INF_NAMESPACES, INF_SECRETS, INF__COUNT };
+/* The identity inventory's informers follow the judge's (identities.c):
+ * RBAC whole, the workloads' template accounts, the stored reports. */
+enum {
+	INF_PODS, INF_PROFILES, INF_SAS, INF_NAMESPACES, INF_SECRETS,
+	INF_ROLES, INF_CLUSTERROLES, INF_ROLEBINDINGS, INF_CLUSTERROLEBINDINGS, INF_REPORTS,
+	INF_WORKLOADS, INF__COUNT = INF_WORKLOADS + IDWL__COUNT
+};
 
 struct controller;
 
@@ -117,6 +125,11 @@ struct controller {
 	/* The telemetry ingest's indexes follow the pods (telemetry_ops.c). */
 	controller_pod_hook_fn pod_hook;
 	void *pod_hook_ud;
+	/* The identity inventory (its own lock, taken after mu) and the
+	 * judge's scratch for an account's risk (under mu). */
+	struct identities *ids;
+	struct identities_kube idk;
+	struct risk_result *risk_scratch;
 
 	struct metric *m_leader, *m_profiles, *m_judged, *m_judge_all;
 };
@@ -124,12 +137,6 @@ struct controller {
 static void request_ns(struct controller *c, const char *ns);
 static void maybe_activate(struct controller *c);
 
-/* Token Secrets: that the name exists is all the judge asks. */
-static int decode_exists(void *ud, const struct jval *obj, void **ret)
-{
-	*ret = NULL;
-	return 0;
-}
 
 /* ---- the judge ------------------------------------------------------------------------ */
 
@@ -166,11 +173,23 @@ static bool env_ns_ignored(void *ud, const char *ns)
 	return ns_ignored(ud, ns);
 }
 
+/* identity.maxRisk: the account's risk from the RBAC index now (the
+ * judge runs under mu, so one scratch result serves). */
+static int env_identity_risk(void *ud, const char *ns, const char *name, const struct risk_result **ret)
+{
+	struct controller *c = ud;
+	int r = identities_risk(c->ids, ns, name, c->risk_scratch);
+
+	*ret = r == 0 ? c->risk_scratch : NULL;
+	return r;
+}
+
 static void judge_key(struct controller *c, const char *key)
 {
 	const struct podjudge_env env = {
 		.profs = &c->profs, .actions = c->actions, .sas = c->slot[INF_SAS].inf,
-		.ns_ignored = env_ns_ignored, .is_token_secret = is_token_secret, .ud = c,
+		.ns_ignored = env_ns_ignored, .is_token_secret = is_token_secret,
+		.identity_risk = env_identity_risk, .ud = c,
 	};
 	char ns[256];
 	const char *slash = strchr(key, '/');
@@ -325,6 +344,8 @@ static void maybe_activate(struct controller *c)
 		go = true;
 	}
 	pthread_mutex_unlock(&c->mu);
+	if (go)
+		identities_new_term(c->ids);
 	if (go) {
 		pglog(PGLOG_INFO, "judging: caches synced and leading", "identity", c->identity, NULL);
 		queue_add(c->queue, "*all");
@@ -465,6 +486,7 @@ static void pod_add(void *ud, struct kube_object *cur)
 
 	slot_ok(s);
 	atomic_store(&s->c->recount, true);
+	identities_pod_changed(s->c->ids, NULL, kube_object_data(cur));
 	if (s->c->pod_hook)
 		s->c->pod_hook(s->c->pod_hook_ud, NULL, cur);
 	queue_pod(s->c, cur);
@@ -479,6 +501,7 @@ static void pod_update(void *ud, struct kube_object *old, struct kube_object *cu
 	/* Most updates are status: only labels and deletion move counts. */
 	if (a->terminating != b->terminating || labels_differ(&a->labels, &b->labels))
 		atomic_store(&s->c->recount, true);
+	identities_pod_changed(s->c->ids, a, b);
 	if (s->c->pod_hook)
 		s->c->pod_hook(s->c->pod_hook_ud, old, cur);
 	queue_pod(s->c, cur);
@@ -491,6 +514,7 @@ static void pod_delete(void *ud, struct kube_object *old)
 	slot_ok(s);
 	atomic_store(&s->c->recount, true);
 	actions_forget_pod(s->c->actions, kube_object_uid(old));
+	identities_pod_changed(s->c->ids, kube_object_data(old), NULL);
 	if (s->c->pod_hook)
 		s->c->pod_hook(s->c->pod_hook_ud, old, NULL);
 	queue_pod(s->c, old);
@@ -605,6 +629,133 @@ static void meta_delete(void *ud, struct kube_object *old)
 	request_ns(s->c, kube_object_namespace(old));
 }
 
+/* ServiceAccounts and token Secrets also move the identity inventory. */
+static void sa_add(void *ud, struct kube_object *cur)
+{
+	struct infslot *s = ud;
+
+	identities_sa_changed(s->c->ids, kube_object_namespace(cur), kube_object_name(cur),
+			      kube_object_uid(cur), kube_object_data(cur));
+	meta_add(ud, cur);
+}
+
+static void sa_update(void *ud, struct kube_object *old, struct kube_object *cur)
+{
+	struct infslot *s = ud;
+
+	identities_sa_changed(s->c->ids, kube_object_namespace(cur), kube_object_name(cur),
+			      kube_object_uid(cur), kube_object_data(cur));
+	meta_update(ud, old, cur);
+}
+
+static void sa_delete(void *ud, struct kube_object *old)
+{
+	struct infslot *s = ud;
+
+	identities_sa_changed(s->c->ids, kube_object_namespace(old), kube_object_name(old),
+			      kube_object_uid(old), NULL);
+	meta_delete(ud, old);
+}
+
+static void secret_add(void *ud, struct kube_object *cur)
+{
+	struct infslot *s = ud;
+
+	identities_secret_changed(s->c->ids, kube_object_namespace(cur), NULL, kube_object_data(cur));
+	meta_add(ud, cur);
+}
+
+static void secret_update(void *ud, struct kube_object *old, struct kube_object *cur)
+{
+	struct infslot *s = ud;
+
+	identities_secret_changed(s->c->ids, kube_object_namespace(cur), kube_object_data(old),
+				  kube_object_data(cur));
+	meta_update(ud, old, cur);
+}
+
+static void secret_delete(void *ud, struct kube_object *old)
+{
+	struct infslot *s = ud;
+
+	identities_secret_changed(s->c->ids, kube_object_namespace(old), kube_object_data(old), NULL);
+	meta_delete(ud, old);
+}
+
+/* Roles and bindings went into the index as they were decoded. */
+static void rbac_upsert(void *ud, struct kube_object *cur)
+{
+	slot_ok(ud);
+}
+
+static void rbac_update(void *ud, struct kube_object *old, struct kube_object *cur)
+{
+	slot_ok(ud);
+}
+
+static void rbac_delete(void *ud, struct kube_object *old)
+{
+	struct infslot *s = ud;
+
+	slot_ok(s);
+	if (s->idx == INF_ROLES || s->idx == INF_CLUSTERROLES)
+		identities_del_role(s->c->ids, kube_object_namespace(old), kube_object_name(old));
+	else
+		identities_del_binding(s->c->ids, kube_object_namespace(old), kube_object_name(old));
+}
+
+static void workload_add(void *ud, struct kube_object *cur)
+{
+	struct infslot *s = ud;
+
+	slot_ok(s);
+	identities_workload_changed(s->c->ids, (enum identities_wl)(s->idx - INF_WORKLOADS),
+				    kube_object_namespace(cur), kube_object_name(cur), NULL,
+				    kube_object_data(cur));
+}
+
+static void workload_update(void *ud, struct kube_object *old, struct kube_object *cur)
+{
+	struct infslot *s = ud;
+
+	slot_ok(s);
+	identities_workload_changed(s->c->ids, (enum identities_wl)(s->idx - INF_WORKLOADS),
+				    kube_object_namespace(cur), kube_object_name(cur),
+				    kube_object_data(old), kube_object_data(cur));
+}
+
+static void workload_delete(void *ud, struct kube_object *old)
+{
+	struct infslot *s = ud;
+
+	slot_ok(s);
+	identities_workload_changed(s->c->ids, (enum identities_wl)(s->idx - INF_WORKLOADS),
+				    kube_object_namespace(old), kube_object_name(old),
+				    kube_object_data(old), NULL);
+}
+
+static void report_add(void *ud, struct kube_object *cur)
+{
+	struct infslot *s = ud;
+
+	slot_ok(s);
+	identities_report_changed(s->c->ids, kube_object_namespace(cur), kube_object_name(cur),
+				  kube_object_data(cur));
+}
+
+static void report_update(void *ud, struct kube_object *old, struct kube_object *cur)
+{
+	report_add(ud, cur);
+}
+
+static void report_delete(void *ud, struct kube_object *old)
+{
+	struct infslot *s = ud;
+
+	slot_ok(s);
+	identities_report_changed(s->c->ids, kube_object_namespace(old), kube_object_name(old), NULL);
+}
+
 static void ns_update(void *ud, struct kube_object *old, struct kube_object *cur)
 {
 	struct infslot *s = ud;
@@ -626,6 +777,8 @@ static void on_synced(void *ud)
 
 	slot_ok(s);
 	atomic_store(&s->synced, true);
+	if (all_synced(s->c))
+		identities_set_synced(s->c->ids, true);
 	maybe_activate(s->c);
 }
 
@@ -928,6 +1081,12 @@ static void *loop_main(void *arg)
 				recount_matched(c, now);
 			flush_status(c, false, 2, 0);
 			report_invalid(c);
+			{
+				struct timespec wall;
+
+				ticker_wall(&wall);
+				identities_flush(c->ids, now, wall.tv_sec);
+			}
 		}
 		pthread_mutex_lock(&c->mu);
 		ticker_deadline(TICK_MS, &ts);
@@ -1051,15 +1210,26 @@ static void pod_refused(void *ud, const char *ns, const char *name, const char *
 
 static struct kube_pod_refused pod_refused_log = { pod_refused, NULL };
 
+static int add_informer_ud(struct controller *c, int idx, const struct kube_resource *res,
+			   bool meta_only, const char *field_selector, kube_decode_fn decode,
+			   kube_free_fn free_fn, void *decode_ud, const struct kube_informer_handlers *h);
+
 static int add_informer(struct controller *c, int idx, const struct kube_resource *res,
 			bool meta_only, const char *field_selector, kube_decode_fn decode,
 			kube_free_fn free_fn, const struct kube_informer_handlers *h)
+{
+	return add_informer_ud(c, idx, res, meta_only, field_selector, decode, free_fn, NULL, h);
+}
+
+static int add_informer_ud(struct controller *c, int idx, const struct kube_resource *res,
+			   bool meta_only, const char *field_selector, kube_decode_fn decode,
+			   kube_free_fn free_fn, void *decode_ud, const struct kube_informer_handlers *h)
 {
 	struct infslot *s = &c->slot[idx];
 	struct kube_informer_opts o = {
 		.resource = res, .metadata_only = meta_only, .field_selector = field_selector,
 		.page_size = c->cfg.page_size, .decode = decode, .free_data = free_fn,
-		.handlers = *h,
+		.decode_ud = decode_ud, .handlers = *h,
 	};
 
 	s->c = c;
@@ -1072,13 +1242,65 @@ static int add_informer(struct controller *c, int idx, const struct kube_resourc
 	return kube_informer_new(c->cfg.client, &o, &s->inf);
 }
 
+/* An account's risk moved: its pods are judged again (those of its
+ * namespace: the judge's memory makes the others cost a lookup). */
+static void identity_risk_changed(void *ud, const char *ns, const char *name)
+{
+	request_ns(ud, ns);
+}
+
+/* Only the leader, on a lease it holds, writes reports. */
+static int identity_write(void *ud, const struct identities_write *w)
+{
+	struct controller *c = ud;
+
+	return may_act(c) ? identities_kube_write(&c->idk, w) : -EPERM;
+}
+
+void controller_identity_used(struct controller *c, const char *ns, const char *name, int64_t when)
+{
+	identities_used(c->ids, ns, name, when);
+}
+
+/* The identity inventory's informers: RBAC whole (it holds no secrets),
+ * the workloads' template accounts, the stored reports. */
+static int add_identity_informers(struct controller *c)
+{
+	const struct kube_informer_handlers rbac = { rbac_upsert, rbac_update, rbac_delete, NULL, NULL, NULL };
+	const struct kube_informer_handlers wl = { workload_add, workload_update, workload_delete,
+						   NULL, NULL, NULL };
+	const struct kube_informer_handlers rep = { report_add, report_update, report_delete, NULL, NULL, NULL };
+	int r;
+
+	r = add_informer_ud(c, INF_ROLES, &kube_res_roles, false, NULL, identities_decode_role, NULL,
+			    c->ids, &rbac);
+	if (r == 0)
+		r = add_informer_ud(c, INF_CLUSTERROLES, &kube_res_clusterroles, false, NULL,
+				    identities_decode_role, NULL, c->ids, &rbac);
+	if (r == 0)
+		r = add_informer_ud(c, INF_ROLEBINDINGS, &kube_res_rolebindings, false, NULL,
+				    identities_decode_binding, NULL, c->ids, &rbac);
+	if (r == 0)
+		r = add_informer_ud(c, INF_CLUSTERROLEBINDINGS, &kube_res_clusterrolebindings, false,
+				    NULL, identities_decode_binding, NULL, c->ids, &rbac);
+	if (r == 0)
+		r = add_informer_ud(c, INF_REPORTS, &kube_res_identityreports, false, NULL,
+				    identities_decode_report, identities_free_report, c->ids, &rep);
+	for (int k = 0; r == 0 && k < IDWL__COUNT; k++)
+		r = add_informer_ud(c, INF_WORKLOADS + k, &identities_res_workloads[k], false, NULL,
+				    identities_decode_workload, identities_free_string, c->ids, &wl);
+	return r;
+}
+
 int controller_new(const struct controller_config *cfg, struct controller **ret)
 {
 	static const char *const resource[] = { "resource", NULL };
 	const struct kube_informer_handlers pods = { pod_add, pod_update, pod_delete, NULL, NULL, NULL };
 	const struct kube_informer_handlers profiles = { profile_add, profile_update, profile_delete,
 							 NULL, NULL, NULL };
-	const struct kube_informer_handlers meta = { meta_add, meta_update, meta_delete, NULL, NULL, NULL };
+	const struct kube_informer_handlers sas = { sa_add, sa_update, sa_delete, NULL, NULL, NULL };
+	const struct kube_informer_handlers secrets = { secret_add, secret_update, secret_delete,
+							NULL, NULL, NULL };
 	const struct kube_informer_handlers nss = { ns_other, ns_update, ns_other, NULL, NULL, NULL };
 	struct controller *c;
 	struct metric_vec *restarts = NULL;
@@ -1156,6 +1378,19 @@ int controller_new(const struct controller_config *cfg, struct controller **ret)
 		if (r < 0)
 			goto fail;
 	}
+	{
+		struct identities_config ic = {
+			.metrics = cfg->metrics, .write = identity_write,
+			.risk_changed = identity_risk_changed, .ud = c,
+		};
+
+		c->idk.client = cfg->client;
+		c->idk.cancel = &c->flush_cancel;
+		c->risk_scratch = pg_calloc(1, sizeof(*c->risk_scratch));
+		r = c->risk_scratch ? identities_new(&ic, &c->ids) : -ENOMEM;
+		if (r < 0)
+			goto fail;
+	}
 	if (cfg->leader_elect) {
 		struct leader_config lc = {
 			.client = cfg->client, .namespace = c->ns, .name = c->lease_name,
@@ -1176,14 +1411,16 @@ int controller_new(const struct controller_config *cfg, struct controller **ret)
 		r = add_informer(c, INF_PROFILES, &kube_res_workloadprofiles, false, NULL, profcache_wp_decode,
 				 profcache_wp_free, &profiles);
 	if (r == 0)
-		r = add_informer(c, INF_SAS, &kube_res_serviceaccounts, true, NULL, kube_decode_meta,
-				 kube_free_meta, &meta);
+		r = add_informer(c, INF_SAS, &kube_res_serviceaccounts, false, NULL, identities_decode_sa,
+				 identities_free_sa, &sas);
 	if (r == 0)
 		r = add_informer(c, INF_NAMESPACES, &kube_res_namespaces, true, NULL,
 				 kube_decode_meta, kube_free_meta, &nss);
 	if (r == 0)
 		r = add_informer(c, INF_SECRETS, &kube_res_secrets, true, TOKEN_SECRET_SELECTOR,
-				 decode_exists, NULL, &meta);
+				 identities_decode_token, identities_free_token, &secrets);
+	if (r == 0)
+		r = add_identity_informers(c);
 	if (r < 0)
 		goto fail;
 	for (int i = 0; i < INF__COUNT; i++)
@@ -1393,6 +1630,8 @@ struct controller *controller_free(struct controller *c)
 	pg_free(c->profs.v);
 	for (int i = 0; i < INF__COUNT; i++)
 		c->slot[i].inf = kube_informer_free(c->slot[i].inf);
+	c->ids = identities_free(c->ids);
+	pg_free(c->risk_scratch);
 	c->queue = queue_free(c->queue);
 	pthread_mutex_destroy(&c->mu);
 	pthread_cond_destroy(&c->loop_cond);

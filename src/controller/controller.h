@@ -1,8 +1,10 @@
 /* controller.h - the drift controller of SPEC §4: informers over Pods,
  * WorkloadProfiles, ServiceAccounts, Namespaces and service-account-token
- * Secrets (metadata only); leader election; event-driven judging of
- * running pods with a slow periodic resync; findings handed to the
- * actions (actions.h); profile status; metrics and health.
+ * Secrets (metadata only), and for the identity inventory (identities.h)
+ * over RBAC, the workload kinds and IdentityReports; leader election;
+ * event-driven judging of running pods with a slow periodic resync;
+ * findings handed to the actions (actions.h); profile and identity
+ * reports; metrics and health.
  *
  * Threads: one per informer, the election, one judge, the actions worker
  * and a housekeeping loop (status flushes, resync, metrics). */
@@ -86,6 +88,9 @@ typedef void (*controller_pod_hook_fn)(void *ud, struct kube_object *old, struct
 void controller_set_pod_hook(struct controller *c, controller_pod_hook_fn fn, void *ud);
 /* The pod cache (borrowed). */
 struct kube_informer *controller_pod_informer(struct controller *c);
+/* A successful API call by ServiceAccount @ns/@name at @when (epoch
+ * seconds), from the audit source: the identity inventory's lastUsed. */
+void controller_identity_used(struct controller *c, const char *ns, const char *name, int64_t when);
 /* The controller's own namespace, a --ignore-namespaces one, or one
  * labelled profileguard.io/ignore=true. */
 bool controller_ns_ignored(struct controller *c, const char *ns);

@@ -13,6 +13,7 @@
 #include "drift.h"
 #include "engine.h"
 #include "hash.h"
+#include "identities.h"
 #include "kube_decode.h"
 #include "kube_informer.h"
 #include "pglog.h"
@@ -206,10 +207,12 @@ void podjudge_pod(struct podjudge *j, const struct podjudge_env *env, const char
 	findings_init(&f, 0);
 	if (nview) {
 		struct profile_set set = { pview, nview, nview };
-		struct engine_ctx ctx = { .is_token_secret = env->is_token_secret, .ud = env->ud };
+		struct engine_ctx ctx = { .is_token_secret = env->is_token_secret,
+					  .identity_risk = env->identity_risk, .ud = env->ud };
 		struct kube_object *sa = kube_informer_get(env->sas, pod->namespace,
 							   pod_service_account(pod));
-		const struct kube_meta *m = sa ? kube_object_data(sa) : NULL;
+		const struct identities_sa *isa = sa ? kube_object_data(sa) : NULL;
+		const struct kube_meta *m = isa ? isa->meta : NULL;
 		struct sa_facts facts = { sa != NULL, m ? m->created : -1 };
 
 		if (engine_eval_running(&set, pod, &ctx, &facts, &f) < 0)

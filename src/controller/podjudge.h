@@ -13,16 +13,19 @@ struct actions;
 struct kube_informer;
 struct kube_object;
 struct profcache;
+struct risk_result;
 
 /* What a judgement reads and where it reports, all borrowed. */
 struct podjudge_env {
 	struct profcache *profs;
 	struct actions *actions;
-	struct kube_informer *sas;      /* ServiceAccounts (metadata only) */
+	struct kube_informer *sas;      /* ServiceAccounts (struct identities_sa) */
 	/* The namespace is never judged (the controller's own, an ignored one). */
 	bool (*ns_ignored)(void *ud, const char *ns);
 	/* A service-account-token Secret of that name exists (engine_ctx). */
 	bool (*is_token_secret)(void *ud, const char *ns, const char *name);
+	/* The account's RBAC risk now (engine_ctx.identity_risk). */
+	int (*identity_risk)(void *ud, const char *ns, const char *name, const struct risk_result **ret);
 	void *ud;
 };
 

@@ -60,6 +60,13 @@ const struct kube_resource kube_res_workloadprofiles =
 	{ "profileguard.io", "v1alpha1", "workloadprofiles", "WorkloadProfile", true };
 const struct kube_resource kube_res_identityreports =
 	{ "profileguard.io", "v1alpha1", "identityreports", "IdentityReport", true };
+const struct kube_resource kube_res_roles = { "rbac.authorization.k8s.io", "v1", "roles", "Role", true };
+const struct kube_resource kube_res_clusterroles =
+	{ "rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", false };
+const struct kube_resource kube_res_rolebindings =
+	{ "rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", true };
+const struct kube_resource kube_res_clusterrolebindings =
+	{ "rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", false };
 const struct kube_resource kube_res_leases =
 	{ "coordination.k8s.io", "v1", "leases", "Lease", true };
 const struct kube_resource kube_res_events = { "events.k8s.io", "v1", "events", "Event", true };

@@ -149,6 +149,10 @@ extern const struct kube_resource kube_res_secrets;
 extern const struct kube_resource kube_res_namespaces;
 extern const struct kube_resource kube_res_workloadprofiles;
 extern const struct kube_resource kube_res_identityreports;
+extern const struct kube_resource kube_res_roles;
+extern const struct kube_resource kube_res_clusterroles;
+extern const struct kube_resource kube_res_rolebindings;
+extern const struct kube_resource kube_res_clusterrolebindings;
 extern const struct kube_resource kube_res_leases;
 extern const struct kube_resource kube_res_events;          /* events.k8s.io/v1 */
 extern const struct kube_resource kube_res_tokenreviews;

@@ -775,6 +775,19 @@ static int audit_event(struct batch *b, const struct telemetry_event *e)
 	return outcome(b, any ? INGEST_ACCEPTED : INGEST_IGNORED);
 }
 
+/* A call that succeeded is a use of the identity, profiles or not. */
+static void account_used(struct batch *b, const struct telemetry_event *e)
+{
+	const struct ingest_ops *o = &b->ing->cfg.ops;
+	size_t lp = strlen(SA_PREFIX), lns = strlen(e->pod_namespace);
+	const char *rest = e->ev.username + lp;
+
+	if (!o->account_used || e->code <= 0 || e->code >= 400 || e->ev.time <= 0 ||
+	    strlen(rest) <= lns + 1 || strncmp(rest, e->pod_namespace, lns) != 0 || rest[lns] != ':')
+		return;
+	o->account_used(o->ud, e->pod_namespace, rest + lns + 1, e->ev.time);
+}
+
 static int on_event(void *ud, const struct telemetry_event *e)
 {
 	struct batch *b = ud;
@@ -783,6 +796,7 @@ static int on_event(void *ud, const struct telemetry_event *e)
 		/* The parser only delivers system:serviceaccount:NS:NAME users. */
 		if (!e->ev.username || !str_has_prefix(e->ev.username, SA_PREFIX) || !e->pod_namespace)
 			return outcome(b, INGEST_IGNORED);
+		account_used(b, e);
 		return audit_event(b, e);
 	}
 	return node_event(b, e);

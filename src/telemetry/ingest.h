@@ -59,6 +59,11 @@ struct ingest_ops {
 	 * 0 or a negative errno. */
 	int (*submit)(void *ud, const struct drift_report *r);
 	void *ud;
+	/* Told of each successful (HTTP status below 400) audited call of
+	 * ServiceAccount @ns/@sa at @when, epoch seconds: the identity
+	 * inventory's last use.  NULL: nobody asks.  Last, so the
+	 * positional initializers of the callbacks above stand. */
+	void (*account_used)(void *ud, const char *ns, const char *sa, int64_t when);
 };
 
 struct ingest_config {

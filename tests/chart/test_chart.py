@@ -207,13 +207,18 @@ class CrdCopyTest(unittest.TestCase):
     """The chart ships the CRD in its crds/ directory; it must be the repository's, byte for byte."""
 
     def test_chart_crd_equals_repository_crd(self):
-        with open(os.path.join(SOURCE_ROOT, "crds", "workloadprofile.yaml"), "rb") as f:
-            want = f.read()
-        with open(os.path.join(CHART, "crds", "workloadprofile.yaml"), "rb") as f:
-            got = f.read()
-        self.assertEqual(got, want, "charts/profileguard/crds/workloadprofile.yaml differs from "
-                         "crds/workloadprofile.yaml: copy it again (cp crds/workloadprofile.yaml "
-                         "charts/profileguard/crds/)")
+        for fn in ("workloadprofile.yaml", "identityreport.yaml"):
+            with self.subTest(crd=fn):
+                with open(os.path.join(SOURCE_ROOT, "crds", fn), "rb") as f:
+                    want = f.read()
+                with open(os.path.join(CHART, "crds", fn), "rb") as f:
+                    got = f.read()
+                self.assertEqual(got, want, f"charts/profileguard/crds/{fn} differs from "
+                                 f"crds/{fn}: copy it again (cp crds/{fn} charts/profileguard/crds/)")
+
+    def test_every_crd_is_in_the_chart(self):
+        self.assertEqual(sorted(os.listdir(os.path.join(SOURCE_ROOT, "crds"))),
+                         sorted(os.listdir(os.path.join(CHART, "crds"))))
 
     def test_crd_is_not_templated(self):
         for root, _, files in os.walk(os.path.join(CHART, "templates")):
@@ -245,7 +250,8 @@ def expected_rbac(values, namespace, fullname):
 
     c = "cluster"
     webhook = rules(c, "profileguard.io", ["workloadprofiles"], ["get", "list", "watch"]) | \
-        rules(c, "", ["namespaces"], ["get", "list", "watch"])
+        rules(c, "", ["namespaces"], ["get", "list", "watch"]) | \
+        rules(c, "profileguard.io", ["identityreports"], ["get", "list", "watch"])  # maxRisk at admission
     controller = (
         rules(c, "", ["pods"], ["get", "list", "watch", "delete"])
         | rules(c, "", ["pods/eviction"], ["create"])
@@ -254,6 +260,16 @@ def expected_rbac(values, namespace, fullname):
         | rules(c, "", ["serviceaccounts", "namespaces"], ["get", "list", "watch"])
         | rules(c, "", ["secrets"], ["list", "watch"])
         | rules(c, "events.k8s.io", ["events"], ["create", "patch"])
+        # the identity inventory: RBAC read whole (it holds no secrets) ...
+        | rules(c, "rbac.authorization.k8s.io", ["roles", "clusterroles", "rolebindings", "clusterrolebindings"],
+                ["get", "list", "watch"])
+        # ... the workloads whose pod templates name an account ...
+        | rules(c, "apps", ["deployments", "statefulsets", "daemonsets", "replicasets"], ["get", "list", "watch"])
+        | rules(c, "batch", ["jobs", "cronjobs"], ["get", "list", "watch"])
+        | rules(c, "", ["replicationcontrollers"], ["get", "list", "watch"])
+        # ... and one IdentityReport per ServiceAccount, its status written by the leader
+        | rules(c, "profileguard.io", ["identityreports"], ["create", "get", "list", "watch", "update", "patch"])
+        | rules(c, "profileguard.io", ["identityreports/status"], ["update", "patch"])
         | rules(namespace, "coordination.k8s.io", ["leases"], ["create"])
         | rules(namespace, "coordination.k8s.io", ["leases"], ["get", "update"], [f"{fullname}-controller"])
     )

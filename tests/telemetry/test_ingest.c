@@ -192,11 +192,23 @@ static struct profile *mkprofile(const char *name, const char *mode, const char 
 #define RUNTIME "runtime: {executables: [/app/server], egress: [{cidr: 10.0.0.0/8}], " \
 	"kubernetesAPI: [{verbs: [get], resources: [configmaps]}], maxAPICallsPerMinute: 3}, identity: {}"
 
+/* What account_used heard. */
+static int used_n;
+static char used_key[128];
+static int64_t used_when;
+
+static void account_used(void *ud, const char *ns, const char *sa, int64_t when)
+{
+	used_n++;
+	snprintf(used_key, sizeof(used_key), "%s/%s", ns, sa);
+	used_when = when;
+}
+
 static void setup(void)
 {
 	struct ingest_config cfg = {
 		.ops = { by_name, by_uid, by_container, of_sa, release, profiles_acquire,
-			 profiles_release, ns_exempt, submit, NULL },
+			 profiles_release, ns_exempt, submit, NULL, account_used },
 		.now = fake_now, .now_ms = fake_now_ms,
 	};
 
@@ -211,6 +223,7 @@ static void setup(void)
 	ck_assert_int_eq(profile_set_add(&set, mkprofile("batch-audit", "Audit", "batch",
 		"runtime: {executables: [/bin/batch]}")), 0);
 	nreps = 0;
+	used_n = 0;
 	lookups = refs_held = 0;
 	exempt_ns = NULL;
 	metrics = metrics_new();
@@ -379,6 +392,33 @@ static char *audit(char *out, size_t n, const char *verb, const char *resource, 
 		 verb, user ? user : "system:serviceaccount:payments:payments-api", extra, ip, resource, t, t);
 	return out;
 }
+
+/* Successful calls are uses of the identity (the inventory's lastUsed),
+ * in any namespace, profiles or not; refused ones are not. */
+START_TEST(test_audit_account_used)
+{
+	static const char *const fmt =
+		"{\"kind\":\"Event\",\"apiVersion\":\"audit.k8s.io/v1\",\"level\":\"Metadata\","
+		"\"auditID\":\"a\",\"stage\":\"ResponseComplete\",\"verb\":\"get\",\"user\":{\"username\":"
+		"\"system:serviceaccount:%s:%s\"},\"sourceIPs\":[\"10.0.0.1\"],\"objectRef\":{\"resource\":"
+		"\"configmaps\",\"namespace\":\"%s\",\"apiVersion\":\"v1\"},\"responseStatus\":{\"code\":%d},"
+		"\"requestReceivedTimestamp\":\"2026-11-22T10:00:00Z\",\"stageTimestamp\":\"2026-11-22T10:00:00Z\"}\n";
+	char b[2048];
+
+	snprintf(b, sizeof(b), fmt, "tools", "cron", "tools", 200);
+	run(&central, TELEMETRY_AUDIT, b);
+	ck_assert_int_eq(used_n, 1);
+	ck_assert_str_eq(used_key, "tools/cron");
+	ck_assert_int_eq(used_when, 1795341600);       /* 2026-11-22T10:00:00Z */
+	snprintf(b, sizeof(b), fmt, "tools", "cron", "tools", 403);
+	run(&central, TELEMETRY_AUDIT, b);
+	ck_assert_int_eq(used_n, 1);
+	snprintf(b, sizeof(b), fmt, "payments", "payments-api", "payments", 201);
+	run(&central, TELEMETRY_AUDIT, b);
+	ck_assert_int_eq(used_n, 2);
+	ck_assert_str_eq(used_key, "payments/payments-api");
+}
+END_TEST
 
 START_TEST(test_audit_api_call_and_replay)
 {
@@ -813,6 +853,7 @@ static Suite *suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_by_name);
+	tcase_add_test(tc, test_audit_account_used);
 	tcase_add_test(tc, test_by_uid_and_mismatch);
 	tcase_add_test(tc, test_by_container_id);
 	tcase_add_test(tc, test_event_before_pod);

@@ -1,0 +1,545 @@
+/* test_identities.c - the controller's identity inventory: counts kept
+ * from the informers' changes, risk from the RBAC index, and reports
+ * written sparingly (one write per change, none without one, one per
+ * interval, none after a restart that finds them stored). */
+#include <check.h>
+#include <errno.h>
+#include <jansson.h>
+#include <string.h>
+
+#include "arena.h"
+#include "buf.h"
+#include "identities.h"
+#include "idreport.h"
+#include "jval.h"
+#include "kube_decode.h"
+#include "metrics.h"
+#include "pod.h"
+#include "ticker.h"
+#include "xalloc.h"
+
+#define WALL 1795000000         /* 2026-11-18T11:06:40Z */
+#define MIN 60000
+
+static struct arena *arena;
+
+struct writes {
+	int n;
+	int rc;                 /* what the fake API answers */
+	bool exists;
+	char ns[64], name[64], uid[64];
+	json_t *last;
+};
+
+static int fake_write(void *ud, const struct identities_write *w)
+{
+	struct writes *ws = ud;
+
+	if (ws->rc < 0)
+		return ws->rc;
+	ws->n++;
+	ws->exists = w->exists;
+	snprintf(ws->ns, sizeof(ws->ns), "%s", w->ns);
+	snprintf(ws->name, sizeof(ws->name), "%s", w->name);
+	snprintf(ws->uid, sizeof(ws->uid), "%s", w->sa_uid);
+	/* The test's own copy is not under torture. */
+	pg_alloc_hold(true);
+	json_decref(ws->last);
+	ws->last = json_deep_copy(w->status);
+	pg_alloc_hold(false);
+	return 0;
+}
+
+static int moved_n;
+static char moved_key[128];
+
+static void on_moved(void *ud, const char *ns, const char *name)
+{
+	moved_n++;
+	snprintf(moved_key, sizeof(moved_key), "%s/%s", ns, name);
+}
+
+static const struct jval *obj(const char *text)
+{
+	const struct jval *v = NULL;
+	struct jval_error e;
+
+	ck_assert_int_eq(jval_parse(text, strlen(text), NULL, arena, &v, &e), 0);
+	return v;
+}
+
+static struct identities *mk(struct writes *ws, struct metrics *m)
+{
+	struct identities_config cfg = {
+		.metrics = m, .write_interval_ms = MIN, .settle_ms = -1, .retry_ms = 1000,
+		.write = fake_write, .risk_changed = on_moved, .ud = ws,
+	};
+	struct identities *id = NULL;
+
+	ck_assert_int_eq(identities_new(&cfg, &id), 0);
+	identities_set_synced(id, true);
+	return id;
+}
+
+static void add_sa(struct identities *id, const char *ns, const char *name, const char *uid)
+{
+	char text[512];
+	void *data = NULL;
+
+	snprintf(text, sizeof(text),
+		 "{\"apiVersion\":\"v1\",\"kind\":\"ServiceAccount\",\"metadata\":{\"namespace\":\"%s\","
+		 "\"name\":\"%s\",\"uid\":\"%s\"}}", ns, name, uid);
+	ck_assert_int_eq(identities_decode_sa(NULL, obj(text), &data), 0);
+	identities_sa_changed(id, ns, name, uid, data);
+	identities_free_sa(NULL, data);
+}
+
+#define ROLE_JSON \
+	"{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"Role\",\"metadata\":{\"namespace\":\"pay\"," \
+	"\"name\":\"%s\",\"uid\":\"r1\"},\"rules\":[{\"apiGroups\":[\"\"],\"resources\":[\"%s\"],\"verbs\":[\"get\"]}]}"
+
+static void put_role(struct identities *id, const char *name, const char *resource)
+{
+	char text[512];
+	void *data = (void *)1;
+
+	snprintf(text, sizeof(text), ROLE_JSON, name, resource);
+	ck_assert_int_eq(identities_decode_role(id, obj(text), &data), 0);
+	ck_assert_ptr_null(data);
+}
+
+static void put_binding(struct identities *id, const char *name, const char *role, const char *sa)
+{
+	char text[512];
+	void *data = (void *)1;
+
+	snprintf(text, sizeof(text),
+		 "{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"RoleBinding\",\"metadata\":"
+		 "{\"namespace\":\"pay\",\"name\":\"%s\",\"uid\":\"b1\"},\"roleRef\":{\"apiGroup\":"
+		 "\"rbac.authorization.k8s.io\",\"kind\":\"Role\",\"name\":\"%s\"},\"subjects\":[{\"kind\":"
+		 "\"ServiceAccount\",\"name\":\"%s\",\"namespace\":\"pay\"}]}", name, role, sa);
+	ck_assert_int_eq(identities_decode_binding(id, obj(text), &data), 0);
+	ck_assert_ptr_null(data);
+}
+
+static const char *level_of(json_t *status)
+{
+	return json_string_value(json_object_get(json_object_get(status, "risk"), "level"));
+}
+
+static int64_t now0;
+
+static void setup(void)
+{
+	arena = arena_new(4096);
+	now0 = ticker_now_ms() + 1000;
+	moved_n = 0;
+}
+
+static void teardown(void)
+{
+	arena_free(arena);
+}
+
+START_TEST(one_change_one_write)
+{
+	struct writes ws = { 0 };
+	struct identities *id = mk(&ws, NULL);
+
+	add_sa(id, "pay", "api", "u-api");
+	put_role(id, "reader", "secrets");
+	put_binding(id, "api", "reader", "api");
+	ck_assert_uint_eq(identities_flush(id, now0, WALL), 1);
+	ck_assert_int_eq(ws.n, 1);
+	ck_assert(!ws.exists);
+	ck_assert_str_eq(ws.ns, "pay");
+	ck_assert_str_eq(ws.name, "api");
+	ck_assert_str_eq(ws.uid, "u-api");
+	ck_assert_str_eq(level_of(ws.last), "Critical");
+	ck_assert_str_eq(json_string_value(json_object_get(ws.last, "serviceAccountUID")), "u-api");
+	/* Nothing changed: nothing written, now or after the interval. */
+	ck_assert_uint_eq(identities_flush(id, now0 + 1000, WALL + 1), 0);
+	ck_assert_uint_eq(identities_flush(id, now0 + 5 * MIN, WALL + 300), 0);
+	/* A change that leaves the status as it was writes nothing either. */
+	put_binding(id, "api", "reader", "api");
+	ck_assert_uint_eq(identities_flush(id, now0 + 6 * MIN, WALL + 360), 0);
+	ck_assert_int_eq(ws.n, 1);
+	json_decref(ws.last);
+	identities_free(id);
+}
+END_TEST
+
+START_TEST(second_change_waits_for_the_interval)
+{
+	struct writes ws = { 0 };
+	struct identities *id = mk(&ws, NULL);
+
+	add_sa(id, "pay", "api", "u-api");
+	put_role(id, "reader", "secrets");
+	put_role(id, "pods", "pods");
+	put_binding(id, "api", "reader", "api");
+	ck_assert_uint_eq(identities_flush(id, now0, WALL), 1);
+	ck_assert_int_eq(moved_n, 0);
+	/* The binding now names a read-only role: the level falls, the pods
+	 * are judged again at once, but the report waits for its minute. */
+	put_binding(id, "api", "pods", "api");
+	ck_assert_uint_eq(identities_flush(id, now0 + 1000, WALL + 1), 0);
+	ck_assert_int_eq(moved_n, 1);
+	ck_assert_str_eq(moved_key, "pay/api");
+	ck_assert_uint_eq(identities_flush(id, now0 + 30000, WALL + 30), 0);
+	/* And another change within the minute: only the last goes out. */
+	identities_del_binding(id, "pay", "api");
+	ck_assert_uint_eq(identities_flush(id, now0 + 40000, WALL + 40), 0);
+	ck_assert_int_eq(ws.n, 1);
+	ck_assert_uint_eq(identities_flush(id, now0 + MIN, WALL + 60), 1);
+	ck_assert_int_eq(ws.n, 2);
+	ck_assert(ws.exists);
+	ck_assert_str_eq(level_of(ws.last), "None");
+	ck_assert_uint_eq(identities_flush(id, now0 + 3 * MIN, WALL + 180), 0);
+	json_decref(ws.last);
+	identities_free(id);
+}
+END_TEST
+
+static struct identities_stored *stored_of(json_t *status)
+{
+	json_t *o = json_pack("{s:s, s:s, s:{s:s, s:s}, s:O}", "apiVersion", "profileguard.io/v1alpha1",
+			      "kind", "IdentityReport", "metadata", "namespace", "pay", "name", "api",
+			      "status", status);
+	char *text = json_dumps(o, JSON_COMPACT);
+	void *data = NULL;
+
+	ck_assert_int_eq(identities_decode_report(NULL, obj(text), &data), 0);
+	free(text);
+	json_decref(o);
+	return data;
+}
+
+static void replay(struct identities *id, int64_t evaluated_wall)
+{
+	add_sa(id, "pay", "api", "u-api");
+	put_role(id, "reader", "secrets");
+	put_binding(id, "api", "reader", "api");
+	(void)evaluated_wall;
+}
+
+START_TEST(restart_with_stored_hash)
+{
+	struct writes ws = { 0 }, ws2 = { 0 };
+	struct identities *id = mk(&ws, NULL), *id2;
+	struct identities_stored *st;
+
+	replay(id, WALL);
+	ck_assert_uint_eq(identities_flush(id, now0, WALL), 1);
+	st = stored_of(ws.last);
+	ck_assert_uint_ne(st->hash, 0);
+	ck_assert_int_eq(st->ltt, WALL);
+	identities_free(id);
+
+	/* The next leader, an hour later, finds the report stored as
+	 * written: nothing to write, the Ready time kept. */
+	id2 = mk(&ws2, NULL);
+	replay(id2, WALL + 3600);
+	identities_report_changed(id2, "pay", "api", st);
+	identities_new_term(id2);
+	ck_assert_uint_eq(identities_flush(id2, now0 + 3600000, WALL + 3600), 0);
+	ck_assert_int_eq(ws2.n, 0);
+	/* Stored, but different (a pod started meanwhile): one status write,
+	 * no create. */
+	{
+		struct pod p = { .namespace = "pay", .name = "p1", .service_account = "api",
+				 .phase = PHASE_RUNNING };
+
+		identities_pod_changed(id2, NULL, &p);
+	}
+	ck_assert_uint_eq(identities_flush(id2, now0 + 3601000, WALL + 3601), 1);
+	ck_assert(ws2.exists);
+	ck_assert_int_eq(json_integer_value(json_object_get(ws2.last, "pods")), 1);
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(
+		json_object_get(ws2.last, "conditions"), 0), "lastTransitionTime")), "2026-11-18T11:06:40Z");
+	pg_free(st);
+	/* Our write comes back from the informer: nothing to do.  A status
+	 * someone else wrote is written over, once its minute has passed. */
+	st = stored_of(ws2.last);
+	identities_report_changed(id2, "pay", "api", st);
+	ck_assert_uint_eq(identities_flush(id2, now0 + 3700000, WALL + 3700), 0);
+	pg_free(st);
+	json_object_set_new(ws2.last, "pods", json_integer(7));
+	st = stored_of(ws2.last);
+	identities_report_changed(id2, "pay", "api", st);
+	ck_assert_uint_eq(identities_flush(id2, now0 + 3701000, WALL + 3701), 1);
+	ck_assert_int_eq(json_integer_value(json_object_get(ws2.last, "pods")), 1);
+	ck_assert_int_eq(ws2.n, 2);
+	pg_free(st);
+	json_decref(ws.last);
+	json_decref(ws2.last);
+	identities_free(id2);
+}
+END_TEST
+
+START_TEST(counts_from_pods_workloads_and_secrets)
+{
+	struct writes ws = { 0 };
+	struct identities *id = mk(&ws, NULL);
+	struct token_source tok[] = { { 0, 0, 3607 } }, tok2[] = { { 0, 0, -1 } };
+	struct pod a = { .namespace = "pay", .name = "a", .service_account = "api", .phase = PHASE_RUNNING,
+			 .tokens = tok, .ntokens = 1 };
+	struct pod b = { .namespace = "pay", .name = "b", .service_account = "api", .phase = PHASE_RUNNING,
+			 .tokens = tok2, .ntokens = 1 };
+	struct pod done = { .namespace = "pay", .name = "c", .service_account = "api",
+			    .phase = PHASE_SUCCEEDED };
+	void *w1 = NULL, *w2 = NULL, *sec = NULL;
+	json_t *tokens, *wl;
+
+	add_sa(id, "pay", "api", "u-api");
+	identities_pod_changed(id, NULL, &a);
+	identities_pod_changed(id, NULL, &b);
+	identities_pod_changed(id, NULL, &done);
+	ck_assert_int_eq(identities_decode_workload(NULL, obj(
+		"{\"kind\":\"Deployment\",\"metadata\":{\"name\":\"web\"},\"spec\":{\"template\":{\"spec\":"
+		"{\"serviceAccountName\":\"api\"}}}}"), &w1), 0);
+	ck_assert_str_eq(w1, "api");
+	/* Owned by a controller: its owner is listed, it is not. */
+	ck_assert_int_eq(identities_decode_workload(NULL, obj(
+		"{\"kind\":\"ReplicaSet\",\"metadata\":{\"name\":\"web-1\",\"ownerReferences\":[{\"kind\":"
+		"\"Deployment\",\"name\":\"web\",\"controller\":true}]},\"spec\":{\"template\":{\"spec\":"
+		"{\"serviceAccountName\":\"api\"}}}}"), &w2), 0);
+	ck_assert_ptr_null(w2);
+	identities_workload_changed(id, IDWL_DEPLOYMENTS, "pay", "web", NULL, w1);
+	ck_assert_int_eq(identities_decode_workload(NULL, obj(
+		"{\"kind\":\"CronJob\",\"metadata\":{\"name\":\"nightly\"},\"spec\":{\"jobTemplate\":{\"spec\":"
+		"{\"template\":{\"spec\":{\"serviceAccountName\":\"api\"}}}}}}"), &w2), 0);
+	identities_workload_changed(id, IDWL_CRONJOBS, "pay", "nightly", NULL, w2);
+	ck_assert_int_eq(identities_decode_token(NULL, obj(
+		"{\"metadata\":{\"name\":\"api-token\",\"namespace\":\"pay\",\"annotations\":"
+		"{\"kubernetes.io/service-account.name\":\"api\"},\"labels\":"
+		"{\"kubernetes.io/legacy-token-last-used\":\"2026-11-02\"}}}"), &sec), 0);
+	identities_secret_changed(id, "pay", NULL, sec);
+	ck_assert_uint_eq(identities_flush(id, now0, WALL), 1);
+	ck_assert_int_eq(json_integer_value(json_object_get(ws.last, "pods")), 2);
+	ck_assert_str_eq(json_string_value(json_object_get(ws.last, "state")), "Active");
+	ck_assert_str_eq(json_string_value(json_object_get(ws.last, "lastUsed")), "2026-11-02");
+	tokens = json_object_get(ws.last, "tokens");
+	ck_assert_int_eq(json_integer_value(json_object_get(tokens, "bound")), 2);
+	ck_assert_int_eq(json_integer_value(json_object_get(tokens, "extended")), 1);
+	ck_assert_int_eq(json_integer_value(json_object_get(tokens, "legacySecrets")), 1);
+	ck_assert(json_is_true(json_object_get(tokens, "automount")));
+	wl = json_object_get(ws.last, "workloads");
+	ck_assert_uint_eq(json_array_size(wl), 2);
+	ck_assert_str_eq(json_string_value(json_array_get(wl, 0)), "apps/Deployment/web");
+	ck_assert_str_eq(json_string_value(json_array_get(wl, 1)), "batch/CronJob/nightly");
+
+	/* A pod replaced (deleted, then its successor added) between two
+	 * looks: the counts are back where they were, nothing is written. */
+	identities_pod_changed(id, &a, NULL);
+	identities_pod_changed(id, NULL, &a);
+	ck_assert_uint_eq(identities_flush(id, now0 + 2 * MIN, WALL + 120), 0);
+	/* A status-only update moves nothing. */
+	identities_pod_changed(id, &a, &a);
+	/* An audit event of today: lastUsed moves to it. */
+	identities_used(id, "pay", "api", WALL + 200);
+	ck_assert_uint_eq(identities_flush(id, now0 + 4 * MIN, WALL + 240), 1);
+	ck_assert_str_eq(json_string_value(json_object_get(ws.last, "lastUsed")), "2026-11-18");
+
+	identities_secret_changed(id, "pay", sec, NULL);
+	identities_workload_changed(id, IDWL_DEPLOYMENTS, "pay", "web", w1, NULL);
+	identities_workload_changed(id, IDWL_CRONJOBS, "pay", "nightly", w2, NULL);
+	identities_pod_changed(id, &a, NULL);
+	identities_pod_changed(id, &b, NULL);
+	ck_assert_uint_eq(identities_flush(id, now0 + 6 * MIN, WALL + 360), 1);
+	ck_assert_int_eq(json_integer_value(json_object_get(ws.last, "pods")), 0);
+	ck_assert_uint_eq(json_array_size(json_object_get(ws.last, "workloads")), 0);
+	/* Used today still: Active. */
+	ck_assert_str_eq(json_string_value(json_object_get(ws.last, "state")), "Active");
+	identities_free_string(NULL, w1);
+	identities_free_string(NULL, w2);
+	identities_free_token(NULL, sec);
+	json_decref(ws.last);
+	identities_free(id);
+}
+END_TEST
+
+START_TEST(no_report_without_account_or_sync)
+{
+	struct writes ws = { 0 };
+	struct identities *id = mk(&ws, NULL);
+	struct pod p = { .namespace = "pay", .name = "p", .service_account = "ghost", .phase = PHASE_RUNNING };
+	struct identities_stats st;
+
+	identities_pod_changed(id, NULL, &p);
+	ck_assert_uint_eq(identities_flush(id, now0, WALL), 0);
+	identities_set_synced(id, false);
+	add_sa(id, "pay", "api", "u-api");
+	ck_assert_uint_eq(identities_flush(id, now0 + 1000, WALL + 1), 0);
+	{
+		struct risk_result rr;
+
+		ck_assert_int_eq(identities_risk(id, "pay", "api", &rr), -ENOENT);
+	}
+	identities_set_synced(id, true);
+	ck_assert_uint_eq(identities_flush(id, now0 + 2000, WALL + 2), 1);
+	/* The ServiceAccount goes, and its report with it (the garbage
+	 * collector): so does its entry. */
+	identities_sa_changed(id, "pay", "api", "u-api", NULL);
+	identities_report_changed(id, "pay", "api", NULL);
+	identities_pod_changed(id, &p, NULL);
+	identities_stats(id, &st);
+	ck_assert_uint_eq(st.accounts, 0);
+	ck_assert_uint_eq(st.reports, 0);
+	json_decref(ws.last);
+	identities_free(id);
+}
+END_TEST
+
+START_TEST(group_binding_touches_every_account)
+{
+	struct writes ws = { 0 };
+	struct metrics *m = metrics_new();
+	struct identities *id = mk(&ws, m);
+	void *data = NULL;
+	struct buf out = BUF_INIT(1 << 20);
+	struct risk_result rr;
+
+	add_sa(id, "pay", "a", "u-a");
+	add_sa(id, "ops", "b", "u-b");
+	ck_assert_uint_eq(identities_flush(id, now0, WALL), 2);
+	put_role(id, "reader", "secrets");
+	ck_assert_int_eq(identities_decode_role(id, obj(
+		"{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"ClusterRole\",\"metadata\":"
+		"{\"name\":\"view-pods\"},\"rules\":[{\"apiGroups\":[\"\"],\"resources\":[\"pods\"],"
+		"\"verbs\":[\"list\"]}]}"), &data), 0);
+	ck_assert_int_eq(identities_decode_binding(id, obj(
+		"{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"ClusterRoleBinding\",\"metadata\":"
+		"{\"name\":\"all\"},\"roleRef\":{\"apiGroup\":\"rbac.authorization.k8s.io\",\"kind\":"
+		"\"ClusterRole\",\"name\":\"view-pods\"},\"subjects\":[{\"kind\":\"Group\",\"name\":"
+		"\"system:serviceaccounts\",\"apiGroup\":\"rbac.authorization.k8s.io\"}]}"), &data), 0);
+	ck_assert_uint_eq(identities_flush(id, now0 + MIN, WALL + 60), 2);
+	ck_assert_str_eq(level_of(ws.last), "Low");
+	ck_assert_int_eq(identities_risk(id, "ops", "b", &rr), 0);
+	ck_assert_int_eq(rr.level, RISK_LOW);
+	ck_assert_int_eq(metrics_render(m, &out), 0);
+	ck_assert_ptr_nonnull(strstr(buf_str(&out), "profileguard_identities{risk=\"Low\"} 2\n"));
+	ck_assert_ptr_nonnull(strstr(buf_str(&out), "profileguard_identities{risk=\"None\"} 0\n"));
+	ck_assert_ptr_nonnull(strstr(buf_str(&out), "profileguard_identity_findings{rule=\"read-only\"} 2\n"));
+	identities_del_binding(id, NULL, "all");
+	ck_assert_uint_eq(identities_flush(id, now0 + 2 * MIN, WALL + 120), 2);
+	buf_free(&out);
+	out = (struct buf)BUF_INIT(1 << 20);
+	ck_assert_int_eq(metrics_render(m, &out), 0);
+	ck_assert_ptr_nonnull(strstr(buf_str(&out), "profileguard_identities{risk=\"None\"} 2\n"));
+	ck_assert_ptr_nonnull(strstr(buf_str(&out), "profileguard_identity_findings{rule=\"read-only\"} 0\n"));
+	buf_free(&out);
+	json_decref(ws.last);
+	identities_free(id);
+	metrics_free(m);
+}
+END_TEST
+
+START_TEST(failed_write_is_retried)
+{
+	struct writes ws = { .rc = -EIO };
+	struct identities *id = mk(&ws, NULL);
+
+	add_sa(id, "pay", "api", "u-api");
+	ck_assert_uint_eq(identities_flush(id, now0, WALL), 0);
+	ws.rc = 0;
+	/* Not before the retry pause (1 s here). */
+	ck_assert_uint_eq(identities_flush(id, now0 + 500, WALL), 0);
+	ck_assert_uint_eq(identities_flush(id, now0 + 1000, WALL + 1), 1);
+	ck_assert(!ws.exists);
+	ck_assert_uint_eq(identities_flush(id, now0 + 2000, WALL + 2), 0);
+	json_decref(ws.last);
+	identities_free(id);
+}
+END_TEST
+
+/* Every allocation of an evaluation and write refused in turn: nothing
+ * crashes or leaks, and the report goes out whole once memory is back. */
+START_TEST(flush_under_allocation_failures)
+{
+	long total;
+
+	{
+		struct writes ws = { 0 };
+		struct identities *id = mk(&ws, NULL);
+
+		replay(id, WALL);
+		pg_alloc_fail_at(1L << 40);
+		ck_assert_uint_eq(identities_flush(id, now0, WALL), 1);
+		total = pg_alloc_count();
+		json_decref(ws.last);
+		identities_free(id);
+	}
+	ck_assert_int_gt(total, 5);
+	for (long i = 0; i < total; i++) {
+		struct writes ws = { 0 };
+		struct identities *id = mk(&ws, NULL);
+		size_t n;
+
+		replay(id, WALL);
+		pg_alloc_fail_at(i);
+		n = identities_flush(id, now0, WALL);
+		pg_alloc_fail_at(-1);
+		if (n == 0)
+			ck_assert_uint_eq(identities_flush(id, now0 + 2 * MIN, WALL + 120), 1);
+		ck_assert_int_eq(ws.n, 1);
+		ck_assert_str_eq(level_of(ws.last), "Critical");
+		json_decref(ws.last);
+		identities_free(id);
+	}
+}
+END_TEST
+
+/* A constructor that runs out of memory leaves nothing behind. */
+START_TEST(new_under_allocation_failures)
+{
+	struct metrics *m = metrics_new();
+
+	for (long i = 0; i < 64; i++) {
+		struct identities_config cfg = { .metrics = NULL, .write = fake_write };
+		struct identities *id = NULL;
+		int r;
+
+		pg_alloc_fail_at(i);
+		r = identities_new(&cfg, &id);
+		pg_alloc_fail_at(-1);
+		if (r == 0) {
+			identities_free(id);
+			break;
+		}
+		ck_assert_int_eq(r, -ENOMEM);
+	}
+	metrics_free(m);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("identities");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, one_change_one_write);
+	tcase_add_test(tc, second_change_waits_for_the_interval);
+	tcase_add_test(tc, restart_with_stored_hash);
+	tcase_add_test(tc, counts_from_pods_workloads_and_secrets);
+	tcase_add_test(tc, no_report_without_account_or_sync);
+	tcase_add_test(tc, group_binding_touches_every_account);
+	tcase_add_test(tc, failed_write_is_retried);
+	tcase_add_test(tc, flush_under_allocation_failures);
+	tcase_add_test(tc, new_under_allocation_failures);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(suite());
+	int failed;
+
+	pg_alloc_setup_jansson();
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
