@@ -791,6 +791,8 @@ class WorkloadsTest(unittest.TestCase):
         docs, _ = render_set("ignore")
         flags = parse_args(pod_spec(workload(docs, "webhook"))["containers"][0])[1]
         self.assertEqual(flags["max-request-bytes"], ["4194304"])
+        # identity.maxRisk is judged from IdentityReports, which the chart installs and grants
+        self.assertEqual(flags["watch-identity-reports"], ["true"])
         docs, _ = render_set("all-on")
         c = pod_spec(workload(docs, "webhook"))["containers"][0]
         self.assertEqual(c["args"][-1], "--idle-timeout=30", "extraArgs come last, so they win")
