@@ -435,6 +435,7 @@ static int parse_audit_event(struct ctx *c, const struct jval *v, struct arena *
 	e.ev.subresource = str_at(ref, "subresource");
 	e.ev.object_name = str_at(ref, "name");
 	e.ev.object_namespace = str_at(ref, "namespace");
+	e.request_uri = str_at(v, "requestURI");
 	e.ev.stale_token = jval_get(ann, "authentication.k8s.io/stale-token") != NULL;
 	e.ev.legacy_token = jval_get(ann, "authentication.k8s.io/legacy-token") != NULL;
 	e.bound_pod_name = first_extra(extra, "authentication.kubernetes.io/pod-name");

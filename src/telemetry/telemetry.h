@@ -34,6 +34,8 @@ struct telemetry_event {
 	int64_t received;               /* requestReceivedTimestamp (the API server's
 	                                 * clock), epoch seconds; -1: absent */
 	const char *args;               /* exec arguments, joined (learn shows them) */
+	const char *request_uri;        /* RT_API: requestURI; a call without
+	                                 * objectRef is a non-resource URL */
 };
 
 /* Called for each event; a negative return stops the batch with it. */
