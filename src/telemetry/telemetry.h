@@ -36,6 +36,9 @@ struct telemetry_event {
 	const char *args;               /* exec arguments, joined (learn shows them) */
 	const char *request_uri;        /* RT_API: requestURI; a call without
 	                                 * objectRef is a non-resource URL */
+	size_t line;                    /* where it was in the body: the line of
+	                                 * JSON lines (1-based), 0 for one value */
+	size_t item;                    /* the item of an EventList (1-based), 0 */
 };
 
 /* Called for each event; a negative return stops the batch with it. */
