@@ -117,6 +117,7 @@ int cmd_check(int argc, char **argv);
 int cmd_controller(int argc, char **argv);
 int cmd_identities(int argc, char **argv);
 int cmd_learn(int argc, char **argv);
+int cmd_rbac(int argc, char **argv);
 int cmd_test(int argc, char **argv);
 int cmd_webhook(int argc, char **argv);
 
