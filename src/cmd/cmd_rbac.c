@@ -776,7 +776,7 @@ int cmd_rbac(int argc, char **argv)
 		putchar('\n');
 	} else {
 		if (!text)
-			w_printf(&out, "# profileguard rbac: %zu ServiceAccounts, %zu calls\n", nacc, v.events);
+			w_printf(&out, "# profileguard rbac: ServiceAccounts: %zu, calls: %zu\n", nacc, v.events);
 		for (size_t i = 0; i < nacc; i++) {
 			if (text)
 				text_account(&out, &acc[i], v.manifests);
@@ -784,7 +784,7 @@ int cmd_rbac(int argc, char **argv)
 				yaml_account(&out, &acc[i], v.manifests);
 		}
 		if (text)
-			w_printf(&out, "%zu ServiceAccounts, %zu calls\n", nacc, v.events);
+			w_printf(&out, "ServiceAccounts: %zu, calls: %zu\n", nacc, v.events);
 		if (out.err == -ENOMEM)
 			goto oom;
 		if (out.err) {

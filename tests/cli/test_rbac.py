@@ -125,7 +125,7 @@ def rules_of(sa):
 
 
 EXPECTED_YAML = """\
-# profileguard rbac: 1 ServiceAccounts, 7 calls
+# profileguard rbac: ServiceAccounts: 1, calls: 7
 # ServiceAccount shop:web: calls: 6 authorized, 1 refused (403), 0 neither
 ---
 apiVersion: rbac.authorization.k8s.io/v1
