@@ -249,20 +249,25 @@ static void safe(struct w *o, const char *s)
 
 /* ---- names and text -------------------------------------------------------------- */
 
-/* profileguard-NS:NAME; past NAME_MAX_LEN bytes it is cut and ends in
- * "-" and 16 hex digits of its FNV-1a 64, so it stays unique and stable
- * (the subject names the account in full). */
+/* profileguard-NS.NAME: a DNS subdomain, which every validator takes (the
+ * API server asks less of RBAC names), and unambiguous since a namespace
+ * holds no dot.  Past NAME_MAX_LEN bytes it is cut (before a dot or dash,
+ * so it stays a subdomain) and ends in "-" and 16 hex digits of the FNV-1a
+ * 64 of the whole, so it stays unique and stable; the subject names the
+ * account in full. */
 static void object_name(const struct leastpriv_account *a, char out[NAME_MAX_LEN + 1])
 {
 	char full[sizeof(NAME_PREFIX) + 2 * NAME_MAX_LEN + 2];
-	size_t n = (size_t)snprintf(full, sizeof(full), NAME_PREFIX "%s:%s", a->namespace, a->name);
+	size_t n = (size_t)snprintf(full, sizeof(full), NAME_PREFIX "%s.%s", a->namespace, a->name);
 
 	if (n <= NAME_MAX_LEN) {
 		memcpy(out, full, n + 1);
 		return;
 	}
-	snprintf(out, NAME_MAX_LEN + 1, "%.*s-%016" PRIx64, NAME_MAX_LEN - 17, full,
-		 hash_fnv1a64_str(HASH_FNV64_BASIS, full));
+	n = NAME_MAX_LEN - 17;
+	while (n > 0 && (full[n - 1] == '.' || full[n - 1] == '-'))
+		n--;
+	snprintf(out, NAME_MAX_LEN + 1, "%.*s-%016" PRIx64, (int)n, full, hash_fnv1a64_str(HASH_FNV64_BASIS, full));
 }
 
 static void fmt_time(int64_t t, char out[RFC3339_MAX])

@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import unittest
 
@@ -131,7 +132,7 @@ EXPECTED_YAML = """\
 apiVersion: rbac.authorization.k8s.io/v1
 kind: Role
 metadata:
-  name: "profileguard-shop:web"
+  name: profileguard-shop.web
   namespace: shared
   labels:
     app.kubernetes.io/managed-by: profileguard
@@ -149,14 +150,14 @@ rules:
 apiVersion: rbac.authorization.k8s.io/v1
 kind: RoleBinding
 metadata:
-  name: "profileguard-shop:web"
+  name: profileguard-shop.web
   namespace: shared
   labels:
     app.kubernetes.io/managed-by: profileguard
 roleRef:
   apiGroup: rbac.authorization.k8s.io
   kind: Role
-  name: "profileguard-shop:web"
+  name: profileguard-shop.web
 subjects:
   - kind: ServiceAccount
     name: web
@@ -165,7 +166,7 @@ subjects:
 apiVersion: rbac.authorization.k8s.io/v1
 kind: Role
 metadata:
-  name: "profileguard-shop:web"
+  name: profileguard-shop.web
   namespace: shop
   labels:
     app.kubernetes.io/managed-by: profileguard
@@ -190,14 +191,14 @@ rules:
 apiVersion: rbac.authorization.k8s.io/v1
 kind: RoleBinding
 metadata:
-  name: "profileguard-shop:web"
+  name: profileguard-shop.web
   namespace: shop
   labels:
     app.kubernetes.io/managed-by: profileguard
 roleRef:
   apiGroup: rbac.authorization.k8s.io
   kind: Role
-  name: "profileguard-shop:web"
+  name: profileguard-shop.web
 subjects:
   - kind: ServiceAccount
     name: web
@@ -206,7 +207,7 @@ subjects:
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRole
 metadata:
-  name: "profileguard-shop:web"
+  name: profileguard-shop.web
   labels:
     app.kubernetes.io/managed-by: profileguard
 rules:
@@ -228,13 +229,13 @@ rules:
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRoleBinding
 metadata:
-  name: "profileguard-shop:web"
+  name: profileguard-shop.web
   labels:
     app.kubernetes.io/managed-by: profileguard
 roleRef:
   apiGroup: rbac.authorization.k8s.io
   kind: ClusterRole
-  name: "profileguard-shop:web"
+  name: profileguard-shop.web
 subjects:
   - kind: ServiceAccount
     name: web
@@ -270,7 +271,7 @@ class Generate(Base):
             self.assertEqual(o["apiVersion"], RBAC_GROUP + "/v1")
             if o["kind"].endswith("Binding"):
                 self.assertEqual(o["roleRef"], {"apiGroup": RBAC_GROUP, "kind": o["kind"][:-len("Binding")],
-                                                "name": "profileguard-shop:web"})
+                                                "name": "profileguard-shop.web"})
                 self.assertEqual(o["subjects"], [{"kind": "ServiceAccount", "name": "web", "namespace": "shop"}])
         self.assertRoundTrip(audit, out)
 
@@ -297,7 +298,7 @@ class Generate(Base):
     def test_text(self):
         out = self.ok("-o", "text", "-f", self.events(self.EVENTS))
         self.assertIn("shop:web: calls: 6 authorized, 1 refused (403), 0 neither\n", out)
-        self.assertIn("  Role shop/profileguard-shop:web (RoleBinding shop/profileguard-shop:web)\n"
+        self.assertIn("  Role shop/profileguard-shop.web (RoleBinding shop/profileguard-shop.web)\n"
                       "    get configmaps [web-config]: 2 calls, first seen 2026-12-01T10:00:00Z, "
                       "last seen 2026-12-01T11:00:00Z\n", out)
         self.assertIn("  used but refused: list secrets in shop: 1 call", out)
@@ -384,14 +385,15 @@ class Generate(Base):
         self.assertEqual(self.ok("-f", audit), self.ok("-f", audit))
 
     def test_long_name(self):
-        """profileguard-NS:NAME past 253 bytes is cut and ends in a hash of the whole."""
+        """profileguard-NS.NAME past 253 bytes is cut and ends in a hash of the whole."""
         ns, name = "n" * 63, ("s" * 62 + ".") * 3 + "s" * 62      # the longest DNS names
         audit = self.events([event(ns + ":" + name, "get", "pods", ns, "p")])
         objs = self.objects(self.ok("-f", audit))
         got = objs[0]["metadata"]["name"]
         self.assertEqual(len(got), 253)
-        self.assertTrue(got.startswith("profileguard-" + ns + ":sss"), got)
-        self.assertRegex(got, r"-[0-9a-f]{16}$")
+        self.assertTrue(got.startswith("profileguard-" + ns + ".sss"), got)
+        self.assertRegex(got, r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")  # DNS
+        self.assertRegex(got, r"[^.-]-[0-9a-f]{16}$")
         self.assertEqual(objs[1]["subjects"][0]["name"], name)
         self.assertRoundTrip(audit, self.ok("-f", audit))
 
@@ -452,6 +454,31 @@ class IngressNginx(Base):
     def test_accounts_without_calls_are_not_listed(self):
         doc = self.json("-f", self.events([event(self.SA, "list", "services")]), "-f", INGRESS)
         self.assertEqual([s["name"] for s in doc["serviceAccounts"]], ["ingress-nginx"])
+
+
+@unittest.skipIf(shutil.which("kubectl") is None, "no kubectl on the PATH")
+class Kubectl(Base):
+    """kubectl takes the YAML: client-side (its own decoding of every object against the
+    API's discovery) and server-side dry runs against the API stand-in."""
+
+    def test_apply_dry_run(self):
+        sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
+        import pgharness as h
+        evs = Generate.EVENTS + [event("shop:web", "get", "pods", "shop", "p", sub="log"),
+                                 event("shop:web", "update", "deployments", "shop", "web", group="apps",
+                                       sub="scale")]
+        roles = self.write("roles.yaml", self.ok("-f", self.events(evs)))
+        certs = h.Certs(ROOT, os.path.join(self.dir, "certs"))
+        api = h.Standin(ROOT, certs, self.dir, seed=[h.namespace("shop"), h.namespace("shared")])
+        try:
+            for mode in ("client", "server"):
+                p = subprocess.run(["kubectl", "--kubeconfig", api.kubeconfig, "--cache-dir",
+                                    os.path.join(self.dir, "cache"), "apply", "--dry-run=" + mode, "-f", roles],
+                                   capture_output=True, text=True, timeout=120)
+                self.assertEqual(p.returncode, 0, p.stderr)
+                self.assertEqual(p.stdout.count(" created ("), 6, p.stdout)
+        finally:
+            api.stop()
 
 
 class BadInput(Base):

@@ -268,6 +268,13 @@ RESOURCES = [
                  subresources=("status",)),
     ResourceType("discovery.k8s.io", "v1", "endpointslices", "endpointslice", "EndpointSlice",
                  True, fields=("addressType",)),
+    # RBAC objects are stored as they are, never enforced: kubectl can apply (or dry-run) the
+    # Roles `profileguard rbac` writes.
+    ResourceType("rbac.authorization.k8s.io", "v1", "roles", "role", "Role", True),
+    ResourceType("rbac.authorization.k8s.io", "v1", "rolebindings", "rolebinding", "RoleBinding", True),
+    ResourceType("rbac.authorization.k8s.io", "v1", "clusterroles", "clusterrole", "ClusterRole", False),
+    ResourceType("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "clusterrolebinding",
+                 "ClusterRoleBinding", False),
     # CRDs are stored and served (kubectl apply -f crds/...; kubectl get crd), and the one for
     # workloadprofiles gives them their Table columns and OpenAPI schema, as in a cluster; the
     # resource itself is served whether or not its CRD was created.
