@@ -48,6 +48,7 @@ struct run {
 	size_t nbindings, capbindings;
 	size_t objects;
 	bool manifests;                         /* RBAC manifests were given */
+	bool audit;                             /* a file of audit events was */
 };
 
 static void *grow(void *v, size_t *cap, size_t n, size_t size)
@@ -714,6 +715,7 @@ int cmd_rbac(int argc, char **argv)
 	for (size_t i = 0; i < files.n && !v.errs.n; i++) {
 		if (cmd_is_audit_file(files.v[i])) {
 			v.file = files.v[i];
+			v.audit = true;
 			r = cmd_read_audit(files.v[i], on_audit, &v, &v.errs);
 		} else {
 			v.manifests = true;
@@ -724,6 +726,8 @@ int cmd_rbac(int argc, char **argv)
 		if (r < 0)
 			break;
 	}
+	if (!v.errs.n && !v.audit)
+		errlist_add(&v.errs, "none of the -f files holds audit events (a file the audit backend wrote)");
 	if (!v.errs.n && (r = rbac_aggregate(v.roles, v.nroles, &v.errs)) == -ENOMEM)
 		goto oom;
 	if (v.errs.n || v.errs.dropped)

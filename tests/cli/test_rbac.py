@@ -514,6 +514,7 @@ class BadInput(Base):
         self.assertBad(["-f", audit, "-o", "xml"])
         self.assertBad([], "need -f AUDIT_EVENTS")
         self.assertBad(["-f", os.path.join(self.dir, "absent.log")], "absent.log")
+        self.assertBad(["-f", INGRESS], "none of the -f files holds audit events")
 
     def test_accounts_cap_at_and_past(self):
         for n, ok in ((10000, True), (10001, False)):
