@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "cmd.h"
-#include "doc.h"
 #include "errlist.h"
 #include "identity.h"
 #include "idreport.h"
