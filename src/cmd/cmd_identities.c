@@ -337,7 +337,8 @@ static int report_one(struct out *out, struct identity_index *x, struct account 
 		pg_free(risk);
 		return r;
 	}
-	qsort(a->workloads, a->nworkloads, sizeof(*a->workloads), str_ptr_cmp);
+	if (a->nworkloads > 1)  /* qsort(NULL, 0) is undefined */
+		qsort(a->workloads, a->nworkloads, sizeof(*a->workloads), str_ptr_cmp);
 	rep.uid = a->sa ? a->sa->uid : NULL;
 	rep.state = a->pods || a->templates ? IDSTATE_ACTIVE : IDSTATE_UNKNOWN;
 	rep.state_since = -1;
@@ -491,7 +492,8 @@ int cmd_identities(int argc, char **argv)
 		if (r < 0)
 			goto oom;
 	}
-	qsort(v.acc, v.nacc, sizeof(*v.acc), account_cmp);
+	if (v.nacc > 1)
+		qsort(v.acc, v.nacc, sizeof(*v.acc), account_cmp);
 	if (out.json && !(out.list = json_array()))
 		goto oom;
 	for (size_t i = 0; i < v.nacc; i++)

@@ -381,9 +381,11 @@ static int build_account(struct leastpriv *lp, struct lp_account *a)
 			return -ENOMEM;
 		for (struct lp_name *n = k->names; n; n = n->next)
 			k->sorted[m++] = n->name;
-		qsort(k->sorted, m, sizeof(*k->sorted), cmp_str);
+		if (m > 1)
+			qsort(k->sorted, m, sizeof(*k->sorted), cmp_str);
 	}
-	qsort(ks->v, ks->n, sizeof(*ks->v), cmp_key);
+	if (ks->n > 1)
+		qsort(ks->v, ks->n, sizeof(*ks->v), cmp_key);
 	for (i = 0; i < ks->n; i++)
 		if (i == 0 || strcmp(ks->v[i]->namespace, ks->v[i - 1]->namespace))
 			nroles++;
@@ -434,7 +436,8 @@ static int build_account(struct leastpriv *lp, struct lp_account *a)
 	}
 	/* refusals */
 	ks = &a->refused;
-	qsort(ks->v, ks->n, sizeof(*ks->v), cmp_key);
+	if (ks->n > 1)
+		qsort(ks->v, ks->n, sizeof(*ks->v), cmp_key);
 	if (ks->n && !(a->pub.refusals = arena_alloc(lp->arena, ks->n * sizeof(*a->pub.refusals))))
 		return -ENOMEM;
 	for (i = 0; i < ks->n; i++) {
@@ -474,7 +477,8 @@ int leastpriv_accounts(struct leastpriv *lp, struct leastpriv_account **ret, siz
 				return r;
 			lp->out[i] = lp->acc[i]->pub;
 		}
-		qsort(lp->out, lp->nacc, sizeof(*lp->out), cmp_account);
+		if (lp->nacc > 1)
+			qsort(lp->out, lp->nacc, sizeof(*lp->out), cmp_account);
 		lp->built = true;
 	}
 	*ret = lp->out;
@@ -601,7 +605,8 @@ void leastpriv_grants_done(struct leastpriv_account *a)
 {
 	size_t n = 0;
 
-	qsort(a->unused, a->nunused, sizeof(*a->unused), cmp_unused);
+	if (a->nunused > 1)
+		qsort(a->unused, a->nunused, sizeof(*a->unused), cmp_unused);
 	for (size_t i = 0; i < a->nunused; i++)
 		if (n == 0 || cmp_unused(&a->unused[n - 1], &a->unused[i]))
 			a->unused[n++] = a->unused[i];
