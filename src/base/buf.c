@@ -2,6 +2,7 @@
 #include "buf.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -89,6 +90,80 @@ int buf_printf(struct buf *b, const char *fmt, ...)
 	va_start(ap, fmt);
 	r = buf_vprintf(b, fmt, ap);
 	va_end(ap);
+	return r;
+}
+
+/* The inside of a YAML double-quoted scalar that reads back as exactly
+ * @s.  YAML allows fewer characters than JSON does (no C1 controls, no
+ * U+FFFE/U+FFFF: libyaml refuses them) and breaks lines at more (NEL,
+ * U+2028, U+2029), so those are \\u escapes too. */
+static int yaml_escaped(struct buf *b, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	int r = 0;
+
+	while (*p && r == 0) {
+		unsigned long cp = *p;
+		size_t n = str_utf8_len((const char *)p, strnlen((const char *)p, 4));
+
+		if (n > 1) {
+			cp = *p & (0x7f >> n);
+			for (size_t i = 1; i < n; i++)
+				cp = cp << 6 | (p[i] & 0x3f);
+		}
+		if (n == 0) {
+			r = buf_adds(b, "\\ufffd");
+			p++;
+		} else if (cp == '"' || cp == '\\') {
+			if ((r = buf_addc(b, '\\')) == 0)
+				r = buf_addc(b, (char)cp);
+			p++;
+		} else if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 ||
+			   cp == 0x2029 || cp == 0xfeff || cp == 0xfffe || cp == 0xffff) {
+			/* controls, and the line breaks YAML would fold */
+			r = buf_printf(b, "\\u%04lx", cp);
+			p += n;
+		} else {
+			r = buf_add(b, p, n);
+			p += n;
+		}
+	}
+	return r;
+}
+
+int buf_add_yaml_scalar(struct buf *b, const char *s)
+{
+	static const char *const words[] = { "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO",
+					     "true", "True", "TRUE", "false", "False", "FALSE", "on", "On",
+					     "ON", "off", "Off", "OFF", "null", "Null", "NULL", "~", NULL };
+	bool plain = *s && strchr("/abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_", s[0]);
+	size_t start = b->len;
+	int r;
+
+	for (const char *p = s; plain && *p; p++)
+		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/_.-", *p))
+			plain = false;
+	for (const char *const *w = words; plain && *w; w++)
+		if (!strcmp(*w, s))
+			plain = false;
+	if (plain)
+		return buf_adds(b, s);
+	if ((r = buf_addc(b, '"')) == 0 && (r = yaml_escaped(b, s)) == 0)
+		r = buf_addc(b, '"');
+	if (r < 0)
+		buf_truncate(b, start);
+	return r;
+}
+
+int buf_add_yaml_comment(struct buf *b, const char *s)
+{
+	size_t start = b->len;
+	int r = 0;
+
+	for (; *s && r == 0; s++)
+		r = buf_addc(b, (unsigned char)*s >= 0x20 && (unsigned char)*s < 0x7f ? *s : '?');
+	if (r < 0)
+		buf_truncate(b, start);
 	return r;
 }
 

@@ -29,6 +29,17 @@ int buf_vprintf(struct buf *b, const char *fmt, va_list ap) __attribute__((forma
  * cut mid-character or a path the kernel allows holds (and a profile
  * pattern can never match a replaced path by accident). */
 int buf_add_json_escaped(struct buf *b, const char *s);
+/* Appends @s as one YAML scalar that reads back as exactly @s: plain
+ * when it cannot be misread (YAML 1.1 booleans, numbers, aliases, flow
+ * and comment characters), else double-quoted with the escapes YAML
+ * needs beyond JSON's (C1 controls, U+2028/U+2029, U+FEFF, U+FFFE/U+FFFF
+ * as \u escapes; a byte that is not UTF-8 reads back as U+FFFD).  For
+ * YAML written by hand, with comments (learn, rbac). */
+int buf_add_yaml_scalar(struct buf *b, const char *s);
+/* Appends @s for the inside of a YAML comment: a byte that is not
+ * printable ASCII could end the comment line (YAML 1.1 breaks lines at
+ * NEL, U+2028 and U+2029 too), so it is written as '?'. */
+int buf_add_yaml_comment(struct buf *b, const char *s);
 /* Borrowed view; "" when empty. */
 const char *buf_str(const struct buf *b);
 void buf_truncate(struct buf *b, size_t len);

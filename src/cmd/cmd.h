@@ -92,6 +92,24 @@ void cmd_block_signals(bool hup, sigset_t *ret_set);
  * with a message on stderr naming @cmd. */
 int cmd_check_namespace(const char *cmd, const char *ns);
 
+/* Captured audit events (a file the audit backend wrote: JSON lines of
+ * audit.k8s.io Events, or an EventList), as the offline commands
+ * (identities, rbac) take them next to manifests. */
+#define CMD_MAX_AUDIT_BYTES (256u * 1024 * 1024)
+#define CMD_MAX_AUDIT_TEXT "256 MiB"
+struct errlist;
+struct telemetry_event;
+/* Whether @path holds audit events rather than manifests.  YAML files,
+ * directories and stdin are manifests. */
+bool cmd_is_audit_file(const char *path);
+/* Reads the audit events of @path (at most CMD_MAX_AUDIT_BYTES, at most
+ * TELEMETRY_MAX_EVENTS) into @fn.  Problems go to @errs under the file's
+ * name: unreadable, a bound (then 0: the caller stops on errors), events
+ * that are not audit Events.  Returns 0, -ENOMEM, or @fn's negative
+ * return (its message is the caller's to add; -E2BIG is taken by the
+ * bound on events, so @fn stops with another). */
+int cmd_read_audit(const char *path, int (*fn)(void *ud, const struct telemetry_event *e), void *ud,
+		   struct errlist *errs);
 int cmd_begin(const char *cmd, const struct flag *flags, const char *synopsis, int argc,
 	      char **argv, const struct cmd_common_opts *common, int *ret_rc);
 
@@ -99,6 +117,7 @@ int cmd_check(int argc, char **argv);
 int cmd_controller(int argc, char **argv);
 int cmd_identities(int argc, char **argv);
 int cmd_learn(int argc, char **argv);
+int cmd_rbac(int argc, char **argv);
 int cmd_test(int argc, char **argv);
 int cmd_webhook(int argc, char **argv);
 

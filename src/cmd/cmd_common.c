@@ -13,6 +13,9 @@
 #include <jansson.h>
 
 #include "doc.h"
+#include "errlist.h"
+#include "strutil.h"
+#include "telemetry.h"
 #include "kubeconfig.h"
 #include "xalloc.h"
 
@@ -117,4 +120,42 @@ int cmd_check_namespace(const char *cmd, const char *ns)
 		return -EINVAL;
 	}
 	return 0;
+}
+
+bool cmd_is_audit_file(const char *path)
+{
+	char *data = NULL;
+	size_t len = 0;
+	bool audit = false;
+
+	if (!strcmp(path, "-") || str_has_suffix(path, ".yaml") || str_has_suffix(path, ".yml"))
+		return false;
+	if (doc_read_file(path, CMD_MAX_AUDIT_BYTES, &data, &len) == 0)
+		audit = telemetry_detect(data, len) == TELEMETRY_AUDIT;
+	pg_free(data);
+	return audit;
+}
+
+int cmd_read_audit(const char *path, int (*fn)(void *ud, const struct telemetry_event *e), void *ud,
+		   struct errlist *errs)
+{
+	struct telemetry_stats st;
+	char *data = NULL;
+	size_t len = 0;
+	int r = doc_read_file(path, CMD_MAX_AUDIT_BYTES, &data, &len);
+
+	if (r < 0) {
+		errlist_add(errs, "%s: %s", path,
+			    r == -EFBIG ? "larger than " CMD_MAX_AUDIT_TEXT " (profileguard's limit)" : strerror(-r));
+		return r == -ENOMEM ? r : 0;
+	}
+	r = telemetry_parse(TELEMETRY_AUDIT, data, len, fn, ud, &st);
+	pg_free(data);
+	if (r == -E2BIG) {
+		errlist_add(errs, "%s: more than %d audit events (profileguard's limit)", path, TELEMETRY_MAX_EVENTS);
+		return 0;
+	}
+	if (r == 0 && st.rejected)
+		errlist_add(errs, "%s: %zu audit events not read: %s", path, st.rejected, st.first_error);
+	return r;
 }

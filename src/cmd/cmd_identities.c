@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "cmd.h"
-#include "doc.h"
 #include "errlist.h"
 #include "hash.h"
 #include "identity.h"
@@ -29,7 +28,6 @@
 /* Bounds on one run: each is a refusal naming it, never a cut. */
 #define IDS_MAX_ACCOUNTS 100000
 #define IDS_MAX_OBJECTS 1000000     /* roles, bindings, pods and templates together */
-#define IDS_MAX_AUDIT_BYTES (256u * 1024 * 1024)
 
 /* One identity being inventoried, indexed by "NS/NAME". */
 struct account {
@@ -360,7 +358,8 @@ static int report_one(struct out *out, struct identity_index *x, struct account 
 		pg_free(risk);
 		return r;
 	}
-	qsort(a->workloads, a->nworkloads, sizeof(*a->workloads), str_ptr_cmp);
+	if (a->nworkloads > 1)  /* qsort(NULL, 0) is undefined */
+		qsort(a->workloads, a->nworkloads, sizeof(*a->workloads), str_ptr_cmp);
 	for (size_t i = 0; i < a->nworkloads; i++) {
 		if (k && !strcmp(a->workloads[i], a->workloads[k - 1]))
 			pg_free(a->workloads[i]);
@@ -433,44 +432,6 @@ static void inv_free(struct inv *v)
 	errlist_free(&v->errs);
 }
 
-/* Whether @path holds captured audit events (a file the audit backend
- * wrote: JSON lines of audit.k8s.io Events, or an EventList) rather than
- * manifests.  YAML files, directories and stdin are manifests. */
-static bool is_audit(const char *path)
-{
-	char *data = NULL;
-	size_t len = 0;
-	bool audit = false;
-
-	if (!strcmp(path, "-") || str_has_suffix(path, ".yaml") || str_has_suffix(path, ".yml"))
-		return false;
-	if (doc_read_file(path, IDS_MAX_AUDIT_BYTES, &data, &len) == 0)
-		audit = telemetry_detect(data, len) == TELEMETRY_AUDIT;
-	pg_free(data);
-	return audit;
-}
-
-static int load_audit(struct inv *v, const char *path)
-{
-	struct telemetry_stats st;
-	char *data = NULL;
-	size_t len = 0;
-	int r = doc_read_file(path, IDS_MAX_AUDIT_BYTES, &data, &len);
-
-	if (r < 0) {
-		errlist_add(&v->errs, "%s: %s", path, r == -EFBIG ? "larger than 256 MiB (profileguard's limit)"
-								  : strerror(-r));
-		return r == -ENOMEM ? r : 0;
-	}
-	r = telemetry_parse(TELEMETRY_AUDIT, data, len, on_audit, v, &st);
-	if (r == -E2BIG)
-		errlist_add(&v->errs, "%s: more than %d audit events (profileguard's limit)", path, TELEMETRY_MAX_EVENTS);
-	else if (r == 0 && st.rejected)
-		errlist_add(&v->errs, "%s: %zu audit events not read: %s", path, st.rejected, st.first_error);
-	pg_free(data);
-	return r == -ENOMEM ? r : 0;
-}
-
 int cmd_identities(int argc, char **argv)
 {
 	static const char synopsis[] =
@@ -529,9 +490,9 @@ int cmd_identities(int argc, char **argv)
 	 * before their use is. */
 	for (int pass = 0; pass < 2; pass++) {
 		for (size_t i = 0; i < files.n; i++) {
-			if (is_audit(files.v[i]) != (pass == 1))
+			if (cmd_is_audit_file(files.v[i]) != (pass == 1))
 				continue;
-			r = pass ? load_audit(&v, files.v[i]) : manifest_walk(files.v[i], on_object, &v, &v.errs);
+			r = pass ? cmd_read_audit(files.v[i], on_audit, &v, &v.errs) : manifest_walk(files.v[i], on_object, &v, &v.errs);
 			if (r == -ENOMEM || v.oom)
 				goto oom;
 			if (r == -E2BIG)
@@ -554,7 +515,8 @@ int cmd_identities(int argc, char **argv)
 		if (r < 0)
 			goto oom;
 	}
-	qsort(v.acc, v.nacc, sizeof(*v.acc), account_cmp);
+	if (v.nacc > 1)
+		qsort(v.acc, v.nacc, sizeof(*v.acc), account_cmp);
 	if (out.json && !(out.list = json_array()))
 		goto oom;
 	for (size_t i = 0; i < v.nacc; i++)

@@ -21,6 +21,7 @@ static const struct command commands[] = {
 	{ "controller", cmd_controller, "run the drift controller (leader-elected reconcile loop)" },
 	{ "identities", cmd_identities, "inventory the ServiceAccounts of manifests: RBAC grants and risk (CI)" },
 	{ "learn", cmd_learn, "write a WorkloadProfile from observed telemetry and a pod manifest" },
+	{ "rbac", cmd_rbac, "propose the smallest Roles from audit events; granted but unused (CI)" },
 	{ "test", cmd_test, "run test suites: manifests with their expected results (CI)" },
 	{ "webhook", cmd_webhook, "serve the validating admission webhook (HTTPS)" },
 };

@@ -714,67 +714,11 @@ static void out_printf(struct out *o, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* The inside of a YAML double-quoted scalar that reads back as exactly
- * @s.  YAML allows fewer characters than JSON does (no C1 controls, no
- * U+FFFE/U+FFFF: libyaml refuses them) and breaks lines at more (NEL,
- * U+2028, U+2029), so those are \\u escapes too.
- * @s is UTF-8 (the telemetry reader checked); a byte that is not reads
- * back as U+FFFD. */
-static void yaml_escaped(struct out *o, const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-
-	while (*p && !o->err) {
-		unsigned long cp = *p;
-		size_t n = str_utf8_len((const char *)p, strnlen((const char *)p, 4));
-
-		if (n > 1) {
-			cp = *p & (0x7f >> n);
-			for (size_t i = 1; i < n; i++)
-				cp = cp << 6 | (p[i] & 0x3f);
-		}
-		if (n == 0) {
-			out_adds(o, "\\ufffd");
-			p++;
-		} else if (cp == '"' || cp == '\\') {
-			out_addc(o, '\\');
-			out_addc(o, (char)cp);
-			p++;
-		} else if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 ||
-			   cp == 0x2029 || cp == 0xfeff || cp == 0xfffe || cp == 0xffff) {
-			/* controls, and the line breaks YAML would fold */
-			out_printf(o, "\\u%04lx", cp);
-			p += n;
-		} else {
-			if (!o->err)
-				o->err = buf_add(o->b, p, n);
-			p += n;
-		}
-	}
-}
-
-/* Plain when it cannot be misread (YAML 1.1 booleans, numbers, aliases,
- * flow and comment characters), else a double-quoted JSON string. */
+/* One YAML scalar, plain or quoted (buf_add_yaml_scalar()). */
 static void yq(struct out *o, const char *s)
 {
-	static const char *const words[] = { "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO",
-					     "true", "True", "TRUE", "false", "False", "FALSE", "on", "On",
-					     "ON", "off", "Off", "OFF", "null", "Null", "NULL", "~", NULL };
-	bool plain = *s && strchr("/abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_", s[0]);
-
-	for (const char *p = s; plain && *p; p++)
-		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/_.-", *p))
-			plain = false;
-	for (const char *const *w = words; plain && *w; w++)
-		if (!strcmp(*w, s))
-			plain = false;
-	if (plain) {
-		out_adds(o, s);
-		return;
-	}
-	out_addc(o, '"');
-	yaml_escaped(o, s);
-	out_addc(o, '"');
+	if (!o->err)
+		o->err = buf_add_yaml_scalar(o->b, s);
 }
 
 static void ylist(struct out *o, const char *indent, const char *key, char *const *v, size_t n)
@@ -808,13 +752,12 @@ static void yitem(struct learn *l, struct out *o, const char *indent, const char
 	out_addc(o, '\n');
 }
 
-/* Text from the command line (a file name) in a comment: a byte that is
- * not printable ASCII could end the comment line (YAML 1.1 breaks lines
- * at NEL, U+2028 and U+2029 too), so it is written as '?'. */
+/* Text from the command line (a file name) in a comment
+ * (buf_add_yaml_comment()). */
 static void out_comment_text(struct out *o, const char *s)
 {
-	for (; *s; s++)
-		out_addc(o, (unsigned char)*s >= 0x20 && (unsigned char)*s < 0x7f ? *s : '?');
+	if (!o->err)
+		o->err = buf_add_yaml_comment(o->b, s);
 }
 
 /* @t (seconds since the epoch) as RFC 3339, "?" when there is none. */

@@ -67,6 +67,7 @@ struct ctx {
 	void *ud;
 	struct telemetry_stats *st;
 	int rc;
+	size_t line, item;              /* where the record being read is */
 };
 
 static void reject(struct ctx *c, const char *why)
@@ -83,6 +84,8 @@ static int deliver(struct ctx *c, struct telemetry_event *e)
 	if (c->st->accepted >= TELEMETRY_MAX_EVENTS)
 		return -E2BIG;
 	e->source = c->src;
+	e->line = c->line;
+	e->item = c->item;
 	r = c->fn(c->ud, e);
 	if (r < 0)
 		return r;
@@ -435,6 +438,7 @@ static int parse_audit_event(struct ctx *c, const struct jval *v, struct arena *
 	e.ev.subresource = str_at(ref, "subresource");
 	e.ev.object_name = str_at(ref, "name");
 	e.ev.object_namespace = str_at(ref, "namespace");
+	e.request_uri = str_at(v, "requestURI");
 	e.ev.stale_token = jval_get(ann, "authentication.k8s.io/stale-token") != NULL;
 	e.ev.legacy_token = jval_get(ann, "authentication.k8s.io/legacy-token") != NULL;
 	e.bound_pod_name = first_extra(extra, "authentication.kubernetes.io/pod-name");
@@ -479,11 +483,13 @@ static int parse_audit(struct ctx *c, const struct jval *v, struct arena *a)
 			return 0;
 		}
 		jval_foreach_item(items, i, it) {
-			int r = parse_audit_event(c, it, a);
+			int r;
 
-			if (r < 0)
+			c->item = i + 1;
+			if ((r = parse_audit_event(c, it, a)) < 0)
 				return r;
 		}
+		c->item = 0;
 		return 0;
 	}
 	return parse_audit_event(c, v, a);
@@ -565,6 +571,7 @@ int telemetry_parse(enum telemetry_source src, const char *body, size_t len, tel
 		size_t s = 0;
 		int r;
 
+		c.line++;
 		while (s < n && strchr(" \t\r", body[off + s]))
 			s++;
 		if (s < n) {

@@ -30,10 +30,15 @@ struct telemetry_event {
 	const char *bound_pod_name;     /* user.extra authentication.kubernetes.io/pod-name */
 	const char *bound_pod_uid;      /* ... /pod-uid */
 	const char *source_ip;          /* the last of sourceIPs: the connection's address */
-	int code;                       /* RT_API: responseStatus.code; 0: absent */
+	int code;                       /* RUNTIME_API: responseStatus.code; 0: absent */
 	int64_t received;               /* requestReceivedTimestamp (the API server's
 	                                 * clock), epoch seconds; -1: absent */
 	const char *args;               /* exec arguments, joined (learn shows them) */
+	const char *request_uri;        /* RUNTIME_API: requestURI; a call without
+	                                 * objectRef is a non-resource URL */
+	size_t line;                    /* where it was in the body: the line of
+	                                 * JSON lines (1-based), 0 for one value */
+	size_t item;                    /* the item of an EventList (1-based), 0 */
 };
 
 /* Called for each event; a negative return stops the batch with it. */

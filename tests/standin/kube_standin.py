@@ -268,7 +268,8 @@ RESOURCES = [
     ResourceType("", "v1", "replicationcontrollers", "replicationcontroller", "ReplicationController",
                  True, ("rc",), ("all",), subresources=("status",), has_generation=True),
     # RBAC is stored as written: no authorization, no escalation check, no aggregation controller
-    # (a ClusterRole with an aggregationRule keeps the rules it was given, as once filled).
+    # (a ClusterRole with an aggregationRule keeps the rules it was given, as once filled); kubectl
+    # can apply (or dry-run) the Roles `profileguard rbac` writes.
     ResourceType("rbac.authorization.k8s.io", "v1", "roles", "role", "Role", True),
     ResourceType("rbac.authorization.k8s.io", "v1", "clusterroles", "clusterrole", "ClusterRole",
                  False),
