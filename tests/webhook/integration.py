@@ -1302,6 +1302,11 @@ class IdentityReports(unittest.TestCase):
                       ctype="application/merge-patch+json")
 
     def test_max_risk(self):
+        # Ready first (profiles synced): before that every review is a 503.
+        deadline = time.time() + 60
+        while self.client.request("GET", "/readyz")[0] != 200:
+            self.assertLess(time.time(), deadline, "the webhook never became ready")
+            time.sleep(0.1)
         self.wait_decision(self.pod("api"), lambda r: r.get("allowed"))
         warn = ('spec.serviceAccountName: ServiceAccount "api" has no IdentityReport yet, so '
                 'team/ceiling identity.maxRisk is not judged')
