@@ -65,6 +65,7 @@ struct account {
 	int8_t automount;
 	uint32_t pods, bound, extended, legacy;
 	int64_t audit_used, legacy_used;        /* epoch seconds; -1 */
+	struct idusage usage;
 	char **workloads;               /* sorted, distinct */
 	size_t nworkloads;
 	/* evaluation */
@@ -90,6 +91,7 @@ struct identities {
 	bool synced;
 	uint64_t writes, write_errors;
 	struct risk_result scratch;     /* the loop's evaluations, under mu */
+	int64_t live_since;             /* the audit source's span; -1 */
 	struct metric *m_level[RISK_CRITICAL + 1];
 	struct metric *m_rule[RR__COUNT];
 	struct metric *m_writes;
@@ -136,7 +138,7 @@ static struct account *account_get(struct identities *id, const char *ns, const 
 	a->automount = -1;
 	a->audit_used = a->legacy_used = -1;
 	a->since = a->evaluated = -1;
-	a->st = (struct identities_stored){ 0, -1, -1, -1 };
+	a->st = (struct identities_stored){ 0, -1, -1, -1, -1, false, IDUSAGE_INIT };
 	if (smap_put(&id->accounts, &a->node) < 0) {
 		pg_free(a);
 		return NULL;
@@ -193,6 +195,7 @@ static void account_free(struct account *a)
 		pg_free(a->workloads[i]);
 	pg_free(a->workloads);
 	pg_free(a->uid);
+	idusage_free(&a->usage);
 	pg_free(a);
 }
 
@@ -432,6 +435,33 @@ static uint64_t status_hash(json_t *status)
 	return h ? h : 1;
 }
 
+static int64_t int_of(const struct jval *v)
+{
+	return jval_is_int(v) ? v->u.i : 0;
+}
+
+/* The stored report's usage, entry by entry and verb by verb, through the
+ * same bounds as a call's; its usageOmitted stays counted. */
+static int restore_usage(const struct jval *st, struct idusage *u)
+{
+	const struct jval *arr = jval_get(st, "usage");
+	int64_t om = int_of(jval_get(st, "usageOmitted"));
+
+	for (size_t i = 0; i < jval_size(arr); i++) {
+		const struct jval *e = jval_at(arr, i), *verbs = jval_get(e, "verbs");
+		int64_t day = day_of(jval_str(jval_get(e, "lastSeen")));
+
+		if (day < 0)
+			continue;
+		for (size_t k = 0; k < jval_size(verbs); k++)
+			if (idusage_add(u, jval_str(jval_at(verbs, k)), jval_str(jval_get(e, "resource")),
+					jval_str(jval_get(e, "namespace")), day, NULL) < 0)
+				return -ENOMEM;
+	}
+	u->omitted = om > 0 ? (uint64_t)om : 0;
+	return 0;
+}
+
 int identities_decode_report(void *ud, const struct jval *obj, void **ret)
 {
 	const struct jval *st = jval_get(obj, "status"), *conds = jval_get(st, "conditions");
@@ -440,8 +470,9 @@ int identities_decode_report(void *ud, const struct jval *obj, void **ret)
 
 	if (!s)
 		return -ENOMEM;
-	s->ltt = s->since = -1;
+	s->ltt = s->since = s->last_used = -1;
 	s->state = -1;
+	s->usage = IDUSAGE_INIT;
 	if (jval_is_object(st)) {
 		json_t *j = jval_to_json(st);
 
@@ -456,6 +487,12 @@ int identities_decode_report(void *ud, const struct jval *obj, void **ret)
 		if (str_eq(jval_str(jval_get(jval_at(conds, i), "type")), "Ready"))
 			s->ltt = time_of(jval_str(jval_get(jval_at(conds, i), "lastTransitionTime")));
 	s->since = time_of(jval_str(jval_get(st, "stateSince")));
+	s->last_used = day_of(jval_str(jval_get(st, "lastUsed")));
+	s->named = jval_size(jval_get(st, "workloads")) > 0 || int_of(jval_get(st, "pods")) > 0;
+	if (restore_usage(st, &s->usage) < 0) {
+		identities_free_report(ud, s);
+		return -ENOMEM;
+	}
 	for (int k = IDSTATE_UNKNOWN; k <= IDSTATE_DISABLED; k++)
 		if (str_eq(state, identity_state_name((enum identity_state)k)))
 			s->state = k;
@@ -465,7 +502,12 @@ int identities_decode_report(void *ud, const struct jval *obj, void **ret)
 
 void identities_free_report(void *ud, void *data)
 {
-	pg_free(data);
+	struct identities_stored *s = data;
+
+	if (!s)
+		return;
+	idusage_free(&s->usage);
+	pg_free(s);
 }
 
 /* ---- what the handlers say ---------------------------------------------------- */
@@ -673,6 +715,33 @@ void identities_secret_changed(struct identities *id, const char *ns, const stru
 	pthread_mutex_unlock(&id->mu);
 }
 
+/* What a stored report remembers and memory does not (a restart, or a
+ * report another leader wrote): its last use and its usage, merged. */
+static void restore(struct account *a, const struct identities_stored *s)
+{
+	const struct idusage *u = &s->usage;
+
+	if (s->last_used > a->audit_used)
+		a->audit_used = s->last_used;
+	for (size_t i = 0; i < u->n; i++) {
+		const struct idusage_entry *e = &u->v[i];
+
+		for (const char *p = e->verbs; *p;) {
+			const char *c = strchr(p, ',');
+			size_t n = c ? (size_t)(c - p) : strlen(p);
+			char verb[IDUSAGE_VERB_MAX + 1];
+
+			memcpy(verb, p, n);
+			verb[n] = '\0';
+			/* Out of memory, it is left to the next echo. */
+			(void)idusage_add(&a->usage, verb, e->resource, e->ns, e->day, NULL);
+			p += n + (c ? 1 : 0);
+		}
+	}
+	if (u->omitted > a->usage.omitted)
+		a->usage.omitted = u->omitted;
+}
+
 void identities_report_changed(struct identities *id, const char *ns, const char *name,
 			       const struct identities_stored *cur)
 {
@@ -688,11 +757,13 @@ void identities_report_changed(struct identities *id, const char *ns, const char
 				mark(id, a, ticker_now_ms());
 			a->stored = true;
 			a->st = *cur;
+			a->st.usage = IDUSAGE_INIT;
+			restore(a, cur);
 		} else {
 			/* Deleted (by hand, or with its ServiceAccount): written
 			 * again if the account is still there. */
 			a->stored = false;
-			a->st = (struct identities_stored){ 0, -1, -1, -1 };
+			a->st = (struct identities_stored){ 0, -1, -1, -1, -1, false, IDUSAGE_INIT };
 			mark(id, a, ticker_now_ms());
 			maybe_drop(id, a);
 		}
@@ -700,20 +771,28 @@ void identities_report_changed(struct identities *id, const char *ns, const char
 	pthread_mutex_unlock(&id->mu);
 }
 
-void identities_used(struct identities *id, const char *ns, const char *name, int64_t when)
+void identities_used(struct identities *id, const char *ns, const char *name, const struct identities_call *c)
 {
+	int64_t when = c->when;
 	struct account *a;
+	bool changed = false;
 
 	pthread_mutex_lock(&id->mu);
 	a = account_find(id, ns, name);
-	/* Only a new day changes the report. */
+	/* Only a new day, or a new verb or resource, changes the report. */
 	if (a && when > a->audit_used) {
-		bool newday = a->audit_used < 0 || when / DAY != a->audit_used / DAY;
-
+		changed = a->audit_used < 0 || when / DAY != a->audit_used / DAY;
 		a->audit_used = when;
-		if (newday)
-			mark(id, a, ticker_now_ms());
 	}
+	if (a && c->resource && *c->resource) {
+		bool moved = false;
+
+		/* Out of memory, the entry waits for the next call. */
+		if (idusage_add(&a->usage, c->verb, c->resource, c->obj_ns, when, &moved) == 0 && moved)
+			changed = true;
+	}
+	if (changed)
+		mark(id, a, ticker_now_ms());
 	pthread_mutex_unlock(&id->mu);
 }
 
@@ -804,6 +883,8 @@ static int evaluate(struct identities *id, struct account *a, int64_t wall, json
 	rep.tokens.extended = a->extended;
 	rep.tokens.automount = a->automount != 0;
 	rep.last_used = used;
+	idusage_prune(&a->usage, wall - id->cfg.usage_window_s);
+	rep.usage = &a->usage;
 	rep.risk = rr;
 	rep.evaluated = a->evaluated;
 	*ret = idreport_status(&rep);
@@ -989,6 +1070,13 @@ void identities_new_term(struct identities *id)
 	pthread_mutex_unlock(&id->mu);
 }
 
+void identities_set_audit_live(struct identities *id, int64_t since)
+{
+	pthread_mutex_lock(&id->mu);
+	id->live_since = since;
+	pthread_mutex_unlock(&id->mu);
+}
+
 void identities_set_synced(struct identities *id, bool synced)
 {
 	pthread_mutex_lock(&id->mu);
@@ -1025,7 +1113,7 @@ void identities_stats(struct identities *id, struct identities_stats *ret)
 static json_t *status_patch(json_t *status)
 {
 	static const char *const optional[] = { "serviceAccountUID", "stateSince", "workloadsOmitted",
-						"lastUsed", "risk", "conditions" };
+						"lastUsed", "usage", "usageOmitted", "risk", "conditions" };
 	json_t *s = json_deep_copy(status), *risk;
 
 	if (!s)
@@ -1115,9 +1203,12 @@ int identities_new(const struct identities_config *cfg, struct identities **ret)
 		id->cfg.retry_ms = 10000;
 	if (id->cfg.active_window_s <= 0)
 		id->cfg.active_window_s = 90 * DAY;
+	if (id->cfg.usage_window_s <= 0)
+		id->cfg.usage_window_s = 30 * DAY;
 	if (!id->cfg.max_writes)
 		id->cfg.max_writes = 10;
 	pthread_mutex_init(&id->mu, NULL);
+	id->live_since = -1;
 	r = identity_index_new(&id->index);
 	if (r < 0) {
 		identities_free(id);

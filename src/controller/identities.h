@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "idusage.h"
 #include "kube_client.h"
 #include "risk.h"
 
@@ -51,6 +52,7 @@ struct identities_config {
 	int64_t settle_ms;
 	int64_t retry_ms;               /* after a failed write; 0: 10 s */
 	int64_t active_window_s;        /* used within it: Active; 0: 90 days */
+	int64_t usage_window_s;         /* usage entries older go; 0: 30 days */
 	size_t max_writes;              /* reports written per flush; 0: 10 */
 	/* Writes one report; 0, or -errno (-ENOENT: the report went away
 	 * between the create and the status write). */
@@ -107,6 +109,9 @@ struct identities_stored {
 	int64_t ltt;                    /* its Ready lastTransitionTime; -1 */
 	int64_t since;                  /* stateSince; -1 */
 	int state;                      /* enum identity_state; -1: none */
+	int64_t last_used;              /* lastUsed (a day); -1 */
+	bool named;                     /* it counted pods or workloads */
+	struct idusage usage;           /* restored into the account's */
 };
 int identities_decode_report(void *ud, const struct jval *obj, void **ret);
 void identities_free_report(void *ud, void *data);
@@ -123,8 +128,15 @@ void identities_secret_changed(struct identities *id, const char *ns, const stru
 			       const struct identities_token *cur);
 void identities_report_changed(struct identities *id, const char *ns, const char *name,
 			       const struct identities_stored *cur);
-/* A successful API call by the account at @when (epoch seconds). */
-void identities_used(struct identities *id, const char *ns, const char *name, int64_t when);
+/* A successful API call by the account at @when (epoch seconds): @verb
+ * on @resource (canonical, runtime_api_resource()) in @obj_ns (NULL or
+ * "": cluster scope).  A NULL @resource (a non-resource call) is a use
+ * without a usage entry. */
+struct identities_call {
+	int64_t when;
+	const char *verb, *resource, *obj_ns;
+};
+void identities_used(struct identities *id, const char *ns, const char *name, const struct identities_call *c);
 
 /* ---- the leader's side ---------------------------------------------------- */
 
@@ -140,6 +152,8 @@ size_t identities_flush(struct identities *id, int64_t now_ms, int64_t wall);
 int identities_risk(struct identities *id, const char *ns, const char *name,
 		    struct risk_result *scratch);
 void identities_set_synced(struct identities *id, bool synced);
+/* The start of the audit source's live span (auditlive.h); -1: not live. */
+void identities_set_audit_live(struct identities *id, int64_t since);
 
 struct identities_stats {
 	size_t accounts;                /* entries held (with or without a ServiceAccount) */

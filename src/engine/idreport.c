@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "idusage.h"
 #include "rfc3339.h"
 
 static const char *const state_names[] = {
@@ -104,6 +105,11 @@ json_t *idreport_status(const struct idreport *r)
 		if (json_object_set_new(s, "lastUsed", json_string(day)) < 0)
 			goto fail;
 	}
+	if (r->usage && r->usage->n && json_object_set_new(s, "usage", idusage_json(r->usage)) < 0)
+		goto fail;
+	if (r->usage && r->usage->omitted &&
+	    json_object_set_new(s, "usageOmitted", json_integer((json_int_t)r->usage->omitted)) < 0)
+		goto fail;
 	if (r->risk && json_object_set_new(s, "risk", risk_json(r->risk)) < 0)
 		goto fail;
 	if (r->evaluated >= 0) {

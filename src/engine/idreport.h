@@ -13,6 +13,8 @@
 
 #include "risk.h"
 
+struct idusage;
+
 enum identity_state {
 	IDSTATE_UNKNOWN,
 	IDSTATE_ACTIVE,
@@ -42,6 +44,7 @@ struct idreport {
 		bool automount;         /* the ServiceAccount's automountServiceAccountToken */
 	} tokens;
 	int64_t last_used;              /* epoch seconds within the UTC day; -1: never seen */
+	const struct idusage *usage;    /* NULL or empty: no `usage` key */
 	const struct risk_result *risk; /* NULL: not evaluated */
 	int64_t evaluated;              /* epoch seconds of the Ready condition; -1: none */
 };

@@ -129,6 +129,14 @@ static const char *level_of(json_t *status)
 
 static int64_t now0;
 
+static void used(struct identities *id, const char *ns, const char *name, int64_t when, const char *verb,
+		 const char *resource, const char *obj_ns)
+{
+	struct identities_call c = { when, verb, resource, obj_ns };
+
+	identities_used(id, ns, name, &c);
+}
+
 static void setup(void)
 {
 	arena = arena_new(4096);
@@ -257,20 +265,20 @@ START_TEST(restart_with_stored_hash)
 	ck_assert_int_eq(json_integer_value(json_object_get(ws2.last, "pods")), 1);
 	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(
 		json_object_get(ws2.last, "conditions"), 0), "lastTransitionTime")), "2026-11-18T11:06:40Z");
-	pg_free(st);
+	identities_free_report(NULL, st);
 	/* Our write comes back from the informer: nothing to do.  A status
 	 * someone else wrote is written over, once its minute has passed. */
 	st = stored_of(ws2.last);
 	identities_report_changed(id2, "pay", "api", st);
 	ck_assert_uint_eq(identities_flush(id2, now0 + 3700000, WALL + 3700), 0);
-	pg_free(st);
+	identities_free_report(NULL, st);
 	json_object_set_new(ws2.last, "pods", json_integer(7));
 	st = stored_of(ws2.last);
 	identities_report_changed(id2, "pay", "api", st);
 	ck_assert_uint_eq(identities_flush(id2, now0 + 3701000, WALL + 3701), 1);
 	ck_assert_int_eq(json_integer_value(json_object_get(ws2.last, "pods")), 1);
 	ck_assert_int_eq(ws2.n, 2);
-	pg_free(st);
+	identities_free_report(NULL, st);
 	json_decref(ws.last);
 	json_decref(ws2.last);
 	identities_free(id2);
@@ -337,7 +345,7 @@ START_TEST(counts_from_pods_workloads_and_secrets)
 	/* A status-only update moves nothing. */
 	identities_pod_changed(id, &a, &a);
 	/* An audit event of today: lastUsed moves to it. */
-	identities_used(id, "pay", "api", WALL + 200);
+	used(id, "pay", "api", WALL + 200, NULL, NULL, NULL);
 	ck_assert_uint_eq(identities_flush(id, now0 + 4 * MIN, WALL + 240), 1);
 	ck_assert_str_eq(json_string_value(json_object_get(ws.last, "lastUsed")), "2026-11-18");
 
@@ -513,6 +521,159 @@ START_TEST(new_under_allocation_failures)
 }
 END_TEST
 
+/* ---- usage (audit calls) ------------------------------------------------------ */
+
+static json_t *usage_at(json_t *status, size_t i)
+{
+	return json_array_get(json_object_get(status, "usage"), i);
+}
+
+static const char *ustr(json_t *entry, const char *key)
+{
+	return json_string_value(json_object_get(entry, key));
+}
+
+/* Calls become usage entries; a repeat the same day writes nothing, a new
+ * verb or a new day writes once. */
+START_TEST(usage_entries_written_sparingly)
+{
+	struct writes ws = { 0 };
+	struct identities *id = mk(&ws, NULL);
+	json_t *e, *verbs;
+
+	add_sa(id, "pay", "api", "u-api");
+	ck_assert_uint_eq(identities_flush(id, now0, WALL), 1);
+	ck_assert_ptr_null(json_object_get(ws.last, "usage"));
+
+	used(id, "pay", "api", WALL + 10, "get", "configmaps", "pay");
+	used(id, "pay", "api", WALL + 11, "get", "nodes", NULL);
+	ck_assert_uint_eq(identities_flush(id, now0 + MIN, WALL + 60), 1);
+	ck_assert_uint_eq(json_array_size(json_object_get(ws.last, "usage")), 2);
+	e = usage_at(ws.last, 0);
+	ck_assert_str_eq(ustr(e, "resource"), "configmaps");
+	ck_assert_str_eq(ustr(e, "namespace"), "pay");
+	ck_assert_str_eq(ustr(e, "lastSeen"), "2026-11-18");
+	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(e, "verbs"), 0)), "get");
+	e = usage_at(ws.last, 1);
+	ck_assert_str_eq(ustr(e, "resource"), "nodes");
+	ck_assert_ptr_null(json_object_get(e, "namespace"));
+
+	/* The same calls later that day: no write at all. */
+	used(id, "pay", "api", WALL + 3000, "get", "configmaps", "pay");
+	used(id, "pay", "api", WALL + 3001, "get", "nodes", NULL);
+	ck_assert_uint_eq(identities_flush(id, now0 + 60 * MIN, WALL + 3600), 0);
+	ck_assert_int_eq(ws.n, 2);
+
+	/* A new verb: one write, verbs sorted. */
+	used(id, "pay", "api", WALL + 3700, "watch", "configmaps", "pay");
+	used(id, "pay", "api", WALL + 3701, "list", "configmaps", "pay");
+	ck_assert_uint_eq(identities_flush(id, now0 + 62 * MIN, WALL + 3720), 1);
+	verbs = json_object_get(usage_at(ws.last, 0), "verbs");
+	ck_assert_uint_eq(json_array_size(verbs), 3);
+	ck_assert_str_eq(json_string_value(json_array_get(verbs, 0)), "get");
+	ck_assert_str_eq(json_string_value(json_array_get(verbs, 1)), "list");
+	ck_assert_str_eq(json_string_value(json_array_get(verbs, 2)), "watch");
+
+	/* The next day: lastSeen (and lastUsed) move, one write. */
+	used(id, "pay", "api", WALL + 86400, "get", "configmaps", "pay");
+	ck_assert_uint_eq(identities_flush(id, now0 + 70 * MIN, WALL + 86460), 1);
+	ck_assert_str_eq(ustr(usage_at(ws.last, 0), "lastSeen"), "2026-11-19");
+	ck_assert_str_eq(ustr(usage_at(ws.last, 1), "lastSeen"), "2026-11-18");
+	ck_assert_str_eq(json_string_value(json_object_get(ws.last, "lastUsed")), "2026-11-19");
+	ck_assert_int_eq(ws.n, 4);
+
+	/* Past the usage window (30 days), an entry goes. */
+	used(id, "pay", "api", WALL + 31 * 86400, "get", "configmaps", "pay");
+	ck_assert_uint_eq(identities_flush(id, now0 + 80 * MIN, WALL + 31 * 86400 + 60), 1);
+	ck_assert_uint_eq(json_array_size(json_object_get(ws.last, "usage")), 1);
+	ck_assert_str_eq(ustr(usage_at(ws.last, 0), "resource"), "configmaps");
+	json_decref(ws.last);
+	identities_free(id);
+}
+END_TEST
+
+/* Past 256 entries the least recently seen goes and is counted; a call
+ * over an entry's bounds is counted, never dropped silently. */
+START_TEST(usage_capped_and_counted)
+{
+	struct writes ws = { 0 };
+	struct identities *id = mk(&ws, NULL);
+	char res[32], verb[80];
+	json_t *u;
+	bool found = false;
+
+	add_sa(id, "pay", "api", "u-api");
+	/* Entry 0 last seen on the first day, the others on the second. */
+	used(id, "pay", "api", WALL, "get", "r000", "pay");
+	for (int i = 1; i < IDUSAGE_MAX; i++) {
+		snprintf(res, sizeof(res), "r%03d", i);
+		used(id, "pay", "api", WALL + 86400, "get", res, "pay");
+	}
+	ck_assert_uint_eq(identities_flush(id, now0, WALL + 86400), 1);
+	ck_assert_uint_eq(json_array_size(json_object_get(ws.last, "usage")), IDUSAGE_MAX);
+	ck_assert_ptr_null(json_object_get(ws.last, "usageOmitted"));
+
+	used(id, "pay", "api", WALL + 86401, "get", "secrets", "pay");
+	ck_assert_uint_eq(identities_flush(id, now0 + MIN, WALL + 86460), 1);
+	u = json_object_get(ws.last, "usage");
+	ck_assert_uint_eq(json_array_size(u), IDUSAGE_MAX);
+	ck_assert_int_eq(json_integer_value(json_object_get(ws.last, "usageOmitted")), 1);
+	for (size_t i = 0; i < json_array_size(u); i++) {
+		ck_assert_str_ne(ustr(json_array_get(u, i), "resource"), "r000");
+		found = found || strcmp(ustr(json_array_get(u, i), "resource"), "secrets") == 0;
+	}
+	ck_assert(found);
+
+	memset(verb, 'v', 65);
+	verb[65] = '\0';
+	used(id, "pay", "api", WALL + 86402, verb, "secrets", "pay");
+	ck_assert_uint_eq(identities_flush(id, now0 + 2 * MIN, WALL + 86520), 1);
+	ck_assert_int_eq(json_integer_value(json_object_get(ws.last, "usageOmitted")), 2);
+	json_decref(ws.last);
+	identities_free(id);
+}
+END_TEST
+
+/* A new controller restores lastUsed and usage from the stored report:
+ * nothing to write without news, and news is merged, not a reset. */
+START_TEST(usage_restored_from_stored_report)
+{
+	struct writes ws = { 0 }, ws2 = { 0 };
+	struct identities *id = mk(&ws, NULL), *id2;
+	struct identities_stored *st;
+
+	add_sa(id, "pay", "api", "u-api");
+	used(id, "pay", "api", WALL, "get", "configmaps", "pay");
+	used(id, "pay", "api", WALL, "create", "apps/deployments/scale", "pay");
+	ck_assert_uint_eq(identities_flush(id, now0, WALL), 1);
+	json_object_set_new(ws.last, "usageOmitted", json_integer(3));
+	st = stored_of(ws.last);
+	ck_assert_int_eq(st->last_used, WALL - WALL % 86400);
+	ck_assert_uint_eq(st->usage.n, 2);
+	identities_free(id);
+
+	id2 = mk(&ws2, NULL);
+	add_sa(id2, "pay", "api", "u-api");
+	identities_report_changed(id2, "pay", "api", st);
+	identities_new_term(id2);
+	/* Everything restored (usageOmitted too): nothing to write. */
+	ck_assert_uint_eq(identities_flush(id2, now0 + 3600000, WALL + 3600), 0);
+	ck_assert_int_eq(ws2.n, 0);
+	/* News is merged into what was restored. */
+	used(id2, "pay", "api", WALL + 3800, "get", "secrets", "pay");
+	ck_assert_uint_eq(identities_flush(id2, now0 + 3900000, WALL + 3900), 1);
+	ck_assert_str_eq(json_string_value(json_object_get(ws2.last, "lastUsed")), "2026-11-18");
+	ck_assert_uint_eq(json_array_size(json_object_get(ws2.last, "usage")), 3);
+	ck_assert_int_eq(json_integer_value(json_object_get(ws2.last, "usageOmitted")), 3);
+	ck_assert_str_eq(ustr(usage_at(ws2.last, 0), "resource"), "apps/deployments/scale");
+	ck_assert_str_eq(ustr(usage_at(ws2.last, 2), "resource"), "secrets");
+	identities_free_report(NULL, st);
+	json_decref(ws.last);
+	json_decref(ws2.last);
+	identities_free(id2);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("identities");
@@ -528,6 +689,9 @@ static Suite *suite(void)
 	tcase_add_test(tc, failed_write_is_retried);
 	tcase_add_test(tc, flush_under_allocation_failures);
 	tcase_add_test(tc, new_under_allocation_failures);
+	tcase_add_test(tc, usage_entries_written_sparingly);
+	tcase_add_test(tc, usage_capped_and_counted);
+	tcase_add_test(tc, usage_restored_from_stored_report);
 	suite_add_tcase(s, tc);
 	return s;
 }
