@@ -1264,6 +1264,43 @@ static void identity_risk_changed(void *ud, const char *ns, const char *name)
 	request_ns(ud, ns);
 }
 
+/* The never-touch list's facts of a namespace (lifecycle_protected()). */
+static void identity_ns_facts(void *ud, const char *ns, bool *ignored, char label[64])
+{
+	struct controller *c = ud;
+	struct kube_object *o = kube_informer_get(c->slot[INF_NAMESPACES].inf, NULL, ns);
+	const struct kube_meta *m = o ? kube_object_data(o) : NULL;
+	const char *v = m ? labels_get(&m->labels, LIFECYCLE_LABEL) : NULL;
+
+	snprintf(label, 64, "%s", v ? v : "");
+	kube_object_unref(o);
+	*ignored = ns_ignored(c, ns);
+}
+
+/* An Event regarding a ServiceAccount, by the leader. */
+static void identity_event(void *ud, const struct identities_event *e)
+{
+	struct controller *c = ud;
+	char name[RECORDER_NAME_MAX];
+	struct kube_error err = { 0 };
+	struct kube_api_event ev = { 0 };
+	int r;
+
+	recorder_event_name(name, e->name, e->uid, e->reason, NULL, e->key);
+	ev.name = name;
+	ev.type = e->type;
+	ev.reason = e->reason;
+	ev.action = "Report";
+	ev.note = e->note;
+	ev.reporting_controller = "profileguard.io/controller";
+	ev.reporting_instance = c->identity;
+	ev.regarding = (struct kube_api_object_ref){ "v1", "ServiceAccount", e->ns, e->name, e->uid };
+	r = may_act(c) ? kube_api_event_create(c->cfg.client, e->ns, &ev, NULL, &err) : -EPERM;
+	if (r < 0 && r != -EEXIST && r != -EPERM)
+		pglog(PGLOG_WARN, "event not written", "namespace", e->ns, "serviceaccount", e->name,
+		      "reason", e->reason, "error", err.message[0] ? err.message : strerror(-r), NULL);
+}
+
 /* Only the leader, on a lease it holds, writes reports. */
 static int identity_write(void *ud, const struct identities_write *w)
 {
@@ -1522,7 +1559,8 @@ int controller_new(const struct controller_config *cfg, struct controller **ret)
 	{
 		struct identities_config ic = {
 			.metrics = cfg->metrics, .write = identity_write,
-			.usage_window_s = cfg->usage_window_s,
+			.usage_window_s = cfg->usage_window_s, .policy = cfg->lifecycle,
+			.own_ns = cfg->namespace, .ns_facts = identity_ns_facts, .event = identity_event,
 			.risk_changed = identity_risk_changed, .ud = c,
 		};
 

@@ -20,6 +20,7 @@ struct kube_client;
 struct metrics;
 struct controller;
 struct runtime_event;
+struct lifecycle_policy;
 
 struct controller_config {
 	struct kube_client *client;     /* borrowed, outlives the controller */
@@ -44,6 +45,8 @@ struct controller_config {
 	 * than usage_window_s go (0: 30 days). */
 	int64_t audit_live_window_s;
 	int64_t usage_window_s;
+	/* States, windows and mode (--identity-*); NULL: the defaults. */
+	const struct lifecycle_policy *lifecycle;
 };
 
 /* Builds the informers, the election and the actions; starts nothing.

@@ -122,6 +122,21 @@ json_t *idreport_status(const struct idreport *r)
 		/* "o" takes @c, also when the pack fails. */
 		if (json_object_set_new(s, "conditions", json_pack("[o]", c)) < 0)
 			goto fail;
+		if (r->unused_token) {
+			json_t *u = json_pack("{s:s, s:s, s:s, s:s}", "type", "UnusedToken", "status", "True",
+					      "reason", "NoAPICalls", "message",
+					      "Its pods mount a token they never use: set "
+					      "automountServiceAccountToken: false.");
+
+			if (!u || set_time(u, "lastTransitionTime", r->state_since >= 0 ? r->state_since
+											 : r->evaluated) < 0) {
+				json_decref(u);
+				goto fail;
+			}
+			/* Takes @u, also when it fails. */
+			if (json_array_append_new(json_object_get(s, "conditions"), u) < 0)
+				goto fail;
+		}
 	}
 	return s;
 fail:

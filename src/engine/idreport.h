@@ -47,6 +47,9 @@ struct idreport {
 	const struct idusage *usage;    /* NULL or empty: no `usage` key */
 	const struct risk_result *risk; /* NULL: not evaluated */
 	int64_t evaluated;              /* epoch seconds of the Ready condition; -1: none */
+	/* Unused: its pods mount a token it never uses (condition
+	 * UnusedToken, since state_since). */
+	bool unused_token;
 };
 
 /* The status object (new reference), or NULL when out of memory.  Keys
