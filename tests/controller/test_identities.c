@@ -674,6 +674,198 @@ START_TEST(usage_restored_from_stored_report)
 }
 END_TEST
 
+/* ---- the lifecycle (Report mode) ------------------------------------------------ */
+
+static struct {
+	int n;
+	char reason[8][32], key[8][96], note[8][1024];
+} evs;
+
+static void on_event(void *ud, const struct identities_event *e)
+{
+	if (evs.n < 8) {
+		snprintf(evs.reason[evs.n], sizeof(evs.reason[0]), "%s", e->reason);
+		snprintf(evs.key[evs.n], sizeof(evs.key[0]), "%s/%s/%s", e->ns, e->name, e->uid);
+		snprintf(evs.note[evs.n], sizeof(evs.note[0]), "%s", e->note);
+	}
+	evs.n++;
+}
+
+static void ns_facts(void *ud, const char *ns, bool *ignored, char label[64])
+{
+	*ignored = strcmp(ns, "legacy") == 0;
+	snprintf(label, 64, "%s", strcmp(ns, "frozen") == 0 ? "ignore" : "");
+}
+
+static struct identities *mk_life(struct writes *ws)
+{
+	struct lifecycle_policy p = LIFECYCLE_POLICY_DEFAULT;
+	struct identities_config cfg = {
+		.write_interval_ms = MIN, .settle_ms = -1, .retry_ms = 1000, .policy = &p,
+		.own_ns = "profileguard", .write = fake_write, .ns_facts = ns_facts, .event = on_event, .ud = ws,
+	};
+	struct identities *id = NULL;
+
+	memset(&evs, 0, sizeof(evs));
+	ck_assert_int_eq(identities_new(&cfg, &id), 0);
+	identities_set_synced(id, true);
+	return id;
+}
+
+static const char *state_of(json_t *status)
+{
+	return json_string_value(json_object_get(status, "state"));
+}
+
+/* A running pod makes it Active, however long the audit has been live;
+ * its pod deleted, it becomes Orphaned an hour (of live audit) later,
+ * once, with its Event; an audit outage makes it Unknown, not idle. */
+START_TEST(orphaned_after_its_pods_go)
+{
+	struct writes ws = { 0 };
+	struct identities *id = mk_life(&ws);
+	struct pod p = { .namespace = "pay", .name = "p1", .service_account = "api", .phase = PHASE_RUNNING };
+	int64_t t = WALL;
+
+	identities_set_audit_live(id, WALL - 10 * 86400);
+	add_sa(id, "pay", "api", "u-api");
+	identities_pod_changed(id, NULL, &p);
+	ck_assert_uint_eq(identities_flush(id, now0, t), 1);
+	ck_assert_str_eq(state_of(ws.last), "Active");
+	/* Days later, still running: still Active, nothing written. */
+	ck_assert_uint_eq(identities_flush(id, now0 + 10 * MIN, t + 5 * 86400), 0);
+	ck_assert_int_eq(evs.n, 0);
+
+	/* The Deployment and its pod are deleted. */
+	t += 6 * 86400;
+	identities_pod_changed(id, &p, NULL);
+	ck_assert_uint_eq(identities_flush(id, now0 + 20 * MIN, t), 1);
+	ck_assert_str_eq(state_of(ws.last), "Unknown");
+	ck_assert_uint_eq(identities_flush(id, now0 + 30 * MIN, t + 3599), 0);
+	ck_assert_int_eq(evs.n, 0);
+	/* An hour of live audit later, time alone makes it Orphaned. */
+	ck_assert_uint_eq(identities_flush(id, now0 + 90 * MIN, t + 3600), 1);
+	ck_assert_str_eq(state_of(ws.last), "Orphaned");
+	ck_assert_str_eq(json_string_value(json_object_get(ws.last, "stateSince")), "2026-11-24T12:06:40Z");
+	ck_assert_int_eq(evs.n, 1);
+	ck_assert_str_eq(evs.reason[0], "IdentityOrphaned");
+	ck_assert_str_eq(evs.key[0], "pay/api/u-api");
+	ck_assert_ptr_null(strstr(evs.note[0], "never-touch"));
+	/* Evaluated again later: the same state, no second Event. */
+	identities_new_term(id);
+	ck_assert_uint_eq(identities_flush(id, now0 + 100 * MIN, t + 7200), 0);
+	ck_assert_int_eq(evs.n, 1);
+
+	/* The audit source goes silent: nothing can be said, Unknown. */
+	identities_set_audit_live(id, -1);
+	ck_assert_uint_eq(identities_flush(id, now0 + 200 * MIN, t + 8000), 1);
+	ck_assert_str_eq(state_of(ws.last), "Unknown");
+	/* Live again: the clock starts at the new span. */
+	identities_set_audit_live(id, t + 9000);
+	ck_assert_uint_eq(identities_flush(id, now0 + 300 * MIN, t + 9000 + 3599), 0);
+	ck_assert_str_eq(state_of(ws.last), "Unknown");
+	ck_assert_uint_eq(identities_flush(id, now0 + 400 * MIN, t + 9000 + 3600), 1);
+	ck_assert_str_eq(state_of(ws.last), "Orphaned");
+	ck_assert_int_eq(evs.n, 2);
+	json_decref(ws.last);
+	identities_free(id);
+}
+END_TEST
+
+/* Without a live audit source, an account no pod names is Unknown for
+ * ever; an API call makes it Active. */
+START_TEST(no_audit_source_no_idleness)
+{
+	struct writes ws = { 0 };
+	struct identities *id = mk_life(&ws);
+
+	add_sa(id, "pay", "api", "u-api");
+	ck_assert_uint_eq(identities_flush(id, now0, WALL), 1);
+	ck_assert_str_eq(state_of(ws.last), "Unknown");
+	ck_assert_uint_eq(identities_flush(id, now0 + 10 * MIN, WALL + 400 * 86400), 0);
+	used(id, "pay", "api", WALL + 400 * 86400, "get", "configmaps", "pay");
+	ck_assert_uint_eq(identities_flush(id, now0 + 20 * MIN, WALL + 400 * 86400 + 60), 1);
+	ck_assert_str_eq(state_of(ws.last), "Active");
+	ck_assert_int_eq(evs.n, 0);
+	json_decref(ws.last);
+	identities_free(id);
+}
+END_TEST
+
+/* Named but silent through the whole unused window of live audit:
+ * Unused, its Event and the UnusedToken condition. */
+START_TEST(unused_with_unused_token)
+{
+	struct writes ws = { 0 };
+	struct identities *id = mk_life(&ws);
+	struct pod p = { .namespace = "pay", .name = "p1", .service_account = "api", .phase = PHASE_RUNNING };
+	json_t *c;
+
+	identities_set_audit_live(id, WALL - 89 * 86400);
+	add_sa(id, "pay", "api", "u-api");
+	identities_pod_changed(id, NULL, &p);
+	ck_assert_uint_eq(identities_flush(id, now0, WALL), 1);
+	ck_assert_str_eq(state_of(ws.last), "Active");
+	ck_assert_uint_eq(json_array_size(json_object_get(ws.last, "conditions")), 1);
+	ck_assert_uint_eq(identities_flush(id, now0 + 10 * MIN, WALL + 86400), 1);
+	ck_assert_str_eq(state_of(ws.last), "Unused");
+	c = json_array_get(json_object_get(ws.last, "conditions"), 1);
+	ck_assert_str_eq(json_string_value(json_object_get(c, "type")), "UnusedToken");
+	ck_assert_int_eq(evs.n, 1);
+	ck_assert_str_eq(evs.reason[0], "IdentityUnused");
+	ck_assert_ptr_nonnull(strstr(evs.note[0], "automountServiceAccountToken: false"));
+	json_decref(ws.last);
+	identities_free(id);
+}
+END_TEST
+
+/* The never-touch list reaches the judge: a protected account is still
+ * reported Orphaned, and its Event says nothing will be done. */
+START_TEST(protected_accounts_say_so)
+{
+	static const char *const who[][2] = {
+		{ "pay", "default" }, { "kube-system", "old" }, { "profileguard", "old" },
+		{ "legacy", "old" }, { "frozen", "old" },
+	};
+
+	for (size_t i = 0; i < sizeof(who) / sizeof(who[0]); i++) {
+		struct writes ws = { 0 };
+		struct identities *id = mk_life(&ws);
+
+		identities_set_audit_live(id, WALL - 86400);
+		add_sa(id, who[i][0], who[i][1], "u");
+		ck_assert_uint_eq(identities_flush(id, now0, WALL), 1);
+		ck_assert_str_eq(state_of(ws.last), "Orphaned");
+		ck_assert_int_eq(evs.n, 1);
+		ck_assert_msg(strstr(evs.note[0], "never-touch") != NULL, "%s/%s", who[i][0], who[i][1]);
+		json_decref(ws.last);
+		identities_free(id);
+	}
+}
+END_TEST
+
+/* A level change of the account's risk is an Event. */
+START_TEST(risk_change_is_an_event)
+{
+	struct writes ws = { 0 };
+	struct identities *id = mk_life(&ws);
+
+	add_sa(id, "pay", "api", "u-api");
+	put_role(id, "r", "pods");
+	put_binding(id, "b", "r", "api");
+	ck_assert_uint_eq(identities_flush(id, now0, WALL), 1);
+	ck_assert_int_eq(evs.n, 0);
+	put_role(id, "r", "secrets");
+	ck_assert_uint_eq(identities_flush(id, now0 + 2 * MIN, WALL + 120), 1);
+	ck_assert_str_eq(level_of(ws.last), "Critical");
+	ck_assert_int_eq(evs.n, 1);
+	ck_assert_str_eq(evs.reason[0], "IdentityRiskChanged");
+	ck_assert_ptr_nonnull(strstr(evs.note[0], "from Low to Critical"));
+	json_decref(ws.last);
+	identities_free(id);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("identities");
@@ -692,6 +884,11 @@ static Suite *suite(void)
 	tcase_add_test(tc, usage_entries_written_sparingly);
 	tcase_add_test(tc, usage_capped_and_counted);
 	tcase_add_test(tc, usage_restored_from_stored_report);
+	tcase_add_test(tc, orphaned_after_its_pods_go);
+	tcase_add_test(tc, no_audit_source_no_idleness);
+	tcase_add_test(tc, unused_with_unused_token);
+	tcase_add_test(tc, protected_accounts_say_so);
+	tcase_add_test(tc, risk_change_is_an_event);
 	suite_add_tcase(s, tc);
 	return s;
 }
