@@ -967,6 +967,20 @@ static void judge_life(struct identities *id, struct account *a, int64_t wall, i
 	f.last_named = named ? wall : a->last_named;
 	f.protected_ = is_protected(id, a);
 	lifecycle_judge(&id->policy, &f, v);
+	/* A state reached on evidence holds until new evidence: an audit
+	 * outage (or the new span after it) says nothing, so an Orphaned
+	 * account stays Orphaned while nothing names or uses it, an Unused
+	 * one Unused while nothing uses it.  Never an action from that. */
+	if (((v->state == IDSTATE_UNKNOWN && prev == IDSTATE_ORPHANED && !named) ||
+	     (v->state == IDSTATE_ACTIVE && prev == IDSTATE_UNUSED && named))) {
+		int64_t since = a->have_state ? a->since : a->st.since;
+
+		if (since >= 0 && used < since) {
+			v->state = (enum identity_state)prev;
+			v->action = LIFECYCLE_NONE;
+			v->unused_token = prev == IDSTATE_UNUSED;
+		}
+	}
 	if (v->state == IDSTATE_DISABLED && f.disabled_since < 0)
 		v->idle_since = -1;
 	/* When time alone may move it: a threshold of its idle clock, or its

@@ -756,15 +756,21 @@ START_TEST(orphaned_after_its_pods_go)
 	ck_assert_uint_eq(identities_flush(id, now0 + 100 * MIN, t + 7200), 0);
 	ck_assert_int_eq(evs.n, 1);
 
-	/* The audit source goes silent: nothing can be said, Unknown. */
+	/* The audit source goes silent, then comes back: no new evidence
+	 * either way, the state holds (no write, no Event). */
 	identities_set_audit_live(id, -1);
-	ck_assert_uint_eq(identities_flush(id, now0 + 200 * MIN, t + 8000), 1);
-	ck_assert_str_eq(state_of(ws.last), "Unknown");
-	/* Live again: the clock starts at the new span. */
+	ck_assert_uint_eq(identities_flush(id, now0 + 200 * MIN, t + 8000), 0);
 	identities_set_audit_live(id, t + 9000);
-	ck_assert_uint_eq(identities_flush(id, now0 + 300 * MIN, t + 9000 + 3599), 0);
-	ck_assert_str_eq(state_of(ws.last), "Unknown");
-	ck_assert_uint_eq(identities_flush(id, now0 + 400 * MIN, t + 9000 + 3600), 1);
+	ck_assert_uint_eq(identities_flush(id, now0 + 300 * MIN, t + 9000 + 60), 0);
+	ck_assert_str_eq(state_of(ws.last), "Orphaned");
+	ck_assert_int_eq(evs.n, 1);
+	/* A call is new evidence: Active. */
+	used(id, "pay", "api", t + 9100, "get", "configmaps", "pay");
+	ck_assert_uint_eq(identities_flush(id, now0 + 400 * MIN, t + 9200), 1);
+	ck_assert_str_eq(state_of(ws.last), "Active");
+	/* Nothing names it and it stays silent: Orphaned again an hour
+	 * after that call, with a new Event. */
+	ck_assert_uint_eq(identities_flush(id, now0 + 500 * MIN, t + 9100 + 3600), 1);
 	ck_assert_str_eq(state_of(ws.last), "Orphaned");
 	ck_assert_int_eq(evs.n, 2);
 	json_decref(ws.last);
