@@ -872,6 +872,69 @@ START_TEST(risk_change_is_an_event)
 }
 END_TEST
 
+/* A restart changes no state and invents no idleness: a stored report
+ * that counted pods restarts the Orphaned clock at the first look (the
+ * pods may have gone just before), and a stored Orphaned report stays
+ * Orphaned, with its stateSince and no second Event. */
+START_TEST(restart_changes_no_state)
+{
+	struct writes ws = { 0 }, ws2 = { 0 };
+	struct identities *id = mk_life(&ws), *id2;
+	struct identities_stored *st;
+	struct pod p = { .namespace = "pay", .name = "p1", .service_account = "api", .phase = PHASE_RUNNING };
+
+	identities_set_audit_live(id, WALL - 10 * 86400);
+	add_sa(id, "pay", "api", "u-api");
+	add_sa(id, "pay", "old", "u-old");
+	identities_pod_changed(id, NULL, &p);
+	ck_assert_uint_eq(identities_flush(id, now0, WALL), 2);
+	ck_assert_int_eq(evs.n, 1);     /* pay/old: Orphaned */
+	ck_assert_str_eq(evs.key[0], "pay/old/u-old");
+	identities_free(id);
+
+	/* The next controller: api's pod went while none ran. */
+	id2 = mk_life(&ws2);
+	identities_set_audit_live(id2, WALL - 10 * 86400);
+	add_sa(id2, "pay", "api", "u-api");
+	add_sa(id2, "pay", "old", "u-old");
+	{
+		json_t *api_status = json_pack("{s:s, s:s, s:i, s:[], s:{s:i, s:i, s:i, s:b}}", "serviceAccountUID",
+					       "u-api", "state", "Active", "pods", 1, "workloads", "tokens", "bound", 0,
+					       "legacySecrets", 0, "extended", 0, "automount", 1);
+
+		st = stored_of(api_status);
+		ck_assert(st->named);
+		identities_report_changed(id2, "pay", "api", st);
+		identities_free_report(NULL, st);
+		json_decref(api_status);
+	}
+	{
+		json_t *old_status = json_pack("{s:s, s:s, s:s, s:i, s:[], s:{s:i, s:i, s:i, s:b}}",
+					       "serviceAccountUID", "u-old", "state", "Orphaned", "stateSince",
+					       "2026-11-18T11:06:40Z", "pods", 0, "workloads", "tokens", "bound", 0,
+					       "legacySecrets", 0, "extended", 0, "automount", 1);
+
+		st = stored_of(old_status);
+		identities_report_changed(id2, "pay", "old", st);
+		identities_free_report(NULL, st);
+		json_decref(old_status);
+	}
+	identities_new_term(id2);
+	ck_assert_uint_ge(identities_flush(id2, now0 + 60 * MIN, WALL + 7200), 1);
+	/* Nothing became Orphaned at the restart, and old's state held. */
+	ck_assert_int_eq(evs.n, 0);
+	ck_assert_uint_eq(identities_flush(id2, now0 + 70 * MIN, WALL + 7200 + 3599), 0);
+	ck_assert_int_eq(evs.n, 0);
+	ck_assert_uint_eq(identities_flush(id2, now0 + 80 * MIN, WALL + 7200 + 3600), 1);
+	ck_assert_int_eq(evs.n, 1);
+	ck_assert_str_eq(evs.key[0], "pay/api/u-api");
+	ck_assert_str_eq(state_of(ws2.last), "Orphaned");
+	json_decref(ws.last);
+	json_decref(ws2.last);
+	identities_free(id2);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("identities");
@@ -895,6 +958,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, unused_with_unused_token);
 	tcase_add_test(tc, protected_accounts_say_so);
 	tcase_add_test(tc, risk_change_is_an_event);
+	tcase_add_test(tc, restart_changes_no_state);
 	suite_add_tcase(s, tc);
 	return s;
 }
