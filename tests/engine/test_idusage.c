@@ -13,14 +13,16 @@
 static const char *verbs_of(json_t *a, size_t i, char *out, size_t n)
 {
 	json_t *vs = json_object_get(json_array_get(a, i), "verbs");
-	size_t k;
+	size_t k, at = 0;
 	json_t *v;
 
 	out[0] = '\0';
 	json_array_foreach(vs, k, v) {
-		strncat(out, json_string_value(v), n - strlen(out) - 1);
-		if (k + 1 < json_array_size(vs))
-			strncat(out, ",", n - strlen(out) - 1);
+		int w = snprintf(out + at, n - at, "%s%s", k ? "," : "", json_string_value(v));
+
+		if (w < 0 || (size_t)w >= n - at)
+			break;
+		at += (size_t)w;
 	}
 	return out;
 }
