@@ -880,8 +880,10 @@ static void evq_push(struct evq *q, const struct account *a, const char *type, c
 		size_t cap = q->cap ? q->cap * 2 : 8;
 		struct pending_event *v = pg_realloc(q->v, cap * sizeof(*v));
 
-		if (!v)
-			return;         /* out of memory: the Event is lost, logged below */
+		if (!v) {
+			pglog(PGLOG_WARN, "identity Event not written: out of memory", "reason", reason, NULL);
+			return;
+		}
 		q->v = v;
 		q->cap = cap;
 	}
