@@ -349,6 +349,61 @@ class TestLifecycle(unittest.TestCase):
         return wait_for(get, timeout, what=f"IdentityReport {ns}/{name}")
 
 
+class TestLiveSpanRestart(unittest.TestCase):
+    """The audit source's live span survives a restart: the new controller
+    reads it from the audit Lease and goes on with it (the same
+    audit-live-since), instead of starting a new span, which would restart
+    every identity's idle clock."""
+
+    def test_span_continues(self):
+        tokens = {"admin-token": {"username": "admin", "groups": ["system:masters"]},
+                  "audit-token": {"username": AUDIT_USER}}
+        api = h.Standin(ARGS.srcdir, CERTS, ARGS.workdir, seed=[h.namespace(OWN_NS)], default_sa=True,
+                        tokens=tokens)
+        flags = ["--telemetry-listen", "127.0.0.1:0", "--telemetry-tls-cert", CERTS.server[0],
+                 "--telemetry-tls-key", CERTS.server[1], "--telemetry-allowed-users", AUDIT_USER,
+                 "--audit-live-window", "8s"]
+
+        def annotations():
+            lease = api.one("Lease", OWN_NS, "profileguard-controller-audit") or {}
+            return (lease.get("metadata") or {}).get("annotations") or {}
+
+        def send(port):
+            st, out, _ = h.telemetry_post(port, CERTS, "/telemetry/v1/audit", audit_batch("span", "app"),
+                                          token="audit-token")
+            self.assertEqual(st, 200, out)
+
+        try:
+            api.put(h.service_account("span", "app"))
+            ctl = controller(api, *flags, name="ctl-span-a")
+            try:
+                port = ctl.port_of("telemetry listening", 10)
+                send(port)
+                since = wait_for(lambda: annotations().get("profileguard.io/audit-live-since"), 15,
+                                 what="the live span saved")
+                send(port)
+            finally:
+                self.assertEqual(ctl.stop(timeout=STOP_TIMEOUT), 0)
+            ctl = controller(api, *flags, name="ctl-span-b")
+            try:
+                port = ctl.port_of("telemetry listening", 10)
+                confirmed = annotations()["profileguard.io/audit-live-confirmed"]
+                # Batches keep coming; the new controller confirms the span
+                # within a window, and it is the same span.
+                deadline = time.time() + 20
+                while time.time() < deadline and \
+                        annotations().get("profileguard.io/audit-live-confirmed") == confirmed:
+                    send(port)
+                    time.sleep(0.5)
+                ann = annotations()
+                self.assertNotEqual(ann["profileguard.io/audit-live-confirmed"], confirmed)
+                self.assertEqual(ann["profileguard.io/audit-live-since"], since)
+            finally:
+                self.assertEqual(ctl.stop(timeout=STOP_TIMEOUT), 0)
+        finally:
+            api.stop()
+
+
 if __name__ == "__main__":
     ARGS, argv = h.suite_main(__doc__, prefix="pg-idint-")
     sys.exit(h.run_tests(ARGS, argv))
