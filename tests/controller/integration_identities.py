@@ -8,6 +8,9 @@ requests it sent to write them (/_standin/requests), the Events of a
 running pod whose account is above its profile's identity.maxRisk, and a
 second controller's writes after a restart.  A report is written at most
 once a minute, so the test of a changed binding waits for that minute.
+The lifecycle tests post audit batches to the controller's telemetry
+endpoint and compress time with --identity-orphaned-after and
+--audit-live-window.
 Standard library only.
 
 usage: integration_identities.py --binary PROFILEGUARD --srcdir SRC [unittest args]
