@@ -224,7 +224,7 @@ int main(int argc, char **argv)
 	double seconds = argc > 2 ? atof(argv[2]) : 3.0;
 	struct ingest_config cfg = {
 		.ops = { op_name, op_uid, op_cid, op_sa, op_release, op_acquire, op_unacquire, NULL,
-			 op_submit, NULL, NULL },
+			 op_submit, NULL, NULL, NULL },
 	};
 	struct ingest_sender sender = { "system:serviceaccount:profileguard:profileguard-agent", "node-a" };
 	struct buf body[16];

@@ -19,6 +19,7 @@
 #include "errlist.h"
 #include "kube_client.h"
 #include "kubeconfig.h"
+#include "lifecycle.h"
 #include "metrics.h"
 #include "ops.h"
 #include "pg_config.h"
@@ -58,6 +59,10 @@ struct controller_opts {
 	/* The generated webhook certificate (SPEC §8). */
 	const char *cert_secret, *webhook_config, *webhook_service, *tel_service, *cert_interval;
 	const char *arm_interval;
+	/* The identity lifecycle (SPEC §9.3). */
+	const char *id_unused_after, *id_orphaned_after, *id_retire_after, *id_usage_window;
+	const char *audit_live_window, *id_lifecycle;
+	bool id_prune_bindings;
 };
 
 /* "90", "90s", "1m30s", "500ms", "2h": milliseconds.  -EINVAL otherwise. */
@@ -232,11 +237,19 @@ int cmd_controller(int argc, char **argv)
 		{ "webhook-service", 0, FLAG_STRING, &o.webhook_service, "NAME", "the webhook's Service, named by the certificate" },
 		{ "telemetry-service", 0, FLAG_STRING, &o.tel_service, "NAME", "the telemetry Service, also named by the certificate (default: none)" },
 		{ "cert-check-interval", 0, FLAG_STRING, &o.cert_interval, "DURATION", "how often the leader checks the certificate (default 1h)" },
+		{ "identity-lifecycle", 0, FLAG_STRING, &o.id_lifecycle, "MODE", "what is done to idle ServiceAccounts: Report (states, IdentityReports and Events only; the default); Disable and Retire are not available yet" },
+		{ "identity-unused-after", 0, FLAG_STRING, &o.id_unused_after, "DURATION", "an account with pods or templates but no API call for this long of live audit is Unused (default 2160h)" },
+		{ "identity-orphaned-after", 0, FLAG_STRING, &o.id_orphaned_after, "DURATION", "an account no pod or template has named, with no API call, for this long of live audit is Orphaned (default 1h)" },
+		{ "identity-retire-after", 0, FLAG_STRING, &o.id_retire_after, "DURATION", "a Disabled account nothing tried to use for this long is retired, with --identity-lifecycle Retire (default 336h)" },
+		{ "identity-usage-window", 0, FLAG_STRING, &o.id_usage_window, "DURATION", "how long an IdentityReport's usage entries are kept after their last use (default 720h)" },
+		{ "identity-prune-bindings", 0, FLAG_BOOL, &o.id_prune_bindings, NULL, "with Retire, also delete the bindings whose only subject was the retired account (default false)" },
+		{ "audit-live-window", 0, FLAG_STRING, &o.audit_live_window, "DURATION", "the audit source is live while a batch arrived within this; idle time counts only while it is (default 10m)" },
 		CMD_KUBE_API_FLAGS(&o.api),
 		CMD_COMMON_FLAGS(&o.common),
 		{ 0 },
 	};
 	struct controller_config cc = { 0 };
+	struct lifecycle_policy lc = LIFECYCLE_POLICY_DEFAULT;
 	struct kube_client_opts ko;
 	struct kubeconfig *kcfg = NULL;
 	struct kube_client *client = NULL;
@@ -290,6 +303,33 @@ int cmd_controller(int argc, char **argv)
 		goto out;
 	if (!duration_flag("shutdown-timeout", o.shutdown_timeout, 1000, &cc.shutdown_timeout_ms))
 		goto out;
+	{
+		int64_t unused = lc.unused_after * 1000, orphaned = lc.orphaned_after * 1000;
+		int64_t retire = lc.retire_after * 1000, usage = 720LL * 3600 * 1000, live = 600 * 1000;
+
+		if (!duration_flag("identity-unused-after", o.id_unused_after, 1000, &unused) ||
+		    !duration_flag("identity-orphaned-after", o.id_orphaned_after, 1000, &orphaned) ||
+		    !duration_flag("identity-retire-after", o.id_retire_after, 1000, &retire) ||
+		    !duration_flag("identity-usage-window", o.id_usage_window, 1000, &usage) ||
+		    !duration_flag("audit-live-window", o.audit_live_window, 1000, &live))
+			goto out;
+		if (o.id_lifecycle && lifecycle_mode_parse(o.id_lifecycle, &lc.mode) < 0) {
+			fprintf(stderr, "profileguard controller: --identity-lifecycle \"%s\": expected Report, "
+					"Disable or Retire\n", o.id_lifecycle);
+			goto out;
+		}
+		if (lc.mode != LIFECYCLE_REPORT) {
+			fprintf(stderr, "profileguard controller: --identity-lifecycle %s is not available yet: "
+					"only Report (states, reports and Events)\n", o.id_lifecycle);
+			goto out;
+		}
+		lc.unused_after = unused / 1000;
+		lc.orphaned_after = orphaned / 1000;
+		lc.retire_after = retire / 1000;
+		cc.usage_window_s = usage / 1000;
+		cc.audit_live_window_s = live / 1000;
+		cc.lifecycle = &lc;
+	}
 	if (!(cc.retry_ms < cc.renew_deadline_ms && cc.renew_deadline_ms < cc.lease_ms)) {
 		fprintf(stderr, "profileguard controller: need --retry-period < --renew-deadline < "
 				"--lease-duration\n");

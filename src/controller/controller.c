@@ -28,6 +28,7 @@
 #include <time.h>
 
 #include "actions.h"
+#include "auditlive.h"
 #include "buf.h"
 #include "engine.h"
 #include "hash.h"
@@ -43,6 +44,8 @@
 #include "profcache.h"
 #include "queue.h"
 #include "recorder.h"
+#include "rfc3339.h"
+#include "runtime.h"
 #include "status.h"
 #include "status_ops.h"
 #include "strutil.h"
@@ -130,12 +133,21 @@ struct controller {
 	struct identities *ids;
 	struct identities_kube idk;
 	struct risk_result *risk_scratch;
+	/* The audit source's live span (its own lock: the telemetry threads
+	 * tell of batches), restored once per term from the Lease
+	 * "<lease>-audit", saved there by the loop. */
+	pthread_mutex_t live_mu;
+	struct auditlive live;
+	bool live_restored;             /* loop thread only */
+	int64_t live_retry;             /* loop thread only: wall seconds */
+	char *live_lease;
 
 	struct metric *m_leader, *m_profiles, *m_judged, *m_judge_all;
 };
 
 static void request_ns(struct controller *c, const char *ns);
 static void maybe_activate(struct controller *c);
+static void live_tick(struct controller *c, int64_t wall);
 
 
 /* ---- the judge ------------------------------------------------------------------------ */
@@ -344,8 +356,10 @@ static void maybe_activate(struct controller *c)
 		go = true;
 	}
 	pthread_mutex_unlock(&c->mu);
-	if (go)
+	if (go) {
 		identities_new_term(c->ids);
+		c->live_restored = false;
+	}
 	if (go) {
 		pglog(PGLOG_INFO, "judging: caches synced and leading", "identity", c->identity, NULL);
 		queue_add(c->queue, "*all");
@@ -1085,6 +1099,7 @@ static void *loop_main(void *arg)
 				struct timespec wall;
 
 				ticker_wall(&wall);
+				live_tick(c, wall.tv_sec);
 				identities_flush(c->ids, now, wall.tv_sec);
 			}
 		}
@@ -1249,6 +1264,43 @@ static void identity_risk_changed(void *ud, const char *ns, const char *name)
 	request_ns(ud, ns);
 }
 
+/* The never-touch list's facts of a namespace (lifecycle_protected()). */
+static void identity_ns_facts(void *ud, const char *ns, bool *ignored, char label[64])
+{
+	struct controller *c = ud;
+	struct kube_object *o = kube_informer_get(c->slot[INF_NAMESPACES].inf, NULL, ns);
+	const struct kube_meta *m = o ? kube_object_data(o) : NULL;
+	const char *v = m ? labels_get(&m->labels, LIFECYCLE_LABEL) : NULL;
+
+	snprintf(label, 64, "%s", v ? v : "");
+	kube_object_unref(o);
+	*ignored = ns_ignored(c, ns);
+}
+
+/* An Event regarding a ServiceAccount, by the leader. */
+static void identity_event(void *ud, const struct identities_event *e)
+{
+	struct controller *c = ud;
+	char name[RECORDER_NAME_MAX];
+	struct kube_error err = { 0 };
+	struct kube_api_event ev = { 0 };
+	int r;
+
+	recorder_event_name(name, e->name, e->uid, e->reason, NULL, e->key);
+	ev.name = name;
+	ev.type = e->type;
+	ev.reason = e->reason;
+	ev.action = "Report";
+	ev.note = e->note;
+	ev.reporting_controller = "profileguard.io/controller";
+	ev.reporting_instance = c->identity;
+	ev.regarding = (struct kube_api_object_ref){ "v1", "ServiceAccount", e->ns, e->name, e->uid };
+	r = may_act(c) ? kube_api_event_create(c->cfg.client, e->ns, &ev, NULL, &err) : -EPERM;
+	if (r < 0 && r != -EEXIST && r != -EPERM)
+		pglog(PGLOG_WARN, "event not written", "namespace", e->ns, "serviceaccount", e->name,
+		      "reason", e->reason, "error", err.message[0] ? err.message : strerror(-r), NULL);
+}
+
 /* Only the leader, on a lease it holds, writes reports. */
 static int identity_write(void *ud, const struct identities_write *w)
 {
@@ -1257,9 +1309,126 @@ static int identity_write(void *ud, const struct identities_write *w)
 	return may_act(c) ? identities_kube_write(&c->idk, w) : -EPERM;
 }
 
-void controller_identity_used(struct controller *c, const char *ns, const char *name, int64_t when)
+/* ---- the audit source's live span ----------------------------------------------- */
+
+#define LIVE_SINCE_ANNOTATION "profileguard.io/audit-live-since"
+#define LIVE_CONFIRMED_ANNOTATION "profileguard.io/audit-live-confirmed"
+
+/* Its own Lease, beside the election's: the chart lets the controller
+ * create Leases in its namespace and patch this one only. */
+static const struct kube_resource res_leases = { "coordination.k8s.io", "v1", "leases", "Lease", true };
+
+void controller_audit_batch(struct controller *c)
 {
-	identities_used(c->ids, ns, name, when);
+	struct timespec wall;
+
+	ticker_wall(&wall);
+	pthread_mutex_lock(&c->live_mu);
+	auditlive_batch(&c->live, wall.tv_sec);
+	pthread_mutex_unlock(&c->live_mu);
+}
+
+static int64_t annotation_time(json_t *obj, const char *key)
+{
+	json_t *a = json_object_get(json_object_get(obj, "metadata"), "annotations");
+	const char *s = json_string_value(json_object_get(a, key));
+	int64_t t;
+	long ns;
+
+	return s && rfc3339_parse(s, &t, &ns) == 0 ? t : -1;
+}
+
+static void live_restore(struct controller *c, int64_t wall)
+{
+	struct kube_error err = { 0 };
+	json_t *obj = NULL;
+	int r = kube_api_get(c->cfg.client, &res_leases, c->ns, c->live_lease, &obj, &err);
+
+	if (r == 0) {
+		int64_t since = annotation_time(obj, LIVE_SINCE_ANNOTATION);
+		int64_t confirmed = annotation_time(obj, LIVE_CONFIRMED_ANNOTATION);
+
+		pthread_mutex_lock(&c->live_mu);
+		auditlive_restore(&c->live, since, confirmed, wall);
+		pthread_mutex_unlock(&c->live_mu);
+		pglog(PGLOG_DEBUG, "audit live span read", "lease", c->live_lease, NULL);
+	} else if (r != -ENOENT) {
+		/* Memory alone: a span starts again with the next batch,
+		 * which delays states and invents nothing. */
+		pglog(PGLOG_WARN, "audit live span not read; counting from the next audit batch", "lease",
+		      c->live_lease, "error", err.message[0] ? err.message : strerror(-r), NULL);
+	}
+	json_decref(obj);
+	c->live_restored = true;
+}
+
+static int live_write(struct controller *c, int64_t since, int64_t at)
+{
+	struct timespec ts1 = { .tv_sec = (time_t)since }, ts2 = { .tv_sec = (time_t)at };
+	char s1[RFC3339_MAX], s2[RFC3339_MAX];
+	struct kube_error err = { 0 };
+	json_t *patch;
+	int r;
+
+	if (rfc3339_format(&ts1, 0, s1) < 0 || rfc3339_format(&ts2, 0, s2) < 0)
+		return -EINVAL;
+	patch = json_pack("{s:{s:{s:s, s:s}}}", "metadata", "annotations", LIVE_SINCE_ANNOTATION, s1,
+			  LIVE_CONFIRMED_ANNOTATION, s2);
+	if (!patch)
+		return -ENOMEM;
+	r = kube_api_merge_patch(c->cfg.client, &res_leases, c->ns, c->live_lease, NULL, patch, NULL, &err);
+	if (r == -ENOENT) {
+		json_t *obj = json_pack("{s:s, s:s, s:{s:s, s:s, s:O}, s:{}}", "apiVersion",
+					"coordination.k8s.io/v1", "kind", "Lease", "metadata", "name",
+					c->live_lease, "namespace", c->ns, "annotations",
+					json_object_get(json_object_get(patch, "metadata"), "annotations"), "spec");
+
+		r = obj ? kube_api_create(c->cfg.client, &res_leases, c->ns, obj, true, NULL, &err) : -ENOMEM;
+		json_decref(obj);
+	}
+	json_decref(patch);
+	if (r < 0)
+		pglog(PGLOG_WARN, "audit live span not saved; retrying", "lease", c->live_lease, "error",
+		      err.message[0] ? err.message : strerror(-r), NULL);
+	return r;
+}
+
+/* The leader's: restore once a term, save when due, and tell the
+ * inventory where idle time may start counting. */
+static void live_tick(struct controller *c, int64_t wall)
+{
+	int64_t since;
+	bool due;
+
+	if (!c->live_restored)
+		live_restore(c, wall);
+	pthread_mutex_lock(&c->live_mu);
+	since = auditlive_since(&c->live, wall);
+	due = auditlive_due(&c->live, wall) && wall >= c->live_retry;
+	pthread_mutex_unlock(&c->live_mu);
+	if (due && may_act(c)) {
+		if (live_write(c, since, wall) == 0) {
+			pthread_mutex_lock(&c->live_mu);
+			auditlive_saved(&c->live, since, wall);
+			pthread_mutex_unlock(&c->live_mu);
+		} else {
+			c->live_retry = wall + 10;
+		}
+	}
+	identities_set_audit_live(c->ids, since);
+}
+
+void controller_identity_used(struct controller *c, const char *ns, const char *name,
+			      const struct runtime_event *ev)
+{
+	char res[IDUSAGE_RESOURCE_MAX + 2];
+	struct identities_call call = { ev->time, ev->verb, NULL, ev->object_namespace };
+
+	if (ev->resource && *ev->resource) {
+		runtime_api_resource(ev->api_group, ev->resource, ev->subresource, res, sizeof(res));
+		call.resource = res;
+	}
+	identities_used(c->ids, ns, name, &call);
 }
 
 /* The identity inventory's informers: RBAC whole (it holds no secrets),
@@ -1314,6 +1483,7 @@ int controller_new(const struct controller_config *cfg, struct controller **ret)
 		return -ENOMEM;
 	/* First, so controller_free() may take the lock whatever fails next. */
 	pthread_mutex_init(&c->mu, NULL);
+	pthread_mutex_init(&c->live_mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&c->loop_cond, &ca);
@@ -1334,6 +1504,14 @@ int controller_new(const struct controller_config *cfg, struct controller **ret)
 	c->ns = pg_strdup(cfg->namespace);
 	c->identity = pg_strdup(cfg->identity);
 	c->lease_name = pg_strdup(cfg->lease_name ? cfg->lease_name : "profileguard-controller");
+	if (c->lease_name) {
+		size_t n = strlen(c->lease_name) + sizeof("-audit");
+
+		c->live_lease = pg_malloc(n);
+		if (c->live_lease)
+			snprintf(c->live_lease, n, "%s-audit", c->lease_name);
+	}
+	auditlive_init(&c->live, cfg->audit_live_window_s > 0 ? cfg->audit_live_window_s : 600);
 	c->cfg.namespace = c->ns;
 	c->cfg.identity = c->identity;
 	c->cfg.lease_name = c->lease_name;
@@ -1347,7 +1525,7 @@ int controller_new(const struct controller_config *cfg, struct controller **ret)
 				goto fail;
 	}
 	c->queue = queue_new(0, NULL);
-	if (!c->ns || !c->identity || !c->lease_name || !c->queue)
+	if (!c->ns || !c->identity || !c->lease_name || !c->live_lease || !c->queue)
 		goto fail;
 
 	if (cfg->metrics) {
@@ -1381,6 +1559,8 @@ int controller_new(const struct controller_config *cfg, struct controller **ret)
 	{
 		struct identities_config ic = {
 			.metrics = cfg->metrics, .write = identity_write,
+			.usage_window_s = cfg->usage_window_s, .policy = cfg->lifecycle,
+			.own_ns = cfg->namespace, .ns_facts = identity_ns_facts, .event = identity_event,
 			.risk_changed = identity_risk_changed, .ud = c,
 		};
 
@@ -1634,6 +1814,7 @@ struct controller *controller_free(struct controller *c)
 	pg_free(c->risk_scratch);
 	c->queue = queue_free(c->queue);
 	pthread_mutex_destroy(&c->mu);
+	pthread_mutex_destroy(&c->live_mu);
 	pthread_cond_destroy(&c->loop_cond);
 	for (size_t i = 0; i < c->nignored; i++)
 		pg_free(c->ignored[i]);
@@ -1641,6 +1822,7 @@ struct controller *controller_free(struct controller *c)
 	pg_free(c->ns);
 	pg_free(c->identity);
 	pg_free(c->lease_name);
+	pg_free(c->live_lease);
 	pg_free(c);
 	return NULL;
 }

@@ -19,6 +19,8 @@ struct actions;
 struct kube_client;
 struct metrics;
 struct controller;
+struct runtime_event;
+struct lifecycle_policy;
 
 struct controller_config {
 	struct kube_client *client;     /* borrowed, outlives the controller */
@@ -38,6 +40,13 @@ struct controller_config {
 	int64_t status_interval_ms;     /* per profile, at most this often; 0: 2 s */
 	int64_t shutdown_timeout_ms;    /* controller_stop() within it; 0: 20 s */
 	unsigned page_size;             /* informer list pages; 0: 500 */
+	/* The identity lifecycle: the audit source is live while a batch
+	 * arrived within audit_live_window_s (0: 10 min); usage entries older
+	 * than usage_window_s go (0: 30 days). */
+	int64_t audit_live_window_s;
+	int64_t usage_window_s;
+	/* States, windows and mode (--identity-*); NULL: the defaults. */
+	const struct lifecycle_policy *lifecycle;
 };
 
 /* Builds the informers, the election and the actions; starts nothing.
@@ -88,9 +97,12 @@ typedef void (*controller_pod_hook_fn)(void *ud, struct kube_object *old, struct
 void controller_set_pod_hook(struct controller *c, controller_pod_hook_fn fn, void *ud);
 /* The pod cache (borrowed). */
 struct kube_informer *controller_pod_informer(struct controller *c);
-/* A successful API call by ServiceAccount @ns/@name at @when (epoch
- * seconds), from the audit source: the identity inventory's lastUsed. */
-void controller_identity_used(struct controller *c, const char *ns, const char *name, int64_t when);
+/* A successful API call by ServiceAccount @ns/@name (@ev: RUNTIME_API),
+ * from the audit source: the identity inventory's lastUsed and usage. */
+void controller_identity_used(struct controller *c, const char *ns, const char *name,
+			      const struct runtime_event *ev);
+/* An audit batch arrived: the audit source is live (now). */
+void controller_audit_batch(struct controller *c);
 /* The controller's own namespace, a --ignore-namespaces one, or one
  * labelled profileguard.io/ignore=true. */
 bool controller_ns_ignored(struct controller *c, const char *ns);

@@ -17,6 +17,7 @@
 #include "identities.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +66,12 @@ struct account {
 	int8_t automount;
 	uint32_t pods, bound, extended, legacy;
 	int64_t audit_used, legacy_used;        /* epoch seconds; -1 */
+	struct idusage usage;
+	/* the lifecycle */
+	int64_t created, disabled_since;        /* -1 */
+	int64_t last_named;             /* when an evaluation first found it no longer named; -1 */
+	int64_t recheck;                /* wall seconds its verdict may change by time alone; -1 */
+	bool disabled, lc_ignore, was_named, lc_seen;
 	char **workloads;               /* sorted, distinct */
 	size_t nworkloads;
 	/* evaluation */
@@ -90,6 +97,10 @@ struct identities {
 	bool synced;
 	uint64_t writes, write_errors;
 	struct risk_result scratch;     /* the loop's evaluations, under mu */
+	int64_t live_since;             /* the audit source's span; -1 */
+	struct lifecycle_policy policy;
+	char *own_ns;
+	int64_t next_recheck;           /* the earliest account recheck; INT64_MAX */
 	struct metric *m_level[RISK_CRITICAL + 1];
 	struct metric *m_rule[RR__COUNT];
 	struct metric *m_writes;
@@ -136,7 +147,8 @@ static struct account *account_get(struct identities *id, const char *ns, const 
 	a->automount = -1;
 	a->audit_used = a->legacy_used = -1;
 	a->since = a->evaluated = -1;
-	a->st = (struct identities_stored){ 0, -1, -1, -1 };
+	a->created = a->disabled_since = a->last_named = a->recheck = -1;
+	a->st = (struct identities_stored){ 0, -1, -1, -1, -1, false, IDUSAGE_INIT };
 	if (smap_put(&id->accounts, &a->node) < 0) {
 		pg_free(a);
 		return NULL;
@@ -193,6 +205,7 @@ static void account_free(struct account *a)
 		pg_free(a->workloads[i]);
 	pg_free(a->workloads);
 	pg_free(a->uid);
+	idusage_free(&a->usage);
 	pg_free(a);
 }
 
@@ -432,6 +445,33 @@ static uint64_t status_hash(json_t *status)
 	return h ? h : 1;
 }
 
+static int64_t int_of(const struct jval *v)
+{
+	return jval_is_int(v) ? v->u.i : 0;
+}
+
+/* The stored report's usage, entry by entry and verb by verb, through the
+ * same bounds as a call's; its usageOmitted stays counted. */
+static int restore_usage(const struct jval *st, struct idusage *u)
+{
+	const struct jval *arr = jval_get(st, "usage");
+	int64_t om = int_of(jval_get(st, "usageOmitted"));
+
+	for (size_t i = 0; i < jval_size(arr); i++) {
+		const struct jval *e = jval_at(arr, i), *verbs = jval_get(e, "verbs");
+		int64_t day = day_of(jval_str(jval_get(e, "lastSeen")));
+
+		if (day < 0)
+			continue;
+		for (size_t k = 0; k < jval_size(verbs); k++)
+			if (idusage_add(u, jval_str(jval_at(verbs, k)), jval_str(jval_get(e, "resource")),
+					jval_str(jval_get(e, "namespace")), day, NULL) < 0)
+				return -ENOMEM;
+	}
+	u->omitted = om > 0 ? (uint64_t)om : 0;
+	return 0;
+}
+
 int identities_decode_report(void *ud, const struct jval *obj, void **ret)
 {
 	const struct jval *st = jval_get(obj, "status"), *conds = jval_get(st, "conditions");
@@ -440,8 +480,9 @@ int identities_decode_report(void *ud, const struct jval *obj, void **ret)
 
 	if (!s)
 		return -ENOMEM;
-	s->ltt = s->since = -1;
+	s->ltt = s->since = s->last_used = -1;
 	s->state = -1;
+	s->usage = IDUSAGE_INIT;
 	if (jval_is_object(st)) {
 		json_t *j = jval_to_json(st);
 
@@ -456,6 +497,12 @@ int identities_decode_report(void *ud, const struct jval *obj, void **ret)
 		if (str_eq(jval_str(jval_get(jval_at(conds, i), "type")), "Ready"))
 			s->ltt = time_of(jval_str(jval_get(jval_at(conds, i), "lastTransitionTime")));
 	s->since = time_of(jval_str(jval_get(st, "stateSince")));
+	s->last_used = day_of(jval_str(jval_get(st, "lastUsed")));
+	s->named = jval_size(jval_get(st, "workloads")) > 0 || int_of(jval_get(st, "pods")) > 0;
+	if (restore_usage(st, &s->usage) < 0) {
+		identities_free_report(ud, s);
+		return -ENOMEM;
+	}
 	for (int k = IDSTATE_UNKNOWN; k <= IDSTATE_DISABLED; k++)
 		if (str_eq(state, identity_state_name((enum identity_state)k)))
 			s->state = k;
@@ -465,7 +512,12 @@ int identities_decode_report(void *ud, const struct jval *obj, void **ret)
 
 void identities_free_report(void *ud, void *data)
 {
-	pg_free(data);
+	struct identities_stored *s = data;
+
+	if (!s)
+		return;
+	idusage_free(&s->usage);
+	pg_free(s);
 }
 
 /* ---- what the handlers say ---------------------------------------------------- */
@@ -496,6 +548,24 @@ void identities_sa_changed(struct identities *id, const char *ns, const char *na
 		if (a->automount != cur->automount) {
 			a->automount = cur->automount;
 			mark(id, a, ticker_now_ms());
+		}
+		{
+			const char *ds = labels_get(&cur->meta->annotations, IDENTITIES_DISABLED_ANNOTATION);
+			int64_t dsince = ds ? time_of(ds) : -1;
+			bool ign = str_eq(labels_get(&cur->meta->labels, LIFECYCLE_LABEL), "ignore");
+
+			/* An unreadable time is still the annotation: disabled,
+			 * its clock from now on. */
+			if (ds && dsince < 0)
+				dsince = a->disabled && a->disabled_since >= 0 ? a->disabled_since : -1;
+			if (a->created != cur->meta->created || a->disabled != (ds != NULL) ||
+			    a->disabled_since != dsince || a->lc_ignore != ign) {
+				a->created = cur->meta->created;
+				a->disabled = ds != NULL;
+				a->disabled_since = dsince;
+				a->lc_ignore = ign;
+				mark(id, a, ticker_now_ms());
+			}
 		}
 	} else if (a->uid) {
 		contribution(id, a, -1);
@@ -673,6 +743,33 @@ void identities_secret_changed(struct identities *id, const char *ns, const stru
 	pthread_mutex_unlock(&id->mu);
 }
 
+/* What a stored report remembers and memory does not (a restart, or a
+ * report another leader wrote): its last use and its usage, merged. */
+static void restore(struct account *a, const struct identities_stored *s)
+{
+	const struct idusage *u = &s->usage;
+
+	if (s->last_used > a->audit_used)
+		a->audit_used = s->last_used;
+	for (size_t i = 0; i < u->n; i++) {
+		const struct idusage_entry *e = &u->v[i];
+
+		for (const char *p = e->verbs; *p;) {
+			const char *c = strchr(p, ',');
+			size_t n = c ? (size_t)(c - p) : strlen(p);
+			char verb[IDUSAGE_VERB_MAX + 1];
+
+			memcpy(verb, p, n);
+			verb[n] = '\0';
+			/* Out of memory, it is left to the next echo. */
+			(void)idusage_add(&a->usage, verb, e->resource, e->ns, e->day, NULL);
+			p += n + (c ? 1 : 0);
+		}
+	}
+	if (u->omitted > a->usage.omitted)
+		a->usage.omitted = u->omitted;
+}
+
 void identities_report_changed(struct identities *id, const char *ns, const char *name,
 			       const struct identities_stored *cur)
 {
@@ -688,11 +785,13 @@ void identities_report_changed(struct identities *id, const char *ns, const char
 				mark(id, a, ticker_now_ms());
 			a->stored = true;
 			a->st = *cur;
+			a->st.usage = IDUSAGE_INIT;
+			restore(a, cur);
 		} else {
 			/* Deleted (by hand, or with its ServiceAccount): written
 			 * again if the account is still there. */
 			a->stored = false;
-			a->st = (struct identities_stored){ 0, -1, -1, -1 };
+			a->st = (struct identities_stored){ 0, -1, -1, -1, -1, false, IDUSAGE_INIT };
 			mark(id, a, ticker_now_ms());
 			maybe_drop(id, a);
 		}
@@ -700,20 +799,28 @@ void identities_report_changed(struct identities *id, const char *ns, const char
 	pthread_mutex_unlock(&id->mu);
 }
 
-void identities_used(struct identities *id, const char *ns, const char *name, int64_t when)
+void identities_used(struct identities *id, const char *ns, const char *name, const struct identities_call *c)
 {
+	int64_t when = c->when;
 	struct account *a;
+	bool changed = false;
 
 	pthread_mutex_lock(&id->mu);
 	a = account_find(id, ns, name);
-	/* Only a new day changes the report. */
+	/* Only a new day, or a new verb or resource, changes the report. */
 	if (a && when > a->audit_used) {
-		bool newday = a->audit_used < 0 || when / DAY != a->audit_used / DAY;
-
+		changed = a->audit_used < 0 || when / DAY != a->audit_used / DAY;
 		a->audit_used = when;
-		if (newday)
-			mark(id, a, ticker_now_ms());
 	}
+	if (a && c->resource && *c->resource) {
+		bool moved = false;
+
+		/* Out of memory, the entry waits for the next call. */
+		if (idusage_add(&a->usage, c->verb, c->resource, c->obj_ns, when, &moved) == 0 && moved)
+			changed = true;
+	}
+	if (changed)
+		mark(id, a, ticker_now_ms());
 	pthread_mutex_unlock(&id->mu);
 }
 
@@ -749,11 +856,172 @@ static uint64_t risk_fp(const struct risk_result *r)
 	return h ? h : 1;
 }
 
+/* Events to write once the lock is released. */
+struct evq {
+	struct pending_event {
+		char *ns, *name, *uid, *note;
+		const char *type, *reason;
+		char key[32];
+	} *v;
+	size_t n, cap;
+};
+
+static void evq_push(struct evq *q, const struct account *a, const char *type, const char *reason,
+		     const char *key, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+static void evq_push(struct evq *q, const struct account *a, const char *type, const char *reason,
+		     const char *key, const char *fmt, ...)
+{
+	struct pending_event *e;
+	char nsb[64], note[1024];
+	va_list ap;
+
+	if (q->n == q->cap) {
+		size_t cap = q->cap ? q->cap * 2 : 8;
+		struct pending_event *v = pg_realloc(q->v, cap * sizeof(*v));
+
+		if (!v) {
+			pglog(PGLOG_WARN, "identity Event not written: out of memory", "reason", reason, NULL);
+			return;
+		}
+		q->v = v;
+		q->cap = cap;
+	}
+	va_start(ap, fmt);
+	vsnprintf(note, sizeof(note), fmt, ap);
+	va_end(ap);
+	e = &q->v[q->n];
+	e->ns = pg_strdup(account_ns(a, nsb));
+	e->name = pg_strdup(account_name(a));
+	e->uid = pg_strdup(a->uid);
+	e->note = pg_strdup(note);
+	e->type = type;
+	e->reason = reason;
+	snprintf(e->key, sizeof(e->key), "%s", key);
+	if (!e->ns || !e->name || !e->uid || !e->note) {
+		pg_free(e->ns);
+		pg_free(e->name);
+		pg_free(e->uid);
+		pg_free(e->note);
+		pglog(PGLOG_WARN, "identity Event not written: out of memory", "reason", reason, NULL);
+		return;
+	}
+	q->n++;
+}
+
+static void evq_flush(struct identities *id, struct evq *q)
+{
+	for (size_t i = 0; i < q->n; i++) {
+		struct pending_event *e = &q->v[i];
+		struct identities_event ev = { e->ns, e->name, e->uid, e->type, e->reason, e->note, e->key };
+
+		if (id->cfg.event)
+			id->cfg.event(id->cfg.ud, &ev);
+		pg_free(e->ns);
+		pg_free(e->name);
+		pg_free(e->uid);
+		pg_free(e->note);
+	}
+	pg_free(q->v);
+	*q = (struct evq){ 0 };
+}
+
+static int64_t min_after(int64_t best, int64_t t, int64_t wall)
+{
+	return t > wall && (best < 0 || t < best) ? t : best;
+}
+
+/* The never-touch list (lifecycle_protected()) for @a. */
+static bool is_protected(struct identities *id, const struct account *a)
+{
+	char nsb[64], label[64] = "";
+	struct lifecycle_subject s = { account_ns(a, nsb), account_name(a), id->own_ns, false,
+				       a->lc_ignore ? "ignore" : NULL, NULL };
+
+	if (id->cfg.ns_facts)
+		id->cfg.ns_facts(id->cfg.ud, s.ns, &s.ns_ignored, label);
+	s.ns_label = *label ? label : NULL;
+	return lifecycle_protected(&s) != NULL;
+}
+
+/* The lifecycle's verdict on @a at @wall (lifecycle_judge()), its Events
+ * on a change of state, and when time alone may change it. */
+static void judge_life(struct identities *id, struct account *a, int64_t wall, int64_t used,
+		       struct lifecycle_verdict *v, struct evq *q)
+{
+	bool named = a->pods || a->nworkloads;
+	/* Before this process's first look, the stored report says whether
+	 * it was named: if so, it was until now as far as we know. */
+	bool was = a->lc_seen ? a->was_named : a->stored && a->st.named;
+	struct lifecycle_facts f = {
+		.now = wall, .created = a->created, .named = named, .last_used = used,
+		.live_since = id->live_since, .disabled = a->disabled, .disabled_since = a->disabled_since,
+		.last_attempt = -1,
+	};
+	int prev = a->have_state ? a->state : a->stored ? a->st.state : -1;
+	char key[32];
+	int64_t r = -1;
+
+	if (!named && was)
+		a->last_named = wall;
+	a->was_named = named;
+	a->lc_seen = true;
+	f.last_named = named ? wall : a->last_named;
+	f.protected_ = is_protected(id, a);
+	lifecycle_judge(&id->policy, &f, v);
+	/* A state reached on evidence holds until new evidence: an audit
+	 * outage (or the new span after it) says nothing, so an Orphaned
+	 * account stays Orphaned while nothing names or uses it, an Unused
+	 * one Unused while nothing uses it.  Never an action from that. */
+	if (((v->state == IDSTATE_UNKNOWN && prev == IDSTATE_ORPHANED && !named) ||
+	     (v->state == IDSTATE_ACTIVE && prev == IDSTATE_UNUSED && named))) {
+		int64_t since = a->have_state ? a->since : a->st.since;
+
+		if (since >= 0 && used < since) {
+			v->state = (enum identity_state)prev;
+			v->action = LIFECYCLE_NONE;
+			v->unused_token = prev == IDSTATE_UNUSED;
+		}
+	}
+	if (v->state == IDSTATE_DISABLED && f.disabled_since < 0)
+		v->idle_since = -1;
+	/* When time alone may move it: a threshold of its idle clock, or its
+	 * last use leaving the unused window. */
+	if (v->idle_since >= 0) {
+		r = min_after(r, v->idle_since + id->policy.orphaned_after, wall);
+		r = min_after(r, v->idle_since + id->policy.unused_after, wall);
+	}
+	if (used >= 0)
+		r = min_after(r, used + id->policy.unused_after, wall);
+	a->recheck = r;
+	if (r >= 0 && r < id->next_recheck)
+		id->next_recheck = r;
+	if ((int)v->state == prev)
+		return;
+	snprintf(key, sizeof(key), "%lld", (long long)wall);
+	if (v->state == IDSTATE_ORPHANED)
+		evq_push(q, a, "Warning", "IdentityOrphaned", key,
+			 "ServiceAccount %s has been named by no pod or pod template, and made no API call, "
+			 "for %lld minutes of live audit (since %lld): its workload is gone%s",
+			 account_name(a), (long long)((wall - v->idle_since) / 60), (long long)v->idle_since,
+			 f.protected_ ? "; it is on the never-touch list, so nothing will be done to it" : "");
+	else if (v->state == IDSTATE_UNUSED)
+		evq_push(q, a, "Warning", "IdentityUnused", key,
+			 "ServiceAccount %s made no API call for %lld days of live audit while pods or templates "
+			 "name it. UnusedToken: its pods mount a token they never use; set "
+			 "automountServiceAccountToken: false on the pods or the ServiceAccount",
+			 account_name(a), (long long)((wall - v->idle_since) / 86400));
+}
+
 /* Judges @a and builds its status (new reference in *@ret; NULL out of
  * memory).  *@risk_moved when its risk differs from the last
  * evaluation's.  Lock held. */
-static int evaluate(struct identities *id, struct account *a, int64_t wall, json_t **ret, bool *risk_moved)
+static int evaluate(struct identities *id, struct account *a, int64_t wall, json_t **ret, bool *risk_moved,
+		    struct evq *q)
 {
+	struct lifecycle_verdict v;
+	uint8_t old_level = a->level;
+	bool was_judged = a->judged;
 	struct risk_result *rr = &id->scratch;
 	char nsb[64];
 	const char *ns = account_ns(a, nsb), *name = account_name(a);
@@ -779,8 +1047,17 @@ static int evaluate(struct identities *id, struct account *a, int64_t wall, json
 		a->rule_counts[k] = rr->rule_counts[k] > UINT16_MAX ? UINT16_MAX : (uint16_t)rr->rule_counts[k];
 	contribution(id, a, +1);
 
-	state = a->pods || a->nworkloads || (used >= 0 && wall - used <= id->cfg.active_window_s)
-			? IDSTATE_ACTIVE : IDSTATE_UNKNOWN;
+	if (was_judged && old_level != a->level) {
+		char key[32];
+
+		snprintf(key, sizeof(key), "%lld", (long long)wall);
+		evq_push(q, a, "Normal", "IdentityRiskChanged", key,
+			 "ServiceAccount %s: the RBAC risk of what it is granted moved from %s to %s",
+			 account_name(a), risk_level_name((enum risk_level)old_level), risk_level_name(rr->level));
+	}
+	judge_life(id, a, wall, used, &v, q);
+	state = v.state;
+	rep.unused_token = v.unused_token;
 	if (!a->have_state || a->state != state) {
 		a->since = a->stored && a->st.state == (int)state && a->st.since >= 0 ? a->st.since : wall;
 		a->state = (uint8_t)state;
@@ -804,6 +1081,8 @@ static int evaluate(struct identities *id, struct account *a, int64_t wall, json
 	rep.tokens.extended = a->extended;
 	rep.tokens.automount = a->automount != 0;
 	rep.last_used = used;
+	idusage_prune(&a->usage, wall - id->cfg.usage_window_s);
+	rep.usage = &a->usage;
 	rep.risk = rr;
 	rep.evaluated = a->evaluated;
 	*ret = idreport_status(&rep);
@@ -822,14 +1101,45 @@ struct moved {
 	char *ns, *name;
 };
 
+/* Evaluated at once: a new term, a new audit span, a recheck. */
+static void mark_now(struct identities *id, struct account *a, int64_t now_ms)
+{
+	a->wait_ms = 0;
+	mark(id, a, now_ms);
+	a->changed_ms = a->dirty_since_ms = now_ms - id->cfg.write_interval_ms;
+}
+
+/* The accounts whose verdict time alone may have changed by @wall. */
+static void recheck_due(struct identities *id, int64_t now_ms, int64_t wall)
+{
+	id->next_recheck = INT64_MAX;
+	for (size_t i = 0; i < id->accounts.cap; i++) {
+		for (struct smap_node *n = id->accounts.b[i]; n; n = n->next) {
+			struct account *a = smap_entry(n, struct account, node);
+
+			if (a->recheck < 0)
+				continue;
+			if (a->recheck <= wall) {
+				a->recheck = -1;
+				mark_now(id, a, now_ms);
+			} else if (a->recheck < id->next_recheck) {
+				id->next_recheck = a->recheck;
+			}
+		}
+	}
+}
+
 size_t identities_flush(struct identities *id, int64_t now_ms, int64_t wall)
 {
 	struct pending *pv = NULL;
 	struct moved *mv = NULL;
 	size_t np = 0, nm = 0, capm = 0, written = 0;
 	bool evaluated = false;
+	struct evq evq = { 0 };
 
 	pthread_mutex_lock(&id->mu);
+	if (id->synced && wall >= id->next_recheck)
+		recheck_due(id, now_ms, wall);
 	if (!id->synced || !id->ndirty) {
 		pthread_mutex_unlock(&id->mu);
 		return 0;
@@ -855,7 +1165,7 @@ size_t identities_flush(struct identities *id, int64_t now_ms, int64_t wall)
 			}
 			if (np == id->cfg.max_writes && now_ms >= a->next_write_ms)
 				continue;       /* the next flush */
-			if (evaluate(id, a, wall, &status, &moved) < 0) {
+			if (evaluate(id, a, wall, &status, &moved, &evq) < 0) {
 				a->wait_ms = now_ms + id->cfg.retry_ms;
 				continue;
 			}
@@ -914,6 +1224,7 @@ size_t identities_flush(struct identities *id, int64_t now_ms, int64_t wall)
 	if (evaluated)
 		set_metrics(id);
 	pthread_mutex_unlock(&id->mu);
+	evq_flush(id, &evq);
 
 	for (size_t i = 0; i < nm; i++) {
 		if (mv[i].ns && mv[i].name && id->cfg.risk_changed)
@@ -989,6 +1300,22 @@ void identities_new_term(struct identities *id)
 	pthread_mutex_unlock(&id->mu);
 }
 
+void identities_set_audit_live(struct identities *id, int64_t since)
+{
+	int64_t now = ticker_now_ms();
+
+	pthread_mutex_lock(&id->mu);
+	if (since != id->live_since) {
+		/* Every idle clock moved: every account is judged again (a
+		 * write only where its status changed). */
+		id->live_since = since;
+		for (size_t i = 0; i < id->accounts.cap; i++)
+			for (struct smap_node *n = id->accounts.b[i]; n; n = n->next)
+				mark_now(id, smap_entry(n, struct account, node), now);
+	}
+	pthread_mutex_unlock(&id->mu);
+}
+
 void identities_set_synced(struct identities *id, bool synced)
 {
 	pthread_mutex_lock(&id->mu);
@@ -1025,7 +1352,7 @@ void identities_stats(struct identities *id, struct identities_stats *ret)
 static json_t *status_patch(json_t *status)
 {
 	static const char *const optional[] = { "serviceAccountUID", "stateSince", "workloadsOmitted",
-						"lastUsed", "risk", "conditions" };
+						"lastUsed", "usage", "usageOmitted", "risk", "conditions" };
 	json_t *s = json_deep_copy(status), *risk;
 
 	if (!s)
@@ -1113,11 +1440,21 @@ int identities_new(const struct identities_config *cfg, struct identities **ret)
 		id->cfg.settle_ms = 2000;
 	if (id->cfg.retry_ms <= 0)
 		id->cfg.retry_ms = 10000;
-	if (id->cfg.active_window_s <= 0)
-		id->cfg.active_window_s = 90 * DAY;
+	id->policy = cfg->policy ? *cfg->policy : LIFECYCLE_POLICY_DEFAULT;
+	id->cfg.policy = NULL;
+	id->next_recheck = INT64_MAX;
+	id->own_ns = cfg->own_ns ? pg_strdup(cfg->own_ns) : NULL;
+	id->cfg.own_ns = NULL;
+	if (cfg->own_ns && !id->own_ns) {
+		pg_free(id);
+		return -ENOMEM;
+	}
+	if (id->cfg.usage_window_s <= 0)
+		id->cfg.usage_window_s = 30 * DAY;
 	if (!id->cfg.max_writes)
 		id->cfg.max_writes = 10;
 	pthread_mutex_init(&id->mu, NULL);
+	id->live_since = -1;
 	r = identity_index_new(&id->index);
 	if (r < 0) {
 		identities_free(id);
@@ -1152,6 +1489,7 @@ struct identities *identities_free(struct identities *id)
 		return NULL;
 	smap_clear(&id->accounts, free_account, NULL);
 	id->index = identity_index_free(id->index);
+	pg_free(id->own_ns);
 	pthread_mutex_destroy(&id->mu);
 	pg_free(id);
 	return NULL;

@@ -17,7 +17,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "idusage.h"
 #include "kube_client.h"
+#include "lifecycle.h"
 #include "risk.h"
 
 struct jval;
@@ -33,6 +35,14 @@ enum identities_wl {
 	IDWL_CRONJOBS, IDWL_RCS, IDWL__COUNT
 };
 extern const struct kube_resource identities_res_workloads[IDWL__COUNT];
+
+/* An Event regarding ServiceAccount @ns/@name (@uid): IdentityOrphaned,
+ * IdentityUnused, IdentityRiskChanged.  @key tells transitions apart
+ * (the Event's name is fixed by it). */
+struct identities_event {
+	const char *ns, *name, *uid;
+	const char *type, *reason, *note, *key;
+};
 
 /* One report to write: create it first unless @exists, then its status. */
 struct identities_write {
@@ -50,7 +60,11 @@ struct identities_config {
 	 * 0: 2 s; < 0: at once. */
 	int64_t settle_ms;
 	int64_t retry_ms;               /* after a failed write; 0: 10 s */
-	int64_t active_window_s;        /* used within it: Active; 0: 90 days */
+	/* The lifecycle's windows and mode; NULL: LIFECYCLE_POLICY_DEFAULT.
+	 * Copied. */
+	const struct lifecycle_policy *policy;
+	int64_t usage_window_s;         /* usage entries older go; 0: 30 days */
+	const char *own_ns;             /* the controller's (never touched); copied */
 	size_t max_writes;              /* reports written per flush; 0: 10 */
 	/* Writes one report; 0, or -errno (-ENOENT: the report went away
 	 * between the create and the status write). */
@@ -58,6 +72,12 @@ struct identities_config {
 	/* An account's risk changed: the pods running as it are judged
 	 * again.  NULL: none. */
 	void (*risk_changed)(void *ud, const char *ns, const char *name);
+	/* Namespace @ns is ignored (--ignore-namespaces, the ignore label);
+	 * its profileguard.io/lifecycle label into @label ("" when none).
+	 * Called with the inventory's lock held.  NULL: none. */
+	void (*ns_facts)(void *ud, const char *ns, bool *ignored, char label[64]);
+	/* An Event regarding a ServiceAccount, without the lock.  NULL: none. */
+	void (*event)(void *ud, const struct identities_event *e);
 	void *ud;
 };
 
@@ -87,6 +107,8 @@ struct identities_sa {
 	struct kube_meta *meta;
 	int8_t automount;               /* -1 unset (true), 0, 1 */
 };
+/* The annotation that says an account was disabled, and since when. */
+#define IDENTITIES_DISABLED_ANNOTATION "profileguard.io/disabled-since"
 int identities_decode_sa(void *ud, const struct jval *obj, void **ret);
 void identities_free_sa(void *ud, void *data);
 
@@ -107,6 +129,9 @@ struct identities_stored {
 	int64_t ltt;                    /* its Ready lastTransitionTime; -1 */
 	int64_t since;                  /* stateSince; -1 */
 	int state;                      /* enum identity_state; -1: none */
+	int64_t last_used;              /* lastUsed (a day); -1 */
+	bool named;                     /* it counted pods or workloads */
+	struct idusage usage;           /* restored into the account's */
 };
 int identities_decode_report(void *ud, const struct jval *obj, void **ret);
 void identities_free_report(void *ud, void *data);
@@ -123,8 +148,15 @@ void identities_secret_changed(struct identities *id, const char *ns, const stru
 			       const struct identities_token *cur);
 void identities_report_changed(struct identities *id, const char *ns, const char *name,
 			       const struct identities_stored *cur);
-/* A successful API call by the account at @when (epoch seconds). */
-void identities_used(struct identities *id, const char *ns, const char *name, int64_t when);
+/* A successful API call by the account at @when (epoch seconds): @verb
+ * on @resource (canonical, runtime_api_resource()) in @obj_ns (NULL or
+ * "": cluster scope).  A NULL @resource (a non-resource call) is a use
+ * without a usage entry. */
+struct identities_call {
+	int64_t when;
+	const char *verb, *resource, *obj_ns;
+};
+void identities_used(struct identities *id, const char *ns, const char *name, const struct identities_call *c);
 
 /* ---- the leader's side ---------------------------------------------------- */
 
@@ -140,6 +172,8 @@ size_t identities_flush(struct identities *id, int64_t now_ms, int64_t wall);
 int identities_risk(struct identities *id, const char *ns, const char *name,
 		    struct risk_result *scratch);
 void identities_set_synced(struct identities *id, bool synced);
+/* The start of the audit source's live span (auditlive.h); -1: not live. */
+void identities_set_audit_live(struct identities *id, int64_t since);
 
 struct identities_stats {
 	size_t accounts;                /* entries held (with or without a ServiceAccount) */

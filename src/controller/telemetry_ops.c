@@ -376,11 +376,18 @@ static bool op_ns_exempt(void *ud, const char *ns)
 	return controller_ns_ignored(t->cfg.controller, ns);
 }
 
-static void op_account_used(void *ud, const char *ns, const char *sa, int64_t when)
+static void op_account_used(void *ud, const char *ns, const char *sa, const struct runtime_event *ev)
 {
 	struct telemetry_ops *t = ud;
 
-	controller_identity_used(t->cfg.controller, ns, sa, when);
+	controller_identity_used(t->cfg.controller, ns, sa, ev);
+}
+
+static void op_audit_batch(void *ud)
+{
+	struct telemetry_ops *t = ud;
+
+	controller_audit_batch(t->cfg.controller);
 }
 
 static int op_submit(void *ud, const struct drift_report *r)
@@ -700,7 +707,7 @@ int telemetry_ops_new(const struct telemetry_ops_config *cfg, struct telemetry_o
 		struct ingest_config ic = {
 			.ops = { op_by_name, op_by_uid, op_by_container, op_of_sa, op_release,
 				 op_profiles_acquire, op_profiles_release, op_ns_exempt, op_submit, t,
-				 op_account_used },
+				 op_account_used, op_audit_batch },
 			.metrics = cfg->metrics,
 		};
 		struct tel_auth_config ac = {

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "idusage.h"
 #include "rfc3339.h"
 
 static const char *const state_names[] = {
@@ -104,6 +105,11 @@ json_t *idreport_status(const struct idreport *r)
 		if (json_object_set_new(s, "lastUsed", json_string(day)) < 0)
 			goto fail;
 	}
+	if (r->usage && r->usage->n && json_object_set_new(s, "usage", idusage_json(r->usage)) < 0)
+		goto fail;
+	if (r->usage && r->usage->omitted &&
+	    json_object_set_new(s, "usageOmitted", json_integer((json_int_t)r->usage->omitted)) < 0)
+		goto fail;
 	if (r->risk && json_object_set_new(s, "risk", risk_json(r->risk)) < 0)
 		goto fail;
 	if (r->evaluated >= 0) {
@@ -116,6 +122,21 @@ json_t *idreport_status(const struct idreport *r)
 		/* "o" takes @c, also when the pack fails. */
 		if (json_object_set_new(s, "conditions", json_pack("[o]", c)) < 0)
 			goto fail;
+		if (r->unused_token) {
+			json_t *u = json_pack("{s:s, s:s, s:s, s:s}", "type", "UnusedToken", "status", "True",
+					      "reason", "NoAPICalls", "message",
+					      "Its pods mount a token they never use: set "
+					      "automountServiceAccountToken: false.");
+
+			if (!u || set_time(u, "lastTransitionTime", r->state_since >= 0 ? r->state_since
+											 : r->evaluated) < 0) {
+				json_decref(u);
+				goto fail;
+			}
+			/* Takes @u, also when it fails. */
+			if (json_array_append_new(json_object_get(s, "conditions"), u) < 0)
+				goto fail;
+		}
 	}
 	return s;
 fail:

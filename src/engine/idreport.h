@@ -13,6 +13,8 @@
 
 #include "risk.h"
 
+struct idusage;
+
 enum identity_state {
 	IDSTATE_UNKNOWN,
 	IDSTATE_ACTIVE,
@@ -42,8 +44,12 @@ struct idreport {
 		bool automount;         /* the ServiceAccount's automountServiceAccountToken */
 	} tokens;
 	int64_t last_used;              /* epoch seconds within the UTC day; -1: never seen */
+	const struct idusage *usage;    /* NULL or empty: no `usage` key */
 	const struct risk_result *risk; /* NULL: not evaluated */
 	int64_t evaluated;              /* epoch seconds of the Ready condition; -1: none */
+	/* Unused: its pods mount a token it never uses (condition
+	 * UnusedToken, since state_since). */
+	bool unused_token;
 };
 
 /* The status object (new reference), or NULL when out of memory.  Keys

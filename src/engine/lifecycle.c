@@ -22,6 +22,28 @@ int lifecycle_mode_parse(const char *s, enum lifecycle_mode *ret)
 	return -EINVAL;
 }
 
+const char *lifecycle_protected(const struct lifecycle_subject *s)
+{
+	static const char *const system[] = { "kube-system", "kube-public", "kube-node-lease" };
+
+	if (!s->ns || !s->name)
+		return "no name";
+	if (!strcmp(s->name, "default"))
+		return "the namespace's default ServiceAccount";
+	for (size_t i = 0; i < sizeof(system) / sizeof(system[0]); i++)
+		if (!strcmp(s->ns, system[i]))
+			return "a system namespace";
+	if (s->own_ns && !strcmp(s->ns, s->own_ns))
+		return "the controller's own namespace";
+	if (s->ns_ignored)
+		return "an ignored namespace";
+	if (s->sa_label && !strcmp(s->sa_label, "ignore"))
+		return "labelled " LIFECYCLE_LABEL "=ignore";
+	if (s->ns_label && !strcmp(s->ns_label, "ignore"))
+		return "its namespace is labelled " LIFECYCLE_LABEL "=ignore";
+	return NULL;
+}
+
 static int64_t max64(int64_t a, int64_t b)
 {
 	return a > b ? a : b;

@@ -69,4 +69,24 @@ struct lifecycle_verdict {
 void lifecycle_judge(const struct lifecycle_policy *p, const struct lifecycle_facts *f,
 		     struct lifecycle_verdict *ret);
 
+/* The label that keeps an account (or every account of a namespace) out
+ * of the lifecycle's actions. */
+#define LIFECYCLE_LABEL "profileguard.io/lifecycle"
+
+/* What the never-touch list looks at. */
+struct lifecycle_subject {
+	const char *ns, *name;
+	const char *own_ns;             /* the controller's namespace; NULL: none */
+	bool ns_ignored;                /* --ignore-namespaces, or labelled profileguard.io/ignore=true */
+	const char *sa_label;           /* LIFECYCLE_LABEL on the account; NULL: none */
+	const char *ns_label;           /* ... on its namespace; NULL: none */
+};
+
+/* Why @s is never disabled nor retired, or NULL when it may be: the
+ * default ServiceAccount of any namespace; kube-system, kube-public,
+ * kube-node-lease; the controller's own namespace; an ignored namespace;
+ * profileguard.io/lifecycle=ignore on the account or its namespace.  The
+ * one place that decides (lifecycle_facts.protected_). */
+const char *lifecycle_protected(const struct lifecycle_subject *s);
+
 #endif

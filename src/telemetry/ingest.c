@@ -785,7 +785,7 @@ static void account_used(struct batch *b, const struct telemetry_event *e)
 	if (!o->account_used || e->code <= 0 || e->code >= 400 || e->ev.time <= 0 ||
 	    strlen(rest) <= lns + 1 || strncmp(rest, e->pod_namespace, lns) != 0 || rest[lns] != ':')
 		return;
-	o->account_used(o->ud, e->pod_namespace, rest + lns + 1, e->ev.time);
+	o->account_used(o->ud, e->pod_namespace, rest + lns + 1, &e->ev);
 }
 
 static int on_event(void *ud, const struct telemetry_event *e)
@@ -817,6 +817,8 @@ int ingest_batch(struct ingest *ing, const struct ingest_sender *sender, enum te
 	b.t0_us = t0_us;
 	b.set = o->profiles_acquire(o->ud, &pref);
 	r = telemetry_parse(src, body ? body : "", len, on_event, &b, &st);
+	if (src == TELEMETRY_AUDIT && r == 0 && o->audit_batch)
+		o->audit_batch(o->ud);
 	if (b.set)
 		o->profiles_release(o->ud, pref);
 	b.counts[INGEST_REJECTED] = st.rejected;

@@ -60,10 +60,14 @@ struct ingest_ops {
 	int (*submit)(void *ud, const struct drift_report *r);
 	void *ud;
 	/* Told of each successful (HTTP status below 400) audited call of
-	 * ServiceAccount @ns/@sa at @when, epoch seconds: the identity
-	 * inventory's last use.  NULL: nobody asks.  Last, so the
-	 * positional initializers of the callbacks above stand. */
-	void (*account_used)(void *ud, const char *ns, const char *sa, int64_t when);
+	 * ServiceAccount @ns/@sa: @ev (RUNTIME_API; ev->time, epoch seconds,
+	 * the verb, resource and object namespace) is the identity
+	 * inventory's last use and usage.  NULL: nobody asks.  After the
+	 * callbacks above, so their positional initializers stand. */
+	void (*account_used)(void *ud, const char *ns, const char *sa, const struct runtime_event *ev);
+	/* An audit batch was parsed (from an authorized sender): the audit
+	 * source is live.  NULL: nobody asks. */
+	void (*audit_batch)(void *ud);
 };
 
 struct ingest_config {

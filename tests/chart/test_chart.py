@@ -77,7 +77,10 @@ KNOWN_FLAGS = {
                                   "webhook-arm-interval",
                                   "telemetry-service", "telemetry-max-connections",
                                   "telemetry-max-connections-per-ip", "telemetry-request-timeout",
-                                  "kube-api-qps", "kube-api-burst"},
+                                  "kube-api-qps", "kube-api-burst",
+                                  "identity-lifecycle", "identity-unused-after", "identity-orphaned-after",
+                                  "identity-retire-after", "identity-usage-window", "identity-prune-bindings",
+                                  "audit-live-window"},
     "agent": COMMON_FLAGS | {"controller-url", "controller-ca", "token-file", "interval",
                              "kubelet-pods-dir", "proc-root"},
 }
@@ -272,6 +275,8 @@ def expected_rbac(values, namespace, fullname):
         | rules(c, "profileguard.io", ["identityreports/status"], ["update", "patch"])
         | rules(namespace, "coordination.k8s.io", ["leases"], ["create"])
         | rules(namespace, "coordination.k8s.io", ["leases"], ["get", "update"], [f"{fullname}-controller"])
+        # The audit source's live span, on a Lease of its own.
+        | rules(namespace, "coordination.k8s.io", ["leases"], ["get", "patch"], [f"{fullname}-controller-audit"])
     )
     if telemetry:
         controller |= rules(c, "authentication.k8s.io", ["tokenreviews"], ["create"])

@@ -129,6 +129,14 @@ static const char *level_of(json_t *status)
 
 static int64_t now0;
 
+static void used(struct identities *id, const char *ns, const char *name, int64_t when, const char *verb,
+		 const char *resource, const char *obj_ns)
+{
+	struct identities_call c = { when, verb, resource, obj_ns };
+
+	identities_used(id, ns, name, &c);
+}
+
 static void setup(void)
 {
 	arena = arena_new(4096);
@@ -257,20 +265,20 @@ START_TEST(restart_with_stored_hash)
 	ck_assert_int_eq(json_integer_value(json_object_get(ws2.last, "pods")), 1);
 	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(
 		json_object_get(ws2.last, "conditions"), 0), "lastTransitionTime")), "2026-11-18T11:06:40Z");
-	pg_free(st);
+	identities_free_report(NULL, st);
 	/* Our write comes back from the informer: nothing to do.  A status
 	 * someone else wrote is written over, once its minute has passed. */
 	st = stored_of(ws2.last);
 	identities_report_changed(id2, "pay", "api", st);
 	ck_assert_uint_eq(identities_flush(id2, now0 + 3700000, WALL + 3700), 0);
-	pg_free(st);
+	identities_free_report(NULL, st);
 	json_object_set_new(ws2.last, "pods", json_integer(7));
 	st = stored_of(ws2.last);
 	identities_report_changed(id2, "pay", "api", st);
 	ck_assert_uint_eq(identities_flush(id2, now0 + 3701000, WALL + 3701), 1);
 	ck_assert_int_eq(json_integer_value(json_object_get(ws2.last, "pods")), 1);
 	ck_assert_int_eq(ws2.n, 2);
-	pg_free(st);
+	identities_free_report(NULL, st);
 	json_decref(ws.last);
 	json_decref(ws2.last);
 	identities_free(id2);
@@ -337,7 +345,7 @@ START_TEST(counts_from_pods_workloads_and_secrets)
 	/* A status-only update moves nothing. */
 	identities_pod_changed(id, &a, &a);
 	/* An audit event of today: lastUsed moves to it. */
-	identities_used(id, "pay", "api", WALL + 200);
+	used(id, "pay", "api", WALL + 200, NULL, NULL, NULL);
 	ck_assert_uint_eq(identities_flush(id, now0 + 4 * MIN, WALL + 240), 1);
 	ck_assert_str_eq(json_string_value(json_object_get(ws.last, "lastUsed")), "2026-11-18");
 
@@ -513,6 +521,420 @@ START_TEST(new_under_allocation_failures)
 }
 END_TEST
 
+/* ---- usage (audit calls) ------------------------------------------------------ */
+
+static json_t *usage_at(json_t *status, size_t i)
+{
+	return json_array_get(json_object_get(status, "usage"), i);
+}
+
+static const char *ustr(json_t *entry, const char *key)
+{
+	return json_string_value(json_object_get(entry, key));
+}
+
+/* Calls become usage entries; a repeat the same day writes nothing, a new
+ * verb or a new day writes once. */
+START_TEST(usage_entries_written_sparingly)
+{
+	struct writes ws = { 0 };
+	struct identities *id = mk(&ws, NULL);
+	json_t *e, *verbs;
+
+	add_sa(id, "pay", "api", "u-api");
+	ck_assert_uint_eq(identities_flush(id, now0, WALL), 1);
+	ck_assert_ptr_null(json_object_get(ws.last, "usage"));
+
+	used(id, "pay", "api", WALL + 10, "get", "configmaps", "pay");
+	used(id, "pay", "api", WALL + 11, "get", "nodes", NULL);
+	ck_assert_uint_eq(identities_flush(id, now0 + MIN, WALL + 60), 1);
+	ck_assert_uint_eq(json_array_size(json_object_get(ws.last, "usage")), 2);
+	e = usage_at(ws.last, 0);
+	ck_assert_str_eq(ustr(e, "resource"), "configmaps");
+	ck_assert_str_eq(ustr(e, "namespace"), "pay");
+	ck_assert_str_eq(ustr(e, "lastSeen"), "2026-11-18");
+	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(e, "verbs"), 0)), "get");
+	e = usage_at(ws.last, 1);
+	ck_assert_str_eq(ustr(e, "resource"), "nodes");
+	ck_assert_ptr_null(json_object_get(e, "namespace"));
+
+	/* The same calls later that day: no write at all. */
+	used(id, "pay", "api", WALL + 3000, "get", "configmaps", "pay");
+	used(id, "pay", "api", WALL + 3001, "get", "nodes", NULL);
+	ck_assert_uint_eq(identities_flush(id, now0 + 60 * MIN, WALL + 3600), 0);
+	ck_assert_int_eq(ws.n, 2);
+
+	/* A new verb: one write, verbs sorted. */
+	used(id, "pay", "api", WALL + 3700, "watch", "configmaps", "pay");
+	used(id, "pay", "api", WALL + 3701, "list", "configmaps", "pay");
+	ck_assert_uint_eq(identities_flush(id, now0 + 62 * MIN, WALL + 3720), 1);
+	verbs = json_object_get(usage_at(ws.last, 0), "verbs");
+	ck_assert_uint_eq(json_array_size(verbs), 3);
+	ck_assert_str_eq(json_string_value(json_array_get(verbs, 0)), "get");
+	ck_assert_str_eq(json_string_value(json_array_get(verbs, 1)), "list");
+	ck_assert_str_eq(json_string_value(json_array_get(verbs, 2)), "watch");
+
+	/* The next day: lastSeen (and lastUsed) move, one write. */
+	used(id, "pay", "api", WALL + 86400, "get", "configmaps", "pay");
+	ck_assert_uint_eq(identities_flush(id, now0 + 70 * MIN, WALL + 86460), 1);
+	ck_assert_str_eq(ustr(usage_at(ws.last, 0), "lastSeen"), "2026-11-19");
+	ck_assert_str_eq(ustr(usage_at(ws.last, 1), "lastSeen"), "2026-11-18");
+	ck_assert_str_eq(json_string_value(json_object_get(ws.last, "lastUsed")), "2026-11-19");
+	ck_assert_int_eq(ws.n, 4);
+
+	/* Past the usage window (30 days), an entry goes. */
+	used(id, "pay", "api", WALL + 31 * 86400, "get", "configmaps", "pay");
+	ck_assert_uint_eq(identities_flush(id, now0 + 80 * MIN, WALL + 31 * 86400 + 60), 1);
+	ck_assert_uint_eq(json_array_size(json_object_get(ws.last, "usage")), 1);
+	ck_assert_str_eq(ustr(usage_at(ws.last, 0), "resource"), "configmaps");
+	json_decref(ws.last);
+	identities_free(id);
+}
+END_TEST
+
+/* Past 256 entries the least recently seen goes and is counted; a call
+ * over an entry's bounds is counted, never dropped silently. */
+START_TEST(usage_capped_and_counted)
+{
+	struct writes ws = { 0 };
+	struct identities *id = mk(&ws, NULL);
+	char res[32], verb[80];
+	json_t *u;
+	bool found = false;
+
+	add_sa(id, "pay", "api", "u-api");
+	/* Entry 0 last seen on the first day, the others on the second. */
+	used(id, "pay", "api", WALL, "get", "r000", "pay");
+	for (int i = 1; i < IDUSAGE_MAX; i++) {
+		snprintf(res, sizeof(res), "r%03d", i);
+		used(id, "pay", "api", WALL + 86400, "get", res, "pay");
+	}
+	ck_assert_uint_eq(identities_flush(id, now0, WALL + 86400), 1);
+	ck_assert_uint_eq(json_array_size(json_object_get(ws.last, "usage")), IDUSAGE_MAX);
+	ck_assert_ptr_null(json_object_get(ws.last, "usageOmitted"));
+
+	used(id, "pay", "api", WALL + 86401, "get", "secrets", "pay");
+	ck_assert_uint_eq(identities_flush(id, now0 + MIN, WALL + 86460), 1);
+	u = json_object_get(ws.last, "usage");
+	ck_assert_uint_eq(json_array_size(u), IDUSAGE_MAX);
+	ck_assert_int_eq(json_integer_value(json_object_get(ws.last, "usageOmitted")), 1);
+	for (size_t i = 0; i < json_array_size(u); i++) {
+		ck_assert_str_ne(ustr(json_array_get(u, i), "resource"), "r000");
+		found = found || strcmp(ustr(json_array_get(u, i), "resource"), "secrets") == 0;
+	}
+	ck_assert(found);
+
+	memset(verb, 'v', 65);
+	verb[65] = '\0';
+	used(id, "pay", "api", WALL + 86402, verb, "secrets", "pay");
+	ck_assert_uint_eq(identities_flush(id, now0 + 2 * MIN, WALL + 86520), 1);
+	ck_assert_int_eq(json_integer_value(json_object_get(ws.last, "usageOmitted")), 2);
+	json_decref(ws.last);
+	identities_free(id);
+}
+END_TEST
+
+/* A new controller restores lastUsed and usage from the stored report:
+ * nothing to write without news, and news is merged, not a reset. */
+START_TEST(usage_restored_from_stored_report)
+{
+	struct writes ws = { 0 }, ws2 = { 0 };
+	struct identities *id = mk(&ws, NULL), *id2;
+	struct identities_stored *st;
+
+	add_sa(id, "pay", "api", "u-api");
+	used(id, "pay", "api", WALL, "get", "configmaps", "pay");
+	used(id, "pay", "api", WALL, "create", "apps/deployments/scale", "pay");
+	ck_assert_uint_eq(identities_flush(id, now0, WALL), 1);
+	json_object_set_new(ws.last, "usageOmitted", json_integer(3));
+	st = stored_of(ws.last);
+	ck_assert_int_eq(st->last_used, WALL - WALL % 86400);
+	ck_assert_uint_eq(st->usage.n, 2);
+	identities_free(id);
+
+	id2 = mk(&ws2, NULL);
+	add_sa(id2, "pay", "api", "u-api");
+	identities_report_changed(id2, "pay", "api", st);
+	identities_new_term(id2);
+	/* Everything restored (usageOmitted too): nothing to write. */
+	ck_assert_uint_eq(identities_flush(id2, now0 + 3600000, WALL + 3600), 0);
+	ck_assert_int_eq(ws2.n, 0);
+	/* News is merged into what was restored. */
+	used(id2, "pay", "api", WALL + 3800, "get", "secrets", "pay");
+	ck_assert_uint_eq(identities_flush(id2, now0 + 3900000, WALL + 3900), 1);
+	ck_assert_str_eq(json_string_value(json_object_get(ws2.last, "lastUsed")), "2026-11-18");
+	ck_assert_uint_eq(json_array_size(json_object_get(ws2.last, "usage")), 3);
+	ck_assert_int_eq(json_integer_value(json_object_get(ws2.last, "usageOmitted")), 3);
+	ck_assert_str_eq(ustr(usage_at(ws2.last, 0), "resource"), "apps/deployments/scale");
+	ck_assert_str_eq(ustr(usage_at(ws2.last, 2), "resource"), "secrets");
+	identities_free_report(NULL, st);
+	json_decref(ws.last);
+	json_decref(ws2.last);
+	identities_free(id2);
+}
+END_TEST
+
+/* ---- the lifecycle (Report mode) ------------------------------------------------ */
+
+static struct {
+	int n;
+	char reason[8][32], key[8][96], note[8][1024];
+} evs;
+
+static void on_event(void *ud, const struct identities_event *e)
+{
+	if (evs.n < 8) {
+		snprintf(evs.reason[evs.n], sizeof(evs.reason[0]), "%s", e->reason);
+		snprintf(evs.key[evs.n], sizeof(evs.key[0]), "%s/%s/%s", e->ns, e->name, e->uid);
+		snprintf(evs.note[evs.n], sizeof(evs.note[0]), "%s", e->note);
+	}
+	evs.n++;
+}
+
+static void ns_facts(void *ud, const char *ns, bool *ignored, char label[64])
+{
+	*ignored = strcmp(ns, "legacy") == 0;
+	snprintf(label, 64, "%s", strcmp(ns, "frozen") == 0 ? "ignore" : "");
+}
+
+static struct identities *mk_life(struct writes *ws)
+{
+	struct lifecycle_policy p = LIFECYCLE_POLICY_DEFAULT;
+	struct identities_config cfg = {
+		.write_interval_ms = MIN, .settle_ms = -1, .retry_ms = 1000, .policy = &p,
+		.own_ns = "profileguard", .write = fake_write, .ns_facts = ns_facts, .event = on_event, .ud = ws,
+	};
+	struct identities *id = NULL;
+
+	memset(&evs, 0, sizeof(evs));
+	ck_assert_int_eq(identities_new(&cfg, &id), 0);
+	identities_set_synced(id, true);
+	return id;
+}
+
+static const char *state_of(json_t *status)
+{
+	return json_string_value(json_object_get(status, "state"));
+}
+
+/* A running pod makes it Active, however long the audit has been live;
+ * its pod deleted, it becomes Orphaned an hour (of live audit) later,
+ * once, with its Event; an audit outage makes it Unknown, not idle. */
+START_TEST(orphaned_after_its_pods_go)
+{
+	struct writes ws = { 0 };
+	struct identities *id = mk_life(&ws);
+	struct pod p = { .namespace = "pay", .name = "p1", .service_account = "api", .phase = PHASE_RUNNING };
+	int64_t t = WALL;
+
+	identities_set_audit_live(id, WALL - 10 * 86400);
+	add_sa(id, "pay", "api", "u-api");
+	identities_pod_changed(id, NULL, &p);
+	ck_assert_uint_eq(identities_flush(id, now0, t), 1);
+	ck_assert_str_eq(state_of(ws.last), "Active");
+	/* Days later, still running: still Active, nothing written. */
+	ck_assert_uint_eq(identities_flush(id, now0 + 10 * MIN, t + 5 * 86400), 0);
+	ck_assert_int_eq(evs.n, 0);
+
+	/* The Deployment and its pod are deleted. */
+	t += 6 * 86400;
+	identities_pod_changed(id, &p, NULL);
+	ck_assert_uint_eq(identities_flush(id, now0 + 20 * MIN, t), 1);
+	ck_assert_str_eq(state_of(ws.last), "Unknown");
+	ck_assert_uint_eq(identities_flush(id, now0 + 30 * MIN, t + 3599), 0);
+	ck_assert_int_eq(evs.n, 0);
+	/* An hour of live audit later, time alone makes it Orphaned. */
+	ck_assert_uint_eq(identities_flush(id, now0 + 90 * MIN, t + 3600), 1);
+	ck_assert_str_eq(state_of(ws.last), "Orphaned");
+	ck_assert_str_eq(json_string_value(json_object_get(ws.last, "stateSince")), "2026-11-24T12:06:40Z");
+	ck_assert_int_eq(evs.n, 1);
+	ck_assert_str_eq(evs.reason[0], "IdentityOrphaned");
+	ck_assert_str_eq(evs.key[0], "pay/api/u-api");
+	ck_assert_ptr_null(strstr(evs.note[0], "never-touch"));
+	/* Evaluated again later: the same state, no second Event. */
+	identities_new_term(id);
+	ck_assert_uint_eq(identities_flush(id, now0 + 100 * MIN, t + 7200), 0);
+	ck_assert_int_eq(evs.n, 1);
+
+	/* The audit source goes silent, then comes back: no new evidence
+	 * either way, the state holds (no write, no Event). */
+	identities_set_audit_live(id, -1);
+	ck_assert_uint_eq(identities_flush(id, now0 + 200 * MIN, t + 8000), 0);
+	identities_set_audit_live(id, t + 9000);
+	ck_assert_uint_eq(identities_flush(id, now0 + 300 * MIN, t + 9000 + 60), 0);
+	ck_assert_str_eq(state_of(ws.last), "Orphaned");
+	ck_assert_int_eq(evs.n, 1);
+	/* A call is new evidence: Active. */
+	used(id, "pay", "api", t + 9100, "get", "configmaps", "pay");
+	ck_assert_uint_eq(identities_flush(id, now0 + 400 * MIN, t + 9200), 1);
+	ck_assert_str_eq(state_of(ws.last), "Active");
+	/* Nothing names it and it stays silent: Orphaned again an hour
+	 * after that call, with a new Event. */
+	ck_assert_uint_eq(identities_flush(id, now0 + 500 * MIN, t + 9100 + 3600), 1);
+	ck_assert_str_eq(state_of(ws.last), "Orphaned");
+	ck_assert_int_eq(evs.n, 2);
+	json_decref(ws.last);
+	identities_free(id);
+}
+END_TEST
+
+/* Without a live audit source, an account no pod names is Unknown for
+ * ever; an API call makes it Active. */
+START_TEST(no_audit_source_no_idleness)
+{
+	struct writes ws = { 0 };
+	struct identities *id = mk_life(&ws);
+
+	add_sa(id, "pay", "api", "u-api");
+	ck_assert_uint_eq(identities_flush(id, now0, WALL), 1);
+	ck_assert_str_eq(state_of(ws.last), "Unknown");
+	ck_assert_uint_eq(identities_flush(id, now0 + 10 * MIN, WALL + 400 * 86400), 0);
+	used(id, "pay", "api", WALL + 400 * 86400, "get", "configmaps", "pay");
+	ck_assert_uint_eq(identities_flush(id, now0 + 20 * MIN, WALL + 400 * 86400 + 60), 1);
+	ck_assert_str_eq(state_of(ws.last), "Active");
+	ck_assert_int_eq(evs.n, 0);
+	json_decref(ws.last);
+	identities_free(id);
+}
+END_TEST
+
+/* Named but silent through the whole unused window of live audit:
+ * Unused, its Event and the UnusedToken condition. */
+START_TEST(unused_with_unused_token)
+{
+	struct writes ws = { 0 };
+	struct identities *id = mk_life(&ws);
+	struct pod p = { .namespace = "pay", .name = "p1", .service_account = "api", .phase = PHASE_RUNNING };
+	json_t *c;
+
+	identities_set_audit_live(id, WALL - 89 * 86400);
+	add_sa(id, "pay", "api", "u-api");
+	identities_pod_changed(id, NULL, &p);
+	ck_assert_uint_eq(identities_flush(id, now0, WALL), 1);
+	ck_assert_str_eq(state_of(ws.last), "Active");
+	ck_assert_uint_eq(json_array_size(json_object_get(ws.last, "conditions")), 1);
+	ck_assert_uint_eq(identities_flush(id, now0 + 10 * MIN, WALL + 86400), 1);
+	ck_assert_str_eq(state_of(ws.last), "Unused");
+	c = json_array_get(json_object_get(ws.last, "conditions"), 1);
+	ck_assert_str_eq(json_string_value(json_object_get(c, "type")), "UnusedToken");
+	ck_assert_int_eq(evs.n, 1);
+	ck_assert_str_eq(evs.reason[0], "IdentityUnused");
+	ck_assert_ptr_nonnull(strstr(evs.note[0], "automountServiceAccountToken: false"));
+	json_decref(ws.last);
+	identities_free(id);
+}
+END_TEST
+
+/* The never-touch list reaches the judge: a protected account is still
+ * reported Orphaned, and its Event says nothing will be done. */
+START_TEST(protected_accounts_say_so)
+{
+	static const char *const who[][2] = {
+		{ "pay", "default" }, { "kube-system", "old" }, { "profileguard", "old" },
+		{ "legacy", "old" }, { "frozen", "old" },
+	};
+
+	for (size_t i = 0; i < sizeof(who) / sizeof(who[0]); i++) {
+		struct writes ws = { 0 };
+		struct identities *id = mk_life(&ws);
+
+		identities_set_audit_live(id, WALL - 86400);
+		add_sa(id, who[i][0], who[i][1], "u");
+		ck_assert_uint_eq(identities_flush(id, now0, WALL), 1);
+		ck_assert_str_eq(state_of(ws.last), "Orphaned");
+		ck_assert_int_eq(evs.n, 1);
+		ck_assert_msg(strstr(evs.note[0], "never-touch") != NULL, "%s/%s", who[i][0], who[i][1]);
+		json_decref(ws.last);
+		identities_free(id);
+	}
+}
+END_TEST
+
+/* A level change of the account's risk is an Event. */
+START_TEST(risk_change_is_an_event)
+{
+	struct writes ws = { 0 };
+	struct identities *id = mk_life(&ws);
+
+	add_sa(id, "pay", "api", "u-api");
+	put_role(id, "r", "pods");
+	put_binding(id, "b", "r", "api");
+	ck_assert_uint_eq(identities_flush(id, now0, WALL), 1);
+	ck_assert_int_eq(evs.n, 0);
+	put_role(id, "r", "secrets");
+	ck_assert_uint_eq(identities_flush(id, now0 + 2 * MIN, WALL + 120), 1);
+	ck_assert_str_eq(level_of(ws.last), "Critical");
+	ck_assert_int_eq(evs.n, 1);
+	ck_assert_str_eq(evs.reason[0], "IdentityRiskChanged");
+	ck_assert_ptr_nonnull(strstr(evs.note[0], "from Low to Critical"));
+	json_decref(ws.last);
+	identities_free(id);
+}
+END_TEST
+
+/* A restart changes no state and invents no idleness: a stored report
+ * that counted pods restarts the Orphaned clock at the first look (the
+ * pods may have gone just before), and a stored Orphaned report stays
+ * Orphaned, with its stateSince and no second Event. */
+START_TEST(restart_changes_no_state)
+{
+	struct writes ws = { 0 }, ws2 = { 0 };
+	struct identities *id = mk_life(&ws), *id2;
+	struct identities_stored *st;
+	struct pod p = { .namespace = "pay", .name = "p1", .service_account = "api", .phase = PHASE_RUNNING };
+
+	identities_set_audit_live(id, WALL - 10 * 86400);
+	add_sa(id, "pay", "api", "u-api");
+	add_sa(id, "pay", "old", "u-old");
+	identities_pod_changed(id, NULL, &p);
+	ck_assert_uint_eq(identities_flush(id, now0, WALL), 2);
+	ck_assert_int_eq(evs.n, 1);     /* pay/old: Orphaned */
+	ck_assert_str_eq(evs.key[0], "pay/old/u-old");
+	identities_free(id);
+
+	/* The next controller: api's pod went while none ran. */
+	id2 = mk_life(&ws2);
+	identities_set_audit_live(id2, WALL - 10 * 86400);
+	add_sa(id2, "pay", "api", "u-api");
+	add_sa(id2, "pay", "old", "u-old");
+	{
+		json_t *api_status = json_pack("{s:s, s:s, s:i, s:[], s:{s:i, s:i, s:i, s:b}}", "serviceAccountUID",
+					       "u-api", "state", "Active", "pods", 1, "workloads", "tokens", "bound", 0,
+					       "legacySecrets", 0, "extended", 0, "automount", 1);
+
+		st = stored_of(api_status);
+		ck_assert(st->named);
+		identities_report_changed(id2, "pay", "api", st);
+		identities_free_report(NULL, st);
+		json_decref(api_status);
+	}
+	{
+		json_t *old_status = json_pack("{s:s, s:s, s:s, s:i, s:[], s:{s:i, s:i, s:i, s:b}}",
+					       "serviceAccountUID", "u-old", "state", "Orphaned", "stateSince",
+					       "2026-11-18T11:06:40Z", "pods", 0, "workloads", "tokens", "bound", 0,
+					       "legacySecrets", 0, "extended", 0, "automount", 1);
+
+		st = stored_of(old_status);
+		identities_report_changed(id2, "pay", "old", st);
+		identities_free_report(NULL, st);
+		json_decref(old_status);
+	}
+	identities_new_term(id2);
+	ck_assert_uint_ge(identities_flush(id2, now0 + 60 * MIN, WALL + 7200), 1);
+	/* Nothing became Orphaned at the restart, and old's state held. */
+	ck_assert_int_eq(evs.n, 0);
+	ck_assert_uint_eq(identities_flush(id2, now0 + 70 * MIN, WALL + 7200 + 3599), 0);
+	ck_assert_int_eq(evs.n, 0);
+	ck_assert_uint_eq(identities_flush(id2, now0 + 80 * MIN, WALL + 7200 + 3600), 1);
+	ck_assert_int_eq(evs.n, 1);
+	ck_assert_str_eq(evs.key[0], "pay/api/u-api");
+	ck_assert_str_eq(state_of(ws2.last), "Orphaned");
+	json_decref(ws.last);
+	json_decref(ws2.last);
+	identities_free(id2);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("identities");
@@ -528,6 +950,15 @@ static Suite *suite(void)
 	tcase_add_test(tc, failed_write_is_retried);
 	tcase_add_test(tc, flush_under_allocation_failures);
 	tcase_add_test(tc, new_under_allocation_failures);
+	tcase_add_test(tc, usage_entries_written_sparingly);
+	tcase_add_test(tc, usage_capped_and_counted);
+	tcase_add_test(tc, usage_restored_from_stored_report);
+	tcase_add_test(tc, orphaned_after_its_pods_go);
+	tcase_add_test(tc, no_audit_source_no_idleness);
+	tcase_add_test(tc, unused_with_unused_token);
+	tcase_add_test(tc, protected_accounts_say_so);
+	tcase_add_test(tc, risk_change_is_an_event);
+	tcase_add_test(tc, restart_changes_no_state);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -122,6 +122,34 @@ START_TEST(test_modes)
 }
 END_TEST
 
+static const struct {
+	struct lifecycle_subject s;
+	bool protected_;
+} subjects[] = {
+	{ { "pay", "api", "profileguard", false, NULL, NULL }, false },
+	{ { "pay", "default", "profileguard", false, NULL, NULL }, true },
+	{ { "kube-system", "coredns", "profileguard", false, NULL, NULL }, true },
+	{ { "kube-public", "reader", "profileguard", false, NULL, NULL }, true },
+	{ { "kube-node-lease", "x", "profileguard", false, NULL, NULL }, true },
+	{ { "profileguard", "profileguard-controller", "profileguard", false, NULL, NULL }, true },
+	{ { "legacy", "api", "profileguard", true, NULL, NULL }, true },
+	{ { "pay", "api", "profileguard", false, "ignore", NULL }, true },
+	{ { "pay", "api", "profileguard", false, NULL, "ignore" }, true },
+	/* Only the value ignore counts; names that merely look alike do not. */
+	{ { "pay", "api", "profileguard", false, "Ignore", "true" }, false },
+	{ { "kube-systemx", "default-x", "profileguard", false, NULL, NULL }, false },
+	{ { "pay", "api", NULL, false, NULL, NULL }, false },
+};
+
+START_TEST(test_protected)
+{
+	const char *why = lifecycle_protected(&subjects[_i].s);
+
+	ck_assert_msg((why != NULL) == subjects[_i].protected_, "%s/%s: %s", subjects[_i].s.ns,
+		      subjects[_i].s.name, why ? why : "not protected");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("lifecycle");
@@ -131,6 +159,7 @@ int main(void)
 
 	tcase_add_loop_test(tc, test_cases, 0, (int)(sizeof(cases) / sizeof(cases[0])));
 	tcase_add_test(tc, test_modes);
+	tcase_add_loop_test(tc, test_protected, 0, (int)(sizeof(subjects) / sizeof(subjects[0])));
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -196,19 +196,28 @@ static struct profile *mkprofile(const char *name, const char *mode, const char 
 static int used_n;
 static char used_key[128];
 static int64_t used_when;
+static char used_call[128];
+static int audit_batches;
 
-static void account_used(void *ud, const char *ns, const char *sa, int64_t when)
+static void account_used(void *ud, const char *ns, const char *sa, const struct runtime_event *ev)
 {
 	used_n++;
 	snprintf(used_key, sizeof(used_key), "%s/%s", ns, sa);
-	used_when = when;
+	snprintf(used_call, sizeof(used_call), "%s %s %s", ev->verb, ev->resource,
+		 ev->object_namespace ? ev->object_namespace : "-");
+	used_when = ev->time;
+}
+
+static void audit_batch(void *ud)
+{
+	audit_batches++;
 }
 
 static void setup(void)
 {
 	struct ingest_config cfg = {
 		.ops = { by_name, by_uid, by_container, of_sa, release, profiles_acquire,
-			 profiles_release, ns_exempt, submit, NULL, account_used },
+			 profiles_release, ns_exempt, submit, NULL, account_used, audit_batch },
 		.now = fake_now, .now_ms = fake_now_ms,
 	};
 
@@ -404,11 +413,14 @@ START_TEST(test_audit_account_used)
 		"\"configmaps\",\"namespace\":\"%s\",\"apiVersion\":\"v1\"},\"responseStatus\":{\"code\":%d},"
 		"\"requestReceivedTimestamp\":\"2026-11-22T10:00:00Z\",\"stageTimestamp\":\"2026-11-22T10:00:00Z\"}\n";
 	char b[2048];
+	int batches = audit_batches;
 
 	snprintf(b, sizeof(b), fmt, "tools", "cron", "tools", 200);
 	run(&central, TELEMETRY_AUDIT, b);
 	ck_assert_int_eq(used_n, 1);
+	ck_assert_int_eq(audit_batches, batches + 1);
 	ck_assert_str_eq(used_key, "tools/cron");
+	ck_assert_str_eq(used_call, "get configmaps tools");
 	ck_assert_int_eq(used_when, 1795341600);       /* 2026-11-22T10:00:00Z */
 	snprintf(b, sizeof(b), fmt, "tools", "cron", "tools", 403);
 	run(&central, TELEMETRY_AUDIT, b);

@@ -101,7 +101,7 @@ static void setup(void)
 {
 	static const char *const users[] = { "system:serviceaccount:profileguard:agent", "audit-backend" };
 	struct ingest_config ic = {
-		.ops = { by_name, by_none, by_none, of_sa, release, acquire, unacquire, NULL, submit, NULL, NULL },
+		.ops = { by_name, by_none, by_none, of_sa, release, acquire, unacquire, NULL, submit, NULL, NULL, NULL },
 	};
 	struct tel_auth_config ac = { .allowed_users = users, .nallowed = 2, .review = review };
 	struct tel_endpoint_config ec = { .serving = serving, .pod_node = pod_node };

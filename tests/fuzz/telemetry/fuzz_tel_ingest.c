@@ -113,7 +113,7 @@ static struct pod *mkpod(const char *name, const char *uid, const char *node, co
 static int setup(void)
 {
 	struct ingest_config cfg = {
-		.ops = { by_name, by_uid, by_cid, of_sa, release, acquire, unacquire, NULL, submit, NULL, NULL },
+		.ops = { by_name, by_uid, by_cid, of_sa, release, acquire, unacquire, NULL, submit, NULL, NULL, NULL },
 		.now_ms = now_ms,
 	};
 	json_t *j = json_loads(
