@@ -499,22 +499,9 @@ int cmd_identities(int argc, char **argv)
 				break;
 		}
 	}
-	if ((r = rbac_aggregate(v.roles, v.nroles, &v.errs)) == -ENOMEM)
+	if (identity_index_new(&x) < 0 ||
+	    identity_index_load(x, v.roles, v.nroles, v.bindings, v.nbindings, &v.errs) < 0)
 		goto oom;
-	if (identity_index_new(&x) < 0)
-		goto oom;
-	for (size_t i = 0; i < v.nroles; i++) {
-		r = identity_index_put_role(x, v.roles[i], NULL, NULL);
-		v.roles[i] = NULL;
-		if (r < 0)
-			goto oom;
-	}
-	for (size_t i = 0; i < v.nbindings; i++) {
-		r = identity_index_put_binding(x, v.bindings[i], NULL, NULL);
-		v.bindings[i] = NULL;
-		if (r < 0)
-			goto oom;
-	}
 	if (v.nacc > 1)
 		qsort(v.acc, v.nacc, sizeof(*v.acc), account_cmp);
 	if (out.json && !(out.list = json_array()))

@@ -728,27 +728,17 @@ int cmd_rbac(int argc, char **argv)
 	}
 	if (!v.errs.n && !v.audit)
 		errlist_add(&v.errs, "none of the -f files holds audit events (a file the audit backend wrote)");
-	if (!v.errs.n && (r = rbac_aggregate(v.roles, v.nroles, &v.errs)) == -ENOMEM)
+	/* The manifests' RBAC, aggregated as the API server would: its
+	 * refusals are errors like any other, before anything is printed. */
+	if (!v.errs.n && v.manifests &&
+	    (identity_index_new(&x) < 0 ||
+	     identity_index_load(x, v.roles, v.nroles, v.bindings, v.nbindings, &v.errs) < 0))
 		goto oom;
 	if (v.errs.n || v.errs.dropped)
 		goto errors;
 	if (leastpriv_accounts(v.lp, &acc, &nacc) < 0)
 		goto oom;
 	if (v.manifests) {
-		if (identity_index_new(&x) < 0)
-			goto oom;
-		for (size_t i = 0; i < v.nroles; i++) {
-			r = identity_index_put_role(x, v.roles[i], NULL, NULL);
-			v.roles[i] = NULL;
-			if (r < 0)
-				goto oom;
-		}
-		for (size_t i = 0; i < v.nbindings; i++) {
-			r = identity_index_put_binding(x, v.bindings[i], NULL, NULL);
-			v.bindings[i] = NULL;
-			if (r < 0)
-				goto oom;
-		}
 		for (size_t i = 0; i < nacc; i++) {
 			void *p[2] = { v.lp, &acc[i] };
 

@@ -549,27 +549,11 @@ void judge_init(struct judge *j, const char *default_ns)
 /* The manifests' RBAC into the index the controller judges with. */
 static int load_rbac(struct judge *j)
 {
-	int r;
-
 	if (!j->nroles && !j->nbindings)
 		return 0;
-	if ((r = rbac_aggregate(j->roles, j->nroles, &j->errs)) == -ENOMEM)
-		return r;
 	if (identity_index_new(&j->rbac) < 0 || !(j->risk = pg_malloc(sizeof(*j->risk))))
 		return -ENOMEM;
-	for (size_t i = 0; i < j->nroles; i++) {
-		r = identity_index_put_role(j->rbac, j->roles[i], NULL, NULL);
-		j->roles[i] = NULL;
-		if (r < 0)
-			return r;
-	}
-	for (size_t i = 0; i < j->nbindings; i++) {
-		r = identity_index_put_binding(j->rbac, j->bindings[i], NULL, NULL);
-		j->bindings[i] = NULL;
-		if (r < 0)
-			return r;
-	}
-	return 0;
+	return identity_index_load(j->rbac, j->roles, j->nroles, j->bindings, j->nbindings, &j->errs);
 }
 
 static int lookup_identity_risk(void *ud, const char *ns, const char *name, const struct risk_result **ret)

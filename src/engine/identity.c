@@ -271,6 +271,28 @@ const struct rbac_role *identity_index_role(const struct identity_index *x, cons
 	return smap_entry(n, struct role_ent, node)->role;
 }
 
+int identity_index_load(struct identity_index *x, struct rbac_role **roles, size_t nroles,
+			struct rbac_binding **bindings, size_t nbindings, struct errlist *errs)
+{
+	int r;
+
+	if ((r = rbac_aggregate(roles, nroles, errs)) == -ENOMEM)
+		return r;
+	for (size_t i = 0; i < nroles; i++) {
+		r = identity_index_put_role(x, roles[i], NULL, NULL);
+		roles[i] = NULL;
+		if (r < 0)
+			return r;
+	}
+	for (size_t i = 0; i < nbindings; i++) {
+		r = identity_index_put_binding(x, bindings[i], NULL, NULL);
+		bindings[i] = NULL;
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 static int binding_grants(const struct identity_index *x, const struct bind_ent *be,
 			  const char *as_group, identity_grant_fn fn, void *ud)
 {

@@ -11,6 +11,8 @@
 #include "rbac.h"
 #include "risk.h"
 
+struct errlist;
+
 struct identity_index;
 
 /* Called for the accounts a change may touch: @name NULL is every
@@ -34,6 +36,14 @@ void identity_index_del_role(struct identity_index *x, const char *ns, const cha
 			     identity_dirty_fn dirty, void *ud);
 void identity_index_del_binding(struct identity_index *x, const char *ns, const char *name,
 				identity_dirty_fn dirty, void *ud);
+
+/* Offline, the objects of a set of manifests: aggregates @roles as the
+ * API server would (rbac_aggregate(), its refusals into @errs), then puts
+ * every role and binding into @x.  Takes every object (the arrays' slots
+ * are set to NULL as they are taken, so the caller frees what is left
+ * whatever happens).  0 or -ENOMEM. */
+int identity_index_load(struct identity_index *x, struct rbac_role **roles, size_t nroles,
+			struct rbac_binding **bindings, size_t nbindings, struct errlist *errs);
 
 /* The role of that namespace (NULL: ClusterRole) and name, borrowed; NULL
  * when absent. */

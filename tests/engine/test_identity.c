@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "arena.h"
+#include "errlist.h"
 #include "identity.h"
 
 static const char *sdup(struct arena *a, const char *s)
@@ -222,6 +223,31 @@ START_TEST(test_judge_reads_the_grants)
 }
 END_TEST
 
+START_TEST(test_load_takes_everything)
+{
+	struct identity_index *x;
+	struct identity_index_stats st;
+	struct rbac_role *roles[2] = { role("pay", "app", "get", "", "secrets"), role(NULL, "v", "list", "", "pods") };
+	struct rbac_binding *b[1] = { binding("pay", "app", false, "app", "sa:pay/api") };
+	struct errlist errs;
+
+	errlist_init(&errs, 4);
+	ck_assert_int_eq(identity_index_new(&x), 0);
+	ck_assert_int_eq(identity_index_load(x, roles, 2, b, 1, &errs), 0);
+	/* every slot taken: the caller frees nothing twice */
+	ck_assert_ptr_null(roles[0]);
+	ck_assert_ptr_null(roles[1]);
+	ck_assert_ptr_null(b[0]);
+	identity_index_stats(x, &st);
+	ck_assert_uint_eq(st.roles, 2);
+	ck_assert_uint_eq(st.bindings, 1);
+	ck_assert_str_eq(grants_of(x, "pay", "api"), "RoleBinding pay/app -> Role pay/app: get secrets [pay]");
+	ck_assert_uint_eq(errs.n, 0);
+	errlist_free(&errs);
+	identity_index_free(x);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("identity");
@@ -232,6 +258,7 @@ int main(void)
 	tcase_add_test(tc, test_subjects_groups_and_scope);
 	tcase_add_test(tc, test_changes_name_the_accounts_they_touch);
 	tcase_add_test(tc, test_judge_reads_the_grants);
+	tcase_add_test(tc, test_load_takes_everything);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
