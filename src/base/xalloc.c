@@ -3,6 +3,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -92,4 +93,18 @@ void pg_free(void *p)
 void pg_alloc_setup_jansson(void)
 {
 	json_set_alloc_funcs(pg_malloc, pg_free);
+}
+
+void *pg_grow(void *v, size_t *cap, size_t n, size_t size, size_t first)
+{
+	size_t c;
+	void *p;
+
+	if (n < *cap)
+		return v;
+	c = *cap ? *cap * 2 : first;
+	if (c < *cap || (size && c > SIZE_MAX / size) || !(p = pg_realloc(v, c * size)))
+		return NULL;
+	*cap = c;
+	return p;
 }

@@ -14,6 +14,11 @@ void *pg_realloc(void *p, size_t n);
 char *pg_strdup(const char *s);
 char *pg_strndup(const char *s, size_t n);
 void pg_free(void *p);
+/* Room for one more item in an array of @n items of @size bytes and
+ * capacity *@cap: @v itself when there is room, else @v reallocated to
+ * double the capacity (@first when it is 0), *@cap updated.  NULL when out
+ * of memory or the size would overflow (@v is then left as it was). */
+void *pg_grow(void *v, size_t *cap, size_t n, size_t size, size_t first);
 
 /* Test hook: the allocation numbered @n (0-based, counted from now) and
  * every later one fails.  n < 0 disables.  Not thread-safe: tests only. */

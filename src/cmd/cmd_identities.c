@@ -59,20 +59,6 @@ struct inv {
 	bool over;                      /* a bound of the run was reached */
 };
 
-static void *grow(void *v, size_t *cap, size_t n, size_t size)
-{
-	size_t c;
-	void *p;
-
-	if (n < *cap)
-		return v;
-	c = *cap ? *cap * 2 : 16;
-	if (!(p = pg_realloc(v, c * size)))
-		return NULL;
-	*cap = c;
-	return p;
-}
-
 static void account_free(struct account *a)
 {
 	for (size_t k = 0; k < a->nworkloads; k++)
@@ -102,7 +88,7 @@ static struct account *account_get(struct inv *v, const char *ns, const char *na
 		v->over = true;
 		return NULL;
 	}
-	if (!(acc = grow(v->acc, &v->capacc, v->nacc, sizeof(*acc))))
+	if (!(acc = pg_grow(v->acc, &v->capacc, v->nacc, sizeof(*acc), 16)))
 		goto oom;
 	v->acc = acc;
 	if (!(a = pg_calloc(1, sizeof(*a))))
@@ -144,7 +130,7 @@ static int add_workload(struct account *a, const char *text)
 {
 	char **w;
 
-	if (!(w = grow(a->workloads, &a->capworkloads, a->nworkloads, sizeof(*w))))
+	if (!(w = pg_grow(a->workloads, &a->capworkloads, a->nworkloads, sizeof(*w), 16)))
 		return -ENOMEM;
 	a->workloads = w;
 	if (!(w[a->nworkloads] = pg_strdup(text)))
@@ -241,7 +227,7 @@ static int on_object(void *ud, const struct manifest_origin *o, const struct jva
 
 		r = rbac_role_parse(obj, v->default_ns, &e, &role);
 		if (r == 0) {
-			if (!(rs = grow(v->roles, &v->caproles, v->nroles, sizeof(*rs)))) {
+			if (!(rs = pg_grow(v->roles, &v->caproles, v->nroles, sizeof(*rs), 16))) {
 				rbac_role_free(role);
 				r = -ENOMEM;
 				break;
@@ -257,7 +243,7 @@ static int on_object(void *ud, const struct manifest_origin *o, const struct jva
 
 		r = rbac_binding_parse(obj, v->default_ns, &e, &b);
 		if (r == 0) {
-			if (!(bs = grow(v->bindings, &v->capbindings, v->nbindings, sizeof(*bs)))) {
+			if (!(bs = pg_grow(v->bindings, &v->capbindings, v->nbindings, sizeof(*bs), 16))) {
 				rbac_binding_free(b);
 				r = -ENOMEM;
 				break;

@@ -51,20 +51,6 @@ struct run {
 	bool audit;                             /* a file of audit events was */
 };
 
-static void *grow(void *v, size_t *cap, size_t n, size_t size)
-{
-	size_t c;
-	void *p;
-
-	if (n < *cap)
-		return v;
-	c = *cap ? *cap * 2 : 16;
-	if (!(p = pg_realloc(v, c * size)))
-		return NULL;
-	*cap = c;
-	return p;
-}
-
 /* ---- reading ------------------------------------------------------------------- */
 
 static int on_object(void *ud, const struct manifest_origin *o, const struct jval *obj)
@@ -86,7 +72,7 @@ static int on_object(void *ud, const struct manifest_origin *o, const struct jva
 		struct rbac_role *role, **rs;
 
 		if ((r = rbac_role_parse(obj, v->default_ns, &e, &role)) == 0) {
-			if (!(rs = grow(v->roles, &v->caproles, v->nroles, sizeof(*rs)))) {
+			if (!(rs = pg_grow(v->roles, &v->caproles, v->nroles, sizeof(*rs), 16))) {
 				rbac_role_free(role);
 				r = -ENOMEM;
 			} else {
@@ -98,7 +84,7 @@ static int on_object(void *ud, const struct manifest_origin *o, const struct jva
 		struct rbac_binding *b, **bs;
 
 		if ((r = rbac_binding_parse(obj, v->default_ns, &e, &b)) == 0) {
-			if (!(bs = grow(v->bindings, &v->capbindings, v->nbindings, sizeof(*bs)))) {
+			if (!(bs = pg_grow(v->bindings, &v->capbindings, v->nbindings, sizeof(*bs), 16))) {
 				rbac_binding_free(b);
 				r = -ENOMEM;
 			} else {

@@ -121,20 +121,6 @@ struct leastpriv *leastpriv_free(struct leastpriv *lp)
 	return NULL;
 }
 
-static void *grow(void *v, size_t *cap, size_t n, size_t size)
-{
-	size_t c;
-	void *p;
-
-	if (n < *cap)
-		return v;
-	c = *cap ? *cap * 2 : 8;
-	if (!(p = pg_realloc(v, c * size)))
-		return NULL;
-	*cap = c;
-	return p;
-}
-
 static bool bad_string(const char *s)
 {
 	return s && (strlen(s) > LEASTPRIV_MAX_STRING || strchr(s, '\xff'));
@@ -178,7 +164,7 @@ static struct lp_account *account_get(struct leastpriv *lp, const char *ns, cons
 		return NULL;
 	}
 	*r = -ENOMEM;
-	if (!(acc = grow(lp->acc, &lp->capacc, lp->nacc, sizeof(*acc))))
+	if (!(acc = pg_grow(lp->acc, &lp->capacc, lp->nacc, sizeof(*acc), 8)))
 		return NULL;
 	lp->acc = acc;
 	if (!(a = arena_alloc(lp->arena, sizeof(*a))))
@@ -254,7 +240,7 @@ int leastpriv_add(struct leastpriv *lp, const struct leastpriv_call *c)
 				    "ServiceAccount %s:%s: more than %d distinct %s calls (namespace, group, resource, verb) (profileguard's limit)",
 				    a->pub.namespace, a->pub.name, LEASTPRIV_MAX_KEYS,
 				    o == LEASTPRIV_AUTHORIZED ? "authorized" : "refused");
-		if (!(v = grow(keys->v, &keys->cap, keys->n, sizeof(*v))))
+		if (!(v = pg_grow(keys->v, &keys->cap, keys->n, sizeof(*v), 8)))
 			return -ENOMEM;
 		keys->v = v;
 		if (!(k = arena_alloc(lp->arena, sizeof(*k))))
@@ -566,7 +552,7 @@ int leastpriv_grant(struct leastpriv *lp, struct leastpriv_account *pub, const s
 				if (!via && (!(via = arena_strdup(lp->arena, g->via ? g->via : "")) ||
 					     (g->namespace && !(ns = arena_strdup(lp->arena, g->namespace)))))
 					return -ENOMEM;
-				if (!(u = grow(pub->unused, &a->capunused, pub->nunused, sizeof(*u))))
+				if (!(u = pg_grow(pub->unused, &a->capunused, pub->nunused, sizeof(*u), 8)))
 					return -ENOMEM;
 				pub->unused = u;
 				u += pub->nunused++;
