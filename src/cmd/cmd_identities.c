@@ -50,10 +50,7 @@ struct inv {
 	struct account **acc;
 	size_t nacc, capacc;
 	struct smap by_key;
-	struct rbac_role **roles;
-	size_t nroles, caproles;
-	struct rbac_binding **bindings;
-	size_t nbindings, capbindings;
+	struct rbac_set rbac;           /* until indexed */
 	size_t objects;
 	bool oom;
 	bool over;                      /* a bound of the run was reached */
@@ -222,37 +219,11 @@ static int on_object(void *ud, const struct manifest_origin *o, const struct jva
 	errlist_init(&e, 16);
 	switch (k) {
 	case RBAC_ROLE:
-	case RBAC_CLUSTER_ROLE: {
-		struct rbac_role *role, **rs;
-
-		r = rbac_role_parse(obj, v->default_ns, &e, &role);
-		if (r == 0) {
-			if (!(rs = pg_grow(v->roles, &v->caproles, v->nroles, sizeof(*rs), 16))) {
-				rbac_role_free(role);
-				r = -ENOMEM;
-				break;
-			}
-			v->roles = rs;
-			rs[v->nroles++] = role;
-		}
-		break;
-	}
+	case RBAC_CLUSTER_ROLE:
 	case RBAC_ROLE_BINDING:
-	case RBAC_CLUSTER_ROLE_BINDING: {
-		struct rbac_binding *b, **bs;
-
-		r = rbac_binding_parse(obj, v->default_ns, &e, &b);
-		if (r == 0) {
-			if (!(bs = pg_grow(v->bindings, &v->capbindings, v->nbindings, sizeof(*bs), 16))) {
-				rbac_binding_free(b);
-				r = -ENOMEM;
-				break;
-			}
-			v->bindings = bs;
-			bs[v->nbindings++] = b;
-		}
+	case RBAC_CLUSTER_ROLE_BINDING:
+		r = rbac_set_add(&v->rbac, obj, v->default_ns, &e);
 		break;
-	}
 	case RBAC_SERVICE_ACCOUNT: {
 		struct rbac_account *sa;
 		struct account *a;
@@ -409,12 +380,7 @@ static void inv_free(struct inv *v)
 	for (size_t i = 0; i < v->nacc; i++)
 		account_free(v->acc[i]);
 	pg_free(v->acc);
-	for (size_t i = 0; i < v->nroles; i++)
-		rbac_role_free(v->roles[i]);
-	pg_free(v->roles);
-	for (size_t i = 0; i < v->nbindings; i++)
-		rbac_binding_free(v->bindings[i]);
-	pg_free(v->bindings);
+	rbac_set_free(&v->rbac);
 	errlist_free(&v->errs);
 }
 
@@ -486,7 +452,7 @@ int cmd_identities(int argc, char **argv)
 		}
 	}
 	if (identity_index_new(&x) < 0 ||
-	    identity_index_load(x, v.roles, v.nroles, v.bindings, v.nbindings, &v.errs) < 0)
+	    identity_index_load(x, v.rbac.roles, v.rbac.nroles, v.rbac.bindings, v.rbac.nbindings, &v.errs) < 0)
 		goto oom;
 	if (v.nacc > 1)
 		qsort(v.acc, v.nacc, sizeof(*v.acc), account_cmp);

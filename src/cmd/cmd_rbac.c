@@ -42,10 +42,7 @@ struct run {
 	struct leastpriv *lp;
 	const char *file;                       /* the audit file being read */
 	size_t events;                          /* calls taken */
-	struct rbac_role **roles;
-	size_t nroles, caproles;
-	struct rbac_binding **bindings;
-	size_t nbindings, capbindings;
+	struct rbac_set rbac;           /* until indexed */
 	size_t objects;
 	bool manifests;                         /* RBAC manifests were given */
 	bool audit;                             /* a file of audit events was */
@@ -68,31 +65,7 @@ static int on_object(void *ud, const struct manifest_origin *o, const struct jva
 		return -E2BIG;
 	}
 	errlist_init(&e, 16);
-	if (k == RBAC_ROLE || k == RBAC_CLUSTER_ROLE) {
-		struct rbac_role *role, **rs;
-
-		if ((r = rbac_role_parse(obj, v->default_ns, &e, &role)) == 0) {
-			if (!(rs = pg_grow(v->roles, &v->caproles, v->nroles, sizeof(*rs), 16))) {
-				rbac_role_free(role);
-				r = -ENOMEM;
-			} else {
-				v->roles = rs;
-				rs[v->nroles++] = role;
-			}
-		}
-	} else {
-		struct rbac_binding *b, **bs;
-
-		if ((r = rbac_binding_parse(obj, v->default_ns, &e, &b)) == 0) {
-			if (!(bs = pg_grow(v->bindings, &v->capbindings, v->nbindings, sizeof(*bs), 16))) {
-				rbac_binding_free(b);
-				r = -ENOMEM;
-			} else {
-				v->bindings = bs;
-				bs[v->nbindings++] = b;
-			}
-		}
-	}
+	r = rbac_set_add(&v->rbac, obj, v->default_ns, &e);
 	if (r == -EINVAL) {
 		for (size_t i = 0; i < e.n; i++)
 			errlist_add(&v->errs, "%s: document %zu: %s: %s", o->file, o->doc, rbac_kind_name(k), e.msgs[i]);
@@ -178,12 +151,7 @@ static int on_audit(void *ud, const struct telemetry_event *e)
 
 static void run_free(struct run *v)
 {
-	for (size_t i = 0; i < v->nroles; i++)
-		rbac_role_free(v->roles[i]);
-	pg_free(v->roles);
-	for (size_t i = 0; i < v->nbindings; i++)
-		rbac_binding_free(v->bindings[i]);
-	pg_free(v->bindings);
+	rbac_set_free(&v->rbac);
 	leastpriv_free(v->lp);
 	errlist_free(&v->errs);
 }
@@ -718,7 +686,7 @@ int cmd_rbac(int argc, char **argv)
 	 * refusals are errors like any other, before anything is printed. */
 	if (!v.errs.n && v.manifests &&
 	    (identity_index_new(&x) < 0 ||
-	     identity_index_load(x, v.roles, v.nroles, v.bindings, v.nbindings, &v.errs) < 0))
+	     identity_index_load(x, v.rbac.roles, v.rbac.nroles, v.rbac.bindings, v.rbac.nbindings, &v.errs) < 0))
 		goto oom;
 	if (v.errs.n || v.errs.dropped)
 		goto errors;

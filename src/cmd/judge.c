@@ -215,44 +215,19 @@ static int on_profile_doc(void *ud, const struct manifest_origin *o, const struc
 
 /* A Role, ClusterRole or binding of the manifests, kept for
  * identity.maxRisk (errors under the document's label). */
-static int add_rbac(struct judge *c, const struct manifest_origin *o, const struct jval *obj, enum rbac_kind k)
+static int add_rbac(struct judge *c, const struct manifest_origin *o, const struct jval *obj)
 {
 	struct errlist errs;
-	struct rbac_role *role = NULL;
-	struct rbac_binding *b = NULL;
 	char *label;
 	int r;
 
 	errlist_init(&errs, 0);
-	if (k == RBAC_ROLE || k == RBAC_CLUSTER_ROLE)
-		r = rbac_role_parse(obj, c->default_ns, &errs, &role);
-	else
-		r = rbac_binding_parse(obj, c->default_ns, &errs, &b);
+	r = rbac_set_add(&c->rbac_objs, obj, c->default_ns, &errs);
 	if (r == -EINVAL) {
 		label = origin_label(o);
 		r = label ? move_errors(c, &errs, label) : -ENOMEM;
 		pg_free(label);
-	} else if (r == 0 && role) {
-		struct rbac_role **v = pg_realloc(c->roles, (c->nroles + 1) * sizeof(*v));
-
-		if (v) {
-			c->roles = v;
-			v[c->nroles++] = role;
-			role = NULL;
-		}
-		r = v ? 0 : -ENOMEM;
-	} else if (r == 0) {
-		struct rbac_binding **v = pg_realloc(c->bindings, (c->nbindings + 1) * sizeof(*v));
-
-		if (v) {
-			c->bindings = v;
-			v[c->nbindings++] = b;
-			b = NULL;
-		}
-		r = v ? 0 : -ENOMEM;
 	}
-	rbac_role_free(role);
-	rbac_binding_free(b);
 	errlist_free(&errs);
 	return r;
 }
@@ -268,7 +243,7 @@ static int on_manifest_doc(void *ud, const struct manifest_origin *o, const stru
 		return add_token_secret(c, obj);
 	if (rk == RBAC_ROLE || rk == RBAC_CLUSTER_ROLE || rk == RBAC_ROLE_BINDING || rk == RBAC_CLUSTER_ROLE_BINDING) {
 		c->skipped++;   /* not judged itself: it informs identity.maxRisk */
-		return add_rbac(c, o, obj, rk);
+		return add_rbac(c, o, obj);
 	}
 	if (is_profile_obj(obj)) {
 		/* A profile among the manifests is checked for validity, so a
@@ -529,12 +504,7 @@ void judge_free(struct judge *c)
 		pod_free(c->items[i].pod);
 	}
 	pg_free(c->items);
-	for (size_t i = 0; i < c->nroles; i++)
-		rbac_role_free(c->roles[i]);
-	pg_free(c->roles);
-	for (size_t i = 0; i < c->nbindings; i++)
-		rbac_binding_free(c->bindings[i]);
-	pg_free(c->bindings);
+	rbac_set_free(&c->rbac_objs);
 	identity_index_free(c->rbac);
 	pg_free(c->risk);
 }
@@ -549,11 +519,12 @@ void judge_init(struct judge *j, const char *default_ns)
 /* The manifests' RBAC into the index the controller judges with. */
 static int load_rbac(struct judge *j)
 {
-	if (!j->nroles && !j->nbindings)
+	if (!j->rbac_objs.nroles && !j->rbac_objs.nbindings)
 		return 0;
 	if (identity_index_new(&j->rbac) < 0 || !(j->risk = pg_malloc(sizeof(*j->risk))))
 		return -ENOMEM;
-	return identity_index_load(j->rbac, j->roles, j->nroles, j->bindings, j->nbindings, &j->errs);
+	return identity_index_load(j->rbac, j->rbac_objs.roles, j->rbac_objs.nroles, j->rbac_objs.bindings,
+				   j->rbac_objs.nbindings, &j->errs);
 }
 
 static int lookup_identity_risk(void *ud, const char *ns, const char *name, const struct risk_result **ret)

@@ -11,12 +11,11 @@
 #include "engine.h"
 #include "errlist.h"
 #include "profile.h"
+#include "rbac.h"
 
 struct arena;
 struct identity_index;
 struct jval;
-struct rbac_binding;
-struct rbac_role;
 
 /* A Pod or pod template of the manifests. */
 struct judge_item {
@@ -91,10 +90,7 @@ struct judge {
 	/* RBAC of the manifests, for identity.maxRisk: the roles until
 	 * loading ends (aggregation needs them all), then the index; NULL
 	 * when the manifests hold none (risk is then not judged). */
-	struct rbac_role **roles;
-	size_t nroles;
-	struct rbac_binding **bindings;
-	size_t nbindings;
+	struct rbac_set rbac_objs;
 	struct identity_index *rbac;
 	struct risk_result *risk;       /* the last account judged, for the engine */
 };

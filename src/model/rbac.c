@@ -508,6 +508,50 @@ struct rbac_account *rbac_account_free(struct rbac_account *a)
 	return NULL;
 }
 
+int rbac_set_add(struct rbac_set *s, const struct jval *obj, const char *default_ns, struct errlist *errs)
+{
+	enum rbac_kind k = rbac_kind_of(obj);
+	struct rbac_role *role, **rs;
+	struct rbac_binding *b, **bs;
+	int r;
+
+	if (k == RBAC_ROLE || k == RBAC_CLUSTER_ROLE) {
+		if ((r = rbac_role_parse(obj, default_ns, errs, &role)) < 0)
+			return r;
+		if (!(rs = pg_grow(s->roles, &s->caproles, s->nroles, sizeof(*rs), 16))) {
+			rbac_role_free(role);
+			return -ENOMEM;
+		}
+		s->roles = rs;
+		rs[s->nroles++] = role;
+		return 0;
+	}
+	if (k != RBAC_ROLE_BINDING && k != RBAC_CLUSTER_ROLE_BINDING)
+		return -ENOENT;
+	if ((r = rbac_binding_parse(obj, default_ns, errs, &b)) < 0)
+		return r;
+	if (!(bs = pg_grow(s->bindings, &s->capbindings, s->nbindings, sizeof(*bs), 16))) {
+		rbac_binding_free(b);
+		return -ENOMEM;
+	}
+	s->bindings = bs;
+	bs[s->nbindings++] = b;
+	return 0;
+}
+
+void rbac_set_free(struct rbac_set *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->nroles; i++)
+		rbac_role_free(s->roles[i]);
+	pg_free(s->roles);
+	for (size_t i = 0; i < s->nbindings; i++)
+		rbac_binding_free(s->bindings[i]);
+	pg_free(s->bindings);
+	*s = (struct rbac_set){ 0 };
+}
+
 /* Aggregation: a depth-first fill with marks, so a role aggregating an
  * aggregated role sees that role's filled rules, and a cycle ends. */
 enum { AGG_TODO, AGG_BUSY, AGG_DONE };

@@ -119,6 +119,22 @@ struct rbac_role *rbac_role_free(struct rbac_role *r);
 struct rbac_binding *rbac_binding_free(struct rbac_binding *b);
 struct rbac_account *rbac_account_free(struct rbac_account *a);
 
+/* Roles and bindings gathered from manifests before they are indexed
+ * (identity_index_load()).  Zeroed is empty. */
+struct rbac_set {
+	struct rbac_role **roles;
+	size_t nroles, caproles;
+	struct rbac_binding **bindings;
+	size_t nbindings, capbindings;
+};
+
+/* Parses @obj, a Role, ClusterRole, RoleBinding or ClusterRoleBinding,
+ * into @s.  0; -ENOENT for another kind (nothing read); -EINVAL with the
+ * problems in @errs; -ENOMEM. */
+int rbac_set_add(struct rbac_set *s, const struct jval *obj, const char *default_ns, struct errlist *errs);
+/* Frees what @s still holds (slots set to NULL were taken); NULL-safe. */
+void rbac_set_free(struct rbac_set *s);
+
 /* Offline aggregation, as the API server's aggregation controller does
  * it: a ClusterRole of @roles with an aggregationRule holds the rules of
  * every other ClusterRole whose labels match one of its selectors, in

@@ -252,6 +252,32 @@ START_TEST(test_account)
 }
 END_TEST
 
+START_TEST(test_set)
+{
+	struct rbac_set set = { 0 };
+	struct errlist e;
+
+	errlist_init(&e, 16);
+	ck_assert_int_eq(rbac_set_add(&set, J("{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"Role\","
+		"\"metadata\":{\"name\":\"r\"}}"), "pay", &e), 0);
+	ck_assert_int_eq(rbac_set_add(&set, J("{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"RoleBinding\","
+		"\"metadata\":{\"name\":\"b\"},\"roleRef\":{\"kind\":\"Role\",\"name\":\"r\"}}"), "pay", &e), 0);
+	ck_assert_int_eq(rbac_set_add(&set, J("{\"apiVersion\":\"v1\",\"kind\":\"ServiceAccount\","
+		"\"metadata\":{\"name\":\"a\"}}"), "pay", &e), -ENOENT);
+	ck_assert_int_eq(rbac_set_add(&set, J("{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"ClusterRole\","
+		"\"metadata\":{}}"), NULL, &e), -EINVAL);
+	ck_assert_str_eq(errs_str(&e), "metadata.name: required");
+	ck_assert_uint_eq(set.nroles, 1);
+	ck_assert_uint_eq(set.nbindings, 1);
+	ck_assert_str_eq(set.roles[0]->namespace, "pay");
+	ck_assert_str_eq(set.bindings[0]->role_name, "r");
+	rbac_set_free(&set);
+	ck_assert_uint_eq(set.nroles, 0);
+	rbac_set_free(NULL);
+	errlist_free(&e);
+}
+END_TEST
+
 /* Each allocation failing in turn: -ENOMEM and nothing leaked (ASan). */
 START_TEST(test_alloc_failures)
 {
@@ -302,6 +328,7 @@ int main(void)
 	tcase_add_test(tc, test_binding_subjects);
 	tcase_add_test(tc, test_binding_errors);
 	tcase_add_test(tc, test_account);
+	tcase_add_test(tc, test_set);
 	tcase_add_test(tc, test_alloc_failures);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
