@@ -262,6 +262,10 @@ START_TEST(test_cap_keeps_most_severe_and_counts_the_rest)
 		snprintf(via[i], sizeof(via[i]), "ClusterRoleBinding b%02d -> ClusterRole r", i);
 		g[i] = (struct risk_grant){ mk(1, "delete|-|configmaps"), NULL, via[i] };
 	}
+	/* exactly at the cap: every finding kept, none counted as omitted */
+	ck_assert_int_eq(risk_judge(g, RISK_MAX_FINDINGS, &res), 0);
+	ck_assert_uint_eq(res.nfindings, RISK_MAX_FINDINGS);
+	ck_assert_uint_eq(res.omitted, 0);
 	g[40] = (struct risk_grant){ mk(2, "get|-|secrets"), "z", "RoleBinding z/z -> Role z/z" };
 	ck_assert_int_eq(risk_judge(g, 41, &res), 0);
 	ck_assert_uint_eq(res.nfindings, RISK_MAX_FINDINGS);
